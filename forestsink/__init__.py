@@ -1,0 +1,57 @@
+"""forestsink: track forest carbon sinks against plan targets on a map.
+
+重庆市森林碳汇跟踪工具 — the library behind the ``forestsink`` command.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from forestsink.errors import (
+    CRSError,
+    DeliveryError,
+    ForestsinkError,
+    ForestsinkWarning,
+    ReferenceDataError,
+    UnknownNameError,
+)
+from forestsink.reference import (
+    DistrictResolver,
+    read_assessment_units,
+    read_carbon_parameters,
+    read_district_table,
+    read_districts,
+    read_plan_targets,
+    read_project_types,
+    resolve_district,
+    validate_reference_data,
+)
+from forestsink.units import M2_PER_MU, MU_PER_HA, m2_to_mu, mu_to_m2
+
+try:
+    __version__ = version("forestsink")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "M2_PER_MU",
+    "MU_PER_HA",
+    "CRSError",
+    "DeliveryError",
+    "DistrictResolver",
+    "ForestsinkError",
+    "ForestsinkWarning",
+    "ReferenceDataError",
+    "UnknownNameError",
+    "__version__",
+    "m2_to_mu",
+    "mu_to_m2",
+    "read_assessment_units",
+    "read_carbon_parameters",
+    "read_district_table",
+    "read_districts",
+    "read_plan_targets",
+    "read_project_types",
+    "resolve_district",
+    "validate_reference_data",
+]

@@ -1,0 +1,133 @@
+"""The ``forestsink`` command group.
+
+Each command parses its options, calls one library function and prints the
+result. Library errors (:class:`~forestsink.errors.ForestsinkError`) become a
+clean message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from forestsink.cli.options import configure_logging, out_option, quiet_opt, verbose_opt
+from forestsink.errors import ForestsinkError
+
+HELP = """forestsink — 森林碳汇跟踪 / forest carbon sink tracker.
+
+\b
+跟踪重庆市"十二五"造林与碳汇目标（渝府发〔2012〕102号）：
+载入区县上报的项目图斑、校验、保存全部历史版本、按区县汇总、
+由土地覆盖栅格计算森林覆盖率、估算碳汇及其不确定性、生成地图与报告。
+\b
+Tracks Chongqing's 2011–2015 forest and carbon targets: loads the project
+polygons counties deliver, checks them, keeps every version, aggregates per
+district, measures forest coverage from land-cover rasters, estimates the
+carbon sink with its uncertainty, and renders maps and an offline report.
+"""
+
+
+class _Group(click.Group):
+    """Turn library errors into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ForestsinkError as err:
+            click.secho(f"错误 / Error: {err}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="forestsink", message="forestsink %(version)s")
+@verbose_opt
+@quiet_opt
+def cli(verbose: int, quiet: bool) -> None:
+    """Entry point of the ``forestsink`` command."""
+    configure_logging(verbose, quiet)
+
+
+@cli.command("districts")
+@out_option(
+    "写出文件 (.csv/.xlsx/.gpkg/.geojson/.html) / Write to a file "
+    "(.csv, .xlsx, .gpkg, .geojson, or .html for an interactive map).",
+    required=False,
+)
+def districts_cmd(out: str | None) -> None:
+    """列出重庆市38个区县 / List Chongqing's 38 county-level units."""
+    from forestsink.reference import read_district_table
+
+    table = read_district_table()
+    if out:
+        from forestsink.io import write_districts
+
+        path = write_districts(out)
+        click.echo(f"已写出 / Written: {path}")
+        return
+    from forestsink.cli.table import print_table
+
+    print_table(
+        table[["adcode", "name_zh", "name_en", "kind", "region", "adcode_2011_2015",
+               "name_2012"]],
+        title="重庆市区县 / Chongqing county-level units",
+    )
+
+
+@cli.command("resolve")
+@click.argument("names", nargs=-1, required=True)
+def resolve_cmd(names: tuple[str, ...]) -> None:
+    """把区县名称解析为行政区划代码 / Resolve district names to adcodes.
+
+    Accepts today's and 2012 names (开县, 潼南县), short forms (石柱), pinyin
+    (Kaizhou) and the adcodes in force 2011–2015 (500234).
+    """
+    from forestsink.reference import DistrictResolver
+
+    resolver = DistrictResolver()
+    failed = False
+    for name in names:
+        try:
+            code = resolver.resolve(name)
+        except ForestsinkError as err:
+            click.secho(f"{name}\t错误 / Error: {err}", fg="red", err=True)
+            failed = True
+            continue
+        click.echo(f"{name}\t{code}\t{resolver.name_zh[code]}\t{resolver.name_en[code]}")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command("check-data")
+@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
+              help="项目类型规则文件 / Your own project-type rules CSV.")
+@click.option("--params", type=click.Path(exists=True, dir_okay=False),
+              help="碳参数文件 / Your own carbon parameter CSV.")
+def check_data_cmd(rules: str | None, params: str | None) -> None:
+    """校验参考数据 / Validate the reference tables (and your overrides)."""
+    from forestsink.reference import data_dir, validate_reference_data
+
+    counts = validate_reference_data(rules=rules, params=params)
+    click.echo(f"参考数据目录 / Reference data: {data_dir()}")
+    for name, n in counts.items():
+        click.echo(f"  OK  {name}: {n} rows")
+
+
+@cli.command("map")
+@click.option(
+    "--what",
+    type=click.Choice(["districts"]),
+    default="districts",
+    show_default=True,
+    help="地图内容 / What to map.",
+)
+@out_option("输出文件 (.html) / Output file (.html: interactive map).")
+def map_cmd(what: str, out: str) -> None:
+    """绘制地图 / Draw a map."""
+    from forestsink.render.map import write_district_map
+
+    if Path(out).suffix.lower() != ".html":
+        raise click.BadParameter("use an .html file name / 请使用 .html 文件名", param_hint="--out")
+    path = write_district_map(out)
+    click.echo(f"已写出 / Written: {path}")

@@ -1,0 +1,1 @@
+"""Rendering: interactive maps (folium) and reports, from computed tables."""
