@@ -53,8 +53,12 @@ def write_layer(gdf, path: str | Path, *, layer: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
     tmp.unlink(missing_ok=True)
-    gdf.to_file(tmp, layer=layer, engine="pyogrio",
-                driver="GPKG" if suffix == ".gpkg" else "GeoJSON")
+    gdf.to_file(
+        tmp,
+        layer=layer,
+        engine="pyogrio",
+        driver="GPKG" if suffix == ".gpkg" else "GeoJSON",
+    )
     tmp.replace(path)
     return path
 

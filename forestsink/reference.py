@@ -144,8 +144,16 @@ def _validate(df: pd.DataFrame, schema, path: Path) -> pd.DataFrame:
 
 
 def _bool_column(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    mapping = {"true": True, "false": False, "1": True, "0": False, "yes": True,
-               "no": False, "是": True, "否": False}
+    mapping = {
+        "true": True,
+        "false": False,
+        "1": True,
+        "0": False,
+        "yes": True,
+        "no": False,
+        "是": True,
+        "否": False,
+    }
     values = df[column].str.strip().str.lower()
     bad = ~values.isin(mapping)
     if bad.any():
@@ -269,8 +277,15 @@ def _alias_table(path: Path) -> pd.DataFrame:
             "kind": pa.Column(
                 str,
                 pa.Check.isin(
-                    ["name", "adcode", "adcode_2011_2015", "name_2012", "short",
-                     "pinyin", "merged_unit"]
+                    [
+                        "name",
+                        "adcode",
+                        "adcode_2011_2015",
+                        "name_2012",
+                        "short",
+                        "pinyin",
+                        "merged_unit",
+                    ]
                 ),
             ),
             "note": pa.Column(str),
@@ -311,8 +326,12 @@ class DistrictResolver:
 
     def __init__(self, aliases: pd.DataFrame | None = None) -> None:
         table = read_district_aliases() if aliases is None else aliases
-        self._lookup: dict[str, str] = dict(zip(table["key"], table["adcode"]))
-        self._display: dict[str, str] = dict(zip(table["key"], table["alias"]))
+        self._lookup: dict[str, str] = dict(
+            zip(table["key"], table["adcode"], strict=True)
+        )
+        self._display: dict[str, str] = dict(
+            zip(table["key"], table["alias"], strict=True)
+        )
         districts = read_district_table().set_index("adcode")
         self.name_zh: dict[str, str] = districts["name_zh"].to_dict()
         self.name_en: dict[str, str] = districts["name_en"].to_dict()
@@ -379,22 +398,30 @@ def _units(path: Path) -> pd.DataFrame:
     known = set(read_district_table()["adcode"]) | {"all"}
     schema = pa.DataFrameSchema(
         {
-            "unit_no": pa.Column(int, pa.Check.in_range(0, 39), unique=True,
-                                 coerce=True),
+            "unit_no": pa.Column(
+                int, pa.Check.in_range(0, 39), unique=True, coerce=True
+            ),
             "name_printed": pa.Column(str),
             "name_zh": pa.Column(str, unique=True),
             "name_en": pa.Column(str),
             "region": pa.Column(str, pa.Check.isin([*REGIONS, ""])),
             "co2_reduction_printed": pa.Column(str),
-            "co2_reduction_pct": pa.Column(float, pa.Check.in_range(0, 100),
-                                           coerce=True),
+            "co2_reduction_pct": pa.Column(
+                float, pa.Check.in_range(0, 100), coerce=True
+            ),
             "co2_reduction_qualifier": pa.Column(str, pa.Check.isin(["eq", "gt"])),
             "energy_reduction_printed": pa.Column(str),
-            "energy_reduction_pct": pa.Column(float, pa.Check.in_range(0, 100),
-                                              coerce=True),
-            "adcodes": pa.Column(str, pa.Check(
-                lambda s: s.str.split("|").map(lambda xs: set(xs) <= known),
-                element_wise=False, error="unknown adcode")),
+            "energy_reduction_pct": pa.Column(
+                float, pa.Check.in_range(0, 100), coerce=True
+            ),
+            "adcodes": pa.Column(
+                str,
+                pa.Check(
+                    lambda s: s.str.split("|").map(lambda xs: set(xs) <= known),
+                    element_wise=False,
+                    error="unknown adcode",
+                ),
+            ),
             "polygon_relation": pa.Column(
                 str, pa.Check.isin(["city", "same", "includes", "inside"])
             ),
@@ -427,13 +454,20 @@ def _targets(path: Path) -> pd.DataFrame:
     df = _read_csv(path)
     schema = pa.DataFrameSchema(
         {
-            "target_id": pa.Column(str, pa.Check.str_matches(r"^[a-z0-9_]+$"),
-                                   unique=True),
+            "target_id": pa.Column(
+                str, pa.Check.str_matches(r"^[a-z0-9_]+$"), unique=True
+            ),
             "metric": pa.Column(
                 str,
-                pa.Check.isin(["forest_coverage_pct", "new_forest_area_mu",
-                               "new_stock_volume_m3", "project_area_mu",
-                               "protected_area_mu"]),
+                pa.Check.isin(
+                    [
+                        "forest_coverage_pct",
+                        "new_forest_area_mu",
+                        "new_stock_volume_m3",
+                        "project_area_mu",
+                        "protected_area_mu",
+                    ]
+                ),
             ),
             "value": pa.Column(float, pa.Check.gt(0), coerce=True),
             "unit": pa.Column(str, pa.Check.isin(["%", "mu", "m3"])),
@@ -491,15 +525,18 @@ def _project_types(path: Path) -> pd.DataFrame:
     df = _read_csv(path)
     schema = pa.DataFrameSchema(
         {
-            "project_type": pa.Column(str, pa.Check.isin(list(PROJECT_TYPES)),
-                                      unique=True),
+            "project_type": pa.Column(
+                str, pa.Check.isin(list(PROJECT_TYPES)), unique=True
+            ),
             "name_zh": pa.Column(str, pa.Check.str_length(1, 30)),
             "name_en": pa.Column(str, pa.Check.str_length(1, 80)),
             "adds_forest_area": pa.Column(str),
             "adds_stock_volume": pa.Column(str),
             "aliases_zh": pa.Column(str),
             "aliases_en": pa.Column(str),
-            "zao_lin_lb_codes": pa.Column(str, pa.Check.str_matches(r"^(\d+(\|\d+)*)?$")),
+            "zao_lin_lb_codes": pa.Column(
+                str, pa.Check.str_matches(r"^(\d+(\|\d+)*)?$")
+            ),
             "rationale": pa.Column(str, pa.Check.str_length(10, 1000)),
         },
         strict=True,
@@ -544,7 +581,9 @@ def read_carbon_parameters(path: str | Path | None = None) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Columns ``forest_type``, ``name_zh``, ``name_en``, ``parameter``
-        (D t/m³, BEF, R, CF dimensionless, or ``growth_m3_ha_yr``),
+        (D t/m³, BEF, R, CF dimensionless; ``BVF`` t/m³, the slope of a
+        biomass–volume function B = a·V + b that replaces D × BEF; or
+        ``growth_m3_ha_yr``),
         ``value``, ``unit``, ``low``, ``high``, ``sd`` (floats, NaN where the
         source gives none), ``distribution``, ``source_id``, ``note``.
     """
@@ -556,6 +595,7 @@ _PARAM_RANGES = {
     "BEF": (1.0, 4.0),
     "R": (0.05, 1.0),
     "CF": (0.3, 0.6),
+    "BVF": (0.2, 2.0),
     "growth_m3_ha_yr": (0.0, 60.0),
 }
 
@@ -595,8 +635,10 @@ def _carbon(path: Path) -> pd.DataFrame:
                 f"{where}: value {row['value']} outside the plausible range "
                 f"[{lo}, {hi}]; check the unit (D in t/m³, CF as a fraction)."
             )
-        if pd.notna(row["low"]) and pd.notna(row["high"]) and not (
-            row["low"] <= row["value"] <= row["high"]
+        if (
+            pd.notna(row["low"])
+            and pd.notna(row["high"])
+            and not (row["low"] <= row["value"] <= row["high"])
         ):
             raise ReferenceDataError(
                 f"{where}: value {row['value']} not inside [low, high] = "

@@ -28,16 +28,20 @@ M2_PER_KM2: float = 1_000_000.0
 
 def m2_to_mu(area_m2):
     """Convert square metres to mu (亩); works on scalars and arrays."""
-    return np.asarray(area_m2, dtype="float64") * (15.0 / 10_000.0) if np.ndim(
-        area_m2
-    ) else float(area_m2) * 15.0 / 10_000.0
+    return (
+        np.asarray(area_m2, dtype="float64") * (15.0 / 10_000.0)
+        if np.ndim(area_m2)
+        else float(area_m2) * 15.0 / 10_000.0
+    )
 
 
 def mu_to_m2(area_mu):
     """Convert mu (亩) to square metres; works on scalars and arrays."""
-    return np.asarray(area_mu, dtype="float64") * M2_PER_MU if np.ndim(
-        area_mu
-    ) else float(area_mu) * M2_PER_MU
+    return (
+        np.asarray(area_mu, dtype="float64") * M2_PER_MU
+        if np.ndim(area_mu)
+        else float(area_mu) * M2_PER_MU
+    )
 
 
 def ha_to_mu(area_ha):

@@ -40,7 +40,9 @@ class _Group(click.Group):
             sys.exit(1)
 
 
-@click.group(cls=_Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=_Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(package_name="forestsink", message="forestsink %(version)s")
 @verbose_opt
 @quiet_opt
@@ -69,8 +71,17 @@ def districts_cmd(out: str | None) -> None:
     from forestsink.cli.table import print_table
 
     print_table(
-        table[["adcode", "name_zh", "name_en", "kind", "region", "adcode_2011_2015",
-               "name_2012"]],
+        table[
+            [
+                "adcode",
+                "name_zh",
+                "name_en",
+                "kind",
+                "region",
+                "adcode_2011_2015",
+                "name_2012",
+            ]
+        ],
         title="重庆市区县 / Chongqing county-level units",
     )
 
@@ -94,16 +105,24 @@ def resolve_cmd(names: tuple[str, ...]) -> None:
             click.secho(f"{name}\t错误 / Error: {err}", fg="red", err=True)
             failed = True
             continue
-        click.echo(f"{name}\t{code}\t{resolver.name_zh[code]}\t{resolver.name_en[code]}")
+        click.echo(
+            f"{name}\t{code}\t{resolver.name_zh[code]}\t{resolver.name_en[code]}"
+        )
     if failed:
         sys.exit(1)
 
 
 @cli.command("check-data")
-@click.option("--rules", type=click.Path(exists=True, dir_okay=False),
-              help="项目类型规则文件 / Your own project-type rules CSV.")
-@click.option("--params", type=click.Path(exists=True, dir_okay=False),
-              help="碳参数文件 / Your own carbon parameter CSV.")
+@click.option(
+    "--rules",
+    type=click.Path(exists=True, dir_okay=False),
+    help="项目类型规则文件 / Your own project-type rules CSV.",
+)
+@click.option(
+    "--params",
+    type=click.Path(exists=True, dir_okay=False),
+    help="碳参数文件 / Your own carbon parameter CSV.",
+)
 def check_data_cmd(rules: str | None, params: str | None) -> None:
     """校验参考数据 / Validate the reference tables (and your overrides)."""
     from forestsink.reference import data_dir, validate_reference_data
@@ -128,6 +147,8 @@ def map_cmd(what: str, out: str) -> None:
     from forestsink.render.map import write_district_map
 
     if Path(out).suffix.lower() != ".html":
-        raise click.BadParameter("use an .html file name / 请使用 .html 文件名", param_hint="--out")
+        raise click.BadParameter(
+            "use an .html file name / 请使用 .html 文件名", param_hint="--out"
+        )
     path = write_district_map(out)
     click.echo(f"已写出 / Written: {path}")

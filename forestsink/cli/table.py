@@ -15,6 +15,10 @@ def print_table(df: pd.DataFrame, *, title: str | None = None) -> None:
         numeric = pd.api.types.is_numeric_dtype(df[column])
         table.add_column(str(column), justify="right" if numeric else "left")
     for row in df.itertuples(index=False):
-        table.add_row(*("" if pd.isna(v) else f"{v:,.2f}" if isinstance(v, float)
-                        else str(v) for v in row))
+        table.add_row(
+            *(
+                "" if pd.isna(v) else f"{v:,.2f}" if isinstance(v, float) else str(v)
+                for v in row
+            )
+        )
     Console().print(table)

@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forestsink.reference import read_districts
+from forestsink.reference import REGION_EN, read_districts
 from forestsink.render.offline import inline_assets, offline_map_class
 
 if TYPE_CHECKING:
@@ -87,7 +87,8 @@ def district_map(districts: gpd.GeoDataFrame | None = None):
             ),
         ).add_to(fmap)
     legend = "".join(
-        f'<div><span style="background:{c}"></span>{html.escape(r)}</div>'
+        f'<div><span style="background:{c}"></span>{html.escape(r)} / '
+        f"{html.escape(REGION_EN[r])}</div>"
         for r, c in REGION_COLOURS.items()
     )
     fmap.get_root().html.add_child(
@@ -98,7 +99,8 @@ def district_map(districts: gpd.GeoDataFrame | None = None):
             "text-shadow:0 0 3px #fff,0 0 3px #fff;white-space:nowrap}"
             ".fs-label small{font-size:9px;color:#444}"
             ".fs-legend{position:absolute;bottom:30px;right:10px;z-index:1000;"
-            "background:#fff;padding:6px 8px;border:1px solid #999;font:12px sans-serif}"
+            "background:#fff;padding:6px 8px;border:1px solid #999;"
+            "font:12px sans-serif}"
             ".fs-legend span{display:inline-block;width:12px;height:12px;"
             "margin-right:4px;border:1px solid #666}"
             ".fs-title{position:absolute;top:10px;left:60px;z-index:1000;"

@@ -12,6 +12,7 @@ request.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from forestsink.errors import ForestsinkError
 
@@ -70,7 +71,11 @@ def offline_map_class():
     import folium
 
     class OfflineMap(folium.Map):
-        default_js = [(n, u) for n, u in folium.Map.default_js if n == "leaflet"]
-        default_css = [(n, u) for n, u in folium.Map.default_css if n == "leaflet_css"]
+        default_js: ClassVar[list] = [
+            (n, u) for n, u in folium.Map.default_js if n == "leaflet"
+        ]
+        default_css: ClassVar[list] = [
+            (n, u) for n, u in folium.Map.default_css if n == "leaflet_css"
+        ]
 
     return OfflineMap
