@@ -152,3 +152,30 @@ def map_cmd(what: str, out: str) -> None:
         )
     path = write_district_map(out)
     click.echo(f"已写出 / Written: {path}")
+
+
+def _register() -> None:
+    from forestsink.cli.history import (
+        batches_cmd,
+        current_cmd,
+        diff_cmd,
+        history_cmd,
+        undo_cmd,
+        withdraw_cmd,
+    )
+    from forestsink.cli.ingest import ingest_cmd, validate_cmd
+
+    for command in (
+        validate_cmd,
+        ingest_cmd,
+        history_cmd,
+        diff_cmd,
+        withdraw_cmd,
+        undo_cmd,
+        current_cmd,
+        batches_cmd,
+    ):
+        cli.add_command(command)
+
+
+_register()

@@ -31,3 +31,83 @@ def out_option(help_text: str, *, required: bool = True):
         required=required,
         help=help_text,
     )
+
+
+store_opt = click.option(
+    "--store",
+    "store",
+    required=True,
+    help="项目库文件 (.gpkg) / Project store file (.gpkg).",
+)
+
+as_of_opt = click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="截至日期或批次号 / State as of a date (2014-06-30) or batch number.",
+)
+
+
+def delivery_options(func):
+    """Options shared by ``ingest`` and ``validate``."""
+    options = [
+        click.option("--layer", help="GeoPackage 图层 / GeoPackage layer to read."),
+        click.option(
+            "--crs",
+            help="坐标系 (覆盖文件自带) / CRS override, e.g. EPSG:4545.",
+        ),
+        click.option(
+            "--encoding",
+            help="属性表编码 / Shapefile text encoding (GBK, UTF-8); default: "
+            ".cpg, else detected.",
+        ),
+        click.option(
+            "--year", type=int, help="整个文件的年度 / Year for the whole file."
+        ),
+        click.option(
+            "--district", help="整个文件的区县 / District for the whole file."
+        ),
+        click.option(
+            "--rules",
+            type=click.Path(exists=True, dir_okay=False),
+            help="项目类型规则 / Project-type rules CSV.",
+        ),
+        click.option(
+            "--fix",
+            is_flag=True,
+            help="安全修复几何 / Repair invalid geometry (make_valid), drop slivers.",
+        ),
+        click.option(
+            "--period",
+            default="2011-2015",
+            show_default=True,
+            help="规划期 / Plan period, YEAR-YEAR.",
+        ),
+        click.option(
+            "--area-tolerance",
+            type=float,
+            default=0.10,
+            show_default=True,
+            help="面积容差 / Reported vs computed area tolerance (fraction).",
+        ),
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False),
+            help="写出问题清单 / Write the issue report (.csv or .xlsx).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """Parse ``2011-2015`` into a tuple."""
+    try:
+        lo, hi = (int(p) for p in text.split("-"))
+    except ValueError as err:
+        raise click.BadParameter(
+            "use YEAR-YEAR, e.g. 2011-2015", param_hint="--period"
+        ) from err
+    return lo, hi

@@ -21,4 +21,8 @@ def print_table(df: pd.DataFrame, *, title: str | None = None) -> None:
                 for v in row
             )
         )
-    Console().print(table)
+    import sys
+
+    # piped output (scripts, CI logs) gets wide lines instead of wrapped cells
+    console = Console() if sys.stdout.isatty() else Console(width=240)
+    console.print(table)

@@ -1,0 +1,205 @@
+"""The validate and ingest tools: read, check and store a set of deliveries.
+
+A *tool* is a CLI command minus the parsing: ``check_deliveries`` backs
+``forestsink validate`` and ``ingest_deliveries`` backs ``forestsink ingest``.
+
+Rules:
+
+* every file is read and checked before anything is written; one report
+  covers all files;
+* a file that cannot be read (format, encoding, CRS, missing columns) is an
+  error for that file;
+* if any error remains, nothing is written — unless ``skip_errors=True``,
+  which lands the features without errors and records how many were left out
+  in the batch note;
+* each file is one batch (one transaction); a file identical to one already
+  ingested (same SHA-256) is skipped and reported as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from forestsink.errors import ForestsinkError
+from forestsink.validate import ISSUE_COLUMNS, validate_delivery
+
+
+@dataclass
+class CheckReport:
+    """Result of checking a set of deliveries."""
+
+    issues: pd.DataFrame
+    deliveries: list = field(default_factory=list)  # (Delivery, ValidationResult)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note)
+
+    @property
+    def n_errors(self) -> int:
+        """Number of blocking problems."""
+        return int((self.issues["severity"] == "error").sum())
+
+
+class IngestError(ForestsinkError):
+    """Deliveries have errors; nothing was written. ``report`` has them all."""
+
+    def __init__(self, message: str, report: CheckReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _file_issue(path: Path, err: Exception) -> dict:
+    return {
+        "severity": "error",
+        "code": "unreadable_file",
+        "file": path.name,
+        "row": None,
+        "project_id": None,
+        "field": None,
+        "value": None,
+        "message": str(err),
+        "action": "fix the file and deliver it again",
+    }
+
+
+def check_deliveries(
+    paths,
+    *,
+    layer: str | None = None,
+    crs=None,
+    encoding: str | None = None,
+    year: int | None = None,
+    district: str | None = None,
+    rules=None,
+    fix: bool = False,
+    period: tuple[int, int] = (2011, 2015),
+    area_tolerance: float = 0.10,
+    existing=None,
+    progress: Callable | None = None,
+) -> CheckReport:
+    """Read and validate deliveries; never touches a store.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Files and folders (folders are searched for .shp/.gpkg/.geojson/.zip).
+    existing : geopandas.GeoDataFrame, optional (default: None)
+        Current store polygons, for the overlap warning.
+    progress : callable, optional (default: None)
+        Called as ``progress(path)`` after each file.
+
+    Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
+    """
+    from forestsink.ingest import find_delivery_files, read_delivery
+    from forestsink.reference import read_districts
+
+    districts = read_districts()
+    report = CheckReport(issues=pd.DataFrame(columns=list(ISSUE_COLUMNS)))
+    tables = []
+    for path in find_delivery_files(paths):
+        try:
+            delivery = read_delivery(
+                path,
+                layer=layer,
+                crs=crs,
+                encoding=encoding,
+                year=year,
+                district=district,
+                rules=rules,
+            )
+        except ForestsinkError as err:
+            tables.append(pd.DataFrame([_file_issue(path, err)]))
+        else:
+            result = validate_delivery(
+                delivery.frame,
+                districts=districts,
+                period=period,
+                area_tolerance=area_tolerance,
+                existing=existing,
+                fix=fix,
+            )
+            report.deliveries.append((delivery, result))
+            report.notes.extend((delivery.name, n) for n in delivery.notes)
+            tables.append(result.issues)
+        if progress is not None:
+            progress(path)
+    tables = [t for t in tables if len(t)]
+    if tables:
+        report.issues = pd.concat(tables, ignore_index=True)
+    return report
+
+
+def ingest_deliveries(
+    paths,
+    store,
+    *,
+    skip_errors: bool = False,
+    dry_run: bool = False,
+    user: str | None = None,
+    progress: Callable | None = None,
+    **check_options,
+) -> tuple[CheckReport, list[dict]]:
+    """Check deliveries and write them to *store*, one batch per file.
+
+    Returns
+    -------
+    (CheckReport, list of dict)
+        The report, and per file: ``file``, ``batch_id``, ``added``,
+        ``changed``, ``unchanged``, ``skipped`` (features left out),
+        ``status``.
+
+    Raises
+    ------
+    IngestError
+        If errors remain and ``skip_errors`` is False; nothing is written.
+    """
+    existing = store.current() if store.exists else None
+    report = check_deliveries(
+        paths, existing=existing, progress=progress, **check_options
+    )
+    unreadable = report.issues[report.issues["code"] == "unreadable_file"]
+    if report.n_errors and (not skip_errors or len(unreadable)):
+        raise IngestError(
+            f"{report.n_errors} error(s) in the deliveries; nothing was written "
+            "to the store. Fix them (see the report), use --fix for geometry, "
+            "or --skip-errors to leave the bad features out.",
+            report,
+        )
+    outcomes = []
+    for delivery, result in report.deliveries:
+        bad_rows = set(result.errors["row"].astype(int))
+        frame = result.frame
+        keep = ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
+        frame = frame[keep]
+        outcome = {
+            "file": delivery.name,
+            "batch_id": None,
+            "added": 0,
+            "changed": 0,
+            "unchanged": 0,
+            "skipped": int((~keep).sum()),
+        }
+        previous = store.find_batch_by_sha(delivery.sha256)
+        if previous is not None:
+            outcome["status"] = f"identical to batch {previous}; nothing changed"
+        elif dry_run:
+            outcome["status"] = "dry run; nothing written"
+        else:
+            note = "; ".join(delivery.notes)
+            if outcome["skipped"]:
+                note += f"; {outcome['skipped']} feature(s) with errors left out"
+            counts = store.write_delivery(
+                frame,
+                source_name=delivery.name,
+                source_sha256=delivery.sha256,
+                note=note,
+                user=user,
+            )
+            outcome.update(counts)
+            outcome["status"] = (
+                "written" if counts["batch_id"] else "no changes; nothing written"
+            )
+        outcomes.append(outcome)
+    return report, outcomes

@@ -1,0 +1,110 @@
+"""Text encoding of Shapefile attribute tables (.dbf).
+
+A Shapefile without a ``.cpg`` is decoded by GDAL as ISO-8859-1, which turns
+GBK Chinese into mojibake. Here the encoding is decided explicitly:
+
+1. a ``.cpg`` file wins (``936``/``GBK``/``GB2312``/``GB18030`` → GB18030, a
+   superset of GBK; ``UTF-8``/``65001`` → UTF-8; anything else is passed on);
+2. otherwise the bytes of the .dbf records are tested: valid UTF-8 → UTF-8,
+   else valid GB18030 → GB18030 (GBK files decode identically), else error;
+3. pure ASCII → UTF-8.
+
+The decision and its reason are returned so they can be told to the user and
+recorded with the batch.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from forestsink.errors import DeliveryError
+
+_CPG_ALIASES = {
+    "936": "GB18030",
+    "cp936": "GB18030",
+    "gbk": "GB18030",
+    "gb2312": "GB18030",
+    "gb18030": "GB18030",
+    "utf-8": "UTF-8",
+    "utf8": "UTF-8",
+    "65001": "UTF-8",
+}
+
+
+def encoding_from_cpg(text: str) -> str:
+    """Map the content of a ``.cpg`` file to a Python/GDAL codec name."""
+    key = text.strip().lower()
+    return _CPG_ALIASES.get(key, text.strip())
+
+
+def dbf_record_bytes(dbf: bytes) -> bytes:
+    """Return the record area of a .dbf file (everything after the header)."""
+    if len(dbf) < 32:
+        raise DeliveryError("the .dbf file is truncated (shorter than its header).")
+    header_len = struct.unpack("<H", dbf[8:10])[0]
+    if header_len > len(dbf):
+        raise DeliveryError("the .dbf header says it is longer than the file.")
+    return dbf[header_len:]
+
+
+def dbf_field_names(dbf: bytes) -> list[bytes]:
+    """Return the raw (undecoded) field names of a .dbf header."""
+    names = []
+    pos = 32
+    while pos + 32 <= len(dbf) and dbf[pos] != 0x0D:
+        names.append(dbf[pos : pos + 11].split(b"\x00", 1)[0])
+        pos += 32
+    return names
+
+
+def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
+    """Decide the encoding of a .dbf; return ``(codec, reason)``.
+
+    Parameters
+    ----------
+    dbf : bytes
+        The whole .dbf file.
+    cpg : str, optional (default: None)
+        Content of the ``.cpg`` file, if there is one.
+
+    Examples
+    --------
+    >>> hdr = bytes(32)
+    >>> detect_dbf_encoding(hdr, "936")
+    ('GB18030', '.cpg says 936')
+    """
+    if cpg is not None and cpg.strip():
+        return encoding_from_cpg(cpg), f".cpg says {cpg.strip()}"
+    sample = b"".join(dbf_field_names(dbf)) + dbf_record_bytes(dbf)
+    if sample.isascii():
+        return "UTF-8", "no .cpg; the table is plain ASCII"
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "UTF-8", "no .cpg; the bytes are valid UTF-8"
+    try:
+        sample.decode("gb18030")
+    except UnicodeDecodeError as err:
+        raise DeliveryError(
+            "the .dbf is neither UTF-8 nor GBK/GB18030 and has no .cpg "
+            f"({err}); add a .cpg naming its code page or pass --encoding."
+        ) from err
+    return "GB18030", "no .cpg; the bytes are not UTF-8 but valid GBK/GB18030"
+
+
+_MOJIBAKE_MARKERS = ("\ufffd", "Ã", "Â", "Ö", "Ð", "Ê", "Ë", "Î", "Ï", "Õ", "¹", "¿")
+
+
+def looks_like_mojibake(text: str) -> bool:
+    """Return True if *text* looks like Chinese decoded with the wrong codec.
+
+    Chinese in GBK read as Latin-1 becomes runs of accented Latin letters
+    (``ÖÐÎÄ``); a failed decode leaves U+FFFD.
+    """
+    if "\ufffd" in text:
+        return True
+    latin = sum(1 for ch in text if "\u00c0" <= ch <= "\u00ff" or ch in "¹¿")
+    has_cjk = any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return latin >= 2 and not has_cjk

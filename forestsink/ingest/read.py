@@ -1,0 +1,443 @@
+"""Read one delivered file into the canonical schema (the one pyogrio caller).
+
+``read_delivery`` raises :class:`~forestsink.errors.DeliveryError` or
+:class:`~forestsink.errors.CRSError` for problems with the *file* (cannot be
+opened, required column missing, CRS unknown, text encoding wrong). Problems
+with *features* (unknown type, broken geometry, bad year ...) are left in the
+frame for :func:`forestsink.validate.validate_delivery` to report, so that one
+report covers the whole delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from forestsink.errors import CRSError, DeliveryError, UnknownNameError
+from forestsink.ingest.columns import map_columns
+from forestsink.ingest.crs import STORE_CRS, infer_crs, normalise_crs
+from forestsink.ingest.encoding import detect_dbf_encoding, looks_like_mojibake
+from forestsink.ingest.values import (
+    AREA_FACTORS_TO_MU,
+    clean_ids,
+    infer_area_unit,
+    map_project_types,
+    parse_years,
+)
+
+SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".zip")
+
+#: canonical columns of a read delivery, in order (geometry last)
+FRAME_COLUMNS = (
+    "source_file",
+    "source_row",
+    "project_id",
+    "district_raw",
+    "adcode",
+    "year",
+    "year_raw",
+    "project_type_raw",
+    "project_type",
+    "programme",
+    "area_reported_mu",
+    "species",
+    "stock_volume_m3",
+    "attrs",
+)
+
+
+@dataclass
+class Delivery:
+    """One delivered file, read and mapped to the canonical schema.
+
+    Attributes
+    ----------
+    path : Path
+        The file as given (a .zip stays the .zip).
+    sha256 : str
+        Hash of the file's bytes (all sidecars of a Shapefile, in name order).
+    frame : geopandas.GeoDataFrame
+        Canonical columns (``FRAME_COLUMNS``) and geometry in EPSG:4490.
+    encoding, crs : str
+        What was used, with ``notes`` saying why.
+    """
+
+    path: Path
+    sha256: str
+    frame: object
+    layer: str | None = None
+    encoding: str | None = None
+    crs: str = STORE_CRS
+    columns: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """File name shown in messages."""
+        return self.path.name
+
+
+def find_delivery_files(paths) -> list[Path]:
+    """Expand files and folders into the list of deliverable files, sorted."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found.extend(
+                sorted(
+                    f
+                    for f in p.rglob("*")
+                    if f.suffix.lower() in SUFFIXES and f.is_file()
+                )
+            )
+        elif p.exists():
+            found.append(p)
+        else:
+            raise DeliveryError(f"{p}: no such file or folder.")
+    if not found:
+        raise DeliveryError(
+            f"no .shp/.gpkg/.geojson/.zip files found in {[str(p) for p in paths]}."
+        )
+    return found
+
+
+def _shapefile_parts(shp: Path) -> dict[str, Path]:
+    parts = {}
+    for sibling in shp.parent.glob(shp.stem + ".*"):
+        if sibling.stem == shp.stem:
+            parts[sibling.suffix.lower()] = sibling
+    return parts
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a delivery: the file, or all parts of a Shapefile."""
+    digest = hashlib.sha256()
+    if path.suffix.lower() == ".shp":
+        for _, part in sorted(_shapefile_parts(path).items()):
+            digest.update(part.suffix.lower().encode())
+            digest.update(part.read_bytes())
+    else:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _safe_extract(zpath: Path, target: Path) -> Path:
+    """Extract a zip after checking every member stays inside *target*."""
+    try:
+        archive = zipfile.ZipFile(zpath)
+    except zipfile.BadZipFile as err:
+        raise DeliveryError(f"{zpath.name}: not a valid zip file ({err}).") from err
+    with archive:
+        for info in archive.infolist():
+            member = PurePosixPath(info.filename.replace("\\", "/"))
+            if member.is_absolute() or ".." in member.parts or ":" in info.filename:
+                raise DeliveryError(
+                    f"{zpath.name}: member {info.filename!r} would be written "
+                    "outside the extraction folder; refusing this zip. Ask the "
+                    "sender for a zip with plain relative paths."
+                )
+        archive.extractall(target)
+    shps = (
+        sorted(target.rglob("*.shp"))
+        + sorted(target.rglob("*.gpkg"))
+        + sorted(target.rglob("*.geojson"))
+    )
+    if len(shps) != 1:
+        raise DeliveryError(
+            f"{zpath.name}: expected exactly one .shp/.gpkg/.geojson inside, found "
+            f"{[s.name for s in shps]}. Deliver one layer per zip."
+        )
+    return shps[0]
+
+
+def _choose_layer(path: Path, layer: str | None) -> str | None:
+    import pyogrio
+
+    if path.suffix.lower() != ".gpkg":
+        return layer
+    layers = [name for name, geom in pyogrio.list_layers(path) if geom]
+    if layer is not None:
+        if layer not in layers:
+            raise DeliveryError(
+                f"{path.name}: no layer {layer!r}; layers with geometry: {layers}."
+            )
+        return layer
+    if len(layers) != 1:
+        raise DeliveryError(
+            f"{path.name}: {len(layers)} layers with geometry ({layers}); choose "
+            "one with --layer."
+        )
+    return layers[0]
+
+
+def _read_raw(path: Path, *, layer, encoding):
+    import pyogrio
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+    except (DataSourceError, DataLayerError, OSError, ValueError, RuntimeError) as err:
+        raise DeliveryError(
+            f"{path.name}: cannot be read ({err}). The file may be truncated or "
+            "not the format its name says; ask the county to export it again."
+        ) from err
+
+
+def read_delivery(
+    path,
+    /,
+    *,
+    layer: str | None = None,
+    crs=None,
+    encoding: str | None = None,
+    year: int | None = None,
+    district: str | None = None,
+    rules=None,
+):
+    """Read one delivered file into the canonical schema in EPSG:4490.
+
+    Parameters
+    ----------
+    path : str or Path
+        A Shapefile (``.shp``, or ``.zip`` holding one), GeoPackage or GeoJSON.
+    layer : str, optional (default: the only layer)
+        GeoPackage layer.
+    crs : str or int, optional (default: the file's own, else inferred)
+        Override the CRS (anything ``pyproj.CRS.from_user_input`` takes).
+    encoding : str, optional (default: from .cpg, else detected)
+        Text encoding of a Shapefile's attribute table.
+    year, district : optional
+        Values for the whole file when it has no such column.
+    rules : path, optional (default: shipped project_types.csv)
+        Project-type rules file.
+
+    Returns
+    -------
+    Delivery
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DeliveryError(f"{path}: no such file.")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DeliveryError(
+            f"{path.name}: unsupported file type {suffix!r}; deliver a Shapefile "
+            "(.shp with .shx/.dbf/.prj, or all of them zipped), a GeoPackage or "
+            "GeoJSON."
+        )
+    sha = file_sha256(path)
+    if suffix == ".zip":
+        with tempfile.TemporaryDirectory(prefix="forestsink-zip-") as tmp:
+            inner = _safe_extract(path, Path(tmp))
+            delivery = _read_file(
+                inner,
+                layer=layer,
+                crs=crs,
+                encoding=encoding,
+                year=year,
+                district=district,
+                rules=rules,
+                display=path.name,
+            )
+        delivery.path, delivery.sha256 = path, sha
+        delivery.frame["source_file"] = path.name
+        return delivery
+    delivery = _read_file(
+        path,
+        layer=layer,
+        crs=crs,
+        encoding=encoding,
+        year=year,
+        district=district,
+        rules=rules,
+        display=path.name,
+    )
+    delivery.sha256 = sha
+    return delivery
+
+
+def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, display):
+    import geopandas as gpd
+    import shapely
+
+    notes: list[str] = []
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        parts = _shapefile_parts(path)
+        for needed in (".shx", ".dbf"):
+            if needed not in parts:
+                raise DeliveryError(
+                    f"{display}: the Shapefile has no {needed} file beside it. A "
+                    "Shapefile is several files (.shp .shx .dbf .prj .cpg); "
+                    "deliver all of them, ideally zipped."
+                )
+        if encoding is None:
+            cpg = parts[".cpg"].read_text(errors="replace") if ".cpg" in parts else None
+            encoding, reason = detect_dbf_encoding(parts[".dbf"].read_bytes(), cpg)
+            notes.append(f"text encoding {encoding}: {reason}")
+        else:
+            notes.append(f"text encoding {encoding}: given with --encoding")
+    layer = _choose_layer(path, layer)
+    raw = _read_raw(path, layer=layer, encoding=encoding if suffix == ".shp" else None)
+    # ---- text: refuse mojibake before anything reaches the store
+    for column in [*raw.columns.drop("geometry")]:
+        if looks_like_mojibake(str(column)):
+            raise DeliveryError(
+                f"{display}: column name {column!r} looks wrongly decoded (with "
+                f"{encoding}); add a .cpg with the right code page or pass "
+                "--encoding GBK / UTF-8."
+            )
+        if raw[column].dtype == object:
+            bad = raw[column].map(
+                lambda v: isinstance(v, str) and looks_like_mojibake(v)
+            )
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DeliveryError(
+                    f"{display}: row {i}, column {column!r}: value "
+                    f"{raw[column].iloc[i]!r} looks wrongly decoded (with "
+                    f"{encoding}); add a .cpg with the right code page or pass "
+                    "--encoding GBK / UTF-8."
+                )
+    # ---- CRS
+    if crs is not None:
+        target = normalise_crs(crs, source=display)
+        if raw.crs is not None and not raw.crs.equals(target):
+            notes.append(
+                f"CRS {target.to_string()} given with --crs overrides the "
+                f"file's {raw.crs.to_string()}"
+            )
+        else:
+            notes.append(f"CRS {target.to_string()} given with --crs")
+        raw = raw.set_crs(target, allow_override=True)
+    elif raw.crs is None:
+        if raw.geometry.isna().all() or raw.geometry.is_empty.all():
+            raise CRSError(f"{display}: no .prj and no geometry to infer a CRS from.")
+        inferred, reason = infer_crs(tuple(raw.total_bounds), source=display)
+        notes.append(reason)
+        raw = raw.set_crs(inferred)
+    crs_text = raw.crs.to_string()
+    # ---- geometry: 2D, in the store CRS
+    geoms = raw.geometry.values
+    if shapely.has_z(np.asarray(geoms)).any():
+        notes.append("Z (height) values dropped: areas are 2D")
+        raw = raw.set_geometry(shapely.force_2d(np.asarray(geoms)), crs=raw.crs)
+    try:
+        raw = raw.to_crs(STORE_CRS)
+    except Exception as err:  # pyproj errors surface as several types
+        raise CRSError(
+            f"{display}: cannot transform from {crs_text} to "
+            f"{STORE_CRS} ({err}); check --crs."
+        ) from err
+    # ---- columns
+    given = tuple(
+        c for c, v in (("year", year), ("district", district)) if v is not None
+    )
+    attrs_columns = [c for c in raw.columns if c != "geometry"]
+    cmap = map_columns(attrs_columns, source=display, given=given)
+    notes.extend(cmap.notes)
+    m = cmap.mapping
+    n = len(raw)
+    frame = pd.DataFrame(index=pd.RangeIndex(n))
+    frame["source_file"] = display
+    frame["source_row"] = np.arange(n, dtype="int64")
+    frame["project_id"] = clean_ids(raw[m["project_id"]])
+    if "district" in m:
+        frame["district_raw"] = raw[m["district"]].astype("string")
+        from forestsink.reference import DistrictResolver
+
+        frame["adcode"] = DistrictResolver().resolve_many(frame["district_raw"])
+    else:
+        from forestsink.reference import resolve_district
+
+        try:
+            code = resolve_district(district)
+        except UnknownNameError as err:
+            raise DeliveryError(f"--district: {err}") from err
+        frame["district_raw"] = pd.Series([str(district)] * n, dtype="string")
+        frame["adcode"] = pd.Series([code] * n, dtype="string")
+    if "year" in m:
+        frame["year_raw"] = raw[m["year"]].astype("string")
+        frame["year"] = parse_years(raw[m["year"]])
+    else:
+        frame["year_raw"] = pd.Series([str(year)] * n, dtype="string")
+        frame["year"] = pd.Series([int(year)] * n, dtype="Int64")
+    frame["project_type_raw"] = raw[m["project_type"]].astype("string")
+    frame["project_type"] = map_project_types(frame["project_type_raw"], rules=rules)
+    frame["programme"] = (
+        raw[m["programme"]].astype("string") if "programme" in m else pd.NA
+    )
+    frame["area_reported_mu"] = _reported_area(raw, m, notes)
+    frame["species"] = raw[m["species"]].astype("string") if "species" in m else pd.NA
+    frame["stock_volume_m3"] = (
+        pd.to_numeric(raw[m["stock_volume_m3"]], errors="coerce")
+        if "stock_volume_m3" in m
+        else np.nan
+    )
+    frame["attrs"] = _extra_attrs(raw, cmap.extra)
+    gdf = gpd.GeoDataFrame(frame, geometry=raw.geometry.values, crs=STORE_CRS)
+    return Delivery(
+        path=path,
+        sha256="",
+        frame=gdf,
+        layer=layer,
+        encoding=encoding,
+        crs=crs_text,
+        columns=dict(m),
+        notes=notes,
+    )
+
+
+def _reported_area(raw, m: dict[str, str], notes: list[str]) -> pd.Series:
+    for canonical, unit in (("area_mu", "mu"), ("area_ha", "ha"), ("area_m2", "m2")):
+        if canonical in m:
+            values = pd.to_numeric(raw[m[canonical]], errors="coerce")
+            if unit != "mu":
+                notes.append(
+                    f"area column {m[canonical]!r} is in {unit}; converted to mu"
+                )
+            return values * AREA_FACTORS_TO_MU[unit]
+    if "area_unknown" in m:
+        from forestsink.area import area_mu
+
+        column = m["area_unknown"]
+        unit, ratio = infer_area_unit(raw[column], area_mu(raw))
+        notes.append(
+            f"area column {column!r} has no unit in its name; its values match "
+            f"the geometry in {unit} (median ratio {ratio:.3f}), so read as {unit}"
+        )
+        return pd.to_numeric(raw[column], errors="coerce") * AREA_FACTORS_TO_MU[unit]
+    notes.append("no reported area column; areas come from the geometry only")
+    return pd.Series(np.nan, index=raw.index)
+
+
+def _extra_attrs(raw, columns: list[str]) -> pd.Series:
+    if not columns:
+        return pd.Series(["{}"] * len(raw), dtype="string")
+    sub = raw[columns].astype(object).where(raw[columns].notna(), None)
+    records = sub.to_dict("records")
+    return pd.Series(
+        [
+            json.dumps(r, ensure_ascii=False, default=str, sort_keys=True)
+            for r in records
+        ],
+        dtype="string",
+    )
+
+
+def copy_delivery(src: Path, dst_dir: Path) -> Path:
+    """Copy a delivery (all Shapefile parts) into *dst_dir*; return the new path."""
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    if src.suffix.lower() == ".shp":
+        for part in _shapefile_parts(src).values():
+            shutil.copy2(part, dst_dir / part.name)
+    else:
+        shutil.copy2(src, dst_dir / src.name)
+    return dst_dir / src.name

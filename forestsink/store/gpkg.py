@@ -1,0 +1,804 @@
+"""The versioned project store in one GeoPackage file (the default back end).
+
+Layout (a valid GeoPackage that QGIS and ArcGIS open directly):
+
+``project_versions`` (features, EPSG:4490, MultiPolygon)
+    Every version of every project polygon. Never deleted, never
+    overwritten: a row's content is immutable; only its validity end
+    (``ended_batch``, ``valid_to``, ``end_reason``) is set once, when a later
+    batch supersedes, withdraws or undoes it. Triggers in the file enforce
+    this, so even another program cannot delete history.
+``current_projects`` (features, a view)
+    The latest version of every polygon that is not withdrawn: what an
+    analyst opens in desktop GIS.
+``batches`` (attributes)
+    One row per ingest, withdrawal or undo: who, when, source file and its
+    SHA-256, counts, and a note.
+
+Stable key: ``<adcode>/<project_id>``, the 6-digit adcode of today's district
+(resolved from whatever name the delivery used) and the delivered project id,
+stripped. A delivery of an existing key with different geometry or
+attributes creates a new version; an identical one changes nothing.
+
+Each batch is one SQLite transaction (``BEGIN IMMEDIATE``): either all its
+rows land or none do, also if the process is killed (SQLite's rollback
+journal is replayed on the next open). A second writer waits up to
+``timeout`` seconds for the first, then fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import sqlite3
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forestsink.errors import ForestsinkError
+
+SRS_ID = 4490
+LAYER = "project_versions"
+VIEW = "current_projects"
+BATCHES = "batches"
+
+VERSION_FIELDS = {
+    "key": "TEXT",
+    "adcode": "TEXT",
+    "project_id": "TEXT",
+    "version": "INTEGER",
+    "year": "INTEGER",
+    "project_type": "TEXT",
+    "programme": "TEXT",
+    "area_mu": "REAL",
+    "area_reported_mu": "REAL",
+    "species": "TEXT",
+    "stock_volume_m3": "REAL",
+    "attrs": "TEXT",
+    "content_hash": "TEXT",
+    "batch_id": "INTEGER",
+    "valid_from": "TEXT",
+    "ended_batch": "INTEGER",
+    "valid_to": "TEXT",
+    "end_reason": "TEXT",
+    "source_file": "TEXT",
+    "source_row": "INTEGER",
+}
+CONTENT_FIELDS = (
+    "year",
+    "project_type",
+    "programme",
+    "area_reported_mu",
+    "species",
+    "stock_volume_m3",
+    "attrs",
+)
+MUTABLE_FIELDS = ("ended_batch", "valid_to", "end_reason")
+
+
+class StoreError(ForestsinkError):
+    """The store cannot do what was asked (locked, unknown key, ...)."""
+
+
+class StoreBusyError(StoreError, TimeoutError):
+    """Another process holds the store's write lock."""
+
+
+# --------------------------------------------------------------------------
+# GeoPackage geometry blobs
+# --------------------------------------------------------------------------
+
+
+def to_gpkg_blobs(geoms) -> list[bytes]:
+    """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope)."""
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    polys = shapely.get_type_id(geoms) == 3
+    if polys.any():
+        geoms = geoms.copy()
+        geoms[polys] = [shapely.MultiPolygon([g]) for g in geoms[polys]]
+    wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2, flavor="iso")
+    bounds = shapely.bounds(geoms)
+    out = []
+    for w, (minx, miny, maxx, maxy) in zip(wkb, bounds, strict=True):
+        header = b"GP\x00\x03" + struct.pack("<i", SRS_ID)
+        out.append(header + struct.pack("<4d", minx, maxx, miny, maxy) + w)
+    return out
+
+
+_ENVELOPE_DOUBLES = {0: 0, 1: 4, 2: 6, 3: 6, 4: 8}
+
+
+def _header_length(blob: bytes) -> int:
+    flags = blob[3]
+    return 8 + 8 * _ENVELOPE_DOUBLES[(flags >> 1) & 0x07]
+
+
+def from_gpkg_blobs(blobs) -> np.ndarray:
+    """Decode GeoPackage blobs into shapely geometries."""
+    import shapely
+
+    wkb = [None if b is None else bytes(b)[_header_length(b) :] for b in blobs]
+    return shapely.from_wkb(np.asarray(wkb, dtype=object))
+
+
+def _envelope(blob, index: int):
+    if blob is None:
+        return None
+    blob = bytes(blob)
+    flags = blob[3]
+    if (flags >> 1) & 0x07:
+        byte_order = "<" if flags & 1 else ">"
+        return struct.unpack(byte_order + "4d", blob[8:40])[index]
+    import shapely
+
+    minx, miny, maxx, maxy = shapely.bounds(from_gpkg_blobs([blob])[0])
+    return (minx, maxx, miny, maxy)[index]
+
+
+def _is_empty(blob) -> int:
+    if blob is None:
+        return 1
+    return int(bool(bytes(blob)[3] & 0x10))
+
+
+def _register_functions(conn: sqlite3.Connection) -> None:
+    """Register the SQL functions that GDAL's R-tree triggers call."""
+    conn.create_function("ST_IsEmpty", 1, _is_empty, deterministic=True)
+    for name, index in (("ST_MinX", 0), ("ST_MaxX", 1), ("ST_MinY", 2), ("ST_MaxY", 3)):
+        conn.create_function(
+            name, 1, lambda b, i=index: _envelope(b, i), deterministic=True
+        )
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+def utc_now() -> str:
+    """Return the current UTC time as an ISO string with microseconds."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def content_hash(row: dict, geom_wkb: bytes) -> str:
+    """Hash of a polygon's content: geometry (rounded) and attributes."""
+    digest = hashlib.sha256(geom_wkb)
+    for name in CONTENT_FIELDS:
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            value = None
+        elif isinstance(value, float):
+            value = round(value, 6)
+        digest.update(
+            json.dumps([name, value], ensure_ascii=False, default=str).encode()
+        )
+    return digest.hexdigest()
+
+
+def parse_as_of(value) -> tuple[str, object] | None:
+    """Interpret ``--as-of``: a batch number or a date/time (UTC).
+
+    A bare date means the end of that day (``2014-06-30`` → everything that
+    landed on or before 30 June 2014).
+    """
+    if value is None:
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return ("batch", int(value))
+    text = str(value).strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return ("time", f"{day.isoformat()}T23:59:59.999999Z")
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise StoreError(
+            f"--as-of {value!r}: give a batch number (e.g. 12) or a date "
+            "(2014-06-30) or an ISO date-time."
+        ) from err
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return ("time", moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+# --------------------------------------------------------------------------
+# the store
+# --------------------------------------------------------------------------
+
+
+class GeoPackageStore:
+    """A versioned project store in one GeoPackage file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.gpkg`` file; created on first write.
+    timeout : float, optional (default: 60)
+        Seconds a writer waits for another writer before giving up.
+    """
+
+    def __init__(self, path, /, *, timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+
+    # ---- connection ---------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        _register_functions(conn)
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    @property
+    def exists(self) -> bool:
+        """True if the store file exists and has the forestsink layout."""
+        if not self.path.is_file():
+            return False
+        with self._read() as conn:
+            names = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table','view')"
+                )
+            }
+        return {LAYER, VIEW, BATCHES} <= names
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        if not self.path.is_file():
+            raise StoreError(
+                f"{self.path}: no such store. Ingest a delivery first "
+                "(forestsink ingest PATH --store FILE)."
+            )
+        conn = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, timeout=self.timeout
+        )
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; waits for other writers, rolls back on error."""
+        if not self.exists:
+            self._create()
+        conn = self._connect()
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as err:
+                if "locked" in str(err) or "busy" in str(err):
+                    raise StoreBusyError(
+                        f"{self.path}: another process is writing to this store "
+                        f"(waited {self.timeout:.0f} s). Try again when it has "
+                        "finished."
+                    ) from err
+                raise
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def _create(self) -> None:
+        """Create an empty store (GDAL writes the GeoPackage scaffolding)."""
+        import geopandas as gpd
+        import pyogrio
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".creating-{self.path.name}")
+        tmp.unlink(missing_ok=True)
+        dtypes = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
+        empty = gpd.GeoDataFrame(
+            {
+                name: pd.Series([], dtype=dtypes[t])
+                for name, t in VERSION_FIELDS.items()
+            },
+            geometry=gpd.GeoSeries([], crs=SRS_ID),
+        )
+        pyogrio.write_dataframe(
+            empty,
+            tmp,
+            driver="GPKG",
+            layer=LAYER,
+            geometry_type="MultiPolygon",
+            layer_options={"FID": "fid", "GEOMETRY_NAME": "geom"},
+        )
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.executescript(_SCHEMA_SQL)
+        finally:
+            conn.close()
+        if self.path.exists():  # another process created it meanwhile
+            tmp.unlink()
+            return
+        tmp.replace(self.path)
+
+    # ---- reads ----------------------------------------------------------------
+    def batches(self) -> pd.DataFrame:
+        """All batches, oldest first."""
+        with self._read() as conn:
+            return pd.read_sql_query(f"SELECT * FROM {BATCHES} ORDER BY batch_id", conn)
+
+    def _frame(self, sql: str, params=()):
+        import geopandas as gpd
+
+        with self._read() as conn:
+            df = pd.read_sql_query(sql, conn, params=params)
+        geoms = from_gpkg_blobs(df.pop("geom")) if len(df) else []
+        return gpd.GeoDataFrame(df, geometry=list(geoms), crs=SRS_ID)
+
+    def current(self, *, as_of=None):
+        """Polygons valid now, or as of a batch number or date (UTC).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One row per live key, EPSG:4490.
+        """
+        spec = parse_as_of(as_of)
+        if spec is None:
+            where, params = "ended_batch IS NULL", ()
+        elif spec[0] == "batch":
+            where = "batch_id <= ? AND (ended_batch IS NULL OR ended_batch > ?)"
+            params = (spec[1], spec[1])
+        else:
+            where = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+            params = (spec[1], spec[1])
+        return self._frame(f"SELECT * FROM {LAYER} WHERE {where} ORDER BY key", params)
+
+    def history(self, key: str):
+        """Every version of one polygon, oldest first, with batch details."""
+        frame = self._frame(
+            f"SELECT v.*, b.kind AS batch_kind, b.user AS batch_user, "
+            f"b.source_name AS batch_source FROM {LAYER} v "
+            f"JOIN {BATCHES} b ON b.batch_id = v.batch_id WHERE v.key = ? "
+            "ORDER BY v.version",
+            (key,),
+        )
+        if frame.empty:
+            raise StoreError(
+                f"{self.path}: no polygon with key {key!r}. Keys are "
+                "<adcode>/<project id>, e.g. 500101/WZ-2013-001."
+            )
+        return frame
+
+    def diff(self, a, b) -> pd.DataFrame:
+        """Return what changed between two states (batch numbers or dates).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``key``, ``change`` (added / changed / withdrawn), ``project_type``,
+            ``version_from``, ``version_to``, ``area_mu_from``, ``area_mu_to``.
+        """
+        before = self.current(as_of=a).set_index("key")
+        after = self.current(as_of=b).set_index("key")
+        rows = []
+        for key in sorted(set(before.index) | set(after.index)):
+            if key not in before.index:
+                r = after.loc[key]
+                rows.append(
+                    (
+                        key,
+                        "added",
+                        r["project_type"],
+                        None,
+                        r["version"],
+                        None,
+                        r["area_mu"],
+                    )
+                )
+            elif key not in after.index:
+                r = before.loc[key]
+                rows.append(
+                    (
+                        key,
+                        "withdrawn",
+                        r["project_type"],
+                        r["version"],
+                        None,
+                        r["area_mu"],
+                        None,
+                    )
+                )
+            elif before.loc[key, "fid"] != after.loc[key, "fid"]:
+                r0, r1 = before.loc[key], after.loc[key]
+                rows.append(
+                    (
+                        key,
+                        "changed",
+                        r1["project_type"],
+                        r0["version"],
+                        r1["version"],
+                        r0["area_mu"],
+                        r1["area_mu"],
+                    )
+                )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "key",
+                "change",
+                "project_type",
+                "version_from",
+                "version_to",
+                "area_mu_from",
+                "area_mu_to",
+            ],
+        )
+
+    def integrity_check(self) -> str:
+        """SQLite ``PRAGMA integrity_check`` result (``'ok'`` when healthy)."""
+        with self._read() as conn:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def find_batch_by_sha(self, sha256: str) -> int | None:
+        """Return the live ingest batch that loaded a file with this hash."""
+        if not self.exists:
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT batch_id FROM {BATCHES} WHERE kind = 'ingest' AND "
+                "source_sha256 = ? AND undone_by IS NULL ORDER BY batch_id DESC "
+                "LIMIT 1",
+                (sha256,),
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    # ---- writes ---------------------------------------------------------------
+    def _new_batch(
+        self,
+        conn,
+        *,
+        kind,
+        source_name=None,
+        source_sha256=None,
+        note=None,
+        user=None,
+        now=None,
+        undoes=None,
+    ) -> tuple[int, str]:
+        now = now or utc_now()
+        last = conn.execute(f"SELECT MAX(created_at) FROM {BATCHES}").fetchone()[0]
+        if last is not None and now <= last:  # keep time strictly increasing
+            now = (
+                dt.datetime.fromisoformat(last.replace("Z", "+00:00"))
+                + dt.timedelta(microseconds=1)
+            ).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cur = conn.execute(
+            f"INSERT INTO {BATCHES} (kind, created_at, user, source_name, "
+            "source_sha256, note, undoes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kind, now, user or _user(), source_name, source_sha256, note, undoes),
+        )
+        return int(cur.lastrowid), now
+
+    def write_delivery(
+        self,
+        frame,
+        *,
+        source_name: str,
+        source_sha256: str,
+        note: str | None = None,
+        user: str | None = None,
+        now: str | None = None,
+    ) -> dict:
+        """Write one validated delivery as one batch (all or nothing).
+
+        Parameters
+        ----------
+        frame : geopandas.GeoDataFrame
+            Validated canonical frame (EPSG:4490) with ``key``, ``adcode``,
+            ``project_id``, ``area_mu`` and the content fields.
+
+        Returns
+        -------
+        dict
+            ``batch_id`` (None when nothing changed), counts ``added``,
+            ``changed``, ``unchanged``.
+        """
+        blobs = to_gpkg_blobs(frame.geometry.values)
+        records = frame.drop(columns="geometry").to_dict("records")
+        hashes = [
+            content_hash(r, b[_header_length(b) :])
+            for r, b in zip(records, blobs, strict=True)
+        ]
+        with self.transaction() as conn:
+            live = dict(
+                conn.execute(
+                    f"SELECT key, content_hash FROM {LAYER} WHERE ended_batch IS NULL"
+                ).fetchall()
+            )
+            todo = [i for i, r in enumerate(records) if live.get(r["key"]) != hashes[i]]
+            counts = {
+                "added": 0,
+                "changed": 0,
+                "unchanged": len(records) - len(todo),
+                "batch_id": None,
+            }
+            if not todo:
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN")  # keep the context manager's COMMIT valid
+                return counts
+            batch_id, now = self._new_batch(
+                conn,
+                kind="ingest",
+                source_name=source_name,
+                source_sha256=source_sha256,
+                note=note,
+                user=user,
+                now=now,
+            )
+            versions = dict(
+                conn.execute(
+                    f"SELECT key, MAX(version) FROM {LAYER} GROUP BY key"
+                ).fetchall()
+            )
+            rows = []
+            for i in todo:
+                r = records[i]
+                key = r["key"]
+                if key in live:
+                    conn.execute(
+                        f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
+                        "end_reason = 'superseded' "
+                        "WHERE key = ? AND ended_batch IS NULL",
+                        (batch_id, now, key),
+                    )
+                    counts["changed"] += 1
+                else:
+                    counts["added"] += 1
+                rows.append(
+                    _version_row(
+                        r, blobs[i], hashes[i], versions.get(key, 0) + 1, batch_id, now
+                    )
+                )
+            _insert_versions(conn, rows)
+            conn.execute(
+                f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
+                "WHERE batch_id = ?",
+                (counts["added"], counts["changed"], counts["unchanged"], batch_id),
+            )
+            counts["batch_id"] = batch_id
+            _touch_contents(conn, now)
+        return counts
+
+    def withdraw(
+        self, key: str, *, reason: str, user: str | None = None, now: str | None = None
+    ) -> int:
+        """End a polygon's validity with a reason; returns the batch id."""
+        if not reason or not reason.strip():
+            raise StoreError("a withdrawal needs a reason (--reason TEXT).")
+        with self.transaction() as conn:
+            row = conn.execute(
+                f"SELECT fid FROM {LAYER} WHERE key = ? AND ended_batch IS NULL",
+                (key,),
+            ).fetchone()
+            if row is None:
+                known = conn.execute(
+                    f"SELECT COUNT(*) FROM {LAYER} WHERE key = ?", (key,)
+                ).fetchone()[0]
+                state = "is already withdrawn" if known else "does not exist"
+                raise StoreError(
+                    f"{self.path}: polygon {key!r} {state}; nothing "
+                    "withdrawn. See `forestsink history KEY`."
+                )
+            batch_id, now = self._new_batch(
+                conn,
+                kind="withdraw",
+                source_name=key,
+                note=reason.strip(),
+                user=user,
+                now=now,
+            )
+            conn.execute(
+                f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, end_reason = ? "
+                "WHERE fid = ?",
+                (batch_id, now, f"withdrawn: {reason.strip()}", row[0]),
+            )
+            conn.execute(
+                f"UPDATE {BATCHES} SET n_withdrawn = 1 WHERE batch_id = ?", (batch_id,)
+            )
+            _touch_contents(conn, now)
+        return batch_id
+
+    def undo(
+        self, batch_id: int, *, user: str | None = None, now: str | None = None
+    ) -> int:
+        """Undo a whole batch as a new batch; history is kept.
+
+        Versions the batch created are ended; versions it ended are restored
+        as new versions. Refused if a later batch changed the same polygons.
+        """
+        with self.transaction() as conn:
+            batch = conn.execute(
+                f"SELECT kind, undone_by FROM {BATCHES} WHERE batch_id = ?",
+                (batch_id,),
+            ).fetchone()
+            if batch is None:
+                raise StoreError(f"{self.path}: no batch {batch_id}.")
+            if batch[1] is not None:
+                raise StoreError(
+                    f"batch {batch_id} was already undone by batch {batch[1]}."
+                )
+            created = conn.execute(
+                f"SELECT fid, key, ended_batch FROM {LAYER} WHERE batch_id = ?",
+                (batch_id,),
+            ).fetchall()
+            ended = conn.execute(
+                f"SELECT fid, key FROM {LAYER} WHERE ended_batch = ?", (batch_id,)
+            ).fetchall()
+            later = [k for _, k, e in created if e is not None]
+            if later:
+                raise StoreError(
+                    f"batch {batch_id} cannot be undone: polygon(s) {later[:5]} were "
+                    "changed by later batches; undo those first (newest first)."
+                )
+            new_id, now = self._new_batch(
+                conn,
+                kind="undo",
+                source_name=f"batch {batch_id}",
+                note=f"undo of batch {batch_id}",
+                user=user,
+                now=now,
+                undoes=batch_id,
+            )
+            for fid, _key, _ in created:
+                conn.execute(
+                    f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, end_reason = ? "
+                    "WHERE fid = ?",
+                    (new_id, now, f"undo of batch {batch_id}", fid),
+                )
+            restored = 0
+            for fid, key in ended:
+                versions = conn.execute(
+                    f"SELECT MAX(version) FROM {LAYER} WHERE key = ?", (key,)
+                ).fetchone()[0]
+                cols = [
+                    c
+                    for c in VERSION_FIELDS
+                    if c not in ("version", "batch_id", "valid_from", *MUTABLE_FIELDS)
+                ]
+                conn.execute(
+                    f"INSERT INTO {LAYER} (geom, {', '.join(cols)}, version, batch_id, "
+                    f"valid_from) SELECT geom, {', '.join(cols)}, ?, ?, ? FROM {LAYER} "
+                    "WHERE fid = ?",
+                    (versions + 1, new_id, now, fid),
+                )
+                restored += 1
+            conn.execute(
+                f"UPDATE {BATCHES} SET undone_by = ?, undone_at = ? WHERE batch_id = ?",
+                (new_id, now, batch_id),
+            )
+            conn.execute(
+                f"UPDATE {BATCHES} SET n_added = ?, n_withdrawn = ? WHERE batch_id = ?",
+                (restored, len(created), new_id),
+            )
+            _touch_contents(conn, now)
+        return new_id
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+def _clean(value):
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _version_row(
+    r: dict, blob: bytes, digest: str, version: int, batch_id: int, now: str
+) -> tuple:
+    values = {
+        "key": r["key"],
+        "adcode": r["adcode"],
+        "project_id": r["project_id"],
+        "version": version,
+        "year": r.get("year"),
+        "project_type": r["project_type"],
+        "programme": r.get("programme"),
+        "area_mu": r["area_mu"],
+        "area_reported_mu": r.get("area_reported_mu"),
+        "species": r.get("species"),
+        "stock_volume_m3": r.get("stock_volume_m3"),
+        "attrs": r.get("attrs"),
+        "content_hash": digest,
+        "batch_id": batch_id,
+        "valid_from": now,
+        "ended_batch": None,
+        "valid_to": None,
+        "end_reason": None,
+        "source_file": r.get("source_file"),
+        "source_row": r.get("source_row"),
+    }
+    return (blob, *(_clean(values[c]) for c in VERSION_FIELDS))
+
+
+def _insert_versions(conn, rows: list[tuple]) -> None:
+    cols = ", ".join(VERSION_FIELDS)
+    marks = ", ".join("?" * (len(VERSION_FIELDS) + 1))
+    conn.executemany(f"INSERT INTO {LAYER} (geom, {cols}) VALUES ({marks})", rows)
+
+
+def _touch_contents(conn, now: str) -> None:
+    conn.execute(
+        "UPDATE gpkg_contents SET last_change = ? WHERE table_name IN (?, ?, ?)",
+        (now, LAYER, VIEW, BATCHES),
+    )
+    row = conn.execute(
+        f"SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM rtree_{LAYER}_geom"
+    ).fetchone()
+    if row[0] is not None:
+        conn.execute(
+            "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
+            "WHERE table_name IN (?, ?)",
+            (*row, LAYER, VIEW),
+        )
+
+
+_PROTECT = " AND ".join(
+    f'OLD."{c}" IS NEW."{c}"'
+    for c in ("geom", *VERSION_FIELDS)
+    if c not in MUTABLE_FIELDS
+)
+
+_SCHEMA_SQL = f"""
+CREATE TABLE {BATCHES} (
+    batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo')),
+    created_at TEXT NOT NULL,
+    user TEXT,
+    source_name TEXT,
+    source_sha256 TEXT,
+    n_added INTEGER DEFAULT 0,
+    n_changed INTEGER DEFAULT 0,
+    n_unchanged INTEGER DEFAULT 0,
+    n_withdrawn INTEGER DEFAULT 0,
+    note TEXT,
+    undoes INTEGER REFERENCES {BATCHES}(batch_id),
+    undone_by INTEGER REFERENCES {BATCHES}(batch_id),
+    undone_at TEXT
+);
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
+VALUES ('{BATCHES}', 'attributes', '{BATCHES}',
+        'forestsink: one row per ingest, withdrawal or undo');
+CREATE INDEX idx_versions_key ON {LAYER}(key, version);
+CREATE INDEX idx_versions_live ON {LAYER}(ended_batch, key);
+CREATE INDEX idx_versions_batch ON {LAYER}(batch_id);
+CREATE INDEX idx_versions_valid ON {LAYER}(valid_from, valid_to);
+CREATE VIEW {VIEW} AS SELECT * FROM {LAYER} WHERE ended_batch IS NULL;
+INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
+VALUES ('{VIEW}', 'features', '{VIEW}',
+        'forestsink: latest version of every polygon that is not withdrawn', {SRS_ID});
+INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name,
+                                   srs_id, z, m)
+VALUES ('{VIEW}', 'geom', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
+CREATE TRIGGER forestsink_no_delete BEFORE DELETE ON {LAYER}
+BEGIN SELECT RAISE(ABORT, 'forestsink store: versions are never deleted'); END;
+CREATE TRIGGER forestsink_no_overwrite BEFORE UPDATE ON {LAYER}
+WHEN NOT ({_PROTECT}) OR (OLD.ended_batch IS NOT NULL)
+BEGIN SELECT RAISE(ABORT, 'forestsink store: versions are never overwritten'); END;
+CREATE TRIGGER forestsink_batches_no_delete BEFORE DELETE ON {BATCHES}
+BEGIN SELECT RAISE(ABORT, 'forestsink store: batches are never deleted'); END;
+"""

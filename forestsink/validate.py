@@ -1,0 +1,531 @@
+"""Validate a delivery: one report of every problem, not stop-at-first.
+
+Pure computation: takes the canonical frame that
+:func:`forestsink.ingest.read_delivery` returns (EPSG:4490) and reference
+layers, returns an issues table. Nothing is read from or written to disk.
+
+Tolerances (all keyword arguments, defaults stated):
+
+* outside Chongqing: error when less than half of a polygon's area lies in
+  the city (``min_inside=0.5``); the district boundaries are good to about
+  100 m, so small spill-over at the edge is not an error;
+* wrong district: error when less than half of its area lies in the district
+  its attributes name and another district holds more; a warning when less
+  than ``district_warn=0.9`` lies in it;
+* reported area: warning when it differs from the ellipsoidal area by more
+  than ``area_tolerance=0.10`` (10 %);
+* overlap with polygons of the same type already in the store: warning when
+  the overlap exceeds ``min_overlap_mu=0.1`` mu.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forestsink.area import CHONGQING_ALBERS
+from forestsink.units import M2_PER_MU
+
+ISSUE_COLUMNS = (
+    "severity",
+    "code",
+    "file",
+    "row",
+    "project_id",
+    "field",
+    "value",
+    "message",
+    "action",
+)
+
+SEVERITIES = ("error", "warning", "fixed")
+
+
+@dataclass
+class ValidationResult:
+    """Outcome of :func:`validate_delivery`.
+
+    Attributes
+    ----------
+    frame : geopandas.GeoDataFrame
+        The delivery (repaired where ``fix=True``), with ``area_mu`` (the
+        ellipsoidal area) added; rows with errors are still present.
+    issues : pandas.DataFrame
+        Columns ``ISSUE_COLUMNS``; ``row`` is the 0-based feature index in
+        the file.
+    """
+
+    frame: object
+    issues: pd.DataFrame
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """Issues that block ingest."""
+        return self.issues[self.issues["severity"] == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks ingest."""
+        return self.errors.empty
+
+
+class _Issues:
+    def __init__(self, frame) -> None:
+        self.rows: list[dict] = []
+        self.frame = frame
+
+    def add(self, i, severity, code, field, value, message, action):
+        self.rows.append(
+            {
+                "severity": severity,
+                "code": code,
+                "file": str(self.frame["source_file"].iloc[i]),
+                "row": int(self.frame["source_row"].iloc[i]),
+                "project_id": (
+                    None
+                    if pd.isna(self.frame["project_id"].iloc[i])
+                    else str(self.frame["project_id"].iloc[i])
+                ),
+                "field": field,
+                "value": None if value is None else str(value),
+                "message": message,
+                "action": action,
+            }
+        )
+
+    def table(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS))
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        return df.sort_values(
+            ["file", "row", "severity"],
+            key=lambda s: s.map(order) if s.name == "severity" else s,
+            kind="stable",
+        ).reset_index(drop=True)
+
+
+def _polygonal(geom):
+    """Keep only the polygonal parts of a geometry (after make_valid)."""
+    import shapely
+
+    if geom is None:
+        return None
+    kind = shapely.get_type_id(geom)
+    if kind in (3, 6):  # Polygon, MultiPolygon
+        return geom
+    if kind == 7:  # GeometryCollection
+        parts = [g for g in shapely.get_parts(geom) if shapely.get_type_id(g) in (3, 6)]
+        if not parts:
+            return shapely.Polygon()
+        return shapely.union_all(parts)
+    return shapely.Polygon()
+
+
+def validate_delivery(
+    frame,
+    *,
+    districts=None,
+    period: tuple[int, int] = (2011, 2015),
+    area_tolerance: float = 0.10,
+    min_inside: float = 0.5,
+    district_warn: float = 0.9,
+    existing=None,
+    min_overlap_mu: float = 0.1,
+    fix: bool = False,
+) -> ValidationResult:
+    """Check a delivery and return every problem found.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Canonical delivery frame in EPSG:4490 (from ``read_delivery``).
+    districts : geopandas.GeoDataFrame, optional (default: shipped layer)
+        District polygons with ``adcode`` and ``name_zh``.
+    period : tuple of int, optional (default: (2011, 2015))
+        Allowed years, inclusive.
+    area_tolerance : float, optional (default: 0.10)
+        Relative difference between reported and computed area that triggers
+        a warning.
+    min_inside, district_warn : float, optional (default: 0.5, 0.9)
+        Area fractions for the outside/wrong-district checks (see module doc).
+    existing : geopandas.GeoDataFrame, optional (default: None)
+        Current polygons in the store (``key``, ``project_type``, geometry in
+        EPSG:4490) for the overlap check.
+    min_overlap_mu : float, optional (default: 0.1)
+    fix : bool, optional (default: False)
+        Repair what is safe to repair: invalid geometry with ``make_valid``
+        (keeping polygonal parts), zero-area slivers dropped. Every change is
+        reported with severity ``fixed``.
+
+    Returns
+    -------
+    ValidationResult
+    """
+    import geopandas as gpd
+    import shapely
+
+    from forestsink.reference import read_districts
+
+    frame = frame.copy()
+    districts = read_districts() if districts is None else districts
+    names = dict(zip(districts["adcode"], districts["name_zh"], strict=True))
+    issues = _Issues(frame)
+    n = len(frame)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+
+    # ---- geometry ---------------------------------------------------------
+    usable = np.ones(n, dtype=bool)
+    missing = shapely.is_missing(geoms)
+    for i in np.flatnonzero(missing):
+        issues.add(
+            i,
+            "error",
+            "empty_geometry",
+            "geometry",
+            None,
+            "feature has no geometry",
+            "draw the polygon or delete the row",
+        )
+        usable[i] = False
+    coords_nan = np.array(
+        [g is not None and np.isnan(shapely.get_coordinates(g)).any() for g in geoms]
+    )
+    for i in np.flatnonzero(coords_nan & ~missing):
+        issues.add(
+            i,
+            "error",
+            "nan_coordinates",
+            "geometry",
+            None,
+            "polygon has NaN (not-a-number) coordinates",
+            "re-export the feature from the source GIS",
+        )
+        usable[i] = False
+    kinds = shapely.get_type_id(geoms)
+    for i in np.flatnonzero(usable):
+        g = geoms[i]
+        if kinds[i] == 7 and fix:
+            repaired = _polygonal(g)
+            if repaired is not None and not repaired.is_empty:
+                geoms[i] = repaired
+                issues.add(
+                    i,
+                    "fixed",
+                    "non_polygon",
+                    "geometry",
+                    "GeometryCollection",
+                    "geometry collection reduced to its polygon parts",
+                    "none (check the result)",
+                )
+                kinds[i] = shapely.get_type_id(repaired)
+                continue
+        if kinds[i] not in (3, 6):
+            issues.add(
+                i,
+                "error",
+                "non_polygon",
+                "geometry",
+                shapely.get_type_id(g) if g is None else g.geom_type,
+                f"geometry is a {g.geom_type}, not a polygon",
+                "deliver project areas as polygons",
+            )
+            usable[i] = False
+        elif g.is_empty:
+            issues.add(
+                i,
+                "error",
+                "empty_geometry",
+                "geometry",
+                None,
+                "polygon is empty",
+                "draw the polygon or delete the row",
+            )
+            usable[i] = False
+    valid = shapely.is_valid(geoms)
+    for i in np.flatnonzero(usable & ~valid):
+        reason = shapely.is_valid_reason(geoms[i])
+        if fix:
+            repaired = _polygonal(shapely.make_valid(geoms[i]))
+            if repaired is not None and not repaired.is_empty:
+                geoms[i] = repaired
+                issues.add(
+                    i,
+                    "fixed",
+                    "invalid_geometry",
+                    "geometry",
+                    reason,
+                    f"invalid geometry ({reason}) repaired with make_valid",
+                    "none (check the repaired polygon)",
+                )
+                continue
+        issues.add(
+            i,
+            "error",
+            "invalid_geometry",
+            "geometry",
+            reason,
+            f"invalid geometry: {reason}",
+            "repair it in your GIS (or ingest with --fix to apply make_valid)",
+        )
+        usable[i] = False
+    frame = gpd.GeoDataFrame(
+        frame.drop(columns="geometry"), geometry=geoms, crs=frame.crs
+    )
+
+    # ---- areas (ellipsoidal, via equal-area projection) ---------------------
+    albers = np.asarray(frame.geometry.to_crs(CHONGQING_ALBERS).values, dtype=object)
+    area_m2 = np.where(usable, shapely.area(albers), np.nan)
+    sliver = usable & (area_m2 < 1.0)
+    for i in np.flatnonzero(sliver):
+        if fix:
+            issues.add(
+                i,
+                "fixed",
+                "sliver",
+                "geometry",
+                f"{area_m2[i]:.3g} m²",
+                "zero-area sliver dropped",
+                "none",
+            )
+        else:
+            issues.add(
+                i,
+                "error",
+                "sliver",
+                "geometry",
+                f"{area_m2[i]:.3g} m²",
+                "polygon has (almost) zero area",
+                "delete it, or ingest with --fix to drop it",
+            )
+        usable[i] = False
+    frame["area_mu"] = area_m2 / M2_PER_MU
+    frame["dropped"] = sliver if fix else False
+
+    # ---- location: city and district ---------------------------------------
+    d_albers = np.asarray(
+        districts.to_crs(CHONGQING_ALBERS).geometry.values, dtype=object
+    )
+    d_codes = districts["adcode"].to_numpy()
+    inside = _inside_fractions(albers, usable, d_albers, area_m2)
+    in_city = inside.sum(axis=1)
+    adcodes = frame["adcode"].to_numpy(dtype=object)
+    for i in np.flatnonzero(usable):
+        if in_city[i] < min_inside:
+            issues.add(
+                i,
+                "error",
+                "outside_chongqing",
+                "geometry",
+                f"{in_city[i]:.0%} inside",
+                f"polygon lies outside Chongqing ({in_city[i]:.0%} of its "
+                "area inside the city)",
+                "check the coordinates and the CRS of this feature",
+            )
+            continue
+        code = adcodes[i]
+        if code is None or pd.isna(code):
+            continue
+        j = int(np.flatnonzero(d_codes == code)[0])
+        best = int(np.argmax(inside[i]))
+        if inside[i, j] < min_inside and best != j:
+            issues.add(
+                i,
+                "error",
+                "wrong_district",
+                "district",
+                frame["district_raw"].iloc[i],
+                f"polygon is declared in {names[code]} ({code}) but "
+                f"{inside[i, best]:.0%} of it lies in {names[d_codes[best]]} "
+                f"({d_codes[best]}), {inside[i, j]:.0%} in {names[code]}",
+                "correct the district column or the geometry",
+            )
+        elif inside[i, j] < district_warn:
+            issues.add(
+                i,
+                "warning",
+                "crosses_district",
+                "district",
+                code,
+                f"only {inside[i, j]:.0%} of the polygon lies in "
+                f"{names[code]} (boundaries are accurate to about 100 m)",
+                "check the polygon near the district boundary",
+            )
+
+    # ---- attributes ----------------------------------------------------------
+    for i in np.flatnonzero(frame["project_id"].isna().to_numpy()):
+        issues.add(
+            i,
+            "error",
+            "missing_project_id",
+            "project_id",
+            None,
+            "feature has no project id",
+            "fill in the project id (项目编号/小班号)",
+        )
+    for i in np.flatnonzero(frame["adcode"].isna().to_numpy()):
+        raw = frame["district_raw"].iloc[i]
+        from forestsink.errors import UnknownNameError
+        from forestsink.reference import resolve_district
+
+        try:
+            resolve_district(raw)
+        except UnknownNameError as err:
+            message = str(err)
+        else:  # pragma: no cover - resolve_many and resolve agree
+            message = f"unknown district {raw!r}"
+        issues.add(
+            i,
+            "error",
+            "unknown_district",
+            "district",
+            raw,
+            message,
+            "use a district name or adcode from `forestsink districts`",
+        )
+    years = frame["year"]
+    lo, hi = period
+    for i in range(n):
+        y = years.iloc[i]
+        if pd.isna(y):
+            issues.add(
+                i,
+                "error",
+                "year_missing",
+                "year",
+                frame["year_raw"].iloc[i],
+                f"year {frame['year_raw'].iloc[i]!r} is not a year",
+                "write the year as four digits, e.g. 2013",
+            )
+        elif not lo <= int(y) <= hi:
+            issues.add(
+                i,
+                "error",
+                "year_out_of_range",
+                "year",
+                int(y),
+                f"year {int(y)} is outside the plan period {lo}–{hi}",
+                "correct the year, or set the period with --period",
+            )
+    types = frame["project_type"]
+    if types.isna().any():
+        from forestsink.reference import read_project_types
+
+        known = ", ".join(
+            f"{c} ({r['name_zh']})" for c, r in read_project_types().iterrows()
+        )
+        for i in np.flatnonzero(types.isna().to_numpy()):
+            raw = frame["project_type_raw"].iloc[i]
+            issues.add(
+                i,
+                "error",
+                "unknown_project_type",
+                "project_type",
+                raw,
+                f"unknown project type {raw!r}; known types: {known}",
+                "use one of the known types, or add the word to your rules "
+                "file (--rules)",
+            )
+    key = frame["adcode"].astype("string") + "/" + frame["project_id"].astype("string")
+    dup = key.notna() & key.duplicated(keep=False)
+    for i in np.flatnonzero(dup.to_numpy()):
+        others = [
+            int(frame["source_row"].iloc[k])
+            for k in np.flatnonzero((key == key.iloc[i]).to_numpy())
+            if k != i
+        ]
+        issues.add(
+            i,
+            "error",
+            "duplicate_id",
+            "project_id",
+            frame["project_id"].iloc[i],
+            f"project id {frame['project_id'].iloc[i]!r} appears more than "
+            f"once in this delivery (also row(s) {others})",
+            "give each polygon its own id, or merge the rows",
+        )
+    reported = frame["area_reported_mu"].to_numpy(dtype="float64")
+    computed = frame["area_mu"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(reported - computed) / computed
+    for i in np.flatnonzero(usable & np.isfinite(rel) & (rel > area_tolerance)):
+        issues.add(
+            i,
+            "warning",
+            "area_mismatch",
+            "area",
+            f"{reported[i]:.1f}",
+            f"reported area {reported[i]:.1f} mu differs from the ellipsoidal "
+            f"area {computed[i]:.1f} mu by {rel[i]:.0%} (tolerance "
+            f"{area_tolerance:.0%})",
+            "check the area column and its unit (亩 vs 公顷)",
+        )
+
+    # ---- overlap with the store ---------------------------------------------
+    if existing is not None and len(existing):
+        _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu)
+
+    frame["key"] = key
+    return ValidationResult(frame=frame, issues=issues.table())
+
+
+def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
+    """Fraction of each polygon's area inside each district (n × 38)."""
+    import shapely
+
+    n, k = len(albers), len(d_albers)
+    out = np.zeros((n, k))
+    idx = np.flatnonzero(usable)
+    if not len(idx):
+        return out
+    tree = shapely.STRtree(d_albers)
+    sub = albers[idx]
+    within = tree.query(sub, predicate="within")
+    out[idx[within[0]], within[1]] = 1.0
+    done = np.zeros(n, dtype=bool)
+    done[idx[within[0]]] = True
+    rest = idx[~done[idx]]
+    if len(rest):
+        pairs = tree.query(albers[rest], predicate="intersects")
+        inter = shapely.area(
+            shapely.intersection(albers[rest][pairs[0]], d_albers[pairs[1]])
+        )
+        np.add.at(out, (rest[pairs[0]], pairs[1]), inter / area_m2[rest][pairs[0]])
+    return out
+
+
+def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
+    import shapely
+
+    ex = existing.to_crs(CHONGQING_ALBERS)
+    ex_geoms = np.asarray(ex.geometry.values, dtype=object)
+    tree = shapely.STRtree(ex_geoms)
+    idx = np.flatnonzero(usable)
+    pairs = tree.query(albers[idx], predicate="intersects")
+    if not pairs.shape[1]:
+        return
+    a = idx[pairs[0]]
+    b = pairs[1]
+    same_type = (
+        frame["project_type"].to_numpy(dtype=object)[a]
+        == ex["project_type"].to_numpy(dtype=object)[b]
+    )
+    not_self = key.to_numpy(dtype=object)[a] != ex["key"].to_numpy(dtype=object)[b]
+    keep = same_type & not_self
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return
+    inter_mu = shapely.area(shapely.intersection(albers[a], ex_geoms[b])) / M2_PER_MU
+    for i, j, mu in zip(a, b, inter_mu, strict=True):
+        if mu >= min_overlap_mu:
+            issues.add(
+                int(i),
+                "warning",
+                "overlap_existing",
+                "geometry",
+                ex["key"].iloc[j],
+                f"overlaps {ex['key'].iloc[j]} (same type, already in the "
+                f"store) by {mu:.1f} mu; the overlap is counted once in net "
+                "area",
+                "check whether the same land was delivered twice",
+            )

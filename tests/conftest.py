@@ -1,0 +1,68 @@
+"""Shared pytest fixtures.
+
+Each part of the project keeps its fixtures in its own marked section below.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ---------------------------------------------------------------------------
+# Sample data (scripts/make_sample.py)
+# ---------------------------------------------------------------------------
+# `sample_dir` is the coarse sample (500 m rasters, seed 2012) generated once per
+# test session into a temporary folder; `sample_manifest` is its manifest.json.
+# Generating it takes about 15 s.
+
+SAMPLE_SEED = 2012
+SAMPLE_RESOLUTION_M = 500
+
+
+def _load_make_sample():
+    name = "forestsink_make_sample"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / "scripts" / "make_sample.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look the module up while loading
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def make_sample():
+    """The ``scripts/make_sample.py`` module."""
+    return _load_make_sample()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory, make_sample) -> Path:
+    """Folder holding the coarse sample (seed 2012, 500 m rasters)."""
+    out = tmp_path_factory.mktemp("sample")
+    make_sample.generate(
+        out,
+        seed=SAMPLE_SEED,
+        resolution=SAMPLE_RESOLUTION_M,
+        progress=lambda _msg: None,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def sample_manifest(sample_dir) -> dict:
+    """The sample's manifest.json, parsed."""
+    return json.loads((sample_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------
+# (end of sample data section)
+# ---------------------------------------------------------------------------
