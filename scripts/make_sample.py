@@ -120,6 +120,7 @@ BASE_COVERAGE = {
     "500242": (55, 7), "500243": (50, 8),
 }  # fmt: skip
 FIELD_STEP = 250.0  # metres between nodes of the smooth random fields
+PIXEL_TEXTURE = 0.2  # amplitude of the per-pixel hashed noise added to s, v, w
 S_OCTAVES = ((24000.0, 1.0), (8000.0, 0.8), (2500.0, 0.55), (800.0, 0.35),
              (250.0, 0.2))  # fmt: skip
 U_OCTAVES = ((3000.0, 1.0), (800.0, 0.5))
@@ -222,12 +223,43 @@ class Fields:
     v: np.ndarray
     w: np.ndarray
 
+    salt: int = 0
+
     def sample(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Evaluate the four fields at the mesh of ``ys`` (rows) x ``xs``."""
-        return tuple(
+        """Evaluate the four fields at the mesh of ``ys`` (rows) x ``xs``.
+
+        ``s``, ``v`` and ``w`` get a little pixel-scale texture: a hash of the
+        point's coordinates (rounded to metres), so it does not depend on the
+        resolution either.
+        """
+        s, u, v, w = (
             _bspline_eval(g, self.x0, self.y0, self.step, xs, ys)
             for g in (self.s, self.u, self.v, self.w)
         )
+        a, b = _hash_uniforms(xs, ys, self.salt)
+        tri = a + b - np.float32(1.0)  # triangular on (-1, 1), std 0.41
+        s += np.float32(PIXEL_TEXTURE) * tri
+        v += np.float32(PIXEL_TEXTURE) * (a - b)
+        w += np.float32(PIXEL_TEXTURE) * (b - a)
+        return s, u, v, w
+
+
+def _hash_uniforms(xs, ys, salt: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two uniform [0, 1) float32 arrays hashed from point coordinates."""
+    kx = np.round(np.asarray(xs)).astype(np.int64).view(np.uint64)
+    ky = np.round(np.asarray(ys)).astype(np.int64).view(np.uint64)
+    h = (ky[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ (
+        kx[None, :] * np.uint64(0xC2B2AE3D27D4EB4F)
+    )
+    h ^= np.uint64(salt)
+    for mult in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(mult)
+    h ^= h >> np.uint64(33)
+    scale = np.float32(2.0**-32)
+    lo = (h & np.uint64(0xFFFFFFFF)).astype(np.float32) * scale
+    hi = (h >> np.uint64(32)).astype(np.float32) * scale
+    return lo, hi
 
 
 def build_fields(districts_4545: gpd.GeoDataFrame, seed: int) -> Fields:
@@ -282,7 +314,8 @@ def build_fields(districts_4545: gpd.GeoDataFrame, seed: int) -> Fields:
         np.maximum(bumps[i0:i1, j0:j1], bump, out=bumps[i0:i1, j0:j1])
     u = (bumps + np.float32(0.08) * u_noise).astype(np.float32)
     s = (s_noise + np.float32(1.6) * u).astype(np.float32)
-    return Fields(x0=x0, y0=y0, step=FIELD_STEP, s=s, u=u, v=v, w=w)
+    salt = int(rng.integers(0, 2**63))
+    return Fields(x0=x0, y0=y0, step=FIELD_STEP, s=s, u=u, v=v, w=w, salt=salt)
 
 
 def build_rivers(seed: int) -> tuple[shapely.Geometry, shapely.Geometry]:
