@@ -506,11 +506,11 @@ def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
         return
     a = idx[pairs[0]]
     b = pairs[1]
-    same_type = (
-        frame["project_type"].to_numpy(dtype=object)[a]
-        == ex["project_type"].to_numpy(dtype=object)[b]
-    )
-    not_self = key.to_numpy(dtype=object)[a] != ex["key"].to_numpy(dtype=object)[b]
+    def text(series):
+        return series.astype("string").fillna("").to_numpy(dtype=str)
+
+    same_type = text(frame["project_type"])[a] == text(ex["project_type"])[b]
+    not_self = text(key)[a] != text(ex["key"])[b]
     keep = same_type & not_self
     a, b = a[keep], b[keep]
     if not len(a):

@@ -75,9 +75,12 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     """
     if cpg is not None and cpg.strip():
         return encoding_from_cpg(cpg), f".cpg says {cpg.strip()}"
-    sample = b"".join(dbf_field_names(dbf)) + dbf_record_bytes(dbf)
-    if sample.isascii():
-        return "UTF-8", "no .cpg; the table is plain ASCII"
+    records = dbf_record_bytes(dbf)
+    # field names are cut at 10 bytes, possibly inside a multi-byte character:
+    # test them only when the records carry no non-ASCII text of their own
+    sample = records if not records.isascii() else b" ".join(
+        _trim_partial(n) for n in dbf_field_names(dbf)
+    )
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError:
@@ -92,6 +95,19 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
             f"({err}); add a .cpg naming its code page or pass --encoding."
         ) from err
     return "GB18030", "no .cpg; the bytes are not UTF-8 but valid GBK/GB18030"
+
+
+def _trim_partial(name: bytes, codecs=("utf-8", "gb18030")) -> bytes:
+    """Drop a multi-byte character cut off at the end of a DBF field name."""
+    for codec in codecs:
+        for cut in range(4):
+            candidate = name[: len(name) - cut] if cut else name
+            try:
+                candidate.decode(codec)
+            except UnicodeDecodeError:
+                continue
+            return candidate
+    return name
 
 
 _MOJIBAKE_MARKERS = ("\ufffd", "Ã", "Â", "Ö", "Ð", "Ê", "Ë", "Î", "Ï", "Õ", "¹", "¿")

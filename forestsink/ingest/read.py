@@ -285,7 +285,13 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
         else:
             notes.append(f"text encoding {encoding}: given with --encoding")
     layer = _choose_layer(path, layer)
-    raw = _read_raw(path, layer=layer, encoding=encoding if suffix == ".shp" else None)
+    if suffix == ".shp":
+        # read bytes transparently, then decode with the chosen codec here:
+        # GDAL/pyogrio cannot decode a name cut inside a multi-byte character
+        raw = _read_raw(path, layer=layer, encoding="ISO-8859-1")
+        raw = _transcode(raw, encoding, display)
+    else:
+        raw = _read_raw(path, layer=layer, encoding=None)
     # ---- text: refuse mojibake before anything reaches the store
     for column in [*raw.columns.drop("geometry")]:
         if looks_like_mojibake(str(column)):
@@ -294,7 +300,7 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
                 f"{encoding}); add a .cpg with the right code page or pass "
                 "--encoding GBK / UTF-8."
             )
-        if raw[column].dtype == object:
+        if _is_text(raw[column]):
             bad = raw[column].map(
                 lambda v: isinstance(v, str) and looks_like_mojibake(v)
             )
@@ -393,6 +399,40 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
         columns=dict(m),
         notes=notes,
     )
+
+
+def _is_text(series) -> bool:
+    return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(
+        series
+    )
+
+
+def _transcode(raw, codec: str, display: str):
+    """Re-decode Latin-1-read text (names and values) with *codec*."""
+    from forestsink.ingest.encoding import _trim_partial
+
+    def name(text: str) -> str:
+        data = _trim_partial(text.encode("latin-1"), (codec,))
+        return data.decode(codec, errors="replace")
+
+    raw = raw.rename(columns={c: name(c) for c in raw.columns if c != "geometry"})
+    for column in raw.columns:
+        if column == "geometry" or not _is_text(raw[column]):
+            continue
+        values = raw[column].to_numpy(dtype=object)
+        out = values.copy()
+        for i, value in enumerate(values):
+            if isinstance(value, str) and not value.isascii():
+                try:
+                    out[i] = value.encode("latin-1").decode(codec)
+                except (UnicodeEncodeError, UnicodeDecodeError) as err:
+                    raise DeliveryError(
+                        f"{display}: row {i}, column {column!r}: text cannot be "
+                        f"decoded as {codec} ({err}); add a .cpg with the right "
+                        "code page or pass --encoding."
+                    ) from err
+        raw[column] = out
+    return raw
 
 
 def _reported_area(raw, m: dict[str, str], notes: list[str]) -> pd.Series:

@@ -509,12 +509,17 @@ class GeoPackageStore:
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
+        import shapely
+
         blobs = to_gpkg_blobs(frame.geometry.values)
         records = frame.drop(columns="geometry").to_dict("records")
-        hashes = [
-            content_hash(r, b[_header_length(b) :])
-            for r, b in zip(records, blobs, strict=True)
-        ]
+        # hash geometry rounded to 1e-9° (0.1 mm): the same polygon re-exported
+        # through another format is the same polygon
+        rounded = shapely.transform(
+            np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
+        )
+        wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2)
+        hashes = [content_hash(r, w) for r, w in zip(records, wkbs, strict=True)]
         with self.transaction() as conn:
             live = dict(
                 conn.execute(
