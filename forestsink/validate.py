@@ -188,9 +188,9 @@ def validate_delivery(
             "draw the polygon or delete the row",
         )
         usable[i] = False
-    coords_nan = np.array(
-        [g is not None and np.isnan(shapely.get_coordinates(g)).any() for g in geoms]
-    )
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    coords_nan = np.zeros(n, dtype=bool)
+    coords_nan[owner[np.isnan(coords).any(axis=1)]] = True
     for i in np.flatnonzero(coords_nan & ~missing):
         issues.add(
             i,
@@ -203,7 +203,8 @@ def validate_delivery(
         )
         usable[i] = False
     kinds = shapely.get_type_id(geoms)
-    for i in np.flatnonzero(usable):
+    suspect = usable & (~np.isin(kinds, (3, 6)) | shapely.is_empty(geoms))
+    for i in np.flatnonzero(suspect):
         g = geoms[i]
         if kinds[i] == 7 and fix:
             repaired = _polygonal(g)
@@ -309,8 +310,12 @@ def validate_delivery(
     d_codes = districts["adcode"].to_numpy()
     inside = _inside_fractions(albers, usable, d_albers, area_m2)
     in_city = inside.sum(axis=1)
-    adcodes = frame["adcode"].to_numpy(dtype=object)
-    for i in np.flatnonzero(usable):
+    adcodes = frame["adcode"].astype("string").fillna("").to_numpy(dtype=str)
+    column = {c: k for k, c in enumerate(d_codes)}
+    declared = np.array([column.get(c, -1) for c in adcodes], dtype=int)
+    share = np.where(declared >= 0, inside[np.arange(n), np.maximum(declared, 0)], 1)
+    suspect = usable & ((in_city < min_inside) | (share < district_warn))
+    for i in np.flatnonzero(suspect):
         if in_city[i] < min_inside:
             issues.add(
                 i,
@@ -385,7 +390,8 @@ def validate_delivery(
         )
     years = frame["year"]
     lo, hi = period
-    for i in range(n):
+    bad_year = (years.isna() | (years < lo) | (years > hi)).fillna(True).to_numpy()
+    for i in np.flatnonzero(bad_year):
         y = years.iloc[i]
         if pd.isna(y):
             issues.add(

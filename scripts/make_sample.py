@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -53,9 +54,9 @@ import pandas as pd
 import pyogrio
 import rasterio
 import shapely
+from affine import Affine
 from pyproj import CRS, Geod, Transformer
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
 from rasterio.windows import Window
 from shapely import affinity
 from shapely.geometry import LineString, MultiPolygon, Polygon, box
@@ -108,21 +109,48 @@ MAIN_CITY_RING = ("500106", "500107", "500109", "500112", "500113")
 # Base profile of forest coverage (%) in 2010 and its 2011-2015 gain (pp), before
 # the city-wide shift/scale that makes the totals land on 37 % and 45 %.
 BASE_COVERAGE = {
-    "500101": (38, 9), "500102": (36, 9), "500103": (10, 3), "500104": (15, 5),
-    "500105": (18, 5), "500106": (28, 6), "500107": (24, 6), "500108": (22, 5),
-    "500109": (40, 7), "500110": (40, 9), "500111": (24, 10), "500112": (30, 8),
-    "500113": (36, 8), "500114": (50, 8), "500115": (28, 9), "500116": (40, 9),
-    "500117": (25, 10), "500118": (30, 9), "500119": (45, 8), "500120": (30, 9),
-    "500151": (24, 10), "500152": (18, 10), "500153": (22, 10), "500154": (42, 9),
-    "500155": (32, 10), "500156": (50, 8), "500229": (60, 6), "500230": (38, 9),
-    "500231": (22, 10), "500233": (32, 10), "500235": (40, 9), "500236": (44, 8),
-    "500237": (50, 7), "500238": (58, 6), "500240": (48, 8), "500241": (45, 8),
-    "500242": (55, 7), "500243": (50, 8),
-}  # fmt: skip
+    "500101": (38, 9),
+    "500102": (36, 9),
+    "500103": (10, 3),
+    "500104": (15, 5),
+    "500105": (18, 5),
+    "500106": (28, 6),
+    "500107": (24, 6),
+    "500108": (22, 5),
+    "500109": (40, 7),
+    "500110": (40, 9),
+    "500111": (24, 10),
+    "500112": (30, 8),
+    "500113": (36, 8),
+    "500114": (50, 8),
+    "500115": (28, 9),
+    "500116": (40, 9),
+    "500117": (25, 10),
+    "500118": (30, 9),
+    "500119": (45, 8),
+    "500120": (30, 9),
+    "500151": (24, 10),
+    "500152": (18, 10),
+    "500153": (22, 10),
+    "500154": (42, 9),
+    "500155": (32, 10),
+    "500156": (50, 8),
+    "500229": (60, 6),
+    "500230": (38, 9),
+    "500231": (22, 10),
+    "500233": (32, 10),
+    "500235": (40, 9),
+    "500236": (44, 8),
+    "500237": (50, 7),
+    "500238": (58, 6),
+    "500240": (48, 8),
+    "500241": (45, 8),
+    "500242": (55, 7),
+    "500243": (50, 8),
+}
 FIELD_STEP = 250.0  # metres between nodes of the smooth random fields
 PIXEL_TEXTURE = 0.2  # amplitude of the per-pixel hashed noise added to s, v, w
-S_OCTAVES = ((24000.0, 1.0), (8000.0, 0.8), (2500.0, 0.55), (800.0, 0.35),
-             (250.0, 0.2))  # fmt: skip
+S_OCTAVES = ((24000.0, 1.0), (8000.0, 0.8), (2500.0, 0.55), (800.0, 0.35), (250.0, 0.2))
 U_OCTAVES = ((3000.0, 1.0), (800.0, 0.5))
 V_OCTAVES = ((6000.0, 1.0), (1500.0, 0.7), (500.0, 0.4))
 W_OCTAVES = ((4000.0, 1.0), (1000.0, 0.6), (300.0, 0.3))
@@ -133,23 +161,66 @@ V_GRASS, V_BARREN = 0.842, 1.645  # 80 % cropland, 15 % grassland, 5 % barren
 BLOCK = 1024
 # Rough courses (lon, lat) and widths (m) of the main rivers; meandered by noise.
 RIVERS = (
-    ("长江", 900.0, ((105.60, 28.86), (105.85, 29.02), (106.03, 29.10),
-                   (106.26, 29.29), (106.43, 29.43), (106.58, 29.56),
-                   (106.80, 29.62), (107.07, 29.82), (107.39, 29.71),
-                   (107.73, 29.87), (108.04, 30.30), (108.38, 30.81),
-                   (108.70, 30.94), (109.12, 30.98), (109.47, 31.03),
-                   (109.88, 31.08), (110.40, 31.04))),
-    ("嘉陵江", 450.0, ((106.25, 30.55), (106.30, 30.20), (106.27, 29.99),
-                    (106.43, 29.83), (106.47, 29.65), (106.58, 29.56))),
-    ("乌江", 350.0, ((108.60, 28.50), (108.45, 28.90), (108.17, 29.29),
-                   (107.76, 29.33), (107.55, 29.50), (107.39, 29.71))),
-    ("涪江", 250.0, ((105.55, 30.45), (105.84, 30.19), (106.05, 30.08),
-                   (106.27, 29.99))),
+    (
+        "长江",
+        900.0,
+        (
+            (105.60, 28.86),
+            (105.85, 29.02),
+            (106.03, 29.10),
+            (106.26, 29.29),
+            (106.43, 29.43),
+            (106.58, 29.56),
+            (106.80, 29.62),
+            (107.07, 29.82),
+            (107.39, 29.71),
+            (107.73, 29.87),
+            (108.04, 30.30),
+            (108.38, 30.81),
+            (108.70, 30.94),
+            (109.12, 30.98),
+            (109.47, 31.03),
+            (109.88, 31.08),
+            (110.40, 31.04),
+        ),
+    ),
+    (
+        "嘉陵江",
+        450.0,
+        (
+            (106.25, 30.55),
+            (106.30, 30.20),
+            (106.27, 29.99),
+            (106.43, 29.83),
+            (106.47, 29.65),
+            (106.58, 29.56),
+        ),
+    ),
+    (
+        "乌江",
+        350.0,
+        (
+            (108.60, 28.50),
+            (108.45, 28.90),
+            (108.17, 29.29),
+            (107.76, 29.33),
+            (107.55, 29.50),
+            (107.39, 29.71),
+        ),
+    ),
+    (
+        "涪江",
+        250.0,
+        ((105.55, 30.45), (105.84, 30.19), (106.05, 30.08), (106.27, 29.99)),
+    ),
     ("大宁河", 150.0, ((109.40, 31.60), (109.62, 31.40), (109.88, 31.08))),
     ("小江", 200.0, ((108.20, 31.30), (108.41, 31.16), (108.70, 30.94))),
-    ("綦江", 150.0, ((106.70, 28.55), (106.65, 28.97), (106.45, 29.15),
-                   (106.26, 29.29))),
-)  # fmt: skip
+    (
+        "綦江",
+        150.0,
+        ((106.70, 28.55), (106.65, 28.97), (106.45, 29.15), (106.26, 29.29)),
+    ),
+)
 
 
 def _rng(seed: int, *keys: object) -> np.random.Generator:
@@ -239,6 +310,7 @@ class Fields:
         a, b = _hash_uniforms(xs, ys, self.salt)
         tri = a + b - np.float32(1.0)  # triangular on (-1, 1), std 0.41
         s += np.float32(PIXEL_TEXTURE) * tri
+        u += np.float32(PIXEL_TEXTURE / 4) * tri
         v += np.float32(PIXEL_TEXTURE) * (a - b)
         w += np.float32(PIXEL_TEXTURE) * (b - a)
         return s, u, v, w
@@ -298,7 +370,9 @@ def build_fields(districts_4545: gpd.GeoDataFrame, seed: int) -> Fields:
     bumps = np.zeros((ny, nx), dtype=np.float32)
     to_grid = Transformer.from_crs(4490, RASTER_EPSG, always_xy=True)
     centres = [(*to_grid.transform(106.55, 29.56), 1.0, 9000.0)]
-    for adcode, geom in zip(districts_4545["adcode"], districts_4545.geometry):
+    for adcode, geom in zip(
+        districts_4545["adcode"], districts_4545.geometry, strict=True
+    ):
         pt = geom.representative_point()
         core = adcode in URBAN_CORE or adcode in MAIN_CITY_RING
         centres.append((pt.x, pt.y, 0.95 if core else 0.75, 4000.0 if core else 2200.0))
@@ -342,6 +416,10 @@ def build_rivers(seed: int) -> tuple[shapely.Geometry, shapely.Geometry]:
     return water_u, shapely.difference(shapely.union_all(riparian), water_u)
 
 
+def _origin(west: float, north: float, res: float) -> Affine:
+    return Affine(res, 0.0, west, 0.0, -res, north)
+
+
 @dataclass(frozen=True)
 class RasterGrid:
     """A north-up pixel grid in EPSG:4545 aligned to multiples of ``res``."""
@@ -362,14 +440,18 @@ class RasterGrid:
         return cls(x0, y1, res, round((x1 - x0) / res), round((y1 - y0) / res))
 
     @property
-    def transform(self):
-        return from_origin(self.x0, self.y1, self.res, self.res)
+    def transform(self) -> Affine:
+        return _origin(self.x0, self.y1, self.res)
 
     def blocks(self) -> Iterator[tuple[int, int, int, int]]:
         for row in range(0, self.height, BLOCK):
             for col in range(0, self.width, BLOCK):
-                yield (row, col, min(BLOCK, self.height - row),
-                       min(BLOCK, self.width - col))  # fmt: skip
+                yield (
+                    row,
+                    col,
+                    min(BLOCK, self.height - row),
+                    min(BLOCK, self.width - col),
+                )
 
 
 @dataclass
@@ -397,7 +479,7 @@ def _block_inputs(inp: _LandcoverInputs, row, col, h, w):
             shapes.append((part, value))
     if not shapes:
         return None
-    tr = from_origin(bx0, by1, g.res, g.res)
+    tr = _origin(bx0, by1, g.res)
     idx = rasterize(shapes, out_shape=(h, w), transform=tr, fill=0, dtype="uint8")
     if not idx.any():
         return None
@@ -407,8 +489,9 @@ def _block_inputs(inp: _LandcoverInputs, row, col, h, w):
         if not part.is_empty:
             river_shapes.append((part, value))
     if river_shapes:
-        wat = rasterize(river_shapes, out_shape=(h, w), transform=tr, fill=0,
-                        dtype="uint8")  # fmt: skip
+        wat = rasterize(
+            river_shapes, out_shape=(h, w), transform=tr, fill=0, dtype="uint8"
+        )
     else:
         wat = np.zeros((h, w), dtype=np.uint8)
     xs = bx0 + (np.arange(w) + 0.5) * g.res
@@ -476,11 +559,19 @@ def calibrate_coverage(inp: _LandcoverInputs, adcodes: list[str]) -> dict:
     res = inp.grid.res * max(1, math.ceil(200.0 / inp.grid.res))
     cal = _LandcoverInputs(
         grid=RasterGrid.around(
-            (inp.grid.x0, inp.grid.y1 - inp.grid.height * inp.grid.res,
-             inp.grid.x0 + inp.grid.width * inp.grid.res, inp.grid.y1), res),
-        districts=inp.districts, water=inp.water, riparian=inp.riparian,
+            (
+                inp.grid.x0,
+                inp.grid.y1 - inp.grid.height * inp.grid.res,
+                inp.grid.x0 + inp.grid.width * inp.grid.res,
+                inp.grid.y1,
+            ),
+            res,
+        ),
+        districts=inp.districts,
+        water=inp.water,
+        riparian=inp.riparian,
         fields=inp.fields,
-    )  # fmt: skip
+    )
     s_parts, u_parts, i_parts = [], [], []
     for row, col, h, w in cal.grid.blocks():
         got = _block_inputs(cal, row, col, h, w)
@@ -639,8 +730,7 @@ def make_landcover(
             trans += np.bincount(pair, minlength=100)
             if (k + 1) % max(1, len(blocks) // 10) == 0 or k + 1 == len(blocks):
                 progress(
-                    f"  block {k + 1}/{len(blocks)} "
-                    f"({time.perf_counter() - t0:.1f} s)"
+                    f"  block {k + 1}/{len(blocks)} ({time.perf_counter() - t0:.1f} s)"
                 )
         for dst, year in ((dst10, 2010), (dst15, 2015)):
             dst.write_colormap(1, COLORMAP)
@@ -674,9 +764,7 @@ def make_landcover(
             },
             "land_pixels": int(land_cnt[1:].sum()),
             "forest_pixels": int(forest[1:].sum()),
-            "class_pixels": {
-                str(c): int(class_cnt[year][c]) for c in range(1, 10)
-            },
+            "class_pixels": {str(c): int(class_cnt[year][c]) for c in range(1, 10)},
         }
         progress(f"landcover {year}: city forest coverage {city:.2f} %")
     section["transition_pixels"] = {
@@ -740,8 +828,23 @@ SPECIES_P = {
     "rocky_desertification": (0.10, 0.05, 0.50, 0.10, 0.15, 0.05, 0.05),
     "default": (0.25, 0.20, 0.15, 0.12, 0.12, 0.10, 0.06),
 }
-VILLAGES = ("青杠", "黄桷", "石板", "双河", "柏林", "新华", "红岩", "大坪", "龙井",
-            "白果", "桂花", "向阳", "三合", "长岭", "金竹")  # fmt: skip
+VILLAGES = (
+    "青杠",
+    "黄桷",
+    "石板",
+    "双河",
+    "柏林",
+    "新华",
+    "红岩",
+    "大坪",
+    "龙井",
+    "白果",
+    "桂花",
+    "向阳",
+    "三合",
+    "长岭",
+    "金竹",
+)
 REMARKS = ("", "已验收", "补植", "部分补植", "待验收", "自查合格")
 COLUMN_CHOICES = {
     "project_id": ("小班号", "项目编号", "XMBH", "编号"),
@@ -778,10 +881,14 @@ REDELIVERY_OF = ("500110", 2012)
 WITHDRAWAL_OF = ("500117", 2013)
 GBK_NO_CPG_AT = (("500154", 2011), ("500242", 2013), ("500106", 2014))
 XIAN80_AT = (("500101", 2013), ("500101", 2014))
-HECTARE_AT = (("500114", 2012), ("500229", 2014), ("500243", 2011),
-              ("500106", 2013), ("500152", 2015))  # fmt: skip
-REPLANTED_AT = (("500238", 2011, 2014), ("500241", 2012, 2015),
-                ("500229", 2013, 2015))  # fmt: skip
+HECTARE_AT = (
+    ("500114", 2012),
+    ("500229", 2014),
+    ("500243", 2011),
+    ("500106", 2013),
+    ("500152", 2015),
+)
+REPLANTED_AT = (("500238", 2011, 2014), ("500241", 2012, 2015), ("500229", 2013, 2015))
 
 
 def load_project_types(data_dir: Path = DATA_DIR) -> pd.DataFrame:
@@ -880,8 +987,9 @@ def _blob(rng: np.random.Generator, area_m2: float) -> Polygon:
     if rng.random() < 0.3:
         n = int(rng.integers(4, 9))
         heading = rng.uniform(0, 2 * np.pi) + np.cumsum(rng.normal(0, 0.6, n))
-        pts = np.vstack([[0.0, 0.0], np.cumsum(np.c_[np.cos(heading),
-                                                     np.sin(heading)], axis=0)])
+        pts = np.vstack(
+            [[0.0, 0.0], np.cumsum(np.c_[np.cos(heading), np.sin(heading)], axis=0)]
+        )
         geom = LineString(pts).buffer(rng.uniform(0.35, 0.7), quad_segs=3)
         if geom.geom_type != "Polygon":  # pragma: no cover - defensive
             geom = geom.convex_hull
@@ -931,8 +1039,9 @@ def _allocation(districts: gpd.GeoDataFrame, area_km2: np.ndarray, seed: int):
     weights = {}
     for t in TYPE_ORDER:
         w = []
-        for adcode, region, a in zip(districts["adcode"], districts["region"],
-                                     area_km2, strict=True):  # fmt: skip
+        for adcode, region, a in zip(
+            districts["adcode"], districts["region"], area_km2, strict=True
+        ):
             f = 1.0
             if t == "grain_to_green":
                 f = 0.6 if region == "一小时经济圈" else 1.4
@@ -971,8 +1080,13 @@ def _plan_features(districts, area_km2, seed):
             for y in YEARS:
                 remaining = alloc[(adcode, t, y)]
                 while remaining >= lo:
-                    a = float(np.clip(rng.lognormal(math.log(SIZE_MEDIAN_MU[t]), sigma),
-                                      lo, max(cap, lo)))  # fmt: skip
+                    a = float(
+                        np.clip(
+                            rng.lognormal(math.log(SIZE_MEDIAN_MU[t]), sigma),
+                            lo,
+                            max(cap, lo),
+                        )
+                    )
                     a = min(a, remaining)
                     multi = bool(a >= 300.0 and rng.random() < 0.08)
                     items.append((adcode, y, t, a, multi))
@@ -1055,8 +1169,11 @@ def _place_all(districts, d4545, seed, progress) -> list[Feature]:
             geom = placer.place(900.0, False, within=inner)
             if geom is None:  # pragma: no cover
                 raise AssertionError("could not place the wrong-district polygon")
-            features.append(Feature(("wrong", 0), wrong_home, adcode, wrong_year,
-                                    "afforestation", geom))  # fmt: skip
+            features.append(
+                Feature(
+                    ("wrong", 0), wrong_home, adcode, wrong_year, "afforestation", geom
+                )
+            )
         mine = [it for it in items if it[0] == adcode]
         order = sorted(
             range(len(mine)),
@@ -1076,17 +1193,26 @@ def _place_all(districts, d4545, seed, progress) -> list[Feature]:
 def _replanted(features, seed) -> list[Feature]:
     """Extra polygons that re-plant part of an earlier area-adding polygon."""
     rng = _rng(seed, "replanted")
-    adds = ("afforestation", "grain_to_green", "rocky_desertification",
-            "public_welfare")  # fmt: skip
+    adds = (
+        "afforestation",
+        "grain_to_green",
+        "rocky_desertification",
+        "public_welfare",
+    )
     out = []
     for adcode, y1, y2 in REPLANTED_AT:
         pool = sorted(
-            (f for f in features
-             if f.home == adcode and f.year == y1 and f.ptype in adds
-             and f.geom.geom_type == "Polygon"
-             and 800 <= f.geom.area * M2_TO_MU <= 8000),
+            (
+                f
+                for f in features
+                if f.home == adcode
+                and f.year == y1
+                and f.ptype in adds
+                and f.geom.geom_type == "Polygon"
+                and 800 <= f.geom.area * M2_TO_MU <= 8000
+            ),
             key=lambda f: f.key,
-        )  # fmt: skip
+        )
         src = pool[0]
         c = src.geom.centroid
         r = math.sqrt(src.geom.area / math.pi)
@@ -1096,8 +1222,9 @@ def _replanted(features, seed) -> list[Feature]:
         if geom.geom_type != "Polygon":
             geom = max(getattr(geom, "geoms", [geom]), key=lambda g: g.area)
         ptype = ("afforestation", "public_welfare")[int(rng.integers(0, 2))]
-        out.append(Feature(("replant", y1), adcode, adcode, y2, ptype, geom,
-                           replants=src))  # fmt: skip
+        out.append(
+            Feature(("replant", y1), adcode, adcode, y2, ptype, geom, replants=src)
+        )
     return out
 
 
@@ -1178,9 +1305,15 @@ def _delivery_spec(adcode, year, lon, seed, types) -> Delivery:
     }[kind]
     columns = {
         c: _choose(rng, COLUMN_CHOICES[c])
-        for c in ("project_id", "district", "year", "project_type", "area_mu",
-                  "species")
-    }  # fmt: skip
+        for c in (
+            "project_id",
+            "district",
+            "year",
+            "project_type",
+            "area_mu",
+            "species",
+        )
+    }
     if rng.random() < 1 / 3:
         columns["stock_volume_m3"] = _choose(rng, COLUMN_CHOICES["stock_volume_m3"])
     extra = {k: v for k, v in EXTRA_COLUMNS.items() if rng.random() < 0.22}
@@ -1217,17 +1350,40 @@ def _force_specs(specs: dict, lon: dict) -> None:
     for key in GBK_NO_CPG_AT:
         set_(key, fmt="shp_gbk", encoding="GBK", cpg=None)
     set_(GBK_NO_CPG_AT[0], district_form="name_2012")
-    set_(NOPRJ_LONLAT_AT, fmt="shp_gbk", encoding="GBK", cpg="936", true_epsg=4490,
-         write_prj=False)  # fmt: skip
+    set_(
+        NOPRJ_LONLAT_AT,
+        fmt="shp_gbk",
+        encoding="GBK",
+        cpg="936",
+        true_epsg=4490,
+        write_prj=False,
+    )
     a, _ = NOPRJ_PREFIXED_AT
-    set_(NOPRJ_PREFIXED_AT, fmt="shp_utf8", encoding="UTF-8", cpg="UTF-8",
-         true_epsg=gk_epsg(lon[a], prefixed=True), write_prj=False)  # fmt: skip
+    set_(
+        NOPRJ_PREFIXED_AT,
+        fmt="shp_utf8",
+        encoding="UTF-8",
+        cpg="UTF-8",
+        true_epsg=gk_epsg(lon[a], prefixed=True),
+        write_prj=False,
+    )
     a, _ = NOPRJ_UNPREFIXED_AT
-    set_(NOPRJ_UNPREFIXED_AT, fmt="shp_gbk", encoding="GBK", cpg="GBK",
-         true_epsg=gk_epsg(lon[a], prefixed=False), write_prj=False)  # fmt: skip
+    set_(
+        NOPRJ_UNPREFIXED_AT,
+        fmt="shp_gbk",
+        encoding="GBK",
+        cpg="GBK",
+        true_epsg=gk_epsg(lon[a], prefixed=False),
+        write_prj=False,
+    )
     for key in XIAN80_AT:
-        set_(key, fmt="shp_gbk", encoding="GBK", cpg="936",
-             true_epsg=gk_epsg(lon[key[0]], prefixed=False, datum="Xian1980"))
+        set_(
+            key,
+            fmt="shp_gbk",
+            encoding="GBK",
+            cpg="936",
+            true_epsg=gk_epsg(lon[key[0]], prefixed=False, datum="Xian1980"),
+        )
     for key in HECTARE_AT:
         spec = specs[key]
         spec.area_unit = "ha"
@@ -1316,10 +1472,15 @@ def _write_shapefile(gdf, path: Path, spec: Delivery) -> None:
     gdf = gdf.copy()
     gdf.columns = [*_dbf_names(list(gdf.columns[:-1]), spec.encoding), "geometry"]
     gdf = gdf.set_geometry("geometry")
-    pyogrio.write_dataframe(
-        gdf, path, driver="ESRI Shapefile", encoding=spec.encoding,
-        layer_options={"DBF_DATE_LAST_UPDATE": FIXED_DATE},
-    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'crs' was not provided")
+        pyogrio.write_dataframe(
+            gdf,
+            path,
+            driver="ESRI Shapefile",
+            encoding=spec.encoding,
+            layer_options={"DBF_DATE_LAST_UPDATE": FIXED_DATE},
+        )
     cpg = path.with_suffix(".cpg")
     if spec.cpg is None:
         cpg.unlink(missing_ok=True)
@@ -1357,14 +1518,20 @@ def write_delivery(out_dir: Path, spec: Delivery, drow, subdir: str) -> Path:
     elif spec.fmt == "geojson":
         path = folder / f"{stem}.geojson"
         pyogrio.write_dataframe(
-            gdf, path, driver="GeoJSON",
+            gdf,
+            path,
+            driver="GeoJSON",
             layer_options={"COORDINATE_PRECISION": 8, "RFC7946": "NO"},
-        )  # fmt: skip
+        )
     else:  # pragma: no cover
         raise ValueError(spec.fmt)
     spec.path = path.relative_to(out_dir).as_posix()
-    info = pyogrio.read_info(path, encoding=spec.encoding if spec.cpg is None and
-                             spec.fmt.startswith("shp") else None)  # fmt: skip
+    info = pyogrio.read_info(
+        path,
+        encoding=spec.encoding
+        if spec.cpg is None and spec.fmt.startswith("shp")
+        else None,
+    )
     names = list(info["fields"])
     if info["features"] != len(spec.rows):
         raise AssertionError(f"{path}: wrote {len(spec.rows)} read {info['features']}")
@@ -1469,14 +1636,20 @@ def make_projects(
 
     to4490 = Transformer.from_crs(RASTER_EPSG, 4490, always_xy=True)
     for f in features:
-        g = shapely.transform(f.geom, lambda c: np.c_[to4490.transform(c[:, 0],
-                                                                        c[:, 1])])
+        g = shapely.transform(
+            f.geom, lambda c: np.c_[to4490.transform(c[:, 0], c[:, 1])]
+        )
         f.geom4490 = _round_coords(g, 8)
     out_f = _pick(specs[OUTSIDE_AT], lambda f: True)
     c = out_f.geom4490.centroid
     out_f.geom4490 = _round_coords(
-        affinity.translate(out_f.geom4490, OUTSIDE_TARGET_LONLAT[0] - c.x,
-                           OUTSIDE_TARGET_LONLAT[1] - c.y), 8)  # fmt: skip
+        affinity.translate(
+            out_f.geom4490,
+            OUTSIDE_TARGET_LONLAT[0] - c.x,
+            OUTSIDE_TARGET_LONLAT[1] - c.y,
+        ),
+        8,
+    )
     out_f.located = ""
     for f in features:
         f.area_mu = _true_area_mu(f.geom4490)
@@ -1485,120 +1658,257 @@ def make_projects(
 
     # Attribute defects (applied to rows; paths filled in after writing).
     pending: list[tuple] = []  # (class, spec, feature, field, expect, detail-fn)
-    pending.append(("invalid_geometry", specs[BOWTIE_AT], bow, "geometry",
-                    "invalid_geometry",
-                    lambda f: f"polygon ring self-intersects (bow-tie); make_valid "
-                    f"gives 2 triangles of {f.area_mu:.1f} mu; report, do not "
-                    "silently drop"))  # fmt: skip
+    pending.append(
+        (
+            "invalid_geometry",
+            specs[BOWTIE_AT],
+            bow,
+            "geometry",
+            "invalid_geometry",
+            lambda f: (
+                f"polygon ring self-intersects (bow-tie); make_valid "
+                f"gives 2 triangles of {f.area_mu:.1f} mu; report, do not "
+                "silently drop"
+            ),
+        )
+    )
     f = _pick(specs[UNKNOWN_TYPE_AT], lambda f: True)
     f.type_value = UNKNOWN_TYPE_WORD
-    pending.append(("unknown_project_type", specs[UNKNOWN_TYPE_AT], f,
-                    "project_type", "unknown_project_type",
-                    lambda f: f"project type '{UNKNOWN_TYPE_WORD}' is not in "
-                    "project_types.csv (no alias matches)"))  # fmt: skip
+    pending.append(
+        (
+            "unknown_project_type",
+            specs[UNKNOWN_TYPE_AT],
+            f,
+            "project_type",
+            "unknown_project_type",
+            lambda f: (
+                f"project type '{UNKNOWN_TYPE_WORD}' is not in "
+                "project_types.csv (no alias matches)"
+            ),
+        )
+    )
     spec = specs[DUPLICATE_ID_AT]
     first = _pick(spec, lambda f: True, start=3)
     dup = spec.rows[spec.rows.index(first) + 1]
     dup.project_id = first.project_id
-    pending.append(("duplicate_id", spec, dup, "project_id", "duplicate_id",
-                    lambda f, r=spec.rows.index(first): f"project id "
-                    f"{f.project_id} occurs twice in the file (rows {r} and "
-                    f"{r + 1}), with different geometries"))  # fmt: skip
-    pending.append(("outside_chongqing", specs[OUTSIDE_AT], out_f, "geometry",
-                    "outside_chongqing",
-                    lambda f: "polygon lies in Hubei (about "
-                    f"{OUTSIDE_TARGET_LONLAT[0]}E {OUTSIDE_TARGET_LONLAT[1]}N), "
-                    "outside every Chongqing district"))  # fmt: skip
+    first_row = spec.rows.index(first)
+    pending.append(
+        (
+            "duplicate_id",
+            spec,
+            dup,
+            "project_id",
+            "duplicate_id",
+            lambda f: (
+                f"project id {f.project_id} occurs twice in the "
+                f"file (rows {first_row} and {first_row + 1}), with different "
+                "geometries"
+            ),
+        )
+    )
+    pending.append(
+        (
+            "outside_chongqing",
+            specs[OUTSIDE_AT],
+            out_f,
+            "geometry",
+            "outside_chongqing",
+            lambda f: (
+                "polygon lies in Hubei (about "
+                f"{OUTSIDE_TARGET_LONLAT[0]}E {OUTSIDE_TARGET_LONLAT[1]}N), "
+                "outside every Chongqing district"
+            ),
+        )
+    )
     wrong = next(f for f in features if f.key == ("wrong", 0))
-    pending.append(("wrong_district", specs[WRONG_DISTRICT_AT], wrong, "district",
-                    "wrong_district",
-                    lambda f: f"district column says {f.home} "
-                    f"({drows[f.home]['name_zh']}) but the polygon lies inside "
-                    f"{f.located} ({drows[f.located]['name_zh']})"))  # fmt: skip
+    pending.append(
+        (
+            "wrong_district",
+            specs[WRONG_DISTRICT_AT],
+            wrong,
+            "district",
+            "wrong_district",
+            lambda f: (
+                f"district column says {f.home} "
+                f"({drows[f.home]['name_zh']}) but the polygon lies inside "
+                f"{f.located} ({drows[f.located]['name_zh']})"
+            ),
+        )
+    )
     for key, factor in ((k[:2], k[2]) for k in AREA_MISMATCH_AT):
         spec = specs[key]
         f = _pick(spec, lambda f: True, start=4 if spec.area_unit == "mu" else 1)
         f.area_factor = factor
         col = "area_mu" if spec.area_unit == "mu" else "area_ha"
-        pending.append(("area_mismatch", spec, f, col, "area_mismatch",
-                        lambda f, u=spec.area_unit: "reported area "
-                        f"{f.area_mu * f.area_factor / (15.0 if u == 'ha' else 1):.4g}"
-                        f" {u} vs geometry {f.area_mu:.1f} mu (factor "
-                        f"{f.area_factor}; >20 % off)"))  # fmt: skip
+        pending.append(
+            (
+                "area_mismatch",
+                spec,
+                f,
+                col,
+                "area_mismatch",
+                lambda f, u=spec.area_unit: (
+                    "reported area "
+                    f"{f.area_mu * f.area_factor / (15.0 if u == 'ha' else 1):.4g}"
+                    f" {u} vs geometry {f.area_mu:.1f} mu (factor "
+                    f"{f.area_factor}; >20 % off)"
+                ),
+            )
+        )
     key, bad_year = YEAR_OUT_OF_RANGE_AT[:2], YEAR_OUT_OF_RANGE_AT[2]
     f = _pick(specs[key], lambda f: True, start=2)
     f.year_value = bad_year
-    pending.append(("year_out_of_range", specs[key], f, "year", "year_out_of_range",
-                    lambda f: f"year {f.year_value} is outside 2011-2015 "
-                    f"(file delivered for {f.year})"))  # fmt: skip
+    pending.append(
+        (
+            "year_out_of_range",
+            specs[key],
+            f,
+            "year",
+            "year_out_of_range",
+            lambda f: (
+                f"year {f.year_value} is outside 2011-2015 "
+                f"(file delivered for {f.year})"
+            ),
+        )
+    )
     for f in features:
         if f.replants is not None:
-            pending.append(("overlap", specs[(f.home, f.year)], f, "geometry",
-                            "overlap",
-                            lambda f: f"re-plants part of {f.replants.project_id} "
-                            f"({f.replants.year}, {f.replants.ptype}): overlaps "
-                            f"{_overlap_mu(f):.1f} mu; net new forest area counts "
-                            "it once"))  # fmt: skip
+            pending.append(
+                (
+                    "overlap",
+                    specs[(f.home, f.year)],
+                    f,
+                    "geometry",
+                    "overlap",
+                    lambda f: (
+                        f"re-plants part of {f.replants.project_id} "
+                        f"({f.replants.year}, {f.replants.ptype}): overlaps "
+                        f"{_overlap_mu(f):.1f} mu; net new forest area counts "
+                        "it once"
+                    ),
+                )
+            )
 
     # Write all deliveries.
     for (adcode, year), spec in specs.items():
         write_delivery(out_dir, spec, drows[adcode], str(year))
-    progress(f"projects: wrote {len(specs)} deliveries "
-             f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    progress(
+        f"projects: wrote {len(specs)} deliveries ({time.perf_counter() - t0:.1f} s)"
+    )
     for cls, spec, f, fld, expect, detail in pending:
         defects.append(_defect(cls, spec, f, fld, expect, detail(f)))
     for key, what, detail in (
-        (NOPRJ_LONLAT_AT, "missing_crs_inferred",
-         "no .prj; coordinates are degrees within Chongqing: assume EPSG:4490 "
-         "(CGCS2000) and warn"),
-        (NOPRJ_PREFIXED_AT, "missing_crs_inferred",
-         "no .prj; eastings carry the zone prefix {zone}: infer "
-         "EPSG:{epsg} (CGCS2000 3-degree GK zone {zone}) and warn"),
-        (NOPRJ_UNPREFIXED_AT, "missing_crs_refused",
-         "no .prj; eastings around 500 km have no zone prefix (true CRS "
-         "EPSG:{epsg}): the zone cannot be inferred, refuse the file and ask "
-         "for a .prj / --crs"),
+        (
+            NOPRJ_LONLAT_AT,
+            "missing_crs_inferred",
+            "no .prj; coordinates are degrees within Chongqing: assume EPSG:4490 "
+            "(CGCS2000) and warn",
+        ),
+        (
+            NOPRJ_PREFIXED_AT,
+            "missing_crs_inferred",
+            "no .prj; eastings carry the zone prefix {zone}: infer "
+            "EPSG:{epsg} (CGCS2000 3-degree GK zone {zone}) and warn",
+        ),
+        (
+            NOPRJ_UNPREFIXED_AT,
+            "missing_crs_refused",
+            "no .prj; eastings around 500 km have no zone prefix (true CRS "
+            "EPSG:{epsg}): the zone cannot be inferred, refuse the file and ask "
+            "for a .prj / --crs",
+        ),
     ):
         spec = specs[key]
         zone = CRS.from_epsg(spec.true_epsg).name.rsplit(" ", 1)[-1]
-        defects.append(_defect(what, spec, None, "crs", what,
-                               detail.format(zone=zone, epsg=spec.true_epsg)))
+        defects.append(
+            _defect(
+                what,
+                spec,
+                None,
+                "crs",
+                what,
+                detail.format(zone=zone, epsg=spec.true_epsg),
+            )
+        )
     for key in GBK_NO_CPG_AT:
         spec = specs[key]
-        defects.append(_defect("gbk_without_cpg", spec, None, "encoding",
-                               "encoding_inferred",
-                               "no .cpg and no code page in the .dbf: text is "
-                               "GBK; decode as GBK/GB18030 (not UTF-8 or "
-                               "ISO-8859-1) and record the inferred encoding"))
+        defects.append(
+            _defect(
+                "gbk_without_cpg",
+                spec,
+                None,
+                "encoding",
+                "encoding_inferred",
+                "no .cpg and no code page in the .dbf: text is "
+                "GBK; decode as GBK/GB18030 (not UTF-8 or "
+                "ISO-8859-1) and record the inferred encoding",
+            )
+        )
 
     # Re-delivery of one polygon, and one withdrawal.
     orig_spec = specs[REDELIVERY_OF]
     orig = _pick(orig_spec, lambda f: f.geom.geom_type == "Polygon", start=3)
     new_geom = orig.geom.buffer(-80.0).simplify(10.0)
     corr = Feature(("corr", 0), orig.home, orig.home, orig.year, orig.ptype, new_geom)
-    for name in ("project_id", "type_value", "year_value", "species", "village",
-                 "remark"):  # fmt: skip
+    for name in (
+        "project_id",
+        "type_value",
+        "year_value",
+        "species",
+        "village",
+        "remark",
+    ):
         setattr(corr, name, getattr(orig, name))
     corr.geom4490 = _round_coords(
-        shapely.transform(new_geom, lambda c: np.c_[to4490.transform(c[:, 0],
-                                                                     c[:, 1])]), 8)
+        shapely.transform(
+            new_geom, lambda c: np.c_[to4490.transform(c[:, 0], c[:, 1])]
+        ),
+        8,
+    )
     corr.area_mu = _true_area_mu(corr.geom4490)
     corr.volume = round(corr.area_mu * VOLUME_PER_MU[corr.ptype], 1)
-    corr_spec = Delivery(**{
-        **{k: getattr(orig_spec, k) for k in (
-            "adcode", "year", "columns", "extra", "area_unit", "district_form",
-            "id_form", "year_as_str", "aliases")},
-        "fmt": "gpkg", "encoding": "UTF-8", "cpg": None, "true_epsg": 4490,
-        "write_prj": True, "rows": [corr], "kind": "correction",
-    })  # fmt: skip
+    corr_spec = Delivery(
+        **{
+            **{
+                k: getattr(orig_spec, k)
+                for k in (
+                    "adcode",
+                    "year",
+                    "columns",
+                    "extra",
+                    "area_unit",
+                    "district_form",
+                    "id_form",
+                    "year_as_str",
+                    "aliases",
+                )
+            },
+            "fmt": "gpkg",
+            "encoding": "UTF-8",
+            "cpg": None,
+            "true_epsg": 4490,
+            "write_prj": True,
+            "rows": [corr],
+            "kind": "correction",
+        }
+    )
     write_delivery(out_dir, corr_spec, drows[orig.home], "corrections")
     orig_row = orig_spec.rows.index(orig)
-    d = _defect("redelivery", corr_spec, corr, "geometry", "redelivery",
-                f"replaces project {orig.project_id} of {orig.home} {orig.year} "
-                f"({orig_spec.path} row {orig_row}): area {orig.area_mu:.1f} -> "
-                f"{corr.area_mu:.1f} mu; keep the old version in the history")
-    d["replaces"] = {"path": orig_spec.path, "row": orig_row,
-                     "project_id": orig.project_id}  # fmt: skip
+    d = _defect(
+        "redelivery",
+        corr_spec,
+        corr,
+        "geometry",
+        "redelivery",
+        f"replaces project {orig.project_id} of {orig.home} {orig.year} "
+        f"({orig_spec.path} row {orig_row}): area {orig.area_mu:.1f} -> "
+        f"{corr.area_mu:.1f} mu; keep the old version in the history",
+    )
+    d["replaces"] = {
+        "path": orig_spec.path,
+        "row": orig_row,
+        "project_id": orig.project_id,
+    }
     defects.append(d)
 
     wd_spec = specs[WITHDRAWAL_OF]
@@ -1607,19 +1917,34 @@ def make_projects(
     with wd_path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["district", "project_id", "reason", "date"])
-        writer.writerow([drows[wd.home]["name_zh"], wd.project_id,
-                         "地块调整为建设用地，申请撤销", "2014-06-30"])  # fmt: skip
+        writer.writerow(
+            [
+                drows[wd.home]["name_zh"],
+                wd.project_id,
+                "地块调整为建设用地，申请撤销",
+                "2014-06-30",
+            ]
+        )
     wd_row = wd_spec.rows.index(wd)
-    defects.append({
-        "id": "", "class": "withdrawal", "path": "deliveries/withdrawals.csv",
-        "row": 0, "project_id": wd.project_id, "field": None,
-        "expect": "withdrawal",
-        "detail": f"withdraws project {wd.project_id} of {wd.home} {wd.year} "
-                  f"({wd_spec.path} row {wd_row}) as of 2014-06-30; it must "
-                  "leave current totals but stay in the history",
-        "withdraws": {"path": wd_spec.path, "row": wd_row,
-                      "project_id": wd.project_id},
-    })  # fmt: skip
+    defects.append(
+        {
+            "id": "",
+            "class": "withdrawal",
+            "path": "deliveries/withdrawals.csv",
+            "row": 0,
+            "project_id": wd.project_id,
+            "field": None,
+            "expect": "withdrawal",
+            "detail": f"withdraws project {wd.project_id} of {wd.home} {wd.year} "
+            f"({wd_spec.path} row {wd_row}) as of 2014-06-30; it must "
+            "leave current totals but stay in the history",
+            "withdraws": {
+                "path": wd_spec.path,
+                "row": wd_row,
+                "project_id": wd.project_id,
+            },
+        }
+    )
     for i, d in enumerate(defects, start=1):
         d["id"] = f"D{i:02d}"
     _tag_truth(defects, specs)
@@ -1627,8 +1952,10 @@ def make_projects(
     totals = _totals(specs, adds_area)
     deliveries = [_delivery_entry(s) for s in specs.values()]
     deliveries.append(_delivery_entry(corr_spec))
-    progress(f"projects: {totals['features']} features, {len(defects)} defects "
-             f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    progress(
+        f"projects: {totals['features']} features, {len(defects)} defects "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     return {"deliveries": deliveries, "defects": defects, "totals": totals}
 
 
@@ -1687,21 +2014,44 @@ def _tag_truth(defects: list[dict], specs: dict) -> None:
 def _write_truth(out_dir: Path, specs: dict, corr_spec: Delivery) -> None:
     with (out_dir / "truth.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["path", "row", "project_id", "home_adcode", "located_adcode",
-                    "year", "project_type", "type_value", "area_mu",
-                    "reported_area", "area_unit", "multipart", "defects"])
+        w.writerow(
+            [
+                "path",
+                "row",
+                "project_id",
+                "home_adcode",
+                "located_adcode",
+                "year",
+                "project_type",
+                "type_value",
+                "area_mu",
+                "reported_area",
+                "area_unit",
+                "multipart",
+                "defects",
+            ]
+        )
         for spec in [*specs.values(), corr_spec]:
             for i, f in enumerate(spec.rows):
                 unit = spec.area_unit
                 rep = f.area_mu * f.area_factor / (15.0 if unit == "ha" else 1.0)
-                w.writerow([
-                    spec.path, i, f.project_id, f.home, f.located, f.year_value,
-                    f.ptype if f.type_value != UNKNOWN_TYPE_WORD else "",
-                    f.type_value, f"{f.area_mu:.3f}",
-                    f"{round(rep, 4 if unit == 'ha' else 1)}", unit,
-                    int(f.geom4490.geom_type == "MultiPolygon"),
-                    "|".join(x for x in f.defects if x != "picked"),
-                ])  # fmt: skip
+                w.writerow(
+                    [
+                        spec.path,
+                        i,
+                        f.project_id,
+                        f.home,
+                        f.located,
+                        f.year_value,
+                        f.ptype if f.type_value != UNKNOWN_TYPE_WORD else "",
+                        f.type_value,
+                        f"{f.area_mu:.3f}",
+                        f"{round(rep, 4 if unit == 'ha' else 1)}",
+                        unit,
+                        int(f.geom4490.geom_type == "MultiPolygon"),
+                        "|".join(x for x in f.defects if x != "picked"),
+                    ]
+                )
 
 
 def _totals(specs: dict, adds_area: set) -> dict:
@@ -1723,7 +2073,7 @@ def _totals(specs: dict, adds_area: set) -> dict:
             if f.ptype in adds_area:
                 g = f.geom
                 new_geoms.append(g if g.is_valid else shapely.make_valid(g))
-    union = shapely.union_all([g for g in new_geoms])
+    union = shapely.union_all(new_geoms)
     # union computed in EPSG:4545 planar metres; scale by the summed ratio of
     # ellipsoidal to planar area so it is comparable with the gross figure.
     planar = sum(g.area for g in new_geoms)
@@ -1777,8 +2127,14 @@ def write_manifest(out_dir: Path, manifest: dict) -> Path:
     return path
 
 
-def generate(out_dir: Path, *, seed: int = 2012, resolution: float = 300.0,
-             data_dir: Path = DATA_DIR, progress: Progress = print) -> dict:
+def generate(
+    out_dir: Path,
+    *,
+    seed: int = 2012,
+    resolution: float = 300.0,
+    data_dir: Path = DATA_DIR,
+    progress: Progress = print,
+) -> dict:
     """Generate the whole sample into ``out_dir``; return the manifest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1787,10 +2143,16 @@ def generate(out_dir: Path, *, seed: int = 2012, resolution: float = 300.0,
     for name in ("manifest.json", "truth.csv"):
         (out_dir / name).unlink(missing_ok=True)
     districts = load_districts(data_dir)
-    landcover = make_landcover(out_dir, seed=seed, resolution=resolution,
-                               districts=districts, progress=progress)
-    projects = make_projects(out_dir, seed=seed, districts=districts,
-                             data_dir=data_dir, progress=progress)
+    landcover = make_landcover(
+        out_dir,
+        seed=seed,
+        resolution=resolution,
+        districts=districts,
+        progress=progress,
+    )
+    projects = make_projects(
+        out_dir, seed=seed, districts=districts, data_dir=data_dir, progress=progress
+    )
     manifest = build_manifest(seed, resolution, landcover, projects)
     write_manifest(out_dir, manifest)
     return manifest
@@ -1800,16 +2162,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--seed", type=int, default=2012)
-    parser.add_argument("--resolution", type=float, default=300.0,
-                        help="raster pixel size in metres (default 300)")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR,
-                        help="folder with districts.gpkg etc.")
+    parser.add_argument(
+        "--resolution",
+        type=float,
+        default=300.0,
+        help="raster pixel size in metres (default 300)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="folder with districts.gpkg etc.",
+    )
     args = parser.parse_args(argv)
     if args.resolution <= 0:
         parser.error("--resolution must be positive")
     t0 = time.perf_counter()
-    generate(args.out, seed=args.seed, resolution=args.resolution,
-             data_dir=args.data_dir)
+    generate(
+        args.out, seed=args.seed, resolution=args.resolution, data_dir=args.data_dir
+    )
     print(f"sample written to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
 

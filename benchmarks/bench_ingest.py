@@ -1,0 +1,134 @@
+"""Benchmark: ingest into an empty store vs what a user would otherwise run.
+
+Compares, in the same run, on a generated GBK Shapefile of N polygons
+(default 200,000) inside Chongqing:
+
+* ``fiona``   — ``geopandas.read_file(path, engine="fiona")`` (read only);
+* ``pyogrio`` — bare ``pyogrio.read_dataframe`` + ``to_crs(4490)`` +
+  ``pyogrio.write_dataframe`` to a GeoPackage (no checks, no history);
+* ``forestsink read`` — ``read_delivery`` (encoding, CRS, columns, types);
+* ``forestsink ingest`` — the whole ``ingest_deliveries``: read, validate,
+  version, write one batch.
+
+Run: ``.venv/bin/python benchmarks/bench_ingest.py [--n 200000]``
+(needs ``pip install -e .[bench]`` for fiona). Prints times and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+CHONGQING_BOX = (106.0, 29.0, 109.0, 31.0)
+
+
+def make_shapefile(path: Path, n: int, seed: int = 7) -> Path:
+    """N small squares inside Chongqing (points drawn inside the districts)."""
+    from forestsink.reference import read_districts
+
+    rng = np.random.default_rng(seed)
+    districts = read_districts()
+    union = shapely.union_all(districts.geometry.values)
+    shapely.prepare(union)
+    xs, ys = [], []
+    while len(xs) < n:
+        x = rng.uniform(105.3, 110.2, n)
+        y = rng.uniform(28.2, 32.2, n)
+        ok = shapely.contains_xy(union, x, y)
+        xs.extend(x[ok])
+        ys.extend(y[ok])
+    x, y = np.array(xs[:n]), np.array(ys[:n])
+    size = rng.uniform(0.001, 0.004, n)
+    geoms = shapely.box(x, y, x + size, y + size)
+    tree = shapely.STRtree(districts.geometry.values)
+    idx = tree.query(shapely.points(x, y), predicate="within")
+    adcode = np.array(["500101"] * n, dtype=object)
+    adcode[idx[0]] = districts["adcode"].to_numpy()[idx[1]]
+    gdf = gpd.GeoDataFrame(
+        {
+            "小班号": [f"B{i:07d}" for i in range(n)],
+            "区县": adcode,
+            "年度": rng.integers(2011, 2016, n),
+            "工程类别": rng.choice(["人工造林", "退耕还林", "低效林改造", "中幼林抚育"], n),
+        },
+        geometry=geoms,
+        crs=4490,
+    )
+    from forestsink.area import area_mu
+
+    gdf["面积(亩)"] = np.round(area_mu(gdf), 1)
+    pyogrio.write_dataframe(gdf.to_crs(4545), path, encoding="GBK")
+    return path
+
+
+def timed(fn, repeat: int = 1) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args(argv)
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.ingest import read_delivery
+    from forestsink.store import GeoPackageStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        shp = make_shapefile(tmp / "big.shp", args.n)
+        results = {}
+
+        def fiona_read():
+            gpd.read_file(shp, engine="fiona")
+
+        def bare_pyogrio():
+            out = tmp / "bare.gpkg"
+            out.unlink(missing_ok=True)
+            df = pyogrio.read_dataframe(shp, encoding="GBK").to_crs(4490)
+            pyogrio.write_dataframe(df, out)
+
+        def fs_read():
+            read_delivery(shp)
+
+        def fs_ingest():
+            store = tmp / "store.gpkg"
+            store.unlink(missing_ok=True)
+            ingest_deliveries([shp], GeoPackageStore(store), skip_errors=True)
+
+        try:
+            import fiona  # noqa: F401
+
+            results["fiona read"] = timed(fiona_read, args.repeat)
+        except ImportError:
+            print("fiona not installed: pip install -e .[bench]")
+        results["pyogrio read+to_crs+write"] = timed(bare_pyogrio, args.repeat)
+        results["forestsink read"] = timed(fs_read, args.repeat)
+        results["forestsink ingest"] = timed(fs_ingest, args.repeat)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"N = {args.n:,} polygons (GBK Shapefile, EPSG:4545)")
+        for name, t in results.items():
+            print(f"  {name:28s} {t:8.2f} s")
+        if "fiona read" in results:
+            print(f"  read speed-up vs fiona: "
+                  f"{results['fiona read'] / results['forestsink read']:.1f}x")
+        print(f"  ingest / bare pyogrio: "
+              f"{results['forestsink ingest'] / results['pyogrio read+to_crs+write']:.2f}")
+        print(f"  peak RSS of this process: {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
