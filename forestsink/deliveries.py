@@ -203,3 +203,58 @@ def ingest_deliveries(
             )
         outcomes.append(outcome)
     return report, outcomes
+
+
+WITHDRAWAL_COLUMNS = {
+    "district": ("district", "区县", "县", "区县名称", "adcode"),
+    "project_id": ("project_id", "项目编号", "小班号", "编号"),
+    "reason": ("reason", "原因", "撤销原因"),
+    "date": ("date", "日期", "撤销日期"),
+}
+
+
+def read_withdrawals(path) -> list[tuple[str, str]]:
+    """Read a withdrawal list (CSV, UTF-8 or GBK) into ``(key, reason)`` pairs.
+
+    Columns (Chinese or English): district (any known name or adcode),
+    project id, reason, and optionally the date the county gave, which is
+    added to the reason (the store records when the withdrawal was entered).
+    """
+    from forestsink.errors import DeliveryError
+    from forestsink.reference import resolve_district
+
+    path = Path(path)
+    raw = path.read_bytes()
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes nearly anything
+        raise DeliveryError(f"{path.name}: neither UTF-8 nor GBK text.")
+    import io
+
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    found = {}
+    for canonical, names in WITHDRAWAL_COLUMNS.items():
+        match = [c for c in table.columns if c.strip() in names]
+        if match:
+            found[canonical] = match[0]
+        elif canonical != "date":
+            raise DeliveryError(
+                f"{path.name}: no {canonical} column; columns found: "
+                f"{list(table.columns)}; accepted: {list(names)}."
+            )
+    items = []
+    for i, row in table.iterrows():
+        where = f"{path.name}: row {int(i) + 2}"
+        try:
+            adcode = resolve_district(row[found["district"]])
+        except ForestsinkError as err:
+            raise DeliveryError(f"{where}: {err}") from err
+        reason = row[found["reason"]].strip()
+        if "date" in found and row[found["date"]].strip():
+            reason += f" ({row[found['date']].strip()})"
+        items.append((f"{adcode}/{row[found['project_id']].strip()}", reason))
+    return items

@@ -14,8 +14,9 @@ Tolerances (all keyword arguments, defaults stated):
   than ``district_warn=0.9`` lies in it;
 * reported area: warning when it differs from the ellipsoidal area by more
   than ``area_tolerance=0.10`` (10 %);
-* overlap with polygons of the same type already in the store: warning when
-  the overlap exceeds ``min_overlap_mu=0.1`` mu.
+* overlap with polygons already in the store of the same type, or where both
+  types add new forest area (the same land would be counted twice): warning
+  when the overlap exceeds ``min_overlap_mu=0.1`` mu.
 """
 
 from __future__ import annotations
@@ -512,10 +513,18 @@ def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
         return
     a = idx[pairs[0]]
     b = pairs[1]
+
     def text(series):
         return series.astype("string").fillna("").to_numpy(dtype=str)
 
-    same_type = text(frame["project_type"])[a] == text(ex["project_type"])[b]
+    from forestsink.reference import read_project_types
+
+    types = read_project_types()
+    adds = set(types.index[types["adds_forest_area"]])
+    new_t, old_t = text(frame["project_type"])[a], text(ex["project_type"])[b]
+    same_type = (new_t == old_t) | (
+        np.isin(new_t, list(adds)) & np.isin(old_t, list(adds))
+    )
     not_self = text(key)[a] != text(ex["key"])[b]
     keep = same_type & not_self
     a, b = a[keep], b[keep]
@@ -530,8 +539,8 @@ def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
                 "overlap_existing",
                 "geometry",
                 ex["key"].iloc[j],
-                f"overlaps {ex['key'].iloc[j]} (same type, already in the "
-                f"store) by {mu:.1f} mu; the overlap is counted once in net "
-                "area",
+                f"overlaps {ex['key'].iloc[j]} ({ex['project_type'].iloc[j]}, "
+                f"already in the store) by {mu:.1f} mu; the overlap is counted "
+                "once in net area",
                 "check whether the same land was delivered twice",
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from forestsink.cli.options import as_of_opt, out_option, store_opt
@@ -55,15 +57,38 @@ def diff_cmd(store: str, a: str, b: str) -> None:
 
 
 @click.command("withdraw")
-@click.argument("key")
-@click.option("--reason", required=True, help="撤销原因 / Why it is withdrawn.")
+@click.argument("key", required=False)
+@click.option("--reason", help="撤销原因 / Why it is withdrawn.")
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="撤销清单 CSV (区县, 项目编号, 原因[, 日期]) / Withdrawal list CSV.",
+)
 @store_opt
 @click.option("--user", help="操作人 / Who (default: login name).")
-def withdraw_cmd(key: str, reason: str, store: str, user: str | None) -> None:
-    """撤销一个图斑（保留历史）/ Withdraw a polygon (history is kept)."""
+def withdraw_cmd(key, reason, from_file, store, user) -> None:
+    """撤销图斑（保留历史）/ Withdraw polygons (history is kept).
+
+    Either KEY (<adcode>/<project id>) with --reason, or --from-file with a
+    list; a list is one batch: all of it is withdrawn, or nothing.
+    """
+    from forestsink.deliveries import read_withdrawals
     from forestsink.store import open_store
 
-    batch = open_store(store).withdraw(key, reason=reason, user=user)
+    target = open_store(store)
+    if from_file:
+        if key:
+            raise click.UsageError("give KEY or --from-file, not both")
+        items = read_withdrawals(from_file)
+        batch = target.withdraw_many(items, source_name=Path(from_file).name, user=user)
+        for k, r in items:
+            click.echo(f"已撤销 / Withdrawn: {k} ({r})")
+        click.echo(f"batch {batch}")
+        return
+    if not key or not reason:
+        raise click.UsageError("give KEY and --reason, or --from-file")
+    batch = target.withdraw(key, reason=reason, user=user)
     click.echo(f"已撤销 / Withdrawn: {key} (batch {batch})")
 
 

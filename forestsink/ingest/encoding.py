@@ -78,8 +78,10 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     records = dbf_record_bytes(dbf)
     # field names are cut at 10 bytes, possibly inside a multi-byte character:
     # test them only when the records carry no non-ASCII text of their own
-    sample = records if not records.isascii() else b" ".join(
-        _trim_partial(n) for n in dbf_field_names(dbf)
+    sample = (
+        records
+        if not records.isascii()
+        else b" ".join(_trim_partial(n) for n in dbf_field_names(dbf))
     )
     try:
         sample.decode("utf-8")

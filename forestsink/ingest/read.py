@@ -402,9 +402,7 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
 
 
 def _is_text(series) -> bool:
-    return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(
-        series
-    )
+    return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
 
 
 def _transcode(raw, codec: str, display: str):

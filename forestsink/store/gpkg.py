@@ -191,7 +191,9 @@ def parse_as_of(value) -> tuple[str, object] | None:
     """
     if value is None:
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if isinstance(value, int | np.integer) or (
+        isinstance(value, str) and value.strip().isdigit()
+    ):
         return ("batch", int(value))
     text = str(value).strip()
     try:
@@ -584,37 +586,66 @@ class GeoPackageStore:
         self, key: str, *, reason: str, user: str | None = None, now: str | None = None
     ) -> int:
         """End a polygon's validity with a reason; returns the batch id."""
-        if not reason or not reason.strip():
-            raise StoreError("a withdrawal needs a reason (--reason TEXT).")
-        with self.transaction() as conn:
-            row = conn.execute(
-                f"SELECT fid FROM {LAYER} WHERE key = ? AND ended_batch IS NULL",
-                (key,),
-            ).fetchone()
-            if row is None:
-                known = conn.execute(
-                    f"SELECT COUNT(*) FROM {LAYER} WHERE key = ?", (key,)
-                ).fetchone()[0]
-                state = "is already withdrawn" if known else "does not exist"
+        return self.withdraw_many([(key, reason)], source_name=key, user=user, now=now)
+
+    def withdraw_many(
+        self,
+        items: list[tuple[str, str]],
+        *,
+        source_name: str,
+        user: str | None = None,
+        now: str | None = None,
+    ) -> int:
+        """Withdraw several polygons in one batch (all or none).
+
+        Parameters
+        ----------
+        items : list of (key, reason)
+        source_name : str
+            What the batch records as its source (a key or a file name).
+        """
+        for key, reason in items:
+            if not reason or not str(reason).strip():
                 raise StoreError(
-                    f"{self.path}: polygon {key!r} {state}; nothing "
-                    "withdrawn. See `forestsink history KEY`."
+                    f"withdrawal of {key!r} needs a reason (--reason TEXT)."
                 )
+        with self.transaction() as conn:
+            fids = []
+            for key, _ in items:
+                row = conn.execute(
+                    f"SELECT fid FROM {LAYER} WHERE key = ? AND ended_batch IS NULL",
+                    (key,),
+                ).fetchone()
+                if row is None:
+                    known = conn.execute(
+                        f"SELECT COUNT(*) FROM {LAYER} WHERE key = ?", (key,)
+                    ).fetchone()[0]
+                    state = "is already withdrawn" if known else "does not exist"
+                    raise StoreError(
+                        f"{self.path}: polygon {key!r} {state}; nothing "
+                        "withdrawn. See `forestsink history KEY`."
+                    )
+                fids.append(row[0])
+            note = "; ".join(f"{k}: {str(r).strip()}" for k, r in items)
             batch_id, now = self._new_batch(
                 conn,
                 kind="withdraw",
-                source_name=key,
-                note=reason.strip(),
+                source_name=source_name,
+                note=note,
                 user=user,
                 now=now,
             )
-            conn.execute(
+            conn.executemany(
                 f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, end_reason = ? "
                 "WHERE fid = ?",
-                (batch_id, now, f"withdrawn: {reason.strip()}", row[0]),
+                [
+                    (batch_id, now, f"withdrawn: {str(r).strip()}", fid)
+                    for fid, (_, r) in zip(fids, items, strict=True)
+                ],
             )
             conn.execute(
-                f"UPDATE {BATCHES} SET n_withdrawn = 1 WHERE batch_id = ?", (batch_id,)
+                f"UPDATE {BATCHES} SET n_withdrawn = ? WHERE batch_id = ?",
+                (len(items), batch_id),
             )
             _touch_contents(conn, now)
         return batch_id
