@@ -485,12 +485,20 @@ def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
     idx = np.flatnonzero(usable)
     if not len(idx):
         return out
+    # polygons wholly inside one district: ask each (prepared) district for
+    # the polygons it contains, which is much faster than the reverse
+    tree = shapely.STRtree(albers[idx])
+    hits = [
+        (idx[tree.query(d, predicate="contains_properly")], j)
+        for j, d in enumerate(d_albers)
+    ]
+    inner = np.concatenate([h for h, _ in hits]) if hits else np.array([], int)
+    cols = np.concatenate([np.full(len(h), j) for h, j in hits]) if hits else inner
+    within = np.vstack([inner, cols]).astype(int)
+    out[within[0], within[1]] = 1.0
     tree = shapely.STRtree(d_albers)
-    sub = albers[idx]
-    within = tree.query(sub, predicate="within")
-    out[idx[within[0]], within[1]] = 1.0
     done = np.zeros(n, dtype=bool)
-    done[idx[within[0]]] = True
+    done[within[0]] = True
     rest = idx[~done[idx]]
     if len(rest):
         pairs = tree.query(albers[rest], predicate="intersects")

@@ -157,7 +157,7 @@ def test_crash_inside_a_batch_rolls_back(tmp_path, store, monkeypatch):
     before = _dump(store.path)
     from forestsink.store import gpkg
 
-    def boom(conn, rows):
+    def boom(conn, rows, bounds):
         conn.executemany(
             "INSERT INTO batches (kind, created_at) VALUES (?, ?)", [("ingest", "x")]
         )

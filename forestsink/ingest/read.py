@@ -301,9 +301,11 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
                 "--encoding GBK / UTF-8."
             )
         if _is_text(raw[column]):
-            bad = raw[column].map(
-                lambda v: isinstance(v, str) and looks_like_mojibake(v)
-            )
+            uniques = {
+                v for v in raw[column] if isinstance(v, str) and not v.isascii()
+            }
+            wrong = {v for v in uniques if looks_like_mojibake(v)}
+            bad = raw[column].isin(wrong) if wrong else pd.Series(False, raw.index)
             if bad.any():
                 i = int(np.flatnonzero(bad.to_numpy())[0])
                 raise DeliveryError(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
-import json
 import sqlite3
 import struct
 from collections.abc import Iterator
@@ -100,17 +99,16 @@ def to_gpkg_blobs(geoms) -> list[bytes]:
     import shapely
 
     geoms = np.asarray(geoms, dtype=object)
-    polys = shapely.get_type_id(geoms) == 3
-    if polys.any():
+    polys = np.flatnonzero(shapely.get_type_id(geoms) == 3)
+    if len(polys):
         geoms = geoms.copy()
-        geoms[polys] = [shapely.MultiPolygon([g]) for g in geoms[polys]]
+        geoms[polys] = shapely.multipolygons(
+            geoms[polys], indices=np.arange(len(polys))
+        )
     wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2, flavor="iso")
-    bounds = shapely.bounds(geoms)
-    out = []
-    for w, (minx, miny, maxx, maxy) in zip(wkb, bounds, strict=True):
-        header = b"GP\x00\x03" + struct.pack("<i", SRS_ID)
-        out.append(header + struct.pack("<4d", minx, maxx, miny, maxy) + w)
-    return out
+    envelopes = shapely.bounds(geoms)[:, [0, 2, 1, 3]].astype("<f8")  # x x y y
+    prefix = b"GP\x00\x03" + struct.pack("<i", SRS_ID)
+    return [prefix + e.tobytes() + w for e, w in zip(envelopes, wkb, strict=True)]
 
 
 _ENVELOPE_DOUBLES = {0: 0, 1: 4, 2: 6, 3: 6, 4: 8}
@@ -168,19 +166,30 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def content_hash(row: dict, geom_wkb: bytes) -> str:
-    """Hash of a polygon's content: geometry (rounded) and attributes."""
-    digest = hashlib.sha256(geom_wkb)
+def content_hashes(frame) -> list[str]:
+    """Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
+
+    The same polygon re-exported through another format (coordinates that
+    differ below 0.1 mm) hashes the same. Stable across library versions:
+    plain text of the values and ISO WKB, through BLAKE2b.
+    """
+    import shapely
+
+    rounded = shapely.transform(
+        np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
+    )
+    wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
+    text = pd.Series([""] * len(frame), index=frame.index, dtype=object)
     for name in CONTENT_FIELDS:
-        value = row.get(name)
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            value = None
-        elif isinstance(value, float):
-            value = round(value, 6)
-        digest.update(
-            json.dumps([name, value], ensure_ascii=False, default=str).encode()
-        )
-    return digest.hexdigest()
+        column = frame[name] if name in frame else pd.Series(None, index=frame.index)
+        if pd.api.types.is_float_dtype(column):
+            column = column.round(6)
+        values = column.astype(object).where(column.notna(), "\x00")
+        text = text + name + "=" + values.astype(str) + "\x1f"
+    return [
+        hashlib.blake2b(t.encode() + w, digest_size=20).hexdigest()
+        for t, w in zip(text, wkbs, strict=True)
+    ]
 
 
 def parse_as_of(value) -> tuple[str, object] | None:
@@ -511,28 +520,20 @@ class GeoPackageStore:
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
-        import shapely
-
-        blobs = to_gpkg_blobs(frame.geometry.values)
-        records = frame.drop(columns="geometry").to_dict("records")
-        # hash geometry rounded to 1e-9° (0.1 mm): the same polygon re-exported
-        # through another format is the same polygon
-        rounded = shapely.transform(
-            np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
-        )
-        wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2)
-        hashes = [content_hash(r, w) for r, w in zip(records, wkbs, strict=True)]
+        frame = frame.reset_index(drop=True)
+        hashes = content_hashes(frame)
+        keys = frame["key"].astype(str).tolist()
         with self.transaction() as conn:
             live = dict(
                 conn.execute(
                     f"SELECT key, content_hash FROM {LAYER} WHERE ended_batch IS NULL"
                 ).fetchall()
             )
-            todo = [i for i, r in enumerate(records) if live.get(r["key"]) != hashes[i]]
+            todo = [i for i, k in enumerate(keys) if live.get(k) != hashes[i]]
             counts = {
                 "added": 0,
                 "changed": 0,
-                "unchanged": len(records) - len(todo),
+                "unchanged": len(keys) - len(todo),
                 "batch_id": None,
             }
             if not todo:
@@ -553,26 +554,23 @@ class GeoPackageStore:
                     f"SELECT key, MAX(version) FROM {LAYER} GROUP BY key"
                 ).fetchall()
             )
-            rows = []
-            for i in todo:
-                r = records[i]
-                key = r["key"]
-                if key in live:
-                    conn.execute(
-                        f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
-                        "end_reason = 'superseded' "
-                        "WHERE key = ? AND ended_batch IS NULL",
-                        (batch_id, now, key),
-                    )
-                    counts["changed"] += 1
-                else:
-                    counts["added"] += 1
-                rows.append(
-                    _version_row(
-                        r, blobs[i], hashes[i], versions.get(key, 0) + 1, batch_id, now
-                    )
-                )
-            _insert_versions(conn, rows)
+            changed = [keys[i] for i in todo if keys[i] in live]
+            conn.executemany(
+                f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
+                "end_reason = 'superseded' WHERE key = ? AND ended_batch IS NULL",
+                [(batch_id, now, k) for k in changed],
+            )
+            counts["changed"] = len(changed)
+            counts["added"] = len(todo) - len(changed)
+            sub = frame.iloc[todo]
+            rows = _version_rows(
+                sub,
+                hashes=[hashes[i] for i in todo],
+                versions=[versions.get(keys[i], 0) + 1 for i in todo],
+                batch_id=batch_id,
+                now=now,
+            )
+            _insert_versions(conn, rows, shapely_bounds(sub))
             conn.execute(
                 f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
                 "WHERE batch_id = ?",
@@ -743,38 +741,81 @@ def _clean(value):
     return value
 
 
-def _version_row(
-    r: dict, blob: bytes, digest: str, version: int, batch_id: int, now: str
-) -> tuple:
-    values = {
-        "key": r["key"],
-        "adcode": r["adcode"],
-        "project_id": r["project_id"],
-        "version": version,
-        "year": r.get("year"),
-        "project_type": r["project_type"],
-        "programme": r.get("programme"),
-        "area_mu": r["area_mu"],
-        "area_reported_mu": r.get("area_reported_mu"),
-        "species": r.get("species"),
-        "stock_volume_m3": r.get("stock_volume_m3"),
-        "attrs": r.get("attrs"),
-        "content_hash": digest,
-        "batch_id": batch_id,
-        "valid_from": now,
-        "ended_batch": None,
-        "valid_to": None,
-        "end_reason": None,
-        "source_file": r.get("source_file"),
-        "source_row": r.get("source_row"),
+def shapely_bounds(frame) -> np.ndarray:
+    """Bounds (minx, miny, maxx, maxy) of each geometry of *frame*."""
+    import shapely
+
+    return shapely.bounds(np.asarray(frame.geometry.values))
+
+
+def _column(frame, name) -> list:
+    if name not in frame:
+        return [None] * len(frame)
+    column = frame[name]
+    values = column.astype(object).where(column.notna(), None).tolist()
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def _version_rows(frame, *, hashes, versions, batch_id, now) -> list[tuple]:
+    n = len(frame)
+    columns = {
+        "version": versions,
+        "content_hash": hashes,
+        "batch_id": [batch_id] * n,
+        "valid_from": [now] * n,
+        "ended_batch": [None] * n,
+        "valid_to": [None] * n,
+        "end_reason": [None] * n,
     }
-    return (blob, *(_clean(values[c]) for c in VERSION_FIELDS))
+    for name in VERSION_FIELDS:
+        if name not in columns:
+            columns[name] = _column(frame, name)
+    blobs = to_gpkg_blobs(frame.geometry.values)
+    return list(zip(blobs, *(columns[c] for c in VERSION_FIELDS), strict=True))
 
 
-def _insert_versions(conn, rows: list[tuple]) -> None:
+_RTREE_TRIGGER = f"rtree_{LAYER}_geom_insert"
+_COUNT_TRIGGER = f"trigger_insert_feature_count_{LAYER}"
+
+
+def _insert_versions(conn, rows: list[tuple], bounds: np.ndarray) -> None:
+    """Insert version rows and their R-tree entries in bulk.
+
+    GDAL's insert trigger would call a Python function five times per row to
+    read each envelope; within this transaction it is dropped, the R-tree is
+    filled from the bounds we already have, and the trigger is restored, so
+    other programs that write to the file keep their index maintenance.
+    """
     cols = ", ".join(VERSION_FIELDS)
     marks = ", ".join("?" * (len(VERSION_FIELDS) + 1))
+    triggers = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)",
+        (_RTREE_TRIGGER, _COUNT_TRIGGER),
+    ).fetchall()
+    for name, _ in triggers:
+        conn.execute(f'DROP TRIGGER "{name}"')
+    first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
     conn.executemany(f"INSERT INTO {LAYER} (geom, {cols}) VALUES ({marks})", rows)
+    fids = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT fid FROM {LAYER} WHERE fid > ? ORDER BY fid", (first,)
+        )
+    ]
+    conn.executemany(
+        f"INSERT INTO rtree_{LAYER}_geom VALUES (?, ?, ?, ?, ?)",
+        [
+            (fid, b[0], b[2], b[1], b[3])
+            for fid, b in zip(fids, bounds.tolist(), strict=True)
+        ],
+    )
+    conn.execute(
+        "UPDATE gpkg_ogr_contents SET feature_count = "
+        f"(SELECT COUNT(*) FROM {LAYER}) WHERE lower(table_name) = lower(?)",
+        (LAYER,),
+    )
+    for _, sql in triggers:
+        conn.execute(sql)
 
 
 def _touch_contents(conn, now: str) -> None:
