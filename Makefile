@@ -26,10 +26,26 @@ $(DEMO_SAMPLE)/manifest.json: $(STAMP) scripts/make_sample.py
 
 sample: $(DEMO_SAMPLE)/manifest.json
 
+DEMO_STORE  := $(DEMO_SAMPLE)/store.gpkg
+DELIVERIES  := $(DEMO_SAMPLE)/deliveries
+
 demo: $(STAMP) $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink check-data
+	@rm -f $(DEMO_STORE)
+	@mkdir -p maps
+	@# a year of the bureau's work: check and load every delivery (repairing
+	@# geometry, leaving out what is wrong), give the CRS the county forgot,
+	@# apply the correction and the withdrawal list
+	$(BIN)/forestsink ingest $(DELIVERIES)/2011 $(DELIVERIES)/2012 $(DELIVERIES)/2013 \
+	    $(DELIVERIES)/2014 $(DELIVERIES)/2015 --store $(DEMO_STORE) --fix --skip-errors \
+	    --user demo --report maps/ingest-report.xlsx > maps/ingest-log.txt
+	$(BIN)/forestsink ingest $(DELIVERIES)/2015/500155_*.shp --crs EPSG:4545 \
+	    --store $(DEMO_STORE) --user demo > /dev/null
+	$(BIN)/forestsink ingest $(DELIVERIES)/corrections --store $(DEMO_STORE) --user demo > /dev/null
+	$(BIN)/forestsink withdraw --from-file $(DELIVERIES)/withdrawals.csv --store $(DEMO_STORE) --user demo
+	$(BIN)/forestsink current --store $(DEMO_STORE)
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/ — open maps/districts.html in any browser (works offline)."
+	@echo "Demo written under maps/: districts.html (opens offline), ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

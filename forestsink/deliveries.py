@@ -10,8 +10,8 @@ Rules:
 * a file that cannot be read (format, encoding, CRS, missing columns) is an
   error for that file;
 * if any error remains, nothing is written — unless ``skip_errors=True``,
-  which lands the features without errors and records how many were left out
-  in the batch note;
+  which lands the features without errors (recording how many were left out
+  in the batch note) and skips files that cannot be read;
 * each file is one batch (one transaction); a file identical to one already
   ingested (same SHA-256) is skipped and reported as such.
 """
@@ -159,15 +159,27 @@ def ingest_deliveries(
     report = check_deliveries(
         paths, existing=existing, progress=progress, **check_options
     )
-    unreadable = report.issues[report.issues["code"] == "unreadable_file"]
-    if report.n_errors and (not skip_errors or len(unreadable)):
+    if report.n_errors and not skip_errors:
         raise IngestError(
             f"{report.n_errors} error(s) in the deliveries; nothing was written "
             "to the store. Fix them (see the report), use --fix for geometry, "
             "or --skip-errors to leave the bad features out.",
             report,
         )
-    outcomes = []
+    outcomes = [
+        {
+            "file": rec["file"],
+            "batch_id": None,
+            "added": 0,
+            "changed": 0,
+            "unchanged": 0,
+            "skipped": None,
+            "status": "unreadable; skipped",
+        }
+        for rec in report.issues[report.issues["code"] == "unreadable_file"].to_dict(
+            "records"
+        )
+    ]
     for delivery, result in report.deliveries:
         bad_rows = set(result.errors["row"].astype(int))
         frame = result.frame

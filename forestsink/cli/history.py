@@ -123,8 +123,14 @@ def current_cmd(store: str, as_of: str | None, out: str | None) -> None:
             write_table(frame.drop(columns="geometry"), out)
         click.echo(f"已写出 / Written: {out} ({len(frame)} polygons)")
         return
+    from forestsink.reference import read_project_types
+
+    names = read_project_types()["name_zh"]
     summary = frame.groupby("project_type")["area_mu"].agg(["count", "sum"])
-    print_table(summary.reset_index(), title=f"{len(frame)} polygons")
+    summary = summary.reset_index()
+    summary.insert(1, "中文", summary["project_type"].map(names))
+    summary.columns = ["类型 / type", "中文", "图斑 / polygons", "面积 mu (亩)"]
+    print_table(summary, title=f"{len(frame)} 个图斑 / polygons")
 
 
 @click.command("batches")

@@ -301,9 +301,7 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
                 "--encoding GBK / UTF-8."
             )
         if _is_text(raw[column]):
-            uniques = {
-                v for v in raw[column] if isinstance(v, str) and not v.isascii()
-            }
+            uniques = {v for v in raw[column] if isinstance(v, str) and not v.isascii()}
             wrong = {v for v in uniques if looks_like_mojibake(v)}
             bad = raw[column].isin(wrong) if wrong else pd.Series(False, raw.index)
             if bad.any():
