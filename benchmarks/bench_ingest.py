@@ -57,7 +57,9 @@ def make_shapefile(path: Path, n: int, seed: int = 7) -> Path:
             "小班号": [f"B{i:07d}" for i in range(n)],
             "区县": adcode,
             "年度": rng.integers(2011, 2016, n),
-            "工程类别": rng.choice(["人工造林", "退耕还林", "低效林改造", "中幼林抚育"], n),
+            "工程类别": rng.choice(
+                ["人工造林", "退耕还林", "低效林改造", "中幼林抚育"], n
+            ),
         },
         geometry=geoms,
         crs=4490,
@@ -87,8 +89,8 @@ def main(argv=None) -> None:
     from forestsink.ingest import read_delivery
     from forestsink.store import GeoPackageStore
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
         shp = make_shapefile(tmp / "big.shp", args.n)
         results = {}
 
@@ -123,10 +125,14 @@ def main(argv=None) -> None:
         for name, t in results.items():
             print(f"  {name:28s} {t:8.2f} s")
         if "fiona read" in results:
-            print(f"  read speed-up vs fiona: "
-                  f"{results['fiona read'] / results['forestsink read']:.1f}x")
-        print(f"  ingest / bare pyogrio: "
-              f"{results['forestsink ingest'] / results['pyogrio read+to_crs+write']:.2f}")
+            print(
+                f"  read speed-up vs fiona: "
+                f"{results['fiona read'] / results['forestsink read']:.1f}x"
+            )
+        print(
+            f"  ingest / bare pyogrio: "
+            f"{results['forestsink ingest'] / results['pyogrio read+to_crs+write']:.2f}"
+        )
         print(f"  peak RSS of this process: {peak:,.0f} MB")
 
 
