@@ -284,10 +284,10 @@ def case(name, family, expect_code, expect_in_message, note, **extra):
 @case(
     "shp_truncated",
     "parts",
-    "empty_geometry",
-    "no geometry",
-    "the .shp is cut in half (its .shx still lists every record): the features "
-    "past the cut have no geometry; the delivery must be refused.",
+    "unreadable_file",
+    "truncated",
+    "the .shp is cut in half (its .shx still lists every record): the whole "
+    "file is refused as truncated, so no half of it can be stored.",
 )
 def _shp_truncated(folder):
     shp = write_shp(base_frame(n=4), folder / "万州_截断.shp")
@@ -326,7 +326,7 @@ def _shp_missing_shx(folder):
     "shp_empty_file",
     "parts",
     "unreadable_file",
-    "cannot be read",
+    "truncated",
     "the .shp is 0 bytes (a failed copy); .shx/.dbf are intact.",
 )
 def _shp_empty(folder):
@@ -552,10 +552,9 @@ def _gbk_latin1_cpg(folder):
     "utf8_with_gbk_cpg",
     "encoding",
     "unreadable_file",
-    "YOU_SHI_SZ",
-    "UTF-8 bytes but the .cpg says GBK (936), ASCII column names; 马尾松 is "
-    "9 bytes, so the GB18030 decode fails on the last byte: refused, naming "
-    "the column.",
+    "the text is UTF-8",
+    "UTF-8 bytes but the .cpg says GBK (936): refused, saying the text is "
+    "UTF-8 and how to fix the .cpg.",
 )
 def _utf8_gbk_cpg(folder):
     gdf = _utf8_frame()

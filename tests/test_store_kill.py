@@ -305,15 +305,6 @@ def test_sigkill_mid_write_rolls_back_to_old_state(killed_mid_write, setup, tmp_
     assert _state(store, setup) == "new"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: gpkg.py GeoPackageStore._read() opens 'file:...?mode=ro'; a "
-    "read-only connection cannot roll back the hot journal a killed writer "
-    "left, so exists/current/batches/integrity_check (and hence the next "
-    "ingest, which starts with store.exists) raise sqlite3.OperationalError "
-    "'attempt to write a readonly database' until something opens the file "
-    "read-write",
-)
 def test_store_usable_right_after_sigkill(killed_mid_write, setup, tmp_path):
     store = _copy_store(killed_mid_write, tmp_path / "s.gpkg")
     assert _journal(store).exists()
@@ -493,13 +484,6 @@ def test_writer_waits_for_the_other_writer(setup, small, tmp_path):
     _consistent(store, setup, [3])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: gpkg.py GeoPackageStore.transaction() maps 'database is locked' "
-    "to StoreBusyError only for BEGIN IMMEDIATE; when a reader (QGIS, another "
-    "`forestsink current`) holds a read transaction, COMMIT times out and a raw "
-    "sqlite3.OperationalError escapes (CLI traceback)",
-)
 def test_open_reader_gives_busy_error_not_sqlite_error(setup, small, tmp_path):
     store = _copy_store(setup.base, tmp_path / "s.gpkg")
     reader = sqlite3.connect(store, isolation_level=None)
@@ -514,11 +498,6 @@ def test_open_reader_gives_busy_error_not_sqlite_error(setup, small, tmp_path):
     assert dump_store(store) == setup.base_dump
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: gpkg.py transaction() formats the wait with {timeout:.0f}, so "
-    "timeout=0.5 reads 'waited 0 s'",
-)
 def test_busy_message_states_the_real_wait(setup, small, tmp_path):
     store = _copy_store(setup.base, tmp_path / "s.gpkg")
     holder = sqlite3.connect(store, isolation_level=None)
@@ -532,15 +511,6 @@ def test_busy_message_states_the_real_wait(setup, small, tmp_path):
     assert "0.5 s" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: gpkg.py GeoPackageStore._create() builds the new store in a "
-    "fixed '.creating-<name>' file and moves it with Path.replace() after a "
-    "non-atomic exists() check: two first ingests at once delete each other's "
-    "temporary file or replace a store the other already wrote to "
-    "(OperationalError 'attempt to write a readonly database' / 'table "
-    "batches already exists', or a lost batch)",
-)
 def test_two_first_ingests_into_a_new_store(tmp_path):
     a = GEN.write_gpkg(GEN.base_frame(prefix="NA"), tmp_path / "a.gpkg")
     b = GEN.write_gpkg(
@@ -572,13 +542,6 @@ def test_two_first_ingests_into_a_new_store(tmp_path):
         assert integrity(store) == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: gpkg.py GeoPackageStore._read() builds the URI as "
-    "f'file:{path}?mode=ro' without quoting; a '#' (or '?', '%') in the store "
-    "path cuts the path short, drops mode=ro and makes SQLite create an empty "
-    "stray file; reads then fail with 'no such table'",
-)
 def test_store_path_with_hash_sign(setup, small, tmp_path):
     store = tmp_path / "项目库#2.gpkg"
     _, outcomes = ingest_deliveries([small], GeoPackageStore(store))

@@ -116,7 +116,8 @@ def infer_crs(bounds: tuple[float, float, float, float], *, source: str = ""):
             + "."
         )
     raise CRSError(
-        f"{where}no .prj, and coordinates {bounds} are neither degrees inside "
+        f"{where}no .prj, and coordinates ({', '.join(f'{v:.6f}' for v in bounds)})"
+        " are neither degrees inside "
         "Chongqing nor zone-prefixed Gauss-Krüger metres. Pass the CRS with "
         "--crs (for example EPSG:4490, EPSG:4545, EPSG:4524)."
     )

@@ -31,10 +31,34 @@ _CPG_ALIASES = {
 }
 
 
+def check_codec(name: str, *, source: str = "") -> str:
+    """Return *name* if Python knows the codec, else raise a clear error."""
+    import codecs
+
+    key = name.strip().lower()
+    if key in _CPG_ALIASES:
+        return _CPG_ALIASES[key]
+    try:
+        codecs.lookup(name.strip())
+    except LookupError as err:
+        raise DeliveryError(
+            f"{source} {name.strip()!r} is not a known code page; pass "
+            "--encoding GBK or --encoding UTF-8."
+        ) from err
+    return name.strip()
+
+
 def encoding_from_cpg(text: str) -> str:
-    """Map the content of a ``.cpg`` file to a Python/GDAL codec name."""
+    """Map the content of a ``.cpg`` file to a Python codec name.
+
+    ``ANSI 936`` / ``CP936`` / ``936`` / ``GBK`` → GB18030; ``65001`` → UTF-8.
+    """
     key = text.strip().lower()
-    return _CPG_ALIASES.get(key, text.strip())
+    if key.startswith("ansi "):
+        key = key[5:].strip()
+    if key in _CPG_ALIASES:
+        return _CPG_ALIASES[key]
+    return check_codec(text, source=".cpg says")
 
 
 def dbf_record_bytes(dbf: bytes) -> bytes:
@@ -74,7 +98,19 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     ('GB18030', '.cpg says 936')
     """
     if cpg is not None and cpg.strip():
-        return encoding_from_cpg(cpg), f".cpg says {cpg.strip()}"
+        codec = encoding_from_cpg(cpg)
+        records = dbf_record_bytes(dbf)
+        if codec == "GB18030" and not records.isascii():
+            try:
+                records.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:  # GBK decoding would "succeed" and store wrong characters
+                raise DeliveryError(
+                    f"the .cpg says {cpg.strip()} (GBK) but the text is UTF-8; fix "
+                    "the .cpg (write UTF-8 in it) or pass --encoding UTF-8."
+                )
+        return codec, f".cpg says {cpg.strip()}"
     records = dbf_record_bytes(dbf)
     # field names are cut at 10 bytes, possibly inside a multi-byte character:
     # test them only when the records carry no non-ASCII text of their own

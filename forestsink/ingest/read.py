@@ -157,27 +157,36 @@ def _safe_extract(zpath: Path, target: Path) -> Path:
     return shps[0]
 
 
-def _choose_layer(path: Path, layer: str | None) -> str | None:
+def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:
     import pyogrio
 
     if path.suffix.lower() != ".gpkg":
         return layer
-    layers = [name for name, geom in pyogrio.list_layers(path) if geom]
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    try:
+        listed = pyogrio.list_layers(path)
+    except (DataSourceError, DataLayerError, OSError) as err:
+        raise DeliveryError(
+            f"{display}: cannot be read as a GeoPackage ({err}); ask the county "
+            "to export it again."
+        ) from err
+    layers = [name for name, geom in listed if geom]
     if layer is not None:
         if layer not in layers:
             raise DeliveryError(
-                f"{path.name}: no layer {layer!r}; layers with geometry: {layers}."
+                f"{display}: no layer {layer!r}; layers with geometry: {layers}."
             )
         return layer
     if len(layers) != 1:
         raise DeliveryError(
-            f"{path.name}: {len(layers)} layers with geometry ({layers}); choose "
+            f"{display}: {len(layers)} layers with geometry ({layers}); choose "
             "one with --layer."
         )
     return layers[0]
 
 
-def _read_raw(path: Path, *, layer, encoding):
+def _read_raw(path: Path, *, layer, encoding, display: str):
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
@@ -185,7 +194,7 @@ def _read_raw(path: Path, *, layer, encoding):
         return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except (DataSourceError, DataLayerError, OSError, ValueError, RuntimeError) as err:
         raise DeliveryError(
-            f"{path.name}: cannot be read ({err}). The file may be truncated or "
+            f"{display}: cannot be read ({err}). The file may be truncated or "
             "not the format its name says; ask the county to export it again."
         ) from err
 
@@ -278,20 +287,27 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
                     "Shapefile is several files (.shp .shx .dbf .prj .cpg); "
                     "deliver all of them, ideally zipped."
                 )
+        _check_shp_complete(parts[".shp"], parts[".shx"], display)
         if encoding is None:
             cpg = parts[".cpg"].read_text(errors="replace") if ".cpg" in parts else None
-            encoding, reason = detect_dbf_encoding(parts[".dbf"].read_bytes(), cpg)
+            try:
+                encoding, reason = detect_dbf_encoding(parts[".dbf"].read_bytes(), cpg)
+            except DeliveryError as err:
+                raise DeliveryError(f"{display}: {err}") from err
             notes.append(f"text encoding {encoding}: {reason}")
         else:
+            from forestsink.ingest.encoding import check_codec
+
+            encoding = check_codec(encoding, source=f"{display}: --encoding")
             notes.append(f"text encoding {encoding}: given with --encoding")
-    layer = _choose_layer(path, layer)
+    layer = _choose_layer(path, layer, display)
     if suffix == ".shp":
         # read bytes transparently, then decode with the chosen codec here:
         # GDAL/pyogrio cannot decode a name cut inside a multi-byte character
-        raw = _read_raw(path, layer=layer, encoding="ISO-8859-1")
+        raw = _read_raw(path, layer=layer, encoding="ISO-8859-1", display=display)
         raw = _transcode(raw, encoding, display)
     else:
-        raw = _read_raw(path, layer=layer, encoding=None)
+        raw = _read_raw(path, layer=layer, encoding=None, display=display)
     # ---- text: refuse mojibake before anything reaches the store
     for column in [*raw.columns.drop("geometry")]:
         if looks_like_mojibake(str(column)):
@@ -327,13 +343,18 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
         if raw.geometry.isna().all() or raw.geometry.is_empty.all():
             raise CRSError(f"{display}: no .prj and no geometry to infer a CRS from.")
         inferred, reason = infer_crs(tuple(raw.total_bounds), source=display)
+        if suffix == ".shp" and path.with_suffix(".prj").exists():
+            reason = reason.replace("no .prj", "the .prj could not be understood")
         notes.append(reason)
         raw = raw.set_crs(inferred)
     crs_text = raw.crs.to_string()
     # ---- geometry: 2D, in the store CRS
     geoms = raw.geometry.values
-    if shapely.has_z(np.asarray(geoms)).any():
-        notes.append("Z (height) values dropped: areas are 2D")
+    has_z = shapely.has_z(np.asarray(geoms)).any()
+    has_m = hasattr(shapely, "has_m") and shapely.has_m(np.asarray(geoms)).any()
+    if has_z or has_m:
+        what = " and ".join(w for w, f in (("Z (height)", has_z), ("M", has_m)) if f)
+        notes.append(f"{what} values dropped: areas are 2D")
         raw = raw.set_geometry(shapely.force_2d(np.asarray(geoms)), crs=raw.crs)
     try:
         raw = raw.to_crs(STORE_CRS)
@@ -399,6 +420,28 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
         columns=dict(m),
         notes=notes,
     )
+
+
+def _check_shp_complete(shp: Path, shx: Path, display: str) -> None:
+    """Refuse a .shp cut short: its index (.shx) points past its end."""
+    import struct
+
+    index = shx.read_bytes()
+    size = shp.stat().st_size
+    if len(index) < 100 or size < 100:
+        raise DeliveryError(
+            f"{display}: the .shp or .shx is shorter than a Shapefile header; "
+            "the file is truncated. Ask the county to export it again."
+        )
+    if len(index) > 100:
+        offset, length = struct.unpack(">ii", index[-8:])
+        end = 2 * (offset + length + 4)
+        if end > size:
+            raise DeliveryError(
+                f"{display}: the .shp is truncated ({size} bytes, its index "
+                f"needs {end}); features would be lost. Ask the county to "
+                "export it again."
+            )
 
 
 def _is_text(series) -> bool:

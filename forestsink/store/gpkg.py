@@ -31,8 +31,10 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -268,9 +270,11 @@ class GeoPackageStore:
                 f"{self.path}: no such store. Ingest a delivery first "
                 "(forestsink ingest PATH --store FILE)."
             )
-        conn = sqlite3.connect(
-            f"file:{self.path}?mode=ro", uri=True, timeout=self.timeout
-        )
+        # read-write when possible: a reader must be able to roll back the
+        # journal a killed writer left behind (a read-only one cannot)
+        mode = "rw" if os.access(self.path, os.W_OK) else "ro"
+        uri = f"{self.path.resolve().as_uri()}?mode={mode}"
+        conn = sqlite3.connect(uri, uri=True, timeout=self.timeout)
         try:
             yield conn
         finally:
@@ -286,22 +290,28 @@ class GeoPackageStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as err:
-                if "locked" in str(err) or "busy" in str(err):
-                    raise StoreBusyError(
-                        f"{self.path}: another process is writing to this store "
-                        f"(waited {self.timeout:.0f} s). Try again when it has "
-                        "finished."
-                    ) from err
-                raise
+                raise self._busy(err) from err
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
                 conn.execute("COMMIT")
+            except BaseException as err:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(err, sqlite3.OperationalError) and _is_busy(err):
+                    raise self._busy(err) from err
+                raise
         finally:
             conn.close()
+
+    def _busy(self, err: Exception) -> Exception:
+        if not _is_busy(err):
+            return err
+        return StoreBusyError(
+            f"{self.path}: another process is writing to this store (or holding "
+            "it open) "
+            f"(waited {self.timeout:g} s). Nothing was written; try again when "
+            "it has finished."
+        )
 
     def _create(self) -> None:
         """Create an empty store (GDAL writes the GeoPackage scaffolding)."""
@@ -309,7 +319,9 @@ class GeoPackageStore:
         import pyogrio
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".creating-{self.path.name}")
+        tmp = self.path.with_name(
+            f".creating-{os.getpid()}-{threading.get_ident()}-{self.path.name}"
+        )
         tmp.unlink(missing_ok=True)
         dtypes = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
         empty = gpd.GeoDataFrame(
@@ -327,15 +339,18 @@ class GeoPackageStore:
             geometry_type="MultiPolygon",
             layer_options={"FID": "fid", "GEOMETRY_NAME": "geom"},
         )
-        conn = sqlite3.connect(tmp, isolation_level=None)
         try:
-            conn.executescript(_SCHEMA_SQL)
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.executescript(_SCHEMA_SQL)
+            finally:
+                conn.close()
+            try:  # atomic, and refuses to replace a store another process made
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
         finally:
-            conn.close()
-        if self.path.exists():  # another process created it meanwhile
-            tmp.unlink()
-            return
-        tmp.replace(self.path)
+            tmp.unlink(missing_ok=True)
 
     # ---- reads ----------------------------------------------------------------
     def batches(self) -> pd.DataFrame:
@@ -722,6 +737,11 @@ class GeoPackageStore:
             )
             _touch_contents(conn, now)
         return new_id
+
+
+def _is_busy(err: Exception) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
 
 
 def _user() -> str:
