@@ -66,3 +66,30 @@ def sample_manifest(sample_dir) -> dict:
 # ---------------------------------------------------------------------------
 # (end of sample data section)
 # ---------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# A store holding the whole sample (ingest, correction, withdrawal)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sample_store(sample_dir, sample_manifest, tmp_path_factory):
+    """GeoPackage store with the sample's 2011–2015 deliveries loaded."""
+    from forestsink.deliveries import ingest_deliveries, read_withdrawals
+    from forestsink.store import GeoPackageStore
+
+    store = GeoPackageStore(tmp_path_factory.mktemp("store") / "store.gpkg")
+    deliveries = sample_dir / "deliveries"
+    folders = [deliveries / str(y) for y in range(2011, 2016)]
+    ingest_deliveries(folders, store, fix=True, skip_errors=True, user="tests")
+    refused = [
+        d for d in sample_manifest["defects"] if d["class"] == "missing_crs_refused"
+    ]
+    for d in refused:
+        ingest_deliveries([sample_dir / d["path"]], store, crs="EPSG:4545")
+    ingest_deliveries([deliveries / "corrections"], store)
+    store.withdraw_many(
+        read_withdrawals(deliveries / "withdrawals.csv"), source_name="withdrawals.csv"
+    )
+    return store

@@ -164,6 +164,7 @@ def _register() -> None:
         withdraw_cmd,
     )
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
+    from forestsink.cli.progress import carbon_cmd, progress_cmd
 
     for command in (
         validate_cmd,
@@ -174,6 +175,8 @@ def _register() -> None:
         undo_cmd,
         current_cmd,
         batches_cmd,
+        progress_cmd,
+        carbon_cmd,
     ):
         cli.add_command(command)
 

@@ -1,0 +1,237 @@
+"""Areas by district, year and project type: gross, net (overlaps once), split.
+
+Pure computation over GeoDataFrames; nothing is read or written here.
+
+Rules (the README states them too):
+
+* **Areas** are ellipsoidal, computed in the Chongqing Albers equal-area
+  projection (GRS80), in mu.
+* **Split**: a polygon crossing a district boundary is split by area between
+  the districts; the part outside the city (if any) stays with the district
+  its attributes name, so gross totals equal polygon areas.
+* **Net**: within one group of types — all types that add new forest area
+  form one group (the same land re-planted under another programme is still
+  one piece of new forest), every other type is its own group — land
+  covered by several polygons is counted once, for the earliest polygon
+  (year, then key). ``overlap_area_mu = gross_area_mu - net_area_mu``.
+* **New forest area** = net area of the types whose rule says they add area.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forestsink.area import CHONGQING_ALBERS
+from forestsink.units import M2_PER_MU
+
+
+def split_by_district(frame, districts) -> pd.DataFrame:
+    """Split polygons by district boundaries.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Project polygons with ``key``, ``adcode`` (declared district), any CRS.
+    districts : geopandas.GeoDataFrame
+        ``adcode`` and polygons, any CRS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per piece: ``key``, ``adcode`` (where the piece lies),
+        ``share`` (piece area ÷ polygon area), ``area_mu``, ``geometry``
+        (shapely, Chongqing Albers metres). Shares of one key sum to 1.
+    """
+    import shapely
+
+    geoms = np.asarray(frame.to_crs(CHONGQING_ALBERS).geometry.values, dtype=object)
+    d_geoms = np.asarray(
+        districts.to_crs(CHONGQING_ALBERS).geometry.values, dtype=object
+    )
+    d_codes = districts["adcode"].to_numpy(dtype=object)
+    keys = frame["key"].to_numpy(dtype=object)
+    declared = frame["adcode"].to_numpy(dtype=object)
+    area = shapely.area(geoms)
+    n = len(geoms)
+
+    tree = shapely.STRtree(geoms)
+    inside = np.full(n, -1)
+    for j, d in enumerate(d_geoms):
+        inside[tree.query(d, predicate="contains_properly")] = j
+    whole = np.flatnonzero(inside >= 0)
+    parts_key = [keys[whole]]
+    parts_code = [d_codes[inside[whole]]]
+    parts_geom = [geoms[whole]]
+    rest = np.flatnonzero(inside < 0)
+    if len(rest):
+        dtree = shapely.STRtree(d_geoms)
+        pairs = dtree.query(geoms[rest], predicate="intersects")
+        pieces = shapely.intersection(geoms[rest][pairs[0]], d_geoms[pairs[1]])
+        keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
+        parts_key.append(keys[rest][pairs[0]][keep])
+        parts_code.append(d_codes[pairs[1]][keep])
+        parts_geom.append(pieces[keep])
+        covered = np.zeros(len(rest))
+        np.add.at(covered, pairs[0][keep], shapely.area(pieces[keep]))
+        spill = area[rest] - covered > 1e-6 * np.maximum(area[rest], 1.0)
+        if spill.any():
+            # the part outside the city stays with the declared district, as
+            # area only (its geometry is not needed for net-area overlaps)
+            parts_key.append(keys[rest][spill])
+            parts_code.append(declared[rest][spill])
+            parts_geom.append(np.full(spill.sum(), None, dtype=object))
+    pieces = pd.DataFrame(
+        {
+            "key": np.concatenate(parts_key),
+            "adcode": np.concatenate(parts_code),
+            "geometry": np.concatenate(parts_geom),
+        }
+    )
+    whole_area = pd.Series(area, index=keys)
+    piece_area = shapely.area(pieces["geometry"].to_numpy())
+    piece_area = np.where(pd.isna(pieces["geometry"]), np.nan, piece_area)
+    pieces["area_m2"] = piece_area
+    # the residual (outside-city) piece gets the area no district took
+    taken = pieces.groupby("key")["area_m2"].sum(min_count=1)
+    residual_rows = pieces["geometry"].isna().to_numpy()
+    if residual_rows.any():
+        rk = pieces.loc[residual_rows, "key"]
+        pieces.loc[residual_rows, "area_m2"] = (
+            whole_area.loc[rk].to_numpy() - taken.reindex(rk).fillna(0).to_numpy()
+        )
+    total = whole_area.loc[pieces["key"]].to_numpy()
+    pieces["share"] = np.where(total > 0, pieces["area_m2"] / total, 0.0)
+    pieces["area_mu"] = pieces["area_m2"] / M2_PER_MU
+    return pieces.drop(columns="area_m2")
+
+
+def _components(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Label the connected components (union-find) of *n* nodes and *pairs*."""
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(pairs[0], pairs[1], strict=True):
+        ra, rb = find(int(a)), find(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)])
+
+
+def net_areas(
+    pieces: pd.DataFrame, *, group: pd.Series, order: pd.Series
+) -> np.ndarray:
+    """Net area (mu) of each piece: overlaps counted once, for the earliest.
+
+    Parameters
+    ----------
+    pieces : DataFrame
+        From :func:`split_by_district` (``adcode``, ``geometry``, ``area_mu``).
+    group : Series
+        Overlaps only count between pieces with the same group label.
+    order : Series
+        Sort key; among overlapping pieces the smallest keeps the land.
+
+    Returns
+    -------
+    numpy.ndarray
+        Net area in mu per piece (equal to ``area_mu`` where nothing overlaps).
+    """
+    import shapely
+
+    net = pieces["area_mu"].to_numpy(dtype="float64").copy()
+    geoms = pieces["geometry"].to_numpy()
+    has_geom = ~pd.isna(geoms)
+    labels = (pieces["adcode"].astype(str) + "|" + group.astype(str)).to_numpy()
+    for label in np.unique(labels[has_geom]):
+        idx = np.flatnonzero((labels == label) & has_geom)
+        if len(idx) < 2:
+            continue
+        tree = shapely.STRtree(geoms[idx])
+        pairs = tree.query(geoms[idx], predicate="intersects")
+        pairs = pairs[:, pairs[0] < pairs[1]]
+        if not pairs.shape[1]:
+            continue
+        touching = shapely.area(
+            shapely.intersection(geoms[idx][pairs[0]], geoms[idx][pairs[1]])
+        )
+        pairs = pairs[:, touching > 0]
+        if not pairs.shape[1]:
+            continue
+        comp = _components(len(idx), pairs)
+        members = np.unique(np.concatenate([pairs[0], pairs[1]]))
+        for root in np.unique(comp[members]):
+            local = idx[comp == root]
+            local = local[np.argsort(order.to_numpy()[local], kind="stable")]
+            covered = None
+            for i in local:
+                g = geoms[i]
+                if covered is None:
+                    covered = g
+                    continue
+                net[i] = shapely.area(shapely.difference(g, covered)) / M2_PER_MU
+                covered = shapely.union(covered, g)
+    return net
+
+
+def project_pieces(frame, districts, *, types: pd.DataFrame) -> pd.DataFrame:
+    """Pieces of every polygon per district with gross and net areas.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Current store polygons (``key``, ``adcode``, ``year``,
+        ``project_type``, ``stock_volume_m3``, ``species`` ...).
+    districts : geopandas.GeoDataFrame
+    types : DataFrame
+        From :func:`forestsink.reference.read_project_types` (the rules).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per piece with ``key``, ``adcode``, ``share``, ``year``,
+        ``project_type``, ``species``, ``gross_area_mu``, ``net_area_mu``,
+        ``new_forest_area_mu``, ``stock_volume_m3`` (delivered volume × share;
+        NaN where none was delivered or the type adds no volume).
+    """
+    if frame.empty:
+        return pd.DataFrame(
+            columns=[
+                "key",
+                "adcode",
+                "share",
+                "year",
+                "project_type",
+                "species",
+                "gross_area_mu",
+                "net_area_mu",
+                "new_forest_area_mu",
+                "stock_volume_m3",
+            ]
+        )
+    pieces = split_by_district(frame, districts)
+    attrs = frame.drop(columns=["geometry", "adcode"]).set_index("key")
+    for column in ("year", "project_type", "species", "stock_volume_m3"):
+        pieces[column] = attrs[column].reindex(pieces["key"]).to_numpy()
+    adds_area = types["adds_forest_area"].reindex(pieces["project_type"]).fillna(False)
+    adds_volume = (
+        types["adds_stock_volume"].reindex(pieces["project_type"]).fillna(False)
+    )
+    group = pd.Series(
+        np.where(adds_area.to_numpy(), "new_forest", pieces["project_type"]),
+        index=pieces.index,
+    )
+    order = pieces["year"].astype("Int64").astype(str) + "|" + pieces["key"]
+    pieces["gross_area_mu"] = pieces["area_mu"]
+    pieces["net_area_mu"] = net_areas(pieces, group=group, order=order)
+    pieces["new_forest_area_mu"] = np.where(
+        adds_area.to_numpy(), pieces["net_area_mu"], 0.0
+    )
+    volume = pd.to_numeric(pieces["stock_volume_m3"], errors="coerce") * pieces["share"]
+    pieces["stock_volume_m3"] = volume.where(adds_volume.to_numpy())
+    return pieces.drop(columns=["geometry", "area_mu"])

@@ -1,0 +1,238 @@
+"""Progress tables and outputs on the sample store: views, targets, formats."""
+
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from forestsink.cli.main import cli
+from forestsink.progress import progress_tables
+
+MACHINE_COLUMNS = [
+    "adcode",
+    "name_zh",
+    "name_en",
+    "region",
+    "year",
+    "project_type",
+    "gross_area_mu",
+    "net_area_mu",
+    "new_forest_area_mu",
+    "stock_volume_m3",
+    "share_of_city",
+]
+
+
+@pytest.fixture(scope="module")
+def tables(sample_store):
+    return progress_tables(sample_store).tables
+
+
+def test_views_agree_with_each_other(tables):
+    total = tables["district"]["new_forest_area_mu"].sum()
+    for name in ("region", "unit", "city"):
+        assert tables[name]["new_forest_area_mu"].sum() == pytest.approx(total)
+    assert set(tables["region"]["name_zh"]) == {"一小时经济圈", "渝东北翼", "渝东南翼"}
+
+
+def test_unit_view_has_39_units(tables):
+    units = tables["unit"]
+    assert sorted(units["unit_no"].unique()) == list(range(1, 40))
+    wansheng = units[units["unit_no"] == 22]
+    assert len(wansheng) == 1 and wansheng["gross_area_mu"].isna().all()
+    assert "綦江区" in wansheng["note"].iloc[0]
+    qijiang = units[units["unit_no"] == 16]
+    assert qijiang["note"].str.contains("万盛").all()
+
+
+def test_city_targets_match_the_district_sums(tables, sample_manifest):
+    city = tables["city_targets"].set_index(["target_id", "year"])
+    done = city.loc[("new_forest_area", 2015), "cumulative"]
+    assert done == pytest.approx(tables["district"]["new_forest_area_mu"].sum())
+    assert city.loc[("new_forest_area", 2015), "target"] == 9_000_000
+    # the sample was generated with ~9.49 M mu net new forest; the planted errors
+    # (left out) and the withdrawal take a little away
+    assert done == pytest.approx(
+        sample_manifest["totals"]["new_forest_net_mu"], rel=0.01
+    )
+    renovation = city.loc[("type_renovation", 2015)]
+    assert renovation["target"] == 3_000_000 + 400_000 + 5_320_000
+    cum = city.xs("new_forest_area", level=0)["cumulative"]
+    assert cum.is_monotonic_increasing
+
+
+def test_net_new_forest_equals_dissolved_union(tables, sample_store):
+    """Oracle: a plain geopandas dissolve of the area-adding polygons."""
+    import shapely
+
+    from forestsink.area import CHONGQING_ALBERS
+
+    current = sample_store.current()
+    adds = current[
+        current["project_type"].isin(
+            [
+                "afforestation",
+                "grain_to_green",
+                "rocky_desertification",
+                "public_welfare",
+            ]
+        )
+    ]
+    union = shapely.union_all(adds.to_crs(CHONGQING_ALBERS).geometry.values)
+    assert tables["district"]["new_forest_area_mu"].sum() == pytest.approx(
+        union.area / (10000 / 15), rel=1e-6
+    )
+
+
+def test_net_below_gross_where_replanted(tables):
+    d = tables["district"]
+    assert (d["net_area_mu"] <= d["gross_area_mu"] + 1e-9).all()
+    assert d["overlap_area_mu"].sum() > 100  # the planted re-plantings
+
+
+def test_share_of_city_sums_to_one(tables):
+    d = tables["district"]
+    sums = d.groupby(["year", "project_type"])["share_of_city"].sum()
+    assert sums.to_numpy() == pytest.approx(1.0)
+
+
+def test_no_invented_district_targets(tables):
+    assert "district_targets" not in tables
+    assert not any("pct" in c for c in tables["district"].columns)
+
+
+def test_csv_xlsx_json_carry_identical_numbers(sample_store, tmp_path):
+    runner = CliRunner()
+    outs = {}
+    for suffix in ("csv", "xlsx", "json"):
+        path = tmp_path / f"p.{suffix}"
+        result = runner.invoke(
+            cli, ["progress", "--store", str(sample_store.path), "--out", str(path)]
+        )
+        assert result.exit_code == 0, result.output
+        outs[suffix] = path
+    csv = pd.read_csv(outs["csv"], dtype={"adcode": str}, encoding="utf-8-sig")
+    assert list(csv.columns) == [
+        *MACHINE_COLUMNS[:6],
+        "n_polygons",
+        "gross_area_mu",
+        "net_area_mu",
+        "overlap_area_mu",
+        "new_forest_area_mu",
+        "stock_volume_m3",
+        "stock_volume_estimated_m3",
+        "share_of_city",
+    ]
+    records = pd.DataFrame(json.loads(outs["json"].read_text(encoding="utf-8")))
+    assert records["adcode"].tolist() == csv["adcode"].tolist()
+    for column in ("gross_area_mu", "net_area_mu", "new_forest_area_mu"):
+        assert records[column].to_numpy() == pytest.approx(csv[column].to_numpy())
+    book = openpyxl.load_workbook(outs["xlsx"])
+    assert book.sheetnames[0] == "区县 Districts"
+    for name in (
+        "片区 Regions",
+        "考核单元 Units",
+        "全市目标 City targets",
+        "来源与设置 Sources",
+    ):
+        assert name in book.sheetnames
+    sheet = book["区县 Districts"]
+    assert sheet.freeze_panes == "A2"
+    headers = [c.value for c in sheet[1]]
+    assert "新增森林面积 New forest area (亩 mu)" in headers
+    assert "行政区划代码 Adcode" == headers[0]
+    col = headers.index("新增森林面积 New forest area (亩 mu)")
+    xl = [row[col] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert xl == pytest.approx(csv["new_forest_area_mu"].tolist())
+    assert sheet.cell(row=2, column=col + 1).number_format == "#,##0.0"
+    sources = {
+        r[0]: r[1]
+        for r in book["来源与设置 Sources"].iter_rows(min_row=2, values_only=True)
+    }
+    assert sources["store"] == str(sample_store.path)
+    assert "tool_version" in sources and "parameters" in sources
+
+
+def test_by_unit_and_year_options(sample_store, tmp_path):
+    out = tmp_path / "u.csv"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "progress",
+            "--store",
+            str(sample_store.path),
+            "--by",
+            "unit",
+            "--year",
+            "2013",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert set(table["year"].dropna()) == {2013}
+    assert "unit_no" in table.columns and table["unit_no"].nunique() >= 38
+
+
+def test_bureau_targets(sample_store, tmp_path):
+    targets = tmp_path / "t.csv"
+    targets.write_text(
+        "区县,metric,value\n开县,new_forest_area_mu,100000\n"
+        "500101,new_forest_area_mu,50000\n",
+        encoding="utf-8",
+    )
+    result = progress_tables(sample_store, targets=targets).tables
+    dt = result["district_targets"].set_index("adcode")
+    base = result["district"].groupby("adcode")["new_forest_area_mu"].sum()
+    assert dt.loc["500154", "done"] == pytest.approx(base["500154"])
+    assert dt.loc["500154", "pct_done"] == pytest.approx(100 * base["500154"] / 100000)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("区县,metric,value\n成都,new_forest_area_mu,1\n", encoding="utf-8")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "progress",
+            "--store",
+            str(sample_store.path),
+            "--targets",
+            str(bad),
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+    )
+    assert res.exit_code == 1 and "row 2" in res.output and "成都" in res.output
+
+
+def test_as_of_before_the_withdrawal(sample_store):
+    batches = sample_store.batches()
+    withdraw = int(batches[batches["kind"] == "withdraw"]["batch_id"].iloc[0])
+    now = progress_tables(sample_store).tables["district"]
+    then = progress_tables(sample_store, as_of=withdraw - 1).tables["district"]
+    assert then["n_polygons"].sum() == now["n_polygons"].sum() + 1
+
+
+def test_carbon_outputs(sample_store, tmp_path):
+    out = tmp_path / "c.csv"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "carbon",
+            "--store",
+            str(sample_store.path),
+            "--draws",
+            "2000",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"adcode": str}, encoding="utf-8-sig")
+    city = table.set_index("adcode").loc["500000"]
+    districts = table[table["adcode"] != "500000"]
+    assert city["co2_t_central"] == pytest.approx(districts["co2_t_central"].sum())
+    assert city["co2_t_p05"] < city["co2_t"] < city["co2_t_p95"]
+    assert {"co2_t", "co2_t_p05", "co2_t_p95"} <= set(table.columns)
+    assert "t CO₂" in result.output
