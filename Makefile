@@ -44,8 +44,11 @@ demo: $(STAMP) $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink ingest $(DELIVERIES)/corrections --store $(DEMO_STORE) --user demo > /dev/null
 	$(BIN)/forestsink withdraw --from-file $(DELIVERIES)/withdrawals.csv --store $(DEMO_STORE) --user demo
 	$(BIN)/forestsink current --store $(DEMO_STORE)
+	$(BIN)/forestsink progress --store $(DEMO_STORE) --out maps/progress.xlsx
+	$(BIN)/forestsink progress --store $(DEMO_STORE) --by unit --out maps/progress-units.csv
+	$(BIN)/forestsink carbon --store $(DEMO_STORE) --out maps/carbon.xlsx
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/: districts.html (opens offline), ingest-report.xlsx; store: $(DEMO_STORE)"
+	@echo "Demo written under maps/: districts.html (opens offline), progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
