@@ -164,7 +164,7 @@ def _register() -> None:
         withdraw_cmd,
     )
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
-    from forestsink.cli.progress import carbon_cmd, progress_cmd
+    from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
 
     for command in (
         validate_cmd,
@@ -177,6 +177,7 @@ def _register() -> None:
         batches_cmd,
         progress_cmd,
         carbon_cmd,
+        report_cmd,
     ):
         cli.add_command(command)
 

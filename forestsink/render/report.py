@@ -1,0 +1,489 @@
+"""The officials' report: one self-contained HTML file that works offline.
+
+Everything the page needs is inside the file: Leaflet (from the
+``folium-offline`` package), styles, data and pictures. No font, tile or
+script is fetched; a basemap is not included (the district, project and
+coverage layers are the map).
+
+Numbers are never recomputed here: the headline, the map and the tables are
+rendered from the tables :mod:`forestsink.progress` and
+:mod:`forestsink.coverage` return — the same ones the ``progress``,
+``carbon`` and ``coverage`` commands write.
+
+Hostile data: every string from a delivery travels as JSON inside
+``<script type="application/json">`` (with ``<``, ``>`` and ``&`` escaped)
+and is put on the page with ``textContent``, never ``innerHTML``; the Jinja
+template autoescapes everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forestsink.errors import ForestsinkError
+
+TYPE_COLOURS = {
+    "afforestation": "#1b9e77",
+    "grain_to_green": "#66a61e",
+    "rocky_desertification": "#a6761d",
+    "public_welfare": "#1f78b4",
+    "renovation": "#e6ab02",
+    "tending": "#7570b3",
+    "nursery": "#e7298a",
+}
+
+#: display simplification of polygons (degrees); numbers use full geometry
+DISTRICT_TOLERANCE = 0.002
+PROJECT_TOLERANCE = 0.0003
+COORD_DECIMALS = 5
+
+
+@dataclass
+class ReportInputs:
+    """What the report is rendered from (all computed elsewhere)."""
+
+    progress: object  # forestsink.progress.Tables
+    carbon: object  # forestsink.progress.Tables
+    districts: object  # GeoDataFrame, EPSG:4490
+    projects: object  # GeoDataFrame of current polygons, EPSG:4490
+    coverage: pd.DataFrame | None = None  # per district and year (+ city 500000)
+    overlay: dict | None = None  # {"png": bytes, "bounds": [[s, w], [n, e]], ...}
+    settings: dict = field(default_factory=dict)
+
+
+def _json_for_script(obj) -> str:
+    """JSON safe to place inside a <script> element."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default)
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if np.isnan(value) else float(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def _clean(value):
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def _round_geometry(geoms, tolerance: float):
+    import shapely
+
+    simple = shapely.simplify(
+        np.asarray(geoms, dtype=object), tolerance, preserve_topology=True
+    )
+    return shapely.set_precision(simple, 10**-COORD_DECIMALS)
+
+
+def district_features(districts, progress_tables, carbon_table, coverage):
+    """GeoJSON of the districts with every figure the map shows, per year."""
+    import shapely
+
+    base = progress_tables["district"]
+    yearly = base.pivot_table(
+        index="adcode",
+        columns="year",
+        values="new_forest_area_mu",
+        aggfunc="sum",
+        fill_value=0.0,
+    )
+    cumulative = yearly.cumsum(axis=1)
+    carbon = carbon_table.set_index("adcode")
+    geoms = _round_geometry(districts.geometry.values, DISTRICT_TOLERANCE)
+    features = []
+    for row, geom in zip(districts.itertuples(), geoms, strict=True):
+        props = {
+            "adcode": row.adcode,
+            "name_zh": row.name_zh,
+            "name_en": row.name_en,
+            "region": row.region,
+            "new_forest_cum": {
+                str(int(y)): float(cumulative.loc[row.adcode, y])
+                if row.adcode in cumulative.index
+                else 0.0
+                for y in cumulative.columns
+            },
+            "co2_t": _clean(carbon["co2_t"].get(row.adcode)),
+            "co2_t_p05": _clean(carbon["co2_t_p05"].get(row.adcode)),
+            "co2_t_p95": _clean(carbon["co2_t_p95"].get(row.adcode)),
+        }
+        if coverage is not None:
+            cov = coverage[coverage["adcode"] == row.adcode].sort_values("year")
+            props["coverage"] = {
+                str(int(r.year)): _clean(r.coverage_pct) for r in cov.itertuples()
+            }
+            if "coverage_change_pp" in cov and cov["coverage_change_pp"].notna().any():
+                props["coverage_change_pp"] = _clean(
+                    cov["coverage_change_pp"].dropna().iloc[-1]
+                )
+        features.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": json.loads(shapely.to_geojson(geom)),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def project_features(projects, types: pd.DataFrame) -> dict:
+    """Compact project layer: simplified rings plus columnar properties."""
+    import shapely
+
+    if projects is None or projects.empty:
+        return {"n": 0}
+    geoms = _round_geometry(projects.geometry.values, PROJECT_TOLERANCE)
+    centroids = shapely.centroid(projects.geometry.values)
+    code = {t: i for i, t in enumerate(types.index)}
+    polys = []
+    for g in geoms:
+        polys.append(
+            [
+                [
+                    np.round(np.asarray(ring.coords), COORD_DECIMALS).tolist()
+                    for ring in (p.exterior, *p.interiors)
+                ]
+                for p in (g.geoms if hasattr(g, "geoms") else [g])
+                if not p.is_empty
+            ]
+        )
+    return {
+        "n": len(projects),
+        "key": projects["key"].astype(str).tolist(),
+        "project_id": projects["project_id"].astype(str).tolist(),
+        "type": [code.get(t, -1) for t in projects["project_type"]],
+        "year": [int(y) if pd.notna(y) else None for y in projects["year"]],
+        "area_mu": [round(float(a), 1) for a in projects["area_mu"]],
+        "version": [int(v) for v in projects["version"]],
+        "batch": [int(b) for b in projects["batch_id"]],
+        "x": np.round(shapely.get_x(centroids), COORD_DECIMALS).tolist(),
+        "y": np.round(shapely.get_y(centroids), COORD_DECIMALS).tolist(),
+        "polys": polys,
+    }
+
+
+def headline(progress_tables, carbon_table, coverage) -> list[dict]:
+    """Headline rows: each plan target with value, target and percent done."""
+    city = progress_tables["city_targets"]
+    last = (
+        city.sort_values("year", kind="stable").groupby("target_id", sort=False).tail(1)
+    )
+    first = ["forest_coverage", "new_forest_area", "new_stock_volume"]
+    rank = {t: i for i, t in enumerate(first)}
+    last = last.assign(_rank=last["target_id"].map(rank).fillna(len(first)))
+    last = last.sort_values("_rank", kind="stable")
+    rows = []
+    for r in last.itertuples():
+        done = _clean(r.cumulative)
+        if r.target_id == "forest_coverage" and coverage is not None:
+            c = coverage[coverage["adcode"] == "500000"].sort_values("year")
+            if len(c):
+                done = _clean(c["coverage_pct"].iloc[-1])
+        if r.target_id.startswith("protect_"):
+            continue
+        rows.append(
+            {
+                "target_id": r.target_id,
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "unit": r.unit,
+                "target": _clean(r.target),
+                "done": done,
+                "pct": None
+                if done is None or not r.target
+                else 100.0 * done / r.target,
+                "note": r.note,
+            }
+        )
+    city_c = carbon_table.set_index("adcode").loc["500000"]
+    rows.append(
+        {
+            "target_id": "carbon",
+            "name_zh": "碳汇（项目）",
+            "name_en": "Carbon sink (projects)",
+            "unit": "t CO₂",
+            "target": None,
+            "done": _clean(city_c["co2_t"]),
+            "pct": None,
+            "low": _clean(city_c["co2_t_p05"]),
+            "high": _clean(city_c["co2_t_p95"]),
+            "note": "90 % interval from Monte Carlo over the parameters whose "
+            "sources give a spread",
+        }
+    )
+    return rows
+
+
+def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
+    """Per-district totals for the sortable table (same tables as the CLI)."""
+    base = progress_tables["district"]
+    totals = base.groupby("adcode").agg(
+        gross_area_mu=("gross_area_mu", "sum"),
+        net_area_mu=("net_area_mu", "sum"),
+        new_forest_area_mu=("new_forest_area_mu", "sum"),
+        stock_volume_m3=("stock_volume_m3", "sum"),
+        stock_volume_estimated_m3=("stock_volume_estimated_m3", "sum"),
+    )
+    city_new = totals["new_forest_area_mu"].sum()
+    totals["share_of_city"] = (
+        totals["new_forest_area_mu"] / city_new if city_new else (np.nan)
+    )
+    carbon = carbon_table.set_index("adcode")
+    from forestsink.progress import _district_keys
+
+    keys = _district_keys().set_index("adcode")
+    rows = []
+    for adcode in keys.index:
+        t = totals.loc[adcode] if adcode in totals.index else None
+        row = {
+            "adcode": adcode,
+            "name_zh": keys.loc[adcode, "name_zh"],
+            "name_en": keys.loc[adcode, "name_en"],
+            "region": keys.loc[adcode, "region"],
+        }
+        for c in (
+            "gross_area_mu",
+            "net_area_mu",
+            "new_forest_area_mu",
+            "stock_volume_m3",
+            "stock_volume_estimated_m3",
+            "share_of_city",
+        ):
+            row[c] = _clean(t[c]) if t is not None else 0.0
+        row["co2_t"] = _clean(carbon["co2_t"].get(adcode))
+        if coverage is not None:
+            cov = coverage[coverage["adcode"] == adcode].sort_values("year")
+            row["coverage_pct"] = (
+                _clean(cov["coverage_pct"].iloc[-1]) if len(cov) else None
+            )
+            if "coverage_change_pp" in cov and cov["coverage_change_pp"].notna().any():
+                row["coverage_change_pp"] = _clean(
+                    cov["coverage_change_pp"].dropna().iloc[-1]
+                )
+        rows.append(row)
+    return rows
+
+
+def unit_rows(progress_tables) -> list[dict]:
+    """Totals per assessment unit (annex 1) from the unit view."""
+    units = progress_tables["unit"]
+    agg = (
+        units.groupby(["unit_no", "name_zh", "name_en"], dropna=False)
+        .agg(
+            new_forest_area_mu=("new_forest_area_mu", lambda s: s.sum(min_count=1)),
+            gross_area_mu=("gross_area_mu", lambda s: s.sum(min_count=1)),
+            note=("note", "first"),
+        )
+        .reset_index()
+    )
+    return _records(agg.sort_values("unit_no"))
+
+
+def bar_chart_svg(
+    rows: list[dict], column: str, *, title: str, unit: str, top: int = 38
+) -> str:
+    """Return a horizontal bar chart (inline SVG) of one column per district."""
+    from markupsafe import escape
+
+    data = sorted(
+        ((r[column] or 0.0, r["name_zh"], r["name_en"]) for r in rows), reverse=True
+    )[:top]
+    if not data:
+        return ""
+    vmax = max(v for v, _, _ in data) or 1.0
+    bar_h, label_w, width = 14, 150, 640
+    height = 24 + bar_h * len(data)
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
+    for i, (v, zh, en) in enumerate(data):
+        y = 20 + i * bar_h
+        w = (width - label_w - 90) * v / vmax
+        parts.append(
+            f'<text x="{label_w - 4}" y="{y + 10}" text-anchor="end">'
+            f"{escape(zh)}</text>"
+            f'<rect x="{label_w}" y="{y + 1}" width="{w:.1f}" height="{bar_h - 3}">'
+            f"<title>{escape(zh)} {escape(en)}: {v:,.0f} {escape(unit)}</title></rect>"
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 10}" class="v">{v:,.0f}</text>'
+        )
+    parts.append(
+        f'<text x="0" y="12" class="t">{escape(title)} ({escape(unit)})</text></svg>'
+    )
+    return "".join(parts)
+
+
+def _leaflet() -> tuple[str, str]:
+    from offlinefolium.elements import _res
+
+    js = _res["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"]
+    css = _res["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"]
+    return js.replace("</script", "<\\/script"), css
+
+
+def render_report(inputs: ReportInputs) -> str:
+    """Render the report HTML (a string) from computed tables."""
+    import base64
+
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    from forestsink import __version__
+    from forestsink.reference import read_project_types
+
+    types = read_project_types()
+    progress_tables = inputs.progress.tables
+    carbon_table = inputs.carbon.tables["carbon"]
+    rows = table_rows(progress_tables, carbon_table, inputs.coverage)
+    data = {
+        "districts": district_features(
+            inputs.districts, progress_tables, carbon_table, inputs.coverage
+        ),
+        "projects": project_features(inputs.projects, types),
+        "types": [
+            {
+                "code": c,
+                "name_zh": r["name_zh"],
+                "name_en": r["name_en"],
+                "colour": TYPE_COLOURS.get(c, "#888888"),
+            }
+            for c, r in types.iterrows()
+        ],
+        "headline": headline(progress_tables, carbon_table, inputs.coverage),
+        "table": rows,
+        "units": unit_rows(progress_tables),
+        "years": sorted(
+            int(y) for y in progress_tables["district"]["year"].dropna().unique()
+        ),
+        "has_coverage": inputs.coverage is not None,
+    }
+    overlay = None
+    if inputs.overlay:
+        overlay = {
+            "bounds": inputs.overlay["bounds"],
+            "layers": [
+                {
+                    "name": layer["name"],
+                    "src": "data:image/png;base64,"
+                    + base64.b64encode(layer["png"]).decode("ascii"),
+                    "legend": layer.get("legend", []),
+                }
+                for layer in inputs.overlay["layers"]
+            ],
+        }
+    data["overlay"] = overlay
+    charts = [
+        bar_chart_svg(
+            rows,
+            "new_forest_area_mu",
+            title="新增森林面积 New forest area",
+            unit="亩 mu",
+        ),
+        bar_chart_svg(rows, "co2_t", title="碳汇 Carbon sink", unit="t CO₂"),
+        bar_chart_svg(
+            rows,
+            "stock_volume_m3",
+            title="新增蓄积（上报）Stock volume (delivered)",
+            unit="m³",
+        ),
+    ]
+    if inputs.coverage is not None:
+        charts.insert(
+            0,
+            bar_chart_svg(
+                rows, "coverage_pct", title="森林覆盖率 Forest coverage", unit="%"
+            ),
+        )
+    leaflet_js, leaflet_css = _leaflet()
+    env = Environment(
+        loader=PackageLoader("forestsink", "render/templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    settings = {**inputs.progress.settings, **inputs.settings}
+    settings.setdefault("tool_version", __version__)
+    settings["generated"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return env.get_template("report.html.j2").render(
+        data_json=_json_for_script(data),
+        headline=data["headline"],
+        charts=charts,
+        settings=settings,
+        leaflet_js=leaflet_js,
+        leaflet_css=leaflet_css,
+    )
+
+
+def write_report(inputs: ReportInputs, path) -> Path:
+    """Render and write the report atomically."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ForestsinkError(f"{path}: the report is an .html file.")
+    html = render_report(inputs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def build_report(
+    store,
+    out,
+    *,
+    as_of=None,
+    targets=None,
+    params=None,
+    rules=None,
+    coverage: pd.DataFrame | None = None,
+    overlay: dict | None = None,
+    settings: dict | None = None,
+    draws: int = 10_000,
+) -> Path:
+    """Compute the tables from *store* and write the report (the report tool)."""
+    from forestsink.progress import carbon_tables, progress_tables
+    from forestsink.reference import read_districts
+
+    progress = progress_tables(
+        store,
+        as_of=as_of,
+        targets=targets,
+        rules=rules,
+        params=params,
+        coverage=coverage,
+    )
+    carbon = carbon_tables(store, as_of=as_of, params=params, rules=rules, draws=draws)
+    inputs = ReportInputs(
+        progress=progress,
+        carbon=carbon,
+        districts=read_districts(),
+        projects=store.current(as_of=as_of),
+        coverage=coverage,
+        overlay=overlay,
+        settings=settings or {},
+    )
+    return write_report(inputs, out)
