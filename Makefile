@@ -11,7 +11,19 @@ DEMO_RES    ?= 30
 SAMPLE_DIR  := data/sample
 DEMO_SAMPLE := $(SAMPLE_DIR)/demo-$(DEMO_RES)m
 
-.PHONY: demo test lint install sample bench clean
+.PHONY: demo test lint install sample bench clean sysdeps
+
+# Debian packages the tests and the demo need: headless Chromium and its
+# driver (browser tests of the report), a CJK font (static maps).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+sysdeps:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+	    || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  echo "installing chromium, chromium-driver, fonts-noto-cjk (apt)"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver fonts-noto-cjk fontconfig; \
+	fi
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +41,7 @@ sample: $(DEMO_SAMPLE)/manifest.json
 DEMO_STORE  := $(DEMO_SAMPLE)/store.gpkg
 DELIVERIES  := $(DEMO_SAMPLE)/deliveries
 
-demo: $(STAMP) $(DEMO_SAMPLE)/manifest.json
+demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink check-data
 	@rm -f $(DEMO_STORE)
 	@mkdir -p maps
@@ -47,13 +59,14 @@ demo: $(STAMP) $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink progress --store $(DEMO_STORE) --out maps/progress.xlsx
 	$(BIN)/forestsink progress --store $(DEMO_STORE) --by unit --out maps/progress-units.csv
 	$(BIN)/forestsink carbon --store $(DEMO_STORE) --out maps/carbon.xlsx
+	$(BIN)/forestsink report --store $(DEMO_STORE) --out maps/report.html
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/: districts.html (opens offline), progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
+	@echo "Demo written under maps/: report.html (the officials' report, opens offline), districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

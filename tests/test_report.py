@@ -1,0 +1,151 @@
+"""The offline report in real headless Chromium: no network, no console errors,
+the same numbers as the CLI tables, popups, layers; and hostile strings."""
+
+import re
+
+import pytest
+from delivery_factory import frame, write
+
+from forestsink.deliveries import ingest_deliveries
+from forestsink.progress import carbon_tables, progress_tables
+from forestsink.render.report import build_report
+from forestsink.store import GeoPackageStore
+
+from browser import ARTIFACTS, driver, requested_urls, wait_ready
+
+
+@pytest.fixture(scope="module")
+def report(sample_store, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    build_report(sample_store, path, draws=10_000)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(report):
+    d = driver()
+    d.get(report.resolve().as_uri())
+    wait_ready(d)
+    yield d
+    d.quit()
+
+
+def test_file_is_self_contained(report):
+    html = report.read_text(encoding="utf-8")
+    assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="https?://', html)
+    assert "default-src 'none'" in html  # the page may not fetch anything
+    assert report.stat().st_size < 15e6
+
+
+def test_no_network_and_no_console_errors(page):
+    urls = requested_urls(page)
+    assert urls, "performance log is empty"
+    assert all(u.startswith(("file://", "data:")) for u in urls), urls
+    severe = [e for e in page.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "report.png"))
+
+
+def test_headline_equals_the_cli_tables(page, sample_store):
+    city = progress_tables(sample_store).tables["city_targets"]
+    final = city.sort_values("year").groupby("target_id").tail(1).set_index(
+        "target_id")
+    for target in ("new_forest_area", "new_stock_volume"):
+        shown = page.execute_script(
+            "return document.querySelector('[data-target=\"' + arguments[0] + "
+            "'\"] .done').dataset.value", target)
+        assert float(shown) == pytest.approx(final.loc[target, "cumulative"])
+    carbon = carbon_tables(sample_store).tables["carbon"].set_index("adcode")
+    shown = page.execute_script(
+        "return document.querySelector('[data-target=\"carbon\"] .done')"
+        ".dataset.value")
+    assert float(shown) == pytest.approx(carbon.loc["500000", "co2_t"])
+
+
+def test_district_table_equals_progress(page, sample_store):
+    base = progress_tables(sample_store).tables["district"]
+    totals = base.groupby("adcode")["new_forest_area_mu"].sum()
+    cells = page.execute_script("""
+        var out = {};
+        document.querySelectorAll('#districts-table tbody tr').forEach(function (tr) {
+          out[tr.dataset.adcode] = tr.children[4].dataset.value; });
+        return out;""")
+    assert len(cells) == 38
+    for adcode, value in totals.items():
+        assert float(cells[adcode]) == pytest.approx(value)
+
+
+def test_click_on_a_district_shows_its_popup(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    # 城口县 (north, large, no neighbours in the way): click its middle
+    xy = page.execute_script("""
+        var m = window.forestsinkMap;
+        m.setView([31.95, 108.66], 8);
+        var p = m.latLngToContainerPoint([31.95, 108.66]);
+        return [p.x, p.y];""")
+    element = page.find_element(By.ID, "map")
+    page.execute_script("arguments[0].scrollIntoView(true);", element)
+    size = element.size
+    ActionChains(page).move_to_element_with_offset(
+        element, xy[0] - size["width"] / 2, xy[1] - size["height"] / 2).click().perform()
+    popup = page.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    assert "城口县" in popup.text and "Chengkou County" in popup.text
+
+
+def test_switching_a_layer_changes_the_legend(page):
+    from selenium.webdriver.common.by import By
+
+    legend = page.find_element(By.CSS_SELECTOR, ".leaflet-bottom.leaflet-right .legend")
+    assert "新增森林面积" in legend.text
+    labels = page.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-base label")
+    carbon = next(label for label in labels if "碳汇" in label.text)
+    carbon.click()
+    assert "碳汇" in legend.text and "t CO₂" in legend.text
+
+
+def test_year_slider_filters(page):
+    values = page.execute_script("""
+        var s = document.getElementById('year');
+        s.value = 2011; s.dispatchEvent(new Event('input'));
+        var out = document.getElementById('yearout').textContent;
+        s.value = 2015; s.dispatchEvent(new Event('input'));
+        return out;""")
+    assert values == "2011"
+
+
+def test_hostile_strings_never_run(tmp_path):
+    evil = '<img src=x onerror="window.__xss=1;alert(1)">'
+    gdf = frame(n=2, ids=[evil, "P2"])
+    gdf["树种"] = [evil, "</script><script>window.__xss=2</script>"]
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    ingest_deliveries([write(gdf, tmp_path / "evil.gpkg")], store)
+    path = build_report(store, tmp_path / "r.html", draws=200)
+    html = path.read_text(encoding="utf-8")
+    assert evil not in html and "</script><script>window.__xss" not in html
+    d = driver()
+    try:
+        d.get(path.resolve().as_uri())
+        wait_ready(d)
+        assert d.execute_script("return window.__xss === undefined")
+        # switch the project layer on and open every project popup: the id is
+        # shown as text, and nothing runs
+        from selenium.webdriver.common.by import By
+
+        d.find_element(By.CSS_SELECTOR,
+                       ".leaflet-control-layers-overlays input").click()
+        shown = d.execute_script("""
+            var m = window.forestsinkMap, out = [];
+            m.eachLayer(function (l) {
+              if (l.getPopup && l.getPopup() && l.getLatLng) {
+                l.openPopup();
+                out.push(document.querySelector('.leaflet-popup-content').textContent);
+              }});
+            return out;""")
+        assert len(shown) == 2
+        assert any(evil in text for text in shown)
+        assert d.execute_script("return window.__xss === undefined")
+    finally:
+        d.quit()
