@@ -4,14 +4,13 @@ the same numbers as the CLI tables, popups, layers; and hostile strings."""
 import re
 
 import pytest
+from browser import ARTIFACTS, driver, requested_urls, wait_ready
 from delivery_factory import frame, write
 
 from forestsink.deliveries import ingest_deliveries
 from forestsink.progress import carbon_tables, progress_tables
 from forestsink.render.report import build_report
 from forestsink.store import GeoPackageStore
-
-from browser import ARTIFACTS, driver, requested_urls, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +48,18 @@ def test_no_network_and_no_console_errors(page):
 
 def test_headline_equals_the_cli_tables(page, sample_store):
     city = progress_tables(sample_store).tables["city_targets"]
-    final = city.sort_values("year").groupby("target_id").tail(1).set_index(
-        "target_id")
+    final = city.sort_values("year").groupby("target_id").tail(1).set_index("target_id")
     for target in ("new_forest_area", "new_stock_volume"):
         shown = page.execute_script(
             "return document.querySelector('[data-target=\"' + arguments[0] + "
-            "'\"] .done').dataset.value", target)
+            "'\"] .done').dataset.value",
+            target,
+        )
         assert float(shown) == pytest.approx(final.loc[target, "cumulative"])
     carbon = carbon_tables(sample_store).tables["carbon"].set_index("adcode")
     shown = page.execute_script(
-        "return document.querySelector('[data-target=\"carbon\"] .done')"
-        ".dataset.value")
+        "return document.querySelector('[data-target=\"carbon\"] .done').dataset.value"
+    )
     assert float(shown) == pytest.approx(carbon.loc["500000", "co2_t"])
 
 
@@ -90,7 +90,8 @@ def test_click_on_a_district_shows_its_popup(page):
     page.execute_script("arguments[0].scrollIntoView(true);", element)
     size = element.size
     ActionChains(page).move_to_element_with_offset(
-        element, xy[0] - size["width"] / 2, xy[1] - size["height"] / 2).click().perform()
+        element, xy[0] - size["width"] / 2, xy[1] - size["height"] / 2
+    ).click().perform()
     popup = page.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
     assert "城口县" in popup.text and "Chengkou County" in popup.text
 
@@ -134,8 +135,9 @@ def test_hostile_strings_never_run(tmp_path):
         # shown as text, and nothing runs
         from selenium.webdriver.common.by import By
 
-        d.find_element(By.CSS_SELECTOR,
-                       ".leaflet-control-layers-overlays input").click()
+        d.find_element(
+            By.CSS_SELECTOR, ".leaflet-control-layers-overlays input"
+        ).click()
         shown = d.execute_script("""
             var m = window.forestsinkMap, out = [];
             m.eachLayer(function (l) {
