@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forestsink.area import CHONGQING_ALBERS
+from forestsink.area import albers_geometries
 from forestsink.units import M2_PER_MU
 
 
@@ -45,10 +45,8 @@ def split_by_district(frame, districts) -> pd.DataFrame:
     """
     import shapely
 
-    geoms = np.asarray(frame.to_crs(CHONGQING_ALBERS).geometry.values, dtype=object)
-    d_geoms = np.asarray(
-        districts.to_crs(CHONGQING_ALBERS).geometry.values, dtype=object
-    )
+    geoms = albers_geometries(frame)
+    d_geoms = albers_geometries(districts)
     d_codes = districts["adcode"].to_numpy(dtype=object)
     keys = frame["key"].to_numpy(dtype=object)
     declared = frame["adcode"].to_numpy(dtype=object)

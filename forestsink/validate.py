@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forestsink.area import CHONGQING_ALBERS
+from forestsink.area import albers_geometries
 from forestsink.units import M2_PER_MU
 
 ISSUE_COLUMNS = (
@@ -276,7 +276,7 @@ def validate_delivery(
     )
 
     # ---- areas (ellipsoidal, via equal-area projection) ---------------------
-    albers = np.asarray(frame.geometry.to_crs(CHONGQING_ALBERS).values, dtype=object)
+    albers = albers_geometries(frame)
     area_m2 = np.where(usable, shapely.area(albers), np.nan)
     sliver = usable & (area_m2 < 1.0)
     for i in np.flatnonzero(sliver):
@@ -305,9 +305,7 @@ def validate_delivery(
     frame["dropped"] = sliver if fix else False
 
     # ---- location: city and district ---------------------------------------
-    d_albers = np.asarray(
-        districts.to_crs(CHONGQING_ALBERS).geometry.values, dtype=object
-    )
+    d_albers = albers_geometries(districts)
     d_codes = districts["adcode"].to_numpy()
     inside = _inside_fractions(albers, usable, d_albers, area_m2)
     in_city = inside.sum(axis=1)
@@ -512,8 +510,8 @@ def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
 def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
     import shapely
 
-    ex = existing.to_crs(CHONGQING_ALBERS)
-    ex_geoms = np.asarray(ex.geometry.values, dtype=object)
+    ex = existing
+    ex_geoms = albers_geometries(existing)
     tree = shapely.STRtree(ex_geoms)
     idx = np.flatnonzero(usable)
     pairs = tree.query(albers[idx], predicate="intersects")

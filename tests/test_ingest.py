@@ -221,3 +221,17 @@ def test_area_oracle_geodesic():
     for g in (gdf, big):
         oracle = np.array([abs(geod.geometry_area_perimeter(p)[0]) for p in g.geometry])
         np.testing.assert_allclose(area_m2(g), oracle, rtol=1e-4)
+
+
+def test_numpy_albers_equals_pyproj():
+    from pyproj import Transformer
+
+    from forestsink.area import CHONGQING_ALBERS, albers_xy
+
+    rng = np.random.default_rng(0)
+    lon, lat = rng.uniform(105, 110.5, 500), rng.uniform(28, 32.5, 500)
+    x, y = albers_xy(lon, lat)
+    ox, oy = Transformer.from_crs(4490, CHONGQING_ALBERS, always_xy=True).transform(
+        lon, lat
+    )
+    assert np.abs(x - ox).max() < 1e-3 and np.abs(y - oy).max() < 1e-3
