@@ -116,7 +116,8 @@ def classify_species(species: pd.Series, forest_types: pd.DataFrame) -> pd.Serie
 
     uniques = species.dropna().unique()
     mapping = {u: one(u) for u in uniques}
-    return species.map(mapping).fillna("mixed").astype(str)
+    mapped = species.astype(object).map(mapping)
+    return mapped.where(mapped.notna(), "mixed").astype(str)
 
 
 def resolve_parameters(

@@ -89,6 +89,13 @@ def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
     from forestsink.reference import read_districts, read_project_types
 
     frame = store.current(as_of=as_of)
+    if frame.empty:
+        when = f"as of {as_of}" if as_of is not None else "now"
+        raise ForestsinkError(
+            f"{store.path}: no project polygons {when}. --as-of dates are when "
+            "batches were entered in the store, not project years; see "
+            "`forestsink batches --store FILE`."
+        )
     return project_pieces(frame, read_districts(), types=read_project_types(rules))
 
 

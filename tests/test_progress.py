@@ -236,3 +236,21 @@ def test_carbon_outputs(sample_store, tmp_path):
     assert city["co2_t_p05"] < city["co2_t"] < city["co2_t_p95"]
     assert {"co2_t", "co2_t_p05", "co2_t_p95"} <= set(table.columns)
     assert "t CO₂" in result.output
+
+
+def test_empty_state_is_a_clear_error(sample_store, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "progress",
+            "--store",
+            str(sample_store.path),
+            "--as-of",
+            "2000-01-01",
+            "--out",
+            str(tmp_path / "e.csv"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "no project polygons as of 2000-01-01" in result.output
+    assert not (tmp_path / "e.csv").exists()
