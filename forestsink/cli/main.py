@@ -213,6 +213,7 @@ def _register() -> None:
     )
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
+    from forestsink.cli.store_cmd import store_group
 
     for command in (
         validate_cmd,
@@ -226,6 +227,7 @@ def _register() -> None:
         progress_cmd,
         carbon_cmd,
         report_cmd,
+        store_group,
     ):
         cli.add_command(command)
 

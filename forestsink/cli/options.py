@@ -37,7 +37,8 @@ store_opt = click.option(
     "--store",
     "store",
     required=True,
-    help="项目库文件 (.gpkg) / Project store file (.gpkg).",
+    help="项目库 (.gpkg 文件或 postgresql://…) / Project store (.gpkg or "
+    "postgresql://…).",
 )
 
 as_of_opt = click.option(

@@ -1,21 +1,16 @@
-"""The versioned project store (GeoPackage by default)."""
+"""The versioned project store (GeoPackage by default, or PostgreSQL/PostGIS)."""
 
+from forestsink.store.base import Store
 from forestsink.store.gpkg import GeoPackageStore, StoreBusyError, StoreError
 
-__all__ = ["GeoPackageStore", "StoreBusyError", "StoreError", "open_store"]
+__all__ = ["GeoPackageStore", "Store", "StoreBusyError", "StoreError", "open_store"]
 
 
-def open_store(location, /, *, timeout: float = 60.0) -> GeoPackageStore:
-    """Open a store from a path (``.gpkg``).
-
-    PostgreSQL/PostGIS URLs (``postgresql://…``) are planned (issue: country
-    scale) and refused with a clear message until then.
-    """
+def open_store(location, /, *, timeout: float = 60.0) -> Store:
+    """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``."""
     text = str(location)
     if text.startswith(("postgresql://", "postgres://")):
-        from forestsink.errors import ForestsinkError
+        from forestsink.store.postgis import PostGISStore
 
-        raise ForestsinkError(
-            "PostGIS stores are not available yet; use a .gpkg file for --store."
-        )
+        return PostGISStore(text, timeout=timeout)
     return GeoPackageStore(location, timeout=timeout)

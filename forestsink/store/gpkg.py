@@ -363,7 +363,8 @@ class GeoPackageStore:
 
         with self._read() as conn:
             df = pd.read_sql_query(sql, conn, params=params)
-        geoms = from_gpkg_blobs(df.pop("geom")) if len(df) else []
+        blobs = df.pop("geom")
+        geoms = from_gpkg_blobs(blobs) if len(df) else []
         return gpd.GeoDataFrame(df, geometry=list(geoms), crs=SRS_ID)
 
     def current(self, *, as_of=None):
@@ -410,61 +411,9 @@ class GeoPackageStore:
             ``key``, ``change`` (added / changed / withdrawn), ``project_type``,
             ``version_from``, ``version_to``, ``area_mu_from``, ``area_mu_to``.
         """
-        before = self.current(as_of=a).set_index("key")
-        after = self.current(as_of=b).set_index("key")
-        rows = []
-        for key in sorted(set(before.index) | set(after.index)):
-            if key not in before.index:
-                r = after.loc[key]
-                rows.append(
-                    (
-                        key,
-                        "added",
-                        r["project_type"],
-                        None,
-                        r["version"],
-                        None,
-                        r["area_mu"],
-                    )
-                )
-            elif key not in after.index:
-                r = before.loc[key]
-                rows.append(
-                    (
-                        key,
-                        "withdrawn",
-                        r["project_type"],
-                        r["version"],
-                        None,
-                        r["area_mu"],
-                        None,
-                    )
-                )
-            elif before.loc[key, "fid"] != after.loc[key, "fid"]:
-                r0, r1 = before.loc[key], after.loc[key]
-                rows.append(
-                    (
-                        key,
-                        "changed",
-                        r1["project_type"],
-                        r0["version"],
-                        r1["version"],
-                        r0["area_mu"],
-                        r1["area_mu"],
-                    )
-                )
-        return pd.DataFrame(
-            rows,
-            columns=[
-                "key",
-                "change",
-                "project_type",
-                "version_from",
-                "version_to",
-                "area_mu_from",
-                "area_mu_to",
-            ],
-        )
+        from forestsink.store.base import diff_states
+
+        return diff_states(self.current(as_of=a), self.current(as_of=b))
 
     def integrity_check(self) -> str:
         """SQLite ``PRAGMA integrity_check`` result (``'ok'`` when healthy)."""
@@ -497,6 +446,9 @@ class GeoPackageStore:
         now=None,
         undoes=None,
     ) -> tuple[int, str]:
+        if now is not None:  # normalise a caller's time to the stored format
+            spec = parse_as_of(now)
+            now = spec[1] if spec and spec[0] == "time" else utc_now()
         now = now or utc_now()
         last = conn.execute(f"SELECT MAX(created_at) FROM {BATCHES}").fetchone()[0]
         if last is not None and now <= last:  # keep time strictly increasing
@@ -617,6 +569,12 @@ class GeoPackageStore:
         source_name : str
             What the batch records as its source (a key or a file name).
         """
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            raise StoreError(
+                f"withdrawal list names {twice} more than once; list each polygon once."
+            )
         for key, reason in items:
             if not reason or not str(reason).strip():
                 raise StoreError(
@@ -689,7 +647,16 @@ class GeoPackageStore:
             ended = conn.execute(
                 f"SELECT fid, key FROM {LAYER} WHERE ended_batch = ?", (batch_id,)
             ).fetchall()
+            live = {  # live versions some other (later) batch made
+                r[0]
+                for r in conn.execute(
+                    f"SELECT key FROM {LAYER} WHERE ended_batch IS NULL "
+                    "AND batch_id != ?",
+                    (batch_id,),
+                )
+            }
             later = [k for _, k, e in created if e is not None]
+            later += [k for _, k in ended if k in live]  # brought back later
             if later:
                 raise StoreError(
                     f"batch {batch_id} cannot be undone: polygon(s) {later[:5]} were "

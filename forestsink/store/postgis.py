@@ -1,0 +1,1003 @@
+"""The versioned project store in PostgreSQL/PostGIS (``--store postgresql://…``).
+
+The same store as :mod:`forestsink.store.gpkg`, for a province or a national
+office: many users ingesting at once, tens of millions of polygons. Same
+semantics (see :mod:`forestsink.store.base`); the layout, in one schema
+(``forestsink`` unless the URL says ``?schema=NAME``):
+
+``project_versions`` (table, ``geometry(MultiPolygon, 4490)``)
+    Every version of every polygon. GiST index on ``geom``; B-tree indexes on
+    ``(key, version)`` (unique), on ``key`` of live versions (unique: a key
+    has at most one live version, enforced by the database), on
+    ``batch_id``, ``ended_batch`` and ``(valid_from, valid_to)``. Triggers
+    refuse DELETE, TRUNCATE and any UPDATE other than setting a live
+    version's end once.
+``current_projects`` (view)
+    The live version of every polygon that is not withdrawn: what an analyst
+    opens in QGIS.
+``batches`` (table)
+    One row per ingest, withdrawal or undo. Never deleted; what a batch was
+    (kind, time, user, source, SHA-256, note) never changes; its counts are
+    set only by the transaction that wrote it; ``undone_by`` is set once.
+
+Times are ``timestamptz`` in the database and ISO strings in UTC
+(``2014-06-30T08:15:00.000000Z``) in the frames the store returns, as in the
+GeoPackage store. A batch's time is the database server's clock when the
+batch starts writing.
+
+Each batch is one transaction. Writers take ``LOCK TABLE … IN SHARE ROW
+EXCLUSIVE MODE`` on both tables (readers are not blocked; a second writer
+waits), with ``lock_timeout`` set to the store's timeout, after which the
+second writer fails with :class:`~forestsink.store.gpkg.StoreBusyError`
+having written nothing.
+
+Needs the ``postgis`` extra (psycopg 3): ``pip install 'forestsink[postgis]'``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+import pandas as pd
+
+from forestsink.store.base import diff_states
+from forestsink.store.gpkg import (
+    MUTABLE_FIELDS,
+    SRS_ID,
+    VERSION_FIELDS,
+    StoreBusyError,
+    StoreError,
+    _column,
+    _user,
+    content_hashes,
+    parse_as_of,
+)
+
+__all__ = ["DEFAULT_SCHEMA", "PostGISStore", "is_postgres_url"]
+
+DEFAULT_SCHEMA = "forestsink"
+LAYER = "project_versions"
+VIEW = "current_projects"
+BATCHES = "batches"
+
+_PG_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
+_TIME_FIELDS = ("valid_from", "valid_to")
+_TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# fields of a version copied from the delivered frame (the rest the store sets)
+_DELIVERED = [
+    c
+    for c in VERSION_FIELDS
+    if c not in ("version", "content_hash", "batch_id", "valid_from", *MUTABLE_FIELDS)
+]
+_INT_FIELDS = {c for c, t in VERSION_FIELDS.items() if t == "INTEGER"}
+_BATCH_FIELDS = [
+    "batch_id",
+    "kind",
+    "created_at",
+    "user",
+    "source_name",
+    "source_sha256",
+    "n_added",
+    "n_changed",
+    "n_unchanged",
+    "n_withdrawn",
+    "note",
+    "undoes",
+    "undone_by",
+    "undone_at",
+]
+
+
+def is_postgres_url(location) -> bool:
+    """Tell whether *location* is a ``postgresql://`` or ``postgres://`` URL."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise StoreError(
+            "PostGIS stores need psycopg 3, which is not installed: "
+            "pip install 'forestsink[postgis]'."
+        ) from err
+    return psycopg
+
+
+def _ts(expr: str, alias: str) -> str:
+    """Return SQL selecting a timestamptz column as an ISO UTC string."""
+    return f"to_char({expr} AT TIME ZONE 'UTC', '{_TS_FORMAT}') AS {alias}"
+
+
+def parse_url(url: str) -> tuple[str, str | None, str]:
+    """Split a store URL into (libpq URL, schema, URL with password masked).
+
+    ``?schema=NAME`` is read by forestsink and removed before connecting;
+    every other query parameter goes to libpq (``sslmode``, ...).
+
+    Examples
+    --------
+    >>> parse_url("postgresql://ann:s3cret@db:5432/forest?schema=cq&sslmode=require")
+    ('postgresql://ann:s3cret@db:5432/forest?sslmode=require', 'cq', \
+'postgresql://ann:***@db:5432/forest?schema=cq&sslmode=require')
+    """
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = None
+    kept = []
+    for name, value in query:
+        if name == "schema":
+            schema = value
+        else:
+            kept.append((name, value))
+    conninfo = urlunsplit(parts._replace(query=urlencode(kept)))
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    netloc = parts.netloc
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    masked_query = urlencode(
+        [(n, "***" if n == "password" else v) for n, v in query], safe="*"
+    )
+    masked = urlunsplit(parts._replace(netloc=netloc, query=masked_query))
+    return conninfo, schema, masked
+
+
+def _ints(values: list) -> list:
+    """Whole floats (2013.0, from a column with gaps) as ints for bigint."""
+    return [
+        int(v) if isinstance(v, float) and np.isfinite(v) and v.is_integer() else v
+        for v in values
+    ]
+
+
+def _multi(geoms) -> np.ndarray:
+    """Polygons as one-part MultiPolygons (the column type), others unchanged."""
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    polys = np.flatnonzero(shapely.get_type_id(geoms) == 3)
+    if len(polys):
+        geoms = geoms.copy()
+        geoms[polys] = shapely.multipolygons(
+            geoms[polys], indices=np.arange(len(polys))
+        )
+    return geoms
+
+
+def _hex_ewkb(geoms) -> list:
+    """Hex EWKB with SRID 4490 (what a PostGIS geometry column reads in COPY)."""
+    import shapely
+
+    geoms = shapely.set_srid(_multi(geoms), SRS_ID)
+    return shapely.to_wkb(geoms, hex=True, output_dimension=2, include_srid=True)
+
+
+class PostGISStore:
+    """A versioned project store in a PostgreSQL/PostGIS database.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://user:password@host:port/database[?schema=NAME]``; any
+        libpq parameter may follow (``sslmode=require``). Without a password
+        in the URL, libpq reads ``PGPASSWORD`` or ``~/.pgpass``.
+    schema : str, optional (default: the URL's ``schema``, else "forestsink")
+        Schema holding the store's tables; created on first write.
+    timeout : float, optional (default: 60)
+        Seconds a writer waits for another writer before giving up.
+
+    Attributes
+    ----------
+    path : str
+        The URL with its password masked (for messages and reports).
+
+    Notes
+    -----
+    The database needs the PostGIS extension; the store creates it on first
+    write when the user may (``CREATE EXTENSION postgis``), otherwise a
+    database owner must.
+    """
+
+    def __init__(
+        self, url, /, *, schema: str | None = None, timeout: float = 60.0
+    ) -> None:
+        url = str(url)
+        if not is_postgres_url(url):
+            raise StoreError(
+                f"{url!r} is not a PostgreSQL URL; use "
+                "postgresql://user@host:5432/database[?schema=NAME]."
+            )
+        self._conninfo, url_schema, self.path = parse_url(url)
+        self.schema = schema or url_schema or DEFAULT_SCHEMA
+        if not _IDENTIFIER.fullmatch(self.schema):
+            raise StoreError(
+                f"{self.path}: schema {self.schema!r} is not a plain SQL name; "
+                "use letters, digits and _ (at most 63), e.g. ?schema=forestsink."
+            )
+        self.timeout = timeout
+        q = f'"{self.schema}"'
+        self._v, self._b = f"{q}.{LAYER}", f"{q}.{BATCHES}"
+
+    def __repr__(self) -> str:
+        return f"PostGISStore({self.path!r}, schema={self.schema!r})"
+
+    # ---- connection ---------------------------------------------------------
+    def _connect(self, *, autocommit: bool = False):
+        psycopg = _psycopg()
+        try:
+            return psycopg.connect(
+                self._conninfo,
+                autocommit=autocommit,
+                connect_timeout=10,
+                application_name="forestsink",
+            )
+        except psycopg.OperationalError as err:
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+            raise StoreError(
+                f"{self.path}: cannot connect to PostgreSQL ({reason}). Check "
+                "the host, port, database, user and password (or PGPASSWORD / "
+                "~/.pgpass)."
+            ) from err
+
+    def _missing(self) -> StoreError:
+        return StoreError(
+            f"{self.path} (schema {self.schema}): no such store. Ingest a delivery "
+            "first (forestsink ingest PATH --store URL)."
+        )
+
+    def _has_layout(self, conn) -> bool:
+        names = [f'"{self.schema}".{n}' for n in (LAYER, VIEW, BATCHES)]
+        row = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL "
+            "AND to_regclass(%s) IS NOT NULL",
+            names,
+        ).fetchone()
+        return bool(row[0])
+
+    @property
+    def exists(self) -> bool:
+        """True if the schema holds the forestsink tables and view."""
+        with self._connect(autocommit=True) as conn:
+            return self._has_layout(conn)
+
+    def _query(self, sql: str, params=()) -> tuple[list[str], list[tuple]]:
+        psycopg = _psycopg()
+        with self._connect(autocommit=True) as conn:
+            try:
+                cur = conn.execute(sql, params)
+            except (
+                psycopg.errors.UndefinedTable,
+                psycopg.errors.InvalidSchemaName,
+            ) as err:
+                raise self._missing() from err
+            columns = [d.name for d in cur.description]
+            return columns, cur.fetchall()
+
+    def _table(self, sql: str, params=()) -> pd.DataFrame:
+        columns, rows = self._query(sql, params)
+        # as pandas.read_sql_query builds frames (same dtypes as the GPKG store)
+        return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+
+    @contextmanager
+    def transaction(self) -> Iterator:
+        """One write transaction holding the store's write lock.
+
+        Waits up to ``timeout`` seconds for another writer, then raises
+        :class:`StoreBusyError`. Commits at the end, rolls back on error.
+        """
+        psycopg = _psycopg()
+        if not self.exists:
+            self._create()
+        conn = self._connect()
+        try:
+            try:
+                ms = max(1, round(self.timeout * 1000))
+                conn.execute(f"SET LOCAL lock_timeout = {ms}")
+                conn.execute(
+                    f"LOCK TABLE {self._b}, {self._v} IN SHARE ROW EXCLUSIVE MODE"
+                )
+            except psycopg.errors.LockNotAvailable as err:
+                raise self._busy() from err
+            yield conn
+            conn.commit()
+        except BaseException as err:
+            if not conn.closed:
+                conn.rollback()
+            if isinstance(err, psycopg.errors.LockNotAvailable):
+                raise self._busy() from err
+            raise
+        finally:
+            conn.close()
+
+    def _busy(self) -> StoreBusyError:
+        return StoreBusyError(
+            f"{self.path}: another process is writing to this store "
+            f"(waited {self.timeout:g} s). Nothing was written; try again when "
+            "it has finished."
+        )
+
+    def _create(self) -> None:
+        """Create the schema, tables, indexes, view and triggers (once)."""
+        psycopg = _psycopg()
+        with self._connect() as conn:
+            # two first writers at once: the second waits, then finds it made
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"forestsink create {self.schema}",),
+            )
+            if self._has_layout(conn):
+                return
+            has_postgis = conn.execute(
+                "SELECT 1 FROM pg_extension WHERE extname = 'postgis'"
+            ).fetchone()
+            if not has_postgis:
+                try:
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                except psycopg.Error as err:
+                    raise StoreError(
+                        f"{self.path}: the database has no PostGIS extension "
+                        f"and this user cannot add it ({err.sqlstate}). Ask its "
+                        "owner to run: CREATE EXTENSION postgis;"
+                    ) from err
+            conn.execute(_schema_sql(self.schema))
+
+    # ---- reads ----------------------------------------------------------------
+    def _version_columns(self, alias: str = "v") -> str:
+        cols = [f"{alias}.fid", f"ST_AsBinary({alias}.geom) AS geom"]
+        for name in VERSION_FIELDS:
+            if name in _TIME_FIELDS:
+                cols.append(_ts(f"{alias}.{name}", name))
+            else:
+                cols.append(f"{alias}.{name}")
+        return ", ".join(cols)
+
+    def _frame(self, sql: str, params=()):
+        import geopandas as gpd
+        import shapely
+
+        df = self._table(sql, params)
+        geoms = (
+            shapely.from_wkb(np.asarray(df.pop("geom"), dtype=object))
+            if len(df)
+            else []
+        )
+        if not len(df):
+            df = df.drop(columns="geom")
+        return gpd.GeoDataFrame(df, geometry=list(geoms), crs=SRS_ID)
+
+    def batches(self) -> pd.DataFrame:
+        """All batches, oldest first."""
+        cols = [
+            _ts(c, c) if c in ("created_at", "undone_at") else f'"{c}"'
+            for c in _BATCH_FIELDS
+        ]
+        return self._table(f"SELECT {', '.join(cols)} FROM {self._b} ORDER BY batch_id")
+
+    @staticmethod
+    def _as_of_where(spec, alias: str = "v") -> tuple[str, tuple]:
+        if spec is None:
+            return f"{alias}.ended_batch IS NULL", ()
+        if spec[0] == "batch":
+            return (
+                f"{alias}.batch_id <= %s AND ({alias}.ended_batch IS NULL "
+                f"OR {alias}.ended_batch > %s)",
+                (spec[1], spec[1]),
+            )
+        return (
+            f"{alias}.valid_from <= %s::timestamptz AND ({alias}.valid_to IS NULL "
+            f"OR {alias}.valid_to > %s::timestamptz)",
+            (spec[1], spec[1]),
+        )
+
+    def current(self, *, as_of=None):
+        """Polygons valid now, or as of a batch number or date (UTC).
+
+        Parameters
+        ----------
+        as_of : int or str, optional (default: None, now)
+            A batch number or a date / ISO date-time (UTC).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One row per live key, ordered by key, EPSG:4490.
+        """
+        where, params = self._as_of_where(parse_as_of(as_of))
+        return self._frame(
+            f"SELECT {self._version_columns()} FROM {self._v} v WHERE {where} "
+            "ORDER BY v.key",
+            params,
+        )
+
+    def history(self, key: str):
+        """Every version of one polygon, oldest first, with batch details."""
+        frame = self._frame(
+            f"SELECT {self._version_columns()}, b.kind AS batch_kind, "
+            'b."user" AS batch_user, b.source_name AS batch_source '
+            f"FROM {self._v} v JOIN {self._b} b ON b.batch_id = v.batch_id "
+            "WHERE v.key = %s ORDER BY v.version",
+            (key,),
+        )
+        if frame.empty:
+            raise StoreError(
+                f"{self.path}: no polygon with key {key!r}. Keys are "
+                "<adcode>/<project id>, e.g. 500101/WZ-2013-001."
+            )
+        return frame
+
+    def _state(self, as_of) -> pd.DataFrame:
+        where, params = self._as_of_where(parse_as_of(as_of))
+        return self._table(
+            f"SELECT v.key, v.fid, v.version, v.project_type, v.area_mu "
+            f"FROM {self._v} v WHERE {where} ORDER BY v.key",
+            params,
+        )
+
+    def diff(self, a, b) -> pd.DataFrame:
+        """Return what changed between two states (batch numbers or dates).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``key``, ``change`` (added / changed / withdrawn), ``project_type``,
+            ``version_from``, ``version_to``, ``area_mu_from``, ``area_mu_to``.
+        """
+        return diff_states(self._state(a), self._state(b))
+
+    def integrity_check(self) -> str:
+        """Check the history's invariants; ``'ok'`` when healthy.
+
+        Checks that each key has at most one live version, versions are
+        numbered 1..n, validity times are their batches' times, every batch's
+        counts match the versions it wrote and ended, and undo links agree.
+        """
+        if not self.exists:
+            raise self._missing()
+        with self._connect(autocommit=True) as conn:
+            problems = _problems(conn, self._v, self._b)
+        return "; ".join(problems) if problems else "ok"
+
+    def find_batch_by_sha(self, sha256: str) -> int | None:
+        """Return the live ingest batch that loaded a file with this hash."""
+        if not self.exists:
+            return None
+        _, rows = self._query(
+            f"SELECT batch_id FROM {self._b} WHERE kind = 'ingest' AND "
+            "source_sha256 = %s AND undone_by IS NULL ORDER BY batch_id DESC "
+            "LIMIT 1",
+            (sha256,),
+        )
+        return int(rows[0][0]) if rows else None
+
+    # ---- writes ---------------------------------------------------------------
+    def _new_batch(
+        self,
+        conn,
+        *,
+        kind,
+        source_name=None,
+        source_sha256=None,
+        note=None,
+        user=None,
+        now=None,
+        undoes=None,
+    ):
+        """Insert a batch row; returns (batch_id, its time as a datetime)."""
+        row = conn.execute(
+            f'INSERT INTO {self._b} (kind, created_at, "user", source_name, '
+            "source_sha256, note, undoes) "
+            "SELECT %s::text, GREATEST(COALESCE(%s::timestamptz, clock_timestamp()), "
+            "COALESCE(MAX(created_at) + interval '1 microsecond', '-infinity')), "
+            "%s::text, %s::text, %s::text, %s::text, %s::bigint "
+            f"FROM {self._b} RETURNING batch_id, created_at",
+            (kind, now, user or _user(), source_name, source_sha256, note, undoes),
+        ).fetchone()
+        return int(row[0]), row[1]
+
+    def write_delivery(
+        self,
+        frame,
+        *,
+        source_name: str,
+        source_sha256: str,
+        note: str | None = None,
+        user: str | None = None,
+        now: str | None = None,
+    ) -> dict:
+        """Write one validated delivery as one batch (all or nothing).
+
+        Parameters
+        ----------
+        frame : geopandas.GeoDataFrame
+            Validated canonical frame (EPSG:4490) with ``key``, ``adcode``,
+            ``project_id``, ``area_mu`` and the content fields.
+        source_name : str
+            File name recorded with the batch.
+        source_sha256 : str
+            SHA-256 of the delivered file.
+        note : str, optional (default: None)
+            Kept with the batch.
+        user : str, optional (default: the login name)
+            Who ingested it.
+        now : str, optional (default: the server's clock)
+            ISO time of the batch (UTC).
+
+        Returns
+        -------
+        dict
+            ``batch_id`` (None when nothing changed), counts ``added``,
+            ``changed``, ``unchanged``.
+
+        Notes
+        -----
+        The delivery is copied (``COPY``) into a temporary table and compared
+        with the live versions inside the database, so a delivery of any size
+        is one round of bulk SQL, not a query per polygon.
+        """
+        frame = frame.reset_index(drop=True)
+        columns = {
+            "ord": list(range(len(frame))),
+            **{
+                c: _ints(_column(frame, c)) if c in _INT_FIELDS else _column(frame, c)
+                for c in _DELIVERED
+            },
+            "content_hash": content_hashes(frame),
+            "geom": _hex_ewkb(frame.geometry.values) if len(frame) else [],
+        }
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
+        with self.transaction() as conn:
+            typed = ", ".join(
+                f"{c} {_PG_TYPES[VERSION_FIELDS[c]]}"
+                + (' COLLATE "C"' if c == "key" else "")
+                for c in (*_DELIVERED, "content_hash")
+            )
+            conn.execute(
+                f"CREATE TEMP TABLE incoming (ord bigint, {typed}, geom geometry) "
+                "ON COMMIT DROP"
+            )
+            with conn.cursor().copy(
+                f"COPY incoming ({', '.join(columns)}) FROM STDIN"
+            ) as copy:
+                for row in zip(*columns.values(), strict=True):
+                    copy.write_row(row)
+            conn.execute("ANALYZE incoming")
+            added, changed, unchanged = conn.execute(
+                "SELECT count(*) FILTER (WHERE v.fid IS NULL), "
+                "count(*) FILTER (WHERE v.content_hash <> i.content_hash), "
+                "count(*) FILTER (WHERE v.content_hash = i.content_hash) "
+                f"FROM incoming i LEFT JOIN {self._v} v "
+                "ON v.key = i.key AND v.ended_batch IS NULL"
+            ).fetchone()
+            counts.update(added=added, changed=changed, unchanged=unchanged)
+            if not added and not changed:
+                conn.rollback()  # nothing written, not even the lock is kept
+                return counts
+            batch_id, now = self._new_batch(
+                conn,
+                kind="ingest",
+                source_name=source_name,
+                source_sha256=source_sha256,
+                note=note,
+                user=user,
+                now=now,
+            )
+            conn.execute(
+                f"UPDATE {self._v} v SET ended_batch = %s, valid_to = %s, "
+                "end_reason = 'superseded' FROM incoming i WHERE v.key = i.key "
+                "AND v.ended_batch IS NULL AND v.content_hash <> i.content_hash",
+                (batch_id, now),
+            )
+            # keys still live now are the unchanged ones; the rest get n+1
+            delivered = ", ".join(f"i.{c}" for c in _DELIVERED)
+            conn.execute(
+                f"INSERT INTO {self._v} (geom, {', '.join(_DELIVERED)}, version, "
+                "content_hash, batch_id, valid_from) "
+                f"SELECT ST_SetSRID(ST_Multi(i.geom), {SRS_ID}), {delivered}, "
+                "COALESCE(m.version, 0) + 1, i.content_hash, %s, %s "
+                "FROM incoming i LEFT JOIN (SELECT p.key, MAX(p.version) AS version "
+                f"FROM {self._v} p JOIN incoming USING (key) GROUP BY p.key) m "
+                f"USING (key) WHERE NOT EXISTS (SELECT 1 FROM {self._v} l "
+                "WHERE l.key = i.key AND l.ended_batch IS NULL) ORDER BY i.ord",
+                (batch_id, now),
+            )
+            conn.execute(
+                f"UPDATE {self._b} SET n_added = %s, n_changed = %s, "
+                "n_unchanged = %s WHERE batch_id = %s",
+                (added, changed, unchanged, batch_id),
+            )
+            counts["batch_id"] = batch_id
+        return counts
+
+    def withdraw(
+        self, key: str, *, reason: str, user: str | None = None, now: str | None = None
+    ) -> int:
+        """End a polygon's validity with a reason; returns the batch id."""
+        return self.withdraw_many([(key, reason)], source_name=key, user=user, now=now)
+
+    def withdraw_many(
+        self,
+        items: list[tuple[str, str]],
+        *,
+        source_name: str,
+        user: str | None = None,
+        now: str | None = None,
+    ) -> int:
+        """Withdraw several polygons in one batch (all or none).
+
+        Parameters
+        ----------
+        items : list of (str, str)
+            ``(key, reason)`` pairs.
+        source_name : str
+            What the batch records as its source (a key or a file name).
+        user : str, optional (default: the login name)
+            Who withdrew them.
+        now : str, optional (default: the server's clock)
+            ISO time of the batch (UTC).
+
+        Returns
+        -------
+        int
+            The new batch's id.
+        """
+        for key, reason in items:
+            if not reason or not str(reason).strip():
+                raise StoreError(
+                    f"withdrawal of {key!r} needs a reason (--reason TEXT)."
+                )
+        keys = [k for k, _ in items]
+        seen: set[str] = set()
+        for key in keys:
+            if key in seen:
+                raise StoreError(
+                    f"{self.path}: polygon {key!r} is listed twice; nothing "
+                    "withdrawn. Give each polygon once."
+                )
+            seen.add(key)
+        with self.transaction() as conn:
+            live = dict(
+                conn.execute(
+                    f"SELECT key, fid FROM {self._v} WHERE key = ANY(%s::text[]) "
+                    "AND ended_batch IS NULL",
+                    (keys,),
+                ).fetchall()
+            )
+            missing = [k for k in keys if k not in live]
+            if missing:
+                known = {
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT DISTINCT key FROM {self._v} "
+                        "WHERE key = ANY(%s::text[])",
+                        (missing,),
+                    )
+                }
+                key = missing[0]
+                state = "is already withdrawn" if key in known else "does not exist"
+                raise StoreError(
+                    f"{self.path}: polygon {key!r} {state}; nothing "
+                    "withdrawn. See `forestsink history KEY`."
+                )
+            note = "; ".join(f"{k}: {str(r).strip()}" for k, r in items)
+            batch_id, now = self._new_batch(
+                conn,
+                kind="withdraw",
+                source_name=source_name,
+                note=note,
+                user=user,
+                now=now,
+            )
+            conn.execute(
+                f"UPDATE {self._v} v SET ended_batch = %s, valid_to = %s, "
+                "end_reason = u.reason FROM unnest(%s::bigint[], %s::text[]) "
+                "AS u(fid, reason) WHERE v.fid = u.fid",
+                (
+                    batch_id,
+                    now,
+                    [live[k] for k in keys],
+                    [f"withdrawn: {str(r).strip()}" for _, r in items],
+                ),
+            )
+            conn.execute(
+                f"UPDATE {self._b} SET n_withdrawn = %s WHERE batch_id = %s",
+                (len(items), batch_id),
+            )
+        return batch_id
+
+    def undo(
+        self, batch_id: int, *, user: str | None = None, now: str | None = None
+    ) -> int:
+        """Undo a whole batch as a new batch; history is kept.
+
+        Versions the batch created are ended; versions it ended are restored
+        as new versions. Refused if a later batch changed the same polygons
+        (also when a later batch re-delivered a polygon the batch withdrew).
+
+        Returns
+        -------
+        int
+            The new (undo) batch's id.
+        """
+        with self.transaction() as conn:
+            batch = conn.execute(
+                f"SELECT kind, undone_by FROM {self._b} WHERE batch_id = %s",
+                (batch_id,),
+            ).fetchone()
+            if batch is None:
+                raise StoreError(f"{self.path}: no batch {batch_id}.")
+            if batch[1] is not None:
+                raise StoreError(
+                    f"batch {batch_id} was already undone by batch {batch[1]}."
+                )
+            created = conn.execute(
+                f"SELECT fid, key, ended_batch FROM {self._v} WHERE batch_id = %s "
+                "ORDER BY fid",
+                (batch_id,),
+            ).fetchall()
+            ended = conn.execute(
+                f"SELECT fid, key FROM {self._v} WHERE ended_batch = %s ORDER BY fid",
+                (batch_id,),
+            ).fetchall()
+            later = [k for _, k, e in created if e is not None]
+            # a polygon this batch ended that a later batch brought back
+            revived = conn.execute(
+                f"SELECT l.key FROM {self._v} l WHERE l.ended_batch IS NULL "
+                "AND l.batch_id <> %s AND l.key = ANY(%s::text[]) ORDER BY l.key",
+                (batch_id, [k for _, k in ended]),
+            ).fetchall()
+            later += [r[0] for r in revived]
+            if later:
+                raise StoreError(
+                    f"batch {batch_id} cannot be undone: polygon(s) {later[:5]} were "
+                    "changed by later batches; undo those first (newest first)."
+                )
+            new_id, now = self._new_batch(
+                conn,
+                kind="undo",
+                source_name=f"batch {batch_id}",
+                note=f"undo of batch {batch_id}",
+                user=user,
+                now=now,
+                undoes=batch_id,
+            )
+            conn.execute(
+                f"UPDATE {self._v} SET ended_batch = %s, valid_to = %s, "
+                "end_reason = %s WHERE batch_id = %s",
+                (new_id, now, f"undo of batch {batch_id}", batch_id),
+            )
+            copied = [
+                c
+                for c in VERSION_FIELDS
+                if c not in ("version", "batch_id", "valid_from", *MUTABLE_FIELDS)
+            ]
+            cols = ", ".join(copied)
+            old = ", ".join(f"o.{c}" for c in copied)
+            conn.execute(
+                f"INSERT INTO {self._v} (geom, {cols}, version, batch_id, valid_from) "
+                f"SELECT o.geom, {old}, (SELECT MAX(p.version) FROM {self._v} p "
+                "WHERE p.key = o.key) + 1, %s, %s "
+                f"FROM {self._v} o WHERE o.fid = ANY(%s::bigint[]) ORDER BY o.fid",
+                (new_id, now, [f for f, _ in ended]),
+            )
+            conn.execute(
+                f"UPDATE {self._b} SET undone_by = %s, undone_at = %s "
+                "WHERE batch_id = %s",
+                (new_id, now, batch_id),
+            )
+            conn.execute(
+                f"UPDATE {self._b} SET n_added = %s, n_withdrawn = %s "
+                "WHERE batch_id = %s",
+                (len(ended), len(created), new_id),
+            )
+        return new_id
+
+
+# --------------------------------------------------------------------------
+# integrity
+# --------------------------------------------------------------------------
+
+
+def _problems(conn, versions: str, batches: str) -> list[str]:
+    """List what is wrong with a store's history (empty when healthy)."""
+    checks = [
+        (
+            "keys with more than one live version",
+            f"SELECT key FROM {versions} WHERE ended_batch IS NULL GROUP BY key "
+            "HAVING count(*) > 1 ORDER BY key LIMIT 5",
+        ),
+        (
+            "keys whose versions are not numbered 1..n",
+            f"SELECT key FROM {versions} GROUP BY key HAVING min(version) <> 1 "
+            "OR max(version) <> count(*) OR count(DISTINCT version) <> count(*) "
+            "ORDER BY key LIMIT 5",
+        ),
+        (
+            "versions whose valid_from is not their batch's time",
+            f"SELECT v.fid FROM {versions} v LEFT JOIN {batches} b "
+            "ON b.batch_id = v.batch_id WHERE b.created_at IS DISTINCT FROM "
+            "v.valid_from ORDER BY v.fid LIMIT 5",
+        ),
+        (
+            "versions whose end is not their ending batch's time",
+            f"SELECT v.fid FROM {versions} v LEFT JOIN {batches} b "
+            "ON b.batch_id = v.ended_batch WHERE v.ended_batch IS NOT NULL AND "
+            "(b.created_at IS DISTINCT FROM v.valid_to OR v.end_reason IS NULL "
+            "OR v.ended_batch <= v.batch_id) ORDER BY v.fid LIMIT 5",
+        ),
+        (
+            "batches whose counts do not match their versions",
+            f"""
+            WITH made AS (SELECT batch_id AS b, count(*) AS n FROM {versions}
+                          GROUP BY batch_id),
+                 ended AS (SELECT ended_batch AS b, count(*) AS n FROM {versions}
+                           WHERE ended_batch IS NOT NULL GROUP BY ended_batch)
+            SELECT t.batch_id FROM {batches} t
+            LEFT JOIN made m ON m.b = t.batch_id
+            LEFT JOIN ended e ON e.b = t.batch_id
+            WHERE NOT CASE t.kind
+              WHEN 'ingest' THEN
+                coalesce(m.n, 0) = t.n_added + t.n_changed
+                AND coalesce(e.n, 0) = t.n_changed
+              WHEN 'withdraw' THEN
+                coalesce(m.n, 0) = 0 AND coalesce(e.n, 0) = t.n_withdrawn
+              ELSE
+                coalesce(m.n, 0) = t.n_added AND coalesce(e.n, 0) = t.n_withdrawn
+            END
+            ORDER BY t.batch_id LIMIT 5
+            """,
+        ),
+        (
+            "batches whose undo links disagree",
+            f"SELECT t.batch_id FROM {batches} t LEFT JOIN {batches} u "
+            "ON u.batch_id = t.undone_by WHERE (t.undone_by IS NOT NULL AND "
+            "(u.undoes IS DISTINCT FROM t.batch_id OR u.created_at IS DISTINCT "
+            "FROM t.undone_at)) OR (t.undoes IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {batches} x WHERE x.batch_id = t.undoes "
+            "AND x.undone_by = t.batch_id)) ORDER BY t.batch_id LIMIT 5",
+        ),
+    ]
+    problems = []
+    for label, sql in checks:
+        found = [r[0] for r in conn.execute(sql).fetchall()]
+        if found:
+            problems.append(f"{label}: {found}")
+    return problems
+
+
+# --------------------------------------------------------------------------
+# schema
+# --------------------------------------------------------------------------
+
+
+def _schema_sql(schema: str) -> str:
+    """DDL of a store in *schema* (tables, indexes, view, triggers)."""
+    s = f'"{schema}"'
+    v, b = f"{s}.{LAYER}", f"{s}.{BATCHES}"
+    fields = []
+    for name, kind in VERSION_FIELDS.items():
+        pg = "timestamptz" if name in _TIME_FIELDS else _PG_TYPES[kind]
+        extra = ""
+        if name == "key":
+            extra = ' COLLATE "C" NOT NULL'  # code point order, as SQLite/Python
+        elif name in ("version", "content_hash", "valid_from"):
+            extra = " NOT NULL"
+        elif name in ("batch_id", "ended_batch"):
+            extra = f" REFERENCES {b} DEFERRABLE INITIALLY DEFERRED"
+            extra = (" NOT NULL" if name == "batch_id" else "") + extra
+        fields.append(f"{name} {pg}{extra}")
+    fixed = ["fid", "geom", *(c for c in VERSION_FIELDS if c not in MUTABLE_FIELDS)]
+
+    def row(prefix: str) -> str:
+        return ", ".join(
+            f"ST_AsEWKB({prefix}.geom)" if c == "geom" else f"{prefix}.{c}"
+            for c in fixed
+        )
+
+    fixed_batch = ", ".join(
+        f'{{p}}."{c}"'
+        for c in (
+            "batch_id",
+            "kind",
+            "created_at",
+            "user",
+            "source_name",
+            "source_sha256",
+            "note",
+            "undoes",
+        )
+    )
+    counts = ", ".join(
+        f"{{p}}.{c}" for c in ("n_added", "n_changed", "n_unchanged", "n_withdrawn")
+    )
+    return f"""
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE {b} (
+    batch_id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    kind text NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo')),
+    created_at timestamptz NOT NULL,
+    "user" text,
+    source_name text,
+    source_sha256 text,
+    n_added bigint DEFAULT 0,
+    n_changed bigint DEFAULT 0,
+    n_unchanged bigint DEFAULT 0,
+    n_withdrawn bigint DEFAULT 0,
+    note text,
+    undoes bigint REFERENCES {b} DEFERRABLE INITIALLY DEFERRED,
+    undone_by bigint REFERENCES {b} DEFERRABLE INITIALLY DEFERRED,
+    undone_at timestamptz
+);
+COMMENT ON TABLE {b} IS 'forestsink: one row per ingest, withdrawal or undo';
+CREATE UNIQUE INDEX batches_created_at ON {b} (created_at);
+CREATE INDEX batches_sha256 ON {b} (source_sha256) WHERE kind = 'ingest';
+CREATE TABLE {v} (
+    fid bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    geom geometry(MultiPolygon, {SRS_ID}),
+    {", ".join(fields)},
+    CHECK ((ended_batch IS NULL) = (valid_to IS NULL))
+);
+COMMENT ON TABLE {v} IS
+    'forestsink: every version of every project polygon (never deleted)';
+CREATE UNIQUE INDEX {LAYER}_key_version ON {v} (key, version);
+CREATE UNIQUE INDEX {LAYER}_live_key ON {v} (key) WHERE ended_batch IS NULL;
+CREATE INDEX {LAYER}_batch ON {v} (batch_id);
+CREATE INDEX {LAYER}_ended ON {v} (ended_batch);
+CREATE INDEX {LAYER}_valid ON {v} (valid_from, valid_to);
+CREATE INDEX {LAYER}_geom ON {v} USING gist (geom);
+CREATE VIEW {s}.{VIEW} AS SELECT * FROM {v} WHERE ended_batch IS NULL;
+COMMENT ON VIEW {s}.{VIEW} IS
+    'forestsink: latest version of every polygon that is not withdrawn';
+
+CREATE FUNCTION {s}.forestsink_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'forestsink store: % are never %', TG_ARGV[0], TG_ARGV[1]
+        USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+CREATE TRIGGER forestsink_no_delete BEFORE DELETE ON {v}
+    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_refuse('versions', 'deleted');
+CREATE TRIGGER forestsink_no_truncate BEFORE TRUNCATE ON {v}
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.forestsink_refuse('versions', 'deleted');
+CREATE TRIGGER forestsink_batches_no_delete BEFORE DELETE ON {b}
+    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_refuse('batches', 'deleted');
+CREATE TRIGGER forestsink_batches_no_truncate BEFORE TRUNCATE ON {b}
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.forestsink_refuse('batches', 'deleted');
+
+-- a version's content never changes; its end is set once
+CREATE FUNCTION {s}.forestsink_version_update() RETURNS trigger LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF OLD.ended_batch IS NOT NULL
+       OR ROW({row("OLD")}) IS DISTINCT FROM ROW({row("NEW")}) THEN
+        RAISE EXCEPTION 'forestsink store: versions are never overwritten'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER forestsink_no_overwrite BEFORE UPDATE ON {v}
+    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_version_update();
+
+-- what a batch was never changes; counts only in the transaction that wrote
+-- it; undone_by / undone_at set once
+CREATE FUNCTION {s}.forestsink_batch_update() RETURNS trigger LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF ROW({fixed_batch.format(p="OLD")}) IS DISTINCT FROM
+           ROW({fixed_batch.format(p="NEW")})
+       OR (OLD.undone_by IS NOT NULL AND (NEW.undone_by, NEW.undone_at)
+           IS DISTINCT FROM (OLD.undone_by, OLD.undone_at))
+       OR (ROW({counts.format(p="OLD")}) IS DISTINCT FROM ROW({counts.format(p="NEW")})
+           AND (SELECT t.xmin::text FROM {b} t WHERE t.batch_id = OLD.batch_id)
+               <> pg_current_xact_id()::xid::text) THEN
+        RAISE EXCEPTION 'forestsink store: batches are never overwritten'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER forestsink_batches_no_overwrite BEFORE UPDATE ON {b}
+    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_batch_update();
+"""
