@@ -83,7 +83,8 @@ def test_click_on_a_district_shows_its_popup(page):
     # 城口县 (north, large, no neighbours in the way): click its middle
     xy = page.execute_script("""
         var m = window.forestsinkMap;
-        m.setView([31.95, 108.66], 8);
+        m.closePopup();
+        m.setView([31.95, 108.66], 8, {animate: false});
         var p = m.latLngToContainerPoint([31.95, 108.66]);
         return [p.x, p.y];""")
     element = page.find_element(By.ID, "map")
@@ -92,8 +93,12 @@ def test_click_on_a_district_shows_its_popup(page):
     ActionChains(page).move_to_element_with_offset(
         element, xy[0] - size["width"] / 2, xy[1] - size["height"] / 2
     ).click().perform()
-    popup = page.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
-    assert "城口县" in popup.text and "Chengkou County" in popup.text
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    text = WebDriverWait(page, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+        .get_attribute("textContent"))
+    assert "城口县" in text and "Chengkou County" in text
 
 
 def test_switching_a_layer_changes_the_legend(page):
@@ -149,5 +154,56 @@ def test_hostile_strings_never_run(tmp_path):
         assert len(shown) == 2
         assert any(evil in text for text in shown)
         assert d.execute_script("return window.__xss === undefined")
+    finally:
+        d.quit()
+
+
+def test_report_with_coverage_layers(sample_store, sample_dir, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from forestsink.coverage import compute_coverage
+    from forestsink.render.coverage_layer import coverage_for_report
+
+    rasters = sorted((sample_dir / "landcover").glob("clcd_*.tif"))
+    table, overlay = coverage_for_report(rasters)
+    # the same numbers `forestsink coverage` computes
+    direct = compute_coverage(rasters).table
+    city = direct[direct["adcode"] == "500000"].sort_values("year")
+    assert table[table["adcode"] == "500000"]["coverage_pct"].tolist() == (
+        pytest.approx(city["coverage_pct"].tolist())
+    )
+    path = build_report(
+        sample_store, tmp_path / "r.html", coverage=table, overlay=overlay, draws=500
+    )
+    d = driver()
+    try:
+        d.get(path.resolve().as_uri())
+        wait_ready(d)
+        shown = d.execute_script(
+            'return document.querySelector(\'[data-target="forest_coverage"] '
+            ".done').dataset.value"
+        )
+        assert float(shown) == pytest.approx(city["coverage_pct"].iloc[-1])
+        labels = [
+            e.text
+            for e in d.find_elements(
+                By.CSS_SELECTOR, ".leaflet-control-layers-base label"
+            )
+        ]
+        assert any("森林覆盖率" in t for t in labels)
+        assert any("覆盖率变化" in t for t in labels)
+        box = next(
+            e
+            for e in d.find_elements(
+                By.CSS_SELECTOR, ".leaflet-control-layers-overlays label"
+            )
+            if "土地覆盖" in e.text
+        )
+        box.find_element(By.TAG_NAME, "input").click()
+        images = d.find_elements(By.CSS_SELECTOR, "img.leaflet-image-layer")
+        assert len(images) == 1
+        assert images[0].get_attribute("src").startswith("data:image/png;base64,")
+        assert all(u.startswith(("file://", "data:")) for u in requested_urls(d))
+        assert [e for e in d.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         d.quit()

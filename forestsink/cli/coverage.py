@@ -150,7 +150,8 @@ ellipsoid.
 )
 @click.option(
     "--crs",
-    help="栅格坐标系（栅格缺失时）/ CRS of rasters that carry none, e.g. EPSG:4545.",
+    help="栅格坐标系，替代栅格自带的（缺失时必需）/ CRS of the rasters, replacing "
+    "theirs (needed when they carry none), e.g. EPSG:4545.",
 )
 @click.option(
     "--water-in-land",

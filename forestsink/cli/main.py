@@ -203,6 +203,7 @@ def map_cmd(what, store, as_of, coverage_table, year, font, dpi, out) -> None:
 
 
 def _register() -> None:
+    from forestsink.cli.coverage import coverage_cmd
     from forestsink.cli.history import (
         batches_cmd,
         current_cmd,
@@ -228,6 +229,7 @@ def _register() -> None:
         carbon_cmd,
         report_cmd,
         store_group,
+        coverage_cmd,
     ):
         cli.add_command(command)
 

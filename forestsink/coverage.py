@@ -1,0 +1,2495 @@
+"""Forest coverage per zone from land-cover rasters, and its change between years.
+
+森林覆盖率 = 森林面积（含国家特别规定的灌木林地）÷ 土地面积. Forest coverage is
+the area of the classes that count as forest (``forest``, ``shrub_forest``)
+divided by the land area (``forest + shrub_forest + land``); water and
+excluded classes (no data, unclassified, codes the class table does not know)
+are outside the denominator. Which code counts as what is data
+(``data/landcover_classes.csv``), with presets for CLCD, ESA WorldCover and
+GlobeLand30 that a user's class file overrides.
+
+How it is computed
+------------------
+1. **Zones go to the raster, never the raster to the zones.** The zone
+   polygons are densified and reprojected into the raster's CRS, so class
+   codes are never resampled.
+2. **Exact coverage fractions.** :func:`coverage_fractions` computes, for each
+   zone, the exact share of every pixel the polygon covers (the area of
+   polygon ∩ pixel ÷ pixel area) with a scan-line area accumulation over the
+   polygon edges: each edge piece inside a pixel deposits its signed trapezoid
+   area, and a running sum along the row gives the coverage. The result is
+   kept compactly as runs of fully covered pixels plus the partial pixels on
+   the boundary. It agrees with ``exactextract``'s fractions cell by cell to
+   1e-6 (exactextract keeps them as float32; tested), and its pixel sums
+   equal the polygons' areas to 1e-9, at a cost proportional to the boundary,
+   not the area: 0.3 s for the 38 districts at 30 m, where exactextract
+   spends 5 s flood-filling the interiors. The default is ``exactextract``,
+   the dependency chosen for this (``fractions="exactextract"``);
+   ``fractions="scanline"`` is the faster alternative with the same weights
+   (to 1e-10).
+3. **Ellipsoidal pixel areas.** A pixel's area is the area on the ellipsoid of
+   the raster's geodetic CRS of the quadrilateral spanned by its four corners,
+   computed in an equal-area cylindrical projection of that ellipsoid
+   (:func:`pixel_area_m2`; agrees with ``pyproj.Geod`` to 1e-7). Geographic
+   rasters: exact per row (every row has its own area). Projected rasters:
+   exact at a lattice of pixels about 4 km apart, bilinear in between
+   (error < 1e-7); runs of covered pixels are cut into pieces along which the
+   area changes by less than 1e-4 and each piece uses the area at its middle,
+   so a pixel's area is within 5e-5 of its own and district totals agree
+   with per-pixel areas to 5e-6 even on the coarse 500 m sample (tested).
+   Equal-area projections: no cuts.
+4. **Windowed counting.** :func:`count_classes` reads the rasters in windows
+   (one tile row high, about 2²⁰ pixels; only windows that hold zone pixels),
+   gathers only the pixels inside zones and accumulates ``area × fraction``
+   per zone and class (or per zone and class pair for two years: the
+   transition matrix) with ``numpy.bincount``. Memory is bounded by the
+   window and the weights, not by the raster (768 MB peak at 10 m, 2.1 G
+   pixels).
+5. **Weights are reused.** :class:`ZoneWeights` belong to one grid; every
+   further year on that grid only costs reading and counting. Two rasters
+   must share CRS, pixel size and pixel alignment (extents may differ: the
+   second is read with no data outside its extent); otherwise they are
+   refused (:class:`GridMismatchError`), never resampled.
+
+Areas are returned in m² by the array functions and in mu (亩) in the tables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forestsink.errors import CRSError, ForestsinkError, ForestsinkWarning
+from forestsink.units import M2_PER_MU
+
+__all__ = [
+    "CITY_ADCODE",
+    "COUNTS_AS",
+    "OVERLAY_LEGEND",
+    "PRODUCTS",
+    "ClassAreas",
+    "ClassScheme",
+    "CoverageError",
+    "CoverageResult",
+    "Fractions",
+    "Grid",
+    "GridMismatchError",
+    "NoOverlapError",
+    "Overlay",
+    "PartialOverlapWarning",
+    "PixelAreaModel",
+    "RasterInfo",
+    "UnknownClassWarning",
+    "ZoneSet",
+    "ZoneWeights",
+    "class_scheme_from_table",
+    "compute_coverage",
+    "count_classes",
+    "coverage_fractions",
+    "coverage_table",
+    "inspect_raster",
+    "make_overlay",
+    "overlay_categories",
+    "pixel_area_m2",
+    "read_class_scheme",
+    "read_zones",
+    "transition_table",
+    "write_coverage",
+    "write_overlay",
+    "year_from_name",
+    "zone_weights",
+]
+
+CITY_ADCODE = "500000"
+"""``adcode`` of the city-wide row (重庆市); its ``level`` is ``"city"``."""
+
+PRODUCTS: tuple[str, ...] = ("clcd", "worldcover", "globeland30", "custom")
+"""Land-cover products with a class preset (``custom``: your class file only)."""
+
+COUNTS_AS: tuple[str, ...] = ("forest", "shrub_forest", "land", "water", "excluded")
+"""What a class counts as: forest and shrub_forest are forest; land is the rest
+of the denominator; water and excluded are outside it."""
+
+FOREST_KINDS: tuple[str, ...] = ("forest", "shrub_forest")
+
+#: Largest relative change of pixel area along one run piece (projected grids).
+AREA_TOLERANCE = 1e-4
+#: Largest lattice spacing (pixels) of exact pixel areas on projected grids;
+#: nodes are also at most about 4 km apart.
+AREA_LATTICE_STEP = 128
+#: Zones whose polygons cost more boundary pieces are processed in chunks.
+_PIECES_PER_CHUNK = 1_000_000
+
+
+# --------------------------------------------------------------------------
+# errors and warnings
+# --------------------------------------------------------------------------
+
+
+class CoverageError(ForestsinkError, ValueError):
+    """A land-cover raster, class table or zone layer cannot be used."""
+
+
+class GridMismatchError(CoverageError):
+    """Two rasters are on different, non-aligned pixel grids."""
+
+
+class NoOverlapError(CoverageError):
+    """The raster does not overlap any zone."""
+
+
+class UnknownClassWarning(ForestsinkWarning):
+    """The raster holds class codes the class table does not know."""
+
+
+class PartialOverlapWarning(ForestsinkWarning):
+    """Some zones lie partly or wholly outside the raster."""
+
+
+# --------------------------------------------------------------------------
+# class tables
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassScheme:
+    """Which land-cover code counts as forest, land, water or excluded.
+
+    Class *i* (0 ≤ i < n) is ``codes[i]``; index ``n`` is the raster's no-data
+    value and ``n + 1`` any code the table does not know. Both count as
+    ``excluded``.
+
+    Attributes
+    ----------
+    product : str
+        ``clcd``, ``worldcover``, ``globeland30`` or ``custom``.
+    codes : tuple of int
+        Raster values, sorted.
+    name_zh, name_en : tuple of str
+        Class names.
+    counts_as : tuple of str
+        One of :data:`COUNTS_AS` per code.
+    source : tuple of str
+        Where each row comes from.
+    """
+
+    product: str
+    codes: tuple[int, ...]
+    name_zh: tuple[str, ...]
+    name_en: tuple[str, ...]
+    counts_as: tuple[str, ...]
+    source: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        """Number of listed codes."""
+        return len(self.codes)
+
+    @property
+    def size(self) -> int:
+        """Number of class indices: listed codes, no data, unknown."""
+        return self.n + 2
+
+    @property
+    def nodata_index(self) -> int:
+        """Class index of the raster's no-data value."""
+        return self.n
+
+    @property
+    def unknown_index(self) -> int:
+        """Class index of codes the table does not list."""
+        return self.n + 1
+
+    def kinds(self) -> np.ndarray:
+        """Return what each class index counts as (length :attr:`size`)."""
+        return np.array([*self.counts_as, "excluded", "excluded"], dtype=object)
+
+    def labels(self) -> tuple[list[str], list[str], list[str]]:
+        """Return (code text, Chinese name, English name) per class index."""
+        codes = [str(c) for c in self.codes] + ["nodata", "unknown"]
+        return (
+            codes,
+            [*self.name_zh, "无数据", "未知代码"],
+            [*self.name_en, "no data", "unknown code"],
+        )
+
+    def lut(self, nodata: float | None, *, max_code: int) -> np.ndarray:
+        """Return a lookup table raster value -> class index.
+
+        Parameters
+        ----------
+        nodata : float or None
+            The raster's no-data value; it maps to :attr:`nodata_index` unless
+            the table lists it (then the table's row wins).
+        max_code : int
+            Largest value the raster's data type can hold (255 or 65535).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``uint8`` (or ``uint16``) array of length ``max_code + 1``.
+        """
+        dtype = np.uint8 if self.size < 256 else np.uint16
+        lut = np.full(max_code + 1, self.unknown_index, dtype=dtype)
+        if nodata is not None and float(nodata).is_integer():
+            if 0 <= int(nodata) <= max_code:
+                lut[int(nodata)] = self.nodata_index
+        for i, code in enumerate(self.codes):
+            if code <= max_code:
+                lut[code] = i
+        return lut
+
+    def table(self) -> pd.DataFrame:
+        """Return the scheme as a table (product, code, names, counts_as, source)."""
+        return pd.DataFrame(
+            {
+                "product": self.product,
+                "code": list(self.codes),
+                "name_zh": list(self.name_zh),
+                "name_en": list(self.name_en),
+                "counts_as": list(self.counts_as),
+                "source": list(self.source) or [""] * self.n,
+            }
+        )
+
+
+def _classes_csv() -> Path:
+    from forestsink.reference import data_dir
+
+    return data_dir() / "landcover_classes.csv"
+
+
+def _read_class_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise CoverageError(f"{path}: class file not found.")
+    try:
+        if path.suffix.lower() == ".xlsx":
+            return pd.read_excel(path, dtype=str).fillna("")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CoverageError(
+            f"{path}: not UTF-8 ({err}); save the class table as UTF-8 CSV."
+        ) from err
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise CoverageError(f"{path}: cannot be read as a table: {err}") from err
+
+
+def class_scheme_from_table(
+    table: pd.DataFrame, *, product: str, source: str = "class table"
+) -> ClassScheme:
+    """Validate a class table and return a :class:`ClassScheme`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Columns ``code`` (integer 0–65535, unique) and ``counts_as`` (one of
+        :data:`COUNTS_AS`); optional ``name_zh``, ``name_en``, ``source``.
+    product : str
+        Product name recorded in the scheme.
+    source : str, optional (default: "class table")
+        Name of the table in error messages (usually its path).
+
+    Returns
+    -------
+    ClassScheme
+
+    Raises
+    ------
+    CoverageError
+        Naming the row (header = row 1), the column and the value.
+    """
+    table = table.copy()
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    for column in ("code", "counts_as"):
+        if column not in table.columns:
+            raise CoverageError(
+                f"{source}: column '{column}' missing; a class table needs "
+                "code, counts_as (and optionally name_zh, name_en, source)."
+            )
+    for column in ("name_zh", "name_en", "source"):
+        if column not in table.columns:
+            table[column] = ""
+    codes = []
+    for i, value in enumerate(table["code"].astype(str).str.strip()):
+        try:
+            code = int(float(value))
+            if code != float(value) or not 0 <= code <= 65535:
+                raise ValueError
+        except ValueError as err:
+            raise CoverageError(
+                f"{source}: row {i + 2}, column 'code': value {value!r} is not an "
+                "integer between 0 and 65535."
+            ) from err
+        codes.append(code)
+    table["code"] = codes
+    kinds = table["counts_as"].astype(str).str.strip().str.lower()
+    kinds = kinds.replace({"nodata": "excluded", "nodata_excluded": "excluded"})
+    bad = ~kinds.isin(COUNTS_AS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CoverageError(
+            f"{source}: row {i + 2}, column 'counts_as': value "
+            f"{table['counts_as'].iloc[i]!r} is not one of {', '.join(COUNTS_AS)}."
+        )
+    table["counts_as"] = kinds
+    dup = table["code"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise CoverageError(
+            f"{source}: row {i + 2}, column 'code': code {table['code'].iloc[i]} "
+            "is listed twice; keep one row per code."
+        )
+    if not table["counts_as"].isin(FOREST_KINDS).any():
+        raise CoverageError(
+            f"{source}: no code counts as forest or shrub_forest; coverage would "
+            "be zero. Set counts_as of the forest classes."
+        )
+    table = table.sort_values("code")
+    return ClassScheme(
+        product=product,
+        codes=tuple(int(c) for c in table["code"]),
+        name_zh=tuple(str(v) for v in table["name_zh"]),
+        name_en=tuple(str(v) for v in table["name_en"]),
+        counts_as=tuple(table["counts_as"]),
+        source=tuple(str(v) for v in table["source"]),
+    )
+
+
+def read_class_scheme(
+    product: str = "clcd",
+    classes: str | Path | None = None,
+    *,
+    water_in_land: bool = False,
+) -> ClassScheme:
+    """Return the class scheme of a product, with a user's overrides.
+
+    Parameters
+    ----------
+    product : str, optional (default: "clcd")
+        One of :data:`PRODUCTS`. ``custom`` needs *classes*.
+    classes : str or Path, optional (default: None)
+        A CSV/XLSX class table (``code``, ``counts_as``, optional names). For a
+        preset product its rows replace the preset's rows with the same code
+        and add new codes; for ``custom`` it is the whole table. A ``product``
+        column, if present, selects the rows of *product* when any match.
+    water_in_land : bool, optional (default: False)
+        Count water as land (in the denominator) instead of excluding it.
+
+    Returns
+    -------
+    ClassScheme
+    """
+    product = product.strip().lower()
+    if product not in PRODUCTS:
+        raise CoverageError(
+            f"unknown land-cover product {product!r}; use one of {', '.join(PRODUCTS)}"
+            " (custom with --classes FILE)."
+        )
+    frames = []
+    if product != "custom":
+        preset = _read_class_file(_classes_csv())
+        frames.append(preset[preset["product"].str.strip().str.lower() == product])
+    elif classes is None:
+        raise CoverageError(
+            "product 'custom' needs a class table: pass --classes FILE with columns "
+            "code, counts_as (forest, shrub_forest, land, water, excluded)."
+        )
+    source = str(_classes_csv()) if classes is None else str(classes)
+    if classes is not None:
+        user = _read_class_file(Path(classes))
+        user.columns = [str(c).strip().lower() for c in user.columns]
+        if "product" in user.columns:
+            mine = user["product"].astype(str).str.strip().str.lower() == product
+            if mine.any():
+                user = user[mine]
+        if frames and "code" in user.columns:
+            preset = frames[0]
+            keep = ~preset["code"].astype(str).str.strip().isin(
+                user["code"].astype(str).str.strip()
+            )
+            frames = [preset[keep]]
+        user = user.assign(source=user.get("source", f"user file {Path(classes).name}"))
+        frames.append(user)
+    table = pd.concat(frames, ignore_index=True)
+    scheme = class_scheme_from_table(table, product=product, source=source)
+    if water_in_land:
+        kinds = tuple("land" if k == "water" else k for k in scheme.counts_as)
+        scheme = ClassScheme(
+            scheme.product,
+            scheme.codes,
+            scheme.name_zh,
+            scheme.name_en,
+            kinds,
+            scheme.source,
+        )
+    return scheme
+
+
+# --------------------------------------------------------------------------
+# rasters and grids
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up pixel grid.
+
+    Attributes
+    ----------
+    crs : pyproj.CRS
+        The raster's CRS.
+    transform : affine.Affine
+        Pixel (col, row) -> CRS (x, y) of the upper-left corner.
+    width, height : int
+        Columns and rows.
+    """
+
+    crs: Any
+    transform: Any
+    width: int
+    height: int
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Return (xmin, ymin, xmax, ymax) in the grid's CRS."""
+        t = self.transform
+        xs = (t.c, t.c + t.a * self.width)
+        ys = (t.f, t.f + t.e * self.height)
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def describe(self) -> str:
+        """Return a one-line description (CRS, pixel size, origin, shape)."""
+        t = self.transform
+        return (
+            f"{_crs_name(self.crs)}, pixel {abs(t.a):g} x {abs(t.e):g}, origin "
+            f"({t.c:g}, {t.f:g}), {self.width} x {self.height} pixels"
+        )
+
+    def offset_in(self, other: Grid) -> tuple[int, int]:
+        """Return (row, col) of this grid's origin in *other*'s pixel grid.
+
+        Raises
+        ------
+        GridMismatchError
+            If the CRSs, pixel sizes or pixel alignments differ.
+        """
+        a, b = self.transform, other.transform
+        same_crs = self.crs == other.crs
+        tol = 1e-9 * max(abs(a.a), abs(a.e))
+        same_res = abs(a.a - b.a) <= tol and abs(a.e - b.e) <= tol
+        col = (a.c - b.c) / b.a
+        row = (a.f - b.f) / b.e
+        aligned = abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6
+        if not (same_crs and same_res and aligned):
+            raise GridMismatchError(
+                "the two rasters are on different pixel grids:\n"
+                f"  1: {other.describe()}\n  2: {self.describe()}\n"
+                "Class codes are not resampled silently. Put both on one grid, e.g. "
+                f"`gdalwarp -t_srs {_crs_name(other.crs)} -tr {abs(b.a):g} "
+                f"{abs(b.e):g} -tap -r near IN.tif OUT.tif` (same CRS, pixel size "
+                "and alignment; extents may differ)."
+            )
+        return round(row), round(col)
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What :func:`inspect_raster` learns about a land-cover raster."""
+
+    path: Path
+    grid: Grid
+    dtype: str
+    nodata: float | None
+    block_height: int
+    block_width: int = 0
+
+    @property
+    def max_code(self) -> int:
+        """Largest value of the data type (255 or 65535)."""
+        return 255 if self.dtype == "uint8" else 65535
+
+
+def _crs_name(crs) -> str:
+    try:
+        code = crs.to_epsg()
+    except Exception:  # pragma: no cover - pyproj edge cases
+        code = None
+    return f"EPSG:{code}" if code else (crs.name or "custom CRS")
+
+
+def _user_crs(text, where: str):
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as PyprojCRSError
+
+    try:
+        return CRS.from_user_input(text)
+    except PyprojCRSError as err:
+        raise CRSError(
+            f"{where}: {text!r} is not a CRS pyproj understands ({err}); give e.g. "
+            "EPSG:4545 or EPSG:4490."
+        ) from err
+
+
+def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
+    """Open a land-cover raster and check that it can be used.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any single-band integer raster GDAL reads (GeoTIFF, COG, VRT ...).
+    crs : optional (default: None)
+        CRS to use instead of the raster's own (needed when it carries none);
+        anything ``pyproj.CRS.from_user_input`` takes.
+
+    Returns
+    -------
+    RasterInfo
+
+    Raises
+    ------
+    CRSError
+        The raster has no CRS (and none was given) or an unusable one.
+    CoverageError
+        Not readable, rotated, or not an 8/16-bit unsigned integer band.
+    """
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    path = Path(path)
+    try:
+        with rasterio.open(path) as src:
+            src_crs, transform = src.crs, src.transform
+            width, height, dtype = src.width, src.height, src.dtypes[0]
+            nodata, (block_h, block_w) = src.nodata, src.block_shapes[0]
+    except RasterioIOError as err:
+        raise CoverageError(f"{path}: cannot open the raster: {err}") from err
+    if crs is not None:
+        grid_crs = _user_crs(crs, f"{path.name} --crs")
+    elif src_crs is None:
+        raise CRSError(
+            f"{path}: the raster has no coordinate reference system, so it cannot "
+            "be placed on the map. If you know it, pass --crs (e.g. --crs EPSG:4545), "
+            "or set it with `gdal_edit.py -a_srs EPSG:4545 FILE`."
+        )
+    else:
+        grid_crs = _user_crs(src_crs.to_wkt(), str(path))
+    if not (grid_crs.is_geographic or grid_crs.is_projected):
+        raise CRSError(
+            f"{path}: CRS {grid_crs.name!r} is neither geographic nor projected "
+            "(a local or engineering CRS); pass --crs with the real one."
+        )
+    if transform.b != 0 or transform.d != 0:
+        raise CoverageError(
+            f"{path}: the raster is rotated or sheared ({transform}); warp it to a "
+            "north-up grid first (gdalwarp)."
+        )
+    if dtype not in ("uint8", "uint16"):
+        raise CoverageError(
+            f"{path}: data type {dtype}; land-cover class rasters are 8- or 16-bit "
+            "unsigned integers. Is this a class map?"
+        )
+    return RasterInfo(
+        path=path,
+        grid=Grid(grid_crs, transform, width, height),
+        dtype=dtype,
+        nodata=nodata,
+        block_height=block_h,
+        block_width=block_w,
+    )
+
+
+_YEAR_RE = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
+
+
+def year_from_name(path: str | Path) -> int:
+    """Return the year written in a file name (4 digits, 1950–2099).
+
+    Examples
+    --------
+    >>> year_from_name("landcover/clcd_2015.tif")
+    2015
+    >>> year_from_name("CLCD_v01_2019_albert_province.tif")
+    2019
+    """
+    found = set(_YEAR_RE.findall(Path(path).stem))
+    if len(found) != 1:
+        what = "no year" if not found else f"several years ({', '.join(sorted(found))})"
+        raise CoverageError(
+            f"{Path(path).name}: {what} in the file name; pass the year with "
+            "--year (one raster) or --years Y1,Y2 (two rasters)."
+        )
+    return int(found.pop())
+
+
+# --------------------------------------------------------------------------
+# pixel areas on the ellipsoid
+# --------------------------------------------------------------------------
+
+
+def _equal_area_transformer(crs):
+    """Return a transformer from *crs* to equal-area cylindrical on its ellipsoid."""
+    from pyproj import CRS, Transformer
+    from pyproj.crs import ProjectedCRS
+    from pyproj.crs.coordinate_operation import LambertCylindricalEqualAreaConversion
+
+    geodetic = crs.geodetic_crs or CRS.from_epsg(4326)
+    lon0 = 0.0
+    if crs.area_of_use is not None:
+        w, _s, e, _n = crs.area_of_use.bounds
+        lon0 = (w + e) / 2.0 if w <= e else 0.0
+    cea = ProjectedCRS(
+        conversion=LambertCylindricalEqualAreaConversion(
+            latitude_first_parallel=0.0, longitude_natural_origin=lon0
+        ),
+        geodetic_crs=geodetic,
+    )
+    return Transformer.from_crs(crs, cea, always_xy=True)
+
+
+def pixel_area_m2(grid: Grid, rows, cols) -> np.ndarray:
+    """Return the exact ellipsoidal area of pixels, in m².
+
+    Parameters
+    ----------
+    grid : Grid
+        The pixel grid (any geographic or projected CRS).
+    rows, cols : array_like of int
+        Pixel indices (broadcast together).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 areas in m².
+
+    Notes
+    -----
+    The four corners of each pixel are transformed to a Lambert cylindrical
+    equal-area projection *on the ellipsoid of the grid's geodetic CRS*
+    (CGCS2000/GRS80 for EPSG:4490 and its Gauss-Krüger zones) and the
+    quadrilateral's area is taken there. That projection preserves ellipsoidal
+    area exactly and maps meridians and parallels to straight lines, so for a
+    geographic grid the result is the exact area of the latitude–longitude
+    cell; for a projected grid the only approximation is that the pixel's
+    edges, straight in the raster's projection, are taken as straight in the
+    equal-area one (relative error below 1e-10 for pixels up to 1 km).
+    """
+    rows, cols = np.broadcast_arrays(
+        np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
+    )
+    t = grid.transform
+    cx = np.stack([cols, cols + 1, cols + 1, cols])
+    cy = np.stack([rows, rows, rows + 1, rows + 1])
+    x = t.c + t.a * cx
+    y = t.f + t.e * cy
+    if grid.crs.is_geographic:
+        y = np.clip(y, -90.0, 90.0)
+    ex, ey = _equal_area_transformer(grid.crs).transform(x, y)
+    ex, ey = np.asarray(ex), np.asarray(ey)
+    # relative to the first corner: absolute coordinates (~1e7 m) would lose
+    # about 1e-4 of a 30 m pixel's area to cancellation
+    dx, dy = ex[1:] - ex[0], ey[1:] - ey[0]
+    shoelace = dx[0] * dy[1] - dx[1] * dy[0] + dx[1] * dy[2] - dx[2] * dy[1]
+    return np.abs(shoelace) / 2.0
+
+
+@dataclass
+class PixelAreaModel:
+    """Ellipsoidal pixel area anywhere on a grid, fast.
+
+    Geographic grids: exact per row (area does not depend on the column).
+    Projected grids: exact at a lattice of pixels about 4 km (at most
+    :data:`AREA_LATTICE_STEP` pixels) apart and bilinear in between (relative
+    error below 1e-7 for conformal and equal-area projections of Chongqing).
+
+    Attributes
+    ----------
+    grid : Grid
+    run_piece : int or None
+        Longest run piece (pixels) over which the area changes by less than
+        :data:`AREA_TOLERANCE`; None when the area does not vary along rows.
+    """
+
+    grid: Grid
+    run_piece: int | None = None
+    _row_area: np.ndarray | None = field(default=None, repr=False)
+    _lat_rows: np.ndarray | None = field(default=None, repr=False)
+    _lat_cols: np.ndarray | None = field(default=None, repr=False)
+    _lattice: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, grid: Grid) -> PixelAreaModel:
+        """Compute the exact areas this model interpolates from."""
+        model = cls(grid)
+        if grid.crs.is_geographic:
+            rows = np.arange(grid.height)
+            model._row_area = pixel_area_m2(grid, rows, np.zeros_like(rows))
+            return model
+        # about 4 km between lattice nodes: bilinear error < 1e-7 (TM, 30°N)
+        mid = pixel_area_m2(grid, grid.height // 2, grid.width // 2)
+        step = int(np.clip(4000.0 / math.sqrt(float(mid)), 1, AREA_LATTICE_STEP))
+        lr = np.unique(np.r_[np.arange(0, grid.height, step), grid.height - 1])
+        lc = np.unique(np.r_[np.arange(0, grid.width, step), grid.width - 1])
+        lattice = pixel_area_m2(grid, lr[:, None], lc[None, :])
+        model._lat_rows, model._lat_cols, model._lattice = lr, lc, lattice
+        if len(lc) > 1:
+            grad = np.abs(np.diff(lattice, axis=1)) / np.diff(lc)[None, :]
+            rel = float(np.max(grad / lattice[:, :-1]))
+        else:
+            rel = 0.0
+        if rel > 1e-12:
+            piece = int(AREA_TOLERANCE / rel)
+            model.run_piece = max(8, 1 << max(3, piece.bit_length() - 1))
+        return model
+
+    def __call__(self, rows, cols) -> np.ndarray:
+        """Return pixel areas in m² at integer (rows, cols)."""
+        rows = np.asarray(rows)
+        if self._row_area is not None:
+            return self._row_area[rows] * np.ones(np.shape(cols))
+        cols = np.asarray(cols)
+        i0, tr = _frac_index(self._lat_rows, rows)
+        j0, tc = _frac_index(self._lat_cols, cols)
+        lat = self._lattice
+        i1 = np.minimum(i0 + 1, lat.shape[0] - 1)
+        j1 = np.minimum(j0 + 1, lat.shape[1] - 1)
+        top = lat[i0, j0] * (1 - tc) + lat[i0, j1] * tc
+        bottom = lat[i1, j0] * (1 - tc) + lat[i1, j1] * tc
+        return top * (1 - tr) + bottom * tr
+
+
+def _frac_index(nodes: np.ndarray, x) -> tuple[np.ndarray, np.ndarray]:
+    """Interval index and position in it of *x* among lattice *nodes*.
+
+    The nodes are 0, step, 2·step, ... and a last, closer node.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if len(nodes) < 2:
+        return np.zeros(x.shape, dtype=np.int64), np.zeros(x.shape)
+    step = nodes[1] - nodes[0]
+    i = np.minimum((x // step).astype(np.int64), len(nodes) - 2)
+    np.maximum(i, 0, out=i)
+    return i, (x - nodes[i]) / (nodes[i + 1] - nodes[i])
+
+
+# --------------------------------------------------------------------------
+# exact coverage fractions
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fractions:
+    """Exact pixel coverage of zones on one grid.
+
+    Fully covered pixels come as runs along rows; boundary pixels one by one.
+
+    Attributes
+    ----------
+    run_zone, run_row, run_col, run_len : numpy.ndarray of int64
+        Zone index, row, first column and length of runs of pixels that lie
+        entirely inside the zone.
+    part_zone, part_row, part_col : numpy.ndarray of int64
+        Boundary pixels.
+    part_frac : numpy.ndarray of float64
+        Share of each boundary pixel's area inside the zone, in (0, 1].
+    """
+
+    run_zone: np.ndarray
+    run_row: np.ndarray
+    run_col: np.ndarray
+    run_len: np.ndarray
+    part_zone: np.ndarray
+    part_row: np.ndarray
+    part_col: np.ndarray
+    part_frac: np.ndarray
+
+    def pixel_sum(self, n_zones: int) -> np.ndarray:
+        """Return Σ coverage fractions per zone (in pixels)."""
+        full = np.bincount(self.run_zone, weights=self.run_len, minlength=n_zones)
+        part = np.bincount(self.part_zone, weights=self.part_frac, minlength=n_zones)
+        return full + part
+
+    def dense(self, zone: int, grid: Grid) -> np.ndarray:
+        """Return one zone's coverage as a dense float array (for small grids)."""
+        out = np.zeros((grid.height, grid.width))
+        sel = self.run_zone == zone
+        for r, c, n in zip(
+            self.run_row[sel], self.run_col[sel], self.run_len[sel], strict=True
+        ):
+            out[r, c : c + n] = 1.0
+        sel = self.part_zone == zone
+        out[self.part_row[sel], self.part_col[sel]] = self.part_frac[sel]
+        return out
+
+
+def _edges(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Directed edges of all rings (exteriors CCW, holes CW) with zone index."""
+    import shapely
+
+    parts, zone = shapely.get_parts(geoms, return_index=True)
+    parts, inner = shapely.get_parts(parts, return_index=True)  # nested multi parts
+    zone = zone[inner]
+    poly = shapely.get_type_id(parts) == 3
+    parts, zone = parts[poly], zone[poly]
+    if hasattr(shapely, "orient_polygons"):  # shapely >= 2.1
+        parts = shapely.orient_polygons(parts, exterior_cw=False)
+    else:  # pragma: no cover - shapely 2.0
+        from shapely.geometry.polygon import orient
+
+        parts = np.array([orient(p) for p in parts], dtype=object)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    start = np.flatnonzero(same)
+    return (
+        xy[start, 0],
+        xy[start, 1],
+        xy[start + 1, 0],
+        xy[start + 1, 1],
+        zone[ring_part[ring[start]]],
+    )
+
+
+def _crossings(a0: np.ndarray, a1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer grid lines strictly between a0 and a1: (segment index, value)."""
+    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
+    first = np.floor(lo) + 1.0
+    count = np.maximum(np.ceil(hi) - first, 0).astype(np.int64)
+    seg = np.repeat(np.arange(len(a0)), count)
+    offset = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)
+    return seg, np.repeat(first, count) + offset
+
+
+def _pieces(u0, v0, u1, v1):
+    """Split segments at every pixel edge; return piece endpoints and segment."""
+    n = len(u0)
+    su, ku = _crossings(u0, u1)
+    sv, kv = _crossings(v0, v1)
+    tu = (ku - u0[su]) / (u1[su] - u0[su])
+    tv = (kv - v0[sv]) / (v1[sv] - v0[sv])
+    idx = np.arange(n)
+    seg = np.concatenate([idx, idx, su, sv])
+    t = np.concatenate([np.zeros(n), np.ones(n), tu, tv])
+    u = np.concatenate([u0, u1, ku, u0[sv] + tv * (u1[sv] - u0[sv])])
+    v = np.concatenate([v0, v1, v0[su] + tu * (v1[su] - v0[su]), kv])
+    order = np.argsort(seg * 2.0 + t, kind="stable")
+    seg, u, v = seg[order], u[order], v[order]
+    keep = np.flatnonzero(seg[1:] == seg[:-1])
+    return u[keep], v[keep], u[keep + 1], v[keep + 1], seg[keep]
+
+
+def _deposits(ua, va, ub, vb, zone, height, width, sign):
+    """Signed area deposits (key, value) of edge pieces; see module notes."""
+    dv = (vb - va) * sign
+    moving = dv != 0
+    ua, ub, dv, zone = ua[moving], ub[moving], dv[moving], zone[moving]
+    um = 0.5 * (ua + ub)
+    vm = 0.5 * (va[moving] + vb[moving])
+    col = np.floor(um)
+    row = np.floor(vm)
+    here = (col + 1.0 - um) * dv
+    right = (um - col) * dv
+    col = np.concatenate([col, col + 1.0])
+    row = np.concatenate([row, row])
+    value = np.concatenate([here, right])
+    zone = np.concatenate([zone, zone])
+    ok = (row >= 0) & (row < height) & (col < width)
+    col = np.maximum(col[ok], -1.0).astype(np.int64)
+    key = (zone[ok] * height + row[ok].astype(np.int64)) * (width + 1) + (col + 1)
+    return key, value[ok]
+
+
+def _runs_from_deposits(key, value, width):
+    """Accumulate deposits along rows into runs and partial pixels."""
+    keys, inverse = np.unique(key, return_inverse=True)
+    dep = np.bincount(inverse, weights=value)
+    group = keys // (width + 1)
+    col = keys % (width + 1) - 1
+    total = np.cumsum(dep)
+    first = np.r_[True, group[1:] != group[:-1]]
+    starts = np.flatnonzero(first)
+    before = np.r_[0.0, total][starts]
+    sizes = np.diff(np.r_[starts, len(keys)])
+    cover = total - np.repeat(before, sizes)
+    last = np.r_[group[1:] != group[:-1], True]
+    gap_end = np.where(last, width, np.r_[col[1:], width])
+    gap_start = col + 1
+    whole = np.abs(cover - np.rint(cover)) <= 1e-9
+    has_gap = gap_end > gap_start
+    real = col >= 0
+    full_cell = real & whole & (np.rint(cover) >= 1)
+    part = real & ~whole & (cover > 1e-12)
+    run_mask = has_gap & whole & (np.rint(cover) >= 1)
+    # a gap crossed by an edge along the row (no deposit) has a fractional
+    # value: every pixel in it is a boundary pixel with that share
+    frac_gap = np.flatnonzero(has_gap & ~whole & (cover > 1e-12))
+    n_gap = (gap_end - gap_start)[frac_gap]
+    gap_cell = np.repeat(gap_start[frac_gap], n_gap) + (
+        np.arange(int(n_gap.sum())) - np.repeat(np.cumsum(n_gap) - n_gap, n_gap)
+    )
+    # runs: full boundary cells and full gaps, merged where contiguous
+    r_group = np.concatenate([group[full_cell], group[run_mask]])
+    r_start = np.concatenate([col[full_cell], gap_start[run_mask]])
+    r_end = np.concatenate([col[full_cell] + 1, gap_end[run_mask]])
+    order = np.lexsort((r_start, r_group))
+    r_group, r_start, r_end = r_group[order], r_start[order], r_end[order]
+    new = np.r_[True, (r_group[1:] != r_group[:-1]) | (r_start[1:] != r_end[:-1])]
+    heads = np.flatnonzero(new[: len(r_group)])
+    tails = np.r_[heads[1:], len(r_group)][: len(heads)] - 1
+    runs = (r_group[heads], r_start[heads], r_end[tails] - r_start[heads])
+    partial = (
+        np.concatenate([group[part], np.repeat(group[frac_gap], n_gap)]),
+        np.concatenate([col[part], gap_cell]),
+        np.minimum(
+            np.concatenate([cover[part], np.repeat(cover[frac_gap], n_gap)]), 1.0
+        ),
+    )
+    return runs, partial
+
+
+def coverage_fractions(geoms, grid: Grid) -> Fractions:
+    """Return the exact share of each pixel covered by each polygon.
+
+    Parameters
+    ----------
+    geoms : array_like of shapely geometries
+        Polygons or MultiPolygons **in the grid's CRS** (invalid ones are
+        repaired with ``make_valid``; non-polygonal parts are ignored). Zone
+        *i* is ``geoms[i]``. Zones may overlap each other.
+    grid : Grid
+        The pixel grid.
+
+    Returns
+    -------
+    Fractions
+        Runs of fully covered pixels and boundary pixels with their share,
+        for pixels inside the grid.
+
+    Notes
+    -----
+    For an edge piece from (u_a, v_a) to (u_b, v_b) in pixel coordinates that
+    lies inside pixel column c, the area of the polygon left of x inside the
+    row is linear in the pieces (Green's theorem), so the coverage of pixel c
+    is Σ (c + 1 − ū)·Δv over the pieces in it plus Σ Δv of all pieces further
+    left. Each piece deposits (c + 1 − ū)·Δv at c and (ū − c)·Δv at c + 1; a
+    cumulative sum along the row gives every pixel's coverage, constant (0 or
+    1) between boundary pixels. Exact up to floating point; cost grows with
+    the number of boundary pixels only.
+    """
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms = geoms.copy()
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
+    x0, y0, x1, y1, zone = _edges(geoms)
+    t = grid.transform
+    u0, u1 = (x0 - t.c) / t.a, (x1 - t.c) / t.a
+    v0, v1 = (y0 - t.f) / t.e, (y1 - t.f) / t.e
+    # pieces of each edge; process zones in chunks to bound memory
+    cost = np.abs(np.floor(u1) - np.floor(u0)) + np.abs(np.floor(v1) - np.floor(v0))
+    cost = np.bincount(zone, weights=cost + 1.0, minlength=len(geoms))
+    bounds = _chunk_bounds(cost, _PIECES_PER_CHUNK)
+    sign = -float(np.sign(t.a * t.e))
+    out = {k: [] for k in ("rz", "rr", "rc", "rl", "pz", "pr", "pc", "pf")}
+    order = np.argsort(zone, kind="stable")
+    zone_sorted = zone[order]
+    for z_lo, z_hi in bounds:
+        a, b = np.searchsorted(zone_sorted, [z_lo, z_hi])
+        sel = order[a:b]
+        if len(sel) == 0:
+            continue
+        ua, va, ub, vb, seg = _pieces(u0[sel], v0[sel], u1[sel], v1[sel])
+        key, value = _deposits(
+            ua, va, ub, vb, zone[sel][seg], grid.height, grid.width, sign
+        )
+        if len(key) == 0:
+            continue
+        (rg, rs, rl), (pg, pc, pf) = _runs_from_deposits(key, value, grid.width)
+        out["rz"].append(rg // grid.height)
+        out["rr"].append(rg % grid.height)
+        out["rc"].append(rs)
+        out["rl"].append(rl)
+        out["pz"].append(pg // grid.height)
+        out["pr"].append(pg % grid.height)
+        out["pc"].append(pc)
+        out["pf"].append(pf)
+
+    def cat(name, dtype):
+        parts = out[name]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    return Fractions(
+        run_zone=cat("rz", np.int64),
+        run_row=cat("rr", np.int64),
+        run_col=cat("rc", np.int64),
+        run_len=cat("rl", np.int64),
+        part_zone=cat("pz", np.int64),
+        part_row=cat("pr", np.int64),
+        part_col=cat("pc", np.int64),
+        part_frac=cat("pf", np.float64),
+    )
+
+
+def _chunk_bounds(cost: np.ndarray, limit: float) -> list[tuple[int, int]]:
+    bounds, start, acc = [], 0, 0.0
+    for i, c in enumerate(cost):
+        if acc > 0 and acc + c > limit:
+            bounds.append((start, i))
+            start, acc = i, 0.0
+        acc += c
+    bounds.append((start, len(cost)))
+    return bounds
+
+
+def _exactextract_fractions(geoms, grid: Grid) -> Fractions:
+    """Compute the same fractions with ``exactextract`` (one call, zone by zone)."""
+    import shapely
+    from exactextract import exact_extract
+    from exactextract.feature import Feature, FeatureSource
+    from exactextract.raster import RasterSource
+    from exactextract.writer import Writer
+
+    t, wkt = grid.transform, grid.crs.to_wkt()
+
+    class _Blank(RasterSource):
+        def res(self):
+            return abs(t.a), abs(t.e)
+
+        def extent(self):
+            return grid.bounds
+
+        def nodata_value(self):
+            return None
+
+        def read_window(self, x0, y0, nx, ny):
+            return np.zeros((ny, nx), dtype=np.uint8)
+
+        def srs_wkt(self):
+            return wkt
+
+    class _Feat(Feature):
+        def __init__(self, wkb=None, zone=None):
+            Feature.__init__(self)
+            self.wkb, self.props = wkb, {} if zone is None else {"zone": zone}
+
+        def geometry(self):
+            return self.wkb
+
+        def set_geometry(self, wkb):
+            self.wkb = wkb
+
+        def set_geometry_format(self):
+            return "wkb"
+
+        def get(self, name):
+            return self.props[name]
+
+        def set(self, name, value):
+            self.props[name] = value
+
+        def fields(self):
+            return list(self.props)
+
+    class _Source(FeatureSource):
+        def __init__(self, wkbs):
+            super().__init__()
+            self.wkbs = wkbs
+
+        def count(self):
+            return len(self.wkbs)
+
+        def __iter__(self):
+            for i, wkb in enumerate(self.wkbs):
+                yield _Feat(wkb, i)
+
+        def srs_wkt(self):
+            return wkt
+
+    runs: dict[str, list] = {k: [] for k in ("z", "r", "c", "n")}
+    parts: dict[str, list] = {k: [] for k in ("z", "r", "c", "f")}
+
+    class _Collect(Writer):
+        """Keep each zone's cells as runs + boundary pixels, zone by zone."""
+
+        def add_operation(self, op):
+            pass
+
+        def write(self, feature):
+            f = _Feat()
+            feature.copy_to(f)
+            cell = np.asarray(f.props.get("cell_id", []), dtype=np.int64)
+            frac = np.asarray(f.props.get("coverage", []), dtype=np.float64)
+            zone = f.props["zone"]
+            full = frac >= 1.0 - 1e-9
+            part = (frac > 0) & ~full
+            parts["z"].append(np.full(int(part.sum()), zone))
+            parts["r"].append(cell[part] // grid.width)
+            parts["c"].append(cell[part] % grid.width)
+            parts["f"].append(frac[part])
+            cell = np.sort(cell[full])
+            row = cell // grid.width
+            new = np.ones(len(cell), dtype=bool)
+            new[1:] = (np.diff(cell) != 1) | (row[1:] != row[:-1])
+            heads = np.flatnonzero(new)
+            runs["z"].append(np.full(len(heads), zone))
+            runs["r"].append(cell[heads] // grid.width)
+            runs["c"].append(cell[heads] % grid.width)
+            runs["n"].append(np.diff(np.r_[heads, len(cell)]))
+
+        def features(self):
+            return None
+
+    geoms = np.asarray(geoms, dtype=object)
+    exact_extract(
+        _Blank(),
+        _Source(list(shapely.to_wkb(geoms))),
+        ["cell_id", "coverage"],
+        include_cols=["zone"],
+        output=_Collect(),
+    )
+
+    def cat(store, key, dtype):
+        return (
+            np.concatenate(store[key]).astype(dtype)
+            if store[key]
+            else np.zeros(0, dtype)
+        )
+
+    return Fractions(
+        run_zone=cat(runs, "z", np.int64),
+        run_row=cat(runs, "r", np.int64),
+        run_col=cat(runs, "c", np.int64),
+        run_len=cat(runs, "n", np.int64),
+        part_zone=cat(parts, "z", np.int64),
+        part_row=cat(parts, "r", np.int64),
+        part_col=cat(parts, "c", np.int64),
+        part_frac=cat(parts, "f", np.float64),
+    )
+
+
+# --------------------------------------------------------------------------
+# zone weights on one grid
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneWeights:
+    """Pixel weights (m² of each pixel inside each zone) on one grid.
+
+    Compute once per grid with :func:`zone_weights`; reuse for every year.
+
+    Attributes
+    ----------
+    grid : Grid
+    n_zones : int
+    row, col, length, zone : numpy.ndarray
+        Pieces of runs of fully covered pixels, sorted by row.
+    area : numpy.ndarray of float32
+        Ellipsoidal area (m²) of a pixel of each piece.
+    p_row, p_col, p_zone : numpy.ndarray
+        Boundary pixels, sorted by row.
+    p_weight : numpy.ndarray of float64
+        Their area inside the zone (fraction × pixel area, m²).
+    covered_m2 : numpy.ndarray
+        Per zone: ellipsoidal area inside the grid (m²).
+    inside_share : numpy.ndarray
+        Per zone: share of the polygon's area that lies inside the grid.
+    """
+
+    grid: Grid
+    n_zones: int
+    row: np.ndarray
+    col: np.ndarray
+    length: np.ndarray
+    zone: np.ndarray
+    area: np.ndarray
+    p_row: np.ndarray
+    p_col: np.ndarray
+    p_zone: np.ndarray
+    p_weight: np.ndarray
+    covered_m2: np.ndarray
+    inside_share: np.ndarray
+
+    @property
+    def pixels(self) -> int:
+        """Number of (zone, pixel) pairs the weights touch."""
+        return int(self.length.sum()) + len(self.p_row)
+
+
+def _split_runs(frac: Fractions, piece: int | None):
+    """Cut runs at multiples of *piece* columns (None: keep whole)."""
+    row, col, length, zone = frac.run_row, frac.run_col, frac.run_len, frac.run_zone
+    if piece is None or len(row) == 0:
+        return row, col, length, zone
+    first = col // piece
+    last = (col + length - 1) // piece
+    n = (last - first + 1).astype(np.int64)
+    idx = np.repeat(np.arange(len(row)), n)
+    k = np.arange(len(idx)) - np.repeat(np.cumsum(n) - n, n)
+    start = np.maximum(col[idx], (first[idx] + k) * piece)
+    end = np.minimum(col[idx] + length[idx], (first[idx] + k + 1) * piece)
+    return row[idx], start, end - start, zone[idx]
+
+
+def _prepare_zones(geoms, src_crs, grid: Grid) -> np.ndarray:
+    """Densify and reproject zone polygons into the grid's CRS."""
+    import geopandas as gpd
+    import shapely
+
+    series = gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=src_crs)
+    if src_crs is None:
+        raise CRSError("the zone polygons have no CRS; set one before measuring.")
+    if series.crs == grid.crs:
+        return np.asarray(series.values, dtype=object)
+    step = 0.01 if series.crs.is_geographic else 1000.0
+    dense = gpd.GeoSeries(shapely.segmentize(series.values, step), crs=series.crs)
+    return np.asarray(dense.to_crs(grid.crs).values, dtype=object)
+
+
+def zone_weights(
+    geoms,
+    grid: Grid,
+    *,
+    crs=None,
+    fractions: str = "exactextract",
+    areas: PixelAreaModel | None = None,
+) -> ZoneWeights:
+    """Compute every zone's pixel weights on a grid (once per grid).
+
+    Parameters
+    ----------
+    geoms : geopandas.GeoSeries, GeoDataFrame or array of geometries
+        Zone polygons in any CRS (a GeoSeries/GeoDataFrame carries its own;
+        otherwise pass *crs*). They are reprojected to the grid's CRS.
+    grid : Grid
+        The raster grid.
+    crs : optional (default: None)
+        CRS of *geoms* when they do not carry one.
+    fractions : {"exactextract", "scanline"}, optional (default: "exactextract")
+        Who computes the coverage fractions: ``exactextract`` (the chosen
+        dependency), or forestsink's own scan-line accumulation, which gives
+        the same fractions (tested to 1e-6 against exactextract) at a cost
+        proportional to the boundary (several times faster on large zones).
+    areas : PixelAreaModel, optional (default: None)
+        Reuse a model built for this grid.
+
+    Returns
+    -------
+    ZoneWeights
+        Weights in m² on the ellipsoid of the grid's geodetic CRS.
+    """
+    import shapely
+
+    if hasattr(geoms, "geometry"):
+        geoms = geoms.geometry
+    src_crs = getattr(geoms, "crs", None) if crs is None else crs
+    values = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    local = _prepare_zones(values, src_crs, grid)
+    if fractions == "exactextract":
+        frac = _exactextract_fractions(local, grid)
+    elif fractions == "scanline":
+        frac = coverage_fractions(local, grid)
+    else:
+        raise ValueError(
+            f"fractions must be 'exactextract' or 'scanline', not {fractions!r}"
+        )
+    n = len(local)
+    areas = areas or PixelAreaModel.build(grid)
+    row, col, length, zone = _split_runs(frac, areas.run_piece)
+    order = np.argsort(row, kind="stable")
+    row, col, length, zone = row[order], col[order], length[order], zone[order]
+    area = areas(row, col + (length - 1) / 2.0).astype(np.float32)
+    p_order = np.argsort(frac.part_row, kind="stable")
+    p_row, p_col = frac.part_row[p_order], frac.part_col[p_order]
+    p_zone = frac.part_zone[p_order]
+    p_weight = frac.part_frac[p_order] * areas(p_row, p_col)
+    covered = np.bincount(zone, weights=area * length, minlength=n) + np.bincount(
+        p_zone, weights=p_weight, minlength=n
+    )
+    t = grid.transform
+    planar = shapely.area(local)
+    pix = frac.pixel_sum(n) * abs(t.a * t.e)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(planar > 0, np.minimum(pix / planar, 1.0), 0.0)
+    return ZoneWeights(
+        grid=grid,
+        n_zones=n,
+        row=row.astype(np.int32),
+        col=col.astype(np.int32),
+        length=length.astype(np.int32),
+        zone=zone.astype(np.int32),
+        area=area,
+        p_row=p_row.astype(np.int32),
+        p_col=p_col.astype(np.int32),
+        p_zone=p_zone.astype(np.int32),
+        p_weight=p_weight,
+        covered_m2=covered,
+        inside_share=share,
+    )
+
+
+# --------------------------------------------------------------------------
+# windowed counting
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassAreas:
+    """Area of each class in each zone (m², ellipsoidal).
+
+    Attributes
+    ----------
+    years : tuple of int
+    per_year : numpy.ndarray
+        Shape (n_zones, n_years, K), K = ``scheme.size``.
+    joint : numpy.ndarray or None
+        Shape (n_zones, K, K): area by (class in year 1, class in year 2);
+        only for two rasters.
+    unknown : tuple of dict
+        Per raster: {code: pixels inside zones} for codes the table lacks.
+    """
+
+    years: tuple[int, ...]
+    per_year: np.ndarray
+    joint: np.ndarray | None
+    unknown: tuple[dict[int, int], ...]
+
+
+def _windows(grid: Grid, block: tuple[int, int], window_pixels: int):
+    """Row bands (one block high for tiled rasters) cut into column chunks."""
+    bh, bw = block
+    if bh >= 16 and bw < grid.width:  # tiled: whole tiles, each read once
+        band = bh
+        chunk = max(bw, (window_pixels // band) // bw * bw)
+    else:  # striped: whole rows
+        band = max(1, window_pixels // max(grid.width, 1))
+        chunk = grid.width
+    for r0 in range(0, grid.height, band):
+        r1 = min(grid.height, r0 + band)
+        yield (
+            r0,
+            r1,
+            [(c0, min(grid.width, c0 + chunk)) for c0 in range(0, grid.width, chunk)],
+        )
+
+
+def _read_window(src, info_offset, row0, col0, height, width, fill):
+    """Read rows/cols of the reference grid from a raster offset by (dr, dc)."""
+    from rasterio.windows import Window
+
+    dr, dc = info_offset
+    r, c = row0 - dr, col0 - dc
+    inside = r >= 0 and c >= 0 and r + height <= src.height and c + width <= src.width
+    window = Window(c, r, width, height)
+    if inside:
+        return src.read(1, window=window)
+    return src.read(1, window=window, boundless=True, fill_value=fill)
+
+
+def _gather(flat_len, start, lengths, arange):
+    """Flat indices of run pixels: start[i] .. start[i] + lengths[i]."""
+    base = np.repeat(start - (np.cumsum(lengths) - lengths), lengths)
+    base += arange[:flat_len]
+    return base
+
+
+def count_classes(
+    rasters: Sequence[RasterInfo],
+    weights: ZoneWeights,
+    scheme: ClassScheme,
+    *,
+    years: Sequence[int] | None = None,
+    joint: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    window_pixels: int = 1 << 20,
+) -> ClassAreas:
+    """Read rasters window by window and sum area per zone and class.
+
+    Parameters
+    ----------
+    rasters : sequence of RasterInfo
+        One or more rasters on the weights' grid or on a grid aligned to it
+        (same CRS, pixel size and alignment; other extents are read with
+        no-data outside).
+    weights : ZoneWeights
+        From :func:`zone_weights` on ``rasters[0].grid``.
+    scheme : ClassScheme
+    years : sequence of int, optional (default: None)
+        Labels of the rasters (default: 0, 1, ...).
+    joint : bool, optional (default: True)
+        With two rasters, also count class pairs (the transition matrix).
+    progress : callable, optional (default: None)
+        Called as ``progress(done, total)`` after each window.
+    window_pixels : int, optional (default: 2**20)
+        Pixels per window (rows are read whole between the leftmost and the
+        rightmost zone pixel); bounds memory to about 40 bytes per pixel.
+
+    Returns
+    -------
+    ClassAreas
+    """
+    import rasterio
+
+    offsets = [info.grid.offset_in(weights.grid) for info in rasters]
+    k = scheme.size
+    n_r = len(rasters)
+    use_joint = joint and n_r == 2
+    luts = [scheme.lut(info.nodata, max_code=info.max_code) for info in rasters]
+    fills = [
+        info.nodata if info.nodata is not None else scheme.codes[0] for info in rasters
+    ]
+    grid = weights.grid
+    block = (
+        max(r.block_height for r in rasters),
+        max(r.block_width or grid.width for r in rasters),
+    )
+    bands = list(_windows(grid, block, window_pixels))
+    per = np.zeros((weights.n_zones, n_r, k))
+    pair = np.zeros((weights.n_zones, k, k)) if use_joint else None
+    unknown: list[dict[int, int]] = [{} for _ in rasters]
+    total = sum(len(chunks) for _r0, _r1, chunks in bands)
+    state = {
+        "arange": np.arange(0),
+        "lookup": np.zeros(weights.n_zones, dtype=np.int64),
+        "stride": k * k if use_joint else k,
+    }
+    done = 0
+    with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024):
+        sources = [rasterio.open(info.path) for info in rasters]
+        try:
+            for r0, r1, chunks in bands:
+                bounds = np.array([r0, r1], dtype=weights.row.dtype)
+                a, b = np.searchsorted(weights.row, bounds)
+                p, q = np.searchsorted(weights.p_row, bounds)
+                band = _band_items(weights, a, b, p, q)
+                for cw0, cw1 in chunks:
+                    done += 1
+                    items = _chunk_items(band, cw0, cw1)
+                    if items is not None:
+                        c0, c1 = items["c0"], items["c1"]
+                        data = [
+                            _read_window(src, off, r0, c0, r1 - r0, c1 - c0, fill)
+                            for src, off, fill in zip(
+                                sources, offsets, fills, strict=True
+                            )
+                        ]
+                        _count_window(
+                            [d.ravel() for d in data],
+                            items,
+                            r0,
+                            state,
+                            luts,
+                            scheme,
+                            per,
+                            pair,
+                            unknown,
+                        )
+                    if progress:
+                        progress(done, total)
+        finally:
+            for src in sources:
+                src.close()
+    label = tuple(years) if years is not None else tuple(range(n_r))
+    return ClassAreas(label, per, pair, tuple(unknown))
+
+
+def _band_items(weights: ZoneWeights, a: int, b: int, p: int, q: int) -> dict:
+    """Return the runs and boundary pixels of one row band."""
+    return {
+        "row": weights.row[a:b],
+        "col": weights.col[a:b].astype(np.int64),
+        "end": weights.col[a:b].astype(np.int64) + weights.length[a:b],
+        "zone": weights.zone[a:b],
+        "area": weights.area[a:b],
+        "p_row": weights.p_row[p:q],
+        "p_col": weights.p_col[p:q],
+        "p_zone": weights.p_zone[p:q],
+        "p_weight": weights.p_weight[p:q],
+    }
+
+
+def _chunk_items(band: dict, cw0: int, cw1: int) -> dict | None:
+    """Return runs clipped to columns [cw0, cw1) and the boundary pixels there."""
+    sel = (band["col"] < cw1) & (band["end"] > cw0)
+    psel = (band["p_col"] >= cw0) & (band["p_col"] < cw1)
+    if not sel.any() and not psel.any():
+        return None
+    col = np.maximum(band["col"][sel], cw0)
+    end = np.minimum(band["end"][sel], cw1)
+    p_col = band["p_col"][psel]
+    c0 = min(
+        int(col.min()) if len(col) else cw1, int(p_col.min()) if len(p_col) else cw1
+    )
+    c1 = max(
+        int(end.max()) if len(end) else cw0, int(p_col.max()) + 1 if len(p_col) else cw0
+    )
+    return {
+        "c0": c0,
+        "c1": c1,
+        "row": band["row"][sel],
+        "col": col,
+        "length": end - col,
+        "zone": band["zone"][sel],
+        "area": band["area"][sel],
+        "p_row": band["p_row"][psel],
+        "p_col": p_col,
+        "p_zone": band["p_zone"][psel],
+        "p_weight": band["p_weight"][psel],
+    }
+
+
+def _count_window(data, items, r0, state, luts, scheme, per, pair, unknown) -> None:
+    """Gather the zone pixels of one window and add their areas."""
+    c0, ww = items["c0"], items["c1"] - items["c0"]
+    lengths = items["length"]
+    n = int(lengths.sum())
+    if len(state["arange"]) < n:
+        state["arange"] = np.arange(max(n, 2 * len(state["arange"])), dtype=np.int64)
+    lookup, stride = state["lookup"], state["stride"]
+    zsub, zpart = items["zone"], items["p_zone"]
+    present = np.unique(np.concatenate([zsub, zpart]))
+    lookup[present] = np.arange(len(present))
+    start = (items["row"].astype(np.int64) - r0) * ww + (items["col"] - c0)
+    segments = [
+        (
+            _gather(n, start, lengths, state["arange"]),
+            np.repeat(lookup[zsub] * stride, lengths),
+            np.repeat(items["area"].astype(np.float64), lengths),
+        ),
+        (
+            (items["p_row"].astype(np.int64) - r0) * ww + (items["p_col"] - c0),
+            lookup[zpart] * stride,
+            items["p_weight"],
+        ),
+    ]
+    for flat, base, w in segments:
+        _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown)
+
+
+def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
+    """Add one window's areas to *per* (and *pair*).
+
+    *base* is each pixel's local zone index times the key stride (K, or K²
+    for a transition count); the class (pair) index is added to it.
+    """
+    if len(flat) == 0:
+        return
+    k = scheme.size
+    nz = len(present)
+    values = [d[flat] for d in data]
+    if pair is not None:
+        if all(v.dtype == np.uint8 for v in values):
+            # one 64 K lookup table gives the class pair of two bytes
+            pair_lut = (
+                luts[0][:256, None].astype(np.uint16) * k + luts[1][:256]
+            ).ravel()
+            both = values[0].astype(np.uint16)
+            both <<= 8
+            both |= values[1]
+            base += pair_lut[both]
+        else:
+            base += luts[0][values[0]].astype(np.int64) * k + luts[1][values[1]]
+        counts = np.bincount(base, weights=w, minlength=nz * k * k)
+        counts = counts.reshape(nz, k, k)
+        pair[present] += counts
+        per[present, 0, :] += counts.sum(axis=2)
+        per[present, 1, :] += counts.sum(axis=1)
+        found = [counts.sum(axis=2), counts.sum(axis=1)]
+        classes = None
+    else:
+        found = []
+        classes = [lut[v] for v, lut in zip(values, luts, strict=True)]
+        for i, cls in enumerate(classes):
+            key = base + cls if i + 1 < len(classes) else np.add(base, cls, out=base)
+            counts = np.bincount(key, weights=w, minlength=nz * k)
+            counts = counts.reshape(nz, k)
+            per[present, i, :] += counts
+            found.append(counts)
+    for i, counts in enumerate(found):
+        if counts[:, scheme.unknown_index].any():
+            cls = classes[i] if classes is not None else luts[i][values[i]]
+            bad = values[i][cls == scheme.unknown_index]
+            codes, n = np.unique(bad, return_counts=True)
+            for code, c in zip(codes.tolist(), n.tolist(), strict=True):
+                unknown[i][code] = unknown[i].get(code, 0) + c
+
+
+# --------------------------------------------------------------------------
+# zones
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneSet:
+    """Zones to measure and the rows to report.
+
+    Attributes
+    ----------
+    kind : str
+        ``districts``, ``units`` or ``file``.
+    geoms : geopandas.GeoDataFrame
+        The polygons that are measured (any CRS).
+    rows : pandas.DataFrame
+        One row per reported line: ``level`` (city / district / unit / total /
+        zone) and identifiers (``adcode``, ``name_zh``, ``name_en``; units add
+        ``unit_no``, ``note``; files add ``zone_id``).
+    membership : numpy.ndarray
+        (n_rows, n_geoms): which measured polygons make up each row; a row of
+        NaN cannot be measured (e.g. 万盛经开区, which has no boundary).
+    layer : geopandas.GeoDataFrame
+        One geometry per row (EPSG:4490 for districts/units), for map output.
+    """
+
+    kind: str
+    geoms: Any
+    rows: pd.DataFrame
+    membership: np.ndarray
+    layer: Any
+
+
+def _district_zones() -> ZoneSet:
+    from forestsink.reference import read_districts
+
+    d = read_districts()
+    n = len(d)
+    rows = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "level": ["city"],
+                    "adcode": [CITY_ADCODE],
+                    "name_zh": ["重庆市"],
+                    "name_en": ["Chongqing (city-wide)"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "level": "district",
+                    "adcode": d["adcode"],
+                    "name_zh": d["name_zh"],
+                    "name_en": d["name_en"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    membership = np.vstack([np.ones((1, n)), np.eye(n)])
+    city = d.geometry.union_all()
+    import geopandas as gpd
+
+    layer = gpd.GeoDataFrame(rows.copy(), geometry=[city, *d.geometry], crs=d.crs)
+    return ZoneSet("districts", d[["adcode", "geometry"]], rows, membership, layer)
+
+
+def _unit_zones() -> ZoneSet:
+    import geopandas as gpd
+
+    from forestsink.reference import read_assessment_units, read_districts
+
+    d = read_districts()
+    units = read_assessment_units()
+    index = {a: i for i, a in enumerate(d["adcode"])}
+    n = len(d)
+    members, geoms, notes = [], [], []
+    for rec in units.to_dict("records"):
+        codes = [c.strip() for c in str(rec["adcodes"]).replace(";", ",").split(",")]
+        m = np.zeros(n)
+        if rec["polygon_relation"] == "city":
+            m[:] = 1.0
+            notes.append("")
+        elif rec["polygon_relation"] == "inside":
+            m[:] = np.nan
+            host = ", ".join(codes)
+            notes.append(
+                f"no boundary of its own: inside {host}, reported with it "
+                "(无独立边界，计入所在区县)"
+            )
+        else:
+            for c in codes:
+                m[index[c]] = 1.0
+            notes.append(str(rec.get("note", "")))
+        members.append(m)
+        sel = [index[c] for c in codes if c in index]
+        if rec["polygon_relation"] == "inside":
+            geoms.append(None)
+        elif rec["polygon_relation"] == "city":
+            geoms.append(d.geometry.union_all())
+        else:
+            geoms.append(d.geometry.iloc[sel].union_all())
+    inside = units["polygon_relation"] == "inside"
+    for host_code, guest in zip(
+        units["adcodes"][inside], units["name_zh"][inside], strict=True
+    ):
+        for i in np.flatnonzero(
+            (units["adcodes"].astype(str) == str(host_code)).to_numpy()
+            & ~inside.to_numpy()
+        ):
+            extra = f"includes {guest}, which has no boundary of its own (含{guest})"
+            notes[i] = f"{notes[i]}; {extra}" if notes[i] else extra
+    level = np.where(units["polygon_relation"] == "city", "city", "unit")
+    adcode = np.where(level == "city", CITY_ADCODE, units["adcodes"].astype(str))
+    rows = pd.DataFrame(
+        {
+            "level": level,
+            "unit_no": units["unit_no"].astype(int),
+            "adcode": adcode,
+            "name_zh": np.where(level == "city", "重庆市", units["name_zh"]),
+            "name_en": units["name_en"],
+            "note": notes,
+        }
+    )
+    layer = gpd.GeoDataFrame(rows.copy(), geometry=geoms, crs=d.crs)
+    return ZoneSet("units", d[["adcode", "geometry"]], rows, np.vstack(members), layer)
+
+
+def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except Exception as err:
+        raise CoverageError(f"{path}: cannot read the zone layer: {err}") from err
+    if gdf.crs is None:
+        raise CRSError(
+            f"{path}: the zone layer has no CRS (.prj); add one, e.g. "
+            "`ogr2ogr -a_srs EPSG:4490 OUT IN`."
+        )
+    poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
+    if not poly.all():
+        raise CoverageError(
+            f"{path}: feature {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} is a "
+            f"{gdf.geom_type[~poly].iloc[0]}; zones must be polygons."
+        )
+    if id_column is None:
+        id_column = next(
+            (c for c in ("zone_id", "adcode", "id", "name") if c in gdf.columns), None
+        )
+    if id_column is not None and id_column not in gdf.columns:
+        raise CoverageError(
+            f"{path}: no column {id_column!r}; columns are "
+            f"{', '.join(map(str, gdf.columns.drop('geometry')))}."
+        )
+    ids = (
+        gdf[id_column].astype(str)
+        if id_column
+        else pd.Series([str(i + 1) for i in range(len(gdf))])
+    )
+    n = len(gdf)
+    zone_rows = pd.DataFrame(
+        {
+            "level": "zone",
+            "zone_id": ids.to_numpy(),
+            "adcode": gdf["adcode"].astype(str).to_numpy()
+            if "adcode" in gdf.columns
+            else "",
+            "name_zh": gdf["name_zh"].astype(str).to_numpy()
+            if "name_zh" in gdf.columns
+            else "",
+            "name_en": gdf["name_en"].astype(str).to_numpy()
+            if "name_en" in gdf.columns
+            else "",
+        }
+    )
+    total = pd.DataFrame(
+        {
+            "level": ["total"],
+            "zone_id": ["total"],
+            "adcode": [""],
+            "name_zh": ["合计"],
+            "name_en": ["all zones (sum)"],
+        }
+    )
+    rows = pd.concat([total, zone_rows], ignore_index=True)
+    membership = np.vstack([np.ones((1, n)), np.eye(n)])
+    layer = gpd.GeoDataFrame(
+        rows.copy(), geometry=[gdf.geometry.union_all(), *gdf.geometry], crs=gdf.crs
+    )
+    return ZoneSet("file", gdf[["geometry"]], rows, membership, layer)
+
+
+def read_zones(zones: str | Path = "districts", *, id_column: str | None = None):
+    """Return the zones to measure.
+
+    Parameters
+    ----------
+    zones : str or Path, optional (default: "districts")
+        ``districts`` (the 38 county-level units + a city row, adcode
+        ``500000``), ``units`` (the 39 assessment units of annex 1 + city row;
+        measured on the district polygons and summed; 万盛经开区, which has no
+        boundary, is reported inside 綦江区 and left empty) or a polygon file
+        (any format pyogrio reads; a ``total`` row sums all zones).
+    id_column : str, optional (default: None)
+        For a file: the column identifying zones (default: ``zone_id``,
+        ``adcode``, ``id`` or ``name``, the first present; else row numbers).
+
+    Returns
+    -------
+    ZoneSet
+    """
+    text = str(zones)
+    if text == "districts":
+        return _district_zones()
+    if text == "units":
+        return _unit_zones()
+    path = Path(text)
+    if not path.exists():
+        raise CoverageError(
+            f"--zones {text!r}: not 'districts', 'units' or an existing polygon file."
+        )
+    return _file_zones(path, id_column)
+
+
+# --------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------
+
+
+def _aggregate(membership: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Sum zone arrays (n_zones, ...) into report rows (n_rows, ...)."""
+    flat = values.reshape(values.shape[0], -1)
+    out = np.nan_to_num(membership) @ flat
+    out[np.isnan(membership).any(axis=1)] = np.nan
+    return out.reshape((membership.shape[0], *values.shape[1:]))
+
+
+def _kind_sums(areas: np.ndarray, scheme: ClassScheme) -> dict[str, np.ndarray]:
+    kinds = scheme.kinds()
+    return {kind: areas[..., kinds == kind].sum(axis=-1) for kind in COUNTS_AS}
+
+
+def coverage_table(
+    areas: ClassAreas,
+    zones: ZoneSet,
+    scheme: ClassScheme,
+    *,
+    zone_area_m2: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Build the coverage table: one row per reported line and year.
+
+    Parameters
+    ----------
+    areas : ClassAreas
+        Areas per measured zone.
+    zones : ZoneSet
+        Report rows and how they aggregate the measured zones.
+    scheme : ClassScheme
+    zone_area_m2 : numpy.ndarray, optional (default: None)
+        Ellipsoidal area of each measured polygon (adds ``zone_area_mu``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Identifier columns, then ``year``, ``land_area_mu``,
+        ``forest_area_mu``, ``coverage_pct``; with two years also
+        ``coverage_change_pp`` (later year − earlier, percentage points),
+        ``forest_gain_mu`` and ``forest_loss_mu`` on the later year's rows;
+        then ``shrub_forest_area_mu``, ``water_area_mu``, ``excluded_area_mu``
+        (no data, excluded and unknown codes), ``measured_area_mu`` (all of
+        the zone the raster covers) and ``zone_area_mu``.
+    """
+    rows = _aggregate(zones.membership, areas.per_year) / M2_PER_MU
+    sums = _kind_sums(rows, scheme)
+    forest = sums["forest"] + sums["shrub_forest"]
+    land = forest + sums["land"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(land > 0, 100.0 * forest / land, np.nan)
+    frames = []
+    gain = loss = None
+    if areas.joint is not None:
+        pair = _aggregate(zones.membership, areas.joint) / M2_PER_MU
+        kinds = scheme.kinds()
+        is_forest = np.isin(kinds, FOREST_KINDS)
+        valid_other = np.isin(kinds, ("land", "water"))
+        gain = pair[:, valid_other][:, :, is_forest].sum(axis=(1, 2))
+        loss = pair[:, is_forest][:, :, valid_other].sum(axis=(1, 2))
+    zone_mu = (
+        _aggregate(zones.membership, zone_area_m2) / M2_PER_MU
+        if zone_area_m2 is not None
+        else None
+    )
+    for i, year in enumerate(areas.years):
+        frame = zones.rows.copy()
+        frame["year"] = year
+        frame["land_area_mu"] = land[:, i]
+        frame["forest_area_mu"] = forest[:, i]
+        frame["coverage_pct"] = pct[:, i]
+        if len(areas.years) == 2:
+            later = i == 1
+            frame["coverage_change_pp"] = pct[:, 1] - pct[:, 0] if later else np.nan
+            if gain is not None:
+                frame["forest_gain_mu"] = gain if later else np.nan
+                frame["forest_loss_mu"] = loss if later else np.nan
+        frame["shrub_forest_area_mu"] = sums["shrub_forest"][:, i]
+        frame["water_area_mu"] = sums["water"][:, i]
+        frame["excluded_area_mu"] = sums["excluded"][:, i]
+        frame["measured_area_mu"] = rows[:, i].sum(axis=-1)
+        if zone_mu is not None:
+            frame["zone_area_mu"] = zone_mu
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    order = np.argsort(
+        np.tile(np.arange(len(zones.rows)), len(areas.years)), kind="stable"
+    )
+    return table.iloc[order].reset_index(drop=True)
+
+
+def transition_table(
+    areas: ClassAreas, zones: ZoneSet, scheme: ClassScheme
+) -> pd.DataFrame:
+    """Build the class transition table (area in mu from class a to class b).
+
+    Parameters
+    ----------
+    areas : ClassAreas
+        With ``joint`` (two rasters).
+    zones : ZoneSet
+    scheme : ClassScheme
+
+    Returns
+    -------
+    pandas.DataFrame
+        Identifier columns, ``from_year``, ``to_year``, ``from_code``,
+        ``from_name_zh``, ``from_name_en``, ``from_counts_as``, ``to_code``,
+        ``to_name_zh``, ``to_name_en``, ``to_counts_as``, ``area_mu``; only
+        pairs with area > 0; unchanged classes included (the diagonal).
+        ``from_code``/``to_code`` are the raster codes as text, or ``nodata``
+        / ``unknown``.
+    """
+    if areas.joint is None:
+        raise CoverageError("a transition table needs two rasters.")
+    pair = _aggregate(zones.membership, areas.joint) / M2_PER_MU
+    codes, zh, en = scheme.labels()
+    kinds = scheme.kinds()
+    r, a, b = np.nonzero(np.nan_to_num(pair) > 0)
+    frame = zones.rows.iloc[r].reset_index(drop=True)
+    frame["from_year"] = areas.years[0]
+    frame["to_year"] = areas.years[1]
+    frame["from_code"] = np.asarray(codes, dtype=object)[a]
+    frame["from_name_zh"] = np.asarray(zh, dtype=object)[a]
+    frame["from_name_en"] = np.asarray(en, dtype=object)[a]
+    frame["from_counts_as"] = kinds[a]
+    frame["to_code"] = np.asarray(codes, dtype=object)[b]
+    frame["to_name_zh"] = np.asarray(zh, dtype=object)[b]
+    frame["to_name_en"] = np.asarray(en, dtype=object)[b]
+    frame["to_counts_as"] = kinds[b]
+    frame["area_mu"] = pair[r, a, b]
+    return frame
+
+
+# --------------------------------------------------------------------------
+# the whole computation
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class CoverageResult:
+    """Everything ``forestsink coverage`` computes.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        See :func:`coverage_table`.
+    transitions : pandas.DataFrame or None
+        See :func:`transition_table` (two rasters).
+    years : tuple of int
+    scheme : ClassScheme
+    zones : ZoneSet
+    rasters : list of RasterInfo
+    weights : ZoneWeights
+    areas : ClassAreas
+    messages : list of str
+        What the computation decided or noticed (printed by the CLI).
+    """
+
+    table: pd.DataFrame
+    transitions: pd.DataFrame | None
+    years: tuple[int, ...]
+    scheme: ClassScheme
+    zones: ZoneSet
+    rasters: list[RasterInfo]
+    weights: ZoneWeights
+    areas: ClassAreas
+    messages: list[str] = field(default_factory=list)
+
+
+def _resolve_years(paths: Sequence[Path], years: Sequence[int] | None) -> tuple:
+    if years is not None:
+        years = tuple(int(y) for y in years)
+        if len(years) != len(paths):
+            raise CoverageError(
+                f"{len(paths)} raster(s) but {len(years)} year(s) given; give one "
+                "year per raster (--years 2010,2015)."
+            )
+    else:
+        years = tuple(year_from_name(p) for p in paths)
+    if len(paths) == 2 and years[0] == years[1]:
+        raise CoverageError(f"both rasters are for {years[0]}; give two years.")
+    return years
+
+
+def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> list:
+    from pyproj import Transformer
+
+    messages = []
+    if weights.pixels == 0 or not np.any(weights.covered_m2 > 0):
+        xmin, ymin, xmax, ymax = info.grid.bounds
+        to_ll = Transformer.from_crs(info.grid.crs, 4326, always_xy=True)
+        w, s, e, n = to_ll.transform_bounds(xmin, ymin, xmax, ymax)
+        what = (
+            "Chongqing's districts"
+            if zones.kind in ("districts", "units")
+            else "any zone"
+        )
+        raise NoOverlapError(
+            f"{info.path}: the raster ({_crs_name(info.grid.crs)}, lon {w:.3f}–{e:.3f},"
+            f" lat {s:.3f}–{n:.3f}) does not overlap {what}. Check that the raster "
+            "is the right file and that its CRS is right (--crs overrides it)."
+        )
+    short = weights.inside_share < 0.999
+    if short.any():
+        ids = zones.geoms.index[short]
+        labels = (
+            zones.geoms.loc[ids, "adcode"].astype(str).tolist()
+            if "adcode" in zones.geoms.columns
+            else [str(i + 1) for i in np.flatnonzero(short)]
+        )
+        shares = weights.inside_share[short]
+        listed = ", ".join(
+            f"{lab} ({100 * s:.1f}%)"
+            for lab, s in list(zip(labels, shares, strict=True))[:10]
+        )
+        more = "" if short.sum() <= 10 else f" and {int(short.sum()) - 10} more"
+        text = (
+            f"{int(short.sum())} zone(s) extend beyond the raster (share of area "
+            f"inside): {listed}{more}; their figures cover only that part."
+        )
+        warnings.warn(text, PartialOverlapWarning, stacklevel=3)
+        messages.append(text)
+    return messages
+
+
+def _warn_unknown(areas: ClassAreas, rasters, scheme) -> list[str]:
+    messages = []
+    for info, found in zip(rasters, areas.unknown, strict=True):
+        if not found:
+            continue
+        listed = ", ".join(f"{c}: {n:,} px" for c, n in sorted(found.items()))
+        text = (
+            f"{info.path.name}: class code(s) not in the {scheme.product} class "
+            f"table, counted as excluded (not land, not forest): {listed}. Wrong "
+            "--product? Otherwise add them to a --classes file."
+        )
+        warnings.warn(text, UnknownClassWarning, stacklevel=3)
+        messages.append(text)
+    return messages
+
+
+def compute_coverage(
+    rasters: Sequence[str | Path],
+    *,
+    product: str = "clcd",
+    classes: str | Path | None = None,
+    zones: str | Path | ZoneSet = "districts",
+    years: Sequence[int] | None = None,
+    crs=None,
+    water_in_land: bool = False,
+    zone_id: str | None = None,
+    fractions: str = "exactextract",
+    progress: Callable[[int, int], None] | None = None,
+) -> CoverageResult:
+    """Forest coverage per zone for one or two years, and its change.
+
+    Parameters
+    ----------
+    rasters : sequence of str or Path
+        One or two land-cover rasters (GeoTIFF ...), any CRS. Two rasters must
+        share CRS, pixel size and pixel alignment (extents may differ).
+    product : str, optional (default: "clcd")
+        Class preset (:data:`PRODUCTS`).
+    classes : str or Path, optional (default: None)
+        Class table overriding the preset (see :func:`read_class_scheme`).
+    zones : str, Path or ZoneSet, optional (default: "districts")
+        ``districts``, ``units``, a polygon file, or a :class:`ZoneSet`.
+    years : sequence of int, optional (default: None)
+        Year of each raster; default: the 4-digit year in each file name.
+    crs : optional (default: None)
+        CRS to use instead of the rasters' own (needed when they carry none).
+    water_in_land : bool, optional (default: False)
+        Count water in the land area (denominator).
+    zone_id : str, optional (default: None)
+        Identifier column of a zone file.
+    fractions : {"exactextract", "scanline"}, optional (default: "exactextract")
+        Who computes the pixel coverage fractions.
+    progress : callable, optional (default: None)
+        ``progress(done, total)`` per window read.
+
+    Returns
+    -------
+    CoverageResult
+        Areas in mu (亩) on the ellipsoid; coverage in percent.
+
+    Raises
+    ------
+    CRSError
+        A raster has no usable CRS.
+    NoOverlapError
+        The raster does not overlap the zones.
+    GridMismatchError
+        Two rasters on non-aligned grids.
+    CoverageError
+        Any other unusable input.
+    """
+    from forestsink.area import area_m2
+
+    paths = [Path(p) for p in rasters]
+    if not 1 <= len(paths) <= 2:
+        raise CoverageError("give one raster, or two for the change between years.")
+    scheme = read_class_scheme(product, classes, water_in_land=water_in_land)
+    infos = [inspect_raster(p, crs=crs) for p in paths]
+    label = _resolve_years(paths, years)
+    if len(infos) == 2:
+        infos[1].grid.offset_in(infos[0].grid)
+    zone_set = (
+        zones if isinstance(zones, ZoneSet) else read_zones(zones, id_column=zone_id)
+    )
+    weights = zone_weights(zone_set.geoms, infos[0].grid, fractions=fractions)
+    messages = _check_overlap(weights, infos[0], zone_set)
+    areas = count_classes(infos, weights, scheme, years=label, progress=progress)
+    messages += _warn_unknown(areas, infos, scheme)
+    table = coverage_table(
+        areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)
+    )
+    transitions = transition_table(areas, zone_set, scheme) if len(infos) == 2 else None
+    return CoverageResult(
+        table=table,
+        transitions=transitions,
+        years=label,
+        scheme=scheme,
+        zones=zone_set,
+        rasters=infos,
+        weights=weights,
+        areas=areas,
+        messages=messages,
+    )
+
+
+# --------------------------------------------------------------------------
+# overlay for the map
+# --------------------------------------------------------------------------
+
+#: Overlay categories: value -> (colour RGBA, Chinese, English).
+OVERLAY_LEGEND: dict[int, tuple[tuple[int, int, int, int], str, str]] = {
+    0: ((0, 0, 0, 0), "无数据/区外", "no data / outside the zones"),
+    1: ((236, 226, 198, 170), "非森林土地", "non-forest land"),
+    2: ((34, 120, 48, 210), "森林", "forest"),
+    3: ((90, 150, 220, 200), "水体", "water"),
+    4: ((120, 220, 60, 240), "新增森林", "forest gained"),
+    5: ((215, 48, 39, 240), "森林减少", "forest lost"),
+}
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A small categorical image in EPSG:3857 for a Leaflet ImageOverlay.
+
+    Attributes
+    ----------
+    image : numpy.ndarray of uint8
+        Categories of :data:`OVERLAY_LEGEND`, rows north to south.
+    bounds : tuple of float
+        (south, west, north, east) in degrees (WGS 84) of the image corners.
+    years : tuple of int
+    block : int
+        Raster pixels per overlay cell side before reprojection.
+    """
+
+    image: np.ndarray
+    bounds: tuple[float, float, float, float]
+    years: tuple[int, ...]
+    block: int
+
+    def png(self) -> bytes:
+        """Return the image as a paletted PNG with transparency (bytes)."""
+        import rasterio
+        from rasterio.io import MemoryFile
+
+        h, w = self.image.shape
+        with (
+            rasterio.Env(GDAL_PAM_ENABLED="NO"),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")  # not georeferenced: bounds are apart
+            with MemoryFile() as mem:
+                with mem.open(
+                    driver="PNG", width=w, height=h, count=1, dtype="uint8"
+                ) as dst:
+                    dst.write(self.image, 1)
+                    dst.write_colormap(1, {v: c[0] for v, c in OVERLAY_LEGEND.items()})
+                return bytes(mem.read())
+
+    def meta(self, image_name: str) -> dict:
+        """Return the JSON sidecar content."""
+        s, w, n, e = self.bounds
+        used = sorted(int(v) for v in np.unique(self.image))
+        return {
+            "image": image_name,
+            "crs": "EPSG:3857",
+            "bounds": [[s, w], [n, e]],
+            "bounds_note": "Leaflet L.imageOverlay(image, bounds): [[south, west], "
+            "[north, east]] in degrees; the image is in Web Mercator rows",
+            "years": list(self.years),
+            "block_pixels": self.block,
+            "method": "each cell shows the most common class of its block of "
+            "raster pixels in each year (GDAL mode resampling); gained / lost = "
+            "the block's class went from non-forest to forest or back. For display "
+            "only: tables are computed at full resolution.",
+            "legend": [
+                {
+                    "value": v,
+                    "rgba": list(OVERLAY_LEGEND[v][0]),
+                    "name_zh": OVERLAY_LEGEND[v][1],
+                    "name_en": OVERLAY_LEGEND[v][2],
+                }
+                for v in used
+            ],
+        }
+
+
+def overlay_categories(
+    classes: Sequence[np.ndarray], scheme: ClassScheme, inside: np.ndarray
+) -> np.ndarray:
+    """Map class indices of one or two years to overlay categories.
+
+    Parameters
+    ----------
+    classes : sequence of numpy.ndarray
+        Class indices (``scheme.lut`` applied), one array per year.
+    scheme : ClassScheme
+    inside : numpy.ndarray of bool
+        Cells inside the zones.
+
+    Returns
+    -------
+    numpy.ndarray of uint8
+        Values of :data:`OVERLAY_LEGEND`.
+    """
+    kinds = scheme.kinds()
+    forest = [np.isin(kinds[c], FOREST_KINDS) for c in classes]
+    land = [kinds[c] == "land" for c in classes]
+    water = [kinds[c] == "water" for c in classes]
+    last = len(classes) - 1
+    out = np.zeros(classes[0].shape, dtype=np.uint8)
+    out[land[last]] = 1
+    out[water[last]] = 3
+    out[forest[last]] = 2
+    if len(classes) == 2:
+        valid0 = forest[0] | land[0] | water[0]
+        out[forest[1] & valid0 & ~forest[0]] = 4
+        out[forest[0] & (land[1] | water[1])] = 5
+    out[~inside] = 0
+    return out
+
+
+def make_overlay(
+    rasters: Sequence[RasterInfo],
+    scheme: ClassScheme,
+    zones: ZoneSet,
+    *,
+    years: Sequence[int] = (),
+    max_size: int = 1024,
+) -> Overlay:
+    """Make the map overlay (forest / non-forest, and gain / loss for two years).
+
+    Parameters
+    ----------
+    rasters : sequence of RasterInfo
+        One or two rasters (the second on a grid aligned to the first).
+    scheme : ClassScheme
+    zones : ZoneSet
+        Cells outside the zones are transparent.
+    years : sequence of int, optional (default: ())
+    max_size : int, optional (default: 1024)
+        Longest side of the coarse grid, in cells.
+
+    Returns
+    -------
+    Overlay
+    """
+    import rasterio
+    from affine import Affine
+    from pyproj import Transformer
+    from rasterio.enums import Resampling
+    from rasterio.features import rasterize
+    from rasterio.warp import calculate_default_transform, reproject
+
+    grid = rasters[0].grid
+    block = max(1, math.ceil(max(grid.width, grid.height) / max_size))
+    oh, ow = math.ceil(grid.height / block), math.ceil(grid.width / block)
+    t = grid.transform
+    sx, sy = grid.width / ow, grid.height / oh
+    coarse = Affine(t.a * sx, 0.0, t.c, 0.0, t.e * sy, t.f)
+    classes = []
+    for info in rasters:
+        dr, dc = info.grid.offset_in(grid)
+        with rasterio.open(info.path) as src:
+            if (dr, dc) == (0, 0) and info.grid.width == grid.width:
+                values = src.read(1, out_shape=(oh, ow), resampling=Resampling.mode)
+            else:
+                from rasterio.windows import Window
+
+                values = src.read(
+                    1,
+                    window=Window(-dc, -dr, grid.width, grid.height),
+                    out_shape=(oh, ow),
+                    resampling=Resampling.mode,
+                    boundless=True,
+                    fill_value=info.nodata or 0,
+                )
+        classes.append(scheme.lut(info.nodata, max_code=info.max_code)[values])
+    local = _prepare_zones(zones.geoms.geometry.values, zones.geoms.crs, grid)
+    inside = rasterize(
+        [(g, 1) for g in local if g is not None and not g.is_empty],
+        out_shape=(oh, ow),
+        transform=coarse,
+        fill=0,
+        dtype="uint8",
+    ).astype(bool)
+    cats = overlay_categories(classes, scheme, inside)
+    xmin, ymin, xmax, ymax = grid.bounds
+    dst_t, dw, dh = calculate_default_transform(
+        grid.crs.to_wkt(), "EPSG:3857", ow, oh, xmin, ymin, xmax, ymax
+    )
+    image = np.zeros((dh, dw), dtype=np.uint8)
+    reproject(
+        cats,
+        image,
+        src_transform=coarse,
+        src_crs=grid.crs.to_wkt(),
+        dst_transform=dst_t,
+        dst_crs="EPSG:3857",
+        resampling=Resampling.nearest,
+        src_nodata=0,
+        dst_nodata=0,
+    )
+    to_ll = Transformer.from_crs(3857, 4326, always_xy=True)
+    west, north = to_ll.transform(dst_t.c, dst_t.f)
+    east, south = to_ll.transform(dst_t.c + dst_t.a * dw, dst_t.f + dst_t.e * dh)
+    return Overlay(image, (south, west, north, east), tuple(years), block)
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.part")
+
+
+def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
+    """Write the overlay as a paletted PNG and a JSON sidecar (same stem).
+
+    Parameters
+    ----------
+    overlay : Overlay
+    path : str or Path
+        ``.png`` file; the sidecar is ``<stem>.json`` beside it.
+
+    Returns
+    -------
+    list of Path
+        The PNG and the JSON.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise CoverageError(f"{path}: the overlay is a .png file.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_bytes(overlay.png())
+    side = path.with_suffix(".json")
+    side_tmp = _tmp(side)
+    side_tmp.write_text(
+        json.dumps(overlay.meta(path.name), ensure_ascii=False, indent=1),
+        encoding="utf-8",
+    )
+    tmp.replace(path)
+    side_tmp.replace(side)
+    return [path, side]
+
+
+# --------------------------------------------------------------------------
+# output
+# --------------------------------------------------------------------------
+
+
+def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+            writer.sheets[name].freeze_panes = "A2"
+    tmp.replace(path)
+    return path
+
+
+def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
+    """Write the coverage table (and transitions) to *out*.
+
+    Parameters
+    ----------
+    result : CoverageResult
+    out : str or Path
+        ``.csv``, ``.json``: the table; transitions (two years) go to
+        ``<stem>_transitions<suffix>`` beside it. ``.xlsx``: sheets
+        ``coverage``, ``transitions`` and ``classes``. ``.gpkg``/``.geojson``:
+        the zones with their figures (one feature per zone and year; EPSG:4490
+        for districts/units); transitions go to ``<stem>_transitions.csv``.
+
+    Returns
+    -------
+    list of Path
+        Files written (each atomically).
+    """
+    from forestsink.io import LAYER_SUFFIXES, TABLE_SUFFIXES, write_layer, write_table
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in TABLE_SUFFIXES + LAYER_SUFFIXES:
+        raise CoverageError(
+            f"{out}: unsupported output {suffix!r}; use .csv, .xlsx, .json, .gpkg or "
+            ".geojson."
+        )
+    written = []
+    if suffix == ".xlsx":
+        sheets = {"coverage": result.table}
+        if result.transitions is not None:
+            sheets["transitions"] = result.transitions
+        sheets["classes"] = result.scheme.table()
+        return [_write_xlsx(sheets, out)]
+    if suffix in LAYER_SUFFIXES:
+        import geopandas as gpd
+
+        layer = result.zones.layer
+        geom = layer.geometry.to_numpy()
+        n = len(layer)
+        index = np.tile(np.arange(n), len(result.years))
+        index = np.sort(index, kind="stable")
+        frame = gpd.GeoDataFrame(
+            result.table.reset_index(drop=True),
+            geometry=geom[index],
+            crs=layer.crs,
+        )
+        written.append(write_layer(frame, out, layer="coverage"))
+        side = out.with_name(f"{out.stem}_transitions.csv")
+    else:
+        written.append(write_table(result.table, out, sheet="coverage"))
+        side = out.with_name(f"{out.stem}_transitions{suffix}")
+    if result.transitions is not None:
+        written.append(write_table(result.transitions, side, sheet="transitions"))
+    return written
