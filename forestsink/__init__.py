@@ -28,6 +28,26 @@ from forestsink.reference import (
 )
 from forestsink.units import M2_PER_MU, MU_PER_HA, m2_to_mu, mu_to_m2
 
+
+def __getattr__(name: str):
+    """Load the heavier tools on first use (keeps ``import forestsink`` light)."""
+    lazy = {
+        "open_store": "forestsink.store",
+        "ingest_deliveries": "forestsink.deliveries",
+        "check_deliveries": "forestsink.deliveries",
+        "progress_tables": "forestsink.progress",
+        "carbon_tables": "forestsink.progress",
+        "compute_coverage": "forestsink.coverage",
+        "build_report": "forestsink.render.report",
+        "read_delivery": "forestsink.ingest",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'forestsink' has no attribute {name!r}")
+
+
 try:
     __version__ = version("forestsink")
 except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
@@ -44,10 +64,18 @@ __all__ = [
     "ReferenceDataError",
     "UnknownNameError",
     "__version__",
+    "build_report",
+    "carbon_tables",
+    "check_deliveries",
+    "compute_coverage",
+    "ingest_deliveries",
     "m2_to_mu",
     "mu_to_m2",
+    "open_store",
+    "progress_tables",
     "read_assessment_units",
     "read_carbon_parameters",
+    "read_delivery",
     "read_district_table",
     "read_districts",
     "read_plan_targets",
