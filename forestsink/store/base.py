@@ -329,3 +329,38 @@ def diff_states(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     )
     rows.sort(key=lambda row: row[0])
     return pd.DataFrame(rows, columns=DIFF_COLUMNS)
+
+
+def check_withdrawals(items, *, where: str) -> list[str]:
+    """Check a withdrawal list before any store is touched; return its keys.
+
+    Every item needs a non-empty reason and each key may appear once.
+
+    Raises
+    ------
+    StoreError
+        Naming the key and what to fix; nothing has been withdrawn.
+    """
+    from forestsink.store.gpkg import StoreError
+
+    for key, reason in items:
+        if not reason or not str(reason).strip():
+            raise StoreError(f"withdrawal of {key!r} needs a reason (--reason TEXT).")
+    keys = [k for k, _ in items]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise StoreError(
+            f"{where}: polygon(s) {twice} listed more than once; nothing "
+            "withdrawn. Give each polygon once."
+        )
+    return keys
+
+
+class WithdrawMixin:
+    """``withdraw`` of one polygon, as a one-item ``withdraw_many``."""
+
+    def withdraw(
+        self, key: str, *, reason: str, user: str | None = None, now: str | None = None
+    ) -> int:
+        """End a polygon's validity with a reason; return the batch id."""
+        return self.withdraw_many([(key, reason)], source_name=key, user=user, now=now)

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
+from forestsink.store.base import WithdrawMixin
 
 SRS_ID = 4490
 LAYER = "project_versions"
@@ -227,7 +228,7 @@ def parse_as_of(value) -> tuple[str, object] | None:
 # --------------------------------------------------------------------------
 
 
-class GeoPackageStore:
+class GeoPackageStore(WithdrawMixin):
     """A versioned project store in one GeoPackage file.
 
     Parameters
@@ -547,12 +548,6 @@ class GeoPackageStore:
             _touch_contents(conn, now)
         return counts
 
-    def withdraw(
-        self, key: str, *, reason: str, user: str | None = None, now: str | None = None
-    ) -> int:
-        """End a polygon's validity with a reason; returns the batch id."""
-        return self.withdraw_many([(key, reason)], source_name=key, user=user, now=now)
-
     def withdraw_many(
         self,
         items: list[tuple[str, str]],
@@ -569,17 +564,9 @@ class GeoPackageStore:
         source_name : str
             What the batch records as its source (a key or a file name).
         """
-        keys = [k for k, _ in items]
-        if len(set(keys)) != len(keys):
-            twice = sorted({k for k in keys if keys.count(k) > 1})
-            raise StoreError(
-                f"withdrawal list names {twice} more than once; list each polygon once."
-            )
-        for key, reason in items:
-            if not reason or not str(reason).strip():
-                raise StoreError(
-                    f"withdrawal of {key!r} needs a reason (--reason TEXT)."
-                )
+        from forestsink.store.base import check_withdrawals
+
+        check_withdrawals(items, where=str(self.path))
         with self.transaction() as conn:
             fids = []
             for key, _ in items:

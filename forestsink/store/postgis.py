@@ -44,7 +44,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
-from forestsink.store.base import diff_states
+from forestsink.store.base import WithdrawMixin, check_withdrawals, diff_states
 from forestsink.store.gpkg import (
     MUTABLE_FIELDS,
     SRS_ID,
@@ -177,7 +177,7 @@ def _hex_ewkb(geoms) -> list:
     return shapely.to_wkb(geoms, hex=True, output_dimension=2, include_srid=True)
 
 
-class PostGISStore:
+class PostGISStore(WithdrawMixin):
     """A versioned project store in a PostgreSQL/PostGIS database.
 
     Parameters
@@ -613,12 +613,6 @@ class PostGISStore:
             counts["batch_id"] = batch_id
         return counts
 
-    def withdraw(
-        self, key: str, *, reason: str, user: str | None = None, now: str | None = None
-    ) -> int:
-        """End a polygon's validity with a reason; returns the batch id."""
-        return self.withdraw_many([(key, reason)], source_name=key, user=user, now=now)
-
     def withdraw_many(
         self,
         items: list[tuple[str, str]],
@@ -645,20 +639,7 @@ class PostGISStore:
         int
             The new batch's id.
         """
-        for key, reason in items:
-            if not reason or not str(reason).strip():
-                raise StoreError(
-                    f"withdrawal of {key!r} needs a reason (--reason TEXT)."
-                )
-        keys = [k for k, _ in items]
-        seen: set[str] = set()
-        for key in keys:
-            if key in seen:
-                raise StoreError(
-                    f"{self.path}: polygon {key!r} is listed twice; nothing "
-                    "withdrawn. Give each polygon once."
-                )
-            seen.add(key)
+        keys = check_withdrawals(items, where=self.path)
         with self.transaction() as conn:
             live = dict(
                 conn.execute(
