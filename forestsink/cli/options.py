@@ -112,3 +112,19 @@ def parse_period(text: str) -> tuple[int, int]:
             "use YEAR-YEAR, e.g. 2011-2015", param_hint="--period"
         ) from err
     return lo, hi
+
+
+def _file_option(name: str, help_text: str):
+    return click.option(
+        name, type=click.Path(exists=True, dir_okay=False), help=help_text
+    )
+
+
+rules_opt = _file_option("--rules", "项目类型规则 / Project-type rules CSV.")
+params_opt = _file_option(
+    "--params", "碳参数（含生长量）/ Carbon parameter CSV (with growth)."
+)
+targets_opt = _file_option(
+    "--targets",
+    "区县目标表 (CSV/Excel，由林业局提供) / Per-district targets the bureau supplies.",
+)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import click
 
-from forestsink.cli.options import as_of_opt, out_option, store_opt
+from forestsink.cli.options import (
+    as_of_opt,
+    out_option,
+    params_opt,
+    rules_opt,
+    store_opt,
+    targets_opt,
+)
 
 
 @click.command("progress")
 @store_opt
 @as_of_opt
-@click.option(
-    "--targets",
-    type=click.Path(exists=True, dir_okay=False),
-    help="区县目标表 (CSV/Excel，由林业局提供) / Per-district targets the bureau "
-    "supplies.",
-)
+@targets_opt
 @click.option(
     "--by",
     type=click.Choice(["district", "region", "unit", "city"]),
@@ -24,16 +26,8 @@ from forestsink.cli.options import as_of_opt, out_option, store_opt
     help="汇总口径 / View: district, region, assessment unit or city.",
 )
 @click.option("--year", type=int, help="只看某一年度 / Only this year.")
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, dir_okay=False),
-    help="项目类型规则 / Project-type rules CSV.",
-)
-@click.option(
-    "--params",
-    type=click.Path(exists=True, dir_okay=False),
-    help="碳参数（含生长量）/ Parameter CSV (growth for estimated volume).",
-)
+@rules_opt
+@params_opt
 @click.option(
     "--coverage",
     "coverage_table",
@@ -86,11 +80,7 @@ def progress_cmd(store, as_of, targets, by, year, rules, params, coverage_table,
 @click.command("carbon")
 @store_opt
 @as_of_opt
-@click.option(
-    "--params",
-    type=click.Path(exists=True, dir_okay=False),
-    help="碳参数文件 / Carbon parameter CSV (default: shipped, with sources).",
-)
+@params_opt
 @click.option(
     "--draws",
     type=int,
@@ -110,11 +100,7 @@ def progress_cmd(store, as_of, targets, by, year, rules, params, coverage_table,
     is_flag=True,
     help="生物量-蓄积换算不含根 / Treat Fang's B as above-ground: apply (1+R).",
 )
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, dir_okay=False),
-    help="项目类型规则 / Project-type rules CSV.",
-)
+@rules_opt
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")
 def carbon_cmd(store, as_of, params, draws, seed, bvf_excludes_roots, rules, out):
     """碳汇估算及不确定性 / Carbon sink with its 90 % interval.
@@ -169,21 +155,9 @@ def carbon_cmd(store, as_of, params, draws, seed, bvf_excludes_roots, rules, out
     help="土地覆盖产品 / Land-cover product of the rasters.",
 )
 @as_of_opt
-@click.option(
-    "--targets",
-    type=click.Path(exists=True, dir_okay=False),
-    help="区县目标表 / Per-district targets the bureau supplies.",
-)
-@click.option(
-    "--params",
-    type=click.Path(exists=True, dir_okay=False),
-    help="碳参数 / Carbon parameter CSV.",
-)
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, dir_okay=False),
-    help="项目类型规则 / Project-type rules CSV.",
-)
+@targets_opt
+@params_opt
+@rules_opt
 @out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
 def report_cmd(store, coverage, product, as_of, targets, params, rules, out):
     """生成离线 HTML 报告 / Write the officials' offline HTML report.
