@@ -1136,7 +1136,9 @@ def _exactextract_fractions(geoms, grid: Grid) -> Fractions:
             parts["r"].append(cell[part] // grid.width)
             parts["c"].append(cell[part] % grid.width)
             parts["f"].append(frac[part])
-            cell = np.sort(cell[full])
+            cell = cell[full]
+            if len(cell) > 1 and not (np.diff(cell) > 0).all():  # row-major already
+                cell = np.sort(cell)
             row = cell // grid.width
             new = np.ones(len(cell), dtype=bool)
             new[1:] = (np.diff(cell) != 1) | (row[1:] != row[:-1])
