@@ -478,9 +478,11 @@ class GeoPackageStore(WithdrawMixin):
 
         Parameters
         ----------
-        frame : geopandas.GeoDataFrame
+        frame : geopandas.GeoDataFrame or iterable of them
             Validated canonical frame (EPSG:4490) with ``key``, ``adcode``,
-            ``project_id``, ``area_mu`` and the content fields.
+            ``project_id``, ``area_mu`` and the content fields — or the chunks
+            of a large delivery, written in the same transaction so memory
+            stays bounded by the chunk.
 
         Returns
         -------
@@ -488,57 +490,61 @@ class GeoPackageStore(WithdrawMixin):
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
-        frame = frame.reset_index(drop=True)
-        hashes = content_hashes(frame)
-        keys = frame["key"].astype(str).tolist()
+        chunks = [frame] if isinstance(frame, pd.DataFrame) else frame
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
         with self.transaction() as conn:
             live = dict(
                 conn.execute(
                     f"SELECT key, content_hash FROM {LAYER} WHERE ended_batch IS NULL"
                 ).fetchall()
             )
-            todo = [i for i, k in enumerate(keys) if live.get(k) != hashes[i]]
-            counts = {
-                "added": 0,
-                "changed": 0,
-                "unchanged": len(keys) - len(todo),
-                "batch_id": None,
-            }
-            if not todo:
-                conn.execute("ROLLBACK")
-                conn.execute("BEGIN")  # keep the context manager's COMMIT valid
-                return counts
-            batch_id, now = self._new_batch(
-                conn,
-                kind="ingest",
-                source_name=source_name,
-                source_sha256=source_sha256,
-                note=note,
-                user=user,
-                now=now,
-            )
             versions = dict(
                 conn.execute(
                     f"SELECT key, MAX(version) FROM {LAYER} GROUP BY key"
                 ).fetchall()
             )
-            changed = [keys[i] for i in todo if keys[i] in live]
-            conn.executemany(
-                f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
-                "end_reason = 'superseded' WHERE key = ? AND ended_batch IS NULL",
-                [(batch_id, now, k) for k in changed],
-            )
-            counts["changed"] = len(changed)
-            counts["added"] = len(todo) - len(changed)
-            sub = frame.iloc[todo]
-            rows = _version_rows(
-                sub,
-                hashes=[hashes[i] for i in todo],
-                versions=[versions.get(keys[i], 0) + 1 for i in todo],
-                batch_id=batch_id,
-                now=now,
-            )
-            _insert_versions(conn, rows, shapely_bounds(sub))
+            batch_id = None
+            for part in chunks:
+                chunk = part.reset_index(drop=True)
+                hashes = content_hashes(chunk)
+                keys = chunk["key"].astype(str).tolist()
+                todo = [i for i, k in enumerate(keys) if live.get(k) != hashes[i]]
+                counts["unchanged"] += len(keys) - len(todo)
+                if not todo:
+                    continue
+                if batch_id is None:
+                    batch_id, now = self._new_batch(
+                        conn,
+                        kind="ingest",
+                        source_name=source_name,
+                        source_sha256=source_sha256,
+                        note=note,
+                        user=user,
+                        now=now,
+                    )
+                changed = [keys[i] for i in todo if keys[i] in live]
+                conn.executemany(
+                    f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
+                    "end_reason = 'superseded' WHERE key = ? AND ended_batch IS NULL",
+                    [(batch_id, now, k) for k in changed],
+                )
+                counts["changed"] += len(changed)
+                counts["added"] += len(todo) - len(changed)
+                sub = chunk.iloc[todo]
+                new_versions = [versions.get(keys[i], 0) + 1 for i in todo]
+                rows = _version_rows(
+                    sub,
+                    hashes=[hashes[i] for i in todo],
+                    versions=new_versions,
+                    batch_id=batch_id,
+                    now=now,
+                )
+                _insert_versions(conn, rows, shapely_bounds(sub))
+                for i, v in zip(todo, new_versions, strict=True):
+                    live[keys[i]] = hashes[i]
+                    versions[keys[i]] = v
+            if batch_id is None:
+                return counts  # nothing changed: the transaction wrote nothing
             conn.execute(
                 f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
                 "WHERE batch_id = ?",
