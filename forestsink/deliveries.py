@@ -22,10 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
+
+CHUNK_SIZE = 100_000
 
 
 @dataclass
@@ -35,6 +38,7 @@ class CheckReport:
     issues: pd.DataFrame
     deliveries: list = field(default_factory=list)  # (Delivery, ValidationResult)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note)
+    large: list = field(default_factory=list)  # files checked in chunks
 
     @property
     def n_errors(self) -> int:
@@ -78,6 +82,7 @@ def check_deliveries(
     area_tolerance: float = 0.10,
     existing=None,
     progress: Callable | None = None,
+    chunk_size: int = CHUNK_SIZE,
 ) -> CheckReport:
     """Read and validate deliveries; never touches a store.
 
@@ -89,16 +94,53 @@ def check_deliveries(
         Current store polygons, for the overlap warning.
     progress : callable, optional (default: None)
         Called as ``progress(path)`` after each file.
+    chunk_size : int, optional (default: 100,000)
+        Files with more features are read and checked in chunks of this many
+        (memory stays bounded); duplicate ids are still found across chunks.
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
     from forestsink.ingest import find_delivery_files, read_delivery
+    from forestsink.ingest.read import count_features
     from forestsink.reference import read_districts
 
     districts = read_districts()
     report = CheckReport(issues=pd.DataFrame(columns=list(ISSUE_COLUMNS)))
     tables = []
+    read_options = {
+        "layer": layer,
+        "crs": crs,
+        "encoding": encoding,
+        "year": year,
+        "district": district,
+        "rules": rules,
+    }
+    check_options = {
+        "districts": districts,
+        "period": period,
+        "area_tolerance": area_tolerance,
+        "fix": fix,
+    }
     for path in find_delivery_files(paths):
+        if path.suffix.lower() != ".zip" and chunk_size:
+            try:
+                n = count_features(path, layer=layer)
+            except ForestsinkError:
+                n = 0  # the normal read below reports the problem
+            if n > chunk_size:
+                try:
+                    large = _check_large(
+                        path, n, chunk_size, read_options, check_options, existing
+                    )
+                except ForestsinkError as err:
+                    tables.append(pd.DataFrame([_file_issue(path, err)]))
+                else:
+                    report.large.append(large)
+                    report.notes.extend((path.name, n) for n in large["notes"])
+                    tables.append(large.pop("issues"))
+                if progress is not None:
+                    progress(path)
+                continue
         try:
             delivery = read_delivery(
                 path,
@@ -129,6 +171,80 @@ def check_deliveries(
     if tables:
         report.issues = pd.concat(tables, ignore_index=True)
     return report
+
+
+def _check_large(path, n, chunk_size, read_options, check_options, existing) -> dict:
+    """Check a large file chunk by chunk; keep only issues and row numbers."""
+    from forestsink.ingest import read_delivery
+    from forestsink.ingest.read import file_sha256
+
+    tables, notes, seen, flagged = [], [], {}, set()
+    for start in range(0, n, chunk_size):
+        delivery = read_delivery(path, rows=(start, chunk_size), **read_options)
+        result = validate_delivery(delivery.frame, existing=existing, **check_options)
+        tables.append(result.issues)
+        notes.extend(x for x in delivery.notes if x not in notes)
+        frame = result.frame
+        keys = frame["key"].astype("string")
+        for i in np.flatnonzero(keys.isin(list(seen)).fillna(False).to_numpy()):
+            row = frame.iloc[i]
+            first, pid = seen[keys.iloc[i]], row["project_id"]
+            pairs = [(int(row["source_row"]), first)]
+            if first not in flagged:  # name the first occurrence too, once
+                pairs.append((first, int(row["source_row"])))
+            for here, other in pairs:
+                flagged.add(here)
+                tables.append(
+                    pd.DataFrame(
+                        [
+                            {
+                                "severity": "error",
+                                "code": "duplicate_id",
+                                "file": path.name,
+                                "row": here,
+                                "project_id": pid,
+                                "field": "project_id",
+                                "value": pid,
+                                "message": f"project id {pid!r} appears more "
+                                f"than once in this delivery (also row {other})",
+                                "action": "give each polygon its own id, or "
+                                "merge the rows",
+                            }
+                        ]
+                    )
+                )
+        for k, r in zip(keys, frame["source_row"], strict=True):
+            if k is not pd.NA:
+                seen.setdefault(k, int(r))
+    issues = pd.concat(
+        [t for t in tables if len(t)] or [pd.DataFrame(columns=list(ISSUE_COLUMNS))],
+        ignore_index=True,
+    )
+    return {
+        "path": path,
+        "name": path.name,
+        "n": n,
+        "chunk_size": chunk_size,
+        "sha256": file_sha256(path),
+        "issues": issues,
+        "notes": notes,
+        "read_options": read_options,
+        "check_options": check_options,
+    }
+
+
+def _large_frames(large: dict, bad_rows: set):
+    """Re-read a large file chunk by chunk, yielding the features to store."""
+    from forestsink.ingest import read_delivery
+
+    for start in range(0, large["n"], large["chunk_size"]):
+        delivery = read_delivery(
+            large["path"], rows=(start, large["chunk_size"]), **large["read_options"]
+        )
+        result = validate_delivery(delivery.frame, **large["check_options"])
+        frame = result.frame
+        keep = ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
+        yield frame[keep]
 
 
 def ingest_deliveries(
@@ -180,6 +296,44 @@ def ingest_deliveries(
             "records"
         )
     ]
+    for large in report.large:
+        errors = report.issues[
+            (report.issues["file"] == large["name"])
+            & (report.issues["severity"] == "error")
+        ]
+        bad_rows = set(errors["row"].dropna().astype(int))
+        outcome = {
+            "file": large["name"],
+            "batch_id": None,
+            "added": 0,
+            "changed": 0,
+            "unchanged": 0,
+            "skipped": len(bad_rows),
+        }
+        previous = store.find_batch_by_sha(large["sha256"])
+        if previous is not None:
+            outcome["status"] = f"identical to batch {previous}; nothing changed"
+        elif dry_run:
+            outcome["status"] = "dry run; nothing written"
+        else:
+            note = (
+                "; ".join(large["notes"])
+                + f"; read in chunks of {large['chunk_size']:,}"
+            )
+            if bad_rows:
+                note += f"; {len(bad_rows)} feature(s) with errors left out"
+            counts = store.write_delivery(
+                _large_frames(large, bad_rows),
+                source_name=large["name"],
+                source_sha256=large["sha256"],
+                note=note,
+                user=user,
+            )
+            outcome.update(counts)
+            outcome["status"] = (
+                "written" if counts["batch_id"] else "no changes; nothing written"
+            )
+        outcomes.append(outcome)
     for delivery, result in report.deliveries:
         bad_rows = set(result.errors["row"].astype(int))
         frame = result.frame

@@ -2,6 +2,7 @@
 
 import sqlite3
 
+import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
@@ -231,3 +232,28 @@ def test_cli_round_trip(tmp_path):
     bad = runner.invoke(cli, ["validate", str(tmp_path / "cur.geojson")])
     assert bad.exit_code == 1  # exported layer has no delivery columns
     assert "required column" in bad.output and "Traceback" not in bad.output
+
+
+def test_large_file_in_chunks_equals_one_read(tmp_path):
+    """Chunked reading lands exactly what a single read lands, as one batch."""
+    gdf = frame(n=12, ids=[f"C{i}" for i in range(12)])
+    gdf.loc[7, "工程类别"] = "森林康养"  # an error in the second chunk
+    gdf.loc[10, "小班号"] = "C2"  # a duplicate across chunks
+    path = write(gdf, tmp_path / "big.gpkg")
+    chunked = GeoPackageStore(tmp_path / "a.gpkg")
+    with pytest.raises(IngestError) as err:
+        ingest_deliveries([path], chunked, chunk_size=5)
+    issues = err.value.report.issues
+    assert ("unknown_project_type", 7) in set(zip(issues["code"], issues["row"],
+                                                   strict=True))
+    dup = issues[issues["code"] == "duplicate_id"]
+    assert 10 in set(dup["row"]) and "also row 2" in " ".join(dup["message"])
+    _, (out,) = ingest_deliveries([path], chunked, chunk_size=5,
+                                       skip_errors=True)
+    whole = GeoPackageStore(tmp_path / "b.gpkg")
+    _, (ref,) = ingest_deliveries([path], whole, chunk_size=0, skip_errors=True)
+    assert out["batch_id"] == 1 and out["added"] == ref["added"] == 9
+    a = chunked.current().drop(columns=["valid_from", "geometry"])
+    b = whole.current().drop(columns=["valid_from", "geometry"])
+    pd.testing.assert_frame_equal(a.drop(columns="fid"), b.drop(columns="fid"))
+    assert "read in chunks" in chunked.batches()["note"].iloc[0]

@@ -119,13 +119,44 @@ def _shapefile_parts(shp: Path) -> dict[str, Path]:
 def file_sha256(path: Path) -> str:
     """SHA-256 of a delivery: the file, or all parts of a Shapefile."""
     digest = hashlib.sha256()
+
+    def feed(file: Path) -> None:
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+
     if path.suffix.lower() == ".shp":
         for _, part in sorted(_shapefile_parts(path).items()):
             digest.update(part.suffix.lower().encode())
-            digest.update(part.read_bytes())
+            feed(part)
     else:
-        digest.update(path.read_bytes())
+        feed(path)
     return digest.hexdigest()
+
+
+DBF_SAMPLE_BYTES = 32 << 20
+
+
+def _dbf_sample(dbf: Path) -> bytes:
+    """Header and whole records from the start of a .dbf (at most ~32 MB)."""
+    with dbf.open("rb") as f:
+        head = f.read(32)
+        if len(head) < 32:
+            return head
+        header_len = int.from_bytes(head[8:10], "little")
+        record_len = max(int.from_bytes(head[10:12], "little"), 1)
+        n = max((DBF_SAMPLE_BYTES - header_len) // record_len, 1)
+        return head + f.read(header_len - 32 + n * record_len)
+
+
+def count_features(path, /, *, layer: str | None = None) -> int:
+    """Return the number of features in a delivery file, without reading them."""
+    import pyogrio
+
+    try:
+        return int(pyogrio.read_info(path, layer=layer)["features"])
+    except Exception as err:  # the full read reports it properly
+        raise DeliveryError(f"{Path(path).name}: cannot be read ({err}).") from err
 
 
 def _safe_extract(zpath: Path, target: Path) -> Path:
@@ -186,12 +217,15 @@ def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:
     return layers[0]
 
 
-def _read_raw(path: Path, *, layer, encoding, display: str):
+def _read_raw(path: Path, *, layer, encoding, display: str, rows=None):
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
     try:
-        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
+        window = (
+            {} if rows is None else {"skip_features": rows[0], "max_features": rows[1]}
+        )
+        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, **window)
     except (DataSourceError, DataLayerError, OSError, ValueError, RuntimeError) as err:
         raise DeliveryError(
             f"{display}: cannot be read ({err}). The file may be truncated or "
@@ -209,6 +243,7 @@ def read_delivery(
     year: int | None = None,
     district: str | None = None,
     rules=None,
+    rows: tuple[int, int] | None = None,
 ):
     """Read one delivered file into the canonical schema in EPSG:4490.
 
@@ -226,6 +261,9 @@ def read_delivery(
         Values for the whole file when it has no such column.
     rules : path, optional (default: shipped project_types.csv)
         Project-type rules file.
+    rows : (int, int), optional (default: all)
+        ``(first, count)``: read only these features (chunked reading of
+        large files; ``source_row`` keeps the position in the file).
 
     Returns
     -------
@@ -254,6 +292,7 @@ def read_delivery(
                 district=district,
                 rules=rules,
                 display=path.name,
+                rows=rows,
             )
         delivery.path, delivery.sha256 = path, sha
         delivery.frame["source_file"] = path.name
@@ -267,12 +306,15 @@ def read_delivery(
         district=district,
         rules=rules,
         display=path.name,
+        rows=rows,
     )
     delivery.sha256 = sha
     return delivery
 
 
-def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, display):
+def _read_file(
+    path: Path, *, layer, crs, encoding, year, district, rules, display, rows=None
+):
     import geopandas as gpd
     import shapely
 
@@ -291,7 +333,7 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
         if encoding is None:
             cpg = parts[".cpg"].read_text(errors="replace") if ".cpg" in parts else None
             try:
-                encoding, reason = detect_dbf_encoding(parts[".dbf"].read_bytes(), cpg)
+                encoding, reason = detect_dbf_encoding(_dbf_sample(parts[".dbf"]), cpg)
             except DeliveryError as err:
                 raise DeliveryError(f"{display}: {err}") from err
             notes.append(f"text encoding {encoding}: {reason}")
@@ -304,10 +346,12 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
     if suffix == ".shp":
         # read bytes transparently, then decode with the chosen codec here:
         # GDAL/pyogrio cannot decode a name cut inside a multi-byte character
-        raw = _read_raw(path, layer=layer, encoding="ISO-8859-1", display=display)
+        raw = _read_raw(
+            path, layer=layer, encoding="ISO-8859-1", display=display, rows=rows
+        )
         raw = _transcode(raw, encoding, display)
     else:
-        raw = _read_raw(path, layer=layer, encoding=None, display=display)
+        raw = _read_raw(path, layer=layer, encoding=None, display=display, rows=rows)
     # ---- text: refuse mojibake before anything reaches the store
     for column in [*raw.columns.drop("geometry")]:
         if looks_like_mojibake(str(column)):
@@ -374,7 +418,7 @@ def _read_file(path: Path, *, layer, crs, encoding, year, district, rules, displ
     n = len(raw)
     frame = pd.DataFrame(index=pd.RangeIndex(n))
     frame["source_file"] = display
-    frame["source_row"] = np.arange(n, dtype="int64")
+    frame["source_row"] = np.arange(n, dtype="int64") + (rows[0] if rows else 0)
     frame["project_id"] = clean_ids(raw[m["project_id"]])
     if "district" in m:
         frame["district_raw"] = raw[m["district"]].astype("string")

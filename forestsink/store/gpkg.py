@@ -239,6 +239,9 @@ class GeoPackageStore(WithdrawMixin):
         Seconds a writer waits for another writer before giving up.
     """
 
+    #: write_delivery takes an iterable of chunks (bounded memory)
+    accepts_chunks = True
+
     def __init__(self, path, /, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
