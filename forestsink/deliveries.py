@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
@@ -186,7 +185,10 @@ def _check_large(path, n, chunk_size, read_options, check_options, existing) -> 
         notes.extend(x for x in delivery.notes if x not in notes)
         frame = result.frame
         keys = frame["key"].astype("string")
-        for i in np.flatnonzero(keys.isin(list(seen)).fillna(False).to_numpy()):
+        repeated = [
+            i for i, k in enumerate(keys.tolist()) if k is not pd.NA and k in seen
+        ]
+        for i in repeated:
             row = frame.iloc[i]
             first, pid = seen[keys.iloc[i]], row["project_id"]
             pairs = [(int(row["source_row"]), first)]

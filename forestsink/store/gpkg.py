@@ -543,9 +543,7 @@ class GeoPackageStore(WithdrawMixin):
                     now=now,
                 )
                 _insert_versions(conn, rows, shapely_bounds(sub))
-                for i, v in zip(todo, new_versions, strict=True):
-                    live[keys[i]] = hashes[i]
-                    versions[keys[i]] = v
+                del rows, sub  # validation guarantees each key once per delivery
             if batch_id is None:
                 return counts  # nothing changed: the transaction wrote nothing
             conn.execute(
