@@ -11,7 +11,6 @@ Run: ``.venv/bin/python benchmarks/bench_ingest_memory.py --n 2000000``
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,8 @@ from forestsink.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 _, (out,) = ingest_deliveries([sys.argv[1]], GeoPackageStore(sys.argv[2]),
                               skip_errors=True, chunk_size=int(sys.argv[3]))
-print(out["added"], out["status"])
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
+print(out["added"], out["status"], "|", int(hwm[0].split()[1]) / 1024)
 """
 
 
