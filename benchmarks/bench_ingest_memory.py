@@ -31,7 +31,11 @@ print(out["added"], out["status"], "|", int(hwm[0].split()[1]) / 1024)
 
 
 def child(shp: Path, store: Path, chunk: int) -> tuple[float, float, str]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run one ingest in a fresh process; return time, its own VmHWM, output.
+
+    (``RUSAGE_CHILDREN`` would count the parent's memory, inherited at fork
+    before the child's exec.)
+    """
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(shp), str(store), str(chunk)],
@@ -40,8 +44,8 @@ def child(shp: Path, store: Path, chunk: int) -> tuple[float, float, str]:
         check=True,
     )
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024, out.stdout.strip()
+    text, peak = out.stdout.strip().rsplit("|", 1)
+    return seconds, float(peak), text.strip()
 
 
 def main(argv=None) -> None:
