@@ -214,7 +214,7 @@ def _register() -> None:
     )
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
-    from forestsink.cli.store_cmd import store_group
+    from forestsink.cli.store_cmd import export_cmd, store_group
 
     for command in (
         validate_cmd,
@@ -230,6 +230,7 @@ def _register() -> None:
         report_cmd,
         store_group,
         coverage_cmd,
+        export_cmd,
     ):
         cli.add_command(command)
 

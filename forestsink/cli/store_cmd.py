@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from forestsink.cli.options import as_of_opt, store_opt
+
 
 @click.group("store")
 def store_group() -> None:
@@ -48,3 +50,31 @@ def migrate_cmd(source: str, target: str) -> None:
         f"已复制 / Copied {out['batches']} batches, {out['versions']} versions "
         f"({out['live']} current polygons) from {out['source']} to {out['target']}."
     )
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["geoparquet"]),
+    default="geoparquet",
+    show_default=True,
+    help="格式 / Format (GeoParquet partitioned by district).",
+)
+@store_opt
+@as_of_opt
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="输出目录（须不存在）/ Output folder (must not exist).",
+)
+def export_cmd(fmt: str, store: str, as_of, out: str) -> None:
+    """导出图斑供其他引擎使用 / Export polygons for other engines (Dask, DuckDB)."""
+    from forestsink.export import export_geoparquet
+    from forestsink.store import open_store
+
+    path = export_geoparquet(open_store(store), out, as_of=as_of)
+    n = len(list(path.glob("adcode=*")))
+    click.echo(f"已写出 / Written: {path} ({n} district partitions)")
