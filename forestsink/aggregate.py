@@ -212,10 +212,30 @@ def project_pieces(frame, districts, *, types: pd.DataFrame) -> pd.DataFrame:
                 "stock_volume_m3",
             ]
         )
+    return net_pieces(split_with_attributes(frame, districts), types=types)
+
+
+def split_with_attributes(frame, districts) -> pd.DataFrame:
+    """Split polygons by district and carry the attributes netting needs.
+
+    The first half of :func:`project_pieces`; pieces of one destination
+    district can then be netted anywhere (the Dask engine does that per
+    district after moving pieces to where their district is handled).
+    """
     pieces = split_by_district(frame, districts)
     attrs = frame.drop(columns=["geometry", "adcode"]).set_index("key")
     for column in ("year", "project_type", "species", "stock_volume_m3"):
         pieces[column] = attrs[column].reindex(pieces["key"]).to_numpy()
+    return pieces
+
+
+def net_pieces(pieces: pd.DataFrame, *, types: pd.DataFrame) -> pd.DataFrame:
+    """Gross, net and new-forest areas of split pieces (second half).
+
+    Netting only looks at pieces of the same district, so pieces may be
+    processed in groups of whole districts with the same result.
+    """
+    pieces = pieces.reset_index(drop=True)
     adds_area = types["adds_forest_area"].reindex(pieces["project_type"]).fillna(False)
     adds_volume = (
         types["adds_stock_volume"].reindex(pieces["project_type"]).fillna(False)

@@ -88,6 +88,11 @@ def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
     from forestsink.aggregate import project_pieces
     from forestsink.reference import read_districts, read_project_types
 
+    frame = _current_or_error(store, as_of)
+    return project_pieces(frame, read_districts(), types=read_project_types(rules))
+
+
+def _current_or_error(store, as_of):
     frame = store.current(as_of=as_of)
     if frame.empty:
         when = f"as of {as_of}" if as_of is not None else "now"
@@ -96,7 +101,7 @@ def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
             "batches were entered in the store, not project years; see "
             "`forestsink batches --store FILE`."
         )
-    return project_pieces(frame, read_districts(), types=read_project_types(rules))
+    return frame
 
 
 def _estimated_volume(pieces, *, types, growth, end_year) -> pd.Series:
@@ -449,8 +454,17 @@ def progress_tables(
     rules=None,
     params=None,
     coverage: pd.DataFrame | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    partitions: int | None = None,
+    client=None,
 ) -> Tables:
     """All progress tables for a store (the ``progress`` tool).
+
+    ``engine="dask"`` computes the pieces on ``dask.distributed`` workers
+    (see :mod:`forestsink.distributed`); ``scheduler`` is an existing
+    cluster's address (default: a local cluster), ``partitions`` the number
+    of district groups, ``client`` a ``dask.distributed.Client`` to reuse.
 
     Returns
     -------
@@ -464,10 +478,31 @@ def progress_tables(
     types = read_project_types(rules)
     carbon = read_carbon_parameters(params)
     growth = growth_parameter(carbon)
-    pieces = pieces_from_store(store, as_of=as_of, rules=rules)
     end_year = _end_year(store, as_of)
-    est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
-    base = progress_by_district(pieces, est_volume=est)
+    if engine == "dask":
+        from forestsink.distributed import progress_base_dask
+        from forestsink.reference import read_districts
+
+        frame = _current_or_error(store, as_of)
+        base = progress_base_dask(
+            frame,
+            read_districts(),
+            types,
+            growth=growth,
+            end_year=end_year,
+            partitions=partitions,
+            scheduler=scheduler,
+            client=client,
+        )
+    elif engine == "local":
+        pieces = pieces_from_store(store, as_of=as_of, rules=rules)
+        est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
+        base = progress_by_district(pieces, est_volume=est)
+    else:
+        raise ForestsinkError(f"--engine {engine!r}: use local or dask.")
+    base = base.sort_values(
+        ["adcode", "year", "project_type"], kind="stable"
+    ).reset_index(drop=True)
     base["share_of_city"] = _share(base)
     tables = {v: view(base, v) for v in VIEWS}
     tables["city_targets"] = city_targets(base, coverage=coverage)

@@ -34,8 +34,38 @@ from forestsink.cli.options import (
     type=click.Path(exists=True, dir_okay=False),
     help="覆盖率表 (forestsink coverage 输出) / Coverage table for the 45 % target.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="计算引擎 / Engine: this process, or Dask workers.",
+)
+@click.option(
+    "--scheduler",
+    help="Dask 调度器地址 / Existing Dask scheduler "
+    "(tcp://host:8786); default: a local cluster.",
+)
+@click.option(
+    "--partitions",
+    type=int,
+    help="分区数 / Dask partitions (groups of whole districts).",
+)
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")
-def progress_cmd(store, as_of, targets, by, year, rules, params, coverage_table, out):
+def progress_cmd(
+    store,
+    as_of,
+    targets,
+    by,
+    year,
+    rules,
+    params,
+    coverage_table,
+    engine,
+    scheduler,
+    partitions,
+    out,
+):
     """规划目标完成情况 / Progress against the plan's targets.
 
     Areas in mu on the ellipsoid; overlaps counted once in net area; polygons
@@ -64,6 +94,9 @@ def progress_cmd(store, as_of, targets, by, year, rules, params, coverage_table,
         rules=rules,
         params=params,
         coverage=coverage,
+        engine=engine,
+        scheduler=scheduler,
+        partitions=partitions,
     )
     write_tables(result, out, main="progress")
     city = result.tables["city_targets"]
