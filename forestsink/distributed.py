@@ -38,17 +38,14 @@ def _split(part, districts):
 
 def _net_and_table(adcodes, types, growth, end_year, *parts):
     from forestsink.aggregate import net_pieces
-    from forestsink.carbon import delta_volume
-    from forestsink.progress import progress_by_district
+    from forestsink.progress import _estimated_volume, progress_by_district
 
     mine = [p[p["adcode"].isin(adcodes)] for p in parts if p is not None]
     mine = [p for p in mine if len(p)]
     if not mine:
         return None
     pieces = net_pieces(pd.concat(mine, ignore_index=True), types=types)
-    dv = delta_volume(pieces, types=types, growth_m3_ha_yr=growth, end_year=end_year)
-    delivered = pd.to_numeric(pieces["stock_volume_m3"], errors="coerce")
-    est = dv.where(delivered.isna(), 0.0)
+    est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
     return progress_by_district(pieces, est_volume=est)
 
 
