@@ -304,73 +304,76 @@ def ingest_deliveries(
             & (report.issues["severity"] == "error")
         ]
         bad_rows = set(errors["row"].dropna().astype(int))
-        outcome = {
-            "file": large["name"],
-            "batch_id": None,
-            "added": 0,
-            "changed": 0,
-            "unchanged": 0,
-            "skipped": len(bad_rows),
-        }
-        previous = store.find_batch_by_sha(large["sha256"])
-        if previous is not None:
-            outcome["status"] = f"identical to batch {previous}; nothing changed"
-        elif dry_run:
-            outcome["status"] = "dry run; nothing written"
-        else:
-            note = (
-                "; ".join(large["notes"])
-                + f"; read in chunks of {large['chunk_size']:,}"
-            )
-            if bad_rows:
-                note += f"; {len(bad_rows)} feature(s) with errors left out"
-            counts = store.write_delivery(
-                _large_frames(large, bad_rows),
-                source_name=large["name"],
-                source_sha256=large["sha256"],
-                note=note,
+        notes = [*large["notes"], f"read in chunks of {large['chunk_size']:,}"]
+        outcomes.append(
+            _write_batch(
+                store,
+                lambda large=large, bad=bad_rows: _large_frames(large, bad),
+                name=large["name"],
+                sha256=large["sha256"],
+                notes=notes,
+                skipped=len(bad_rows),
+                dry_run=dry_run,
                 user=user,
             )
-            outcome.update(counts)
-            outcome["status"] = (
-                "written" if counts["batch_id"] else "no changes; nothing written"
-            )
-        outcomes.append(outcome)
+        )
     for delivery, result in report.deliveries:
         bad_rows = set(result.errors["row"].astype(int))
         frame = result.frame
         keep = ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
-        frame = frame[keep]
-        outcome = {
-            "file": delivery.name,
-            "batch_id": None,
-            "added": 0,
-            "changed": 0,
-            "unchanged": 0,
-            "skipped": int((~keep).sum()),
-        }
-        previous = store.find_batch_by_sha(delivery.sha256)
-        if previous is not None:
-            outcome["status"] = f"identical to batch {previous}; nothing changed"
-        elif dry_run:
-            outcome["status"] = "dry run; nothing written"
-        else:
-            note = "; ".join(delivery.notes)
-            if outcome["skipped"]:
-                note += f"; {outcome['skipped']} feature(s) with errors left out"
-            counts = store.write_delivery(
-                frame,
-                source_name=delivery.name,
-                source_sha256=delivery.sha256,
-                note=note,
+        outcomes.append(
+            _write_batch(
+                store,
+                lambda frame=frame, keep=keep: frame[keep],
+                name=delivery.name,
+                sha256=delivery.sha256,
+                notes=delivery.notes,
+                skipped=int((~keep).sum()),
+                dry_run=dry_run,
                 user=user,
             )
-            outcome.update(counts)
-            outcome["status"] = (
-                "written" if counts["batch_id"] else "no changes; nothing written"
-            )
-        outcomes.append(outcome)
+        )
     return report, outcomes
+
+
+def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
+    """Write one file's features as one batch and describe the outcome.
+
+    *frames* is called only when something is to be written: it returns a
+    frame, or an iterator of chunks (concatenated for stores that take one
+    frame).
+    """
+    outcome = {
+        "file": name,
+        "batch_id": None,
+        "added": 0,
+        "changed": 0,
+        "unchanged": 0,
+        "skipped": skipped,
+    }
+    previous = store.find_batch_by_sha(sha256)
+    if previous is not None:
+        outcome["status"] = f"identical to batch {previous}; nothing changed"
+        return outcome
+    if dry_run:
+        outcome["status"] = "dry run; nothing written"
+        return outcome
+    note = "; ".join(notes)
+    if skipped:
+        note += f"; {skipped} feature(s) with errors left out"
+    data = frames()
+    if not isinstance(data, pd.DataFrame) and not getattr(
+        store, "accepts_chunks", False
+    ):
+        data = pd.concat(list(data), ignore_index=True)
+    counts = store.write_delivery(
+        data, source_name=name, source_sha256=sha256, note=note, user=user
+    )
+    outcome.update(counts)
+    outcome["status"] = (
+        "written" if counts["batch_id"] else "no changes; nothing written"
+    )
+    return outcome
 
 
 WITHDRAWAL_COLUMNS = {
