@@ -280,34 +280,22 @@ def read_delivery(
             "GeoJSON."
         )
     sha = file_sha256(path)
+    options = {
+        "layer": layer,
+        "crs": crs,
+        "encoding": encoding,
+        "year": year,
+        "district": district,
+        "rules": rules,
+        "display": path.name,
+        "rows": rows,
+    }
     if suffix == ".zip":
         with tempfile.TemporaryDirectory(prefix="forestsink-zip-") as tmp:
-            inner = _safe_extract(path, Path(tmp))
-            delivery = _read_file(
-                inner,
-                layer=layer,
-                crs=crs,
-                encoding=encoding,
-                year=year,
-                district=district,
-                rules=rules,
-                display=path.name,
-                rows=rows,
-            )
-        delivery.path, delivery.sha256 = path, sha
-        delivery.frame["source_file"] = path.name
-        return delivery
-    delivery = _read_file(
-        path,
-        layer=layer,
-        crs=crs,
-        encoding=encoding,
-        year=year,
-        district=district,
-        rules=rules,
-        display=path.name,
-        rows=rows,
-    )
+            delivery = _read_file(_safe_extract(path, Path(tmp)), **options)
+        delivery.path = path
+    else:
+        delivery = _read_file(path, **options)
     delivery.sha256 = sha
     return delivery
 
