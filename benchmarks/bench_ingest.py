@@ -32,26 +32,12 @@ CHONGQING_BOX = (106.0, 29.0, 109.0, 31.0)
 
 def make_shapefile(path: Path, n: int, seed: int = 7) -> Path:
     """N small squares inside Chongqing (points drawn inside the districts)."""
-    from forestsink.reference import read_districts
+    from synthetic import points_in_chongqing
 
     rng = np.random.default_rng(seed)
-    districts = read_districts()
-    union = shapely.union_all(districts.geometry.values)
-    shapely.prepare(union)
-    xs, ys = [], []
-    while len(xs) < n:
-        x = rng.uniform(105.3, 110.2, n)
-        y = rng.uniform(28.2, 32.2, n)
-        ok = shapely.contains_xy(union, x, y)
-        xs.extend(x[ok])
-        ys.extend(y[ok])
-    x, y = np.array(xs[:n]), np.array(ys[:n])
+    x, y, adcode = points_in_chongqing(rng, n)
     size = rng.uniform(0.001, 0.004, n)
     geoms = shapely.box(x, y, x + size, y + size)
-    tree = shapely.STRtree(districts.geometry.values)
-    idx = tree.query(shapely.points(x, y), predicate="within")
-    adcode = np.array(["500101"] * n, dtype=object)
-    adcode[idx[0]] = districts["adcode"].to_numpy()[idx[1]]
     gdf = gpd.GeoDataFrame(
         {
             "小班号": [f"B{i:07d}" for i in range(n)],

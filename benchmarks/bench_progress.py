@@ -28,20 +28,10 @@ from pyproj import Geod
 
 def make_polygons(n: int, seed: int = 11) -> gpd.GeoDataFrame:
     """N small irregular polygons (8–12 vertices) inside Chongqing."""
-    from forestsink.reference import read_districts
+    from synthetic import points_in_chongqing
 
     rng = np.random.default_rng(seed)
-    districts = read_districts()
-    union = shapely.union_all(districts.geometry.values)
-    shapely.prepare(union)
-    xs, ys = [], []
-    while len(xs) < n:
-        x = rng.uniform(105.3, 110.2, n)
-        y = rng.uniform(28.2, 32.2, n)
-        ok = shapely.contains_xy(union, x, y)
-        xs.extend(x[ok])
-        ys.extend(y[ok])
-    x, y = np.array(xs[:n]), np.array(ys[:n])
+    x, y, adcode = points_in_chongqing(rng, n)
     k = 10
     angles = np.sort(rng.uniform(0, 2 * np.pi, (n, k)), axis=1)
     radius = rng.uniform(0.0005, 0.003, (n, 1)) * rng.uniform(0.7, 1.3, (n, k))
@@ -53,10 +43,6 @@ def make_polygons(n: int, seed: int = 11) -> gpd.GeoDataFrame:
         coords.reshape(-1, 2), indices=np.repeat(np.arange(n), k + 1)
     )
     geoms = shapely.make_valid(shapely.polygons(rings))
-    tree = shapely.STRtree(districts.geometry.values)
-    idx = tree.query(shapely.points(x, y), predicate="within")
-    adcode = np.full(n, "500101", dtype=object)
-    adcode[idx[0]] = districts["adcode"].to_numpy()[idx[1]]
     types = rng.choice(["afforestation", "grain_to_green", "renovation", "tending"], n)
     return gpd.GeoDataFrame(
         {
