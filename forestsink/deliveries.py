@@ -392,21 +392,11 @@ def read_withdrawals(path) -> list[tuple[str, str]]:
     added to the reason (the store records when the withdrawal was entered).
     """
     from forestsink.errors import DeliveryError
-    from forestsink.reference import resolve_district
+    from forestsink.io import read_bureau_table
+    from forestsink.reference import resolve_district_column
 
     path = Path(path)
-    raw = path.read_bytes()
-    for codec in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise DeliveryError(f"{path.name}: neither UTF-8 nor GBK text.")
-    import io
-
-    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    table = read_bureau_table(path)
     found = {}
     for canonical, names in WITHDRAWAL_COLUMNS.items():
         match = [c for c in table.columns if c.strip() in names]
@@ -417,13 +407,12 @@ def read_withdrawals(path) -> list[tuple[str, str]]:
                 f"{path.name}: no {canonical} column; columns found: "
                 f"{list(table.columns)}; accepted: {list(names)}."
             )
+    try:
+        adcodes = resolve_district_column(table[found["district"]], source=path.name)
+    except ForestsinkError as err:
+        raise DeliveryError(str(err)) from err
     items = []
-    for i, row in table.iterrows():
-        where = f"{path.name}: row {int(i) + 2}"
-        try:
-            adcode = resolve_district(row[found["district"]])
-        except ForestsinkError as err:
-            raise DeliveryError(f"{where}: {err}") from err
+    for adcode, (_, row) in zip(adcodes, table.iterrows(), strict=True):
         reason = row[found["reason"]].strip()
         if "date" in found and row[found["date"]].strip():
             reason += f" ({row[found['date']].strip()})"

@@ -178,3 +178,28 @@ def write_tables(tables, path, *, main: str) -> Path:
         writer.sheets["来源与设置 Sources"].column_dimensions["B"].width = 80
     tmp.replace(path)
     return path
+
+
+def read_bureau_table(path) -> pd.DataFrame:
+    """Read a table a bureau supplies: Excel, or CSV in UTF-8 or GBK.
+
+    All cells are read as text (empty cells as ``""``); row *i* of the
+    result is row *i + 2* of the file (the header is row 1).
+    """
+    import io
+
+    path = Path(path)
+    if not path.is_file():
+        raise ForestsinkError(f"{path}: no such file.")
+    if path.suffix.lower() in (".xlsx", ".xls"):
+        return pd.read_excel(path, dtype=str).fillna("")
+    raw = path.read_bytes()
+    for codec in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes nearly anything
+        raise ForestsinkError(f"{path.name}: neither UTF-8 nor GBK text.")
+    return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)

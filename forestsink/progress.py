@@ -349,23 +349,19 @@ def city_targets(
 
 
 def read_district_targets(path) -> pd.DataFrame:
-    """Read a bureau's own per-district targets (CSV or Excel).
+    """Read a bureau's own per-district targets (CSV in UTF-8 or GBK, or Excel).
 
     Columns: a district (``adcode`` or ``district``/``name_zh``/区县, any known
     name), ``metric`` (``new_forest_area_mu`` or ``new_stock_volume_m3``) and
     ``value``. Extra columns (``status``, notes) are ignored.
     """
-    from forestsink.reference import resolve_district
+    from forestsink.io import read_bureau_table
+    from forestsink.reference import resolve_district_column
 
     path = Path(path)
     if not path.is_file():
         raise ForestsinkError(f"--targets {path}: no such file.")
-    if path.suffix.lower() in (".xlsx", ".xls"):
-        table = pd.read_excel(path, dtype=str)
-    else:
-        table = pd.read_csv(
-            path, dtype=str, keep_default_na=False, encoding="utf-8-sig"
-        )
+    table = read_bureau_table(path)
     district = next(
         (c for c in ("adcode", "district", "name_zh", "区县") if c in table), None
     )
@@ -375,13 +371,10 @@ def read_district_targets(path) -> pd.DataFrame:
             f"{path.name}: needs a district column (adcode, district, name_zh or "
             f"区县) and 'metric', 'value'; found {list(table.columns)}."
         )
+    adcodes = resolve_district_column(table[district], source=path.name)
     out = []
-    for i, row in table.iterrows():
-        where = f"{path.name}: row {int(i) + 2}"
-        try:
-            adcode = resolve_district(row[district])
-        except ForestsinkError as err:
-            raise ForestsinkError(f"{where}: {err}") from err
+    for i, (adcode, (_, row)) in enumerate(zip(adcodes, table.iterrows(), strict=True)):
+        where = f"{path.name}: row {i + 2}"
         if row["metric"] not in ("new_forest_area_mu", "new_stock_volume_m3"):
             raise ForestsinkError(
                 f"{where}: metric {row['metric']!r}; use new_forest_area_mu or "

@@ -49,6 +49,7 @@ __all__ = [
     "read_plan_targets",
     "read_project_types",
     "resolve_district",
+    "resolve_district_column",
     "validate_reference_data",
 ]
 
@@ -372,6 +373,23 @@ class DistrictResolver:
 @functools.cache
 def _default_resolver() -> DistrictResolver:
     return DistrictResolver()
+
+
+def resolve_district_column(values, *, source: str) -> list[str]:
+    """Resolve a column of district names; errors name the file row.
+
+    Parameters
+    ----------
+    values : iterable
+        District names or codes, one per table row (row 2 onwards).
+    source : str
+        File name for messages.
+    """
+    resolver = _default_resolver()
+    return [
+        resolver.resolve(v, where=f"{source}: row {i + 2}")
+        for i, v in enumerate(values)
+    ]
 
 
 def resolve_district(name: object) -> str:
