@@ -40,13 +40,8 @@ import pandas as pd
 from forestsink.errors import ForestsinkError
 
 VIEWS = ("district", "region", "unit", "city")
-PROGRESS_COLUMNS = [
-    "adcode",
-    "name_zh",
-    "name_en",
-    "region",
-    "year",
-    "project_type",
+#: summed figures of a progress row (the same in every view)
+_SUMS = [
     "n_polygons",
     "gross_area_mu",
     "net_area_mu",
@@ -54,6 +49,15 @@ PROGRESS_COLUMNS = [
     "new_forest_area_mu",
     "stock_volume_m3",
     "stock_volume_estimated_m3",
+]
+PROGRESS_COLUMNS = [
+    "adcode",
+    "name_zh",
+    "name_en",
+    "region",
+    "year",
+    "project_type",
+    *_SUMS,
     "share_of_city",
 ]
 PLAN_YEARS = (2011, 2015)
@@ -142,17 +146,6 @@ def progress_by_district(
 def _share(df: pd.DataFrame) -> pd.Series:
     city = df.groupby(["year", "project_type"])["net_area_mu"].transform("sum")
     return (df["net_area_mu"] / city).where(city > 0)
-
-
-_SUMS = [
-    "n_polygons",
-    "gross_area_mu",
-    "net_area_mu",
-    "overlap_area_mu",
-    "new_forest_area_mu",
-    "stock_volume_m3",
-    "stock_volume_estimated_m3",
-]
 
 
 def _rollup(base: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
