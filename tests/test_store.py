@@ -4,8 +4,6 @@ Versions, as-of, history, diff, withdraw, undo, protection, rollback and busy
 stores are tested on both back ends in ``test_store_backends.py``.
 """
 
-import sqlite3
-
 import pandas as pd
 import pyogrio
 import pytest
@@ -15,17 +13,6 @@ from delivery_factory import frame, write
 from forestsink.cli.main import cli
 from forestsink.deliveries import IngestError, ingest_deliveries
 from forestsink.store import GeoPackageStore
-
-
-def _dump(path):
-    conn = sqlite3.connect(path)
-    try:
-        return (
-            conn.execute("SELECT * FROM project_versions ORDER BY fid").fetchall(),
-            conn.execute("SELECT * FROM batches ORDER BY batch_id").fetchall(),
-        )
-    finally:
-        conn.close()
 
 
 @pytest.fixture
