@@ -1,52 +1,204 @@
-"""Progress on Dask: the same pieces, computed on a cluster.
+"""Progress over a partitioned dataset, in this process or on Dask.
 
-``--engine dask`` runs the district split and the net-area computation on
-``dask.distributed`` workers instead of one process:
+The district × year × type table is computed from a GeoParquet dataset
+partitioned by district (:mod:`forestsink.dataset`) in groups of
+neighbouring districts — each group is one task, which **reads its own
+partitions**; nothing but small tables and the pieces that cross a group's
+edge passes through the client:
 
-1. **Split** — polygons are partitioned by the district they declare (whole
-   districts per partition, ``--partitions N``); each worker splits its
-   polygons by the district boundaries (:func:`~forestsink.aggregate.
-   split_with_attributes`).
-2. **Move** — pieces go to the task that handles the district they *lie*
-   in; a polygon crossing a boundary therefore meets its neighbours'
-   polygons there, and every piece of land is netted exactly once.
-3. **Net** — each task nets its districts' pieces
-   (:func:`~forestsink.aggregate.net_pieces`) and returns the small
-   district × year × type table; only those tables come back to the client.
+1. **Crossings** — each task reads its districts' polygons, splits them by
+   the district boundaries (:func:`~forestsink.aggregate.
+   split_with_attributes`) and returns only the pieces that lie in a
+   district another task handles (a polygon declared in one county that
+   reaches into the next group's county).
+2. **Tables** — each task reads its partitions again, splits them, keeps
+   the pieces lying in its own districts, adds the pieces other tasks sent
+   it, nets them per district (:func:`~forestsink.aggregate.net_pieces`:
+   overlaps counted once, for the earliest polygon) and returns its small
+   table. Every piece of land is therefore netted once, in the task of the
+   district it lies in, whichever district its polygon declared.
 
-Results equal the local engine's to floating-point summation order (tested:
-relative 1e-9). Without ``--scheduler`` a ``LocalCluster`` is started on this
-machine; with ``--scheduler tcp://host:8786`` an existing cluster is used —
-a national office starts ``dask scheduler`` on one node and
-``dask worker tcp://host:8786`` on the others, with forestsink installed in
-the same environment on every node.
+Memory per task is bounded by its group (``partitions``), not the dataset:
+no step collects all polygons in one process. ``engine="local"`` runs the
+same tasks one after another here; ``engine="dask"`` submits them to
+``dask.distributed`` workers. Results equal the in-memory local engine's to
+floating-point summation order (tested: relative 1e-9).
+
+Without ``--scheduler`` a ``LocalCluster`` is started on this machine; with
+``--scheduler tcp://host:8786`` an existing cluster is used. A national
+office runs ``dask scheduler`` on one node and ``dask worker
+tcp://host:8786`` on the others, with forestsink installed in the same
+environment everywhere and the dataset on storage every worker can read
+(a shared file system; the path must be the same on every node), then
+``forestsink progress --store /shared/dataset --engine dask --scheduler
+tcp://host:8786``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import pandas as pd
 
+#: Columns a progress task reads from a dataset (besides geometry).
+PROGRESS_COLUMNS = ("key", "year", "project_type", "species", "stock_volume_m3")
 
-def _split(part, districts):
+
+def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
+    """Map every district code to the group (task) that handles its land.
+
+    Districts without a partition of their own (no polygon declared there)
+    go to the group whose code range holds them.
+    """
+    firsts = [g[0] for g in groups]
+    index = (
+        np.searchsorted(
+            np.array(firsts, dtype=object), np.array(codes, dtype=object), side="right"
+        )
+        - 1
+    )
+    return {c: max(int(i), 0) for c, i in zip(codes, index, strict=True)}
+
+
+def _group_pieces(root, codes, districts):
     from forestsink.aggregate import split_with_attributes
+    from forestsink.dataset import read_partitions
 
-    if part.empty:
+    frame = read_partitions(root, codes, columns=PROGRESS_COLUMNS)
+    if frame.empty:
         return None
-    return split_with_attributes(part, districts)
+    return split_with_attributes(frame, districts)
 
 
-def _net_and_table(adcodes, types, growth, end_year, *parts):
+def _crossings(root, index, codes, districts, group_of):
+    """Pieces of group *index*'s polygons lying in other groups' districts."""
+    pieces = _group_pieces(root, codes, districts)
+    if pieces is None:
+        return None
+    dest = pieces["adcode"].map(group_of).fillna(index).astype(int)
+    away = pieces[dest.to_numpy() != index]
+    return away.assign(group=dest[dest != index].to_numpy())
+
+
+def _group_table(
+    root, index, codes, districts, group_of, incoming, types, growth, end_year
+):
+    """Return the district × year × type table of one group's districts."""
     from forestsink.aggregate import net_pieces
     from forestsink.progress import _estimated_volume, progress_by_district
 
-    mine = [p[p["adcode"].isin(adcodes)] for p in parts if p is not None]
-    mine = [p for p in mine if len(p)]
-    if not mine:
+    pieces = _group_pieces(root, codes, districts)
+    parts = []
+    if pieces is not None:
+        dest = pieces["adcode"].map(group_of).fillna(index).astype(int)
+        parts.append(pieces[dest.to_numpy() == index])
+    if incoming is not None and len(incoming):
+        parts.append(incoming.drop(columns="group"))
+    parts = [p for p in parts if len(p)]
+    if not parts:
         return None
-    pieces = net_pieces(pd.concat(mine, ignore_index=True), types=types)
+    pieces = net_pieces(pd.concat(parts, ignore_index=True), types=types)
     est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
     return progress_by_district(pieces, est_volume=est)
+
+
+def run_tasks(fn: Callable, calls: list[tuple], *, client=None, progress=None) -> list:
+    """Run ``fn(*args)`` for every args tuple: here, or on *client*'s cluster.
+
+    Results come back in the order of *calls*; *progress* (optional) is
+    called with the number of finished tasks after each one.
+    """
+    if client is None:
+        out = []
+        for i, args in enumerate(calls):
+            out.append(fn(*args))
+            if progress:
+                progress(i + 1)
+        return out
+    from dask.distributed import as_completed
+
+    futures = [client.submit(fn, *args, pure=False) for args in calls]
+    for i, _ in enumerate(as_completed(futures)):
+        if progress:
+            progress(i + 1)
+    return client.gather(futures)
+
+
+def progress_base_partitioned(
+    root,
+    districts,
+    types,
+    *,
+    growth,
+    end_year,
+    partitions: int | None = None,
+    client=None,
+    progress=None,
+) -> pd.DataFrame:
+    """District × year × type table of a partitioned GeoParquet dataset.
+
+    Parameters
+    ----------
+    root : path
+        Dataset folder (``adcode=…`` partitions, EPSG:4490).
+    districts : geopandas.GeoDataFrame
+        ``adcode`` and boundaries of every district pieces may lie in.
+    types : DataFrame
+        Project-type rules.
+    growth, end_year
+        As for :func:`forestsink.carbon.delta_volume`.
+    partitions : int, optional
+        Number of district groups (tasks). Default: with a client, 4 per
+        worker; here, groups of about 40 districts.
+    client : dask.distributed.Client, optional
+        Run the tasks on this cluster (default: in this process).
+    progress : callable, optional
+        ``progress(done, total)`` after each task.
+    """
+    from forestsink.dataset import district_groups, partition_codes
+
+    codes = partition_codes(root)
+    if partitions is None:
+        if client is not None:
+            workers = max(len(client.scheduler_info().get("workers", {})), 1)
+            partitions = 4 * workers
+        else:
+            partitions = -(-len(codes) // 40)
+    groups = district_groups(codes, partitions)
+    all_codes = sorted(set(districts["adcode"]) | set(codes))
+    group_of = _group_of(all_codes, groups)
+    total = 2 * len(groups)
+    report = (lambda done: progress(done, total)) if progress else None
+    if client is not None:
+        districts = client.scatter(districts, broadcast=True)
+        types = client.scatter(types, broadcast=True)
+    away = run_tasks(
+        _crossings,
+        [(root, i, g, districts, group_of) for i, g in enumerate(groups)],
+        client=client,
+        progress=report,
+    )
+    away = [a for a in away if a is not None and len(a)]
+    away = pd.concat(away, ignore_index=True) if away else None
+    incoming = {
+        i: (None if away is None else away[away["group"].to_numpy() == i])
+        for i in range(len(groups))
+    }
+    done = len(groups)
+    tables = run_tasks(
+        _group_table,
+        [
+            (root, i, g, districts, group_of, incoming[i], types, growth, end_year)
+            for i, g in enumerate(groups)
+        ],
+        client=client,
+        progress=(lambda k: progress(done + k, total)) if progress else None,
+    )
+    tables = [t for t in tables if t is not None]
+    if not tables:
+        return pd.DataFrame()
+    return pd.concat(tables, ignore_index=True)
 
 
 def client_for(scheduler: str | None = None, *, workers: int = 2):
@@ -65,63 +217,3 @@ def client_for(scheduler: str | None = None, *, workers: int = 2):
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
     )
     return Client(cluster)
-
-
-def progress_base_dask(
-    frame,
-    districts,
-    types,
-    *,
-    growth,
-    end_year,
-    partitions: int | None = None,
-    client=None,
-    scheduler: str | None = None,
-) -> pd.DataFrame:
-    """Compute the district × year × type base table on Dask workers.
-
-    Parameters
-    ----------
-    frame : geopandas.GeoDataFrame
-        Current polygons (EPSG:4490).
-    districts : geopandas.GeoDataFrame
-    types : DataFrame
-        Project-type rules.
-    growth, end_year
-        As for :func:`forestsink.carbon.delta_volume`.
-    partitions : int, optional (default: number of workers × 2)
-        How many groups of whole districts to split the work into.
-    client : dask.distributed.Client, optional
-        Use this client (else :func:`client_for` with *scheduler*).
-    """
-    own = client is None
-    client = client or client_for(scheduler)
-    try:
-        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
-        n = max(1, min(partitions or 2 * n_workers, len(districts)))
-        codes = np.array(sorted(districts["adcode"]))
-        groups = [list(g) for g in np.array_split(codes, n) if len(g)]
-        districts_f = client.scatter(districts, broadcast=True)
-        types_f = client.scatter(types, broadcast=True)
-        split = [
-            client.submit(
-                _split, frame[frame["adcode"].isin(g)], districts_f, pure=False
-            )
-            for g in groups
-        ]
-        tables = [
-            client.submit(
-                _net_and_table, g, types_f, growth, end_year, *split, pure=False
-            )
-            for g in groups
-        ]
-        parts = [t for t in client.gather(tables) if t is not None]
-    finally:
-        if own:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    if not parts:
-        return pd.DataFrame()
-    return pd.concat(parts, ignore_index=True)

@@ -9,9 +9,9 @@ county code.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+from forestsink.dataset import read_partitions, write_partitions, writing
 from forestsink.errors import ForestsinkError
 
 
@@ -39,37 +39,14 @@ def export_geoparquet(store, out, /, *, as_of=None) -> Path:
             "GeoParquet export needs pyarrow: pip install pyarrow"
         ) from err
     out = Path(out)
-    if out.exists():
-        raise ForestsinkError(f"{out}: already exists; give a new folder.")
     frame = store.current(as_of=as_of)
     if frame.empty:
         raise ForestsinkError(f"{store.path}: no polygons to export.")
-    tmp = out.with_name(f".{out.name}.part")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        for adcode, part in frame.groupby("adcode", sort=True):
-            folder = tmp / f"adcode={adcode}"
-            folder.mkdir(parents=True)
-            part.drop(columns="adcode").reset_index(drop=True).to_parquet(
-                folder / "part-0.parquet", index=False
-            )
-        tmp.replace(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with writing(out) as tmp:
+        write_partitions(frame, tmp, "0")
     return out
 
 
 def read_geoparquet(path):
     """Read a dataset written by :func:`export_geoparquet` (all partitions)."""
-    import geopandas as gpd
-    import pandas as pd
-
-    parts = []
-    for file in sorted(Path(path).glob("adcode=*/*.parquet")):
-        part = gpd.read_parquet(file)
-        part.insert(0, "adcode", file.parent.name.split("=", 1)[1])
-        parts.append(part)
-    if not parts:
-        raise ForestsinkError(f"{path}: no GeoParquet partitions found.")
-    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
+    return read_partitions(path)

@@ -465,27 +465,26 @@ def progress_tables(
     carbon = read_carbon_parameters(params)
     growth = growth_parameter(carbon)
     end_year = _end_year(store, as_of)
-    if engine == "dask":
-        from forestsink.distributed import progress_base_dask
-        from forestsink.reference import read_districts
+    if engine not in ("local", "dask"):
+        raise ForestsinkError(f"--engine {engine!r}: use local or dask.")
+    from forestsink.dataset import Dataset
 
-        frame = _current_or_error(store, as_of)
-        base = progress_base_dask(
-            frame,
-            read_districts(),
+    if engine == "dask" or isinstance(store, Dataset):
+        base = _partitioned_base(
+            store,
+            as_of,
             types,
             growth=growth,
             end_year=end_year,
+            engine=engine,
             partitions=partitions,
             scheduler=scheduler,
             client=client,
         )
-    elif engine == "local":
+    else:
         pieces = pieces_from_store(store, as_of=as_of, rules=rules)
         est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
         base = progress_by_district(pieces, est_volume=est)
-    else:
-        raise ForestsinkError(f"--engine {engine!r}: use local or dask.")
     base = base.sort_values(
         ["adcode", "year", "project_type"], kind="stable"
     ).reset_index(drop=True)
@@ -508,6 +507,58 @@ def progress_tables(
             store, as_of, rules, params, by, year, targets, growth, end_year
         ),
     )
+
+
+def _partitioned_base(
+    store, as_of, types, *, growth, end_year, engine, partitions, scheduler, client
+) -> pd.DataFrame:
+    """Compute the base table with the partitioned engine.
+
+    See :mod:`forestsink.distributed`. A dataset is read where it lies (by
+    the workers, with dask); a store's current polygons are first written
+    to a temporary dataset on this machine, which only a local cluster's
+    workers can read — for a remote cluster, export the store to shared
+    storage first and give that folder as the store.
+    """
+    import tempfile
+
+    from forestsink.dataset import Dataset, write_partitions
+    from forestsink.distributed import client_for, progress_base_partitioned
+    from forestsink.reference import read_districts
+
+    if scheduler and not isinstance(store, Dataset):
+        raise ForestsinkError(
+            f"--scheduler {scheduler}: remote workers cannot read {store.path}. "
+            "Export it to storage every worker can read (`forestsink export "
+            "--format geoparquet --out /shared/DIR`) and give --store /shared/DIR."
+        )
+    own = engine == "dask" and client is None
+    if own:
+        client = client_for(scheduler)
+    with tempfile.TemporaryDirectory(prefix="forestsink-dataset-") as tmp:
+        if isinstance(store, Dataset):
+            if as_of is not None:
+                store.current(as_of=as_of)  # raises the dataset's as-of error
+            root = store.path
+        else:
+            write_partitions(_current_or_error(store, as_of), tmp, "store")
+            root = tmp
+        try:
+            return progress_base_partitioned(
+                root,
+                read_districts(),
+                types,
+                growth=growth,
+                end_year=end_year,
+                partitions=partitions,
+                client=client if engine == "dask" else None,
+            )
+        finally:
+            if own:
+                cluster = getattr(client, "cluster", None)
+                client.close()
+                if cluster is not None:
+                    cluster.close()
 
 
 def _end_year(store, as_of) -> int:

@@ -7,8 +7,16 @@ __all__ = ["GeoPackageStore", "Store", "StoreBusyError", "StoreError", "open_sto
 
 
 def open_store(location, /, *, timeout: float = 60.0) -> Store:
-    """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``."""
+    """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``.
+
+    A folder of ``adcode=…`` GeoParquet partitions opens read-only as a
+    :class:`forestsink.dataset.Dataset` (for progress, carbon and report).
+    """
     text = str(location)
+    from forestsink.dataset import Dataset, is_dataset
+
+    if is_dataset(text):
+        return Dataset(text)
     if text.startswith(("postgresql://", "postgres://")):
         from forestsink.store.postgis import PostGISStore
 
