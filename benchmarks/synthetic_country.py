@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 
 EXTENT = (75.0, 20.0, 133.0, 50.0)
-TYPES_ZH = ["人工造林", "退耕还林", "低效林改造", "封山育林", "石漠化治理"]
+TYPES_ZH = ["人工造林", "退耕还林", "低效林改造", "中幼林抚育", "石漠化治理"]
 
 
 def _bend(geoms: np.ndarray) -> np.ndarray:

@@ -93,3 +93,20 @@ def sample_store(sample_dir, sample_manifest, tmp_path_factory):
         read_withdrawals(deliveries / "withdrawals.csv"), source_name="withdrawals.csv"
     )
     return store
+
+
+# ---------------------------------------------------------------------------
+# Dask
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One two-worker ``LocalCluster`` for every Dask test."""
+    from forestsink.distributed import client_for
+
+    c = client_for(workers=2)
+    yield c
+    cluster = c.cluster
+    c.close()
+    cluster.close()

@@ -19,17 +19,6 @@ NUMBERS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def client():
-    from forestsink.distributed import client_for
-
-    c = client_for(workers=2)
-    yield c
-    cluster = c.cluster
-    c.close()
-    cluster.close()
-
-
 def _compare(a, b):
     key = ["adcode", "year", "project_type"]
     a = a.sort_values(key).reset_index(drop=True)
@@ -42,10 +31,10 @@ def _compare(a, b):
         ), column
 
 
-def test_sample_store_local_equals_dask(sample_store, client):
+def test_sample_store_local_equals_dask(sample_store, dask_client):
     local = progress_tables(sample_store).tables
     dask = progress_tables(
-        sample_store, engine="dask", partitions=5, client=client
+        sample_store, engine="dask", partitions=5, client=dask_client
     ).tables
     _compare(local["district"], dask["district"])
     assert dask["city_targets"]["cumulative"].tolist() == pytest.approx(
@@ -78,7 +67,7 @@ def _crossing_frame():
 
 
 @pytest.mark.parametrize("engine", ["local", "dask"])
-def test_boundary_crossing_polygons_are_netted_once(engine, client, tmp_path):
+def test_boundary_crossing_polygons_are_netted_once(engine, dask_client, tmp_path):
     """Each polygon's partition is in another task; the land is netted once."""
     from forestsink.aggregate import project_pieces
     from forestsink.dataset import write_partitions
@@ -98,7 +87,7 @@ def test_boundary_crossing_polygons_are_netted_once(engine, client, tmp_path):
         growth=None,
         end_year=2015,
         partitions=38,
-        client=client if engine == "dask" else None,
+        client=dask_client if engine == "dask" else None,
     )
     _compare(local.assign(share_of_city=0.0), got.assign(share_of_city=0.0))
     # both districts hold overlapping land, so net < gross in each

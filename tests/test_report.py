@@ -96,8 +96,10 @@ def test_click_on_a_district_shows_its_popup(page):
     from selenium.webdriver.support.ui import WebDriverWait
 
     text = WebDriverWait(page, 10).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
-        .get_attribute("textContent"))
+        lambda d: d.find_element(
+            By.CSS_SELECTOR, ".leaflet-popup-content"
+        ).get_attribute("textContent")
+    )
     assert "城口县" in text and "Chengkou County" in text
 
 

@@ -214,6 +214,7 @@ def _register() -> None:
     )
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
+    from forestsink.cli.stage import stage_cmd
     from forestsink.cli.store_cmd import export_cmd, store_group
 
     for command in (
@@ -231,6 +232,7 @@ def _register() -> None:
         store_group,
         coverage_cmd,
         export_cmd,
+        stage_cmd,
     ):
         cli.add_command(command)
 

@@ -37,8 +37,9 @@ store_opt = click.option(
     "--store",
     "store",
     required=True,
-    help="项目库 (.gpkg 文件或 postgresql://…) / Project store (.gpkg or "
-    "postgresql://…).",
+    help="项目库 (.gpkg 文件或 postgresql://…；progress/carbon/report 也可用 "
+    "GeoParquet 数据集目录) / Project store (.gpkg or postgresql://…; progress, "
+    "carbon and report also read a GeoParquet dataset folder).",
 )
 
 as_of_opt = click.option(
@@ -46,6 +47,21 @@ as_of_opt = click.option(
     "as_of",
     default=None,
     help="截至日期或批次号 / State as of a date (2014-06-30) or batch number.",
+)
+
+
+engine_opt = click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="计算引擎 / Engine: this process, or Dask workers.",
+)
+
+scheduler_opt = click.option(
+    "--scheduler",
+    help="Dask 调度器地址 / Existing Dask scheduler "
+    "(tcp://host:8786); default: a local cluster.",
 )
 
 

@@ -6,9 +6,11 @@ import click
 
 from forestsink.cli.options import (
     as_of_opt,
+    engine_opt,
     out_option,
     params_opt,
     rules_opt,
+    scheduler_opt,
     store_opt,
     targets_opt,
 )
@@ -34,18 +36,8 @@ from forestsink.cli.options import (
     type=click.Path(exists=True, dir_okay=False),
     help="覆盖率表 (forestsink coverage 输出) / Coverage table for the 45 % target.",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
-    show_default=True,
-    help="计算引擎 / Engine: this process, or Dask workers.",
-)
-@click.option(
-    "--scheduler",
-    help="Dask 调度器地址 / Existing Dask scheduler "
-    "(tcp://host:8786); default: a local cluster.",
-)
+@engine_opt
+@scheduler_opt
 @click.option(
     "--partitions",
     type=int,
