@@ -882,6 +882,32 @@ def _to_pixels(geoms: np.ndarray, grid: Grid) -> np.ndarray:
     return out
 
 
+def _clip_to_grid(pix: np.ndarray, h: int, w: int, margin: float = 8.0) -> None:
+    """Clip zones (pixel space, in place) to the grid plus a margin.
+
+    The margin (pixels) keeps the cut's own band and core outside the grid,
+    so the fractions inside are unchanged; a row band of a large raster then
+    costs only its share of the boundary.
+    """
+    import shapely
+
+    ok = np.flatnonzero([g is not None for g in pix])
+    if len(ok) == 0:
+        return
+    b = shapely.bounds(pix[ok])
+    lim = (-margin, -h - margin, w + margin, margin)
+    out = (b[:, 0] < lim[0]) | (b[:, 1] < lim[1]) | (b[:, 2] > lim[2])
+    out |= b[:, 3] > lim[3]
+    for i in ok[out]:
+        cut = shapely.clip_by_rect(pix[i], *lim)
+        if not cut.is_empty and not cut.is_valid:
+            cut = shapely.make_valid(cut)
+            parts = shapely.get_parts(cut)
+            parts = parts[shapely.get_type_id(parts) == 3]
+            cut = shapely.multipolygons(parts) if len(parts) else None
+        pix[i] = None if cut is None or cut.is_empty or cut.area == 0 else cut
+
+
 def _band_pieces(pix: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Cut each zone's boundary band into pieces of at most one block.
 
@@ -1160,8 +1186,9 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
 
     geoms = _polygonal(np.asarray(geoms, dtype=object))
     pix = _to_pixels(geoms, grid)
-    zone, row, col, frac = _band_cells(pix, grid)
     h, w = grid.height, grid.width
+    _clip_to_grid(pix, h, w)
+    zone, row, col, frac = _band_cells(pix, grid)
     # every (zone, row) of each zone's bounding box inside the grid
     ok = np.flatnonzero([g is not None for g in pix])
     b = shapely.bounds(pix[ok]) if len(ok) else np.zeros((0, 4))
@@ -2067,7 +2094,8 @@ class CoverageResult:
     scheme : ClassScheme
     zones : ZoneSet
     rasters : list of RasterInfo
-    weights : ZoneWeights
+    weights : ZoneWeights or None
+        None with the dask engine (the weights stay on the workers).
     areas : ClassAreas
     messages : list of str
         What the computation decided or noticed (printed by the CLI).
@@ -2079,7 +2107,7 @@ class CoverageResult:
     scheme: ClassScheme
     zones: ZoneSet
     rasters: list[RasterInfo]
-    weights: ZoneWeights
+    weights: ZoneWeights | None
     areas: ClassAreas
     messages: list[str] = field(default_factory=list)
 
@@ -2099,11 +2127,13 @@ def _resolve_years(paths: Sequence[Path], years: Sequence[int] | None) -> tuple:
     return years
 
 
-def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> list:
+def _check_overlap(
+    covered_m2: np.ndarray, inside_share: np.ndarray, info: RasterInfo, zones: ZoneSet
+) -> list:
     from pyproj import Transformer
 
     messages = []
-    if weights.pixels == 0 or not np.any(weights.covered_m2 > 0):
+    if not np.any(covered_m2 > 0):
         xmin, ymin, xmax, ymax = info.grid.bounds
         to_ll = Transformer.from_crs(info.grid.crs, 4326, always_xy=True)
         w, s, e, n = to_ll.transform_bounds(xmin, ymin, xmax, ymax)
@@ -2117,7 +2147,7 @@ def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> li
             f" lat {s:.3f}–{n:.3f}) does not overlap {what}. Check that the raster "
             "is the right file and that its CRS is right (--crs overrides it)."
         )
-    short = weights.inside_share < 0.999
+    short = inside_share < 0.999
     if short.any():
         ids = zones.geoms.index[short]
         labels = (
@@ -2125,7 +2155,7 @@ def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> li
             if "adcode" in zones.geoms.columns
             else [str(i + 1) for i in np.flatnonzero(short)]
         )
-        shares = weights.inside_share[short]
+        shares = inside_share[short]
         listed = ", ".join(
             f"{lab} ({100 * s:.1f}%)"
             for lab, s in list(zip(labels, shares, strict=True))[:10]
@@ -2138,6 +2168,15 @@ def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> li
         warnings.warn(text, PartialOverlapWarning, stacklevel=3)
         messages.append(text)
     return messages
+
+
+def _inside_share(geoms, covered_m2: np.ndarray, grid: Grid) -> np.ndarray:
+    """Share of each zone's ellipsoidal area that the raster covers."""
+    from forestsink.area import area_m2
+
+    total = np.asarray(area_m2(geoms), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.minimum(covered_m2 / total, 1.0), 0.0)
 
 
 def _warn_unknown(areas: ClassAreas, rasters, scheme) -> list[str]:
@@ -2167,6 +2206,9 @@ def compute_coverage(
     water_in_land: bool = False,
     zone_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    partitions: int | None = None,
 ) -> CoverageResult:
     """Forest coverage per zone for one or two years, and its change.
 
@@ -2190,7 +2232,14 @@ def compute_coverage(
     zone_id : str, optional (default: None)
         Identifier column of a zone file.
     progress : callable, optional (default: None)
-        ``progress(done, total)`` per window read.
+        ``progress(done, total)`` per window read (per row band with dask).
+    engine : {"local", "dask"}, optional (default: "local")
+        ``dask``: weights and counts per row band on ``dask.distributed``
+        workers (:mod:`forestsink.coverage_dask`); same results to 1e-6.
+    scheduler : str, optional (default: None)
+        Dask scheduler address; default a ``LocalCluster`` on this machine.
+    partitions : int, optional (default: 4 per worker)
+        Row bands (tasks) for the dask engine.
 
     Returns
     -------
@@ -2221,9 +2270,33 @@ def compute_coverage(
     zone_set = (
         zones if isinstance(zones, ZoneSet) else read_zones(zones, id_column=zone_id)
     )
-    weights = zone_weights(zone_set.geoms, infos[0].grid)
-    messages = _check_overlap(weights, infos[0], zone_set)
-    areas = count_classes(infos, weights, scheme, years=label, progress=progress)
+    if engine == "local":
+        weights = zone_weights(zone_set.geoms, infos[0].grid)
+        messages = _check_overlap(
+            weights.covered_m2, weights.inside_share, infos[0], zone_set
+        )
+        areas = count_classes(infos, weights, scheme, years=label, progress=progress)
+    elif engine == "dask":
+        from forestsink.coverage_dask import count_classes_dask
+
+        weights = None
+        areas, covered, _pixels = count_classes_dask(
+            infos,
+            zone_set.geoms,
+            scheme,
+            years=label,
+            partitions=partitions,
+            scheduler=scheduler,
+            progress=progress,
+        )
+        messages = _check_overlap(
+            covered,
+            _inside_share(zone_set.geoms, covered, infos[0].grid),
+            infos[0],
+            zone_set,
+        )
+    else:
+        raise CoverageError(f"--engine {engine!r}: use local or dask.")
     messages += _warn_unknown(areas, infos, scheme)
     table = coverage_table(
         areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)
