@@ -40,7 +40,7 @@ How it is computed
    gathers only the pixels inside zones and accumulates ``area × fraction``
    per zone and class (or per zone and class pair for two years: the
    transition matrix) with ``numpy.bincount``. Memory is bounded by the
-   window and the weights, not by the raster (768 MB peak at 10 m, 2.1 G
+   window and the weights, not by the raster (928 MB peak at 10 m, 2.1 G
    pixels).
 5. **Weights are reused.** :class:`ZoneWeights` belong to one grid; every
    further year on that grid only costs reading and counting. Two rasters
