@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -146,9 +145,6 @@ def _ratio_from_counts(counts: dict, kind: str) -> float:
     return 100.0 * forest / land if land else float("nan")
 
 
-FRACTIONS = os.environ.get("FORESTSINK_FRACTIONS", "exactextract")
-
-
 def run_forestsink(raster, raster2, kind):
     from forestsink import coverage as cov
 
@@ -157,7 +153,9 @@ def run_forestsink(raster, raster2, kind):
         zones = cov.read_zones("districts")
         t0 = time.perf_counter()
         result = cov.compute_coverage(
-            [raster], zones=zones, years=[2010], fractions=FRACTIONS
+            [raster],
+            zones=zones,
+            years=[2010],
         )
         seconds = time.perf_counter() - t0
         table = result.table[result.table["level"] == "district"]
@@ -166,14 +164,19 @@ def run_forestsink(raster, raster2, kind):
         # one grid, several years: weights once, then each year
         infos = [cov.inspect_raster(p) for p in (raster, raster2)]
         t1 = time.perf_counter()
-        weights = cov.zone_weights(zones.geoms, infos[0].grid, fractions=FRACTIONS)
+        weights = cov.zone_weights(
+            zones.geoms,
+            infos[0].grid,
+        )
         t2 = time.perf_counter()
         cov.count_classes([infos[0]], weights, scheme)
         t3 = time.perf_counter()
         cov.count_classes([infos[1]], weights, scheme)
         t4 = time.perf_counter()
         two = cov.compute_coverage(
-            [raster, raster2], zones=zones, years=[2010, 2015], fractions=FRACTIONS
+            [raster, raster2],
+            zones=zones,
+            years=[2010, 2015],
         )
         t5 = time.perf_counter()
         extra = {
@@ -189,7 +192,10 @@ def run_forestsink(raster, raster2, kind):
     zones = _zones(kind, raster)
     info = cov.inspect_raster(raster)
     t0 = time.perf_counter()
-    weights = cov.zone_weights(zones, info.grid, fractions=FRACTIONS)
+    weights = cov.zone_weights(
+        zones,
+        info.grid,
+    )
     areas = cov.count_classes([info], weights, scheme).per_year[:, 0, :]
     kinds = scheme.kinds()
     forest = areas[:, np.isin(kinds, ("forest", "shrub_forest"))].sum(axis=1)

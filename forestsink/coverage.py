@@ -13,20 +13,17 @@ How it is computed
 1. **Zones go to the raster, never the raster to the zones.** The zone
    polygons are densified and reprojected into the raster's CRS, so class
    codes are never resampled.
-2. **Exact coverage fractions.** :func:`coverage_fractions` computes, for each
-   zone, the exact share of every pixel the polygon covers (the area of
-   polygon ∩ pixel ÷ pixel area) with a scan-line area accumulation over the
-   polygon edges: each edge piece inside a pixel deposits its signed trapezoid
-   area, and a running sum along the row gives the coverage. The result is
-   kept compactly as runs of fully covered pixels plus the partial pixels on
-   the boundary. It agrees with ``exactextract``'s fractions cell by cell to
-   1e-6 (exactextract keeps them as float32; tested), and its pixel sums
-   equal the polygons' areas to 1e-9, at a cost proportional to the boundary,
-   not the area: 0.3 s for the 38 districts at 30 m, where exactextract
-   spends 5 s flood-filling the interiors. The default is ``exactextract``,
-   the dependency chosen for this (``fractions="exactextract"``);
-   ``fractions="scanline"`` is the faster alternative with the same weights
-   (to 1e-10).
+2. **Exact coverage fractions, from exactextract where they can be
+   partial.** :func:`coverage_fractions` gives, for each zone, the share of
+   every pixel the polygon covers (area of polygon ∩ pixel ÷ pixel area).
+   Only pixels the zone boundary touches can be partial, so exactextract
+   (``ops=["cell_id", "coverage"]``) is asked only about a band along each
+   boundary, cut into blocks and packed onto a small synthetic grid (its
+   cost grows with each polygon's bounding box); every other pixel lies
+   wholly inside or outside a zone, decided by one point test per run of
+   pixels. The result is kept compactly as runs of fully covered pixels plus
+   the partial pixels on the boundary, and agrees with exactextract called
+   directly on the whole zones cell by cell to 1e-6 (tested).
 3. **Ellipsoidal pixel areas.** A pixel's area is the area on the ellipsoid of
    the raster's geodetic CRS of the quadrilateral spanned by its four corners,
    computed in an equal-area cylindrical projection of that ellipsoid
@@ -43,7 +40,7 @@ How it is computed
    gathers only the pixels inside zones and accumulates ``area × fraction``
    per zone and class (or per zone and class pair for two years: the
    transition matrix) with ``numpy.bincount``. Memory is bounded by the
-   window and the weights, not by the raster (768 MB peak at 10 m, 2.1 G
+   window and the weights, not by the raster (928 MB peak at 10 m, 2.1 G
    pixels).
 5. **Weights are reused.** :class:`ZoneWeights` belong to one grid; every
    further year on that grid only costs reading and counting. Two rasters
@@ -126,8 +123,6 @@ AREA_TOLERANCE = 1e-4
 #: Largest lattice spacing (pixels) of exact pixel areas on projected grids;
 #: nodes are also at most about 4 km apart.
 AREA_LATTICE_STEP = 128
-#: Zones whose polygons cost more boundary pieces are processed in chunks.
-_PIECES_PER_CHUNK = 1_000_000
 
 
 # --------------------------------------------------------------------------
@@ -830,243 +825,201 @@ class Fractions:
         return out
 
 
-def _edges(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Directed edges of all rings (exteriors CCW, holes CW) with zone index."""
+#: Width of the band along zone boundaries whose fractions exactextract
+#: computes, in pixel diagonals (>= 2: every pixel a boundary touches lies
+#: wholly inside the band; see :func:`coverage_fractions`).
+BAND_DIAGONALS = 2.0
+#: Band pieces are cut at a lattice of blocks of this many pixels, so that
+#: exactextract's work (which grows with the bounding box of each piece)
+#: follows the boundary, not the zone's area.
+_BLOCK = 256
+#: Width (cells) of the synthetic grid the band pieces are packed into, and
+#: most cells of one packed feature.
+_ATLAS_WIDTH = 4096
+_ATLAS_CELLS = 1 << 24
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Repair invalid zones and keep their polygonal parts (None when empty)."""
     import shapely
 
-    parts, zone = shapely.get_parts(geoms, return_index=True)
-    parts, inner = shapely.get_parts(parts, return_index=True)  # nested multi parts
-    zone = zone[inner]
-    poly = shapely.get_type_id(parts) == 3
-    parts, zone = parts[poly], zone[poly]
-    if hasattr(shapely, "orient_polygons"):  # shapely >= 2.1
-        parts = shapely.orient_polygons(parts, exterior_cw=False)
-    else:  # pragma: no cover - shapely 2.0
-        from shapely.geometry.polygon import orient
-
-        parts = np.array([orient(p) for p in parts], dtype=object)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
-    xy, ring = shapely.get_coordinates(rings, return_index=True)
-    same = ring[1:] == ring[:-1]
-    start = np.flatnonzero(same)
-    return (
-        xy[start, 0],
-        xy[start, 1],
-        xy[start + 1, 0],
-        xy[start + 1, 1],
-        zone[ring_part[ring[start]]],
-    )
+    geoms = np.asarray(geoms, dtype=object).copy()
+    missing = np.array([g is None for g in geoms], dtype=bool)
+    present = ~missing
+    if present.any():
+        sub = geoms[present]
+        bad = ~shapely.is_valid(sub)
+        if bad.any():
+            sub[bad] = shapely.make_valid(sub[bad])
+        mixed = shapely.get_type_id(sub) == 7  # GeometryCollection from make_valid
+        for i in np.flatnonzero(mixed):
+            parts = shapely.get_parts(sub[i])
+            polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+            sub[i] = shapely.union_all(polys) if len(polys) else None
+        geoms[present] = sub
+    for i, g in enumerate(geoms):
+        if g is not None and (g.is_empty or shapely.get_type_id(g) not in (3, 6)):
+            geoms[i] = None
+    return geoms
 
 
-def _crossings(a0: np.ndarray, a1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer grid lines strictly between a0 and a1: (segment index, value)."""
-    lo, hi = np.minimum(a0, a1), np.maximum(a0, a1)
-    first = np.floor(lo) + 1.0
-    count = np.maximum(np.ceil(hi) - first, 0).astype(np.int64)
-    seg = np.repeat(np.arange(len(a0)), count)
-    offset = np.arange(len(seg)) - np.repeat(np.cumsum(count) - count, count)
-    return seg, np.repeat(first, count) + offset
+def _to_pixels(geoms: np.ndarray, grid: Grid) -> np.ndarray:
+    """Return geometries in pixel space: X = column, Y = -row.
 
-
-def _pieces(u0, v0, u1, v1):
-    """Split segments at every pixel edge; return piece endpoints and segment."""
-    n = len(u0)
-    su, ku = _crossings(u0, u1)
-    sv, kv = _crossings(v0, v1)
-    tu = (ku - u0[su]) / (u1[su] - u0[su])
-    tv = (kv - v0[sv]) / (v1[sv] - v0[sv])
-    idx = np.arange(n)
-    seg = np.concatenate([idx, idx, su, sv])
-    t = np.concatenate([np.zeros(n), np.ones(n), tu, tv])
-    u = np.concatenate([u0, u1, ku, u0[sv] + tv * (u1[sv] - u0[sv])])
-    v = np.concatenate([v0, v1, v0[su] + tu * (v1[su] - v0[su]), kv])
-    order = np.argsort(seg * 2.0 + t, kind="stable")
-    seg, u, v = seg[order], u[order], v[order]
-    keep = np.flatnonzero(seg[1:] == seg[:-1])
-    return u[keep], v[keep], u[keep + 1], v[keep + 1], seg[keep]
-
-
-def _deposits(ua, va, ub, vb, zone, height, width, sign):
-    """Signed area deposits (key, value) of edge pieces; see module notes."""
-    dv = (vb - va) * sign
-    moving = dv != 0
-    ua, ub, dv, zone = ua[moving], ub[moving], dv[moving], zone[moving]
-    um = 0.5 * (ua + ub)
-    vm = 0.5 * (va[moving] + vb[moving])
-    col = np.floor(um)
-    row = np.floor(vm)
-    here = (col + 1.0 - um) * dv
-    right = (um - col) * dv
-    col = np.concatenate([col, col + 1.0])
-    row = np.concatenate([row, row])
-    value = np.concatenate([here, right])
-    zone = np.concatenate([zone, zone])
-    ok = (row >= 0) & (row < height) & (col < width)
-    col = np.maximum(col[ok], -1.0).astype(np.int64)
-    key = (zone[ok] * height + row[ok].astype(np.int64)) * (width + 1) + (col + 1)
-    return key, value[ok]
-
-
-def _runs_from_deposits(key, value, width):
-    """Accumulate deposits along rows into runs and partial pixels."""
-    keys, inverse = np.unique(key, return_inverse=True)
-    dep = np.bincount(inverse, weights=value)
-    group = keys // (width + 1)
-    col = keys % (width + 1) - 1
-    total = np.cumsum(dep)
-    first = np.r_[True, group[1:] != group[:-1]]
-    starts = np.flatnonzero(first)
-    before = np.r_[0.0, total][starts]
-    sizes = np.diff(np.r_[starts, len(keys)])
-    cover = total - np.repeat(before, sizes)
-    last = np.r_[group[1:] != group[:-1], True]
-    gap_end = np.where(last, width, np.r_[col[1:], width])
-    gap_start = col + 1
-    whole = np.abs(cover - np.rint(cover)) <= 1e-9
-    has_gap = gap_end > gap_start
-    real = col >= 0
-    full_cell = real & whole & (np.rint(cover) >= 1)
-    part = real & ~whole & (cover > 1e-12)
-    run_mask = has_gap & whole & (np.rint(cover) >= 1)
-    # a gap crossed by an edge along the row (no deposit) has a fractional
-    # value: every pixel in it is a boundary pixel with that share
-    frac_gap = np.flatnonzero(has_gap & ~whole & (cover > 1e-12))
-    n_gap = (gap_end - gap_start)[frac_gap]
-    gap_cell = np.repeat(gap_start[frac_gap], n_gap) + (
-        np.arange(int(n_gap.sum())) - np.repeat(np.cumsum(n_gap) - n_gap, n_gap)
-    )
-    # runs: full boundary cells and full gaps, merged where contiguous
-    r_group = np.concatenate([group[full_cell], group[run_mask]])
-    r_start = np.concatenate([col[full_cell], gap_start[run_mask]])
-    r_end = np.concatenate([col[full_cell] + 1, gap_end[run_mask]])
-    order = np.lexsort((r_start, r_group))
-    r_group, r_start, r_end = r_group[order], r_start[order], r_end[order]
-    new = np.r_[True, (r_group[1:] != r_group[:-1]) | (r_start[1:] != r_end[:-1])]
-    heads = np.flatnonzero(new[: len(r_group)])
-    tails = np.r_[heads[1:], len(r_group)][: len(heads)] - 1
-    runs = (r_group[heads], r_start[heads], r_end[tails] - r_start[heads])
-    partial = (
-        np.concatenate([group[part], np.repeat(group[frac_gap], n_gap)]),
-        np.concatenate([col[part], gap_cell]),
-        np.minimum(
-            np.concatenate([cover[part], np.repeat(cover[frac_gap], n_gap)]), 1.0
-        ),
-    )
-    return runs, partial
-
-
-def coverage_fractions(geoms, grid: Grid) -> Fractions:
-    """Return the exact share of each pixel covered by each polygon.
-
-    Parameters
-    ----------
-    geoms : array_like of shapely geometries
-        Polygons or MultiPolygons **in the grid's CRS** (invalid ones are
-        repaired with ``make_valid``; non-polygonal parts are ignored). Zone
-        *i* is ``geoms[i]``. Zones may overlap each other.
-    grid : Grid
-        The pixel grid.
-
-    Returns
-    -------
-    Fractions
-        Runs of fully covered pixels and boundary pixels with their share,
-        for pixels inside the grid.
-
-    Notes
-    -----
-    For an edge piece from (u_a, v_a) to (u_b, v_b) in pixel coordinates that
-    lies inside pixel column c, the area of the polygon left of x inside the
-    row is linear in the pieces (Green's theorem), so the coverage of pixel c
-    is Σ (c + 1 − ū)·Δv over the pieces in it plus Σ Δv of all pieces further
-    left. Each piece deposits (c + 1 − ū)·Δv at c and (ū − c)·Δv at c + 1; a
-    cumulative sum along the row gives every pixel's coverage, constant (0 or
-    1) between boundary pixels. Exact up to floating point; cost grows with
-    the number of boundary pixels only.
+    Pixel (r, c) is the unit square X in [c, c + 1], Y in [-r - 1, -r].
     """
     import shapely
 
-    geoms = np.asarray(geoms, dtype=object)
-    invalid = ~shapely.is_valid(geoms)
-    if invalid.any():
-        geoms = geoms.copy()
-        geoms[invalid] = shapely.make_valid(geoms[invalid])
-    x0, y0, x1, y1, zone = _edges(geoms)
     t = grid.transform
-    u0, u1 = (x0 - t.c) / t.a, (x1 - t.c) / t.a
-    v0, v1 = (y0 - t.f) / t.e, (y1 - t.f) / t.e
-    # pieces of each edge; process zones in chunks to bound memory
-    cost = np.abs(np.floor(u1) - np.floor(u0)) + np.abs(np.floor(v1) - np.floor(v0))
-    cost = np.bincount(zone, weights=cost + 1.0, minlength=len(geoms))
-    bounds = _chunk_bounds(cost, _PIECES_PER_CHUNK)
-    sign = -float(np.sign(t.a * t.e))
-    out = {k: [] for k in ("rz", "rr", "rc", "rl", "pz", "pr", "pc", "pf")}
-    order = np.argsort(zone, kind="stable")
-    zone_sorted = zone[order]
-    for z_lo, z_hi in bounds:
-        a, b = np.searchsorted(zone_sorted, [z_lo, z_hi])
-        sel = order[a:b]
-        if len(sel) == 0:
+
+    def move(xy):
+        return np.column_stack([(xy[:, 0] - t.c) / t.a, -(xy[:, 1] - t.f) / t.e])
+
+    out = np.full(len(geoms), None, dtype=object)
+    ok = np.array([g is not None for g in geoms], dtype=bool)
+    if ok.any():
+        out[ok] = shapely.transform(geoms[ok], move)
+    return out
+
+
+def _clip_to_grid(pix: np.ndarray, h: int, w: int, margin: float = 8.0) -> None:
+    """Clip zones (pixel space, in place) to the grid plus a margin.
+
+    The margin (pixels) keeps the cut's own band and core outside the grid,
+    so the fractions inside are unchanged; a row band of a large raster then
+    costs only its share of the boundary.
+    """
+    import shapely
+
+    ok = np.flatnonzero([g is not None for g in pix])
+    if len(ok) == 0:
+        return
+    b = shapely.bounds(pix[ok])
+    lim = (-margin, -h - margin, w + margin, margin)
+    out = (b[:, 0] < lim[0]) | (b[:, 1] < lim[1]) | (b[:, 2] > lim[2])
+    out |= b[:, 3] > lim[3]
+    for i in ok[out]:
+        cut = shapely.clip_by_rect(pix[i], *lim)
+        if not cut.is_empty and not cut.is_valid:
+            cut = shapely.make_valid(cut)
+            parts = shapely.get_parts(cut)
+            parts = parts[shapely.get_type_id(parts) == 3]
+            cut = shapely.multipolygons(parts) if len(parts) else None
+        pix[i] = None if cut is None or cut.is_empty or cut.area == 0 else cut
+
+
+def _band_pieces(pix: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Cut each zone's boundary band into pieces of at most one block.
+
+    Returns the polygon parts (pixel space, inside the grid) and their zone.
+    """
+    import shapely
+
+    ok = np.flatnonzero([g is not None for g in pix])
+    if len(ok) == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
+    radius = BAND_DIAGONALS * math.sqrt(2.0)
+    zones = pix[ok]
+    band = shapely.intersection(zones, shapely.buffer(shapely.boundary(zones), radius))
+    h, w, s = grid.height, grid.width, _BLOCK
+    pieces, owner = [], []
+    for z, geom in zip(ok, band, strict=True):
+        if geom is None or geom.is_empty:
             continue
-        ua, va, ub, vb, seg = _pieces(u0[sel], v0[sel], u1[sel], v1[sel])
-        key, value = _deposits(
-            ua, va, ub, vb, zone[sel][seg], grid.height, grid.width, sign
-        )
-        if len(key) == 0:
+        x0, y0, x1, y1 = geom.bounds
+        c0, c1 = max(math.floor(x0), 0), min(math.ceil(x1), w)
+        r0, r1 = max(math.floor(-y1), 0), min(math.ceil(-y0), h)
+        if c0 >= c1 or r0 >= r1:
             continue
-        (rg, rs, rl), (pg, pc, pf) = _runs_from_deposits(key, value, grid.width)
-        out["rz"].append(rg // grid.height)
-        out["rr"].append(rg % grid.height)
-        out["rc"].append(rs)
-        out["rl"].append(rl)
-        out["pz"].append(pg // grid.height)
-        out["pr"].append(pg % grid.height)
-        out["pc"].append(pc)
-        out["pf"].append(pf)
-
-    def cat(name, dtype):
-        parts = out[name]
-        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
-
-    return Fractions(
-        run_zone=cat("rz", np.int64),
-        run_row=cat("rr", np.int64),
-        run_col=cat("rc", np.int64),
-        run_len=cat("rl", np.int64),
-        part_zone=cat("pz", np.int64),
-        part_row=cat("pr", np.int64),
-        part_col=cat("pc", np.int64),
-        part_frac=cat("pf", np.float64),
-    )
-
-
-def _chunk_bounds(cost: np.ndarray, limit: float) -> list[tuple[int, int]]:
-    bounds, start, acc = [], 0, 0.0
-    for i, c in enumerate(cost):
-        if acc > 0 and acc + c > limit:
-            bounds.append((start, i))
-            start, acc = i, 0.0
-        acc += c
-    bounds.append((start, len(cost)))
-    return bounds
+        inside = x0 >= 0 and x1 <= w and y0 >= -h and y1 <= 0
+        if inside and c1 - c0 <= s and r1 - r0 <= s:
+            pieces.append(geom)
+            owner.append(z)
+            continue
+        for bx in range(c0 // s, (c1 - 1) // s + 1):
+            xa, xb = max(bx * s, 0), min((bx + 1) * s, w)
+            column = shapely.clip_by_rect(geom, xa, -h, xb, 0)
+            if column.is_empty:
+                continue
+            _, cy0, _, cy1 = column.bounds
+            for by in range(
+                max(math.floor(-cy1), 0) // s, (math.ceil(-cy0) - 1) // s + 1
+            ):
+                ya, yb = -min((by + 1) * s, h), -by * s
+                piece = shapely.clip_by_rect(column, xa, ya, xb, yb)
+                if not piece.is_empty:
+                    pieces.append(piece)
+                    owner.append(z)
+    if not pieces:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
+    parts, index = shapely.get_parts(np.array(pieces, dtype=object), return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    return parts[keep], np.asarray(owner, dtype=np.int64)[index[keep]]
 
 
-def _exactextract_fractions(geoms, grid: Grid) -> Fractions:
-    """Compute the same fractions with ``exactextract`` (one call, zone by zone)."""
+def _pack(parts: np.ndarray):
+    """Lay polygon parts side by side, whole pixels apart, on a synthetic grid.
+
+    Translating a part by whole pixels keeps every pixel's coverage fraction,
+    so exactextract can process all parts at once in one small grid instead
+    of one large bounding box per zone. Returns the moved parts, one
+    multipolygon per chunk, and per part its chunk, slot origin (atlas row,
+    column) and pixel origin (grid row, column) and size.
+    """
+    import shapely
+
+    b = shapely.bounds(parts)
+    col0 = np.floor(b[:, 0]).astype(np.int64)
+    row0 = np.floor(-b[:, 3]).astype(np.int64)
+    wid = np.ceil(b[:, 2]).astype(np.int64) - col0
+    hgt = np.ceil(-b[:, 1]).astype(np.int64) - row0
+    n = len(parts)
+    chunk = np.zeros(n, dtype=np.int64)
+    orow = np.zeros(n, dtype=np.int64)
+    ocol = np.zeros(n, dtype=np.int64)
+    shelf_lim = max(1, _ATLAS_CELLS // _ATLAS_WIDTH)
+    k = x = y = shelf = 0
+    for i in np.argsort(-hgt, kind="stable").tolist():
+        wi, hi = int(wid[i]), int(hgt[i])
+        if x + wi > _ATLAS_WIDTH:  # next shelf
+            y, x, shelf = y + shelf + 1, 0, 0
+        if y + hi > shelf_lim and y > 0:  # next chunk
+            k, x, y, shelf = k + 1, 0, 0, 0
+        chunk[i], orow[i], ocol[i] = k, y, x
+        shelf = max(shelf, hi)
+        x += wi + 1
+    coords, index = shapely.get_coordinates(parts, return_index=True)
+    coords[:, 0] += (ocol - col0)[index]
+    coords[:, 1] += (row0 - orow)[index]
+    moved = shapely.set_coordinates(parts.copy(), coords)
+    features = [shapely.multipolygons(moved[chunk == j]) for j in range(k + 1)]
+    height = int((orow + hgt).max()) + 1
+    return features, chunk, orow, ocol, row0, col0, wid, hgt, height
+
+
+def _exactextract_cells(features, width: int, height: int):
+    """Run exactextract (ops cell_id, coverage) on packed features.
+
+    Returns per feature (cell ids, coverage) on a synthetic grid of unit
+    pixels, *width* x *height*, with origin (0, 0) at its top-left corner.
+    """
     import shapely
     from exactextract import exact_extract
     from exactextract.feature import Feature, FeatureSource
     from exactextract.raster import RasterSource
     from exactextract.writer import Writer
+    from pyproj import CRS
 
-    t, wkt = grid.transform, grid.crs.to_wkt()
+    wkt = CRS.from_epsg(3857).to_wkt()  # planar units; never transformed
 
     class _Blank(RasterSource):
+        """The synthetic grid; no values are needed, only cells."""
+
         def res(self):
-            return abs(t.a), abs(t.e)
+            return 1.0, 1.0
 
         def extent(self):
-            return grid.bounds
+            return 0.0, -float(height), float(width), 0.0
 
         def nodata_value(self):
             return None
@@ -1078,9 +1031,9 @@ def _exactextract_fractions(geoms, grid: Grid) -> Fractions:
             return wkt
 
     class _Feat(Feature):
-        def __init__(self, wkb=None, zone=None):
+        def __init__(self, wkb=None, index=None):
             Feature.__init__(self)
-            self.wkb, self.props = wkb, {} if zone is None else {"zone": zone}
+            self.wkb, self.props = wkb, {} if index is None else {"i": index}
 
         def geometry(self):
             return self.wkb
@@ -1115,67 +1068,214 @@ def _exactextract_fractions(geoms, grid: Grid) -> Fractions:
         def srs_wkt(self):
             return wkt
 
-    runs: dict[str, list] = {k: [] for k in ("z", "r", "c", "n")}
-    parts: dict[str, list] = {k: [] for k in ("z", "r", "c", "f")}
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     class _Collect(Writer):
-        """Keep each zone's cells as runs + boundary pixels, zone by zone."""
-
         def add_operation(self, op):
             pass
 
         def write(self, feature):
             f = _Feat()
             feature.copy_to(f)
-            cell = np.asarray(f.props.get("cell_id", []), dtype=np.int64)
-            frac = np.asarray(f.props.get("coverage", []), dtype=np.float64)
-            zone = f.props["zone"]
-            full = frac >= 1.0 - 1e-9
-            part = (frac > 0) & ~full
-            parts["z"].append(np.full(int(part.sum()), zone))
-            parts["r"].append(cell[part] // grid.width)
-            parts["c"].append(cell[part] % grid.width)
-            parts["f"].append(frac[part])
-            cell = cell[full]
-            if len(cell) > 1 and not (np.diff(cell) > 0).all():  # row-major already
-                cell = np.sort(cell)
-            row = cell // grid.width
-            new = np.ones(len(cell), dtype=bool)
-            new[1:] = (np.diff(cell) != 1) | (row[1:] != row[:-1])
-            heads = np.flatnonzero(new)
-            runs["z"].append(np.full(len(heads), zone))
-            runs["r"].append(cell[heads] // grid.width)
-            runs["c"].append(cell[heads] % grid.width)
-            runs["n"].append(np.diff(np.r_[heads, len(cell)]))
+            out[f.props["i"]] = (
+                np.asarray(f.props.get("cell_id", []), dtype=np.int64),
+                np.asarray(f.props.get("coverage", []), dtype=np.float64),
+            )
 
         def features(self):
             return None
 
-    geoms = np.asarray(geoms, dtype=object)
     exact_extract(
         _Blank(),
-        _Source(list(shapely.to_wkb(geoms))),
+        _Source(list(shapely.to_wkb(np.asarray(features, dtype=object)))),
         ["cell_id", "coverage"],
-        include_cols=["zone"],
+        include_cols=["i"],
         output=_Collect(),
+        max_cells_in_memory=max(width * height + 1, 30_000_000),
+    )
+    return [
+        out.get(i, (np.zeros(0, np.int64), np.zeros(0))) for i in range(len(features))
+    ]
+
+
+def _band_cells(pix: np.ndarray, grid: Grid):
+    """Exact coverage of each zone's boundary band: (zone, row, col, fraction)."""
+    parts, owner = _band_pieces(pix, grid)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(parts) == 0:
+        return empty, empty, empty, np.zeros(0)
+    features, chunk, orow, ocol, row0, col0, wid, hgt, height = _pack(parts)
+    cells = _exactextract_cells(features, _ATLAS_WIDTH, height)
+    zs, rs, cs, fs = [], [], [], []
+    for j, (cell_all, frac_all) in enumerate(cells):
+        keep = frac_all > 0
+        cell, frac = cell_all[keep], frac_all[keep]
+        mine = np.flatnonzero(chunk == j)
+        # parts of this chunk ordered by (slot row, slot column)
+        order = mine[np.lexsort((ocol[mine], orow[mine]))]
+        ar, ac = np.divmod(cell, _ATLAS_WIDTH)
+        key_parts = orow[order] * (_ATLAS_WIDTH + 1) + ocol[order]
+        # the part whose slot starts at or before the cell in its shelf: the
+        # shelf is the last slot row <= the cell's row
+        shelves = np.unique(orow[order])
+        shelf = shelves[np.searchsorted(shelves, ar, side="right") - 1]
+        p = order[
+            np.searchsorted(key_parts, shelf * (_ATLAS_WIDTH + 1) + ac, "right") - 1
+        ]
+        r, c = ar - orow[p], ac - ocol[p]
+        valid = (r >= 0) & (r < hgt[p]) & (c >= 0) & (c < wid[p])
+        zs.append(owner[p][valid])
+        rs.append((r + row0[p])[valid])
+        cs.append((c + col0[p])[valid])
+        fs.append(frac[valid])
+    return (
+        np.concatenate(zs),
+        np.concatenate(rs),
+        np.concatenate(cs),
+        np.concatenate(fs),
     )
 
-    def cat(store, key, dtype):
-        return (
-            np.concatenate(store[key]).astype(dtype)
-            if store[key]
-            else np.zeros(0, dtype)
-        )
 
+def coverage_fractions(geoms, grid: Grid) -> Fractions:
+    """Return the exact share of each pixel covered by each polygon.
+
+    Parameters
+    ----------
+    geoms : array_like of shapely geometries
+        Polygons or MultiPolygons **in the grid's CRS** (invalid ones are
+        repaired with ``make_valid``; non-polygonal parts are ignored; None
+        is an empty zone). Zone *i* is ``geoms[i]``. Zones may overlap.
+    grid : Grid
+        The pixel grid.
+
+    Returns
+    -------
+    Fractions
+        Runs of fully covered pixels and boundary pixels with their share,
+        for pixels inside the grid (fractions as exactextract gives them,
+        float32 precision; shares within 1e-6 of 1 count as whole).
+
+    Notes
+    -----
+    exactextract computes the fractions, but only where they can be partial.
+    A pixel the zone boundary does not touch lies wholly inside the zone or
+    wholly outside it; only pixels the boundary touches need a fraction.
+
+    1. **Band.** For each zone Z, the band ``Z ∩ buffer(∂Z, r)`` with
+       r = :data:`BAND_DIAGONALS` pixel diagonals. A pixel the boundary
+       touches lies within one diagonal of it, hence wholly inside the
+       buffer, so its share of the band equals its share of Z.
+    2. **exactextract on the band only.** Its cost grows with the bounding
+       box of each polygon, so the band is cut at a lattice of blocks
+       (:data:`_BLOCK` pixels; every pixel falls in one block) and the
+       pieces are laid side by side, whole pixels apart, on a small synthetic
+       grid (translation by whole pixels keeps every fraction), then
+       ``exact_extract(ops=["cell_id", "coverage"])`` runs once per packed
+       grid and the cells are mapped back.
+    3. **The rest is whole.** Along each row of a zone's bounding box, the
+       pixels between two band pixels (a gap) are all inside or all outside
+       Z: two neighbours in a gap cannot differ, since a boundary between
+       them would touch both, and touched pixels are in the band. One point
+       test (the centre of the gap's first pixel, well away from the
+       boundary) decides each gap. Band pixels crossed only by the band's
+       inner edge (not by ∂Z) are wholly inside Z; a point test of their
+       centre against Z shrunk by one diagonal tells them from the pixels
+       ∂Z touches (centres within half a diagonal of it).
+    """
+    import shapely
+
+    geoms = _polygonal(np.asarray(geoms, dtype=object))
+    pix = _to_pixels(geoms, grid)
+    h, w = grid.height, grid.width
+    _clip_to_grid(pix, h, w)
+    zone, row, col, frac = _band_cells(pix, grid)
+    # every (zone, row) of each zone's bounding box inside the grid
+    ok = np.flatnonzero([g is not None for g in pix])
+    b = shapely.bounds(pix[ok]) if len(ok) else np.zeros((0, 4))
+    zc0 = np.clip(np.floor(b[:, 0]), 0, w).astype(np.int64)
+    zc1 = np.clip(np.ceil(b[:, 2]), 0, w).astype(np.int64)
+    zr0 = np.clip(np.floor(-b[:, 3]), 0, h).astype(np.int64)
+    zr1 = np.clip(np.ceil(-b[:, 1]), 0, h).astype(np.int64)
+    nrows = np.where(zc1 > zc0, np.maximum(zr1 - zr0, 0), 0)
+    wz = np.repeat(ok, nrows)
+    wrow = np.repeat(zr0, nrows) + (
+        np.arange(int(nrows.sum())) - np.repeat(np.cumsum(nrows) - nrows, nrows)
+    )
+    wc0, wc1 = np.repeat(zc0, nrows), np.repeat(zc1, nrows)
+    # band cells sorted by (zone, row, col)
+    key = (zone * h + row) * (w + 1) + col
+    order = np.argsort(key, kind="stable")
+    key, frac = key[order], frac[order]
+    # parts of one band piece may share a pixel: add their shares
+    heads = np.flatnonzero(np.r_[True, key[1:] != key[:-1]][: len(key)])
+    if len(key):
+        frac = np.minimum(np.add.reduceat(frac, heads), 1.0)
+    order = order[heads]
+    key, zone, row, col = key[heads], zone[order], row[order], col[order]
+    group = key // (w + 1)
+    # gaps between band cells of the same (zone, row)
+    same = group[1:] == group[:-1]
+    g_between = np.flatnonzero(same & (col[1:] > col[:-1] + 1))
+    gz = [zone[g_between]]
+    gr = [row[g_between]]
+    gs = [col[g_between] + 1]
+    ge = [col[g_between + 1]]
+    # before the first and after the last band cell of each (zone, row), and
+    # whole rows without band cells
+    wkey = wz * h + wrow
+    first = np.searchsorted(group, wkey, side="left")
+    last = np.searchsorted(group, wkey, side="right") - 1
+    has = last >= first
+    lead_end = np.where(
+        has, col[np.minimum(first, len(col) - 1)] if len(col) else 0, wc1
+    )
+    trail_start = np.where(has, col[np.maximum(last, 0)] + 1 if len(col) else 0, wc1)
+    gz += [wz, wz[has]]
+    gr += [wrow, wrow[has]]
+    gs += [wc0, trail_start[has]]
+    ge += [np.minimum(lead_end, wc1), wc1[has]]
+    gz, gr, gs, ge = (np.concatenate(a) for a in (gz, gr, gs, ge))
+    real = ge > gs
+    gz, gr, gs, ge = gz[real], gr[real], gs[real], ge[real]
+    # the core: points more than one pixel diagonal inside the boundary.
+    # Centres of untouched inside pixels lie in it (they are >= r - d/2 from
+    # the boundary), centres of touched or outside pixels do not (<= d/2)
+    core = np.full(len(pix), None, dtype=object)
+    core[ok] = shapely.buffer(pix[ok], -math.sqrt(2.0))
+    shapely.prepare(core[ok])
+
+    def in_core(z, r, c):
+        if len(z) == 0:
+            return np.zeros(0, dtype=bool)
+        return shapely.contains_xy(core[z], c + 0.5, -(r + 0.5))
+
+    inside = in_core(gz, gr, gs)
+    gz, gr, gs, ge = gz[inside], gr[inside], gs[inside], ge[inside]
+    # band pixels crossed only by the band's inner edge are wholly inside
+    whole = frac >= 1.0 - 1e-6
+    partial = np.flatnonzero(~whole)
+    whole[partial[in_core(zone[partial], row[partial], col[partial])]] = True
+    # runs: whole band pixels and inside gaps, merged where contiguous
+    rz = np.concatenate([zone[whole], gz])
+    rr = np.concatenate([row[whole], gr])
+    rs = np.concatenate([col[whole], gs])
+    re_ = np.concatenate([col[whole] + 1, ge])
+    order = np.argsort((rz * h + rr) * (w + 1) + rs, kind="stable")
+    rz, rr, rs, re_ = rz[order], rr[order], rs[order], re_[order]
+    new = np.ones(len(rz), dtype=bool)
+    new[1:] = (rz[1:] != rz[:-1]) | (rr[1:] != rr[:-1]) | (rs[1:] != re_[:-1])
+    heads = np.flatnonzero(new)
+    tails = np.r_[heads[1:], len(rz)][: len(heads)] - 1
+    part = ~whole
     return Fractions(
-        run_zone=cat(runs, "z", np.int64),
-        run_row=cat(runs, "r", np.int64),
-        run_col=cat(runs, "c", np.int64),
-        run_len=cat(runs, "n", np.int64),
-        part_zone=cat(parts, "z", np.int64),
-        part_row=cat(parts, "r", np.int64),
-        part_col=cat(parts, "c", np.int64),
-        part_frac=cat(parts, "f", np.float64),
+        run_zone=rz[heads],
+        run_row=rr[heads],
+        run_col=rs[heads],
+        run_len=re_[tails] - rs[heads],
+        part_zone=zone[part],
+        part_row=row[part],
+        part_col=col[part],
+        part_frac=frac[part],
     )
 
 
@@ -1263,7 +1363,6 @@ def zone_weights(
     grid: Grid,
     *,
     crs=None,
-    fractions: str = "exactextract",
     areas: PixelAreaModel | None = None,
 ) -> ZoneWeights:
     """Compute every zone's pixel weights on a grid (once per grid).
@@ -1277,11 +1376,6 @@ def zone_weights(
         The raster grid.
     crs : optional (default: None)
         CRS of *geoms* when they do not carry one.
-    fractions : {"exactextract", "scanline"}, optional (default: "exactextract")
-        Who computes the coverage fractions: ``exactextract`` (the chosen
-        dependency), or forestsink's own scan-line accumulation, which gives
-        the same fractions (tested to 1e-6 against exactextract) at a cost
-        proportional to the boundary (several times faster on large zones).
     areas : PixelAreaModel, optional (default: None)
         Reuse a model built for this grid.
 
@@ -1297,14 +1391,7 @@ def zone_weights(
     src_crs = getattr(geoms, "crs", None) if crs is None else crs
     values = np.asarray(getattr(geoms, "values", geoms), dtype=object)
     local = _prepare_zones(values, src_crs, grid)
-    if fractions == "exactextract":
-        frac = _exactextract_fractions(local, grid)
-    elif fractions == "scanline":
-        frac = coverage_fractions(local, grid)
-    else:
-        raise ValueError(
-            f"fractions must be 'exactextract' or 'scanline', not {fractions!r}"
-        )
+    frac = coverage_fractions(local, grid)
     n = len(local)
     areas = areas or PixelAreaModel.build(grid)
     row, col, length, zone = _split_runs(frac, areas.run_piece)
@@ -2007,7 +2094,8 @@ class CoverageResult:
     scheme : ClassScheme
     zones : ZoneSet
     rasters : list of RasterInfo
-    weights : ZoneWeights
+    weights : ZoneWeights or None
+        None with the dask engine (the weights stay on the workers).
     areas : ClassAreas
     messages : list of str
         What the computation decided or noticed (printed by the CLI).
@@ -2019,7 +2107,7 @@ class CoverageResult:
     scheme: ClassScheme
     zones: ZoneSet
     rasters: list[RasterInfo]
-    weights: ZoneWeights
+    weights: ZoneWeights | None
     areas: ClassAreas
     messages: list[str] = field(default_factory=list)
 
@@ -2039,11 +2127,13 @@ def _resolve_years(paths: Sequence[Path], years: Sequence[int] | None) -> tuple:
     return years
 
 
-def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> list:
+def _check_overlap(
+    covered_m2: np.ndarray, inside_share: np.ndarray, info: RasterInfo, zones: ZoneSet
+) -> list:
     from pyproj import Transformer
 
     messages = []
-    if weights.pixels == 0 or not np.any(weights.covered_m2 > 0):
+    if not np.any(covered_m2 > 0):
         xmin, ymin, xmax, ymax = info.grid.bounds
         to_ll = Transformer.from_crs(info.grid.crs, 4326, always_xy=True)
         w, s, e, n = to_ll.transform_bounds(xmin, ymin, xmax, ymax)
@@ -2057,7 +2147,7 @@ def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> li
             f" lat {s:.3f}–{n:.3f}) does not overlap {what}. Check that the raster "
             "is the right file and that its CRS is right (--crs overrides it)."
         )
-    short = weights.inside_share < 0.999
+    short = inside_share < 0.999
     if short.any():
         ids = zones.geoms.index[short]
         labels = (
@@ -2065,7 +2155,7 @@ def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> li
             if "adcode" in zones.geoms.columns
             else [str(i + 1) for i in np.flatnonzero(short)]
         )
-        shares = weights.inside_share[short]
+        shares = inside_share[short]
         listed = ", ".join(
             f"{lab} ({100 * s:.1f}%)"
             for lab, s in list(zip(labels, shares, strict=True))[:10]
@@ -2078,6 +2168,15 @@ def _check_overlap(weights: ZoneWeights, info: RasterInfo, zones: ZoneSet) -> li
         warnings.warn(text, PartialOverlapWarning, stacklevel=3)
         messages.append(text)
     return messages
+
+
+def _inside_share(geoms, covered_m2: np.ndarray, grid: Grid) -> np.ndarray:
+    """Share of each zone's ellipsoidal area that the raster covers."""
+    from forestsink.area import area_m2
+
+    total = np.asarray(area_m2(geoms), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.minimum(covered_m2 / total, 1.0), 0.0)
 
 
 def _warn_unknown(areas: ClassAreas, rasters, scheme) -> list[str]:
@@ -2106,8 +2205,10 @@ def compute_coverage(
     crs=None,
     water_in_land: bool = False,
     zone_id: str | None = None,
-    fractions: str = "exactextract",
     progress: Callable[[int, int], None] | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    partitions: int | None = None,
 ) -> CoverageResult:
     """Forest coverage per zone for one or two years, and its change.
 
@@ -2130,10 +2231,15 @@ def compute_coverage(
         Count water in the land area (denominator).
     zone_id : str, optional (default: None)
         Identifier column of a zone file.
-    fractions : {"exactextract", "scanline"}, optional (default: "exactextract")
-        Who computes the pixel coverage fractions.
     progress : callable, optional (default: None)
-        ``progress(done, total)`` per window read.
+        ``progress(done, total)`` per window read (per row band with dask).
+    engine : {"local", "dask"}, optional (default: "local")
+        ``dask``: weights and counts per row band on ``dask.distributed``
+        workers (:mod:`forestsink.coverage_dask`); same results to 1e-6.
+    scheduler : str, optional (default: None)
+        Dask scheduler address; default a ``LocalCluster`` on this machine.
+    partitions : int, optional (default: 4 per worker)
+        Row bands (tasks) for the dask engine.
 
     Returns
     -------
@@ -2164,9 +2270,33 @@ def compute_coverage(
     zone_set = (
         zones if isinstance(zones, ZoneSet) else read_zones(zones, id_column=zone_id)
     )
-    weights = zone_weights(zone_set.geoms, infos[0].grid, fractions=fractions)
-    messages = _check_overlap(weights, infos[0], zone_set)
-    areas = count_classes(infos, weights, scheme, years=label, progress=progress)
+    if engine == "local":
+        weights = zone_weights(zone_set.geoms, infos[0].grid)
+        messages = _check_overlap(
+            weights.covered_m2, weights.inside_share, infos[0], zone_set
+        )
+        areas = count_classes(infos, weights, scheme, years=label, progress=progress)
+    elif engine == "dask":
+        from forestsink.coverage_dask import count_classes_dask
+
+        weights = None
+        areas, covered, _pixels = count_classes_dask(
+            infos,
+            zone_set.geoms,
+            scheme,
+            years=label,
+            partitions=partitions,
+            scheduler=scheduler,
+            progress=progress,
+        )
+        messages = _check_overlap(
+            covered,
+            _inside_share(zone_set.geoms, covered, infos[0].grid),
+            infos[0],
+            zone_set,
+        )
+    else:
+        raise CoverageError(f"--engine {engine!r}: use local or dask.")
     messages += _warn_unknown(areas, infos, scheme)
     table = coverage_table(
         areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)

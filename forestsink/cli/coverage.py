@@ -164,6 +164,24 @@ ellipsoid.
     help="地图叠加图层 .png（另写同名 .json 范围）/ Map overlay: a .png in Web "
     "Mercator plus a .json with its bounds, for the report.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="计算引擎 / Engine: this process, or Dask workers (row bands of the "
+    "raster, each read by its worker).",
+)
+@click.option(
+    "--scheduler",
+    help="Dask 调度器地址 / Existing Dask scheduler (tcp://host:8786); default: "
+    "a local cluster. Workers must see the raster paths.",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(min=1),
+    help="分区数 / Dask partitions: row bands of the raster (default 4 per worker).",
+)
 @out_option(
     "输出 (.csv/.xlsx/.json，或 .gpkg/.geojson 含区县面) / Output table "
     "(.csv, .xlsx, .json) or zones with figures (.gpkg, .geojson)."
@@ -180,6 +198,9 @@ def coverage_cmd(
     crs,
     water_in_land,
     overlay,
+    engine,
+    scheduler,
+    partitions,
     out,
 ) -> None:
     """由土地覆盖栅格计算森林覆盖率 / Forest coverage per district (see _HELP)."""
@@ -216,6 +237,9 @@ def coverage_cmd(
                 water_in_land=water_in_land,
                 zone_id=zone_id,
                 progress=tick,
+                engine=engine,
+                scheduler=scheduler,
+                partitions=partitions,
             )
         image = (
             make_overlay(
