@@ -15,8 +15,10 @@ nothing is downloaded.
   radius up to 0.3 × spacing, so neighbours do not overlap — except 1 % that
   are re-planted: a second polygon on the same site, another year and type,
   which the net area must count once. Polygons near county edges cross
-  them (the district split is exercised). Attributes carry the Chinese
-  column names counties deliver (小班号, 县代码, 年度, 工程类别, 蓄积).
+  them (the district split is exercised); one with less than 60 % of its
+  area in its own county is dropped (it would belong to the neighbour).
+  Attributes carry the Chinese column names counties deliver (小班号,
+  区县代码, 年度, 工程类别, 蓄积).
 * **Deliveries** — one GeoPackage per county (what counties deliver), in
   EPSG:4490.
 """
@@ -144,6 +146,15 @@ def county_polygons(
     m = cx.size
     radius = spacing * rng.uniform(0.15, 0.3, m)
     geoms, _k = _star_polygons(rng, cx, cy, radius)
+    # a polygon lying mostly in the neighbour county would be declared there:
+    # keep those with at least 60 % in this county (the rest are dropped)
+    edge = ~shapely.contains(geom, geoms)
+    keep = np.ones(m, dtype=bool)
+    if edge.any():
+        inside = shapely.area(shapely.intersection(geoms[edge], geom))
+        keep[edge] = inside >= 0.6 * shapely.area(geoms[edge])
+    geoms = geoms[keep]
+    m = int(keep.sum())
     year = rng.integers(2011, 2016, m)
     return gpd.GeoDataFrame(
         {
