@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forestsink.validate import ISSUE_COLUMNS
@@ -94,9 +95,11 @@ def _stage_file(path, tmp_root, zones, period, rules, name):
         return 0, _file_issue(path, "unreadable", str(err), "fix the file"), []
     frame = delivery.frame
     if zones is not None:
-        codes = set(zones["adcode"])
+        codes = zones["adcode"].to_numpy(dtype=object)
         raw = frame["district_raw"].astype("string").str.strip()
-        frame["adcode"] = frame["adcode"].fillna(raw.where(raw.isin(codes)))
+        known = np.isin(raw.to_numpy(dtype=object, na_value=""), codes)
+        frame["adcode"] = frame["adcode"].fillna(raw.where(known))
+        zones = _zones_near(zones, frame)
     checked = validate_delivery(frame, districts=zones, period=period)
     notes = [(path.name, note) for note in delivery.notes]
     if not checked.ok:
@@ -107,6 +110,29 @@ def _stage_file(path, tmp_root, zones, period, rules, name):
     columns = ["adcode", *STAGED_COLUMNS, "geometry"]
     write_partitions(frame[columns], tmp_root, name)
     return len(frame), checked.issues, notes
+
+
+def _zones_near(zones, frame):
+    """Return the zones a delivery can touch.
+
+    Those meeting its extent, and those it declares (so a polygon far from
+    its district is still reported as outside it, not as an unknown
+    district). Checks against 2,400 counties then cost what they cost
+    against a few.
+    """
+    import shapely
+
+    geoms = frame.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not ok.any():
+        return zones
+    extent = shapely.box(*shapely.total_bounds(geoms[ok]))
+    near = shapely.intersects(zones.geometry.to_numpy(), extent)
+    declared = np.isin(
+        zones["adcode"].to_numpy(dtype=object),
+        frame["adcode"].dropna().to_numpy(dtype=object),
+    )
+    return zones[near | declared]
 
 
 def _duplicate_keys(root) -> pd.DataFrame:
