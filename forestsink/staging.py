@@ -82,7 +82,6 @@ def _file_issue(path: Path, code: str, message: str, action: str) -> pd.DataFram
 
 def _stage_file(path, tmp_root, zones, period, rules, name):
     """Read, check and write one file; return (n, issues, notes)."""
-    from forestsink.area import area_mu
     from forestsink.dataset import write_partitions
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import read_delivery
@@ -95,9 +94,9 @@ def _stage_file(path, tmp_root, zones, period, rules, name):
         return 0, _file_issue(path, "unreadable", str(err), "fix the file"), []
     frame = delivery.frame
     if zones is not None:
-        codes = zones["adcode"].to_numpy(dtype=object)
+        codes = zones["adcode"].to_numpy(dtype=str)
         raw = frame["district_raw"].astype("string").str.strip()
-        known = np.isin(raw.to_numpy(dtype=object, na_value=""), codes)
+        known = np.isin(raw.to_numpy(dtype=object, na_value="").astype(str), codes)
         frame["adcode"] = frame["adcode"].fillna(raw.where(known))
         zones = _zones_near(zones, frame)
     checked = validate_delivery(frame, districts=zones, period=period)
@@ -106,7 +105,7 @@ def _stage_file(path, tmp_root, zones, period, rules, name):
         return len(frame), checked.issues, notes
     frame = checked.frame
     frame["key"] = frame["adcode"].astype(str) + "/" + frame["project_id"].astype(str)
-    frame["area_mu"] = area_mu(frame)
+    # validate_delivery added the ellipsoidal area (area_mu)
     columns = ["adcode", *STAGED_COLUMNS, "geometry"]
     write_partitions(frame[columns], tmp_root, name)
     return len(frame), checked.issues, notes
@@ -129,8 +128,8 @@ def _zones_near(zones, frame):
     extent = shapely.box(*shapely.total_bounds(geoms[ok]))
     near = shapely.intersects(zones.geometry.to_numpy(), extent)
     declared = np.isin(
-        zones["adcode"].to_numpy(dtype=object),
-        frame["adcode"].dropna().to_numpy(dtype=object),
+        zones["adcode"].to_numpy(dtype=str),
+        frame["adcode"].dropna().to_numpy(dtype=object).astype(str),
     )
     return zones[near | declared]
 
