@@ -1638,12 +1638,20 @@ def _chunk_items(band: dict, cw0: int, cw1: int) -> dict | None:
 
 
 def _count_window(data, items, r0, state, luts, scheme, per, pair, unknown) -> None:
-    """Gather the zone pixels of one window and add their areas."""
+    """Gather the zone pixels of one window and add their areas.
+
+    Run pixels are counted per run piece without weights (one pixel area per
+    piece), then each piece's counts are multiplied by its pixel area and
+    added to its zone; boundary pixels carry their own weights.
+    """
     c0, ww = items["c0"], items["c1"] - items["c0"]
     lengths = items["length"]
     n = int(lengths.sum())
-    if len(state["arange"]) < n:
-        state["arange"] = np.arange(max(n, 2 * len(state["arange"])), dtype=np.int64)
+    pieces = len(lengths)
+    if len(state["arange"]) < max(n, pieces):
+        state["arange"] = np.arange(
+            max(n, pieces, 2 * len(state["arange"])), dtype=np.int64
+        )
     lookup, stride = state["lookup"], state["stride"]
     zsub, zpart = items["zone"], items["p_zone"]
     present = np.unique(np.concatenate([zsub, zpart]))
@@ -1652,8 +1660,8 @@ def _count_window(data, items, r0, state, luts, scheme, per, pair, unknown) -> N
     segments = [
         (
             _gather(n, start, lengths, state["arange"]),
-            np.repeat(lookup[zsub] * stride, lengths),
-            np.repeat(items["area"].astype(np.float64), lengths),
+            np.repeat(state["arange"][:pieces] * stride, lengths),
+            (lookup[zsub], items["area"].astype(np.float64)),
         ),
         (
             (items["p_row"].astype(np.int64) - r0) * ww + (items["p_col"] - c0),
@@ -1661,53 +1669,59 @@ def _count_window(data, items, r0, state, luts, scheme, per, pair, unknown) -> N
             items["p_weight"],
         ),
     ]
+    # classes of the whole window at once (a byte lookup per pixel), then
+    # one gather per segment
+    data = [(lut[d], d) for d, lut in zip(data, luts, strict=True)]
     for flat, base, w in segments:
         _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown)
+
+
+def _bincount(key, w, nz: int, stride: int) -> np.ndarray:
+    """Return zone × key-stride sums of *w* (see :func:`_accumulate`)."""
+    if not isinstance(w, tuple):
+        return np.bincount(key, weights=w, minlength=nz * stride).reshape(nz, stride)
+    zone, area = w
+    counts = np.bincount(key, minlength=len(zone) * stride).reshape(len(zone), stride)
+    cell = (zone.astype(np.int64) * stride)[:, None] + np.arange(stride)
+    out = np.bincount(
+        cell.ravel(), weights=(counts * area[:, None]).ravel(), minlength=nz * stride
+    )
+    return out.reshape(nz, stride)
 
 
 def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
     """Add one window's areas to *per* (and *pair*).
 
-    *base* is each pixel's local zone index times the key stride (K, or K²
-    for a transition count); the class (pair) index is added to it.
+    *data* holds each raster's window of class indices (its codes already
+    through the lookup table) and the raw codes, ``(classes, codes)``.
+    *base* is each pixel's group times the key stride (K, or K² for a
+    transition count); the class (pair) index is added to it. The group is
+    the local zone index when *w* holds a weight per pixel, or a run piece
+    when *w* is ``(zone of each piece, pixel area of each piece)``.
     """
     if len(flat) == 0:
         return
     k = scheme.size
     nz = len(present)
-    values = [d[flat] for d in data]
+    classes = [c[flat] for c, _codes in data]
     if pair is not None:
-        if all(v.dtype == np.uint8 for v in values):
-            # one 64 K lookup table gives the class pair of two bytes
-            pair_lut = (
-                luts[0][:256, None].astype(np.uint16) * k + luts[1][:256]
-            ).ravel()
-            both = values[0].astype(np.uint16)
-            both <<= 8
-            both |= values[1]
-            base += pair_lut[both]
-        else:
-            base += luts[0][values[0]].astype(np.int64) * k + luts[1][values[1]]
-        counts = np.bincount(base, weights=w, minlength=nz * k * k)
-        counts = counts.reshape(nz, k, k)
+        base += classes[0].astype(np.int64) * k
+        base += classes[1]
+        counts = _bincount(base, w, nz, k * k).reshape(nz, k, k)
         pair[present] += counts
         per[present, 0, :] += counts.sum(axis=2)
         per[present, 1, :] += counts.sum(axis=1)
         found = [counts.sum(axis=2), counts.sum(axis=1)]
-        classes = None
     else:
         found = []
-        classes = [lut[v] for v, lut in zip(values, luts, strict=True)]
         for i, cls in enumerate(classes):
             key = base + cls if i + 1 < len(classes) else np.add(base, cls, out=base)
-            counts = np.bincount(key, weights=w, minlength=nz * k)
-            counts = counts.reshape(nz, k)
+            counts = _bincount(key, w, nz, k)
             per[present, i, :] += counts
             found.append(counts)
     for i, counts in enumerate(found):
         if counts[:, scheme.unknown_index].any():
-            cls = classes[i] if classes is not None else luts[i][values[i]]
-            bad = values[i][cls == scheme.unknown_index]
+            bad = data[i][1][flat][classes[i] == scheme.unknown_index]
             codes, n = np.unique(bad, return_counts=True)
             for code, c in zip(codes.tolist(), n.tolist(), strict=True):
                 unknown[i][code] = unknown[i].get(code, 0) + c
