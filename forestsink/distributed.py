@@ -188,8 +188,8 @@ def progress_base_partitioned(
     growth, end_year
         As for :func:`forestsink.carbon.delta_volume`.
     partitions : int, optional
-        Number of district groups (tasks). Default: with a client, 4 per
-        worker; here, groups of about 40 districts.
+        Number of district groups (tasks). Default: groups of about 40
+        districts, and at least 4 per worker with a client.
     client : dask.distributed.Client, optional
         Run the tasks on this cluster (default: in this process).
     progress : callable, optional
@@ -201,11 +201,12 @@ def progress_base_partitioned(
     if districts.crs is not None and districts.crs.to_epsg() != 4490:
         districts = districts.to_crs(4490)
     if partitions is None:
+        # groups of about 40 districts bound a task's memory; with a cluster,
+        # at least 4 tasks per worker keep every worker busy to the end
+        partitions = -(-len(codes) // 40)
         if client is not None:
             workers = max(len(client.scheduler_info().get("workers", {})), 1)
-            partitions = 4 * workers
-        else:
-            partitions = -(-len(codes) // 40)
+            partitions = max(partitions, 4 * workers)
     groups = district_groups(codes, partitions)
     all_codes = sorted(set(districts["adcode"]) | set(codes))
     group_of = _group_of(all_codes, groups)
