@@ -490,6 +490,9 @@ def _text_uniques(series) -> tuple[np.ndarray, list[str]]:
     first appearance. Work is per distinct value, not per row: a delivery
     repeats the same few district and type names thousands of times.
     """
+    if pd.api.types.is_object_dtype(series):  # may hold lists, dicts ...
+        text = np.array([isinstance(v, str) for v in series], dtype=bool)
+        series = series.where(text, None)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     codes = np.asarray(codes)
     values = np.asarray(uniques, dtype=object).tolist()
