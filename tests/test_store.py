@@ -75,3 +75,126 @@ def test_large_file_in_chunks_equals_one_read(tmp_path):
     b = whole.current().drop(columns=["valid_from", "geometry"])
     pd.testing.assert_frame_equal(a.drop(columns="fid"), b.drop(columns="fid"))
     assert "read in chunks" in chunked.batches()["note"].iloc[0]
+
+
+def test_content_hashes_are_stable():
+    """Hashes written by earlier versions still match: re-deliveries stay equal."""
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import MultiPolygon, box
+
+    from forestsink.store.gpkg import content_hashes
+
+    gdf = gpd.GeoDataFrame(
+        {
+            "year": pd.array([2013, None], dtype="Int64"),
+            "project_type": pd.array(["afforestation", "renovation"], dtype="string"),
+            "programme": [None, "长防林"],
+            "area_reported_mu": [12.3456789, np.nan],
+            "species": pd.array(["马尾松", None], dtype="string"),
+            "stock_volume_m3": [np.nan, 1 / 3],
+            "attrs": pd.array(['{"a": 1}', "{}"], dtype="string"),
+        },
+        geometry=[
+            box(108.1, 30.1, 108.1012345678912, 30.1011),
+            MultiPolygon(
+                [box(108.2, 30.2, 108.201, 30.201), box(108.3, 30.3, 108.301, 30.301)]
+            ),
+        ],
+        crs=4490,
+    )
+    assert content_hashes(gdf) == [  # computed by the first (pandas) implementation
+        "4b1452fbdedf7f5a1e2735cc9e1c8218fa5b7821",
+        "f928ae1d4e57762af6704a4fe3184202f21c9148",
+    ]
+
+
+def test_polygon_blobs_are_what_geos_writes_for_a_multipolygon():
+    import shapely
+    from shapely.geometry import MultiPolygon, box
+
+    from forestsink.store.gpkg import from_gpkg_blobs, to_gpkg_blobs
+
+    geoms = [
+        box(108.1, 30.1, 108.2, 30.2).difference(box(108.12, 30.12, 108.13, 30.13))
+    ]
+    geoms.append(
+        MultiPolygon([box(108, 30, 108.1, 30.1), box(108.3, 30.3, 108.4, 30.4)])
+    )
+    (one, two) = to_gpkg_blobs(geoms)
+    multi = shapely.multipolygons([geoms[0]])
+    assert one[40:] == shapely.to_wkb(multi, byte_order=1, flavor="iso")
+    assert list(from_gpkg_blobs([one, two])) == [multi, geoms[1]]
+
+
+@pytest.mark.parametrize("n", [0, 1, 51, 52, 2_700])
+def test_bulk_rtree_passes_sqlite_rtreecheck(tmp_path, n):
+    """The packed R-tree is what SQLite's R*Tree module would accept and find."""
+    import sqlite3
+
+    import numpy as np
+
+    from forestsink.store.rtree import write_rtree
+
+    rng = np.random.default_rng(n)
+    x, y, w = rng.uniform(105, 110, n), rng.uniform(28, 32, n), rng.uniform(0, 1e-2, n)
+    bounds = np.column_stack([x, y, x + w, y + w])
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE t USING rtree(id, minx, maxx, miny, maxy)")
+    conn.execute("INSERT INTO t VALUES (999999, 1, 2, 3, 4)")  # replaced
+    conn.execute("BEGIN")
+    write_rtree(conn, "t", np.arange(1, n + 1), bounds)
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == n
+    stored = np.array(
+        conn.execute("SELECT minx, miny, maxx, maxy FROM t ORDER BY id").fetchall()
+    ).reshape(n, 4)
+    assert (stored[:, :2] <= bounds[:, :2]).all() and (
+        stored[:, 2:] >= bounds[:, 2:]
+    ).all()
+    q = (107.0, 29.0, 107.6, 29.5)
+    found = {
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM t WHERE minx <= ? AND maxx >= ? "
+            "AND miny <= ? AND maxy >= ?",
+            (q[2], q[0], q[3], q[1]),
+        )
+    }
+    hit = (bounds[:, 0] <= q[2]) & (bounds[:, 2] >= q[0])
+    hit &= (bounds[:, 1] <= q[3]) & (bounds[:, 3] >= q[1])
+    assert found == set((np.flatnonzero(hit) + 1).tolist())
+    conn.execute(
+        "INSERT INTO t VALUES (?, 106, 106.1, 29, 29.1)", (n + 1,)
+    )  # and grows
+    assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
+
+
+def test_spatial_index_after_bulk_and_single_inserts(tmp_path, store):
+    """A big batch packs the R-tree anew; a small one adds to it: both consistent."""
+    import sqlite3
+
+    from bad_input_helpers import rtree_mismatches
+
+    _ingest(store, write(frame(n=3), tmp_path / "a.gpkg"))
+    big = frame(n=200, ids=[f"B{i}" for i in range(200)])
+    big["geometry"] = big.translate(0.002, 0.0).geometry
+    _ingest(store, write(big, tmp_path / "b.gpkg"), skip_errors=True)
+    small = frame(n=2, ids=["S1", "S2"])
+    small["geometry"] = small.translate(-0.002, 0.0).geometry
+    _ingest(store, write(small, tmp_path / "c.gpkg"), skip_errors=True)
+    conn = sqlite3.connect(store.path)
+    check = conn.execute("SELECT rtreecheck('rtree_project_versions_geom')").fetchone()
+    count = conn.execute("SELECT COUNT(*) FROM rtree_project_versions_geom").fetchone()
+    rows = conn.execute("SELECT COUNT(*) FROM project_versions").fetchone()
+    conn.close()
+    assert check[0] == "ok" and count == rows
+    assert rtree_mismatches(store.path) == []
+    assert store.integrity_check() == "ok"
+    hit = pyogrio.read_dataframe(
+        store.path,
+        layer="current_projects",
+        bbox=tuple(store.current().total_bounds.tolist()),
+    )
+    assert len(hit) == len(store.current())

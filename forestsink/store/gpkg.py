@@ -98,20 +98,30 @@ class StoreBusyError(StoreError, TimeoutError):
 
 
 def to_gpkg_blobs(geoms) -> list[bytes]:
-    """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope)."""
+    """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope).
+
+    A Polygon is written as a MultiPolygon of one part: its WKB behind the
+    9-byte MultiPolygon header (the bytes GEOS writes for that MultiPolygon).
+    """
     import shapely
 
     geoms = np.asarray(geoms, dtype=object)
-    polys = np.flatnonzero(shapely.get_type_id(geoms) == 3)
-    if len(polys):
-        geoms = geoms.copy()
-        geoms[polys] = shapely.multipolygons(
-            geoms[polys], indices=np.arange(len(polys))
-        )
     wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2, flavor="iso")
+    n = len(geoms)
+    header = np.zeros((n, 40), dtype=np.uint8)
+    header[:, :8] = np.frombuffer(b"GP\x00\x03" + struct.pack("<i", SRS_ID), np.uint8)
     envelopes = shapely.bounds(geoms)[:, [0, 2, 1, 3]].astype("<f8")  # x x y y
-    prefix = b"GP\x00\x03" + struct.pack("<i", SRS_ID)
-    return [prefix + e.tobytes() + w for e, w in zip(envelopes, wkb, strict=True)]
+    header[:, 8:] = np.ascontiguousarray(envelopes).view(np.uint8).reshape(n, 32)
+    single = [_ONE_PART if k == 3 else b"" for k in shapely.get_type_id(geoms).tolist()]
+    head = header.tobytes()
+    return [
+        head[40 * i : 40 * i + 40] + one + w
+        for i, (one, w) in enumerate(zip(single, wkb, strict=True))
+    ]
+
+
+#: ISO WKB header of a little-endian 2-D MultiPolygon with one part
+_ONE_PART = b"\x01" + struct.pack("<II", 6, 1)
 
 
 _ENVELOPE_DOUBLES = {0: 0, 1: 4, 2: 6, 3: 6, 4: 8}
@@ -170,11 +180,15 @@ def utc_now() -> str:
 
 
 def content_hashes(frame) -> list[str]:
-    """Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
+    r"""Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
 
     The same polygon re-exported through another format (coordinates that
     differ below 0.1 mm) hashes the same. Stable across library versions:
-    plain text of the values and ISO WKB, through BLAKE2b.
+    plain text of the values and ISO WKB, through BLAKE2b. Per polygon the
+    hashed bytes are ``name=value\x1f`` for each of ``CONTENT_FIELDS`` (value
+    as ``str()``, floats rounded to 6 decimals, empty when missing), UTF-8,
+    then the WKB. (Missing values were once written as NUL, which pandas'
+    ``astype(str)`` turned into empty text; the hashes keep that.)
     """
     import shapely
 
@@ -182,16 +196,21 @@ def content_hashes(frame) -> list[str]:
         np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
     )
     wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
-    text = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    n = len(frame)
+    parts = []
     for name in CONTENT_FIELDS:
-        column = frame[name] if name in frame else pd.Series(None, index=frame.index)
+        if name not in frame:
+            parts.append([f"{name}=\x1f"] * n)
+            continue
+        column = frame[name]
         if pd.api.types.is_float_dtype(column):
             column = column.round(6)
-        values = column.astype(object).where(column.notna(), "\x00")
-        text = text + name + "=" + values.astype(str) + "\x1f"
+        values = column.to_numpy(dtype=object, na_value="").tolist()
+        parts.append([f"{name}={v}\x1f" for v in values])
+    blake2b = hashlib.blake2b
     return [
-        hashlib.blake2b(t.encode() + w, digest_size=20).hexdigest()
-        for t, w in zip(text, wkbs, strict=True)
+        blake2b("".join(texts).encode() + w, digest_size=20).hexdigest()
+        for *texts, w in zip(*parts, wkbs, strict=True)
     ]
 
 
@@ -507,6 +526,7 @@ class GeoPackageStore(WithdrawMixin):
                 ).fetchall()
             )
             batch_id = None
+            fids, bounds = [], []  # of the new versions, for the R-tree
             for part in chunks:
                 chunk = part.reset_index(drop=True)
                 hashes = content_hashes(chunk)
@@ -542,10 +562,12 @@ class GeoPackageStore(WithdrawMixin):
                     batch_id=batch_id,
                     now=now,
                 )
-                _insert_versions(conn, rows, shapely_bounds(sub))
+                fids.append(_insert_versions(conn, rows))
+                bounds.append(shapely_bounds(sub))
                 del rows, sub  # validation guarantees each key once per delivery
             if batch_id is None:
                 return counts  # nothing changed: the transaction wrote nothing
+            _index_versions(conn, np.concatenate(fids), np.concatenate(bounds))
             conn.execute(
                 f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
                 "WHERE batch_id = ?",
@@ -733,8 +755,10 @@ def _column(frame, name) -> list:
     if name not in frame:
         return [None] * len(frame)
     column = frame[name]
-    values = column.astype(object).where(column.notna(), None).tolist()
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
+    values = column.to_numpy(dtype=object, na_value=None).tolist()
+    if pd.api.types.is_object_dtype(column):  # may hold numpy scalars
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
 
 
 def _version_rows(frame, *, hashes, versions, batch_id, now) -> list[tuple]:
@@ -759,13 +783,13 @@ _RTREE_TRIGGER = f"rtree_{LAYER}_geom_insert"
 _COUNT_TRIGGER = f"trigger_insert_feature_count_{LAYER}"
 
 
-def _insert_versions(conn, rows: list[tuple], bounds: np.ndarray) -> None:
-    """Insert version rows and their R-tree entries in bulk.
+def _insert_versions(conn, rows: list[tuple]) -> np.ndarray:
+    """Insert version rows in bulk; return their fids.
 
-    GDAL's insert trigger would call a Python function five times per row to
-    read each envelope; within this transaction it is dropped, the R-tree is
-    filled from the bounds we already have, and the trigger is restored, so
-    other programs that write to the file keep their index maintenance.
+    GDAL's R-tree insert trigger would call a Python function five times per
+    row to read each envelope; within this transaction it is dropped and
+    restored afterwards (other programs that write to the file keep their
+    index maintenance). :func:`_index_versions` then indexes the new rows.
     """
     cols = ", ".join(VERSION_FIELDS)
     marks = ", ".join("?" * (len(VERSION_FIELDS) + 1))
@@ -777,18 +801,14 @@ def _insert_versions(conn, rows: list[tuple], bounds: np.ndarray) -> None:
         conn.execute(f'DROP TRIGGER "{name}"')
     first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
     conn.executemany(f"INSERT INTO {LAYER} (geom, {cols}) VALUES ({marks})", rows)
-    fids = [
-        r[0]
-        for r in conn.execute(
-            f"SELECT fid FROM {LAYER} WHERE fid > ? ORDER BY fid", (first,)
-        )
-    ]
-    conn.executemany(
-        f"INSERT INTO rtree_{LAYER}_geom VALUES (?, ?, ?, ?, ?)",
-        [
-            (fid, b[0], b[2], b[1], b[3])
-            for fid, b in zip(fids, bounds.tolist(), strict=True)
-        ],
+    fids = np.fromiter(
+        (
+            r[0]
+            for r in conn.execute(
+                f"SELECT fid FROM {LAYER} WHERE fid > ? ORDER BY fid", (first,)
+            )
+        ),
+        dtype=np.int64,
     )
     conn.execute(
         "UPDATE gpkg_ogr_contents SET feature_count = "
@@ -797,6 +817,42 @@ def _insert_versions(conn, rows: list[tuple], bounds: np.ndarray) -> None:
     )
     for _, sql in triggers:
         conn.execute(sql)
+    return fids
+
+
+#: rebuild the whole R-tree when the new rows are at least this share of it
+RTREE_REBUILD_SHARE = 0.2
+
+
+def _index_versions(conn, fids: np.ndarray, bounds: np.ndarray) -> None:
+    """Add new versions to the spatial index (the GeoPackage R-tree).
+
+    Few new rows next to many old ones go in one by one; otherwise the whole
+    tree is packed again from the old entries and the new ones
+    (:func:`forestsink.store.rtree.write_rtree`), several times faster.
+    Both happen inside the batch's transaction.
+    """
+    from forestsink.store.rtree import write_rtree
+
+    rtree = f"rtree_{LAYER}_geom"
+    old = conn.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
+    if len(fids) < RTREE_REBUILD_SHARE * (old + len(fids)):
+        conn.executemany(
+            f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
+            [
+                (fid, b[0], b[2], b[1], b[3])
+                for fid, b in zip(fids.tolist(), bounds.tolist(), strict=True)
+            ],
+        )
+        return
+    if old:
+        kept = np.array(
+            conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}").fetchall(),
+            dtype=np.float64,
+        )
+        fids = np.concatenate([kept[:, 0].astype(np.int64), fids])
+        bounds = np.concatenate([kept[:, 1:], bounds])
+    write_rtree(conn, rtree, fids, bounds)
 
 
 def _touch_contents(conn, now: str) -> None:
