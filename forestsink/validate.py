@@ -75,20 +75,15 @@ class ValidationResult:
 class _Issues:
     def __init__(self, frame) -> None:
         self.rows: list[dict] = []
+        self.at: list[int] = []  # feature position of each row
         self.frame = frame
 
     def add(self, i, severity, code, field, value, message, action):
+        self.at.append(int(i))
         self.rows.append(
             {
                 "severity": severity,
                 "code": code,
-                "file": str(self.frame["source_file"].iloc[i]),
-                "row": int(self.frame["source_row"].iloc[i]),
-                "project_id": (
-                    None
-                    if pd.isna(self.frame["project_id"].iloc[i])
-                    else str(self.frame["project_id"].iloc[i])
-                ),
                 "field": field,
                 "value": None if value is None else str(value),
                 "message": message,
@@ -97,6 +92,15 @@ class _Issues:
         )
 
     def table(self) -> pd.DataFrame:
+        at = np.asarray(self.at, dtype=np.int64)
+        frame = self.frame
+        files = frame["source_file"].to_numpy(dtype=object)[at]
+        rows = frame["source_row"].to_numpy(dtype=np.int64)[at]
+        ids = frame["project_id"].to_numpy(dtype=object, na_value=None)[at]
+        for r, f, row, pid in zip(self.rows, files, rows, ids, strict=True):
+            r["file"] = str(f)
+            r["row"] = int(row)
+            r["project_id"] = None if pid is None else str(pid)
         df = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS))
         order = {s: i for i, s in enumerate(SEVERITIES)}
         return df.sort_values(
