@@ -264,12 +264,15 @@ class GeoPackageStore(WithdrawMixin):
     def __init__(self, path, /, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self._staged: Path | None = None  # see write_delivery
 
     # ---- connection ---------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         _register_functions(conn)
         conn.execute("PRAGMA foreign_keys = ON")
+        if self._staged is not None:  # SQLite attaches only outside a transaction
+            conn.execute("ATTACH DATABASE ? AS staged", (str(self._staged),))
         return conn
 
     @property
@@ -512,69 +515,129 @@ class GeoPackageStore(WithdrawMixin):
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
+        import tempfile
+
         chunks = [frame] if isinstance(frame, pd.DataFrame) else frame
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
-        with self.transaction() as conn:
-            live = dict(
-                conn.execute(
-                    f"SELECT key, content_hash FROM {LAYER} WHERE ended_batch IS NULL"
-                ).fetchall()
-            )
-            versions = dict(
-                conn.execute(
-                    f"SELECT key, MAX(version) FROM {LAYER} GROUP BY key"
-                ).fetchall()
-            )
-            batch_id = None
-            fids, bounds = [], []  # of the new versions, for the R-tree
-            for part in chunks:
-                chunk = part.reset_index(drop=True)
-                hashes = content_hashes(chunk)
-                keys = chunk["key"].astype(str).tolist()
-                todo = [i for i, k in enumerate(keys) if live.get(k) != hashes[i]]
-                counts["unchanged"] += len(keys) - len(todo)
-                if not todo:
-                    continue
-                if batch_id is None:
-                    batch_id, now = self._new_batch(
-                        conn,
-                        kind="ingest",
-                        source_name=source_name,
-                        source_sha256=source_sha256,
-                        note=note,
-                        user=user,
-                        now=now,
-                    )
-                changed = [keys[i] for i in todo if keys[i] in live]
-                conn.executemany(
-                    f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
-                    "end_reason = 'superseded' WHERE key = ? AND ended_batch IS NULL",
-                    [(batch_id, now, k) for k in changed],
-                )
-                counts["changed"] += len(changed)
-                counts["added"] += len(todo) - len(changed)
-                sub = chunk.iloc[todo]
-                new_versions = [versions.get(keys[i], 0) + 1 for i in todo]
-                rows = _version_rows(
-                    sub,
-                    hashes=[hashes[i] for i in todo],
-                    versions=new_versions,
-                    batch_id=batch_id,
+        with tempfile.TemporaryDirectory(prefix="forestsink-staged-") as tmp:
+            staged = Path(tmp) / "staged.gpkg"
+            bounds = _stage(chunks, staged)
+            self._staged = staged if len(bounds) else None
+            try:
+                return self._write_staged(
+                    bounds,
+                    source_name=source_name,
+                    source_sha256=source_sha256,
+                    note=note,
+                    user=user,
                     now=now,
                 )
-                fids.append(_insert_versions(conn, rows))
-                bounds.append(shapely_bounds(sub))
-                del rows, sub  # validation guarantees each key once per delivery
-            if batch_id is None:
-                return counts  # nothing changed: the transaction wrote nothing
-            _index_versions(conn, np.concatenate(fids), np.concatenate(bounds))
+            finally:
+                self._staged = None
+
+    def _write_staged(
+        self, bounds, *, source_name, source_sha256, note, user, now
+    ) -> dict:
+        """Land the staged rows (``staged.versions``) as one batch, in SQL.
+
+        The staged file was written before the store was locked (by GDAL, in
+        C); inside the transaction the new state is decided against the live
+        one and copied with ``INSERT … SELECT``, so the write lock is held for
+        the copy only, and the decision sees every earlier writer's batch.
+        """
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
+        with self.transaction() as conn:
+            if not len(bounds):
+                return counts
+            staged = conn.execute(
+                f"SELECT COUNT(*), MAX(fid) FROM staged.{_STAGED}"
+            ).fetchone()
+            if staged != (len(bounds), len(bounds)):  # pragma: no cover - GDAL's fids
+                raise StoreError(
+                    f"staging file holds {staged[0]} rows (fid up to {staged[1]}), "
+                    f"expected {len(bounds)} numbered from 1; nothing was written."
+                )
             conn.execute(
-                f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
-                "WHERE batch_id = ?",
-                (counts["added"], counts["changed"], counts["unchanged"], batch_id),
+                "CREATE TEMP TABLE incoming AS SELECT s.fid AS sfid, s.key AS key, "
+                "s.content_hash = v.content_hash AS same, v.fid IS NOT NULL AS live, "
+                f"(SELECT MAX(version) FROM {LAYER} m WHERE m.key = s.key) AS last "
+                f"FROM staged.{_STAGED} s LEFT JOIN {LAYER} v "
+                "ON v.key = s.key AND v.ended_batch IS NULL"
             )
-            counts["batch_id"] = batch_id
-            _touch_contents(conn, now)
+            try:
+                return self._land(
+                    conn, counts, bounds, source_name, source_sha256, note, user, now
+                )
+            finally:
+                conn.execute("DROP TABLE temp.incoming")
+
+    def _land(
+        self, conn, counts, bounds, source_name, source_sha256, note, user, now
+    ) -> dict:
+        unchanged, changed, added = conn.execute(
+            "SELECT COALESCE(SUM(live AND same), 0), "
+            "COALESCE(SUM(live AND NOT same), 0), COALESCE(SUM(NOT live), 0) "
+            "FROM incoming"
+        ).fetchone()
+        counts.update(added=added, changed=changed, unchanged=unchanged)
+        if not added + changed:
+            return counts  # nothing changed: the transaction wrote nothing
+        batch_id, now = self._new_batch(
+            conn,
+            kind="ingest",
+            source_name=source_name,
+            source_sha256=source_sha256,
+            note=note,
+            user=user,
+            now=now,
+        )
+        conn.execute(
+            f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
+            "end_reason = 'superseded' WHERE ended_batch IS NULL AND key IN "
+            "(SELECT key FROM incoming WHERE live AND NOT same)",
+            (batch_id, now),
+        )
+        sfids = np.fromiter(
+            (
+                r[0]
+                for r in conn.execute(
+                    "SELECT sfid FROM incoming WHERE NOT (live AND same) ORDER BY sfid"
+                )
+            ),
+            dtype=np.int64,
+        )
+        first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND name IN (?, ?)",
+            (_RTREE_TRIGGER, _COUNT_TRIGGER),
+        ).fetchall()
+        for name, _ in triggers:  # see _RTREE_TRIGGER
+            conn.execute(f'DROP TRIGGER "{name}"')
+        cols = ", ".join(_STAGED_FIELDS)
+        picked = ", ".join(f"s.{c}" for c in _STAGED_FIELDS)
+        conn.execute(
+            f"INSERT INTO {LAYER} (fid, geom, {cols}, version, batch_id, valid_from) "
+            f"SELECT ? + ROW_NUMBER() OVER (ORDER BY s.fid), s.geom, {picked}, "
+            "COALESCE(i.last, 0) + 1, ?, ? "
+            f"FROM staged.{_STAGED} s JOIN incoming i ON i.sfid = s.fid "
+            "WHERE NOT (i.live AND i.same) ORDER BY s.fid",
+            (first, batch_id, now),
+        )
+        conn.execute(
+            "UPDATE gpkg_ogr_contents SET feature_count = "
+            f"(SELECT COUNT(*) FROM {LAYER}) WHERE lower(table_name) = lower(?)",
+            (LAYER,),
+        )
+        for _, sql in triggers:
+            conn.execute(sql)
+        _index_versions(conn, first + 1 + np.arange(len(sfids)), bounds[sfids - 1])
+        conn.execute(
+            f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
+            "WHERE batch_id = ?",
+            (added, changed, unchanged, batch_id),
+        )
+        counts["batch_id"] = batch_id
+        _touch_contents(conn, now)
         return counts
 
     def withdraw_many(
@@ -761,63 +824,63 @@ def _column(frame, name) -> list:
     return values
 
 
-def _version_rows(frame, *, hashes, versions, batch_id, now) -> list[tuple]:
-    n = len(frame)
-    columns = {
-        "version": versions,
-        "content_hash": hashes,
-        "batch_id": [batch_id] * n,
-        "valid_from": [now] * n,
-        "ended_batch": [None] * n,
-        "valid_to": [None] * n,
-        "end_reason": [None] * n,
-    }
-    for name in VERSION_FIELDS:
-        if name not in columns:
-            columns[name] = _column(frame, name)
-    blobs = to_gpkg_blobs(frame.geometry.values)
-    return list(zip(blobs, *(columns[c] for c in VERSION_FIELDS), strict=True))
-
-
+#: GDAL's triggers that keep the R-tree and the feature count: while a batch
+#: lands they are dropped (the R-tree insert trigger would call a Python
+#: function five times per row to read each envelope) and restored before it
+#: commits, so other programs that write to the file keep them
 _RTREE_TRIGGER = f"rtree_{LAYER}_geom_insert"
 _COUNT_TRIGGER = f"trigger_insert_feature_count_{LAYER}"
 
+#: fields a delivery brings (the rest is set when the batch lands)
+_STAGED_FIELDS = tuple(
+    c
+    for c in VERSION_FIELDS
+    if c not in ("version", "batch_id", "valid_from", *MUTABLE_FIELDS)
+)
+_STAGED = "versions"
+_DTYPES = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
 
-def _insert_versions(conn, rows: list[tuple]) -> np.ndarray:
-    """Insert version rows in bulk; return their fids.
 
-    GDAL's R-tree insert trigger would call a Python function five times per
-    row to read each envelope; within this transaction it is dropped and
-    restored afterwards (other programs that write to the file keep their
-    index maintenance). :func:`_index_versions` then indexes the new rows.
+def _stage(chunks, path: Path) -> np.ndarray:
+    """Write the delivered rows, with their content hashes, to a staging file.
+
+    A GeoPackage written by GDAL through Arrow (the bulk of the work happens
+    in C, chunk by chunk, so memory stays bounded by the chunk): the rows
+    with the store's column types and MultiPolygon blobs, in order, ``fid``
+    1, 2, …. Returns the bounds of every row (``minx, miny, maxx, maxy``),
+    for the spatial index.
     """
-    cols = ", ".join(VERSION_FIELDS)
-    marks = ", ".join("?" * (len(VERSION_FIELDS) + 1))
-    triggers = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)",
-        (_RTREE_TRIGGER, _COUNT_TRIGGER),
-    ).fetchall()
-    for name, _ in triggers:
-        conn.execute(f'DROP TRIGGER "{name}"')
-    first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
-    conn.executemany(f"INSERT INTO {LAYER} (geom, {cols}) VALUES ({marks})", rows)
-    fids = np.fromiter(
-        (
-            r[0]
-            for r in conn.execute(
-                f"SELECT fid FROM {LAYER} WHERE fid > ? ORDER BY fid", (first,)
-            )
-        ),
-        dtype=np.int64,
-    )
-    conn.execute(
-        "UPDATE gpkg_ogr_contents SET feature_count = "
-        f"(SELECT COUNT(*) FROM {LAYER}) WHERE lower(table_name) = lower(?)",
-        (LAYER,),
-    )
-    for _, sql in triggers:
-        conn.execute(sql)
-    return fids
+    import geopandas as gpd
+    import pyogrio
+
+    bounds = []
+    for part in chunks:
+        chunk = part.reset_index(drop=True)
+        if not len(chunk):
+            continue
+        columns = {}
+        for name in _STAGED_FIELDS:
+            dtype = _DTYPES[VERSION_FIELDS[name]]
+            if name == "content_hash":
+                columns[name] = pd.Series(content_hashes(chunk), dtype=dtype)
+            elif name in chunk:
+                columns[name] = chunk[name].astype(dtype)
+            else:
+                columns[name] = pd.Series(pd.NA, index=chunk.index, dtype=dtype)
+        rows = gpd.GeoDataFrame(columns, geometry=chunk.geometry.values, crs=SRS_ID)
+        pyogrio.write_dataframe(
+            rows,
+            path,
+            layer=_STAGED,
+            driver="GPKG",
+            geometry_type="MultiPolygon",
+            promote_to_multi=True,
+            append=bool(bounds),
+            use_arrow=True,
+            layer_options={"SPATIAL_INDEX": "NO"},
+        )
+        bounds.append(shapely_bounds(chunk))
+    return np.concatenate(bounds) if bounds else np.empty((0, 4))
 
 
 #: rebuild the whole R-tree when the new rows are at least this share of it
