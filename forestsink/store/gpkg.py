@@ -197,20 +197,33 @@ def content_hashes(frame) -> list[str]:
     )
     wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
     n = len(frame)
-    parts = []
+    text = np.full(n, "", dtype=object)
     for name in CONTENT_FIELDS:
         if name not in frame:
-            parts.append([f"{name}=\x1f"] * n)
+            text += f"{name}=\x1f"
             continue
         column = frame[name]
+        if pd.api.types.is_object_dtype(column):  # 1 and 1.0 would be one value
+            values = column.to_numpy(dtype=object, na_value="").tolist()
+            text += np.array([f"{name}={v}\x1f" for v in values], dtype=object)
+            continue
+        # the text of each distinct value once (years, types, ... repeat)
         if pd.api.types.is_float_dtype(column):
-            column = column.round(6)
-        values = column.to_numpy(dtype=object, na_value="").tolist()
-        parts.append([f"{name}={v}\x1f" for v in values])
+            values = column.round(6).to_numpy(dtype=np.float64, na_value=np.nan)
+            missing = np.isnan(values)
+            codes, bits = pd.factorize(values.view(np.int64))  # -0.0 is not 0.0
+            uniques = bits.view(np.float64).tolist()
+        else:
+            missing = column.isna().to_numpy()
+            codes, uniques = pd.factorize(column.to_numpy(dtype=object, na_value=""))
+        words = np.array([f"{name}={v}\x1f" for v in uniques], dtype=object)
+        words = np.append(words, f"{name}=\x1f")  # missing: empty text
+        codes[missing] = len(words) - 1
+        text += words[codes]  # object arrays: str concatenation, element-wise
     blake2b = hashlib.blake2b
     return [
-        blake2b("".join(texts).encode() + w, digest_size=20).hexdigest()
-        for *texts, w in zip(*parts, wkbs, strict=True)
+        blake2b(t.encode() + w, digest_size=20).hexdigest()
+        for t, w in zip(text.tolist(), wkbs, strict=True)
     ]
 
 
