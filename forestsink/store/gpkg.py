@@ -24,6 +24,15 @@ Each batch is one SQLite transaction (``BEGIN IMMEDIATE``): either all its
 rows land or none do, also if the process is killed (SQLite's rollback
 journal is replayed on the next open). A second writer waits up to
 ``timeout`` seconds for the first, then fails with a clear message.
+
+How an ingest is written (fast, and the store untouched until the commit):
+the delivered rows and their content hashes are first written by GDAL to a
+private staging GeoPackage in a temporary folder (outside the store, before
+it is locked); then, in the one transaction, SQL decides what is new,
+changed or unchanged against the live versions, ends the superseded ones and
+copies the new ones with ``INSERT … SELECT``; the R-tree is packed in bulk
+when the batch is large (:mod:`forestsink.store.rtree`), else extended row by
+row. The staging file is never part of the store.
 """
 
 from __future__ import annotations
@@ -519,8 +528,8 @@ class GeoPackageStore(WithdrawMixin):
         frame : geopandas.GeoDataFrame or iterable of them
             Validated canonical frame (EPSG:4490) with ``key``, ``adcode``,
             ``project_id``, ``area_mu`` and the content fields — or the chunks
-            of a large delivery, written in the same transaction so memory
-            stays bounded by the chunk.
+            of a large delivery, staged one by one (memory stays bounded by
+            the chunk) and landed in one transaction.
 
         Returns
         -------
