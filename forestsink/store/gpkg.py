@@ -921,20 +921,24 @@ def _index_versions(conn, fids: np.ndarray, bounds: np.ndarray) -> None:
 
     rtree = f"rtree_{LAYER}_geom"
     old = conn.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
+    block = 100_000  # rows turned into Python objects at a time
     if len(fids) < RTREE_REBUILD_SHARE * (old + len(fids)):
-        conn.executemany(
-            f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
-            [
-                (fid, b[0], b[2], b[1], b[3])
-                for fid, b in zip(fids.tolist(), bounds.tolist(), strict=True)
-            ],
-        )
+        for at in range(0, len(fids), block):
+            conn.executemany(
+                f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
+                zip(
+                    fids[at : at + block].tolist(),
+                    *bounds[at : at + block][:, [0, 2, 1, 3]].T.tolist(),
+                    strict=True,
+                ),
+            )
         return
     if old:
-        kept = np.array(
-            conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}").fetchall(),
-            dtype=np.float64,
-        )
+        cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}")
+        kept = [np.empty((0, 5))]
+        while rows := cursor.fetchmany(block):
+            kept.append(np.array(rows, dtype=np.float64))
+        kept = np.concatenate(kept)
         fids = np.concatenate([kept[:, 0].astype(np.int64), fids])
         bounds = np.concatenate([kept[:, 1:], bounds])
     write_rtree(conn, rtree, fids, bounds)

@@ -77,8 +77,9 @@ def pack(ids: np.ndarray, bounds: np.ndarray, capacity: int):
     -------
     (nodes, parents, leaves)
         ``nodes``: ``(nodeno, depth, cells)``, the root is node 1 and the only
-        one with a non-zero depth; ``parents``: ``(nodeno, parent nodeno)`` of
-        every other node; ``leaves``: ``(rowid, leaf nodeno)`` of every id.
+        one with a non-zero depth; ``parents``: array of ``(nodeno, parent
+        nodeno)`` of every other node; ``leaves``: array of ``(rowid, leaf
+        nodeno)`` of every id.
     """
     cells = np.empty(len(ids), dtype=_CELL)
     cells["id"] = ids
@@ -87,7 +88,8 @@ def pack(ids: np.ndarray, bounds: np.ndarray, capacity: int):
     cells["maxx"] = float32_up(bounds[:, 2])
     cells["maxy"] = float32_up(bounds[:, 3])
     if not len(cells):
-        return [(1, 0, cells)], [], []
+        none = np.empty((0, 2), np.int64)
+        return [(1, 0, cells)], none, none
     levels = []  # leaves first: the cells of each level, in node order
     while True:
         cells = cells[_str_order(cells, capacity)]
@@ -129,8 +131,8 @@ def pack(ids: np.ndarray, bounds: np.ndarray, capacity: int):
                     cells[at : at + capacity],
                 )
             )
-    pairs = np.concatenate(parents).tolist() if parents else []
-    return nodes, pairs, leaves[0].tolist()
+    pairs = np.concatenate(parents) if parents else np.empty((0, 2), np.int64)
+    return nodes, pairs, leaves[0]
 
 
 def write_rtree(conn, name: str, ids: np.ndarray, bounds: np.ndarray) -> None:
@@ -163,9 +165,15 @@ def write_rtree(conn, name: str, ids: np.ndarray, bounds: np.ndarray) -> None:
         f'INSERT INTO "{name}_node" (nodeno, data) VALUES (?, ?)',
         [(no, blob(depth, cells)) for no, depth, cells in nodes],
     )
-    conn.executemany(
-        f'INSERT INTO "{name}_parent" (nodeno, parentnode) VALUES (?, ?)', parents
-    )
-    conn.executemany(
-        f'INSERT INTO "{name}_rowid" (rowid, nodeno) VALUES (?, ?)', leaves
-    )
+    for shadow, cols, pairs in (
+        ("parent", "nodeno, parentnode", parents),
+        ("rowid", "rowid, nodeno", leaves),
+    ):
+        for at in range(0, len(pairs), _BLOCK):  # a block of Python ints at a time
+            conn.executemany(
+                f'INSERT INTO "{name}_{shadow}" ({cols}) VALUES (?, ?)',
+                pairs[at : at + _BLOCK].tolist(),
+            )
+
+
+_BLOCK = 100_000
