@@ -866,15 +866,17 @@ _DTYPES = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
 def _stage(chunks, path: Path) -> np.ndarray:
     """Write the delivered rows, with their content hashes, to a staging file.
 
-    A GeoPackage written by GDAL through Arrow (the bulk of the work happens
-    in C, chunk by chunk, so memory stays bounded by the chunk): the rows
-    with the store's column types and MultiPolygon blobs, in order, ``fid``
-    1, 2, …. Returns the bounds of every row (``minx, miny, maxx, maxy``),
-    for the spatial index.
+    A GeoPackage attribute table written by GDAL from Arrow (the bulk of the
+    work happens in C, chunk by chunk, so memory stays bounded by the chunk):
+    the rows with the store's column types and their ready GeoPackage
+    geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in order, ``fid`` 1,
+    2, …. Returns the bounds of every row (``minx, miny, maxx, maxy``), for
+    the spatial index.
     """
-    import geopandas as gpd
+    import pyarrow as pa
     import pyogrio
 
+    types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
     bounds = []
     for part in chunks:
         chunk = part.reset_index(drop=True)
@@ -882,24 +884,23 @@ def _stage(chunks, path: Path) -> np.ndarray:
             continue
         columns = {}
         for name in _STAGED_FIELDS:
-            dtype = _DTYPES[VERSION_FIELDS[name]]
+            kind = VERSION_FIELDS[name]
             if name == "content_hash":
-                columns[name] = pd.Series(content_hashes(chunk), dtype=dtype)
+                columns[name] = pa.array(content_hashes(chunk), pa.string())
             elif name in chunk:
-                columns[name] = chunk[name].astype(dtype)
+                values = chunk[name].astype(_DTYPES[kind])
+                columns[name] = pa.array(values, types[kind], from_pandas=True)
             else:
-                columns[name] = pd.Series(pd.NA, index=chunk.index, dtype=dtype)
-        rows = gpd.GeoDataFrame(columns, geometry=chunk.geometry.values, crs=SRS_ID)
-        pyogrio.write_dataframe(
-            rows,
+                columns[name] = pa.nulls(len(chunk), types[kind])
+        columns["geom"] = pa.array(to_gpkg_blobs(chunk.geometry.values), pa.binary())
+        pyogrio.write_arrow(
+            pa.table(columns),
             path,
             layer=_STAGED,
             driver="GPKG",
-            geometry_type="MultiPolygon",
-            promote_to_multi=True,
+            geometry_name=None,
+            geometry_type=None,
             append=bool(bounds),
-            use_arrow=True,
-            layer_options={"SPATIAL_INDEX": "NO"},
         )
         bounds.append(shapely_bounds(chunk))
     return np.concatenate(bounds) if bounds else np.empty((0, 4))
