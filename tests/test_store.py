@@ -171,30 +171,59 @@ def test_bulk_rtree_passes_sqlite_rtreecheck(tmp_path, n):
     assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
 
 
+def _grid(n, prefix, *, dy=0.0):
+    """*n* squares inside Wanzhou, rows of 20, ids ``<prefix><i>``."""
+    rows = [
+        frame(
+            center=(108.30, 30.74 + dy + 0.006 * r),
+            n=min(20, n - 20 * r),
+            ids=[f"{prefix}{20 * r + i}" for i in range(min(20, n - 20 * r))],
+        )
+        for r in range(-(-n // 20))
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
 def test_spatial_index_after_bulk_and_single_inserts(tmp_path, store):
     """A big batch packs the R-tree anew; a small one adds to it: both consistent."""
     import sqlite3
 
     from bad_input_helpers import rtree_mismatches
 
+    def check(expected_rows):
+        conn = sqlite3.connect(store.path)
+        try:
+            tree = conn.execute(
+                "SELECT rtreecheck('rtree_project_versions_geom')"
+            ).fetchone()[0]
+            entries = conn.execute(
+                "SELECT COUNT(*) FROM rtree_project_versions_geom"
+            ).fetchone()[0]
+            rows, last = conn.execute(
+                "SELECT COUNT(*), MAX(fid) FROM project_versions"
+            ).fetchone()
+        finally:
+            conn.close()
+        assert tree == "ok" and entries == rows == last == expected_rows
+        assert rtree_mismatches(store.path) == []
+        assert store.integrity_check() == "ok"
+        hit = pyogrio.read_dataframe(
+            store.path,
+            layer="current_projects",
+            bbox=tuple(store.current().total_bounds.tolist()),
+        )
+        assert len(hit) == len(store.current())
+
     _ingest(store, write(frame(n=3), tmp_path / "a.gpkg"))
-    big = frame(n=200, ids=[f"B{i}" for i in range(200)])
-    big["geometry"] = big.translate(0.002, 0.0).geometry
-    _ingest(store, write(big, tmp_path / "b.gpkg"), skip_errors=True)
-    small = frame(n=2, ids=["S1", "S2"])
-    small["geometry"] = small.translate(-0.002, 0.0).geometry
-    _ingest(store, write(small, tmp_path / "c.gpkg"), skip_errors=True)
-    conn = sqlite3.connect(store.path)
-    check = conn.execute("SELECT rtreecheck('rtree_project_versions_geom')").fetchone()
-    count = conn.execute("SELECT COUNT(*) FROM rtree_project_versions_geom").fetchone()
-    rows = conn.execute("SELECT COUNT(*) FROM project_versions").fetchone()
-    conn.close()
-    assert check[0] == "ok" and count == rows
-    assert rtree_mismatches(store.path) == []
-    assert store.integrity_check() == "ok"
-    hit = pyogrio.read_dataframe(
-        store.path,
-        layer="current_projects",
-        bbox=tuple(store.current().total_bounds.tolist()),
-    )
-    assert len(hit) == len(store.current())
+    out = _ingest(store, write(_grid(200, "B"), tmp_path / "b.gpkg"))
+    assert out["added"] == 200  # packed in bulk: 200 new next to 3
+    check(203)
+    out = _ingest(store, write(_grid(2, "S", dy=0.07), tmp_path / "c.gpkg"))
+    assert out["added"] == 2  # added one by one
+    check(205)
+    # a re-delivery: half unchanged, half moved, and new ones (bulk, no fid gaps)
+    again = pd.concat([_grid(200, "B"), _grid(200, "N", dy=0.1)], ignore_index=True)
+    again.loc[100:199, "geometry"] = again.loc[100:199].translate(0, 0.0001).geometry
+    out = _ingest(store, write(again, tmp_path / "d.gpkg"))
+    assert (out["unchanged"], out["changed"], out["added"]) == (100, 100, 200)
+    check(505)

@@ -618,15 +618,10 @@ class GeoPackageStore(WithdrawMixin):
             "(SELECT key FROM incoming WHERE live AND NOT same)",
             (batch_id, now),
         )
-        sfids = np.fromiter(
-            (
-                r[0]
-                for r in conn.execute(
-                    "SELECT sfid FROM incoming WHERE NOT (live AND same) ORDER BY sfid"
-                )
-            ),
-            dtype=np.int64,
-        )
+        sfids = np.arange(1, len(bounds) + 1)  # the staged rows that land
+        if unchanged:
+            sql = "SELECT sfid FROM incoming WHERE NOT (live AND same) ORDER BY sfid"
+            sfids = np.fromiter((r[0] for r in conn.execute(sql)), dtype=np.int64)
         first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
         triggers = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
@@ -635,11 +630,14 @@ class GeoPackageStore(WithdrawMixin):
         ).fetchall()
         for name, _ in triggers:  # see _RTREE_TRIGGER
             conn.execute(f'DROP TRIGGER "{name}"')
+        # new fids follow the last one without gaps; when every staged row is
+        # new, that is simply its staged fid (no window function to sort by)
+        fid = "? + s.fid" if not unchanged else "? + ROW_NUMBER() OVER (ORDER BY s.fid)"
         cols = ", ".join(_STAGED_FIELDS)
         picked = ", ".join(f"s.{c}" for c in _STAGED_FIELDS)
         conn.execute(
             f"INSERT INTO {LAYER} (fid, geom, {cols}, version, batch_id, valid_from) "
-            f"SELECT ? + ROW_NUMBER() OVER (ORDER BY s.fid), s.geom, {picked}, "
+            f"SELECT {fid}, s.geom, {picked}, "
             "COALESCE(i.last, 0) + 1, ?, ? "
             f"FROM staged.{_STAGED} s JOIN incoming i ON i.sfid = s.fid "
             "WHERE NOT (i.live AND i.same) ORDER BY s.fid",
