@@ -13,7 +13,10 @@ Rules:
   which lands the features without errors (recording how many were left out
   in the batch note) and skips files that cannot be read;
 * each file is one batch (one transaction); a file identical to one already
-  ingested (same SHA-256) is skipped and reported as such.
+  ingested (same SHA-256) is skipped and reported as such;
+* a file larger than the chunk size is read and checked once, chunk by
+  chunk; ingest keeps the checked chunks in a temporary Arrow file (memory
+  stays bounded by the chunk) and writes them from there.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
@@ -82,6 +86,7 @@ def check_deliveries(
     existing=None,
     progress: Callable | None = None,
     chunk_size: int = CHUNK_SIZE,
+    spill_dir: Path | None = None,
 ) -> CheckReport:
     """Read and validate deliveries; never touches a store.
 
@@ -96,6 +101,10 @@ def check_deliveries(
     chunk_size : int, optional (default: 100,000)
         Files with more features are read and checked in chunks of this many
         (memory stays bounded); duplicate ids are still found across chunks.
+    spill_dir : Path, optional (default: None)
+        Folder where the checked chunks of large files are kept (as Arrow
+        files) for writing them without reading and checking them again;
+        ``ingest_deliveries`` passes a temporary one. None: not kept.
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
@@ -129,7 +138,13 @@ def check_deliveries(
             if n > chunk_size:
                 try:
                     large = _check_large(
-                        path, n, chunk_size, read_options, check_options, existing
+                        path,
+                        n,
+                        chunk_size,
+                        read_options,
+                        check_options,
+                        existing,
+                        spill=_new_folder(spill_dir),
                     )
                 except ForestsinkError as err:
                     tables.append(pd.DataFrame([_file_issue(path, err)]))
@@ -172,18 +187,32 @@ def check_deliveries(
     return report
 
 
-def _check_large(path, n, chunk_size, read_options, check_options, existing) -> dict:
-    """Check a large file chunk by chunk; keep only issues and row numbers."""
+def _new_folder(parent) -> Path | None:
+    import tempfile
+
+    return None if parent is None else Path(tempfile.mkdtemp(dir=parent))
+
+
+def _check_large(
+    path, n, chunk_size, read_options, check_options, existing, spill=None
+) -> dict:
+    """Check a large file chunk by chunk; keep issues and row numbers.
+
+    With *spill* (a folder path), each checked chunk is also written there as
+    an Arrow file, so that ingest need not read and check it again.
+    """
     from forestsink.ingest import read_delivery
     from forestsink.ingest.read import file_sha256
 
-    tables, notes, seen, flagged = [], [], {}, set()
+    tables, notes, seen, flagged, spilled = [], [], {}, set(), []
     for start in range(0, n, chunk_size):
         delivery = read_delivery(path, rows=(start, chunk_size), **read_options)
         result = validate_delivery(delivery.frame, existing=existing, **check_options)
         tables.append(result.issues)
         notes.extend(x for x in delivery.notes if x not in notes)
         frame = result.frame
+        if spill is not None:
+            spilled.append(_spill(frame, spill / f"{start}.arrow"))
         keys = frame["key"].astype("string")
         repeated = [
             i for i, k in enumerate(keys.tolist()) if k is not pd.NA and k in seen
@@ -232,19 +261,64 @@ def _check_large(path, n, chunk_size, read_options, check_options, existing) -> 
         "notes": notes,
         "read_options": read_options,
         "check_options": check_options,
+        "spilled": spilled if spill is not None else None,
     }
 
 
+def _spill(frame, path: Path) -> Path:
+    """Write a checked frame to an Arrow IPC file (geometry as WKB)."""
+    import pyarrow as pa
+    import shapely
+
+    name = frame.geometry.name
+    table = pa.Table.from_pandas(
+        pd.DataFrame(frame.drop(columns=name)), preserve_index=False
+    )
+    wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
+    table = table.append_column(_WKB, pa.array(wkb, type=pa.binary()))
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"forestsink_crs": frame.crs.to_wkt()}
+    )
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    return path
+
+
+def _unspill(path: Path):
+    """Read back a frame written by :func:`_spill` (memory-mapped)."""
+    import geopandas as gpd
+    import pyarrow as pa
+    import shapely
+
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    crs = table.schema.metadata[b"forestsink_crs"].decode()
+    wkb = table.column(_WKB).to_numpy(zero_copy_only=False)
+    frame = table.drop_columns([_WKB]).to_pandas()
+    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=crs)
+
+
+_WKB = "__forestsink_wkb"
+
+
 def _large_frames(large: dict, bad_rows: set):
-    """Re-read a large file chunk by chunk, yielding the features to store."""
+    """Yield a large file's features to store, chunk by chunk.
+
+    From the chunks kept when it was checked, else by reading and checking
+    it again.
+    """
     from forestsink.ingest import read_delivery
 
-    for start in range(0, large["n"], large["chunk_size"]):
-        delivery = read_delivery(
-            large["path"], rows=(start, large["chunk_size"]), **large["read_options"]
-        )
-        result = validate_delivery(delivery.frame, **large["check_options"])
-        frame = result.frame
+    for k, start in enumerate(range(0, large["n"], large["chunk_size"])):
+        if large.get("spilled") is not None:
+            frame = _unspill(large["spilled"][k])
+        else:
+            delivery = read_delivery(
+                large["path"],
+                rows=(start, large["chunk_size"]),
+                **large["read_options"],
+            )
+            frame = validate_delivery(delivery.frame, **large["check_options"]).frame
         keep = ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
         yield frame[keep]
 
@@ -273,9 +347,32 @@ def ingest_deliveries(
     IngestError
         If errors remain and ``skip_errors`` is False; nothing is written.
     """
+    import shutil
+    import tempfile
+
     existing = store.current() if store.exists else None
+    spill_dir = Path(tempfile.mkdtemp(prefix="forestsink-checked-"))
+    try:
+        return _ingest(
+            paths,
+            store,
+            existing=existing,
+            spill_dir=spill_dir,
+            skip_errors=skip_errors,
+            dry_run=dry_run,
+            user=user,
+            progress=progress,
+            **check_options,
+        )
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _ingest(
+    paths, store, *, existing, spill_dir, skip_errors, dry_run, user, progress, **opts
+):
     report = check_deliveries(
-        paths, existing=existing, progress=progress, **check_options
+        paths, existing=existing, progress=progress, spill_dir=spill_dir, **opts
     )
     if report.n_errors and not skip_errors:
         raise IngestError(

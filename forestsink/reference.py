@@ -367,7 +367,9 @@ class DistrictResolver:
 
     def resolve_many(self, names: pd.Series) -> pd.Series:
         """Vectorised :meth:`resolve`; unknown names become ``<NA>``."""
-        return names.map(normalise_name).map(self._lookup).astype("string")
+        uniques = pd.unique(names.dropna())  # a few dozen names, many rows
+        lookup = {u: self._lookup.get(normalise_name(u)) for u in uniques}
+        return names.map(lookup).astype("string")
 
 
 @functools.cache

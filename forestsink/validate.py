@@ -75,20 +75,15 @@ class ValidationResult:
 class _Issues:
     def __init__(self, frame) -> None:
         self.rows: list[dict] = []
+        self.at: list[int] = []  # feature position of each row
         self.frame = frame
 
     def add(self, i, severity, code, field, value, message, action):
+        self.at.append(int(i))
         self.rows.append(
             {
                 "severity": severity,
                 "code": code,
-                "file": str(self.frame["source_file"].iloc[i]),
-                "row": int(self.frame["source_row"].iloc[i]),
-                "project_id": (
-                    None
-                    if pd.isna(self.frame["project_id"].iloc[i])
-                    else str(self.frame["project_id"].iloc[i])
-                ),
                 "field": field,
                 "value": None if value is None else str(value),
                 "message": message,
@@ -97,6 +92,15 @@ class _Issues:
         )
 
     def table(self) -> pd.DataFrame:
+        at = np.asarray(self.at, dtype=np.int64)
+        frame = self.frame
+        files = frame["source_file"].to_numpy(dtype=object)[at]
+        rows = frame["source_row"].to_numpy(dtype=np.int64)[at]
+        ids = frame["project_id"].to_numpy(dtype=object, na_value=None)[at]
+        for r, f, row, pid in zip(self.rows, files, rows, ids, strict=True):
+            r["file"] = str(f)
+            r["row"] = int(row)
+            r["project_id"] = None if pid is None else str(pid)
         df = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS))
         order = {s: i for i, s in enumerate(SEVERITIES)}
         return df.sort_values(
@@ -475,7 +479,14 @@ def validate_delivery(
 
 
 def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
-    """Fraction of each polygon's area inside each district (n × 38)."""
+    """Fraction of each polygon's area inside each district (n × 38).
+
+    Exact: 1.0 where a district contains the polygon properly (as
+    ``contains_properly``), else the area of the intersection. Both are
+    computed against the districts cut into pieces by a grid
+    (:func:`_district_pieces`), which are small, so that each test costs a few
+    dozen vertices instead of a whole district boundary.
+    """
     import shapely
 
     n, k = len(albers), len(d_albers)
@@ -483,28 +494,73 @@ def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
     idx = np.flatnonzero(usable)
     if not len(idx):
         return out
-    # polygons wholly inside one district: ask each (prepared) district for
-    # the polygons it contains, which is much faster than the reverse
-    tree = shapely.STRtree(albers[idx])
-    hits = [
-        (idx[tree.query(d, predicate="contains_properly")], j)
-        for j, d in enumerate(d_albers)
-    ]
-    inner = np.concatenate([h for h, _ in hits]) if hits else np.array([], int)
-    cols = np.concatenate([np.full(len(h), j) for h, j in hits]) if hits else inner
-    within = np.vstack([inner, cols]).astype(int)
-    out[within[0], within[1]] = 1.0
-    tree = shapely.STRtree(d_albers)
+    pieces, owner = _district_pieces(d_albers)
+    # wholly inside a piece: inside its district (the piece's interior is);
+    # ask each (prepared) piece for the polygons it contains
+    found = shapely.STRtree(albers[idx]).query(pieces, predicate="contains_properly")
+    out[idx[found[1]], owner[found[0]]] = 1.0
     done = np.zeros(n, dtype=bool)
-    done[within[0]] = True
+    done[idx[found[1]]] = True
     rest = idx[~done[idx]]
-    if len(rest):
-        pairs = tree.query(albers[rest], predicate="intersects")
-        inter = shapely.area(
-            shapely.intersection(albers[rest][pairs[0]], d_albers[pairs[1]])
-        )
-        np.add.at(out, (rest[pairs[0]], pairs[1]), inter / area_m2[rest][pairs[0]])
+    if not len(rest):
+        return out
+    a, b = shapely.STRtree(pieces).query(albers[rest], predicate="intersects")
+    a = rest[a]
+    # across piece edges: ask the (prepared) district itself
+    pairs = np.unique(np.column_stack([a, owner[b]]), axis=0)
+    shapely.prepare(d_albers)
+    inside = shapely.contains_properly(d_albers[pairs[:, 1]], albers[pairs[:, 0]])
+    out[pairs[inside, 0], pairs[inside, 1]] = 1.0
+    done[pairs[inside, 0]] = True
+    # the rest crosses a district boundary: intersect with the pieces
+    cut = ~done[a]
+    a, b = a[cut], b[cut]
+    if len(a):
+        inter = shapely.area(shapely.intersection(albers[a], pieces[b]))
+        np.add.at(out, (a, owner[b]), inter / area_m2[a])
     return out
+
+
+#: side of the grid cells that cut the districts into pieces (metres, Albers)
+PIECE_SIZE_M = 10_000.0
+_PIECES: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the districts by a square grid; return pieces and their districts.
+
+    The pieces of a district cover it exactly (they are its intersections
+    with the grid cells). Computed once per set of districts and kept.
+    """
+    import hashlib
+
+    import shapely
+
+    key = hashlib.sha256(b"".join(shapely.to_wkb(d_albers).tolist())).digest()
+    if key not in _PIECES:
+        shapely.prepare(d_albers)
+        pieces, owner = [], []
+        for j, district in enumerate(d_albers):
+            x0, y0, x1, y1 = shapely.bounds(district)
+            xs = np.arange(x0, x1 + PIECE_SIZE_M, PIECE_SIZE_M)
+            ys = np.arange(y0, y1 + PIECE_SIZE_M, PIECE_SIZE_M)
+            gx, gy = np.meshgrid(xs[:-1], ys[:-1])
+            cells = shapely.box(
+                gx.ravel(),
+                gy.ravel(),
+                gx.ravel() + PIECE_SIZE_M,
+                gy.ravel() + PIECE_SIZE_M,
+            )
+            cells = cells[shapely.intersects(district, cells)]
+            part = shapely.intersection(district, cells)
+            part = part[~shapely.is_empty(part)]
+            pieces.append(part)
+            owner.append(np.full(len(part), j))
+        pieces = np.concatenate(pieces)
+        shapely.prepare(pieces)
+        _PIECES.clear()  # one set of districts is used at a time
+        _PIECES[key] = (pieces, np.concatenate(owner))
+    return _PIECES[key]
 
 
 def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):

@@ -75,3 +75,155 @@ def test_large_file_in_chunks_equals_one_read(tmp_path):
     b = whole.current().drop(columns=["valid_from", "geometry"])
     pd.testing.assert_frame_equal(a.drop(columns="fid"), b.drop(columns="fid"))
     assert "read in chunks" in chunked.batches()["note"].iloc[0]
+
+
+def test_content_hashes_are_stable():
+    """Hashes written by earlier versions still match: re-deliveries stay equal."""
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import MultiPolygon, box
+
+    from forestsink.store.gpkg import content_hashes
+
+    gdf = gpd.GeoDataFrame(
+        {
+            "year": pd.array([2013, None], dtype="Int64"),
+            "project_type": pd.array(["afforestation", "renovation"], dtype="string"),
+            "programme": [None, "长防林"],
+            "area_reported_mu": [12.3456789, np.nan],
+            "species": pd.array(["马尾松", None], dtype="string"),
+            "stock_volume_m3": [np.nan, 1 / 3],
+            "attrs": pd.array(['{"a": 1}', "{}"], dtype="string"),
+        },
+        geometry=[
+            box(108.1, 30.1, 108.1012345678912, 30.1011),
+            MultiPolygon(
+                [box(108.2, 30.2, 108.201, 30.201), box(108.3, 30.3, 108.301, 30.301)]
+            ),
+        ],
+        crs=4490,
+    )
+    assert content_hashes(gdf) == [  # computed by the first (pandas) implementation
+        "4b1452fbdedf7f5a1e2735cc9e1c8218fa5b7821",
+        "f928ae1d4e57762af6704a4fe3184202f21c9148",
+    ]
+
+
+def test_polygon_blobs_are_what_geos_writes_for_a_multipolygon():
+    import shapely
+    from shapely.geometry import MultiPolygon, box
+
+    from forestsink.store.gpkg import from_gpkg_blobs, to_gpkg_blobs
+
+    geoms = [
+        box(108.1, 30.1, 108.2, 30.2).difference(box(108.12, 30.12, 108.13, 30.13))
+    ]
+    geoms.append(
+        MultiPolygon([box(108, 30, 108.1, 30.1), box(108.3, 30.3, 108.4, 30.4)])
+    )
+    (one, two) = to_gpkg_blobs(geoms)
+    multi = shapely.multipolygons([geoms[0]])
+    assert one[40:] == shapely.to_wkb(multi, byte_order=1, flavor="iso")
+    assert list(from_gpkg_blobs([one, two])) == [multi, geoms[1]]
+
+
+@pytest.mark.parametrize("n", [0, 1, 51, 52, 2_700])
+def test_bulk_rtree_passes_sqlite_rtreecheck(tmp_path, n):
+    """The packed R-tree is what SQLite's R*Tree module would accept and find."""
+    import sqlite3
+
+    import numpy as np
+
+    from forestsink.store.rtree import write_rtree
+
+    rng = np.random.default_rng(n)
+    x, y, w = rng.uniform(105, 110, n), rng.uniform(28, 32, n), rng.uniform(0, 1e-2, n)
+    bounds = np.column_stack([x, y, x + w, y + w])
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE t USING rtree(id, minx, maxx, miny, maxy)")
+    conn.execute("INSERT INTO t VALUES (999999, 1, 2, 3, 4)")  # replaced
+    conn.execute("BEGIN")
+    write_rtree(conn, "t", np.arange(1, n + 1), bounds)
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == n
+    stored = np.array(
+        conn.execute("SELECT minx, miny, maxx, maxy FROM t ORDER BY id").fetchall()
+    ).reshape(n, 4)
+    assert (stored[:, :2] <= bounds[:, :2]).all() and (
+        stored[:, 2:] >= bounds[:, 2:]
+    ).all()
+    q = (107.0, 29.0, 107.6, 29.5)
+    found = {
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM t WHERE minx <= ? AND maxx >= ? "
+            "AND miny <= ? AND maxy >= ?",
+            (q[2], q[0], q[3], q[1]),
+        )
+    }
+    hit = (bounds[:, 0] <= q[2]) & (bounds[:, 2] >= q[0])
+    hit &= (bounds[:, 1] <= q[3]) & (bounds[:, 3] >= q[1])
+    assert found == set((np.flatnonzero(hit) + 1).tolist())
+    conn.execute(
+        "INSERT INTO t VALUES (?, 106, 106.1, 29, 29.1)", (n + 1,)
+    )  # and grows
+    assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
+
+
+def _grid(n, prefix, *, dy=0.0):
+    """*n* squares inside Wanzhou, rows of 20, ids ``<prefix><i>``."""
+    rows = [
+        frame(
+            center=(108.30, 30.74 + dy + 0.006 * r),
+            n=min(20, n - 20 * r),
+            ids=[f"{prefix}{20 * r + i}" for i in range(min(20, n - 20 * r))],
+        )
+        for r in range(-(-n // 20))
+    ]
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_spatial_index_after_bulk_and_single_inserts(tmp_path, store):
+    """A big batch packs the R-tree anew; a small one adds to it: both consistent."""
+    import sqlite3
+
+    from bad_input_helpers import rtree_mismatches
+
+    def check(expected_rows):
+        conn = sqlite3.connect(store.path)
+        try:
+            tree = conn.execute(
+                "SELECT rtreecheck('rtree_project_versions_geom')"
+            ).fetchone()[0]
+            entries = conn.execute(
+                "SELECT COUNT(*) FROM rtree_project_versions_geom"
+            ).fetchone()[0]
+            rows, last = conn.execute(
+                "SELECT COUNT(*), MAX(fid) FROM project_versions"
+            ).fetchone()
+        finally:
+            conn.close()
+        assert tree == "ok" and entries == rows == last == expected_rows
+        assert rtree_mismatches(store.path) == []
+        assert store.integrity_check() == "ok"
+        hit = pyogrio.read_dataframe(
+            store.path,
+            layer="current_projects",
+            bbox=tuple(store.current().total_bounds.tolist()),
+        )
+        assert len(hit) == len(store.current())
+
+    _ingest(store, write(frame(n=3), tmp_path / "a.gpkg"))
+    out = _ingest(store, write(_grid(200, "B"), tmp_path / "b.gpkg"))
+    assert out["added"] == 200  # packed in bulk: 200 new next to 3
+    check(203)
+    out = _ingest(store, write(_grid(2, "S", dy=0.07), tmp_path / "c.gpkg"))
+    assert out["added"] == 2  # added one by one
+    check(205)
+    # a re-delivery: half unchanged, half moved, and new ones (bulk, no fid gaps)
+    again = pd.concat([_grid(200, "B"), _grid(200, "N", dy=0.1)], ignore_index=True)
+    again.loc[100:199, "geometry"] = again.loc[100:199].translate(0, 0.0001).geometry
+    out = _ingest(store, write(again, tmp_path / "d.gpkg"))
+    assert (out["unchanged"], out["changed"], out["added"]) == (100, 100, 200)
+    check(505)

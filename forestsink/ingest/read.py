@@ -225,7 +225,10 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None):
         window = (
             {} if rows is None else {"skip_features": rows[0], "max_features": rows[1]}
         )
-        return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, **window)
+        # Arrow: columns come back as arrays, not one Python object per value
+        return pyogrio.read_dataframe(
+            path, layer=layer, encoding=encoding, use_arrow=True, **window
+        )
     except (DataSourceError, DataLayerError, OSError, ValueError, RuntimeError) as err:
         raise DeliveryError(
             f"{display}: cannot be read ({err}). The file may be truncated or "
@@ -349,17 +352,16 @@ def _read_file(
                 "--encoding GBK / UTF-8."
             )
         if _is_text(raw[column]):
-            uniques = {v for v in raw[column] if isinstance(v, str) and not v.isascii()}
-            wrong = {v for v in uniques if looks_like_mojibake(v)}
-            bad = raw[column].isin(wrong) if wrong else pd.Series(False, raw.index)
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DeliveryError(
-                    f"{display}: row {i}, column {column!r}: value "
-                    f"{raw[column].iloc[i]!r} looks wrongly decoded (with "
-                    f"{encoding}); add a .cpg with the right code page or pass "
-                    "--encoding GBK / UTF-8."
-                )
+            codes, uniques = _text_uniques(raw[column])
+            for k, value in enumerate(uniques):  # in order of first appearance
+                if looks_like_mojibake(value):
+                    i = int(np.flatnonzero(codes == k)[0])
+                    raise DeliveryError(
+                        f"{display}: row {i}, column {column!r}: value "
+                        f"{value!r} looks wrongly decoded (with "
+                        f"{encoding}); add a .cpg with the right code page or pass "
+                        "--encoding GBK / UTF-8."
+                    )
     # ---- CRS
     if crs is not None:
         target = normalise_crs(crs, source=display)
@@ -480,6 +482,26 @@ def _is_text(series) -> bool:
     return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
 
 
+def _text_uniques(series) -> tuple[np.ndarray, list[str]]:
+    """Codes and distinct non-ASCII strings of a text column.
+
+    ``codes[i]`` is the position in the returned list of row *i*'s value, or
+    -1 when it is ASCII, missing or not a string. The list is in order of
+    first appearance. Work is per distinct value, not per row: a delivery
+    repeats the same few district and type names thousands of times.
+    """
+    if pd.api.types.is_object_dtype(series):  # may hold lists, dicts ...
+        text = np.array([isinstance(v, str) for v in series], dtype=bool)
+        series = series.where(text, None)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes = np.asarray(codes)
+    values = np.asarray(uniques, dtype=object).tolist()
+    keep = [k for k, v in enumerate(values) if isinstance(v, str) and not v.isascii()]
+    remap = np.full(len(values) + 1, -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    return remap[codes], [values[k] for k in keep]
+
+
 def _transcode(raw, codec: str, display: str):
     """Re-decode Latin-1-read text (names and values) with *codec*."""
     from forestsink.ingest.encoding import _trim_partial
@@ -492,19 +514,24 @@ def _transcode(raw, codec: str, display: str):
     for column in raw.columns:
         if column == "geometry" or not _is_text(raw[column]):
             continue
-        values = raw[column].to_numpy(dtype=object)
-        out = values.copy()
-        for i, value in enumerate(values):
-            if isinstance(value, str) and not value.isascii():
-                try:
-                    out[i] = value.encode("latin-1").decode(codec)
-                except (UnicodeEncodeError, UnicodeDecodeError) as err:
-                    raise DeliveryError(
-                        f"{display}: row {i}, column {column!r}: text cannot be "
-                        f"decoded as {codec} ({err}); add a .cpg with the right "
-                        "code page or pass --encoding."
-                    ) from err
-        raw[column] = out
+        codes, uniques = _text_uniques(raw[column])
+        if not uniques:
+            continue  # all ASCII: Latin-1 and *codec* read it the same
+        decoded = []
+        for k, value in enumerate(uniques):  # in order of first appearance
+            try:
+                decoded.append(value.encode("latin-1").decode(codec))
+            except (UnicodeEncodeError, UnicodeDecodeError) as err:
+                i = int(np.flatnonzero(codes == k)[0])
+                raise DeliveryError(
+                    f"{display}: row {i}, column {column!r}: text cannot be "
+                    f"decoded as {codec} ({err}); add a .cpg with the right "
+                    "code page or pass --encoding."
+                ) from err
+        out = raw[column].to_numpy(dtype=object)
+        hit = codes >= 0
+        out[hit] = np.asarray(decoded, dtype=object)[codes[hit]]
+        raw[column] = pd.Series(out, index=raw.index, dtype=raw[column].dtype)
     return raw
 
 

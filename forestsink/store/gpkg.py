@@ -24,6 +24,15 @@ Each batch is one SQLite transaction (``BEGIN IMMEDIATE``): either all its
 rows land or none do, also if the process is killed (SQLite's rollback
 journal is replayed on the next open). A second writer waits up to
 ``timeout`` seconds for the first, then fails with a clear message.
+
+How an ingest is written (fast, and the store untouched until the commit):
+the delivered rows and their content hashes are first written by GDAL to a
+private staging GeoPackage in a temporary folder (outside the store, before
+it is locked); then, in the one transaction, SQL decides what is new,
+changed or unchanged against the live versions, ends the superseded ones and
+copies the new ones with ``INSERT … SELECT``; the R-tree is packed in bulk
+when the batch is large (:mod:`forestsink.store.rtree`), else extended row by
+row. The staging file is never part of the store.
 """
 
 from __future__ import annotations
@@ -98,20 +107,30 @@ class StoreBusyError(StoreError, TimeoutError):
 
 
 def to_gpkg_blobs(geoms) -> list[bytes]:
-    """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope)."""
+    """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope).
+
+    A Polygon is written as a MultiPolygon of one part: its WKB behind the
+    9-byte MultiPolygon header (the bytes GEOS writes for that MultiPolygon).
+    """
     import shapely
 
     geoms = np.asarray(geoms, dtype=object)
-    polys = np.flatnonzero(shapely.get_type_id(geoms) == 3)
-    if len(polys):
-        geoms = geoms.copy()
-        geoms[polys] = shapely.multipolygons(
-            geoms[polys], indices=np.arange(len(polys))
-        )
     wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2, flavor="iso")
+    n = len(geoms)
+    header = np.zeros((n, 40), dtype=np.uint8)
+    header[:, :8] = np.frombuffer(b"GP\x00\x03" + struct.pack("<i", SRS_ID), np.uint8)
     envelopes = shapely.bounds(geoms)[:, [0, 2, 1, 3]].astype("<f8")  # x x y y
-    prefix = b"GP\x00\x03" + struct.pack("<i", SRS_ID)
-    return [prefix + e.tobytes() + w for e, w in zip(envelopes, wkb, strict=True)]
+    header[:, 8:] = np.ascontiguousarray(envelopes).view(np.uint8).reshape(n, 32)
+    single = [_ONE_PART if k == 3 else b"" for k in shapely.get_type_id(geoms).tolist()]
+    head = header.tobytes()
+    return [
+        head[40 * i : 40 * i + 40] + one + w
+        for i, (one, w) in enumerate(zip(single, wkb, strict=True))
+    ]
+
+
+#: ISO WKB header of a little-endian 2-D MultiPolygon with one part
+_ONE_PART = b"\x01" + struct.pack("<II", 6, 1)
 
 
 _ENVELOPE_DOUBLES = {0: 0, 1: 4, 2: 6, 3: 6, 4: 8}
@@ -170,11 +189,15 @@ def utc_now() -> str:
 
 
 def content_hashes(frame) -> list[str]:
-    """Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
+    r"""Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
 
     The same polygon re-exported through another format (coordinates that
     differ below 0.1 mm) hashes the same. Stable across library versions:
-    plain text of the values and ISO WKB, through BLAKE2b.
+    plain text of the values and ISO WKB, through BLAKE2b. Per polygon the
+    hashed bytes are ``name=value\x1f`` for each of ``CONTENT_FIELDS`` (value
+    as ``str()``, floats rounded to 6 decimals, empty when missing), UTF-8,
+    then the WKB. (Missing values were once written as NUL, which pandas'
+    ``astype(str)`` turned into empty text; the hashes keep that.)
     """
     import shapely
 
@@ -182,16 +205,34 @@ def content_hashes(frame) -> list[str]:
         np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
     )
     wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
-    text = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    n = len(frame)
+    text = np.full(n, "", dtype=object)
     for name in CONTENT_FIELDS:
-        column = frame[name] if name in frame else pd.Series(None, index=frame.index)
+        if name not in frame:
+            text += f"{name}=\x1f"
+            continue
+        column = frame[name]
+        if pd.api.types.is_object_dtype(column):  # 1 and 1.0 would be one value
+            values = column.to_numpy(dtype=object, na_value="").tolist()
+            text += np.array([f"{name}={v}\x1f" for v in values], dtype=object)
+            continue
+        # the text of each distinct value once (years, types, ... repeat)
         if pd.api.types.is_float_dtype(column):
-            column = column.round(6)
-        values = column.astype(object).where(column.notna(), "\x00")
-        text = text + name + "=" + values.astype(str) + "\x1f"
+            values = column.round(6).to_numpy(dtype=np.float64, na_value=np.nan)
+            missing = np.isnan(values)
+            codes, bits = pd.factorize(values.view(np.int64))  # -0.0 is not 0.0
+            uniques = bits.view(np.float64).tolist()
+        else:
+            missing = column.isna().to_numpy()
+            codes, uniques = pd.factorize(column.to_numpy(dtype=object, na_value=""))
+        words = np.array([f"{name}={v}\x1f" for v in uniques], dtype=object)
+        words = np.append(words, f"{name}=\x1f")  # missing: empty text
+        codes[missing] = len(words) - 1
+        text += words[codes]  # object arrays: str concatenation, element-wise
+    blake2b = hashlib.blake2b
     return [
-        hashlib.blake2b(t.encode() + w, digest_size=20).hexdigest()
-        for t, w in zip(text, wkbs, strict=True)
+        blake2b(t.encode() + w, digest_size=20).hexdigest()
+        for t, w in zip(text.tolist(), wkbs, strict=True)
     ]
 
 
@@ -245,12 +286,15 @@ class GeoPackageStore(WithdrawMixin):
     def __init__(self, path, /, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
+        self._staged: Path | None = None  # see write_delivery
 
     # ---- connection ---------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         _register_functions(conn)
         conn.execute("PRAGMA foreign_keys = ON")
+        if self._staged is not None:  # SQLite attaches only outside a transaction
+            conn.execute("ATTACH DATABASE ? AS staged", (str(self._staged),))
         return conn
 
     @property
@@ -484,8 +528,8 @@ class GeoPackageStore(WithdrawMixin):
         frame : geopandas.GeoDataFrame or iterable of them
             Validated canonical frame (EPSG:4490) with ``key``, ``adcode``,
             ``project_id``, ``area_mu`` and the content fields — or the chunks
-            of a large delivery, written in the same transaction so memory
-            stays bounded by the chunk.
+            of a large delivery, staged one by one (memory stays bounded by
+            the chunk) and landed in one transaction.
 
         Returns
         -------
@@ -493,66 +537,127 @@ class GeoPackageStore(WithdrawMixin):
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
+        import tempfile
+
         chunks = [frame] if isinstance(frame, pd.DataFrame) else frame
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
-        with self.transaction() as conn:
-            live = dict(
-                conn.execute(
-                    f"SELECT key, content_hash FROM {LAYER} WHERE ended_batch IS NULL"
-                ).fetchall()
-            )
-            versions = dict(
-                conn.execute(
-                    f"SELECT key, MAX(version) FROM {LAYER} GROUP BY key"
-                ).fetchall()
-            )
-            batch_id = None
-            for part in chunks:
-                chunk = part.reset_index(drop=True)
-                hashes = content_hashes(chunk)
-                keys = chunk["key"].astype(str).tolist()
-                todo = [i for i, k in enumerate(keys) if live.get(k) != hashes[i]]
-                counts["unchanged"] += len(keys) - len(todo)
-                if not todo:
-                    continue
-                if batch_id is None:
-                    batch_id, now = self._new_batch(
-                        conn,
-                        kind="ingest",
-                        source_name=source_name,
-                        source_sha256=source_sha256,
-                        note=note,
-                        user=user,
-                        now=now,
-                    )
-                changed = [keys[i] for i in todo if keys[i] in live]
-                conn.executemany(
-                    f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
-                    "end_reason = 'superseded' WHERE key = ? AND ended_batch IS NULL",
-                    [(batch_id, now, k) for k in changed],
-                )
-                counts["changed"] += len(changed)
-                counts["added"] += len(todo) - len(changed)
-                sub = chunk.iloc[todo]
-                new_versions = [versions.get(keys[i], 0) + 1 for i in todo]
-                rows = _version_rows(
-                    sub,
-                    hashes=[hashes[i] for i in todo],
-                    versions=new_versions,
-                    batch_id=batch_id,
+        with tempfile.TemporaryDirectory(prefix="forestsink-staged-") as tmp:
+            staged = Path(tmp) / "staged.gpkg"
+            bounds = _stage(chunks, staged)
+            self._staged = staged if len(bounds) else None
+            try:
+                return self._write_staged(
+                    bounds,
+                    source_name=source_name,
+                    source_sha256=source_sha256,
+                    note=note,
+                    user=user,
                     now=now,
                 )
-                _insert_versions(conn, rows, shapely_bounds(sub))
-                del rows, sub  # validation guarantees each key once per delivery
-            if batch_id is None:
-                return counts  # nothing changed: the transaction wrote nothing
+            finally:
+                self._staged = None
+
+    def _write_staged(
+        self, bounds, *, source_name, source_sha256, note, user, now
+    ) -> dict:
+        """Land the staged rows (``staged.versions``) as one batch, in SQL.
+
+        The staged file was written before the store was locked (by GDAL, in
+        C); inside the transaction the new state is decided against the live
+        one and copied with ``INSERT … SELECT``, so the write lock is held for
+        the copy only, and the decision sees every earlier writer's batch.
+        """
+        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
+        with self.transaction() as conn:
+            if not len(bounds):
+                return counts
+            staged = conn.execute(
+                f"SELECT COUNT(*), MAX(fid) FROM staged.{_STAGED}"
+            ).fetchone()
+            if staged != (len(bounds), len(bounds)):  # pragma: no cover - GDAL's fids
+                raise StoreError(
+                    f"staging file holds {staged[0]} rows (fid up to {staged[1]}), "
+                    f"expected {len(bounds)} numbered from 1; nothing was written."
+                )
             conn.execute(
-                f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
-                "WHERE batch_id = ?",
-                (counts["added"], counts["changed"], counts["unchanged"], batch_id),
+                "CREATE TEMP TABLE incoming AS SELECT s.fid AS sfid, s.key AS key, "
+                "s.content_hash = v.content_hash AS same, v.fid IS NOT NULL AS live, "
+                f"(SELECT MAX(version) FROM {LAYER} m WHERE m.key = s.key) AS last "
+                f"FROM staged.{_STAGED} s LEFT JOIN {LAYER} v "
+                "ON v.key = s.key AND v.ended_batch IS NULL"
             )
-            counts["batch_id"] = batch_id
-            _touch_contents(conn, now)
+            try:
+                return self._land(
+                    conn, counts, bounds, source_name, source_sha256, note, user, now
+                )
+            finally:
+                conn.execute("DROP TABLE temp.incoming")
+
+    def _land(
+        self, conn, counts, bounds, source_name, source_sha256, note, user, now
+    ) -> dict:
+        unchanged, changed, added = conn.execute(
+            "SELECT COALESCE(SUM(live AND same), 0), "
+            "COALESCE(SUM(live AND NOT same), 0), COALESCE(SUM(NOT live), 0) "
+            "FROM incoming"
+        ).fetchone()
+        counts.update(added=added, changed=changed, unchanged=unchanged)
+        if not added + changed:
+            return counts  # nothing changed: the transaction wrote nothing
+        batch_id, now = self._new_batch(
+            conn,
+            kind="ingest",
+            source_name=source_name,
+            source_sha256=source_sha256,
+            note=note,
+            user=user,
+            now=now,
+        )
+        conn.execute(
+            f"UPDATE {LAYER} SET ended_batch = ?, valid_to = ?, "
+            "end_reason = 'superseded' WHERE ended_batch IS NULL AND key IN "
+            "(SELECT key FROM incoming WHERE live AND NOT same)",
+            (batch_id, now),
+        )
+        sfids = np.arange(1, len(bounds) + 1)  # the staged rows that land
+        if unchanged:
+            sql = "SELECT sfid FROM incoming WHERE NOT (live AND same) ORDER BY sfid"
+            sfids = np.fromiter((r[0] for r in conn.execute(sql)), dtype=np.int64)
+        first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
+        triggers = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND name IN (?, ?)",
+            (_RTREE_TRIGGER, _COUNT_TRIGGER),
+        ).fetchall()
+        for name, _ in triggers:  # see _RTREE_TRIGGER
+            conn.execute(f'DROP TRIGGER "{name}"')
+        # new fids follow the last one without gaps; when every staged row is
+        # new, that is simply its staged fid (no window function to sort by)
+        fid = "? + s.fid" if not unchanged else "? + ROW_NUMBER() OVER (ORDER BY s.fid)"
+        cols = ", ".join(_STAGED_FIELDS)
+        picked = ", ".join(f"s.{c}" for c in _STAGED_FIELDS)
+        conn.execute(
+            f"INSERT INTO {LAYER} (fid, geom, {cols}, version, batch_id, valid_from) "
+            f"SELECT {fid}, s.geom, {picked}, "
+            "COALESCE(i.last, 0) + 1, ?, ? "
+            f"FROM staged.{_STAGED} s JOIN incoming i ON i.sfid = s.fid "
+            "WHERE NOT (i.live AND i.same) ORDER BY s.fid",
+            (first, batch_id, now),
+        )
+        conn.execute(
+            "UPDATE gpkg_ogr_contents SET feature_count = "
+            f"(SELECT COUNT(*) FROM {LAYER}) WHERE lower(table_name) = lower(?)",
+            (LAYER,),
+        )
+        for _, sql in triggers:
+            conn.execute(sql)
+        _index_versions(conn, first + 1 + np.arange(len(sfids)), bounds[sfids - 1])
+        conn.execute(
+            f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
+            "WHERE batch_id = ?",
+            (added, changed, unchanged, batch_id),
+        )
+        counts["batch_id"] = batch_id
+        _touch_contents(conn, now)
         return counts
 
     def withdraw_many(
@@ -733,70 +838,109 @@ def _column(frame, name) -> list:
     if name not in frame:
         return [None] * len(frame)
     column = frame[name]
-    values = column.astype(object).where(column.notna(), None).tolist()
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
+    values = column.to_numpy(dtype=object, na_value=None).tolist()
+    if pd.api.types.is_object_dtype(column):  # may hold numpy scalars
+        return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return values
 
 
-def _version_rows(frame, *, hashes, versions, batch_id, now) -> list[tuple]:
-    n = len(frame)
-    columns = {
-        "version": versions,
-        "content_hash": hashes,
-        "batch_id": [batch_id] * n,
-        "valid_from": [now] * n,
-        "ended_batch": [None] * n,
-        "valid_to": [None] * n,
-        "end_reason": [None] * n,
-    }
-    for name in VERSION_FIELDS:
-        if name not in columns:
-            columns[name] = _column(frame, name)
-    blobs = to_gpkg_blobs(frame.geometry.values)
-    return list(zip(blobs, *(columns[c] for c in VERSION_FIELDS), strict=True))
-
-
+#: GDAL's triggers that keep the R-tree and the feature count: while a batch
+#: lands they are dropped (the R-tree insert trigger would call a Python
+#: function five times per row to read each envelope) and restored before it
+#: commits, so other programs that write to the file keep them
 _RTREE_TRIGGER = f"rtree_{LAYER}_geom_insert"
 _COUNT_TRIGGER = f"trigger_insert_feature_count_{LAYER}"
 
+#: fields a delivery brings (the rest is set when the batch lands)
+_STAGED_FIELDS = tuple(
+    c
+    for c in VERSION_FIELDS
+    if c not in ("version", "batch_id", "valid_from", *MUTABLE_FIELDS)
+)
+_STAGED = "versions"
+_DTYPES = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
 
-def _insert_versions(conn, rows: list[tuple], bounds: np.ndarray) -> None:
-    """Insert version rows and their R-tree entries in bulk.
 
-    GDAL's insert trigger would call a Python function five times per row to
-    read each envelope; within this transaction it is dropped, the R-tree is
-    filled from the bounds we already have, and the trigger is restored, so
-    other programs that write to the file keep their index maintenance.
+def _stage(chunks, path: Path) -> np.ndarray:
+    """Write the delivered rows, with their content hashes, to a staging file.
+
+    A GeoPackage attribute table written by GDAL from Arrow (the bulk of the
+    work happens in C, chunk by chunk, so memory stays bounded by the chunk):
+    the rows with the store's column types and their ready GeoPackage
+    geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in order, ``fid`` 1,
+    2, …. Returns the bounds of every row (``minx, miny, maxx, maxy``), for
+    the spatial index.
     """
-    cols = ", ".join(VERSION_FIELDS)
-    marks = ", ".join("?" * (len(VERSION_FIELDS) + 1))
-    triggers = conn.execute(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)",
-        (_RTREE_TRIGGER, _COUNT_TRIGGER),
-    ).fetchall()
-    for name, _ in triggers:
-        conn.execute(f'DROP TRIGGER "{name}"')
-    first = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {LAYER}").fetchone()[0]
-    conn.executemany(f"INSERT INTO {LAYER} (geom, {cols}) VALUES ({marks})", rows)
-    fids = [
-        r[0]
-        for r in conn.execute(
-            f"SELECT fid FROM {LAYER} WHERE fid > ? ORDER BY fid", (first,)
+    import pyarrow as pa
+    import pyogrio
+
+    types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
+    bounds = []
+    for part in chunks:
+        chunk = part.reset_index(drop=True)
+        if not len(chunk):
+            continue
+        columns = {}
+        for name in _STAGED_FIELDS:
+            kind = VERSION_FIELDS[name]
+            if name == "content_hash":
+                columns[name] = pa.array(content_hashes(chunk), pa.string())
+            elif name in chunk:
+                values = chunk[name].astype(_DTYPES[kind])
+                columns[name] = pa.array(values, types[kind], from_pandas=True)
+            else:
+                columns[name] = pa.nulls(len(chunk), types[kind])
+        columns["geom"] = pa.array(to_gpkg_blobs(chunk.geometry.values), pa.binary())
+        pyogrio.write_arrow(
+            pa.table(columns),
+            path,
+            layer=_STAGED,
+            driver="GPKG",
+            geometry_name=None,
+            geometry_type=None,
+            append=bool(bounds),
         )
-    ]
-    conn.executemany(
-        f"INSERT INTO rtree_{LAYER}_geom VALUES (?, ?, ?, ?, ?)",
-        [
-            (fid, b[0], b[2], b[1], b[3])
-            for fid, b in zip(fids, bounds.tolist(), strict=True)
-        ],
-    )
-    conn.execute(
-        "UPDATE gpkg_ogr_contents SET feature_count = "
-        f"(SELECT COUNT(*) FROM {LAYER}) WHERE lower(table_name) = lower(?)",
-        (LAYER,),
-    )
-    for _, sql in triggers:
-        conn.execute(sql)
+        bounds.append(shapely_bounds(chunk))
+    return np.concatenate(bounds) if bounds else np.empty((0, 4))
+
+
+#: rebuild the whole R-tree when the new rows are at least this share of it
+RTREE_REBUILD_SHARE = 0.2
+
+
+def _index_versions(conn, fids: np.ndarray, bounds: np.ndarray) -> None:
+    """Add new versions to the spatial index (the GeoPackage R-tree).
+
+    Few new rows next to many old ones go in one by one; otherwise the whole
+    tree is packed again from the old entries and the new ones
+    (:func:`forestsink.store.rtree.write_rtree`), several times faster.
+    Both happen inside the batch's transaction.
+    """
+    from forestsink.store.rtree import write_rtree
+
+    rtree = f"rtree_{LAYER}_geom"
+    old = conn.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
+    block = 100_000  # rows turned into Python objects at a time
+    if len(fids) < RTREE_REBUILD_SHARE * (old + len(fids)):
+        for at in range(0, len(fids), block):
+            conn.executemany(
+                f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
+                zip(
+                    fids[at : at + block].tolist(),
+                    *bounds[at : at + block][:, [0, 2, 1, 3]].T.tolist(),
+                    strict=True,
+                ),
+            )
+        return
+    if old:
+        cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}")
+        kept = [np.empty((0, 5))]
+        while rows := cursor.fetchmany(block):
+            kept.append(np.array(rows, dtype=np.float64))
+        kept = np.concatenate(kept)
+        fids = np.concatenate([kept[:, 0].astype(np.int64), fids])
+        bounds = np.concatenate([kept[:, 1:], bounds])
+    write_rtree(conn, rtree, fids, bounds)
 
 
 def _touch_contents(conn, now: str) -> None:

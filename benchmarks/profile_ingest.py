@@ -1,0 +1,127 @@
+"""Where the time of one ingest goes: wall-clock per stage, beside the baseline.
+
+Generates the same GBK Shapefile as ``bench_ingest.py`` (default 200,000
+polygons), runs the bare pyogrio baseline (read + ``to_crs`` + write) and
+then one ``ingest_deliveries`` into an empty GeoPackage store, with timers
+wrapped around its internal stages (private functions: this script follows
+the code, it is not an API). Stages nest: ``read_delivery`` includes the raw
+read, ``validate_delivery`` the district shares, ``stage`` the hashes and
+blobs, ``land (transaction)`` the SQL copy and the R-tree.
+
+Run: ``.venv/bin/python benchmarks/profile_ingest.py [--n 200000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+TIMES: dict[str, float] = collections.defaultdict(float)
+
+
+def _timed(module, name: str, label: str) -> None:
+    original = getattr(module, name)
+
+    @functools.wraps(original)
+    def wrapper(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            TIMES[label] += time.perf_counter() - t0
+
+    setattr(module, name, wrapper)
+
+
+def _instrument() -> None:
+    from forestsink import deliveries, ingest, validate
+    from forestsink.ingest import read
+    from forestsink.store import gpkg
+
+    for module, name, label in [
+        (read, "file_sha256", "  file SHA-256"),
+        (read, "_read_raw", "  pyogrio read (Arrow)"),
+        (read, "_transcode", "  transcode GBK"),
+        (deliveries, "validate_delivery", "validate_delivery"),
+        (validate, "albers_geometries", "  Albers coordinates"),
+        (validate, "_inside_fractions", "  city/district shares"),
+        (deliveries, "_spill", "spill checked chunks (Arrow)"),
+        (deliveries, "_unspill", "read checked chunks back"),
+        (gpkg, "_stage", "stage (GDAL write_arrow)"),
+        (gpkg, "content_hashes", "  content hashes"),
+        (gpkg, "to_gpkg_blobs", "  GeoPackage blobs"),
+        (gpkg, "_index_versions", "  R-tree"),
+    ]:
+        _timed(module, name, label)
+    original_read = read.read_delivery
+
+    def read_delivery(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return original_read(*args, **kwargs)
+        finally:
+            TIMES["read_delivery"] += time.perf_counter() - t0
+
+    ingest.read_delivery = read.read_delivery = read_delivery
+    original_tx = gpkg.GeoPackageStore.transaction
+
+    @contextmanager
+    def transaction(self):
+        with original_tx(self) as conn:
+            t0 = time.perf_counter()
+            yield conn
+            TIMES["land (transaction)"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+        TIMES["commit"] += time.perf_counter() - t0
+
+    gpkg.GeoPackageStore.transaction = transaction
+
+
+def main(argv=None) -> None:
+    import pyogrio
+    from bench_ingest import make_shapefile
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    _instrument()
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.reference import read_districts, read_project_types
+    from forestsink.store import GeoPackageStore
+
+    read_districts()
+    read_project_types()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        shp = make_shapefile(tmp / "big.shp", args.n)
+        t0 = time.perf_counter()
+        df = pyogrio.read_dataframe(shp, encoding="GBK")
+        t1 = time.perf_counter()
+        df = df.to_crs(4490)
+        t2 = time.perf_counter()
+        pyogrio.write_dataframe(df, tmp / "bare.gpkg")
+        t3 = time.perf_counter()
+        bare = t3 - t0
+        print(f"N = {args.n:,}")
+        print(
+            f"bare pyogrio {bare:.2f} s (read {t1 - t0:.2f}, to_crs {t2 - t1:.2f}, "
+            f"write {t3 - t2:.2f})"
+        )
+        t0 = time.perf_counter()
+        ingest_deliveries([shp], GeoPackageStore(tmp / "s.gpkg"), skip_errors=True)
+        total = time.perf_counter() - t0
+        print(f"forestsink ingest {total:.2f} s ({total / bare:.2f}x bare)")
+        for label, seconds in TIMES.items():
+            print(f"  {label:32s} {seconds:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
