@@ -142,6 +142,12 @@ def test_cli_stage_then_progress(files, tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "p.csv", dtype={"adcode": str})
     assert set(table["adcode"]) == {"500101", "500102"}
+    result = runner.invoke(
+        cli, ["carbon", "--store", str(out), "--out", str(tmp_path / "c.csv")]
+    )
+    assert result.exit_code == 0, result.output
+    carbon = pd.read_csv(tmp_path / "c.csv", dtype={"adcode": str})
+    assert set(carbon["adcode"].dropna()) >= {"500101", "500102"}
     # an existing folder is refused, and a store command on a dataset explains
     result = runner.invoke(cli, ["stage", str(files[0]), "--out", str(out)])
     assert result.exit_code != 0 and "already exists" in result.output
