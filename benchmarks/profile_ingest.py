@@ -119,8 +119,27 @@ def main(argv=None) -> None:
         ingest_deliveries([shp], GeoPackageStore(tmp / "s.gpkg"), skip_errors=True)
         total = time.perf_counter() - t0
         print(f"forestsink ingest {total:.2f} s ({total / bare:.2f}x bare)")
-        for label, seconds in TIMES.items():
-            print(f"  {label:32s} {seconds:6.2f} s")
+        order = [
+            "read_delivery",
+            "  file SHA-256",
+            "  pyogrio read (Arrow)",
+            "  transcode GBK",
+            "validate_delivery",
+            "  Albers coordinates",
+            "  city/district shares",
+            "spill checked chunks (Arrow)",
+            "read checked chunks back",
+            "stage (GDAL write_arrow)",
+            "  content hashes",
+            "  GeoPackage blobs",
+            "land (transaction)",
+            "  R-tree",
+            "commit",
+        ]
+        for label in order:
+            print(f"  {label:32s} {TIMES[label]:6.2f} s")
+        rest = total - sum(TIMES[k] for k in order if not k.startswith(" "))
+        print(f"  {'other (between stages)':32s} {rest:6.2f} s")
 
 
 if __name__ == "__main__":

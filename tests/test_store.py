@@ -227,3 +227,30 @@ def test_spatial_index_after_bulk_and_single_inserts(tmp_path, store):
     out = _ingest(store, write(again, tmp_path / "d.gpkg"))
     assert (out["unchanged"], out["changed"], out["added"]) == (100, 100, 200)
     check(505)
+
+
+def test_one_store_object_shared_by_writer_threads(tmp_path, store):
+    """Each thread lands its own staged rows, also through a shared object."""
+    import threading
+
+    store.timeout = 60
+    paths = [
+        write(_grid(40, f"T{k}-", dy=0.03 * k), tmp_path / f"t{k}.gpkg")
+        for k in range(3)
+    ]
+    outcomes = []
+    threads = [
+        threading.Thread(target=lambda p=p: outcomes.append(_ingest(store, p)))
+        for p in paths
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(o["added"] for o in outcomes) == [40, 40, 40]
+    current = store.current()
+    assert len(current) == 120
+    for k in range(3):  # every batch holds its own file's polygons
+        keys = current.loc[current["source_file"] == f"t{k}.gpkg", "key"]
+        assert len(keys) == 40 and keys.str.contains(f"/T{k}-").all()
+    assert store.integrity_check() == "ok"

@@ -286,15 +286,18 @@ class GeoPackageStore(WithdrawMixin):
     def __init__(self, path, /, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
         self.timeout = timeout
-        self._staged: Path | None = None  # see write_delivery
+        # the staging file of the write in progress, per thread: one store
+        # object may be shared by threads (see write_delivery)
+        self._writing = threading.local()
 
     # ---- connection ---------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         _register_functions(conn)
         conn.execute("PRAGMA foreign_keys = ON")
-        if self._staged is not None:  # SQLite attaches only outside a transaction
-            conn.execute("ATTACH DATABASE ? AS staged", (str(self._staged),))
+        staged = getattr(self._writing, "staged", None)
+        if staged is not None:  # SQLite attaches only outside a transaction
+            conn.execute("ATTACH DATABASE ? AS staged", (str(staged),))
         return conn
 
     @property
@@ -543,7 +546,7 @@ class GeoPackageStore(WithdrawMixin):
         with tempfile.TemporaryDirectory(prefix="forestsink-staged-") as tmp:
             staged = Path(tmp) / "staged.gpkg"
             bounds = _stage(chunks, staged)
-            self._staged = staged if len(bounds) else None
+            self._writing.staged = staged if len(bounds) else None
             try:
                 return self._write_staged(
                     bounds,
@@ -554,7 +557,7 @@ class GeoPackageStore(WithdrawMixin):
                     now=now,
                 )
             finally:
-                self._staged = None
+                self._writing.staged = None
 
     def _write_staged(
         self, bounds, *, source_name, source_sha256, note, user, now
