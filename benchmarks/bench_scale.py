@@ -22,7 +22,7 @@ the driving process). Throughput is polygons per second of wall time.
 
 Run (after ``make test`` or ``make demo`` made ``.venv``)::
 
-    .venv/bin/python benchmarks/bench_scale.py --sizes 1000000 5000000 --big 10000000
+    .venv/bin/python benchmarks/bench_scale.py --sizes 1000000 --big 10000000
 
 ``--sizes`` get all three progress engines; ``--big`` gets the whole
 pipeline with 2 workers only (the 10M target). Disk: about 2.2 GB per
