@@ -128,13 +128,11 @@ def count_classes_dask(
     """
     from dask.distributed import as_completed
 
-    from forestsink.distributed import client_for
+    from forestsink.distributed import dask_client
 
     grid = rasters[0].grid
-    own = client is None
-    client = client or client_for(scheduler)
-    try:
-        n_workers = max(len(client.scheduler_info().get("workers", {})), 1)
+    with dask_client(client, scheduler) as active:
+        n_workers = max(len(active.scheduler_info().get("workers", {})), 1)
         bands = row_bands(
             grid,
             max(r.block_height for r in rasters),
@@ -142,10 +140,10 @@ def count_classes_dask(
         )
         if hasattr(geoms, "geometry"):
             geoms = geoms.geometry
-        geoms_f = client.scatter(geoms, broadcast=True)
+        geoms_f = active.scatter(geoms, broadcast=True)
         label = tuple(years) if years is not None else tuple(range(len(rasters)))
         futures = [
-            client.submit(
+            active.submit(
                 _count_band,
                 list(rasters),
                 geoms_f,
@@ -175,10 +173,4 @@ def count_classes_dask(
             future.release()
             if progress:
                 progress(done, len(futures))
-    finally:
-        if own:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
     return ClassAreas(label, per, pair, tuple(unknown)), covered, pixels

@@ -36,7 +36,8 @@ tcp://host:8786``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -259,3 +260,23 @@ def client_for(scheduler: str | None = None, *, workers: int = 2):
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
     )
     return Client(cluster)
+
+
+@contextmanager
+def dask_client(client=None, scheduler: str | None = None) -> Iterator:
+    """Yield *client*, or a new one for *scheduler* that is closed afterwards.
+
+    Without either a ``LocalCluster`` is started (:func:`client_for`) and
+    shut down on exit; a client passed in is left open for its owner.
+    """
+    if client is not None:
+        yield client
+        return
+    own = client_for(scheduler)
+    try:
+        yield own
+    finally:
+        cluster = getattr(own, "cluster", None)
+        own.close()
+        if cluster is not None:
+            cluster.close()

@@ -520,10 +520,11 @@ def _partitioned_base(
     workers can read — for a remote cluster, export the store to shared
     storage first and give that folder as the store.
     """
+    import contextlib
     import tempfile
 
     from forestsink.dataset import Dataset, write_partitions
-    from forestsink.distributed import client_for, progress_base_partitioned
+    from forestsink.distributed import dask_client, progress_base_partitioned
     from forestsink.reference import read_districts
 
     if scheduler and not isinstance(store, Dataset):
@@ -532,10 +533,12 @@ def _partitioned_base(
             "Export it to storage every worker can read (`forestsink export "
             "--format geoparquet --out /shared/DIR`) and give --store /shared/DIR."
         )
-    own = engine == "dask" and client is None
-    if own:
-        client = client_for(scheduler)
-    with tempfile.TemporaryDirectory(prefix="forestsink-dataset-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if engine == "dask":
+            client = stack.enter_context(dask_client(client, scheduler))
+        tmp = stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="forestsink-dataset-")
+        )
         if isinstance(store, Dataset):
             if as_of is not None:
                 store.current(as_of=as_of)  # raises the dataset's as-of error
@@ -543,22 +546,15 @@ def _partitioned_base(
         else:
             write_partitions(_current_or_error(store, as_of), tmp, "store")
             root = tmp
-        try:
-            return progress_base_partitioned(
-                root,
-                read_districts(),
-                types,
-                growth=growth,
-                end_year=end_year,
-                partitions=partitions,
-                client=client if engine == "dask" else None,
-            )
-        finally:
-            if own:
-                cluster = getattr(client, "cluster", None)
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+        return progress_base_partitioned(
+            root,
+            read_districts(),
+            types,
+            growth=growth,
+            end_year=end_year,
+            partitions=partitions,
+            client=client if engine == "dask" else None,
+        )
 
 
 def _end_year(store, as_of) -> int:

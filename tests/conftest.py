@@ -103,10 +103,7 @@ def sample_store(sample_dir, sample_manifest, tmp_path_factory):
 @pytest.fixture(scope="session")
 def dask_client():
     """One two-worker ``LocalCluster`` for every Dask test."""
-    from forestsink.distributed import client_for
+    from forestsink.distributed import dask_client
 
-    c = client_for(workers=2)
-    yield c
-    cluster = c.cluster
-    c.close()
-    cluster.close()
+    with dask_client() as client:
+        yield client

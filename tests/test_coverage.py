@@ -669,16 +669,7 @@ def test_cli_rejects_bad_out_suffix(tmp_path):
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    pytest.importorskip("dask.distributed")
-    from forestsink.distributed import client_for
-
-    client = client_for(workers=2)
-    yield client
-    cluster = client.cluster
-    client.close()
-    cluster.close()
+# ``dask_client``: the session's two-worker LocalCluster (conftest.py)
 
 
 @pytest.mark.parametrize("n_years", [1, 2])

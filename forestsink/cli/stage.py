@@ -67,32 +67,23 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
                 f"{list(zone_frame.columns)}).",
                 param_hint="--zones",
             )
-    client = None
-    if engine == "dask":
-        from forestsink.distributed import client_for
+    from contextlib import nullcontext
 
-        client = client_for(scheduler)
+    from forestsink.distributed import dask_client
+
+    cluster = dask_client(scheduler=scheduler) if engine == "dask" else nullcontext()
     bar = Progress(transient=True, disable=not sys.stderr.isatty())
     task = bar.add_task("读取与校验 / reading and checking", total=None)
-    try:
-        with bar:
-            report = stage_deliveries(
-                paths,
-                out,
-                zones=zone_frame,
-                period=parse_period(period),
-                rules=rules,
-                client=client,
-                progress=lambda done, total: bar.update(
-                    task, completed=done, total=total
-                ),
-            )
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    with cluster as client, bar:
+        report = stage_deliveries(
+            paths,
+            out,
+            zones=zone_frame,
+            period=parse_period(period),
+            rules=rules,
+            client=client,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     _print_report(report, report_path)
     if not report.ok:
         click.secho(
