@@ -21,6 +21,7 @@ Tolerances (all keyword arguments, defaults stated):
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -523,21 +524,26 @@ def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
 
 #: side of the grid cells that cut the districts into pieces (metres, Albers)
 PIECE_SIZE_M = 10_000.0
-_PIECES: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+#: per-thread cache of the pieces: GEOS builds a prepared geometry's internal
+#: indexes lazily on first use, so prepared geometries shared by two threads
+#: (two ingests at once) can crash the process; each thread keeps its own
+_PIECES = threading.local()
 
 
 def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     """Cut the districts by a square grid; return pieces and their districts.
 
     The pieces of a district cover it exactly (they are its intersections
-    with the grid cells). Computed once per set of districts and kept.
+    with the grid cells). Computed once per set of districts and thread, and
+    kept (see :data:`_PIECES`).
     """
     import hashlib
 
     import shapely
 
     key = hashlib.sha256(b"".join(shapely.to_wkb(d_albers).tolist())).digest()
-    if key not in _PIECES:
+    cache = _PIECES.__dict__.setdefault("by_key", {})
+    if key not in cache:
         shapely.prepare(d_albers)
         pieces, owner = [], []
         for j, district in enumerate(d_albers):
@@ -558,9 +564,9 @@ def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
             owner.append(np.full(len(part), j))
         pieces = np.concatenate(pieces)
         shapely.prepare(pieces)
-        _PIECES.clear()  # one set of districts is used at a time
-        _PIECES[key] = (pieces, np.concatenate(owner))
-    return _PIECES[key]
+        cache.clear()  # one set of districts is used at a time
+        cache[key] = (pieces, np.concatenate(owner))
+    return cache[key]
 
 
 def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):

@@ -140,3 +140,24 @@ def test_geometry_collection_and_points(tmp_path):
         .frame["area_mu"]
         .iloc[0],
     )
+
+
+def test_district_pieces_are_not_shared_between_threads():
+    """Prepared GEOS geometries build their indexes lazily and are not safe to
+    share between threads (two ingests at once crashed the process in CI):
+    each thread must get its own pieces, and the same ones on a second call."""
+    import threading
+
+    from forestsink.area import albers_geometries
+    from forestsink.reference import read_districts
+    from forestsink.validate import _district_pieces
+
+    d_albers = albers_geometries(read_districts())
+    here = _district_pieces(d_albers)[0]
+    assert _district_pieces(d_albers)[0] is here
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(_district_pieces(d_albers)[0]))
+    worker.start()
+    worker.join()
+    assert len(seen[0]) == len(here)
+    assert not set(map(id, seen[0])) & set(map(id, here))
