@@ -58,6 +58,7 @@ import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1188,9 +1189,14 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
     pix = _to_pixels(geoms, grid)
     h, w = grid.height, grid.width
     _clip_to_grid(pix, h, w)
-    zone, row, col, frac = _band_cells(pix, grid)
-    # every (zone, row) of each zone's bounding box inside the grid
     ok = np.flatnonzero([g is not None for g in pix])
+    with ThreadPoolExecutor(1, thread_name_prefix="core") as pool:
+        # the core (below) is computed while exactextract runs: GEOS releases
+        # the GIL, exactextract does not
+        core_job = pool.submit(_core, pix, ok)
+        zone, row, col, frac = _band_cells(pix, grid)
+        core = core_job.result()
+    # every (zone, row) of each zone's bounding box inside the grid
     b = shapely.bounds(pix[ok]) if len(ok) else np.zeros((0, 4))
     zc0 = np.clip(np.floor(b[:, 0]), 0, w).astype(np.int64)
     zc1 = np.clip(np.ceil(b[:, 2]), 0, w).astype(np.int64)
@@ -1237,17 +1243,15 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
     gz, gr, gs, ge = (np.concatenate(a) for a in (gz, gr, gs, ge))
     real = ge > gs
     gz, gr, gs, ge = gz[real], gr[real], gs[real], ge[real]
-    # the core: points more than one pixel diagonal inside the boundary.
-    # Centres of untouched inside pixels lie in it (they are >= r - d/2 from
-    # the boundary), centres of touched or outside pixels do not (<= d/2)
-    core = np.full(len(pix), None, dtype=object)
-    core[ok] = shapely.buffer(pix[ok], -math.sqrt(2.0))
-    shapely.prepare(core[ok])
 
+    # the core (:func:`_core`) tells inside gaps and pixels from the rest
     def in_core(z, r, c):
         if len(z) == 0:
             return np.zeros(0, dtype=bool)
-        return shapely.contains_xy(core[z], c + 0.5, -(r + 0.5))
+        return _split_threads(
+            lambda s: shapely.contains_xy(core[z[s]], c[s] + 0.5, -(r[s] + 0.5)),
+            len(z),
+        )
 
     inside = in_core(gz, gr, gs)
     gz, gr, gs, ge = gz[inside], gr[inside], gs[inside], ge[inside]
@@ -1277,6 +1281,38 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
         part_col=col[part],
         part_frac=frac[part],
     )
+
+
+def _core(pix: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Return the zones' cores (prepared), None where a zone is empty.
+
+    The core holds the points more than one pixel diagonal inside the
+    boundary. Centres of untouched inside pixels lie in it (they are >= r -
+    d/2 from the boundary), centres of touched or outside pixels do not
+    (<= d/2).
+    """
+    import shapely
+
+    core = np.full(len(pix), None, dtype=object)
+    core[ok] = shapely.buffer(pix[ok], -math.sqrt(2.0))
+    shapely.prepare(core[ok])
+    return core
+
+
+def _split_threads(fn, n: int, min_items: int = 100_000) -> np.ndarray:
+    """Concatenate ``fn(slice)`` over halves of ``range(n)`` run in two threads.
+
+    For vectorised shapely calls, which release the GIL; small inputs run in
+    this thread.
+    """
+    import os
+
+    if n < min_items or (os.cpu_count() or 1) < 2:
+        return fn(slice(0, n))
+    half = n // 2
+    with ThreadPoolExecutor(2, thread_name_prefix="shapely") as pool:
+        parts = list(pool.map(fn, [slice(0, half), slice(half, n)]))
+    return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------
@@ -1501,6 +1537,7 @@ def count_classes(
     joint: bool = True,
     progress: Callable[[int, int], None] | None = None,
     window_pixels: int = 1 << 20,
+    threads: int | None = None,
 ) -> ClassAreas:
     """Read rasters window by window and sum area per zone and class.
 
@@ -1521,11 +1558,68 @@ def count_classes(
         Called as ``progress(done, total)`` after each window.
     window_pixels : int, optional (default: 2**20)
         Pixels per window (rows are read whole between the leftmost and the
-        rightmost zone pixel); bounds memory to about 40 bytes per pixel.
+        rightmost zone pixel); bounds memory to about 40 bytes per pixel
+        per thread.
+    threads : int, optional (default: the CPUs, at most :data:`MAX_THREADS`)
+        Row bands are shared out among this many threads, each with its own
+        open rasters and sums (GDAL's decoding and numpy's gathers release
+        the GIL); the sums are added at the end, so the result differs from
+        one thread's only by floating-point rounding (relative 1e-12).
 
     Returns
     -------
     ClassAreas
+    """
+    import os
+    import threading
+
+    grid = weights.grid
+    block = (
+        max(r.block_height for r in rasters),
+        max(r.block_width or grid.width for r in rasters),
+    )
+    bands = list(_windows(grid, block, window_pixels))
+    total = sum(len(chunks) for _r0, _r1, chunks in bands)
+    n_threads = max(1, min(threads or os.cpu_count() or 1, MAX_THREADS, len(bands)))
+    lock = threading.Lock()
+    done = [0]
+
+    def tick() -> None:
+        if progress:
+            with lock:
+                done[0] += 1
+                progress(done[0], total)
+
+    def work(i: int):
+        return _count_bands(
+            rasters, weights, scheme, bands[i::n_threads], joint=joint, tick=tick
+        )
+
+    if n_threads == 1:
+        parts = [work(0)]
+    else:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="count") as pool:
+            parts = list(pool.map(work, range(n_threads)))
+    per = sum(p[0] for p in parts)
+    pair = None if parts[0][1] is None else sum(p[1] for p in parts)
+    unknown: list[dict[int, int]] = [{} for _ in rasters]
+    for _per, _pair, found in parts:
+        for mine, theirs in zip(unknown, found, strict=True):
+            for code, n in theirs.items():
+                mine[code] = mine.get(code, 0) + n
+    label = tuple(years) if years is not None else tuple(range(len(rasters)))
+    return ClassAreas(label, per, pair, tuple(unknown))
+
+
+#: Most threads :func:`count_classes` uses by default.
+MAX_THREADS = 4
+
+
+def _count_bands(rasters, weights, scheme, bands, *, joint, tick):
+    """Count the windows of some row bands; return (per, pair, unknown).
+
+    Opens its own datasets (a GDAL dataset is not safe to share between
+    threads) and keeps its own sums.
     """
     import rasterio
 
@@ -1537,22 +1631,14 @@ def count_classes(
     fills = [
         info.nodata if info.nodata is not None else scheme.codes[0] for info in rasters
     ]
-    grid = weights.grid
-    block = (
-        max(r.block_height for r in rasters),
-        max(r.block_width or grid.width for r in rasters),
-    )
-    bands = list(_windows(grid, block, window_pixels))
     per = np.zeros((weights.n_zones, n_r, k))
     pair = np.zeros((weights.n_zones, k, k)) if use_joint else None
     unknown: list[dict[int, int]] = [{} for _ in rasters]
-    total = sum(len(chunks) for _r0, _r1, chunks in bands)
     state = {
         "arange": np.arange(0),
         "lookup": np.zeros(weights.n_zones, dtype=np.int64),
         "stride": k * k if use_joint else k,
     }
-    done = 0
     with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024):
         sources = [rasterio.open(info.path) for info in rasters]
         try:
@@ -1562,7 +1648,6 @@ def count_classes(
                 p, q = np.searchsorted(weights.p_row, bounds)
                 band = _band_items(weights, a, b, p, q)
                 for cw0, cw1 in chunks:
-                    done += 1
                     items = _chunk_items(band, cw0, cw1)
                     if items is not None:
                         c0, c1 = items["c0"], items["c1"]
@@ -1583,13 +1668,11 @@ def count_classes(
                             pair,
                             unknown,
                         )
-                    if progress:
-                        progress(done, total)
+                    tick()
         finally:
             for src in sources:
                 src.close()
-    label = tuple(years) if years is not None else tuple(range(n_r))
-    return ClassAreas(label, per, pair, tuple(unknown))
+    return per, pair, unknown
 
 
 def _band_items(weights: ZoneWeights, a: int, b: int, p: int, q: int) -> dict:
@@ -1669,9 +1752,6 @@ def _count_window(data, items, r0, state, luts, scheme, per, pair, unknown) -> N
             items["p_weight"],
         ),
     ]
-    # classes of the whole window at once (a byte lookup per pixel), then
-    # one gather per segment
-    data = [(lut[d], d) for d, lut in zip(data, luts, strict=True)]
     for flat, base, w in segments:
         _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown)
 
@@ -1692,8 +1772,9 @@ def _bincount(key, w, nz: int, stride: int) -> np.ndarray:
 def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
     """Add one window's areas to *per* (and *pair*).
 
-    *data* holds each raster's window of class indices (its codes already
-    through the lookup table) and the raw codes, ``(classes, codes)``.
+    *data* holds each raster's window of codes (flat); *luts* map codes to
+    class indices (gathered first, then looked up: ``take`` on the zone
+    pixels only is several times faster than a lookup of the whole window).
     *base* is each pixel's group times the key stride (K, or K² for a
     transition count); the class (pair) index is added to it. The group is
     the local zone index when *w* holds a weight per pixel, or a run piece
@@ -1703,7 +1784,8 @@ def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
         return
     k = scheme.size
     nz = len(present)
-    classes = [c[flat] for c, _codes in data]
+    codes = [d.take(flat) for d in data]
+    classes = [lut.take(c) for lut, c in zip(luts, codes, strict=True)]
     if pair is not None:
         base += classes[0].astype(np.int64) * k
         base += classes[1]
@@ -1721,7 +1803,7 @@ def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
             found.append(counts)
     for i, counts in enumerate(found):
         if counts[:, scheme.unknown_index].any():
-            bad = data[i][1][flat][classes[i] == scheme.unknown_index]
+            bad = codes[i][classes[i] == scheme.unknown_index]
             codes, n = np.unique(bad, return_counts=True)
             for code, c in zip(codes.tolist(), n.tolist(), strict=True):
                 unknown[i][code] = unknown[i].get(code, 0) + c

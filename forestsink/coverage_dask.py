@@ -78,7 +78,7 @@ def _band_grid(grid: Grid, r0: int, r1: int) -> Grid:
 def _count_band(infos, geoms, grid, r0, r1, scheme, years, joint):
     """One task: weights of rows [r0, r1) and their class areas."""
     weights = zone_weights(geoms, _band_grid(grid, r0, r1))
-    areas = count_classes(infos, weights, scheme, years=years, joint=joint)
+    areas = count_classes(infos, weights, scheme, years=years, joint=joint, threads=1)
     pixels = float(weights.length.sum()) + float(len(weights.p_row))
     return areas.per_year, areas.joint, areas.unknown, weights.covered_m2, pixels
 

@@ -390,6 +390,35 @@ def test_weights_are_reused_across_years(sample_dir):
     np.testing.assert_allclose(joint.joint.sum(axis=2), joint.per_year[:, 0], rtol=1e-9)
 
 
+def test_threads_share_out_bands_without_losing_or_repeating_any(sample_dir):
+    """1, 2 and 3 threads: the same areas, unknown counts and transitions."""
+    from forestsink.reference import read_districts
+
+    lc = sample_dir / "landcover"
+    infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
+    scheme = cov.read_class_scheme("clcd")
+    weights = cov.zone_weights(read_districts(), infos[0].grid)
+    seen = []
+    one = cov.count_classes(
+        infos, weights, scheme, threads=1, progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen[-1][0] == seen[-1][1] == len(seen)
+    for n in (2, 3):
+        seen.clear()
+        many = cov.count_classes(
+            infos,
+            weights,
+            scheme,
+            threads=n,
+            progress=lambda d, t: seen.append((d, t)),
+        )
+        np.testing.assert_allclose(many.per_year, one.per_year, rtol=1e-12, atol=1e-6)
+        np.testing.assert_allclose(many.joint, one.joint, rtol=1e-12, atol=1e-6)
+        assert many.unknown == one.unknown
+        assert sorted(d for d, _ in seen) == list(range(1, len(seen) + 1))
+        assert seen[-1][1] == len(seen)
+
+
 def test_window_chunks_and_piece_areas_match_per_pixel_sums(sample_dir):
     """Small windows give the same sums; run pieces ~ exact per-pixel areas."""
     from forestsink.reference import read_districts
