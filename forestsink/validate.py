@@ -315,8 +315,7 @@ def validate_delivery(
     inside = _inside_fractions(albers, usable, d_albers, area_m2)
     in_city = inside.sum(axis=1)
     adcodes = frame["adcode"].astype("string").fillna("").to_numpy(dtype=str)
-    column = {c: k for k, c in enumerate(d_codes)}
-    declared = np.array([column.get(c, -1) for c in adcodes], dtype=int)
+    declared = pd.Index(d_codes).get_indexer(adcodes)  # -1: not a district
     share = np.where(declared >= 0, inside[np.arange(n), np.maximum(declared, 0)], 1)
     suspect = usable & ((in_city < min_inside) | (share < district_warn))
     for i in np.flatnonzero(suspect):

@@ -77,6 +77,49 @@ def test_large_file_in_chunks_equals_one_read(tmp_path):
     assert "read in chunks" in chunked.batches()["note"].iloc[0]
 
 
+def test_large_file_staged_while_checked_equals_one_read(tmp_path, monkeypatch):
+    """Chunks staged in the background (no second read) land what one read
+    lands; errors inside a chunk are left out with --skip-errors; a chunk's
+    rows flagged later (a duplicate in a later chunk) fall back to reading
+    the file again."""
+    from forestsink import deliveries
+
+    gdf = frame(n=12, ids=[f"C{i}" for i in range(12)])
+    gdf.loc[7, "工程类别"] = "森林康养"  # an error inside the second chunk
+    path = write(gdf, tmp_path / "big.gpkg")
+    reread = []
+    original = deliveries._large_frames
+    monkeypatch.setattr(
+        deliveries,
+        "_large_frames",
+        lambda *a: reread.append(1) or original(*a),
+    )
+    staged = GeoPackageStore(tmp_path / "a.gpkg")
+    _, (out,) = ingest_deliveries([path], staged, chunk_size=5, skip_errors=True)
+    assert not reread and out["added"] == 11 and out["skipped"] == 1
+    whole = GeoPackageStore(tmp_path / "b.gpkg")
+    ingest_deliveries([path], whole, chunk_size=0, skip_errors=True)
+    a = staged.current().drop(columns=["valid_from", "fid"])
+    b = whole.current().drop(columns=["valid_from", "fid"])
+    pd.testing.assert_frame_equal(a, b)
+    with staged.transaction() as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        n_index = conn.execute(
+            "SELECT COUNT(*) FROM rtree_project_versions_geom"
+        ).fetchone()[0]
+    assert n_index == 11
+    # the same file again: identical, nothing staged or written
+    _, (again,) = ingest_deliveries([path], staged, chunk_size=5, skip_errors=True)
+    assert "identical" in again["status"] and len(staged.batches()) == 1
+    # a duplicate of a staged row found in a later chunk: read again
+    gdf.loc[10, "小班号"] = "C2"
+    path2 = write(gdf, tmp_path / "big2.gpkg")
+    other = GeoPackageStore(tmp_path / "c.gpkg")
+    _, (out2,) = ingest_deliveries([path2], other, chunk_size=5, skip_errors=True)
+    assert reread and out2["added"] == 9
+    assert "C2" not in set(other.current()["project_id"])
+
+
 def test_content_hashes_are_stable():
     """Hashes written by earlier versions still match: re-deliveries stay equal."""
     import geopandas as gpd

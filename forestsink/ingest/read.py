@@ -247,6 +247,7 @@ def read_delivery(
     district: str | None = None,
     rules=None,
     rows: tuple[int, int] | None = None,
+    sha256: str | None = None,
 ):
     """Read one delivered file into the canonical schema in EPSG:4490.
 
@@ -267,6 +268,9 @@ def read_delivery(
     rows : (int, int), optional (default: all)
         ``(first, count)``: read only these features (chunked reading of
         large files; ``source_row`` keeps the position in the file).
+    sha256 : str, optional (default: computed)
+        The file's :func:`file_sha256`, when the caller has it already (each
+        chunk of a large file would otherwise hash the whole file again).
 
     Returns
     -------
@@ -282,7 +286,7 @@ def read_delivery(
             "(.shp with .shx/.dbf/.prj, or all of them zipped), a GeoPackage or "
             "GeoJSON."
         )
-    sha = file_sha256(path)
+    sha = sha256 or file_sha256(path)
     options = {
         "layer": layer,
         "crs": crs,
@@ -490,7 +494,9 @@ def _text_uniques(series) -> tuple[np.ndarray, list[str]]:
     first appearance. Work is per distinct value, not per row: a delivery
     repeats the same few district and type names thousands of times.
     """
-    if pd.api.types.is_object_dtype(series):  # may hold lists, dicts ...
+    if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(
+        series, skipna=True
+    ) not in ("string", "empty"):  # may hold lists, dicts ...
         text = np.array([isinstance(v, str) for v in series], dtype=bool)
         series = series.where(text, None)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)

@@ -540,13 +540,15 @@ class GeoPackageStore(WithdrawMixin):
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
-        import tempfile
-
-        chunks = [frame] if isinstance(frame, pd.DataFrame) else frame
-        with tempfile.TemporaryDirectory(prefix="forestsink-staged-") as tmp:
-            staged = Path(tmp) / "staged.gpkg"
-            bounds = _stage(chunks, staged)
-            self._writing.staged = staged if len(bounds) else None
+        if isinstance(frame, Stager):
+            stager = frame
+        else:
+            stager = Stager()
+            for chunk in [frame] if isinstance(frame, pd.DataFrame) else frame:
+                stager.add(chunk, wait=True)
+        try:
+            bounds = stager.finish()
+            self._writing.staged = stager.path if len(bounds) else None
             try:
                 return self._write_staged(
                     bounds,
@@ -558,6 +560,12 @@ class GeoPackageStore(WithdrawMixin):
                 )
             finally:
                 self._writing.staged = None
+        finally:
+            stager.close()
+
+    def stager(self, folder=None) -> Stager:
+        """Return a :class:`Stager` whose rows :meth:`write_delivery` lands."""
+        return Stager(folder)
 
     def _write_staged(
         self, bounds, *, source_name, source_sha256, note, user, now
@@ -864,47 +872,98 @@ _STAGED = "versions"
 _DTYPES = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
 
 
-def _stage(chunks, path: Path) -> np.ndarray:
-    """Write the delivered rows, with their content hashes, to a staging file.
+class Stager:
+    """A delivery's rows staged in a private GeoPackage, ready to land.
+
+    Each :meth:`add` hands a validated chunk to one background thread, which
+    writes it (:func:`_stage`) while the caller reads and checks the next
+    chunk (GDAL's writing and GEOS's encoding release the GIL); at most one
+    chunk waits, so memory stays bounded by two chunks. The store is not
+    touched: :meth:`GeoPackageStore.write_delivery` lands the staged rows in
+    one transaction. :meth:`close` removes the file (always call it).
+
+    Parameters
+    ----------
+    folder : str or Path, optional (default: None)
+        Where to keep the staging file (default: the system temp folder).
+    """
+
+    def __init__(self, folder=None) -> None:
+        import tempfile
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._dir = Path(tempfile.mkdtemp(prefix="forestsink-staged-", dir=folder))
+        self.path = self._dir / "staged.gpkg"
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="stage")
+        self._jobs: list = []  # one per staged chunk; each returns its bounds
+        self.source_rows: list[np.ndarray] = []
+
+    def add(self, frame, *, wait: bool = False) -> None:
+        """Stage a validated chunk (in the background unless *wait*)."""
+        if self._jobs:
+            self._jobs[-1].result()  # one chunk at a time; re-raises its error
+        chunk = frame.reset_index(drop=True)
+        if not len(chunk):
+            return
+        if "source_row" in chunk:
+            self.source_rows.append(chunk["source_row"].to_numpy(dtype=np.int64))
+        job = self._pool.submit(_stage, chunk, self.path, append=bool(self._jobs))
+        self._jobs.append(job)
+        if wait:
+            job.result()
+
+    def holds_any(self, rows) -> bool:
+        """Whether any of these source rows was staged."""
+        staged = np.concatenate(self.source_rows) if self.source_rows else []
+        return bool(np.isin(staged, np.fromiter(rows, dtype=np.int64)).any())
+
+    def finish(self) -> np.ndarray:
+        """Wait for the writer; return every staged row's bounds, in order."""
+        bounds = [job.result() for job in self._jobs]
+        return np.concatenate(bounds) if bounds else np.empty((0, 4))
+
+    def close(self) -> None:
+        """Stop the writer and remove the staging file."""
+        import shutil
+
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
+    """Write validated rows, with their content hashes, to a staging file.
 
     A GeoPackage attribute table written by GDAL from Arrow (the bulk of the
-    work happens in C, chunk by chunk, so memory stays bounded by the chunk):
-    the rows with the store's column types and their ready GeoPackage
-    geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in order, ``fid`` 1,
-    2, …. Returns the bounds of every row (``minx, miny, maxx, maxy``), for
-    the spatial index.
+    work happens in C): the rows with the store's column types and their
+    ready GeoPackage geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in
+    order, ``fid`` 1, 2, … across appended chunks. Returns the bounds of
+    every row (``minx, miny, maxx, maxy``), for the spatial index.
     """
     import pyarrow as pa
     import pyogrio
 
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
-    bounds = []
-    for part in chunks:
-        chunk = part.reset_index(drop=True)
-        if not len(chunk):
-            continue
-        columns = {}
-        for name in _STAGED_FIELDS:
-            kind = VERSION_FIELDS[name]
-            if name == "content_hash":
-                columns[name] = pa.array(content_hashes(chunk), pa.string())
-            elif name in chunk:
-                values = chunk[name].astype(_DTYPES[kind])
-                columns[name] = pa.array(values, types[kind], from_pandas=True)
-            else:
-                columns[name] = pa.nulls(len(chunk), types[kind])
-        columns["geom"] = pa.array(to_gpkg_blobs(chunk.geometry.values), pa.binary())
-        pyogrio.write_arrow(
-            pa.table(columns),
-            path,
-            layer=_STAGED,
-            driver="GPKG",
-            geometry_name=None,
-            geometry_type=None,
-            append=bool(bounds),
-        )
-        bounds.append(shapely_bounds(chunk))
-    return np.concatenate(bounds) if bounds else np.empty((0, 4))
+    columns = {}
+    for name in _STAGED_FIELDS:
+        kind = VERSION_FIELDS[name]
+        if name == "content_hash":
+            columns[name] = pa.array(content_hashes(chunk), pa.string())
+        elif name in chunk:
+            values = chunk[name].astype(_DTYPES[kind])
+            columns[name] = pa.array(values, types[kind], from_pandas=True)
+        else:
+            columns[name] = pa.nulls(len(chunk), types[kind])
+    columns["geom"] = pa.array(to_gpkg_blobs(chunk.geometry.values), pa.binary())
+    pyogrio.write_arrow(
+        pa.table(columns),
+        path,
+        layer=_STAGED,
+        driver="GPKG",
+        geometry_name=None,
+        geometry_type=None,
+        append=append,
+    )
+    return shapely_bounds(chunk)
 
 
 #: rebuild the whole R-tree when the new rows are at least this share of it
