@@ -45,6 +45,21 @@ def split_by_district(frame, districts) -> pd.DataFrame:
     """
     import shapely
 
+    if len(frame) and len(districts) > 1:
+        # only the districts the polygons can reach (a task's share of a
+        # country need not map and test every county)
+        x0, y0, x1, y1 = frame.total_bounds
+        if frame.crs is not None and districts.crs is not None:
+            from pyproj import Transformer
+
+            x0, y0, x1, y1 = Transformer.from_crs(
+                frame.crs, districts.crs, always_xy=True
+            ).transform_bounds(x0, y0, x1, y1, densify_pts=21)
+        districts = districts.iloc[
+            shapely.STRtree(districts.geometry.values).query(
+                shapely.box(x0, y0, x1, y1)
+            )
+        ]
     geoms = albers_geometries(frame)
     d_geoms = albers_geometries(districts)
     d_codes = districts["adcode"].to_numpy(dtype=object)
@@ -145,9 +160,15 @@ def net_areas(
     net = pieces["area_mu"].to_numpy(dtype="float64").copy()
     geoms = pieces["geometry"].to_numpy()
     has_geom = ~pd.isna(geoms)
+    # rank of each piece's sort key (plain integers: the keys may be Arrow
+    # strings, costly to convert inside the loop)
+    rank = pd.factorize(order.to_numpy(dtype=object), sort=True)[0]
     labels = (pieces["adcode"].astype(str) + "|" + group.astype(str)).to_numpy()
-    for label in np.unique(labels[has_geom]):
-        idx = np.flatnonzero((labels == label) & has_geom)
+    codes = pd.factorize(labels)[0]
+    with_geom = np.flatnonzero(has_geom)
+    by_label = with_geom[np.argsort(codes[with_geom], kind="stable")]
+    bounds = np.flatnonzero(np.diff(codes[by_label])) + 1
+    for idx in np.split(by_label, bounds):
         if len(idx) < 2:
             continue
         tree = shapely.STRtree(geoms[idx])
@@ -165,7 +186,7 @@ def net_areas(
         members = np.unique(np.concatenate([pairs[0], pairs[1]]))
         for root in np.unique(comp[members]):
             local = idx[comp == root]
-            local = local[np.argsort(order.to_numpy()[local], kind="stable")]
+            local = local[np.argsort(rank[local], kind="stable")]
             covered = None
             for i in local:
                 g = geoms[i]
