@@ -93,6 +93,15 @@ def read_partitions(
     return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
 
 
+def dataset_columns(root) -> list[str]:
+    """Column names of a dataset (from its first partition file's schema)."""
+    import pyarrow.parquet as pq
+
+    for file in sorted(Path(root).glob(f"{PREFIX}*/*.parquet")):
+        return list(pq.read_schema(file).names)
+    return []
+
+
 def district_groups(codes: Sequence[str], n: int) -> list[list[str]]:
     """Split sorted district codes into *n* contiguous groups (tasks)."""
     import numpy as np

@@ -62,14 +62,17 @@ def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
     return {c: max(int(i), 0) for c, i in zip(codes, index, strict=True)}
 
 
-def _group_pieces(root, codes, districts):
-    from forestsink.aggregate import split_with_attributes
-    from forestsink.dataset import read_partitions
+def _read_group(root, codes):
+    """Read a group's polygons (EPSG:4490), with ``area_mu`` when stored."""
+    from forestsink.dataset import dataset_columns, read_partitions
 
-    frame = read_partitions(root, codes, columns=PROGRESS_COLUMNS)
-    if frame.empty:
-        return None
-    return split_with_attributes(frame, districts)
+    columns = list(PROGRESS_COLUMNS)
+    if "area_mu" in dataset_columns(root):
+        columns.append("area_mu")
+    frame = read_partitions(root, codes, columns=columns)
+    if not frame.empty and frame.crs is not None and frame.crs.to_epsg() != 4490:
+        frame = frame.to_crs(4490)
+    return frame
 
 
 #: Inward margin (degrees, ~10 m) of the cheap "wholly inside" test; far
@@ -103,34 +106,55 @@ def _maybe_crossing(frame, districts) -> np.ndarray:
 
 
 def _crossings(root, index, codes, districts, group_of):
-    """Pieces of group *index*'s polygons lying in other groups' districts."""
-    from forestsink.aggregate import split_with_attributes
-    from forestsink.dataset import read_partitions
+    """Pieces of group *index*'s polygons lying in other groups' districts.
 
-    frame = read_partitions(root, codes, columns=PROGRESS_COLUMNS)
+    Returns ``(away, maybe)``: the pieces to send (or None) and the rows (in
+    :func:`_read_group` order) of the polygons that may cross a district
+    boundary — the only ones the second pass splits.
+    """
+    from forestsink.aggregate import split_with_attributes
+
+    frame = _read_group(root, codes)
     if frame.empty:
-        return None
-    if frame.crs is not None and frame.crs.to_epsg() != 4490:
-        frame = frame.to_crs(4490)
+        return None, np.zeros(0, dtype=np.int64)
     maybe = _maybe_crossing(frame, districts)
-    if not maybe.any():
-        return None
-    pieces = split_with_attributes(frame[maybe], districts)
+    rows = np.flatnonzero(maybe)
+    if not len(rows):
+        return None, rows
+    pieces = split_with_attributes(frame.iloc[rows], districts)
     dest = pieces["adcode"].map(group_of).fillna(index).astype(int)
     away = pieces[dest.to_numpy() != index]
-    return away.assign(group=dest[dest != index].to_numpy())
+    return away.assign(group=dest[dest != index].to_numpy()), rows
 
 
 def _group_table(
-    root, index, codes, districts, group_of, incoming, types, growth, end_year
+    root, index, codes, districts, group_of, incoming, maybe, types, growth, end_year
 ):
-    """Return the district × year × type table of one group's districts."""
-    from forestsink.aggregate import net_pieces
+    """Return the district × year × type table of one group's districts.
+
+    Polygons that cannot cross their district's boundary (not in *maybe*,
+    from :func:`_crossings`) are not split and keep their stored area; only
+    those that may overlap another piece are mapped to Albers for netting
+    (:func:`~forestsink.aggregate.add_overlap_geometries`).
+    """
+    from forestsink.aggregate import (
+        add_overlap_geometries,
+        net_pieces,
+        split_with_attributes,
+        whole_pieces,
+    )
     from forestsink.progress import _estimated_volume, progress_by_district
 
-    pieces = _group_pieces(root, codes, districts)
+    frame = _read_group(root, codes)
     parts = []
-    if pieces is not None:
+    cut = np.zeros(len(frame), dtype=bool)
+    cut[maybe] = True
+    whole = frame[~cut]
+    if len(whole):
+        area = whole["area_mu"].to_numpy() if "area_mu" in whole else None
+        parts.append(whole_pieces(whole, area_mu=area))
+    if cut.any():
+        pieces = split_with_attributes(frame[cut], districts)
         dest = pieces["adcode"].map(group_of).fillna(index).astype(int)
         parts.append(pieces[dest.to_numpy() == index])
     if incoming is not None and len(incoming):
@@ -138,7 +162,10 @@ def _group_table(
     parts = [p for p in parts if len(p)]
     if not parts:
         return None
-    pieces = net_pieces(pd.concat(parts, ignore_index=True), types=types)
+    pieces = pd.concat(parts, ignore_index=True)
+    rows = np.arange(len(whole))  # whole pieces come first
+    pieces = add_overlap_geometries(pieces, rows, whole.geometry.to_numpy())
+    pieces = net_pieces(pieces, types=types)
     est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
     return progress_by_district(pieces, est_volume=est)
 
@@ -216,13 +243,14 @@ def progress_base_partitioned(
     if client is not None:
         districts = client.scatter(districts, broadcast=True)
         types = client.scatter(types, broadcast=True)
-    away = run_tasks(
+    first = run_tasks(
         _crossings,
         [(root, i, g, districts, group_of) for i, g in enumerate(groups)],
         client=client,
         progress=report,
     )
-    away = [a for a in away if a is not None and len(a)]
+    maybe = [rows for _away, rows in first]
+    away = [a for a, _rows in first if a is not None and len(a)]
     away = pd.concat(away, ignore_index=True) if away else None
     incoming = {
         i: (None if away is None else away[away["group"].to_numpy() == i])
@@ -232,7 +260,18 @@ def progress_base_partitioned(
     tables = run_tasks(
         _group_table,
         [
-            (root, i, g, districts, group_of, incoming[i], types, growth, end_year)
+            (
+                root,
+                i,
+                g,
+                districts,
+                group_of,
+                incoming[i],
+                maybe[i],
+                types,
+                growth,
+                end_year,
+            )
             for i, g in enumerate(groups)
         ],
         client=client,
