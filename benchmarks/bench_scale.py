@@ -25,7 +25,9 @@ Run (after ``make test`` or ``make demo`` made ``.venv``)::
     .venv/bin/python benchmarks/bench_scale.py --sizes 1000000 --big 10000000
 
 ``--sizes`` get all three progress engines; ``--big`` gets the whole
-pipeline with 2 workers only (the 10M target). Disk: about 2.2 GB per
+pipeline with 2 workers only (the 10M target). ``--progress-only`` times
+progress again on a dataset an earlier ``--keep`` run staged (or one whose
+run was stopped after staging). Disk: about 2.2 GB per
 million polygons for deliveries plus dataset (deleted after each size
 unless ``--keep``).
 """
@@ -166,6 +168,11 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=None)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/forestsink-scale"))
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--progress-only",
+        action="store_true",
+        help="reuse the dataset a kept earlier run staged; time progress only",
+    )
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -189,8 +196,13 @@ def main() -> None:
             f"({_du_mb(workdir / 'deliveries'):,.0f} MB) in {info['generate_s']:.0f} s"
         )
         print(header)
-        stage = _spawn("stage", workdir, 2)
-        print(_line("stage, dask 2 workers", stage, polys), flush=True)
+        if args.progress_only:
+            if not (workdir / "dataset").is_dir():
+                raise SystemExit(f"{workdir / 'dataset'} missing: run without --progress-only")
+            stage = None
+        else:
+            stage = _spawn("stage", workdir, 2)
+            print(_line("stage, dask 2 workers", stage, polys), flush=True)
         dataset_mb = _du_mb(workdir / "dataset")
         engines = [2] if n == args.big else [0, 1, 2]
         runs = {}
@@ -199,16 +211,18 @@ def main() -> None:
             runs[workers] = r
             label = "local" if not workers else f"dask {workers} worker(s)"
             print(_line(f"progress, {label}", r, polys), flush=True)
-        total = stage["seconds"] + runs[2]["seconds"]
-        peak = max(
-            stage["driver_peak_mb"] + sum(stage["worker_peak_mb"]),
-            runs[2]["driver_peak_mb"] + sum(runs[2]["worker_peak_mb"]),
-        )
-        pipeline[n] = total
-        print(
-            f"\ndataset {dataset_mb:,.0f} MB; pipeline (stage + progress, 2 workers) "
-            f"{total:.1f} s = {polys / total:,.0f} polygons/s, peak {peak:,.0f} MB"
-        )
+        if stage is not None:
+            total = stage["seconds"] + runs[2]["seconds"]
+            peak = max(
+                stage["driver_peak_mb"] + sum(stage["worker_peak_mb"]),
+                runs[2]["driver_peak_mb"] + sum(runs[2]["worker_peak_mb"]),
+            )
+            pipeline[n] = total
+            print(
+                f"\ndataset {dataset_mb:,.0f} MB; pipeline (stage + progress, "
+                f"2 workers) {total:.1f} s = {polys / total:,.0f} polygons/s, "
+                f"peak {peak:,.0f} MB"
+            )
         if 1 in runs and 2 in runs:
             print(
                 f"progress scaling 1 → 2 workers: "
@@ -217,7 +231,7 @@ def main() -> None:
             )
         nets = {w: r["net_mu"] for w, r in runs.items()}
         print(f"net area mu by engine (equal to rounding): {nets}")
-        if not args.keep:
+        if not args.keep and not args.progress_only:
             shutil.rmtree(workdir)
     if len(pipeline) > 1:
         small = min(pipeline)
