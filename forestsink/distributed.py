@@ -85,7 +85,9 @@ def _maybe_crossing(frame, districts) -> np.ndarray:
 
     A polygon properly inside its declared district shrunk by
     :data:`INSIDE_MARGIN_DEG` cannot have a piece elsewhere; only the others
-    need the exact split. Prepared-geometry tests in degrees: cheap.
+    need the exact split. Prepared-geometry tests in degrees, of each
+    polygon's bounding box (a box inside is a polygon inside; five vertices
+    test faster than a hundred): cheap.
     """
     import shapely
 
@@ -98,10 +100,10 @@ def _maybe_crossing(frame, districts) -> np.ndarray:
             inner[code] = shrunk
     maybe = np.ones(len(frame), dtype=bool)
     codes = frame["adcode"].to_numpy(dtype=object)
-    geoms = frame.geometry.to_numpy()
+    boxes = shapely.box(*shapely.bounds(frame.geometry.to_numpy()).T)
     for code, shrunk in inner.items():
         rows = np.flatnonzero(codes == code)
-        maybe[rows] = ~shapely.contains_properly(shrunk, geoms[rows])
+        maybe[rows] = ~shapely.contains_properly(shrunk, boxes[rows])
     return maybe
 
 

@@ -80,8 +80,13 @@ def _file_issue(path: Path, code: str, message: str, action: str) -> pd.DataFram
     return pd.DataFrame([row], columns=list(ISSUE_COLUMNS))
 
 
-def _stage_file(path, tmp_root, zones, period, rules, name):
-    """Read, check and write one file; return (n, issues, notes)."""
+def _stage_file(path, tmp_root, zones, period, rules):
+    """Read, check and write one file; return (n, issues, notes).
+
+    Its partition files are named ``part-<stem>-<first 12 hex of its
+    SHA-256>`` (unique, and the same for the same file), from the hash
+    :func:`~forestsink.ingest.read_delivery` takes anyway.
+    """
     from forestsink.dataset import write_partitions
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import read_delivery
@@ -107,6 +112,7 @@ def _stage_file(path, tmp_root, zones, period, rules, name):
     frame["key"] = frame["adcode"].astype(str) + "/" + frame["project_id"].astype(str)
     # validate_delivery added the ellipsoidal area (area_mu)
     columns = ["adcode", *STAGED_COLUMNS, "geometry"]
+    name = f"{path.stem}-{delivery.sha256[:12]}"
     write_partitions(frame[columns], tmp_root, name)
     return len(frame), checked.issues, notes
 
@@ -208,7 +214,6 @@ def stage_deliveries(
     from forestsink.distributed import run_tasks
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import find_delivery_files
-    from forestsink.ingest.read import file_sha256
 
     files = find_delivery_files(paths)
     if not files:
@@ -219,16 +224,12 @@ def stage_deliveries(
     result = None
     try:
         with writing(out) as tmp:
-            names = [f"{f.stem}-{file_sha256(f)[:12]}" for f in files]
             zones_arg = zones
             if client is not None and zones is not None:
                 zones_arg = client.scatter(zones, broadcast=True)
             done = run_tasks(
                 _stage_file,
-                [
-                    (str(f), str(tmp), zones_arg, period, rules, n)
-                    for f, n in zip(files, names, strict=True)
-                ],
+                [(str(f), str(tmp), zones_arg, period, rules) for f in files],
                 client=client,
                 progress=(lambda k: progress(k, len(files))) if progress else None,
             )

@@ -496,8 +496,10 @@ def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
         return out
     pieces, owner = _district_pieces(d_albers)
     # wholly inside a piece: inside its district (the piece's interior is);
-    # ask each (prepared) piece for the polygons it contains
-    found = shapely.STRtree(albers[idx]).query(pieces, predicate="contains_properly")
+    # ask each (prepared) piece for the polygons whose bounding box it
+    # contains (a box inside is a polygon inside; five vertices test faster)
+    boxes = shapely.box(*shapely.bounds(albers[idx]).T)
+    found = shapely.STRtree(boxes).query(pieces, predicate="contains_properly")
     out[idx[found[1]], owner[found[0]]] = 1.0
     done = np.zeros(n, dtype=bool)
     done[idx[found[1]]] = True
@@ -533,39 +535,50 @@ def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     """Cut the districts by a square grid; return pieces and their districts.
 
     The pieces of a district cover it exactly (they are its intersections
-    with the grid cells). Computed once per set of districts and thread, and
-    kept (see :data:`_PIECES`).
+    with the grid cells). Computed once per district (by its exact
+    coordinates) and thread, and kept (see :data:`_PIECES`): a country's
+    deliveries each check against a few neighbouring counties, which recur.
     """
     import hashlib
 
     import shapely
 
-    key = hashlib.sha256(b"".join(shapely.to_wkb(d_albers).tolist())).digest()
-    cache = _PIECES.__dict__.setdefault("by_key", {})
-    if key not in cache:
-        shapely.prepare(d_albers)
-        pieces, owner = [], []
-        for j, district in enumerate(d_albers):
-            x0, y0, x1, y1 = shapely.bounds(district)
-            xs = np.arange(x0, x1 + PIECE_SIZE_M, PIECE_SIZE_M)
-            ys = np.arange(y0, y1 + PIECE_SIZE_M, PIECE_SIZE_M)
-            gx, gy = np.meshgrid(xs[:-1], ys[:-1])
-            cells = shapely.box(
-                gx.ravel(),
-                gy.ravel(),
-                gx.ravel() + PIECE_SIZE_M,
-                gy.ravel() + PIECE_SIZE_M,
-            )
-            cells = cells[shapely.intersects(district, cells)]
-            part = shapely.intersection(district, cells)
-            part = part[~shapely.is_empty(part)]
-            pieces.append(part)
-            owner.append(np.full(len(part), j))
-        pieces = np.concatenate(pieces)
-        shapely.prepare(pieces)
-        cache.clear()  # one set of districts is used at a time
-        cache[key] = (pieces, np.concatenate(owner))
-    return cache[key]
+    cache = _PIECES.__dict__.setdefault("by_district", {})
+    if len(cache) > _PIECES_KEPT:
+        cache.clear()
+    pieces, owner = [], []
+    for j, wkb in enumerate(shapely.to_wkb(d_albers).tolist()):
+        key = hashlib.sha256(wkb).digest()
+        if key not in cache:
+            cache[key] = _cut(d_albers[j])
+        pieces.append(cache[key])
+        owner.append(np.full(len(cache[key]), j))
+    if not pieces:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
+    return np.concatenate(pieces), np.concatenate(owner)
+
+
+#: districts whose pieces a thread keeps (then it starts again)
+_PIECES_KEPT = 5_000
+
+
+def _cut(district) -> np.ndarray:
+    """One district cut by the grid of :data:`PIECE_SIZE_M` cells (prepared)."""
+    import shapely
+
+    shapely.prepare(district)
+    x0, y0, x1, y1 = shapely.bounds(district)
+    xs = np.arange(x0, x1 + PIECE_SIZE_M, PIECE_SIZE_M)
+    ys = np.arange(y0, y1 + PIECE_SIZE_M, PIECE_SIZE_M)
+    gx, gy = np.meshgrid(xs[:-1], ys[:-1])
+    cells = shapely.box(
+        gx.ravel(), gy.ravel(), gx.ravel() + PIECE_SIZE_M, gy.ravel() + PIECE_SIZE_M
+    )
+    cells = cells[shapely.intersects(district, cells)]
+    part = shapely.intersection(district, cells)
+    part = part[~shapely.is_empty(part)]
+    shapely.prepare(part)
+    return part
 
 
 def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
