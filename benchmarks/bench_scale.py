@@ -198,7 +198,9 @@ def main() -> None:
         print(header)
         if args.progress_only:
             if not (workdir / "dataset").is_dir():
-                raise SystemExit(f"{workdir / 'dataset'} missing: run without --progress-only")
+                raise SystemExit(
+                    f"{workdir / 'dataset'} missing: run without --progress-only"
+                )
             stage = None
         else:
             stage = _spawn("stage", workdir, 2)
