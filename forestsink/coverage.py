@@ -1248,10 +1248,9 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
     def in_core(z, r, c):
         if len(z) == 0:
             return np.zeros(0, dtype=bool)
-        return _split_threads(
-            lambda s: shapely.contains_xy(core[z[s]], c[s] + 0.5, -(r[s] + 0.5)),
-            len(z),
-        )
+        # one thread: a prepared geometry builds its indexes lazily and must
+        # not be used by two threads at once (that corrupted the heap)
+        return shapely.contains_xy(core[z], c + 0.5, -(r + 0.5))
 
     inside = in_core(gz, gr, gs)
     gz, gr, gs, ge = gz[inside], gr[inside], gs[inside], ge[inside]
@@ -1297,22 +1296,6 @@ def _core(pix: np.ndarray, ok: np.ndarray) -> np.ndarray:
     core[ok] = shapely.buffer(pix[ok], -math.sqrt(2.0))
     shapely.prepare(core[ok])
     return core
-
-
-def _split_threads(fn, n: int, min_items: int = 100_000) -> np.ndarray:
-    """Concatenate ``fn(slice)`` over halves of ``range(n)`` run in two threads.
-
-    For vectorised shapely calls, which release the GIL; small inputs run in
-    this thread.
-    """
-    import os
-
-    if n < min_items or (os.cpu_count() or 1) < 2:
-        return fn(slice(0, n))
-    half = n // 2
-    with ThreadPoolExecutor(2, thread_name_prefix="shapely") as pool:
-        parts = list(pool.map(fn, [slice(0, half), slice(half, n)]))
-    return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------
