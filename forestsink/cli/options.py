@@ -22,12 +22,12 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def out_option(help_text: str, *, required: bool = True):
-    """Return an ``--out FILE`` option."""
+def out_option(help_text: str, *, required: bool = True, folder: bool = False):
+    """Return an ``--out FILE`` option (``--out DIR`` with *folder*)."""
     return click.option(
         "--out",
         "out",
-        type=click.Path(dir_okay=False),
+        type=click.Path(file_okay=False) if folder else click.Path(dir_okay=False),
         required=required,
         help=help_text,
     )

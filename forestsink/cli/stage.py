@@ -6,17 +6,20 @@ import sys
 
 import click
 
-from forestsink.cli.options import engine_opt, parse_period, rules_opt, scheduler_opt
+from forestsink.cli.options import (
+    engine_opt,
+    out_option,
+    parse_period,
+    rules_opt,
+    scheduler_opt,
+)
 
 
 @click.command("stage")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="输出数据集目录（须不存在）/ Dataset folder to create (must not exist).",
+@out_option(
+    "输出数据集目录（须不存在）/ Dataset folder to create (must not exist).",
+    folder=True,
 )
 @click.option(
     "--zones",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from forestsink.cli.options import as_of_opt, store_opt
+from forestsink.cli.options import as_of_opt, out_option, store_opt
 
 
 @click.group("store")
@@ -63,13 +63,7 @@ def migrate_cmd(source: str, target: str) -> None:
 )
 @store_opt
 @as_of_opt
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="输出目录（须不存在）/ Output folder (must not exist).",
-)
+@out_option("输出目录（须不存在）/ Output folder (must not exist).", folder=True)
 def export_cmd(fmt: str, store: str, as_of, out: str) -> None:
     """导出图斑供其他引擎使用 / Export polygons for other engines (Dask, DuckDB)."""
     from forestsink.export import export_geoparquet
