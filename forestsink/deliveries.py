@@ -285,10 +285,7 @@ def _check_chunks(
         if staged is not None:
             found = pd.concat(tables[first_table:])
             bad = found.loc[found["severity"] == "error", "row"].dropna()
-            keep = ~frame["source_row"].isin(bad.astype(int)) & ~frame[
-                "dropped"
-            ].astype(bool)
-            staged.add(frame[keep])
+            staged.add(frame[_landing(frame, set(bad.astype(int)))])
     issues = pd.concat(
         [t for t in tables if len(t)] or [pd.DataFrame(columns=list(ISSUE_COLUMNS))],
         ignore_index=True,
@@ -305,6 +302,11 @@ def _check_chunks(
         "spilled": spilled if spill is not None and staged is None else None,
         "staged": staged,
     }
+
+
+def _landing(frame, bad_rows) -> pd.Series:
+    """Rows of a checked frame that go to the store: no error, not dropped."""
+    return ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
 
 
 def _spill(frame, path: Path) -> Path:
@@ -361,8 +363,7 @@ def _large_frames(large: dict, bad_rows: set):
                 **large["read_options"],
             )
             frame = validate_delivery(delivery.frame, **large["check_options"]).frame
-        keep = ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
-        yield frame[keep]
+        yield frame[_landing(frame, bad_rows)]
 
 
 def ingest_deliveries(
@@ -491,7 +492,7 @@ def _ingest(
     for delivery, result in report.deliveries:
         bad_rows = set(result.errors["row"].astype(int))
         frame = result.frame
-        keep = ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
+        keep = _landing(frame, bad_rows)
         outcomes.append(
             _write_batch(
                 store,
