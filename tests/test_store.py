@@ -214,6 +214,35 @@ def test_bulk_rtree_passes_sqlite_rtreecheck(tmp_path, n):
     assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
 
 
+def test_bulk_rtree_with_gaps_in_the_ids(tmp_path):
+    """Runs of consecutive ids and scattered ids both land, each at its box."""
+    import sqlite3
+
+    import numpy as np
+
+    from forestsink.store.rtree import write_rtree
+
+    ids = np.concatenate(
+        [np.arange(1, 301), np.arange(400, 700, 3), np.arange(5000, 5040)]
+    )[::-1]  # not sorted either
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(105, 110, len(ids)), rng.uniform(28, 32, len(ids))
+    bounds = np.column_stack([x, y, x + 0.01, y + 0.01])
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE t USING rtree(id, minx, maxx, miny, maxy)")
+    conn.execute("BEGIN")
+    write_rtree(conn, "t", ids, bounds)
+    conn.execute("COMMIT")
+    assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
+    stored = dict(
+        (r[0], r[1:]) for r in conn.execute("SELECT id, minx, miny, maxx, maxy FROM t")
+    )
+    assert sorted(stored) == sorted(ids.tolist())
+    for i, box in zip(ids.tolist(), bounds, strict=True):  # float32, rounded out
+        assert np.allclose(stored[i], box, atol=1e-5)
+        assert stored[i][0] <= box[0] and stored[i][2] >= box[2]
+
+
 def _grid(n, prefix, *, dy=0.0):
     """*n* squares inside Wanzhou, rows of 20, ids ``<prefix><i>``."""
     rows = [

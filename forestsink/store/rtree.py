@@ -169,11 +169,48 @@ def write_rtree(conn, name: str, ids: np.ndarray, bounds: np.ndarray) -> None:
         ("parent", "nodeno, parentnode", parents),
         ("rowid", "rowid, nodeno", leaves),
     ):
-        for at in range(0, len(pairs), _BLOCK):  # a block of Python ints at a time
+        _insert_pairs(conn, f'"{name}_{shadow}"', cols, pairs)
+
+
+def _insert_pairs(conn, table: str, cols: str, pairs: np.ndarray) -> None:
+    """Insert ``(id, value)`` integer pairs into *table*, sorted by id.
+
+    Ids come in runs of consecutive numbers (a store's fids have no gaps):
+    each long run goes in as one statement that reads its values from one
+    JSON array (``json_each``; the id is the run's start plus the array
+    index), about five times faster than one ``executemany`` row per pair,
+    and in id order, so the table's B-tree is only appended to. Short runs
+    (scattered ids) go through ``executemany``.
+    """
+    import json
+
+    if not len(pairs):
+        return
+    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
+    ids = pairs[:, 0]
+    breaks = np.flatnonzero(np.diff(ids) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(ids)]])
+    scattered = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if end - start < _MIN_RUN:
+            scattered.append(pairs[start:end])
+            continue
+        for at in range(start, end, _BLOCK):  # a block of Python ints at a time
+            stop = min(at + _BLOCK, end)
+            conn.execute(
+                f"INSERT INTO {table} ({cols}) SELECT ? + key, value FROM json_each(?)",
+                (int(ids[at]), json.dumps(pairs[at:stop, 1].tolist())),
+            )
+    if scattered:
+        rest = np.concatenate(scattered)
+        for at in range(0, len(rest), _BLOCK):
             conn.executemany(
-                f'INSERT INTO "{name}_{shadow}" ({cols}) VALUES (?, ?)',
-                pairs[at : at + _BLOCK].tolist(),
+                f"INSERT INTO {table} ({cols}) VALUES (?, ?)",
+                rest[at : at + _BLOCK].tolist(),
             )
 
 
 _BLOCK = 100_000
+#: runs of consecutive ids shorter than this are inserted row by row
+_MIN_RUN = 32
