@@ -4,6 +4,8 @@ Versions, as-of, history, diff, withdraw, undo, protection, rollback and busy
 stores are tested on both back ends in ``test_store_backends.py``.
 """
 
+import struct
+
 import pandas as pd
 import pyogrio
 import pytest
@@ -164,10 +166,15 @@ def test_polygon_blobs_are_what_geos_writes_for_a_multipolygon():
     geoms.append(
         MultiPolygon([box(108, 30, 108.1, 30.1), box(108.3, 30.3, 108.4, 30.4)])
     )
-    (one, two) = to_gpkg_blobs(geoms)
+    (one, two) = to_gpkg_blobs(geoms).to_pylist()
     multi = shapely.multipolygons([geoms[0]])
     assert one[40:] == shapely.to_wkb(multi, byte_order=1, flavor="iso")
     assert list(from_gpkg_blobs([one, two])) == [multi, geoms[1]]
+    # header: magic, version 0, flags (little-endian, xy envelope), srs 4490
+    assert one[:8] == b"GP\x00\x03" + (4490).to_bytes(4, "little")
+    for blob, geom in ((one, geoms[0]), (two, geoms[1])):
+        minx, miny, maxx, maxy = geom.bounds
+        assert struct.unpack("<4d", blob[8:40]) == (minx, maxx, miny, maxy)
 
 
 @pytest.mark.parametrize("n", [0, 1, 51, 52, 2_700])

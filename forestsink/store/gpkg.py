@@ -106,12 +106,16 @@ class StoreBusyError(StoreError, TimeoutError):
 # --------------------------------------------------------------------------
 
 
-def to_gpkg_blobs(geoms) -> list[bytes]:
+def to_gpkg_blobs(geoms):
     """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope).
 
     A Polygon is written as a MultiPolygon of one part: its WKB behind the
     9-byte MultiPolygon header (the bytes GEOS writes for that MultiPolygon).
+    Returns a ``pyarrow.BinaryArray`` (the pieces are joined in Arrow, in C);
+    ``.to_pylist()`` gives ``bytes``.
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import shapely
 
     geoms = np.asarray(geoms, dtype=object)
@@ -121,12 +125,12 @@ def to_gpkg_blobs(geoms) -> list[bytes]:
     header[:, :8] = np.frombuffer(b"GP\x00\x03" + struct.pack("<i", SRS_ID), np.uint8)
     envelopes = shapely.bounds(geoms)[:, [0, 2, 1, 3]].astype("<f8")  # x x y y
     header[:, 8:] = np.ascontiguousarray(envelopes).view(np.uint8).reshape(n, 32)
-    single = [_ONE_PART if k == 3 else b"" for k in shapely.get_type_id(geoms).tolist()]
-    head = header.tobytes()
-    return [
-        head[40 * i : 40 * i + 40] + one + w
-        for i, (one, w) in enumerate(zip(single, wkb, strict=True))
-    ]
+    heads = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(40), n, [None, pa.py_buffer(header.tobytes())]
+    ).cast(pa.binary())
+    single = (shapely.get_type_id(geoms) == 3).astype(np.int64)  # Polygon
+    prefix = pa.array([b"", _ONE_PART], pa.binary()).take(pa.array(single))
+    return pc.binary_join_element_wise(heads, prefix, pa.array(wkb, pa.binary()), b"")
 
 
 #: ISO WKB header of a little-endian 2-D MultiPolygon with one part
@@ -199,41 +203,52 @@ def content_hashes(frame) -> list[str]:
     then the WKB. (Missing values were once written as NUL, which pandas'
     ``astype(str)`` turned into empty text; the hashes keep that.)
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import shapely
 
     rounded = shapely.transform(
         np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
     )
     wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
-    n = len(frame)
-    text = np.full(n, "", dtype=object)
+    # each field's text per row, as the text of each distinct value taken by
+    # its code, and all of it joined with the WKB in Arrow (C, not a Python
+    # string concatenation per field and row)
+    parts = []
     for name in CONTENT_FIELDS:
-        if name not in frame:
-            text += f"{name}=\x1f"
-            continue
-        column = frame[name]
-        if pd.api.types.is_object_dtype(column):  # 1 and 1.0 would be one value
-            values = column.to_numpy(dtype=object, na_value="").tolist()
-            text += np.array([f"{name}={v}\x1f" for v in values], dtype=object)
-            continue
-        # the text of each distinct value once (years, types, ... repeat)
-        if pd.api.types.is_float_dtype(column):
-            values = column.round(6).to_numpy(dtype=np.float64, na_value=np.nan)
-            missing = np.isnan(values)
-            codes, bits = pd.factorize(values.view(np.int64))  # -0.0 is not 0.0
-            uniques = bits.view(np.float64).tolist()
-        else:
-            missing = column.isna().to_numpy()
-            codes, uniques = pd.factorize(column.to_numpy(dtype=object, na_value=""))
-        words = np.array([f"{name}={v}\x1f" for v in uniques], dtype=object)
-        words = np.append(words, f"{name}=\x1f")  # missing: empty text
-        codes[missing] = len(words) - 1
-        text += words[codes]  # object arrays: str concatenation, element-wise
+        words, codes = _field_words(frame, name)
+        parts.append(pa.array(words, pa.binary()).take(pa.array(codes)))
+    parts.append(pa.array(wkbs, pa.binary()))
+    joined = pc.binary_join_element_wise(*parts, b"")
     blake2b = hashlib.blake2b
-    return [
-        blake2b(t.encode() + w, digest_size=20).hexdigest()
-        for t, w in zip(text.tolist(), wkbs, strict=True)
-    ]
+    return [blake2b(b, digest_size=20).hexdigest() for b in joined.to_pylist()]
+
+
+def _field_words(frame, name: str) -> tuple[list[bytes], np.ndarray]:
+    r"""``name=value\x1f`` (UTF-8) of each distinct value, and each row's code."""
+    n = len(frame)
+    if name not in frame:
+        return [f"{name}=\x1f".encode()], np.zeros(n, dtype=np.int64)
+    column = frame[name]
+    if pd.api.types.is_float_dtype(column):
+        values = column.round(6).to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(values)
+        codes, bits = pd.factorize(values.view(np.int64))  # -0.0 is not 0.0
+        uniques = bits.view(np.float64).tolist()
+    else:
+        missing = column.isna().to_numpy()
+        values = column.to_numpy(dtype=object, na_value="")
+        if pd.api.types.is_object_dtype(column) and pd.api.types.infer_dtype(
+            values, skipna=False
+        ) not in ("string", "empty"):  # 1 and 1.0 would be one value
+            codes, uniques = np.arange(n), values.tolist()
+        else:
+            codes, uniques = pd.factorize(values)
+    words = [f"{name}={v}\x1f".encode() for v in uniques]
+    words.append(f"{name}=\x1f".encode())  # missing: empty text
+    codes = np.asarray(codes, dtype=np.int64)
+    codes[missing] = len(words) - 1
+    return words, codes
 
 
 def parse_as_of(value) -> tuple[str, object] | None:
@@ -953,7 +968,7 @@ def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
             columns[name] = pa.array(values, types[kind], from_pandas=True)
         else:
             columns[name] = pa.nulls(len(chunk), types[kind])
-    columns["geom"] = pa.array(to_gpkg_blobs(chunk.geometry.values), pa.binary())
+    columns["geom"] = to_gpkg_blobs(chunk.geometry.values)
     pyogrio.write_arrow(
         pa.table(columns),
         path,
