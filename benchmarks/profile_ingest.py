@@ -91,6 +91,9 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="default: the ingest's own"
+    )
     args = parser.parse_args(argv)
     _instrument()
     from forestsink.deliveries import ingest_deliveries
@@ -116,7 +119,10 @@ def main(argv=None) -> None:
             f"write {t3 - t2:.2f})"
         )
         t0 = time.perf_counter()
-        ingest_deliveries([shp], GeoPackageStore(tmp / "s.gpkg"), skip_errors=True)
+        chunking = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+        ingest_deliveries(
+            [shp], GeoPackageStore(tmp / "s.gpkg"), skip_errors=True, **chunking
+        )
         total = time.perf_counter() - t0
         print(f"forestsink ingest {total:.2f} s ({total / bare:.2f}x bare)")
         order = [

@@ -91,6 +91,8 @@ CONTENT_FIELDS = (
     "attrs",
 )
 MUTABLE_FIELDS = ("ended_batch", "valid_to", "end_reason")
+#: SQLite page cache of a write transaction (KiB)
+WRITE_CACHE_KIB = 131_072
 
 
 class StoreError(ForestsinkError):
@@ -352,6 +354,9 @@ class GeoPackageStore(WithdrawMixin):
         if not self.exists:
             self._create()
         conn = self._connect()
+        # a large batch keeps its index pages in memory instead of spilling
+        # them to the file mid-transaction (a ceiling, allocated on demand)
+        conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -1042,6 +1047,10 @@ _PROTECT = " AND ".join(
     if c not in MUTABLE_FIELDS
 )
 
+# Indexes: (key, version) serves history and the live-version lookups (a
+# key has few versions); an index on (ended_batch, key) made no query faster
+# and doubled the cost of inserting a batch's keys, so stores no longer get
+# one (stores made before keep theirs, harmlessly).
 _SCHEMA_SQL = f"""
 CREATE TABLE {BATCHES} (
     batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -1063,7 +1072,6 @@ INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
 VALUES ('{BATCHES}', 'attributes', '{BATCHES}',
         'forestsink: one row per ingest, withdrawal or undo');
 CREATE INDEX idx_versions_key ON {LAYER}(key, version);
-CREATE INDEX idx_versions_live ON {LAYER}(ended_batch, key);
 CREATE INDEX idx_versions_batch ON {LAYER}(batch_id);
 CREATE INDEX idx_versions_valid ON {LAYER}(valid_from, valid_to);
 CREATE VIEW {VIEW} AS SELECT * FROM {LAYER} WHERE ended_batch IS NULL;
