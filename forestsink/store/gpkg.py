@@ -26,9 +26,9 @@ journal is replayed on the next open). A second writer waits up to
 ``timeout`` seconds for the first, then fails with a clear message.
 
 How an ingest is written (fast, and the store untouched until the commit):
-the delivered rows and their content hashes are first written by GDAL to a
-private staging GeoPackage in a temporary folder (outside the store, before
-it is locked); then, in the one transaction, SQL decides what is new,
+the delivered rows and their content hashes are first written (Arrow to
+SQLite through the ADBC driver) to a private staging file in a temporary
+folder (outside the store, before it is locked); then, in the one transaction, SQL decides what is new,
 changed or unchanged against the live versions, ends the superseded ones and
 copies the new ones with ``INSERT … SELECT``; the R-tree is packed in bulk
 when the batch is large (:mod:`forestsink.store.rtree`), else extended row by
@@ -592,7 +592,7 @@ class GeoPackageStore(WithdrawMixin):
     ) -> dict:
         """Land the staged rows (``staged.versions``) as one batch, in SQL.
 
-        The staged file was written before the store was locked (by GDAL, in
+        The staged file was written before the store was locked (by ADBC, in
         C); inside the transaction the new state is decided against the live
         one and copied with ``INSERT … SELECT``, so the write lock is held for
         the copy only, and the decision sees every earlier writer's batch.
@@ -604,7 +604,7 @@ class GeoPackageStore(WithdrawMixin):
             staged = conn.execute(
                 f"SELECT COUNT(*), MAX(fid) FROM staged.{_STAGED}"
             ).fetchone()
-            if staged != (len(bounds), len(bounds)):  # pragma: no cover - GDAL's fids
+            if staged != (len(bounds), len(bounds)):  # pragma: no cover - fids from 1
                 raise StoreError(
                     f"staging file holds {staged[0]} rows (fid up to {staged[1]}), "
                     f"expected {len(bounds)} numbered from 1; nothing was written."
@@ -893,11 +893,11 @@ _DTYPES = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
 
 
 class Stager:
-    """A delivery's rows staged in a private GeoPackage, ready to land.
+    """A delivery's rows staged in a private SQLite file, ready to land.
 
     Each :meth:`add` hands a validated chunk to one background thread, which
     writes it (:func:`_stage`) while the caller reads and checks the next
-    chunk (GDAL's writing and GEOS's encoding release the GIL); at most one
+    chunk (SQLite's writing and GEOS's encoding release the GIL); at most one
     chunk waits, so memory stays bounded by two chunks. The store is not
     touched: :meth:`GeoPackageStore.write_delivery` lands the staged rows in
     one transaction. :meth:`close` removes the file (always call it).
@@ -913,7 +913,7 @@ class Stager:
         from concurrent.futures import ThreadPoolExecutor
 
         self._dir = Path(tempfile.mkdtemp(prefix="forestsink-staged-", dir=folder))
-        self.path = self._dir / "staged.gpkg"
+        self.path = self._dir / "staged.sqlite"
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="stage")
         self._jobs: list = []  # one per staged chunk; each returns its bounds
         self.source_rows: list[np.ndarray] = []
@@ -953,14 +953,16 @@ class Stager:
 def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
     """Write validated rows, with their content hashes, to a staging file.
 
-    A GeoPackage attribute table written by GDAL from Arrow (the bulk of the
-    work happens in C): the rows with the store's column types and their
-    ready GeoPackage geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in
-    order, ``fid`` 1, 2, … across appended chunks. Returns the bounds of
-    every row (``minx, miny, maxx, maxy``), for the spatial index.
+    A plain SQLite table (``fid INTEGER PRIMARY KEY``, then the store's
+    columns and types) filled from Arrow by the ADBC SQLite driver, in C and
+    without holding Python's GIL (GDAL's Arrow writer holds it, so checking
+    the next chunk had to wait): the rows with their ready GeoPackage
+    geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in order, ``fid`` 1,
+    2, … across appended chunks. Returns the bounds of every row (``minx,
+    miny, maxx, maxy``), for the spatial index.
     """
+    import adbc_driver_sqlite.dbapi
     import pyarrow as pa
-    import pyogrio
 
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
     columns = {}
@@ -974,15 +976,20 @@ def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
         else:
             columns[name] = pa.nulls(len(chunk), types[kind])
     columns["geom"] = to_gpkg_blobs(chunk.geometry.values)
-    pyogrio.write_arrow(
-        pa.table(columns),
-        path,
-        layer=_STAGED,
-        driver="GPKG",
-        geometry_name=None,
-        geometry_type=None,
-        append=append,
-    )
+    if not append:
+        fields = ", ".join(f"{c} {VERSION_FIELDS[c]}" for c in _STAGED_FIELDS)
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute(
+                f"CREATE TABLE {_STAGED} (fid INTEGER PRIMARY KEY, geom BLOB, {fields})"
+            )
+            conn.commit()
+        finally:
+            conn.close()
+    with adbc_driver_sqlite.dbapi.connect(str(path)) as conn:
+        with conn.cursor() as cursor:
+            cursor.adbc_ingest(_STAGED, pa.table(columns), mode="append")
+        conn.commit()
     return shapely_bounds(chunk)
 
 
