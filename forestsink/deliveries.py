@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forestsink.chunked import checked_chunks, helper_count, helper_pool, landing
 from forestsink.errors import ForestsinkError
 from forestsink.store.gpkg import Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
@@ -89,6 +90,7 @@ def check_deliveries(
     chunk_size: int = CHUNK_SIZE,
     spill_dir: Path | None = None,
     stager: Callable | None = None,
+    workers: int | None = None,
 ) -> CheckReport:
     """Read and validate deliveries; never touches a store.
 
@@ -112,11 +114,13 @@ def check_deliveries(
         Stager` for a large file (or None): its checked chunks are staged for
         the store in the background while the next chunk is read and checked,
         instead of being kept in *spill_dir*.
+    workers : int, optional (default: None)
+        Helper processes that check a large file's chunks in parallel while
+        they are staged (:mod:`forestsink.chunked`); None: chosen from the
+        file size and the machine's cores; 0: none.
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
-    from forestsink.ingest import find_delivery_files, read_delivery
-    from forestsink.ingest.read import count_features
     from forestsink.reference import read_districts
 
     districts = read_districts()
@@ -136,13 +140,58 @@ def check_deliveries(
         "area_tolerance": area_tolerance,
         "fix": fix,
     }
+    pool = [None, 0]  # helper processes, started for the first large file
+    try:
+        _check_files(
+            paths,
+            report,
+            tables,
+            read_options,
+            check_options,
+            existing,
+            progress,
+            chunk_size,
+            spill_dir,
+            stager,
+            workers,
+            pool,
+        )
+    finally:
+        if pool[0] is not None:
+            pool[0].shutdown(wait=False, cancel_futures=True)
+    tables = [t for t in tables if len(t)]
+    if tables:
+        report.issues = pd.concat(tables, ignore_index=True)
+    return report
+
+
+def _check_files(
+    paths,
+    report,
+    tables,
+    read_options,
+    check_options,
+    existing,
+    progress,
+    chunk_size,
+    spill_dir,
+    stager,
+    workers,
+    pool,
+) -> None:
+    from forestsink.ingest import find_delivery_files, read_delivery
+    from forestsink.ingest.read import count_features
+
     for path in find_delivery_files(paths):
         if path.suffix.lower() != ".zip" and chunk_size:
             try:
-                n = count_features(path, layer=layer)
+                n = count_features(path, layer=read_options["layer"])
             except ForestsinkError:
                 n = 0  # the normal read below reports the problem
             if n > chunk_size:
+                wanted = helper_count(n, existing, workers)
+                if pool[0] is None and wanted and stager is not None:
+                    pool[:] = [helper_pool(wanted, existing), wanted]
                 try:
                     large = _check_large(
                         path,
@@ -153,6 +202,7 @@ def check_deliveries(
                         existing,
                         spill=_new_folder(spill_dir),
                         stager=stager,
+                        pool=pool if wanted else (None, 0),
                     )
                 except ForestsinkError as err:
                     tables.append(pd.DataFrame([_file_issue(path, err)]))
@@ -164,35 +214,18 @@ def check_deliveries(
                     progress(path)
                 continue
         try:
-            delivery = read_delivery(
-                path,
-                layer=layer,
-                crs=crs,
-                encoding=encoding,
-                year=year,
-                district=district,
-                rules=rules,
-            )
+            delivery = read_delivery(path, **read_options)
         except ForestsinkError as err:
             tables.append(pd.DataFrame([_file_issue(path, err)]))
         else:
             result = validate_delivery(
-                delivery.frame,
-                districts=districts,
-                period=period,
-                area_tolerance=area_tolerance,
-                existing=existing,
-                fix=fix,
+                delivery.frame, existing=existing, **check_options
             )
             report.deliveries.append((delivery, result))
             report.notes.extend((delivery.name, n) for n in delivery.notes)
             tables.append(result.issues)
         if progress is not None:
             progress(path)
-    tables = [t for t in tables if len(t)]
-    if tables:
-        report.issues = pd.concat(tables, ignore_index=True)
-    return report
 
 
 def _new_folder(parent) -> Path | None:
@@ -202,7 +235,15 @@ def _new_folder(parent) -> Path | None:
 
 
 def _check_large(
-    path, n, chunk_size, read_options, check_options, existing, spill=None, stager=None
+    path,
+    n,
+    chunk_size,
+    read_options,
+    check_options,
+    existing,
+    spill=None,
+    stager=None,
+    pool=(None, 0),
 ) -> dict:
     """Check a large file chunk by chunk; keep issues and row numbers.
 
@@ -225,6 +266,7 @@ def _check_large(
             existing,
             spill,
             staged,
+            pool,
         ) | {"sha256": sha256}
     except BaseException:
         if staged is not None:
@@ -233,31 +275,36 @@ def _check_large(
 
 
 def _check_chunks(
-    path, n, chunk_size, read_options, check_options, existing, spill, staged
+    path, n, chunk_size, read_options, check_options, existing, spill, staged, pool
 ) -> dict:
-    from forestsink.ingest import read_delivery
-
     tables, notes, seen, flagged, spilled = [], [], {}, set(), []
-    for start in range(0, n, chunk_size):
-        delivery = read_delivery(path, rows=(start, chunk_size), **read_options)
-        result = validate_delivery(delivery.frame, existing=existing, **check_options)
-        tables.append(result.issues)
+    helpers, n_helpers = pool if staged is not None else (None, 0)
+    for chunk in checked_chunks(
+        path,
+        n,
+        chunk_size,
+        read_options,
+        check_options,
+        existing,
+        helpers=helpers,
+        n_helpers=n_helpers,
+        folder=staged.folder if staged is not None else None,
+    ):
+        tables.append(chunk.issues)
         first_table = len(tables) - 1
-        notes.extend(x for x in delivery.notes if x not in notes)
-        frame = result.frame
+        notes.extend(x for x in chunk.notes if x not in notes)
         if spill is not None and staged is None:
-            spilled.append(_spill(frame, spill / f"{start}.arrow"))
+            spilled.append(_spill(chunk.frame, spill / f"{len(spilled)}.arrow"))
         # plain lists: iterating an Arrow-backed column costs ~1.5 µs a value
-        keys = frame["key"].astype("string").to_numpy(dtype=object, na_value=None)
-        keys = keys.tolist()
-        rows = frame["source_row"].to_numpy(dtype=np.int64).tolist()
+        keys = chunk.ids["key"].tolist()
+        rows = chunk.ids["source_row"].tolist()
         repeated = [i for i, k in enumerate(keys) if k is not None and k in seen]
         for i in repeated:
-            row = frame.iloc[i]
-            first, pid = seen[keys[i]], row["project_id"]
-            pairs = [(int(row["source_row"]), first)]
+            pid = chunk.ids["project_id"].iloc[i]
+            first = seen[keys[i]]
+            pairs = [(rows[i], first)]
             if first not in flagged:  # name the first occurrence too, once
-                pairs.append((first, int(row["source_row"])))
+                pairs.append((first, rows[i]))
             for here, other in pairs:
                 flagged.add(here)
                 tables.append(
@@ -282,10 +329,20 @@ def _check_chunks(
         for k, r in zip(keys, rows, strict=True):
             if k is not None:
                 seen.setdefault(k, r)
-        if staged is not None:
+        if staged is None:
+            continue
+        if chunk.ready is not None:  # a helper's rows: without the repeats
+            table, bounds = chunk.ready
+            keep = ~np.isin(
+                np.asarray(table["source_row"], dtype=np.int64),
+                np.array([rows[i] for i in repeated], dtype=np.int64),
+            )
+            staged.add_table(table.filter(keep), bounds[keep])
+        else:
             found = pd.concat(tables[first_table:])
             bad = found.loc[found["severity"] == "error", "row"].dropna()
-            staged.add(frame[_landing(frame, set(bad.astype(int)))])
+            frame = chunk.frame
+            staged.add(frame[landing(frame, set(bad.astype(int)))])
     issues = pd.concat(
         [t for t in tables if len(t)] or [pd.DataFrame(columns=list(ISSUE_COLUMNS))],
         ignore_index=True,
@@ -302,11 +359,6 @@ def _check_chunks(
         "spilled": spilled if spill is not None and staged is None else None,
         "staged": staged,
     }
-
-
-def _landing(frame, bad_rows) -> pd.Series:
-    """Rows of a checked frame that go to the store: no error, not dropped."""
-    return ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
 
 
 def _spill(frame, path: Path) -> Path:
@@ -363,7 +415,7 @@ def _large_frames(large: dict, bad_rows: set):
                 **large["read_options"],
             )
             frame = validate_delivery(delivery.frame, **large["check_options"]).frame
-        yield frame[_landing(frame, bad_rows)]
+        yield frame[landing(frame, bad_rows)]
 
 
 def ingest_deliveries(
@@ -492,7 +544,7 @@ def _ingest(
     for delivery, result in report.deliveries:
         bad_rows = set(result.errors["row"].astype(int))
         frame = result.frame
-        keep = _landing(frame, bad_rows)
+        keep = landing(frame, bad_rows)
         outcomes.append(
             _write_batch(
                 store,

@@ -28,8 +28,9 @@ journal is replayed on the next open). A second writer waits up to
 How an ingest is written (fast, and the store untouched until the commit):
 the delivered rows and their content hashes are first written (Arrow to
 SQLite through the ADBC driver) to a private staging file in a temporary
-folder (outside the store, before it is locked); then, in the one transaction, SQL decides what is new,
-changed or unchanged against the live versions, ends the superseded ones and
+folder (outside the store, before it is locked); then, in the one
+transaction, SQL decides what is new, changed or unchanged against the live
+versions, ends the superseded ones and
 copies the new ones with ``INSERT … SELECT``; the R-tree is packed in bulk
 when the batch is large (:mod:`forestsink.store.rtree`), else extended row by
 row. The staging file is never part of the store.
@@ -38,6 +39,7 @@ row. The staging file is never part of the store.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 import hashlib
 import os
@@ -913,6 +915,8 @@ class Stager:
         from concurrent.futures import ThreadPoolExecutor
 
         self._dir = Path(tempfile.mkdtemp(prefix="forestsink-staged-", dir=folder))
+        #: a private folder for files that belong with the staged rows
+        self.folder = self._dir
         self.path = self._dir / "staged.sqlite"
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="stage")
         self._jobs: list = []  # one per staged chunk; each returns its bounds
@@ -920,14 +924,24 @@ class Stager:
 
     def add(self, frame, *, wait: bool = False) -> None:
         """Stage a validated chunk (in the background unless *wait*)."""
-        if self._jobs:
-            self._jobs[-1].result()  # one chunk at a time; re-raises its error
         chunk = frame.reset_index(drop=True)
         if not len(chunk):
             return
-        if "source_row" in chunk:
-            self.source_rows.append(chunk["source_row"].to_numpy(dtype=np.int64))
-        job = self._pool.submit(_stage, chunk, self.path, append=bool(self._jobs))
+        self._submit(_stage, chunk, wait=wait)
+
+    def add_table(self, table, bounds: np.ndarray) -> None:
+        """Stage rows made ready elsewhere by :func:`staging_table`."""
+        if not len(table):
+            return
+        self._submit(functools.partial(_write_ready, bounds=bounds), table)
+
+    def _submit(self, fn, rows, *, wait: bool = False) -> None:
+        if self._jobs:
+            self._jobs[-1].result()  # one chunk at a time; re-raises its error
+        names = rows.column_names if hasattr(rows, "column_names") else rows.columns
+        if "source_row" in names:
+            self.source_rows.append(np.asarray(rows["source_row"], dtype=np.int64))
+        job = self._pool.submit(fn, rows, self.path, append=bool(self._jobs))
         self._jobs.append(job)
         if wait:
             job.result()
@@ -951,17 +965,25 @@ class Stager:
 
 
 def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
-    """Write validated rows, with their content hashes, to a staging file.
+    """Write validated rows to the staging file; return their bounds."""
+    table, bounds = staging_table(chunk)
+    _write_staged(table, path, append=append)
+    return bounds
 
-    A plain SQLite table (``fid INTEGER PRIMARY KEY``, then the store's
-    columns and types) filled from Arrow by the ADBC SQLite driver, in C and
-    without holding Python's GIL (GDAL's Arrow writer holds it, so checking
-    the next chunk had to wait): the rows with their ready GeoPackage
-    geometry blobs (:func:`to_gpkg_blobs`) in ``geom``, in order, ``fid`` 1,
-    2, … across appended chunks. Returns the bounds of every row (``minx,
-    miny, maxx, maxy``), for the spatial index.
+
+def _write_ready(table, path: Path, *, append: bool, bounds) -> np.ndarray:
+    _write_staged(table, path, append=append)
+    return bounds
+
+
+def staging_table(chunk):
+    """Return validated rows' store columns, ready to stage, and their bounds.
+
+    Pure computation (no file): an Arrow table with the store's column types,
+    each row's content hash (:func:`content_hashes`) and its ready GeoPackage
+    geometry blob (:func:`to_gpkg_blobs`) in ``geom``; and the bounds of
+    every row (``minx, miny, maxx, maxy``, EPSG:4490), for the spatial index.
     """
-    import adbc_driver_sqlite.dbapi
     import pyarrow as pa
 
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
@@ -976,6 +998,19 @@ def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
         else:
             columns[name] = pa.nulls(len(chunk), types[kind])
     columns["geom"] = to_gpkg_blobs(chunk.geometry.values)
+    return pa.table(columns), shapely_bounds(chunk)
+
+
+def _write_staged(table, path: Path, *, append: bool) -> None:
+    """Append rows (:func:`staging_table`) to the staging file.
+
+    A plain SQLite table (``fid INTEGER PRIMARY KEY``, then the store's
+    columns and types) filled from Arrow by the ADBC SQLite driver, in C and
+    without holding Python's GIL (GDAL's Arrow writer holds it, so checking
+    the next chunk had to wait); ``fid`` 1, 2, … across appended chunks.
+    """
+    import adbc_driver_sqlite.dbapi
+
     if not append:
         fields = ", ".join(f"{c} {VERSION_FIELDS[c]}" for c in _STAGED_FIELDS)
         conn = sqlite3.connect(path)
@@ -988,9 +1023,8 @@ def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
             conn.close()
     with adbc_driver_sqlite.dbapi.connect(str(path)) as conn:
         with conn.cursor() as cursor:
-            cursor.adbc_ingest(_STAGED, pa.table(columns), mode="append")
+            cursor.adbc_ingest(_STAGED, table, mode="append")
         conn.commit()
-    return shapely_bounds(chunk)
 
 
 #: rebuild the whole R-tree when the new rows are at least this share of it

@@ -1,0 +1,282 @@
+"""Checking a large delivery chunk by chunk, here and in helper processes.
+
+A file with more features than the chunk size is read and checked one chunk
+(a range of rows) at a time, so memory stays bounded by the chunk.
+:func:`checked_chunks` yields the checked chunks in file order.
+
+With *helpers* (an executor of separate processes, :func:`helper_pool`),
+chunks are checked in parallel: a helper reads its chunk from the file
+itself, checks it and computes the rows ready to stage (content hashes,
+GeoPackage blobs: :func:`~forestsink.store.gpkg.staging_table`), and hands
+them back in an Arrow file; this process checks the next unassigned chunk
+meanwhile. Threads are of no use for this work: most of it holds Python's
+GIL (measured: reading and checking a chunk in a thread beside another
+busy thread took as long as both one after the other). Results are
+consumed in file order, so the report, the duplicates found across chunks
+and the order in which rows are staged are exactly those of checking alone
+(tested).
+
+Helpers are worth their start-up (a new Python that imports the geospatial
+stack, about 1.5 s) only for large files: :func:`helper_count` uses them
+from :data:`PARALLEL_MIN_FEATURES` features, one fewer than the machine's
+cores (at most :data:`MAX_HELPERS`), and only when the store's current
+polygons (each helper gets a copy, for the overlap warning) are few.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: files with fewer features are checked in this process only
+PARALLEL_MIN_FEATURES = 150_000
+#: most helper processes started for one check
+MAX_HELPERS = 3
+#: with more current polygons in the store than this, no helpers (each
+#: would hold a copy of them)
+HELPER_MAX_EXISTING = 200_000
+
+#: chunks checked here ahead of the one a helper is still checking
+LOCAL_AHEAD = 2
+
+_BOUNDS = ("__minx", "__miny", "__maxx", "__maxy")
+
+
+@dataclass
+class CheckedChunk:
+    """One checked chunk of a large file.
+
+    Attributes
+    ----------
+    notes : list of str
+        What reading assumed (encoding, CRS, ...).
+    issues : pandas.DataFrame
+        The chunk's problems (``ISSUE_COLUMNS``), rows numbered in the file.
+    ids : pandas.DataFrame
+        ``key``, ``source_row``, ``project_id`` of every row, in order.
+    frame : geopandas.GeoDataFrame or None
+        The checked rows, when checked in this process.
+    ready : (pyarrow.Table, numpy.ndarray) or None
+        From a helper: the rows without errors in this chunk, ready to stage,
+        and their bounds (``minx, miny, maxx, maxy``).
+    """
+
+    notes: list
+    issues: pd.DataFrame
+    ids: pd.DataFrame
+    frame: object = None
+    ready: tuple | None = None
+
+
+def landing(frame, bad_rows) -> pd.Series:
+    """Rows of a checked frame that go to the store: no error, not dropped."""
+    return ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
+
+
+def check_chunk(path, start, chunk_size, read_options, check_options, existing):
+    """Read and check rows ``start … start + chunk_size`` of *path*, here."""
+    from forestsink.ingest import read_delivery
+    from forestsink.validate import validate_delivery
+
+    delivery = read_delivery(path, rows=(start, chunk_size), **read_options)
+    result = validate_delivery(delivery.frame, existing=existing, **check_options)
+    frame = result.frame
+    return CheckedChunk(
+        notes=list(delivery.notes),
+        issues=result.issues,
+        ids=_ids(frame),
+        frame=frame,
+    )
+
+
+def _ids(frame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "key": frame["key"].astype("string").to_numpy(dtype=object, na_value=None),
+            "source_row": frame["source_row"].to_numpy(dtype=np.int64),
+            "project_id": frame["project_id"].to_numpy(dtype=object),
+        }
+    )
+
+
+def helper_count(n_features: int, existing=None, workers: int | None = None) -> int:
+    """How many helper processes to check a file of *n_features* with.
+
+    *workers* (when given) is the answer; else see the module docstring.
+    """
+    if workers is not None:
+        return max(int(workers), 0)
+    if n_features < PARALLEL_MIN_FEATURES:
+        return 0
+    if existing is not None and len(existing) > HELPER_MAX_EXISTING:
+        return 0
+    return max(min((os.cpu_count() or 1) - 1, MAX_HELPERS), 0)
+
+
+def helper_pool(n: int, existing=None):
+    """Start *n* helper processes (spawned: safe beside this one's threads)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        n,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_helper_init,
+        initargs=(existing,),
+    )
+
+
+#: in a helper process: the store's current polygons (for the overlap check)
+_HELPER = {"existing": None}
+
+
+def _helper_init(existing) -> None:
+    """In a helper: keep the store's polygons; load the reference tables."""
+    from forestsink.reference import read_districts, read_project_types
+
+    _HELPER["existing"] = existing
+    read_districts()
+    read_project_types()
+
+
+def _helper_check(path, start, chunk_size, read_options, check_options, out):
+    """In a helper: check a chunk; write its rows ready to stage to *out*."""
+    import pyarrow as pa
+
+    from forestsink.store.gpkg import staging_table
+
+    chunk = check_chunk(
+        path, start, chunk_size, read_options, check_options, _HELPER["existing"]
+    )
+    bad = chunk.issues.loc[chunk.issues["severity"] == "error", "row"].dropna()
+    frame = chunk.frame
+    table, bounds = staging_table(frame[landing(frame, set(bad.astype(int)))])
+    for name, column in zip(_BOUNDS, bounds.T, strict=True):
+        table = table.append_column(name, pa.array(column, pa.float64()))
+    with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    return chunk.notes, chunk.issues, chunk.ids, out
+
+
+def _from_helper(result) -> CheckedChunk:
+    import pyarrow as pa
+
+    notes, issues, ids, out = result
+    with pa.OSFile(str(out), "rb") as source:  # read whole: the file goes now
+        table = pa.ipc.open_file(source).read_all()
+    Path(out).unlink(missing_ok=True)
+    bounds = np.column_stack([table.column(n).to_numpy() for n in _BOUNDS])
+    table = table.drop_columns(list(_BOUNDS))
+    return CheckedChunk(notes=notes, issues=issues, ids=ids, ready=(table, bounds))
+
+
+def checked_chunks(
+    path,
+    n: int,
+    chunk_size: int,
+    read_options: dict,
+    check_options: dict,
+    existing,
+    *,
+    helpers=None,
+    n_helpers: int = 0,
+    folder=None,
+) -> Iterator[CheckedChunk]:
+    """Yield the checked chunks of *path* in file order.
+
+    Parameters
+    ----------
+    helpers : concurrent.futures.Executor, optional (default: None)
+        Helper processes (:func:`helper_pool`), *n_helpers* of them; None:
+        every chunk is checked here.
+    folder : Path, optional
+        Where helpers leave their results (Arrow files, removed once read).
+    """
+    starts = list(range(0, n, chunk_size))
+
+    def here(k):
+        return check_chunk(
+            path, starts[k], chunk_size, read_options, check_options, existing
+        )
+
+    if helpers is None or n_helpers < 1:
+        for k in range(len(starts)):
+            yield here(k)
+        return
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="forestsink-chunks-", dir=folder))
+    assigned: dict[int, tuple[str, object]] = {}
+    state = {"next": 0, "helpers": n_helpers}
+
+    def feed(k):
+        """Give idle helpers the next unassigned chunks (a bounded look-ahead)."""
+        busy = sum(1 for kind, job in assigned.values() if kind == "helper")
+        while (
+            busy < state["helpers"]
+            and state["next"] < len(starts)
+            and state["next"] <= k + n_helpers + 1
+        ):
+            j = state["next"]
+            state["next"] += 1
+            out = folder / f"{starts[j]}.arrow"
+            try:
+                job = helpers.submit(
+                    _helper_check,
+                    path,
+                    starts[j],
+                    chunk_size,
+                    read_options,
+                    check_options,
+                    out,
+                )
+            except Exception:  # helpers broke: the rest is checked here
+                state["next"] -= 1
+                state["helpers"] = 0
+                return
+            assigned[j] = ("helper", job)
+            busy += 1
+
+    def collect(k, job):
+        try:
+            return _from_helper(job.result())
+        except Exception:  # redone here: raises the real error, if any
+            return here(k)
+
+    try:
+        for k in range(len(starts)):
+            if k not in assigned:  # nobody has it: check it here, helpers go on
+                state["next"] = max(state["next"], k + 1)
+                feed(k)
+                yield here(k)
+                continue
+            kind, job = assigned.pop(k)
+            if kind == "here":
+                feed(k)
+                yield job
+                continue
+            # while the helper works on chunk k, check later chunks here (a
+            # few: they wait in memory until chunk k is consumed)
+            while (
+                not job.done()
+                and state["next"] < len(starts)
+                and sum(kind == "here" for kind, _ in assigned.values()) < LOCAL_AHEAD
+            ):
+                j = state["next"]
+                state["next"] += 1
+                assigned[j] = ("here", here(j))
+            chunk = collect(k, job)
+            feed(k)
+            yield chunk
+    finally:
+        for kind, job in assigned.values():
+            if kind == "helper":
+                job.cancel()
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
