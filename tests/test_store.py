@@ -6,6 +6,7 @@ stores are tested on both back ends in ``test_store_backends.py``.
 
 import struct
 
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -241,9 +242,9 @@ def test_bulk_rtree_with_gaps_in_the_ids(tmp_path):
     write_rtree(conn, "t", ids, bounds)
     conn.execute("COMMIT")
     assert conn.execute("SELECT rtreecheck('t')").fetchone()[0] == "ok"
-    stored = dict(
-        (r[0], r[1:]) for r in conn.execute("SELECT id, minx, miny, maxx, maxy FROM t")
-    )
+    stored = {
+        r[0]: r[1:] for r in conn.execute("SELECT id, minx, miny, maxx, maxy FROM t")
+    }
     assert sorted(stored) == sorted(ids.tolist())
     for i, box in zip(ids.tolist(), bounds, strict=True):  # float32, rounded out
         assert np.allclose(stored[i], box, atol=1e-5)
@@ -292,6 +293,17 @@ def test_spatial_index_after_bulk_and_single_inserts(tmp_path, store):
             bbox=tuple(store.current().total_bounds.tolist()),
         )
         assert len(hit) == len(store.current())
+        # the layer's recorded extent is that of every version stored
+        every = pyogrio.read_dataframe(store.path, layer="project_versions")
+        conn = sqlite3.connect(store.path)
+        try:
+            extent = conn.execute(
+                "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
+                "WHERE table_name = 'project_versions'"
+            ).fetchone()
+        finally:
+            conn.close()
+        assert np.allclose(extent, every.total_bounds, rtol=0, atol=1e-12)
 
     _ingest(store, write(frame(n=3), tmp_path / "a.gpkg"))
     out = _ingest(store, write(_grid(200, "B"), tmp_path / "b.gpkg"))

@@ -690,7 +690,7 @@ class GeoPackageStore(WithdrawMixin):
             (added, changed, unchanged, batch_id),
         )
         counts["batch_id"] = batch_id
-        _touch_contents(conn, now)
+        _touch_contents(conn, now, bounds[sfids - 1])
         return counts
 
     def withdraw_many(
@@ -1066,20 +1066,42 @@ def _index_versions(conn, fids: np.ndarray, bounds: np.ndarray) -> None:
     write_rtree(conn, rtree, fids, bounds)
 
 
-def _touch_contents(conn, now: str) -> None:
+def _touch_contents(conn, now: str, new_bounds: np.ndarray | None = None) -> None:
+    """Record the change time, and the layer's extent when rows were added.
+
+    Versions are never deleted and withdrawals and undos add no new shapes,
+    so the extent only grows, by the *new_bounds* of an ingest (``minx,
+    miny, maxx, maxy``): their union with the recorded extent; scanned from
+    the spatial index when none was recorded (stores from GDAL start so).
+    """
     conn.execute(
         "UPDATE gpkg_contents SET last_change = ? WHERE table_name IN (?, ?, ?)",
         (now, LAYER, VIEW, BATCHES),
     )
+    if new_bounds is None or not len(new_bounds):
+        return
     row = conn.execute(
-        f"SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM rtree_{LAYER}_geom"
+        "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
+        (LAYER,),
     ).fetchone()
-    if row[0] is not None:
-        conn.execute(
-            "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
-            "WHERE table_name IN (?, ?)",
-            (*row, LAYER, VIEW),
-        )
+    recorded = row is not None and None not in row
+    old_rows = conn.execute(
+        f"SELECT COUNT(*) > {len(new_bounds)} FROM rtree_{LAYER}_geom_rowid"
+    ).fetchone()[0]
+    if old_rows and not recorded:
+        row = conn.execute(
+            f"SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM rtree_{LAYER}_geom"
+        ).fetchone()
+    elif old_rows:
+        both = np.vstack([new_bounds, np.asarray(row, dtype=np.float64)])
+        row = (*both[:, :2].min(axis=0), *both[:, 2:].max(axis=0))
+    else:
+        row = (*new_bounds[:, :2].min(axis=0), *new_bounds[:, 2:].max(axis=0))
+    conn.execute(
+        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
+        "WHERE table_name IN (?, ?)",
+        (*(float(v) for v in row), LAYER, VIEW),
+    )
 
 
 _PROTECT = " AND ".join(
