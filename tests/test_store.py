@@ -123,6 +123,58 @@ def test_large_file_staged_while_checked_equals_one_read(tmp_path, monkeypatch):
     assert "C2" not in set(other.current()["project_id"])
 
 
+def test_helper_processes_land_what_one_process_lands(tmp_path, monkeypatch):
+    """Chunks checked in a helper process (workers=1) give the same report,
+    the same rows in the same order, and need no second read: a repeat of
+    an id whose first row had an error is left out of the helper's rows."""
+    from forestsink import deliveries
+
+    gdf = frame(n=34, ids=[f"H{i}" for i in range(34)])  # in Wanzhou
+    gdf.loc[3, "工程类别"] = "森林康养"  # an error in chunk 0 ...
+    gdf.loc[8, "小班号"] = "H3"  # ... and its id again in chunk 1
+    gdf.loc[23, "工程类别"] = "森林康养"  # an error in chunk 4
+    gdf.loc[31, "年度"] = 2030  # and in chunk 6, outside the plan period
+    path = write(gdf, tmp_path / "big.gpkg")
+    seen, reread = [], []
+    original_chunks = deliveries.checked_chunks
+
+    def chunks(*args, **kwargs):
+        for chunk in original_chunks(*args, **kwargs):
+            seen.append(chunk.ready is not None)  # from a helper process?
+            yield chunk
+
+    monkeypatch.setattr(deliveries, "checked_chunks", chunks)
+    original_frames = deliveries._large_frames
+    monkeypatch.setattr(
+        deliveries, "_large_frames", lambda *a: reread.append(1) or original_frames(*a)
+    )
+    results = {}
+    for workers in (0, 1):
+        seen.clear()
+        store = GeoPackageStore(tmp_path / f"w{workers}.gpkg")
+        report, (out,) = ingest_deliveries(
+            [path], store, chunk_size=5, skip_errors=True, workers=workers
+        )
+        results[workers] = (report, out, store, list(seen))
+    (report0, out0, store0, seen0), (report1, out1, store1, seen1) = results.values()
+    assert not any(seen0) and any(seen1)  # helper chunks only with workers=1
+    assert not reread
+    key = ["row", "code", "message"]
+    pd.testing.assert_frame_equal(
+        report0.issues.sort_values(key).reset_index(drop=True),
+        report1.issues.sort_values(key).reset_index(drop=True),
+    )
+    assert {(3, "unknown_project_type"), (8, "duplicate_id")} <= set(
+        zip(report1.issues["row"], report1.issues["code"], strict=True)
+    )
+    assert out0["added"] == out1["added"] == 34 - 4 and out1["skipped"] == 4
+    a = store0.current().drop(columns=["valid_from"])
+    b = store1.current().drop(columns=["valid_from"])
+    pd.testing.assert_frame_equal(a, b)  # same fids: same order
+    assert "500101/H3" not in set(b["key"])
+    assert store1.integrity_check() == "ok"
+
+
 def test_content_hashes_are_stable():
     """Hashes written by earlier versions still match: re-deliveries stay equal."""
     import geopandas as gpd

@@ -1,0 +1,78 @@
+"""Checking a large file chunk by chunk: helpers that fail change nothing."""
+
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+
+import pandas as pd
+import pytest
+from delivery_factory import frame, write
+
+from forestsink.chunked import checked_chunks, helper_count
+from forestsink.reference import read_districts
+
+
+class _BrokenHelpers:
+    """An executor whose processes died: submit fails, or every job does."""
+
+    def __init__(self, *, at_submit: bool) -> None:
+        self.at_submit = at_submit
+        self.submitted = 0
+
+    def submit(self, *args, **kwargs):
+        if self.at_submit:
+            raise BrokenProcessPool("a helper process died")
+        self.submitted += 1
+        job = Future()
+        job.set_exception(BrokenProcessPool("a helper process died"))
+        return job
+
+
+def _options():
+    read = dict.fromkeys(("layer", "crs", "encoding", "year", "district", "rules"))
+    check = {
+        "districts": read_districts(),
+        "period": (2011, 2015),
+        "area_tolerance": 0.10,
+        "fix": False,
+    }
+    return read, check
+
+
+@pytest.mark.parametrize("at_submit", [True, False])
+def test_broken_helpers_fall_back_to_checking_here(tmp_path, at_submit):
+    gdf = frame(n=17, ids=[f"K{i}" for i in range(17)])
+    gdf.loc[6, "工程类别"] = "森林康养"  # an error in chunk 1
+    path = write(gdf, tmp_path / "d.gpkg")
+    read, check = _options()
+    alone = list(checked_chunks(path, 17, 5, read, check, None))
+    helpers = _BrokenHelpers(at_submit=at_submit)
+    chunks = list(
+        checked_chunks(
+            path,
+            17,
+            5,
+            read,
+            check,
+            None,
+            helpers=helpers,
+            n_helpers=1,
+            folder=tmp_path,
+        )
+    )
+    assert len(chunks) == len(alone) == 4
+    assert at_submit or helpers.submitted >= 1  # jobs were given, and failed
+    for got, want in zip(chunks, alone, strict=True):
+        assert got.ready is None  # all checked here
+        pd.testing.assert_frame_equal(got.issues, want.issues)
+        pd.testing.assert_frame_equal(got.ids, want.ids)
+    assert 6 in set(chunks[1].issues["row"])
+    assert list(tmp_path.glob("forestsink-chunks-*")) == []  # cleaned up
+
+
+def test_helper_count_rules():
+    assert helper_count(10, workers=2) == 2  # asked for: given
+    assert helper_count(10) == 0  # small file: not worth starting one
+    big = 10**6
+    existing = pd.DataFrame(index=range(300_000))
+    assert helper_count(big, existing) == 0  # each would copy the store
+    assert helper_count(big, workers=0) == 0
