@@ -120,6 +120,8 @@ def main(argv=None) -> None:
             f"{results['forestsink ingest'] / results['pyogrio read+to_crs+write']:.2f}"
         )
         print(f"  peak RSS of this process: {peak:,.0f} MB")
+        helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"  peak RSS of a helper process (at most): {helpers:,.0f} MB")
 
 
 if __name__ == "__main__":

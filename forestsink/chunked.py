@@ -26,7 +26,9 @@ polygons (each helper gets a copy, for the overlap warning) are few.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,25 +125,60 @@ def helper_pool(n: int, existing=None):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(
+    from forestsink.reference import (
+        loaded_tables,
+        read_district_aliases,
+        read_district_table,
+        read_project_types,
+    )
+
+    # the tables reading and checking use, validated here once for all
+    read_district_table(), read_district_aliases(), read_project_types()
+    pool = ProcessPoolExecutor(
         n,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_helper_init,
-        initargs=(existing,),
+        initargs=(existing, loaded_tables()),
     )
+    with _main_hidden():  # each submit to an idle pool starts one helper
+        for _ in range(n):
+            pool.submit(int)
+    return pool
+
+
+@contextmanager
+def _main_hidden():
+    """Start processes without running the caller's main script in them.
+
+    A spawned process normally imports the ``__main__`` module again (found
+    from its ``__file__`` or ``__spec__``), which runs a script's code a
+    second time unless it is guarded by ``if __name__ == "__main__":``, and
+    fails for code read from stdin. Helpers need nothing from it (their
+    work is in this module), so while they start it is not named.
+    """
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if hasattr(main, k)}
+    try:
+        if "__file__" in saved:
+            del main.__file__
+        if "__spec__" in saved:
+            main.__spec__ = None
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
 
 
 #: in a helper process: the store's current polygons (for the overlap check)
 _HELPER = {"existing": None}
 
 
-def _helper_init(existing) -> None:
-    """In a helper: keep the store's polygons; load the reference tables."""
-    from forestsink.reference import read_districts, read_project_types
+def _helper_init(existing, tables) -> None:
+    """In a helper: keep the store's polygons and the reference tables."""
+    from forestsink.reference import preload_tables
 
     _HELPER["existing"] = existing
-    read_districts()
-    read_project_types()
+    preload_tables(tables)
 
 
 def _helper_check(path, start, chunk_size, read_options, check_options, out):

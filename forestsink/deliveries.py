@@ -141,6 +141,7 @@ def check_deliveries(
         "fix": fix,
     }
     pool = [None, 0]  # helper processes, started for the first large file
+    done = False
     try:
         _check_files(
             paths,
@@ -156,9 +157,10 @@ def check_deliveries(
             workers,
             pool,
         )
+        done = True
     finally:
-        if pool[0] is not None:
-            pool[0].shutdown(wait=False, cancel_futures=True)
+        if pool[0] is not None:  # all consumed: they stop at once
+            pool[0].shutdown(wait=done, cancel_futures=True)
     tables = [t for t in tables if len(t)]
     if tables:
         report.issues = pd.concat(tables, ignore_index=True)

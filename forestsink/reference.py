@@ -94,6 +94,39 @@ def _path(name: str) -> Path:
     return data_dir() / name
 
 
+#: validated reference tables by (loader, file): each is read and checked
+#: (pandera) once per process
+_TABLES: dict[tuple[str, Path], pd.DataFrame] = {}
+
+
+def _table_cache(loader):
+    """Keep what *loader* returns per file (see :func:`loaded_tables`)."""
+
+    @functools.wraps(loader)
+    def cached(path: Path) -> pd.DataFrame:
+        key = (loader.__name__, Path(path))
+        if key not in _TABLES:
+            _TABLES[key] = loader(path)
+        return _TABLES[key]
+
+    return cached
+
+
+def loaded_tables() -> dict:
+    """Return the reference tables this process has read and validated."""
+    return dict(_TABLES)
+
+
+def preload_tables(tables: dict) -> None:
+    """Take tables another process validated (:func:`loaded_tables`).
+
+    A helper process (:mod:`forestsink.chunked`) starts with these instead
+    of validating the same files again (importing pandera alone takes about
+    half a second).
+    """
+    _TABLES.update(tables)
+
+
 # --------------------------------------------------------------------------
 # validation helpers
 # --------------------------------------------------------------------------
@@ -171,7 +204,7 @@ def _bool_column(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
 # --------------------------------------------------------------------------
 
 
-@functools.cache
+@_table_cache
 def _district_table(path: Path) -> pd.DataFrame:
     import pandera.pandas as pa
 
@@ -265,7 +298,7 @@ def normalise_name(name: object) -> str:
     return text
 
 
-@functools.cache
+@_table_cache
 def _alias_table(path: Path) -> pd.DataFrame:
     import pandera.pandas as pa
 
@@ -410,7 +443,7 @@ def resolve_district(name: object) -> str:
 # --------------------------------------------------------------------------
 
 
-@functools.cache
+@_table_cache
 def _units(path: Path) -> pd.DataFrame:
     import pandera.pandas as pa
 
@@ -467,7 +500,7 @@ def read_assessment_units() -> pd.DataFrame:
     return _units(_path("assessment_units.csv")).copy()
 
 
-@functools.cache
+@_table_cache
 def _targets(path: Path) -> pd.DataFrame:
     import pandera.pandas as pa
 
@@ -538,7 +571,7 @@ def read_project_types(path: str | Path | None = None) -> pd.DataFrame:
     return _project_types(Path(path) if path else _path("project_types.csv")).copy()
 
 
-@functools.cache
+@_table_cache
 def _project_types(path: Path) -> pd.DataFrame:
     import pandera.pandas as pa
 
@@ -620,7 +653,7 @@ _PARAM_RANGES = {
 }
 
 
-@functools.cache
+@_table_cache
 def _carbon(path: Path) -> pd.DataFrame:
     import pandera.pandas as pa
 

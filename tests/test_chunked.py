@@ -76,3 +76,42 @@ def test_helper_count_rules():
     existing = pd.DataFrame(index=range(300_000))
     assert helper_count(big, existing) == 0  # each would copy the store
     assert helper_count(big, workers=0) == 0
+
+
+def test_a_script_without_main_guard_runs_once(tmp_path):
+    """Helpers do not run the calling script again (no ``__main__`` guard
+    needed); its large file is still checked partly in a helper."""
+    import subprocess
+    import sys
+
+    gdf = frame(n=20, ids=[f"S{i}" for i in range(20)])
+    path = write(gdf, tmp_path / "d.gpkg")
+    marks = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from forestsink import deliveries\n"
+        "from forestsink.deliveries import ingest_deliveries\n"
+        "from forestsink.store import GeoPackageStore\n"
+        f"open({str(marks)!r}, 'a').write('run\\n')\n"
+        "original, helped = deliveries.checked_chunks, []\n"
+        "def chunks(*a, **k):\n"
+        "    for c in original(*a, **k):\n"
+        "        helped.append(c.ready is not None)\n"
+        "        yield c\n"
+        "deliveries.checked_chunks = chunks\n"
+        f"_, (out,) = ingest_deliveries([{str(path)!r}], "
+        f"GeoPackageStore({str(tmp_path / 's.gpkg')!r}), chunk_size=5, workers=1)\n"
+        "print(out['added'], any(helped))\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["20", "True"]
+    assert marks.read_text().count("run") == 1
+    assert "Traceback" not in done.stderr
