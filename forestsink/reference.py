@@ -360,11 +360,12 @@ class DistrictResolver:
 
     def __init__(self, aliases: pd.DataFrame | None = None) -> None:
         table = read_district_aliases() if aliases is None else aliases
+        keys = table["key"].tolist()  # plain lists: Arrow values iterate slowly
         self._lookup: dict[str, str] = dict(
-            zip(table["key"], table["adcode"], strict=True)
+            zip(keys, table["adcode"].tolist(), strict=True)
         )
         self._display: dict[str, str] = dict(
-            zip(table["key"], table["alias"], strict=True)
+            zip(keys, table["alias"].tolist(), strict=True)
         )
         districts = read_district_table().set_index("adcode")
         self.name_zh: dict[str, str] = districts["name_zh"].to_dict()
@@ -406,7 +407,8 @@ class DistrictResolver:
 
 
 @functools.cache
-def _default_resolver() -> DistrictResolver:
+def district_resolver() -> DistrictResolver:
+    """Return the resolver of the shipped alias table (made once)."""
     return DistrictResolver()
 
 
@@ -420,7 +422,7 @@ def resolve_district_column(values, *, source: str) -> list[str]:
     source : str
         File name for messages.
     """
-    resolver = _default_resolver()
+    resolver = district_resolver()
     return [
         resolver.resolve(v, where=f"{source}: row {i + 2}")
         for i, v in enumerate(values)
@@ -435,7 +437,7 @@ def resolve_district(name: object) -> str:
     >>> resolve_district("潼南县")
     '500152'
     """
-    return _default_resolver().resolve(name)
+    return district_resolver().resolve(name)
 
 
 # --------------------------------------------------------------------------

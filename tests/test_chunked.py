@@ -8,6 +8,7 @@ import pytest
 from delivery_factory import frame, write
 
 from forestsink.chunked import checked_chunks, helper_count
+from forestsink.errors import DeliveryError
 from forestsink.reference import read_districts
 
 
@@ -115,3 +116,20 @@ def test_a_script_without_main_guard_runs_once(tmp_path):
     assert done.stdout.split() == ["20", "True"]
     assert marks.read_text().count("run") == 1
     assert "Traceback" not in done.stderr
+
+
+def test_feature_count_of_a_shapefile_from_its_index(tmp_path):
+    """The .shx count is what GDAL reports; a damaged .shx goes to GDAL."""
+    import pyogrio
+
+    from forestsink.ingest.read import count_features
+
+    path = write(frame(n=7), tmp_path / "d.shp")  # GBK, no .cpg
+    gdal = pyogrio.read_info(path, encoding="GBK")["features"]
+    assert count_features(path) == 7 == gdal
+    shx = path.with_suffix(".shx")
+    shx.write_bytes(shx.read_bytes()[:-3])  # not 100 + 8k bytes: GDAL decides
+    with pytest.raises(DeliveryError, match="cannot be read"):
+        count_features(path)
+    with pytest.raises(pyogrio.errors.DataSourceError):
+        pyogrio.read_info(path, encoding="GBK")

@@ -150,11 +150,23 @@ def _dbf_sample(dbf: Path) -> bytes:
 
 
 def count_features(path, /, *, layer: str | None = None) -> int:
-    """Return the number of features in a delivery file, without reading them."""
+    """Return the number of features in a delivery file, without reading them.
+
+    A Shapefile's count is its index's length (``.shx``: a 100-byte header,
+    then 8 bytes per feature), without opening it through GDAL.
+    """
     import pyogrio
 
+    shapefile = Path(path).suffix.lower() == ".shp"
+    shx = Path(path).with_suffix(".shx")
+    if shapefile and shx.is_file():
+        size = shx.stat().st_size
+        if size >= 100 and (size - 100) % 8 == 0:
+            return (size - 100) // 8
+    # (a Shapefile's names may be in any code page: only the count is read)
+    options = {"encoding": "latin-1"} if shapefile else {}
     try:
-        return int(pyogrio.read_info(path, layer=layer)["features"])
+        return int(pyogrio.read_info(path, layer=layer, **options)["features"])
     except Exception as err:  # the full read reports it properly
         raise DeliveryError(f"{Path(path).name}: cannot be read ({err}).") from err
 
@@ -416,9 +428,9 @@ def _read_file(
     frame["project_id"] = clean_ids(raw[m["project_id"]])
     if "district" in m:
         frame["district_raw"] = raw[m["district"]].astype("string")
-        from forestsink.reference import DistrictResolver
+        from forestsink.reference import district_resolver
 
-        frame["adcode"] = DistrictResolver().resolve_many(frame["district_raw"])
+        frame["adcode"] = district_resolver().resolve_many(frame["district_raw"])
     else:
         from forestsink.reference import resolve_district
 
