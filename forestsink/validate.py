@@ -310,7 +310,7 @@ def validate_delivery(
     frame["dropped"] = sliver if fix else False
 
     # ---- location: city and district ---------------------------------------
-    d_albers = albers_geometries(districts)
+    d_albers = _district_albers(districts)
     d_codes = districts["adcode"].to_numpy()
     inside = _inside_fractions(albers, usable, d_albers, area_m2)
     in_city = inside.sum(axis=1)
@@ -531,6 +531,22 @@ PIECE_SIZE_M = 10_000.0
 _PIECES = threading.local()
 
 
+def _district_albers(districts) -> np.ndarray:
+    """Return the districts in Albers metres, once while *districts* recur.
+
+    ``check_deliveries`` passes the same districts frame for every file; it
+    is recognised by its geometry array (kept, so its identity is not
+    reused), per thread (see :data:`_PIECES`).
+    """
+    values = districts.geometry.values
+    last = _PIECES.__dict__.get("albers")
+    if last is not None and last[0] is values:
+        return last[1]
+    d_albers = albers_geometries(districts)
+    _PIECES.albers = (values, d_albers)
+    return d_albers
+
+
 def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     """Cut the districts by a square grid; return pieces and their districts.
 
@@ -543,6 +559,9 @@ def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
 
     import shapely
 
+    last = _PIECES.__dict__.get("pieces")
+    if last is not None and last[0] is d_albers:  # the same districts again
+        return last[1]
     cache = _PIECES.__dict__.setdefault("by_district", {})
     if len(cache) > _PIECES_KEPT:
         cache.clear()
@@ -555,7 +574,9 @@ def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
         owner.append(np.full(len(cache[key]), j))
     if not pieces:
         return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
-    return np.concatenate(pieces), np.concatenate(owner)
+    result = np.concatenate(pieces), np.concatenate(owner)
+    _PIECES.pieces = (d_albers, result)
+    return result
 
 
 #: districts whose pieces a thread keeps (then it starts again)

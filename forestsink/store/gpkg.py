@@ -93,6 +93,8 @@ CONTENT_FIELDS = (
     "attrs",
 )
 MUTABLE_FIELDS = ("ended_batch", "valid_to", "end_reason")
+#: deliveries up to this many rows are staged in memory, not in a file
+SMALL_BATCH = 2_000
 #: SQLite page cache of a write transaction (KiB)
 WRITE_CACHE_KIB = 131_072
 
@@ -317,6 +319,9 @@ class GeoPackageStore(WithdrawMixin):
         staged = getattr(self._writing, "staged", None)
         if staged is not None:  # SQLite attaches only outside a transaction
             conn.execute("ATTACH DATABASE ? AS staged", (str(staged),))
+            rows = getattr(self._writing, "rows", None)
+            if rows is not None:  # staged in memory (see write_delivery)
+                _fill_staged(conn, rows)
         return conn
 
     @property
@@ -562,6 +567,22 @@ class GeoPackageStore(WithdrawMixin):
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
+        if isinstance(frame, pd.DataFrame) and 0 < len(frame) <= SMALL_BATCH:
+            # a small delivery is staged in memory, inside the connection
+            # that lands it (no staging file, thread or driver to start)
+            table, bounds = staging_table(frame.reset_index(drop=True))
+            self._writing.staged, self._writing.rows = ":memory:", table
+            try:
+                return self._write_staged(
+                    bounds,
+                    source_name=source_name,
+                    source_sha256=source_sha256,
+                    note=note,
+                    user=user,
+                    now=now,
+                )
+            finally:
+                self._writing.staged = self._writing.rows = None
         if isinstance(frame, Stager):
             stager = frame
         else:
@@ -971,6 +992,22 @@ def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
     return bounds
 
 
+def _staged_schema() -> str:
+    fields = ", ".join(f"{c} {VERSION_FIELDS[c]}" for c in _STAGED_FIELDS)
+    return f"(fid INTEGER PRIMARY KEY, geom BLOB, {fields})"
+
+
+def _fill_staged(conn, table) -> None:
+    """Stage rows (:func:`staging_table`) in the attached ``staged`` database."""
+    names = table.column_names
+    conn.execute(f"CREATE TABLE staged.{_STAGED} {_staged_schema()}")
+    conn.executemany(
+        f"INSERT INTO staged.{_STAGED} ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' * len(names))})",
+        zip(*(table.column(c).to_pylist() for c in names), strict=True),
+    )
+
+
 def _write_ready(table, path: Path, *, append: bool, bounds) -> np.ndarray:
     _write_staged(table, path, append=append)
     return bounds
@@ -1012,12 +1049,9 @@ def _write_staged(table, path: Path, *, append: bool) -> None:
     import adbc_driver_sqlite.dbapi
 
     if not append:
-        fields = ", ".join(f"{c} {VERSION_FIELDS[c]}" for c in _STAGED_FIELDS)
         conn = sqlite3.connect(path)
         try:
-            conn.execute(
-                f"CREATE TABLE {_STAGED} (fid INTEGER PRIMARY KEY, geom BLOB, {fields})"
-            )
+            conn.execute(f"CREATE TABLE {_STAGED} {_staged_schema()}")
             conn.commit()
         finally:
             conn.close()
