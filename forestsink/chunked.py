@@ -234,6 +234,9 @@ def checked_chunks(
     folder : Path, optional
         Where helpers leave their results (Arrow files, removed once read).
     """
+    import shutil
+    import tempfile
+
     starts = list(range(0, n, chunk_size))
 
     def here(k):
@@ -245,49 +248,65 @@ def checked_chunks(
         for k in range(len(starts)):
             yield here(k)
         return
-    import tempfile
-
     folder = Path(tempfile.mkdtemp(prefix="forestsink-chunks-", dir=folder))
+
+    def submit(k):
+        return helpers.submit(
+            _helper_check,
+            path,
+            starts[k],
+            chunk_size,
+            read_options,
+            check_options,
+            folder / f"{starts[k]}.arrow",
+        )
+
+    try:
+        yield from in_order(len(starts), here, submit, _from_helper, n_helpers)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
+    """Yield the results of tasks ``0 … n-1`` in order, sharing them out.
+
+    Helpers take the tasks after the one this process is on (``submit(k)``
+    returns a future, ``collect(result)`` turns what it returns into the
+    task's result); while a helper is still on the next task in order, this
+    process does later ones (at most :data:`LOCAL_AHEAD` wait in memory). A
+    helper that fails (or cannot be given work) is replaced by doing its
+    task here, which raises the task's real error if there is one.
+    """
     assigned: dict[int, tuple[str, object]] = {}
     state = {"next": 0, "helpers": n_helpers}
 
     def feed(k):
-        """Give idle helpers the next unassigned chunks (a bounded look-ahead)."""
-        busy = sum(1 for kind, job in assigned.values() if kind == "helper")
+        """Give idle helpers the next unassigned tasks (a bounded look-ahead)."""
+        busy = sum(1 for kind, _ in assigned.values() if kind == "helper")
         while (
             busy < state["helpers"]
-            and state["next"] < len(starts)
+            and state["next"] < n
             and state["next"] <= k + n_helpers + 1
         ):
             j = state["next"]
-            state["next"] += 1
-            out = folder / f"{starts[j]}.arrow"
             try:
-                job = helpers.submit(
-                    _helper_check,
-                    path,
-                    starts[j],
-                    chunk_size,
-                    read_options,
-                    check_options,
-                    out,
-                )
-            except Exception:  # helpers broke: the rest is checked here
-                state["next"] -= 1
+                job = submit(j)
+            except Exception:  # helpers broke: the rest is done here
                 state["helpers"] = 0
                 return
+            state["next"] += 1
             assigned[j] = ("helper", job)
             busy += 1
 
-    def collect(k, job):
+    def result_of(k, job):
         try:
-            return _from_helper(job.result())
+            return collect(job.result())
         except Exception:  # redone here: raises the real error, if any
             return here(k)
 
     try:
-        for k in range(len(starts)):
-            if k not in assigned:  # nobody has it: check it here, helpers go on
+        for k in range(n):
+            if k not in assigned:  # nobody has it: do it here, helpers go on
                 state["next"] = max(state["next"], k + 1)
                 feed(k)
                 yield here(k)
@@ -297,23 +316,20 @@ def checked_chunks(
                 feed(k)
                 yield job
                 continue
-            # while the helper works on chunk k, check later chunks here (a
-            # few: they wait in memory until chunk k is consumed)
+            # while the helper works on task k, do later tasks here (a few:
+            # they wait in memory until task k is consumed)
             while (
                 not job.done()
-                and state["next"] < len(starts)
+                and state["next"] < n
                 and sum(kind == "here" for kind, _ in assigned.values()) < LOCAL_AHEAD
             ):
                 j = state["next"]
                 state["next"] += 1
                 assigned[j] = ("here", here(j))
-            chunk = collect(k, job)
+            result = result_of(k, job)
             feed(k)
-            yield chunk
+            yield result
     finally:
         for kind, job in assigned.values():
             if kind == "helper":
                 job.cancel()
-        import shutil
-
-        shutil.rmtree(folder, ignore_errors=True)
