@@ -37,6 +37,8 @@ import pandas as pd
 
 #: files with fewer features are checked in this process only
 PARALLEL_MIN_FEATURES = 150_000
+#: with fewer small files than this, they are checked in this process only
+PARALLEL_MIN_FILES = 12
 #: most helper processes started for one check
 MAX_HELPERS = 3
 #: with more current polygons in the store than this, no helpers (each
@@ -120,8 +122,56 @@ def helper_count(n_features: int, existing=None, workers: int | None = None) -> 
     return max(min((os.cpu_count() or 1) - 1, MAX_HELPERS), 0)
 
 
-def helper_pool(n: int, existing=None):
-    """Start *n* helper processes (spawned: safe beside this one's threads)."""
+def helper_count_files(n_files: int, existing=None, workers: int | None = None):
+    """How many helper processes to check *n_files* small files with."""
+    if workers is not None:
+        return max(int(workers), 0)
+    if n_files < PARALLEL_MIN_FILES:
+        return 0
+    return helper_count(PARALLEL_MIN_FEATURES, existing)
+
+
+def check_file(path, read_options, check_options, existing):
+    """Read and check one whole file here: ``(delivery, result, error)``.
+
+    *error* is the :class:`~forestsink.errors.ForestsinkError` that made the
+    file unreadable (then the others are None).
+    """
+    from forestsink.errors import ForestsinkError
+    from forestsink.ingest import read_delivery
+    from forestsink.validate import validate_delivery
+
+    try:
+        delivery = read_delivery(path, **read_options)
+    except ForestsinkError as err:
+        return None, None, err
+    result = validate_delivery(delivery.frame, existing=existing, **check_options)
+    return delivery, result, None
+
+
+def helper_check_file(path):
+    """In a helper: :func:`check_file`; an error goes back as its message."""
+    delivery, result, error = check_file(
+        path, _HELPER["read_options"], _HELPER["check_options"], _HELPER["existing"]
+    )
+    return delivery, result, None if error is None else str(error)
+
+
+def file_outcome(returned):
+    """Turn what :func:`helper_check_file` returned into a check outcome."""
+    from forestsink.errors import ForestsinkError
+
+    delivery, result, error = returned
+    return delivery, result, None if error is None else ForestsinkError(error)
+
+
+def helper_pool(n: int, existing, read_options: dict, check_options: dict):
+    """Start *n* helper processes (spawned: safe beside this one's threads).
+
+    They keep what stays the same for one check (the store's polygons, the
+    reading and checking options with the district boundaries, the
+    validated reference tables): a task sends a file name and rows only.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -138,7 +188,7 @@ def helper_pool(n: int, existing=None):
         n,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_helper_init,
-        initargs=(existing, loaded_tables()),
+        initargs=(existing, read_options, check_options, loaded_tables()),
     )
     with _main_hidden():  # each submit to an idle pool starts one helper
         for _ in range(n):
@@ -170,25 +220,32 @@ def _main_hidden():
 
 
 #: in a helper process: the store's current polygons (for the overlap check)
-_HELPER = {"existing": None}
+_HELPER: dict = {"existing": None, "read_options": {}, "check_options": {}}
 
 
-def _helper_init(existing, tables) -> None:
-    """In a helper: keep the store's polygons and the reference tables."""
+def _helper_init(existing, read_options, check_options, tables) -> None:
+    """In a helper: keep what every task of one check shares."""
     from forestsink.reference import preload_tables
 
-    _HELPER["existing"] = existing
+    _HELPER.update(
+        existing=existing, read_options=read_options, check_options=check_options
+    )
     preload_tables(tables)
 
 
-def _helper_check(path, start, chunk_size, read_options, check_options, out):
+def _helper_check(path, start, chunk_size, sha256, out):
     """In a helper: check a chunk; write its rows ready to stage to *out*."""
     import pyarrow as pa
 
     from forestsink.store.gpkg import staging_table
 
     chunk = check_chunk(
-        path, start, chunk_size, read_options, check_options, _HELPER["existing"]
+        path,
+        start,
+        chunk_size,
+        {**_HELPER["read_options"], "sha256": sha256},
+        _HELPER["check_options"],
+        _HELPER["existing"],
     )
     bad = chunk.issues.loc[chunk.issues["severity"] == "error", "row"].dropna()
     frame = chunk.frame
@@ -256,8 +313,7 @@ def checked_chunks(
             path,
             starts[k],
             chunk_size,
-            read_options,
-            check_options,
+            read_options.get("sha256"),
             folder / f"{starts[k]}.arrow",
         )
 
@@ -281,12 +337,18 @@ def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
     state = {"next": 0, "helpers": n_helpers}
 
     def feed(k):
-        """Give idle helpers the next unassigned tasks (a bounded look-ahead)."""
+        """Keep helpers supplied with the next unassigned tasks.
+
+        With many tasks left each helper gets a second one queued, so that
+        it does not wait for this process to hand it more; the look-ahead
+        past task *k* stays bounded (memory).
+        """
         busy = sum(1 for kind, _ in assigned.values() if kind == "helper")
+        depth = 2 if n - state["next"] > 4 * n_helpers else 1
         while (
-            busy < state["helpers"]
+            busy < depth * state["helpers"]
             and state["next"] < n
-            and state["next"] <= k + n_helpers + 1
+            and state["next"] <= k + depth * n_helpers + LOCAL_AHEAD + 1
         ):
             j = state["next"]
             try:
@@ -326,6 +388,7 @@ def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
                 j = state["next"]
                 state["next"] += 1
                 assigned[j] = ("here", here(j))
+                feed(k)
             result = result_of(k, job)
             feed(k)
             yield result

@@ -28,7 +28,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forestsink.chunked import checked_chunks, helper_count, helper_pool, landing
+from forestsink.chunked import (
+    check_file,
+    checked_chunks,
+    file_outcome,
+    helper_check_file,
+    helper_count,
+    helper_count_files,
+    helper_pool,
+    in_order,
+    landing,
+)
 from forestsink.errors import ForestsinkError
 from forestsink.store.gpkg import Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
@@ -181,53 +191,94 @@ def _check_files(
     workers,
     pool,
 ) -> None:
-    from forestsink.ingest import find_delivery_files, read_delivery
+    from forestsink.ingest import find_delivery_files
     from forestsink.ingest.read import count_features
 
-    for path in find_delivery_files(paths):
+    files = list(find_delivery_files(paths))
+    sizes = []
+    for path in files:
+        n = 0
         if path.suffix.lower() != ".zip" and chunk_size:
             try:
                 n = count_features(path, layer=read_options["layer"])
             except ForestsinkError:
-                n = 0  # the normal read below reports the problem
-            if n > chunk_size:
-                wanted = helper_count(n, existing, workers)
-                if pool[0] is None and wanted and stager is not None:
-                    pool[:] = [helper_pool(wanted, existing), wanted]
-                try:
-                    large = _check_large(
-                        path,
-                        n,
-                        chunk_size,
-                        read_options,
-                        check_options,
-                        existing,
-                        spill=_new_folder(spill_dir),
-                        stager=stager,
-                        pool=pool if wanted else (None, 0),
-                    )
-                except ForestsinkError as err:
-                    tables.append(pd.DataFrame([_file_issue(path, err)]))
-                else:
-                    report.large.append(large)
-                    report.notes.extend((path.name, n) for n in large["notes"])
-                    tables.append(large.pop("issues"))
-                if progress is not None:
-                    progress(path)
-                continue
-        try:
-            delivery = read_delivery(path, **read_options)
-        except ForestsinkError as err:
-            tables.append(pd.DataFrame([_file_issue(path, err)]))
-        else:
-            result = validate_delivery(
-                delivery.frame, existing=existing, **check_options
-            )
-            report.deliveries.append((delivery, result))
-            report.notes.extend((delivery.name, n) for n in delivery.notes)
-            tables.append(result.issues)
-        if progress is not None:
-            progress(path)
+                n = 0  # the normal read reports the problem
+        sizes.append(n if chunk_size and n > chunk_size else 0)
+    k = 0
+    while k < len(files):
+        path, n = files[k], sizes[k]
+        if n:
+            wanted = helper_count(n, existing, workers)
+            if pool[0] is None and wanted and stager is not None:
+                pool[:] = [
+                    helper_pool(wanted, existing, read_options, check_options),
+                    wanted,
+                ]
+            try:
+                large = _check_large(
+                    path,
+                    n,
+                    chunk_size,
+                    read_options,
+                    check_options,
+                    existing,
+                    spill=_new_folder(spill_dir),
+                    stager=stager,
+                    pool=pool if wanted else (None, 0),
+                )
+            except ForestsinkError as err:
+                tables.append(pd.DataFrame([_file_issue(path, err)]))
+            else:
+                report.large.append(large)
+                report.notes.extend((path.name, n) for n in large["notes"])
+                tables.append(large.pop("issues"))
+            if progress is not None:
+                progress(path)
+            k += 1
+            continue
+        run = []  # the small files from here to the next large one
+        while k + len(run) < len(files) and not sizes[k + len(run)]:
+            run.append(files[k + len(run)])
+        k += len(run)
+        for path, (delivery, result, error) in zip(
+            run,
+            _check_small(run, read_options, check_options, existing, workers, pool),
+            strict=True,
+        ):
+            if error is not None:
+                tables.append(pd.DataFrame([_file_issue(path, error)]))
+            else:
+                report.deliveries.append((delivery, result))
+                report.notes.extend((delivery.name, n) for n in delivery.notes)
+                tables.append(result.issues)
+            if progress is not None:
+                progress(path)
+
+
+def _check_small(files, read_options, check_options, existing, workers, pool):
+    """Yield ``(delivery, result, error)`` for each file, in order.
+
+    Many files are shared out with helper processes (:mod:`forestsink.
+    chunked`), each reading and checking whole files.
+    """
+
+    def here(j):
+        return check_file(files[j], read_options, check_options, existing)
+
+    wanted = helper_count_files(len(files), existing, workers)
+    if wanted and pool[0] is None:
+        pool[:] = [helper_pool(wanted, existing, read_options, check_options), wanted]
+    if not wanted or pool[0] is None:
+        for j in range(len(files)):
+            yield here(j)
+        return
+    yield from in_order(
+        len(files),
+        here,
+        lambda j: pool[0].submit(helper_check_file, files[j]),
+        file_outcome,
+        pool[1],
+    )
 
 
 def _new_folder(parent) -> Path | None:

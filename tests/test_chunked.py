@@ -133,3 +133,42 @@ def test_feature_count_of_a_shapefile_from_its_index(tmp_path):
         count_features(path)
     with pytest.raises(pyogrio.errors.DataSourceError):
         pyogrio.read_info(path, encoding="GBK")
+
+
+def test_many_files_checked_with_a_helper_give_the_same_report(tmp_path):
+    """Whole files shared with a helper process (workers=1): the same issues,
+    deliveries and notes, in file order, as checking them all here; an
+    unreadable file is reported the same way."""
+    from forestsink.deliveries import check_deliveries
+
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    for k in range(7):
+        gdf = frame(n=4, ids=[f"F{k}-{i}" for i in range(4)])
+        if k == 2:
+            gdf.loc[1, "工程类别"] = "森林康养"  # unknown type
+        if k == 5:
+            gdf.loc[0, "小班号"] = "F5-3"  # duplicate within the file
+        write(gdf, folder / f"d{k}.gpkg")
+    (folder / "d3b.geojson").write_text("{not json", encoding="utf-8")
+    reports = {w: check_deliveries([folder], workers=w) for w in (0, 1)}
+    alone, shared = reports[0], reports[1]
+    key = ["file", "row", "code", "message"]
+    pd.testing.assert_frame_equal(
+        alone.issues.sort_values(key).reset_index(drop=True),
+        shared.issues.sort_values(key).reset_index(drop=True),
+    )
+    codes = set(zip(shared.issues["file"], shared.issues["code"], strict=True))
+    assert {
+        ("d2.gpkg", "unknown_project_type"),
+        ("d5.gpkg", "duplicate_id"),
+        ("d3b.geojson", "unreadable_file"),
+    } <= codes
+    assert [d.name for d, _ in shared.deliveries] == [
+        d.name for d, _ in alone.deliveries
+    ]
+    assert len(shared.deliveries) == 7
+    for (d0, r0), (d1, r1) in zip(alone.deliveries, shared.deliveries, strict=True):
+        pd.testing.assert_frame_equal(r0.frame, r1.frame)
+        assert d0.notes == d1.notes and d0.sha256 == d1.sha256
+    assert shared.notes == alone.notes
