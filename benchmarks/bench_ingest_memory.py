@@ -3,7 +3,9 @@
 Generates a GBK Shapefile of N polygons (default 2,000,000), then ingests it
 into an empty store twice, each in its own process: in chunks (the default,
 100,000 features) and in one read (``chunk_size=0``). Prints each child's
-peak resident memory and time.
+peak resident memory and time, and (an upper bound: it includes what the
+child held when it started them) the peak of the helper processes that
+check chunks beside it.
 
 Run: ``.venv/bin/python benchmarks/bench_ingest_memory.py --n 2000000``
 """
@@ -25,8 +27,11 @@ from forestsink.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 _, (out,) = ingest_deliveries([sys.argv[1]], GeoPackageStore(sys.argv[2]),
                               skip_errors=True, chunk_size=int(sys.argv[3]))
+import resource
+helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
-print(out["added"], out["status"], "|", int(hwm[0].split()[1]) / 1024)
+print(out["added"], out["status"], f"; a helper process at most {helpers:,.0f} MB",
+      "|", int(hwm[0].split()[1]) / 1024)
 """
 
 

@@ -1,4 +1,4 @@
-"""Checking a large delivery chunk by chunk, here and in helper processes.
+"""Checking deliveries in parallel: a large file's chunks, or many files.
 
 A file with more features than the chunk size is read and checked one chunk
 (a range of rows) at a time, so memory stays bounded by the chunk.
@@ -9,18 +9,22 @@ chunks are checked in parallel: a helper reads its chunk from the file
 itself, checks it and computes the rows ready to stage (content hashes,
 GeoPackage blobs: :func:`~forestsink.store.gpkg.staging_table`), and hands
 them back in an Arrow file; this process checks the next unassigned chunk
-meanwhile. Threads are of no use for this work: most of it holds Python's
-GIL (measured: reading and checking a chunk in a thread beside another
-busy thread took as long as both one after the other). Results are
-consumed in file order, so the report, the duplicates found across chunks
-and the order in which rows are staged are exactly those of checking alone
-(tested).
+meanwhile. A year's many small files are shared out the same way, whole
+(:func:`check_file`). Threads are of no use for this work: most of it holds
+Python's GIL (measured: reading and checking a chunk in a thread beside
+another busy thread took as long as both one after the other). Results are
+consumed in order (:func:`in_order`), so the report, the duplicates found
+across chunks and the order in which rows are staged are exactly those of
+checking alone (tested).
 
 Helpers are worth their start-up (a new Python that imports the geospatial
-stack, about 1.5 s) only for large files: :func:`helper_count` uses them
-from :data:`PARALLEL_MIN_FEATURES` features, one fewer than the machine's
-cores (at most :data:`MAX_HELPERS`), and only when the store's current
-polygons (each helper gets a copy, for the overlap warning) are few.
+stack, about 1.1 s) only for much work: :func:`helper_count` uses them from
+:data:`PARALLEL_MIN_FEATURES` features in a file or
+:data:`PARALLEL_MIN_FILES` files, one fewer than the machine's cores (at
+most :data:`MAX_HELPERS`), and only when the store's current polygons (each
+helper gets a copy, for the overlap warning) are few. ``workers=0`` (the
+``workers`` argument of :func:`forestsink.deliveries.check_deliveries` and
+``ingest_deliveries``) turns them off.
 """
 
 from __future__ import annotations

@@ -172,3 +172,24 @@ def test_many_files_checked_with_a_helper_give_the_same_report(tmp_path):
         pd.testing.assert_frame_equal(r0.frame, r1.frame)
         assert d0.notes == d1.notes and d0.sha256 == d1.sha256
     assert shared.notes == alone.notes
+
+
+def test_cli_workers_option(tmp_path):
+    """``--workers N`` reaches the check; a negative count is refused."""
+    from click.testing import CliRunner
+
+    from forestsink.cli.main import cli
+
+    gdf = frame(n=3)
+    gdf.loc[1, "工程类别"] = "森林康养"
+    path = write(gdf, tmp_path / "d.gpkg")
+    runner = CliRunner()
+    outputs = {}
+    for workers in ("0", "1"):
+        done = runner.invoke(cli, ["validate", str(path), "--workers", workers])
+        assert done.exit_code == 1, done.output  # the unknown type
+        outputs[workers] = done.output
+    assert "unknown_project_type" in outputs["1"]
+    assert outputs["0"] == outputs["1"]
+    bad = runner.invoke(cli, ["validate", str(path), "--workers", "-1"])
+    assert bad.exit_code == 2 and "--workers" in bad.output

@@ -68,6 +68,7 @@ def _check_kwargs(kw: dict) -> dict:
         "fix": kw["fix"],
         "period": parse_period(kw["period"]),
         "area_tolerance": kw["area_tolerance"],
+        "workers": kw["workers"],
     }
 
 

@@ -101,6 +101,13 @@ def delivery_options(func):
             help="规划期 / Plan period, YEAR-YEAR.",
         ),
         click.option(
+            "--workers",
+            type=click.IntRange(min=0),
+            default=None,
+            help="辅助进程数 / Helper processes that read and check in parallel "
+            "(default: cores - 1 for large files or many files; 0: none).",
+        ),
+        click.option(
             "--area-tolerance",
             type=float,
             default=0.10,
