@@ -108,6 +108,16 @@ def sample_run(folder: Path, repeat: int = 1) -> None:
                 except Exception:
                     counts["bare left out"] += 1
 
+        def fs_read():
+            from forestsink.errors import ForestsinkError
+            from forestsink.ingest import read_delivery
+
+            for f in files:
+                try:
+                    read_delivery(f)
+                except ForestsinkError:
+                    pass
+
         def fs_ingest():
             store = tmp / "store.gpkg"
             store.unlink(missing_ok=True)
@@ -121,14 +131,17 @@ def sample_run(folder: Path, repeat: int = 1) -> None:
         except ImportError:
             print("fiona not installed: pip install -e .[bench]")
         results["pyogrio read+to_crs+write"] = timed(bare_pyogrio, repeat)
+        results["forestsink read (one process)"] = timed(fs_read, repeat)
         results["forestsink ingest"] = timed(fs_ingest, repeat)
-        n = sum(len(pyogrio.read_info(f)["fields"]) >= 0 for f in files)
-        print(f"sample {folder}: {n} delivery files")
+        print(f"sample {folder}: {len(files)} delivery files")
         for name, t in results.items():
             print(f"  {name:28s} {t:8.2f} s")
         print(
             f"  (bare path left out {counts['bare left out']} file(s) it cannot read)"
         )
+        if "fiona read" in results:
+            ratio = results["fiona read"] / results["forestsink read (one process)"]
+            print(f"  read speed-up vs fiona: {ratio:.1f}x")
         print(
             f"  ingest / bare pyogrio: "
             f"{results['forestsink ingest'] / results['pyogrio read+to_crs+write']:.2f}"
