@@ -8,7 +8,10 @@ the code, it is not an API). Stages nest: ``read_delivery`` includes the raw
 read, ``validate_delivery`` the district shares, ``stage`` the hashes and
 blobs, ``land (transaction)`` the SQL copy and the R-tree.
 
-Run: ``.venv/bin/python benchmarks/profile_ingest.py [--n 200000]``
+With helper processes (the default at this size) their chunks are not in
+the stage times; ``--workers 0`` shows every stage in this process.
+
+Run: ``.venv/bin/python benchmarks/profile_ingest.py [--n 200000] [--workers 0]``
 """
 
 from __future__ import annotations
@@ -94,6 +97,13 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--chunk-size", type=int, default=None, help="default: the ingest's own"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="helper processes (default: the ingest's own); their work is not "
+        "in the stage times: 0 to see every stage in this process",
+    )
     args = parser.parse_args(argv)
     _instrument()
     from forestsink.deliveries import ingest_deliveries
@@ -120,6 +130,7 @@ def main(argv=None) -> None:
         )
         t0 = time.perf_counter()
         chunking = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+        chunking["workers"] = args.workers
         ingest_deliveries(
             [shp], GeoPackageStore(tmp / "s.gpkg"), skip_errors=True, **chunking
         )
