@@ -193,3 +193,30 @@ def test_cli_workers_option(tmp_path):
     assert outputs["0"] == outputs["1"]
     bad = runner.invoke(cli, ["validate", str(path), "--workers", "-1"])
     assert bad.exit_code == 2 and "--workers" in bad.output
+
+
+def test_ingest_result_table_shows_whole_numbers(tmp_path):
+    """Batch numbers and counts print as integers, a skipped file's as blank."""
+    from click.testing import CliRunner
+
+    from forestsink.cli.main import cli
+
+    good = write(frame(n=3), tmp_path / "a.gpkg")
+    (tmp_path / "b.geojson").write_text("{broken", encoding="utf-8")
+    done = CliRunner().invoke(
+        cli,
+        [
+            "ingest",
+            str(good),
+            str(tmp_path / "b.geojson"),
+            "--store",
+            str(tmp_path / "s.gpkg"),
+            "--skip-errors",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    table = done.output[done.output.index("Ingest result") :]
+    row = next(line for line in table.splitlines() if "a.gpkg" in line)
+    cells = [c.strip() for c in row.strip("│ ").split("│")]
+    assert cells[1:5] == ["1", "3", "0", "0"]  # batch, added, changed, unchanged
+    assert ".00" not in table

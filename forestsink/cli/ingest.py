@@ -134,4 +134,7 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
     _print_report(report, report_path)
     import pandas as pd
 
-    print_table(pd.DataFrame(outcomes), title="入库结果 / Ingest result")
+    # counts and batch numbers as integers (a skipped file has none: blank)
+    print_table(
+        pd.DataFrame(outcomes).convert_dtypes(), title="入库结果 / Ingest result"
+    )
