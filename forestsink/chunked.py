@@ -228,8 +228,16 @@ _HELPER: dict = {"existing": None, "read_options": {}, "check_options": {}}
 
 
 def _helper_init(existing, read_options, check_options, tables) -> None:
-    """In a helper: keep what every task of one check shares."""
+    """In a helper: keep what every task of one check shares.
+
+    Ctrl-C reaches every process of the terminal; a helper leaves it to the
+    main process, which stops the helpers (no traceback from each).
+    """
+    import signal
+
     from forestsink.reference import preload_tables
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     _HELPER.update(
         existing=existing, read_options=read_options, check_options=check_options
