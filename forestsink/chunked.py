@@ -135,11 +135,14 @@ def helper_count_files(n_files: int, existing=None, workers: int | None = None):
     return helper_count(PARALLEL_MIN_FEATURES, existing)
 
 
-def check_file(path, read_options, check_options, existing):
-    """Read and check one whole file here: ``(delivery, result, error)``.
+def check_file(path, read_options, check_options, existing, prepare=False):
+    """Read and check one whole file here: ``(delivery, result, error, ready)``.
 
     *error* is the :class:`~forestsink.errors.ForestsinkError` that made the
-    file unreadable (then the others are None).
+    file unreadable (then the others are None). With *prepare*, *ready*
+    holds the rows without errors made ready for a GeoPackage store
+    (:class:`~forestsink.store.gpkg.StagedRows`), so that writing the batch
+    later is only the landing.
     """
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import read_delivery
@@ -148,28 +151,42 @@ def check_file(path, read_options, check_options, existing):
     try:
         delivery = read_delivery(path, **read_options)
     except ForestsinkError as err:
-        return None, None, err
+        return None, None, err, None
     result = validate_delivery(delivery.frame, existing=existing, **check_options)
-    return delivery, result, None
+    ready = None
+    if prepare:
+        from forestsink.store.gpkg import StagedRows
+
+        frame = result.frame
+        bad = set(result.errors["row"].dropna().astype(int))
+        ready = StagedRows.of(frame[landing(frame, bad)])
+    return delivery, result, None, ready
 
 
 def helper_check_file(path):
     """In a helper: :func:`check_file`; an error goes back as its message."""
-    delivery, result, error = check_file(
-        path, _HELPER["read_options"], _HELPER["check_options"], _HELPER["existing"]
+    delivery, result, error, ready = check_file(
+        path,
+        _HELPER["read_options"],
+        _HELPER["check_options"],
+        _HELPER["existing"],
+        _HELPER["prepare"],
     )
-    return delivery, result, None if error is None else str(error)
+    return delivery, result, None if error is None else str(error), ready
 
 
 def file_outcome(returned):
     """Turn what :func:`helper_check_file` returned into a check outcome."""
     from forestsink.errors import ForestsinkError
 
-    delivery, result, error = returned
-    return delivery, result, None if error is None else ForestsinkError(error)
+    delivery, result, error, ready = returned
+    error = None if error is None else ForestsinkError(error)
+    return delivery, result, error, ready
 
 
-def helper_pool(n: int, existing, read_options: dict, check_options: dict):
+def helper_pool(
+    n: int, existing, read_options: dict, check_options: dict, prepare: bool = False
+):
     """Start *n* helper processes (spawned: safe beside this one's threads).
 
     They keep what stays the same for one check (the store's polygons, the
@@ -192,7 +209,7 @@ def helper_pool(n: int, existing, read_options: dict, check_options: dict):
         n,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_helper_init,
-        initargs=(existing, read_options, check_options, loaded_tables()),
+        initargs=(existing, read_options, check_options, prepare, loaded_tables()),
     )
     with _main_hidden():  # each submit to an idle pool starts one helper
         for _ in range(n):
@@ -224,10 +241,15 @@ def _main_hidden():
 
 
 #: in a helper process: the store's current polygons (for the overlap check)
-_HELPER: dict = {"existing": None, "read_options": {}, "check_options": {}}
+_HELPER: dict = {
+    "existing": None,
+    "read_options": {},
+    "check_options": {},
+    "prepare": False,
+}
 
 
-def _helper_init(existing, read_options, check_options, tables) -> None:
+def _helper_init(existing, read_options, check_options, prepare, tables) -> None:
     """In a helper: keep what every task of one check shares.
 
     Ctrl-C reaches every process of the terminal; a helper leaves it to the
@@ -240,7 +262,10 @@ def _helper_init(existing, read_options, check_options, tables) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     _HELPER.update(
-        existing=existing, read_options=read_options, check_options=check_options
+        existing=existing,
+        read_options=read_options,
+        check_options=check_options,
+        prepare=prepare,
     )
     preload_tables(tables)
 

@@ -40,7 +40,7 @@ from forestsink.chunked import (
     landing,
 )
 from forestsink.errors import ForestsinkError
-from forestsink.store.gpkg import Stager
+from forestsink.store.gpkg import StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
 
 CHUNK_SIZE = 100_000
@@ -54,6 +54,8 @@ class CheckReport:
     deliveries: list = field(default_factory=list)  # (Delivery, ValidationResult)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note)
     large: list = field(default_factory=list)  # files checked in chunks
+    #: per delivery, its rows made ready for a GeoPackage store (or None)
+    ready: list = field(default_factory=list)
 
     @property
     def n_errors(self) -> int:
@@ -101,6 +103,7 @@ def check_deliveries(
     spill_dir: Path | None = None,
     stager: Callable | None = None,
     workers: int | None = None,
+    prepare: bool = False,
 ) -> CheckReport:
     """Read and validate deliveries; never touches a store.
 
@@ -128,6 +131,10 @@ def check_deliveries(
         Helper processes that check a large file's chunks in parallel while
         they are staged (:mod:`forestsink.chunked`); None: chosen from the
         file size and the machine's cores; 0: none.
+    prepare : bool, optional (default: False)
+        Also make each small file's rows without errors ready for a
+        GeoPackage store while checking (``ingest_deliveries`` asks for it),
+        in the helpers too; see ``CheckReport.ready``.
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
@@ -166,6 +173,7 @@ def check_deliveries(
             stager,
             workers,
             pool,
+            prepare,
         )
         done = True
     finally:
@@ -190,6 +198,7 @@ def _check_files(
     stager,
     workers,
     pool,
+    prepare,
 ) -> None:
     from forestsink.ingest import find_delivery_files
     from forestsink.ingest.read import count_features
@@ -211,7 +220,7 @@ def _check_files(
             wanted = helper_count(n, existing, workers)
             if pool[0] is None and wanted and stager is not None:
                 pool[:] = [
-                    helper_pool(wanted, existing, read_options, check_options),
+                    helper_pool(wanted, existing, read_options, check_options, prepare),
                     wanted,
                 ]
             try:
@@ -240,34 +249,38 @@ def _check_files(
         while k + len(run) < len(files) and not sizes[k + len(run)]:
             run.append(files[k + len(run)])
         k += len(run)
-        for path, (delivery, result, error) in zip(
+        for path, (delivery, result, error, ready) in zip(
             run,
-            _check_small(run, read_options, check_options, existing, workers, pool),
+            _check_small(
+                run, read_options, check_options, existing, workers, pool, prepare
+            ),
             strict=True,
         ):
             if error is not None:
                 tables.append(pd.DataFrame([_file_issue(path, error)]))
             else:
                 report.deliveries.append((delivery, result))
+                report.ready.append(ready)
                 report.notes.extend((delivery.name, n) for n in delivery.notes)
                 tables.append(result.issues)
             if progress is not None:
                 progress(path)
 
 
-def _check_small(files, read_options, check_options, existing, workers, pool):
-    """Yield ``(delivery, result, error)`` for each file, in order.
+def _check_small(files, read_options, check_options, existing, workers, pool, prepare):
+    """Yield ``(delivery, result, error, ready)`` for each file, in order.
 
     Many files are shared out with helper processes (:mod:`forestsink.
     chunked`), each reading and checking whole files.
     """
 
     def here(j):
-        return check_file(files[j], read_options, check_options, existing)
+        return check_file(files[j], read_options, check_options, existing, prepare)
 
     wanted = helper_count_files(len(files), existing, workers)
     if wanted and pool[0] is None:
-        pool[:] = [helper_pool(wanted, existing, read_options, check_options), wanted]
+        helpers = helper_pool(wanted, existing, read_options, check_options, prepare)
+        pool[:] = [helpers, wanted]
     if not wanted or pool[0] is None:
         for j in range(len(files)):
             yield here(j)
@@ -547,6 +560,7 @@ def _ingest(
         progress=progress,
         spill_dir=spill_dir,
         stager=stager,
+        prepare=not dry_run and hasattr(store, "stager"),
         **opts,
     )
     if report.n_errors and not skip_errors:
@@ -594,14 +608,17 @@ def _ingest(
                 user=user,
             )
         )
-    for delivery, result in report.deliveries:
+    ready = report.ready or [None] * len(report.deliveries)
+    for (delivery, result), rows in zip(report.deliveries, ready, strict=True):
         bad_rows = set(result.errors["row"].astype(int))
         frame = result.frame
         keep = landing(frame, bad_rows)
         outcomes.append(
             _write_batch(
                 store,
-                lambda frame=frame, keep=keep: frame[keep],
+                (lambda rows=rows: rows)
+                if rows is not None
+                else (lambda frame=frame, keep=keep: frame[keep]),
                 name=delivery.name,
                 sha256=delivery.sha256,
                 notes=delivery.notes,
@@ -639,7 +656,7 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     if skipped:
         note += f"; {skipped} feature(s) with errors left out"
     data = frames()
-    if not isinstance(data, pd.DataFrame | Stager) and not getattr(
+    if not isinstance(data, pd.DataFrame | Stager | StagedRows) and not getattr(
         store, "accepts_chunks", False
     ):
         data = pd.concat(list(data), ignore_index=True)

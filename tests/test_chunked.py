@@ -220,3 +220,49 @@ def test_ingest_result_table_shows_whole_numbers(tmp_path):
     cells = [c.strip() for c in row.strip("│ ").split("│")]
     assert cells[1:5] == ["1", "3", "0", "0"]  # batch, added, changed, unchanged
     assert ".00" not in table
+
+
+def test_rows_prepared_while_checking_land_as_frames_do(tmp_path, monkeypatch):
+    """Small files' rows made ready during the check (hashes, blobs) land
+    exactly as the checked frames would: same rows, versions and hashes."""
+    from forestsink import deliveries
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+    from forestsink.store.gpkg import StagedRows
+
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    for k in range(3):
+        gdf = frame(n=5, ids=[f"R{k}-{i}" for i in range(5)])
+        if k == 1:
+            gdf.loc[2, "工程类别"] = "森林康养"  # left out with --skip-errors
+        write(gdf, folder / f"d{k}.gpkg")
+    seen = []
+    original_write = GeoPackageStore.write_delivery
+
+    def spy(self, data, **kw):
+        seen.append(type(data))
+        return original_write(self, data, **kw)
+
+    monkeypatch.setattr(GeoPackageStore, "write_delivery", spy)
+    prepared = GeoPackageStore(tmp_path / "a.gpkg")
+    ingest_deliveries([folder], prepared, skip_errors=True)
+    assert seen == [StagedRows] * 3
+    seen.clear()
+    original_check = deliveries.check_file
+    monkeypatch.setattr(
+        deliveries,
+        "check_file",
+        lambda path, read, check, existing, prepare=False: original_check(
+            path, read, check, existing, False
+        ),
+    )
+    plain = GeoPackageStore(tmp_path / "b.gpkg")
+    ingest_deliveries([folder], plain, skip_errors=True)
+    assert StagedRows not in seen and len(seen) == 3
+    a = prepared.current().drop(columns=["valid_from"])
+    b = plain.current().drop(columns=["valid_from"])
+    pd.testing.assert_frame_equal(a, b)  # content hashes included
+    assert len(a) == 14 and "500101/R1-2" not in set(a["key"])
+    counts = ["n_added", "n_changed", "n_unchanged"]
+    pd.testing.assert_frame_equal(prepared.batches()[counts], plain.batches()[counts])

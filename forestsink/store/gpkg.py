@@ -48,6 +48,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -559,7 +560,8 @@ class GeoPackageStore(WithdrawMixin):
             Validated canonical frame (EPSG:4490) with ``key``, ``adcode``,
             ``project_id``, ``area_mu`` and the content fields — or the chunks
             of a large delivery, staged one by one (memory stays bounded by
-            the chunk) and landed in one transaction.
+            the chunk) and landed in one transaction; or such rows made
+            ready beforehand (:class:`StagedRows`), or a :class:`Stager`.
 
         Returns
         -------
@@ -568,9 +570,16 @@ class GeoPackageStore(WithdrawMixin):
             ``changed``, ``unchanged``.
         """
         if isinstance(frame, pd.DataFrame) and 0 < len(frame) <= SMALL_BATCH:
+            frame = StagedRows.of(frame)
+        if isinstance(frame, StagedRows) and len(frame) > SMALL_BATCH:
+            rows, frame = frame, Stager()
+            frame.add_table(rows.table, rows.bounds)
+        elif isinstance(frame, StagedRows) and not len(frame):
+            frame = Stager()  # nothing to stage: no change, no batch
+        elif isinstance(frame, StagedRows):
             # a small delivery is staged in memory, inside the connection
             # that lands it (no staging file, thread or driver to start)
-            table, bounds = staging_table(frame.reset_index(drop=True))
+            table, bounds = frame.table, frame.bounds
             self._writing.staged, self._writing.rows = ":memory:", table
             try:
                 return self._write_staged(
@@ -990,6 +999,27 @@ def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
     table, bounds = staging_table(chunk)
     _write_staged(table, path, append=append)
     return bounds
+
+
+@dataclass
+class StagedRows:
+    """Validated rows made ready to stage (:func:`staging_table`) elsewhere.
+
+    :meth:`GeoPackageStore.write_delivery` takes them instead of a frame:
+    the hashes and blobs are then already computed (in a helper process,
+    while other files were checked).
+    """
+
+    table: object  # pyarrow.Table
+    bounds: np.ndarray
+
+    @classmethod
+    def of(cls, frame) -> StagedRows:
+        """Make *frame*'s rows ready."""
+        return cls(*staging_table(frame.reset_index(drop=True)))
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 def _staged_schema() -> str:
