@@ -15,8 +15,12 @@ Rules:
 * each file is one batch (one transaction); a file identical to one already
   ingested (same SHA-256) is skipped and reported as such;
 * a file larger than the chunk size is read and checked once, chunk by
-  chunk; ingest keeps the checked chunks in a temporary Arrow file (memory
-  stays bounded by the chunk) and writes them from there.
+  chunk; ingest into a GeoPackage store stages each checked chunk's rows in
+  a private file as it goes (other stores: the checked chunks wait in a
+  temporary Arrow file), so memory stays bounded by a few chunks;
+* a large file's chunks, or many files, are checked in parallel by helper
+  processes (``workers``; :mod:`forestsink.chunked`), with exactly the
+  results of checking them here.
 """
 
 from __future__ import annotations
