@@ -6,7 +6,10 @@ A *tool* is a CLI command minus the parsing: ``check_deliveries`` backs
 Rules:
 
 * every file is read and checked before anything is written; one report
-  covers all files;
+  covers all files — except with ``skip_errors=True``, where nothing waits
+  for other files anyway: each small file's batch lands as soon as it is
+  checked, in file order, while later files are checked (the same batches,
+  sooner; a large file's batch lands after the check, as before);
 * a file that cannot be read (format, encoding, CRS, missing columns) is an
   error for that file;
 * if any error remains, nothing is written — unless ``skip_errors=True``,
@@ -108,6 +111,7 @@ def check_deliveries(
     stager: Callable | None = None,
     workers: int | None = None,
     prepare: bool = False,
+    on_checked: Callable | None = None,
 ) -> CheckReport:
     """Read and validate deliveries; never touches a store.
 
@@ -139,6 +143,10 @@ def check_deliveries(
         Also make each small file's rows without errors ready for a
         GeoPackage store while checking (``ingest_deliveries`` asks for it),
         in the helpers too; see ``CheckReport.ready``.
+    on_checked : callable, optional (default: None)
+        Called as ``on_checked(delivery, result, ready)`` for each small
+        file as soon as it is checked, in file order (``ingest_deliveries``
+        lands it then when ``skip_errors=True``).
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
@@ -178,6 +186,7 @@ def check_deliveries(
             workers,
             pool,
             prepare,
+            on_checked,
         )
         done = True
     finally:
@@ -203,6 +212,7 @@ def _check_files(
     workers,
     pool,
     prepare,
+    on_checked,
 ) -> None:
     from forestsink.ingest import find_delivery_files
     from forestsink.ingest.read import count_features
@@ -265,6 +275,8 @@ def _check_files(
             else:
                 report.deliveries.append((delivery, result))
                 report.ready.append(ready)
+                if on_checked is not None:
+                    on_checked(delivery, result, ready)
                 report.notes.extend((delivery.name, n) for n in delivery.notes)
                 tables.append(result.issues)
             if progress is not None:
@@ -558,6 +570,11 @@ def _ingest(
     progress,
     **opts,
 ):
+    early = {}  # small files landed while later files were checked
+
+    def land_now(delivery, result, rows):
+        early[id(delivery)] = _write_small(store, delivery, result, rows, False, user)
+
     report = check_deliveries(
         paths,
         existing=existing,
@@ -565,6 +582,7 @@ def _ingest(
         spill_dir=spill_dir,
         stager=stager,
         prepare=not dry_run and hasattr(store, "stager"),
+        on_checked=land_now if skip_errors and not dry_run else None,
         **opts,
     )
     if report.n_errors and not skip_errors:
@@ -614,24 +632,28 @@ def _ingest(
         )
     ready = report.ready or [None] * len(report.deliveries)
     for (delivery, result), rows in zip(report.deliveries, ready, strict=True):
-        bad_rows = set(result.errors["row"].astype(int))
-        frame = result.frame
-        keep = landing(frame, bad_rows)
-        outcomes.append(
-            _write_batch(
-                store,
-                (lambda rows=rows: rows)
-                if rows is not None
-                else (lambda frame=frame, keep=keep: frame[keep]),
-                name=delivery.name,
-                sha256=delivery.sha256,
-                notes=delivery.notes,
-                skipped=int((~keep).sum()),
-                dry_run=dry_run,
-                user=user,
-            )
-        )
+        outcome = early.pop(id(delivery), None)
+        if outcome is None:
+            outcome = _write_small(store, delivery, result, rows, dry_run, user)
+        outcomes.append(outcome)
     return report, outcomes
+
+
+def _write_small(store, delivery, result, rows, dry_run, user) -> dict:
+    """Write one small checked file as one batch (*rows*: made ready, or None)."""
+    bad_rows = set(result.errors["row"].astype(int))
+    frame = result.frame
+    keep = landing(frame, bad_rows)
+    return _write_batch(
+        store,
+        (lambda: rows) if rows is not None else (lambda: frame[keep]),
+        name=delivery.name,
+        sha256=delivery.sha256,
+        notes=delivery.notes,
+        skipped=int((~keep).sum()),
+        dry_run=dry_run,
+        user=user,
+    )
 
 
 def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):

@@ -266,3 +266,38 @@ def test_rows_prepared_while_checking_land_as_frames_do(tmp_path, monkeypatch):
     assert len(a) == 14 and "500101/R1-2" not in set(a["key"])
     counts = ["n_added", "n_changed", "n_unchanged"]
     pd.testing.assert_frame_equal(prepared.batches()[counts], plain.batches()[counts])
+
+
+def test_with_skip_errors_files_land_while_later_ones_are_checked(
+    tmp_path, monkeypatch
+):
+    """--skip-errors: each file's batch lands as soon as it is checked, in
+    file order; the store ends as when every batch lands after the check."""
+    from forestsink import deliveries
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    for k in range(4):
+        write(frame(n=3, ids=[f"E{k}-{i}" for i in range(3)]), folder / f"d{k}.gpkg")
+    early = GeoPackageStore(tmp_path / "early.gpkg")
+    landed_before = []
+    original = deliveries.check_file
+
+    def check(path, *args, **kwargs):
+        landed_before.append(len(early.batches()) if early.exists else 0)
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "check_file", check)
+    ingest_deliveries([folder], early, skip_errors=True, workers=0)
+    assert landed_before == [0, 1, 2, 3]  # file k-1 was in before file k's check
+    monkeypatch.setattr(deliveries, "check_file", original)
+    late = GeoPackageStore(tmp_path / "late.gpkg")
+    ingest_deliveries([folder], late, workers=0)  # no errors: lands at the end
+    columns = ["batch_id", "source_name", "n_added"]
+    pd.testing.assert_frame_equal(early.batches()[columns], late.batches()[columns])
+    pd.testing.assert_frame_equal(
+        early.current().drop(columns="valid_from"),
+        late.current().drop(columns="valid_from"),
+    )
