@@ -360,15 +360,24 @@ def checked_chunks(
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass
+class _Failed:
+    """A task done ahead of its turn that raised: re-raised in its turn."""
+
+    error: Exception
+
+
 def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
     """Yield the results of tasks ``0 … n-1`` in order, sharing them out.
 
     Helpers take the tasks after the one this process is on (``submit(k)``
     returns a future, ``collect(result)`` turns what it returns into the
     task's result); while a helper is still on the next task in order, this
-    process does later ones (at most :data:`LOCAL_AHEAD` wait in memory). A
-    helper that fails (or cannot be given work) is replaced by doing its
-    task here, which raises the task's real error if there is one.
+    process does later ones (at most :data:`LOCAL_AHEAD` wait in memory; an
+    error from one of them is raised in its turn, so the first error in
+    order is the one reported). A helper that fails (or cannot be given
+    work) is replaced by doing its task here, which raises the task's real
+    error if there is one.
     """
     assigned: dict[int, tuple[str, object]] = {}
     state = {"next": 0, "helpers": n_helpers}
@@ -413,6 +422,8 @@ def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
             kind, job = assigned.pop(k)
             if kind == "here":
                 feed(k)
+                if isinstance(job, _Failed):  # raised in order, not ahead
+                    raise job.error
                 yield job
                 continue
             # while the helper works on task k, do later tasks here (a few:
@@ -424,7 +435,10 @@ def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
             ):
                 j = state["next"]
                 state["next"] += 1
-                assigned[j] = ("here", here(j))
+                try:
+                    assigned[j] = ("here", here(j))
+                except Exception as err:  # its turn comes after task k's
+                    assigned[j] = ("here", _Failed(err))
                 feed(k)
             result = result_of(k, job)
             feed(k)

@@ -63,6 +63,9 @@ class CheckReport:
     large: list = field(default_factory=list)  # files checked in chunks
     #: per delivery, its rows made ready for a GeoPackage store (or None)
     ready: list = field(default_factory=list)
+    #: every checked file in file order: ("large", dict from ``large``) or
+    #: ("small", (delivery, result, ready))
+    order: list = field(default_factory=list)
 
     @property
     def n_errors(self) -> int:
@@ -144,9 +147,10 @@ def check_deliveries(
         GeoPackage store while checking (``ingest_deliveries`` asks for it),
         in the helpers too; see ``CheckReport.ready``.
     on_checked : callable, optional (default: None)
-        Called as ``on_checked(delivery, result, ready)`` for each small
-        file as soon as it is checked, in file order (``ingest_deliveries``
-        lands it then when ``skip_errors=True``).
+        Called as ``on_checked(kind, item)`` (an entry of
+        ``CheckReport.order``) for each readable file as soon as it is
+        checked, in file order (``ingest_deliveries`` lands it then when
+        ``skip_errors=True``).
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
@@ -232,7 +236,7 @@ def _check_files(
         path, n = files[k], sizes[k]
         if n:
             wanted = helper_count(n, existing, workers)
-            if pool[0] is None and wanted and stager is not None:
+            if pool[0] is None and wanted and prepare:
                 pool[:] = [
                     helper_pool(wanted, existing, read_options, check_options, prepare),
                     wanted,
@@ -252,9 +256,15 @@ def _check_files(
             except ForestsinkError as err:
                 tables.append(pd.DataFrame([_file_issue(path, err)]))
             else:
+                issues = large.pop("issues")
+                errors = issues[issues["severity"] == "error"]
+                large["bad_rows"] = set(errors["row"].dropna().astype(int))
                 report.large.append(large)
+                report.order.append(("large", large))
                 report.notes.extend((path.name, n) for n in large["notes"])
-                tables.append(large.pop("issues"))
+                tables.append(issues)
+                if on_checked is not None:
+                    on_checked("large", large)
             if progress is not None:
                 progress(path)
             k += 1
@@ -275,10 +285,12 @@ def _check_files(
             else:
                 report.deliveries.append((delivery, result))
                 report.ready.append(ready)
-                if on_checked is not None:
-                    on_checked(delivery, result, ready)
+                item = (delivery, result, ready)
+                report.order.append(("small", item))
                 report.notes.extend((delivery.name, n) for n in delivery.notes)
                 tables.append(result.issues)
+                if on_checked is not None:
+                    on_checked("small", item)  # the same object: see _ingest
             if progress is not None:
                 progress(path)
 
@@ -570,10 +582,16 @@ def _ingest(
     progress,
     **opts,
 ):
-    early = {}  # small files landed while later files were checked
+    early = {}  # files landed while later files were checked
 
-    def land_now(delivery, result, rows):
-        early[id(delivery)] = _write_small(store, delivery, result, rows, False, user)
+    def write(kind, item, dry=dry_run):
+        if kind == "large":
+            return _write_large(store, item, dry, user)
+        delivery, result, rows = item
+        return _write_small(store, delivery, result, rows, dry, user)
+
+    def land_now(kind, item):
+        early[id(item)] = write(kind, item)
 
     report = check_deliveries(
         paths,
@@ -606,37 +624,31 @@ def _ingest(
             "records"
         )
     ]
-    for large in report.large:
-        errors = report.issues[
-            (report.issues["file"] == large["name"])
-            & (report.issues["severity"] == "error")
-        ]
-        bad_rows = set(errors["row"].dropna().astype(int))
-        notes = [*large["notes"], f"read in chunks of {large['chunk_size']:,}"]
-        staged = large["staged"]
-        if staged is not None and bad_rows and staged.holds_any(bad_rows):
-            staged = None  # a later chunk flagged a staged row: read it again
-        outcomes.append(
-            _write_batch(
-                store,
-                (lambda s=staged: s)
-                if staged is not None
-                else (lambda large=large, bad=bad_rows: _large_frames(large, bad)),
-                name=large["name"],
-                sha256=large["sha256"],
-                notes=notes,
-                skipped=len(bad_rows),
-                dry_run=dry_run,
-                user=user,
-            )
-        )
-    ready = report.ready or [None] * len(report.deliveries)
-    for (delivery, result), rows in zip(report.deliveries, ready, strict=True):
-        outcome = early.pop(id(delivery), None)
-        if outcome is None:
-            outcome = _write_small(store, delivery, result, rows, dry_run, user)
-        outcomes.append(outcome)
+    for kind, item in report.order:  # one batch per file, in file order
+        outcome = early.pop(id(item), None)
+        outcomes.append(write(kind, item) if outcome is None else outcome)
     return report, outcomes
+
+
+def _write_large(store, large, dry_run, user) -> dict:
+    """Write one large checked file as one batch (staged, or read again)."""
+    bad_rows = large["bad_rows"]
+    notes = [*large["notes"], f"read in chunks of {large['chunk_size']:,}"]
+    staged = large["staged"]
+    if staged is not None and bad_rows and staged.holds_any(bad_rows):
+        staged = None  # a later chunk flagged a staged row: read it again
+    return _write_batch(
+        store,
+        (lambda: staged)
+        if staged is not None
+        else (lambda: _large_frames(large, bad_rows)),
+        name=large["name"],
+        sha256=large["sha256"],
+        notes=notes,
+        skipped=len(bad_rows),
+        dry_run=dry_run,
+        user=user,
+    )
 
 
 def _write_small(store, delivery, result, rows, dry_run, user) -> dict:

@@ -301,3 +301,97 @@ def test_with_skip_errors_files_land_while_later_ones_are_checked(
         early.current().drop(columns="valid_from"),
         late.current().drop(columns="valid_from"),
     )
+
+
+@pytest.mark.parametrize("skip_errors", [False, True])
+def test_batches_land_in_file_order(tmp_path, skip_errors):
+    """A large file and a later small one re-delivering one of its polygons:
+    the later file's version is live, with or without --skip-errors."""
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    big = frame(n=12, ids=[f"K{i}" for i in range(12)])
+    write(big, tmp_path / "a_big.gpkg")
+    again = big.iloc[[5]].copy()
+    again["面积(亩)"] = again["面积(亩)"] + 1.0  # changed attributes
+    write(again, tmp_path / "b_small.gpkg")
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    _, outcomes = ingest_deliveries(
+        [tmp_path / "a_big.gpkg", tmp_path / "b_small.gpkg"],
+        store,
+        chunk_size=5,  # a_big is read in chunks: a "large" file
+        skip_errors=skip_errors,
+        workers=0,
+    )
+    assert [o["file"] for o in outcomes] == ["a_big.gpkg", "b_small.gpkg"]
+    batches = store.batches()
+    assert list(batches["source_name"]) == ["a_big.gpkg", "b_small.gpkg"]
+    assert list(batches["n_added"]) == [12, 0] and batches["n_changed"].iloc[1] == 1
+    live = store.current().set_index("key")
+    assert live.loc["500101/K5", "batch_id"] == 2
+
+
+class _SlowDeadHelper:
+    """A helper that is still busy while this process looks ahead, then dies."""
+
+    class _Job:
+        def done(self):
+            return False
+
+        def result(self):
+            raise BrokenProcessPool("a helper process died")
+
+        def cancel(self):
+            return False
+
+    def submit(self, *args, **kwargs):
+        return self._Job()
+
+
+def test_the_first_error_in_order_is_raised():
+    """An error met while checking ahead waits for its turn: the earlier
+    task's error is the one reported, after the results before it."""
+    from forestsink.chunked import in_order
+
+    def here(k):
+        if k in (1, 2):
+            raise ValueError(f"task {k}")
+        return k
+
+    helper = _SlowDeadHelper()
+    got = []
+    with pytest.raises(ValueError, match="task 1"):
+        for result in in_order(5, here, helper.submit, lambda r: r, 1):
+            got.append(result)
+    assert got == [0]
+
+
+def test_a_failing_chunk_source_leaves_no_staging_file(tmp_path, monkeypatch):
+    """write_delivery removes its staging file when the chunks fail midway;
+    the store is unchanged."""
+    import tempfile
+
+    from forestsink.store import GeoPackageStore
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+
+    def chunks():
+        from forestsink.validate import validate_delivery
+
+        checked = validate_delivery(_read(write(frame(n=3), tmp_path / "d.gpkg")))
+        yield checked.frame
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        store.write_delivery(chunks(), source_name="d.gpkg", source_sha256="x")
+    assert list(scratch.glob("forestsink-staged-*")) == []
+    assert not store.exists or store.batches().empty
+
+
+def _read(path):
+    from forestsink.ingest import read_delivery
+
+    return read_delivery(path).frame

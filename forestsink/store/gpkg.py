@@ -134,10 +134,13 @@ def to_gpkg_blobs(geoms):
     header[:, 8:] = np.ascontiguousarray(envelopes).view(np.uint8).reshape(n, 32)
     heads = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(40), n, [None, pa.py_buffer(header.tobytes())]
-    ).cast(pa.binary())
+    ).cast(pa.large_binary())  # large: a chunk's blobs may pass 2 GiB
     single = (shapely.get_type_id(geoms) == 3).astype(np.int64)  # Polygon
-    prefix = pa.array([b"", _ONE_PART], pa.binary()).take(pa.array(single))
-    return pc.binary_join_element_wise(heads, prefix, pa.array(wkb, pa.binary()), b"")
+    prefix = pa.array([b"", _ONE_PART], pa.large_binary()).take(pa.array(single))
+    wkb = pa.array(wkb, pa.large_binary())
+    return pc.binary_join_element_wise(
+        heads, prefix, wkb, pa.scalar(b"", pa.large_binary())
+    )
 
 
 #: ISO WKB header of a little-endian 2-D MultiPolygon with one part
@@ -221,12 +224,12 @@ def content_hashes(frame) -> list[str]:
     # each field's text per row, as the text of each distinct value taken by
     # its code, and all of it joined with the WKB in Arrow (C, not a Python
     # string concatenation per field and row)
-    parts = []
+    parts = []  # large_binary: a chunk's bytes may pass 2 GiB
     for name in CONTENT_FIELDS:
         words, codes = _field_words(frame, name)
-        parts.append(pa.array(words, pa.binary()).take(pa.array(codes)))
-    parts.append(pa.array(wkbs, pa.binary()))
-    joined = pc.binary_join_element_wise(*parts, b"")
+        parts.append(pa.array(words, pa.large_binary()).take(pa.array(codes)))
+    parts.append(pa.array(wkbs, pa.large_binary()))
+    joined = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
     blake2b = hashlib.blake2b
     return [blake2b(b, digest_size=20).hexdigest() for b in joined.to_pylist()]
 
@@ -572,10 +575,9 @@ class GeoPackageStore(WithdrawMixin):
         if isinstance(frame, pd.DataFrame) and 0 < len(frame) <= SMALL_BATCH:
             frame = StagedRows.of(frame)
         if isinstance(frame, StagedRows) and len(frame) > SMALL_BATCH:
-            rows, frame = frame, Stager()
-            frame.add_table(rows.table, rows.bounds)
-        elif isinstance(frame, StagedRows) and not len(frame):
-            frame = Stager()  # nothing to stage: no change, no batch
+            frame = [frame]  # staged in a file, below
+        elif isinstance(frame, StagedRows) and not frame:
+            frame = []  # nothing to stage: no change, no batch
         elif isinstance(frame, StagedRows):
             # a small delivery is staged in memory, inside the connection
             # that lands it (no staging file, thread or driver to start)
@@ -592,13 +594,14 @@ class GeoPackageStore(WithdrawMixin):
                 )
             finally:
                 self._writing.staged = self._writing.rows = None
-        if isinstance(frame, Stager):
-            stager = frame
-        else:
-            stager = Stager()
-            for chunk in [frame] if isinstance(frame, pd.DataFrame) else frame:
-                stager.add(chunk, wait=True)
-        try:
+        stager = frame if isinstance(frame, Stager) else Stager()
+        try:  # the staging file goes whatever happens
+            if stager is not frame:
+                for chunk in [frame] if isinstance(frame, pd.DataFrame) else frame:
+                    if isinstance(chunk, StagedRows):
+                        stager.add_table(chunk.table, chunk.bounds)
+                    else:
+                        stager.add(chunk, wait=True)
             bounds = stager.finish()
             self._writing.staged = stager.path if len(bounds) else None
             try:
