@@ -7,9 +7,10 @@ Rules:
 
 * every file is read and checked before anything is written; one report
   covers all files — except with ``skip_errors=True``, where nothing waits
-  for other files anyway: each small file's batch lands as soon as it is
-  checked, in file order, while later files are checked (the same batches,
-  sooner; a large file's batch lands after the check, as before);
+  for other files anyway: each file's batch lands as soon as it is checked,
+  while later files are checked (the same batches, sooner);
+* batches land in file order, so a later file's version of a polygon is
+  the live one;
 * a file that cannot be read (format, encoding, CRS, missing columns) is an
   error for that file;
 * if any error remains, nothing is written — unless ``skip_errors=True``,
