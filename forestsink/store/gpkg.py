@@ -572,6 +572,13 @@ class GeoPackageStore(WithdrawMixin):
             ``batch_id`` (None when nothing changed), counts ``added``,
             ``changed``, ``unchanged``.
         """
+        batch = {
+            "source_name": source_name,
+            "source_sha256": source_sha256,
+            "note": note,
+            "user": user,
+            "now": now,
+        }
         if isinstance(frame, pd.DataFrame) and 0 < len(frame) <= SMALL_BATCH:
             frame = StagedRows.of(frame)
         if isinstance(frame, StagedRows) and len(frame) > SMALL_BATCH:
@@ -581,19 +588,7 @@ class GeoPackageStore(WithdrawMixin):
         elif isinstance(frame, StagedRows):
             # a small delivery is staged in memory, inside the connection
             # that lands it (no staging file, thread or driver to start)
-            table, bounds = frame.table, frame.bounds
-            self._writing.staged, self._writing.rows = ":memory:", table
-            try:
-                return self._write_staged(
-                    bounds,
-                    source_name=source_name,
-                    source_sha256=source_sha256,
-                    note=note,
-                    user=user,
-                    now=now,
-                )
-            finally:
-                self._writing.staged = self._writing.rows = None
+            return self._land_staged(":memory:", frame.table, frame.bounds, batch)
         stager = frame if isinstance(frame, Stager) else Stager()
         try:  # the staging file goes whatever happens
             if stager is not frame:
@@ -603,20 +598,22 @@ class GeoPackageStore(WithdrawMixin):
                     else:
                         stager.add(chunk, wait=True)
             bounds = stager.finish()
-            self._writing.staged = stager.path if len(bounds) else None
-            try:
-                return self._write_staged(
-                    bounds,
-                    source_name=source_name,
-                    source_sha256=source_sha256,
-                    note=note,
-                    user=user,
-                    now=now,
-                )
-            finally:
-                self._writing.staged = None
+            staged = stager.path if len(bounds) else None
+            return self._land_staged(staged, None, bounds, batch)
         finally:
             stager.close()
+
+    def _land_staged(self, staged, rows, bounds, batch: dict) -> dict:
+        """Land staged rows as one batch (see :meth:`_connect`).
+
+        *staged* is the staging file, or ``":memory:"`` (filled from *rows*),
+        or None when nothing was staged.
+        """
+        self._writing.staged, self._writing.rows = staged, rows
+        try:
+            return self._write_staged(bounds, **batch)
+        finally:
+            self._writing.staged = self._writing.rows = None
 
     def stager(self, folder=None) -> Stager:
         """Return a :class:`Stager` whose rows :meth:`write_delivery` lands."""
@@ -947,10 +944,9 @@ class Stager:
         import tempfile
         from concurrent.futures import ThreadPoolExecutor
 
-        self._dir = Path(tempfile.mkdtemp(prefix="forestsink-staged-", dir=folder))
         #: a private folder for files that belong with the staged rows
-        self.folder = self._dir
-        self.path = self._dir / "staged.sqlite"
+        self.folder = Path(tempfile.mkdtemp(prefix="forestsink-staged-", dir=folder))
+        self.path = self.folder / "staged.sqlite"
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="stage")
         self._jobs: list = []  # one per staged chunk; each returns its bounds
         self.source_rows: list[np.ndarray] = []
@@ -994,7 +990,7 @@ class Stager:
         import shutil
 
         self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
