@@ -86,6 +86,12 @@ def landing(frame, bad_rows) -> pd.Series:
     return ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
 
 
+def landing_rows(frame, issues):
+    """Return the rows of a checked frame that go to the store, given its issues."""
+    bad = issues.loc[issues["severity"] == "error", "row"].dropna()
+    return frame[landing(frame, set(bad.astype(int)))]
+
+
 def check_chunk(path, start, chunk_size, read_options, check_options, existing):
     """Read and check rows ``start … start + chunk_size`` of *path*, here."""
     from forestsink.ingest import read_delivery
@@ -157,9 +163,7 @@ def check_file(path, read_options, check_options, existing, prepare=False):
     if prepare:
         from forestsink.store.gpkg import StagedRows
 
-        frame = result.frame
-        bad = set(result.errors["row"].dropna().astype(int))
-        ready = StagedRows.of(frame[landing(frame, bad)])
+        ready = StagedRows.of(landing_rows(result.frame, result.issues))
     return delivery, result, None, ready
 
 
@@ -284,9 +288,7 @@ def _helper_check(path, start, chunk_size, sha256, out):
         _HELPER["check_options"],
         _HELPER["existing"],
     )
-    bad = chunk.issues.loc[chunk.issues["severity"] == "error", "row"].dropna()
-    frame = chunk.frame
-    table, bounds = staging_table(frame[landing(frame, set(bad.astype(int)))])
+    table, bounds = staging_table(landing_rows(chunk.frame, chunk.issues))
     for name, column in zip(_BOUNDS, bounds.T, strict=True):
         table = table.append_column(name, pa.array(column, pa.float64()))
     with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:

@@ -46,6 +46,7 @@ from forestsink.chunked import (
     helper_pool,
     in_order,
     landing,
+    landing_rows,
 )
 from forestsink.errors import ForestsinkError
 from forestsink.store.gpkg import StagedRows, Stager
@@ -435,9 +436,7 @@ def _check_chunks(
             staged.add_table(table.filter(keep), bounds[keep])
         else:
             found = pd.concat(tables[first_table:])
-            bad = found.loc[found["severity"] == "error", "row"].dropna()
-            frame = chunk.frame
-            staged.add(frame[landing(frame, set(bad.astype(int)))])
+            staged.add(landing_rows(chunk.frame, found))
     issues = pd.concat(
         [t for t in tables if len(t)] or [pd.DataFrame(columns=list(ISSUE_COLUMNS))],
         ignore_index=True,
