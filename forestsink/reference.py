@@ -401,9 +401,9 @@ class DistrictResolver:
 
     def resolve_many(self, names: pd.Series) -> pd.Series:
         """Vectorised :meth:`resolve`; unknown names become ``<NA>``."""
-        uniques = pd.unique(names.dropna())  # a few dozen names, many rows
-        lookup = {u: self._lookup.get(normalise_name(u)) for u in uniques}
-        return names.map(lookup).astype("string")
+        from forestsink.ingest.values import map_uniques
+
+        return map_uniques(names, lambda u: self._lookup.get(normalise_name(u)))
 
 
 @functools.cache

@@ -93,6 +93,9 @@ class _Issues:
         )
 
     def table(self) -> pd.DataFrame:
+        """The issues in file, row and severity order (one data frame)."""
+        if not self.rows:
+            return pd.DataFrame([], columns=list(ISSUE_COLUMNS))
         at = np.asarray(self.at, dtype=np.int64)
         frame = self.frame
         files = frame["source_file"].to_numpy(dtype=object)[at]
@@ -102,13 +105,11 @@ class _Issues:
             r["file"] = str(f)
             r["row"] = int(row)
             r["project_id"] = None if pid is None else str(pid)
-        df = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS))
         order = {s: i for i, s in enumerate(SEVERITIES)}
-        return df.sort_values(
-            ["file", "row", "severity"],
-            key=lambda s: s.map(order) if s.name == "severity" else s,
-            kind="stable",
-        ).reset_index(drop=True)
+        ranked = sorted(  # stable: issues of one row keep the order found
+            self.rows, key=lambda r: (r["file"], r["row"], order[r["severity"]])
+        )
+        return pd.DataFrame(ranked, columns=list(ISSUE_COLUMNS))
 
 
 def _polygonal(geom):

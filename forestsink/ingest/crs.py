@@ -18,6 +18,7 @@ Anything else (an unprefixed easting: CM 105, 108 or 111 °E? CGCS2000, Xi'an
 
 from __future__ import annotations
 
+import functools
 import math
 
 from pyproj import CRS
@@ -41,6 +42,17 @@ UNPREFIXED_CANDIDATES = (
     "EPSG:2380 / 2381 (Xi'an 1980 3° GK CM 105E / 108E)",
     "EPSG:2432 / 2433 (Beijing 1954 3° GK CM 105E / 108E)",
 )
+
+
+@functools.lru_cache(maxsize=256)
+def file_crs(text: str) -> CRS:
+    """The :class:`pyproj.CRS` of a file's CRS text (as GDAL gives it), cached.
+
+    The same few CRSs recur in every county's files; parsing one (and finding
+    its transformation to EPSG:4490, which is cached by the CRS object) costs
+    milliseconds each time.
+    """
+    return CRS.from_user_input(text)
 
 
 def normalise_crs(value, *, source: str = "") -> CRS:

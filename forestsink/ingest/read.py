@@ -23,10 +23,11 @@ import pandas as pd
 
 from forestsink.errors import CRSError, DeliveryError, UnknownNameError
 from forestsink.ingest.columns import map_columns
-from forestsink.ingest.crs import STORE_CRS, infer_crs, normalise_crs
+from forestsink.ingest.crs import STORE_CRS, file_crs, infer_crs, normalise_crs
 from forestsink.ingest.encoding import detect_dbf_encoding, looks_like_mojibake
 from forestsink.ingest.values import (
     AREA_FACTORS_TO_MU,
+    as_text,
     clean_ids,
     infer_area_unit,
     map_project_types,
@@ -229,23 +230,125 @@ def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:
     return layers[0]
 
 
-def _read_raw(path: Path, *, layer, encoding, display: str, rows=None):
-    import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
+@dataclass
+class RawTable:
+    """A file's features as read, before mapping to the canonical schema.
 
+    Plain arrays, not a data frame: a county's file holds a few dozen
+    features, and each pandas step on a column costs about a millisecond
+    whatever its length (a dozen per file were most of the reading time).
+
+    Attributes
+    ----------
+    columns : dict
+        Column name -> numpy array, in file order: text as an object array of
+        ``str`` (``None`` where missing); numbers as numeric arrays (``NaN``
+        where missing; whole numbers with gaps become floats, as in pandas);
+        dates and anything else as objects.
+    geoms : numpy.ndarray
+        Shapely geometries (``None`` where missing), in ``crs``.
+    crs : pyproj.CRS or None
+    """
+
+    columns: dict[str, np.ndarray]
+    geoms: np.ndarray
+    crs: object = None
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+
+def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTable:
+    import pyogrio
+    import shapely
+    from pyogrio.errors import DataLayerError, DataSourceError
+    from shapely.errors import ShapelyError
+
+    window = {} if rows is None else {"skip_features": rows[0], "max_features": rows[1]}
     try:
-        window = (
-            {} if rows is None else {"skip_features": rows[0], "max_features": rows[1]}
-        )
         # Arrow: columns come back as arrays, not one Python object per value
-        return pyogrio.read_dataframe(
-            path, layer=layer, encoding=encoding, use_arrow=True, **window
+        meta, table = pyogrio.read_arrow(
+            path, layer=layer, encoding=encoding, datetime_as_string=True, **window
         )
-    except (DataSourceError, DataLayerError, OSError, ValueError, RuntimeError) as err:
+        geometry = meta["geometry_name"] or "wkb_geometry"
+        if geometry in table.column_names:
+            wkb = table.column(geometry).to_numpy(zero_copy_only=False)
+            geoms = np.asarray(shapely.from_wkb(wkb), dtype=object)
+        else:
+            geoms = np.full(table.num_rows, None, dtype=object)
+    except (
+        DataSourceError,
+        DataLayerError,
+        OSError,
+        ValueError,
+        RuntimeError,
+        ShapelyError,
+    ) as err:
         raise DeliveryError(
             f"{display}: cannot be read ({err}). The file may be truncated or "
             "not the format its name says; ask the county to export it again."
         ) from err
+    columns = {
+        str(name): _plain(table.column(name), dtype, subtype)
+        for name, dtype, subtype in zip(
+            meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True
+        )
+    }
+    crs = None
+    if meta["crs"]:
+        from pyproj.exceptions import CRSError as ProjCRSError
+
+        try:
+            crs = file_crs(meta["crs"])
+        except ProjCRSError as err:
+            raise CRSError(
+                f"{display}: its CRS {meta['crs']!r} is not understood ({err}); "
+                "give the right one with --crs."
+            ) from err
+    return RawTable(columns, geoms, crs)
+
+
+def _objects(values: list) -> np.ndarray:
+    """A 1-D object array of *values* (lists stay elements, not a 2-D array)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _plain(column, dtype: str | None, subtype: str | None) -> np.ndarray:
+    """One Arrow column as the numpy array :class:`RawTable` holds.
+
+    The values are those ``pyogrio.read_dataframe`` gives: date-times (which
+    GDAL hands over as ISO text here) parsed by pandas, JSON fields parsed.
+    """
+    import pyarrow.types as pat
+
+    kind = column.type
+    if pat.is_string(kind) or pat.is_large_string(kind):
+        values = _objects(column.to_pylist())
+        if dtype and dtype.startswith("datetime") and dtype != "datetime64[D]":
+            return _datetimes(values)
+        if subtype == "OFSTJSON":
+            try:
+                return _objects([None if v is None else json.loads(v) for v in values])
+            except ValueError:
+                return values
+        return values
+    if pat.is_integer(kind) or pat.is_floating(kind) or pat.is_boolean(kind):
+        return column.to_numpy(zero_copy_only=False)  # gaps: NaN (None: bool)
+    return _objects(column.to_pylist())  # dates, times, lists ...
+
+
+def _datetimes(values: np.ndarray) -> np.ndarray:
+    """ISO date-time text as pandas Timestamps (mixed offsets: in UTC)."""
+    series = pd.Series(values, dtype=object)
+    for utc in (False, True):
+        try:
+            parsed = pd.to_datetime(series, format="ISO8601", utc=utc)
+        except (ValueError, TypeError):
+            continue
+        return _objects([None if pd.isna(v) else v for v in parsed])
+    return values
 
 
 def read_delivery(
@@ -324,6 +427,7 @@ def _read_file(
 ):
     import geopandas as gpd
     import shapely
+    from geopandas.array import from_shapely
 
     notes: list[str] = []
     suffix = path.suffix.lower()
@@ -360,25 +464,25 @@ def _read_file(
     else:
         raw = _read_raw(path, layer=layer, encoding=None, display=display, rows=rows)
     # ---- text: refuse mojibake before anything reaches the store
-    for column in [*raw.columns.drop("geometry")]:
-        if looks_like_mojibake(str(column)):
+    for column, values in raw.columns.items():
+        if looks_like_mojibake(column):
             raise DeliveryError(
                 f"{display}: column name {column!r} looks wrongly decoded (with "
                 f"{encoding}); add a .cpg with the right code page or pass "
                 "--encoding GBK / UTF-8."
             )
-        if _is_text(raw[column]):
-            codes, uniques = _text_uniques(raw[column])
-            for k, value in enumerate(uniques):  # in order of first appearance
-                if looks_like_mojibake(value):
-                    i = int(np.flatnonzero(codes == k)[0])
-                    raise DeliveryError(
-                        f"{display}: row {i}, column {column!r}: value "
-                        f"{value!r} looks wrongly decoded (with "
-                        f"{encoding}); add a .cpg with the right code page or pass "
-                        "--encoding GBK / UTF-8."
-                    )
+        codes, uniques = _text_uniques(values)
+        for k, value in enumerate(uniques):  # in order of first appearance
+            if looks_like_mojibake(value):
+                i = int(np.flatnonzero(codes == k)[0])
+                raise DeliveryError(
+                    f"{display}: row {i}, column {column!r}: value "
+                    f"{value!r} looks wrongly decoded (with "
+                    f"{encoding}); add a .cpg with the right code page or pass "
+                    "--encoding GBK / UTF-8."
+                )
     # ---- CRS
+    geoms = raw.geoms
     if crs is not None:
         target = normalise_crs(crs, source=display)
         if raw.crs is not None and not raw.crs.equals(target):
@@ -388,26 +492,25 @@ def _read_file(
             )
         else:
             notes.append(f"CRS {target.to_string()} given with --crs")
-        raw = raw.set_crs(target, allow_override=True)
+        raw.crs = target
     elif raw.crs is None:
-        if raw.geometry.isna().all() or raw.geometry.is_empty.all():
+        if shapely.is_missing(geoms).all() or shapely.is_empty(geoms).all():
             raise CRSError(f"{display}: no .prj and no geometry to infer a CRS from.")
-        inferred, reason = infer_crs(tuple(raw.total_bounds), source=display)
+        inferred, reason = infer_crs(tuple(shapely.total_bounds(geoms)), source=display)
         if suffix == ".shp" and path.with_suffix(".prj").exists():
             reason = reason.replace("no .prj", "the .prj could not be understood")
         notes.append(reason)
-        raw = raw.set_crs(inferred)
+        raw.crs = file_crs(inferred)
     crs_text = raw.crs.to_string()
     # ---- geometry: 2D, in the store CRS
-    geoms = raw.geometry.values
-    has_z = shapely.has_z(np.asarray(geoms)).any()
-    has_m = hasattr(shapely, "has_m") and shapely.has_m(np.asarray(geoms)).any()
+    has_z = shapely.has_z(geoms).any()
+    has_m = hasattr(shapely, "has_m") and shapely.has_m(geoms).any()
     if has_z or has_m:
         what = " and ".join(w for w, f in (("Z (height)", has_z), ("M", has_m)) if f)
         notes.append(f"{what} values dropped: areas are 2D")
-        raw = raw.set_geometry(shapely.force_2d(np.asarray(geoms)), crs=raw.crs)
+        geoms = shapely.force_2d(geoms)
     try:
-        raw = raw.to_crs(STORE_CRS)
+        geoms = from_shapely(geoms, crs=raw.crs).to_crs(file_crs(STORE_CRS))
     except Exception as err:  # pyproj errors surface as several types
         raise CRSError(
             f"{display}: cannot transform from {crs_text} to "
@@ -417,19 +520,26 @@ def _read_file(
     given = tuple(
         c for c, v in (("year", year), ("district", district)) if v is not None
     )
-    attrs_columns = [c for c in raw.columns if c != "geometry"]
-    cmap = map_columns(attrs_columns, source=display, given=given)
+    cmap = map_columns(list(raw.columns), source=display, given=given)
     notes.extend(cmap.notes)
     m = cmap.mapping
     n = len(raw)
-    frame = pd.DataFrame(index=pd.RangeIndex(n))
-    frame["source_file"] = display
-    frame["source_row"] = np.arange(n, dtype="int64") + (rows[0] if rows else 0)
-    frame["project_id"] = clean_ids(raw[m["project_id"]])
+    values = {canonical: raw.columns[column] for canonical, column in m.items()}
+
+    def text(canonical: str) -> pd.Series:
+        if canonical in values:
+            return as_text(values[canonical])
+        return pd.Series(pd.array([None] * n, dtype="string"))
+
+    frame = {
+        "source_file": pd.array(np.full(n, display, dtype=object), dtype="str"),
+        "source_row": np.arange(n, dtype="int64") + (rows[0] if rows else 0),
+        "project_id": clean_ids(values["project_id"]),
+    }
     if "district" in m:
-        frame["district_raw"] = raw[m["district"]].astype("string")
         from forestsink.reference import district_resolver
 
+        frame["district_raw"] = text("district")
         frame["adcode"] = district_resolver().resolve_many(frame["district_raw"])
     else:
         from forestsink.reference import resolve_district
@@ -438,28 +548,26 @@ def _read_file(
             code = resolve_district(district)
         except UnknownNameError as err:
             raise DeliveryError(f"--district: {err}") from err
-        frame["district_raw"] = pd.Series([str(district)] * n, dtype="string")
-        frame["adcode"] = pd.Series([code] * n, dtype="string")
+        frame["district_raw"] = pd.array([str(district)] * n, dtype="string")
+        frame["adcode"] = pd.array([code] * n, dtype="string")
     if "year" in m:
-        frame["year_raw"] = raw[m["year"]].astype("string")
-        frame["year"] = parse_years(raw[m["year"]])
+        frame["year_raw"] = text("year")
+        frame["year"] = parse_years(values["year"])
     else:
-        frame["year_raw"] = pd.Series([str(year)] * n, dtype="string")
-        frame["year"] = pd.Series([int(year)] * n, dtype="Int64")
-    frame["project_type_raw"] = raw[m["project_type"]].astype("string")
+        frame["year_raw"] = pd.array([str(year)] * n, dtype="string")
+        frame["year"] = pd.array([int(year)] * n, dtype="Int64")
+    frame["project_type_raw"] = text("project_type")
     frame["project_type"] = map_project_types(frame["project_type_raw"], rules=rules)
-    frame["programme"] = (
-        raw[m["programme"]].astype("string") if "programme" in m else pd.NA
-    )
-    frame["area_reported_mu"] = _reported_area(raw, m, notes)
-    frame["species"] = raw[m["species"]].astype("string") if "species" in m else pd.NA
+    frame["programme"] = text("programme")
+    frame["area_reported_mu"] = _reported_area(values, m, notes, geoms)
+    frame["species"] = text("species")
     frame["stock_volume_m3"] = (
-        pd.to_numeric(raw[m["stock_volume_m3"]], errors="coerce")
-        if "stock_volume_m3" in m
-        else np.nan
+        _numbers(values["stock_volume_m3"])
+        if "stock_volume_m3" in values
+        else np.full(n, np.nan)
     )
     frame["attrs"] = _extra_attrs(raw, cmap.extra)
-    gdf = gpd.GeoDataFrame(frame, geometry=raw.geometry.values, crs=STORE_CRS)
+    gdf = gpd.GeoDataFrame(frame, geometry=geoms, crs=STORE_CRS)
     return Delivery(
         path=path,
         sha256="",
@@ -494,33 +602,29 @@ def _check_shp_complete(shp: Path, shx: Path, display: str) -> None:
             )
 
 
-def _is_text(series) -> bool:
-    return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
-
-
-def _text_uniques(series) -> tuple[np.ndarray, list[str]]:
-    """Codes and distinct non-ASCII strings of a text column.
+def _text_uniques(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes and distinct non-ASCII strings of a column (:class:`RawTable`).
 
     ``codes[i]`` is the position in the returned list of row *i*'s value, or
     -1 when it is ASCII, missing or not a string. The list is in order of
     first appearance. Work is per distinct value, not per row: a delivery
     repeats the same few district and type names thousands of times.
     """
-    if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(
-        series, skipna=True
-    ) not in ("string", "empty"):  # may hold lists, dicts ...
-        text = np.array([isinstance(v, str) for v in series], dtype=bool)
-        series = series.where(text, None)
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    codes = np.asarray(codes)
-    values = np.asarray(uniques, dtype=object).tolist()
+    n = len(values)
+    if values.dtype != object:
+        return np.full(n, -1, dtype=np.int64), []
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        text = np.fromiter((isinstance(v, str) for v in values), bool, n)
+        values = np.where(text, values, None)  # may hold lists, dicts ...
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    values = uniques.tolist()
     keep = [k for k, v in enumerate(values) if isinstance(v, str) and not v.isascii()]
     remap = np.full(len(values) + 1, -1, dtype=np.int64)
     remap[keep] = np.arange(len(keep))
-    return remap[codes], [values[k] for k in keep]
+    return remap[np.asarray(codes)], [values[k] for k in keep]
 
 
-def _transcode(raw, codec: str, display: str):
+def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
     """Re-decode Latin-1-read text (names and values) with *codec*."""
     from forestsink.ingest.encoding import _trim_partial
 
@@ -528,65 +632,83 @@ def _transcode(raw, codec: str, display: str):
         data = _trim_partial(text.encode("latin-1"), (codec,))
         return data.decode(codec, errors="replace")
 
-    raw = raw.rename(columns={c: name(c) for c in raw.columns if c != "geometry"})
-    for column in raw.columns:
-        if column == "geometry" or not _is_text(raw[column]):
-            continue
-        codes, uniques = _text_uniques(raw[column])
-        if not uniques:
-            continue  # all ASCII: Latin-1 and *codec* read it the same
-        decoded = []
-        for k, value in enumerate(uniques):  # in order of first appearance
-            try:
-                decoded.append(value.encode("latin-1").decode(codec))
-            except (UnicodeEncodeError, UnicodeDecodeError) as err:
-                i = int(np.flatnonzero(codes == k)[0])
-                raise DeliveryError(
-                    f"{display}: row {i}, column {column!r}: text cannot be "
-                    f"decoded as {codec} ({err}); add a .cpg with the right "
-                    "code page or pass --encoding."
-                ) from err
-        out = raw[column].to_numpy(dtype=object)
-        hit = codes >= 0
-        out[hit] = np.asarray(decoded, dtype=object)[codes[hit]]
-        raw[column] = pd.Series(out, index=raw.index, dtype=raw[column].dtype)
-    return raw
+    columns = {}
+    for column, values in raw.columns.items():
+        codes, uniques = _text_uniques(values)
+        if uniques:  # (all ASCII: Latin-1 and *codec* read it the same)
+            decoded = []
+            for k, value in enumerate(uniques):  # in order of first appearance
+                try:
+                    decoded.append(value.encode("latin-1").decode(codec))
+                except (UnicodeEncodeError, UnicodeDecodeError) as err:
+                    i = int(np.flatnonzero(codes == k)[0])
+                    raise DeliveryError(
+                        f"{display}: row {i}, column {name(column)!r}: text cannot "
+                        f"be decoded as {codec} ({err}); add a .cpg with the "
+                        "right code page or pass --encoding."
+                    ) from err
+            values = values.copy()
+            hit = codes >= 0
+            values[hit] = _objects(decoded)[codes[hit]]
+        columns[name(column)] = values
+    return RawTable(columns, raw.geoms, raw.crs)
 
 
-def _reported_area(raw, m: dict[str, str], notes: list[str]) -> pd.Series:
+def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):
+    """Reported areas in mu (float64 array, NaN where not given)."""
     for canonical, unit in (("area_mu", "mu"), ("area_ha", "ha"), ("area_m2", "m2")):
-        if canonical in m:
-            values = pd.to_numeric(raw[m[canonical]], errors="coerce")
+        if canonical in values:
             if unit != "mu":
                 notes.append(
                     f"area column {m[canonical]!r} is in {unit}; converted to mu"
                 )
-            return values * AREA_FACTORS_TO_MU[unit]
-    if "area_unknown" in m:
-        from forestsink.area import area_mu
+            return _numbers(values[canonical]) * AREA_FACTORS_TO_MU[unit]
+    if "area_unknown" in values:
+        from forestsink.area import geographic_area_m2
+        from forestsink.units import M2_PER_MU
 
         column = m["area_unknown"]
-        unit, ratio = infer_area_unit(raw[column], area_mu(raw))
+        reported = _numbers(values["area_unknown"])
+        unit, ratio = infer_area_unit(reported, geographic_area_m2(geoms) / M2_PER_MU)
         notes.append(
             f"area column {column!r} has no unit in its name; its values match "
             f"the geometry in {unit} (median ratio {ratio:.3f}), so read as {unit}"
         )
-        return pd.to_numeric(raw[column], errors="coerce") * AREA_FACTORS_TO_MU[unit]
+        return reported * AREA_FACTORS_TO_MU[unit]
     notes.append("no reported area column; areas come from the geometry only")
-    return pd.Series(np.nan, index=raw.index)
+    return np.full(len(geoms), np.nan)
 
 
-def _extra_attrs(raw, columns: list[str]) -> pd.Series:
-    if not columns:
-        return pd.Series(["{}"] * len(raw), dtype="string")
-    sub = raw[columns].astype(object).where(raw[columns].notna(), None)
-    records = sub.to_dict("records")
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Numbers of a column (text parsed); NaN where missing or not a number."""
+    return np.asarray(pd.to_numeric(values, errors="coerce"), dtype="float64")
+
+
+def _json_values(values: np.ndarray) -> list:
+    """A column's values as JSON-ready Python objects, ``None`` where missing."""
+    if values.dtype.kind == "f":
+        return [None if v != v else v for v in values.tolist()]
+    return [None if v is None or v is pd.NaT else v for v in values.tolist()]
+
+
+def _extra_attrs(raw: RawTable, names: list[str]) -> pd.Series:
+    """Unmapped columns of each feature as a JSON object (sorted keys)."""
+    if not names:
+        return pd.Series(pd.array(["{}"] * len(raw), dtype="string"))
+    columns = [_json_values(raw.columns[c]) for c in names]
     return pd.Series(
-        [
-            json.dumps(r, ensure_ascii=False, default=str, sort_keys=True)
-            for r in records
-        ],
-        dtype="string",
+        pd.array(
+            [
+                json.dumps(
+                    dict(zip(names, row, strict=True)),
+                    ensure_ascii=False,
+                    default=str,
+                    sort_keys=True,
+                )
+                for row in zip(*columns, strict=True)
+            ],
+            dtype="string",
+        )
     )
 
 
