@@ -104,7 +104,14 @@ def albers_geometries(gdf) -> np.ndarray:
     series = gdf.geometry if hasattr(gdf, "geometry") else gdf
     if not gdf.crs.is_geographic:
         series = series.to_crs(4490)
-    geoms = np.asarray(series.values, dtype=object)
+    return geographic_to_albers(series.values)
+
+
+def geographic_to_albers(geoms) -> np.ndarray:
+    """Geometries given in longitude/latitude degrees, in Albers metres."""
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
     coords = shapely.get_coordinates(geoms)
     x, y = albers_xy(coords[:, 0], coords[:, 1])
     return shapely.set_coordinates(geoms.copy(), np.column_stack([x, y]))
@@ -118,10 +125,7 @@ def geographic_area_m2(geoms) -> np.ndarray:
     """
     import shapely
 
-    geoms = np.asarray(geoms, dtype=object)
-    coords = shapely.get_coordinates(geoms)
-    x, y = albers_xy(coords[:, 0], coords[:, 1])
-    return shapely.area(shapely.set_coordinates(geoms.copy(), np.column_stack([x, y])))
+    return shapely.area(geographic_to_albers(geoms))
 
 
 def area_m2(gdf) -> np.ndarray:

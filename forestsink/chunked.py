@@ -30,9 +30,12 @@ helper gets a copy, for the overlap warning) are few. ``workers=0`` (the
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+import tempfile
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,15 +84,21 @@ class CheckedChunk:
     ready: tuple | None = None
 
 
-def landing(frame, bad_rows) -> pd.Series:
-    """Rows of a checked frame that go to the store: no error, not dropped."""
-    return ~frame["source_row"].isin(bad_rows) & ~frame["dropped"].astype(bool)
+def landing(frame, bad_rows) -> np.ndarray:
+    """Rows of a checked frame that go to the store: no error, not dropped.
+
+    Returns a boolean array, one per row of *frame*.
+    """
+    rows = frame["source_row"].to_numpy(dtype=np.int64)
+    bad = np.isin(rows, np.fromiter(bad_rows, np.int64, len(bad_rows)))
+    return ~bad & ~frame["dropped"].to_numpy(dtype=bool)
 
 
 def landing_rows(frame, issues):
     """Return the rows of a checked frame that go to the store, given its issues."""
     bad = issues.loc[issues["severity"] == "error", "row"].dropna()
-    return frame[landing(frame, set(bad.astype(int)))]
+    keep = landing(frame, set(bad.astype(int)))
+    return frame if keep.all() else frame[keep]
 
 
 def check_chunk(path, start, chunk_size, read_options, check_options, existing):
@@ -209,16 +218,36 @@ def helper_pool(
 
     # the tables reading and checking use, validated here once for all
     read_district_table(), read_district_aliases(), read_project_types()
+    # handed over in a file: through the start-up pipe, this process would
+    # wait (about a second) until each helper had imported pandas, GeoPandas
+    # and shapely to unpickle them, instead of checking files meanwhile
+    fd, shared = tempfile.mkstemp(prefix="forestsink-helpers-", suffix=".pickle")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(
+            (existing, read_options, check_options, prepare, loaded_tables()),
+            f,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
     pool = ProcessPoolExecutor(
         n,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_helper_init,
-        initargs=(existing, read_options, check_options, prepare, loaded_tables()),
+        initargs=(shared,),
     )
+    weakref.finalize(pool, _remove, shared)  # once the helpers are gone
     with _main_hidden():  # each submit to an idle pool starts one helper
-        for _ in range(n):
-            pool.submit(int)
+        pool.started = [pool.submit(int) for _ in range(n)]
     return pool
+
+
+def helpers_ready(pool) -> bool:
+    """True once every helper of *pool* has started (or failed to).
+
+    Until then :func:`in_order` gives them no work: a task queued to a helper
+    still importing its libraries (a second or two) would keep this process
+    waiting for it instead of checking files itself.
+    """
+    return all(f.done() for f in getattr(pool, "started", ()))
 
 
 @contextmanager
@@ -253,17 +282,26 @@ _HELPER: dict = {
 }
 
 
-def _helper_init(existing, read_options, check_options, prepare, tables) -> None:
+def _remove(path: str) -> None:
+    with suppress(OSError):
+        os.unlink(path)
+
+
+def _helper_init(shared: str) -> None:
     """In a helper: keep what every task of one check shares.
 
-    Ctrl-C reaches every process of the terminal; a helper leaves it to the
-    main process, which stops the helpers (no traceback from each).
+    *shared* is the file :func:`helper_pool` wrote: the store's polygons,
+    the options, the validated reference tables. Ctrl-C reaches every
+    process of the terminal; a helper leaves it to the main process, which
+    stops the helpers (no traceback from each).
     """
     import signal
 
     from forestsink.reference import preload_tables
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with open(shared, "rb") as f:
+        existing, read_options, check_options, prepare, tables = pickle.load(f)
 
     _HELPER.update(
         existing=existing,
@@ -357,7 +395,14 @@ def checked_chunks(
         )
 
     try:
-        yield from in_order(len(starts), here, submit, _from_helper, n_helpers)
+        yield from in_order(
+            len(starts),
+            here,
+            submit,
+            _from_helper,
+            n_helpers,
+            lambda: helpers_ready(helpers),
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -369,7 +414,9 @@ class _Failed:
     error: Exception
 
 
-def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
+def in_order(
+    n: int, here, submit, collect, n_helpers: int, ready=lambda: True
+) -> Iterator:
     """Yield the results of tasks ``0 … n-1`` in order, sharing them out.
 
     Helpers take the tasks after the one this process is on (``submit(k)``
@@ -379,7 +426,7 @@ def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
     error from one of them is raised in its turn, so the first error in
     order is the one reported). A helper that fails (or cannot be given
     work) is replaced by doing its task here, which raises the task's real
-    error if there is one.
+    error if there is one. Helpers get tasks once ``ready()`` is true.
     """
     assigned: dict[int, tuple[str, object]] = {}
     state = {"next": 0, "helpers": n_helpers}
@@ -391,6 +438,8 @@ def in_order(n: int, here, submit, collect, n_helpers: int) -> Iterator:
         it does not wait for this process to hand it more; the look-ahead
         past task *k* stays bounded (memory).
         """
+        if not ready():
+            return
         busy = sum(1 for kind, _ in assigned.values() if kind == "helper")
         depth = 2 if n - state["next"] > 4 * n_helpers else 1
         while (

@@ -44,6 +44,7 @@ from forestsink.chunked import (
     helper_count,
     helper_count_files,
     helper_pool,
+    helpers_ready,
     in_order,
     landing,
     landing_rows,
@@ -321,6 +322,7 @@ def _check_small(files, read_options, check_options, existing, workers, pool, pr
         lambda j: pool[0].submit(helper_check_file, files[j]),
         file_outcome,
         pool[1],
+        lambda: helpers_ready(pool[0]),
     )
 
 
@@ -583,6 +585,8 @@ def _ingest(
     **opts,
 ):
     early = {}  # files landed while later files were checked
+    pending = []  # small files checked, to land together (see LAND_GROUP)
+    grouped = hasattr(store, "write_deliveries") and not dry_run
 
     def write(kind, item, dry=dry_run):
         if kind == "large":
@@ -590,8 +594,19 @@ def _ingest(
         delivery, result, rows = item
         return _write_small(store, delivery, result, rows, dry, user)
 
+    def land_pending():
+        outcomes = _write_smalls(store, pending, user)
+        early.update(zip(map(id, pending), outcomes, strict=True))
+        pending.clear()
+
     def land_now(kind, item):
-        early[id(item)] = write(kind, item)
+        if grouped and kind == "small" and _groupable(item):
+            pending.append(item)
+            if len(pending) >= LAND_GROUP:
+                land_pending()
+        else:
+            land_pending()
+            early[id(item)] = write(kind, item)
 
     report = check_deliveries(
         paths,
@@ -603,6 +618,7 @@ def _ingest(
         on_checked=land_now if skip_errors and not dry_run else None,
         **opts,
     )
+    land_pending()
     if report.n_errors and not skip_errors:
         raise IngestError(
             f"{report.n_errors} error(s) in the deliveries; nothing was written "
@@ -611,22 +627,16 @@ def _ingest(
             report,
         )
     outcomes = [
-        {
-            "file": rec["file"],
-            "batch_id": None,
-            "added": 0,
-            "changed": 0,
-            "unchanged": 0,
-            "skipped": None,
-            "status": "unreadable; skipped",
-        }
+        {**_outcome(rec["file"], None), "status": "unreadable; skipped"}
         for rec in report.issues[report.issues["code"] == "unreadable_file"].to_dict(
             "records"
         )
     ]
     for kind, item in report.order:  # one batch per file, in file order
-        outcome = early.pop(id(item), None)
-        outcomes.append(write(kind, item) if outcome is None else outcome)
+        if id(item) not in early:
+            land_now(kind, item)
+    land_pending()
+    outcomes.extend(early.pop(id(item)) for _, item in report.order)
     return report, outcomes
 
 
@@ -651,20 +661,95 @@ def _write_large(store, large, dry_run, user) -> dict:
     )
 
 
+#: small files (their rows made ready while checked) landed in one
+#: transaction: each is still its own batch, all or nothing, but they share
+#: one disk sync (see GeoPackageStore.write_deliveries); a kill loses at most
+#: the group being written, whose files land on the next run
+LAND_GROUP = 32
+
+
+def _groupable(item) -> bool:
+    from forestsink.store.gpkg import SMALL_BATCH
+
+    rows = item[2]
+    return rows is not None and len(rows) <= SMALL_BATCH
+
+
 def _write_small(store, delivery, result, rows, dry_run, user) -> dict:
     """Write one small checked file as one batch (*rows*: made ready, or None)."""
-    bad_rows = set(result.errors["row"].astype(int))
-    frame = result.frame
-    keep = landing(frame, bad_rows)
+    keep, skipped = _kept(result)
     return _write_batch(
         store,
-        (lambda: rows) if rows is not None else (lambda: frame[keep]),
+        (lambda: rows) if rows is not None else (lambda: result.frame[keep]),
         name=delivery.name,
         sha256=delivery.sha256,
         notes=delivery.notes,
-        skipped=int((~keep).sum()),
+        skipped=skipped,
         dry_run=dry_run,
         user=user,
+    )
+
+
+def _kept(result) -> tuple[pd.Series, int]:
+    """The rows of a checked file that land, and how many are left out."""
+    keep = landing(result.frame, set(result.errors["row"].astype(int)))
+    return keep, int((~keep).sum())
+
+
+def _write_smalls(store, items, user) -> list[dict]:
+    """Write small checked files (rows made ready) in one transaction.
+
+    One batch per file, as :func:`_write_small` writes them one by one.
+    """
+    if not items:
+        return []
+    plans = []
+    for delivery, result, rows in items:
+        _, skipped = _kept(result)
+        plans.append(
+            {
+                "rows": rows,
+                "source_name": delivery.name,
+                "source_sha256": delivery.sha256,
+                "note": _batch_note(delivery.notes, skipped),
+                "user": user,
+                "skipped": skipped,
+            }
+        )
+    outcomes = []
+    for plan, counts in zip(plans, store.write_deliveries(plans), strict=True):
+        previous = counts.pop("identical_to")
+        outcome = _outcome(plan["source_name"], plan["skipped"])
+        if previous is not None:
+            outcome["status"] = f"identical to batch {previous}; nothing changed"
+        else:
+            _written(outcome, counts)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _outcome(name: str, skipped) -> dict:
+    return {
+        "file": name,
+        "batch_id": None,
+        "added": 0,
+        "changed": 0,
+        "unchanged": 0,
+        "skipped": skipped,
+    }
+
+
+def _batch_note(notes, skipped) -> str:
+    note = "; ".join(notes)
+    if skipped:
+        note += f"; {skipped} feature(s) with errors left out"
+    return note
+
+
+def _written(outcome: dict, counts: dict) -> None:
+    outcome.update(counts)
+    outcome["status"] = (
+        "written" if counts["batch_id"] else "no changes; nothing written"
     )
 
 
@@ -675,14 +760,7 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     frame, or an iterator of chunks (concatenated for stores that take one
     frame).
     """
-    outcome = {
-        "file": name,
-        "batch_id": None,
-        "added": 0,
-        "changed": 0,
-        "unchanged": 0,
-        "skipped": skipped,
-    }
+    outcome = _outcome(name, skipped)
     previous = store.find_batch_by_sha(sha256)
     if previous is not None:
         outcome["status"] = f"identical to batch {previous}; nothing changed"
@@ -690,9 +768,7 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     if dry_run:
         outcome["status"] = "dry run; nothing written"
         return outcome
-    note = "; ".join(notes)
-    if skipped:
-        note += f"; {skipped} feature(s) with errors left out"
+    note = _batch_note(notes, skipped)
     data = frames()
     if not isinstance(data, pd.DataFrame | Stager | StagedRows) and not getattr(
         store, "accepts_chunks", False
@@ -701,10 +777,7 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     counts = store.write_delivery(
         data, source_name=name, source_sha256=sha256, note=note, user=user
     )
-    outcome.update(counts)
-    outcome["status"] = (
-        "written" if counts["batch_id"] else "no changes; nothing written"
-    )
+    _written(outcome, counts)
     return outcome
 
 

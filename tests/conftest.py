@@ -107,3 +107,28 @@ def dask_client():
 
     with dask_client() as client:
         yield client
+
+
+# ---------------------------------------------------------------------------
+# Helper processes (forestsink.chunked)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def helpers_wait(monkeypatch):
+    """Give helpers work only once they have started, waiting for them.
+
+    Normally this process does the tasks itself while helpers start (a
+    second or two), so a test's few small tasks would never reach one; the
+    tests that check what helpers return use this.
+    """
+    from concurrent.futures import wait
+
+    from forestsink import chunked, deliveries
+
+    def ready(pool) -> bool:
+        wait(getattr(pool, "started", ()))
+        return True
+
+    monkeypatch.setattr(chunked, "helpers_ready", ready)
+    monkeypatch.setattr(deliveries, "helpers_ready", ready)

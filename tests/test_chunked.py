@@ -100,6 +100,12 @@ def test_a_script_without_main_guard_runs_once(tmp_path):
         "        helped.append(c.ready is not None)\n"
         "        yield c\n"
         "deliveries.checked_chunks = chunks\n"
+        "from concurrent.futures import wait\n"
+        "def ready(pool):\n"  # as the helpers_wait fixture
+        "    wait(pool.started)\n"
+        "    return True\n"
+        "from forestsink import chunked\n"
+        "chunked.helpers_ready = ready\n"
         f"_, (out,) = ingest_deliveries([{str(path)!r}], "
         f"GeoPackageStore({str(tmp_path / 's.gpkg')!r}), chunk_size=5, workers=1)\n"
         "print(out['added'], any(helped))\n",
@@ -135,11 +141,20 @@ def test_feature_count_of_a_shapefile_from_its_index(tmp_path):
         pyogrio.read_info(path, encoding="GBK")
 
 
-def test_many_files_checked_with_a_helper_give_the_same_report(tmp_path):
+def test_many_files_checked_with_a_helper_give_the_same_report(
+    tmp_path, monkeypatch, helpers_wait
+):
     """Whole files shared with a helper process (workers=1): the same issues,
     deliveries and notes, in file order, as checking them all here; an
     unreadable file is reported the same way."""
+    from forestsink import deliveries
     from forestsink.deliveries import check_deliveries
+
+    here = []
+    original = deliveries.check_file
+    monkeypatch.setattr(
+        deliveries, "check_file", lambda path, *a: here.append(path) or original(path, *a)
+    )
 
     folder = tmp_path / "deliveries"
     folder.mkdir()
@@ -151,7 +166,11 @@ def test_many_files_checked_with_a_helper_give_the_same_report(tmp_path):
             gdf.loc[0, "小班号"] = "F5-3"  # duplicate within the file
         write(gdf, folder / f"d{k}.gpkg")
     (folder / "d3b.geojson").write_text("{not json", encoding="utf-8")
-    reports = {w: check_deliveries([folder], workers=w) for w in (0, 1)}
+    reports = {}
+    for w in (0, 1):
+        here.clear()
+        reports[w] = check_deliveries([folder], workers=w)
+    assert 0 < len(here) < 8  # the helper checked some files
     alone, shared = reports[0], reports[1]
     key = ["file", "row", "code", "message"]
     pd.testing.assert_frame_equal(
@@ -239,12 +258,18 @@ def test_rows_prepared_while_checking_land_as_frames_do(tmp_path, monkeypatch):
         write(gdf, folder / f"d{k}.gpkg")
     seen = []
     original_write = GeoPackageStore.write_delivery
+    original_writes = GeoPackageStore.write_deliveries
 
     def spy(self, data, **kw):
         seen.append(type(data))
         return original_write(self, data, **kw)
 
+    def spy_many(self, items):
+        seen.extend(type(item["rows"]) for item in items)
+        return original_writes(self, items)
+
     monkeypatch.setattr(GeoPackageStore, "write_delivery", spy)
+    monkeypatch.setattr(GeoPackageStore, "write_deliveries", spy_many)
     prepared = GeoPackageStore(tmp_path / "a.gpkg")
     ingest_deliveries([folder], prepared, skip_errors=True)
     assert seen == [StagedRows] * 3
@@ -290,8 +315,20 @@ def test_with_skip_errors_files_land_while_later_ones_are_checked(
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(deliveries, "check_file", check)
+    monkeypatch.setattr(deliveries, "LAND_GROUP", 1)
     ingest_deliveries([folder], early, skip_errors=True, workers=0)
     assert landed_before == [0, 1, 2, 3]  # file k-1 was in before file k's check
+    landed_before.clear()  # in groups of two: 0 and 1 land together
+    monkeypatch.setattr(deliveries, "LAND_GROUP", 2)
+    grouped = GeoPackageStore(tmp_path / "grouped.gpkg")
+    early, first = grouped, early
+    ingest_deliveries([folder], grouped, skip_errors=True, workers=0)
+    assert landed_before == [0, 0, 2, 2]
+    assert len(grouped.batches()) == 4  # still one batch per file
+    pd.testing.assert_frame_equal(
+        first.current().drop(columns="valid_from"),
+        grouped.current().drop(columns="valid_from"),
+    )
     monkeypatch.setattr(deliveries, "check_file", original)
     late = GeoPackageStore(tmp_path / "late.gpkg")
     ingest_deliveries([folder], late, workers=0)  # no errors: lands at the end
@@ -364,6 +401,41 @@ def test_the_first_error_in_order_is_raised():
         for result in in_order(5, here, helper.submit, lambda r: r, 1):
             got.append(result)
     assert got == [0]
+
+
+def test_helpers_get_work_only_once_started():
+    """While the helpers start, every task is done here, none waits for
+    them; once they are ready they take the next ones, results in order."""
+    from concurrent.futures import Future
+
+    from forestsink.chunked import in_order
+
+    done_here, submitted = [], []
+
+    def here(k):
+        done_here.append(k)
+        return k
+
+    def submit(k):
+        submitted.append(k)
+        job = Future()
+        job.set_result(k * 10)
+        return job
+
+    started = {"after": 3}  # the helper is ready once 3 tasks are done here
+
+    def ready():
+        return len(done_here) >= started["after"]
+
+    got = list(in_order(8, here, submit, lambda r: r // 10, 1, ready))
+    assert got == list(range(8))
+    assert done_here[:3] == [0, 1, 2]
+    assert submitted and min(submitted) >= 3  # nothing queued before it started
+    assert sorted(done_here + submitted) == list(range(8))
+    done_here.clear(), submitted.clear()
+    started["after"] = 99  # never ready: all here, nothing submitted
+    assert list(in_order(5, here, submit, lambda r: r // 10, 1, ready)) == [0, 1, 2, 3, 4]
+    assert submitted == [] and done_here == [0, 1, 2, 3, 4]
 
 
 def test_a_failing_chunk_source_leaves_no_staging_file(tmp_path, monkeypatch):

@@ -123,7 +123,9 @@ def test_large_file_staged_while_checked_equals_one_read(tmp_path, monkeypatch):
     assert "C2" not in set(other.current()["project_id"])
 
 
-def test_helper_processes_land_what_one_process_lands(tmp_path, monkeypatch):
+def test_helper_processes_land_what_one_process_lands(
+    tmp_path, monkeypatch, helpers_wait
+):
     """Chunks checked in a helper process (workers=1) give the same report,
     the same rows in the same order, and need no second read: a repeat of
     an id whose first row had an error is left out of the helper's rows."""
@@ -397,3 +399,79 @@ def test_one_store_object_shared_by_writer_threads(tmp_path, store):
         keys = current.loc[current["source_file"] == f"t{k}.gpkg", "key"]
         assert len(keys) == 40 and keys.str.contains(f"/T{k}-").all()
     assert store.integrity_check() == "ok"
+
+
+def _checked(tmp_path, name, ids):
+    """A delivery read and checked, its rows made ready, as ingest makes them."""
+    from forestsink.ingest import read_delivery
+    from forestsink.store.gpkg import StagedRows
+    from forestsink.validate import validate_delivery
+
+    delivery = read_delivery(write(frame(n=len(ids), ids=ids), tmp_path / name))
+    result = validate_delivery(delivery.frame)
+    assert result.ok
+    return {
+        "rows": StagedRows.of(result.frame),
+        "source_name": delivery.name,
+        "source_sha256": delivery.sha256,
+        "note": "test",
+        "user": "tests",
+    }
+
+
+def test_write_deliveries_is_write_delivery_file_by_file(tmp_path):
+    """Several deliveries in one transaction: one batch each, the same
+    versions, hashes and counts as writing them one by one; a file already
+    loaded (also earlier in the same call) is not written again."""
+    items = [
+        _checked(tmp_path, "a.gpkg", ["G1", "G2"]),
+        _checked(tmp_path, "b.gpkg", ["G2", "G3"]),  # G2 again: changed geometry
+    ]
+    items.append(items[0])  # the same file again
+    grouped = GeoPackageStore(tmp_path / "grouped.gpkg")
+    results = grouped.write_deliveries(items)
+    assert [r["identical_to"] for r in results] == [None, None, 1]
+    assert [(r["added"], r["changed"]) for r in results[:2]] == [(2, 0), (1, 1)]
+    single = GeoPackageStore(tmp_path / "single.gpkg")
+    for item in items[:2]:
+        kw = {k: v for k, v in item.items() if k != "rows"}
+        single.write_delivery(item["rows"], **kw)
+    columns = ["batch_id", "source_name", "n_added", "n_changed"]
+    pd.testing.assert_frame_equal(
+        grouped.batches()[columns], single.batches()[columns]
+    )
+    drop = ["valid_from", "valid_to"]
+    pd.testing.assert_frame_equal(
+        grouped.history("500101/G2").drop(columns=drop, errors="ignore"),
+        single.history("500101/G2").drop(columns=drop, errors="ignore"),
+    )
+    assert grouped.integrity_check() == "ok"
+
+
+def test_write_deliveries_keeps_the_ones_before_a_failure(tmp_path, monkeypatch):
+    """A delivery that fails inside the shared transaction leaves nothing of
+    itself or of the ones after it; the ones before it are kept whole."""
+    items = [
+        _checked(tmp_path, "a.gpkg", ["F1"]),
+        _checked(tmp_path, "b.gpkg", ["F2", "F3"]),
+        _checked(tmp_path, "c.gpkg", ["F4"]),
+    ]
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    original = GeoPackageStore._land
+
+    def land(self, conn, counts, bounds, source_name, *args):
+        result = original(self, conn, counts, bounds, source_name, *args)
+        if source_name == "b.gpkg":  # after its rows went in
+            raise RuntimeError("disk full")
+        return result
+
+    monkeypatch.setattr(GeoPackageStore, "_land", land)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.write_deliveries(items)
+    assert list(store.batches()["source_name"]) == ["a.gpkg"]
+    assert sorted(store.current()["project_id"]) == ["F1"]
+    assert store.integrity_check() == "ok"
+    monkeypatch.setattr(GeoPackageStore, "_land", original)
+    results = store.write_deliveries(items)  # again: a is in, b and c land
+    assert [r["identical_to"] for r in results] == [1, None, None]
+    assert sorted(store.current()["project_id"]) == ["F1", "F2", "F3", "F4"]

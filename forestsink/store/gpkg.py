@@ -197,6 +197,19 @@ def _register_functions(conn: sqlite3.Connection) -> None:
 # --------------------------------------------------------------------------
 
 
+#: the counts of a write that changed nothing
+_NO_CHANGE = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
+
+
+def _batch_by_sha(conn, sha256: str) -> int | None:
+    row = conn.execute(
+        f"SELECT batch_id FROM {BATCHES} WHERE kind = 'ingest' AND "
+        "source_sha256 = ? AND undone_by IS NULL ORDER BY batch_id DESC LIMIT 1",
+        (sha256,),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
 def utc_now() -> str:
     """Return the current UTC time as an ISO string with microseconds."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -507,13 +520,7 @@ class GeoPackageStore(WithdrawMixin):
         if not self.exists:
             return None
         with self._read() as conn:
-            row = conn.execute(
-                f"SELECT batch_id FROM {BATCHES} WHERE kind = 'ingest' AND "
-                "source_sha256 = ? AND undone_by IS NULL ORDER BY batch_id DESC "
-                "LIMIT 1",
-                (sha256,),
-            ).fetchone()
-        return None if row is None else int(row[0])
+            return _batch_by_sha(conn, sha256)
 
     # ---- writes ---------------------------------------------------------------
     def _new_batch(
@@ -629,31 +636,105 @@ class GeoPackageStore(WithdrawMixin):
         one and copied with ``INSERT … SELECT``, so the write lock is held for
         the copy only, and the decision sees every earlier writer's batch.
         """
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
         with self.transaction() as conn:
-            if not len(bounds):
-                return counts
-            staged = conn.execute(
-                f"SELECT COUNT(*), MAX(fid) FROM staged.{_STAGED}"
-            ).fetchone()
-            if staged != (len(bounds), len(bounds)):  # pragma: no cover - fids from 1
-                raise StoreError(
-                    f"staging file holds {staged[0]} rows (fid up to {staged[1]}), "
-                    f"expected {len(bounds)} numbered from 1; nothing was written."
-                )
-            conn.execute(
-                "CREATE TEMP TABLE incoming AS SELECT s.fid AS sfid, s.key AS key, "
-                "s.content_hash = v.content_hash AS same, v.fid IS NOT NULL AS live, "
-                f"(SELECT MAX(version) FROM {LAYER} m WHERE m.key = s.key) AS last "
-                f"FROM staged.{_STAGED} s LEFT JOIN {LAYER} v "
-                "ON v.key = s.key AND v.ended_batch IS NULL"
+            return self._land_incoming(
+                conn, bounds, source_name, source_sha256, note, user, now
             )
-            try:
-                return self._land(
-                    conn, counts, bounds, source_name, source_sha256, note, user, now
-                )
-            finally:
-                conn.execute("DROP TABLE temp.incoming")
+
+    def write_deliveries(self, deliveries: list[dict]) -> list[dict]:
+        """Write several small deliveries, each its own batch, in one transaction.
+
+        Each item holds ``rows`` (:class:`StagedRows` of at most
+        ``SMALL_BATCH`` rows) and the keywords of :meth:`write_delivery`
+        (``source_name``, ``source_sha256``, ``note``, ``user``). Every batch
+        is all or nothing, as with :meth:`write_delivery` (a savepoint each);
+        they are committed together, with one disk sync instead of one each
+        (a county's file of forty features landed in ~20 ms, half of it the
+        sync). A file already loaded (same SHA-256, not undone) is not
+        written again. If one fails, the ones before it are committed and
+        its error is raised; nothing of it or after it is written.
+
+        Returns
+        -------
+        list of dict
+            Per item: ``identical_to`` (the batch that loaded the same file,
+            else None) and the counts :meth:`write_delivery` returns.
+        """
+        results: list[dict] = []
+        failed = None
+        self._writing.staged, self._writing.rows = ":memory:", None
+        try:
+            with self.transaction() as conn:
+                for item in deliveries:
+                    rows = item["rows"]
+                    if len(rows) > SMALL_BATCH:
+                        raise ValueError("write_deliveries takes small deliveries")
+                    conn.execute("SAVEPOINT delivery")
+                    try:
+                        result = self._write_one(conn, rows, item)
+                    except BaseException as err:
+                        conn.execute("ROLLBACK TO delivery")
+                        conn.execute("RELEASE delivery")
+                        failed = err
+                        break
+                    conn.execute("RELEASE delivery")
+                    results.append(result)
+        finally:
+            self._writing.staged = None
+        if failed is not None:
+            raise failed
+        return results
+
+    def _write_one(self, conn, rows, item: dict) -> dict:
+        """One delivery of :meth:`write_deliveries`, inside its transaction."""
+        previous = _batch_by_sha(conn, item["source_sha256"])
+        if previous is not None:
+            return {"identical_to": previous, **_NO_CHANGE}
+        if not len(rows):
+            return {"identical_to": None, **_NO_CHANGE}
+        _fill_staged(conn, rows.table)
+        try:
+            counts = self._land_incoming(
+                conn,
+                rows.bounds,
+                item["source_name"],
+                item["source_sha256"],
+                item.get("note"),
+                item.get("user"),
+                item.get("now"),
+            )
+        finally:
+            conn.execute(f"DROP TABLE staged.{_STAGED}")
+        return {"identical_to": None, **counts}
+
+    def _land_incoming(
+        self, conn, bounds, source_name, source_sha256, note, user, now
+    ) -> dict:
+        """Land ``staged.versions`` as one batch, in the open transaction."""
+        counts = dict(_NO_CHANGE)
+        if not len(bounds):
+            return counts
+        staged = conn.execute(
+            f"SELECT COUNT(*), MAX(fid) FROM staged.{_STAGED}"
+        ).fetchone()
+        if staged != (len(bounds), len(bounds)):  # pragma: no cover - fids from 1
+            raise StoreError(
+                f"staging file holds {staged[0]} rows (fid up to {staged[1]}), "
+                f"expected {len(bounds)} numbered from 1; nothing was written."
+            )
+        conn.execute(
+            "CREATE TEMP TABLE incoming AS SELECT s.fid AS sfid, s.key AS key, "
+            "s.content_hash = v.content_hash AS same, v.fid IS NOT NULL AS live, "
+            f"(SELECT MAX(version) FROM {LAYER} m WHERE m.key = s.key) AS last "
+            f"FROM staged.{_STAGED} s LEFT JOIN {LAYER} v "
+            "ON v.key = s.key AND v.ended_batch IS NULL"
+        )
+        try:
+            return self._land(
+                conn, counts, bounds, source_name, source_sha256, note, user, now
+            )
+        finally:
+            conn.execute("DROP TABLE temp.incoming")
 
     def _land(
         self, conn, counts, bounds, source_name, source_sha256, note, user, now
@@ -1059,7 +1140,9 @@ def staging_table(chunk):
         if name == "content_hash":
             columns[name] = pa.array(content_hashes(chunk), pa.string())
         elif name in chunk:
-            values = chunk[name].astype(_DTYPES[kind])
+            values = chunk[name]
+            if values.dtype != _DTYPES[kind]:  # (a step worth skipping)
+                values = values.astype(_DTYPES[kind])
             columns[name] = pa.array(values, types[kind], from_pandas=True)
         else:
             columns[name] = pa.nulls(len(chunk), types[kind])
