@@ -243,9 +243,10 @@ def helper_pool(
 def helpers_ready(pool) -> bool:
     """True once every helper of *pool* has started (or failed to).
 
-    Until then :func:`in_order` gives them no work: a task queued to a helper
-    still importing its libraries (a second or two) would keep this process
-    waiting for it instead of checking files itself.
+    Until then :func:`in_order` gives them no small files: a file queued to
+    a helper still importing its libraries (a second or two) would keep this
+    process waiting for it instead of checking dozens of files itself. (A
+    large file's chunks are queued at once: each takes longer than a start.)
     """
     return all(f.done() for f in getattr(pool, "started", ()))
 
@@ -395,14 +396,8 @@ def checked_chunks(
         )
 
     try:
-        yield from in_order(
-            len(starts),
-            here,
-            submit,
-            _from_helper,
-            n_helpers,
-            lambda: helpers_ready(helpers),
-        )
+        # (queued to helpers still starting: a chunk takes longer than that)
+        yield from in_order(len(starts), here, submit, _from_helper, n_helpers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
