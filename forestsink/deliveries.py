@@ -222,13 +222,17 @@ def _check_files(
     on_checked,
 ) -> None:
     from forestsink.ingest import find_delivery_files
-    from forestsink.ingest.read import count_features
+    from forestsink.ingest.read import count_features, may_hold_more_than
 
     files = list(find_delivery_files(paths))
     sizes = []
     for path in files:
         n = 0
-        if path.suffix.lower() != ".zip" and chunk_size:
+        if (
+            path.suffix.lower() != ".zip"
+            and chunk_size
+            and may_hold_more_than(path, chunk_size)
+        ):
             try:
                 n = count_features(path, layer=read_options["layer"])
             except ForestsinkError:

@@ -467,3 +467,28 @@ def _read(path):
     from forestsink.ingest import read_delivery
 
     return read_delivery(path).frame
+
+
+def test_small_files_are_not_opened_to_count_features(tmp_path, monkeypatch):
+    """A GeoPackage too small to hold a chunk's features is not opened just
+    to count them; one big enough is counted (and chunked)."""
+    from forestsink import deliveries
+    from forestsink.ingest import read as read_module
+    from forestsink.ingest.read import MIN_FEATURE_BYTES, may_hold_more_than
+
+    path = write(frame(n=12, ids=[f"M{i}" for i in range(12)]), tmp_path / "d.gpkg")
+    size = path.stat().st_size
+    assert not may_hold_more_than(path, size // MIN_FEATURE_BYTES)
+    assert may_hold_more_than(path, size // MIN_FEATURE_BYTES - 1)
+    counted = []
+    original = read_module.count_features
+    monkeypatch.setattr(
+        read_module,
+        "count_features",
+        lambda p, **kw: counted.append(p) or original(p, **kw),
+    )
+    big = deliveries.check_deliveries([path], chunk_size=5, workers=0)
+    assert counted == [path] and big.large  # 12 features > 5: chunked
+    counted.clear()
+    small = deliveries.check_deliveries([path], workers=0)  # default chunk size
+    assert counted == [] and not small.large and len(small.deliveries) == 1

@@ -82,6 +82,23 @@ def read_column_aliases(path: str | Path | None = None) -> pd.DataFrame:
     return _alias_table(Path(path) if path else data_dir() / "column_aliases.csv")
 
 
+#: id of an alias table -> (the table, its exact lookup, its (key, canonical)
+#: pairs); the shipped table is one object, matched for every file
+_LOOKUPS: dict[int, tuple] = {}
+
+
+def _lookup(table: pd.DataFrame) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The alias table as a dict (normalised name -> canonical) and pairs."""
+    kept = _LOOKUPS.get(id(table))
+    if kept is not None and kept[0] is table:
+        return kept[1], kept[2]
+    pairs = list(zip(table["key"], table["canonical"], strict=True))
+    if len(_LOOKUPS) > 16:
+        _LOOKUPS.clear()
+    _LOOKUPS[id(table)] = (table, dict(pairs), pairs)
+    return dict(pairs), pairs
+
+
 @dataclass
 class ColumnMapping:
     """Result of matching a delivery's columns.
@@ -127,14 +144,14 @@ def map_columns(
         message lists the columns found and the names accepted.
     """
     table = read_column_aliases() if aliases is None else aliases
-    exact = dict(zip(table["key"], table["canonical"], strict=True))
+    exact, pairs = _lookup(table)
     result = ColumnMapping()
     for column in columns:
         key = normalise_column(column)
         canonical = exact.get(key)
         how = "exact"
         if canonical is None and len(key) >= 2:
-            claims = set(table.loc[table["key"].str.startswith(key), "canonical"])
+            claims = {c for k, c in pairs if k.startswith(key)}
             if len(claims) == 1:
                 canonical, how = claims.pop(), "truncated"
         if canonical is None:

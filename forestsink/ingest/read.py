@@ -150,6 +150,28 @@ def _dbf_sample(dbf: Path) -> bytes:
         return head + f.read(header_len - 32 + n * record_len)
 
 
+#: fewer bytes than any stored feature takes (a GeoPackage row with empty
+#: values and no geometry still takes several; GeoJSON text dozens)
+MIN_FEATURE_BYTES = 4
+
+
+def may_hold_more_than(path, n: int) -> bool:
+    """False when *path* is too small to hold more than *n* features.
+
+    Decided from the file size alone (a Shapefile by its .shx count, which
+    costs no more): most county files are far below any chunk size, and
+    counting a GeoPackage's or GeoJSON's features opens it with GDAL once
+    more (a few milliseconds each).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".shp":
+        return True
+    try:
+        return path.stat().st_size > n * MIN_FEATURE_BYTES
+    except OSError:
+        return True  # the read reports it
+
+
 def count_features(path, /, *, layer: str | None = None) -> int:
     """Return the number of features in a delivery file, without reading them.
 
