@@ -95,8 +95,6 @@ _BLOCK = 1 << 16
 
 def albers_geometries(gdf) -> np.ndarray:
     """Geometries of *gdf* in Chongqing Albers metres (numpy fast path)."""
-    import shapely
-
     from forestsink.errors import CRSError
 
     if gdf.crs is None:

@@ -222,26 +222,32 @@ def helper_pool(
     # wait (about a second) until each helper had imported pandas, GeoPandas
     # and shapely to unpickle them, instead of checking files meanwhile
     fd, shared = tempfile.mkstemp(prefix="forestsink-helpers-", suffix=".pickle")
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(
-            (existing, read_options, check_options, prepare, loaded_tables()),
-            f,
-            protocol=pickle.HIGHEST_PROTOCOL,
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(
+                (existing, read_options, check_options, prepare, loaded_tables()),
+                f,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        pool = ProcessPoolExecutor(
+            n,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_helper_init,
+            initargs=(shared,),
         )
-    pool = ProcessPoolExecutor(
-        n,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_helper_init,
-        initargs=(shared,),
-    )
-    weakref.finalize(pool, _remove, shared)  # once the helpers are gone
+    except BaseException:
+        _remove(shared)
+        raise
+    # removed with the pool (when it is collected, or at exit): a helper may
+    # start late, and a pool can tell when one of them has started, not all
+    weakref.finalize(pool, _remove, shared)
     with _main_hidden():  # each submit to an idle pool starts one helper
         pool.started = [pool.submit(int) for _ in range(n)]
     return pool
 
 
 def helpers_ready(pool) -> bool:
-    """True once every helper of *pool* has started (or failed to).
+    """Tell whether every helper of *pool* has started (or failed to).
 
     Until then :func:`in_order` gives them no small files: a file queued to
     a helper still importing its libraries (a second or two) would keep this

@@ -30,6 +30,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -599,9 +600,10 @@ def _ingest(
         return _write_small(store, delivery, result, rows, dry, user)
 
     def land_pending():
-        outcomes = _write_smalls(store, pending, user)
-        early.update(zip(map(id, pending), outcomes, strict=True))
-        pending.clear()
+        items = pending[:]
+        pending.clear()  # (tried once, whatever happens)
+        outcomes = _write_smalls(store, items, user)
+        early.update(zip(map(id, items), outcomes, strict=True))
 
     def land_now(kind, item):
         if grouped and kind == "small" and _groupable(item):
@@ -612,16 +614,23 @@ def _ingest(
             land_pending()
             early[id(item)] = write(kind, item)
 
-    report = check_deliveries(
-        paths,
-        existing=existing,
-        progress=progress,
-        spill_dir=spill_dir,
-        stager=stager,
-        prepare=not dry_run and hasattr(store, "stager"),
-        on_checked=land_now if skip_errors and not dry_run else None,
-        **opts,
-    )
+    try:
+        report = check_deliveries(
+            paths,
+            existing=existing,
+            progress=progress,
+            spill_dir=spill_dir,
+            stager=stager,
+            prepare=not dry_run and hasattr(store, "stager"),
+            on_checked=land_now if skip_errors and not dry_run else None,
+            **opts,
+        )
+    except BaseException:
+        # stopped (Ctrl-C, a crash): the files checked so far land, as each
+        # would have landed on its own; the stop is what the caller sees
+        with suppress(Exception):
+            land_pending()
+        raise
     land_pending()
     if report.n_errors and not skip_errors:
         raise IngestError(
@@ -695,7 +704,7 @@ def _write_small(store, delivery, result, rows, dry_run, user) -> dict:
 
 
 def _kept(result) -> tuple[pd.Series, int]:
-    """The rows of a checked file that land, and how many are left out."""
+    """Return the rows of a checked file that land, and how many are left out."""
     keep = landing(result.frame, set(result.errors["row"].astype(int)))
     return keep, int((~keep).sum())
 

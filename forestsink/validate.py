@@ -93,7 +93,7 @@ class _Issues:
         )
 
     def table(self) -> pd.DataFrame:
-        """The issues in file, row and severity order (one data frame)."""
+        """Return the issues in file, row and severity order (one data frame)."""
         if not self.rows:
             return pd.DataFrame([], columns=list(ISSUE_COLUMNS))
         at = np.asarray(self.at, dtype=np.int64)

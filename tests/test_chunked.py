@@ -152,9 +152,12 @@ def test_many_files_checked_with_a_helper_give_the_same_report(
 
     here = []
     original = deliveries.check_file
-    monkeypatch.setattr(
-        deliveries, "check_file", lambda path, *a: here.append(path) or original(path, *a)
-    )
+
+    def check(path, *args):
+        here.append(path)
+        return original(path, *args)
+
+    monkeypatch.setattr(deliveries, "check_file", check)
 
     folder = tmp_path / "deliveries"
     folder.mkdir()
@@ -434,7 +437,8 @@ def test_helpers_get_work_only_once_started():
     assert sorted(done_here + submitted) == list(range(8))
     done_here.clear(), submitted.clear()
     started["after"] = 99  # never ready: all here, nothing submitted
-    assert list(in_order(5, here, submit, lambda r: r // 10, 1, ready)) == [0, 1, 2, 3, 4]
+    got = list(in_order(5, here, submit, lambda r: r // 10, 1, ready))
+    assert got == [0, 1, 2, 3, 4]
     assert submitted == [] and done_here == [0, 1, 2, 3, 4]
 
 
@@ -492,3 +496,29 @@ def test_small_files_are_not_opened_to_count_features(tmp_path, monkeypatch):
     counted.clear()
     small = deliveries.check_deliveries([path], workers=0)  # default chunk size
     assert counted == [] and not small.large and len(small.deliveries) == 1
+
+
+def test_stopped_skip_errors_ingest_lands_the_files_checked(tmp_path, monkeypatch):
+    """Ctrl-C during a --skip-errors ingest: the files checked before it land
+    (each its own batch), although they were waiting to land together."""
+    from forestsink import deliveries
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    folder = tmp_path / "deliveries"
+    folder.mkdir()
+    for k in range(5):
+        write(frame(n=2, ids=[f"C{k}-{i}" for i in range(2)]), folder / f"d{k}.gpkg")
+    original = deliveries.check_file
+
+    def check(path, *args, **kwargs):
+        if path.name == "d3.gpkg":
+            raise KeyboardInterrupt
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(deliveries, "check_file", check)
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    with pytest.raises(KeyboardInterrupt):
+        ingest_deliveries([folder], store, skip_errors=True, workers=0)
+    assert list(store.batches()["source_name"]) == ["d0.gpkg", "d1.gpkg", "d2.gpkg"]
+    assert store.integrity_check() == "ok"

@@ -235,3 +235,57 @@ def test_numpy_albers_equals_pyproj():
         lon, lat
     )
     assert np.abs(x - ox).max() < 1e-3 and np.abs(y - oy).max() < 1e-3
+
+
+def test_number_columns_keep_their_own_type(tmp_path):
+    """Whole-number stock volumes stay integers and float32 ids read as their
+    short text ("1.1", as pandas writes float32): the stored text, and so the
+    content hash, of these values does not depend on how they were read."""
+    import pyogrio
+
+    gdf = frame()
+    gdf["蓄积"] = np.array([5, 6, 7], dtype=np.int32)
+    gdf["小班号"] = np.array([1.1, 2.5, 3.25], dtype=np.float32)
+    path = tmp_path / "d.gpkg"
+    pyogrio.write_dataframe(gdf, path)
+    out = read_delivery(path).frame
+    assert out["stock_volume_m3"].tolist() == [5, 6, 7]
+    assert out["stock_volume_m3"].dtype.kind == "i"
+    assert out["project_id"].tolist() == ["1.1", "2.5", "3.25"]
+
+
+def test_geojson_objects_and_lists_are_read(tmp_path):
+    """GeoJSON properties holding objects stay JSON objects in the extra
+    attributes; a list in a mapped column (tree species) does not stop the
+    read."""
+    import json
+
+    gdf = frame()
+    path = write(gdf, tmp_path / "d.geojson")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for k, feature in enumerate(doc["features"]):
+        feature["properties"]["备注对象"] = {"a": k, "b": [1, 2]}
+        feature["properties"]["树种"] = ["马尾松", "杉木"] if k else None
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    out = read_delivery(path).frame
+    attrs = [json.loads(a) for a in out["attrs"]]
+    assert [a["备注对象"] for a in attrs] == [{"a": k, "b": [1, 2]} for k in range(3)]
+    assert pd.isna(out["species"].iloc[0])
+    assert "马尾松" in out["species"].iloc[1] and "杉木" in out["species"].iloc[1]
+
+
+def test_shapefile_names_cut_into_the_same_name_are_refused(tmp_path):
+    """Two .dbf names that decode to one (cut at 10 bytes inside a GBK
+    character): refused, naming the column, rather than one silently lost."""
+    gdf = frame()
+    gdf["AAAAAAAAA1"] = ["x1", "x2", "x3"]
+    gdf["AAAAAAAAA2"] = ["y1", "y2", "y3"]
+    path = write(gdf, tmp_path / "d.shp", encoding="GBK")
+    dbf = path.with_suffix(".dbf")
+    cut1 = "A小班面积".encode("gbk") + "公".encode("gbk")[:1]
+    cut2 = "A小班面积".encode("gbk") + "年".encode("gbk")[:1]
+    assert len(cut1) == len(cut2) == 10
+    data = dbf.read_bytes().replace(b"AAAAAAAAA1", cut1).replace(b"AAAAAAAAA2", cut2)
+    dbf.write_bytes(data)
+    with pytest.raises(DeliveryError, match="two columns read as 'A小班面积'"):
+        read_delivery(path)

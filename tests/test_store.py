@@ -437,9 +437,7 @@ def test_write_deliveries_is_write_delivery_file_by_file(tmp_path):
         kw = {k: v for k, v in item.items() if k != "rows"}
         single.write_delivery(item["rows"], **kw)
     columns = ["batch_id", "source_name", "n_added", "n_changed"]
-    pd.testing.assert_frame_equal(
-        grouped.batches()[columns], single.batches()[columns]
-    )
+    pd.testing.assert_frame_equal(grouped.batches()[columns], single.batches()[columns])
     drop = ["valid_from", "valid_to"]
     pd.testing.assert_frame_equal(
         grouped.history("500101/G2").drop(columns=drop, errors="ignore"),
@@ -475,3 +473,31 @@ def test_write_deliveries_keeps_the_ones_before_a_failure(tmp_path, monkeypatch)
     results = store.write_deliveries(items)  # again: a is in, b and c land
     assert [r["identical_to"] for r in results] == [1, None, None]
     assert sorted(store.current()["project_id"]) == ["F1", "F2", "F3", "F4"]
+
+
+def test_write_deliveries_reports_the_real_error_when_sqlite_gives_up(
+    tmp_path, monkeypatch
+):
+    """When SQLite abandons the whole transaction itself (disk full, I/O
+    error), that error is raised — not a missing savepoint — and nothing of
+    the group is kept."""
+    import sqlite3
+
+    items = [
+        _checked(tmp_path, "a.gpkg", ["I1"]),
+        _checked(tmp_path, "b.gpkg", ["I2"]),
+    ]
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    original = GeoPackageStore._land
+
+    def land(self, conn, counts, bounds, source_name, *args):
+        if source_name == "b.gpkg":
+            conn.execute("ROLLBACK")  # as SQLite does on SQLITE_FULL
+            raise sqlite3.OperationalError("database or disk is full")
+        return original(self, conn, counts, bounds, source_name, *args)
+
+    monkeypatch.setattr(GeoPackageStore, "_land", land)
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        store.write_deliveries(items)
+    assert store.batches().empty
+    assert store.integrity_check() == "ok"

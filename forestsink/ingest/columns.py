@@ -88,7 +88,7 @@ _LOOKUPS: dict[int, tuple] = {}
 
 
 def _lookup(table: pd.DataFrame) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The alias table as a dict (normalised name -> canonical) and pairs."""
+    """Return the alias table as a dict (normalised name -> canonical) and pairs."""
     kept = _LOOKUPS.get(id(table))
     if kept is not None and kept[0] is table:
         return kept[1], kept[2]

@@ -46,7 +46,7 @@ UNPREFIXED_CANDIDATES = (
 
 @functools.lru_cache(maxsize=256)
 def file_crs(text: str) -> CRS:
-    """The :class:`pyproj.CRS` of a file's CRS text (as GDAL gives it), cached.
+    """Return the :class:`pyproj.CRS` of a file's CRS text (as GDAL gives it).
 
     The same few CRSs recur in every county's files; parsing one (and finding
     its transformation to EPSG:4490, which is cached by the CRS object) costs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import tempfile
 import zipfile
@@ -156,7 +157,7 @@ MIN_FEATURE_BYTES = 4
 
 
 def may_hold_more_than(path, n: int) -> bool:
-    """False when *path* is too small to hold more than *n* features.
+    """Tell whether *path* is big enough to hold more than *n* features.
 
     Decided from the file size alone (a Shapefile by its .shx count, which
     costs no more): most county files are far below any chunk size, and
@@ -331,21 +332,26 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
 
 
 def _objects(values: list) -> np.ndarray:
-    """A 1-D object array of *values* (lists stay elements, not a 2-D array)."""
+    """Return a 1-D object array of *values* (lists stay elements, not 2-D)."""
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
 
 
-def _plain(column, dtype: str | None, subtype: str | None) -> np.ndarray:
-    """One Arrow column as the numpy array :class:`RawTable` holds.
+def _plain(column, dtype: str | None, subtype: str | None) -> np.ndarray:  # noqa: PLR0911
+    """Return one Arrow column as the numpy array :class:`RawTable` holds.
 
     The values are those ``pyogrio.read_dataframe`` gives: date-times (which
     GDAL hands over as ISO text here) parsed by pandas, JSON fields parsed.
     """
+    import pyarrow as pa
     import pyarrow.types as pat
 
     kind = column.type
+    if isinstance(kind, pa.BaseExtensionType):  # e.g. arrow.json (GDAL 3.12): text
+        subtype = "OFSTJSON" if "json" in kind.extension_name else subtype
+        column = pa.chunked_array([c.storage for c in column.chunks], kind.storage_type)
+        kind = column.type
     if pat.is_string(kind) or pat.is_large_string(kind):
         values = _objects(column.to_pylist())
         if dtype and dtype.startswith("datetime") and dtype != "datetime64[D]":
@@ -358,7 +364,9 @@ def _plain(column, dtype: str | None, subtype: str | None) -> np.ndarray:
         return values
     if pat.is_integer(kind) or pat.is_floating(kind) or pat.is_boolean(kind):
         return column.to_numpy(zero_copy_only=False)  # gaps: NaN (None: bool)
-    return _objects(column.to_pylist())  # dates, times, lists ...
+    if pat.is_nested(kind):  # lists as numpy arrays, structs as dicts
+        return _objects(list(column.to_pandas()))
+    return _objects(column.to_pylist())  # dates, times ...
 
 
 def _datetimes(values: np.ndarray) -> np.ndarray:
@@ -587,7 +595,7 @@ def _read_file(
         _numbers(values["stock_volume_m3"])
         if "stock_volume_m3" in values
         else np.full(n, np.nan)
-    )
+    )  # (whole numbers stay integers: the content hash writes "5", not "5.0")
     frame["attrs"] = _extra_attrs(raw, cmap.extra)
     # (geometry as a column named here: twice as fast as geometry=, crs=)
     # (and plain arrays, not Series: nothing to align)
@@ -672,15 +680,22 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
                         f"be decoded as {codec} ({err}); add a .cpg with the "
                         "right code page or pass --encoding."
                     ) from err
-            values = values.copy()
+            values = values.copy()  # noqa: PLW2901 (the decoded copy)
             hit = codes >= 0
             values[hit] = _objects(decoded)[codes[hit]]
-        columns[name(column)] = values
+        decoded_name = name(column)
+        if decoded_name in columns:
+            raise DeliveryError(
+                f"{display}: two columns read as {decoded_name!r} (the .dbf "
+                "format cuts names at 10 bytes, here inside a character); "
+                "rename one of them and deliver again."
+            )
+        columns[decoded_name] = values
     return RawTable(columns, raw.geoms, raw.crs)
 
 
 def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):
-    """Reported areas in mu (float64 array, NaN where not given)."""
+    """Return reported areas in mu (NaN where not given)."""
     for canonical, unit in (("area_mu", "mu"), ("area_ha", "ha"), ("area_m2", "m2")):
         if canonical in values:
             if unit != "mu":
@@ -705,14 +720,19 @@ def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):
 
 
 def _numbers(values: np.ndarray) -> np.ndarray:
-    """Numbers of a column (text parsed); NaN where missing or not a number."""
-    return np.asarray(pd.to_numeric(values, errors="coerce"), dtype="float64")
+    """Numbers of a column (text parsed); NaN where missing or not a number.
+
+    The column's own number type is kept (integers, float32, booleans), as
+    :func:`pandas.to_numeric` gives it: the stored values and their content
+    hashes are those of earlier versions.
+    """
+    return np.asarray(pd.to_numeric(values, errors="coerce"))
 
 
 def _json_values(values: np.ndarray) -> list:
-    """A column's values as JSON-ready Python objects, ``None`` where missing."""
+    """Return a column's values as JSON-ready objects, ``None`` where missing."""
     if values.dtype.kind == "f":
-        return [None if v != v else v for v in values.tolist()]
+        return [None if math.isnan(v) else v for v in values.tolist()]
     return [None if v is None or v is pd.NaT else v for v in values.tolist()]
 
 

@@ -59,11 +59,22 @@ def map_uniques(values, fn, dtype: str = "string") -> pd.Series:
     dtype : str, optional (default: "string")
         pandas dtype of the result (``"string"``, ``"Int64"`` ...).
     """
-    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:  # unhashable values (lists from GeoJSON): one by one
+        mapped = [None if _missing(v) else fn(v) for v in values]
+        return pd.Series(pd.array(mapped, dtype=dtype))
     mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [fn(u) for u in uniques.tolist()]
+    # (numpy scalars kept: str(float32 1.1) is "1.1", as pandas writes it)
+    mapped[:-1] = [fn(u) for u in list(uniques)]
     mapped[-1] = None  # code -1: missing
-    return pd.Series(pd.array(mapped[codes], dtype=dtype))
+    return pd.Series(pd.array(mapped[np.asarray(codes)], dtype=dtype))
+
+
+def _missing(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    return value is None or value is pd.NA
 
 
 def as_text(values) -> pd.Series:

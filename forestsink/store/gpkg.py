@@ -652,7 +652,9 @@ class GeoPackageStore(WithdrawMixin):
         (a county's file of forty features landed in ~20 ms, half of it the
         sync). A file already loaded (same SHA-256, not undone) is not
         written again. If one fails, the ones before it are committed and
-        its error is raised; nothing of it or after it is written.
+        its error is raised; nothing of it or after it is written (unless
+        SQLite itself abandoned the transaction — disk full, I/O error —
+        when none of them is).
 
         Returns
         -------
@@ -660,19 +662,25 @@ class GeoPackageStore(WithdrawMixin):
             Per item: ``identical_to`` (the batch that loaded the same file,
             else None) and the counts :meth:`write_delivery` returns.
         """
+        if any(len(item["rows"]) > SMALL_BATCH for item in deliveries):
+            raise ValueError(
+                f"write_deliveries takes deliveries of at most {SMALL_BATCH} "
+                "rows; write larger ones with write_delivery"
+            )
         results: list[dict] = []
         failed = None
         self._writing.staged, self._writing.rows = ":memory:", None
         try:
             with self.transaction() as conn:
                 for item in deliveries:
-                    rows = item["rows"]
-                    if len(rows) > SMALL_BATCH:
-                        raise ValueError("write_deliveries takes small deliveries")
                     conn.execute("SAVEPOINT delivery")
                     try:
-                        result = self._write_one(conn, rows, item)
+                        result = self._write_one(conn, item["rows"], item)
                     except BaseException as err:
+                        if not conn.in_transaction:
+                            # SQLite rolled the whole transaction back itself
+                            # (disk full, I/O error): nothing of it is kept
+                            raise
                         conn.execute("ROLLBACK TO delivery")
                         conn.execute("RELEASE delivery")
                         failed = err
@@ -704,7 +712,7 @@ class GeoPackageStore(WithdrawMixin):
                 item.get("now"),
             )
         finally:
-            conn.execute(f"DROP TABLE staged.{_STAGED}")
+            conn.execute(f"DROP TABLE IF EXISTS staged.{_STAGED}")
         return {"identical_to": None, **counts}
 
     def _land_incoming(
@@ -734,7 +742,7 @@ class GeoPackageStore(WithdrawMixin):
                 conn, counts, bounds, source_name, source_sha256, note, user, now
             )
         finally:
-            conn.execute("DROP TABLE temp.incoming")
+            conn.execute("DROP TABLE IF EXISTS temp.incoming")
 
     def _land(
         self, conn, counts, bounds, source_name, source_sha256, note, user, now
