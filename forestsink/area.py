@@ -100,9 +100,16 @@ def albers_geometries(gdf) -> np.ndarray:
     if gdf.crs is None:
         raise CRSError("the layer has no CRS.")
     series = gdf.geometry if hasattr(gdf, "geometry") else gdf
-    if not gdf.crs.is_geographic:
-        series = series.to_crs(4490)
-    return geographic_to_albers(series.values)
+    return albers_of(series.values, gdf.crs)
+
+
+def albers_of(geoms, crs) -> np.ndarray:
+    """Geometries given in *crs* (not None), in Chongqing Albers metres."""
+    if not crs.is_geographic:
+        from geopandas.array import from_shapely
+
+        geoms = from_shapely(np.asarray(geoms, dtype=object), crs=crs).to_crs(4490)
+    return geographic_to_albers(geoms)
 
 
 def geographic_to_albers(geoms) -> np.ndarray:

@@ -703,7 +703,7 @@ def _write_small(store, delivery, result, rows, dry_run, user) -> dict:
     )
 
 
-def _kept(result) -> tuple[pd.Series, int]:
+def _kept(result) -> tuple[np.ndarray, int]:
     """Return the rows of a checked file that land, and how many are left out."""
     keep = landing(result.frame, set(result.errors["row"].astype(int)))
     return keep, int((~keep).sum())
@@ -734,7 +734,7 @@ def _write_smalls(store, items, user) -> list[dict]:
         previous = counts.pop("identical_to")
         outcome = _outcome(plan["source_name"], plan["skipped"])
         if previous is not None:
-            outcome["status"] = f"identical to batch {previous}; nothing changed"
+            _identical(outcome, previous)
         else:
             _written(outcome, counts)
         outcomes.append(outcome)
@@ -759,6 +759,10 @@ def _batch_note(notes, skipped) -> str:
     return note
 
 
+def _identical(outcome: dict, previous: int) -> None:
+    outcome["status"] = f"identical to batch {previous}; nothing changed"
+
+
 def _written(outcome: dict, counts: dict) -> None:
     outcome.update(counts)
     outcome["status"] = (
@@ -776,7 +780,7 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     outcome = _outcome(name, skipped)
     previous = store.find_batch_by_sha(sha256)
     if previous is not None:
-        outcome["status"] = f"identical to batch {previous}; nothing changed"
+        _identical(outcome, previous)
         return outcome
     if dry_run:
         outcome["status"] = "dry run; nothing written"

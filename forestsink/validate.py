@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forestsink.area import albers_geometries, geographic_to_albers
+from forestsink.area import albers_geometries, albers_of
 from forestsink.units import M2_PER_MU
 
 ISSUE_COLUMNS = (
@@ -169,7 +169,6 @@ def validate_delivery(
     -------
     ValidationResult
     """
-    import geopandas as gpd
     import shapely
 
     from forestsink.reference import read_districts
@@ -284,9 +283,9 @@ def validate_delivery(
 
     # ---- areas (ellipsoidal, via equal-area projection) ---------------------
     albers = (
-        geographic_to_albers(geoms)
-        if frame.crs is not None and frame.crs.is_geographic
-        else albers_geometries(gpd.GeoSeries(geoms, crs=frame.crs))
+        albers_of(geoms, frame.crs)
+        if frame.crs is not None
+        else albers_geometries(frame)  # (raises: no CRS)
     )
     area_m2 = np.where(usable, shapely.area(albers), np.nan)
     sliver = usable & (area_m2 < 1.0)

@@ -197,6 +197,8 @@ def _register_functions(conn: sqlite3.Connection) -> None:
 # --------------------------------------------------------------------------
 
 
+#: what a batch records of its source (write_delivery's keywords)
+_BATCH_FIELDS = ("source_name", "source_sha256", "note", "user", "now")
 #: the counts of a write that changed nothing
 _NO_CHANGE = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
 
@@ -638,7 +640,13 @@ class GeoPackageStore(WithdrawMixin):
         """
         with self.transaction() as conn:
             return self._land_incoming(
-                conn, bounds, source_name, source_sha256, note, user, now
+                conn,
+                bounds,
+                source_name=source_name,
+                source_sha256=source_sha256,
+                note=note,
+                user=user,
+                now=now,
             )
 
     def write_deliveries(self, deliveries: list[dict]) -> list[dict]:
@@ -701,22 +709,15 @@ class GeoPackageStore(WithdrawMixin):
         if not len(rows):
             return {"identical_to": None, **_NO_CHANGE}
         _fill_staged(conn, rows.table)
+        batch = {k: item.get(k) for k in _BATCH_FIELDS}
         try:
-            counts = self._land_incoming(
-                conn,
-                rows.bounds,
-                item["source_name"],
-                item["source_sha256"],
-                item.get("note"),
-                item.get("user"),
-                item.get("now"),
-            )
+            counts = self._land_incoming(conn, rows.bounds, **batch)
         finally:
             conn.execute(f"DROP TABLE IF EXISTS staged.{_STAGED}")
         return {"identical_to": None, **counts}
 
     def _land_incoming(
-        self, conn, bounds, source_name, source_sha256, note, user, now
+        self, conn, bounds, *, source_name, source_sha256, note, user, now
     ) -> dict:
         """Land ``staged.versions`` as one batch, in the open transaction."""
         counts = dict(_NO_CHANGE)
