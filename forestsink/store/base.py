@@ -343,6 +343,11 @@ def check_withdrawals(items, *, where: str) -> list[str]:
     """
     from forestsink.store.gpkg import StoreError
 
+    if not items:
+        raise StoreError(
+            f"{where}: the withdrawal list has no rows; nothing withdrawn. Give "
+            "one row per polygon (district, project id, reason)."
+        )
     for key, reason in items:
         if not reason or not str(reason).strip():
             raise StoreError(f"withdrawal of {key!r} needs a reason (--reason TEXT).")

@@ -39,18 +39,21 @@ row. The staging file is never part of the store.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import functools
 import getpass
 import hashlib
 import os
 import sqlite3
 import struct
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import adbc_driver_manager
 import numpy as np
 import pandas as pd
 
@@ -276,6 +279,135 @@ def _field_words(frame, name: str) -> tuple[list[bytes], np.ndarray]:
     return words, codes
 
 
+#: the first 16 bytes of every SQLite 3 database (and so of every GeoPackage)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+#: largest batch number SQLite can hold (signed 64-bit INTEGER)
+MAX_BATCH = 2**63 - 1
+_CREATE_HINT = (
+    "Give the name of a new file instead (e.g. --store store.gpkg): forestsink "
+    "creates its store there on the first ingest."
+)
+
+
+def _staging_error(err: Exception) -> StoreError:
+    """Say that the temporary staging file could not be written, and what to do."""
+    return StoreError(
+        f"the temporary folder {tempfile.gettempdir()} could not take the "
+        f"delivery's staged rows ({err}); it is probably full. Nothing was "
+        "written to the store. Free space there, or point TMPDIR to a folder "
+        "on a disk with room, then run the command again."
+    )
+
+
+def store_file_problem(path: Path) -> str | None:
+    """Why the file at *path* cannot be a forestsink store, or ``None``.
+
+    ``None`` also when nothing exists at *path* yet (a store is created
+    there on the first write). Looks at the first bytes, then at the tables
+    (read-only): a folder, an empty or non-SQLite file, another program's
+    GeoPackage or SQLite database, and a store missing some of its tables
+    are each named, with what to do.
+
+    Parameters
+    ----------
+    path : Path
+        The ``--store`` path.
+
+    Returns
+    -------
+    str or None
+        The message (file name, what it is, what to do), or ``None``.
+    """
+    if path.is_dir():
+        return f"{path}: is a folder, not a store file. {_CREATE_HINT}"
+    if not path.exists():
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as err:
+        return f"{path}: cannot be read ({err.strerror}). Check its permissions."
+    if not head:
+        return (
+            f"{path}: is an empty file (0 bytes), not a store. Delete it and "
+            "run the command again: forestsink creates its store on the first "
+            "ingest."
+        )
+    if head != _SQLITE_MAGIC:
+        return (
+            f"{path}: is not a forestsink store (not a GeoPackage/SQLite "
+            f"database: it begins with {head[:8]!r}). {_CREATE_HINT}"
+        )
+    return _tables_problem(path)
+
+
+def _tables_problem(path: Path) -> str | None:
+    """Why the SQLite file at *path* is not a forestsink store, or ``None``."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type IN ('table','view')"
+                )
+            }
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as err:
+        return (
+            f"{path}: is a damaged SQLite database ({err}); it cannot be "
+            "opened as a store. Restore it from a backup, or "
+            + _CREATE_HINT[0].lower()
+            + _CREATE_HINT[1:]
+        )
+    ours = {LAYER, VIEW, BATCHES}
+    if ours <= names:
+        return None
+    if names & ours:
+        return (
+            f"{path}: has only some of forestsink's tables (missing: "
+            f"{', '.join(sorted(ours - names))}): the store is damaged. Restore "
+            "it from a backup."
+        )
+    internal = ("gpkg_", "rtree_", "sqlite_")
+    shown = ", ".join(sorted(n for n in names if not n.startswith(internal)))
+    if "gpkg_contents" in names:
+        return (
+            f"{path}: is a GeoPackage made by another program (layers: "
+            f"{shown or 'none'}), not a forestsink store; forestsink does not "
+            f"add its tables to another program's file. {_CREATE_HINT}"
+        )
+    return (
+        f"{path}: is an SQLite database of another application (tables: "
+        f"{shown or 'none'}), not a forestsink store. {_CREATE_HINT}"
+    )
+
+
+def check_batch_number(value, /, *, what: str = "batch") -> int:
+    """*value* as a batch number (1 … 2⁶³−1), or a :class:`StoreError`.
+
+    Parameters
+    ----------
+    value : int or str
+        A batch number as given on the command line.
+    what : str, optional (default: "batch")
+        What the number is called in the message (``--as-of``, ``undo``).
+    """
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise StoreError(
+            f"{what} {value!r}: a batch number is a whole number, e.g. 12."
+        )
+    number = int(text)
+    if not 1 <= number <= MAX_BATCH:
+        raise StoreError(
+            f"{what} {value!r}: no such batch (batch numbers start at 1); "
+            "forestsink batches --store FILE lists them."
+        )
+    return number
+
+
 def parse_as_of(value) -> tuple[str, object] | None:
     """Interpret ``--as-of``: a batch number or a date/time (UTC).
 
@@ -285,9 +417,9 @@ def parse_as_of(value) -> tuple[str, object] | None:
     if value is None:
         return None
     if isinstance(value, int | np.integer) or (
-        isinstance(value, str) and value.strip().isdigit()
+        isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
     ):
-        return ("batch", int(value))
+        return ("batch", check_batch_number(value, what="--as-of"))
     text = str(value).strip()
     try:
         if len(text) == 10:
@@ -299,6 +431,8 @@ def parse_as_of(value) -> tuple[str, object] | None:
             f"--as-of {value!r}: give a batch number (e.g. 12) or a date "
             "(2014-06-30) or an ISO date-time."
         ) from err
+    except OverflowError as err:  # a year past 9999 in an ISO text
+        raise StoreError(f"--as-of {value!r}: not a date this store can hold.") from err
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return ("time", moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
@@ -329,6 +463,7 @@ class GeoPackageStore(WithdrawMixin):
         # the staging file of the write in progress, per thread: one store
         # object may be shared by threads (see write_delivery)
         self._writing = threading.local()
+        self._file_ok = False
 
     # ---- connection ---------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -346,6 +481,7 @@ class GeoPackageStore(WithdrawMixin):
     @property
     def exists(self) -> bool:
         """True if the store file exists and has the forestsink layout."""
+        self._check_file()
         if not self.path.is_file():
             return False
         with self._read() as conn:
@@ -357,8 +493,18 @@ class GeoPackageStore(WithdrawMixin):
             }
         return {LAYER, VIEW, BATCHES} <= names
 
+    def _check_file(self) -> None:
+        """Refuse a path that holds something other than a store (once per object)."""
+        if getattr(self, "_file_ok", False):
+            return
+        problem = store_file_problem(self.path)
+        if problem:
+            raise StoreError(problem)
+        self._file_ok = self.path.is_file()
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
+        self._check_file()
         if not self.path.is_file():
             raise StoreError(
                 f"{self.path}: no such store. Ingest a delivery first "
@@ -377,13 +523,17 @@ class GeoPackageStore(WithdrawMixin):
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; waits for other writers, rolls back on error."""
+        self._check_writable()
         if not self.exists:
             self._create()
-        conn = self._connect()
-        # a large batch keeps its index pages in memory instead of spilling
-        # them to the file mid-transaction (a ceiling, allocated on demand)
-        conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
         try:
+            conn = self._connect()
+        except sqlite3.OperationalError as err:
+            raise self._write_error(err) from err
+        try:
+            # a large batch keeps its index pages in memory instead of spilling
+            # them to the file mid-transaction (a ceiling, allocated on demand)
+            conn.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as err:
@@ -396,9 +546,54 @@ class GeoPackageStore(WithdrawMixin):
                     conn.execute("ROLLBACK")
                 if isinstance(err, sqlite3.OperationalError) and _is_busy(err):
                     raise self._busy(err) from err
+                if isinstance(err, sqlite3.OperationalError | OSError):
+                    translated = self._write_error(err)
+                    if translated is not err:
+                        raise translated from err
                 raise
         finally:
             conn.close()
+
+    def _check_writable(self) -> None:
+        """Refuse a write the file system will not allow, before anything starts."""
+        self._check_file()
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StoreError(
+                f"{self.path}: the store is read-only for this user; nothing was "
+                "written. Ask for write permission, or work on a copy."
+            )
+        if folder.is_dir() and not os.access(folder, os.W_OK):
+            raise StoreError(
+                f"{self.path}: the folder {folder} is read-only for this user "
+                "(SQLite keeps its journal beside the store while writing); "
+                "nothing was written. Ask for write permission, or work on a copy."
+            )
+
+    def _write_error(self, err: Exception) -> Exception:
+        """Turn a full disk or a read-only file into a clear :class:`StoreError`."""
+        name = getattr(err, "sqlite_errorname", "")
+        code = getattr(err, "errno", None)
+        if name == "SQLITE_FULL" or code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return StoreError(
+                f"{self.path}: the disk is full ({err}). Nothing was written: "
+                "the batch was rolled back and the store is as it was. Free "
+                "space on the disk of the store and of the temporary folder "
+                f"({tempfile.gettempdir()}; TMPDIR chooses another), then run "
+                "the command again."
+            )
+        if name.startswith("SQLITE_IOERR"):
+            return StoreError(
+                f"{self.path}: the disk reported an error while writing ({err}; "
+                "often a full disk). Nothing was written: the batch was rolled "
+                "back. Check free space and the disk, then run the command again."
+            )
+        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+            return StoreError(
+                f"{self.path}: the store cannot be written ({err}); nothing was "
+                "written. Check that the file and its folder are writable."
+            )
+        return err
 
     def _busy(self, err: Exception) -> Exception:
         if not _is_busy(err):
@@ -598,15 +793,21 @@ class GeoPackageStore(WithdrawMixin):
             # a small delivery is staged in memory, inside the connection
             # that lands it (no staging file, thread or driver to start)
             return self._land_staged(":memory:", frame.table, frame.bounds, batch)
-        stager = frame if isinstance(frame, Stager) else Stager()
+        try:
+            stager = frame if isinstance(frame, Stager) else Stager()
+        except OSError as err:
+            raise _staging_error(err) from err
         try:  # the staging file goes whatever happens
-            if stager is not frame:
-                for chunk in [frame] if isinstance(frame, pd.DataFrame) else frame:
-                    if isinstance(chunk, StagedRows):
-                        stager.add_table(chunk.table, chunk.bounds)
-                    else:
-                        stager.add(chunk, wait=True)
-            bounds = stager.finish()
+            try:
+                if stager is not frame:
+                    for chunk in [frame] if isinstance(frame, pd.DataFrame) else frame:
+                        if isinstance(chunk, StagedRows):
+                            stager.add_table(chunk.table, chunk.bounds)
+                        else:
+                            stager.add(chunk, wait=True)
+                bounds = stager.finish()
+            except (OSError, adbc_driver_manager.Error) as err:
+                raise _staging_error(err) from err
             staged = stager.path if len(bounds) else None
             return self._land_staged(staged, None, bounds, batch)
         finally:
@@ -881,6 +1082,7 @@ class GeoPackageStore(WithdrawMixin):
         Versions the batch created are ended; versions it ended are restored
         as new versions. Refused if a later batch changed the same polygons.
         """
+        batch_id = check_batch_number(batch_id, what="undo")
         with self.transaction() as conn:
             batch = conn.execute(
                 f"SELECT kind, undone_by FROM {BATCHES} WHERE batch_id = ?",

@@ -53,6 +53,7 @@ from forestsink.store.gpkg import (
     StoreError,
     _column,
     _user,
+    check_batch_number,
     content_hashes,
     parse_as_of,
 )
@@ -126,7 +127,15 @@ def parse_url(url: str) -> tuple[str, str | None, str]:
     ('postgresql://ann:s3cret@db:5432/forest?sslmode=require', 'cq', \
 'postgresql://ann:***@db:5432/forest?schema=cq&sslmode=require')
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as err:
+        raise StoreError(
+            f"store URL {url.rsplit('@', maxsplit=1)[-1]!r} is malformed ({err}); "
+            "the form is postgresql://USER@HOST:5432/DATABASE[?schema=NAME] "
+            "(an IPv6 host in brackets: postgresql://USER@[::1]:5432/DATABASE)."
+        ) from err
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = None
     kept = []
@@ -704,6 +713,7 @@ class PostGISStore(WithdrawMixin):
         int
             The new (undo) batch's id.
         """
+        batch_id = check_batch_number(batch_id, what="undo")
         with self.transaction() as conn:
             batch = conn.execute(
                 f"SELECT kind, undone_by FROM {self._b} WHERE batch_id = %s",
