@@ -20,7 +20,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from bad_input_helpers import integrity
+from bad_input_helpers import batches, integrity, versions
 from click.testing import CliRunner
 from shapely.geometry import box
 
@@ -280,3 +280,51 @@ def test_full_temporary_folder_while_staging(store, tmp_path):
     assert "TMPDIR" in result.stderr
     assert sha(store) == before
     assert integrity(store) == "ok"
+
+
+# --------------------------------------------------------------------------
+# the same polygons in another form are not new versions (#16 item 6)
+# --------------------------------------------------------------------------
+
+
+def _rings(geom, *, clockwise: bool, shift: int):
+    """*geom*'s exterior with the given orientation, starting *shift* vertices on."""
+    from shapely.geometry import Polygon
+
+    coords = list(geom.exterior.coords)[:-1]
+    ccw = Polygon(coords).exterior.is_ccw
+    if ccw == clockwise:
+        coords.reverse()
+    coords = coords[shift:] + coords[:shift]
+    return Polygon(coords)
+
+
+@pytest.mark.parametrize(
+    ("clockwise", "shift", "suffix"),
+    [(True, 0, ".shp"), (False, 2, ".geojson"), (True, 3, ".gpkg")],
+)
+def test_same_polygons_in_another_ring_form_are_unchanged(
+    tmp_path, clockwise, shift, suffix
+):
+    import shapely
+
+    first = grid(tmp_path / "first.gpkg", 3)
+    path = tmp_path / "store.gpkg"
+    store = GeoPackageStore(path)
+    ingest_deliveries([first], store=store)
+    delivered = gpd.read_file(first)
+    other = delivered.copy()
+    other["geometry"] = [
+        _rings(g, clockwise=clockwise, shift=shift) for g in delivered.geometry
+    ]
+    # the oracle: same shapes; the rings differ in orientation or start
+    pairs = list(zip(other.geometry, delivered.geometry, strict=True))
+    assert all(shapely.equals(a, b) for a, b in pairs)
+    assert not any(shapely.equals_exact(a, b, 0) for a, b in pairs)
+    again = tmp_path / f"again{suffix}"
+    other.to_file(again)
+    n_batches, n_versions = len(batches(path)), len(versions(path))
+    ingest_deliveries([again], store=store)
+    assert len(batches(path)) == n_batches  # identical: no new batch
+    assert len(versions(path)) == n_versions == 3
+    assert integrity(path) == "ok"

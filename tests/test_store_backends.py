@@ -180,6 +180,26 @@ def test_same_content_in_a_new_file_changes_nothing(tmp_path, store):
     assert len(store.batches()) == 1
 
 
+def test_same_polygons_with_other_ring_order_change_nothing(tmp_path, store):
+    """Clockwise rings (Shapefile) or another start vertex: still unchanged."""
+    from shapely.geometry import Polygon
+
+    _ingest(store, write(frame(), tmp_path / "a.gpkg"))
+    turned = frame()
+    turned["geometry"] = [  # reversed ring, starting two vertices on
+        Polygon(
+            list(reversed(g.exterior.coords[:-1]))[2:]
+            + list(reversed(g.exterior.coords[:-1]))[:2]
+        )
+        for g in turned.geometry
+    ]
+    assert not turned.geometry.geom_equals_exact(frame().geometry, 0).any()
+    assert turned.geometry.geom_equals(frame().geometry).all()
+    out = _ingest(store, write(turned, tmp_path / "turned.geojson"))
+    assert out["batch_id"] is None and out["unchanged"] == 3
+    assert len(store.batches()) == 1
+
+
 def test_redelivery_creates_version_and_as_of_shows_the_old(tmp_path, store):
     _ingest(store, write(frame(), tmp_path / "a.gpkg"))
     t1 = store.batches()["created_at"].iloc[0]

@@ -220,7 +220,41 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def content_hashes(frame) -> list[str]:
+#: decimal places of degrees kept in stored geometry (1e-9° is about 0.1 mm)
+COORDINATE_DECIMALS = 9
+
+
+def normalize_geometries(geoms) -> np.ndarray:
+    """Put polygons in one canonical form before they are hashed and stored.
+
+    Coordinates are rounded to ``COORDINATE_DECIMALS`` decimal places of a
+    degree (1e-9°, about 0.1 mm in EPSG:4490), then GEOS's normal form is
+    applied (:func:`shapely.normalize`): exterior rings clockwise and holes
+    counter-clockwise, each ring starting at its lowest-left vertex, parts
+    and holes in a fixed order. The same polygons written by a Shapefile
+    writer (clockwise rings), a GeoPackage writer (counter-clockwise) or with
+    rings starting at another vertex are then the same bytes, so a
+    re-delivery in another form is recognised as unchanged.
+
+    Parameters
+    ----------
+    geoms : array of shapely geometries
+        EPSG:4490 (degrees).
+
+    Returns
+    -------
+    numpy.ndarray
+        The canonical geometries (same shapes, same area).
+    """
+    import shapely
+
+    rounded = shapely.transform(
+        np.asarray(geoms), lambda xy: np.round(xy, COORDINATE_DECIMALS)
+    )
+    return shapely.normalize(rounded)
+
+
+def content_hashes(frame, *, geometries=None) -> list[str]:
     r"""Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
 
     The same polygon re-exported through another format (coordinates that
@@ -230,14 +264,22 @@ def content_hashes(frame) -> list[str]:
     as ``str()``, floats rounded to 6 decimals, empty when missing), UTF-8,
     then the WKB. (Missing values were once written as NUL, which pandas'
     ``astype(str)`` turned into empty text; the hashes keep that.)
+
+    The store hashes (and stores) geometries in canonical form
+    (:func:`normalize_geometries`, passed as *geometries*, already rounded);
+    without *geometries* the frame's own are rounded here, as always.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
     import shapely
 
-    rounded = shapely.transform(
-        np.asarray(frame.geometry.values), lambda xy: np.round(xy, 9)
-    )
+    if geometries is None:
+        rounded = shapely.transform(
+            np.asarray(frame.geometry.values),
+            lambda xy: np.round(xy, COORDINATE_DECIMALS),
+        )
+    else:
+        rounded = np.asarray(geometries)
     wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
     # each field's text per row, as the text of each distinct value taken by
     # its code, and all of it joined with the WKB in Arrow (C, not a Python
@@ -384,8 +426,8 @@ def _tables_problem(path: Path) -> str | None:
     )
 
 
-def check_batch_number(value, /, *, what: str = "batch") -> int:
-    """*value* as a batch number (1 … 2⁶³−1), or a :class:`StoreError`.
+def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> int:
+    """*value* as a batch number (*minimum* … 2⁶³−1), or a :class:`StoreError`.
 
     Parameters
     ----------
@@ -400,7 +442,7 @@ def check_batch_number(value, /, *, what: str = "batch") -> int:
             f"{what} {value!r}: a batch number is a whole number, e.g. 12."
         )
     number = int(text)
-    if not 1 <= number <= MAX_BATCH:
+    if not minimum <= number <= MAX_BATCH:
         raise StoreError(
             f"{what} {value!r}: no such batch (batch numbers start at 1); "
             "forestsink batches --store FILE lists them."
@@ -419,7 +461,7 @@ def parse_as_of(value) -> tuple[str, object] | None:
     if isinstance(value, int | np.integer) or (
         isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
     ):
-        return ("batch", check_batch_number(value, what="--as-of"))
+        return ("batch", check_batch_number(value, what="--as-of", minimum=0))
     text = str(value).strip()
     try:
         if len(text) == 10:
@@ -1345,11 +1387,13 @@ def staging_table(chunk):
     import pyarrow as pa
 
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
+    geoms = normalize_geometries(chunk.geometry.values)
     columns = {}
     for name in _STAGED_FIELDS:
         kind = VERSION_FIELDS[name]
         if name == "content_hash":
-            columns[name] = pa.array(content_hashes(chunk), pa.string())
+            hashes = content_hashes(chunk, geometries=geoms)
+            columns[name] = pa.array(hashes, pa.string())
         elif name in chunk:
             values = chunk[name]
             if values.dtype != _DTYPES[kind]:  # (a step worth skipping)
@@ -1357,7 +1401,7 @@ def staging_table(chunk):
             columns[name] = pa.array(values, types[kind], from_pandas=True)
         else:
             columns[name] = pa.nulls(len(chunk), types[kind])
-    columns["geom"] = to_gpkg_blobs(chunk.geometry.values)
+    columns["geom"] = to_gpkg_blobs(geoms)
     return pa.table(columns), shapely_bounds(chunk)
 
 

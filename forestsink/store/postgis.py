@@ -55,6 +55,7 @@ from forestsink.store.gpkg import (
     _user,
     check_batch_number,
     content_hashes,
+    normalize_geometries,
     parse_as_of,
 )
 
@@ -549,14 +550,15 @@ class PostGISStore(WithdrawMixin):
         is one round of bulk SQL, not a query per polygon.
         """
         frame = frame.reset_index(drop=True)
+        geoms = normalize_geometries(frame.geometry.values)
         columns = {
             "ord": list(range(len(frame))),
             **{
                 c: _ints(_column(frame, c)) if c in _INT_FIELDS else _column(frame, c)
                 for c in _DELIVERED
             },
-            "content_hash": content_hashes(frame),
-            "geom": _hex_ewkb(frame.geometry.values) if len(frame) else [],
+            "content_hash": content_hashes(frame, geometries=geoms),
+            "geom": _hex_ewkb(geoms) if len(frame) else [],
         }
         counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
         with self.transaction() as conn:
