@@ -243,7 +243,7 @@ def _check_files(
     while k < len(files):
         path, n = files[k], sizes[k]
         if n:
-            wanted = helper_count(n, existing, workers)
+            wanted = helper_count(n, existing, workers, chunk_size=chunk_size)
             if pool[0] is None and wanted and prepare:
                 pool[:] = [
                     helper_pool(wanted, existing, read_options, check_options, prepare),

@@ -32,5 +32,9 @@ class DeliveryError(ForestsinkError, ValueError):
     """A delivered project file cannot be read or mapped."""
 
 
+class OptionError(ForestsinkError, ValueError):
+    """An option has a value it cannot take (NaN, infinite, out of range)."""
+
+
 class ForestsinkWarning(UserWarning):
     """Root of forestsink warnings (recoverable data problems)."""

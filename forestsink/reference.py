@@ -733,3 +733,42 @@ def validate_reference_data(
     if _path("districts.gpkg").is_file():
         counts["districts.gpkg"] = len(read_districts())
     return counts
+
+
+def read_value_ranges() -> pd.DataFrame:
+    """Return the plausible and possible ranges of delivered numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``quantity`` (``stock_volume_per_ha`` in m³/ha,
+        ``area_reported_mu`` in mu), with float columns
+        ``impossible_below``, ``implausible_above``, ``impossible_above``
+        (NaN: no bound), ``unit``, ``rationale`` and ``source_id``. Values
+        outside the impossible bounds are errors, above the implausible bound
+        warnings (see :func:`forestsink.validate.validate_delivery`).
+    """
+    return _value_ranges(_path("value_ranges.csv")).copy()
+
+
+@_table_cache
+def _value_ranges(path: Path) -> pd.DataFrame:
+    import pandera.pandas as pa
+
+    df = _read_csv(path)
+    num = {"nullable": True, "coerce": True}
+    schema = pa.DataFrameSchema(
+        {
+            "quantity": pa.Column(str, unique=True),
+            "unit": pa.Column(str),
+            "impossible_below": pa.Column(float, **num),
+            "implausible_above": pa.Column(float, pa.Check.gt(0), **num),
+            "impossible_above": pa.Column(float, pa.Check.gt(0), **num),
+            "rationale": pa.Column(str),
+            "source_id": pa.Column(str),
+        },
+        strict=True,
+    )
+    bounds = ("impossible_below", "implausible_above", "impossible_above")
+    df = df.replace({c: {"": None} for c in bounds})
+    return _validate(df, schema, path).set_index("quantity")

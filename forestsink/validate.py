@@ -21,6 +21,7 @@ Tolerances (all keyword arguments, defaults stated):
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -28,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from forestsink.area import albers_geometries, albers_of
-from forestsink.units import M2_PER_MU
+from forestsink.errors import OptionError
+from forestsink.units import M2_PER_MU, MU_PER_HA
 
 ISSUE_COLUMNS = (
     "severity",
@@ -129,6 +131,81 @@ def _polygonal(geom):
     return shapely.Polygon()
 
 
+def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> None:
+    """Range-check the delivered numbers that feed figures (stock, area).
+
+    Impossible values (negative, infinite, beyond ``impossible_above``) are
+    errors; values above ``implausible_above`` are warnings. The bounds and
+    their rationale are data (``data/value_ranges.csv``).
+    """
+    from forestsink.reference import read_value_ranges
+
+    ranges = read_value_ranges()
+    reported = frame["area_reported_mu"].to_numpy(dtype="float64")
+    bad_area = np.isinf(reported) | (
+        reported < ranges.at["area_reported_mu", "impossible_below"]
+    )
+    for i in np.flatnonzero(bad_area):
+        issues.add(
+            i,
+            "error",
+            "area_impossible",
+            "area",
+            f"{float(reported[i]):g}",
+            f"reported area {float(reported[i]):g} mu is impossible (negative "
+            "or infinite)",
+            "correct the area column (a size in mu or ha), or leave it empty",
+        )
+    if "stock_volume_m3" not in frame:
+        return
+    volume = pd.to_numeric(frame["stock_volume_m3"], errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    limits = ranges.loc["stock_volume_per_ha"]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        per_ha = volume / (area_mu / MU_PER_HA)
+    impossible = np.isinf(volume) | (volume < limits["impossible_below"])
+    impossible |= usable & np.isfinite(per_ha) & (per_ha > limits["impossible_above"])
+    implausible = (
+        usable
+        & ~impossible
+        & np.isfinite(per_ha)
+        & (per_ha > limits["implausible_above"])
+    )
+    for i in np.flatnonzero(impossible):
+        issues.add(
+            i,
+            "error",
+            "volume_impossible",
+            "stock_volume_m3",
+            f"{float(volume[i]):g}",
+            f"stock volume {volume[i]:,.6g} m³ ({per_ha[i]:,.6g} m³/ha on "
+            f"{area_mu[i]:,.1f} mu) is impossible: a stand's volume is a "
+            f"size ≥ 0 and no stand holds over {limits['impossible_above']:,.0f} "
+            "m³/ha",
+            "check the volume column, its unit (m³, not m³/ha or 万m³) and the "
+            "decimal point, or leave it empty",
+        )
+    for i in np.flatnonzero(implausible):
+        issues.add(
+            i,
+            "warning",
+            "volume_implausible",
+            "stock_volume_m3",
+            f"{volume[i]:.6g}",
+            f"stock volume {volume[i]:,.6g} m³ is {per_ha[i]:,.0f} m³/ha, more "
+            f"than {limits['implausible_above']:,.0f} m³/ha (China's arbor "
+            "forest averages about 90 m³/ha)",
+            "check the volume and its unit (a total in m³, not per hectare)",
+        )
+
+
+#: GEOS validity reasons --fix leaves as errors: make_valid would change the
+#: area (a hole outside its shell becomes an extra island, 71.6 mu stored
+#: against the shell's 63.7 in the hostile-input review)
+NOT_REPAIRED = ("Hole lies outside shell", "Holes are nested", "Nested shells")
+
+
 def validate_delivery(
     frame,
     *,
@@ -173,6 +250,17 @@ def validate_delivery(
 
     from forestsink.reference import read_districts
 
+    for name, value in (
+        ("area_tolerance", area_tolerance),
+        ("min_inside", min_inside),
+        ("district_warn", district_warn),
+        ("min_overlap_mu", min_overlap_mu),
+    ):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise OptionError(
+                f"{name}={value!r}: give a finite number ≥ 0 (a NaN or infinite "
+                "tolerance would switch the check off without a word)."
+            )
     districts = read_districts() if districts is None else districts
     names = dict(zip(districts["adcode"], districts["name_zh"], strict=True))
     issues = _Issues(frame)
@@ -198,7 +286,7 @@ def validate_delivery(
         usable[i] = False
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     coords_nan = np.zeros(n, dtype=bool)
-    coords_nan[owner[np.isnan(coords).any(axis=1)]] = True
+    coords_nan[owner[~np.isfinite(coords).all(axis=1)]] = True
     for i in np.flatnonzero(coords_nan & ~missing):
         issues.add(
             i,
@@ -206,7 +294,7 @@ def validate_delivery(
             "nan_coordinates",
             "geometry",
             None,
-            "polygon has NaN (not-a-number) coordinates",
+            "polygon has NaN (not-a-number) or infinite coordinates",
             "re-export the feature from the source GIS",
         )
         usable[i] = False
@@ -255,6 +343,26 @@ def validate_delivery(
     valid = shapely.is_valid(geoms)
     for i in np.flatnonzero(usable & ~valid):
         reason = shapely.is_valid_reason(geoms[i])
+        ring_order = reason.startswith(NOT_REPAIRED)
+        if ring_order:
+            # make_valid would turn such a hole into an island (area added)
+            # or a shell into a hole (area removed): what the county meant is
+            # not known, so it is an error to report, not area to change
+            issues.add(
+                i,
+                "error",
+                "invalid_geometry",
+                "geometry",
+                reason,
+                f"invalid geometry: {reason}: a hole (inner ring) outside its "
+                "polygon, holes inside holes, or a polygon inside another part; "
+                "--fix does not repair this because the result would add or "
+                "remove area",
+                "redraw the rings in your GIS (holes inside their polygon), "
+                "then deliver again",
+            )
+            usable[i] = False
+            continue
         if fix:
             repaired = _polygonal(shapely.make_valid(geoms[i]))
             if repaired is not None and not repaired.is_empty:
@@ -282,12 +390,15 @@ def validate_delivery(
         usable[i] = False
 
     # ---- areas (ellipsoidal, via equal-area projection) ---------------------
-    albers = (
-        albers_of(geoms, frame.crs)
-        if frame.crs is not None
-        else albers_geometries(frame)  # (raises: no CRS)
-    )
-    area_m2 = np.where(usable, shapely.area(albers), np.nan)
+    # rows already refused (NaN or infinite coordinates ...) are projected
+    # too but not used: numpy's warnings about them would only alarm users
+    with np.errstate(invalid="ignore", over="ignore"):
+        albers = (
+            albers_of(geoms, frame.crs)
+            if frame.crs is not None
+            else albers_geometries(frame)  # (raises: no CRS)
+        )
+        area_m2 = np.where(usable, shapely.area(albers), np.nan)
     sliver = usable & (area_m2 < 1.0)
     for i in np.flatnonzero(sliver):
         if fix:
@@ -473,6 +584,8 @@ def validate_delivery(
             f"{area_tolerance:.0%})",
             "check the area column and its unit (亩 vs 公顷)",
         )
+
+    _check_numbers(frame, issues, usable, area_mu)
 
     # ---- overlap with the store ---------------------------------------------
     if existing is not None and len(existing):

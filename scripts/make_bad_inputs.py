@@ -1006,6 +1006,139 @@ def _gbk_nocpg(folder):
     return write_shp(gdf, folder / "万州_无cpg.shp", cpg=None)
 
 
+# ---- numbers that feed figures (issue #16) -----------------------------------
+
+
+def _with_volume(volumes) -> gpd.GeoDataFrame:
+    gdf = base_frame(n=len(volumes))
+    gdf["蓄积"] = list(volumes)
+    return gdf
+
+
+@case(
+    "volume_negative",
+    "numbers",
+    "volume_impossible",
+    "impossible",
+    "a stock volume of -5,000,000 m³: refused, not summed into any figure.",
+)
+def _volume_negative(folder):
+    return write_gpkg(_with_volume([10.0, -5e6, 10.0]), folder / "万州_负蓄积.gpkg")
+
+
+@case(
+    "volume_huge",
+    "numbers",
+    "volume_impossible",
+    "5,000 m³/ha",
+    "a stock volume of 1e15 m³ on 60 mu: impossible per hectare, refused.",
+)
+def _volume_huge(folder):
+    return write_gpkg(_with_volume([10.0, 1e15, 10.0]), folder / "万州_巨蓄积.gpkg")
+
+
+@case(
+    "volume_infinite",
+    "numbers",
+    "volume_impossible",
+    "inf",
+    "an infinite stock volume (GeoPackage REAL inf): refused.",
+)
+def _volume_inf(folder):
+    return write_gpkg(
+        _with_volume([10.0, float("inf"), 10.0]), folder / "万州_无穷蓄积.gpkg"
+    )
+
+
+@case(
+    "area_negative",
+    "numbers",
+    "area_impossible",
+    "impossible",
+    "a reported area of -60 mu: refused (a size cannot be negative).",
+)
+def _area_negative(folder):
+    gdf = base_frame()
+    gdf.loc[1, "面积(亩)"] = -60.0
+    return write_gpkg(gdf, folder / "万州_负面积.gpkg")
+
+
+@case(
+    "year_exponent",
+    "numbers",
+    "year_missing",
+    "2.013e3",
+    "year written '2.013e3': Python's float reads 2013, no one writes a year so.",
+)
+def _year_exponent(folder):
+    gdf = base_frame()
+    gdf["年度"] = ["2013", "2.013e3", "2013"]
+    return write_gpkg(gdf, folder / "万州_年度指数.gpkg")
+
+
+@case(
+    "year_underscore",
+    "numbers",
+    "year_missing",
+    "2_013",
+    "year written '2_013' (float('2_013') == 2013.0): not a year.",
+)
+def _year_underscore(folder):
+    gdf = base_frame()
+    gdf["年度"] = ["2013", "2_013", "2013"]
+    return write_gpkg(gdf, folder / "万州_年度下划线.gpkg")
+
+
+@case(
+    "year_not_a_date",
+    "numbers",
+    "year_missing",
+    "20139999",
+    "year written 20139999: eight digits that are no date, not the year 2013.",
+)
+def _year_not_a_date(folder):
+    gdf = base_frame()
+    gdf["年度"] = [2013, 20139999, 2013]
+    return write_gpkg(gdf, folder / "万州_年度非日期.gpkg")
+
+
+@case(
+    "infinite_coordinate_fix",
+    "geometry",
+    "nan_coordinates",
+    "infinite",
+    "an infinite x coordinate in a Shapefile, ingested with --fix: an error "
+    "for the feature, not a GEOS exception.",
+    options={"fix": True},
+)
+def _infinite_coordinate(folder):
+    shp = write_shp(base_frame(), folder / "万州_无穷坐标.shp")
+    data = bytearray(shp.read_bytes())
+    # first record: file header 100, record header 8, shape type 4, box 32,
+    # part and point counts 4 + 4, one part index 4; then x, y of each point
+    first_point = 100 + 8 + 4 + 32 + 4 + 4 + 4
+    data[first_point + 16 : first_point + 24] = struct.pack("<d", float("inf"))
+    shp.write_bytes(bytes(data))
+    return shp
+
+
+@case(
+    "hole_outside_shell_fix",
+    "geometry",
+    "invalid_geometry",
+    "Hole lies outside shell",
+    "a hole that lies outside its polygon, ingested with --fix: make_valid would "
+    "add it as an island (more area); it is an error instead.",
+    options={"fix": True},
+)
+def _hole_outside(folder):
+    geoms = boxes(n=3)
+    x, y = WANZHOU
+    hole = box(x + 0.0005, y + 0.0025, x + 0.0015, y + 0.0035)  # above box 0
+    geoms[0] = Polygon(geoms[0].exterior.coords, [hole.exterior.coords])
+    return write_gpkg(base_frame(geoms=geoms), folder / "万州_洞在外.gpkg")
+
+
 # ---------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------

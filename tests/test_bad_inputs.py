@@ -58,6 +58,8 @@ ISSUE_CODES = {
     "missing_project_id",
     "unknown_district",
     "empty_geometry",
+    "volume_impossible",
+    "area_impossible",
     "ok",
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import click
 
@@ -105,11 +106,13 @@ def delivery_options(func):
             type=click.IntRange(min=0),
             default=None,
             help="辅助进程数 / Helper processes that read and check in parallel "
-            "(default: cores - 1 for large files or many files; 0: none).",
+            "(default: cores - 1 for large files or many files; 0: none; "
+            "never more than the cores or the files/chunks to check).",
         ),
         click.option(
             "--area-tolerance",
-            type=float,
+            type=click.FloatRange(min=0.0, max=10.0),
+            callback=finite_number,
             default=0.10,
             show_default=True,
             help="面积容差 / Reported vs computed area tolerance (fraction).",
@@ -124,6 +127,13 @@ def delivery_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def finite_number(ctx, param, value):
+    """Click callback: refuse NaN and infinity (``float('nan')`` passes ranges)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number / 不是有限数值.")
+    return value
 
 
 def parse_period(text: str) -> tuple[int, int]:

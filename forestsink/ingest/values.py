@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
+import re
 import unicodedata
 
 import numpy as np
@@ -109,23 +111,49 @@ def map_project_types(values, *, rules: str | None = None) -> pd.Series:
     return map_uniques(values, one)
 
 
+#: a year as text: up to 4 digits (2013, "2013年", "2013.0"), or a date
+#: written yyyymmdd (20130512); nothing else (no exponents, no "2_013")
+_YEAR_TEXT = re.compile(r"(\d{1,4}|\d{8})(?:\.0+)?年?")
+
+
+def _year_number(value: object) -> int | None:
+    """Return the whole number a delivered year value holds, or None."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        whole = math.isfinite(value) and float(value).is_integer()
+        return int(value) if whole else None
+    match = _YEAR_TEXT.fullmatch(unicodedata.normalize("NFKC", str(value)).strip())
+    return int(match.group(1)) if match else None
+
+
 def _year(value: object) -> int | None:
-    text = str(value).strip().replace("年", "")
-    try:
-        number = float(text)
+    number = _year_number(value)
+    if number is None or number < 0:
+        return None
+    if number < 10_000:
+        return number
+    try:  # yyyymmdd: only a real date
+        return dt.datetime.strptime(f"{number:08d}", "%Y%m%d").year
     except ValueError:
         return None
-    if not math.isfinite(number):
-        return None
-    if number >= 10_000:  # yyyymmdd
-        number //= 10_000
-    return int(number) if number == math.floor(number) else None
 
 
 def parse_years(values) -> pd.Series:
     """Parse years: ``2013``, ``"2013"``, ``2013.0``, ``"2013年"``, ``20130512``.
 
-    Unparseable values become ``<NA>`` (reported by validation).
+    Unparseable values become ``<NA>`` (reported by validation): also text
+    that Python's ``float`` would read but no one writes as a year
+    (``"2.013e3"``, ``"2_013"``) and eight digits that are not a date
+    (``20139999``).
+
+    Examples
+    --------
+    >>> parse_years(pd.Series(["2013年", 2013.0, "20130512", "2.013e3", "2_013",
+    ...                        20139999, "２０１３"])).tolist()
+    [2013, 2013, 2013, <NA>, <NA>, <NA>, 2013]
     """
     return map_uniques(values, _year, "Int64")
 

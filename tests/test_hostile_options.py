@@ -1,0 +1,74 @@
+"""Hostile option values (issue #16 items 13, 14, 17): refused or capped, no trace."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+from bad_input_helpers import load_generator
+from click.testing import CliRunner
+
+from forestsink import chunked
+from forestsink.cli.main import cli
+from forestsink.deliveries import IngestError, ingest_deliveries
+from forestsink.errors import OptionError
+from forestsink.store import GeoPackageStore
+from forestsink.validate import validate_delivery
+
+GEN = load_generator()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-0.5"])
+def test_area_tolerance_must_be_a_finite_fraction(tmp_path, value):
+    delivery = GEN.write_gpkg(GEN.base_frame(), tmp_path / "d.gpkg")
+    result = CliRunner().invoke(
+        cli, ["validate", str(delivery), f"--area-tolerance={value}"]
+    )
+    assert result.exit_code == 2, result.output  # a usage error, as click gives
+    assert "--area-tolerance" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0])
+def test_library_refuses_a_tolerance_that_switches_the_check_off(tmp_path, value):
+    from forestsink.ingest import read_delivery
+
+    path = GEN.write_gpkg(GEN.base_frame(), tmp_path / "d.gpkg")
+    frame = read_delivery(path).frame
+    with pytest.raises(OptionError, match="area_tolerance"):
+        validate_delivery(frame, area_tolerance=value)
+
+
+@pytest.mark.parametrize(
+    ("asked", "cores", "tasks", "expected"),
+    [(16, 2, 1, 1), (16, 2, 50, 2), (3, 8, 50, 3), (0, 8, 50, 0), (5, 8, 2, 2)],
+)
+def test_workers_capped_at_cores_and_work(monkeypatch, asked, cores, tasks, expected):
+    monkeypatch.setattr(chunked.os, "cpu_count", lambda: cores)
+    assert chunked.cap_workers(asked, tasks) == expected
+    assert chunked.helper_count_files(tasks, workers=asked) == expected
+
+
+def test_workers_for_a_large_file_capped_at_its_chunks(monkeypatch):
+    monkeypatch.setattr(chunked.os, "cpu_count", lambda: 64)
+    # 250,000 features in chunks of 100,000: three chunks, three helpers at most
+    assert chunked.helper_count(250_000, workers=16, chunk_size=100_000) == 3
+
+
+def test_infinite_coordinate_with_fix_is_an_error_without_warnings(tmp_path):
+    case = next(c for c in GEN.CASES if c.name == "infinite_coordinate_fix")
+    path = case.build(tmp_path)
+    store = tmp_path / "store.gpkg"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(IngestError) as info:
+            ingest_deliveries([path], GeoPackageStore(store), fix=True)
+    issues = info.value.report.issues
+    assert list(issues.loc[issues["severity"] == "error", "code"]) == [
+        "nan_coordinates"
+    ]
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], [
+        str(w.message) for w in caught
+    ]
+    assert not store.exists()
