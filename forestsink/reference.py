@@ -727,6 +727,8 @@ def validate_reference_data(
         "assessment_units.csv": len(read_assessment_units()),
         "plan_targets.csv": len(read_plan_targets()),
         "project_types.csv": len(read_project_types(rules)),
+        "value_ranges.csv": len(read_value_ranges()),
+        "land_classes.csv": len(read_land_classes()),
     }
     if params or _path("carbon_parameters.csv").is_file():
         counts["carbon_parameters.csv"] = len(read_carbon_parameters(params))
@@ -772,3 +774,70 @@ def _value_ranges(path: Path) -> pd.DataFrame:
     bounds = ("impossible_below", "implausible_above", "impossible_above")
     df = df.replace({c: {"": None} for c in bounds})
     return _validate(df, schema, path).set_index("quantity")
+
+
+LAND_SCHEMES = ("ldbg", "sandiao", "legacy")
+"""Land-class code schemes in ``data/land_classes.csv``: the forest-land
+change survey / forest-resource map (林地变更调查, 4 digits, 0111 …), the
+third land survey's forestry subdivision (三调, 0301 / 030301 …) and the older
+forest-inventory codes (1111 …)."""
+
+
+def read_land_classes(path: str | Path | None = None) -> pd.DataFrame:
+    """Return the land-class code tables, one row per code and scheme.
+
+    Parameters
+    ----------
+    path : str or Path, optional (default: the shipped ``land_classes.csv``)
+        A user's table with the same columns (codes of another scheme).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``scheme`` (see :data:`LAND_SCHEMES`), ``code`` (text, as
+        written in the scheme; a code of one or two digits is a prefix:
+        ``02`` is every 02xx code), ``name_zh``, ``name_en``, ``land_group``,
+        ``forest_land`` and ``counts_as_forest`` (bool: in the forest area
+        that coverage counts), ``source_id``, ``note``.
+    """
+    return _land_classes(Path(path) if path else _path("land_classes.csv")).copy()
+
+
+@_table_cache
+def _land_classes(path: Path) -> pd.DataFrame:
+    import pandera.pandas as pa
+
+    df = _read_csv(path)
+    schema = pa.DataFrameSchema(
+        {
+            "scheme": pa.Column(str, pa.Check.isin(list(LAND_SCHEMES))),
+            "code": pa.Column(str, pa.Check.str_matches(r"^\d{1,6}$")),
+            "name_zh": pa.Column(str, pa.Check.str_length(1, 40)),
+            "name_en": pa.Column(str),
+            "land_group": pa.Column(str, pa.Check.str_matches(r"^[a-z_]+$")),
+            "forest_land": pa.Column(str),
+            "counts_as_forest": pa.Column(str),
+            "source_id": pa.Column(str, pa.Check.str_length(1, 80)),
+            "note": pa.Column(str),
+        },
+        strict=True,
+    )
+    df = _validate(df, schema, path)
+    for column in ("forest_land", "counts_as_forest"):
+        df[column] = _bool_column(df, column, path)
+    twice = df.duplicated(["scheme", "code"], keep=False)
+    if twice.any():
+        rows = [int(i) + 2 for i in df.index[twice]]
+        raise ReferenceDataError(
+            f"{path}: rows {rows}: the same scheme and code twice; give each "
+            "code once per scheme."
+        )
+    wrong = df["counts_as_forest"] & ~df["forest_land"]
+    if wrong.any():
+        rows = [int(i) + 2 for i in df.index[wrong]]
+        raise ReferenceDataError(
+            f"{path}: rows {rows}: counts_as_forest is true but forest_land "
+            "false; forest is always forest land."
+        )
+    return df
+
