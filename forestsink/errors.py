@@ -34,3 +34,7 @@ class DeliveryError(ForestsinkError, ValueError):
 
 class ForestsinkWarning(UserWarning):
     """Root of forestsink warnings (recoverable data problems)."""
+
+
+class GrowthTableError(ForestsinkError, ValueError):
+    """A user-supplied growth (yield) table is malformed or incomplete."""

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -49,9 +50,17 @@ def test_unit_view_has_39_units(tables):
 
 def test_city_targets_match_the_district_sums(tables, sample_manifest):
     city = tables["city_targets"].set_index(["target_id", "year"])
-    done = city.loc[("new_forest_area", 2015), "cumulative"]
-    assert done == pytest.approx(tables["district"]["new_forest_area_mu"].sum())
+    # the plan's new forest area / stock volume are resource statistics: the
+    # project sums are no longer shown as their percent (they were until #22)
+    for target in ("new_forest_area", "new_stock_volume"):
+        row = city.loc[(target, 2015)]
+        assert row["status"] == "needs_resource_layers"
+        assert np.isnan(row["done"]) and np.isnan(row["pct_done"])
+        assert "需森林资源一张图" in row["note"]
     assert city.loc[("new_forest_area", 2015), "target"] == 9_000_000
+    done = city.loc[("project_planted_area", 2015), "cumulative"]
+    assert done == pytest.approx(tables["district"]["new_forest_area_mu"].sum())
+    assert np.isnan(city.loc[("project_planted_area", 2015), "pct_done"])
     # the sample was generated with ~9.49 M mu net new forest; the planted errors
     # (left out) and the withdrawal take a little away
     assert done == pytest.approx(
@@ -59,7 +68,7 @@ def test_city_targets_match_the_district_sums(tables, sample_manifest):
     )
     renovation = city.loc[("type_renovation", 2015)]
     assert renovation["target"] == 3_000_000 + 400_000 + 5_320_000
-    cum = city.xs("new_forest_area", level=0)["cumulative"]
+    cum = city.xs("project_planted_area", level=0)["cumulative"]
     assert cum.is_monotonic_increasing
 
 
@@ -122,7 +131,11 @@ def test_csv_xlsx_json_carry_identical_numbers(sample_store, tmp_path):
         "overlap_area_mu",
         "new_forest_area_mu",
         "stock_volume_m3",
-        "stock_volume_estimated_m3",
+        "stock_area_mu",
+        "increment_measured_m3",
+        "increment_model_m3",
+        "increment_not_estimable_mu",
+        "stock_m3_per_ha",
         "share_of_city",
     ]
     records = pd.DataFrame(json.loads(outs["json"].read_text(encoding="utf-8")))
@@ -141,9 +154,12 @@ def test_csv_xlsx_json_carry_identical_numbers(sample_store, tmp_path):
     sheet = book["区县 Districts"]
     assert sheet.freeze_panes == "A2"
     headers = [c.value for c in sheet[1]]
-    assert "新增森林面积 New forest area (亩 mu)" in headers
+    planted = "项目造林面积（净） Project work: area planted (net) (亩 mu)"
+    assert planted in headers
+    assert "现存蓄积（上报） Standing stock (delivered) (m³)" in headers
+    assert not any("新增蓄积" in str(h) or "碳汇" in str(h) for h in headers)
     assert "行政区划代码 Adcode" == headers[0]
-    col = headers.index("新增森林面积 New forest area (亩 mu)")
+    col = headers.index(planted)
     xl = [row[col] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert xl == pytest.approx(csv["new_forest_area_mu"].tolist())
     assert sheet.cell(row=2, column=col + 1).number_format == "#,##0.0"
@@ -187,8 +203,11 @@ def test_bureau_targets(sample_store, tmp_path):
     result = progress_tables(sample_store, targets=targets).tables
     dt = result["district_targets"].set_index("adcode")
     base = result["district"].groupby("adcode")["new_forest_area_mu"].sum()
-    assert dt.loc["500154", "done"] == pytest.approx(base["500154"])
-    assert dt.loc["500154", "pct_done"] == pytest.approx(100 * base["500154"] / 100000)
+    # project work is shown beside the target, not as its percent (until #22
+    # the planted area was reported as done and pct_done)
+    assert dt.loc["500154", "project_work"] == pytest.approx(base["500154"])
+    assert np.isnan(dt.loc["500154", "pct_done"])
+    assert dt.loc["500154", "status"] == "needs_resource_layers"
     bad = tmp_path / "bad.csv"
     bad.write_text("区县,metric,value\n成都,new_forest_area_mu,1\n", encoding="utf-8")
     res = CliRunner().invoke(
@@ -215,6 +234,35 @@ def test_as_of_before_the_withdrawal(sample_store):
 
 
 def test_carbon_outputs(sample_store, tmp_path):
+    from forestsink.reference import data_dir
+
+    out = tmp_path / "c.csv"
+    args = ["carbon", "--store", str(sample_store.path), "--draws", "2000"]
+    growth = str(data_dir() / "growth_table.EXAMPLE.csv")
+    result = CliRunner().invoke(cli, [*args, "--growth", growth, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"adcode": str}, encoding="utf-8-sig")
+    assert list(table.columns[:7]) == [
+        "adcode",
+        "name_zh",
+        "name_en",
+        "co2_t_per_yr",
+        "co2_t_per_yr_p05",
+        "co2_t_per_yr_p95",
+        "method",
+    ]
+    city = table.set_index("adcode").loc["500000"]
+    districts = table[table["adcode"] != "500000"]
+    assert city["co2_t_central"] == pytest.approx(districts["co2_t_central"].sum())
+    assert city["co2_t_p05"] < city["co2_t"] < city["co2_t_p95"]
+    assert city["co2_t_per_yr"] == pytest.approx(city["co2_t"] / 5)
+    assert city["method"].startswith("project_increment")
+    assert "t CO₂" in result.output
+    assert "碳汇 /" not in result.output and "city sink" not in result.output
+
+
+def test_carbon_without_a_model_is_not_estimable(sample_store, tmp_path):
+    """Old code: the sample's delivered stocks became a 'city sink' of Mt CO₂."""
     out = tmp_path / "c.csv"
     result = CliRunner().invoke(
         cli,
@@ -223,7 +271,7 @@ def test_carbon_outputs(sample_store, tmp_path):
             "--store",
             str(sample_store.path),
             "--draws",
-            "2000",
+            "200",
             "--out",
             str(out),
         ],
@@ -231,11 +279,12 @@ def test_carbon_outputs(sample_store, tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out, dtype={"adcode": str}, encoding="utf-8-sig")
     city = table.set_index("adcode").loc["500000"]
-    districts = table[table["adcode"] != "500000"]
-    assert city["co2_t_central"] == pytest.approx(districts["co2_t_central"].sum())
-    assert city["co2_t_p05"] < city["co2_t"] < city["co2_t_p95"]
-    assert {"co2_t", "co2_t_p05", "co2_t_p95"} <= set(table.columns)
-    assert "t CO₂" in result.output
+    # only before/after pairs (if the sample has any) can give a figure
+    if city["method"] == "not_estimable":
+        assert np.isnan(city["co2_t"]) and "不可估算" in result.output
+    else:
+        assert city["method"] == "project_increment_measured"
+    assert "碳汇 /" not in result.output
 
 
 def test_empty_state_is_a_clear_error(sample_store, tmp_path):
