@@ -303,3 +303,154 @@ def test_empty_state_is_a_clear_error(sample_store, tmp_path):
     assert result.exit_code == 1
     assert "no project polygons as of 2000-01-01" in result.output
     assert not (tmp_path / "e.csv").exists()
+
+
+# ---------------------------------------------------------------------------
+# Issue #22: a delivered 蓄积 is a standing stock, never an increment
+# ---------------------------------------------------------------------------
+
+GROWTH_CSV = (
+    "project_type,forest_type,age_from,age_to,growth_m3_ha_yr,baseline_m3_ha_yr,"
+    "source\n"
+    "renovation,default,1,10,3,1.5,test\n"
+    "tending,default,1,10,2.5,2,test\n"
+    "afforestation,default,1,3,0,0,test\n"
+    "afforestation,default,4,10,2,0,test\n"
+)
+
+
+def _geod_mu(geometry) -> float:
+    from pyproj import Geod
+
+    area, _ = Geod(ellps="GRS80").geometry_area_perimeter(geometry)
+    return abs(area) / (10_000 / 15)
+
+
+@pytest.fixture
+def stock_delivery(tmp_path):
+    from delivery_factory import frame
+
+    gdf = frame(
+        n=4,
+        year=2012,
+        types=("低效林改造", "中幼林抚育", "低效林改造", "人工造林"),
+    )
+    gdf["蓄积"] = [1000.0, 1000.0, 460.0, None]
+    gdf["改造前蓄积"] = [None, None, 400.0, None]
+    gdf["改造后蓄积"] = [None, None, 460.0, None]
+    return gdf
+
+
+@pytest.fixture
+def stock_store(tmp_path, stock_delivery):
+    from delivery_factory import write
+
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    ingest_deliveries([write(stock_delivery, tmp_path / "a.gpkg")], store)
+    return store
+
+
+def test_standing_stock_is_shown_but_never_new_volume(stock_store):
+    tables = progress_tables(stock_store).tables
+    city = tables["city"]
+    # the delivered stocks are shown as standing stock: 1000 + 1000 + 460
+    assert city["stock_volume_m3"].sum() == pytest.approx(2460.0)
+    # only the before/after pair is an increment: 460 − 400 = 60 m³
+    assert city["increment_measured_m3"].sum() == pytest.approx(60.0)
+    assert city["increment_model_m3"].isna().all()
+    targets = tables["city_targets"].set_index(["target_id", "year"])
+    # old code: 2,460 m³ + flat growth booked as "new stock volume"
+    assert np.isnan(targets.loc[("new_stock_volume", 2015), "cumulative"])
+
+
+def test_carbon_counts_only_the_measured_pair(stock_store):
+    from forestsink.progress import carbon_tables
+
+    carbon = carbon_tables(stock_store, draws=200).tables["carbon"]
+    city = carbon.set_index("adcode").loc["500000"]
+    assert city["method"] == "project_increment_measured"
+    assert city["increment_m3"] == pytest.approx(60.0)
+    # no species → 针阔混交林: BVF 0.8136 t/m³, CF 0.47 (IPCC default, fixed):
+    # 60 × 0.8136 × 0.47 × 44/12 = 84.12624 t CO₂ (the old code: 2,460 m³ of
+    # standing stock plus flat growth)
+    assert city["co2_t_central"] == pytest.approx(84.12624)
+    assert city["co2_t_per_yr"] == pytest.approx(84.12624 / 5)
+
+
+def test_growth_table_gives_the_modelled_increment_over_baseline(
+    stock_store, stock_delivery, tmp_path
+):
+    path = tmp_path / "growth.csv"
+    path.write_text(GROWTH_CSV, encoding="utf-8")
+    tables = progress_tables(stock_store, growth=path).tables
+    area = [_geod_mu(g) / 15 for g in stock_delivery.geometry]  # ha
+    # worked in 2012, seasons 2013–2015 (ages 1–3):
+    # renovation 3 × (3 − 1.5) = 4.5 m³/ha; tending 3 × (2.5 − 2) = 1.5 m³/ha;
+    # the pair (row 3) stays measured; afforestation ages 1–3 grow 0 (未成林)
+    expect = area[0] * 4.5 + area[1] * 1.5
+    city = tables["city"]
+    assert city["increment_model_m3"].sum() == pytest.approx(expect, rel=1e-6)
+    assert city["increment_measured_m3"].sum() == pytest.approx(60.0)
+    assert city["increment_not_estimable_mu"].sum() == 0.0
+    assert tables["district"]["stock_volume_m3"].sum() == pytest.approx(2460.0)
+
+
+def test_cli_says_what_the_numbers_are(tmp_path):
+    from delivery_factory import frame, write
+
+    gdf = frame(n=2, year=2012, types=("低效林改造", "中幼林抚育"))
+    gdf["蓄积"] = [1000.0, 1000.0]
+    store = tmp_path / "s.gpkg"
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, ["ingest", "--store", str(store), str(write(gdf, tmp_path / "a.gpkg"))]
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "p.xlsx"
+    res = runner.invoke(cli, ["progress", "--store", str(store), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "需森林资源一张图 / needs the forest-resource layers" in res.output
+    assert "现存蓄积" in res.output and "standing stock" in res.output
+    assert "新增森林蓄积量 / New stock volume: 2,000" not in res.output
+    book = openpyxl.load_workbook(out)
+    sheet = book["全市目标 City targets"]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    done = header.index("完成值 Done")
+    volume = [r for r in rows[1:] if r[0] == "new_stock_volume"]
+    assert volume and all(r[done] is None for r in volume)
+    out = tmp_path / "c.xlsx"
+    res = runner.invoke(
+        cli, ["carbon", "--store", str(store), "--draws", "100", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "不可估算 / not estimable" in res.output
+    assert "碳汇 /" not in res.output and "city sink" not in res.output
+    book = openpyxl.load_workbook(out)
+    assert "碳汇 Carbon" not in book.sheetnames
+    headers = [c.value for c in book[book.sheetnames[0]][1]]
+    assert "项目增量 CO₂（年均） Project increment CO₂ per year (t CO₂/yr)" in headers
+    assert not any("碳汇" in str(h) for h in headers)
+
+
+def test_bad_growth_table_is_a_clear_cli_error(sample_store, tmp_path):
+    bad = tmp_path / "g.csv"
+    bad.write_text(GROWTH_CSV.replace("3,1.5", "x,1.5"), encoding="utf-8")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "carbon",
+            "--store",
+            str(sample_store.path),
+            "--growth",
+            str(bad),
+            "--out",
+            str(tmp_path / "c.csv"),
+        ],
+    )
+    assert res.exit_code == 1
+    assert "g.csv: row 2, column growth_m3_ha_yr" in res.output
+    assert "Traceback" not in res.output
