@@ -1439,9 +1439,8 @@ def _add_volume_pair(spec: Delivery) -> None:
         and "stock_volume_m3" in spec.columns
         and any(f.ptype == "renovation" for f in spec.rows)
     )
-    if eligible and zlib.crc32(f"{spec.adcode}/{spec.year}".encode()) % (
-        VOLUME_PAIR_SHARE
-    ) == 0:
+    chosen = zlib.crc32(f"{spec.adcode}/{spec.year}".encode()) % VOLUME_PAIR_SHARE
+    if eligible and chosen == 0:
         spec.extra.update(VOLUME_PAIR_COLUMNS)
 
 
