@@ -169,10 +169,16 @@ def check_data_cmd(rules: str | None, params: str | None) -> None:
     show_default=True,
     help="PNG 分辨率 / PNG resolution.",
 )
+@click.option(
+    "--growth",
+    type=click.Path(exists=True, dir_okay=False),
+    help="生长表（--what carbon）/ Growth table for the project increment "
+    "(--what carbon); see forestsink carbon --help.",
+)
 @out_option(
     "输出文件 / Output: .html (interactive, districts) or .png/.svg/.pdf (static, A4)."
 )
-def map_cmd(what, store, as_of, coverage_table, year, font, dpi, out) -> None:
+def map_cmd(what, store, as_of, coverage_table, year, font, dpi, growth, out) -> None:
     """绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF)."""
     if what == "districts":
         from forestsink.render.map import write_district_map
@@ -198,6 +204,7 @@ def map_cmd(what, store, as_of, coverage_table, year, font, dpi, out) -> None:
             year=year,
             font=font,
             dpi=dpi,
+            growth=growth,
         )
     click.echo(f"已写出 / Written: {path}")
 

@@ -1567,6 +1567,7 @@ def render_static_map(
     font=None,
     districts: gpd.GeoDataFrame | None = None,
     dpi: int = DEFAULT_DPI,
+    growth=None,
 ) -> Path:
     """Compute the tables a map needs and write it (``forestsink map``).
 
@@ -1598,6 +1599,10 @@ def render_static_map(
         District boundaries.
     dpi : int, optional (default: 200)
         PNG resolution.
+    growth : str, Path or DataFrame, optional (default: None)
+        ``carbon``: growth (yield) table for the modelled project increment
+        (:func:`forestsink.progress.read_growth_table`); without it only
+        before/after volumes give a figure, other districts are no data.
 
     Returns
     -------
@@ -1644,7 +1649,9 @@ def render_static_map(
         if carbon is None:
             from forestsink.progress import carbon_tables
 
-            carbon = carbon_tables(_nonempty_store(store, as_of), as_of=as_of)
+            carbon = carbon_tables(
+                _nonempty_store(store, as_of), as_of=as_of, growth=growth
+            )
         values = _as_frame(carbon, "carbon")
         city = values[values["adcode"].astype(str) == "500000"]
         subtitle = (
@@ -1652,8 +1659,14 @@ def render_static_map(
         )
         c = city.iloc[0] if len(city) else None
         if c is not None and c.get("method") == "not_estimable":
-            subtitle += " · 全市 / city: 不可估算 / not estimable"
-        elif c is not None and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
+            raise ForestsinkError(
+                "map --what carbon: 项目增量不可估算 / the project increment is not "
+                "estimable in any district (no before/after volumes delivered); "
+                "give a growth table (--growth FILE, format "
+                "data/growth_table.EXAMPLE.csv). Delivered standing stocks are "
+                "not an increment and are not mapped as one."
+            )
+        if c is not None and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
             subtitle += (
                 f" · 全市 / city: {c['co2_t'] / 1e4:,.0f} 万吨 CO₂ (90 %: "
                 f"{c['co2_t_p05'] / 1e4:,.0f} – {c['co2_t_p95'] / 1e4:,.0f})"
