@@ -44,12 +44,14 @@ The IPCC approach-1 figure is given beside it at the same 90 % level.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import ForestsinkError, GrowthTableError
+from forestsink.ingest.columns import normalise_column
 
 CO2_PER_C = 44.0 / 12.0
 """Molecular-weight ratio CO₂ : C."""
@@ -271,8 +273,6 @@ def validate_growth_table(
     GrowthTableError
         Naming the file, row, column and value, and what to write instead.
     """
-    from forestsink.errors import GrowthTableError
-
     missing = [c for c in GROWTH_COLUMNS if c not in table.columns]
     if missing:
         raise GrowthTableError(
@@ -486,10 +486,6 @@ def volume_pair_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame
         ``stock_before_m3`` and ``stock_after_m3`` (NaN where not delivered
         or not a number), on *attrs*' index.
     """
-    import json
-
-    from forestsink.ingest.columns import normalise_column
-
     lookup = {
         normalise_column(a): c
         for c, a in zip(aliases["canonical"], aliases["alias"], strict=True)
