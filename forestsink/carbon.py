@@ -467,8 +467,12 @@ def project_increment(
     return pd.DataFrame({"increment_m3": out, "method": method}, index=pieces.index)
 
 
-def volume_pair_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame:
-    """Before/after volumes (m³) from the stored extra attributes.
+#: Volumes read from the ``attrs`` JSON (:func:`stock_attr_columns`).
+STOCK_ATTRS = ("stock_before_m3", "stock_after_m3", "stock_per_ha_m3")
+
+
+def stock_attr_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame:
+    """Before/after volumes and per-hectare stock from the extra attributes.
 
     Parameters
     ----------
@@ -476,22 +480,21 @@ def volume_pair_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame
         The store's ``attrs`` column: a JSON object of the delivered columns
         no canonical column took, per polygon.
     aliases : DataFrame
-        ``canonical`` (``stock_before_m3`` or ``stock_after_m3``) and
-        ``alias`` (a delivered column name), from
-        ``data/volume_pair_aliases.csv``.
+        ``canonical`` (one of :data:`STOCK_ATTRS`) and ``alias`` (a delivered
+        column name), from ``data/stock_attr_aliases.csv``.
 
     Returns
     -------
     pandas.DataFrame
-        ``stock_before_m3`` and ``stock_after_m3`` (NaN where not delivered
-        or not a number), on *attrs*' index.
+        ``stock_before_m3`` and ``stock_after_m3`` (m³, the polygon's volume
+        before and after the work) and ``stock_per_ha_m3`` (standing stock,
+        m³/ha); NaN where not delivered or not a number; on *attrs*' index.
     """
     lookup = {
         normalise_column(a): c
         for c, a in zip(aliases["canonical"], aliases["alias"], strict=True)
     }
-    before = np.full(len(attrs), np.nan)
-    after = np.full(len(attrs), np.nan)
+    values = {name: np.full(len(attrs), np.nan) for name in STOCK_ATTRS}
     for i, text in enumerate(attrs.tolist()):
         if not isinstance(text, str) or len(text) < 3:
             continue
@@ -509,10 +512,8 @@ def volume_pair_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame
                 number = float(value)
             except (TypeError, ValueError):
                 continue
-            (before if which == "stock_before_m3" else after)[i] = number
-    return pd.DataFrame(
-        {"stock_before_m3": before, "stock_after_m3": after}, index=attrs.index
-    )
+            values[which][i] = number
+    return pd.DataFrame(values, index=attrs.index)
 
 
 def carbon_by_group(

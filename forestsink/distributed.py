@@ -65,12 +65,12 @@ def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
 def _read_group(root, codes):
     """Read a group's polygons (EPSG:4490), with ``area_mu`` when stored."""
     from forestsink.dataset import dataset_columns, read_partitions
-    from forestsink.progress import add_volume_pairs
+    from forestsink.progress import add_stock_attrs
 
     columns = list(PROGRESS_COLUMNS)
     stored = dataset_columns(root)
     columns += [c for c in ("area_mu", "attrs") if c in stored]
-    frame = add_volume_pairs(read_partitions(root, codes, columns=columns))
+    frame = add_stock_attrs(read_partitions(root, codes, columns=columns))
     frame = frame.drop(columns=["attrs"], errors="ignore")
     if not frame.empty and frame.crs is not None and frame.crs.to_epsg() != 4490:
         frame = frame.to_crs(4490)

@@ -107,28 +107,26 @@ def read_labels() -> pd.DataFrame:
     return _data("labels.csv").set_index("column")
 
 
-def read_volume_pair_aliases() -> pd.DataFrame:
-    """Delivered column names of before/after volumes (改造前/改造后蓄积)."""
-    return _data("volume_pair_aliases.csv")
+def read_stock_attr_aliases() -> pd.DataFrame:
+    """Delivered column names of before/after volumes and per-hectare stock."""
+    return _data("stock_attr_aliases.csv")
 
 
-def add_volume_pairs(frame):
-    """Add ``stock_before_m3`` and ``stock_after_m3`` (m³) from ``attrs``.
+def add_stock_attrs(frame):
+    """Add ``stock_before_m3``, ``stock_after_m3`` (m³), ``stock_per_ha_m3``.
 
     Deliveries that measured the same land before and after the work carry
-    two extra columns (改造前蓄积 / 改造后蓄积 …); ingest keeps columns it does
-    not map in the ``attrs`` JSON, so no store schema change is needed. The
-    names are in ``data/volume_pair_aliases.csv``.
+    two extra columns (改造前蓄积 / 改造后蓄积 …), some give the standing stock
+    per hectare (HUO_LMGQXJ 公顷蓄积); ingest keeps columns it does not map in
+    the ``attrs`` JSON, so no store schema change is needed. The names are in
+    ``data/stock_attr_aliases.csv``.
     """
-    from forestsink.carbon import volume_pair_columns
+    from forestsink.carbon import STOCK_ATTRS, stock_attr_columns
 
     if "attrs" not in frame.columns or frame.empty:
-        return frame.assign(stock_before_m3=np.nan, stock_after_m3=np.nan)
-    pairs = volume_pair_columns(frame["attrs"], read_volume_pair_aliases())
-    return frame.assign(
-        stock_before_m3=pairs["stock_before_m3"].to_numpy(),
-        stock_after_m3=pairs["stock_after_m3"].to_numpy(),
-    )
+        return frame.assign(**dict.fromkeys(STOCK_ATTRS, np.nan))
+    found = stock_attr_columns(frame["attrs"], read_stock_attr_aliases())
+    return frame.assign(**{c: found[c].to_numpy() for c in STOCK_ATTRS})
 
 
 def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
@@ -136,7 +134,7 @@ def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
     from forestsink.aggregate import project_pieces
     from forestsink.reference import read_districts, read_project_types
 
-    frame = add_volume_pairs(_current_or_error(store, as_of))
+    frame = add_stock_attrs(_current_or_error(store, as_of))
     return project_pieces(frame, read_districts(), types=read_project_types(rules))
 
 

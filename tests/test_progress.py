@@ -454,3 +454,24 @@ def test_bad_growth_table_is_a_clear_cli_error(sample_store, tmp_path):
     assert res.exit_code == 1
     assert "g.csv: row 2, column growth_m3_ha_yr" in res.output
     assert "Traceback" not in res.output
+
+
+def test_per_hectare_stock_is_a_standing_stock_too(tmp_path):
+    from delivery_factory import frame, write
+
+    from forestsink.deliveries import ingest_deliveries
+    from forestsink.progress import carbon_tables
+    from forestsink.store import GeoPackageStore
+
+    gdf = frame(n=1, year=2012, types=("低效林改造",))
+    gdf["HUO_LMGQXJ"] = [50.0]  # 公顷蓄积, m³/ha; no total delivered
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    ingest_deliveries([write(gdf, tmp_path / "a.gpkg")], store)
+    city = progress_tables(store).tables["city"]
+    area_ha = _geod_mu(gdf.geometry.iloc[0]) / 15
+    assert city["stock_volume_m3"].sum() == pytest.approx(50.0 * area_ha, rel=1e-6)
+    assert city["stock_m3_per_ha"].iloc[0] == pytest.approx(50.0, rel=1e-6)
+    assert city["increment_measured_m3"].isna().all()
+    carbon = carbon_tables(store, draws=50).tables["carbon"].set_index("adcode")
+    assert carbon.loc["500000", "method"] == "not_estimable"
+    assert np.isnan(carbon.loc["500000", "co2_t"])
