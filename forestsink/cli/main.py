@@ -26,12 +26,16 @@ HELP = """forestsink — 森林碳汇跟踪 / forest carbon sink tracker.
 \b
 跟踪重庆市"十二五"造林与碳汇目标（渝府发〔2012〕102号）：
 载入区县上报的项目图斑、校验、保存全部历史版本、按区县汇总、
-由土地覆盖栅格计算森林覆盖率、估算碳汇及其不确定性、生成地图与报告。
+由土地覆盖栅格计算森林覆盖率、估算项目增量（改造前后实测或生长表扣除基线）的
+CO₂、生成地图与报告。上报蓄积为现存蓄积，不计为增量或碳汇；全市森林碳汇需森林资源一张图。
 \b
 Tracks Chongqing's 2011–2015 forest and carbon targets: loads the project
-polygons counties deliver, checks them, keeps every version, aggregates per
-district, measures forest coverage from land-cover rasters, estimates the
-carbon sink with its uncertainty, and renders maps and an offline report.
+polygons counties deliver, checks them, keeps every version, aggregates the
+project work per district, measures forest coverage from land-cover rasters,
+estimates the CO₂ of the project increment (before/after volumes, or a growth
+table net of its baseline), and renders maps and an offline report. A
+delivered stock volume is a standing stock, never an increment or a sink; the
+city's forest carbon sink needs the forest-resource layers.
 """
 
 
