@@ -76,7 +76,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     from forestsink.aggregate import project_pieces
     from forestsink.area import CHONGQING_ALBERS, area_m2
-    from forestsink.progress import progress_by_district
+    from forestsink.progress import increment_of_pieces, progress_by_district
     from forestsink.reference import read_districts, read_project_types
 
     gdf = make_polygons(args.n)
@@ -107,11 +107,8 @@ def main(argv=None) -> None:
 
     def ours_progress():
         pieces = project_pieces(sub, districts, types=types)
-        import pandas as pd
-
-        return progress_by_district(
-            pieces, est_volume=pd.Series(0.0, index=pieces.index)
-        )
+        increment = increment_of_pieces(pieces, types=types, growth=None, end_year=2015)
+        return progress_by_district(pieces, increment=increment)
 
     t_plain, plain_out = timed(plain)
     t_fs, fs_out = timed(ours_progress)

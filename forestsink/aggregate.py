@@ -198,6 +198,20 @@ def net_areas(
     return net
 
 
+#: Attributes every piece carries from its polygon.
+PIECE_ATTRIBUTES = ("year", "project_type", "species", "stock_volume_m3")
+#: Before/after volumes (m³) carried when the frame has them
+#: (:func:`forestsink.progress.add_stock_attrs`); multiplied by the share.
+VOLUME_PAIR = ("stock_before_m3", "stock_after_m3")
+#: Standing stock per hectare (m³/ha), carried as is.
+STOCK_PER_HA = "stock_per_ha_m3"
+
+
+def _carried(frame) -> tuple[str, ...]:
+    extra = (*VOLUME_PAIR, STOCK_PER_HA)
+    return (*PIECE_ATTRIBUTES, *(c for c in extra if c in frame.columns))
+
+
 def project_pieces(frame, districts, *, types: pd.DataFrame) -> pd.DataFrame:
     """Pieces of every polygon per district with gross and net areas.
 
@@ -215,8 +229,12 @@ def project_pieces(frame, districts, *, types: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per piece with ``key``, ``adcode``, ``share``, ``year``,
         ``project_type``, ``species``, ``gross_area_mu``, ``net_area_mu``,
-        ``new_forest_area_mu``, ``stock_volume_m3`` (delivered volume × share;
-        NaN where none was delivered or the type adds no volume).
+        ``new_forest_area_mu``, ``stock_volume_m3`` (delivered standing
+        stock × share, m³, or where only a per-hectare stock
+        ``stock_per_ha_m3`` was delivered, that × the piece's area in ha;
+        NaN where none was delivered or the type adds no volume) and, when
+        *frame* has them, ``stock_before_m3`` and ``stock_after_m3`` (×
+        share).
     """
     if frame.empty:
         return pd.DataFrame(
@@ -245,7 +263,7 @@ def split_with_attributes(frame, districts) -> pd.DataFrame:
     """
     pieces = split_by_district(frame, districts)
     attrs = frame.drop(columns=["geometry", "adcode"]).set_index("key")
-    for column in ("year", "project_type", "species", "stock_volume_m3"):
+    for column in _carried(frame):
         pieces[column] = attrs[column].reindex(pieces["key"]).to_numpy()
     return pieces
 
@@ -305,7 +323,7 @@ def whole_pieces(frame, *, area_mu=None) -> pd.DataFrame:
             "area_mu": np.asarray(area_mu, dtype=np.float64),
         }
     )
-    for column in ("year", "project_type", "species", "stock_volume_m3"):
+    for column in _carried(frame):
         pieces[column] = frame[column].to_numpy()
     return pieces
 
@@ -369,5 +387,12 @@ def net_pieces(pieces: pd.DataFrame, *, types: pd.DataFrame) -> pd.DataFrame:
         adds_area.to_numpy(), pieces["net_area_mu"], 0.0
     )
     volume = pd.to_numeric(pieces["stock_volume_m3"], errors="coerce") * pieces["share"]
+    if STOCK_PER_HA in pieces.columns:  # only a per-hectare stock delivered
+        per_ha = pd.to_numeric(pieces[STOCK_PER_HA], errors="coerce")
+        volume = volume.fillna(per_ha * pieces["area_mu"] / 15.0)
     pieces["stock_volume_m3"] = volume.where(adds_volume.to_numpy())
+    for column in VOLUME_PAIR:
+        if column in pieces.columns:
+            pair = pd.to_numeric(pieces[column], errors="coerce") * pieces["share"]
+            pieces[column] = pair
     return pieces.drop(columns=["geometry", "area_mu"])

@@ -1,44 +1,57 @@
-"""Carbon sink of the project polygons, with its uncertainty. Pure functions.
+"""Project increment of stock volume and its CO₂, with a parametric interval.
 
-Method: the IPCC stock-change / biomass-expansion method as used in China's
-provincial GHG inventory guideline::
+What this module computes is a **project increment**, not the forest's carbon
+sink. The city's sink is a whole-forest balance (stock difference between two
+inventories, or the provincial guideline's gain–loss with losses and
+conversion emissions; ``official-statistics.md`` §4); it needs the
+forest-resource layers (一张图), which the tool does not read yet. Nothing
+here follows the provincial inventory guideline (省级温室气体清单编制指南).
 
-    CO2 (t) = ΔV (m³) × D (t/m³) × BEF × (1 + R) × CF × 44/12
+A delivered 蓄积 (``stock_volume_m3``: 小班蓄积, HUO_LMXJ, ZXJ …) is the
+**standing stock** of a stand, mostly wood that stood there before the
+project. It is never an increment and never feeds a CO₂ figure. The
+increment attributable to a project comes only from
 
-Where a Chinese biomass–volume function B = a·V + b (Fang et al.) is shipped
-for a forest type, its slope a (``BVF``, t/m³) replaces D × BEF: for a stock
-*change* the intercept cancels (ΔB = a·ΔV). Whether Fang's B includes roots
-is not settled by the sources read so far; the evidence leans to "total stand
-biomass" (see ``data/carbon_parameters_sources.md``), so by default (1 + R) is
-**not** applied on top of BVF (``bvf_includes_roots=True``).
+``project_increment_measured``
+    two measurements of the same land that the delivery supplies explicitly
+    (改造前蓄积 / 改造后蓄积, before and after the work): ΔV = after − before;
+``project_increment_model``
+    a growth (yield) table by project type, species group and years since
+    the work, supplied by the user with a source per row
+    (:func:`validate_growth_table`), net of the baseline growth the land
+    would have had without the project:
+    ΔV = area (ha) × Σ_{a=1..n} (growth(a) − baseline(a)), n = end year −
+    work year;
 
-ΔV per polygon piece: the delivered stock volume where the type adds volume
-and a value was delivered; otherwise area (ha) × growth (m³/ha/yr) ×
-years of growth, where years = ``end_year - year`` (a polygon planted in 2013
-has grown two years by the end of 2015). Types whose rule says they add no
-stock volume (nurseries) contribute nothing; bamboo has no volume method and
-is reported as "not estimated".
+and is ``not_estimable`` (NaN, never 0 and never invented) otherwise. No
+flat all-age growth rate is applied: a new planting is not forest in its
+first years (未成林造林地).
 
-Parameters missing for a forest type are taken from its ``fallback`` type
-(``data/forest_types.csv``), e.g. masson pine → other conifers → IPCC
-default.
+CO₂ of an increment: ΔCO₂ (t) = ΔV (m³) × D (t/m³) × BEF × (1 + R) × CF ×
+44/12, or with a Chinese biomass–volume slope a (``BVF``, t/m³; B = a·V + b,
+Fang et al.) replacing D × BEF: for a stock *change* the intercept cancels
+(ΔB = a·ΔV). Whether Fang's B includes roots is not settled
+(``data/carbon_parameters_sources.md``); by default (1 + R) is not applied
+on top of BVF (``bvf_includes_roots=True``). Parameters missing for a forest
+type are taken from its ``fallback`` type (``data/forest_types.csv``).
 
-Uncertainty: Monte Carlo over every parameter whose source gives a spread
-(normal: sd; uniform: low–high; triangular: low, value, high), seeded and
-vectorised; parameters without a published spread are held fixed, so the
-interval covers only the stated parametric uncertainty. The IPCC approach-1
-figure (error propagation: relative standard deviations of a product add in
-quadrature) is given beside it for comparison, at the same 90 % level.
+Uncertainty: Monte Carlo over the conversion parameters whose sources give a
+spread (normal, uniform, triangular), seeded and vectorised; the increment
+itself is held fixed, so the interval covers only the stated parametric
+uncertainty of the conversion, not the activity data or the growth model.
+The IPCC approach-1 figure is given beside it at the same 90 % level.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import ForestsinkError, GrowthTableError
+from forestsink.ingest.columns import normalise_column
 
 CO2_PER_C = 44.0 / 12.0
 """Molecular-weight ratio CO₂ : C."""
@@ -203,28 +216,304 @@ def factor_rel_sd(parts: dict[str, Param]) -> float:
     return float(np.sqrt(total))
 
 
-def delta_volume(
+#: Ways a piece's project increment was obtained (the ``method`` column).
+MEASURED = "project_increment_measured"
+MODEL = "project_increment_model"
+NOT_ESTIMABLE = "not_estimable"
+
+#: Columns of a growth (yield) table; see :func:`validate_growth_table`.
+GROWTH_COLUMNS = (
+    "project_type",
+    "forest_type",
+    "age_from",
+    "age_to",
+    "growth_m3_ha_yr",
+    "baseline_m3_ha_yr",
+    "source",
+)
+#: Plausible range of a per-hectare annual volume growth (m³/ha/yr).
+GROWTH_RANGE = (0.0, 60.0)
+
+
+def validate_growth_table(
+    table: pd.DataFrame,
+    *,
+    source: str,
+    project_types,
+    forest_types,
+) -> pd.DataFrame:
+    """Check a growth (yield) table row by row; return it typed.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Cells as text, row *i* being row *i + 2* of the file. Columns
+        :data:`GROWTH_COLUMNS`: ``project_type`` (a code of
+        ``project_types.csv``), ``forest_type`` (a code of
+        ``forest_types.csv``; ``default`` applies to every species group
+        without rows of its own, following the fallback chain), ``age_from``
+        and ``age_to`` (years since the work, inclusive, from 1; year 1 is
+        the first growing season after the work year), ``growth_m3_ha_yr``
+        (stand volume growth with the project, m³/ha/yr), ``baseline_m3_ha_yr``
+        (growth the same land would have had without the project, m³/ha/yr;
+        0 for planting on bare land) and ``source`` (the publication or
+        survey the row comes from).
+    source : str
+        File name used in messages.
+    project_types, forest_types : iterable of str
+        Known codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows, ages as int and growth as float.
+
+    Raises
+    ------
+    GrowthTableError
+        Naming the file, row, column and value, and what to write instead.
+    """
+    missing = [c for c in GROWTH_COLUMNS if c not in table.columns]
+    if missing:
+        raise GrowthTableError(
+            f"{source}: missing column(s) {missing}; a growth table needs "
+            f"{', '.join(GROWTH_COLUMNS)} (see data/growth_table.EXAMPLE.csv)."
+        )
+    if table.empty:
+        raise GrowthTableError(f"{source}: no rows.")
+    known_p, known_f = set(project_types), set(forest_types)
+    out = table[list(GROWTH_COLUMNS)].copy()
+    for name in ("age_from", "age_to"):
+        out[name] = 0
+    for name in ("growth_m3_ha_yr", "baseline_m3_ha_yr"):
+        out[name] = 0.0
+    lo, hi = GROWTH_RANGE
+    for i, row in enumerate(table.itertuples(index=False)):
+        where = f"{source}: row {i + 2}"
+        cells = row._asdict()
+        pt = str(cells["project_type"]).strip()
+        ft = str(cells["forest_type"]).strip()
+        if pt not in known_p:
+            raise GrowthTableError(
+                f"{where}, column project_type: {pt!r} is not a project type; "
+                f"use one of {sorted(known_p)}."
+            )
+        if ft not in known_f:
+            raise GrowthTableError(
+                f"{where}, column forest_type: {ft!r} is not a forest type; "
+                f"use one of {sorted(known_f)} (default = all species groups)."
+            )
+        ages = []
+        for name in ("age_from", "age_to"):
+            text = str(cells[name]).strip()
+            if not text.isdigit() or int(text) < 1:
+                raise GrowthTableError(
+                    f"{where}, column {name}: {text!r} is not a whole number of "
+                    "years ≥ 1 (years since the work; 1 = first growing season)."
+                )
+            ages.append(int(text))
+        if ages[0] > ages[1]:
+            raise GrowthTableError(
+                f"{where}: age_from {ages[0]} is after age_to {ages[1]}."
+            )
+        values = []
+        for name in ("growth_m3_ha_yr", "baseline_m3_ha_yr"):
+            text = str(cells[name]).strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if not (np.isfinite(value) and lo <= value <= hi):
+                raise GrowthTableError(
+                    f"{where}, column {name}: {text!r} is not a growth between "
+                    f"{lo:g} and {hi:g} m³/ha/yr"
+                    + (
+                        "; write 0 where the land grew nothing without the project"
+                        if name == "baseline_m3_ha_yr"
+                        else ""
+                    )
+                    + "."
+                )
+            values.append(value)
+        if not str(cells["source"]).strip():
+            raise GrowthTableError(
+                f"{where}, column source: empty; name the publication or survey "
+                "the growth comes from."
+            )
+        out.iloc[i, 0:6] = [pt, ft, ages[0], ages[1], values[0], values[1]]
+    out = out.astype({"age_from": int, "age_to": int})
+    out = out.astype({"growth_m3_ha_yr": float, "baseline_m3_ha_yr": float})
+    for (pt, ft), group in out.groupby(["project_type", "forest_type"], sort=False):
+        expect = 1
+        for row in group.sort_values("age_from").itertuples():
+            if row.age_from != expect:
+                kind = "overlap" if row.age_from < expect else "gap"
+                raise GrowthTableError(
+                    f"{source}: {pt}/{ft}: ages {kind} at year {expect} (row "
+                    f"{int(row.Index) + 2} starts at {row.age_from}); give each "
+                    "year since the work once, from 1 without gaps."
+                )
+            expect = row.age_to + 1
+    return out.reset_index(drop=True)
+
+
+def net_increment_curves(growth: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
+    """Cumulative net increment per hectare by years since the work.
+
+    Returns
+    -------
+    dict
+        (project_type, forest_type) → array *c* with ``c[n]`` = Σ_{a=1..n}
+        (growth(a) − baseline(a)) in m³/ha (``c[0]`` = 0), up to the last
+        age the table covers.
+    """
+    curves: dict[tuple[str, str], np.ndarray] = {}
+    for key, group in growth.groupby(["project_type", "forest_type"], sort=False):
+        last = int(group["age_to"].max())
+        net = np.zeros(last + 1)
+        for row in group.itertuples():
+            net[row.age_from : row.age_to + 1] = (
+                row.growth_m3_ha_yr - row.baseline_m3_ha_yr
+            )
+        curves[(str(key[0]), str(key[1]))] = np.cumsum(net)
+    return curves
+
+
+def project_increment(
     pieces: pd.DataFrame,
     *,
     types: pd.DataFrame,
-    growth_m3_ha_yr: float | None,
+    forest_type: pd.Series,
+    fallback: dict[str, str],
+    growth: pd.DataFrame | None,
     end_year: int,
-) -> pd.Series:
-    """Stock increment ΔV (m³) of each piece; NaN where it cannot be estimated.
+) -> pd.DataFrame:
+    """Project increment ΔV (m³) of each piece, and how it was obtained.
 
-    Delivered volume where present; otherwise area × growth × years of growth
-    (``end_year - year``, at least 0) for types that add volume.
+    Parameters
+    ----------
+    pieces : DataFrame
+        ``project_type``, ``year``, ``gross_area_mu`` (mu) and, when the
+        delivery gave them, ``stock_before_m3`` and ``stock_after_m3``
+        (m³, already multiplied by the piece's share of its polygon). The
+        delivered standing stock ``stock_volume_m3`` is **not** used.
+    types : DataFrame
+        Project-type rules; types that add no stock volume (nurseries) get
+        ΔV 0 and method ``none``.
+    forest_type : Series
+        Forest-type code of each piece (:func:`classify_species`).
+    fallback : dict
+        Forest type → its fallback type (``forest_types.csv``).
+    growth : DataFrame or None
+        A table checked by :func:`validate_growth_table`; None: no model.
+    end_year : int
+        Last growing season counted: a piece worked in year Y has grown
+        ``end_year - Y`` seasons (at least 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``increment_m3`` (NaN where not estimable) and ``method``
+        (:data:`MEASURED`, :data:`MODEL`, :data:`NOT_ESTIMABLE` or ``none``).
+
+    Examples
+    --------
+    A before/after pair gives after − before:
+
+    >>> import pandas as pd
+    >>> from forestsink.reference import read_project_types
+    >>> p = pd.DataFrame({"project_type": ["renovation"], "year": [2012],
+    ...     "gross_area_mu": [15.0], "stock_before_m3": [40.0],
+    ...     "stock_after_m3": [55.0]})
+    >>> project_increment(p, types=read_project_types(),
+    ...     forest_type=pd.Series(["masson_pine"]), fallback={}, growth=None,
+    ...     end_year=2015)["increment_m3"].tolist()
+    [15.0]
     """
+    n = len(pieces)
     adds = types["adds_stock_volume"].reindex(pieces["project_type"]).fillna(False)
     adds = adds.to_numpy(dtype=bool)
-    delivered = pd.to_numeric(pieces["stock_volume_m3"], errors="coerce").to_numpy()
-    years = np.clip(end_year - pieces["year"].astype("float64").to_numpy(), 0, None)
-    area_ha = pieces["gross_area_mu"].to_numpy(dtype="float64") / 15.0
-    estimated = (
-        area_ha * growth_m3_ha_yr * years if growth_m3_ha_yr is not None else np.nan
-    )
-    dv = np.where(np.isfinite(delivered), delivered, estimated)
-    return pd.Series(np.where(adds, dv, 0.0), index=pieces.index)
+    out = np.full(n, np.nan)
+    method = np.full(n, NOT_ESTIMABLE, dtype=object)
+    if growth is not None and n:
+        curves = net_increment_curves(growth)
+        years = np.clip(end_year - pieces["year"].astype("float64").to_numpy(), 0, None)
+        area_ha = pieces["gross_area_mu"].to_numpy(dtype="float64") / 15.0
+        ptypes = pieces["project_type"].astype(str).to_numpy()
+        ftypes = pd.Series(forest_type).astype(str).to_numpy()
+        for pt, ft in set(zip(ptypes, ftypes, strict=True)):
+            code, seen = ft, set()
+            while code and code not in seen and (pt, code) not in curves:
+                seen.add(code)
+                code = fallback.get(code) or ""
+                code = "" if isinstance(code, float) else code
+            curve = curves.get((pt, code))
+            if curve is None:
+                continue
+            rows = np.flatnonzero((ptypes == pt) & (ftypes == ft) & np.isfinite(years))
+            n_years = years[rows].astype(int)
+            inside = n_years < len(curve)
+            rows, n_years = rows[inside], n_years[inside]
+            out[rows] = area_ha[rows] * curve[n_years]
+            method[rows] = MODEL
+    if {"stock_before_m3", "stock_after_m3"} <= set(pieces.columns):
+        before = pd.to_numeric(pieces["stock_before_m3"], errors="coerce").to_numpy()
+        after = pd.to_numeric(pieces["stock_after_m3"], errors="coerce").to_numpy()
+        pair = np.isfinite(before) & np.isfinite(after)
+        out[pair] = after[pair] - before[pair]
+        method[pair] = MEASURED
+    out[~adds] = 0.0
+    method[~adds] = "none"
+    return pd.DataFrame({"increment_m3": out, "method": method}, index=pieces.index)
+
+
+#: Volumes read from the ``attrs`` JSON (:func:`stock_attr_columns`).
+STOCK_ATTRS = ("stock_before_m3", "stock_after_m3", "stock_per_ha_m3")
+
+
+def stock_attr_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame:
+    """Before/after volumes and per-hectare stock from the extra attributes.
+
+    Parameters
+    ----------
+    attrs : Series
+        The store's ``attrs`` column: a JSON object of the delivered columns
+        no canonical column took, per polygon.
+    aliases : DataFrame
+        ``canonical`` (one of :data:`STOCK_ATTRS`) and ``alias`` (a delivered
+        column name), from ``data/stock_attr_aliases.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stock_before_m3`` and ``stock_after_m3`` (m³, the polygon's volume
+        before and after the work) and ``stock_per_ha_m3`` (standing stock,
+        m³/ha); NaN where not delivered or not a number; on *attrs*' index.
+    """
+    lookup = {
+        normalise_column(a): c
+        for c, a in zip(aliases["canonical"], aliases["alias"], strict=True)
+    }
+    values = {name: np.full(len(attrs), np.nan) for name in STOCK_ATTRS}
+    for i, text in enumerate(attrs.tolist()):
+        if not isinstance(text, str) or len(text) < 3:
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        for name, value in record.items():
+            which = lookup.get(normalise_column(name))
+            if which is None:
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            values[which][i] = number
+    return pd.DataFrame(values, index=attrs.index)
 
 
 def carbon_by_group(

@@ -65,11 +65,13 @@ def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
 def _read_group(root, codes):
     """Read a group's polygons (EPSG:4490), with ``area_mu`` when stored."""
     from forestsink.dataset import dataset_columns, read_partitions
+    from forestsink.progress import add_stock_attrs
 
     columns = list(PROGRESS_COLUMNS)
-    if "area_mu" in dataset_columns(root):
-        columns.append("area_mu")
-    frame = read_partitions(root, codes, columns=columns)
+    stored = dataset_columns(root)
+    columns += [c for c in ("area_mu", "attrs") if c in stored]
+    frame = add_stock_attrs(read_partitions(root, codes, columns=columns))
+    frame = frame.drop(columns=["attrs"], errors="ignore")
     if not frame.empty and frame.crs is not None and frame.crs.to_epsg() != 4490:
         frame = frame.to_crs(4490)
     return frame
@@ -145,7 +147,7 @@ def _group_table(
         split_with_attributes,
         whole_pieces,
     )
-    from forestsink.progress import _estimated_volume, progress_by_district
+    from forestsink.progress import increment_of_pieces, progress_by_district
 
     frame = _read_group(root, codes)
     parts = []
@@ -168,8 +170,8 @@ def _group_table(
     rows = np.arange(len(whole))  # whole pieces come first
     pieces = add_overlap_geometries(pieces, rows, whole.geometry.to_numpy())
     pieces = net_pieces(pieces, types=types)
-    est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
-    return progress_by_district(pieces, est_volume=est)
+    inc = increment_of_pieces(pieces, types=types, growth=growth, end_year=end_year)
+    return progress_by_district(pieces, increment=inc)
 
 
 def run_tasks(fn: Callable, calls: list[tuple], *, client=None, progress=None) -> list:
@@ -216,7 +218,8 @@ def progress_base_partitioned(
     types : DataFrame
         Project-type rules.
     growth, end_year
-        As for :func:`forestsink.carbon.delta_volume`.
+        As for :func:`forestsink.carbon.project_increment` (a checked growth
+        table or None; the last growing season counted).
     partitions : int, optional
         Number of district groups (tasks). Default: groups of about 40
         districts, and at least 4 per worker with a client.

@@ -38,3 +38,7 @@ class OptionError(ForestsinkError, ValueError):
 
 class ForestsinkWarning(UserWarning):
     """Root of forestsink warnings (recoverable data problems)."""
+
+
+class GrowthTableError(ForestsinkError, ValueError):
+    """A user-supplied growth (yield) table is malformed or incomplete."""

@@ -85,7 +85,7 @@ SHEET_NAMES = {
     "city": "全市 City",
     "city_targets": "全市目标 City targets",
     "district_targets": "区县目标 District targets",
-    "carbon": "碳汇 Carbon",
+    "carbon": "项目增量CO2 Project increment CO2",
     "by_type": "按森林类型 By forest type",
     "parameters": "参数 Parameters",
 }
@@ -108,7 +108,9 @@ def _number_format(column: str) -> str | None:
     if (
         column.endswith(("_mu", "_m3"))
         or column.startswith("co2_t")
-        or column in ("target", "done", "cumulative", "remaining", "delta_v_m3")
+        or column.endswith("_m3_per_ha")
+        or column
+        in ("target", "done", "cumulative", "remaining", "project_work", "delta_v_m3")
     ):
         return "#,##0.0"
     return None

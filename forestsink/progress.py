@@ -1,4 +1,4 @@
-"""Progress against the plan and the carbon sink: the tables every output uses.
+"""Project work and project increment: the tables every output uses.
 
 ``progress_tables`` and ``carbon_tables`` turn the polygons of a store (as of
 a date or batch) into plain DataFrames. The CLI writes them as CSV, JSON or
@@ -21,12 +21,28 @@ Views (``by``):
 ``share_of_city`` is a row's net area divided by the city's net area for the
 same year and project type.
 
-City targets: each numeric target of the plan with done, remaining and
-percent done, per year and cumulative. Programme targets are compared per
-project type (targets of several programmes for the same type are added),
-because deliveries rarely say which programme a polygon belongs to. Targets
-project polygons cannot measure (forest coverage, protection of existing
-public-welfare forest) are listed with what would measure them.
+What the figures are. Project polygons measure **project work**: the area
+treated by type (``gross_area_mu``, ``net_area_mu``; ``new_forest_area_mu`` is
+the net area *planted* by the types that create forest, 项目造林面积, not the
+resource statistic 新增森林面积). ``stock_volume_m3`` is the delivered
+**standing stock** (现存蓄积: 小班蓄积, HUO_LMXJ …) of the pieces, never an
+increment; ``stock_m3_per_ha`` divides it by the area that delivered it. The
+project increment (``increment_measured_m3`` from before/after volumes,
+``increment_model_m3`` from a user growth table net of its baseline; the area
+where neither is available in ``increment_not_estimable_mu``) comes from
+:func:`forestsink.carbon.project_increment`.
+
+City targets: the plan's headline targets (new forest area, new stock volume,
+forest coverage) are whole-forest resource statistics from the
+forest-resource map (一张图), which the tool does not read yet: their ``done``
+is empty and ``status`` says ``needs_resource_layers`` (coverage: measured
+from land-cover rasters when a coverage table is given). Project work is
+listed apart (``status`` ``project_work``), never as a percent of those
+targets. Programme targets (area of renovation, tending … to treat) are
+project work and are compared per project type (targets of several
+programmes for the same type are added), because deliveries rarely say which
+programme a polygon belongs to. Protection of existing public-welfare forest
+is not delivered as polygons and is listed as not tracked.
 """
 
 from __future__ import annotations
@@ -48,7 +64,10 @@ _SUMS = [
     "overlap_area_mu",
     "new_forest_area_mu",
     "stock_volume_m3",
-    "stock_volume_estimated_m3",
+    "stock_area_mu",
+    "increment_measured_m3",
+    "increment_model_m3",
+    "increment_not_estimable_mu",
 ]
 PROGRESS_COLUMNS = [
     "adcode",
@@ -58,6 +77,7 @@ PROGRESS_COLUMNS = [
     "year",
     "project_type",
     *_SUMS,
+    "stock_m3_per_ha",
     "share_of_city",
 ]
 PLAN_YEARS = (2011, 2015)
@@ -87,12 +107,34 @@ def read_labels() -> pd.DataFrame:
     return _data("labels.csv").set_index("column")
 
 
+def read_stock_attr_aliases() -> pd.DataFrame:
+    """Delivered column names of before/after volumes and per-hectare stock."""
+    return _data("stock_attr_aliases.csv")
+
+
+def add_stock_attrs(frame):
+    """Add ``stock_before_m3``, ``stock_after_m3`` (m³), ``stock_per_ha_m3``.
+
+    Deliveries that measured the same land before and after the work carry
+    two extra columns (改造前蓄积 / 改造后蓄积 …), some give the standing stock
+    per hectare (HUO_LMGQXJ 公顷蓄积); ingest keeps columns it does not map in
+    the ``attrs`` JSON, so no store schema change is needed. The names are in
+    ``data/stock_attr_aliases.csv``.
+    """
+    from forestsink.carbon import STOCK_ATTRS, stock_attr_columns
+
+    if "attrs" not in frame.columns or frame.empty:
+        return frame.assign(**dict.fromkeys(STOCK_ATTRS, np.nan))
+    found = stock_attr_columns(frame["attrs"], read_stock_attr_aliases())
+    return frame.assign(**{c: found[c].to_numpy() for c in STOCK_ATTRS})
+
+
 def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
     """Split the current polygons of *store* by district, with gross/net areas."""
     from forestsink.aggregate import project_pieces
     from forestsink.reference import read_districts, read_project_types
 
-    frame = _current_or_error(store, as_of)
+    frame = add_stock_attrs(_current_or_error(store, as_of))
     return project_pieces(frame, read_districts(), types=read_project_types(rules))
 
 
@@ -108,12 +150,51 @@ def _current_or_error(store, as_of):
     return frame
 
 
-def _estimated_volume(pieces, *, types, growth, end_year) -> pd.Series:
-    from forestsink.carbon import delta_volume
+def read_growth_table(path, *, rules=None) -> pd.DataFrame:
+    """Read and check a user growth (yield) table (CSV in UTF-8/GBK, or Excel).
 
-    dv = delta_volume(pieces, types=types, growth_m3_ha_yr=growth, end_year=end_year)
-    delivered = pd.to_numeric(pieces["stock_volume_m3"], errors="coerce")
-    return dv.where(delivered.isna(), 0.0)
+    Format: :func:`forestsink.carbon.validate_growth_table`; an illustrative
+    example is ``data/growth_table.EXAMPLE.csv``. Errors name the file, row
+    and column.
+    """
+    from forestsink.carbon import validate_growth_table
+    from forestsink.errors import GrowthTableError
+    from forestsink.io import read_bureau_table
+    from forestsink.reference import read_project_types
+
+    path = Path(path)
+    if not path.is_file():
+        raise GrowthTableError(f"--growth {path}: no such file.")
+    return validate_growth_table(
+        read_bureau_table(path),
+        source=path.name,
+        project_types=read_project_types(rules).index,
+        forest_types=read_forest_types()["forest_type"],
+    )
+
+
+def increment_of_pieces(pieces, *, types, growth, end_year) -> pd.DataFrame:
+    """Project increment of each piece (:func:`forestsink.carbon.project_increment`).
+
+    Returns ``increment_m3``, ``method`` and ``forest_type`` per piece.
+    """
+    from forestsink.carbon import classify_species, project_increment
+
+    forest_types = read_forest_types()
+    ft = classify_species(pieces["species"], forest_types)
+    fallback = dict(
+        zip(forest_types["forest_type"], forest_types["fallback"], strict=True)
+    )
+    out = project_increment(
+        pieces.reset_index(drop=True),
+        types=types,
+        forest_type=ft.reset_index(drop=True),
+        fallback=fallback,
+        growth=growth,
+        end_year=end_year,
+    )
+    out["forest_type"] = ft.to_numpy()
+    return out.set_axis(pieces.index)
 
 
 def _district_keys() -> pd.DataFrame:
@@ -125,18 +206,40 @@ def _district_keys() -> pd.DataFrame:
 
 
 def progress_by_district(
-    pieces: pd.DataFrame, *, est_volume: pd.Series
+    pieces: pd.DataFrame, *, increment: pd.DataFrame
 ) -> pd.DataFrame:
-    """Rows per district × year × project type (the base of every view)."""
-    df = pieces.assign(stock_volume_estimated_m3=est_volume.to_numpy())
+    """Rows per district × year × project type (the base of every view).
+
+    *increment*: :func:`increment_of_pieces` of the same pieces.
+    """
+    from forestsink.carbon import MEASURED, MODEL, NOT_ESTIMABLE
+
+    method = increment["method"].to_numpy()
+    inc = increment["increment_m3"].to_numpy(dtype="float64")
+    stock = pd.to_numeric(pieces["stock_volume_m3"], errors="coerce")
+    df = pieces.assign(
+        stock_area_mu=np.where(stock.notna(), pieces["gross_area_mu"], 0.0),
+        increment_measured_m3=np.where(method == MEASURED, inc, np.nan),
+        increment_model_m3=np.where(method == MODEL, inc, np.nan),
+        increment_not_estimable_mu=np.where(
+            method == NOT_ESTIMABLE, pieces["gross_area_mu"], 0.0
+        ),
+    )
     grouped = df.groupby(["adcode", "year", "project_type"], dropna=False)
+
+    def total(s):
+        return s.sum(min_count=1)
+
     out = grouped.agg(
         n_polygons=("key", "nunique"),
         gross_area_mu=("gross_area_mu", "sum"),
         net_area_mu=("net_area_mu", "sum"),
         new_forest_area_mu=("new_forest_area_mu", "sum"),
-        stock_volume_m3=("stock_volume_m3", lambda s: s.sum(min_count=1)),
-        stock_volume_estimated_m3=("stock_volume_estimated_m3", "sum"),
+        stock_volume_m3=("stock_volume_m3", total),
+        stock_area_mu=("stock_area_mu", "sum"),
+        increment_measured_m3=("increment_measured_m3", total),
+        increment_model_m3=("increment_model_m3", total),
+        increment_not_estimable_mu=("increment_not_estimable_mu", "sum"),
     ).reset_index()
     out["overlap_area_mu"] = out["gross_area_mu"] - out["net_area_mu"]
     out = out.merge(_district_keys(), on="adcode", how="left")
@@ -150,7 +253,8 @@ def _share(df: pd.DataFrame) -> pd.Series:
 
 def _rollup(base: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     agg = dict.fromkeys(_SUMS, "sum")
-    agg["stock_volume_m3"] = lambda s: s.sum(min_count=1)
+    for name in ("stock_volume_m3", "increment_measured_m3", "increment_model_m3"):
+        agg[name] = lambda s: s.sum(min_count=1)
     return base.groupby([*keys, "year", "project_type"], dropna=False).agg(agg)
 
 
@@ -208,6 +312,9 @@ def view(base: pd.DataFrame, by: str) -> pd.DataFrame:
         out = pd.concat(rows, ignore_index=True)
         out["adcode"] = out["unit_no"].astype(str)
     out["share_of_city"] = _share(out) if "year" in out else np.nan
+    if "stock_area_mu" in out:
+        area_ha = out["stock_area_mu"] / 15.0
+        out["stock_m3_per_ha"] = (out["stock_volume_m3"] / area_ha).where(area_ha > 0)
     columns = [c for c in PROGRESS_COLUMNS if c in out.columns]
     extra = [c for c in ("unit_no", "note") if c in out.columns]
     lead = ["unit_no"] if "unit_no" in extra else []
@@ -218,10 +325,26 @@ def view(base: pd.DataFrame, by: str) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+#: Status of a city-target row (the ``status`` column).
+NEEDS_RESOURCE_LAYERS = "needs_resource_layers"
+NEEDS_RESOURCE_NOTE = (
+    "需森林资源一张图 / needs the forest-resource layers: the plan's target is "
+    "the whole forest's change between two inventories, which project polygons "
+    "cannot measure; project work is listed apart"
+)
+
+
 def city_targets(
     base: pd.DataFrame, *, coverage: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Each plan target: done per year and cumulative, remaining, % done."""
+    """Each plan target: what measures it, and done, remaining, % done.
+
+    ``status``: ``project_work`` (programme targets of area treated, and
+    project work without a target: ``target`` empty), ``needs_resource_layers``
+    (new forest area and new stock volume: ``done`` empty), ``coverage``
+    (measured from land-cover rasters when a coverage table is given) or
+    ``not_tracked``.
+    """
     from forestsink.reference import read_plan_targets, read_project_types
 
     targets = read_plan_targets()
@@ -230,11 +353,13 @@ def city_targets(
     by_year = base.groupby("year")
     rows = []
 
-    def emit(target_id, name_zh, name_en, unit, value, series, note=""):
+    def emit(target_id, name_zh, name_en, unit, value, series, note, status):
         cumulative = 0.0
+        has_target = not np.isnan(value)
         for y in years:
             done = float(series.get(y, 0.0)) if series is not None else np.nan
             cumulative += done
+            measured = series is not None and has_target
             rows.append(
                 {
                     "target_id": target_id,
@@ -245,12 +370,9 @@ def city_targets(
                     "target": value,
                     "done": done,
                     "cumulative": cumulative,
-                    "remaining": max(value - cumulative, 0.0)
-                    if series is not None
-                    else np.nan,
-                    "pct_done": 100.0 * cumulative / value
-                    if series is not None
-                    else np.nan,
+                    "remaining": max(value - cumulative, 0.0) if measured else np.nan,
+                    "pct_done": 100.0 * cumulative / value if measured else np.nan,
+                    "status": status,
                     "note": note,
                 }
             )
@@ -262,11 +384,9 @@ def city_targets(
         "New forest area",
         "mu",
         t.loc["new_forest_area", "value"],
-        by_year["new_forest_area_mu"].sum(),
-        "net area of the types that add forest area; overlaps counted once",
-    )
-    volume = (
-        by_year["stock_volume_m3"].sum() + by_year["stock_volume_estimated_m3"].sum()
+        None,
+        NEEDS_RESOURCE_NOTE,
+        NEEDS_RESOURCE_LAYERS,
     )
     emit(
         "new_stock_volume",
@@ -274,9 +394,21 @@ def city_targets(
         "New stock volume",
         "m3",
         t.loc["new_stock_volume", "value"],
-        volume,
-        "delivered volume plus area × growth where none was delivered; the "
-        "plan's target is the whole forest's increase, not only projects'",
+        None,
+        NEEDS_RESOURCE_NOTE + "; delivered 蓄积 is a standing stock, not an increment",
+        NEEDS_RESOURCE_LAYERS,
+    )
+    emit(
+        "project_planted_area",
+        "项目作业面积：造林（净）",
+        "Project work: area planted (net)",
+        "mu",
+        np.nan,
+        by_year["new_forest_area_mu"].sum(),
+        "net area of the project types that plant forest, overlaps counted "
+        "once; project work, not the resource's new forest area (young "
+        "plantations are 未成林造林地 for years)",
+        "project_work",
     )
     programme = targets[targets["scope"] == "programme"]
     for ptype, group in programme.groupby("project_type", sort=False):
@@ -285,13 +417,14 @@ def city_targets(
         gross = base[base["project_type"] == ptype].groupby("year")["gross_area_mu"]
         emit(
             f"type_{ptype}",
-            f"{names.loc[ptype, 'name_zh']}（{labels}）",
-            names.loc[ptype, "name_en"],
+            f"项目作业面积：{names.loc[ptype, 'name_zh']}（{labels}）",
+            f"Project work: area treated, {names.loc[ptype, 'name_en']}",
             "mu",
             value,
             gross.sum(),
             "sum of the programme targets for this project type: "
             + "; ".join(f"{r.programme_zh} {r.value:,.0f}" for r in group.itertuples()),
+            "project_work",
         )
     cov = t.loc["forest_coverage"]
     rows.append(
@@ -306,8 +439,10 @@ def city_targets(
             "cumulative": np.nan,
             "remaining": np.nan,
             "pct_done": np.nan,
-            "note": "measured from land-cover rasters (forestsink coverage), not "
-            "from project polygons",
+            "status": "coverage",
+            "note": "measured from land-cover rasters (forestsink coverage, a "
+            "remote-sensing cross-check), not from project polygons; the "
+            "official rate needs the forest-resource layers",
         }
     )
     if coverage is not None and {"adcode", "coverage_pct", "year"} <= set(coverage):
@@ -334,6 +469,7 @@ def city_targets(
                 "cumulative": np.nan,
                 "remaining": np.nan,
                 "pct_done": np.nan,
+                "status": "not_tracked",
                 "note": "protection of existing forest is not delivered as project "
                 "polygons; not tracked here",
             }
@@ -384,25 +520,40 @@ def read_district_targets(path) -> pd.DataFrame:
 
 
 def district_targets(base: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative done against a bureau's per-district targets."""
-    done = base.groupby("adcode").agg(
-        new_forest_area_mu=("new_forest_area_mu", "sum"),
-        new_stock_volume_m3=("stock_volume_m3", "sum"),
+    """Compare a bureau's per-district targets with the project work.
+
+    Both metrics (``new_forest_area_mu``, ``new_stock_volume_m3``) are
+    resource statistics: ``done``, ``remaining`` and ``pct_done`` stay empty
+    (``status`` ``needs_resource_layers``) and ``project_work`` shows what the
+    projects did apart: the net area planted (mu), or the project increment
+    measured or modelled (m³; empty where not estimable).
+    """
+    grouped = base.groupby("adcode")
+    planted = grouped["new_forest_area_mu"].sum()
+    increment = (
+        grouped["increment_measured_m3"]
+        .sum(min_count=1)
+        .add(grouped["increment_model_m3"].sum(min_count=1), fill_value=0.0)
     )
-    done["new_stock_volume_m3"] += base.groupby("adcode")[
-        "stock_volume_estimated_m3"
-    ].sum()
     rows = []
     for r in targets.itertuples():
-        value = float(done[r.metric].get(r.adcode, 0.0))
+        if r.metric == "new_forest_area_mu":
+            work = float(planted.get(r.adcode, 0.0))
+            what = "项目造林面积（净）/ project work: area planted (net), mu"
+        else:
+            work = float(increment.get(r.adcode, np.nan))
+            what = "项目增量（实测或模型）/ project increment (measured or model), m³"
         rows.append(
             {
                 "adcode": r.adcode,
                 "metric": r.metric,
                 "target": r.target,
-                "done": value,
-                "remaining": max(r.target - value, 0.0),
-                "pct_done": 100.0 * value / r.target if r.target else np.nan,
+                "done": np.nan,
+                "remaining": np.nan,
+                "pct_done": np.nan,
+                "status": NEEDS_RESOURCE_LAYERS,
+                "project_work": work,
+                "project_work_what": what,
             }
         )
     out = pd.DataFrame(rows).merge(_district_keys(), on="adcode", how="left")
@@ -417,17 +568,11 @@ def district_targets(base: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
             "done",
             "remaining",
             "pct_done",
+            "status",
+            "project_work",
+            "project_work_what",
         ]
     ]
-
-
-def growth_parameter(params: pd.DataFrame) -> float | None:
-    """Return the ``default`` growth (m³/ha/yr) of the parameter table, if any."""
-    rows = params[
-        (params["parameter"] == "growth_m3_ha_yr")
-        & (params["forest_type"] == "default")
-    ]
-    return float(rows["value"].iloc[0]) if len(rows) else None
 
 
 def progress_tables(
@@ -444,8 +589,13 @@ def progress_tables(
     scheduler: str | None = None,
     partitions: int | None = None,
     client=None,
+    growth=None,
 ) -> Tables:
     """All progress tables for a store (the ``progress`` tool).
+
+    *growth*: a growth (yield) table file or a checked table
+    (:func:`read_growth_table`) for the modelled project increment; without
+    one, pieces without before/after volumes are not estimable.
 
     ``engine="dask"`` computes the pieces on ``dask.distributed`` workers
     (see :mod:`forestsink.distributed`); ``scheduler`` is an existing
@@ -462,8 +612,8 @@ def progress_tables(
     from forestsink.reference import read_carbon_parameters, read_project_types
 
     types = read_project_types(rules)
-    carbon = read_carbon_parameters(params)
-    growth = growth_parameter(carbon)
+    read_carbon_parameters(params)  # refuse a bad --params file early
+    growth_path, growth = _growth(growth, rules)
     end_year = _end_year(store, as_of)
     if engine not in ("local", "dask"):
         raise ForestsinkError(f"--engine {engine!r}: use local or dask.")
@@ -483,8 +633,8 @@ def progress_tables(
         )
     else:
         pieces = pieces_from_store(store, as_of=as_of, rules=rules)
-        est = _estimated_volume(pieces, types=types, growth=growth, end_year=end_year)
-        base = progress_by_district(pieces, est_volume=est)
+        inc = increment_of_pieces(pieces, types=types, growth=growth, end_year=end_year)
+        base = progress_by_district(pieces, increment=inc)
     base = base.sort_values(
         ["adcode", "year", "project_type"], kind="stable"
     ).reset_index(drop=True)
@@ -504,7 +654,7 @@ def progress_tables(
     return Tables(
         tables=tables,
         settings=_settings(
-            store, as_of, rules, params, by, year, targets, growth, end_year
+            store, as_of, rules, params, by, year, targets, growth_path, end_year
         ),
     )
 
@@ -557,6 +707,15 @@ def _partitioned_base(
         )
 
 
+def _growth(growth, rules):
+    """Return (what to show in the settings, checked table or None)."""
+    if growth is None:
+        return None, None
+    if isinstance(growth, pd.DataFrame):
+        return "(table given in code)", growth
+    return str(growth), read_growth_table(growth, rules=rules)
+
+
 def _end_year(store, as_of) -> int:
     """Last year of growth: the as-of date's year, or the plan's end."""
     from forestsink.store.gpkg import parse_as_of
@@ -584,11 +743,49 @@ def _settings(store, as_of, rules, params, by, year, targets, growth, end_year):
         "district_targets": str(targets)
         if targets
         else "none (no invented targets) / 无",
-        "growth_m3_ha_yr": f"{growth}" if growth is not None else "none",
+        "growth_table": growth
+        if growth
+        else "none: increment not estimable without before/after volumes / "
+        "无生长表：无改造前后蓄积者不可估算",
         "growth_end_year": str(end_year),
         "tool_version": __version__,
         "generated": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+#: Columns of the ``carbon`` table (the issue's CLI columns come first).
+CARBON_COLUMNS = [
+    "adcode",
+    "name_zh",
+    "name_en",
+    "co2_t_per_yr",
+    "co2_t_per_yr_p05",
+    "co2_t_per_yr_p95",
+    "method",
+    "region",
+    "increment_m3",
+    "co2_t",
+    "co2_t_p05",
+    "co2_t_p95",
+    "co2_t_central",
+    "co2_t_ipcc_low",
+    "co2_t_ipcc_high",
+    "area_estimated_mu",
+    "area_not_estimable_mu",
+    "years",
+]
+
+
+def _group_method(methods: set) -> str:
+    from forestsink.carbon import MEASURED, MODEL, NOT_ESTIMABLE
+
+    if MEASURED in methods and MODEL in methods:
+        return f"{MEASURED}+model"
+    if MEASURED in methods:
+        return MEASURED
+    if MODEL in methods:
+        return MODEL
+    return NOT_ESTIMABLE
 
 
 def carbon_tables(
@@ -600,21 +797,32 @@ def carbon_tables(
     draws: int = 10_000,
     seed: int = 2012,
     bvf_includes_roots: bool = True,
+    growth=None,
 ) -> Tables:
-    """Carbon sink per district and city-wide (the ``carbon`` tool).
+    """CO₂ of the project increment per district and city-wide (``carbon``).
+
+    This is **not** the forest's carbon sink (that needs the forest-resource
+    layers): it converts only the project increment of
+    :func:`forestsink.carbon.project_increment` (before/after volumes, or a
+    user growth table net of its baseline). Delivered standing stocks never
+    enter. Where no piece of a district has an estimable increment, its CO₂
+    is empty and ``method`` is ``not_estimable``.
+
+    Parameters
+    ----------
+    growth : path or DataFrame, optional (default: None)
+        Growth (yield) table, see :func:`read_growth_table`.
 
     Returns
     -------
     Tables
-        ``carbon`` (per district, with a city row ``500000``), ``by_type``
-        (city per forest type), ``parameters`` (what was used), ``settings``.
+        ``carbon`` (per district, with a city row ``500000``; columns
+        :data:`CARBON_COLUMNS`: ``co2_t`` … in t CO₂ accumulated by the end
+        year, ``co2_t_per_yr`` … the same spread over the years of the plan
+        period to the end year, ``years``), ``by_type`` (city per forest
+        type), ``parameters`` (what was used), ``settings``.
     """
-    from forestsink.carbon import (
-        carbon_by_group,
-        classify_species,
-        delta_volume,
-        resolve_parameters,
-    )
+    from forestsink.carbon import carbon_by_group, resolve_parameters
     from forestsink.reference import read_carbon_parameters, read_project_types
 
     types = read_project_types(rules)
@@ -623,16 +831,17 @@ def carbon_tables(
     parameters = resolve_parameters(
         params_table, forest_types, bvf_includes_roots=bvf_includes_roots
     )
+    growth_path, growth_table = _growth(growth, rules)
     pieces = pieces_from_store(store, as_of=as_of, rules=rules)
     end_year = _end_year(store, as_of)
-    growth = growth_parameter(params_table)
+    inc = increment_of_pieces(
+        pieces, types=types, growth=growth_table, end_year=end_year
+    )
     dv = pieces[["adcode", "project_type", "gross_area_mu"]].copy()
-    dv["forest_type"] = classify_species(pieces["species"], forest_types)
-    dv["delta_v_m3"] = delta_volume(
-        pieces, types=types, growth_m3_ha_yr=growth, end_year=end_year
-    ).to_numpy()
-    adds = types["adds_stock_volume"].reindex(dv["project_type"]).fillna(False)
-    dv = dv[adds.to_numpy(dtype=bool)]
+    dv["forest_type"] = inc["forest_type"].to_numpy()
+    dv["delta_v_m3"] = inc["increment_m3"].to_numpy()
+    dv["method"] = inc["method"].to_numpy()
+    dv = dv[dv["method"].to_numpy() != "none"]  # types that add no volume
     per_district = carbon_by_group(
         dv, parameters, group="adcode", draws=draws, seed=seed
     )
@@ -659,22 +868,37 @@ def carbon_tables(
         on="adcode",
         how="left",
     )
-    out = out[
-        [
-            "adcode",
-            "name_zh",
-            "name_en",
-            "region",
-            "delta_v_m3",
-            "co2_t",
-            "co2_t_p05",
-            "co2_t_p95",
-            "co2_t_central",
-            "co2_t_ipcc_low",
-            "co2_t_ipcc_high",
-            "area_not_estimated_mu",
-        ]
+    known = dv["forest_type"].isin(list(parameters)) & dv["delta_v_m3"].notna()
+    usable = pd.concat([dv[known], dv[known].assign(adcode="500000")])
+    methods = usable.groupby("adcode")["method"].agg(set)
+    out["method"] = [_group_method(methods.get(a, set())) for a in out["adcode"]]
+    out["area_estimated_mu"] = (
+        (usable.groupby("adcode")["gross_area_mu"].sum().reindex(out["adcode"]))
+        .fillna(0.0)
+        .to_numpy()
+    )
+    out = out.rename(
+        columns={
+            "delta_v_m3": "increment_m3",
+            "area_not_estimated_mu": "area_not_estimable_mu",
+        }
+    )
+    co2 = [
+        "increment_m3",
+        "co2_t",
+        "co2_t_p05",
+        "co2_t_p95",
+        "co2_t_central",
+        "co2_t_ipcc_low",
+        "co2_t_ipcc_high",
     ]
+    none = out["method"] == "not_estimable"
+    out.loc[none, co2] = np.nan  # not estimable is not zero
+    years = end_year - PLAN_YEARS[0] + 1
+    out["years"] = years
+    for name in ("", "_p05", "_p95"):
+        out[f"co2_t_per_yr{name}"] = out[f"co2_t{name}"] / years
+    out = out[CARBON_COLUMNS]
     by_type = _by_type(dv, parameters, draws=draws, seed=seed)
     used = pd.DataFrame(
         [
@@ -690,13 +914,17 @@ def carbon_tables(
         ]
     )
     settings = _settings(
-        store, as_of, rules, params, "district", None, None, growth, end_year
+        store, as_of, rules, params, "district", None, None, growth_path, end_year
     )
     settings.update(
         {
             "draws": str(draws),
             "seed": str(seed),
             "bvf_includes_roots": str(bvf_includes_roots),
+            "what": "项目增量（实测或模型，扣除基线）折算 CO₂，非森林碳汇 / CO₂ of the "
+            "project increment (measured, or model with baseline), not the "
+            "forest's carbon sink",
+            "co2_t_per_yr": f"co2_t / {years} years ({PLAN_YEARS[0]}–{end_year})",
         }
     )
     return Tables(
@@ -714,5 +942,12 @@ def _by_type(dv, parameters, *, draws, seed) -> pd.DataFrame:
             part.assign(city="500000"), parameters, group="city", draws=draws, seed=seed
         )
         one.insert(0, "forest_type", code)
-        rows.append(one.drop(columns="city"))
+        rows.append(
+            one.drop(columns="city").rename(
+                columns={
+                    "delta_v_m3": "increment_m3",
+                    "area_not_estimated_mu": "area_not_estimable_mu",
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()

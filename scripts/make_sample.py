@@ -857,6 +857,14 @@ COLUMN_CHOICES = {
     "stock_volume_m3": ("蓄积", "蓄积量(m3)", "HUO_LMXJ"),
 }
 EXTRA_COLUMNS = {"remark": "备注", "village": "村"}
+# A before/after volume pair of the same land (改造前/改造后蓄积) on the
+# renovation rows of some GeoPackage/GeoJSON deliveries that give a stock
+# volume (no DBF: its 10-byte names would cut the Chinese names). The "after"
+# value is the delivered standing stock; "before" is lower by a synthetic
+# 5-15 % gain over the work period. Chosen by a hash of district and year, so
+# the random stream (and every other figure of the sample) is unchanged.
+VOLUME_PAIR_COLUMNS = {"stock_before": "改造前蓄积", "stock_after": "改造后蓄积"}
+VOLUME_PAIR_SHARE = 3  # one delivery in three of those eligible
 UNKNOWN_TYPE_WORD = "森林康养"
 OUTSIDE_TARGET_LONLAT = (110.72, 30.95)  # Badong/Zigui, Hubei
 FORMATS = ("shp_gbk", "shp_utf8", "gpkg", "geojson", "shpzip")
@@ -1424,8 +1432,30 @@ def _gdal_options(**opts):
         pyogrio.set_gdal_config_options(dict.fromkeys(opts))
 
 
+def _add_volume_pair(spec: Delivery) -> None:
+    """Give *spec* the before/after volume columns when it is chosen."""
+    eligible = (
+        spec.fmt in ("gpkg", "geojson")
+        and "stock_volume_m3" in spec.columns
+        and any(f.ptype == "renovation" for f in spec.rows)
+    )
+    chosen = zlib.crc32(f"{spec.adcode}/{spec.year}".encode()) % VOLUME_PAIR_SHARE
+    if eligible and chosen == 0:
+        spec.extra.update(VOLUME_PAIR_COLUMNS)
+
+
+def _pair_value(f: Feature, key: str):
+    if f.ptype != "renovation":
+        return None
+    if key == "stock_after":
+        return f.volume
+    gain = 0.05 + (zlib.crc32(str(f.key).encode()) % 101) / 1000.0
+    return round(f.volume / (1.0 + gain), 1)
+
+
 def _frame(spec: Delivery, drow) -> gpd.GeoDataFrame:
     """Build the attribute table with the delivery's own column names."""
+    _add_volume_pair(spec)
     cols: dict[str, list] = {}
     canon = dict(spec.columns)
     for c, name in canon.items():
@@ -1449,6 +1479,9 @@ def _frame(spec: Delivery, drow) -> gpd.GeoDataFrame:
                 vals.append(f.volume)
         cols[name] = vals
     for key, name in spec.extra.items():
+        if key in VOLUME_PAIR_COLUMNS:
+            cols[name] = [_pair_value(f, key) for f in spec.rows]
+            continue
         cols[name] = [f.village if key == "village" else f.remark for f in spec.rows]
     geoms = gpd.GeoSeries([f.geom4490 for f in spec.rows], crs=4490)
     if spec.true_epsg != 4490:

@@ -1,4 +1,5 @@
-"""Carbon: a hand-computed case, Monte Carlo against the analytic value, units."""
+"""Carbon: a hand-computed case, Monte Carlo against the analytic value, units;
+the project increment (a standing stock is never an increment)."""
 
 import numpy as np
 import pandas as pd
@@ -9,11 +10,13 @@ from forestsink.carbon import (
     Param,
     carbon_by_group,
     classify_species,
-    delta_volume,
     factor,
     factor_rel_sd,
+    project_increment,
     resolve_parameters,
+    validate_growth_table,
 )
+from forestsink.errors import GrowthTableError
 from forestsink.progress import read_forest_types
 from forestsink.reference import read_carbon_parameters, read_project_types
 
@@ -141,17 +144,172 @@ def test_species_words():
     ]
 
 
-def test_delta_volume_delivered_or_growth():
-    types = read_project_types()
+def _growth(rows):
+    table = pd.DataFrame(
+        [r.split(",") for r in rows],
+        columns=[
+            "project_type",
+            "forest_type",
+            "age_from",
+            "age_to",
+            "growth_m3_ha_yr",
+            "baseline_m3_ha_yr",
+            "source",
+        ],
+    )
+    return validate_growth_table(
+        table,
+        source="g.csv",
+        project_types=read_project_types().index,
+        forest_types=read_forest_types()["forest_type"],
+    )
+
+
+def _increment(pieces, growth=None, *, species=None, end_year=2015):
+    types = read_forest_types()
+    ft = classify_species(
+        pd.Series(species or [None] * len(pieces), dtype=object), types
+    )
+    fallback = dict(zip(types["forest_type"], types["fallback"], strict=True))
+    return project_increment(
+        pieces,
+        types=read_project_types(),
+        forest_type=ft,
+        fallback=fallback,
+        growth=growth,
+        end_year=end_year,
+    )
+
+
+STOCK_PIECES = pd.DataFrame(
+    {
+        "project_type": ["renovation", "tending"],
+        "year": [2012, 2012],
+        "gross_area_mu": [15.0, 15.0],  # 1 ha each
+        "stock_volume_m3": [1000.0, 1000.0],  # standing stock, not growth
+    }
+)
+
+
+def test_delivered_stock_is_not_an_increment_without_a_model():
+    # Old code booked the 1,000 m³ as ΔV. Now: no pair, no model → not
+    # estimable (NaN), never 1,000 and never a 0 posing as a measurement.
+    out = _increment(STOCK_PIECES)
+    assert out["increment_m3"].isna().all()
+    assert out["method"].tolist() == ["not_estimable", "not_estimable"]
+
+
+def test_with_a_growth_table_only_the_modelled_increment_over_baseline_counts():
+    growth = _growth(
+        [
+            "renovation,default,1,10,3,1.5,test",
+            "tending,default,1,2,2.5,2,test",
+            "tending,default,3,10,2,2,test",
+        ]
+    )
+    out = _increment(STOCK_PIECES, growth)
+    # worked in 2012, counted to the end of 2015: seasons 2013, 2014, 2015.
+    # renovation: 1 ha × 3 × (3 − 1.5) = 4.5 m³
+    # tending: 1 ha × [(2.5 − 2) + (2.5 − 2) + (2 − 2)] = 1.0 m³
+    assert out["increment_m3"].tolist() == pytest.approx([4.5, 1.0])
+    assert set(out["method"]) == {"project_increment_model"}
+
+
+def test_before_after_pair_gives_after_minus_before():
+    pieces = STOCK_PIECES.assign(
+        stock_before_m3=[400.0, np.nan], stock_after_m3=[460.0, np.nan]
+    )
+    out = _increment(pieces)
+    assert out["increment_m3"].iloc[0] == pytest.approx(60.0)
+    assert out["method"].iloc[0] == "project_increment_measured"
+    assert np.isnan(out["increment_m3"].iloc[1])  # no pair, no model
+
+
+def test_new_planting_grows_by_age_not_at_a_flat_rate():
+    growth = _growth(
+        [
+            "afforestation,default,1,3,0,0,test",
+            "afforestation,default,4,10,2,0,test",
+            "afforestation,masson_pine,1,2,0,0,test",
+            "afforestation,masson_pine,3,20,1,0,test",
+        ]
+    )
     pieces = pd.DataFrame(
         {
-            "project_type": ["afforestation", "afforestation", "nursery", "tending"],
-            "stock_volume_m3": [120.0, np.nan, 50.0, np.nan],
-            "year": [2012, 2013, 2013, 2015],
-            "gross_area_mu": [150.0, 150.0, 150.0, 150.0],
+            "project_type": ["afforestation", "afforestation", "afforestation"],
+            "year": [2011, 2011, 2014],
+            "gross_area_mu": [30.0, 30.0, 30.0],  # 2 ha
+            "stock_volume_m3": [np.nan, 500.0, np.nan],
         }
     )
-    dv = delta_volume(pieces, types=types, growth_m3_ha_yr=4.0, end_year=2015)
-    # delivered 120; 10 ha × 4 m³/ha/yr × 2 years = 80; nursery adds none;
-    # planted in the last year: no growth yet
-    assert dv.tolist() == pytest.approx([120.0, 80.0, 0.0, 0.0])
+    out = _increment(pieces, growth, species=["柏木", "马尾松", "柏木"])
+    # 柏木 → cypress → other_conifer → default rows. Planted 2011: seasons
+    # 2012–2015 are ages 1–4: 2 ha × (0 + 0 + 0 + 2) = 4 m³ (flat 4.23 m³/ha/yr
+    # would have given 2 × 4.23 × 4 = 33.84). 马尾松 has its own rows: 2 ha ×
+    # (0 + 0 + 1 + 1) = 4 m³, the delivered 500 m³ stock ignored. Planted
+    # 2014: age 1 only, 未成林 → 0 m³ (a model result, not "not estimable").
+    assert out["increment_m3"].tolist() == pytest.approx([4.0, 4.0, 0.0])
+    # older than the table covers: not estimable, not extrapolated
+    short = _growth(["afforestation,default,1,2,1,0,test"])
+    assert np.isnan(_increment(pieces.iloc[:1], short)["increment_m3"].iloc[0])
+
+
+def test_nurseries_add_no_increment():
+    pieces = pd.DataFrame(
+        {
+            "project_type": ["nursery"],
+            "year": [2012],
+            "gross_area_mu": [15.0],
+            "stock_volume_m3": [50.0],
+        }
+    )
+    out = _increment(pieces)
+    assert out["increment_m3"].tolist() == [0.0] and out["method"].tolist() == ["none"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("afforestation,default,1,3,x,0,src", "row 2, column growth_m3_ha_yr"),
+        ("afforestation,default,1,3,2,,src", "row 2, column baseline_m3_ha_yr"),
+        ("planting,default,1,3,2,0,src", "row 2, column project_type"),
+        ("afforestation,pine,1,3,2,0,src", "row 2, column forest_type"),
+        ("afforestation,default,0,3,2,0,src", "row 2, column age_from"),
+        ("afforestation,default,1,3,2,0,", "row 2, column source"),
+        ("afforestation,default,1,3,99,0,src", "between 0 and 60"),
+    ],
+)
+def test_growth_table_errors_name_row_and_column(row, message):
+    with pytest.raises(GrowthTableError, match=message) as err:
+        _growth([row])
+    assert "g.csv" in str(err.value)
+
+
+def test_growth_table_ages_without_gaps():
+    with pytest.raises(GrowthTableError, match="gap at year 4"):
+        _growth(["afforestation,default,1,3,0,0,s", "afforestation,default,5,9,2,0,s"])
+    with pytest.raises(GrowthTableError, match="overlap"):
+        _growth(["afforestation,default,1,3,0,0,s", "afforestation,default,3,9,2,0,s"])
+
+
+def test_example_growth_table_is_valid_and_marked_illustrative():
+    from forestsink.progress import read_growth_table
+    from forestsink.reference import data_dir
+
+    path = data_dir() / "growth_table.EXAMPLE.csv"
+    table = read_growth_table(path)
+    assert table["source"].str.contains("ILLUSTRATIVE").all()
+
+
+def test_module_docstring_no_longer_claims_the_guideline():
+    from forestsink import carbon
+
+    doc = carbon.__doc__
+    assert "as used in China's provincial GHG inventory guideline" not in doc
+    assert "not the forest's carbon sink" in " ".join(doc.split())
+
+
+def test_flat_growth_row_feeds_nothing():
+    from forestsink import progress
+
+    assert not hasattr(progress, "growth_parameter")

@@ -1,7 +1,6 @@
 """The Dask engine gives the local engine's numbers (one LocalCluster)."""
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 from shapely.geometry import box
 
@@ -14,7 +13,10 @@ NUMBERS = [
     "net_area_mu",
     "new_forest_area_mu",
     "stock_volume_m3",
-    "stock_volume_estimated_m3",
+    "stock_area_mu",
+    "increment_measured_m3",
+    "increment_model_m3",
+    "increment_not_estimable_mu",
     "share_of_city",
 ]
 
@@ -72,13 +74,16 @@ def test_boundary_crossing_polygons_are_netted_once(engine, dask_client, tmp_pat
     from forestsink.aggregate import project_pieces
     from forestsink.dataset import write_partitions
     from forestsink.distributed import progress_base_partitioned
-    from forestsink.progress import progress_by_district
+    from forestsink.progress import increment_of_pieces, progress_by_district
 
     frame = _crossing_frame()
     districts = read_districts()
     types = read_project_types()
     pieces = project_pieces(frame, districts, types=types)
-    local = progress_by_district(pieces, est_volume=pd.Series(0.0, pieces.index))
+    local = progress_by_district(
+        pieces,
+        increment=increment_of_pieces(pieces, types=types, growth=None, end_year=2015),
+    )
     write_partitions(frame, tmp_path, "t")
     got = progress_base_partitioned(
         tmp_path,
@@ -166,7 +171,7 @@ def test_unsplit_polygons_are_netted_with_lazy_geometries(stored_area, tmp_path)
     from forestsink.area import area_mu
     from forestsink.dataset import write_partitions
     from forestsink.distributed import progress_base_partitioned
-    from forestsink.progress import progress_by_district
+    from forestsink.progress import increment_of_pieces, progress_by_district
 
     frame = _inside_frame()
     if stored_area:
@@ -179,7 +184,10 @@ def test_unsplit_polygons_are_netted_with_lazy_geometries(stored_area, tmp_path)
     local = project_pieces(
         frame.drop(columns="area_mu", errors="ignore"), districts, types=types
     )
-    local = progress_by_district(local, est_volume=pd.Series(0.0, local.index))
+    local = progress_by_district(
+        local,
+        increment=increment_of_pieces(local, types=types, growth=None, end_year=2015),
+    )
     write_partitions(frame, tmp_path, "t")
     got = progress_base_partitioned(
         tmp_path, districts, types, growth=None, end_year=2015, partitions=3

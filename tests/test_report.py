@@ -49,18 +49,36 @@ def test_no_network_and_no_console_errors(page):
 def test_headline_equals_the_cli_tables(page, sample_store):
     city = progress_tables(sample_store).tables["city_targets"]
     final = city.sort_values("year").groupby("target_id").tail(1).set_index("target_id")
-    for target in ("new_forest_area", "new_stock_volume"):
-        shown = page.execute_script(
+
+    def card(target, what="dataset.value"):
+        return page.execute_script(
             "return document.querySelector('[data-target=\"' + arguments[0] + "
-            "'\"] .done').dataset.value",
+            "'\"] .done')." + what,
             target,
         )
-        assert float(shown) == pytest.approx(final.loc[target, "cumulative"])
-    carbon = carbon_tables(sample_store).tables["carbon"].set_index("adcode")
-    shown = page.execute_script(
-        "return document.querySelector('[data-target=\"carbon\"] .done').dataset.value"
+
+    # the plan's resource targets are no longer filled with project sums
+    for target in ("new_forest_area", "new_stock_volume"):
+        assert card(target) == ""
+        assert "需森林资源一张图" in card(target, "textContent")
+        assert "needs the forest-resource layers" in card(target, "textContent")
+    shown = card("project_planted_area")
+    assert float(shown) == pytest.approx(
+        final.loc["project_planted_area", "cumulative"]
     )
-    assert float(shown) == pytest.approx(carbon.loc["500000", "co2_t"])
+    carbon = carbon_tables(sample_store).tables["carbon"].set_index("adcode")
+    city = carbon.loc["500000"]
+    if city["method"] == "not_estimable":
+        assert card("project_increment_co2") == ""
+        assert "不可估算" in card("project_increment_co2", "textContent")
+    else:
+        shown = card("project_increment_co2")
+        assert float(shown) == pytest.approx(city["co2_t"])
+    headline = page.execute_script(
+        "return document.getElementById('headline').textContent"
+    )
+    assert "项目增量 CO₂" in headline
+    assert "碳汇（项目）" not in headline and "Carbon sink" not in headline
 
 
 def test_district_table_equals_progress(page, sample_store):
@@ -107,11 +125,12 @@ def test_switching_a_layer_changes_the_legend(page):
     from selenium.webdriver.common.by import By
 
     legend = page.find_element(By.CSS_SELECTOR, ".leaflet-bottom.leaflet-right .legend")
-    assert "新增森林面积" in legend.text
+    assert "项目造林面积" in legend.text
     labels = page.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-base label")
-    carbon = next(label for label in labels if "碳汇" in label.text)
+    assert not any("碳汇" in label.text for label in labels)
+    carbon = next(label for label in labels if "项目增量" in label.text)
     carbon.click()
-    assert "碳汇" in legend.text and "t CO₂" in legend.text
+    assert "项目增量 CO₂" in legend.text and "t CO₂" in legend.text
 
 
 def test_year_slider_filters(page):

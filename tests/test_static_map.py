@@ -434,10 +434,19 @@ def test_render_from_a_small_store(tmp_path):
     for center, name in ((WANZHOU, "万州区"), (FULING, "涪陵区")):
         path = write(frame(center, district=name), tmp_path / f"{name}.gpkg")
         ingest_deliveries([path], store, user="tests")
+    from forestsink.reference import data_dir
+
+    growth = data_dir() / "growth_table.EXAMPLE.csv"
     for what in ("progress", "carbon", "projects"):
-        out = render_static_map(what, tmp_path / f"{what}.png", store=store)
+        out = render_static_map(
+            what, tmp_path / f"{what}.png", store=store, growth=growth
+        )
         with Image.open(out) as image:
             assert image.size[0] > image.size[1]
+    # no before/after volumes and no growth table: nothing is estimable, and
+    # the map says so instead of mapping standing stocks as a sink (#22)
+    with pytest.raises(ForestsinkError, match="不可估算"):
+        render_static_map("carbon", tmp_path / "c0.png", store=store)
     with pytest.raises(ForestsinkError, match="coverage"):
         render_static_map("coverage", tmp_path / "c.png", store=store)
     with pytest.raises(ForestsinkError, match="no project polygons as of 2000-01-01"):

@@ -26,12 +26,16 @@ HELP = """forestsink — 森林碳汇跟踪 / forest carbon sink tracker.
 \b
 跟踪重庆市"十二五"造林与碳汇目标（渝府发〔2012〕102号）：
 载入区县上报的项目图斑、校验、保存全部历史版本、按区县汇总、
-由土地覆盖栅格计算森林覆盖率、估算碳汇及其不确定性、生成地图与报告。
+由土地覆盖栅格计算森林覆盖率、估算项目增量（改造前后实测或生长表扣除基线）的
+CO₂、生成地图与报告。上报蓄积为现存蓄积，不计为增量或碳汇；全市森林碳汇需森林资源一张图。
 \b
 Tracks Chongqing's 2011–2015 forest and carbon targets: loads the project
-polygons counties deliver, checks them, keeps every version, aggregates per
-district, measures forest coverage from land-cover rasters, estimates the
-carbon sink with its uncertainty, and renders maps and an offline report.
+polygons counties deliver, checks them, keeps every version, aggregates the
+project work per district, measures forest coverage from land-cover rasters,
+estimates the CO₂ of the project increment (before/after volumes, or a growth
+table net of its baseline), and renders maps and an offline report. A
+delivered stock volume is a standing stock, never an increment or a sink; the
+city's forest carbon sink needs the forest-resource layers.
 """
 
 
@@ -169,10 +173,16 @@ def check_data_cmd(rules: str | None, params: str | None) -> None:
     show_default=True,
     help="PNG 分辨率 / PNG resolution.",
 )
+@click.option(
+    "--growth",
+    type=click.Path(exists=True, dir_okay=False),
+    help="生长表（--what carbon）/ Growth table for the project increment "
+    "(--what carbon); see forestsink carbon --help.",
+)
 @out_option(
     "输出文件 / Output: .html (interactive, districts) or .png/.svg/.pdf (static, A4)."
 )
-def map_cmd(what, store, as_of, coverage_table, year, font, dpi, out) -> None:
+def map_cmd(what, store, as_of, coverage_table, year, font, dpi, growth, out) -> None:
     """绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF)."""
     if what == "districts":
         from forestsink.render.map import write_district_map
@@ -198,6 +208,7 @@ def map_cmd(what, store, as_of, coverage_table, year, font, dpi, out) -> None:
             year=year,
             font=font,
             dpi=dpi,
+            growth=growth,
         )
     click.echo(f"已写出 / Written: {path}")
 

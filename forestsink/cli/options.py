@@ -155,7 +155,7 @@ def _file_option(name: str, help_text: str):
 
 rules_opt = _file_option("--rules", "项目类型规则 / Project-type rules CSV.")
 params_opt = _file_option(
-    "--params", "碳参数（含生长量）/ Carbon parameter CSV (with growth)."
+    "--params", "碳参数 / Carbon conversion parameter CSV (D, BEF, BVF, R, CF)."
 )
 targets_opt = _file_option(
     "--targets",

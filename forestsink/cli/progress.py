@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from forestsink.cli.options import (
+    _file_option,
     as_of_opt,
     engine_opt,
     out_option,
@@ -14,6 +17,22 @@ from forestsink.cli.options import (
     store_opt,
     targets_opt,
 )
+
+growth_opt = _file_option(
+    "--growth",
+    "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
+    "(yield) table by project type, species group and years since the work, with "
+    "baseline and source; without it the increment is 不可估算 / not estimable "
+    "unless before/after volumes were delivered. Format: "
+    "data/growth_table.EXAMPLE.csv.",
+)
+
+
+def _fmt(value: float, unit: str = "") -> str:
+    """Format a figure, or say it is not estimable."""
+    if math.isnan(value):
+        return "不可估算 / not estimable"
+    return f"{value:,.0f}{' ' + unit if unit else ''}"
 
 
 @click.command("progress")
@@ -30,6 +49,7 @@ from forestsink.cli.options import (
 @click.option("--year", type=int, help="只看某一年度 / Only this year.")
 @rules_opt
 @params_opt
+@growth_opt
 @click.option(
     "--coverage",
     "coverage_table",
@@ -52,17 +72,22 @@ def progress_cmd(
     year,
     rules,
     params,
+    growth,
     coverage_table,
     engine,
     scheduler,
     partitions,
     out,
 ):
-    """规划目标完成情况 / Progress against the plan's targets.
+    """项目作业与规划目标 / Project work, and what measures the plan's targets.
 
-    Areas in mu on the ellipsoid; overlaps counted once in net area; polygons
-    crossing a district boundary split by area. CSV and JSON carry the chosen
-    view (--by); Excel carries every view, the city targets and the sources.
+    Project work: areas in mu on the ellipsoid; overlaps counted once in net
+    area; polygons crossing a district boundary split by area. Delivered 蓄积
+    is shown as 现存蓄积 / standing stock, never as new stock volume. The
+    plan's new forest area and new stock volume are whole-forest statistics:
+    需森林资源一张图 / they need the forest-resource layers. CSV and JSON
+    carry the chosen view (--by); Excel every view, the city targets and the
+    sources.
     """
     import pandas as pd
 
@@ -89,16 +114,44 @@ def progress_cmd(
         engine=engine,
         scheduler=scheduler,
         partitions=partitions,
+        growth=growth,
     )
     write_tables(result, out, main="progress")
     city = result.tables["city_targets"]
     final = city[city["year"] == city["year"].max()]
     for r in final.itertuples():
-        if r.pct_done == r.pct_done:  # not NaN
+        if r.status == "needs_resource_layers":
+            click.echo(
+                f"  {r.name_zh} / {r.name_en}: 需森林资源一张图 / needs the "
+                "forest-resource layers (not measurable from project polygons)"
+            )
+        elif r.pct_done == r.pct_done:  # not NaN
             click.echo(
                 f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} / "
                 f"{r.target:,.0f} {r.unit} ({r.pct_done:.1f} %)"
             )
+        elif r.status == "project_work":
+            click.echo(f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} {r.unit}")
+    base = result.tables["city"]
+    stock = base["stock_volume_m3"].sum(min_count=1)
+    measured = base["increment_measured_m3"].sum(min_count=1)
+    model = base["increment_model_m3"].sum(min_count=1)
+    click.echo(
+        f"  现存蓄积（上报，非增量）/ standing stock delivered (not an increment): "
+        f"{_fmt(stock, 'm³')}"
+    )
+    click.echo(
+        f"  项目增量（改造前后实测）/ project increment (measured before/after): "
+        f"{_fmt(measured, 'm³')}"
+    )
+    click.echo(
+        f"  项目增量（模型，扣除基线）/ project increment (model, with baseline): "
+        f"{_fmt(model, 'm³')}"
+    )
+    click.echo(
+        f"  增量不可估算面积 / area with increment not estimable: "
+        f"{base['increment_not_estimable_mu'].sum():,.0f} mu"
+    )
     click.echo(f"已写出 / Written: {out}")
 
 
@@ -126,13 +179,20 @@ def progress_cmd(
     help="生物量-蓄积换算不含根 / Treat Fang's B as above-ground: apply (1+R).",
 )
 @rules_opt
+@growth_opt
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")
-def carbon_cmd(store, as_of, params, draws, seed, bvf_excludes_roots, rules, out):
-    """碳汇估算及不确定性 / Carbon sink with its 90 % interval.
+def carbon_cmd(
+    store, as_of, params, draws, seed, bvf_excludes_roots, rules, growth, out
+):
+    """项目增量折算 CO₂ / CO₂ of the project increment (not the forest sink).
 
-    CO2 = ΔV × D × BEF × (1+R) × CF × 44/12 per forest type (Fang's
+    Only the project increment counts: before/after volumes delivered for the
+    same land, or your growth table (--growth) net of its baseline. Delivered
+    standing stocks (蓄积) never enter; without either, 不可估算 / not
+    estimable. CO2 = ΔV × D × BEF × (1+R) × CF × 44/12 per forest type (Fang's
     biomass–volume slope replaces D × BEF where shipped); Monte Carlo over the
-    parameters whose sources give a spread, and the IPCC approach-1 figure.
+    conversion parameters whose sources give a spread, and the IPCC approach-1
+    figure. The city's forest carbon sink needs the forest-resource layers.
     """
     from forestsink.io import write_tables
     from forestsink.progress import carbon_tables
@@ -146,20 +206,34 @@ def carbon_cmd(store, as_of, params, draws, seed, bvf_excludes_roots, rules, out
         draws=draws,
         seed=seed,
         bvf_includes_roots=not bvf_excludes_roots,
+        growth=growth,
     )
     write_tables(result, out, main="carbon")
     city = result.tables["carbon"].set_index("adcode").loc["500000"]
-    click.echo(
-        f"  全市碳汇 / city sink: {city['co2_t']:,.0f} t CO₂ "
-        f"(90 %: {city['co2_t_p05']:,.0f} – {city['co2_t_p95']:,.0f}); "
-        f"IPCC approach 1: {city['co2_t_ipcc_low']:,.0f} – "
-        f"{city['co2_t_ipcc_high']:,.0f}"
-    )
-    if city["area_not_estimated_mu"] > 0:
+    label = "全市项目增量 CO₂ / city project increment CO₂"
+    if city["method"] == "not_estimable":
         click.echo(
-            f"  未估算面积 / area not estimated: "
-            f"{city['area_not_estimated_mu']:,.0f} mu (bamboo or no ΔV)"
+            f"  {label}: 不可估算 / not estimable (no before/after volumes "
+            "delivered and no --growth table)"
         )
+    else:
+        click.echo(
+            f"  {label} ({city['method']}): {city['co2_t']:,.0f} t CO₂ by "
+            f"{result.settings['growth_end_year']} (90 %: {city['co2_t_p05']:,.0f} – "
+            f"{city['co2_t_p95']:,.0f}; IPCC approach 1: "
+            f"{city['co2_t_ipcc_low']:,.0f} – {city['co2_t_ipcc_high']:,.0f}); "
+            f"{city['co2_t_per_yr']:,.0f} t CO₂/yr over {city['years']} years"
+        )
+    if city["area_not_estimable_mu"] > 0:
+        click.echo(
+            f"  不可估算面积 / area not estimable: "
+            f"{city['area_not_estimable_mu']:,.0f} mu (no before/after volumes, "
+            "no growth-table row, or bamboo)"
+        )
+    click.echo(
+        "  非森林碳汇：全市碳汇需森林资源一张图 / not the forest carbon sink: "
+        "that needs the forest-resource layers"
+    )
     click.echo(f"已写出 / Written: {out}")
 
 
@@ -183,8 +257,9 @@ def carbon_cmd(store, as_of, params, draws, seed, bvf_excludes_roots, rules, out
 @targets_opt
 @params_opt
 @rules_opt
+@growth_opt
 @out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
-def report_cmd(store, coverage, product, as_of, targets, params, rules, out):
+def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, out):
     """生成离线 HTML 报告 / Write the officials' offline HTML report.
 
     One self-contained file: opens in any browser, from a USB stick, with no
@@ -207,6 +282,7 @@ def report_cmd(store, coverage, product, as_of, targets, params, rules, out):
         targets=targets,
         params=params,
         rules=rules,
+        growth=growth,
         coverage=table,
         overlay=overlay,
         settings=extra,

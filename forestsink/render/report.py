@@ -195,7 +195,12 @@ def headline(progress_tables, carbon_table, coverage) -> list[dict]:
     last = (
         city.sort_values("year", kind="stable").groupby("target_id", sort=False).tail(1)
     )
-    first = ["forest_coverage", "new_forest_area", "new_stock_volume"]
+    first = [
+        "forest_coverage",
+        "new_forest_area",
+        "new_stock_volume",
+        "project_planted_area",
+    ]
     rank = {t: i for i, t in enumerate(first)}
     last = last.assign(_rank=last["target_id"].map(rank).fillna(len(first)))
     last = last.sort_values("_rank", kind="stable")
@@ -217,25 +222,32 @@ def headline(progress_tables, carbon_table, coverage) -> list[dict]:
                 "target": _clean(r.target),
                 "done": done,
                 "pct": None
-                if done is None or not r.target
+                if done is None or not r.target or r.target != r.target
                 else 100.0 * done / r.target,
+                "status": r.status,
                 "note": r.note,
             }
         )
     city_c = carbon_table.set_index("adcode").loc["500000"]
+    estimable = city_c["method"] != "not_estimable"
     rows.append(
         {
-            "target_id": "carbon",
-            "name_zh": "碳汇（项目）",
-            "name_en": "Carbon sink (projects)",
+            "target_id": "project_increment_co2",
+            "name_zh": "项目增量 CO₂（实测或模型，扣除基线）",
+            "name_en": "Project increment CO₂ (measured, or model with baseline)",
             "unit": "t CO₂",
             "target": None,
-            "done": _clean(city_c["co2_t"]),
+            "done": _clean(city_c["co2_t"]) if estimable else None,
             "pct": None,
-            "low": _clean(city_c["co2_t_p05"]),
-            "high": _clean(city_c["co2_t_p95"]),
-            "note": "90 % interval from Monte Carlo over the parameters whose "
-            "sources give a spread",
+            "low": _clean(city_c["co2_t_p05"]) if estimable else None,
+            "high": _clean(city_c["co2_t_p95"]) if estimable else None,
+            "status": "project_increment" if estimable else "not_estimable",
+            "note": (
+                f"方法 method: {city_c['method']}; 不可估算面积 area not estimable "
+                f"{city_c['area_not_estimable_mu']:,.0f} 亩 mu. 非森林碳汇：全市碳汇需"
+                "森林资源一张图 / not the forest carbon sink, which needs the "
+                "forest-resource layers. 90 % interval: conversion parameters only"
+            ),
         }
     )
     return rows
@@ -249,7 +261,7 @@ def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
         net_area_mu=("net_area_mu", "sum"),
         new_forest_area_mu=("new_forest_area_mu", "sum"),
         stock_volume_m3=("stock_volume_m3", "sum"),
-        stock_volume_estimated_m3=("stock_volume_estimated_m3", "sum"),
+        increment_not_estimable_mu=("increment_not_estimable_mu", "sum"),
     )
     city_new = totals["new_forest_area_mu"].sum()
     totals["share_of_city"] = (
@@ -273,11 +285,12 @@ def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
             "net_area_mu",
             "new_forest_area_mu",
             "stock_volume_m3",
-            "stock_volume_estimated_m3",
+            "increment_not_estimable_mu",
             "share_of_city",
         ):
             row[c] = _clean(t[c]) if t is not None else 0.0
         row["co2_t"] = _clean(carbon["co2_t"].get(adcode))
+        row["method"] = str(carbon["method"].get(adcode, "not_estimable"))
         if coverage is not None:
             cov = coverage[coverage["adcode"] == adcode].sort_values("year")
             row["coverage_pct"] = (
@@ -402,14 +415,21 @@ def render_report(inputs: ReportInputs) -> str:
         bar_chart_svg(
             rows,
             "new_forest_area_mu",
-            title="新增森林面积 New forest area",
+            title="项目作业面积：造林（净）Project work: area planted (net)",
             unit="亩 mu",
         ),
-        bar_chart_svg(rows, "co2_t", title="碳汇 Carbon sink", unit="t CO₂"),
+        bar_chart_svg(
+            rows,
+            "co2_t",
+            title="项目增量 CO₂（实测或模型，扣除基线）Project increment CO₂ "
+            "(measured, or model with baseline)",
+            unit="t CO₂",
+        ),
         bar_chart_svg(
             rows,
             "stock_volume_m3",
-            title="新增蓄积（上报）Stock volume (delivered)",
+            title="现存蓄积（上报，非增量）Standing stock (delivered, not an "
+            "increment)",
             unit="m³",
         ),
     ]
@@ -459,6 +479,7 @@ def build_report(
     targets=None,
     params=None,
     rules=None,
+    growth=None,
     coverage: pd.DataFrame | None = None,
     overlay: dict | None = None,
     settings: dict | None = None,
@@ -475,8 +496,11 @@ def build_report(
         rules=rules,
         params=params,
         coverage=coverage,
+        growth=growth,
     )
-    carbon = carbon_tables(store, as_of=as_of, params=params, rules=rules, draws=draws)
+    carbon = carbon_tables(
+        store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
+    )
     inputs = ReportInputs(
         progress=progress,
         carbon=carbon,

@@ -133,30 +133,31 @@ class _Theme:
 THEMES: dict[str, _Theme] = {
     "progress": _Theme(
         "new_forest_area_mu",
-        "重庆市各区县新增森林面积",
-        "New forest area by district, Chongqing",
-        "新增森林面积（万亩）",
-        "New forest area (10,000 mu)",
+        "重庆市各区县项目造林面积",
+        "Project work: area planted by district, Chongqing",
+        "项目造林面积（万亩）",
+        "Area planted (10,000 mu)",
         10_000.0,
         "YlGn",
-        "新增森林面积：新增林地的项目类型（造林、退耕还林等）的净面积，\n"
-        "重叠地块只计一次。括号内为区县数。\n"
-        "New forest area: net area of the project types that add forest\n"
-        "(afforestation, grain-to-green ...); overlaps counted once.\n"
-        "(n): number of districts in the class.",
+        "项目作业面积：造林类项目（造林、退耕还林等）的净面积，重叠地块只计\n"
+        "一次；不是新增森林面积（需森林资源一张图）。括号内为区县数。\n"
+        "Project work: net area planted by the project types that plant forest\n"
+        "(afforestation, grain-to-green ...), overlaps once; not the new forest\n"
+        "area (needs the forest-resource layers). (n): districts in the class.",
     ),
     "carbon": _Theme(
         "co2_t",
-        "重庆市各区县新增森林碳汇",
-        "Carbon sink of new forest by district, Chongqing",
-        "碳汇（万吨 CO₂）",
-        "Carbon sink (10,000 t CO₂)",
+        "重庆市各区县项目增量 CO₂（实测或模型，扣除基线）",
+        "Project increment CO₂ (measured, or model with baseline), Chongqing",
+        "项目增量 CO₂（万吨）",
+        "Project increment CO₂ (10,000 t)",
         10_000.0,
         "BuGn",
-        "碳汇：项目地块新增蓄积量折算的 CO₂ 吸收量（蒙特卡罗均值）。\n"
-        "括号内为区县数。\n"
-        "Carbon sink: CO₂ taken up by the new stock volume of project\n"
-        "polygons (Monte Carlo mean). (n): number of districts in the class.",
+        "项目增量：改造前后实测蓄积之差，或生长表模型扣除基线，折算 CO₂；\n"
+        "上报的现存蓄积不计入。无数据 = 不可估算。非森林碳汇（需森林资源一张图）。\n"
+        "Project increment: after − before volumes, or a growth table net of its\n"
+        "baseline, as CO₂; delivered standing stocks never count. No data = not\n"
+        "estimable. Not the forest carbon sink (needs the forest-resource layers).",
     ),
     "coverage": _Theme(
         "coverage_pct",
@@ -1566,6 +1567,7 @@ def render_static_map(
     font=None,
     districts: gpd.GeoDataFrame | None = None,
     dpi: int = DEFAULT_DPI,
+    growth=None,
 ) -> Path:
     """Compute the tables a map needs and write it (``forestsink map``).
 
@@ -1597,6 +1599,10 @@ def render_static_map(
         District boundaries.
     dpi : int, optional (default: 200)
         PNG resolution.
+    growth : str, Path or DataFrame, optional (default: None)
+        ``carbon``: growth (yield) table for the modelled project increment
+        (:func:`forestsink.progress.read_growth_table`); without it only
+        before/after volumes give a figure, other districts are no data.
 
     Returns
     -------
@@ -1631,8 +1637,8 @@ def render_static_map(
             subtitle = (
                 f"2011–2015 年累计 / cumulative 2011–2015 · "
                 f"{_state_text(as_of, progress)} · 全市 / city: "
-                f"{total / 1e4:,.1f} 万亩，规划目标 / plan target "
-                f"{target / 1e4:,.0f} 万亩 ({100 * total / target:.1f} %)"
+                f"{total / 1e4:,.1f} 万亩（项目作业，非新增森林面积 / project "
+                f"work, not the plan's new forest area of {target / 1e4:,.0f} 万亩）"
             )
         else:
             subtitle = (
@@ -1643,15 +1649,24 @@ def render_static_map(
         if carbon is None:
             from forestsink.progress import carbon_tables
 
-            carbon = carbon_tables(_nonempty_store(store, as_of), as_of=as_of)
+            carbon = carbon_tables(
+                _nonempty_store(store, as_of), as_of=as_of, growth=growth
+            )
         values = _as_frame(carbon, "carbon")
         city = values[values["adcode"].astype(str) == "500000"]
         subtitle = (
-            f"2011–2015 年新增森林 / new forest 2011–2015 · "
-            f"{_state_text(as_of, carbon)}"
+            f"2011–2015 年项目 / projects 2011–2015 · {_state_text(as_of, carbon)}"
         )
-        if len(city) and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
-            c = city.iloc[0]
+        c = city.iloc[0] if len(city) else None
+        if c is not None and c.get("method") == "not_estimable":
+            raise ForestsinkError(
+                "map --what carbon: 项目增量不可估算 / the project increment is not "
+                "estimable in any district (no before/after volumes delivered); "
+                "give a growth table (--growth FILE, format "
+                "data/growth_table.EXAMPLE.csv). Delivered standing stocks are "
+                "not an increment and are not mapped as one."
+            )
+        if c is not None and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
             subtitle += (
                 f" · 全市 / city: {c['co2_t'] / 1e4:,.0f} 万吨 CO₂ (90 %: "
                 f"{c['co2_t_p05'] / 1e4:,.0f} – {c['co2_t_p95'] / 1e4:,.0f})"
