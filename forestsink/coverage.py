@@ -66,12 +66,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import CRSError, ForestsinkError, ForestsinkWarning
+from forestsink.errors import (
+    CoverageError,
+    CRSError,
+    GridMismatchError,
+    NoOverlapError,
+    PartialOverlapWarning,
+    UnknownClassError,
+    UnknownClassWarning,
+)
 from forestsink.units import M2_PER_MU
 
 __all__ = [
     "CITY_ADCODE",
     "COUNTS_AS",
+    "MAX_UNKNOWN_PCT",
     "OVERLAY_LEGEND",
     "PRODUCTS",
     "ClassAreas",
@@ -86,6 +95,7 @@ __all__ = [
     "PartialOverlapWarning",
     "PixelAreaModel",
     "RasterInfo",
+    "UnknownClassError",
     "UnknownClassWarning",
     "ZoneSet",
     "ZoneWeights",
@@ -119,36 +129,15 @@ of the denominator; water and excluded are outside it."""
 
 FOREST_KINDS: tuple[str, ...] = ("forest", "shrub_forest")
 
+#: Default largest share (percent of the zones' measured area) of pixels whose
+#: codes the class table does not list (see :func:`compute_coverage`).
+MAX_UNKNOWN_PCT = 5.0
+
 #: Largest relative change of pixel area along one run piece (projected grids).
 AREA_TOLERANCE = 1e-4
 #: Largest lattice spacing (pixels) of exact pixel areas on projected grids;
 #: nodes are also at most about 4 km apart.
 AREA_LATTICE_STEP = 128
-
-
-# --------------------------------------------------------------------------
-# errors and warnings
-# --------------------------------------------------------------------------
-
-
-class CoverageError(ForestsinkError, ValueError):
-    """A land-cover raster, class table or zone layer cannot be used."""
-
-
-class GridMismatchError(CoverageError):
-    """Two rasters are on different, non-aligned pixel grids."""
-
-
-class NoOverlapError(CoverageError):
-    """The raster does not overlap any zone."""
-
-
-class UnknownClassWarning(ForestsinkWarning):
-    """The raster holds class codes the class table does not know."""
-
-
-class PartialOverlapWarning(ForestsinkWarning):
-    """Some zones lie partly or wholly outside the raster."""
 
 
 # --------------------------------------------------------------------------
@@ -1787,8 +1776,8 @@ def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
     for i, counts in enumerate(found):
         if counts[:, scheme.unknown_index].any():
             bad = codes[i][classes[i] == scheme.unknown_index]
-            codes, n = np.unique(bad, return_counts=True)
-            for code, c in zip(codes.tolist(), n.tolist(), strict=True):
+            values, n = np.unique(bad, return_counts=True)
+            for code, c in zip(values.tolist(), n.tolist(), strict=True):
                 unknown[i][code] = unknown[i].get(code, 0) + c
 
 
@@ -2258,16 +2247,68 @@ def _inside_share(geoms, covered_m2: np.ndarray, grid: Grid) -> np.ndarray:
         return np.where(total > 0, np.minimum(covered_m2 / total, 1.0), 0.0)
 
 
-def _warn_unknown(areas: ClassAreas, rasters, scheme) -> list[str]:
+def _preset_codes() -> dict[str, set[int]]:
+    """Codes each preset product's class table lists."""
+    table = _read_class_file(_classes_csv())
+    product = table["product"].str.strip().str.lower()
+    codes = pd.to_numeric(table["code"], errors="coerce")
+    return {
+        p: {int(c) for c in codes[product == p].dropna()}
+        for p in PRODUCTS
+        if p != "custom"
+    }
+
+
+def _check_unknown(
+    areas: ClassAreas, rasters, scheme: ClassScheme, *, max_unknown_pct: float
+) -> list[str]:
+    """Refuse rasters whose unknown codes exceed *max_unknown_pct*; else warn.
+
+    The share is the area of pixels with codes the class table does not list
+    over the zones' measured area (every pixel of the zones the raster
+    covers, no data included), in percent; a code's own share is the total
+    share split by its pixel count.
+    """
     messages = []
-    for info, found in zip(rasters, areas.unknown, strict=True):
+    presets = _preset_codes()
+    for i, (info, found) in enumerate(zip(rasters, areas.unknown, strict=True)):
         if not found:
             continue
-        listed = ", ".join(f"{c}: {n:,} px" for c, n in sorted(found.items()))
+        per = np.nan_to_num(areas.per_year[:, i, :]).sum(axis=0)
+        total = float(per.sum())
+        share = 100.0 * float(per[scheme.unknown_index]) / total if total else 0.0
+        pixels = sum(found.values())
+        listed = ", ".join(
+            f"{c} ({share * n / pixels:.1f}%, {n:,} px)"
+            for c, n in sorted(found.items())
+        )
+        present = {int(c) for c in found} | {
+            code for code, a in zip(scheme.codes, per[: scheme.n], strict=True) if a > 0
+        }
+        fits = [p for p, codes in presets.items() if present <= codes]
+        fit_zh = "、".join(fits) if fits else "无"
+        fit_en = ", ".join(fits) if fits else "none of " + ", ".join(presets)
+        if share > max_unknown_pct:
+            raise UnknownClassError(
+                f"{info.path}: 区域内 {share:.1f}% 的像元是 {scheme.product} 地类表中"
+                f"没有的代码（上限 {max_unknown_pct:g}%）：{listed}。可能选错了 "
+                f"--product；能对上所有代码的预设：{fit_zh}。请改用正确的 --product，"
+                "或用 --classes FILE 给出本产品的地类表（code, counts_as）；"
+                "若这些像元确实应排除，可提高 --max-unknown。 / "
+                f"{info.path}: {share:.1f}% of the zone pixels hold codes the "
+                f"{scheme.product} class table does not list (limit "
+                f"{max_unknown_pct:g}%): {listed}. Wrong --product? Presets whose "
+                f"class table lists every code found: {fit_en}. Pass the right "
+                "--product, or your product's class table with --classes FILE "
+                "(code, counts_as); if these pixels really are to be left out, "
+                "raise --max-unknown."
+            )
         text = (
-            f"{info.path.name}: class code(s) not in the {scheme.product} class "
-            f"table, counted as excluded (not land, not forest): {listed}. Wrong "
-            "--product? Otherwise add them to a --classes file."
+            f"{info.path.name}: {share:.1f}% 的像元是地类表中没有的代码，按排除计"
+            f"（非土地、非森林）/ {share:.1f}% of the zone pixels hold class "
+            f"code(s) not in the {scheme.product} class table, counted as excluded "
+            f"(not land, not forest): {listed}. Wrong --product? Otherwise add "
+            "them to a --classes file."
         )
         warnings.warn(text, UnknownClassWarning, stacklevel=3)
         messages.append(text)
@@ -2288,6 +2329,7 @@ def compute_coverage(
     engine: str = "local",
     scheduler: str | None = None,
     partitions: int | None = None,
+    max_unknown_pct: float = MAX_UNKNOWN_PCT,
 ) -> CoverageResult:
     """Forest coverage per zone for one or two years, and its change.
 
@@ -2319,6 +2361,10 @@ def compute_coverage(
         Dask scheduler address; default a ``LocalCluster`` on this machine.
     partitions : int, optional (default: 4 per worker)
         Row bands (tasks) for the dask engine.
+    max_unknown_pct : float, optional (default: :data:`MAX_UNKNOWN_PCT`, 5)
+        Largest share (percent of the zones' measured area) of pixels whose
+        codes the class table does not list; above it the raster is refused
+        (a wrong ``--product``), below it they are excluded with a warning.
 
     Returns
     -------
@@ -2333,6 +2379,8 @@ def compute_coverage(
         The raster does not overlap the zones.
     GridMismatchError
         Two rasters on non-aligned grids.
+    UnknownClassError
+        More than *max_unknown_pct* of the zones holds unlisted codes.
     CoverageError
         Any other unusable input.
     """
@@ -2376,7 +2424,7 @@ def compute_coverage(
         )
     else:
         raise CoverageError(f"--engine {engine!r}: use local or dask.")
-    messages += _warn_unknown(areas, infos, scheme)
+    messages += _check_unknown(areas, infos, scheme, max_unknown_pct=max_unknown_pct)
     table = coverage_table(
         areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)
     )

@@ -182,6 +182,17 @@ ellipsoid.
     type=click.IntRange(min=1),
     help="分区数 / Dask partitions: row bands of the raster (default 4 per worker).",
 )
+@click.option(
+    "--max-unknown",
+    "max_unknown",
+    type=click.FloatRange(0, 100),
+    default=5.0,
+    show_default=True,
+    metavar="PCT",
+    help="地类表中没有的代码最多可占区域像元的百分比，超过则拒绝（多为选错 "
+    "--product）/ Largest percent of the zone pixels whose codes the class table "
+    "does not list; above it the raster is refused (usually a wrong --product).",
+)
 @out_option(
     "输出 (.csv/.xlsx/.json，或 .gpkg/.geojson 含区县面) / Output table "
     "(.csv, .xlsx, .json) or zones with figures (.gpkg, .geojson)."
@@ -201,6 +212,7 @@ def coverage_cmd(
     engine,
     scheduler,
     partitions,
+    max_unknown,
     out,
 ) -> None:
     """由土地覆盖栅格计算森林覆盖率 / Forest coverage per district (see _HELP)."""
@@ -240,6 +252,7 @@ def coverage_cmd(
                 engine=engine,
                 scheduler=scheduler,
                 partitions=partitions,
+                max_unknown_pct=max_unknown,
             )
         image = (
             make_overlay(

@@ -1,0 +1,127 @@
+"""Coverage inputs that real files break (issue 15 defects 8 and 9).
+
+Real files are read from ``../shared/real`` (SOURCES.md there); oracles are
+exactextract called directly and hand counts.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from affine import Affine
+from click.testing import CliRunner
+from pyproj import CRS
+
+from forestsink import coverage as cov
+from forestsink.area import CHONGQING_ALBERS
+from forestsink.cli.main import cli
+from forestsink.errors import UnknownClassError
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
+ALBERS = CRS.from_user_input(CHONGQING_ALBERS)
+LC100 = REAL / "mapme_lc100"
+
+
+def real(*parts: str) -> Path:
+    path = REAL.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} absent (../shared/real is not checked out here)")
+    return path
+
+
+def write_tif(path, array, *, transform=None, crs=ALBERS, dtype="uint8", nodata=0):
+    array = np.asarray(array, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            dtype=dtype,
+            count=1,
+            width=array.shape[1],
+            height=array.shape[0],
+            transform=transform or Affine(10, 0, 0, 0, -10, 40),
+            crs=crs,
+            nodata=nodata,
+        ) as dst:
+            dst.write(array, 1)
+    return path
+
+
+def zone_file(path, geoms, crs=ALBERS, **columns):
+    gpd.GeoDataFrame(columns, geometry=list(geoms), crs=crs).to_file(path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# defect 8: a wrong --product is refused
+# --------------------------------------------------------------------------
+
+
+def _exactextract_coverage(raster, zone, forest_codes, land_codes):
+    """Coverage (%) from exactextract's coverage-weighted pixel counts."""
+    from exactextract import exact_extract
+
+    frames = exact_extract(raster, zone, ["unique", "frac"], output="pandas")
+    share = dict(zip(frames["unique"][0], frames["frac"][0], strict=True))
+    forest = sum(v for c, v in share.items() if int(c) in forest_codes)
+    land = forest + sum(v for c, v in share.items() if int(c) in land_codes)
+    return 100.0 * forest / land
+
+
+def test_real_lc100_with_worldcover_is_refused(tmp_path):
+    tif = real("mapme_lc100", "W080N20_LC100_v3.0.1_2015.tif")
+    zones = real("mapme_lc100", "sierra_de_neiba_478140.gpkg")
+    with pytest.raises(UnknownClassError) as err:
+        cov.compute_coverage([tif], product="worldcover", zones=zones)
+    text = str(err.value)
+    for code in ("112", "115", "126"):
+        assert code in text
+    assert "88.2%" in text  # share of the zone: unknown codes / measured area
+    assert "--product" in text and "--max-unknown" in text
+    assert "none of clcd, worldcover, globeland30" in text
+    out = tmp_path / "cov.csv"
+    args = ["coverage", str(tif), "--product", "worldcover", "--zones", str(zones)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "上限 5%" in result.output and not out.exists()
+    # settable: with --max-unknown 90 it lands, warning
+    result = CliRunner().invoke(cli, [*args, "--max-unknown", "90", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+
+
+def test_real_lc100_with_its_class_table_gives_exactextract_figure(tmp_path):
+    tif = real("mapme_lc100", "W080N20_LC100_v3.0.1_2015.tif")
+    zones = real("mapme_lc100", "sierra_de_neiba_478140.gpkg")
+    classes = real("derived", "lc100", "lc100_classes.csv")
+    table = cov.read_class_scheme("custom", classes).table()
+    forest = set(table["code"][table["counts_as"].isin(["forest", "shrub_forest"])])
+    land = set(table["code"][table["counts_as"] == "land"])
+    want = _exactextract_coverage(str(tif), gpd.read_file(zones), forest, land)
+    res = cov.compute_coverage(
+        [tif], product="custom", classes=classes, zones=zones, years=[2015]
+    )
+    got = res.table["coverage_pct"].iloc[0]
+    assert want == pytest.approx(90.8, abs=0.05)
+    # pixel areas vary by < 0.1 % over the zone; exactextract counts pixels
+    assert got == pytest.approx(want, abs=0.05)
+
+
+def test_clcd_codes_with_worldcover_name_the_preset_that_fits(tmp_path):
+    tif = write_tif(tmp_path / "lc_2015.tif", [[1, 2, 2], [2, 3, 4], [5, 2, 2]])
+    zones = zone_file(tmp_path / "z.gpkg", [shapely.box(0, 10, 30, 40)])
+    with pytest.raises(UnknownClassError, match=r"every code found: clcd\."):
+        cov.compute_coverage([tif], product="worldcover", zones=zones)
+    # under the limit: counted as excluded, with a warning
+    with pytest.warns(cov.UnknownClassWarning, match=r"1 \(11\.1%, 1 px\)"):
+        cov.compute_coverage(
+            [tif], product="worldcover", zones=zones, max_unknown_pct=100
+        )
