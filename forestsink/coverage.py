@@ -69,12 +69,15 @@ import pandas as pd
 from forestsink.errors import (
     CoverageError,
     CRSError,
+    ForestsinkError,
     GridMismatchError,
     NoOverlapError,
     PartialOverlapWarning,
     UnknownClassError,
     UnknownClassWarning,
+    ZoneFileError,
 )
+from forestsink.ingest.encoding import detect_dbf_encoding
 from forestsink.units import M2_PER_MU
 
 __all__ = [
@@ -524,6 +527,37 @@ def _user_crs(text, where: str):
         ) from err
 
 
+def _dtype_advice(path: Path, dtype: str, nodata) -> str:
+    """Say why a raster's data type is refused and how to convert it."""
+    wide = dtype in ("uint32", "int32", "uint64", "int64")
+    target, gdal_type, fill = (
+        ("uint16", "UInt16", 65535) if wide else ("uint8", "Byte", 255)
+    )
+    out = f"{path.stem}_{target}{path.suffix}"
+    if nodata is None:
+        gdal = f"gdal_translate -ot {gdal_type} {path.name} {out}"
+    else:  # gdal_calc maps the old no-data value to the new one
+        gdal = (
+            f"gdal_calc.py -A {path.name} --outfile={out} --type={gdal_type} "
+            f"--NoDataValue={fill} --calc=A"
+        )
+    py = (
+        "with rasterio.open(IN) as s: p = s.profile; a = s.read(1, masked=True); "
+        f"p.update(dtype='{target}', nodata={fill}); "
+        f"rasterio.open(OUT, 'w', **p).write(a.filled({fill}).astype('{target}'), 1)"
+    )
+    return (
+        f"{path}: 数据类型 {dtype}，地类栅格须为 8 位或 16 位无符号整数。若像元值是"
+        f"整数地类代码，请先转换：`{gdal}`（无数据值改为 {fill}）；若是连续值"
+        f"（坡度、NDVI 等），请先分类。 / data type {dtype}; land-cover class "
+        "rasters are 8- or 16-bit unsigned integers. If the values are whole "
+        f"class codes, convert the file first: `{gdal}` (no data becomes {fill}; "
+        f"codes above {fill - 1} need a wider type), or with rasterio: `{py}`. "
+        "Continuous values (slope, NDVI ...) are not class codes: classify them "
+        "first."
+    )
+
+
 def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
     """Open a land-cover raster and check that it can be used.
 
@@ -578,10 +612,7 @@ def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
             "north-up grid first (gdalwarp)."
         )
     if dtype not in ("uint8", "uint16"):
-        raise CoverageError(
-            f"{path}: data type {dtype}; land-cover class rasters are 8- or 16-bit "
-            "unsigned integers. Is this a class map?"
-        )
+        raise CoverageError(_dtype_advice(path, dtype, nodata))
     return RasterInfo(
         path=path,
         grid=Grid(grid_crs, transform, width, height),
@@ -1909,13 +1940,93 @@ def _unit_zones() -> ZoneSet:
     return ZoneSet("units", d[["adcode", "geometry"]], rows, np.vstack(members), layer)
 
 
+#: Columns a zone file's names are taken from, first present wins.
+ZONE_NAME_COLUMNS = ("name_zh", "name", "名称", "NAME", "Name")
+
+
+def _sidecar(path: Path, suffix: str) -> Path | None:
+    """Return the file beside *path* with *suffix* (either case), or None."""
+    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _zone_encoding(path: Path) -> str | None:
+    """Text encoding of a Shapefile zone layer's .dbf (None for other formats).
+
+    Decided as for deliveries (:func:`forestsink.ingest.encoding.detect_dbf_encoding`:
+    the .cpg, else the bytes), so a GBK file without .cpg keeps its names.
+    """
+    if path.suffix.lower() != ".shp":
+        return None
+    dbf = _sidecar(path, ".dbf")
+    if dbf is None:
+        return None  # GDAL says what is missing
+    cpg = _sidecar(path, ".cpg")
+    text = cpg.read_text(errors="replace") if cpg is not None else None
+    try:
+        codec, _reason = detect_dbf_encoding(dbf.read_bytes(), text)
+    except ForestsinkError as err:
+        raise ZoneFileError(
+            f"{path}: 区域文件的文字编码无法确定 / the text encoding of the zone "
+            f"file cannot be decided: {err}"
+        ) from err
+    return codec
+
+
+def _id_text(values: pd.Series) -> pd.Series:
+    """Zone ids as text; whole numbers stored as floats lose their ``.0``."""
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
+            return values.map(lambda v: "" if pd.isna(v) else str(int(v)))
+    return values.map(lambda v: "" if pd.isna(v) else str(v))
+
+
+def _refuse_duplicate_ids(path: Path, column: str, ids: pd.Series) -> None:
+    """Raise :class:`ZoneFileError` naming ids given to several features."""
+    dup = ids[ids.duplicated(keep=False)]
+    if dup.empty:
+        return
+    zh, en = [], []
+    for value, rows in list(dup.groupby(dup, sort=False).groups.items())[:5]:
+        numbers = [int(i) + 1 for i in rows]
+        shown = ", ".join(map(str, numbers[:10]))
+        if len(numbers) > 10:
+            shown += f" … ({len(numbers)})"
+        zh.append(f"{value!r}（第 {shown} 个要素）")
+        en.append(f"{value!r} (features {shown})")
+    more = dup.nunique() - len(en)
+    tail_zh, tail_en = (
+        (f"，另有 {more} 个", f", and {more} more") if more > 0 else ("", "")
+    )
+    sql = (
+        f'`ogr2ogr OUT.gpkg {path.name} -dialect sqlite -sql "SELECT {column}, '
+        f'ST_Union(geometry) AS geometry FROM {path.stem} GROUP BY {column}"`'
+    )
+    raise ZoneFileError(
+        f"{path}，列 '{column}'：区域编号重复：{'；'.join(zh)}{tail_zh}。每个区域需要"
+        "唯一编号：改正编号，用 --zone-id 另选一列，或把同一区域的要素合并"
+        f"（如 {sql}）。 / {path}, column '{column}': duplicate zone ids: "
+        f"{'; '.join(en)}{tail_en}. Each zone needs its own id: correct the ids, "
+        "choose another column with --zone-id, or merge the features of one zone "
+        f"(e.g. {sql})."
+    )
+
+
 def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
     import geopandas as gpd
 
+    encoding = _zone_encoding(path)
     try:
-        gdf = gpd.read_file(path, engine="pyogrio")
+        gdf = gpd.read_file(
+            path,
+            engine="pyogrio",
+            **({"encoding": encoding} if encoding else {}),
+        )
     except Exception as err:
-        raise CoverageError(f"{path}: cannot read the zone layer: {err}") from err
+        raise ZoneFileError(f"{path}: cannot read the zone layer: {err}") from err
     if gdf.crs is None:
         raise CRSError(
             f"{path}: the zone layer has no CRS (.prj); add one, e.g. "
@@ -1923,7 +2034,7 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
         )
     poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
     if not poly.all():
-        raise CoverageError(
+        raise ZoneFileError(
             f"{path}: feature {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} is a "
             f"{gdf.geom_type[~poly].iloc[0]}; zones must be polygons."
         )
@@ -1932,14 +2043,23 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
             (c for c in ("zone_id", "adcode", "id", "name") if c in gdf.columns), None
         )
     if id_column is not None and id_column not in gdf.columns:
-        raise CoverageError(
+        raise ZoneFileError(
             f"{path}: no column {id_column!r}; columns are "
             f"{', '.join(map(str, gdf.columns.drop('geometry')))}."
         )
+    gdf = gdf.reset_index(drop=True)
     ids = (
-        gdf[id_column].astype(str)
+        _id_text(gdf[id_column])
         if id_column
         else pd.Series([str(i + 1) for i in range(len(gdf))])
+    )
+    if id_column:
+        _refuse_duplicate_ids(path, id_column, ids)
+    name_column = next((c for c in ZONE_NAME_COLUMNS if c in gdf.columns), None)
+    names = (
+        gdf[name_column].map(lambda v: "" if pd.isna(v) else str(v))
+        if name_column
+        else pd.Series([""] * len(gdf))
     )
     n = len(gdf)
     zone_rows = pd.DataFrame(
@@ -1949,9 +2069,7 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
             "adcode": gdf["adcode"].astype(str).to_numpy()
             if "adcode" in gdf.columns
             else "",
-            "name_zh": gdf["name_zh"].astype(str).to_numpy()
-            if "name_zh" in gdf.columns
-            else "",
+            "name_zh": names.to_numpy(),
             "name_en": gdf["name_en"].astype(str).to_numpy()
             if "name_en" in gdf.columns
             else "",

@@ -125,3 +125,97 @@ def test_clcd_codes_with_worldcover_name_the_preset_that_fits(tmp_path):
         cov.compute_coverage(
             [tif], product="worldcover", zones=zones, max_unknown_pct=100
         )
+
+
+# --------------------------------------------------------------------------
+# defect 9: zone files and class raster types
+# --------------------------------------------------------------------------
+
+
+def test_real_duplicate_zone_ids_refused_naming_ids_and_features(tmp_path):
+    zones = real("rasterstats", "polygons_partial_overlap.shp")
+    tif = write_tif(tmp_path / "lc_2015.tif", [[2, 1], [1, 2]])
+    with pytest.raises(cov.ZoneFileError) as err:
+        cov.read_zones(zones)
+    text = str(err.value)
+    assert "column 'id'" in text and "'3' (features 1, 2, 3, 4, 5, 6, 7, 8, 9)" in text
+    assert "区域编号重复" in text and "--zone-id" in text
+    out = tmp_path / "o.csv"
+    result = CliRunner().invoke(
+        cli, ["coverage", str(tif), "--zones", str(zones), "--out", str(out)]
+    )
+    assert result.exit_code == 1 and "duplicate zone ids" in result.output
+    assert not out.exists()
+
+
+def test_real_float_ids_print_as_integers():
+    zones = cov.read_zones(
+        real("mapme_lc100", "sierra_de_neiba_478140.gpkg"), id_column="WDPAID"
+    )
+    assert zones.rows["zone_id"].tolist() == ["total", "478140"]
+
+
+def test_name_column_reaches_name_zh_and_ids_keep_fractions(tmp_path):
+    path = zone_file(
+        tmp_path / "z.gpkg",
+        [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
+        zone_id=[1.5, 2.0],
+        name=["东林场", "西林场"],
+    )
+    rows = cov.read_zones(path).rows
+    assert rows["zone_id"].tolist() == ["total", "1.5", "2.0"]
+    assert rows["name_zh"].tolist() == ["合计", "东林场", "西林场"]
+
+
+def test_gbk_zone_shapefile_without_cpg_keeps_its_names(tmp_path):
+    path = tmp_path / "zones.shp"
+    gpd.GeoDataFrame(
+        {"zone_id": [1, 2], "name": ["万州区", "杉木林场"]},
+        geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
+        crs=ALBERS,
+    ).to_file(path, encoding="GBK", engine="pyogrio")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    rows = cov.read_zones(path).rows
+    assert rows["name_zh"].tolist() == ["合计", "万州区", "杉木林场"]
+
+
+def test_custom_zone_transitions_are_not_titled_city_wide(tmp_path):
+    a = write_tif(tmp_path / "lc_2010.tif", [[2, 2], [1, 1]])
+    b = write_tif(tmp_path / "lc_2015.tif", [[2, 1], [1, 2]])
+    zones = zone_file(tmp_path / "z.gpkg", [shapely.box(0, 20, 20, 40)], zone_id=[7])
+    out = tmp_path / "o.csv"
+    result = CliRunner().invoke(
+        cli,
+        ["coverage", str(a), str(b), "--zones", str(zones), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    flat = "".join(result.output.split())  # the title wraps
+    assert "全部区域合计" in flat and "allzones(sum)" in flat
+    assert "全市" not in flat and "city-wide" not in flat
+
+
+def test_real_float32_class_raster_refused_saying_how_to_convert(tmp_path):
+    src = real("rasterstats", "slope_classes.tif")
+    with pytest.raises(cov.CoverageError) as err:
+        cov.inspect_raster(src)
+    text = str(err.value)
+    assert "float32" in text and "--type=Byte" in text and "gdal_calc.py" in text
+    # the rasterio recipe of the message gives the derived uint8 file's pixels
+    recipe = text.split("with rasterio: `", 1)[1].split("`", 1)[0]
+    out = tmp_path / "u8.tif"
+    exec(recipe, {"rasterio": rasterio, "IN": str(src), "OUT": str(out)})
+    with (
+        rasterio.open(out) as got,
+        rasterio.open(
+            real("derived", "rasterstats_u8", "slope_classes_u8.tif")
+        ) as want,
+    ):
+        assert got.dtypes[0] == "uint8" and got.nodata == want.nodata == 255
+        np.testing.assert_array_equal(got.read(1), want.read(1))
+    cov.inspect_raster(out)  # now accepted
+
+
+def test_int16_class_raster_refused_with_gdal_translate_when_no_nodata(tmp_path):
+    tif = write_tif(tmp_path / "c.tif", [[1, 2]], dtype="int16", nodata=None)
+    with pytest.raises(cov.CoverageError, match=r"gdal_translate -ot Byte c\.tif"):
+        cov.inspect_raster(tif)

@@ -94,10 +94,12 @@ def _print_matrix(result) -> None:
         / 1e4
     )
     matrix.index.name = f"{result.years[0]} → {result.years[1]}"
-    print_table(
-        matrix.reset_index(),
-        title="地类转移矩阵（全市，万亩）/ class transitions, city-wide, 10,000 mu",
+    where = (
+        "全部区域合计，万亩）/ class transitions, all zones (sum)"
+        if result.zones.kind == "file"
+        else "全市，万亩）/ class transitions, city-wide"
     )
+    print_table(matrix.reset_index(), title=f"地类转移矩阵（{where}, 10,000 mu")
 
 
 _HELP = """由土地覆盖栅格计算各区县森林覆盖率及其变化 / Forest coverage per district.
