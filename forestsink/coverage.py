@@ -78,6 +78,14 @@ from forestsink.errors import (
     ZoneFileError,
 )
 from forestsink.ingest.encoding import detect_dbf_encoding
+from forestsink.io import (
+    LAYER_SUFFIXES,
+    TABLE_SUFFIXES,
+    read_table,
+    write_layer,
+    write_sheets,
+    write_table,
+)
 from forestsink.units import M2_PER_MU
 
 __all__ = [
@@ -257,18 +265,10 @@ def _classes_csv() -> Path:
 
 
 def _read_class_file(path: Path) -> pd.DataFrame:
+    """Read a class table (CSV in UTF-8 or GBK, Excel, JSON) as text."""
     if not path.is_file():
         raise CoverageError(f"{path}: class file not found.")
-    try:
-        if path.suffix.lower() == ".xlsx":
-            return pd.read_excel(path, dtype=str).fillna("")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise CoverageError(
-            f"{path}: not UTF-8 ({err}); save the class table as UTF-8 CSV."
-        ) from err
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-        raise CoverageError(f"{path}: cannot be read as a table: {err}") from err
+    return read_table(path, dtype=str)
 
 
 def class_scheme_from_table(
@@ -2804,17 +2804,6 @@ def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------
 
 
-def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            writer.sheets[name].freeze_panes = "A2"
-    tmp.replace(path)
-    return path
-
-
 def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
     """Write the coverage table (and transitions) to *out*.
 
@@ -2833,8 +2822,6 @@ def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
     list of Path
         Files written (each atomically).
     """
-    from forestsink.io import LAYER_SUFFIXES, TABLE_SUFFIXES, write_layer, write_table
-
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in TABLE_SUFFIXES + LAYER_SUFFIXES:
@@ -2848,7 +2835,7 @@ def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
         if result.transitions is not None:
             sheets["transitions"] = result.transitions
         sheets["classes"] = result.scheme.table()
-        return [_write_xlsx(sheets, out)]
+        return [write_sheets(sheets, out)]
     if suffix in LAYER_SUFFIXES:
         import geopandas as gpd
 
