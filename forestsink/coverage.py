@@ -2066,7 +2066,7 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
         {
             "level": "zone",
             "zone_id": ids.to_numpy(),
-            "adcode": gdf["adcode"].astype(str).to_numpy()
+            "adcode": _id_text(gdf["adcode"]).to_numpy()
             if "adcode" in gdf.columns
             else "",
             "name_zh": names.to_numpy(),
@@ -2336,11 +2336,13 @@ def _check_overlap(
     short = inside_share < 0.999
     if short.any():
         ids = zones.geoms.index[short]
-        labels = (
-            zones.geoms.loc[ids, "adcode"].astype(str).tolist()
-            if "adcode" in zones.geoms.columns
-            else [str(i + 1) for i in np.flatnonzero(short)]
-        )
+        if "adcode" in zones.geoms.columns:
+            labels = zones.geoms.loc[ids, "adcode"].astype(str).tolist()
+        elif zones.kind == "file":  # the zone ids the user knows
+            zone_ids = zones.rows.loc[zones.rows["level"] == "zone", "zone_id"]
+            labels = zone_ids.to_numpy()[short].tolist()
+        else:
+            labels = [str(i + 1) for i in np.flatnonzero(short)]
         shares = inside_share[short]
         listed = ", ".join(
             f"{lab} ({100 * s:.1f}%)"

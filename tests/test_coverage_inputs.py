@@ -161,9 +161,11 @@ def test_name_column_reaches_name_zh_and_ids_keep_fractions(tmp_path):
         [shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
         zone_id=[1.5, 2.0],
         name=["东林场", "西林场"],
+        adcode=[500101.0, 500102.0],
     )
     rows = cov.read_zones(path).rows
     assert rows["zone_id"].tolist() == ["total", "1.5", "2.0"]
+    assert rows["adcode"].tolist() == ["", "500101", "500102"]
     assert rows["name_zh"].tolist() == ["合计", "东林场", "西林场"]
 
 
@@ -219,3 +221,14 @@ def test_int16_class_raster_refused_with_gdal_translate_when_no_nodata(tmp_path)
     tif = write_tif(tmp_path / "c.tif", [[1, 2]], dtype="int16", nodata=None)
     with pytest.raises(cov.CoverageError, match=r"gdal_translate -ot Byte c\.tif"):
         cov.inspect_raster(tif)
+
+
+def test_partial_overlap_warning_names_the_zone_ids(tmp_path):
+    tif = write_tif(tmp_path / "lc_2015.tif", [[2, 1], [1, 2]])  # x 0..20, y 20..40
+    zones = zone_file(
+        tmp_path / "z.gpkg",
+        [shapely.box(0, 20, 20, 40), shapely.box(10, 20, 30, 40)],
+        zone_id=["inside", "half-out"],
+    )
+    with pytest.warns(cov.PartialOverlapWarning, match=r"half-out \(50\.0%\)"):
+        cov.compute_coverage([tif], zones=zones)
