@@ -11,6 +11,7 @@ import shapely
 from pyproj import Geod
 
 from forestsink.area import _fast_path, area_m2, geographic_area_m2
+from forestsink.reference import read_districts
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 GEOD = Geod(ellps="GRS80")
@@ -56,7 +57,6 @@ def test_pole_and_antimeridian_built_in_code():
 
 
 def test_far_away_district_shapes_match_geod():
-    from forestsink.reference import read_districts
 
     d = read_districts().to_crs(4490).geometry.to_numpy()[:8]
     for dy in (-60.0, 0.0, 40.0):

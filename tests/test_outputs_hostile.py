@@ -25,6 +25,8 @@ from pyproj import CRS
 
 from forestsink.area import CHONGQING_ALBERS
 from forestsink.cli.main import cli
+from forestsink.cli.table import print_table
+from forestsink.errors import ForestsinkError
 from forestsink.io import write_table
 
 #: OWASP CSV-injection triggers (the oracle, not the code under test)
@@ -224,3 +226,21 @@ def test_markup_in_ids_users_reasons_and_file_names_is_printed_as_written(tmp_pa
     assert "[/user]" in flat and "[bold" in flat
     history = runner.invoke(cli, ["history", "500101/[/x]", "--store", str(store)])
     assert "[/x]" in "".join(history.output.split())
+
+
+def test_terminal_control_sequences_are_shown_not_acted_on(monkeypatch, capsys):
+    print_table(pd.DataFrame({"id\x1b]0;x\x07": ["P\x1b[2J1", "ok\rFAKE"]}))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out and "\x07" not in out
+    assert "P\\x1b[2J1" in out and "ok\\x0dFAKE" in out
+
+    command = cli.commands["current"]
+
+    def fail(*_a, **_k):
+        raise ForestsinkError("bad value 'P\x1b[31mRED'")
+
+    monkeypatch.setattr(command, "callback", fail)
+    monkeypatch.setattr(command, "params", [])
+    result = CliRunner().invoke(cli, ["current"])
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "P\\x1b[31mRED" in result.output

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from forestsink.cli.options import out_option
+from forestsink.cli.table import visible
 
 _TABLE_SUFFIXES = (".csv", ".xlsx", ".json", ".gpkg", ".geojson")
 
@@ -265,7 +266,9 @@ def coverage_cmd(
         )
     for item in caught:
         if issubclass(item.category, ForestsinkWarning):
-            click.secho(f"警告 / Warning: {item.message}", fg="yellow", err=True)
+            click.secho(
+                f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
+            )
     _print_summary(result)
     written = write_coverage(result, out)
     if image is not None:

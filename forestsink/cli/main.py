@@ -22,6 +22,7 @@ from forestsink.cli.options import (
     quiet_opt,
     verbose_opt,
 )
+from forestsink.cli.table import visible
 from forestsink.errors import ForestsinkError
 
 HELP = """forestsink — 森林碳汇跟踪 / forest carbon sink tracker.
@@ -81,7 +82,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ForestsinkError as err:
-            click.secho(f"错误 / Error: {err}", fg="red", err=True)
+            click.secho(f"错误 / Error: {visible(err)}", fg="red", err=True)
             sys.exit(1)
         except _CLICK_OWN:
             raise
@@ -89,7 +90,7 @@ class _Group(click.Group):
             name = _command_path(self, ctx, words)
             if ctx.params.get("verbose"):
                 click.echo(traceback.format_exc(), err=True, nl=False)
-            detail = " ".join(f"{type(err).__name__}: {err}".split())
+            detail = visible(" ".join(f"{type(err).__name__}: {err}".split()))
             click.secho(
                 f"错误 / Error: 命令 `forestsink {name}` 意外出错（{detail}）；加 -v "
                 f"查看详情：`forestsink -v {name} …` / the command `forestsink "
@@ -164,7 +165,9 @@ def resolve_cmd(names: tuple[str, ...]) -> None:
         try:
             code = resolver.resolve(name)
         except ForestsinkError as err:
-            click.secho(f"{name}\t错误 / Error: {err}", fg="red", err=True)
+            click.secho(
+                f"{visible(name)}\t错误 / Error: {visible(err)}", fg="red", err=True
+            )
             failed = True
             continue
         click.echo(
