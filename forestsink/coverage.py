@@ -2026,17 +2026,23 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
             **({"encoding": encoding} if encoding else {}),
         )
     except Exception as err:
-        raise ZoneFileError(f"{path}: cannot read the zone layer: {err}") from err
+        raise ZoneFileError(
+            f"{path}: 无法读取区域文件 / cannot read the zone layer ({err}); check "
+            "that it is a polygon file GDAL reads (.gpkg, .shp with its .shx and "
+            ".dbf, .geojson)."
+        ) from err
     if gdf.crs is None:
         raise CRSError(
-            f"{path}: the zone layer has no CRS (.prj); add one, e.g. "
-            "`ogr2ogr -a_srs EPSG:4490 OUT IN`."
+            f"{path}: 区域文件没有坐标系 / the zone layer has no CRS (.prj); add "
+            "one, e.g. `ogr2ogr -a_srs EPSG:4490 OUT IN`."
         )
     poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
     if not poly.all():
         raise ZoneFileError(
-            f"{path}: feature {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} is a "
-            f"{gdf.geom_type[~poly].iloc[0]}; zones must be polygons."
+            f"{path}: 第 {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} 个要素不是面 / "
+            f"feature {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} is a "
+            f"{gdf.geom_type[~poly].iloc[0]}; zones must be polygons (remove it or "
+            "give a polygon layer)."
         )
     if id_column is None:
         id_column = next(
@@ -2044,8 +2050,9 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
         )
     if id_column is not None and id_column not in gdf.columns:
         raise ZoneFileError(
-            f"{path}: no column {id_column!r}; columns are "
-            f"{', '.join(map(str, gdf.columns.drop('geometry')))}."
+            f"{path}: 没有列 {id_column!r} / no column {id_column!r}; columns are "
+            f"{', '.join(map(str, gdf.columns.drop('geometry')))}: pass one of "
+            "them with --zone-id."
         )
     gdf = gdf.reset_index(drop=True)
     ids = (
