@@ -36,6 +36,8 @@ Never computed in degrees or Web Mercator.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from pyproj import Geod
 
@@ -49,6 +51,7 @@ CHONGQING_ALBERS = (
 )
 
 
+_log = logging.getLogger(__name__)
 _GEOD = Geod(ellps="GRS80")
 
 GRS80_A = 6_378_137.0
@@ -229,7 +232,10 @@ def geographic_area_m2(geoms) -> np.ndarray:
     if fast.any():
         out[fast] = shapely.area(geographic_to_albers(geoms[fast]))
         out[shapely.is_missing(geoms)] = 0.0
-    for i in np.flatnonzero(~fast):
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        _log.debug("%d of %d polygons measured with pyproj.Geod", len(slow), len(out))
+    for i in slow:
         out[i] = _geodesic_area_m2(geoms[i])
     return out
 

@@ -54,6 +54,7 @@ Areas are returned in m² by the array functions and in mu (亩) in the tables.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import warnings
@@ -87,6 +88,8 @@ from forestsink.io import (
     write_table,
 )
 from forestsink.units import M2_PER_MU
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "CITY_ADCODE",
@@ -1966,12 +1969,13 @@ def _zone_encoding(path: Path) -> str | None:
     cpg = _sidecar(path, ".cpg")
     text = cpg.read_text(errors="replace") if cpg is not None else None
     try:
-        codec, _reason = detect_dbf_encoding(dbf.read_bytes(), text)
+        codec, reason = detect_dbf_encoding(dbf.read_bytes(), text)
     except ForestsinkError as err:
         raise ZoneFileError(
             f"{path}: 区域文件的文字编码无法确定 / the text encoding of the zone "
             f"file cannot be decided: {err}"
         ) from err
+    _log.info("%s: text encoding %s (%s)", path, codec, reason)
     return codec
 
 
