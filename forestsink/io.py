@@ -24,6 +24,7 @@ cell and column name (numbers stay numbers: ``-5.0`` is written as a number):
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,38 @@ _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.part")
+
+
+def _cannot_write(path: Path, err: OSError) -> TableFileError:
+    return TableFileError(
+        f"{path}: 无法写出 / cannot write the file ({err.strerror or err}); "
+        "choose a folder you can write to, with free space."
+    )
+
+
+@contextmanager
+def _atomic(path: Path):
+    """Yield a temporary path beside *path*; rename it into place at the end.
+
+    An unwritable place (a folder under a regular file, /proc, no permission,
+    a full disk) raises :class:`TableFileError` naming the file; a failed
+    write leaves no partial file behind.
+    """
+    tmp = _tmp(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+    except OSError as err:
+        raise _cannot_write(path, err) from err
+    try:
+        yield tmp
+        tmp.replace(path)
+    except BaseException as err:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise _cannot_write(path, err) from err
+        raise
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -127,12 +160,9 @@ def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     Path
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             _write_sheet(writer, frame, name)
-    tmp.replace(path)
     return path
 
 
@@ -150,16 +180,14 @@ def write_table(df: pd.DataFrame, path: str | Path, *, sheet: str = "data") -> P
         )
     if suffix == ".xlsx":
         return write_sheets({sheet: df}, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    if suffix == ".csv":
-        # CRLF rows (RFC 4180): a CR inside a cell is then quoted, not a row end
-        csv_safe(df).to_csv(
-            tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n"
-        )
-    else:
-        df.to_json(tmp, orient="records", force_ascii=False, indent=1)
-    tmp.replace(path)
+    with _atomic(path) as tmp:
+        if suffix == ".csv":
+            # CRLF rows (RFC 4180): a CR inside a cell is then quoted, not a row end
+            csv_safe(df).to_csv(
+                tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n"
+            )
+        else:
+            df.to_json(tmp, orient="records", force_ascii=False, indent=1)
     return path
 
 
@@ -171,16 +199,13 @@ def write_layer(gdf, path: str | Path, *, layer: str) -> Path:
         raise ForestsinkError(
             f"{path}: unsupported layer format {suffix!r}; use one of {LAYER_SUFFIXES}."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.unlink(missing_ok=True)
-    gdf.to_file(
-        tmp,
-        layer=layer,
-        engine="pyogrio",
-        driver="GPKG" if suffix == ".gpkg" else "GeoJSON",
-    )
-    tmp.replace(path)
+    with _atomic(path) as tmp:
+        gdf.to_file(
+            tmp,
+            layer=layer,
+            engine="pyogrio",
+            driver="GPKG" if suffix == ".gpkg" else "GeoJSON",
+        )
     return path
 
 
@@ -264,12 +289,10 @@ def write_tables(tables, path, *, main: str) -> Path:
     from forestsink.progress import read_labels
 
     labels = read_labels()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
     if main == "progress":  # the chosen view: write it under its own name
         main = tables.settings.get("view", "district")
     order = [main] + [n for n in tables.tables if n not in (main, "progress")]
-    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name in order:
             df = tables.tables[name]
             sheet = SHEET_NAMES.get(name, name)[:31]
@@ -298,7 +321,6 @@ def write_tables(tables, path, *, main: str) -> Path:
         )
         writer.sheets["来源与设置 Sources"].column_dimensions["A"].width = 24
         writer.sheets["来源与设置 Sources"].column_dimensions["B"].width = 80
-    tmp.replace(path)
     return path
 
 

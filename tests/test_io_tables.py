@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -9,7 +11,7 @@ from click.testing import CliRunner
 from forestsink import progress
 from forestsink.cli.main import cli
 from forestsink.errors import TableFileError
-from forestsink.io import read_bureau_table, read_table
+from forestsink.io import read_bureau_table, read_table, write_table
 
 ROWS = pd.DataFrame(
     {
@@ -121,3 +123,18 @@ def test_progress_reads_an_excel_or_gbk_coverage_table(
     got = seen["coverage"]
     assert got["adcode"].tolist() == ["500000", "500101"]
     assert got["coverage_pct"].tolist() == [45.5, 50.25]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".json"])
+def test_unwritable_output_is_a_clear_error(tmp_path, suffix):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(TableFileError, match="cannot write the file"):
+        write_table(ROWS, blocker / f"out{suffix}")
+    with pytest.raises(TableFileError, match="cannot write the file"):
+        write_table(ROWS, Path("/proc/forestsink") / f"out{suffix}")
+    result = CliRunner().invoke(
+        cli, ["districts", "--out", str(blocker / f"d{suffix}")]
+    )
+    assert result.exit_code == 1 and "无法写出" in result.output
+    assert "Traceback" not in result.output
