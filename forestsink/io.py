@@ -27,6 +27,7 @@ import re
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError, TableFileError
@@ -104,8 +105,22 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     for i in range(out.shape[1]):
         column = out.iloc[:, i]
         if _is_text(column):
-            out.isetitem(i, column.map(_csv_cell, na_action="ignore"))
+            hits = _starts(column, FORMULA_TRIGGERS)
+            if hits.any():
+                column = column.astype(object)
+                column[hits] = "'" + column[hits].astype(str)
+                out.isetitem(i, column)
     return out
+
+
+def _starts(column: pd.Series, prefixes) -> np.ndarray:
+    """Boolean mask of the text cells of *column* starting with *prefixes*."""
+    return (
+        column.str.startswith(prefixes)
+        .astype(object)
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
 
 
 def _xlsx_cell(value):
@@ -132,9 +147,11 @@ def _write_sheet(writer, df: pd.DataFrame, sheet: str, *, freeze: bool = True):
     for j in range(df.shape[1]):
         column = df.iloc[:, j]
         if _is_text(column):
-            column = column.map(_xlsx_cell, na_action="ignore")
-            df.isetitem(j, column)
-            hits = column.map(_formula_like).to_numpy(dtype=bool)
+            bad = column.str.contains(_XLSX_ILLEGAL).astype(object).fillna(False)
+            if bad.to_numpy(dtype=bool).any():
+                column = column.map(_xlsx_cell, na_action="ignore")
+                df.isetitem(j, column)
+            hits = _starts(column, ("=",))
             cells += [(int(i) + 2, j + 1) for i in hits.nonzero()[0]]
     df.to_excel(writer, sheet_name=sheet, index=False)
     ws = writer.sheets[sheet]
