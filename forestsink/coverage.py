@@ -54,6 +54,7 @@ Areas are returned in m² by the array functions and in mu (亩) in the tables.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import warnings
@@ -66,12 +67,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import CRSError, ForestsinkError, ForestsinkWarning
+from forestsink.errors import (
+    CoverageError,
+    CRSError,
+    ForestsinkError,
+    GridMismatchError,
+    NoOverlapError,
+    PartialOverlapWarning,
+    UnknownClassError,
+    UnknownClassWarning,
+    ZoneFileError,
+)
+from forestsink.ingest.encoding import detect_dbf_encoding
+from forestsink.io import (
+    LAYER_SUFFIXES,
+    TABLE_SUFFIXES,
+    read_table,
+    write_layer,
+    write_sheets,
+    write_table,
+)
 from forestsink.units import M2_PER_MU
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "CITY_ADCODE",
     "COUNTS_AS",
+    "MAX_UNKNOWN_PCT",
     "OVERLAY_LEGEND",
     "PRODUCTS",
     "ClassAreas",
@@ -86,6 +109,7 @@ __all__ = [
     "PartialOverlapWarning",
     "PixelAreaModel",
     "RasterInfo",
+    "UnknownClassError",
     "UnknownClassWarning",
     "ZoneSet",
     "ZoneWeights",
@@ -119,36 +143,15 @@ of the denominator; water and excluded are outside it."""
 
 FOREST_KINDS: tuple[str, ...] = ("forest", "shrub_forest")
 
+#: Default largest share (percent of the zones' measured area) of pixels whose
+#: codes the class table does not list (see :func:`compute_coverage`).
+MAX_UNKNOWN_PCT = 5.0
+
 #: Largest relative change of pixel area along one run piece (projected grids).
 AREA_TOLERANCE = 1e-4
 #: Largest lattice spacing (pixels) of exact pixel areas on projected grids;
 #: nodes are also at most about 4 km apart.
 AREA_LATTICE_STEP = 128
-
-
-# --------------------------------------------------------------------------
-# errors and warnings
-# --------------------------------------------------------------------------
-
-
-class CoverageError(ForestsinkError, ValueError):
-    """A land-cover raster, class table or zone layer cannot be used."""
-
-
-class GridMismatchError(CoverageError):
-    """Two rasters are on different, non-aligned pixel grids."""
-
-
-class NoOverlapError(CoverageError):
-    """The raster does not overlap any zone."""
-
-
-class UnknownClassWarning(ForestsinkWarning):
-    """The raster holds class codes the class table does not know."""
-
-
-class PartialOverlapWarning(ForestsinkWarning):
-    """Some zones lie partly or wholly outside the raster."""
 
 
 # --------------------------------------------------------------------------
@@ -265,18 +268,10 @@ def _classes_csv() -> Path:
 
 
 def _read_class_file(path: Path) -> pd.DataFrame:
+    """Read a class table (CSV in UTF-8 or GBK, Excel, JSON) as text."""
     if not path.is_file():
         raise CoverageError(f"{path}: class file not found.")
-    try:
-        if path.suffix.lower() == ".xlsx":
-            return pd.read_excel(path, dtype=str).fillna("")
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise CoverageError(
-            f"{path}: not UTF-8 ({err}); save the class table as UTF-8 CSV."
-        ) from err
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
-        raise CoverageError(f"{path}: cannot be read as a table: {err}") from err
+    return read_table(path, dtype=str)
 
 
 def class_scheme_from_table(
@@ -535,6 +530,37 @@ def _user_crs(text, where: str):
         ) from err
 
 
+def _dtype_advice(path: Path, dtype: str, nodata) -> str:
+    """Say why a raster's data type is refused and how to convert it."""
+    wide = dtype in ("uint32", "int32", "uint64", "int64")
+    target, gdal_type, fill = (
+        ("uint16", "UInt16", 65535) if wide else ("uint8", "Byte", 255)
+    )
+    out = f"{path.stem}_{target}{path.suffix}"
+    if nodata is None:
+        gdal = f"gdal_translate -ot {gdal_type} {path.name} {out}"
+    else:  # gdal_calc maps the old no-data value to the new one
+        gdal = (
+            f"gdal_calc.py -A {path.name} --outfile={out} --type={gdal_type} "
+            f"--NoDataValue={fill} --calc=A"
+        )
+    py = (
+        "with rasterio.open(IN) as s: p = s.profile; a = s.read(1, masked=True); "
+        f"p.update(dtype='{target}', nodata={fill}); "
+        f"rasterio.open(OUT, 'w', **p).write(a.filled({fill}).astype('{target}'), 1)"
+    )
+    return (
+        f"{path}: 数据类型 {dtype}，地类栅格须为 8 位或 16 位无符号整数。若像元值是"
+        f"整数地类代码，请先转换：`{gdal}`（无数据值改为 {fill}）；若是连续值"
+        f"（坡度、NDVI 等），请先分类。 / data type {dtype}; land-cover class "
+        "rasters are 8- or 16-bit unsigned integers. If the values are whole "
+        f"class codes, convert the file first: `{gdal}` (no data becomes {fill}; "
+        f"codes above {fill - 1} need a wider type), or with rasterio: `{py}`. "
+        "Continuous values (slope, NDVI ...) are not class codes: classify them "
+        "first."
+    )
+
+
 def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
     """Open a land-cover raster and check that it can be used.
 
@@ -589,10 +615,7 @@ def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
             "north-up grid first (gdalwarp)."
         )
     if dtype not in ("uint8", "uint16"):
-        raise CoverageError(
-            f"{path}: data type {dtype}; land-cover class rasters are 8- or 16-bit "
-            "unsigned integers. Is this a class map?"
-        )
+        raise CoverageError(_dtype_advice(path, dtype, nodata))
     return RasterInfo(
         path=path,
         grid=Grid(grid_crs, transform, width, height),
@@ -1787,8 +1810,8 @@ def _accumulate(data, flat, base, w, present, luts, scheme, per, pair, unknown):
     for i, counts in enumerate(found):
         if counts[:, scheme.unknown_index].any():
             bad = codes[i][classes[i] == scheme.unknown_index]
-            codes, n = np.unique(bad, return_counts=True)
-            for code, c in zip(codes.tolist(), n.tolist(), strict=True):
+            values, n = np.unique(bad, return_counts=True)
+            for code, c in zip(values.tolist(), n.tolist(), strict=True):
                 unknown[i][code] = unknown[i].get(code, 0) + c
 
 
@@ -1920,49 +1943,144 @@ def _unit_zones() -> ZoneSet:
     return ZoneSet("units", d[["adcode", "geometry"]], rows, np.vstack(members), layer)
 
 
+#: Columns a zone file's names are taken from, first present wins.
+ZONE_NAME_COLUMNS = ("name_zh", "name", "名称", "NAME", "Name")
+
+
+def _sidecar(path: Path, suffix: str) -> Path | None:
+    """Return the file beside *path* with *suffix* (either case), or None."""
+    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _zone_encoding(path: Path) -> str | None:
+    """Text encoding of a Shapefile zone layer's .dbf (None for other formats).
+
+    Decided as for deliveries (:func:`forestsink.ingest.encoding.detect_dbf_encoding`:
+    the .cpg, else the bytes), so a GBK file without .cpg keeps its names.
+    """
+    if path.suffix.lower() != ".shp":
+        return None
+    dbf = _sidecar(path, ".dbf")
+    if dbf is None:
+        return None  # GDAL says what is missing
+    cpg = _sidecar(path, ".cpg")
+    text = cpg.read_text(errors="replace") if cpg is not None else None
+    try:
+        codec, reason = detect_dbf_encoding(dbf.read_bytes(), text)
+    except ForestsinkError as err:
+        raise ZoneFileError(
+            f"{path}: 区域文件的文字编码无法确定 / the text encoding of the zone "
+            f"file cannot be decided: {err}"
+        ) from err
+    _log.info("%s: text encoding %s (%s)", path, codec, reason)
+    return codec
+
+
+def _id_text(values: pd.Series) -> pd.Series:
+    """Zone ids as text; whole numbers stored as floats lose their ``.0``."""
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if len(finite) and np.all(np.mod(finite.to_numpy(), 1) == 0):
+            return values.map(lambda v: "" if pd.isna(v) else str(int(v)))
+    return values.map(lambda v: "" if pd.isna(v) else str(v))
+
+
+def _refuse_duplicate_ids(path: Path, column: str, ids: pd.Series) -> None:
+    """Raise :class:`ZoneFileError` naming ids given to several features."""
+    dup = ids[ids.duplicated(keep=False)]
+    if dup.empty:
+        return
+    zh, en = [], []
+    for value, rows in list(dup.groupby(dup, sort=False).groups.items())[:5]:
+        numbers = [int(i) + 1 for i in rows]
+        shown = ", ".join(map(str, numbers[:10]))
+        if len(numbers) > 10:
+            shown += f" … ({len(numbers)})"
+        zh.append(f"{value!r}（第 {shown} 个要素）")
+        en.append(f"{value!r} (features {shown})")
+    more = dup.nunique() - len(en)
+    tail_zh, tail_en = (
+        (f"，另有 {more} 个", f", and {more} more") if more > 0 else ("", "")
+    )
+    sql = (
+        f'`ogr2ogr OUT.gpkg {path.name} -dialect sqlite -sql "SELECT {column}, '
+        f'ST_Union(geometry) AS geometry FROM {path.stem} GROUP BY {column}"`'
+    )
+    raise ZoneFileError(
+        f"{path}，列 '{column}'：区域编号重复：{'；'.join(zh)}{tail_zh}。每个区域需要"
+        "唯一编号：改正编号，用 --zone-id 另选一列，或把同一区域的要素合并"
+        f"（如 {sql}）。 / {path}, column '{column}': duplicate zone ids: "
+        f"{'; '.join(en)}{tail_en}. Each zone needs its own id: correct the ids, "
+        "choose another column with --zone-id, or merge the features of one zone "
+        f"(e.g. {sql})."
+    )
+
+
 def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
     import geopandas as gpd
 
+    encoding = _zone_encoding(path)
     try:
-        gdf = gpd.read_file(path, engine="pyogrio")
+        gdf = gpd.read_file(
+            path,
+            engine="pyogrio",
+            **({"encoding": encoding} if encoding else {}),
+        )
     except Exception as err:
-        raise CoverageError(f"{path}: cannot read the zone layer: {err}") from err
+        raise ZoneFileError(
+            f"{path}: 无法读取区域文件 / cannot read the zone layer ({err}); check "
+            "that it is a polygon file GDAL reads (.gpkg, .shp with its .shx and "
+            ".dbf, .geojson)."
+        ) from err
     if gdf.crs is None:
         raise CRSError(
-            f"{path}: the zone layer has no CRS (.prj); add one, e.g. "
-            "`ogr2ogr -a_srs EPSG:4490 OUT IN`."
+            f"{path}: 区域文件没有坐标系 / the zone layer has no CRS (.prj); add "
+            "one, e.g. `ogr2ogr -a_srs EPSG:4490 OUT IN`."
         )
     poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
     if not poly.all():
-        raise CoverageError(
-            f"{path}: feature {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} is a "
-            f"{gdf.geom_type[~poly].iloc[0]}; zones must be polygons."
+        raise ZoneFileError(
+            f"{path}: 第 {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} 个要素不是面 / "
+            f"feature {int(np.flatnonzero(~poly.to_numpy())[0]) + 1} is a "
+            f"{gdf.geom_type[~poly].iloc[0]}; zones must be polygons (remove it or "
+            "give a polygon layer)."
         )
     if id_column is None:
         id_column = next(
             (c for c in ("zone_id", "adcode", "id", "name") if c in gdf.columns), None
         )
     if id_column is not None and id_column not in gdf.columns:
-        raise CoverageError(
-            f"{path}: no column {id_column!r}; columns are "
-            f"{', '.join(map(str, gdf.columns.drop('geometry')))}."
+        raise ZoneFileError(
+            f"{path}: 没有列 {id_column!r} / no column {id_column!r}; columns are "
+            f"{', '.join(map(str, gdf.columns.drop('geometry')))}: pass one of "
+            "them with --zone-id."
         )
+    gdf = gdf.reset_index(drop=True)
     ids = (
-        gdf[id_column].astype(str)
+        _id_text(gdf[id_column])
         if id_column
         else pd.Series([str(i + 1) for i in range(len(gdf))])
+    )
+    if id_column:
+        _refuse_duplicate_ids(path, id_column, ids)
+    name_column = next((c for c in ZONE_NAME_COLUMNS if c in gdf.columns), None)
+    names = (
+        gdf[name_column].map(lambda v: "" if pd.isna(v) else str(v))
+        if name_column
+        else pd.Series([""] * len(gdf))
     )
     n = len(gdf)
     zone_rows = pd.DataFrame(
         {
             "level": "zone",
             "zone_id": ids.to_numpy(),
-            "adcode": gdf["adcode"].astype(str).to_numpy()
+            "adcode": _id_text(gdf["adcode"]).to_numpy()
             if "adcode" in gdf.columns
             else "",
-            "name_zh": gdf["name_zh"].astype(str).to_numpy()
-            if "name_zh" in gdf.columns
-            else "",
+            "name_zh": names.to_numpy(),
             "name_en": gdf["name_en"].astype(str).to_numpy()
             if "name_en" in gdf.columns
             else "",
@@ -2229,11 +2347,13 @@ def _check_overlap(
     short = inside_share < 0.999
     if short.any():
         ids = zones.geoms.index[short]
-        labels = (
-            zones.geoms.loc[ids, "adcode"].astype(str).tolist()
-            if "adcode" in zones.geoms.columns
-            else [str(i + 1) for i in np.flatnonzero(short)]
-        )
+        if "adcode" in zones.geoms.columns:
+            labels = zones.geoms.loc[ids, "adcode"].astype(str).tolist()
+        elif zones.kind == "file":  # the zone ids the user knows
+            zone_ids = zones.rows.loc[zones.rows["level"] == "zone", "zone_id"]
+            labels = zone_ids.to_numpy()[short].tolist()
+        else:
+            labels = [str(i + 1) for i in np.flatnonzero(short)]
         shares = inside_share[short]
         listed = ", ".join(
             f"{lab} ({100 * s:.1f}%)"
@@ -2258,16 +2378,68 @@ def _inside_share(geoms, covered_m2: np.ndarray, grid: Grid) -> np.ndarray:
         return np.where(total > 0, np.minimum(covered_m2 / total, 1.0), 0.0)
 
 
-def _warn_unknown(areas: ClassAreas, rasters, scheme) -> list[str]:
+def _preset_codes() -> dict[str, set[int]]:
+    """Codes each preset product's class table lists."""
+    table = _read_class_file(_classes_csv())
+    product = table["product"].str.strip().str.lower()
+    codes = pd.to_numeric(table["code"], errors="coerce")
+    return {
+        p: {int(c) for c in codes[product == p].dropna()}
+        for p in PRODUCTS
+        if p != "custom"
+    }
+
+
+def _check_unknown(
+    areas: ClassAreas, rasters, scheme: ClassScheme, *, max_unknown_pct: float
+) -> list[str]:
+    """Refuse rasters whose unknown codes exceed *max_unknown_pct*; else warn.
+
+    The share is the area of pixels with codes the class table does not list
+    over the zones' measured area (every pixel of the zones the raster
+    covers, no data included), in percent; a code's own share is the total
+    share split by its pixel count.
+    """
     messages = []
-    for info, found in zip(rasters, areas.unknown, strict=True):
+    presets = _preset_codes()
+    for i, (info, found) in enumerate(zip(rasters, areas.unknown, strict=True)):
         if not found:
             continue
-        listed = ", ".join(f"{c}: {n:,} px" for c, n in sorted(found.items()))
+        per = np.nan_to_num(areas.per_year[:, i, :]).sum(axis=0)
+        total = float(per.sum())
+        share = 100.0 * float(per[scheme.unknown_index]) / total if total else 0.0
+        pixels = sum(found.values())
+        listed = ", ".join(
+            f"{c} ({share * n / pixels:.1f}%, {n:,} px)"
+            for c, n in sorted(found.items())
+        )
+        present = {int(c) for c in found} | {
+            code for code, a in zip(scheme.codes, per[: scheme.n], strict=True) if a > 0
+        }
+        fits = [p for p, codes in presets.items() if present <= codes]
+        fit_zh = "、".join(fits) if fits else "无"
+        fit_en = ", ".join(fits) if fits else "none of " + ", ".join(presets)
+        if share > max_unknown_pct:
+            raise UnknownClassError(
+                f"{info.path}: 区域内 {share:.1f}% 的像元是 {scheme.product} 地类表中"
+                f"没有的代码（上限 {max_unknown_pct:g}%）：{listed}。可能选错了 "
+                f"--product；能对上所有代码的预设：{fit_zh}。请改用正确的 --product，"
+                "或用 --classes FILE 给出本产品的地类表（code, counts_as）；"
+                "若这些像元确实应排除，可提高 --max-unknown。 / "
+                f"{info.path}: {share:.1f}% of the zone pixels hold codes the "
+                f"{scheme.product} class table does not list (limit "
+                f"{max_unknown_pct:g}%): {listed}. Wrong --product? Presets whose "
+                f"class table lists every code found: {fit_en}. Pass the right "
+                "--product, or your product's class table with --classes FILE "
+                "(code, counts_as); if these pixels really are to be left out, "
+                "raise --max-unknown."
+            )
         text = (
-            f"{info.path.name}: class code(s) not in the {scheme.product} class "
-            f"table, counted as excluded (not land, not forest): {listed}. Wrong "
-            "--product? Otherwise add them to a --classes file."
+            f"{info.path.name}: {share:.1f}% 的像元是地类表中没有的代码，按排除计"
+            f"（非土地、非森林）/ {share:.1f}% of the zone pixels hold class "
+            f"code(s) not in the {scheme.product} class table, counted as excluded "
+            f"(not land, not forest): {listed}. Wrong --product? Otherwise add "
+            "them to a --classes file."
         )
         warnings.warn(text, UnknownClassWarning, stacklevel=3)
         messages.append(text)
@@ -2288,6 +2460,7 @@ def compute_coverage(
     engine: str = "local",
     scheduler: str | None = None,
     partitions: int | None = None,
+    max_unknown_pct: float = MAX_UNKNOWN_PCT,
 ) -> CoverageResult:
     """Forest coverage per zone for one or two years, and its change.
 
@@ -2319,6 +2492,10 @@ def compute_coverage(
         Dask scheduler address; default a ``LocalCluster`` on this machine.
     partitions : int, optional (default: 4 per worker)
         Row bands (tasks) for the dask engine.
+    max_unknown_pct : float, optional (default: :data:`MAX_UNKNOWN_PCT`, 5)
+        Largest share (percent of the zones' measured area) of pixels whose
+        codes the class table does not list; above it the raster is refused
+        (a wrong ``--product``), below it they are excluded with a warning.
 
     Returns
     -------
@@ -2333,6 +2510,8 @@ def compute_coverage(
         The raster does not overlap the zones.
     GridMismatchError
         Two rasters on non-aligned grids.
+    UnknownClassError
+        More than *max_unknown_pct* of the zones holds unlisted codes.
     CoverageError
         Any other unusable input.
     """
@@ -2376,7 +2555,7 @@ def compute_coverage(
         )
     else:
         raise CoverageError(f"--engine {engine!r}: use local or dask.")
-    messages += _warn_unknown(areas, infos, scheme)
+    messages += _check_unknown(areas, infos, scheme, max_unknown_pct=max_unknown_pct)
     table = coverage_table(
         areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)
     )
@@ -2638,17 +2817,6 @@ def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
 # --------------------------------------------------------------------------
 
 
-def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            writer.sheets[name].freeze_panes = "A2"
-    tmp.replace(path)
-    return path
-
-
 def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
     """Write the coverage table (and transitions) to *out*.
 
@@ -2667,8 +2835,6 @@ def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
     list of Path
         Files written (each atomically).
     """
-    from forestsink.io import LAYER_SUFFIXES, TABLE_SUFFIXES, write_layer, write_table
-
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in TABLE_SUFFIXES + LAYER_SUFFIXES:
@@ -2682,7 +2848,7 @@ def write_coverage(result: CoverageResult, out: str | Path) -> list[Path]:
         if result.transitions is not None:
             sheets["transitions"] = result.transitions
         sheets["classes"] = result.scheme.table()
-        return [_write_xlsx(sheets, out)]
+        return [write_sheets(sheets, out)]
     if suffix in LAYER_SUFFIXES:
         import geopandas as gpd
 

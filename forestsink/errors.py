@@ -42,3 +42,40 @@ class ForestsinkWarning(UserWarning):
 
 class GrowthTableError(ForestsinkError, ValueError):
     """A user-supplied growth (yield) table is malformed or incomplete."""
+
+
+# --------------------------------------------------------------------------
+# coverage, zone files, table files, the CLI (forestsink.coverage, forestsink.io)
+# --------------------------------------------------------------------------
+
+
+class CoverageError(ForestsinkError, ValueError):
+    """A land-cover raster, class table or zone layer cannot be used."""
+
+
+class GridMismatchError(CoverageError):
+    """Two rasters are on different, non-aligned pixel grids."""
+
+
+class NoOverlapError(CoverageError):
+    """The raster does not overlap any zone."""
+
+
+class UnknownClassError(CoverageError):
+    """Too much of the zones holds codes the class table does not list."""
+
+
+class ZoneFileError(CoverageError):
+    """A zone file cannot be used (duplicate ids, unreadable, not polygons)."""
+
+
+class TableFileError(ForestsinkError, ValueError):
+    """A table file (CSV, Excel) cannot be read or written."""
+
+
+class UnknownClassWarning(ForestsinkWarning):
+    """The raster holds class codes the class table does not know."""
+
+
+class PartialOverlapWarning(ForestsinkWarning):
+    """Some zones lie partly or wholly outside the raster."""

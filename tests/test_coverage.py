@@ -559,8 +559,8 @@ def test_unknown_class_code_warns_with_pixel_count(tmp_path):
     path = _hand_raster(tmp_path, "lc_2010.tif", [[2, 2, 1], [1, 42, 42], [1, 1, 42]])
     zfile = tmp_path / "z.gpkg"
     gpd.GeoDataFrame(geometry=[shapely.box(0, 10, 30, 40)], crs=ALBERS).to_file(zfile)
-    with pytest.warns(cov.UnknownClassWarning, match=r"42: 3 px"):
-        result = cov.compute_coverage([path], zones=zfile)
+    with pytest.warns(cov.UnknownClassWarning, match=r"42 \(33\.3%, 3 px\)"):
+        result = cov.compute_coverage([path], zones=zfile, max_unknown_pct=50)
     row = result.table[result.table["level"] == "zone"].iloc[0]
     assert row["excluded_area_mu"] == pytest.approx(300 / M2_PER_MU)
     assert row["coverage_pct"] == pytest.approx(100 * 2 / 6)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from forestsink.cli.options import out_option
+from forestsink.cli.table import visible
 
 _TABLE_SUFFIXES = (".csv", ".xlsx", ".json", ".gpkg", ".geojson")
 
@@ -94,10 +95,12 @@ def _print_matrix(result) -> None:
         / 1e4
     )
     matrix.index.name = f"{result.years[0]} → {result.years[1]}"
-    print_table(
-        matrix.reset_index(),
-        title="地类转移矩阵（全市，万亩）/ class transitions, city-wide, 10,000 mu",
+    where = (
+        "全部区域合计，万亩）/ class transitions, all zones (sum)"
+        if result.zones.kind == "file"
+        else "全市，万亩）/ class transitions, city-wide"
     )
+    print_table(matrix.reset_index(), title=f"地类转移矩阵（{where}, 10,000 mu")
 
 
 _HELP = """由土地覆盖栅格计算各区县森林覆盖率及其变化 / Forest coverage per district.
@@ -182,6 +185,17 @@ ellipsoid.
     type=click.IntRange(min=1),
     help="分区数 / Dask partitions: row bands of the raster (default 4 per worker).",
 )
+@click.option(
+    "--max-unknown",
+    "max_unknown",
+    type=click.FloatRange(0, 100),
+    default=5.0,
+    show_default=True,
+    metavar="PCT",
+    help="地类表中没有的代码最多可占区域像元的百分比，超过则拒绝（多为选错 "
+    "--product）/ Largest percent of the zone pixels whose codes the class table "
+    "does not list; above it the raster is refused (usually a wrong --product).",
+)
 @out_option(
     "输出 (.csv/.xlsx/.json，或 .gpkg/.geojson 含区县面) / Output table "
     "(.csv, .xlsx, .json) or zones with figures (.gpkg, .geojson)."
@@ -201,6 +215,7 @@ def coverage_cmd(
     engine,
     scheduler,
     partitions,
+    max_unknown,
     out,
 ) -> None:
     """由土地覆盖栅格计算森林覆盖率 / Forest coverage per district (see _HELP)."""
@@ -240,6 +255,7 @@ def coverage_cmd(
                 engine=engine,
                 scheduler=scheduler,
                 partitions=partitions,
+                max_unknown_pct=max_unknown,
             )
         image = (
             make_overlay(
@@ -250,7 +266,9 @@ def coverage_cmd(
         )
     for item in caught:
         if issubclass(item.category, ForestsinkWarning):
-            click.secho(f"警告 / Warning: {item.message}", fg="yellow", err=True)
+            click.secho(
+                f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
+            )
     _print_summary(result)
     written = write_coverage(result, out)
     if image is not None:

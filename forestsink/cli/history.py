@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from forestsink.cli.options import as_of_opt, out_option, store_opt
-from forestsink.cli.table import print_table
+from forestsink.cli.table import print_table, visible
 
 
 @click.command("history")
@@ -83,13 +83,13 @@ def withdraw_cmd(key, reason, from_file, store, user) -> None:
         items = read_withdrawals(from_file)
         batch = target.withdraw_many(items, source_name=Path(from_file).name, user=user)
         for k, r in items:
-            click.echo(f"已撤销 / Withdrawn: {k} ({r})")
+            click.echo(f"已撤销 / Withdrawn: {visible(k)} ({visible(r)})")
         click.echo(f"batch {batch}")
         return
     if not key or not reason:
         raise click.UsageError("give KEY and --reason, or --from-file")
     batch = target.withdraw(key, reason=reason, user=user)
-    click.echo(f"已撤销 / Withdrawn: {key} (batch {batch})")
+    click.echo(f"已撤销 / Withdrawn: {visible(key)} (batch {batch})")
 
 
 @click.command("undo")

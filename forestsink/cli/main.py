@@ -2,12 +2,15 @@
 
 Each command parses its options, calls one library function and prints the
 result. Library errors (:class:`~forestsink.errors.ForestsinkError`) become a
-clean message and a non-zero exit code, never a traceback.
+clean message and exit code 1; any other exception a one-line bilingual
+message naming the command, exit code 1, and a traceback only with ``-v``.
+Usage errors are click's (exit code 2).
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -19,6 +22,7 @@ from forestsink.cli.options import (
     quiet_opt,
     verbose_opt,
 )
+from forestsink.cli.table import visible
 from forestsink.errors import ForestsinkError
 
 HELP = """forestsink — 森林碳汇跟踪 / forest carbon sink tracker.
@@ -39,14 +43,67 @@ city's forest carbon sink needs the forest-resource layers.
 """
 
 
+#: What click raises for usage errors, --help/--version and Ctrl-C: click
+#: prints those itself (usage errors exit with 2).
+_CLICK_OWN = (
+    click.exceptions.ClickException,
+    click.exceptions.Exit,
+    click.exceptions.Abort,
+    KeyboardInterrupt,
+    SystemExit,
+)
+
+
+def _command_path(group: click.Group, ctx: click.Context, words: list[str]) -> str:
+    """Return the command words the user typed (``coverage``, ``store migrate``)."""
+    path: list[str] = []
+    command: click.Command = group
+    for word in words:
+        if not isinstance(command, click.Group):
+            break
+        if word.startswith("-"):
+            continue
+        sub = command.get_command(ctx, word)
+        if sub is None:
+            break
+        path.append(word)
+        command = sub
+    return " ".join(path) or (group.name or "forestsink")
+
+
 class _Group(click.Group):
-    """Turn library errors into a one-line message and exit code 1."""
+    """Turn every error into a one-line message and exit code 1.
+
+    Library errors (:class:`~forestsink.errors.ForestsinkError`) print their
+    message. Any other exception is a bug or an unforeseen condition: it
+    prints one bilingual line naming the command and the exception, and
+    advises ``-v``; with ``-v`` the Python traceback is printed as well.
+    Click's own usage errors keep click's message and exit code 2.
+    """
 
     def invoke(self, ctx: click.Context):
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
         except ForestsinkError as err:
-            click.secho(f"错误 / Error: {err}", fg="red", err=True)
+            click.secho(f"错误 / Error: {visible(err)}", fg="red", err=True)
+            sys.exit(1)
+        except _CLICK_OWN:
+            raise
+        except Exception as err:
+            name = _command_path(self, ctx, words)
+            if ctx.params.get("verbose"):
+                click.echo(traceback.format_exc(), err=True, nl=False)
+            detail = visible(" ".join(f"{type(err).__name__}: {err}".split()))
+            click.secho(
+                f"错误 / Error: 命令 `forestsink {name}` 意外出错（{detail}）；加 -v "
+                f"查看详情：`forestsink -v {name} …` / the command `forestsink "
+                f"{name}` failed unexpectedly ({detail}); run it again with -v "
+                f"(`forestsink -v {name} …`) for the details, and report them if "
+                "the input looks right.",
+                fg="red",
+                err=True,
+            )
             sys.exit(1)
 
 
@@ -112,7 +169,9 @@ def resolve_cmd(names: tuple[str, ...]) -> None:
         try:
             code = resolver.resolve(name)
         except ForestsinkError as err:
-            click.secho(f"{name}\t错误 / Error: {err}", fg="red", err=True)
+            click.secho(
+                f"{visible(name)}\t错误 / Error: {visible(err)}", fg="red", err=True
+            )
             failed = True
             continue
         click.echo(

@@ -89,19 +89,13 @@ def progress_cmd(
     carry the chosen view (--by); Excel every view, the city targets and the
     sources.
     """
-    import pandas as pd
-
-    from forestsink.io import write_tables
+    from forestsink.io import read_table, write_tables
     from forestsink.progress import progress_tables
     from forestsink.store import open_store
 
     coverage = None
     if coverage_table:
-        coverage = (
-            pd.read_json(coverage_table, dtype={"adcode": str})
-            if coverage_table.endswith(".json")
-            else pd.read_csv(coverage_table, dtype={"adcode": str})
-        )
+        coverage = read_table(coverage_table, dtype={"adcode": str}, sheet="coverage")
     result = progress_tables(
         open_store(store),
         as_of=as_of,

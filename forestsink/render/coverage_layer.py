@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forestsink.io import read_table
+
 
 def coverage_for_report(rasters, *, product: str = "clcd", classes=None):
     """Compute district coverage and the overlay image for the report.
@@ -60,7 +62,4 @@ def coverage_for_report(rasters, *, product: str = "clcd", classes=None):
 
 def read_coverage_table(path) -> pd.DataFrame:
     """Read a table written by ``forestsink coverage`` (CSV or JSON)."""
-    text = str(path)
-    if text.endswith(".json"):
-        return pd.read_json(path, dtype={"adcode": str})
-    return pd.read_csv(path, dtype={"adcode": str}, encoding="utf-8-sig")
+    return read_table(path, dtype={"adcode": str}, sheet="coverage")

@@ -35,6 +35,7 @@ import pandas as pd
 
 from forestsink.area import CHONGQING_ALBERS
 from forestsink.errors import ForestsinkError, ForestsinkWarning
+from forestsink.io import read_table
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -1464,7 +1465,7 @@ def read_coverage_table(path, /) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            table = pd.read_csv(path, dtype={"adcode": str}, encoding="utf-8-sig")
+            table = read_table(path, dtype={"adcode": str})
         elif suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             if isinstance(data, dict):
@@ -1472,8 +1473,7 @@ def read_coverage_table(path, /) -> pd.DataFrame:
                 data = lists[0] if lists else [data]
             table = pd.DataFrame(data)
         elif suffix == ".xlsx":
-            sheets = pd.read_excel(path, sheet_name=None, dtype={"adcode": str})
-            table = sheets.get("coverage", next(iter(sheets.values())))
+            table = read_table(path, dtype={"adcode": str}, sheet="coverage")
         else:
             raise ForestsinkError(
                 f"coverage table {path}: use a .csv, .json or .xlsx file (as "

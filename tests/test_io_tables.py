@@ -1,0 +1,140 @@
+"""One reader for every table file (forestsink.io.read_table; issue 15 defect 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from forestsink import progress
+from forestsink.cli.main import cli
+from forestsink.errors import TableFileError
+from forestsink.io import read_bureau_table, read_table, write_table
+
+ROWS = pd.DataFrame(
+    {
+        "level": ["city", "district"],
+        "adcode": ["500000", "500101"],
+        "name_zh": ["重庆市", "万州区"],
+        "year": [2015, 2015],
+        "coverage_pct": [45.5, 50.25],
+    }
+)
+
+
+def _write(df: pd.DataFrame, path, kind: str):
+    if kind == "csv-utf8":
+        path.write_text(df.to_csv(index=False), encoding="utf-8")
+    elif kind == "csv-bom":
+        path.write_text(df.to_csv(index=False), encoding="utf-8-sig")
+    elif kind == "csv-gbk":
+        path.write_bytes(df.to_csv(index=False).encode("gbk"))
+    elif kind == "xlsx":  # another sheet first: the named one is read
+        with pd.ExcelWriter(path) as writer:
+            pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="transitions")
+            df.to_excel(writer, sheet_name="coverage", index=False)
+    else:
+        df.to_json(path, orient="records", force_ascii=False)
+    return path
+
+
+KINDS = {
+    "csv-utf8": ".csv",
+    "csv-bom": ".csv",
+    "csv-gbk": ".csv",
+    "xlsx": ".xlsx",
+    "json": ".json",
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_format_and_encoding_reads_the_same(tmp_path, kind):
+    path = _write(ROWS, tmp_path / f"t{KINDS[kind]}", kind)
+    got = read_table(path, dtype={"adcode": str}, sheet="coverage")
+    assert got["adcode"].tolist() == ["500000", "500101"]
+    assert got["name_zh"].tolist() == ["重庆市", "万州区"]
+    assert got["coverage_pct"].tolist() == [45.5, 50.25]
+    text = (
+        read_bureau_table(path)
+        if kind != "xlsx"
+        else read_table(path, sheet="coverage")
+    )
+    assert text["name_zh"].tolist() == ["重庆市", "万州区"]
+    assert all(isinstance(v, str) for v in text.to_numpy().ravel())
+
+
+def test_empty_cells_are_empty_text(tmp_path):
+    path = tmp_path / "w.xlsx"
+    pd.DataFrame({"a": ["x", None], "b": [None, "y"]}).to_excel(path, index=False)
+    assert read_table(path).to_numpy().tolist() == [["x", ""], ["", "y"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("fake.xlsx", b"a,b\n1,2\n", "cannot be read as an Excel .xlsx"),
+        ("old.xls", b"\xd0\xcf\x11\xe0", "save it as .xlsx"),
+        ("t.txt.gz", b"x", "unsupported table format"),
+        ("bad.json", b"{not json", "not valid JSON"),
+        ("list.json", b"[1, 2]", "not a list of records"),
+        ("bad.csv", b'a,b\n"1,2\n', "cannot be parsed as CSV"),
+    ],
+)
+def test_broken_files_give_a_message_naming_the_file(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(TableFileError, match=match) as err:
+        read_table(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(TableFileError, match="no such file"):
+        read_table(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv-gbk"])
+def test_progress_reads_an_excel_or_gbk_coverage_table(
+    sample_store, tmp_path, monkeypatch, kind
+):
+    # was: UnicodeDecodeError traceback (the coverage table was read as CSV)
+
+    seen = {}
+    original = progress.progress_tables
+
+    def spy(*args, **kwargs):
+        seen["coverage"] = kwargs["coverage"]
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(progress, "progress_tables", spy)
+    cov = _write(ROWS, tmp_path / f"cov{KINDS[kind]}", kind)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "progress",
+            "--store",
+            str(sample_store.path),
+            "--coverage",
+            str(cov),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    got = seen["coverage"]
+    assert got["adcode"].tolist() == ["500000", "500101"]
+    assert got["coverage_pct"].tolist() == [45.5, 50.25]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".json"])
+def test_unwritable_output_is_a_clear_error(tmp_path, suffix):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(TableFileError, match="cannot write the file"):
+        write_table(ROWS, blocker / f"out{suffix}")
+    with pytest.raises(TableFileError, match="cannot write the file"):
+        write_table(ROWS, Path("/proc/forestsink") / f"out{suffix}")
+    result = CliRunner().invoke(
+        cli, ["districts", "--out", str(blocker / f"d{suffix}")]
+    )
+    assert result.exit_code == 1 and "无法写出" in result.output
+    assert "Traceback" not in result.output
