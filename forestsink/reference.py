@@ -835,4 +835,3 @@ def _land_classes(path: Path) -> pd.DataFrame:
             "false; forest is always forest land."
         )
     return df
-
