@@ -422,7 +422,8 @@ def _check_chunks(
                                 "field": "project_id",
                                 "value": pid,
                                 "message": f"project id {pid!r} appears more "
-                                f"than once in this delivery (also row {other})",
+                                f"than once in this delivery (also row {other + 1}, "
+                                "counted from 1)",
                                 "action": "give each polygon its own id, or "
                                 "merge the rows",
                             }

@@ -35,6 +35,7 @@ ISSUE_COLUMNS = (
     "code",
     "file",
     "row",
+    "fid",
     "project_id",
     "field",
     "value",
@@ -56,7 +57,8 @@ class ValidationResult:
         ellipsoidal area) added; rows with errors are still present.
     issues : pandas.DataFrame
         Columns ``ISSUE_COLUMNS``; ``row`` is the 0-based feature index in
-        the file.
+        the file (messages and the CLI count from 1: ``row + 1``); ``fid``
+        is the feature id a GIS shows (GeoPackage), else empty.
     """
 
     frame: object
@@ -101,9 +103,15 @@ class _Issues:
         files = frame["source_file"].to_numpy(dtype=object)[at]
         rows = frame["source_row"].to_numpy(dtype=np.int64)[at]
         ids = frame["project_id"].to_numpy(dtype=object, na_value=None)[at]
-        for r, f, row, pid in zip(self.rows, files, rows, ids, strict=True):
+        fids = (
+            frame["source_fid"].to_numpy(dtype=object, na_value=None)[at]
+            if "source_fid" in frame
+            else [None] * len(at)
+        )
+        for r, f, row, fid, pid in zip(self.rows, files, rows, fids, ids, strict=True):
             r["file"] = str(f)
             r["row"] = int(row)
+            r["fid"] = None if fid is None else int(fid)
             r["project_id"] = None if pid is None else str(pid)
         order = {s: i for i, s in enumerate(SEVERITIES)}
         ranked = sorted(  # stable: issues of one row keep the order found
@@ -225,8 +233,11 @@ def validate_delivery(
                     "non_polygon",
                     "geometry",
                     "GeometryCollection",
-                    "geometry collection reduced to its polygon parts",
-                    "none (check the result)",
+                    "几何集合已只保留面部分 / geometry collection reduced to its "
+                    f"{len(shapely.get_parts(repaired))} polygon part(s); lines "
+                    "and points dropped",
+                    "已自动修复，请在GIS中核对 / repaired automatically: check the "
+                    "polygon in your GIS",
                 )
                 kinds[i] = shapely.get_type_id(repaired)
                 continue
@@ -258,6 +269,9 @@ def validate_delivery(
         if fix:
             repaired = _polygonal(shapely.make_valid(geoms[i]))
             if repaired is not None and not repaired.is_empty:
+                before = shapely.area(geoms[i])
+                after = shapely.area(repaired)
+                change = (after - before) / before if before else float("nan")
                 geoms[i] = repaired
                 repaired_any = True
                 issues.add(
@@ -266,8 +280,12 @@ def validate_delivery(
                     "invalid_geometry",
                     "geometry",
                     reason,
-                    f"invalid geometry ({reason}) repaired with make_valid",
-                    "none (check the repaired polygon)",
+                    f"无效几何已用 make_valid 修复 / invalid geometry ({reason}) "
+                    f"rebuilt with make_valid into "
+                    f"{len(shapely.get_parts(repaired))} valid polygon part(s); "
+                    f"area change {change:+.1%} of the shoelace area",
+                    "已自动修复，请在GIS中核对 / repaired automatically: check the "
+                    "polygon in your GIS",
                 )
                 continue
         issues.add(
@@ -297,8 +315,9 @@ def validate_delivery(
                 "sliver",
                 "geometry",
                 f"{area_m2[i]:.3g} m²",
-                "zero-area sliver dropped",
-                "none",
+                "面积近零的碎片已剔除，不入库 / zero-area sliver left out: this "
+                "feature is not loaded",
+                "如应为地块请重画 / redraw it if it was meant to be a plot",
             )
         else:
             issues.add(
@@ -454,7 +473,8 @@ def validate_delivery(
             "project_id",
             frame["project_id"].iloc[i],
             f"project id {frame['project_id'].iloc[i]!r} appears more than "
-            f"once in this delivery (also row(s) {others})",
+            f"once in this delivery (also row(s) {[r + 1 for r in others]}, "
+            "counted from 1)",
             "give each polygon its own id, or merge the rows",
         )
     reported = frame["area_reported_mu"].to_numpy(dtype="float64")

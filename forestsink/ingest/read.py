@@ -271,11 +271,15 @@ class RawTable:
     geoms : numpy.ndarray
         Shapely geometries (``None`` where missing), in ``crs``.
     crs : pyproj.CRS or None
+    fids : numpy.ndarray or None
+        Feature ids of a GeoPackage (what QGIS shows as ``fid``); None for
+        formats without one.
     """
 
     columns: dict[str, np.ndarray]
     geoms: np.ndarray
     crs: object = None
+    fids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -288,10 +292,16 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
     from shapely.errors import ShapelyError
 
     window = {} if rows is None else {"skip_features": rows[0], "max_features": rows[1]}
+    with_fids = path.suffix.lower() == ".gpkg"
     try:
         # Arrow: columns come back as arrays, not one Python object per value
         meta, table = pyogrio.read_arrow(
-            path, layer=layer, encoding=encoding, datetime_as_string=True, **window
+            path,
+            layer=layer,
+            encoding=encoding,
+            datetime_as_string=True,
+            return_fids=with_fids,
+            **window,
         )
         geometry = meta["geometry_name"] or "wkb_geometry"
         if geometry in table.column_names:
@@ -317,6 +327,12 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
             meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True
         )
     }
+    fid_column = meta.get("fid_column") or "fid"
+    fids = (
+        np.asarray(table.column(fid_column), dtype=np.int64)
+        if with_fids and fid_column in table.column_names
+        else None
+    )
     crs = None
     if meta["crs"]:
         from pyproj.exceptions import CRSError as ProjCRSError
@@ -328,7 +344,7 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
                 f"{display}: its CRS {meta['crs']!r} is not understood ({err}); "
                 "give the right one with --crs."
             ) from err
-    return RawTable(columns, geoms, crs)
+    return RawTable(columns, geoms, crs, fids)
 
 
 def _objects(values: list) -> np.ndarray:
@@ -494,23 +510,35 @@ def _read_file(
     else:
         raw = _read_raw(path, layer=layer, encoding=None, display=display, rows=rows)
     # ---- text: refuse mojibake before anything reaches the store
+    first = rows[0] if rows else 0
+    destroyed: dict[str, list[int]] = {}
+    wrong = None  # the first wrongly decoded name or value
     for column, values in raw.columns.items():
-        if looks_like_mojibake(column):
-            raise DeliveryError(
-                f"{display}: column name {column!r} looks wrongly decoded (with "
-                f"{encoding}); add a .cpg with the right code page or pass "
-                "--encoding GBK / UTF-8."
+        if wrong is None and looks_like_mojibake(column):
+            wrong = (
+                f"{display}: 列名 {column!r} 解码错误 / column name {column!r} looks "
+                f"wrongly decoded (with {encoding}); add a .cpg with the right "
+                "code page or pass --encoding GBK / UTF-8."
             )
         codes, uniques = _text_uniques(values)
+        gone = [k for k, v in enumerate(uniques) if any(m in v for m in DESTROYED)]
+        if gone:
+            hit = np.flatnonzero(np.isin(codes, gone))
+            destroyed[column] = (hit + first + 1).tolist()
+            continue
         for k, value in enumerate(uniques):  # in order of first appearance
-            if looks_like_mojibake(value):
-                i = int(np.flatnonzero(codes == k)[0])
-                raise DeliveryError(
-                    f"{display}: row {i}, column {column!r}: value "
-                    f"{value!r} looks wrongly decoded (with "
+            if wrong is None and looks_like_mojibake(value):
+                i = int(np.flatnonzero(codes == k)[0]) + first + 1
+                wrong = (
+                    f"{display}: 第{i}行 row {i}, column {column!r}: value "
+                    f"{value!r} 解码错误 / looks wrongly decoded (with "
                     f"{encoding}); add a .cpg with the right code page or pass "
                     "--encoding GBK / UTF-8."
                 )
+    if destroyed:
+        raise DeliveryError(_destroyed_message(display, destroyed))
+    if wrong is not None:
+        raise DeliveryError(wrong)
     # ---- CRS
     geoms = raw.geoms
     if crs is not None:
@@ -566,6 +594,8 @@ def _read_file(
         "source_row": np.arange(n, dtype="int64") + (rows[0] if rows else 0),
         "project_id": clean_ids(values["project_id"]),
     }
+    if raw.fids is not None:  # (GeoPackage: the fid QGIS shows)
+        frame["source_fid"] = raw.fids
     if "district" in m:
         from forestsink.reference import district_resolver
 
@@ -610,6 +640,33 @@ def _read_file(
         crs=crs_text,
         columns=dict(m),
         notes=notes,
+    )
+
+
+#: what text destroyed before delivery looks like: U+FFFD (a decoder's
+#: replacement character, stored as such) and its bytes EF BF BD read as GBK
+DESTROYED = ("\ufffd", "锟斤拷")
+
+
+def _destroyed_message(display: str, found: dict[str, list[int]]) -> str:
+    """Say that text was destroyed before delivery, naming columns and rows.
+
+    A program that decoded GBK as UTF-8 and saved the result stored U+FFFD
+    (bytes ``EF BF BD``, "锟斤拷" when read as GBK) in place of each
+    character it could not read: the original characters are gone, and no
+    ``.cpg`` or ``--encoding`` brings them back.
+    """
+    parts = []
+    for column, hit in found.items():
+        shown = ", ".join(map(str, hit[:20])) + (" …" if len(hit) > 20 else "")
+        parts.append(f"column {column!r}: {len(hit)} row(s) ({shown})")
+    return (
+        f"{display}: 文本在交付前已被破坏，无法恢复 / text was destroyed before "
+        f"delivery: {'; '.join(parts)} hold U+FFFD replacement characters "
+        "('锟斤拷' when read as GBK) stored in the file itself. The original "
+        "characters are gone: a .cpg or --encoding cannot bring them back. Ask "
+        "the sender to export these rows again from the original data (the "
+        "program that wrote this file read GBK as UTF-8)."
     )
 
 
@@ -671,12 +728,18 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
         if uniques:  # (all ASCII: Latin-1 and *codec* read it the same)
             decoded = []
             for k, value in enumerate(uniques):  # in order of first appearance
+                data = value.encode("latin-1", errors="replace")
+                if b"\xef\xbf\xbd" in data:  # U+FFFD stored: destroyed text,
+                    # whatever the codec (reported with its rows later)
+                    decoded.append(data.decode("utf-8", errors="replace"))
+                    continue
                 try:
-                    decoded.append(value.encode("latin-1").decode(codec))
-                except (UnicodeEncodeError, UnicodeDecodeError) as err:
-                    i = int(np.flatnonzero(codes == k)[0])
+                    decoded.append(data.decode(codec))
+                except UnicodeDecodeError as err:
+                    i = int(np.flatnonzero(codes == k)[0]) + 1
                     raise DeliveryError(
-                        f"{display}: row {i}, column {name(column)!r}: text cannot "
+                        f"{display}: 第{i}行 row {i} (counted from 1 in this "
+                        f"read), column {name(column)!r}: text cannot "
                         f"be decoded as {codec} ({err}); add a .cpg with the "
                         "right code page or pass --encoding."
                     ) from err
@@ -691,7 +754,7 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
                 "rename one of them and deliver again."
             )
         columns[decoded_name] = values
-    return RawTable(columns, raw.geoms, raw.crs)
+    return RawTable(columns, raw.geoms, raw.crs, raw.fids)
 
 
 def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):
