@@ -107,6 +107,9 @@ def check_deliveries(
     encoding: str | None = None,
     year: int | None = None,
     district: str | None = None,
+    project_type: str | None = None,
+    programme: str | None = None,
+    aliases=(),
     rules=None,
     fix: bool = False,
     period: tuple[int, int] = (2011, 2015),
@@ -169,6 +172,9 @@ def check_deliveries(
         "encoding": encoding,
         "year": year,
         "district": district,
+        "project_type": project_type,
+        "programme": programme,
+        "aliases": tuple(str(a) for a in aliases or ()),
         "rules": rules,
     }
     check_options = {

@@ -16,7 +16,11 @@ Files (see ``data/README.md`` for sources, licences and dates):
 ``plan_targets.csv``        numeric forest targets of sections 二 and 三(四)
 ``project_types.csv``       the seven project types and the area/volume rules
 ``carbon_parameters.csv``   D, BEF, R, CF per forest type group, with sources
+``code_tables.csv``         ZAO_LIN_LB / G_CHENG_LB codes of 小班 exports
 ==========================  =====================================================
+
+A user's own aliases file is merged over these tables by
+:func:`forestsink.ingest.vocabulary.read_vocabulary`.
 """
 
 from __future__ import annotations
@@ -358,7 +362,9 @@ class DistrictResolver:
     ('500154', '500240', '500154')
     """
 
-    def __init__(self, aliases: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self, aliases: pd.DataFrame | None = None, *, extra: list | None = None
+    ) -> None:
         table = read_district_aliases() if aliases is None else aliases
         keys = table["key"].tolist()  # plain lists: Arrow values iterate slowly
         self._lookup: dict[str, str] = dict(
@@ -367,6 +373,9 @@ class DistrictResolver:
         self._display: dict[str, str] = dict(
             zip(keys, table["alias"].tolist(), strict=True)
         )
+        for key, code, alias in extra or ():  # a user's names: (key, adcode, alias)
+            self._lookup[key] = code
+            self._display[key] = alias
         districts = read_district_table().set_index("adcode")
         self.name_zh: dict[str, str] = districts["name_zh"].to_dict()
         self.name_en: dict[str, str] = districts["name_en"].to_dict()
@@ -398,6 +407,10 @@ class DistrictResolver:
                 f"{prefix}unknown district {str(name)!r}. Closest known names: "
                 f"{hint}. Use a name or adcode from `forestsink districts`."
             ) from None
+
+    def lookup(self, name: object) -> str | None:
+        """Return the adcode for *name*, or None when it is not known."""
+        return self._lookup.get(normalise_name(name))
 
     def resolve_many(self, names: pd.Series) -> pd.Series:
         """Vectorised :meth:`resolve`; unknown names become ``<NA>``."""
@@ -733,3 +746,34 @@ def validate_reference_data(
     if _path("districts.gpkg").is_file():
         counts["districts.gpkg"] = len(read_districts())
     return counts
+
+
+# --------------------------------------------------------------------------
+# code tables of 小班 exports
+# --------------------------------------------------------------------------
+
+
+@_table_cache
+def _code_table(path: Path) -> pd.DataFrame:
+    import pandera.pandas as pa
+
+    df = _read_csv(path)
+    schema = pa.DataFrameSchema(
+        {
+            "field": pa.Column(str, pa.Check.isin(["ZAO_LIN_LB", "G_CHENG_LB"])),
+            "code": pa.Column(str, pa.Check.str_matches(r"^\d{2,3}$")),
+            "name_zh": pa.Column(str, pa.Check.str_length(1, 30)),
+            "source": pa.Column(str, pa.Check.str_length(3, 400)),
+        },
+        strict=True,
+    )
+    return _validate(df, schema, path)
+
+
+def read_code_table() -> pd.DataFrame:
+    """Return the code tables of 小班 fields (``field, code, name_zh, source``).
+
+    ``ZAO_LIN_LB`` (造林类别) and ``G_CHENG_LB`` (工程类别) codes and their
+    names, from the forestmanager code table (``data/code_tables.csv``).
+    """
+    return _code_table(_path("code_tables.csv")).copy()

@@ -414,6 +414,19 @@ def validate_delivery(
             message,
             "use a district name or adcode from `forestsink districts`",
         )
+    if "column_conflicts" in frame:
+        conflicts = frame["column_conflicts"]
+        for i in np.flatnonzero(conflicts.notna().to_numpy()):
+            issues.add(
+                i,
+                "warning",
+                "columns_disagree",
+                "columns",
+                conflicts.iloc[i],
+                f"同义两列不一致 / two columns with one meaning disagree: "
+                f"{conflicts.iloc[i]}; the first is used",
+                "核对并改正其中一列 / check which is right and correct the other",
+            )
     years = frame["year"]
     lo, hi = period
     bad_year = (years.isna() | (years < lo) | (years > hi)).fillna(True).to_numpy()

@@ -149,3 +149,242 @@ def test_fix_messages_say_what_was_done(tmp_path):
     assert "2 valid polygon part(s)" in fixed["message"]
     assert "已自动修复" in fixed["action"]
     assert np.isfinite(issues["row"].astype(float)).all()
+
+
+# ---- defect 1: two columns with one meaning ----------------------------------
+
+
+@needs_real
+def test_real_xiao_ban_and_xmbh_both_present_load():
+    # forestmanager/intersect.shp: XIAO_BAN (empty) and XMBH (8, 0), XIAN and
+    # XIANG/LIN_BAN empty; today refused "both mean 'project_id'"
+    d = read_delivery(
+        REAL / "forestmanager" / "intersect.shp",
+        year=2013,
+        district="万州区",
+        project_type="人工造林",
+    )
+    assert d.frame["project_id"].tolist() == ["8", "0"]  # XMBH fills the gap
+    assert d.columns["xiaoban"] == "XIAO_BAN"
+    assert d.columns["project_code"] == "XMBH"
+
+
+@needs_real
+def test_real_code_and_name_columns_agree_row_by_row():
+    # meteva_boul_cq_lines: 区县代码 (PAC) and NAME for 282 lines; every code
+    # has one name in the file (checked by hand with pandas): no conflict
+    d = read_delivery(
+        REAL / "derived" / "meteva_boul_cq_lines" / "boul_cq_lines.shp", year=2013
+    )
+    assert d.columns["district"] == "区县代码"
+    assert any("'区县代码' is used" in n and "'NAME'" in n for n in d.notes)
+    assert d.frame["adcode"].notna().all()
+    assert "column_conflicts" not in d.frame or d.frame["column_conflicts"].isna().all()
+
+
+def test_disagreeing_columns_warn_per_row_and_fill_gaps(tmp_path):
+    gdf = frame(n=3)
+    gdf["区县代码"] = ["500101", "500101", None]
+    gdf["区县"] = ["万州区", "涪陵区", "万州区"]  # row 2 disagrees
+    gdf["YOU_SHI_SZ"] = ["杉木", "马尾松", None]
+    gdf["SZ_ZC"] = ["7杉3马", "10柏", "10杉"]  # row 2 disagrees (no shared word)
+    d = read_delivery(write(gdf, tmp_path / "two.gpkg"))
+    f = d.frame
+    assert f["adcode"].tolist() == ["500101"] * 3  # the code wins, row 3 filled
+    assert f["species"].tolist() == ["杉木", "马尾松", "10杉"]
+    issues = validate_delivery(f).issues
+    warned = issues[issues["code"] == "columns_disagree"]
+    assert warned["row"].tolist() == [1]  # 0-based position: row 2 for people
+    message = warned["message"].iloc[0]
+    assert "区县代码='500101' vs 区县='涪陵区'" in message
+    assert "YOU_SHI_SZ='马尾松' vs SZ_ZC='10柏'" in message
+
+
+def test_xiao_ban_within_lin_ban_within_township(tmp_path):
+    gdf = frame(n=2).drop(columns=["小班号"])
+    gdf["XIANG"] = ["500101001", "500101001"]
+    gdf["LIN_BAN"] = ["0012", "0013"]
+    gdf["XIAO_BAN"] = ["045", "045"]  # one 小班 number in two 林班: not duplicate
+    d = read_delivery(write(gdf, tmp_path / "k.gpkg"))
+    assert d.frame["project_id"].tolist() == [
+        "500101001-0012-045",
+        "500101001-0013-045",
+    ]
+    assert validate_delivery(d.frame).ok
+
+
+# ---- defect 4: truncated-name matching ---------------------------------------
+
+
+def test_short_names_are_not_read_as_truncations():
+    from forestsink.ingest.columns import map_columns
+
+    m = map_columns(["XBH", "XIAN", "ZLND", "ZAO_LIN_LB", "ZL", "XM", "JH", "HS"])
+    assert m.extra == ["ZL", "XM", "JH", "HS"]  # today: year, id, year, area
+
+
+def test_real_names_are_recognised():
+    from forestsink.ingest.columns import map_columns
+
+    names = ["小班", "小班面", "县代码", "林班", "年度", "XMLX", "G_CHENG_LB"]
+    m = map_columns([*names, "小班蓄积", "SPMJ", "YXMJ", "ZY_MIAN_JI", "ZYSZ"])
+    assert m.mapping == {
+        "xiaoban": "小班",
+        "area_unknown": "小班面",
+        "district": "县代码",
+        "compartment": "林班",
+        "year": "年度",
+        "project_type": "XMLX",
+        "programme": "G_CHENG_LB",
+        "stock_volume_m3": "小班蓄积",
+        "species": "ZYSZ",
+    }
+    # approved, effective, occupied areas are not the polygon's own: kept
+    assert m.extra == ["SPMJ", "YXMJ", "ZY_MIAN_JI"]
+    for names, canonical in [
+        (["NAME", "PAC"], "district"),
+        (["NAME2004", "AD2004"], "district"),
+        (["dt_adcode", "dt_name"], "district"),
+        (["XZQDM", "XZQMC"], "district"),
+        (["XIAN_DM", "XIAN_MC"], "district"),
+        (["QXDM"], "district"),
+        (["SJNF"], "year"),
+        (["ND"], "year"),
+        (["NF"], "year"),
+        (["SHU_ZHONG"], "species"),
+        (["LB"], None),
+        (["XB"], None),
+    ]:
+        got = map_columns([*names, "编号", "年度", "区县", "type"])
+        if canonical is None:  # two letters: no meaning of their own
+            assert names[0] in got.extra
+        else:
+            kept = got.alternates.get(canonical, [got.mapping[canonical]])
+            assert set(names) <= set(kept), names
+
+
+def test_names_are_whole_outside_shapefiles():
+    from forestsink.ingest.columns import map_columns
+
+    cols = ["编号", "年度", "区县", "type", "HUO_LMGQX"]
+    assert "HUO_LMGQX" in map_columns(cols, truncated_names=False).extra
+
+
+# ---- defect 5: an empty column takes the file-level value --------------------
+
+
+def test_empty_district_and_type_take_the_file_values(tmp_path):
+    gdf = frame(n=3)
+    gdf["区县"] = [None, "涪陵区", None]
+    gdf["工程类别"] = [None, None, "退耕还林"]
+    path = write(gdf, tmp_path / "e.gpkg")
+    d = read_delivery(path, district="万州区", project_type="人工造林")
+    assert d.frame["adcode"].tolist() == ["500101", "500102", "500101"]
+    assert d.frame["project_type"].tolist() == [
+        "afforestation",
+        "afforestation",
+        "grain_to_green",
+    ]
+
+
+@needs_real
+def test_real_empty_xian_takes_district_option():
+    d = read_delivery(
+        REAL / "forestmanager" / "intersect.shp",
+        year=2013,
+        district="500101",
+        project_type="110",  # a ZAO_LIN_LB code: 人工造林
+    )
+    assert d.frame["adcode"].tolist() == ["500101", "500101"]
+    assert d.frame["project_type"].tolist() == ["afforestation"] * 2
+
+
+# ---- defect 2: --type, --programme, the user's aliases file ------------------
+
+
+def _aliases(path, rows):
+    path.write_text(
+        "kind,alias,means,note\n" + "\n".join(rows) + "\n", encoding="utf-8"
+    )
+    return path
+
+
+def test_type_and_programme_for_the_whole_file_in_the_cli(tmp_path):
+    gdf = frame(n=2).drop(columns=["工程类别"])
+    path = write(gdf, tmp_path / "t.gpkg")
+    args = ["validate", str(path), "--type", "人工造林", "--programme", "30"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    d = read_delivery(path, project_type="人工造林", programme="30")
+    # G_CHENG_LB 30 = 退耕还林 (field-names.md code table)
+    assert d.frame["programme"].tolist() == ["退耕还林"] * 2
+    bad = CliRunner().invoke(cli, ["validate", str(path), "--type", "森林康养"])
+    assert (
+        bad.exit_code == 1
+        and "--type" in bad.output
+        and "Traceback" not in (bad.output)
+    )
+
+
+def test_user_aliases_file_is_merged_over_the_shipped_tables(tmp_path):
+    gdf = frame(n=2).rename(columns={"工程类别": "ZLLX", "区县": "乡村振兴片区"})
+    gdf["ZLLX"] = ["封山育林", "封山育林"]
+    gdf["乡村振兴片区"] = ["五桥", "五桥"]
+    path = write(gdf, tmp_path / "u.gpkg")
+    with pytest.raises(DeliveryError) as err:
+        read_delivery(path)
+    assert "column_aliases.csv" not in str(err.value)
+    assert "aliases file" in str(err.value)
+    own = _aliases(
+        tmp_path / "mine.csv",
+        [
+            "column,ZLLX,project_type,our 造林类型",
+            "column,乡村振兴片区,district,",
+            "district,五桥,万州区,五桥 was 万县市's district until 1998",
+            "project_type,封山育林,tending,",
+        ],
+    )
+    d = read_delivery(path, aliases=[own])
+    assert d.frame["adcode"].tolist() == ["500101"] * 2
+    assert d.frame["project_type"].tolist() == ["tending"] * 2
+
+
+@pytest.mark.parametrize(
+    ("row", "column"),
+    [
+        ("colum,ZLLX,project_type,", "kind"),
+        ("column,ZLLX,projekt_type,", "means"),
+        ("district,五桥,五桥镇,", "means"),
+        ("project_type,封山育林,forest_spa,", "means"),
+        ("column,,district,", "alias"),
+    ],
+)
+def test_user_aliases_file_errors_name_row_and_column(tmp_path, row, column):
+    from forestsink.errors import ReferenceDataError
+    from forestsink.ingest.vocabulary import read_vocabulary
+
+    own = _aliases(tmp_path / "bad.csv", ["column,ZL_X,year,", row])
+    with pytest.raises(ReferenceDataError) as err:
+        read_vocabulary([own])
+    assert f"第3行 row 3, column '{column}'" in str(err.value)
+
+
+def test_per_store_and_per_user_aliases_files_are_read(tmp_path, monkeypatch):
+    from forestsink.ingest.vocabulary import user_aliases_path
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    gdf = frame(n=2).rename(columns={"年度": "ZJND", "区县": "QY"})
+    path = write(gdf, tmp_path / "s.gpkg")
+    user = user_aliases_path()
+    assert str(user).startswith(str(tmp_path / "config"))
+    user.parent.mkdir(parents=True)
+    _aliases(user, ["column,QY,district,"])
+    store = tmp_path / "store" / "projects.gpkg"
+    store.parent.mkdir()
+    _aliases(store.parent / "forestsink_aliases.csv", ["column,ZJND,year,"])
+    ok = CliRunner().invoke(cli, ["ingest", str(path), "--store", str(store)])
+    assert ok.exit_code == 0, ok.output
+    # validate has no store: only the user's file, so ZJND is unknown
+    plain = CliRunner().invoke(cli, ["validate", str(path)])
+    assert plain.exit_code == 1 and "ZJND" in plain.output
+    assert str(user) in plain.output or "aliases file" in plain.output

@@ -71,13 +71,31 @@ def _print_report(report, report_path) -> None:
         click.echo(f"问题清单已写出 / Report written: {report_path}")
 
 
-def _check_kwargs(kw: dict) -> dict:
+def alias_files(given, store=None) -> list[str]:
+    """Return the aliases files of a run, later ones winning.
+
+    The per-user file (if it exists), the per-store file beside a
+    GeoPackage store (if it exists), then every ``--aliases FILE``.
+    """
+    from forestsink.ingest.vocabulary import store_aliases_path, user_aliases_path
+
+    defaults = [user_aliases_path()]
+    if store is not None:
+        defaults.append(store_aliases_path(store))
+    found = [str(p) for p in defaults if p is not None and p.is_file()]
+    return found + [str(p) for p in given]
+
+
+def _check_kwargs(kw: dict, store=None) -> dict:
     return {
         "layer": kw["layer"],
         "crs": kw["crs"],
         "encoding": kw["encoding"],
         "year": kw["year"],
         "district": kw["district"],
+        "project_type": kw["project_type"],
+        "programme": kw["programme"],
+        "aliases": alias_files(kw["aliases"], store),
         "rules": kw["rules"],
         "fix": kw["fix"],
         "period": parse_period(kw["period"]),
@@ -139,7 +157,7 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
                 dry_run=dry_run,
                 user=user,
                 progress=tick,
-                **_check_kwargs(kw),
+                **_check_kwargs(kw, store),
             )
     except IngestError as err:
         _print_report(err.report, report_path)

@@ -31,9 +31,12 @@ from forestsink.ingest.values import (
     as_text,
     clean_ids,
     infer_area_unit,
+    map_programmes,
     map_project_types,
+    map_uniques,
     parse_years,
 )
+from forestsink.ingest.vocabulary import read_vocabulary
 
 SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".zip")
 
@@ -406,6 +409,9 @@ def read_delivery(
     encoding: str | None = None,
     year: int | None = None,
     district: str | None = None,
+    project_type: str | None = None,
+    programme: str | None = None,
+    aliases=(),
     rules=None,
     rows: tuple[int, int] | None = None,
     sha256: str | None = None,
@@ -422,8 +428,13 @@ def read_delivery(
         Override the CRS (anything ``pyproj.CRS.from_user_input`` takes).
     encoding : str, optional (default: from .cpg, else detected)
         Text encoding of a Shapefile's attribute table.
-    year, district : optional
-        Values for the whole file when it has no such column.
+    year, district, project_type, programme : optional
+        Values for the whole file: where it has no such column, and in the
+        empty cells of the column where it has one (``--year``,
+        ``--district``, ``--type``, ``--programme``).
+    aliases : iterable of path, optional (default: none)
+        The user's aliases files merged over the shipped vocabulary
+        (:func:`forestsink.ingest.vocabulary.read_vocabulary`).
     rules : path, optional (default: shipped project_types.csv)
         Project-type rules file.
     rows : (int, int), optional (default: all)
@@ -454,6 +465,9 @@ def read_delivery(
         "encoding": encoding,
         "year": year,
         "district": district,
+        "project_type": project_type,
+        "programme": programme,
+        "aliases": tuple(aliases or ()),
         "rules": rules,
         "display": path.name,
         "rows": rows,
@@ -469,7 +483,19 @@ def read_delivery(
 
 
 def _read_file(
-    path: Path, *, layer, crs, encoding, year, district, rules, display, rows=None
+    path: Path,
+    *,
+    layer,
+    crs,
+    encoding,
+    year,
+    district,
+    rules,
+    display,
+    rows=None,
+    project_type=None,
+    programme=None,
+    aliases=(),
 ):
     import geopandas as gpd
     import shapely
@@ -575,50 +601,79 @@ def _read_file(
             f"{STORE_CRS} ({err}); check --crs."
         ) from err
     # ---- columns
+    vocab = read_vocabulary(aliases or ())
     given = tuple(
-        c for c, v in (("year", year), ("district", district)) if v is not None
+        c
+        for c, v in (
+            ("year", year),
+            ("district", district),
+            ("project_type", project_type),
+        )
+        if v is not None
     )
-    cmap = map_columns(list(raw.columns), source=display, given=given)
+    cmap = map_columns(
+        list(raw.columns),
+        source=display,
+        given=given,
+        aliases=vocab.columns,
+        truncated_names=suffix == ".shp",
+        aliases_hint=_aliases_hint(vocab),
+    )
     notes.extend(cmap.notes)
     m = cmap.mapping
     n = len(raw)
+    first = rows[0] if rows else 0
     values = {canonical: raw.columns[column] for canonical, column in m.items()}
+    conflicts: list[list[str]] = [[] for _ in range(n)] if cmap.alternates else []
+    for canonical, names in cmap.alternates.items():
+        values[canonical] = _coalesce(
+            canonical, [raw.columns[c] for c in names], names, conflicts, vocab
+        )
 
-    def text(canonical: str) -> pd.Series:
+    def text(canonical: str, fill=None) -> pd.Series:
+        """Return a column as text; empty cells take *fill* (the file's value)."""
         if canonical in values:
-            return as_text(values[canonical])
-        return pd.Series(pd.array([None] * n, dtype="string"))
+            out = as_text(values[canonical])
+            if fill is not None:
+                out = out.mask(out.isna() | (out.str.strip() == ""), str(fill))
+            return out
+        return pd.Series(pd.array([fill] * n, dtype="string"))
 
     frame = {
         "source_file": pd.array(np.full(n, display, dtype=object), dtype="str"),
-        "source_row": np.arange(n, dtype="int64") + (rows[0] if rows else 0),
-        "project_id": clean_ids(values["project_id"]),
+        "source_row": np.arange(n, dtype="int64") + first,
+        "project_id": _project_ids(values, m, notes),
     }
     if raw.fids is not None:  # (GeoPackage: the fid QGIS shows)
         frame["source_fid"] = raw.fids
-    if "district" in m:
-        from forestsink.reference import district_resolver
-
-        frame["district_raw"] = text("district")
-        frame["adcode"] = district_resolver().resolve_many(frame["district_raw"])
-    else:
-        from forestsink.reference import resolve_district
-
+    if district is not None:
         try:
-            code = resolve_district(district)
+            code = vocab.districts.resolve(district)
         except UnknownNameError as err:
             raise DeliveryError(f"--district: {err}") from err
+    if "district" in m:
+        frame["district_raw"] = text("district", district)
+        frame["adcode"] = vocab.districts.resolve_many(frame["district_raw"])
+    else:
         frame["district_raw"] = pd.array([str(district)] * n, dtype="string")
         frame["adcode"] = pd.array([code] * n, dtype="string")
     if "year" in m:
-        frame["year_raw"] = text("year")
-        frame["year"] = parse_years(values["year"])
+        frame["year_raw"] = text("year", year)
+        frame["year"] = parse_years(frame["year_raw"])
     else:
         frame["year_raw"] = pd.array([str(year)] * n, dtype="string")
         frame["year"] = pd.array([int(year)] * n, dtype="Int64")
-    frame["project_type_raw"] = text("project_type")
-    frame["project_type"] = map_project_types(frame["project_type_raw"], rules=rules)
-    frame["programme"] = text("programme")
+    if project_type is not None:
+        known = map_project_types([project_type], rules=rules, words=vocab.type_words)
+        if pd.isna(known.iloc[0]):
+            raise DeliveryError(_unknown_type_message(project_type, rules))
+    frame["project_type_raw"] = text("project_type", project_type)
+    frame["project_type"] = map_project_types(
+        frame["project_type_raw"], rules=rules, words=vocab.type_words
+    )
+    frame["programme"] = map_programmes(
+        text("programme", programme), vocab.programme_words
+    )
     frame["area_reported_mu"] = _reported_area(values, m, notes, geoms)
     frame["species"] = text("species")
     frame["stock_volume_m3"] = (
@@ -626,6 +681,10 @@ def _read_file(
         if "stock_volume_m3" in values
         else np.full(n, np.nan)
     )  # (whole numbers stay integers: the content hash writes "5", not "5.0")
+    if conflicts:
+        frame["column_conflicts"] = pd.array(
+            ["; ".join(c) if c else None for c in conflicts], dtype="string"
+        )
     frame["attrs"] = _extra_attrs(raw, cmap.extra)
     # (geometry as a column named here: twice as fast as geometry=, crs=)
     # (and plain arrays, not Series: nothing to align)
@@ -641,6 +700,154 @@ def _read_file(
         columns=dict(m),
         notes=notes,
     )
+
+
+def _aliases_hint(vocab) -> str:
+    """Where a user adds a name: their aliases file, never the shipped table."""
+    from forestsink.ingest.vocabulary import user_aliases_path
+
+    if vocab.files:
+        return f"your aliases file {vocab.files[-1]}"
+    return (
+        f"your aliases file (--aliases FILE, or {user_aliases_path()} for every "
+        "run; see `forestsink validate --help`)"
+    )
+
+
+def _unknown_type_message(value, rules) -> str:
+    from forestsink.reference import read_project_types
+
+    known = ", ".join(
+        f"{c} ({r['name_zh']})" for c, r in read_project_types(rules).iterrows()
+    )
+    return (
+        f"--type: 未知项目类型 / unknown project type {value!r}; known types: "
+        f"{known}. Give one of them, or add the word to your aliases file as "
+        "'project_type,<word>,<type>'."
+    )
+
+
+def _empty(values: np.ndarray) -> np.ndarray:
+    """Cells without a value: missing, NaN or blank text."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind in "iub":
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter(
+        (
+            v is None
+            or v is pd.NA
+            or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and not v.strip())
+            for v in values
+        ),
+        bool,
+        len(values),
+    )
+
+
+#: canonical columns compared as numbers where two columns give them
+_NUMERIC = ("area_mu", "area_ha", "area_m2", "area_unknown", "stock_volume_m3")
+
+
+def _agreement_key(canonical: str, vocab):
+    """Return how two cells of *canonical* are compared (per distinct value)."""
+    from forestsink.ingest.values import _year
+
+    def plain(v) -> str:
+        return str(v).strip()
+
+    if canonical == "district":
+        return lambda v: vocab.districts.lookup(v) or plain(v)
+    if canonical == "year":
+        return lambda v: _year(v) or plain(v)
+    if canonical == "project_type":
+
+        def kind(v):
+            found = map_project_types([v], words=vocab.type_words).iloc[0]
+            return plain(v) if pd.isna(found) else found
+
+        return kind
+    if canonical in _NUMERIC:
+        return lambda v: round(float(v), 6) if _is_number(v) else plain(v)
+    return lambda v: clean_ids([v]).iloc[0] if plain(v) else ""
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _same_species(a: str, b: str) -> bool:
+    """Loose agreement of two species texts: equal, or a shared Chinese word.
+
+    A composition (``7杉3马``) and a dominant species (``杉木``) agree when
+    they share a character of a species name.
+    """
+    if a == b:
+        return True
+    cjk = {ch for ch in a if "\u4e00" <= ch <= "\u9fff"}
+    return bool(cjk & {ch for ch in b if "\u4e00" <= ch <= "\u9fff"})
+
+
+def _coalesce(canonical, arrays, names, conflicts, vocab) -> np.ndarray:
+    """Merge columns of one meaning: the first gives, the others fill gaps.
+
+    Rows where two are filled and differ (after reading both: a district
+    code and name are compared as adcodes, years as years, types as types,
+    numbers as numbers, species loosely) get a note in *conflicts*.
+    """
+    out = np.array(arrays[0], dtype=object)
+    empty = _empty(arrays[0])
+    key = _agreement_key(canonical, vocab)
+    for other, name in zip(arrays[1:], names[1:], strict=True):
+        other_empty = _empty(other)
+        both = np.flatnonzero(~empty & ~other_empty)
+        if len(both):
+            mine = map_uniques(out[both], lambda v: str(key(v)), "object")
+            theirs = map_uniques(
+                np.asarray(other, dtype=object)[both], lambda v: str(key(v)), "object"
+            )
+            for i, a, b in zip(both, mine, theirs, strict=True):
+                same = _same_species(a, b) if canonical == "species" else a == b
+                if not same:
+                    conflicts[i].append(f"{names[0]}={out[i]!r} vs {name}={other[i]!r}")
+        fill = empty & ~other_empty
+        out[fill] = np.asarray(other, dtype=object)[fill]
+        empty &= other_empty
+    return out
+
+
+def _project_ids(values: dict, m: dict, notes: list[str]) -> pd.Series:
+    """Return the project id row by row: polygon id, 小班 key, project code."""
+    n = len(next(iter(values.values()))) if values else 0
+    ids = clean_ids(values["project_id"]) if "project_id" in values else None
+    if "xiaoban" in values:
+        key = clean_ids(values["xiaoban"])
+        parts = [c for c in ("township", "compartment") if c in values]
+        if parts:
+            for part in reversed(parts):
+                prefix = clean_ids(values[part])
+                key = key.where(prefix.isna() | key.isna(), prefix + "-" + key)
+            named = "-".join(m[c] for c in (*parts, "xiaoban"))
+            notes.append(
+                f"project id = {named} (小班 number within its 林班 / township: a "
+                "小班 number is unique only there)"
+            )
+        ids = key if ids is None else ids.fillna(key)
+    if "project_code" in values:
+        code = clean_ids(values["project_code"])
+        if ids is None:
+            notes.append(
+                f"project id = project code {m['project_code']!r} (no polygon id "
+                "or 小班 number in the file; polygons sharing a code are refused "
+                "as duplicates)"
+            )
+        ids = code if ids is None else ids.fillna(code)
+    return ids if ids is not None else pd.Series(pd.array([None] * n, dtype="string"))
 
 
 #: what text destroyed before delivery looks like: U+FFFD (a decoder's
