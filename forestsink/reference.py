@@ -323,10 +323,14 @@ def _alias_table(path: Path) -> pd.DataFrame:
                         "short",
                         "pinyin",
                         "merged_unit",
+                        "former_name",
+                        "former_adcode",
                     ]
                 ),
             ),
+            "in_force": pa.Column(str, pa.Check.str_matches(r"^(\d{4}–(\d{4})?)?$")),
             "note": pa.Column(str),
+            "source": pa.Column(str, pa.Check.str_length(3, 400)),
         },
         strict=True,
     )
@@ -347,7 +351,11 @@ def read_district_aliases() -> pd.DataFrame:
     ``key`` is :func:`normalise_name` of the alias. Kinds: ``name`` (today's
     full name), ``adcode``, ``adcode_2011_2015`` (code in force during the
     plan period), ``name_2012`` (name printed in the plan), ``short``,
-    ``pinyin``, ``merged_unit`` (万盛 / 双桥, reported with 綦江区 / 大足区).
+    ``pinyin``, ``merged_unit`` (万盛 / 双桥, reported with 綦江区 / 大足区),
+    ``former_name`` / ``former_adcode`` (every name and code in force since
+    1997: 江津市 500381 … until 2006). ``in_force`` gives the years
+    (``1997–2006``; ``2016–`` for a name still in force), ``source`` where
+    each row comes from.
     """
     return _alias_table(_path("district_aliases.csv")).copy()
 
@@ -373,6 +381,20 @@ class DistrictResolver:
         self._display: dict[str, str] = dict(
             zip(keys, table["alias"].tolist(), strict=True)
         )
+        if {"kind", "in_force"} <= set(table.columns):  # an old code: its old name
+            old = table[table["kind"].isin(["former_name", "name_2012"])]
+            pairs = zip(old["adcode"], old["in_force"], strict=True)
+            named = dict(zip(pairs, old["alias"], strict=True))
+            codes = table[table["kind"].isin(["former_adcode", "adcode_2011_2015"])]
+            for key, code, alias, years in zip(
+                codes["key"],
+                codes["adcode"],
+                codes["alias"],
+                codes["in_force"],
+                strict=True,
+            ):
+                if (code, years) in named:
+                    self._display[key] = f"{alias} {named[code, years]} {years}"
         for key, code, alias in extra or ():  # a user's names: (key, adcode, alias)
             self._lookup[key] = code
             self._display[key] = alias
@@ -401,12 +423,22 @@ class DistrictResolver:
             return self._lookup[key]
         except KeyError:
             close = difflib.get_close_matches(key, list(self._lookup), n=5, cutoff=0.4)
-            hint = ", ".join(self._display[c] for c in close) or "(none close)"
+            hint = ", ".join(self._hint(c) for c in close) or "(none close)"
             prefix = f"{where}: " if where else ""
             raise UnknownNameError(
-                f"{prefix}unknown district {str(name)!r}. Closest known names: "
-                f"{hint}. Use a name or adcode from `forestsink districts`."
+                f"{prefix}未知区县 / unknown district {str(name)!r}. Closest known "
+                f"names and codes: {hint}. Use a name or adcode from "
+                "`forestsink districts`."
             ) from None
+
+    def _hint(self, key: str) -> str:
+        """Show a known alias with the code and name it stands for."""
+        code = self._lookup[key]
+        alias = self._display[key]
+        name = self.name_zh.get(code, "")
+        if alias in (code, name):
+            return f"{code} {name}"
+        return f"{alias} (→ {code} {name})"
 
     def lookup(self, name: object) -> str | None:
         """Return the adcode for *name*, or None when it is not known."""

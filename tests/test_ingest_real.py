@@ -388,3 +388,64 @@ def test_per_store_and_per_user_aliases_files_are_read(tmp_path, monkeypatch):
     plain = CliRunner().invoke(cli, ["validate", str(path)])
     assert plain.exit_code == 1 and "ZJND" in plain.output
     assert str(user) in plain.output or "aliases file" in plain.output
+
+
+# ---- defect 6: names and codes in force since 1997 ---------------------------
+
+#: county-level cities until 2006 and the districts they became (by hand,
+#: from the 1997 and 2004 code lists)
+CITIES_UNTIL_2006 = {
+    "江津市": ("500381", "500116"),
+    "合川市": ("500382", "500117"),
+    "永川市": ("500383", "500118"),
+    "南川市": ("500384", "500119"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CITIES_UNTIL_2006))
+def test_cities_until_2006_resolve_by_name_and_code(name):
+    from forestsink.reference import resolve_district
+
+    old_code, today = CITIES_UNTIL_2006[name]
+    assert resolve_district(name) == today
+    assert resolve_district(old_code) == today
+
+
+@needs_real
+def test_real_2004_county_list_resolves_name_and_code_alike():
+    import pyogrio
+
+    from forestsink.reference import resolve_district
+
+    table = pyogrio.read_dataframe(
+        REAL / "ncl_chinamap" / "county_2004.dbf", encoding="gbk", read_geometry=False
+    )
+    cq = table[table["AD2004"].astype(str).str.startswith("50")]
+    assert len(cq) == 40  # 40 units in 2004 (万盛区, 双桥区 still apart)
+    for code, name in zip(cq["AD2004"], cq["NAME2004"], strict=True):
+        assert resolve_district(str(code)) == resolve_district(name), (code, name)
+    assert resolve_district("500382") == resolve_district("合川区") == "500117"
+
+
+@needs_real
+def test_real_pre_2011_names_resolve():
+    import json
+
+    from forestsink.reference import resolve_district
+
+    data = json.loads(
+        (REAL / "longwosion_geojson_map_china" / "50.json").read_text("utf-8-sig")
+    )
+    names = [f["properties"]["name"] for f in data["features"]]
+    assert {"万盛区", "双桥区", "綦江县", "大足县"} <= set(names)
+    assert all(resolve_district(n) for n in names)
+
+
+def test_unknown_code_suggests_codes_and_names():
+    from forestsink.errors import UnknownNameError
+    from forestsink.reference import resolve_district
+
+    with pytest.raises(UnknownNameError) as err:
+        resolve_district("500385")
+    text = str(err.value)
+    assert "500384 南川市 1997–2006 (→ 500119 南川区)" in text
