@@ -454,22 +454,39 @@ def validate_delivery(
             )
     types = frame["project_type"]
     if types.isna().any():
-        from forestsink.reference import read_project_types
+        from forestsink.reference import read_code_table, read_project_types
 
         known = ", ".join(
             f"{c} ({r['name_zh']})" for c, r in read_project_types().iterrows()
         )
+        table = read_code_table()
+        table = table[table["field"] == "ZAO_LIN_LB"]
+        codes = dict(zip(table["code"], table["name_zh"], strict=True))
         for i in np.flatnonzero(types.isna().to_numpy()):
             raw = frame["project_type_raw"].iloc[i]
+            if pd.isna(raw) or not str(raw).strip():
+                issues.add(
+                    i,
+                    "error",
+                    "missing_project_type",
+                    "project_type",
+                    None,
+                    f"项目类型为空 / the project type is empty; known types: {known}",
+                    "fill it in, or give --type TYPE for the empty cells",
+                )
+                continue
+            code = codes.get(str(raw).strip().removesuffix(".0"))
+            named = f" (ZAO_LIN_LB {code})" if code else ""
             issues.add(
                 i,
                 "error",
                 "unknown_project_type",
                 "project_type",
                 raw,
-                f"unknown project type {raw!r}; known types: {known}",
-                "use one of the known types, or add the word to your rules "
-                "file (--rules)",
+                f"未知项目类型 / unknown project type {raw!r}{named}, not one of "
+                f"the plan's types: {known}",
+                "use one of the known types, or add the word to your aliases "
+                "file as 'project_type,<word>,<type>' (--aliases)",
             )
     key = frame["adcode"].astype("string") + "/" + frame["project_id"].astype("string")
     dup = key.notna() & key.duplicated(keep=False)

@@ -449,3 +449,24 @@ def test_unknown_code_suggests_codes_and_names():
         resolve_district("500385")
     text = str(err.value)
     assert "500384 南川市 1997–2006 (→ 500119 南川区)" in text
+
+
+def test_type_codes_are_read_through_the_code_tables(tmp_path):
+    gdf = frame(n=3).rename(columns={"工程类别": "ZAO_LIN_LB"})
+    gdf["ZAO_LIN_LB"] = ["110", "122", "116"]  # 人工造林, 低产林改造, 封山育林
+    gdf["G_CHENG_LB"] = ["30", "42", None]  # 退耕还林, 石漠化 (field-names.md)
+    d = read_delivery(write(gdf, tmp_path / "c.gpkg"))
+    assert d.frame["project_type"].tolist()[:2] == ["afforestation", "renovation"]
+    assert d.frame["programme"].tolist()[:2] == ["退耕还林", "石漠化综合治理"]
+    issues = validate_delivery(d.frame).issues
+    unknown = issues[issues["code"] == "unknown_project_type"]
+    assert unknown["row"].tolist() == [2]
+    assert "ZAO_LIN_LB 封山育林" in unknown["message"].iloc[0]
+
+
+def test_a_bare_name_column_is_not_a_district_when_district_is_given(tmp_path):
+    gdf = frame(n=2).drop(columns=["区县"])
+    gdf["name"] = ["2013年人工造林一期", "2013年人工造林二期"]  # project names
+    d = read_delivery(write(gdf, tmp_path / "n.geojson"), district="万州区")
+    assert d.frame["adcode"].tolist() == ["500101"] * 2
+    assert "name" in d.frame["attrs"].iloc[0]

@@ -70,6 +70,8 @@ REQUIRED = ("project_id", "district", "year", "project_type")
 ID_SOURCES = ("project_id", "xiaoban", "project_code")
 #: longest name a .dbf keeps (bytes); a cut one keeps at least this many
 DBF_NAME_BYTES = 10
+#: names too generic to stand for a column the user gives for the whole file
+GENERIC = frozenset({"name"})
 MIN_CUT_BYTES = 8
 
 
@@ -240,6 +242,15 @@ def map_columns(
             )
     for canonical, hits in found.items():
         ranked = [column for _, column in sorted(hits)]
+        if canonical in given and all(normalise_column(c) in GENERIC for c in ranked):
+            # a bare "name" is a district's name in boundary layers, but most
+            # likely a project's name in a file whose district the user gives
+            result.extra.extend(ranked)
+            result.notes.append(
+                f"column {ranked[0]!r} not read as '{canonical}': a generic name, "
+                f"and '{canonical}' is given for the whole file"
+            )
+            continue
         result.mapping[canonical] = ranked[0]
         if len(ranked) > 1:
             result.alternates[canonical] = ranked

@@ -507,10 +507,16 @@ def _read_file(
         parts = _shapefile_parts(path)
         for needed in (".shx", ".dbf"):
             if needed not in parts:
+                restore = (
+                    " If only the .shx was lost, GDAL can rebuild it: ogr2ogr "
+                    "--config SHAPE_RESTORE_SHX YES fixed.shp the.shp"
+                    if needed == ".shx"
+                    else ""
+                )
                 raise DeliveryError(
-                    f"{display}: the Shapefile has no {needed} file beside it. A "
-                    "Shapefile is several files (.shp .shx .dbf .prj .cpg); "
-                    "deliver all of them, ideally zipped."
+                    f"{display}: 缺少 {needed} 文件 / the Shapefile has no {needed} "
+                    "file beside it. A Shapefile is several files (.shp .shx .dbf "
+                    ".prj .cpg); ask for all of them, ideally zipped." + restore
                 )
         _check_shp_complete(parts[".shp"], parts[".shx"], display)
         if encoding is None:
@@ -833,10 +839,13 @@ def _project_ids(values: dict, m: dict, notes: list[str]) -> pd.Series:
                 prefix = clean_ids(values[part])
                 key = key.where(prefix.isna() | key.isna(), prefix + "-" + key)
             named = "-".join(m[c] for c in (*parts, "xiaoban"))
-            notes.append(
-                f"project id = {named} (小班 number within its 林班 / township: a "
-                "小班 number is unique only there)"
-            )
+            if key.notna().any():
+                notes.append(
+                    f"project id = {named} (小班 number within its 林班 / township: "
+                    "a 小班 number is unique only there)"
+                )
+            else:
+                notes.append(f"{m['xiaoban']!r} (小班) is empty in every row")
         ids = key if ids is None else ids.fillna(key)
     if "project_code" in values:
         code = clean_ids(values["project_code"])
