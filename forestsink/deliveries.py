@@ -51,6 +51,7 @@ from forestsink.chunked import (
     landing_rows,
 )
 from forestsink.errors import ForestsinkError
+from forestsink.ingest.vocabulary import read_vocabulary
 from forestsink.store.gpkg import StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
 
@@ -177,6 +178,9 @@ def check_deliveries(
         "aliases": tuple(str(a) for a in aliases or ()),
         "rules": rules,
     }
+    # the user's aliases files are checked once, before any delivery: a
+    # mistake there is the user's to fix, not the county's
+    read_vocabulary(read_options["aliases"])
     check_options = {
         "districts": districts,
         "period": period,

@@ -772,6 +772,7 @@ def validate_reference_data(
         "assessment_units.csv": len(read_assessment_units()),
         "plan_targets.csv": len(read_plan_targets()),
         "project_types.csv": len(read_project_types(rules)),
+        "code_tables.csv": len(read_code_table()),
     }
     if params or _path("carbon_parameters.csv").is_file():
         counts["carbon_parameters.csv"] = len(read_carbon_parameters(params))

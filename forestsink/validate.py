@@ -399,6 +399,17 @@ def validate_delivery(
         from forestsink.errors import UnknownNameError
         from forestsink.reference import resolve_district
 
+        if pd.isna(raw) or not str(raw).strip():
+            issues.add(
+                i,
+                "error",
+                "unknown_district",
+                "district",
+                None,
+                "区县为空 / the district is empty",
+                "fill it in, or give --district NAME for the empty cells",
+            )
+            continue
         try:
             resolve_district(raw)
         except UnknownNameError as err:
@@ -433,14 +444,20 @@ def validate_delivery(
     for i in np.flatnonzero(bad_year):
         y = years.iloc[i]
         if pd.isna(y):
+            raw = frame["year_raw"].iloc[i]
+            empty = pd.isna(raw) or not str(raw).strip()
             issues.add(
                 i,
                 "error",
                 "year_missing",
                 "year",
-                frame["year_raw"].iloc[i],
-                f"year {frame['year_raw'].iloc[i]!r} is not a year",
-                "write the year as four digits, e.g. 2013",
+                None if empty else raw,
+                "年度为空 / the year is empty"
+                if empty
+                else f"年度无法识别 / year {raw!r} is not a year",
+                "fill it in, or give --year Y for the empty cells"
+                if empty
+                else "write the year as four digits, e.g. 2013",
             )
         elif not lo <= int(y) <= hi:
             issues.add(

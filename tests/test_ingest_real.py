@@ -470,3 +470,23 @@ def test_a_bare_name_column_is_not_a_district_when_district_is_given(tmp_path):
     d = read_delivery(write(gdf, tmp_path / "n.geojson"), district="万州区")
     assert d.frame["adcode"].tolist() == ["500101"] * 2
     assert "name" in d.frame["attrs"].iloc[0]
+
+
+def test_empty_district_and_year_cells_point_to_the_file_options(tmp_path):
+    gdf = frame(n=2)
+    gdf["区县"] = [None, "万州区"]
+    gdf["年度"] = [2013, None]
+    d = read_delivery(write(gdf, tmp_path / "x.gpkg"))
+    issues = validate_delivery(d.frame).issues.set_index("code")
+    assert "<NA>" not in " ".join(issues["message"])  # today: "unknown district '<NA>'"
+    assert "--district" in issues.loc["unknown_district", "action"]
+    assert "--year" in issues.loc["year_missing", "action"]
+
+
+def test_a_bad_aliases_file_is_the_users_error_not_the_deliveries(tmp_path):
+    path = write(frame(n=1), tmp_path / "ok.gpkg")
+    bad = _aliases(tmp_path / "bad.csv", ["column,ZLLX,projekt_type,"])
+    result = CliRunner().invoke(cli, ["validate", str(path), "--aliases", str(bad)])
+    assert result.exit_code == 1
+    assert "第2行 row 2, column 'means'" in result.output
+    assert "unreadable_file" not in result.output and "Traceback" not in result.output
