@@ -252,15 +252,12 @@ def test_real_names_are_recognised():
         (["ND"], "year"),
         (["NF"], "year"),
         (["SHU_ZHONG"], "species"),
-        (["LB"], None),
-        (["XB"], None),
+        (["LB"], "compartment"),  # 林班, whole name only
+        (["XB"], "xiaoban"),  # 小班, whole name only
     ]:
         got = map_columns([*names, "编号", "年度", "区县", "type"])
-        if canonical is None:  # two letters: no meaning of their own
-            assert names[0] in got.extra
-        else:
-            kept = got.alternates.get(canonical, [got.mapping[canonical]])
-            assert set(names) <= set(kept), names
+        kept = got.alternates.get(canonical, [got.mapping[canonical]])
+        assert set(names) <= set(kept), names
 
 
 def test_names_are_whole_outside_shapefiles():
