@@ -487,3 +487,16 @@ def test_a_bad_aliases_file_is_the_users_error_not_the_deliveries(tmp_path):
     assert result.exit_code == 1
     assert "第2行 row 2, column 'means'" in result.output
     assert "unreadable_file" not in result.output and "Traceback" not in result.output
+
+
+def test_three_columns_name_the_one_that_gave_the_value(tmp_path):
+    gdf = frame(n=2)
+    gdf["区县代码"] = [None, 500101.0]  # a float column, as Excel exports
+    gdf["XIAN"] = ["500102", None]
+    gdf["区县"] = ["万州区", "涪陵区"]  # both rows disagree with the code used
+    d = read_delivery(write(gdf, tmp_path / "three.gpkg"))
+    assert d.frame["adcode"].tolist() == ["500102", "500101"]
+    assert d.frame["column_conflicts"].tolist() == [
+        "XIAN='500102' vs 区县='万州区'",
+        "区县代码='500101.0' vs 区县='涪陵区'",
+    ]

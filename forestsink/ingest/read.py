@@ -807,22 +807,25 @@ def _coalesce(canonical, arrays, names, conflicts, vocab) -> np.ndarray:
     numbers as numbers, species loosely) get a note in *conflicts*.
     """
     out = np.array(arrays[0], dtype=object)
+    origin = np.full(len(out), names[0], dtype=object)  # which column gave it
     empty = _empty(arrays[0])
     key = _agreement_key(canonical, vocab)
     for other, name in zip(arrays[1:], names[1:], strict=True):
+        other = np.asarray(other, dtype=object)  # noqa: PLW2901
         other_empty = _empty(other)
         both = np.flatnonzero(~empty & ~other_empty)
         if len(both):
             mine = map_uniques(out[both], lambda v: str(key(v)), "object")
-            theirs = map_uniques(
-                np.asarray(other, dtype=object)[both], lambda v: str(key(v)), "object"
-            )
+            theirs = map_uniques(other[both], lambda v: str(key(v)), "object")
             for i, a, b in zip(both, mine, theirs, strict=True):
                 same = _same_species(a, b) if canonical == "species" else a == b
                 if not same:
-                    conflicts[i].append(f"{names[0]}={out[i]!r} vs {name}={other[i]!r}")
+                    conflicts[i].append(
+                        f"{origin[i]}={str(out[i])!r} vs {name}={str(other[i])!r}"
+                    )
         fill = empty & ~other_empty
-        out[fill] = np.asarray(other, dtype=object)[fill]
+        out[fill] = other[fill]
+        origin[fill] = name
         empty &= other_empty
     return out
 
