@@ -431,7 +431,8 @@ def _check_chunks(
                                 "project_id": pid,
                                 "field": "project_id",
                                 "value": pid,
-                                "message": f"project id {pid!r} appears more "
+                                "message": "项目编号重复 / "
+                                f"project id {pid!r} appears more "
                                 f"than once in this delivery (also row {other + 1}, "
                                 "counted from 1)",
                                 "action": "give each polygon its own id, or "

@@ -200,8 +200,8 @@ def validate_delivery(
             "empty_geometry",
             "geometry",
             None,
-            "feature has no geometry",
-            "draw the polygon or delete the row",
+            "图斑没有几何 / feature has no geometry",
+            "补画图斑或删除该行 / draw the polygon or delete the row",
         )
         usable[i] = False
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -214,8 +214,8 @@ def validate_delivery(
             "nan_coordinates",
             "geometry",
             None,
-            "polygon has NaN (not-a-number) coordinates",
-            "re-export the feature from the source GIS",
+            "坐标含非数值 / polygon has NaN (not-a-number) coordinates",
+            "从原GIS重新导出 / re-export the feature from the source GIS",
         )
         usable[i] = False
     kinds = shapely.get_type_id(geoms)
@@ -248,8 +248,8 @@ def validate_delivery(
                 "non_polygon",
                 "geometry",
                 shapely.get_type_id(g) if g is None else g.geom_type,
-                f"geometry is a {g.geom_type}, not a polygon",
-                "deliver project areas as polygons",
+                f"几何不是面 / geometry is a {g.geom_type}, not a polygon",
+                "项目范围须为面 / deliver project areas as polygons",
             )
             usable[i] = False
         elif g.is_empty:
@@ -259,8 +259,8 @@ def validate_delivery(
                 "empty_geometry",
                 "geometry",
                 None,
-                "polygon is empty",
-                "draw the polygon or delete the row",
+                "面为空 / polygon is empty",
+                "补画图斑或删除该行 / draw the polygon or delete the row",
             )
             usable[i] = False
     valid = shapely.is_valid(geoms)
@@ -294,8 +294,9 @@ def validate_delivery(
             "invalid_geometry",
             "geometry",
             reason,
-            f"invalid geometry: {reason}",
-            "repair it in your GIS (or ingest with --fix to apply make_valid)",
+            f"几何无效 / invalid geometry: {reason}",
+            "在GIS中修复，或加 --fix / repair it in your GIS (or ingest with --fix "
+            "to apply make_valid)",
         )
         usable[i] = False
 
@@ -326,8 +327,8 @@ def validate_delivery(
                 "sliver",
                 "geometry",
                 f"{area_m2[i]:.3g} m²",
-                "polygon has (almost) zero area",
-                "delete it, or ingest with --fix to drop it",
+                "面积近零 / polygon has (almost) zero area",
+                "删除，或加 --fix 剔除 / delete it, or ingest with --fix to drop it",
             )
         usable[i] = False
     area_mu = area_m2 / M2_PER_MU
@@ -349,9 +350,9 @@ def validate_delivery(
                 "outside_chongqing",
                 "geometry",
                 f"{in_city[i]:.0%} inside",
-                f"polygon lies outside Chongqing ({in_city[i]:.0%} of its "
-                "area inside the city)",
-                "check the coordinates and the CRS of this feature",
+                f"图斑在重庆市外 / polygon lies outside Chongqing "
+                f"({in_city[i]:.0%} of its area inside the city)",
+                "检查坐标与坐标系 / check the coordinates and the CRS of this feature",
             )
             continue
         code = adcodes[i]
@@ -366,10 +367,10 @@ def validate_delivery(
                 "wrong_district",
                 "district",
                 frame["district_raw"].iloc[i],
-                f"polygon is declared in {names[code]} ({code}) but "
+                f"区县与位置不符 / polygon is declared in {names[code]} ({code}) but "
                 f"{inside[i, best]:.0%} of it lies in {names[d_codes[best]]} "
                 f"({d_codes[best]}), {inside[i, j]:.0%} in {names[code]}",
-                "correct the district column or the geometry",
+                "改正区县列或几何 / correct the district column or the geometry",
             )
         elif inside[i, j] < district_warn:
             issues.add(
@@ -378,9 +379,9 @@ def validate_delivery(
                 "crosses_district",
                 "district",
                 code,
-                f"only {inside[i, j]:.0%} of the polygon lies in "
+                f"图斑跨区县 / only {inside[i, j]:.0%} of the polygon lies in "
                 f"{names[code]} (boundaries are accurate to about 100 m)",
-                "check the polygon near the district boundary",
+                "检查区县边界附近的图斑 / check the polygon near the district boundary",
             )
 
     # ---- attributes ----------------------------------------------------------
@@ -391,7 +392,7 @@ def validate_delivery(
             "missing_project_id",
             "project_id",
             None,
-            "feature has no project id",
+            "缺少项目编号 / feature has no project id",
             "fill in the project id (项目编号/小班号)",
         )
     for i in np.flatnonzero(frame["adcode"].isna().to_numpy()):
@@ -466,8 +467,9 @@ def validate_delivery(
                 "year_out_of_range",
                 "year",
                 int(y),
-                f"year {int(y)} is outside the plan period {lo}–{hi}",
-                "correct the year, or set the period with --period",
+                f"年度超出规划期 / year {int(y)} is outside the plan period {lo}–{hi}",
+                "改正年度，或用 --period 设定 / correct the year, or set the period "
+                "with --period",
             )
     types = frame["project_type"]
     if types.isna().any():
@@ -519,10 +521,11 @@ def validate_delivery(
             "duplicate_id",
             "project_id",
             frame["project_id"].iloc[i],
-            f"project id {frame['project_id'].iloc[i]!r} appears more than "
-            f"once in this delivery (also row(s) {[r + 1 for r in others]}, "
-            "counted from 1)",
-            "give each polygon its own id, or merge the rows",
+            f"项目编号重复 / project id {frame['project_id'].iloc[i]!r} appears "
+            f"more than once in this delivery (also row(s) "
+            f"{[r + 1 for r in others]}, counted from 1)",
+            "每个图斑一个编号，或合并 / give each polygon its own id, or merge the "
+            "rows",
         )
     reported = frame["area_reported_mu"].to_numpy(dtype="float64")
     computed = area_mu
@@ -535,10 +538,11 @@ def validate_delivery(
             "area_mismatch",
             "area",
             f"{reported[i]:.1f}",
-            f"reported area {reported[i]:.1f} mu differs from the ellipsoidal "
+            f"上报面积与计算面积不符 / reported area {reported[i]:.1f} mu differs "
+            "from the ellipsoidal "
             f"area {computed[i]:.1f} mu by {rel[i]:.0%} (tolerance "
             f"{area_tolerance:.0%})",
-            "check the area column and its unit (亩 vs 公顷)",
+            "检查面积列及其单位 / check the area column and its unit (亩 vs 公顷)",
         )
 
     # ---- overlap with the store ---------------------------------------------
@@ -719,8 +723,9 @@ def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
                 "overlap_existing",
                 "geometry",
                 ex["key"].iloc[j],
-                f"overlaps {ex['key'].iloc[j]} ({ex['project_type'].iloc[j]}, "
+                f"与库中图斑重叠 / overlaps {ex['key'].iloc[j]} "
+                f"({ex['project_type'].iloc[j]}, "
                 f"already in the store) by {mu:.1f} mu; the overlap is counted "
                 "once in net area",
-                "check whether the same land was delivered twice",
+                "检查是否重复上报 / check whether the same land was delivered twice",
             )

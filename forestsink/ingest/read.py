@@ -105,9 +105,10 @@ def find_delivery_files(paths) -> list[Path]:
         elif p.exists():
             found.append(p)
         else:
-            raise DeliveryError(f"{p}: no such file or folder.")
+            raise DeliveryError(f"{p}: 文件或文件夹不存在 / no such file or folder.")
     if not found:
         raise DeliveryError(
+            "未找到上报文件 / "
             f"no .shp/.gpkg/.geojson/.zip files found in {[str(p) for p in paths]}."
         )
     return found
@@ -203,13 +204,16 @@ def _safe_extract(zpath: Path, target: Path) -> Path:
     try:
         archive = zipfile.ZipFile(zpath)
     except zipfile.BadZipFile as err:
-        raise DeliveryError(f"{zpath.name}: not a valid zip file ({err}).") from err
+        raise DeliveryError(
+            f"{zpath.name}: 不是有效的zip / not a valid zip file ({err})."
+        ) from err
     with archive:
         for info in archive.infolist():
             member = PurePosixPath(info.filename.replace("\\", "/"))
             if member.is_absolute() or ".." in member.parts or ":" in info.filename:
                 raise DeliveryError(
-                    f"{zpath.name}: member {info.filename!r} would be written "
+                    f"{zpath.name}: 不安全的zip / "
+                    f"member {info.filename!r} would be written "
                     "outside the extraction folder; refusing this zip. Ask the "
                     "sender for a zip with plain relative paths."
                 )
@@ -221,7 +225,8 @@ def _safe_extract(zpath: Path, target: Path) -> Path:
     )
     if len(shps) != 1:
         raise DeliveryError(
-            f"{zpath.name}: expected exactly one .shp/.gpkg/.geojson inside, found "
+            f"{zpath.name}: zip内应只有一个图层 / expected exactly one "
+            ".shp/.gpkg/.geojson inside, found "
             f"{[s.name for s in shps]}. Deliver one layer per zip."
         )
     return shps[0]
@@ -238,19 +243,22 @@ def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:
         listed = pyogrio.list_layers(path)
     except (DataSourceError, DataLayerError, OSError) as err:
         raise DeliveryError(
-            f"{display}: cannot be read as a GeoPackage ({err}); ask the county "
+            f"{display}: 无法读取 / "
+            f"cannot be read as a GeoPackage ({err}); ask the county "
             "to export it again."
         ) from err
     layers = [name for name, geom in listed if geom]
     if layer is not None:
         if layer not in layers:
             raise DeliveryError(
-                f"{display}: no layer {layer!r}; layers with geometry: {layers}."
+                f"{display}: 无此图层 / "
+                f"no layer {layer!r}; layers with geometry: {layers}."
             )
         return layer
     if len(layers) != 1:
         raise DeliveryError(
-            f"{display}: {len(layers)} layers with geometry ({layers}); choose "
+            f"{display}: 多个图层 / "
+            f"{len(layers)} layers with geometry ({layers}); choose "
             "one with --layer."
         )
     return layers[0]
@@ -321,7 +329,8 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
         ShapelyError,
     ) as err:
         raise DeliveryError(
-            f"{display}: cannot be read ({err}). The file may be truncated or "
+            f"{display}: 无法读取 / "
+            f"cannot be read ({err}). The file may be truncated or "
             "not the format its name says; ask the county to export it again."
         ) from err
     columns = {
@@ -344,7 +353,9 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
             crs = file_crs(meta["crs"])
         except ProjCRSError as err:
             raise CRSError(
-                f"{display}: its CRS {meta['crs']!r} is not understood ({err}); "
+                f"{display}: 坐标系无法识别 / "
+                f"its CRS {meta['crs']!r} is not understood "
+                f"({err}); "
                 "give the right one with --crs."
             ) from err
     return RawTable(columns, geoms, crs, fids)
@@ -450,11 +461,13 @@ def read_delivery(
     """
     path = Path(path)
     if not path.is_file():
-        raise DeliveryError(f"{path}: no such file.")
+        raise DeliveryError(f"{path}: 文件不存在 / no such file.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DeliveryError(
-            f"{path.name}: unsupported file type {suffix!r}; deliver a Shapefile "
+            f"{path.name}: 不支持的文件类型 / "
+            f"unsupported file type {suffix!r}; deliver a "
+            "Shapefile "
             "(.shp with .shx/.dbf/.prj, or all of them zipped), a GeoPackage or "
             "GeoJSON."
         )
@@ -585,7 +598,11 @@ def _read_file(
         raw.crs = target
     elif raw.crs is None:
         if shapely.is_missing(geoms).all() or shapely.is_empty(geoms).all():
-            raise CRSError(f"{display}: no .prj and no geometry to infer a CRS from.")
+            raise CRSError(
+                f"{display}: 没有 .prj，也无几何可推断坐标系 / "
+                "no .prj and no geometry to "
+                "infer a CRS from; give it with --crs."
+            )
         inferred, reason = infer_crs(tuple(shapely.total_bounds(geoms)), source=display)
         if suffix == ".shp" and path.with_suffix(".prj").exists():
             reason = reason.replace("no .prj", "the .prj could not be understood")
