@@ -500,3 +500,25 @@ def test_three_columns_name_the_one_that_gave_the_value(tmp_path):
         "XIAN='500102' vs 区县='万州区'",
         "区县代码='500101.0' vs 区县='涪陵区'",
     ]
+
+
+@needs_real
+def test_real_rows_count_from_one_and_fixes_say_what_was_done():
+    import json
+
+    import shapely
+
+    path = REAL / "derived" / "lw" / "50_derived.json"
+    features = json.loads(path.read_text("utf-8-sig"))["features"]
+    bad = [
+        i
+        for i, f in enumerate(features)
+        if not shapely.geometry.shape(f["geometry"]).is_valid
+    ]
+    first = features[bad[0]]["properties"]["编号"]
+    plain = CliRunner().invoke(cli, ["validate", str(path)])
+    assert f"第{bad[0] + 1}行/row {bad[0] + 1} [{first}]" in plain.output
+    fixed = CliRunner().invoke(cli, ["validate", str(path), "--fix"])
+    assert fixed.exit_code == 0
+    assert fixed.output.count("已修复 FIXED invalid_geometry") == len(bad)
+    assert "→ none" not in fixed.output
