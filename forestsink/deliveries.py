@@ -51,6 +51,7 @@ from forestsink.chunked import (
     landing_rows,
 )
 from forestsink.errors import ForestsinkError
+from forestsink.ingest.vocabulary import read_vocabulary
 from forestsink.store.gpkg import StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
 
@@ -107,6 +108,9 @@ def check_deliveries(
     encoding: str | None = None,
     year: int | None = None,
     district: str | None = None,
+    project_type: str | None = None,
+    programme: str | None = None,
+    aliases=(),
     rules=None,
     fix: bool = False,
     period: tuple[int, int] = (2011, 2015),
@@ -169,8 +173,14 @@ def check_deliveries(
         "encoding": encoding,
         "year": year,
         "district": district,
+        "project_type": project_type,
+        "programme": programme,
+        "aliases": tuple(str(a) for a in aliases or ()),
         "rules": rules,
     }
+    # the user's aliases files are checked once, before any delivery: a
+    # mistake there is the user's to fix, not the county's
+    read_vocabulary(read_options["aliases"])
     check_options = {
         "districts": districts,
         "period": period,
@@ -421,8 +431,10 @@ def _check_chunks(
                                 "project_id": pid,
                                 "field": "project_id",
                                 "value": pid,
-                                "message": f"project id {pid!r} appears more "
-                                f"than once in this delivery (also row {other})",
+                                "message": "项目编号重复 / "
+                                f"project id {pid!r} appears more "
+                                f"than once in this delivery (also row {other + 1}, "
+                                "counted from 1)",
                                 "action": "give each polygon its own id, or "
                                 "merge the rows",
                             }

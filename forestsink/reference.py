@@ -16,7 +16,11 @@ Files (see ``data/README.md`` for sources, licences and dates):
 ``plan_targets.csv``        numeric forest targets of sections 二 and 三(四)
 ``project_types.csv``       the seven project types and the area/volume rules
 ``carbon_parameters.csv``   D, BEF, R, CF per forest type group, with sources
+``code_tables.csv``         ZAO_LIN_LB / G_CHENG_LB codes of 小班 exports
 ==========================  =====================================================
+
+A user's own aliases file is merged over these tables by
+:func:`forestsink.ingest.vocabulary.read_vocabulary`.
 """
 
 from __future__ import annotations
@@ -30,8 +34,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forestsink.errors import ReferenceDataError, TableFileError, UnknownNameError
-from forestsink.io import read_table
+from forestsink.errors import ReferenceDataError, UnknownNameError
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -139,9 +142,15 @@ def _read_csv(path: Path, *, dtype: dict | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise ReferenceDataError(f"{path}: file not found.")
     try:
-        return read_table(path, dtype=dtype or str)
-    except TableFileError as err:
-        raise ReferenceDataError(str(err)) from err
+        return pd.read_csv(
+            path, dtype=dtype or str, keep_default_na=False, encoding="utf-8-sig"
+        )
+    except UnicodeDecodeError as err:
+        raise ReferenceDataError(
+            f"{path}: not UTF-8 ({err}). Save the table as UTF-8 CSV and retry."
+        ) from err
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ReferenceDataError(f"{path}: cannot be parsed as CSV: {err}") from err
 
 
 def _validate(df: pd.DataFrame, schema, path: Path) -> pd.DataFrame:
@@ -314,10 +323,14 @@ def _alias_table(path: Path) -> pd.DataFrame:
                         "short",
                         "pinyin",
                         "merged_unit",
+                        "former_name",
+                        "former_adcode",
                     ]
                 ),
             ),
+            "in_force": pa.Column(str, pa.Check.str_matches(r"^(\d{4}–(\d{4})?)?$")),
             "note": pa.Column(str),
+            "source": pa.Column(str, pa.Check.str_length(3, 400)),
         },
         strict=True,
     )
@@ -338,7 +351,11 @@ def read_district_aliases() -> pd.DataFrame:
     ``key`` is :func:`normalise_name` of the alias. Kinds: ``name`` (today's
     full name), ``adcode``, ``adcode_2011_2015`` (code in force during the
     plan period), ``name_2012`` (name printed in the plan), ``short``,
-    ``pinyin``, ``merged_unit`` (万盛 / 双桥, reported with 綦江区 / 大足区).
+    ``pinyin``, ``merged_unit`` (万盛 / 双桥, reported with 綦江区 / 大足区),
+    ``former_name`` / ``former_adcode`` (every name and code in force since
+    1997: 江津市 500381 … until 2006). ``in_force`` gives the years
+    (``1997–2006``; ``2016–`` for a name still in force), ``source`` where
+    each row comes from.
     """
     return _alias_table(_path("district_aliases.csv")).copy()
 
@@ -353,7 +370,9 @@ class DistrictResolver:
     ('500154', '500240', '500154')
     """
 
-    def __init__(self, aliases: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self, aliases: pd.DataFrame | None = None, *, extra: list | None = None
+    ) -> None:
         table = read_district_aliases() if aliases is None else aliases
         keys = table["key"].tolist()  # plain lists: Arrow values iterate slowly
         self._lookup: dict[str, str] = dict(
@@ -362,6 +381,23 @@ class DistrictResolver:
         self._display: dict[str, str] = dict(
             zip(keys, table["alias"].tolist(), strict=True)
         )
+        if {"kind", "in_force"} <= set(table.columns):  # an old code: its old name
+            old = table[table["kind"].isin(["former_name", "name_2012"])]
+            pairs = zip(old["adcode"], old["in_force"], strict=True)
+            named = dict(zip(pairs, old["alias"], strict=True))
+            codes = table[table["kind"].isin(["former_adcode", "adcode_2011_2015"])]
+            for key, code, alias, years in zip(
+                codes["key"],
+                codes["adcode"],
+                codes["alias"],
+                codes["in_force"],
+                strict=True,
+            ):
+                if (code, years) in named:
+                    self._display[key] = f"{alias} {named[code, years]} {years}"
+        for key, code, alias in extra or ():  # a user's names: (key, adcode, alias)
+            self._lookup[key] = code
+            self._display[key] = alias
         districts = read_district_table().set_index("adcode")
         self.name_zh: dict[str, str] = districts["name_zh"].to_dict()
         self.name_en: dict[str, str] = districts["name_en"].to_dict()
@@ -387,12 +423,26 @@ class DistrictResolver:
             return self._lookup[key]
         except KeyError:
             close = difflib.get_close_matches(key, list(self._lookup), n=5, cutoff=0.4)
-            hint = ", ".join(self._display[c] for c in close) or "(none close)"
+            hint = ", ".join(self._hint(c) for c in close) or "(none close)"
             prefix = f"{where}: " if where else ""
             raise UnknownNameError(
-                f"{prefix}unknown district {str(name)!r}. Closest known names: "
-                f"{hint}. Use a name or adcode from `forestsink districts`."
+                f"{prefix}未知区县 / unknown district {str(name)!r}. Closest known "
+                f"names and codes: {hint}. Use a name or adcode from "
+                "`forestsink districts`."
             ) from None
+
+    def _hint(self, key: str) -> str:
+        """Show a known alias with the code and name it stands for."""
+        code = self._lookup[key]
+        alias = self._display[key]
+        name = self.name_zh.get(code, "")
+        if alias in (code, name):
+            return f"{code} {name}"
+        return f"{alias} (→ {code} {name})"
+
+    def lookup(self, name: object) -> str | None:
+        """Return the adcode for *name*, or None when it is not known."""
+        return self._lookup.get(normalise_name(name))
 
     def resolve_many(self, names: pd.Series) -> pd.Series:
         """Vectorised :meth:`resolve`; unknown names become ``<NA>``."""
@@ -722,6 +772,7 @@ def validate_reference_data(
         "assessment_units.csv": len(read_assessment_units()),
         "plan_targets.csv": len(read_plan_targets()),
         "project_types.csv": len(read_project_types(rules)),
+        "code_tables.csv": len(read_code_table()),
         "value_ranges.csv": len(read_value_ranges()),
         "land_classes.csv": len(read_land_classes()),
     }
@@ -730,6 +781,37 @@ def validate_reference_data(
     if _path("districts.gpkg").is_file():
         counts["districts.gpkg"] = len(read_districts())
     return counts
+
+
+# --------------------------------------------------------------------------
+# code tables of 小班 exports
+# --------------------------------------------------------------------------
+
+
+@_table_cache
+def _code_table(path: Path) -> pd.DataFrame:
+    import pandera.pandas as pa
+
+    df = _read_csv(path)
+    schema = pa.DataFrameSchema(
+        {
+            "field": pa.Column(str, pa.Check.isin(["ZAO_LIN_LB", "G_CHENG_LB"])),
+            "code": pa.Column(str, pa.Check.str_matches(r"^\d{2,3}$")),
+            "name_zh": pa.Column(str, pa.Check.str_length(1, 30)),
+            "source": pa.Column(str, pa.Check.str_length(3, 400)),
+        },
+        strict=True,
+    )
+    return _validate(df, schema, path)
+
+
+def read_code_table() -> pd.DataFrame:
+    """Return the code tables of 小班 fields (``field, code, name_zh, source``).
+
+    ``ZAO_LIN_LB`` (造林类别) and ``G_CHENG_LB`` (工程类别) codes and their
+    names, from the forestmanager code table (``data/code_tables.csv``).
+    """
+    return _code_table(_path("code_tables.csv")).copy()
 
 
 def read_value_ranges() -> pd.DataFrame:

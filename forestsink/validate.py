@@ -37,6 +37,7 @@ ISSUE_COLUMNS = (
     "code",
     "file",
     "row",
+    "fid",
     "project_id",
     "field",
     "value",
@@ -58,7 +59,8 @@ class ValidationResult:
         ellipsoidal area) added; rows with errors are still present.
     issues : pandas.DataFrame
         Columns ``ISSUE_COLUMNS``; ``row`` is the 0-based feature index in
-        the file.
+        the file (messages and the CLI count from 1: ``row + 1``); ``fid``
+        is the feature id a GIS shows (GeoPackage), else empty.
     """
 
     frame: object
@@ -103,9 +105,15 @@ class _Issues:
         files = frame["source_file"].to_numpy(dtype=object)[at]
         rows = frame["source_row"].to_numpy(dtype=np.int64)[at]
         ids = frame["project_id"].to_numpy(dtype=object, na_value=None)[at]
-        for r, f, row, pid in zip(self.rows, files, rows, ids, strict=True):
+        fids = (
+            frame["source_fid"].to_numpy(dtype=object, na_value=None)[at]
+            if "source_fid" in frame
+            else [None] * len(at)
+        )
+        for r, f, row, fid, pid in zip(self.rows, files, rows, fids, ids, strict=True):
             r["file"] = str(f)
             r["row"] = int(row)
+            r["fid"] = None if fid is None else int(fid)
             r["project_id"] = None if pid is None else str(pid)
         order = {s: i for i, s in enumerate(SEVERITIES)}
         ranked = sorted(  # stable: issues of one row keep the order found
@@ -280,8 +288,8 @@ def validate_delivery(
             "empty_geometry",
             "geometry",
             None,
-            "feature has no geometry",
-            "draw the polygon or delete the row",
+            "图斑没有几何 / feature has no geometry",
+            "补画图斑或删除该行 / draw the polygon or delete the row",
         )
         usable[i] = False
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
@@ -294,8 +302,9 @@ def validate_delivery(
             "nan_coordinates",
             "geometry",
             None,
-            "polygon has NaN (not-a-number) or infinite coordinates",
-            "re-export the feature from the source GIS",
+            "坐标含非数值或无穷值 / polygon has NaN (not-a-number) or infinite "
+            "coordinates",
+            "从原GIS重新导出 / re-export the feature from the source GIS",
         )
         usable[i] = False
     kinds = shapely.get_type_id(geoms)
@@ -313,8 +322,11 @@ def validate_delivery(
                     "non_polygon",
                     "geometry",
                     "GeometryCollection",
-                    "geometry collection reduced to its polygon parts",
-                    "none (check the result)",
+                    "几何集合已只保留面部分 / geometry collection reduced to its "
+                    f"{len(shapely.get_parts(repaired))} polygon part(s); lines "
+                    "and points dropped",
+                    "已自动修复，请在GIS中核对 / repaired automatically: check the "
+                    "polygon in your GIS",
                 )
                 kinds[i] = shapely.get_type_id(repaired)
                 continue
@@ -325,8 +337,8 @@ def validate_delivery(
                 "non_polygon",
                 "geometry",
                 shapely.get_type_id(g) if g is None else g.geom_type,
-                f"geometry is a {g.geom_type}, not a polygon",
-                "deliver project areas as polygons",
+                f"几何不是面 / geometry is a {g.geom_type}, not a polygon",
+                "项目范围须为面 / deliver project areas as polygons",
             )
             usable[i] = False
         elif g.is_empty:
@@ -336,8 +348,8 @@ def validate_delivery(
                 "empty_geometry",
                 "geometry",
                 None,
-                "polygon is empty",
-                "draw the polygon or delete the row",
+                "面为空 / polygon is empty",
+                "补画图斑或删除该行 / draw the polygon or delete the row",
             )
             usable[i] = False
     valid = shapely.is_valid(geoms)
@@ -366,6 +378,9 @@ def validate_delivery(
         if fix:
             repaired = _polygonal(shapely.make_valid(geoms[i]))
             if repaired is not None and not repaired.is_empty:
+                before = shapely.area(geoms[i])
+                after = shapely.area(repaired)
+                change = (after - before) / before if before else float("nan")
                 geoms[i] = repaired
                 repaired_any = True
                 issues.add(
@@ -374,8 +389,12 @@ def validate_delivery(
                     "invalid_geometry",
                     "geometry",
                     reason,
-                    f"invalid geometry ({reason}) repaired with make_valid",
-                    "none (check the repaired polygon)",
+                    f"无效几何已用 make_valid 修复 / invalid geometry ({reason}) "
+                    f"rebuilt with make_valid into "
+                    f"{len(shapely.get_parts(repaired))} valid polygon part(s); "
+                    f"area change {change:+.1%} of the shoelace area",
+                    "已自动修复，请在GIS中核对 / repaired automatically: check the "
+                    "polygon in your GIS",
                 )
                 continue
         issues.add(
@@ -384,8 +403,9 @@ def validate_delivery(
             "invalid_geometry",
             "geometry",
             reason,
-            f"invalid geometry: {reason}",
-            "repair it in your GIS (or ingest with --fix to apply make_valid)",
+            f"几何无效 / invalid geometry: {reason}",
+            "在GIS中修复，或加 --fix / repair it in your GIS (or ingest with --fix "
+            "to apply make_valid)",
         )
         usable[i] = False
 
@@ -408,8 +428,9 @@ def validate_delivery(
                 "sliver",
                 "geometry",
                 f"{area_m2[i]:.3g} m²",
-                "zero-area sliver dropped",
-                "none",
+                "面积近零的碎片已剔除，不入库 / zero-area sliver left out: this "
+                "feature is not loaded",
+                "如应为地块请重画 / redraw it if it was meant to be a plot",
             )
         else:
             issues.add(
@@ -418,8 +439,8 @@ def validate_delivery(
                 "sliver",
                 "geometry",
                 f"{area_m2[i]:.3g} m²",
-                "polygon has (almost) zero area",
-                "delete it, or ingest with --fix to drop it",
+                "面积近零 / polygon has (almost) zero area",
+                "删除，或加 --fix 剔除 / delete it, or ingest with --fix to drop it",
             )
         usable[i] = False
     area_mu = area_m2 / M2_PER_MU
@@ -441,9 +462,9 @@ def validate_delivery(
                 "outside_chongqing",
                 "geometry",
                 f"{in_city[i]:.0%} inside",
-                f"polygon lies outside Chongqing ({in_city[i]:.0%} of its "
-                "area inside the city)",
-                "check the coordinates and the CRS of this feature",
+                f"图斑在重庆市外 / polygon lies outside Chongqing "
+                f"({in_city[i]:.0%} of its area inside the city)",
+                "检查坐标与坐标系 / check the coordinates and the CRS of this feature",
             )
             continue
         code = adcodes[i]
@@ -458,10 +479,10 @@ def validate_delivery(
                 "wrong_district",
                 "district",
                 frame["district_raw"].iloc[i],
-                f"polygon is declared in {names[code]} ({code}) but "
+                f"区县与位置不符 / polygon is declared in {names[code]} ({code}) but "
                 f"{inside[i, best]:.0%} of it lies in {names[d_codes[best]]} "
                 f"({d_codes[best]}), {inside[i, j]:.0%} in {names[code]}",
-                "correct the district column or the geometry",
+                "改正区县列或几何 / correct the district column or the geometry",
             )
         elif inside[i, j] < district_warn:
             issues.add(
@@ -470,9 +491,9 @@ def validate_delivery(
                 "crosses_district",
                 "district",
                 code,
-                f"only {inside[i, j]:.0%} of the polygon lies in "
+                f"图斑跨区县 / only {inside[i, j]:.0%} of the polygon lies in "
                 f"{names[code]} (boundaries are accurate to about 100 m)",
-                "check the polygon near the district boundary",
+                "检查区县边界附近的图斑 / check the polygon near the district boundary",
             )
 
     # ---- attributes ----------------------------------------------------------
@@ -483,7 +504,7 @@ def validate_delivery(
             "missing_project_id",
             "project_id",
             None,
-            "feature has no project id",
+            "缺少项目编号 / feature has no project id",
             "fill in the project id (项目编号/小班号)",
         )
     for i in np.flatnonzero(frame["adcode"].isna().to_numpy()):
@@ -491,6 +512,17 @@ def validate_delivery(
         from forestsink.errors import UnknownNameError
         from forestsink.reference import resolve_district
 
+        if pd.isna(raw) or not str(raw).strip():
+            issues.add(
+                i,
+                "error",
+                "unknown_district",
+                "district",
+                None,
+                "区县为空 / the district is empty",
+                "fill it in, or give --district NAME for the empty cells",
+            )
+            continue
         try:
             resolve_district(raw)
         except UnknownNameError as err:
@@ -506,20 +538,39 @@ def validate_delivery(
             message,
             "use a district name or adcode from `forestsink districts`",
         )
+    if "column_conflicts" in frame:
+        conflicts = frame["column_conflicts"]
+        for i in np.flatnonzero(conflicts.notna().to_numpy()):
+            issues.add(
+                i,
+                "warning",
+                "columns_disagree",
+                "columns",
+                conflicts.iloc[i],
+                f"同义两列不一致 / two columns with one meaning disagree: "
+                f"{conflicts.iloc[i]}; the first is used",
+                "核对并改正其中一列 / check which is right and correct the other",
+            )
     years = frame["year"]
     lo, hi = period
     bad_year = (years.isna() | (years < lo) | (years > hi)).fillna(True).to_numpy()
     for i in np.flatnonzero(bad_year):
         y = years.iloc[i]
         if pd.isna(y):
+            raw = frame["year_raw"].iloc[i]
+            empty = pd.isna(raw) or not str(raw).strip()
             issues.add(
                 i,
                 "error",
                 "year_missing",
                 "year",
-                frame["year_raw"].iloc[i],
-                f"year {frame['year_raw'].iloc[i]!r} is not a year",
-                "write the year as four digits, e.g. 2013",
+                None if empty else raw,
+                "年度为空 / the year is empty"
+                if empty
+                else f"年度无法识别 / year {raw!r} is not a year",
+                "fill it in, or give --year Y for the empty cells"
+                if empty
+                else "write the year as four digits, e.g. 2013",
             )
         elif not lo <= int(y) <= hi:
             issues.add(
@@ -528,27 +579,45 @@ def validate_delivery(
                 "year_out_of_range",
                 "year",
                 int(y),
-                f"year {int(y)} is outside the plan period {lo}–{hi}",
-                "correct the year, or set the period with --period",
+                f"年度超出规划期 / year {int(y)} is outside the plan period {lo}–{hi}",
+                "改正年度，或用 --period 设定 / correct the year, or set the period "
+                "with --period",
             )
     types = frame["project_type"]
     if types.isna().any():
-        from forestsink.reference import read_project_types
+        from forestsink.reference import read_code_table, read_project_types
 
         known = ", ".join(
             f"{c} ({r['name_zh']})" for c, r in read_project_types().iterrows()
         )
+        table = read_code_table()
+        table = table[table["field"] == "ZAO_LIN_LB"]
+        codes = dict(zip(table["code"], table["name_zh"], strict=True))
         for i in np.flatnonzero(types.isna().to_numpy()):
             raw = frame["project_type_raw"].iloc[i]
+            if pd.isna(raw) or not str(raw).strip():
+                issues.add(
+                    i,
+                    "error",
+                    "missing_project_type",
+                    "project_type",
+                    None,
+                    f"项目类型为空 / the project type is empty; known types: {known}",
+                    "fill it in, or give --type TYPE for the empty cells",
+                )
+                continue
+            code = codes.get(str(raw).strip().removesuffix(".0"))
+            named = f" (ZAO_LIN_LB {code})" if code else ""
             issues.add(
                 i,
                 "error",
                 "unknown_project_type",
                 "project_type",
                 raw,
-                f"unknown project type {raw!r}; known types: {known}",
-                "use one of the known types, or add the word to your rules "
-                "file (--rules)",
+                f"未知项目类型 / unknown project type {raw!r}{named}, not one of "
+                f"the plan's types: {known}",
+                "use one of the known types, or add the word to your aliases "
+                "file as 'project_type,<word>,<type>' (--aliases)",
             )
     key = frame["adcode"].astype("string") + "/" + frame["project_id"].astype("string")
     dup = key.notna() & key.duplicated(keep=False)
@@ -564,9 +633,11 @@ def validate_delivery(
             "duplicate_id",
             "project_id",
             frame["project_id"].iloc[i],
-            f"project id {frame['project_id'].iloc[i]!r} appears more than "
-            f"once in this delivery (also row(s) {others})",
-            "give each polygon its own id, or merge the rows",
+            f"项目编号重复 / project id {frame['project_id'].iloc[i]!r} appears "
+            f"more than once in this delivery (also row(s) "
+            f"{[r + 1 for r in others]}, counted from 1)",
+            "每个图斑一个编号，或合并 / give each polygon its own id, or merge the "
+            "rows",
         )
     reported = frame["area_reported_mu"].to_numpy(dtype="float64")
     computed = area_mu
@@ -579,10 +650,11 @@ def validate_delivery(
             "area_mismatch",
             "area",
             f"{reported[i]:.1f}",
-            f"reported area {reported[i]:.1f} mu differs from the ellipsoidal "
+            f"上报面积与计算面积不符 / reported area {reported[i]:.1f} mu differs "
+            "from the ellipsoidal "
             f"area {computed[i]:.1f} mu by {rel[i]:.0%} (tolerance "
             f"{area_tolerance:.0%})",
-            "check the area column and its unit (亩 vs 公顷)",
+            "检查面积列及其单位 / check the area column and its unit (亩 vs 公顷)",
         )
 
     _check_numbers(frame, issues, usable, area_mu)
@@ -765,8 +837,9 @@ def _overlaps(issues, frame, albers, usable, key, existing, min_overlap_mu):
                 "overlap_existing",
                 "geometry",
                 ex["key"].iloc[j],
-                f"overlaps {ex['key'].iloc[j]} ({ex['project_type'].iloc[j]}, "
+                f"与库中图斑重叠 / overlaps {ex['key'].iloc[j]} "
+                f"({ex['project_type'].iloc[j]}, "
                 f"already in the store) by {mu:.1f} mu; the overlap is counted "
                 "once in net area",
-                "check whether the same land was delivered twice",
+                "检查是否重复上报 / check whether the same land was delivered twice",
             )

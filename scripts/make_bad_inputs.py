@@ -930,13 +930,16 @@ def _missing_id(folder):
 @case(
     "two_id_columns",
     "attributes",
-    "unreadable_file",
-    "both mean",
-    "小班号 and 项目编号 both present: which one is the id?",
+    "duplicate_id",
+    "appears more than once",
+    "小班号 and 项目编号 both present (issue 15: both kept, the 小班号 is the id "
+    "and 项目编号 fills its gaps); 小班号 empty in two rows that share 项目编号",
 )
 def _two_ids(folder):
     gdf = base_frame()
-    gdf.insert(1, "项目编号", ["X1", "X2", "X3"])
+    gdf.insert(1, "项目编号", ["X1", "X1", "X1"])
+    gdf["小班号"] = gdf["小班号"].astype(object)
+    gdf.loc[[1, 2], "小班号"] = None
     return write_gpkg(gdf, folder / "万州_两个编号.gpkg")
 
 

@@ -132,7 +132,7 @@ def test_truncated_and_english_names_and_extras():
         ["XMBH", "XIAN", "ZLND", "ZAO_LIN_LB", "蓄积量(m", "MIAN_JI", "备注", "村"]
     )
     assert m.mapping == {
-        "project_id": "XMBH",
+        "project_code": "XMBH",
         "district": "XIAN",
         "year": "ZLND",
         "project_type": "ZAO_LIN_LB",
@@ -143,9 +143,12 @@ def test_truncated_and_english_names_and_extras():
     assert any("truncated" in n for n in m.notes)
 
 
-def test_two_columns_with_one_meaning_are_refused():
-    with pytest.raises(DeliveryError, match="both mean 'project_id'"):
-        map_columns(["小班号", "项目编号", "区县", "年度", "工程类别"])
+def test_two_columns_with_one_meaning_are_both_kept_in_priority_order():
+    # issue 15 defect 1: no longer refused; the alias table's order decides
+    m = map_columns(["县名", "编号", "图斑编号", "区县代码", "年度", "工程类别"])
+    assert m.mapping["project_id"] == "图斑编号"
+    assert m.alternates["district"] == ["区县代码", "县名"]  # code over name
+    assert any("'区县代码' is used" in n for n in m.notes)
 
 
 def test_extra_columns_kept_as_attributes(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import pandas as pd
 
 from forestsink.cli.options import delivery_options, parse_period, store_opt
 
@@ -21,6 +22,17 @@ def _progress(paths):
     return bar, lambda _path: bar.advance(task)
 
 
+def numbered_from_one(issues: pd.DataFrame) -> pd.DataFrame:
+    """Return *issues* with ``row`` counted from 1, as a user counts features.
+
+    The library numbers rows from 0 (positions in the file); people, and
+    the attribute table of a GIS, count the first feature as row 1. A
+    GeoPackage's ``fid`` (what QGIS shows) is kept in its own column.
+    """
+    rows = pd.to_numeric(issues["row"], errors="coerce").astype("Int64") + 1
+    return issues.assign(row=rows)
+
+
 _LABEL = {"error": "错误 ERROR", "warning": "警告 WARN", "fixed": "已修复 FIXED"}
 _COLOUR = {"error": "red", "warning": "yellow", "fixed": "green"}
 MAX_SHOWN = 200
@@ -32,11 +44,13 @@ def _print_report(report, report_path) -> None:
 
     for name, note in report.notes:
         click.echo(f"  {name}: {note}")
-    issues = report.issues
+    issues = numbered_from_one(report.issues)
     for rec in issues.head(MAX_SHOWN).to_dict("records"):
         where = rec["file"]
-        if rec["row"] is not None and rec["row"] == rec["row"]:
+        if not pd.isna(rec["row"]):
             where += f" 第{int(rec['row'])}行/row {int(rec['row'])}"
+        if not pd.isna(rec.get("fid")):
+            where += f" (fid {int(rec['fid'])})"
         if rec["project_id"]:
             where += f" [{rec['project_id']}]"
         field = f" {rec['field']}:" if rec["field"] else ""
@@ -57,13 +71,31 @@ def _print_report(report, report_path) -> None:
         click.echo(f"问题清单已写出 / Report written: {report_path}")
 
 
-def _check_kwargs(kw: dict) -> dict:
+def alias_files(given, store=None) -> list[str]:
+    """Return the aliases files of a run, later ones winning.
+
+    The per-user file (if it exists), the per-store file beside a
+    GeoPackage store (if it exists), then every ``--aliases FILE``.
+    """
+    from forestsink.ingest.vocabulary import store_aliases_path, user_aliases_path
+
+    defaults = [user_aliases_path()]
+    if store is not None:
+        defaults.append(store_aliases_path(store))
+    found = [str(p) for p in defaults if p is not None and p.is_file()]
+    return found + [str(p) for p in given]
+
+
+def _check_kwargs(kw: dict, store=None) -> dict:
     return {
         "layer": kw["layer"],
         "crs": kw["crs"],
         "encoding": kw["encoding"],
         "year": kw["year"],
         "district": kw["district"],
+        "project_type": kw["project_type"],
+        "programme": kw["programme"],
+        "aliases": alias_files(kw["aliases"], store),
         "rules": kw["rules"],
         "fix": kw["fix"],
         "period": parse_period(kw["period"]),
@@ -125,15 +157,13 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
                 dry_run=dry_run,
                 user=user,
                 progress=tick,
-                **_check_kwargs(kw),
+                **_check_kwargs(kw, store),
             )
     except IngestError as err:
         _print_report(err.report, report_path)
         click.secho(f"错误 / Error: {err}", fg="red", err=True)
         sys.exit(1)
     _print_report(report, report_path)
-    import pandas as pd
-
     # counts and batch numbers as integers (a skipped file has none: blank)
     print_table(
         pd.DataFrame(outcomes).convert_dtypes(), title="入库结果 / Ingest result"

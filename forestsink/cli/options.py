@@ -80,10 +80,36 @@ def delivery_options(func):
             ".cpg, else detected.",
         ),
         click.option(
-            "--year", type=int, help="整个文件的年度 / Year for the whole file."
+            "--year",
+            type=int,
+            help="整个文件的年度（也填补空单元格）/ Year for the whole file (also "
+            "fills the empty cells of its year column).",
         ),
         click.option(
-            "--district", help="整个文件的区县 / District for the whole file."
+            "--district",
+            help="整个文件的区县（也填补空单元格）/ District for the whole file "
+            "(also fills the empty cells of its district column).",
+        ),
+        click.option(
+            "--type",
+            "project_type",
+            help="整个文件的项目类型（也填补空单元格）/ Project type for the whole "
+            "file, e.g. 人工造林 or afforestation (also fills empty cells).",
+        ),
+        click.option(
+            "--programme",
+            help="整个文件的工程 / Programme for the whole file, e.g. 退耕还林 "
+            "(also fills empty cells).",
+        ),
+        click.option(
+            "--aliases",
+            "aliases",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False),
+            help="自定义别名表 / Your aliases file (CSV/Excel: kind, alias, means, "
+            "note), merged over the shipped tables; repeatable. Also read when "
+            "present: forestsink_aliases.csv in your config folder and beside "
+            "the store.",
         ),
         click.option(
             "--rules",

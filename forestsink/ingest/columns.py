@@ -1,19 +1,38 @@
 """Map delivered column names onto the canonical schema via the alias table.
 
-The alias table (``data/column_aliases.csv``) lists, for each canonical
-column, the names deliveries use. Matching, in order:
+The alias table (``data/column_aliases.csv``, and a user's own aliases file
+merged over it: :func:`forestsink.reference.read_user_vocabulary`) lists, for
+each canonical column, the names deliveries use, **in priority order**.
+
+Matching, in order:
 
 1. exact match after normalisation (NFKC, case-folded, whitespace removed,
    full-width brackets made ASCII);
-2. a truncated name: DBF limits field names to 10 bytes, so GBK Chinese names
-   are cut (``蓄积量(m3)`` may arrive as ``蓄积量(m``); a column matches an
-   alias that starts with it, if it is at least 2 characters long and only
-   one canonical column claims it. GDAL's ``_1`` suffixes on duplicates are
-   ignored.
+2. a truncated name, only where names can be truncated (Shapefiles: DBF cuts
+   field names at 10 bytes, so ``小班面积`` may arrive as ``小班面``): a
+   column matches the aliases it is a prefix of when it is long enough to
+   be such a cut (:func:`could_be_truncated`: ten ASCII characters, or at
+   least 8 bytes of multi-byte text) and every alias it begins belongs to one
+   canonical column. ``ZL``, ``XM``, ``JH`` or ``HS`` are never read as
+   anything. GDAL's ``_1`` suffixes on duplicates are ignored.
 
-Required columns: ``project_id``, ``district`` and ``year`` (the last two may
-instead be given for the whole file with ``--district`` / ``--year``),
-``project_type``. Everything not recognised is kept as an extra attribute.
+Two columns with one meaning (``区县代码`` and ``县名``, ``YOU_SHI_SZ`` and
+``SZ_ZC``) are both kept: the one listed first in the table gives the value,
+the other fills its empty cells, and rows where both are filled and differ
+are reported (``read.py``). The choice is one of the notes printed.
+
+The project id is, row by row: a polygon id column (``project_id``,
+``图斑编号``, ``编号`` …); else the 小班 number, prefixed by its 林班 and
+township where the file has them (``XIANG-LIN_BAN-XIAO_BAN``: a 小班 number is
+unique only within its 林班); else the project code (``XMBH``, which several
+polygons may share).
+
+Required: an id (any of the three), ``district`` and ``year`` (the last two,
+and ``project_type``, may instead be given for the whole file with
+``--district`` / ``--year`` / ``--type``), ``project_type``. Names listed as
+``extra`` are known and deliberately kept as attributes (``SPMJ`` approved
+area, ``HUO_LMGQXJ`` volume per ha …). Everything not recognised is kept as
+an extra attribute too.
 """
 
 from __future__ import annotations
@@ -26,10 +45,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from forestsink.errors import DeliveryError
+from forestsink.errors import DeliveryError, ReferenceDataError
 
 CANONICAL = (
     "project_id",
+    "xiaoban",
+    "compartment",
+    "township",
+    "project_code",
     "district",
     "year",
     "project_type",
@@ -40,8 +63,16 @@ CANONICAL = (
     "area_unknown",
     "species",
     "stock_volume_m3",
+    "extra",
 )
 REQUIRED = ("project_id", "district", "year", "project_type")
+#: columns any of which gives a project id (in this order, row by row)
+ID_SOURCES = ("project_id", "xiaoban", "project_code")
+#: longest name a .dbf keeps (bytes); a cut one keeps at least this many
+DBF_NAME_BYTES = 10
+#: names too generic to stand for a column the user gives for the whole file
+GENERIC = frozenset({"name"})
+MIN_CUT_BYTES = 8
 
 
 def normalise_column(name: str) -> str:
@@ -67,12 +98,34 @@ def _alias_table(path: Path) -> pd.DataFrame:
     bad = ~df["canonical"].isin(CANONICAL)
     if bad.any():
         row = int(bad.idxmax())
-        raise DeliveryError(
-            f"{path}: row {row + 2}: unknown canonical column "
-            f"{df['canonical'].iloc[row]!r}; use one of {list(CANONICAL)}."
+        raise ReferenceDataError(
+            f"{path}: 第{row + 2}行 row {row + 2}, column 'canonical': unknown "
+            f"canonical column {df['canonical'].iloc[row]!r}; use one of "
+            f"{list(CANONICAL)}."
         )
     df["key"] = df["alias"].map(normalise_column)
     return df
+
+
+def could_be_truncated(name: str) -> bool:
+    """Tell whether *name* may be a field name the .dbf format cut short.
+
+    DBF keeps 10 bytes of a name: a cut ASCII name is exactly 10 characters;
+    a cut multi-byte name drops at most the 2 bytes of a character split at
+    the limit, so it keeps at least 8 bytes (UTF-8 or GBK, whichever the
+    file used).
+
+    Examples
+    --------
+    >>> could_be_truncated("ZL"), could_be_truncated("HUO_LMGQXJ")
+    (False, True)
+    >>> could_be_truncated("小班面")  # 小班面积 cut at 10 bytes of UTF-8
+    True
+    """
+    if name.isascii():
+        return len(name) == DBF_NAME_BYTES
+    longest = max(len(name.encode("utf-8")), len(name.encode("gb18030", "replace")))
+    return longest >= MIN_CUT_BYTES
 
 
 def read_column_aliases(path: str | Path | None = None) -> pd.DataFrame:
@@ -106,16 +159,26 @@ class ColumnMapping:
     Attributes
     ----------
     mapping : dict
-        canonical name -> column name in the file.
+        canonical name -> column name in the file (the one that wins).
+    alternates : dict
+        canonical name -> every column with that meaning, winner first
+        (only where the file has more than one).
     extra : list
         Columns kept as extra attributes.
     notes : list
-        Human-readable notes (truncated names matched, ...).
+        Human-readable notes (truncated names matched, which of two columns
+        was chosen, ...).
     """
 
     mapping: dict[str, str] = field(default_factory=dict)
+    alternates: dict[str, list[str]] = field(default_factory=dict)
     extra: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_id(self) -> bool:
+        """True when some column gives a project id."""
+        return any(c in self.mapping for c in ID_SOURCES)
 
 
 def map_columns(
@@ -124,6 +187,8 @@ def map_columns(
     source: str = "",
     given: tuple[str, ...] = (),
     aliases: pd.DataFrame | None = None,
+    truncated_names: bool = True,
+    aliases_hint: str = "",
 ) -> ColumnMapping:
     """Match *columns* to canonical names.
 
@@ -134,55 +199,98 @@ def map_columns(
     source : str, optional (default: "")
         File name for messages.
     given : tuple of str, optional (default: ())
-        Canonical columns supplied otherwise (``--year``, ``--district``).
+        Canonical columns supplied otherwise (``--year``, ``--district``,
+        ``--type``).
     aliases : DataFrame, optional (default: the shipped table)
+        Alias table in priority order (a user's file merged over the
+        shipped one: :func:`forestsink.reference.column_alias_table`).
+    truncated_names : bool, optional (default: True)
+        Whether names may have been cut (Shapefiles); False for GeoPackage
+        and GeoJSON, whose names are whole.
+    aliases_hint : str, optional (default: "")
+        Where the user's aliases file is, for the message.
 
     Raises
     ------
     DeliveryError
-        If a required column is missing or a column is ambiguous; the
-        message lists the columns found and the names accepted.
+        If a required column is missing; the message lists the columns
+        found and the names accepted.
     """
     table = read_column_aliases() if aliases is None else aliases
     exact, pairs = _lookup(table)
+    rank = {key: k for k, (key, _) in reversed(list(enumerate(pairs)))}
+    found: dict[str, list[tuple[int, str]]] = {}
     result = ColumnMapping()
     for column in columns:
         key = normalise_column(column)
         canonical = exact.get(key)
+        order = rank.get(key, 0)
         how = "exact"
-        if canonical is None and len(key) >= 2:
-            claims = {c for k, c in pairs if k.startswith(key)}
-            if len(claims) == 1:
-                canonical, how = claims.pop(), "truncated"
-        if canonical is None:
+        if canonical is None and truncated_names and could_be_truncated(key):
+            claims = {(c, k) for k, c in pairs if k.startswith(key)}
+            if len({c for c, _ in claims}) == 1:
+                canonical = next(iter(claims))[0]
+                order = min(rank[k] for _, k in claims)
+                how = "truncated"
+        if canonical is None or canonical == "extra":
             result.extra.append(column)
             continue
-        if canonical in result.mapping:
-            other = result.mapping[canonical]
-            raise DeliveryError(
-                f"{source}: columns {other!r} and {column!r} both mean "
-                f"'{canonical}'. Rename or drop one of them and deliver again."
-            )
-        result.mapping[canonical] = column
+        found.setdefault(canonical, []).append((order, column))
         if how == "truncated":
             result.notes.append(
                 f"column {column!r} read as '{canonical}' (a truncated field name)"
             )
-    missing = [c for c in REQUIRED if c not in result.mapping and c not in given]
+    for canonical, hits in found.items():
+        ranked = [column for _, column in sorted(hits)]
+        if canonical in given and all(normalise_column(c) in GENERIC for c in ranked):
+            # a bare "name" is a district's name in boundary layers, but most
+            # likely a project's name in a file whose district the user gives
+            result.extra.extend(ranked)
+            result.notes.append(
+                f"column {ranked[0]!r} not read as '{canonical}': a generic name, "
+                f"and '{canonical}' is given for the whole file"
+            )
+            continue
+        result.mapping[canonical] = ranked[0]
+        if len(ranked) > 1:
+            result.alternates[canonical] = ranked
+            rest = ", ".join(repr(c) for c in ranked[1:])
+            result.notes.append(
+                f"两列同义，取 {ranked[0]!r} / columns {ranked[0]!r} and {rest} "
+                f"all give '{canonical}': {ranked[0]!r} is used (listed first in "
+                f"the alias table), {rest} fills its empty cells; rows where they "
+                "disagree are warned"
+            )
+    present = set(result.mapping) | set(given)
+    if result.has_id:
+        present.add("project_id")
+    missing = [c for c in REQUIRED if c not in present]
     if missing:
         accepted = {
-            c: sorted(table.loc[table["canonical"] == c, "alias"])[:12] for c in missing
+            c: list(table.loc[table["canonical"].isin(_sources(c)), "alias"])[:14]
+            for c in missing
         }
         lines = "; ".join(f"{c}: {', '.join(a)}" for c, a in accepted.items())
-        hint = []
-        if "year" in missing:
-            hint.append("--year Y")
-        if "district" in missing:
-            hint.append("--district NAME")
+        hint = [
+            option
+            for canonical, option in (
+                ("year", "--year Y"),
+                ("district", "--district NAME"),
+                ("project_type", "--type TYPE"),
+            )
+            if canonical in missing
+        ]
         extra_hint = f" (or give {' / '.join(hint)} for the whole file)" if hint else ""
+        where = aliases_hint or "your aliases file (--aliases FILE)"
         raise DeliveryError(
-            f"{source}: required column(s) {missing} not found. Columns in the "
-            f"file: {list(columns)}. Accepted names — {lines}. Rename the "
-            f"column{extra_hint}, or add the name to column_aliases.csv."
+            f"{source}: 缺少必需的列 / required column(s) {missing} not found. "
+            f"Columns in the file: {list(columns)}. Accepted names — {lines}. "
+            f"Rename the column{extra_hint}, or add a row "
+            f"'column,<name in the file>,<canonical>' to {where}."
         )
     return result
+
+
+def _sources(canonical: str) -> tuple[str, ...]:
+    """Canonical columns that can give *canonical* (an id has three)."""
+    return ID_SOURCES if canonical == "project_id" else (canonical,)

@@ -5,9 +5,17 @@ GBK Chinese into mojibake. Here the encoding is decided explicitly:
 
 1. a ``.cpg`` file wins (``936``/``GBK``/``GB2312``/``GB18030`` → GB18030, a
    superset of GBK; ``UTF-8``/``65001`` → UTF-8; anything else is passed on);
-2. otherwise the bytes of the .dbf records are tested: valid UTF-8 → UTF-8,
-   else valid GB18030 → GB18030 (GBK files decode identically), else error;
-3. pure ASCII → UTF-8.
+2. else the .dbf's language-driver byte (byte 29, the LDID ArcGIS writes:
+   ``0x4D`` = code page 936, GBK), looked up in
+   ``data/dbf_language_drivers.csv``; 0 and ``0x57`` ("ANSI": whatever the
+   writer's system code page was) say nothing and fall through. A GBK LDID
+   over text that reads better as UTF-8 (see 3) is overruled, with a note;
+3. else the bytes of the .dbf records are decoded both as UTF-8 and as
+   GB18030 and the readings are scored: the share of the non-ASCII
+   characters that are CJK. GBK bytes of ``杉木`` are also valid UTF-8
+   (``ɼľ``, Latin letters): validity alone picks the wrong reading, the
+   score does not. Ties go to UTF-8; neither decodes → error;
+4. pure ASCII → UTF-8.
 
 The decision and its reason are returned so they can be told to the user and
 recorded with the batch.
@@ -15,6 +23,7 @@ recorded with the batch.
 
 from __future__ import annotations
 
+import functools
 import struct
 
 from forestsink.errors import DeliveryError
@@ -81,13 +90,63 @@ def dbf_field_names(dbf: bytes) -> list[bytes]:
     return names
 
 
+@functools.cache
+def language_drivers() -> dict[int, tuple[str, str]]:
+    """Return the .dbf language-driver table: LDID -> (codec, language).
+
+    Read from ``data/dbf_language_drivers.csv`` (a source on every row).
+    """
+    from forestsink.reference import _path, _read_csv
+
+    table = _read_csv(_path("dbf_language_drivers.csv"))
+    return {
+        int(ldid, 16): (codec, language)
+        for ldid, codec, language in zip(
+            table["ldid"], table["codec"], table["language"], strict=True
+        )
+    }
+
+
+def _cjk_share(text: str) -> float:
+    """Share of the non-ASCII characters of *text* that are CJK (0 if none).
+
+    CJK: unified ideographs and extension A, CJK symbols and punctuation,
+    full-width forms. Chinese read with the wrong codec gives Latin letters,
+    Greek, Cyrillic or rare ideographs mixed with them: a lower share.
+    """
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    if not wide:
+        return 0.0
+    cjk = sum(
+        1
+        for ch in wide
+        if "\u4e00" <= ch <= "\u9fff"
+        or "\u3400" <= ch <= "\u4dbf"
+        or "\u3000" <= ch <= "\u303f"
+        or "\uff00" <= ch <= "\uffef"
+    )
+    return cjk / len(wide)
+
+
+def _readings(sample: bytes) -> dict[str, float]:
+    """Score each codec that decodes *sample* (UTF-8, GB18030)."""
+    scores = {}
+    for codec in ("UTF-8", "GB18030"):
+        try:
+            text = sample.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        scores[codec] = _cjk_share(text)
+    return scores
+
+
 def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     """Decide the encoding of a .dbf; return ``(codec, reason)``.
 
     Parameters
     ----------
     dbf : bytes
-        The whole .dbf file.
+        The whole .dbf file (or its header and first records).
     cpg : str, optional (default: None)
         Content of the ``.cpg`` file, if there is one.
 
@@ -96,6 +155,9 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     >>> hdr = bytes(32)
     >>> detect_dbf_encoding(hdr, "936")
     ('GB18030', '.cpg says 936')
+    >>> gbk = bytearray(32); gbk[29] = 0x4D
+    >>> detect_dbf_encoding(bytes(gbk) + "杉木".encode("gbk"))[0]
+    'GB18030'
     """
     if cpg is not None and cpg.strip():
         codec = encoding_from_cpg(cpg)
@@ -107,7 +169,8 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
                 pass
             else:  # GBK decoding would "succeed" and store wrong characters
                 raise DeliveryError(
-                    f"the .cpg says {cpg.strip()} (GBK) but the text is UTF-8; fix "
+                    f".cpg 写的是 {cpg.strip()} (GBK)，但文本是 UTF-8 / the .cpg "
+                    f"says {cpg.strip()} (GBK) but the text is UTF-8; fix "
                     "the .cpg (write UTF-8 in it) or pass --encoding UTF-8."
                 )
         return codec, f".cpg says {cpg.strip()}"
@@ -119,20 +182,39 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
         if not records.isascii()
         else b" ".join(_trim_partial(n) for n in dbf_field_names(dbf))
     )
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "UTF-8", "no .cpg; the bytes are valid UTF-8"
-    try:
-        sample.decode("gb18030")
-    except UnicodeDecodeError as err:
+    scores = _readings(sample)
+    ldid = dbf[29] if len(dbf) > 29 else 0
+    driver = language_drivers().get(ldid)
+    if driver is not None:
+        codec, language = driver
+        reason = f"no .cpg; the .dbf language driver 0x{ldid:02X} says {language}"
+        if sample.isascii():
+            return codec, reason
+        if codec == "GB18030" and scores.get("UTF-8", -1) > scores.get(codec, -1):
+            return "UTF-8", (
+                f"no .cpg; the .dbf language driver 0x{ldid:02X} says {language}, "
+                "but the text reads as Chinese only in UTF-8"
+            )
+        try:
+            sample.decode(codec)
+        except UnicodeDecodeError:
+            pass  # the driver byte is wrong: guess below
+        else:
+            return codec, reason
+    if not scores:
         raise DeliveryError(
-            "the .dbf is neither UTF-8 nor GBK/GB18030 and has no .cpg "
-            f"({err}); add a .cpg naming its code page or pass --encoding."
-        ) from err
-    return "GB18030", "no .cpg; the bytes are not UTF-8 but valid GBK/GB18030"
+            ".dbf 既不是 UTF-8 也不是 GBK，且没有 .cpg / the .dbf is neither UTF-8 "
+            "nor GBK/GB18030 and has no .cpg; add a .cpg naming its code page "
+            "or pass --encoding."
+        )
+    best = max(scores, key=lambda c: (scores[c], c == "UTF-8"))
+    if len(scores) == 1:
+        other = "GBK/GB18030" if best == "UTF-8" else "UTF-8"
+        return best, f"no .cpg; the bytes are valid {best}, not {other}"
+    return best, (
+        "no .cpg; the bytes decode as UTF-8 and as GBK; "
+        f"{scores[best]:.0%} of the non-ASCII characters are Chinese in {best}"
+    )
 
 
 def _trim_partial(name: bytes, codecs=("utf-8", "gb18030")) -> bytes:

@@ -31,9 +31,12 @@ from forestsink.ingest.values import (
     as_text,
     clean_ids,
     infer_area_unit,
+    map_programmes,
     map_project_types,
+    map_uniques,
     parse_years,
 )
+from forestsink.ingest.vocabulary import read_vocabulary
 
 SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".zip")
 
@@ -102,9 +105,10 @@ def find_delivery_files(paths) -> list[Path]:
         elif p.exists():
             found.append(p)
         else:
-            raise DeliveryError(f"{p}: no such file or folder.")
+            raise DeliveryError(f"{p}: 文件或文件夹不存在 / no such file or folder.")
     if not found:
         raise DeliveryError(
+            "未找到上报文件 / "
             f"no .shp/.gpkg/.geojson/.zip files found in {[str(p) for p in paths]}."
         )
     return found
@@ -200,13 +204,16 @@ def _safe_extract(zpath: Path, target: Path) -> Path:
     try:
         archive = zipfile.ZipFile(zpath)
     except zipfile.BadZipFile as err:
-        raise DeliveryError(f"{zpath.name}: not a valid zip file ({err}).") from err
+        raise DeliveryError(
+            f"{zpath.name}: 不是有效的zip / not a valid zip file ({err})."
+        ) from err
     with archive:
         for info in archive.infolist():
             member = PurePosixPath(info.filename.replace("\\", "/"))
             if member.is_absolute() or ".." in member.parts or ":" in info.filename:
                 raise DeliveryError(
-                    f"{zpath.name}: member {info.filename!r} would be written "
+                    f"{zpath.name}: 不安全的zip / "
+                    f"member {info.filename!r} would be written "
                     "outside the extraction folder; refusing this zip. Ask the "
                     "sender for a zip with plain relative paths."
                 )
@@ -218,7 +225,8 @@ def _safe_extract(zpath: Path, target: Path) -> Path:
     )
     if len(shps) != 1:
         raise DeliveryError(
-            f"{zpath.name}: expected exactly one .shp/.gpkg/.geojson inside, found "
+            f"{zpath.name}: zip内应只有一个图层 / expected exactly one "
+            ".shp/.gpkg/.geojson inside, found "
             f"{[s.name for s in shps]}. Deliver one layer per zip."
         )
     return shps[0]
@@ -235,19 +243,22 @@ def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:
         listed = pyogrio.list_layers(path)
     except (DataSourceError, DataLayerError, OSError) as err:
         raise DeliveryError(
-            f"{display}: cannot be read as a GeoPackage ({err}); ask the county "
+            f"{display}: 无法读取 / "
+            f"cannot be read as a GeoPackage ({err}); ask the county "
             "to export it again."
         ) from err
     layers = [name for name, geom in listed if geom]
     if layer is not None:
         if layer not in layers:
             raise DeliveryError(
-                f"{display}: no layer {layer!r}; layers with geometry: {layers}."
+                f"{display}: 无此图层 / "
+                f"no layer {layer!r}; layers with geometry: {layers}."
             )
         return layer
     if len(layers) != 1:
         raise DeliveryError(
-            f"{display}: {len(layers)} layers with geometry ({layers}); choose "
+            f"{display}: 多个图层 / "
+            f"{len(layers)} layers with geometry ({layers}); choose "
             "one with --layer."
         )
     return layers[0]
@@ -271,11 +282,15 @@ class RawTable:
     geoms : numpy.ndarray
         Shapely geometries (``None`` where missing), in ``crs``.
     crs : pyproj.CRS or None
+    fids : numpy.ndarray or None
+        Feature ids of a GeoPackage (what QGIS shows as ``fid``); None for
+        formats without one.
     """
 
     columns: dict[str, np.ndarray]
     geoms: np.ndarray
     crs: object = None
+    fids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -288,10 +303,16 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
     from shapely.errors import ShapelyError
 
     window = {} if rows is None else {"skip_features": rows[0], "max_features": rows[1]}
+    with_fids = path.suffix.lower() == ".gpkg"
     try:
         # Arrow: columns come back as arrays, not one Python object per value
         meta, table = pyogrio.read_arrow(
-            path, layer=layer, encoding=encoding, datetime_as_string=True, **window
+            path,
+            layer=layer,
+            encoding=encoding,
+            datetime_as_string=True,
+            return_fids=with_fids,
+            **window,
         )
         geometry = meta["geometry_name"] or "wkb_geometry"
         if geometry in table.column_names:
@@ -308,7 +329,8 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
         ShapelyError,
     ) as err:
         raise DeliveryError(
-            f"{display}: cannot be read ({err}). The file may be truncated or "
+            f"{display}: 无法读取 / "
+            f"cannot be read ({err}). The file may be truncated or "
             "not the format its name says; ask the county to export it again."
         ) from err
     columns = {
@@ -317,6 +339,12 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
             meta["fields"], meta["dtypes"], meta["ogr_subtypes"], strict=True
         )
     }
+    fid_column = meta.get("fid_column") or "fid"
+    fids = (
+        np.asarray(table.column(fid_column), dtype=np.int64)
+        if with_fids and fid_column in table.column_names
+        else None
+    )
     crs = None
     if meta["crs"]:
         from pyproj.exceptions import CRSError as ProjCRSError
@@ -325,10 +353,12 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
             crs = file_crs(meta["crs"])
         except ProjCRSError as err:
             raise CRSError(
-                f"{display}: its CRS {meta['crs']!r} is not understood ({err}); "
+                f"{display}: 坐标系无法识别 / "
+                f"its CRS {meta['crs']!r} is not understood "
+                f"({err}); "
                 "give the right one with --crs."
             ) from err
-    return RawTable(columns, geoms, crs)
+    return RawTable(columns, geoms, crs, fids)
 
 
 def _objects(values: list) -> np.ndarray:
@@ -390,6 +420,9 @@ def read_delivery(
     encoding: str | None = None,
     year: int | None = None,
     district: str | None = None,
+    project_type: str | None = None,
+    programme: str | None = None,
+    aliases=(),
     rules=None,
     rows: tuple[int, int] | None = None,
     sha256: str | None = None,
@@ -406,8 +439,13 @@ def read_delivery(
         Override the CRS (anything ``pyproj.CRS.from_user_input`` takes).
     encoding : str, optional (default: from .cpg, else detected)
         Text encoding of a Shapefile's attribute table.
-    year, district : optional
-        Values for the whole file when it has no such column.
+    year, district, project_type, programme : optional
+        Values for the whole file: where it has no such column, and in the
+        empty cells of the column where it has one (``--year``,
+        ``--district``, ``--type``, ``--programme``).
+    aliases : iterable of path, optional (default: none)
+        The user's aliases files merged over the shipped vocabulary
+        (:func:`forestsink.ingest.vocabulary.read_vocabulary`).
     rules : path, optional (default: shipped project_types.csv)
         Project-type rules file.
     rows : (int, int), optional (default: all)
@@ -423,11 +461,13 @@ def read_delivery(
     """
     path = Path(path)
     if not path.is_file():
-        raise DeliveryError(f"{path}: no such file.")
+        raise DeliveryError(f"{path}: 文件不存在 / no such file.")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise DeliveryError(
-            f"{path.name}: unsupported file type {suffix!r}; deliver a Shapefile "
+            f"{path.name}: 不支持的文件类型 / "
+            f"unsupported file type {suffix!r}; deliver a "
+            "Shapefile "
             "(.shp with .shx/.dbf/.prj, or all of them zipped), a GeoPackage or "
             "GeoJSON."
         )
@@ -438,6 +478,9 @@ def read_delivery(
         "encoding": encoding,
         "year": year,
         "district": district,
+        "project_type": project_type,
+        "programme": programme,
+        "aliases": tuple(aliases or ()),
         "rules": rules,
         "display": path.name,
         "rows": rows,
@@ -453,7 +496,19 @@ def read_delivery(
 
 
 def _read_file(
-    path: Path, *, layer, crs, encoding, year, district, rules, display, rows=None
+    path: Path,
+    *,
+    layer,
+    crs,
+    encoding,
+    year,
+    district,
+    rules,
+    display,
+    rows=None,
+    project_type=None,
+    programme=None,
+    aliases=(),
 ):
     import geopandas as gpd
     import shapely
@@ -465,10 +520,16 @@ def _read_file(
         parts = _shapefile_parts(path)
         for needed in (".shx", ".dbf"):
             if needed not in parts:
+                restore = (
+                    " If only the .shx was lost, GDAL can rebuild it: ogr2ogr "
+                    "--config SHAPE_RESTORE_SHX YES fixed.shp the.shp"
+                    if needed == ".shx"
+                    else ""
+                )
                 raise DeliveryError(
-                    f"{display}: the Shapefile has no {needed} file beside it. A "
-                    "Shapefile is several files (.shp .shx .dbf .prj .cpg); "
-                    "deliver all of them, ideally zipped."
+                    f"{display}: 缺少 {needed} 文件 / the Shapefile has no {needed} "
+                    "file beside it. A Shapefile is several files (.shp .shx .dbf "
+                    ".prj .cpg); ask for all of them, ideally zipped." + restore
                 )
         _check_shp_complete(parts[".shp"], parts[".shx"], display)
         if encoding is None:
@@ -494,23 +555,35 @@ def _read_file(
     else:
         raw = _read_raw(path, layer=layer, encoding=None, display=display, rows=rows)
     # ---- text: refuse mojibake before anything reaches the store
+    first = rows[0] if rows else 0
+    destroyed: dict[str, list[int]] = {}
+    wrong = None  # the first wrongly decoded name or value
     for column, values in raw.columns.items():
-        if looks_like_mojibake(column):
-            raise DeliveryError(
-                f"{display}: column name {column!r} looks wrongly decoded (with "
-                f"{encoding}); add a .cpg with the right code page or pass "
-                "--encoding GBK / UTF-8."
+        if wrong is None and looks_like_mojibake(column):
+            wrong = (
+                f"{display}: 列名 {column!r} 解码错误 / column name {column!r} looks "
+                f"wrongly decoded (with {encoding}); add a .cpg with the right "
+                "code page or pass --encoding GBK / UTF-8."
             )
         codes, uniques = _text_uniques(values)
+        gone = [k for k, v in enumerate(uniques) if any(m in v for m in DESTROYED)]
+        if gone:
+            hit = np.flatnonzero(np.isin(codes, gone))
+            destroyed[column] = (hit + first + 1).tolist()
+            continue
         for k, value in enumerate(uniques):  # in order of first appearance
-            if looks_like_mojibake(value):
-                i = int(np.flatnonzero(codes == k)[0])
-                raise DeliveryError(
-                    f"{display}: row {i}, column {column!r}: value "
-                    f"{value!r} looks wrongly decoded (with "
+            if wrong is None and looks_like_mojibake(value):
+                i = int(np.flatnonzero(codes == k)[0]) + first + 1
+                wrong = (
+                    f"{display}: 第{i}行 row {i}, column {column!r}: value "
+                    f"{value!r} 解码错误 / looks wrongly decoded (with "
                     f"{encoding}); add a .cpg with the right code page or pass "
                     "--encoding GBK / UTF-8."
                 )
+    if destroyed:
+        raise DeliveryError(_destroyed_message(display, destroyed))
+    if wrong is not None:
+        raise DeliveryError(wrong)
     # ---- CRS
     geoms = raw.geoms
     if crs is not None:
@@ -525,7 +598,11 @@ def _read_file(
         raw.crs = target
     elif raw.crs is None:
         if shapely.is_missing(geoms).all() or shapely.is_empty(geoms).all():
-            raise CRSError(f"{display}: no .prj and no geometry to infer a CRS from.")
+            raise CRSError(
+                f"{display}: 没有 .prj，也无几何可推断坐标系 / "
+                "no .prj and no geometry to "
+                "infer a CRS from; give it with --crs."
+            )
         inferred, reason = infer_crs(tuple(shapely.total_bounds(geoms)), source=display)
         if suffix == ".shp" and path.with_suffix(".prj").exists():
             reason = reason.replace("no .prj", "the .prj could not be understood")
@@ -547,48 +624,79 @@ def _read_file(
             f"{STORE_CRS} ({err}); check --crs."
         ) from err
     # ---- columns
+    vocab = read_vocabulary(aliases or ())
     given = tuple(
-        c for c, v in (("year", year), ("district", district)) if v is not None
+        c
+        for c, v in (
+            ("year", year),
+            ("district", district),
+            ("project_type", project_type),
+        )
+        if v is not None
     )
-    cmap = map_columns(list(raw.columns), source=display, given=given)
+    cmap = map_columns(
+        list(raw.columns),
+        source=display,
+        given=given,
+        aliases=vocab.columns,
+        truncated_names=suffix == ".shp",
+        aliases_hint=_aliases_hint(vocab),
+    )
     notes.extend(cmap.notes)
     m = cmap.mapping
     n = len(raw)
+    first = rows[0] if rows else 0
     values = {canonical: raw.columns[column] for canonical, column in m.items()}
+    conflicts: list[list[str]] = [[] for _ in range(n)] if cmap.alternates else []
+    for canonical, names in cmap.alternates.items():
+        values[canonical] = _coalesce(
+            canonical, [raw.columns[c] for c in names], names, conflicts, vocab
+        )
 
-    def text(canonical: str) -> pd.Series:
+    def text(canonical: str, fill=None) -> pd.Series:
+        """Return a column as text; empty cells take *fill* (the file's value)."""
         if canonical in values:
-            return as_text(values[canonical])
-        return pd.Series(pd.array([None] * n, dtype="string"))
+            out = as_text(values[canonical])
+            if fill is not None:
+                out = out.mask(out.isna() | (out.str.strip() == ""), str(fill))
+            return out
+        return pd.Series(pd.array([fill] * n, dtype="string"))
 
     frame = {
         "source_file": pd.array(np.full(n, display, dtype=object), dtype="str"),
-        "source_row": np.arange(n, dtype="int64") + (rows[0] if rows else 0),
-        "project_id": clean_ids(values["project_id"]),
+        "source_row": np.arange(n, dtype="int64") + first,
+        "project_id": _project_ids(values, m, notes),
     }
-    if "district" in m:
-        from forestsink.reference import district_resolver
-
-        frame["district_raw"] = text("district")
-        frame["adcode"] = district_resolver().resolve_many(frame["district_raw"])
-    else:
-        from forestsink.reference import resolve_district
-
+    if raw.fids is not None:  # (GeoPackage: the fid QGIS shows)
+        frame["source_fid"] = raw.fids
+    if district is not None:
         try:
-            code = resolve_district(district)
+            code = vocab.districts.resolve(district)
         except UnknownNameError as err:
             raise DeliveryError(f"--district: {err}") from err
+    if "district" in m:
+        frame["district_raw"] = text("district", district)
+        frame["adcode"] = vocab.districts.resolve_many(frame["district_raw"])
+    else:
         frame["district_raw"] = pd.array([str(district)] * n, dtype="string")
         frame["adcode"] = pd.array([code] * n, dtype="string")
     if "year" in m:
-        frame["year_raw"] = text("year")
-        frame["year"] = parse_years(values["year"])
+        frame["year_raw"] = text("year", year)
+        frame["year"] = parse_years(frame["year_raw"])
     else:
         frame["year_raw"] = pd.array([str(year)] * n, dtype="string")
         frame["year"] = pd.array([int(year)] * n, dtype="Int64")
-    frame["project_type_raw"] = text("project_type")
-    frame["project_type"] = map_project_types(frame["project_type_raw"], rules=rules)
-    frame["programme"] = text("programme")
+    if project_type is not None:
+        known = map_project_types([project_type], rules=rules, words=vocab.type_words)
+        if pd.isna(known.iloc[0]):
+            raise DeliveryError(_unknown_type_message(project_type, rules))
+    frame["project_type_raw"] = text("project_type", project_type)
+    frame["project_type"] = map_project_types(
+        frame["project_type_raw"], rules=rules, words=vocab.type_words
+    )
+    frame["programme"] = map_programmes(
+        text("programme", programme), vocab.programme_words
+    )
     frame["area_reported_mu"] = _reported_area(values, m, notes, geoms)
     frame["species"] = text("species")
     frame["stock_volume_m3"] = (
@@ -596,6 +704,10 @@ def _read_file(
         if "stock_volume_m3" in values
         else np.full(n, np.nan)
     )  # (whole numbers stay integers: the content hash writes "5", not "5.0")
+    if conflicts:
+        frame["column_conflicts"] = pd.array(
+            ["; ".join(c) if c else None for c in conflicts], dtype="string"
+        )
     frame["attrs"] = _extra_attrs(raw, cmap.extra)
     # (geometry as a column named here: twice as fast as geometry=, crs=)
     # (and plain arrays, not Series: nothing to align)
@@ -610,6 +722,187 @@ def _read_file(
         crs=crs_text,
         columns=dict(m),
         notes=notes,
+    )
+
+
+def _aliases_hint(vocab) -> str:
+    """Where a user adds a name: their aliases file, never the shipped table."""
+    from forestsink.ingest.vocabulary import user_aliases_path
+
+    if vocab.files:
+        return f"your aliases file {vocab.files[-1]}"
+    return (
+        f"your aliases file (--aliases FILE, or {user_aliases_path()} for every "
+        "run; see `forestsink validate --help`)"
+    )
+
+
+def _unknown_type_message(value, rules) -> str:
+    from forestsink.reference import read_project_types
+
+    known = ", ".join(
+        f"{c} ({r['name_zh']})" for c, r in read_project_types(rules).iterrows()
+    )
+    return (
+        f"--type: 未知项目类型 / unknown project type {value!r}; known types: "
+        f"{known}. Give one of them, or add the word to your aliases file as "
+        "'project_type,<word>,<type>'."
+    )
+
+
+def _empty(values: np.ndarray) -> np.ndarray:
+    """Cells without a value: missing, NaN or blank text."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind in "iub":
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter(
+        (
+            v is None
+            or v is pd.NA
+            or (isinstance(v, float) and math.isnan(v))
+            or (isinstance(v, str) and not v.strip())
+            for v in values
+        ),
+        bool,
+        len(values),
+    )
+
+
+#: canonical columns compared as numbers where two columns give them
+_NUMERIC = ("area_mu", "area_ha", "area_m2", "area_unknown", "stock_volume_m3")
+
+
+def _agreement_key(canonical: str, vocab):
+    """Return how two cells of *canonical* are compared (per distinct value)."""
+    from forestsink.ingest.values import _year
+
+    def plain(v) -> str:
+        return str(v).strip()
+
+    if canonical == "district":
+        return lambda v: vocab.districts.lookup(v) or plain(v)
+    if canonical == "year":
+        return lambda v: _year(v) or plain(v)
+    if canonical == "project_type":
+
+        def kind(v):
+            found = map_project_types([v], words=vocab.type_words).iloc[0]
+            return plain(v) if pd.isna(found) else found
+
+        return kind
+    if canonical in _NUMERIC:
+        return lambda v: round(float(v), 6) if _is_number(v) else plain(v)
+    return lambda v: clean_ids([v]).iloc[0] if plain(v) else ""
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _same_species(a: str, b: str) -> bool:
+    """Loose agreement of two species texts: equal, or a shared Chinese word.
+
+    A composition (``7杉3马``) and a dominant species (``杉木``) agree when
+    they share a character of a species name.
+    """
+    if a == b:
+        return True
+    cjk = {ch for ch in a if "\u4e00" <= ch <= "\u9fff"}
+    return bool(cjk & {ch for ch in b if "\u4e00" <= ch <= "\u9fff"})
+
+
+def _coalesce(canonical, arrays, names, conflicts, vocab) -> np.ndarray:
+    """Merge columns of one meaning: the first gives, the others fill gaps.
+
+    Rows where two are filled and differ (after reading both: a district
+    code and name are compared as adcodes, years as years, types as types,
+    numbers as numbers, species loosely) get a note in *conflicts*.
+    """
+    out = np.array(arrays[0], dtype=object)
+    origin = np.full(len(out), names[0], dtype=object)  # which column gave it
+    empty = _empty(arrays[0])
+    key = _agreement_key(canonical, vocab)
+    for other, name in zip(arrays[1:], names[1:], strict=True):
+        other = np.asarray(other, dtype=object)  # noqa: PLW2901
+        other_empty = _empty(other)
+        both = np.flatnonzero(~empty & ~other_empty)
+        if len(both):
+            mine = map_uniques(out[both], lambda v: str(key(v)), "object")
+            theirs = map_uniques(other[both], lambda v: str(key(v)), "object")
+            for i, a, b in zip(both, mine, theirs, strict=True):
+                same = _same_species(a, b) if canonical == "species" else a == b
+                if not same:
+                    conflicts[i].append(
+                        f"{origin[i]}={str(out[i])!r} vs {name}={str(other[i])!r}"
+                    )
+        fill = empty & ~other_empty
+        out[fill] = other[fill]
+        origin[fill] = name
+        empty &= other_empty
+    return out
+
+
+def _project_ids(values: dict, m: dict, notes: list[str]) -> pd.Series:
+    """Return the project id row by row: polygon id, 小班 key, project code."""
+    n = len(next(iter(values.values()))) if values else 0
+    ids = clean_ids(values["project_id"]) if "project_id" in values else None
+    if "xiaoban" in values:
+        key = clean_ids(values["xiaoban"])
+        parts = [c for c in ("township", "compartment") if c in values]
+        if parts:
+            for part in reversed(parts):
+                prefix = clean_ids(values[part])
+                key = key.where(prefix.isna() | key.isna(), prefix + "-" + key)
+            named = "-".join(m[c] for c in (*parts, "xiaoban"))
+            if key.notna().any():
+                notes.append(
+                    f"project id = {named} (小班 number within its 林班 / township: "
+                    "a 小班 number is unique only there)"
+                )
+            else:
+                notes.append(f"{m['xiaoban']!r} (小班) is empty in every row")
+        ids = key if ids is None else ids.fillna(key)
+    if "project_code" in values:
+        code = clean_ids(values["project_code"])
+        if ids is None:
+            notes.append(
+                f"project id = project code {m['project_code']!r} (no polygon id "
+                "or 小班 number in the file; polygons sharing a code are refused "
+                "as duplicates)"
+            )
+        ids = code if ids is None else ids.fillna(code)
+    return ids if ids is not None else pd.Series(pd.array([None] * n, dtype="string"))
+
+
+#: what text destroyed before delivery looks like: U+FFFD (a decoder's
+#: replacement character, stored as such) and its bytes EF BF BD read as GBK
+DESTROYED = ("\ufffd", "锟斤拷")
+
+
+def _destroyed_message(display: str, found: dict[str, list[int]]) -> str:
+    """Say that text was destroyed before delivery, naming columns and rows.
+
+    A program that decoded GBK as UTF-8 and saved the result stored U+FFFD
+    (bytes ``EF BF BD``, "锟斤拷" when read as GBK) in place of each
+    character it could not read: the original characters are gone, and no
+    ``.cpg`` or ``--encoding`` brings them back.
+    """
+    parts = []
+    for column, hit in found.items():
+        shown = ", ".join(map(str, hit[:20])) + (" …" if len(hit) > 20 else "")
+        parts.append(f"column {column!r}: {len(hit)} row(s) ({shown})")
+    return (
+        f"{display}: 文本在交付前已被破坏，无法恢复 / text was destroyed before "
+        f"delivery: {'; '.join(parts)} hold U+FFFD replacement characters "
+        "('锟斤拷' when read as GBK) stored in the file itself. The original "
+        "characters are gone: a .cpg or --encoding cannot bring them back. Ask "
+        "the sender to export these rows again from the original data (the "
+        "program that wrote this file read GBK as UTF-8)."
     )
 
 
@@ -671,12 +964,18 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
         if uniques:  # (all ASCII: Latin-1 and *codec* read it the same)
             decoded = []
             for k, value in enumerate(uniques):  # in order of first appearance
+                data = value.encode("latin-1", errors="replace")
+                if b"\xef\xbf\xbd" in data:  # U+FFFD stored: destroyed text,
+                    # whatever the codec (reported with its rows later)
+                    decoded.append(data.decode("utf-8", errors="replace"))
+                    continue
                 try:
-                    decoded.append(value.encode("latin-1").decode(codec))
-                except (UnicodeEncodeError, UnicodeDecodeError) as err:
-                    i = int(np.flatnonzero(codes == k)[0])
+                    decoded.append(data.decode(codec))
+                except UnicodeDecodeError as err:
+                    i = int(np.flatnonzero(codes == k)[0]) + 1
                     raise DeliveryError(
-                        f"{display}: row {i}, column {name(column)!r}: text cannot "
+                        f"{display}: 第{i}行 row {i} (counted from 1 in this "
+                        f"read), column {name(column)!r}: text cannot "
                         f"be decoded as {codec} ({err}); add a .cpg with the "
                         "right code page or pass --encoding."
                     ) from err
@@ -691,7 +990,7 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
                 "rename one of them and deliver again."
             )
         columns[decoded_name] = values
-    return RawTable(columns, raw.geoms, raw.crs)
+    return RawTable(columns, raw.geoms, raw.crs, raw.fids)
 
 
 def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):

@@ -84,12 +84,15 @@ def as_text(values) -> pd.Series:
     return map_uniques(values, str)
 
 
-def map_project_types(values, *, rules: str | None = None) -> pd.Series:
+def map_project_types(
+    values, *, rules: str | None = None, words: dict | None = None
+) -> pd.Series:
     """Map delivered project-type words to canonical codes; unknown → ``<NA>``.
 
-    Exact match of a known word, code or name first; otherwise, if the value
-    contains known words of exactly one type (``长防林三期低效林改造``), that
-    type.
+    A user's own word (*words*, normalised word -> type) first; then exact
+    match of a known word, code or name (ZAO_LIN_LB codes included);
+    otherwise, if the value contains known words of exactly one type
+    (``长防林三期低效林改造``), that type.
 
     Examples
     --------
@@ -97,16 +100,42 @@ def map_project_types(values, *, rules: str | None = None) -> pd.Series:
     >>> map_project_types(words).tolist()
     ['grain_to_green', 'renovation', <NA>]
     """
-    exact, words = _type_lookup(str(rules) if rules else None)
+    exact, contained = _type_lookup(str(rules) if rules else None)
+    own = words or {}
 
     def one(value: object) -> str | None:
         key = _norm(value)
         if key.endswith(".0") and key[:-2].isdigit():
             key = key[:-2]
+        if key in own:
+            return own[key]
         if key in exact:
             return exact[key]
-        found = {code for word, code in words if word in key}
+        found = {code for word, code in contained if word in key}
         return found.pop() if len(found) == 1 else None
+
+    return map_uniques(values, one)
+
+
+def map_programmes(values, words: dict) -> pd.Series:
+    """Programme names: a code or word in *words* becomes its name.
+
+    *words* maps normalised codes and words to programme names (the
+    G_CHENG_LB code table and a user's rows); anything else is kept as
+    written.
+
+    Examples
+    --------
+    >>> map_programmes(["30", "天保工程"], {"30": "退耕还林"}).tolist()
+    ['退耕还林', '天保工程']
+    """
+
+    def one(value: object) -> str | None:
+        text = str(value).strip()
+        key = _norm(text)
+        if key.endswith(".0") and key[:-2].isdigit():
+            key = key[:-2]
+        return words.get(key, text) or None
 
     return map_uniques(values, one)
 
