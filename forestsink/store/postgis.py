@@ -557,7 +557,10 @@ class PostGISStore(WithdrawMixin):
                 c: _ints(_column(frame, c)) if c in _INT_FIELDS else _column(frame, c)
                 for c in _DELIVERED
             },
-            "content_hash": content_hashes(frame, geometries=geoms),
+            "content_hash": content_hashes(
+                frame,
+                geometries=normalize_geometries(frame.geometry.values, rounded=True),
+            ),
             "geom": _hex_ewkb(geoms) if len(frame) else [],
         }
         counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
