@@ -389,8 +389,11 @@ def store_file_problem(path: Path) -> str | None:
 
 def _tables_problem(path: Path) -> str | None:
     """Why the SQLite file at *path* is not a forestsink store, or ``None``."""
+    # read-write when possible, as _read: a killed writer's hot journal must
+    # be rolled back on open, which a read-only connection cannot do
+    mode = "rw" if os.access(path, os.W_OK) else "ro"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
         try:
             names = {
                 r[0]
