@@ -112,6 +112,7 @@ def check_deliveries(
     programme: str | None = None,
     aliases=(),
     rules=None,
+    max_unzipped: int | None = None,
     fix: bool = False,
     period: tuple[int, int] = (2011, 2015),
     area_tolerance: float = 0.10,
@@ -177,6 +178,7 @@ def check_deliveries(
         "programme": programme,
         "aliases": tuple(str(a) for a in aliases or ()),
         "rules": rules,
+        "max_unzipped": max_unzipped,
     }
     # the user's aliases files are checked once, before any delivery: a
     # mistake there is the user's to fix, not the county's

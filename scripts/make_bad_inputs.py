@@ -1142,6 +1142,332 @@ def _hole_outside(folder):
     return write_gpkg(base_frame(geoms=geoms), folder / "万州_洞在外.gpkg")
 
 
+# ---- issue 16: hostile and broken input on the ingest path ------------------
+
+
+def _shp_parts_from(frame_a, frame_b, folder: Path, name: str, part: str) -> Path:
+    """A Shapefile from *frame_a* whose *part* (".dbf"/".shx") is *frame_b*'s."""
+    shp = write_shp(frame_a, folder / f"{name}.shp")
+    tmp = folder / "_src"
+    tmp.mkdir()
+    other = write_shp(frame_b, tmp / "other.shp")
+    shp.with_suffix(part).write_bytes(other.with_suffix(part).read_bytes())
+    shutil.rmtree(tmp)
+    return shp
+
+
+@case(
+    "shp_more_shapes_than_dbf_records",
+    "parts",
+    "unreadable_file",
+    "the .shp holds 4 shapes but the .dbf 2 records",
+    "a .shp (and .shx) of 4 shapes with the .dbf of another export holding 2 "
+    "records: GDAL reads 2 polygons and drops 2 silently; refused with both "
+    "counts (issue 16 item 2).",
+)
+def _shp_more_shapes(folder):
+    return _shp_parts_from(
+        base_frame(n=4), base_frame(n=2), folder, "万州_dbf少", ".dbf"
+    )
+
+
+@case(
+    "shp_fewer_shapes_than_dbf_records",
+    "parts",
+    "unreadable_file",
+    "the .shp holds 2 shapes but the .dbf 4 records",
+    "a .shp of 2 shapes with a .dbf of 4 records (the reverse): refused.",
+)
+def _shp_fewer_shapes(folder):
+    return _shp_parts_from(
+        base_frame(n=2), base_frame(n=4), folder, "万州_dbf多", ".dbf"
+    )
+
+
+@case(
+    "shx_truncated",
+    "parts",
+    "unreadable_file",
+    "the .shx indexes 2",
+    "the .shx is cut after its second entry, the .shp holds 4 shapes: GDAL "
+    "reads 2; refused with the counts.",
+)
+def _shx_truncated(folder):
+    shp = write_shp(base_frame(n=4), folder / "万州_shx截断.shp")
+    shx = shp.with_suffix(".shx")
+    shx.write_bytes(shx.read_bytes()[: 100 + 2 * 8])
+    return shp
+
+
+@case(
+    "dbf_header_count_past_end",
+    "parts",
+    "unreadable_file",
+    "the .dbf header says 1000 records",
+    "the .dbf header claims 1000 records but the file holds 3: refused as "
+    "truncated, with the numbers.",
+)
+def _dbf_count_past_end(folder):
+    shp = write_shp(base_frame(), folder / "万州_dbf记录数.shp")
+    dbf = shp.with_suffix(".dbf")
+    data = bytearray(dbf.read_bytes())
+    data[4:8] = struct.pack("<I", 1000)
+    dbf.write_bytes(bytes(data))
+    return shp
+
+
+@case(
+    "shp_record_past_end",
+    "parts",
+    "unreadable_file",
+    "runs past the end",
+    "the last .shp record's header claims a length that runs past the end of "
+    "the file (the .shx is intact): refused, not read as garbage.",
+)
+def _shp_record_past_end(folder):
+    shp = write_shp(base_frame(), folder / "万州_记录越界.shp")
+    data = bytearray(shp.read_bytes())
+    shx = shp.with_suffix(".shx").read_bytes()
+    offset, _ = struct.unpack(">ii", shx[-8:])
+    data[2 * offset + 4 : 2 * offset + 8] = struct.pack(">i", 1_000_000)
+    shp.write_bytes(bytes(data))
+    return shp
+
+
+@case(
+    "prj_huge",
+    "parts",
+    "unreadable_file",
+    ".prj is 262144 bytes",
+    "a .prj of 256 KiB (a real one is under 2 KB): refused before GDAL parses "
+    "it, naming the size.",
+)
+def _prj_huge(folder):
+    shp = write_shp(base_frame(), folder / "万州_prj过大.shp")
+    shp.with_suffix(".prj").write_bytes(b"GEOGCS[" * 37449 + b"]")
+    return shp
+
+
+def _cpg_case(name: str) -> None:
+    @case(
+        f"cpg_codec_{name}",
+        "encoding",
+        "unreadable_file",
+        f".cpg says {name!r}",
+        f"the .cpg names {name!r}, a codec that is not a text encoding: a "
+        "per-file error naming the .cpg, not a traceback (issue 16 item 10).",
+    )
+    def _build(folder):
+        return write_shp(base_frame(), folder / f"万州_cpg_{name}.shp", cpg=name)
+
+
+for _codec in ("zlib", "base64", "hex", "rot13", "uu", "bz2", "idna", "punycode"):
+    _cpg_case(_codec)
+
+
+@case(
+    "zip_bomb_ratio",
+    "archive",
+    "unreadable_file",
+    "compression ratio",
+    "a ~250 KB zip whose .dbf member inflates to 256 MiB of zeros: refused from "
+    "the zip's directory before anything is extracted (issue 16 item 5).",
+)
+def _zip_bomb(folder):
+    tmp = folder / "_src"
+    tmp.mkdir()
+    shp = write_shp(base_frame(), tmp / "万州.shp")
+    members = shapefile_parts(shp)
+    members["万州.dbf"] = bytes(256 << 20)
+    shutil.rmtree(tmp)
+    return write_zip(folder / "万州_zip炸弹.zip", members)
+
+
+@case(
+    "zip_too_large",
+    "archive",
+    "unreadable_file",
+    "--max-unzipped",
+    "a zip whose layer files add up to more than --max-unzipped (set to 256 "
+    "KiB here; the default is 2 GiB): refused before extracting.",
+    options={"max_unzipped": 1 << 18},
+)
+def _zip_too_large(folder):
+    tmp = folder / "_src"
+    tmp.mkdir()
+    shp = write_shp(base_frame(), tmp / "万州.shp")
+    members = shapefile_parts(shp)
+    rng = np.random.default_rng(16)
+    members["万州.dbf"] = members["万州.dbf"] + rng.bytes(300_000)
+    shutil.rmtree(tmp)
+    return write_zip(folder / "万州_过大.zip", members)
+
+
+@case(
+    "zip_lying_size",
+    "archive",
+    "unreadable_file",
+    "damaged",
+    "a zip whose directory says a member is 1,000 bytes while its data "
+    "inflates to 4 MiB: the streamed byte count stops at the stated size and "
+    "the member is refused as damaged.",
+)
+def _zip_lying(folder):
+    path = write_zip(folder / "万州_大小不实.zip", {"万州.geojson": bytes(4 << 20)})
+    data = bytearray(path.read_bytes())
+    # the local header's and the central directory's uncompressed size
+    for sig, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = data.index(sig)
+        data[start + at : start + at + 4] = struct.pack("<I", 1000)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@case(
+    "zip_many_members",
+    "archive",
+    "unreadable_file",
+    "2001 members",
+    "a zip of one Shapefile plus 1,997 empty files: more members than any "
+    "delivery needs (limit 1,000); refused before extracting.",
+)
+def _zip_many(folder):
+    tmp = folder / "_src"
+    tmp.mkdir()
+    shp = write_shp(base_frame(), tmp / "万州.shp")
+    members = shapefile_parts(shp)
+    members.update({f"空/{k:04d}.txt": b"" for k in range(2001 - len(members))})
+    shutil.rmtree(tmp)
+    return write_zip(folder / "万州_成员过多.zip", members)
+
+
+@case(
+    "zip_duplicate_member",
+    "archive",
+    "unreadable_file",
+    "'万州.dbf' twice",
+    "a zip holding two members named 万州.dbf (the second of another export): "
+    "which one is meant? Refused naming the member (issue 16 item 5).",
+)
+def _zip_duplicate(folder):
+    tmp = folder / "_src"
+    tmp.mkdir()
+    shp = write_shp(base_frame(), tmp / "万州.shp")
+    members = list(shapefile_parts(shp).items())
+    other = write_shp(base_frame(FULING, district="涪陵区", prefix="FL"), tmp / "b.shp")
+    members.append(("万州.dbf", other.with_suffix(".dbf").read_bytes()))
+    shutil.rmtree(tmp)
+    path = folder / "万州_重名.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Duplicate name"
+        with zipfile.ZipFile(path, "w") as zf:
+            for name, data in members:
+                info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3
+                info.external_attr = 0o100644 << 16
+                zf.writestr(info, data, compresslevel=6)
+    return path
+
+
+@case(
+    "zip_in_zip",
+    "archive",
+    "unreadable_file",
+    "inner zip",
+    "a zip whose only member is another zip holding the Shapefile: not "
+    "unpacked recursively (a bomb can nest); refused with the inner name.",
+)
+def _zip_in_zip(folder):
+    tmp = folder / "_src"
+    tmp.mkdir()
+    shp = write_shp(base_frame(), tmp / "万州.shp")
+    inner = write_zip(tmp / "内层.zip", shapefile_parts(shp))
+    data = inner.read_bytes()
+    shutil.rmtree(tmp)
+    return write_zip(folder / "万州_嵌套.zip", {"内层.zip": data})
+
+
+@case(
+    "zip_symlink_member",
+    "archive",
+    "unreadable_file",
+    "symbolic link",
+    "a zip whose 万州.prj member is a symbolic link to /etc/passwd: refused, "
+    "never followed or written as a file.",
+)
+def _zip_symlink(folder):
+    tmp = folder / "_src"
+    tmp.mkdir()
+    shp = write_shp(base_frame(), tmp / "万州.shp")
+    members = shapefile_parts(shp)
+    members.pop("万州.prj")
+    shutil.rmtree(tmp)
+    path = write_zip(folder / "万州_符号链接.zip", members)
+    with zipfile.ZipFile(path, "a") as zf:
+        info = zipfile.ZipInfo("万州.prj", date_time=ZIP_DATE_TIME)
+        info.create_system = 3
+        info.external_attr = 0o120777 << 16
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            zf.writestr(info, b"/etc/passwd")
+    return path
+
+
+@case(
+    "too_many_columns",
+    "format",
+    "unreadable_file",
+    "1005 columns",
+    "a GeoPackage with 1,000 extra columns: more than any delivery (limit "
+    "500); refused naming the count.",
+)
+def _many_columns(folder):
+    gdf = base_frame()
+    extra = {f"c{k:04d}": [k] * len(gdf) for k in range(1000)}
+    gdf = gpd.GeoDataFrame(
+        {**{c: gdf[c] for c in gdf.columns if c != "geometry"}, **extra},
+        geometry=gdf.geometry.values,
+        crs=gdf.crs,
+    )
+    return write_gpkg(gdf, folder / "万州_千列.gpkg")
+
+
+@case(
+    "field_value_huge",
+    "attributes",
+    "unreadable_file",
+    "262145 characters",
+    "one species cell of 256 Ki characters (limit 64 Ki): refused naming the "
+    "row and column, not stored in every history row.",
+)
+def _value_huge(folder):
+    gdf = base_frame()
+    gdf["树种"] = ["杉木", "x" * 262145, "杉木"]
+    return write_gpkg(gdf, folder / "万州_超长值.gpkg")
+
+
+def _type_case(name: str, word: str, what: str) -> None:
+    @case(
+        f"project_type_{name}",
+        "attributes",
+        "unknown_project_type",
+        word.replace("\x01", "\\x01") if "\x01" in word else word,
+        f"工程类别 = {word!r}: {what}; not counted as work (issue 16 item 7).",
+    )
+    def _build(folder):
+        gdf = base_frame()
+        gdf.loc[1, "工程类别"] = word
+        return write_gpkg(gdf, folder / f"万州_类别_{name}.gpkg")
+
+
+_type_case("negated", "非人工造林", "a negation of afforestation")
+_type_case("not_done", "人工造林(未实施)", "afforestation not carried out")
+_type_case("failed", "退耕还林失败", "grain-to-green that failed")
+_type_case("control_char", "人工\x01造林", "a control character inside the word")
+_type_case("cancelled", "长防林三期低效林改造取消", "a renovation, cancelled")
+
+
 # ---------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------

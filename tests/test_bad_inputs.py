@@ -452,7 +452,11 @@ def _families():
 
 
 def _cli_options(entry) -> list[str]:
-    return [a for k, v in entry["options"].items() for a in (f"--{k}", str(v))]
+    return [
+        a
+        for k, v in entry["options"].items()
+        for a in (f"--{k.replace('_', '-')}", str(v))
+    ]
 
 
 @pytest.mark.parametrize(("family", "name"), _families())

@@ -7,7 +7,15 @@ import sys
 import click
 import pandas as pd
 
-from forestsink.cli.options import delivery_options, parse_period, store_opt
+from forestsink.cli.options import (
+    delivery_options,
+    parse_period,
+    report_not_an_input,
+    store_opt,
+)
+from forestsink.cli.table import visible
+from forestsink.errors import ForestsinkError
+from forestsink.io import write_table
 
 
 def _progress(paths):
@@ -39,24 +47,30 @@ MAX_SHOWN = 200
 
 
 def _print_report(report, report_path) -> None:
-    """Print notes and issues, one line each, and write the full report."""
-    from forestsink.io import write_table
+    r"""Print notes and issues, one line each, and write the full report.
 
+    Delivered text (file names, notes, ids, fields, messages that quote
+    values) is printed through :func:`forestsink.cli.table.visible`: a
+    control character or an ESC sequence shows as ``\x1b``, it never
+    reaches the terminal. The report file goes through
+    :func:`forestsink.io.write_table` (formulas neutralised, control
+    characters escaped in Excel).
+    """
     for name, note in report.notes:
-        click.echo(f"  {name}: {note}")
+        click.echo(f"  {visible(name)}: {visible(note)}")
     issues = numbered_from_one(report.issues)
     for rec in issues.head(MAX_SHOWN).to_dict("records"):
-        where = rec["file"]
+        where = visible(rec["file"])
         if not pd.isna(rec["row"]):
             where += f" 第{int(rec['row'])}行/row {int(rec['row'])}"
         if not pd.isna(rec.get("fid")):
             where += f" (fid {int(rec['fid'])})"
         if rec["project_id"]:
-            where += f" [{rec['project_id']}]"
-        field = f" {rec['field']}:" if rec["field"] else ""
+            where += f" [{visible(rec['project_id'])}]"
+        field = f" {visible(rec['field'])}:" if rec["field"] else ""
         click.secho(
-            f"{_LABEL[rec['severity']]} {rec['code']} {where}{field} {rec['message']}"
-            f" → {rec['action']}",
+            f"{_LABEL[rec['severity']]} {rec['code']} {where}{field} "
+            f"{visible(rec['message'])} → {visible(rec['action'])}",
             fg=_COLOUR[rec["severity"]],
         )
     if len(issues) > MAX_SHOWN:
@@ -67,8 +81,17 @@ def _print_report(report, report_path) -> None:
         f"{counts.get('warning', 0)}, 已修复 fixed: {counts.get('fixed', 0)}"
     )
     if report_path:
-        write_table(issues, report_path, sheet="issues")
-        click.echo(f"问题清单已写出 / Report written: {report_path}")
+        try:
+            write_table(issues, report_path, sheet="issues")
+        except (ForestsinkError, OSError) as err:  # (checked up front: rare)
+            click.secho(
+                f"错误 / Error: 问题清单未写出 / the report was not written "
+                f"({visible(err)}).",
+                fg="red",
+                err=True,
+            )
+            sys.exit(1)
+        click.echo(f"问题清单已写出 / Report written: {visible(report_path)}")
 
 
 def alias_files(given, store=None) -> list[str]:
@@ -101,6 +124,7 @@ def _check_kwargs(kw: dict, store=None) -> dict:
         "period": parse_period(kw["period"]),
         "area_tolerance": kw["area_tolerance"],
         "workers": kw["workers"],
+        "max_unzipped": kw["max_unzipped"],
     }
 
 
@@ -115,6 +139,7 @@ def validate_cmd(paths, report_path, **kw) -> None:
     """
     from forestsink.deliveries import check_deliveries
 
+    report_not_an_input(report_path, paths)
     bar, tick = _progress(paths)
     with bar:
         report = check_deliveries(paths, progress=tick, **_check_kwargs(kw))
@@ -146,6 +171,7 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
     from forestsink.deliveries import IngestError, ingest_deliveries
     from forestsink.store import open_store
 
+    report_not_an_input(report_path, paths, store)
     target = open_store(store)
     bar, tick = _progress(paths)
     try:
@@ -161,7 +187,7 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
             )
     except IngestError as err:
         _print_report(err.report, report_path)
-        click.secho(f"错误 / Error: {err}", fg="red", err=True)
+        click.secho(f"错误 / Error: {visible(err)}", fg="red", err=True)
         sys.exit(1)
     _print_report(report, report_path)
     # counts and batch numbers as integers (a skipped file has none: blank)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import tempfile
+from pathlib import Path
 
 import click
+
+from forestsink.io import TABLE_SUFFIXES
 
 verbose_opt = click.option(
     "-v", "--verbose", count=True, help="更多日志 / More log output (repeatable)."
@@ -147,12 +152,111 @@ def delivery_options(func):
             "--report",
             "report_path",
             type=click.Path(dir_okay=False),
-            help="写出问题清单 / Write the issue report (.csv or .xlsx).",
+            callback=report_path_ok,
+            help="写出问题清单 / Write the issue report (.csv, .xlsx or .json); "
+            "checked before anything is read or written.",
+        ),
+        click.option(
+            "--max-unzipped",
+            "max_unzipped",
+            default="2G",
+            show_default=True,
+            callback=byte_size,
+            help="zip解压上限 / Limit of the bytes a .zip delivery's layer files "
+            "may unpack to (2G, 500M, 100K or bytes); a zip is also refused "
+            "for more than 1,000 members or a member packed more than 200:1.",
         ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def byte_size(ctx, param, value) -> int | None:
+    """Click callback: ``2G``, ``500M``, ``100K`` or a number of bytes → bytes."""
+    if value is None or isinstance(value, int):
+        return value
+    text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+    unit = text[-1:] if text[-1:] in _UNITS else ""
+    number = text[: len(text) - len(unit)].strip()
+    if not number.isascii() or not number.isdigit() or int(number) <= 0:
+        raise click.BadParameter(
+            f"{value!r} 不是大小 / is not a size; write 2G, 500M, 100K or a "
+            "number of bytes."
+        )
+    return int(number) * _UNITS[unit]
+
+
+def report_path_ok(ctx, param, value):
+    """Click callback: refuse a report path that cannot be written, up front.
+
+    Checked before any delivery is read or the store touched (the report is
+    written after the batch lands): the suffix must be one the table writer
+    (:func:`forestsink.io.write_table`) takes, the path not a folder, its
+    folder an existing folder where a file can be created (tried with a
+    probe file, removed at once) (the command also checks that it is
+    not one of its inputs: :func:`report_not_an_input`).
+    """
+    if value is None:
+        return None
+    path = Path(value)
+    problem = None
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        problem = (
+            f"不支持的报告格式 / unsupported report format {path.suffix!r}; use "
+            f"one of {', '.join(TABLE_SUFFIXES)}"
+        )
+    elif path.is_dir():
+        problem = "是文件夹 / is a folder; give a file name"
+    elif not path.resolve().parent.is_dir():
+        problem = f"文件夹不存在 / folder {str(path.parent)!r} does not exist"
+    else:
+        try:  # (a probe file, removed at once: what the atomic write needs)
+            fd, probe = tempfile.mkstemp(prefix=".forestsink-", dir=path.parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            problem = f"不可写 / cannot be written there ({err.strerror})"
+    if problem:
+        raise click.BadParameter(f"{value}: {problem}.")
+    return value
+
+
+def report_not_an_input(report_path, paths, store=None) -> None:
+    """Refuse a report path that is one of the deliveries or the store.
+
+    Parameters
+    ----------
+    report_path : str or None
+        ``--report``.
+    paths : iterable of str
+        The deliveries given (files or folders).
+    store : str, optional (default: None)
+        ``--store`` (a PostgreSQL URL is ignored).
+
+    Raises
+    ------
+    click.BadParameter
+        The report would overwrite an input.
+    """
+    if report_path is None:
+        return
+    target = Path(report_path).resolve()
+    inputs = [Path(p) for p in paths]
+    if store and "://" not in str(store):
+        inputs.append(Path(store))
+    for given in inputs:
+        resolved = given.resolve()
+        inside = resolved.is_dir() and resolved in target.parents
+        if target == resolved or (inside and target.suffix.lower() == ".json"):
+            raise click.BadParameter(
+                f"{report_path}: 是输入文件之一 / is one of the inputs "
+                f"({given}); choose another name.",
+                param_hint="--report",
+            )
 
 
 def finite_number(ctx, param, value):

@@ -40,21 +40,60 @@ _CPG_ALIASES = {
 }
 
 
+#: text codecs that still cannot name a code page of a .dbf: they encode
+#: domain names (and ``idna`` refuses most bytes), not attribute text
+_NOT_CODE_PAGES = frozenset({"idna", "punycode"})
+
+#: a .cpg names a code page in a few bytes; more is not a .cpg
+MAX_CPG_CHARS = 200
+
+
 def check_codec(name: str, *, source: str = "") -> str:
-    """Return *name* if Python knows the codec, else raise a clear error."""
+    """Return *name* if it is a text encoding Python knows, else raise.
+
+    Only codecs that decode bytes to text are accepted: ``zlib``, ``base64``,
+    ``hex``, ``uu``, ``bz2`` (bytes to bytes), ``rot13`` (text to text),
+    ``idna`` and ``punycode`` (domain names) are refused with the same
+    :class:`~forestsink.errors.DeliveryError` as an unknown name.
+
+    Examples
+    --------
+    >>> check_codec("936")
+    'GB18030'
+    >>> check_codec("zlib", source=".cpg says")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    forestsink.errors.DeliveryError: .cpg says 'zlib' 不是文本编码 / is not a text ...
+    """
     import codecs
 
-    key = name.strip().lower()
+    text = name.strip()
+    key = text.lower()
     if key in _CPG_ALIASES:
         return _CPG_ALIASES[key]
+    shown = text if len(text) <= MAX_CPG_CHARS else text[:MAX_CPG_CHARS] + "…"
     try:
-        codecs.lookup(name.strip())
-    except LookupError as err:
+        info = codecs.lookup(text)
+    except (LookupError, ValueError) as err:  # (ValueError: a NUL in the name)
         raise DeliveryError(
-            f"{source} {name.strip()!r} is not a known code page; pass "
-            "--encoding GBK or --encoding UTF-8."
+            f"{source} {shown!r} 不是已知的代码页 / is not a known code page; "
+            "pass --encoding GBK or --encoding UTF-8."
         ) from err
-    return name.strip()
+    usable = getattr(info, "_is_text_encoding", True) and info.name not in (
+        _NOT_CODE_PAGES
+    )
+    if usable:
+        try:
+            usable = isinstance(b"abc \xe6\x9d\x89".decode(info.name, "replace"), str)
+        except Exception:  # any codec failure: not usable
+            usable = False
+    if not usable:
+        raise DeliveryError(
+            f"{source} {shown!r} 不是文本编码 / is not a text encoding (a "
+            "bytes-to-bytes or special codec); write the code page in the .cpg "
+            "(936, GBK or UTF-8) or pass --encoding GBK or --encoding UTF-8."
+        )
+    return text
 
 
 def encoding_from_cpg(text: str) -> str:

@@ -14,8 +14,10 @@ import hashlib
 import json
 import math
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -142,6 +144,29 @@ def file_sha256(path: Path) -> str:
 
 DBF_SAMPLE_BYTES = 32 << 20
 
+#: sidecar files of a Shapefile are a few bytes (.cpg) or a few KB (.prj);
+#: anything this large is not one, and GDAL would parse all of it
+MAX_SIDECAR_BYTES = 64 << 10
+
+
+def _check_sidecars(parts: dict[str, Path], display: str) -> None:
+    """Refuse a .prj or .cpg far larger than any real one (before GDAL reads it)."""
+    for suffix in (".prj", ".cpg"):
+        if suffix in parts:
+            size = parts[suffix].stat().st_size
+            if size > MAX_SIDECAR_BYTES:
+                raise DeliveryError(
+                    f"{display}: {suffix} 文件过大 / the {suffix} is {size} bytes "
+                    f"({parts[suffix].name}; a real one is under 2 KB, the limit "
+                    f"is {MAX_SIDECAR_BYTES}): it is not a {suffix}. Export the "
+                    "Shapefile again."
+                )
+
+
+def _read_cpg(cpg: Path) -> str:
+    """Return the text of a .cpg (ASCII; other bytes shown as escapes)."""
+    return cpg.read_bytes()[:MAX_SIDECAR_BYTES].decode("ascii", "backslashreplace")
+
 
 def _dbf_sample(dbf: Path) -> bytes:
     """Header and whole records from the start of a .dbf (at most ~32 MB)."""
@@ -199,37 +224,205 @@ def count_features(path, /, *, layer: str | None = None) -> int:
         raise DeliveryError(f"{Path(path).name}: cannot be read ({err}).") from err
 
 
-def _safe_extract(zpath: Path, target: Path) -> Path:
-    """Extract a zip after checking every member stays inside *target*."""
+#: default limit of the bytes a zip's needed members may unpack to
+#: (``--max-unzipped``): 2 GiB, ten times the largest county delivery seen
+MAX_UNZIPPED_BYTES = 2 << 30
+#: more members than any delivery has (a Shapefile is 3-8 files)
+MAX_ZIP_MEMBERS = 1000
+#: a member that unpacks to more than ZIP_RATIO_MIN_BYTES and more than
+#: MAX_ZIP_RATIO times its packed size is a zip bomb: real layers pack 2-20:1
+MAX_ZIP_RATIO = 200
+ZIP_RATIO_MIN_BYTES = 4 << 20
+#: the members a delivery needs: layer files and a Shapefile's sidecars
+LAYER_MEMBER_SUFFIXES = (
+    ".shp",
+    ".shx",
+    ".dbf",
+    ".prj",
+    ".cpg",
+    ".gpkg",
+    ".geojson",
+    ".json",
+)
+_LAYER_SUFFIXES = (".shp", ".gpkg", ".geojson")
+_S_IFMT, _S_IFLNK = 0o170000, 0o120000
+
+
+def _zip_refused(zpath: Path, what: str) -> DeliveryError:
+    return DeliveryError(f"{zpath.name}: {what}")
+
+
+def _check_members(zpath: Path, infos: list) -> None:
+    """Refuse a zip's directory: too many, unsafe, duplicate or linked members."""
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise _zip_refused(
+            zpath,
+            f"zip成员过多 / the zip holds {len(infos)} members (limit "
+            f"{MAX_ZIP_MEMBERS}; a delivery is one layer of a few files). Zip "
+            "only the layer's files.",
+        )
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        member = PurePosixPath(name)
+        if member.is_absolute() or ".." in member.parts or ":" in info.filename:
+            raise _zip_refused(
+                zpath,
+                f"不安全的zip / member {info.filename!r} would be written "
+                "outside the extraction folder; refusing this zip. Ask the "
+                "sender for a zip with plain relative paths.",
+            )
+        if (info.external_attr >> 16) & _S_IFMT == _S_IFLNK:
+            raise _zip_refused(
+                zpath,
+                f"zip成员是符号链接 / member {info.filename!r} is a symbolic link "
+                "(it would point outside the delivery); refusing this zip. Zip "
+                "the files themselves.",
+            )
+        key = str(member).casefold()
+        if key in seen and not info.is_dir():
+            raise _zip_refused(
+                zpath,
+                f"zip成员重名 / the zip holds member {info.filename!r} twice: "
+                "which one is meant cannot be told. Zip the layer again.",
+            )
+        seen.add(key)
+
+
+def _needed_members(zpath: Path, infos: list) -> list:
+    """Return the members of the zip's one layer (refusing none or several)."""
+    files = [i for i in infos if not i.is_dir()]
+    layers = [
+        i for i in files if PurePosixPath(i.filename).suffix.lower() in _LAYER_SUFFIXES
+    ]
+    if not layers:
+        inner = [i.filename for i in files if i.filename.lower().endswith(".zip")]
+        if inner:
+            raise _zip_refused(
+                zpath,
+                f"zip内还有zip / the zip holds an inner zip ({inner[0]!r}) and no "
+                "layer; zips are not unpacked inside zips. Deliver the inner "
+                "zip itself.",
+            )
+    if len(layers) != 1:
+        raise _zip_refused(
+            zpath,
+            "zip内应只有一个图层 / expected exactly one .shp/.gpkg/.geojson "
+            f"inside, found {[PurePosixPath(i.filename).name for i in layers]}. "
+            "Deliver one layer per zip.",
+        )
+    layer = PurePosixPath(layers[0].filename.replace("\\", "/"))
+    if layer.suffix.lower() != ".shp":
+        return [layers[0]]
+    return [
+        i
+        for i in files
+        if (m := PurePosixPath(i.filename.replace("\\", "/"))).parent == layer.parent
+        and m.stem == layer.stem
+        and m.suffix.lower() in LAYER_MEMBER_SUFFIXES
+    ]
+
+
+def _check_sizes(zpath: Path, members: list, max_unzipped: int) -> None:
+    """Refuse from the directory: too much unpacked, or a member packed too well."""
+    total = sum(i.file_size for i in members)
+    if total > max_unzipped:
+        raise _zip_refused(
+            zpath,
+            f"解压后过大 / the layer's files unpack to {total} bytes, more than "
+            f"the limit of {max_unzipped} (--max-unzipped); raise the limit if "
+            "the delivery is really this large.",
+        )
+    for info in members:
+        packed = max(info.compress_size, 1)
+        if (
+            info.file_size > ZIP_RATIO_MIN_BYTES
+            and info.file_size > MAX_ZIP_RATIO * packed
+        ):
+            raise _zip_refused(
+                zpath,
+                f"疑似zip炸弹 / member {info.filename!r} unpacks to "
+                f"{info.file_size} bytes from {info.compress_size}: a "
+                f"compression ratio of {info.file_size // packed}:1 (limit "
+                f"{MAX_ZIP_RATIO}:1) that no map layer has; refusing this zip.",
+            )
+
+
+def _safe_extract(
+    zpath: Path, target: Path, *, max_unzipped: int = MAX_UNZIPPED_BYTES
+) -> Path:
+    """Extract the one layer of a zip into *target*; return its path.
+
+    Before anything is written the zip's directory is checked: at most
+    ``MAX_ZIP_MEMBERS`` members, none outside *target* (zip-slip), none a
+    symbolic link, no name twice, exactly one layer (.shp/.gpkg/.geojson),
+    and that layer's files (a Shapefile's sidecars beside it) unpacking to at
+    most *max_unzipped* bytes with no member packed more than
+    ``MAX_ZIP_RATIO``:1. Only those files are extracted, streamed with a
+    running byte count, so a directory that understates a size cannot pass.
+
+    Parameters
+    ----------
+    zpath : Path
+        The zip.
+    target : Path
+        Empty folder to extract into.
+    max_unzipped : int, optional (default: MAX_UNZIPPED_BYTES, 2 GiB)
+        Limit of the bytes the layer's files may unpack to.
+
+    Returns
+    -------
+    Path
+        The extracted layer file.
+    """
     try:
         archive = zipfile.ZipFile(zpath)
-    except zipfile.BadZipFile as err:
-        raise DeliveryError(
-            f"{zpath.name}: 不是有效的zip / not a valid zip file ({err})."
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise _zip_refused(
+            zpath, f"不是有效的zip / not a valid zip file ({err})."
         ) from err
     with archive:
-        for info in archive.infolist():
-            member = PurePosixPath(info.filename.replace("\\", "/"))
-            if member.is_absolute() or ".." in member.parts or ":" in info.filename:
-                raise DeliveryError(
-                    f"{zpath.name}: 不安全的zip / "
-                    f"member {info.filename!r} would be written "
-                    "outside the extraction folder; refusing this zip. Ask the "
-                    "sender for a zip with plain relative paths."
-                )
-        archive.extractall(target)
-    shps = (
-        sorted(target.rglob("*.shp"))
-        + sorted(target.rglob("*.gpkg"))
-        + sorted(target.rglob("*.geojson"))
-    )
-    if len(shps) != 1:
-        raise DeliveryError(
-            f"{zpath.name}: zip内应只有一个图层 / expected exactly one "
-            ".shp/.gpkg/.geojson inside, found "
-            f"{[s.name for s in shps]}. Deliver one layer per zip."
-        )
-    return shps[0]
+        infos = archive.infolist()
+        _check_members(zpath, infos)
+        members = _needed_members(zpath, infos)
+        _check_sizes(zpath, members, max_unzipped)
+        budget = max_unzipped
+        layer = None
+        for info in members:
+            out = target / PurePosixPath(info.filename.replace("\\", "/"))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            left = info.file_size
+            try:
+                with archive.open(info) as src, out.open("wb") as dst:
+                    while block := src.read(1 << 20):
+                        left -= len(block)
+                        budget -= len(block)
+                        if left < 0 or budget < 0:
+                            raise _zip_refused(
+                                zpath,
+                                f"zip已损坏 / member {info.filename!r} is damaged: "
+                                "it unpacks to more bytes than the zip's "
+                                "directory says; refusing this zip.",
+                            )
+                        dst.write(block)
+            except DeliveryError:
+                raise
+            except (
+                zipfile.BadZipFile,
+                EOFError,
+                NotImplementedError,
+                RuntimeError,
+                ValueError,
+                zlib.error,
+            ) as err:
+                raise _zip_refused(
+                    zpath,
+                    f"zip已损坏 / member {info.filename!r} is damaged or "
+                    f"cannot be unpacked ({err}); ask for the zip again.",
+                ) from err
+            if PurePosixPath(info.filename).suffix.lower() in _LAYER_SUFFIXES:
+                layer = out
+    return layer
 
 
 def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:
@@ -333,6 +526,7 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
             f"cannot be read ({err}). The file may be truncated or "
             "not the format its name says; ask the county to export it again."
         ) from err
+    _check_table_size(table, meta["fields"], display, rows[0] if rows else 0)
     columns = {
         str(name): _plain(table.column(name), dtype, subtype)
         for name, dtype, subtype in zip(
@@ -359,6 +553,44 @@ def _read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTab
                 "give the right one with --crs."
             ) from err
     return RawTable(columns, geoms, crs, fids)
+
+
+#: more attribute columns than any delivery has (a .dbf holds at most 255)
+MAX_COLUMNS = 500
+#: longest text value taken (a species or note is a few dozen characters;
+#: every stored version repeats its values)
+MAX_TEXT_CHARS = 64 << 10
+
+
+def _check_table_size(table, fields, display: str, first: int) -> None:
+    """Refuse more than ``MAX_COLUMNS`` columns or a text over ``MAX_TEXT_CHARS``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(fields) > MAX_COLUMNS:
+        raise DeliveryError(
+            f"{display}: 列过多 / the file has {len(fields)} columns (limit "
+            f"{MAX_COLUMNS}; a delivery has a few dozen). Deliver only the "
+            "project's columns."
+        )
+    for name in fields:
+        column = table.column(name)
+        kind = column.type
+        if isinstance(kind, pa.BaseExtensionType):
+            kind = kind.storage_type
+            column = pa.chunked_array([c.storage for c in column.chunks], kind)
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            continue
+        lengths = pc.utf8_length(column)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_TEXT_CHARS:
+            i = pc.index(pc.greater(lengths, MAX_TEXT_CHARS), True).as_py()
+            raise DeliveryError(
+                f"{display}: 第{first + i + 1}行 row {first + i + 1}, column "
+                f"{str(name)!r}: 值过长 / a value of {longest} characters (limit "
+                f"{MAX_TEXT_CHARS}); no attribute of a project is this long. Fix "
+                "the value and deliver again."
+            )
 
 
 def _objects(values: list) -> np.ndarray:
@@ -426,6 +658,7 @@ def read_delivery(
     rules=None,
     rows: tuple[int, int] | None = None,
     sha256: str | None = None,
+    max_unzipped: int | None = None,
 ):
     """Read one delivered file into the canonical schema in EPSG:4490.
 
@@ -454,6 +687,11 @@ def read_delivery(
     sha256 : str, optional (default: computed)
         The file's :func:`file_sha256`, when the caller has it already (each
         chunk of a large file would otherwise hash the whole file again).
+    max_unzipped : int, optional (default: 2 GiB, ``MAX_UNZIPPED_BYTES``)
+        Limit of the bytes a ``.zip``'s layer files may unpack to; the zip is
+        also refused for more than ``MAX_ZIP_MEMBERS`` members, a member
+        packed more than ``MAX_ZIP_RATIO``:1, duplicate names, symbolic links
+        and zips inside it (see ``_safe_extract``).
 
     Returns
     -------
@@ -487,7 +725,9 @@ def read_delivery(
     }
     if suffix == ".zip":
         with tempfile.TemporaryDirectory(prefix="forestsink-zip-") as tmp:
-            delivery = _read_file(_safe_extract(path, Path(tmp)), **options)
+            limit = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
+            layer_file = _safe_extract(path, Path(tmp), max_unzipped=limit)
+            delivery = _read_file(layer_file, **options)
         delivery.path = path
     else:
         delivery = _read_file(path, **options)
@@ -531,13 +771,15 @@ def _read_file(
                     "file beside it. A Shapefile is several files (.shp .shx .dbf "
                     ".prj .cpg); ask for all of them, ideally zipped." + restore
                 )
-        _check_shp_complete(parts[".shp"], parts[".shx"], display)
+        _check_sidecars(parts, display)
+        expected = shapefile_counts(parts, display)
         if encoding is None:
-            cpg = parts[".cpg"].read_text(errors="replace") if ".cpg" in parts else None
+            cpg = _read_cpg(parts[".cpg"]) if ".cpg" in parts else None
             try:
                 encoding, reason = detect_dbf_encoding(_dbf_sample(parts[".dbf"]), cpg)
             except DeliveryError as err:
-                raise DeliveryError(f"{display}: {err}") from err
+                where = parts[".cpg"].name if ".cpg" in parts else ".dbf"
+                raise DeliveryError(f"{display} ({where}): {err}") from err
             notes.append(f"text encoding {encoding}: {reason}")
         else:
             from forestsink.ingest.encoding import check_codec
@@ -552,6 +794,14 @@ def _read_file(
             path, layer=layer, encoding="ISO-8859-1", display=display, rows=rows
         )
         raw = _transcode(raw, encoding, display)
+        first_row, count = rows if rows else (0, expected)
+        gdal = min(count, max(expected - first_row, 0))
+        if len(raw) != gdal:  # (the parts agree; GDAL must read them all)
+            raise DeliveryError(
+                f"{display}: GDAL 读出 {len(raw)} 个要素，应为 {gdal} / GDAL read "
+                f"{len(raw)} features where the .shp, .shx and .dbf hold {gdal}; "
+                f"{_AGAIN}."
+            )
     else:
         raw = _read_raw(path, layer=layer, encoding=None, display=display, rows=rows)
     # ---- text: refuse mojibake before anything reaches the store
@@ -686,14 +936,17 @@ def _read_file(
     else:
         frame["year_raw"] = pd.array([str(year)] * n, dtype="string")
         frame["year"] = pd.array([int(year)] * n, dtype="Int64")
+    type_options = {
+        "rules": rules,
+        "words": vocab.type_words,
+        "programmes": _programme_words(vocab),
+    }
     if project_type is not None:
-        known = map_project_types([project_type], rules=rules, words=vocab.type_words)
+        known = map_project_types([project_type], **type_options)
         if pd.isna(known.iloc[0]):
             raise DeliveryError(_unknown_type_message(project_type, rules))
     frame["project_type_raw"] = text("project_type", project_type)
-    frame["project_type"] = map_project_types(
-        frame["project_type_raw"], rules=rules, words=vocab.type_words
-    )
+    frame["project_type"] = map_project_types(frame["project_type_raw"], **type_options)
     frame["programme"] = map_programmes(
         text("programme", programme), vocab.programme_words
     )
@@ -723,6 +976,12 @@ def _read_file(
         columns=dict(m),
         notes=notes,
     )
+
+
+def _programme_words(vocab) -> tuple[str, ...]:
+    """Programme words and names of the vocabulary (codes left out)."""
+    words = {*vocab.programme_words, *vocab.programme_words.values()}
+    return tuple(sorted(w for w in words if w and not str(w).isdigit()))
 
 
 def _aliases_hint(vocab) -> str:
@@ -787,7 +1046,9 @@ def _agreement_key(canonical: str, vocab):
     if canonical == "project_type":
 
         def kind(v):
-            found = map_project_types([v], words=vocab.type_words).iloc[0]
+            found = map_project_types(
+                [v], words=vocab.type_words, programmes=_programme_words(vocab)
+            ).iloc[0]
             return plain(v) if pd.isna(found) else found
 
         return kind
@@ -908,17 +1169,17 @@ def _destroyed_message(display: str, found: dict[str, list[int]]) -> str:
 
 def _check_shp_complete(shp: Path, shx: Path, display: str) -> None:
     """Refuse a .shp cut short: its index (.shx) points past its end."""
-    import struct
-
-    index = shx.read_bytes()
+    index_size = shx.stat().st_size
     size = shp.stat().st_size
-    if len(index) < 100 or size < 100:
+    if index_size < 100 or size < 100:
         raise DeliveryError(
             f"{display}: the .shp or .shx is shorter than a Shapefile header; "
             "the file is truncated. Ask the county to export it again."
         )
-    if len(index) > 100:
-        offset, length = struct.unpack(">ii", index[-8:])
+    if index_size > 100:
+        with shx.open("rb") as f:
+            f.seek(index_size - 8)
+            offset, length = struct.unpack(">ii", f.read(8))
         end = 2 * (offset + length + 4)
         if end > size:
             raise DeliveryError(
@@ -926,6 +1187,130 @@ def _check_shp_complete(shp: Path, shx: Path, display: str) -> None:
                 f"needs {end}); features would be lost. Ask the county to "
                 "export it again."
             )
+
+
+_AGAIN = "the parts come from different exports; export the Shapefile again"
+
+
+def shapefile_counts(parts: dict[str, Path], display: str) -> int:
+    """Check that the parts of a Shapefile agree; return the number of features.
+
+    Three counts are compared: the index's (``.shx``: a 100-byte header,
+    then 8 bytes per shape), the ``.shp``'s records walked by their headers
+    (record number and content length, ESRI Shapefile Technical Description,
+    1998) and the ``.dbf`` header's record count (bytes 4-7), which must also
+    fit in the ``.dbf``'s size. GDAL reads the smallest of them and drops the
+    rest silently: any disagreement is refused with the numbers.
+
+    Parameters
+    ----------
+    parts : dict
+        Suffix (``".shp"``, ``".shx"``, ``".dbf"``) -> path.
+    display : str
+        File name shown in messages.
+
+    Returns
+    -------
+    int
+        The number of features all three parts hold.
+
+    Raises
+    ------
+    DeliveryError
+        The parts disagree or one is damaged.
+    """
+    shp, shx, dbf = parts[".shp"], parts[".shx"], parts[".dbf"]
+    _check_shp_complete(shp, shx, display)
+    index_size = shx.stat().st_size
+    if (index_size - 100) % 8:
+        raise DeliveryError(
+            f"{display}: .shx 已截断 / the .shx is truncated ({index_size} bytes is "
+            "a 100-byte header and not a whole number of 8-byte entries); "
+            f"{_AGAIN}."
+        )
+    n_shx = (index_size - 100) // 8
+    n_shp = _walk_shp(shp, shx, n_shx, display)
+    if n_shp != n_shx:
+        raise DeliveryError(
+            f"{display}: 各部分记录数不一致 / the .shp holds {n_shp} shapes but "
+            f"the .shx indexes {n_shx}: {_AGAIN}."
+        )
+    with dbf.open("rb") as f:
+        head = f.read(12)
+    dbf_size = dbf.stat().st_size
+    if len(head) < 12:
+        raise DeliveryError(
+            f"{display}: the .dbf is shorter than its header ({dbf_size} bytes); "
+            f"{_AGAIN}."
+        )
+    n_dbf = int.from_bytes(head[4:8], "little")
+    header_len = int.from_bytes(head[8:10], "little")
+    record_len = max(int.from_bytes(head[10:12], "little"), 1)
+    held = max(dbf_size - header_len, 0) // record_len
+    if held < n_dbf:
+        raise DeliveryError(
+            f"{display}: .dbf 已截断 / the .dbf header says {n_dbf} records but "
+            f"the file holds only {held} ({dbf_size} bytes, {record_len} bytes a "
+            f"record); {_AGAIN}."
+        )
+    if n_dbf != n_shp:
+        raise DeliveryError(
+            f"{display}: 各部分记录数不一致 / the .shp holds {n_shp} shapes but "
+            f"the .dbf {n_dbf} records: features would be lost; {_AGAIN}."
+        )
+    return n_shp
+
+
+def _walk_shp(shp: Path, shx: Path, n_shx: int, display: str) -> int:
+    """Count the records of a .shp by walking their headers.
+
+    The usual file is checked at once: the index's offsets are contiguous,
+    each record header there gives the index's length, and the last record
+    ends at the file's end. Otherwise the records are walked one by one from
+    the file header.
+    """
+    size = shp.stat().st_size
+    if n_shx:
+        index = np.fromfile(shx, dtype=">i4", offset=100).reshape(-1, 2)
+        offsets = index[:, 0].astype(np.int64) * 2
+        lengths = index[:, 1].astype(np.int64) * 2
+        chained = (
+            offsets[0] == 100
+            and (offsets[1:] == offsets[:-1] + 8 + lengths[:-1]).all()
+            and offsets[-1] + 8 + lengths[-1] == size
+            and (lengths >= 4).all()
+        )
+        if chained:
+            data = np.memmap(shp, dtype=np.uint8, mode="r")
+            heads = data[offsets[:, None] + np.arange(4, 8)].copy()
+            del data
+            if (heads.view(">i4").ravel().astype(np.int64) * 2 == lengths).all():
+                return n_shx
+    elif size == 100:
+        return 0
+    count, at = 0, 100
+    with shp.open("rb") as f:
+        f.seek(100)
+        while at < size:
+            head = f.read(8)
+            if len(head) < 8:
+                raise DeliveryError(
+                    f"{display}: the .shp ends inside the header of record "
+                    f"{count + 1} ({size} bytes); the file is truncated. {_AGAIN}."
+                )
+            _, words = struct.unpack(">ii", head)
+            end = at + 8 + 2 * words
+            if words < 2 or end > size:
+                raise DeliveryError(
+                    f"{display}: .shp 记录越界 / record {count + 1} of the .shp "
+                    f"claims {2 * words} bytes and runs past the end of the file "
+                    f"(ends at {end}, the file has {size} bytes); the file is "
+                    f"truncated or damaged: {_AGAIN}."
+                )
+            f.seek(end)
+            at = end
+            count += 1
+    return count
 
 
 def _text_uniques(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -22,12 +22,13 @@ def _norm(value: object) -> str:
 @functools.cache
 def _type_lookup(
     rules_path: str | None,
-) -> tuple[dict[str, str], list[tuple[str, str]]]:
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Exact words -> type, and the words a longer value may be made of -> type."""
     from forestsink.reference import read_project_types
 
     types = read_project_types(rules_path)
     exact: dict[str, str] = {}
-    words: list[tuple[str, str]] = []
+    words: dict[str, str] = {}
     for code, row in types.iterrows():
         for word in [
             code,
@@ -40,9 +41,76 @@ def _type_lookup(
             exact[_norm(word)] = code
         for word in [row["name_zh"], *row["aliases_zh"]]:
             if len(word) >= 2:
-                words.append((_norm(word), code))
-    words.sort(key=lambda w: -len(w[0]))  # longest word first
+                words[_norm(word)] = code
     return exact, words
+
+
+#: programme names shorter than this are not used as a word by their prefix
+_MIN_PREFIX = 4
+#: characters that separate words in a value (kept out of the vocabulary)
+_SEPARATORS = frozenset("-_/\\·・、,，.。:：;；()（）[]【】<>《》+&|")
+
+
+@functools.cache
+def _shipped_programme_words() -> frozenset[str]:
+    """Programme words from the shipped tables (plan targets, G_CHENG_LB)."""
+    from forestsink.reference import read_code_table, read_plan_targets
+
+    codes = read_code_table()
+    names = [
+        *read_plan_targets()["programme_zh"].dropna().tolist(),
+        *codes.loc[codes["field"] == "G_CHENG_LB", "name_zh"].tolist(),
+    ]
+    return frozenset(_programme_forms(names))
+
+
+def _programme_forms(names) -> set[str]:
+    """Normalised forms of programme names a value may contain as a word.
+
+    Each name, each of its space-separated parts (``天然林保护 国家重点
+    公益林``), each without a trailing ``工程``, and each prefix of at least
+    four characters of those (``三峡库区`` of ``三峡库区生态屏障工程``,
+    ``长防林三期`` of ``长防林三期工程``).
+    """
+    forms: set[str] = set()
+    for name in names:
+        text = unicodedata.normalize("NFKC", str(name)).strip().casefold()
+        for part in [text, *text.split()]:
+            word = "".join(part.split())
+            for whole in {word, word.removesuffix("工程")}:
+                if len(whole) >= 2:
+                    forms.add(whole)
+                forms.update(whole[:k] for k in range(_MIN_PREFIX, len(whole)))
+    return forms
+
+
+def _segment(key: str, tokens: dict[str, str | None]) -> set[str] | None:
+    """Split *key* into vocabulary words (fewest words); return their types.
+
+    *tokens* maps each known word to its type (``None`` for a programme
+    word). Separators between words are allowed. Returns None when some part
+    of *key* is no known word (a negation such as 非, 未实施 or 失败, a
+    control character, any other word).
+    """
+    n = len(key)
+    longest = max(map(len, tokens), default=0)
+    best: list[tuple[int, frozenset] | None] = [None] * (n + 1)
+    best[0] = (0, frozenset())
+    for i in range(n):
+        if best[i] is None:
+            continue
+        count, kinds = best[i]
+        steps = []
+        if key[i] in _SEPARATORS:
+            steps.append((i + 1, kinds))
+        for j in range(i + 2, min(n, i + longest) + 1):
+            if key[i:j] in tokens:
+                kind = tokens[key[i:j]]
+                steps.append((j, kinds | {kind} if kind else kinds))
+        for j, found in steps:
+            if best[j] is None or best[j][0] > count + 1:
+                best[j] = (count + 1, found)
+    return None if best[n] is None else set(best[n][1])
 
 
 def map_uniques(values, fn, dtype: str = "string") -> pd.Series:
@@ -85,23 +153,64 @@ def as_text(values) -> pd.Series:
 
 
 def map_project_types(
-    values, *, rules: str | None = None, words: dict | None = None
+    values,
+    *,
+    rules: str | None = None,
+    words: dict | None = None,
+    programmes=None,
 ) -> pd.Series:
     """Map delivered project-type words to canonical codes; unknown → ``<NA>``.
 
-    A user's own word (*words*, normalised word -> type) first; then exact
-    match of a known word, code or name (ZAO_LIN_LB codes included);
-    otherwise, if the value contains known words of exactly one type
-    (``长防林三期低效林改造``), that type.
+    A value is matched as a whole, never by a word somewhere inside it:
+
+    1. a user's own word (*words*, normalised word -> type);
+    2. a known word, code or name of a type (``data/project_types.csv``:
+       name, aliases, ZAO_LIN_LB codes);
+    3. a value made *entirely* of known words: type words of exactly one
+       type, and programme names (``长防林三期低效林改造``,
+       ``三峡库区生态屏障低效林改造`` = renovation). Programme words come from
+       the shipped tables (``data/plan_targets.csv`` programmes,
+       ``data/code_tables.csv`` G_CHENG_LB names: each name, its parts, the
+       name without ``工程`` and its prefixes of 4 or more characters) and
+       from *programmes* (the user's aliases file); separators such as
+       ``-``, ``/`` or brackets may stand between words.
+
+    Anything else is unknown and reported as such: a negation or outcome
+    (``非人工造林``, ``人工造林(未实施)``, ``退耕还林失败``, ``...取消``), a
+    control character inside a word (U+0001 in ``人工造林``), any word outside
+    the vocabulary. Text is compared after NFKC normalisation, case folding
+    and removal of spaces.
+
+    Parameters
+    ----------
+    values : array-like
+        Delivered values.
+    rules : str, optional (default: shipped ``data/project_types.csv``)
+        Project-type rules file.
+    words : dict, optional (default: none)
+        The user's type words (normalised word -> type code).
+    programmes : iterable of str, optional (default: none)
+        The user's programme words and names (the keys and values of
+        ``Vocabulary.programme_words``).
+
+    Returns
+    -------
+    pandas.Series
+        Type codes (``string`` dtype), ``<NA>`` where unknown or missing.
 
     Examples
     --------
-    >>> words = pd.Series(["退耕还林", "长江防护林低效林改造", "森林康养"])
+    >>> words = pd.Series(["退耕还林", "长防林三期低效林改造", "森林康养",
+    ...                    "非人工造林", "人工造林(未实施)", "退耕还林失败"])
     >>> map_project_types(words).tolist()
-    ['grain_to_green', 'renovation', <NA>]
+    ['grain_to_green', 'renovation', <NA>, <NA>, <NA>, <NA>]
     """
-    exact, contained = _type_lookup(str(rules) if rules else None)
+    exact, type_words = _type_lookup(str(rules) if rules else None)
     own = words or {}
+    tokens: dict[str, str | None] = dict.fromkeys(_shipped_programme_words())
+    tokens.update(dict.fromkeys(_programme_forms(programmes or ())))
+    tokens.update(type_words)
+    tokens.update(own)
 
     def one(value: object) -> str | None:
         key = _norm(value)
@@ -111,8 +220,8 @@ def map_project_types(
             return own[key]
         if key in exact:
             return exact[key]
-        found = {code for word, code in contained if word in key}
-        return found.pop() if len(found) == 1 else None
+        found = _segment(key, tokens)
+        return found.pop() if found is not None and len(found) == 1 else None
 
     return map_uniques(values, one)
 
