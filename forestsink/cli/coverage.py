@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -10,6 +11,8 @@ import click
 
 from forestsink.cli.options import out_option
 from forestsink.cli.table import visible
+
+_log = logging.getLogger(__name__)
 
 _TABLE_SUFFIXES = (".csv", ".xlsx", ".json", ".gpkg", ".geojson")
 
@@ -196,6 +199,25 @@ ellipsoid.
     "--product）/ Largest percent of the zone pixels whose codes the class table "
     "does not list; above it the raster is refused (usually a wrong --product).",
 )
+@click.option(
+    "--band",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="地类代码所在波段（从 1 起）；多波段栅格未指定时用第 1 波段并警告 / "
+    "Band holding the class codes (1-based). A raster with several bands and no "
+    "--band: band 1 is used, with a warning naming the band count.",
+)
+@click.option(
+    "--max-boundary-cells",
+    "max_cells",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="区县边界精确切分的工作单元上限（默认 30,000,000，约 90 字节/单元），"
+    "超过则在分配内存前拒绝 / Most work cells (default 30,000,000, about 90 "
+    "bytes each) of the exact boundary fractions: boundary-band pixels plus "
+    "zone rows. Above it the raster is refused before memory is allocated (tiny "
+    "pixels, or a header that claims 10^12 pixels).",
+)
 @out_option(
     "输出 (.csv/.xlsx/.json，或 .gpkg/.geojson 含区县面) / Output table "
     "(.csv, .xlsx, .json) or zones with figures (.gpkg, .geojson)."
@@ -216,6 +238,8 @@ def coverage_cmd(
     scheduler,
     partitions,
     max_unknown,
+    band,
+    max_cells,
     out,
 ) -> None:
     """由土地覆盖栅格计算森林覆盖率 / Forest coverage per district (see _HELP)."""
@@ -256,6 +280,8 @@ def coverage_cmd(
                 scheduler=scheduler,
                 partitions=partitions,
                 max_unknown_pct=max_unknown,
+                band=band,
+                **({} if max_cells is None else {"max_cells": max_cells}),
             )
         image = (
             make_overlay(
@@ -269,6 +295,8 @@ def coverage_cmd(
             click.secho(
                 f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
             )
+        else:  # numpy/GDAL/pyproj warnings: for -v only
+            _log.info("%s: %s", item.category.__name__, item.message)
     _print_summary(result)
     written = write_coverage(result, out)
     if image is not None:
