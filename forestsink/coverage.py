@@ -85,6 +85,7 @@ from forestsink.ingest.encoding import detect_dbf_encoding
 from forestsink.io import (
     LAYER_SUFFIXES,
     TABLE_SUFFIXES,
+    _atomic,
     read_table,
     write_layer,
     write_sheets,
@@ -677,20 +678,19 @@ def _check_geotransform(path: Path, src, transform, width: int, height: int) -> 
         )
     driver = getattr(src, "driver", "")
     if transform.is_identity and not src.gcps[0]:
-        named = (
-            f"实为 {driver} 图像 / is in fact a {driver} image named "
-            f"{path.suffix or 'without suffix'}; "
-            if driver
+        renamed = (
+            driver
             and driver.lower() not in ("gtiff", "cog", "vrt")
             and path.suffix.lower() in (".tif", ".tiff")
-            else ""
         )
+        zh = f"实为改名为 {path.suffix} 的 {driver} 图像，" if renamed else ""
+        en = f"is in fact a {driver} image named {path.suffix}; it " if renamed else ""
         raise RasterFileError(
-            f"{where}: {named}没有地理参考（无地理变换），不是地图栅格，无法与区县"
+            f"{where}: {zh}没有地理参考（无地理变换），不是地图栅格，无法与区县"
             "叠加；请使用带坐标的 GeoTIFF。 / "
-            f"{where}: the file has no georeferencing (no geotransform), so it is "
-            "not a map raster and cannot be laid over the zones; use the GeoTIFF "
-            "with its coordinates."
+            f"{where}: {en or 'the file '}has no georeferencing (no geotransform), "
+            "so it is not a map raster and cannot be laid over the zones; use the "
+            "GeoTIFF with its coordinates."
         )
     if transform.a == 0 or transform.e == 0:
         raise RasterFileError(
@@ -1355,7 +1355,7 @@ def _refuse_work(cells: int, length: float, grid: Grid, max_cells: int) -> None:
     t = grid.transform
     unit = "°" if grid.crs.is_geographic else " m"
     gb = cells * BYTES_PER_CELL / 1e9
-    factor = math.ceil(math.sqrt(cells / max_cells) * 10) / 10
+    factor = math.ceil(cells / max_cells * 10) / 10  # cells ~ 1 / pixel size
     size = f"{abs(t.a):g}{unit} x {abs(t.e):g}{unit}"
     coarser = f"{abs(t.a) * factor:g} {abs(t.e) * factor:g}"
     raise WorkLimitError(
@@ -2873,35 +2873,49 @@ def compute_coverage(
     zone_set = (
         zones if isinstance(zones, ZoneSet) else read_zones(zones, id_column=zone_id)
     )
-    if engine == "local":
-        weights = zone_weights(zone_set.geoms, infos[0].grid, max_cells=max_cells)
+    if engine not in ("local", "dask"):
+        raise CoverageError(f"--engine {engine!r}: use local or dask.")
+    try:
+        if engine == "local":
+            weights = zone_weights(zone_set.geoms, infos[0].grid, max_cells=max_cells)
+        else:
+            from forestsink.coverage_dask import count_classes_dask
+
+            weights = None
+            areas, covered, _pixels = count_classes_dask(
+                infos,
+                zone_set.geoms,
+                scheme,
+                years=label,
+                partitions=partitions,
+                scheduler=scheduler,
+                progress=progress,
+                max_cells=max_cells,
+            )
+    except WorkLimitError as err:
+        raise WorkLimitError(f"{infos[0].path.name}: {err}") from err
+    except MemoryError as err:  # the limit was raised past this machine's memory
+        name = infos[0].path.name
+        raise WorkLimitError(
+            f"{name}: 计算区县边界像元时内存不足（{err or 'MemoryError'}）；请用更粗"
+            "的栅格或更少的区域，或把 --max-boundary-cells 调回默认值，让超限的"
+            f"栅格在分配前被拒绝。 / {name}: out of memory while computing the exact "
+            f"boundary pixels ({err or 'MemoryError'}); use a coarser raster or fewer "
+            "zones, or leave --max-boundary-cells at its default so that such a "
+            "raster is refused before memory is allocated."
+        ) from err
+    if weights is not None:
         messages = _check_overlap(
             weights.covered_m2, weights.inside_share, infos[0], zone_set
         )
         areas = count_classes(infos, weights, scheme, years=label, progress=progress)
-    elif engine == "dask":
-        from forestsink.coverage_dask import count_classes_dask
-
-        if max_cells is not None:  # the bands' weights add up to the whole
-            check_work(zone_set.geoms, infos[0].grid, max_cells=max_cells)
-        weights = None
-        areas, covered, _pixels = count_classes_dask(
-            infos,
-            zone_set.geoms,
-            scheme,
-            years=label,
-            partitions=partitions,
-            scheduler=scheduler,
-            progress=progress,
-        )
+    else:
         messages = _check_overlap(
             covered,
             _inside_share(zone_set.geoms, covered, infos[0].grid),
             infos[0],
             zone_set,
         )
-    else:
-        raise CoverageError(f"--engine {engine!r}: use local or dask.")
     messages += _check_unknown(areas, infos, scheme, max_unknown_pct=max_unknown_pct)
     table = coverage_table(
         areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)
@@ -3128,10 +3142,6 @@ def make_overlay(
     return Overlay(image, (south, west, north, east), tuple(years), block)
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
 def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
     """Write the overlay as a paletted PNG and a JSON sidecar (same stem).
 
@@ -3144,22 +3154,21 @@ def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
     Returns
     -------
     list of Path
-        The PNG and the JSON.
+        The PNG and the JSON, each written atomically (``forestsink.io``'s
+        one atomic write): an unwritable place raises
+        :class:`~forestsink.errors.TableFileError` naming the file and
+        leaves no partial file.
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise CoverageError(f"{path}: the overlay is a .png file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_bytes(overlay.png())
     side = path.with_suffix(".json")
-    side_tmp = _tmp(side)
-    side_tmp.write_text(
-        json.dumps(overlay.meta(path.name), ensure_ascii=False, indent=1),
-        encoding="utf-8",
-    )
-    tmp.replace(path)
-    side_tmp.replace(side)
+    png = overlay.png()
+    meta = json.dumps(overlay.meta(path.name), ensure_ascii=False, indent=1)
+    with _atomic(path) as tmp:
+        tmp.write_bytes(png)
+    with _atomic(side) as side_tmp:
+        side_tmp.write_text(meta, encoding="utf-8")
     return [path, side]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -263,7 +264,10 @@ def coverage_cmd(
     rasters = [raster] if raster2 is None else [raster, raster2]
     year_list = _parse_years(year, years, len(rasters))
     bar, tick = _progress()
-    with warnings.catch_warnings(record=True) as caught:
+    # every warning of the run is caught: forestsink's are printed, the rest
+    # (numpy, GDAL, pyogrio) are logged for -v; GDAL's own log records are
+    # held back to -v as well (each failure is a message of its own)
+    with warnings.catch_warnings(record=True) as caught, _quiet_gdal():
         warnings.simplefilter("always", ForestsinkWarning)
         with bar:
             result = compute_coverage(
@@ -290,16 +294,36 @@ def coverage_cmd(
             if overlay
             else None
         )
+        _print_warnings(caught, ForestsinkWarning)
+        caught.clear()
+        _print_summary(result)
+        written = write_coverage(result, out)
+        if image is not None:
+            written += write_overlay(image, overlay)
+        _print_warnings(caught, ForestsinkWarning)
+    for path in written:
+        click.echo(f"已写出 / Written: {path}")
+
+
+def _print_warnings(caught, ours) -> None:
+    """Print forestsink's warnings; log the others (numpy, GDAL) for -v."""
     for item in caught:
-        if issubclass(item.category, ForestsinkWarning):
+        if issubclass(item.category, ours):
             click.secho(
                 f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
             )
-        else:  # numpy/GDAL/pyproj warnings: for -v only
+        else:
             _log.info("%s: %s", item.category.__name__, item.message)
-    _print_summary(result)
-    written = write_coverage(result, out)
-    if image is not None:
-        written += write_overlay(image, overlay)
-    for path in written:
-        click.echo(f"已写出 / Written: {path}")
+
+
+@contextmanager
+def _quiet_gdal():
+    """Hold GDAL's log records (rasterio loggers) below -v."""
+    logger = logging.getLogger("rasterio")
+    before = logger.level
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
