@@ -41,7 +41,10 @@ How it is computed
    per zone and class (or per zone and class pair for two years: the
    transition matrix) with ``numpy.bincount``. Memory is bounded by the
    window and the weights, not by the raster (928 MB peak at 10 m, 2.1 G
-   pixels).
+   pixels); the weights' work (boundary-band pixels plus zone rows) is
+   estimated from the zones' boundary length in pixels before anything is
+   allocated and refused above :data:`MAX_BAND_CELLS` (settable), so a
+   header claiming 10¹² pixels is a message, not an unbounded allocation.
 5. **Weights are reused.** :class:`ZoneWeights` belong to one grid; every
    further year on that grid only costs reading and counting. Two rasters
    must share CRS, pixel size and pixel alignment (extents may differ: the
@@ -3075,7 +3078,12 @@ def make_overlay(
     Returns
     -------
     Overlay
+        Covering the zones' extent inside the raster (cells outside the zones
+        are transparent), so a raster far larger than the zones (a header
+        claiming 10¹² pixels) is not read whole.
     """
+    import rasterio
+    import shapely
     from affine import Affine
     from pyproj import Transformer
     from rasterio.enums import Resampling
@@ -3084,7 +3092,20 @@ def make_overlay(
     from rasterio.warp import calculate_default_transform, reproject
     from rasterio.windows import Window
 
-    grid = rasters[0].grid
+    full = rasters[0].grid
+    local = _prepare_zones(zones.geoms.geometry.values, zones.geoms.crs, full)
+    # only the zones' extent: cells outside them are transparent anyway, and a
+    # raster far larger than the zones is not read whole
+    t0 = full.transform
+    present = [g for g in local if g is not None and not g.is_empty]
+    xmin, ymin, xmax, ymax = shapely.total_bounds(present) if present else full.bounds
+    cols = sorted(((xmin - t0.c) / t0.a, (xmax - t0.c) / t0.a))
+    rows = sorted(((ymax - t0.f) / t0.e, (ymin - t0.f) / t0.e))
+    c0 = min(max(math.floor(cols[0]), 0), full.width - 1)
+    c1 = max(min(math.ceil(cols[1]), full.width), c0 + 1)
+    r0 = min(max(math.floor(rows[0]), 0), full.height - 1)
+    r1 = max(min(math.ceil(rows[1]), full.height), r0 + 1)
+    grid = Grid(full.crs, t0 * Affine.translation(c0, r0), c1 - c0, r1 - r0)
     block = max(1, math.ceil(max(grid.width, grid.height) / max_size))
     oh, ow = math.ceil(grid.height / block), math.ceil(grid.width / block)
     t = grid.transform
@@ -3092,28 +3113,29 @@ def make_overlay(
     coarse = Affine(t.a * sx, 0.0, t.c, 0.0, t.e * sy, t.f)
     classes = []
     for info in rasters:
-        dr, dc = info.grid.offset_in(grid)
-        with _open(info.path) as src:
+        dr, dc = info.grid.offset_in(full)
+        window = Window(c0 - dc, r0 - dr, grid.width, grid.height)
+        within = (
+            window.col_off >= 0
+            and window.row_off >= 0
+            and window.col_off + window.width <= info.grid.width
+            and window.row_off + window.height <= info.grid.height
+        )
+        with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024), _open(info.path) as src:
             try:
-                if (dr, dc) == (0, 0) and info.grid.width == grid.width:
-                    values = src.read(
-                        info.band, out_shape=(oh, ow), resampling=Resampling.mode
-                    )
-                else:
-                    values = src.read(
-                        info.band,
-                        window=Window(-dc, -dr, grid.width, grid.height),
-                        out_shape=(oh, ow),
-                        resampling=Resampling.mode,
-                        boundless=True,
-                        fill_value=info.nodata or 0,
-                    )
+                values = src.read(
+                    info.band,
+                    window=window,
+                    out_shape=(oh, ow),
+                    resampling=Resampling.mode,
+                    boundless=not within,
+                    fill_value=info.nodata or 0,
+                )
             except RasterioError as err:
                 raise raster_read_error(info.path, err) from err
         classes.append(scheme.lut(info.nodata, max_code=info.max_code)[values])
-    local = _prepare_zones(zones.geoms.geometry.values, zones.geoms.crs, grid)
     inside = rasterize(
-        [(g, 1) for g in local if g is not None and not g.is_empty],
+        [(g, 1) for g in present],
         out_shape=(oh, ow),
         transform=coarse,
         fill=0,

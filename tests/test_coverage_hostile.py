@@ -390,7 +390,7 @@ def test_huge_header_is_refused_before_allocating_under_3_gb(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is Linux's")
-def test_huge_header_with_a_small_zone_succeeds_under_3_gb(tmp_path):
+def test_huge_header_with_a_small_zone_and_overlay_succeeds_under_3_gb(tmp_path):
     # 2000 x 2000 pixels of data at rows/cols 600,000: left 1500 columns are
     # tree cover (10), the rest bare (60); the zone is 1000 x 1000 pixels
     # inside, 750 columns of them tree cover: a hand count gives 75 %.
@@ -415,6 +415,8 @@ def test_huge_header_with_a_small_zone_succeeds_under_3_gb(tmp_path):
             "zid",
             "--out",
             str(out),
+            "--overlay",
+            str(tmp_path / "o.png"),
         ],
         timeout=300,
     )
@@ -424,6 +426,8 @@ def test_huge_header_with_a_small_zone_succeeds_under_3_gb(tmp_path):
     pct = table.loc[table["zone_id"] == "a", "coverage_pct"].iloc[0]
     # rows differ in area by < 1e-6 over 1000 rows at 0.5 m: 75 % to 1e-4
     assert pct == pytest.approx(75.0, abs=1e-4)
+    # the overlay reads only the zones' extent, not the 10^12 pixels
+    assert (tmp_path / "o.png").exists()
     assert seconds < 240
 
 
