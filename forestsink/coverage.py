@@ -620,6 +620,9 @@ def raster_read_error(path: str | Path, err: BaseException) -> RasterFileError:
             "请确认给的是地类栅格（GeoTIFF 等）",
             ("check that it is the land-cover raster (GeoTIFF ...)"),
         )
+    elif "permission denied" in low:
+        zh, en = "没有读取权限", "cannot be read: no permission"
+        fix_zh, fix_en = "请检查文件权限", "check the file's permissions"
     elif path.suffix.lower() == ".vrt" and (
         "no such file" in low or "does not exist" in low or "failed to open" in low
     ):
@@ -680,7 +683,15 @@ def _check_geotransform(path: Path, src, transform, width: int, height: int) -> 
             "ULX ULY LRX LRY` or get the file again from the source."
         )
     driver = getattr(src, "driver", "")
-    if transform.is_identity and not src.gcps[0]:
+    if transform.is_identity and src.gcps[0]:
+        raise RasterFileError(
+            f"{where}: 栅格只有地面控制点（{len(src.gcps[0])} 个），没有地理变换；"
+            f"请先校正为规则网格：`gdalwarp -r near {path.name} OUT.tif`。 / "
+            f"{where}: the raster is georeferenced by {len(src.gcps[0])} ground "
+            "control points only, with no geotransform; warp it onto a regular grid "
+            f"first: `gdalwarp -r near {path.name} OUT.tif`."
+        )
+    if transform.is_identity:
         renamed = (
             driver
             and driver.lower() not in ("gtiff", "cog", "vrt")

@@ -24,6 +24,8 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
+from pyproj import Geod
+from rasterio.control import GroundControlPoint
 
 from forestsink import coverage as cov
 from forestsink.cli.main import cli
@@ -38,6 +40,15 @@ SLOPE_U8 = REAL / "derived" / "rasterstats_u8" / "slope_classes_u8.tif"
 T = Affine(1e-4, 0, 106.5, 0, -1e-4, 29.6)
 ZONE = shapely.box(106.505, 29.585, 106.52, 29.595)
 TWO_THIRDS = 100.0 * 2.0 / 3.0
+#: South-up grid (row 0 at 29.58 N): the zone's north half (29.59-29.595 N)
+#: is tree cover; expected share from pyproj.Geod areas of the two boxes.
+SOUTH_UP = Affine(1e-4, 0, 106.5, 0, 1e-4, 29.58)
+_GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid, to 1e-4 m in b
+NORTH_HALF = (
+    100.0
+    * abs(_GEOD.geometry_area_perimeter(shapely.box(106.505, 29.59, 106.52, 29.595))[0])
+    / abs(_GEOD.geometry_area_perimeter(ZONE)[0])
+)
 
 
 def _tif(path: Path, array, *, count=1, crs="EPSG:4490", transform=T, **kw):
@@ -116,6 +127,15 @@ def hostile(tmp_path_factory) -> dict:
     nd = _tif(d / "nd255.tif", a, nodata=255).read_bytes()
     assert nd.count(b"255\x00") == 1
     (d / "nd300_2020.tif").write_bytes(nd.replace(b"255\x00", b"300\x00"))
+    # south-up (row 0 at the south edge): south half bare, north half tree
+    south = np.full((200, 300), 10, np.uint8)
+    south[:100] = 60
+    _tif(d / "south_up_2020.tif", south, nodata=0, transform=SOUTH_UP)
+    gcps = [
+        GroundControlPoint(r, c, 106.5 + c * 1e-4, 29.6 - r * 1e-4)
+        for r, c in ((0, 0), (0, 300), (200, 0), (200, 300))
+    ]
+    _tif(d / "gcps_2020.tif", a, nodata=0, transform=None, gcps=gcps)
     _vrt(d / "vrt_2020.vrt", good)
     _vrt(d / "vrt_gone_2020.vrt", d / "gone.tif")
     _vrt(d / "nan_2020.vrt", good, gt="nan, 0.0001, 0, 29.6, 0, -0.0001")
@@ -194,6 +214,21 @@ CASES = {
         [],
         1,
         ("旋转或错切", "rotated or sheared", "gdalwarp"),
+        None,
+    ),
+    "south-up rows": ("south_up_2020.tif", [], 0, (), NORTH_HALF),
+    "GCPs only": (
+        "gcps_2020.tif",
+        [],
+        1,
+        ("地面控制点", "ground control points only", "gdalwarp"),
+        None,
+    ),
+    "GCPs only, --crs": (
+        "gcps_2020.tif",
+        ["--crs", "EPSG:4490"],
+        1,
+        ("ground control points only",),
         None,
     ),
     "no-data 300 in uint8": ("nd300_2020.tif", [], 0, (), TWO_THIRDS),
@@ -450,3 +485,16 @@ def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
     with pytest.raises(WorkLimitError, match="above the limit of 100,000 cells"):
         cov.zone_weights(zones, grid, max_cells=100_000)
     assert 600_000 < cov.check_work(zones, grid, max_cells=10**9) < 700_000
+
+
+def test_read_error_wording_follows_gdal():
+    from rasterio.errors import RasterioIOError
+
+    def said(message, name="x_2020.tif"):
+        return str(cov.raster_read_error(Path(name), RasterioIOError(message)))
+
+    assert "no permission" in said("x_2020.tif: Permission denied")
+    assert "not a raster file" in said("not recognized as being in a supported file")
+    assert "truncated or damaged" in said("TIFFReadDirectory: failed")
+    vrt = said("/data/gone.tif: No such file or directory", "x_2020.vrt")
+    assert "source files are missing" in vrt and "/data/gone.tif" in vrt
