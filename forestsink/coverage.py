@@ -3116,7 +3116,7 @@ def make_overlay(
     c1 = max(min(math.ceil(cols[1]), full.width), c0 + 1)
     r0 = min(max(math.floor(rows[0]), 0), full.height - 1)
     r1 = max(min(math.ceil(rows[1]), full.height), r0 + 1)
-    grid = Grid(full.crs, t0 * Affine.translation(c0, r0), c1 - c0, r1 - r0)
+    grid = Grid(full.crs, t0 @ Affine.translation(c0, r0), c1 - c0, r1 - r0)
     block = max(1, math.ceil(max(grid.width, grid.height) / max_size))
     oh, ow = math.ceil(grid.height / block), math.ceil(grid.width / block)
     t = grid.transform
