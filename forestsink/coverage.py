@@ -41,7 +41,10 @@ How it is computed
    per zone and class (or per zone and class pair for two years: the
    transition matrix) with ``numpy.bincount``. Memory is bounded by the
    window and the weights, not by the raster (928 MB peak at 10 m, 2.1 G
-   pixels).
+   pixels); the weights' work (boundary-band pixels plus zone rows) is
+   estimated from the zones' boundary length in pixels before anything is
+   allocated and refused above :data:`MAX_BAND_CELLS` (settable), so a
+   header claiming 10¹² pixels is a message, not an unbounded allocation.
 5. **Weights are reused.** :class:`ZoneWeights` belong to one grid; every
    further year on that grid only costs reading and counting. Two rasters
    must share CRS, pixel size and pixel alignment (extents may differ: the
@@ -74,14 +77,18 @@ from forestsink.errors import (
     GridMismatchError,
     NoOverlapError,
     PartialOverlapWarning,
+    RasterFileError,
+    RasterWarning,
     UnknownClassError,
     UnknownClassWarning,
+    WorkLimitError,
     ZoneFileError,
 )
 from forestsink.ingest.encoding import detect_dbf_encoding
 from forestsink.io import (
     LAYER_SUFFIXES,
     TABLE_SUFFIXES,
+    _atomic,
     read_table,
     write_layer,
     write_sheets,
@@ -94,6 +101,7 @@ _log = logging.getLogger(__name__)
 __all__ = [
     "CITY_ADCODE",
     "COUNTS_AS",
+    "MAX_BAND_CELLS",
     "MAX_UNKNOWN_PCT",
     "OVERLAY_LEGEND",
     "PRODUCTS",
@@ -108,11 +116,15 @@ __all__ = [
     "Overlay",
     "PartialOverlapWarning",
     "PixelAreaModel",
+    "RasterFileError",
     "RasterInfo",
+    "RasterWarning",
     "UnknownClassError",
     "UnknownClassWarning",
+    "WorkLimitError",
     "ZoneSet",
     "ZoneWeights",
+    "check_work",
     "class_scheme_from_table",
     "compute_coverage",
     "count_classes",
@@ -122,6 +134,7 @@ __all__ = [
     "make_overlay",
     "overlay_categories",
     "pixel_area_m2",
+    "raster_read_error",
     "read_class_scheme",
     "read_zones",
     "transition_table",
@@ -152,6 +165,10 @@ AREA_TOLERANCE = 1e-4
 #: Largest lattice spacing (pixels) of exact pixel areas on projected grids;
 #: nodes are also at most about 4 km apart.
 AREA_LATTICE_STEP = 128
+#: Most lattice nodes along a side (a raster over 262,144 pixels a side gets
+#: a coarser step in pixels; nodes then lie closer than 4 km on any real
+#: raster over Chongqing, so the error bound holds).
+_LATTICE_NODES = 2048
 
 
 # --------------------------------------------------------------------------
@@ -502,6 +519,7 @@ class RasterInfo:
     nodata: float | None
     block_height: int
     block_width: int = 0
+    band: int = 1
 
     @property
     def max_code(self) -> int:
@@ -561,16 +579,166 @@ def _dtype_advice(path: Path, dtype: str, nodata) -> str:
     )
 
 
-def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
+def _gdal_detail(err: BaseException) -> str:
+    """GDAL's own words from a rasterio error and its causes, on one line."""
+    words: list[str] = []
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        text = " ".join(str(cause).split())
+        if text and "see previous exception" not in text.lower() and text not in words:
+            words.append(text)
+        cause = cause.__cause__ or cause.__context__
+    return "; ".join(words) or type(err).__name__
+
+
+def raster_read_error(path: str | Path, err: BaseException) -> RasterFileError:
+    """Say, per file, why GDAL could not read a raster and what to do.
+
+    Parameters
+    ----------
+    path : str or Path
+        The raster file the user gave.
+    err : Exception
+        The rasterio/GDAL error (``RasterioIOError`` ...).
+
+    Returns
+    -------
+    RasterFileError
+        Bilingual message naming the file, what is wrong and the fix.
+    """
+    path = Path(path)
+    detail = _gdal_detail(err)
+    low = detail.lower()
+    if "not recognized as" in low or "not recognised as" in low:
+        zh, en = (
+            "不是 GDAL 能读的栅格文件",
+            "is not a raster file GDAL can read",
+        )
+        fix_zh, fix_en = (
+            "请确认给的是地类栅格（GeoTIFF 等）",
+            ("check that it is the land-cover raster (GeoTIFF ...)"),
+        )
+    elif "permission denied" in low:
+        zh, en = "没有读取权限", "cannot be read: no permission"
+        fix_zh, fix_en = "请检查文件权限", "check the file's permissions"
+    elif path.suffix.lower() == ".vrt" and (
+        "no such file" in low or "does not exist" in low or "failed to open" in low
+    ):
+        zh, en = (
+            "VRT 引用的源文件缺失或无法打开",
+            "is a VRT whose source files are missing or cannot be opened",
+        )
+        fix_zh, fix_en = (
+            "请把源文件放回 VRT 所写的位置，或重建 VRT",
+            ("put the source files where the VRT says, or build the VRT again"),
+        )
+    else:
+        zh, en = "文件被截断或已损坏", "the file is truncated or damaged"
+        fix_zh, fix_en = "请从来源重新复制", "copy it again from the source"
+    return RasterFileError(
+        f"{path.name}: {zh}（GDAL：{detail}），{fix_zh}。 / {path.name}: {en} "
+        f"(GDAL: {detail}); {fix_en}. ({path})"
+    )
+
+
+def _valid_nodata(path: Path, nodata, dtype: str, band: int) -> float | None:
+    """Return the no-data value if the data type can hold it, else warn -> None."""
+    if nodata is None:
+        return None
+    info = np.iinfo(dtype)
+    value = float(nodata)
+    if math.isfinite(value) and value.is_integer() and info.min <= value <= info.max:
+        return nodata
+    text = (
+        f"{path.name}: 第 {band} 波段的无数据值 {nodata!r} 超出数据类型 {dtype} 的"
+        f"范围（{info.min}–{info.max}），没有像元等于它，故不排除任何像元；如有"
+        f"无数据像元，请用 `gdal_edit.py -a_nodata 值 {path.name}` 设定正确的值。 / "
+        f"{path.name}: the no-data value {nodata!r} of band {band} cannot occur in "
+        f"its data type {dtype} ({info.min}–{info.max}), so no pixel is no data; if "
+        f"some are, set the right value with `gdal_edit.py -a_nodata VALUE "
+        f"{path.name}`."
+    )
+    warnings.warn(text, RasterWarning, stacklevel=3)
+    return None
+
+
+def _check_geotransform(path: Path, src, transform, width: int, height: int) -> None:
+    """Refuse a raster with no usable geotransform (identity, NaN, rotation)."""
+    where = f"{path.name}"
+    if width < 1 or height < 1:
+        raise RasterFileError(
+            f"{where}: 栅格大小为 {width} x {height} 像元，没有可统计的像元。 / "
+            f"{where}: the raster is {width} x {height} pixels; there is nothing to "
+            "count. Check that it is the right file."
+        )
+    coeffs = tuple(transform)[:6]
+    if not all(math.isfinite(v) for v in coeffs):
+        raise RasterFileError(
+            f"{where}: 地理变换参数含 NaN 或无穷大 {coeffs}，无法确定像元位置；请用 "
+            f"`gdal_edit.py -a_ullr` 设定正确范围，或从来源重新获取。 / {where}: the "
+            f"geotransform holds NaN or infinite values {coeffs}, so the pixels "
+            "cannot be placed; set the right extent with `gdal_edit.py -a_ullr "
+            "ULX ULY LRX LRY` or get the file again from the source."
+        )
+    driver = getattr(src, "driver", "")
+    if transform.is_identity and src.gcps[0]:
+        raise RasterFileError(
+            f"{where}: 栅格只有地面控制点（{len(src.gcps[0])} 个），没有地理变换；"
+            f"请先校正为规则网格：`gdalwarp -r near {path.name} OUT.tif`。 / "
+            f"{where}: the raster is georeferenced by {len(src.gcps[0])} ground "
+            "control points only, with no geotransform; warp it onto a regular grid "
+            f"first: `gdalwarp -r near {path.name} OUT.tif`."
+        )
+    if transform.is_identity:
+        renamed = (
+            driver
+            and driver.lower() not in ("gtiff", "cog", "vrt")
+            and path.suffix.lower() in (".tif", ".tiff")
+        )
+        zh = f"实为改名为 {path.suffix} 的 {driver} 图像，" if renamed else ""
+        en = f"is in fact a {driver} image named {path.suffix}; it " if renamed else ""
+        raise RasterFileError(
+            f"{where}: {zh}没有地理参考（无地理变换），不是地图栅格，无法与区县"
+            "叠加；请使用带坐标的 GeoTIFF。 / "
+            f"{where}: {en or 'the file '}has no georeferencing (no geotransform), "
+            "so it is not a map raster and cannot be laid over the zones; use the "
+            "GeoTIFF with its coordinates."
+        )
+    if transform.a == 0 or transform.e == 0:
+        raise RasterFileError(
+            f"{where}: 像元大小为零（地理变换 {coeffs}），文件已损坏；请从来源重新"
+            f"复制。 / {where}: the pixel size is zero (geotransform {coeffs}); the "
+            "file is damaged; copy it again from the source."
+        )
+    if transform.b != 0 or transform.d != 0:
+        raise CoverageError(
+            f"{where}: 栅格有旋转或错切（地理变换 {coeffs}），请先用 gdalwarp 重采样"
+            f"为正北向网格。 / {where}: the raster is rotated or sheared "
+            f"(geotransform {coeffs}); warp it to a north-up grid first "
+            f"(`gdalwarp -r near {path.name} OUT.tif`)."
+        )
+
+
+def inspect_raster(
+    path: str | Path, /, *, crs=None, band: int | None = None
+) -> RasterInfo:
     """Open a land-cover raster and check that it can be used.
 
     Parameters
     ----------
     path : str or Path
-        Any single-band integer raster GDAL reads (GeoTIFF, COG, VRT ...).
+        Any integer raster GDAL reads (GeoTIFF, COG, VRT ...).
     crs : optional (default: None)
         CRS to use instead of the raster's own (needed when it carries none);
         anything ``pyproj.CRS.from_user_input`` takes.
+    band : int, optional (default: None, band 1)
+        Band holding the class codes (1-based). When a raster has several
+        bands and *band* is not given, band 1 is used and a
+        :class:`~forestsink.errors.RasterWarning` names the band count (a
+        class raster with a quality or confidence band is common; the
+        warning says how to pick another band).
 
     Returns
     -------
@@ -580,27 +748,69 @@ def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
     ------
     CRSError
         The raster has no CRS (and none was given) or an unusable one.
+    RasterFileError
+        Not a raster, truncated or damaged (GDAL's words are quoted), a VRT
+        whose sources are missing, no georeferencing, NaN/infinite or zero
+        pixel size, or no pixels.
     CoverageError
-        Not readable, rotated, or not an 8/16-bit unsigned integer band.
+        Rotated, no such band, or not an 8/16-bit unsigned integer band.
+
+    Notes
+    -----
+    A no-data value the data type cannot hold (300 or -9999 in ``uint8``)
+    matches no pixel: it is dropped with a :class:`RasterWarning`. The last
+    block of the band is read here, so a file cut short fails now, naming
+    itself, and not after the zone weights are computed.
     """
     import rasterio
-    from rasterio.errors import RasterioIOError
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+    from rasterio.windows import Window
 
     path = Path(path)
+    chosen = 1 if band is None else int(band)
     try:
-        with rasterio.open(path) as src:
-            src_crs, transform = src.crs, src.transform
-            width, height, dtype = src.width, src.height, src.dtypes[0]
-            nodata, (block_h, block_w) = src.nodata, src.block_shapes[0]
-    except RasterioIOError as err:
-        raise CoverageError(f"{path}: cannot open the raster: {err}") from err
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(path) as src:
+                count = src.count
+                if not 1 <= chosen <= count:
+                    raise CoverageError(
+                        f"{path.name}: 栅格有 {count} 个波段，没有第 {chosen} 波段；"
+                        f"请用 --band 1 到 {count}。 / {path.name}: the raster has "
+                        f"{count} band(s); there is no band {chosen}. Pass --band "
+                        f"1 to {count}."
+                    )
+                src_crs, transform = src.crs, src.transform
+                width, height = src.width, src.height
+                _check_geotransform(path, src, transform, width, height)
+                dtype = src.dtypes[chosen - 1]
+                nodata = src.nodatavals[chosen - 1]
+                block_h, block_w = src.block_shapes[chosen - 1]
+                # the last block: a file cut short fails here, naming itself
+                r0 = (height - 1) // block_h * block_h
+                c0 = (width - 1) // block_w * block_w
+                src.read(
+                    chosen, window=Window(c0, r0, width - c0, min(block_h, height - r0))
+                )
+    except RasterioError as err:
+        raise raster_read_error(path, err) from err
+    if band is None and count > 1:
+        text = (
+            f"{path.name}: 栅格有 {count} 个波段，使用第 1 波段作为地类代码；如需"
+            f"其他波段请用 --band N。 / {path.name}: the raster has {count} bands; "
+            "band 1 is used as the class codes. Pass --band N to use another."
+        )
+        warnings.warn(text, RasterWarning, stacklevel=2)
     if crs is not None:
         grid_crs = _user_crs(crs, f"{path.name} --crs")
     elif src_crs is None:
         raise CRSError(
-            f"{path}: the raster has no coordinate reference system, so it cannot "
-            "be placed on the map. If you know it, pass --crs (e.g. --crs EPSG:4545), "
-            "or set it with `gdal_edit.py -a_srs EPSG:4545 FILE`."
+            f"{path.name}: 栅格没有坐标参考系，无法与区县叠加；如已知请用 --crs "
+            "指定（如 --crs EPSG:4545），或用 `gdal_edit.py -a_srs EPSG:4545 "
+            f"{path.name}` 写入。 / {path}: the raster has no coordinate reference "
+            "system, so it cannot be placed on the map. If you know it, pass --crs "
+            "(e.g. --crs EPSG:4545), or set it with `gdal_edit.py -a_srs EPSG:4545 "
+            "FILE`."
         )
     else:
         grid_crs = _user_crs(src_crs.to_wkt(), str(path))
@@ -609,20 +819,16 @@ def inspect_raster(path: str | Path, /, *, crs=None) -> RasterInfo:
             f"{path}: CRS {grid_crs.name!r} is neither geographic nor projected "
             "(a local or engineering CRS); pass --crs with the real one."
         )
-    if transform.b != 0 or transform.d != 0:
-        raise CoverageError(
-            f"{path}: the raster is rotated or sheared ({transform}); warp it to a "
-            "north-up grid first (gdalwarp)."
-        )
     if dtype not in ("uint8", "uint16"):
         raise CoverageError(_dtype_advice(path, dtype, nodata))
     return RasterInfo(
         path=path,
         grid=Grid(grid_crs, transform, width, height),
         dtype=dtype,
-        nodata=nodata,
+        nodata=_valid_nodata(path, nodata, dtype, chosen),
         block_height=block_h,
         block_width=block_w,
+        band=chosen,
     )
 
 
@@ -755,6 +961,8 @@ class PixelAreaModel:
         # about 4 km between lattice nodes: bilinear error < 1e-7 (TM, 30°N)
         mid = pixel_area_m2(grid, grid.height // 2, grid.width // 2)
         step = int(np.clip(4000.0 / math.sqrt(float(mid)), 1, AREA_LATTICE_STEP))
+        # at most _LATTICE_NODES nodes a side, whatever the raster's size
+        step = max(step, -(-max(grid.width, grid.height) // _LATTICE_NODES))
         lr = np.unique(np.r_[np.arange(0, grid.height, step), grid.height - 1])
         lc = np.unique(np.r_[np.arange(0, grid.width, step), grid.width - 1])
         lattice = pixel_area_m2(grid, lr[:, None], lc[None, :])
@@ -861,6 +1069,16 @@ _BLOCK = 256
 #: most cells of one packed feature.
 _ATLAS_WIDTH = 4096
 _ATLAS_CELLS = 1 << 24
+#: Default most work cells :func:`coverage_fractions` takes on: boundary-band
+#: pixels (boundary length in pixels × band width) plus one per zone and
+#: raster row. Its peak memory is about :data:`BYTES_PER_CELL` per cell
+#: (measured: 2.2 GB for 2.5e7 cells, Chongqing's districts at 3 m), so the
+#: default stays near 3 GB; Chongqing's districts reach it at about 2.5 m
+#: pixels. Settable (``max_cells=``, ``forestsink coverage
+#: --max-boundary-cells``).
+MAX_BAND_CELLS = 30_000_000
+#: Approximate peak memory (bytes) per work cell of :func:`coverage_fractions`.
+BYTES_PER_CELL = 90
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
@@ -1122,6 +1340,88 @@ def _exactextract_cells(features, width: int, height: int):
     ]
 
 
+def _work_cells(pix: np.ndarray, grid: Grid) -> tuple[int, float]:
+    """Estimate the work cells of zones in pixel space (clipped to the grid).
+
+    Returns (cells, boundary length in pixels): the boundary band holds about
+    length × (2 r + 2) pixels (r = :data:`BAND_DIAGONALS` diagonals, plus the
+    pixels the band's edges cut), and every zone row inside the grid holds at
+    least one run. Vector work only: nothing the size of the band is made.
+    """
+    import shapely
+
+    ok = np.flatnonzero([g is not None for g in pix])
+    if len(ok) == 0:
+        return 0, 0.0
+    length = float(shapely.length(pix[ok]).sum())
+    b = shapely.bounds(pix[ok])
+    rows = np.clip(np.ceil(-b[:, 1]), 0, grid.height) - np.clip(
+        np.floor(-b[:, 3]), 0, grid.height
+    )
+    width = 2.0 * BAND_DIAGONALS * math.sqrt(2.0) + 2.0
+    return int(length * width + rows.sum()), length
+
+
+def _refuse_work(cells: int, length: float, grid: Grid, max_cells: int) -> None:
+    """Raise :class:`WorkLimitError` when *cells* exceeds *max_cells*."""
+    if cells <= max_cells:
+        return
+    t = grid.transform
+    unit = "°" if grid.crs.is_geographic else " m"
+    gb = cells * BYTES_PER_CELL / 1e9
+    factor = math.ceil(cells / max_cells * 10) / 10  # cells ~ 1 / pixel size
+    size = f"{abs(t.a):g}{unit} x {abs(t.e):g}{unit}"
+    coarser = f"{abs(t.a) * factor:g} {abs(t.e) * factor:g}"
+    raise WorkLimitError(
+        f"栅格 {grid.width:,} x {grid.height:,} 像元（像元 {size}）：区域边界长约 "
+        f"{length:,.0f} 像元，精确计算边界像元需约 {cells:,} 个单元、约 {gb:.1f} GB "
+        f"内存，超过上限 {max_cells:,} 个单元；未开始计算。请用更粗的栅格（如 "
+        f"`gdalwarp -tr {coarser} -r mode IN.tif OUT.tif`），或更少、更小的区域；"
+        "内存足够时可提高 --max-boundary-cells。 / "
+        f"the raster is {grid.width:,} x {grid.height:,} pixels of {size}: the zone "
+        f"boundaries are about {length:,.0f} pixels long, so their exact boundary "
+        f"pixels need about {cells:,} work cells and {gb:.1f} GB of memory, above "
+        f"the limit of {max_cells:,} cells; nothing was computed. Use a coarser "
+        f"raster (e.g. `gdalwarp -tr {coarser} -r mode IN.tif OUT.tif`) or fewer, "
+        "smaller zones; with enough memory, raise --max-boundary-cells."
+    )
+
+
+def check_work(geoms, grid: Grid, *, crs=None, max_cells: int = MAX_BAND_CELLS):
+    """Refuse zones whose boundary work on *grid* exceeds *max_cells*.
+
+    Parameters
+    ----------
+    geoms : geopandas.GeoSeries, GeoDataFrame or array of geometries
+        Zone polygons in any CRS (reprojected to the grid's CRS, as
+        :func:`zone_weights` does).
+    grid : Grid
+    crs : optional (default: None)
+        CRS of *geoms* when they do not carry one.
+    max_cells : int, optional (default: :data:`MAX_BAND_CELLS`)
+        Most work cells (boundary-band pixels plus zone rows).
+
+    Returns
+    -------
+    int
+        The estimated work cells.
+
+    Raises
+    ------
+    WorkLimitError
+        Above *max_cells*, before anything the size of the band is allocated.
+    """
+    if hasattr(geoms, "geometry"):
+        geoms = geoms.geometry
+    src_crs = getattr(geoms, "crs", None) if crs is None else crs
+    values = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    pix = _to_pixels(_polygonal(_prepare_zones(values, src_crs, grid)), grid)
+    _clip_to_grid(pix, grid.height, grid.width)
+    cells, length = _work_cells(pix, grid)
+    _refuse_work(cells, length, grid, max_cells)
+    return cells
+
+
 def _band_cells(pix: np.ndarray, grid: Grid):
     """Exact coverage of each zone's boundary band: (zone, row, col, fraction)."""
     parts, owner = _band_pieces(pix, grid)
@@ -1160,7 +1460,9 @@ def _band_cells(pix: np.ndarray, grid: Grid):
     )
 
 
-def coverage_fractions(geoms, grid: Grid) -> Fractions:
+def coverage_fractions(
+    geoms, grid: Grid, *, max_cells: int | None = MAX_BAND_CELLS
+) -> Fractions:
     """Return the exact share of each pixel covered by each polygon.
 
     Parameters
@@ -1171,6 +1473,10 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
         is an empty zone). Zone *i* is ``geoms[i]``. Zones may overlap.
     grid : Grid
         The pixel grid.
+    max_cells : int or None, optional (default: :data:`MAX_BAND_CELLS`)
+        Most work cells (boundary-band pixels plus zone rows), estimated from
+        the boundary length in pixels before anything is allocated; memory
+        is about :data:`BYTES_PER_CELL` bytes per cell. None: no limit.
 
     Returns
     -------
@@ -1178,6 +1484,12 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
         Runs of fully covered pixels and boundary pixels with their share,
         for pixels inside the grid (fractions as exactextract gives them,
         float32 precision; shares within 1e-6 of 1 count as whole).
+
+    Raises
+    ------
+    WorkLimitError
+        The estimated work exceeds *max_cells* (a raster whose pixels are
+        tiny against the zones: its header may claim 10¹² pixels).
 
     Notes
     -----
@@ -1212,6 +1524,8 @@ def coverage_fractions(geoms, grid: Grid) -> Fractions:
     pix = _to_pixels(geoms, grid)
     h, w = grid.height, grid.width
     _clip_to_grid(pix, h, w)
+    if max_cells is not None:
+        _refuse_work(*_work_cells(pix, grid), grid, max_cells)
     ok = np.flatnonzero([g is not None for g in pix])
     with ThreadPoolExecutor(1, thread_name_prefix="core") as pool:
         # the core (below) is computed while exactextract runs: GEOS releases
@@ -1406,6 +1720,7 @@ def zone_weights(
     *,
     crs=None,
     areas: PixelAreaModel | None = None,
+    max_cells: int | None = MAX_BAND_CELLS,
 ) -> ZoneWeights:
     """Compute every zone's pixel weights on a grid (once per grid).
 
@@ -1420,11 +1735,18 @@ def zone_weights(
         CRS of *geoms* when they do not carry one.
     areas : PixelAreaModel, optional (default: None)
         Reuse a model built for this grid.
+    max_cells : int or None, optional (default: :data:`MAX_BAND_CELLS`)
+        Most work cells; see :func:`coverage_fractions`.
 
     Returns
     -------
     ZoneWeights
         Weights in m² on the ellipsoid of the grid's geodetic CRS.
+
+    Raises
+    ------
+    WorkLimitError
+        Above *max_cells*, before anything the size of the band is allocated.
     """
     import shapely
 
@@ -1433,7 +1755,7 @@ def zone_weights(
     src_crs = getattr(geoms, "crs", None) if crs is None else crs
     values = np.asarray(getattr(geoms, "values", geoms), dtype=object)
     local = _prepare_zones(values, src_crs, grid)
-    frac = coverage_fractions(local, grid)
+    frac = coverage_fractions(local, grid, max_cells=max_cells)
     n = len(local)
     areas = areas or PixelAreaModel.build(grid)
     row, col, length, zone = _split_runs(frac, areas.run_piece)
@@ -1514,17 +1836,38 @@ def _windows(grid: Grid, block: tuple[int, int], window_pixels: int):
         )
 
 
-def _read_window(src, info_offset, row0, col0, height, width, fill):
-    """Read rows/cols of the reference grid from a raster offset by (dr, dc)."""
+def _open(path: Path):
+    """Open a raster for reading; GDAL's failure becomes :class:`RasterFileError`."""
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except RasterioError as err:
+        raise raster_read_error(path, err) from err
+
+
+def _read_window(src, info, info_offset, row0, col0, height, width, fill):
+    """Read rows/cols of the reference grid from a raster offset by (dr, dc).
+
+    A read GDAL fails (a damaged tile, a VRT source gone) raises
+    :class:`RasterFileError` naming *info*'s file.
+    """
+    from rasterio.errors import RasterioError
     from rasterio.windows import Window
 
     dr, dc = info_offset
     r, c = row0 - dr, col0 - dc
     inside = r >= 0 and c >= 0 and r + height <= src.height and c + width <= src.width
     window = Window(c, r, width, height)
-    if inside:
-        return src.read(1, window=window)
-    return src.read(1, window=window, boundless=True, fill_value=fill)
+    try:
+        if inside:
+            return src.read(info.band, window=window)
+        return src.read(info.band, window=window, boundless=True, fill_value=fill)
+    except RasterioError as err:
+        raise raster_read_error(info.path, err) from err
 
 
 def _gather(flat_len, start, lengths, arange):
@@ -1646,8 +1989,10 @@ def _count_bands(rasters, weights, scheme, bands, *, joint, tick):
         "stride": k * k if use_joint else k,
     }
     with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024):
-        sources = [rasterio.open(info.path) for info in rasters]
+        sources = []
         try:
+            for info in rasters:
+                sources.append(_open(info.path))
             for r0, r1, chunks in bands:
                 bounds = np.array([r0, r1], dtype=weights.row.dtype)
                 a, b = np.searchsorted(weights.row, bounds)
@@ -1658,9 +2003,9 @@ def _count_bands(rasters, weights, scheme, bands, *, joint, tick):
                     if items is not None:
                         c0, c1 = items["c0"], items["c1"]
                         data = [
-                            _read_window(src, off, r0, c0, r1 - r0, c1 - c0, fill)
-                            for src, off, fill in zip(
-                                sources, offsets, fills, strict=True
+                            _read_window(src, info, off, r0, c0, r1 - r0, c1 - c0, fill)
+                            for src, info, off, fill in zip(
+                                sources, rasters, offsets, fills, strict=True
                             )
                         ]
                         _count_window(
@@ -2461,6 +2806,8 @@ def compute_coverage(
     scheduler: str | None = None,
     partitions: int | None = None,
     max_unknown_pct: float = MAX_UNKNOWN_PCT,
+    band: int | None = None,
+    max_cells: int | None = MAX_BAND_CELLS,
 ) -> CoverageResult:
     """Forest coverage per zone for one or two years, and its change.
 
@@ -2496,6 +2843,14 @@ def compute_coverage(
         Largest share (percent of the zones' measured area) of pixels whose
         codes the class table does not list; above it the raster is refused
         (a wrong ``--product``), below it they are excluded with a warning.
+    band : int, optional (default: None, band 1)
+        Band of the rasters holding the class codes (1-based); see
+        :func:`inspect_raster` (several bands and no *band*: band 1, with a
+        :class:`~forestsink.errors.RasterWarning`).
+    max_cells : int or None, optional (default: :data:`MAX_BAND_CELLS`)
+        Most work cells of the zone weights (boundary-band pixels plus zone
+        rows, about :data:`BYTES_PER_CELL` bytes each); checked from the
+        zones' boundary length in pixels before anything is allocated.
 
     Returns
     -------
@@ -2512,6 +2867,10 @@ def compute_coverage(
         Two rasters on non-aligned grids.
     UnknownClassError
         More than *max_unknown_pct* of the zones holds unlisted codes.
+    RasterFileError
+        A raster is not a raster, truncated or damaged, or not georeferenced.
+    WorkLimitError
+        The zone weights would need more than *max_cells* work cells.
     CoverageError
         Any other unusable input.
     """
@@ -2521,40 +2880,56 @@ def compute_coverage(
     if not 1 <= len(paths) <= 2:
         raise CoverageError("give one raster, or two for the change between years.")
     scheme = read_class_scheme(product, classes, water_in_land=water_in_land)
-    infos = [inspect_raster(p, crs=crs) for p in paths]
+    infos = [inspect_raster(p, crs=crs, band=band) for p in paths]
     label = _resolve_years(paths, years)
     if len(infos) == 2:
         infos[1].grid.offset_in(infos[0].grid)
     zone_set = (
         zones if isinstance(zones, ZoneSet) else read_zones(zones, id_column=zone_id)
     )
-    if engine == "local":
-        weights = zone_weights(zone_set.geoms, infos[0].grid)
+    if engine not in ("local", "dask"):
+        raise CoverageError(f"--engine {engine!r}: use local or dask.")
+    try:
+        if engine == "local":
+            weights = zone_weights(zone_set.geoms, infos[0].grid, max_cells=max_cells)
+        else:
+            from forestsink.coverage_dask import count_classes_dask
+
+            weights = None
+            areas, covered, _pixels = count_classes_dask(
+                infos,
+                zone_set.geoms,
+                scheme,
+                years=label,
+                partitions=partitions,
+                scheduler=scheduler,
+                progress=progress,
+                max_cells=max_cells,
+            )
+    except WorkLimitError as err:
+        raise WorkLimitError(f"{infos[0].path.name}: {err}") from err
+    except MemoryError as err:  # the limit was raised past this machine's memory
+        name = infos[0].path.name
+        raise WorkLimitError(
+            f"{name}: 计算区县边界像元时内存不足（{err or 'MemoryError'}）；请用更粗"
+            "的栅格或更少的区域，或把 --max-boundary-cells 调回默认值，让超限的"
+            f"栅格在分配前被拒绝。 / {name}: out of memory while computing the exact "
+            f"boundary pixels ({err or 'MemoryError'}); use a coarser raster or fewer "
+            "zones, or leave --max-boundary-cells at its default so that such a "
+            "raster is refused before memory is allocated."
+        ) from err
+    if weights is not None:
         messages = _check_overlap(
             weights.covered_m2, weights.inside_share, infos[0], zone_set
         )
         areas = count_classes(infos, weights, scheme, years=label, progress=progress)
-    elif engine == "dask":
-        from forestsink.coverage_dask import count_classes_dask
-
-        weights = None
-        areas, covered, _pixels = count_classes_dask(
-            infos,
-            zone_set.geoms,
-            scheme,
-            years=label,
-            partitions=partitions,
-            scheduler=scheduler,
-            progress=progress,
-        )
+    else:
         messages = _check_overlap(
             covered,
             _inside_share(zone_set.geoms, covered, infos[0].grid),
             infos[0],
             zone_set,
         )
-    else:
-        raise CoverageError(f"--engine {engine!r}: use local or dask.")
     messages += _check_unknown(areas, infos, scheme, max_unknown_pct=max_unknown_pct)
     table = coverage_table(
         areas, zone_set, scheme, zone_area_m2=area_m2(zone_set.geoms)
@@ -2714,15 +3089,34 @@ def make_overlay(
     Returns
     -------
     Overlay
+        Covering the zones' extent inside the raster (cells outside the zones
+        are transparent), so a raster far larger than the zones (a header
+        claiming 10¹² pixels) is not read whole.
     """
     import rasterio
+    import shapely
     from affine import Affine
     from pyproj import Transformer
     from rasterio.enums import Resampling
+    from rasterio.errors import RasterioError
     from rasterio.features import rasterize
     from rasterio.warp import calculate_default_transform, reproject
+    from rasterio.windows import Window
 
-    grid = rasters[0].grid
+    full = rasters[0].grid
+    local = _prepare_zones(zones.geoms.geometry.values, zones.geoms.crs, full)
+    # only the zones' extent: cells outside them are transparent anyway, and a
+    # raster far larger than the zones is not read whole
+    t0 = full.transform
+    present = [g for g in local if g is not None and not g.is_empty]
+    xmin, ymin, xmax, ymax = shapely.total_bounds(present) if present else full.bounds
+    cols = sorted(((xmin - t0.c) / t0.a, (xmax - t0.c) / t0.a))
+    rows = sorted(((ymax - t0.f) / t0.e, (ymin - t0.f) / t0.e))
+    c0 = min(max(math.floor(cols[0]), 0), full.width - 1)
+    c1 = max(min(math.ceil(cols[1]), full.width), c0 + 1)
+    r0 = min(max(math.floor(rows[0]), 0), full.height - 1)
+    r1 = max(min(math.ceil(rows[1]), full.height), r0 + 1)
+    grid = Grid(full.crs, t0 @ Affine.translation(c0, r0), c1 - c0, r1 - r0)
     block = max(1, math.ceil(max(grid.width, grid.height) / max_size))
     oh, ow = math.ceil(grid.height / block), math.ceil(grid.width / block)
     t = grid.transform
@@ -2730,25 +3124,29 @@ def make_overlay(
     coarse = Affine(t.a * sx, 0.0, t.c, 0.0, t.e * sy, t.f)
     classes = []
     for info in rasters:
-        dr, dc = info.grid.offset_in(grid)
-        with rasterio.open(info.path) as src:
-            if (dr, dc) == (0, 0) and info.grid.width == grid.width:
-                values = src.read(1, out_shape=(oh, ow), resampling=Resampling.mode)
-            else:
-                from rasterio.windows import Window
-
+        dr, dc = info.grid.offset_in(full)
+        window = Window(c0 - dc, r0 - dr, grid.width, grid.height)
+        within = (
+            window.col_off >= 0
+            and window.row_off >= 0
+            and window.col_off + window.width <= info.grid.width
+            and window.row_off + window.height <= info.grid.height
+        )
+        with rasterio.Env(GDAL_CACHEMAX=64 * 1024 * 1024), _open(info.path) as src:
+            try:
                 values = src.read(
-                    1,
-                    window=Window(-dc, -dr, grid.width, grid.height),
+                    info.band,
+                    window=window,
                     out_shape=(oh, ow),
                     resampling=Resampling.mode,
-                    boundless=True,
+                    boundless=not within,
                     fill_value=info.nodata or 0,
                 )
+            except RasterioError as err:
+                raise raster_read_error(info.path, err) from err
         classes.append(scheme.lut(info.nodata, max_code=info.max_code)[values])
-    local = _prepare_zones(zones.geoms.geometry.values, zones.geoms.crs, grid)
     inside = rasterize(
-        [(g, 1) for g in local if g is not None and not g.is_empty],
+        [(g, 1) for g in present],
         out_shape=(oh, ow),
         transform=coarse,
         fill=0,
@@ -2777,10 +3175,6 @@ def make_overlay(
     return Overlay(image, (south, west, north, east), tuple(years), block)
 
 
-def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
-
-
 def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
     """Write the overlay as a paletted PNG and a JSON sidecar (same stem).
 
@@ -2793,22 +3187,21 @@ def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
     Returns
     -------
     list of Path
-        The PNG and the JSON.
+        The PNG and the JSON, each written atomically (``forestsink.io``'s
+        one atomic write): an unwritable place raises
+        :class:`~forestsink.errors.TableFileError` naming the file and
+        leaves no partial file.
     """
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise CoverageError(f"{path}: the overlay is a .png file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_bytes(overlay.png())
     side = path.with_suffix(".json")
-    side_tmp = _tmp(side)
-    side_tmp.write_text(
-        json.dumps(overlay.meta(path.name), ensure_ascii=False, indent=1),
-        encoding="utf-8",
-    )
-    tmp.replace(path)
-    side_tmp.replace(side)
+    png = overlay.png()
+    meta = json.dumps(overlay.meta(path.name), ensure_ascii=False, indent=1)
+    with _atomic(path) as tmp:
+        tmp.write_bytes(png)
+    with _atomic(side) as side_tmp:
+        side_tmp.write_text(meta, encoding="utf-8")
     return [path, side]
 
 

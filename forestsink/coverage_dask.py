@@ -31,10 +31,12 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from forestsink.coverage import (
+    MAX_BAND_CELLS,
     ClassAreas,
     ClassScheme,
     Grid,
     RasterInfo,
+    check_work,
     count_classes,
     zone_weights,
 )
@@ -77,7 +79,8 @@ def _band_grid(grid: Grid, r0: int, r1: int) -> Grid:
 
 def _count_band(infos, geoms, grid, r0, r1, scheme, years, joint):
     """One task: weights of rows [r0, r1) and their class areas."""
-    weights = zone_weights(geoms, _band_grid(grid, r0, r1))
+    # the whole was checked against the work limit before the bands were sent
+    weights = zone_weights(geoms, _band_grid(grid, r0, r1), max_cells=None)
     areas = count_classes(infos, weights, scheme, years=years, joint=joint, threads=1)
     pixels = float(weights.length.sum()) + float(len(weights.p_row))
     return areas.per_year, areas.joint, areas.unknown, weights.covered_m2, pixels
@@ -94,6 +97,7 @@ def count_classes_dask(
     client=None,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_cells: int | None = MAX_BAND_CELLS,
 ) -> tuple[ClassAreas, np.ndarray, float]:
     """Area per zone and class on Dask workers, band by band.
 
@@ -118,6 +122,9 @@ def count_classes_dask(
         ``LocalCluster`` on this machine.
     progress : callable, optional (default: None)
         ``progress(done, total)`` as bands finish.
+    max_cells : int or None, optional (default: ``MAX_BAND_CELLS``)
+        Most work cells of all bands' weights together, checked here before
+        any band is sent (:func:`~forestsink.coverage.check_work`).
 
     Returns
     -------
@@ -131,6 +138,8 @@ def count_classes_dask(
     from forestsink.distributed import dask_client
 
     grid = rasters[0].grid
+    if max_cells is not None:
+        check_work(geoms, grid, max_cells=max_cells)
     with dask_client(client, scheduler) as active:
         n_workers = max(len(active.scheduler_info().get("workers", {})), 1)
         bands = row_bands(

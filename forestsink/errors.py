@@ -79,3 +79,20 @@ class UnknownClassWarning(ForestsinkWarning):
 
 class PartialOverlapWarning(ForestsinkWarning):
     """Some zones lie partly or wholly outside the raster."""
+
+
+# --------------------------------------------------------------------------
+# hostile rasters (forestsink.coverage; issue 16 items 4 and 15)
+# --------------------------------------------------------------------------
+
+
+class RasterFileError(CoverageError):
+    """A raster cannot be read (truncated, damaged, not a raster, VRT source gone)."""
+
+
+class WorkLimitError(CoverageError):
+    """A computation would need more memory than its stated, settable limit."""
+
+
+class RasterWarning(ForestsinkWarning):
+    """A raster is used on an assumption (one band of several, no-data ignored)."""

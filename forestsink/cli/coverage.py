@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from forestsink.cli.options import out_option
 from forestsink.cli.table import visible
+
+_log = logging.getLogger(__name__)
 
 _TABLE_SUFFIXES = (".csv", ".xlsx", ".json", ".gpkg", ".geojson")
 
@@ -196,6 +200,25 @@ ellipsoid.
     "--product）/ Largest percent of the zone pixels whose codes the class table "
     "does not list; above it the raster is refused (usually a wrong --product).",
 )
+@click.option(
+    "--band",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="地类代码所在波段（从 1 起）；多波段栅格未指定时用第 1 波段并警告 / "
+    "Band holding the class codes (1-based). A raster with several bands and no "
+    "--band: band 1 is used, with a warning naming the band count.",
+)
+@click.option(
+    "--max-boundary-cells",
+    "max_cells",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="区县边界精确切分的工作单元上限（默认 30,000,000，约 90 字节/单元），"
+    "超过则在分配内存前拒绝 / Most work cells (default 30,000,000, about 90 "
+    "bytes each) of the exact boundary fractions: boundary-band pixels plus "
+    "zone rows. Above it the raster is refused before memory is allocated (tiny "
+    "pixels, or a header that claims 10^12 pixels).",
+)
 @out_option(
     "输出 (.csv/.xlsx/.json，或 .gpkg/.geojson 含区县面) / Output table "
     "(.csv, .xlsx, .json) or zones with figures (.gpkg, .geojson)."
@@ -216,6 +239,8 @@ def coverage_cmd(
     scheduler,
     partitions,
     max_unknown,
+    band,
+    max_cells,
     out,
 ) -> None:
     """由土地覆盖栅格计算森林覆盖率 / Forest coverage per district (see _HELP)."""
@@ -239,7 +264,10 @@ def coverage_cmd(
     rasters = [raster] if raster2 is None else [raster, raster2]
     year_list = _parse_years(year, years, len(rasters))
     bar, tick = _progress()
-    with warnings.catch_warnings(record=True) as caught:
+    # every warning of the run is caught: forestsink's are printed, the rest
+    # (numpy, GDAL, pyogrio) are logged for -v; GDAL's own log records are
+    # held back to -v as well (each failure is a message of its own)
+    with warnings.catch_warnings(record=True) as caught, _quiet_gdal():
         warnings.simplefilter("always", ForestsinkWarning)
         with bar:
             result = compute_coverage(
@@ -256,6 +284,8 @@ def coverage_cmd(
                 scheduler=scheduler,
                 partitions=partitions,
                 max_unknown_pct=max_unknown,
+                band=band,
+                **({} if max_cells is None else {"max_cells": max_cells}),
             )
         image = (
             make_overlay(
@@ -264,14 +294,36 @@ def coverage_cmd(
             if overlay
             else None
         )
+        _print_warnings(caught, ForestsinkWarning)
+        caught.clear()
+        _print_summary(result)
+        written = write_coverage(result, out)
+        if image is not None:
+            written += write_overlay(image, overlay)
+        _print_warnings(caught, ForestsinkWarning)
+    for path in written:
+        click.echo(f"已写出 / Written: {path}")
+
+
+def _print_warnings(caught, ours) -> None:
+    """Print forestsink's warnings; log the others (numpy, GDAL) for -v."""
     for item in caught:
-        if issubclass(item.category, ForestsinkWarning):
+        if issubclass(item.category, ours):
             click.secho(
                 f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
             )
-    _print_summary(result)
-    written = write_coverage(result, out)
-    if image is not None:
-        written += write_overlay(image, overlay)
-    for path in written:
-        click.echo(f"已写出 / Written: {path}")
+        else:
+            _log.info("%s: %s", item.category.__name__, item.message)
+
+
+@contextmanager
+def _quiet_gdal():
+    """Hold GDAL's log records (rasterio loggers) below -v."""
+    logger = logging.getLogger("rasterio")
+    before = logger.level
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)

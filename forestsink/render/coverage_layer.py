@@ -7,7 +7,9 @@ import pandas as pd
 from forestsink.io import read_table
 
 
-def coverage_for_report(rasters, *, product: str = "clcd", classes=None):
+def coverage_for_report(
+    rasters, *, product: str = "clcd", classes=None, band: int | None = None
+):
     """Compute district coverage and the overlay image for the report.
 
     Parameters
@@ -18,6 +20,9 @@ def coverage_for_report(rasters, *, product: str = "clcd", classes=None):
         Class preset (see :mod:`forestsink.coverage`).
     classes : path, optional (default: None)
         A user's class table.
+    band : int, optional (default: None, band 1)
+        Band holding the class codes; several bands and no *band*: band 1,
+        with a :class:`~forestsink.errors.RasterWarning`.
 
     Returns
     -------
@@ -30,7 +35,11 @@ def coverage_for_report(rasters, *, product: str = "clcd", classes=None):
     from forestsink.coverage import OVERLAY_LEGEND, compute_coverage, make_overlay
 
     result = compute_coverage(
-        list(rasters), product=product, classes=classes, zones="districts"
+        list(rasters),
+        product=product,
+        classes=classes,
+        zones="districts",
+        band=band,
     )
     table = result.table[result.table["level"].isin(["city", "district"])].copy()
     overlay = make_overlay(
