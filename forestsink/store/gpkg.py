@@ -224,38 +224,35 @@ def utc_now() -> str:
 COORDINATE_DECIMALS = 9
 
 
-def normalize_geometries(geoms, *, rounded: bool = False) -> np.ndarray:
-    """Put polygons in one canonical ring order before they are stored or hashed.
+def normalize_geometries(geoms) -> np.ndarray:
+    """Put polygons in one canonical form for the content hash.
 
-    GEOS's normal form is applied (:func:`shapely.normalize`): exterior rings
-    clockwise and holes counter-clockwise, each ring starting at its
-    lowest-left vertex, parts and holes in a fixed order. The same polygons
-    written by a Shapefile writer (clockwise rings), a GeoPackage writer
-    (counter-clockwise) or with rings starting at another vertex are then the
-    same bytes, so a re-delivery in another form is recognised as unchanged.
-    With *rounded*, coordinates are first rounded to ``COORDINATE_DECIMALS``
-    decimal places of a degree (1e-9°, about 0.1 mm), as the content hash
-    needs; the stored geometry is not rounded, so its area is the area
-    computed at ingest.
+    Coordinates are rounded to ``COORDINATE_DECIMALS`` decimal places of a
+    degree (1e-9°, about 0.1 mm in EPSG:4490), then GEOS's normal form is
+    applied (:func:`shapely.normalize`): exterior rings clockwise and holes
+    counter-clockwise, each ring starting at its lowest-left vertex, parts
+    and holes in a fixed order. The same polygons written by a Shapefile
+    writer (clockwise rings), a GeoPackage writer (counter-clockwise) or with
+    rings starting at another vertex then hash the same, so a re-delivery in
+    another form is recognised as unchanged. The store keeps the geometry as
+    delivered (its area is the one measured at ingest).
 
     Parameters
     ----------
     geoms : array of shapely geometries
         EPSG:4490 (degrees).
-    rounded : bool, optional (default: False)
-        Round the coordinates first (for hashing).
 
     Returns
     -------
     numpy.ndarray
-        The canonical geometries (same shapes, same area).
+        The canonical geometries (same shapes; areas equal to 1e-9° rounding).
     """
     import shapely
 
-    geoms = np.asarray(geoms)
-    if rounded:
-        geoms = shapely.transform(geoms, lambda xy: np.round(xy, COORDINATE_DECIMALS))
-    return shapely.normalize(geoms)
+    rounded = shapely.transform(
+        np.asarray(geoms), lambda xy: np.round(xy, COORDINATE_DECIMALS)
+    )
+    return shapely.normalize(rounded)
 
 
 def content_hashes(frame, *, geometries=None) -> list[str]:
@@ -269,9 +266,9 @@ def content_hashes(frame, *, geometries=None) -> list[str]:
     then the WKB. (Missing values were once written as NUL, which pandas'
     ``astype(str)`` turned into empty text; the hashes keep that.)
 
-    The store hashes geometries in canonical form (:func:`normalize_geometries`
-    with ``rounded=True``, passed as *geometries*); without *geometries* the
-    frame's own are rounded here, as always.
+    The store hashes geometries in canonical form (:func:`normalize_geometries`,
+    passed as *geometries*); without *geometries* the frame's own are rounded
+    here, as always.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -1394,12 +1391,11 @@ def staging_table(chunk):
     import pyarrow as pa
 
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
-    geoms = normalize_geometries(chunk.geometry.values)
     columns = {}
     for name in _STAGED_FIELDS:
         kind = VERSION_FIELDS[name]
         if name == "content_hash":
-            hashed = normalize_geometries(chunk.geometry.values, rounded=True)
+            hashed = normalize_geometries(chunk.geometry.values)
             hashes = content_hashes(chunk, geometries=hashed)
             columns[name] = pa.array(hashes, pa.string())
         elif name in chunk:
@@ -1409,7 +1405,7 @@ def staging_table(chunk):
             columns[name] = pa.array(values, types[kind], from_pandas=True)
         else:
             columns[name] = pa.nulls(len(chunk), types[kind])
-    columns["geom"] = to_gpkg_blobs(geoms)
+    columns["geom"] = to_gpkg_blobs(chunk.geometry.values)
     return pa.table(columns), shapely_bounds(chunk)
 
 

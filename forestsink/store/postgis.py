@@ -550,7 +550,6 @@ class PostGISStore(WithdrawMixin):
         is one round of bulk SQL, not a query per polygon.
         """
         frame = frame.reset_index(drop=True)
-        geoms = normalize_geometries(frame.geometry.values)
         columns = {
             "ord": list(range(len(frame))),
             **{
@@ -559,9 +558,9 @@ class PostGISStore(WithdrawMixin):
             },
             "content_hash": content_hashes(
                 frame,
-                geometries=normalize_geometries(frame.geometry.values, rounded=True),
+                geometries=normalize_geometries(frame.geometry.values),
             ),
-            "geom": _hex_ewkb(geoms) if len(frame) else [],
+            "geom": _hex_ewkb(frame.geometry.values) if len(frame) else [],
         }
         counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
         with self.transaction() as conn:
