@@ -76,6 +76,7 @@ from forestsink.errors import (
     ForestsinkError,
     GridMismatchError,
     NoOverlapError,
+    OptionError,
     PartialOverlapWarning,
     RasterFileError,
     RasterWarning,
@@ -2745,6 +2746,12 @@ def _check_unknown(
     covers, no data included), in percent; a code's own share is the total
     share split by its pixel count.
     """
+    if not (math.isfinite(max_unknown_pct) and max_unknown_pct >= 0):
+        # NaN would make every comparison false: the check would be off
+        raise OptionError(
+            f"max_unknown_pct={max_unknown_pct!r}: give a finite percent ≥ 0 / "
+            "请给出有限的百分比。"
+        )
     messages = []
     presets = _preset_codes()
     for i, (info, found) in enumerate(zip(rasters, areas.unknown, strict=True)):

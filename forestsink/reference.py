@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forestsink.errors import ReferenceDataError, UnknownNameError
+from forestsink.errors import ReferenceDataError, TableFileError, UnknownNameError
+from forestsink.io import read_table
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -142,15 +143,9 @@ def _read_csv(path: Path, *, dtype: dict | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise ReferenceDataError(f"{path}: file not found.")
     try:
-        return pd.read_csv(
-            path, dtype=dtype or str, keep_default_na=False, encoding="utf-8-sig"
-        )
-    except UnicodeDecodeError as err:
-        raise ReferenceDataError(
-            f"{path}: not UTF-8 ({err}). Save the table as UTF-8 CSV and retry."
-        ) from err
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise ReferenceDataError(f"{path}: cannot be parsed as CSV: {err}") from err
+        return read_table(path, dtype=dtype or str)
+    except TableFileError as err:
+        raise ReferenceDataError(str(err)) from err
 
 
 def _validate(df: pd.DataFrame, schema, path: Path) -> pd.DataFrame:

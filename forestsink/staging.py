@@ -48,6 +48,7 @@ STAGED_COLUMNS = (
     "stock_volume_m3",
     "area_reported_mu",
     "area_mu",
+    "attrs",
     "source_file",
     "source_row",
 )

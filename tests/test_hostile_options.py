@@ -72,3 +72,42 @@ def test_infinite_coordinate_with_fix_is_an_error_without_warnings(tmp_path):
         str(w.message) for w in caught
     ]
     assert not store.exists()
+
+
+def test_max_unknown_nan_cannot_switch_the_product_check_off(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["coverage", "x.tif", "--product", "clcd", "--max-unknown", "nan"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--max-unknown" in result.output and "Traceback" not in result.output
+
+
+def test_a_gbk_parameter_table_is_read_by_the_shared_reader(tmp_path):
+    """--params/--rules files go through io.read_table: GBK CSV is accepted."""
+    from forestsink.reference import _path, read_carbon_parameters
+
+    text = _path("carbon_parameters.csv").read_text(encoding="utf-8")
+    gbk = tmp_path / "params_gbk.csv"
+    gbk.write_bytes(text.encode("gb18030"))
+    table = read_carbon_parameters(gbk)
+    shipped = read_carbon_parameters()
+    assert table["name_zh"].tolist() == shipped["name_zh"].tolist()  # 马尾松 …
+    assert table["value"].tolist() == shipped["value"].tolist()
+
+
+def test_stage_keeps_the_delivered_attributes(tmp_path):
+    """A staged dataset keeps attrs (before/after volumes live there)."""
+    import json
+
+    from forestsink.dataset import read_partitions
+    from forestsink.staging import stage_deliveries
+
+    gdf = GEN.base_frame()
+    gdf["改造前蓄积"] = [100.0, 200.0, 300.0]
+    path = GEN.write_gpkg(gdf, tmp_path / "d.gpkg")
+    out = tmp_path / "ds"
+    stage_deliveries([path], out)
+    frame = read_partitions(out, ["500101"], columns=["key", "attrs"])
+    stored = sorted(json.loads(a)["改造前蓄积"] for a in frame["attrs"])
+    assert stored == [100.0, 200.0, 300.0]

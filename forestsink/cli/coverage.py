@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from forestsink.cli.options import out_option
+from forestsink.cli.options import finite_number, out_option
 from forestsink.cli.table import visible
 
 _log = logging.getLogger(__name__)
@@ -193,6 +193,7 @@ ellipsoid.
     "--max-unknown",
     "max_unknown",
     type=click.FloatRange(0, 100),
+    callback=finite_number,
     default=5.0,
     show_default=True,
     metavar="PCT",
