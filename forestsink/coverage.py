@@ -2365,9 +2365,28 @@ def _refuse_duplicate_ids(path: Path, column: str, ids: pd.Series) -> None:
     )
 
 
-def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
+def read_zone_layer(path: str | Path):
+    """Read a polygon zone file with the delivery reader's encoding rules.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any polygon layer GDAL reads; a Shapefile's text encoding is decided
+        from its .cpg or its bytes (:func:`_zone_encoding`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        In the file's CRS (which must be set).
+
+    Raises
+    ------
+    ZoneFileError, CRSError
+        Unreadable file, or no CRS; the message says what to do.
+    """
     import geopandas as gpd
 
+    path = Path(path)
     encoding = _zone_encoding(path)
     try:
         gdf = gpd.read_file(
@@ -2386,6 +2405,13 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
             f"{path}: 区域文件没有坐标系 / the zone layer has no CRS (.prj); add "
             "one, e.g. `ogr2ogr -a_srs EPSG:4490 OUT IN`."
         )
+    return gdf
+
+
+def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
+    import geopandas as gpd
+
+    gdf = read_zone_layer(path)
     poly = gdf.geom_type.isin(["Polygon", "MultiPolygon"])
     if not poly.all():
         raise ZoneFileError(

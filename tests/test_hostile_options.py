@@ -111,3 +111,18 @@ def test_stage_keeps_the_delivered_attributes(tmp_path):
     frame = read_partitions(out, ["500101"], columns=["key", "attrs"])
     stored = sorted(json.loads(a)["改造前蓄积"] for a in frame["attrs"])
     assert stored == [100.0, 200.0, 300.0]
+
+
+def test_stage_zones_read_like_coverage_zones(tmp_path):
+    """stage --zones goes through the zone reader: a bad file gets its message."""
+    delivery = GEN.write_gpkg(GEN.base_frame(), tmp_path / "d.gpkg")
+    zones = tmp_path / "zones.gpkg"
+    zones.write_text("not a layer")
+    result = CliRunner().invoke(
+        cli,
+        ["stage", str(delivery), "--out", str(tmp_path / "ds"), "--zones", str(zones)],
+    )
+    assert result.exit_code == 1, result.output
+    assert "cannot read the zone layer" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "ds").exists()

@@ -60,9 +60,9 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
 
     zone_frame = None
     if zones:
-        import geopandas as gpd
+        from forestsink.coverage import read_zone_layer
 
-        zone_frame = gpd.read_file(zones, engine="pyogrio")
+        zone_frame = read_zone_layer(zones)
         missing = {"adcode", "name_zh"} - set(zone_frame.columns)
         if missing:
             raise click.BadParameter(
