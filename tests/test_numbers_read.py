@@ -131,3 +131,23 @@ def test_text_in_the_area_column_does_not_switch_off_the_check(tmp_path, value):
     path = _delivery(tmp_path, [None, None, None], {0: value})
     issues = validate_delivery(read_delivery(path).frame).issues
     assert issues[issues["code"] == "not_a_number"]["value"].tolist() == [value]
+
+
+def test_rows_are_counted_in_the_file_when_read_in_chunks(tmp_path):
+    from forestsink.deliveries import IngestError
+
+    gdf = GEN.base_frame(n=12)
+    gdf["小班蓄积"] = ["100"] * 12
+    gdf.loc[7, "小班蓄积"] = "0x10"  # in the second chunk of 5
+    gdf.loc[11, "小班蓄积"] = "1,000"  # readable, in the third
+    path = GEN.write_gpkg(gdf, tmp_path / "万州_分块.gpkg")
+    store = GeoPackageStore(tmp_path / "store.gpkg")
+    with pytest.raises(IngestError) as err:
+        ingest_deliveries([path], store, chunk_size=5)
+    issues = err.value.report.issues
+    bad = issues[issues["code"] == "not_a_number"]
+    assert list(zip(bad["row"], bad["value"], strict=True)) == [(7, "0x10")]
+    _, (out,) = ingest_deliveries([path], store, chunk_size=5, skip_errors=True)
+    assert out["added"] == 11
+    live = store.current().set_index("key")
+    assert live.loc["500101/WZ-2013-012", "stock_volume_m3"] == 1000
