@@ -5,7 +5,9 @@
 opened, required column missing, CRS unknown, text encoding wrong). Problems
 with *features* (unknown type, broken geometry, bad year ...) are left in the
 frame for :func:`forestsink.validate.validate_delivery` to report, so that one
-report covers the whole delivery.
+report covers the whole delivery: an area or volume cell that is not a number
+(``254.6亩``, ``0x10``) is empty in the frame and named, with its column as
+delivered, in the ``unread_numbers`` column (JSON, only where a row has one).
 """
 
 from __future__ import annotations
