@@ -658,6 +658,7 @@ def validate_delivery(
         )
 
     _check_numbers(frame, issues, usable, area_mu)
+    _unread_numbers(frame, issues)
 
     # ---- overlap with the store ---------------------------------------------
     if existing is not None and len(existing):
@@ -673,6 +674,29 @@ def validate_delivery(
 
         added[frame.geometry.name] = from_shapely(geoms, crs=frame.crs)
     return ValidationResult(frame=frame.assign(**added), issues=issues.table())
+
+
+def _unread_numbers(frame, issues) -> None:
+    """Report number cells the read could not read (``unread_numbers``, JSON)."""
+    import json
+
+    from forestsink.ingest.read import NUMBER_ACTION
+
+    if "unread_numbers" not in frame:
+        return
+    unread = frame["unread_numbers"]
+    for i in np.flatnonzero(unread.notna().to_numpy()):
+        for field, column, value in json.loads(unread.iloc[i]):
+            issues.add(
+                i,
+                "error",
+                "not_a_number",
+                field,
+                value,
+                f"不是数字 / column {column!r} holds {value!r}, not a number: "
+                "it would be stored empty",
+                NUMBER_ACTION,
+            )
 
 
 def _inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:

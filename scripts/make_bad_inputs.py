@@ -954,6 +954,76 @@ def _no_type_col(folder):
     return write_shp(base_frame().drop(columns="工程类别"), folder / "万州_无类别.shp")
 
 
+def _text_column(gdf, column: str, values: dict) -> gpd.GeoDataFrame:
+    """Make *column* text (as delivered) and set some of its cells."""
+    gdf[column] = [str(v) for v in gdf[column]]
+    for i, value in values.items():
+        gdf.loc[i, column] = value
+    return gdf
+
+
+@case(
+    "area_text",
+    "attributes",
+    "not_a_number",
+    "待核实",
+    "面积(亩) = 待核实 (to be checked) in one row: not a number; refused naming "
+    "the row, the column and the value, never stored as an empty area (an "
+    "empty area switches off the area check).",
+)
+def _area_text(folder):
+    gdf = _text_column(base_frame(), "面积(亩)", {1: "待核实"})
+    return write_gpkg(gdf, folder / "万州_面积文字.gpkg")
+
+
+@case(
+    "area_with_unit",
+    "attributes",
+    "not_a_number",
+    "亩'",
+    "面积(亩) = '<area>亩' (the unit written in the cell): refused, the fix "
+    "says the unit belongs in the column name.",
+)
+def _area_unit(folder):
+    gdf = base_frame()
+    gdf = _text_column(gdf, "面积(亩)", {2: f"{gdf.loc[2, '面积(亩)']}亩"})
+    return write_gpkg(gdf, folder / "万州_面积带单位.gpkg")
+
+
+@case(
+    "volume_hex",
+    "attributes",
+    "not_a_number",
+    "0x10",
+    "小班蓄积 = 0x10 (hexadecimal): not a plain number; refused, never stored "
+    "as an empty volume.",
+)
+def _volume_hex(folder):
+    gdf = base_frame()
+    gdf["小班蓄积"] = ["300", "0x10", "250"]
+    return write_gpkg(gdf, folder / "万州_蓄积十六进制.gpkg")
+
+
+@case(
+    "volume_thousands_fullwidth",
+    "attributes",
+    "ok",
+    "",
+    "小班蓄积 = 1,000 / １０００ / １，０００ (thousands separator, full-width "
+    "digits) and 面积(亩) in full-width digits: unambiguous, read as the plain "
+    "numbers (1000 m³, the area) and stored.",
+    stored={"key": "500101/WZ-2013-002", "stock_volume_m3": 1000},
+)
+def _volume_thousands(folder):
+    gdf = base_frame()
+    full = str.maketrans("0123456789.,", "０１２３４５６７８９．，")
+    gdf["小班蓄积"] = ["1,000", "１０００", "１，０００"]
+    gdf = _text_column(
+        gdf, "面积(亩)", {1: str(gdf.loc[1, "面积(亩)"]).translate(full)}
+    )
+    return write_gpkg(gdf, folder / "万州_蓄积千分位.gpkg")
+
+
 # ---- hostile names and values -------------------------------------------------
 
 

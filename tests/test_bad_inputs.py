@@ -60,6 +60,7 @@ ISSUE_CODES = {
     "empty_geometry",
     "volume_impossible",
     "area_impossible",
+    "not_a_number",
     "ok",
 }
 

@@ -108,15 +108,25 @@ def undo_cmd(batch: int, store: str, user: str | None) -> None:
 @store_opt
 @as_of_opt
 @out_option(
-    "写出 (.gpkg/.geojson/.csv) / Write the polygons to a file.", required=False
+    "写出 (.gpkg/.geojson/.csv/.xlsx) / Write the polygons to a file; its "
+    "source_row counts from 1 (第1行 = row 1), as validate and the report do.",
+    required=False,
 )
 def current_cmd(store: str, as_of: str | None, out: str | None) -> None:
-    """当前（或某时点）有效图斑 / Polygons valid now or as of a date or batch."""
+    """当前（或某时点）有效图斑 / Polygons valid now or as of a date or batch.
+
+    With --out, each polygon's ``source_file`` and ``source_row`` say where
+    it was delivered; ``source_row`` counts features from 1, the row that
+    ``validate``, ``ingest`` and their reports name (the store keeps the
+    0-based position).
+    """
     from forestsink.io import LAYER_SUFFIXES, write_layer, write_table
     from forestsink.store import open_store
 
     frame = open_store(store).current(as_of=as_of)
     if out:
+        if "source_row" in frame:  # (as people and the issue report count)
+            frame = frame.assign(source_row=frame["source_row"] + 1)
         if out.lower().endswith(LAYER_SUFFIXES):
             write_layer(frame, out, layer="projects")
         else:

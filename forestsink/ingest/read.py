@@ -5,7 +5,9 @@
 opened, required column missing, CRS unknown, text encoding wrong). Problems
 with *features* (unknown type, broken geometry, bad year ...) are left in the
 frame for :func:`forestsink.validate.validate_delivery` to report, so that one
-report covers the whole delivery.
+report covers the whole delivery: an area or volume cell that is not a number
+(``254.6亩``, ``0x10``) is empty in the frame and named, with its column as
+delivered, in the ``unread_numbers`` column (JSON, only where a row has one).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import shutil
 import struct
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -950,13 +954,19 @@ def _read_file(
     frame["programme"] = map_programmes(
         text("programme", programme), vocab.programme_words
     )
-    frame["area_reported_mu"] = _reported_area(values, m, notes, geoms)
+    unread: dict[tuple[str, str], list] = {}
+    frame["area_reported_mu"] = _reported_area(values, m, notes, geoms, unread)
     frame["species"] = text("species")
     frame["stock_volume_m3"] = (
-        _numbers(values["stock_volume_m3"])
+        _numbers(
+            values["stock_volume_m3"],
+            unread.setdefault(("stock_volume_m3", m["stock_volume_m3"]), []),
+        )
         if "stock_volume_m3" in values
         else np.full(n, np.nan)
     )  # (whole numbers stay integers: the content hash writes "5", not "5.0")
+    if any(unread.values()):
+        frame["unread_numbers"] = _unread_numbers(unread, n)
     if conflicts:
         frame["column_conflicts"] = pd.array(
             ["; ".join(c) if c else None for c in conflicts], dtype="string"
@@ -1378,21 +1388,29 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
     return RawTable(columns, raw.geoms, raw.crs, raw.fids)
 
 
-def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):
-    """Return reported areas in mu (NaN where not given)."""
+def _reported_area(
+    values: dict, m: dict[str, str], notes: list[str], geoms, unread: dict
+):
+    """Return reported areas in mu (NaN where not given).
+
+    Cells that are not numbers go to *unread* (see :func:`_unread_numbers`).
+    """
     for canonical, unit in (("area_mu", "mu"), ("area_ha", "ha"), ("area_m2", "m2")):
         if canonical in values:
             if unit != "mu":
                 notes.append(
                     f"area column {m[canonical]!r} is in {unit}; converted to mu"
                 )
-            return _numbers(values[canonical]) * AREA_FACTORS_TO_MU[unit]
+            bad = unread.setdefault(("area", m[canonical]), [])
+            return _numbers(values[canonical], bad) * AREA_FACTORS_TO_MU[unit]
     if "area_unknown" in values:
         from forestsink.area import geographic_area_m2
         from forestsink.units import M2_PER_MU
 
         column = m["area_unknown"]
-        reported = _numbers(values["area_unknown"])
+        reported = _numbers(
+            values["area_unknown"], unread.setdefault(("area", column), [])
+        )
         unit, ratio = infer_area_unit(reported, geographic_area_m2(geoms) / M2_PER_MU)
         notes.append(
             f"area column {column!r} has no unit in its name; its values match "
@@ -1403,14 +1421,111 @@ def _reported_area(values: dict, m: dict[str, str], notes: list[str], geoms):
     return np.full(len(geoms), np.nan)
 
 
-def _numbers(values: np.ndarray) -> np.ndarray:
+def _unread_numbers(unread: dict[tuple[str, str], list], n: int):
+    """Per row, the number cells that could not be read, as JSON (else <NA>).
+
+    *unread* maps (field, column as delivered) to ``(position, value)``
+    pairs; each row holding any gets a JSON list of ``[field, column,
+    value]``, reported by :func:`forestsink.validate.validate_delivery` as
+    ``not_a_number`` errors.
+    """
+    rows: dict[int, list] = {}
+    for (name, column), cells in unread.items():
+        for i, value in cells:
+            rows.setdefault(int(i), []).append([name, column, str(value)])
+    out = np.full(n, None, dtype=object)
+    for i, cells in rows.items():
+        out[i] = json.dumps(cells, ensure_ascii=False)
+    return pd.array(out, dtype="string")
+
+
+#: full-width forms (U+FF01-FF5E: digits, point, comma, minus) and the
+#: ideographic space, as NFKC reads them; other compatibility characters are
+#: left alone (NFKC would read "10²" as 102)
+_FULL_WIDTH = {
+    **{c: unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF01, 0xFF5F)},
+    0x3000: " ",
+}
+#: a thousands separator, unambiguous only in this form: 1,000 / -12,345.6
+_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?", re.ASCII)
+#: text that pandas reads as "no value" (kept empty, not reported)
+_NO_VALUE = frozenset(
+    {"nan", "na", "n/a", "#n/a", "<na>", "null", "none", "-nan", "1.#qnan"}
+)
+#: what a clerk is told to do with a value that is not a number
+NUMBER_ACTION = (
+    "写成纯数字，如 1000 或 254.6；单位写在列名中 / write a plain number, e.g. "
+    "1000 or 254.6; the unit belongs in the column name"
+)
+
+
+def _plain_number_text(value: object) -> str | None:
+    """Return the unambiguous plain form of a delivered number text, or None.
+
+    Full-width digits and point (``１０００``, ``２５４．６``) read as their
+    ASCII forms; a ``,`` only as a thousands separator (``1,000``,
+    ``12,345.6``, not ``1,00`` or ``1.000,5``).
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.translate(_FULL_WIDTH).strip()
+    if _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")
+    return text
+
+
+def _numbers(values: np.ndarray, bad: list | None = None) -> np.ndarray:
     """Numbers of a column (text parsed); NaN where missing or not a number.
 
     The column's own number type is kept (integers, float32, booleans), as
     :func:`pandas.to_numeric` gives it: the stored values and their content
-    hashes are those of earlier versions.
+    hashes are those of earlier versions. Text that is unambiguously a
+    number in another form (full-width digits, a thousands separator: see
+    :func:`_plain_number_text`) reads as that number; any other non-empty
+    cell that is not a number is NaN and, when *bad* is given, appended to
+    it as ``(position, value)``. Work is per distinct value that failed to
+    parse, not per row.
     """
-    return np.asarray(pd.to_numeric(values, errors="coerce"))
+    numbers = np.asarray(pd.to_numeric(values, errors="coerce"))
+    if values.dtype != object or numbers.dtype.kind != "f":
+        return numbers
+    failed = np.flatnonzero(np.isnan(numbers))
+    if not len(failed):
+        return numbers
+    cells = values[failed]
+    try:
+        codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+        uniques = list(uniques)
+    except TypeError:  # unhashable values (lists from GeoJSON)
+        codes, uniques = np.arange(len(cells)), list(cells)
+    plain = [_plain_number_text(u) for u in uniques]
+    parsed = np.asarray(
+        pd.to_numeric(np.array(plain, dtype=object), errors="coerce"), dtype="float64"
+    )
+    fixed, wrong = [], []
+    for k, (value, text) in enumerate(zip(uniques, plain, strict=True)):
+        if value is None or value is pd.NA or value is pd.NaT:
+            continue
+        if isinstance(value, float) and math.isnan(value):
+            continue
+        if not np.isnan(parsed[k]):
+            fixed.append(k)
+        elif text is None or (text and text.casefold() not in _NO_VALUE):
+            wrong.append(k)  # (None: a list, dict, ... not text)
+    codes = np.asarray(codes)
+    if bad is not None:
+        for k in wrong:
+            for i in failed[codes == k].tolist():
+                bad.append((i, uniques[k]))
+    if not fixed:
+        return numbers
+    # read again as the plain text, so that the number type is that of a
+    # file that wrote the plain form ("1000" stays an integer)
+    again = values.copy()
+    again[failed] = None
+    hit = np.isin(codes, fixed)
+    again[failed[hit]] = np.array(plain, dtype=object)[codes[hit]]
+    return np.asarray(pd.to_numeric(again, errors="coerce"))
 
 
 def _json_values(values: np.ndarray) -> list:
