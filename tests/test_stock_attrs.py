@@ -58,3 +58,66 @@ def test_cut_names_match_only_when_unambiguous():
     assert np.isnan(got["stock_before_m3"].iloc[2])
     assert got["stock_per_ha_m3"].iloc[2] == 7.0
     assert got["stock_per_ha_m3"].iloc[:2].isna().all()
+
+
+def _issues(tmp_path, gdf, name="d.gpkg"):
+    from delivery_factory import write
+
+    from forestsink.ingest import read_delivery
+    from forestsink.validate import validate_delivery
+
+    return validate_delivery(read_delivery(write(gdf, tmp_path / name)).frame).issues
+
+
+def test_attrs_volumes_are_range_checked(tmp_path):
+    from delivery_factory import frame
+    from pyproj import Geod
+
+    gdf = frame(n=6, year=2012, types=("低效林改造",))
+    ha = [
+        abs(Geod(ellps="GRS80").geometry_area_perimeter(g)[0]) / 1e4
+        for g in gdf.geometry
+    ]
+    # rows: negative; 1e15 m³; 1e9 m³/ha; infinite; 700 m³/ha (implausible:
+    # 600 < 700 < 5,000); after < before (1,000 → 900)
+    gdf["改造前蓄积"] = [-5.0, 10.0, None, 10.0, 10.0, 1000.0]
+    gdf["改造后蓄积"] = [20.0, 1e15, None, float("inf"), 700.0 * ha[4], 900.0]
+    gdf["公顷蓄积"] = [None, None, 1e9, None, None, None]
+    issues = _issues(tmp_path, gdf)
+    got = {(int(r.row), r.severity, r.code, r.field) for r in issues.itertuples()}
+    assert (0, "error", "volume_impossible", "改造前蓄积") in got
+    assert (1, "error", "volume_impossible", "改造后蓄积") in got
+    assert (2, "error", "volume_impossible", "公顷蓄积") in got
+    assert (3, "error", "volume_impossible", "改造后蓄积") in got
+    assert (4, "warning", "volume_implausible", "改造后蓄积") in got
+    assert (5, "warning", "volume_decrease", "改造后蓄积") in got
+    errors = issues[issues["severity"] == "error"]
+    assert set(errors["row"]) == {0, 1, 2, 3}
+    message = errors[errors["row"] == 0]["message"].iloc[0]
+    assert message.startswith("改造前蓄积（作业前蓄积）")
+
+
+def test_cut_names_are_checked_too(tmp_path):
+    from delivery_factory import frame
+
+    gdf = frame(n=1, year=2012, types=("低效林改造",))
+    gdf["改造前蓄积"] = [-1.0]
+    gdf["改造后蓄积"] = [10.0]
+    issues = _issues(tmp_path, gdf, "d.shp")
+    errors = issues[issues["severity"] == "error"]
+    assert list(errors["code"]) == ["volume_impossible"]
+    assert list(errors["field"]) == ["改造前"]
+
+
+def test_inf_attr_is_refused_at_ingest_and_the_store_untouched(tmp_path):
+    from delivery_factory import frame, write
+
+    from forestsink.deliveries import IngestError, ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    gdf = frame(n=1, year=2012, types=("低效林改造",))
+    gdf["改造前蓄积"] = [10.0]
+    gdf["改造后蓄积"] = [float("inf")]
+    store = GeoPackageStore(tmp_path / "s.gpkg")
+    with pytest.raises(IngestError, match="nothing was written"):
+        ingest_deliveries([write(gdf, tmp_path / "a.gpkg")], store)
