@@ -819,10 +819,12 @@ def carbon_tables(
         ``carbon`` (per district, with a city row ``500000``; columns
         :data:`CARBON_COLUMNS`: ``co2_t`` … in t CO₂ accumulated by the end
         year, ``co2_t_per_yr`` … the same spread over the years of the plan
-        period to the end year, ``years``), ``by_type`` (city per forest
+        period to the end year, empty (NaN) where the method includes
+        ``project_increment_measured``: a before/after pair has no time span
+        in the delivery, ``years``), ``by_type`` (city per forest
         type), ``parameters`` (what was used), ``settings``.
     """
-    from forestsink.carbon import carbon_by_group, resolve_parameters
+    from forestsink.carbon import MEASURED, carbon_by_group, resolve_parameters
     from forestsink.reference import read_carbon_parameters, read_project_types
 
     types = read_project_types(rules)
@@ -898,6 +900,11 @@ def carbon_tables(
     out["years"] = years
     for name in ("", "_p05", "_p95"):
         out[f"co2_t_per_yr{name}"] = out[f"co2_t{name}"] / years
+    # a before/after measurement has no time span in the delivery (no column
+    # gives the two measurement years): its total is not spread over the plan
+    # years, so the per-year figures stay empty wherever a measured part counts
+    measured = out["method"].astype(str).str.startswith(MEASURED).to_numpy()
+    out.loc[measured, ["co2_t_per_yr", "co2_t_per_yr_p05", "co2_t_per_yr_p95"]] = np.nan
     out = out[CARBON_COLUMNS]
     by_type = _by_type(dv, parameters, draws=draws, seed=seed)
     used = pd.DataFrame(
@@ -924,7 +931,9 @@ def carbon_tables(
             "what": "项目增量（实测或模型，扣除基线）折算 CO₂，非森林碳汇 / CO₂ of the "
             "project increment (measured, or model with baseline), not the "
             "forest's carbon sink",
-            "co2_t_per_yr": f"co2_t / {years} years ({PLAN_YEARS[0]}–{end_year})",
+            "co2_t_per_yr": f"co2_t / {years} years ({PLAN_YEARS[0]}–{end_year}); "
+            "empty where a measured (before/after) increment counts: the "
+            "delivery gives no measurement years",
         }
     )
     return Tables(
