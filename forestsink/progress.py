@@ -157,7 +157,7 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
     example is ``data/growth_table.EXAMPLE.csv``. Errors name the file, row
     and column.
     """
-    from forestsink.carbon import validate_growth_table
+    from forestsink.carbon import species_lookup, validate_growth_table
     from forestsink.errors import GrowthTableError
     from forestsink.io import read_bureau_table
     from forestsink.reference import read_project_types
@@ -170,6 +170,8 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
         source=path.name,
         project_types=read_project_types(rules).index,
         forest_types=read_forest_types()["forest_type"],
+        rules=rules,
+        species=species_lookup(read_forest_types()),
     )
 
 
@@ -824,9 +826,15 @@ def carbon_tables(
         in the delivery, ``years``), ``by_type`` (city per forest
         type), ``parameters`` (what was used), ``settings``.
     """
-    from forestsink.carbon import MEASURED, carbon_by_group, resolve_parameters
+    from forestsink.carbon import (
+        MEASURED,
+        carbon_by_group,
+        check_draws,
+        resolve_parameters,
+    )
     from forestsink.reference import read_carbon_parameters, read_project_types
 
+    check_draws(draws)
     types = read_project_types(rules)
     params_table = read_carbon_parameters(params)
     forest_types = read_forest_types()

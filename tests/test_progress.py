@@ -481,7 +481,7 @@ def test_bad_growth_table_is_a_clear_cli_error(sample_store, tmp_path):
         ],
     )
     assert res.exit_code == 1
-    assert "g.csv: row 2, column growth_m3_ha_yr" in res.output
+    assert "g.csv: 第2行 row 2, column growth_m3_ha_yr" in res.output
     assert "Traceback" not in res.output
 
 
@@ -504,3 +504,27 @@ def test_per_hectare_stock_is_a_standing_stock_too(tmp_path):
     carbon = carbon_tables(store, draws=50).tables["carbon"].set_index("adcode")
     assert carbon.loc["500000", "method"] == "not_estimable"
     assert np.isnan(carbon.loc["500000", "co2_t"])
+
+
+@pytest.mark.parametrize(
+    ("draws", "zh"),
+    [("0", "蒙特卡洛次数至少为 1"), ("1000001", "蒙特卡洛次数至多 1,000,000")],
+)
+def test_draws_bounded_with_a_clear_message(stock_store, tmp_path, draws, zh):
+    out = tmp_path / "c.csv"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "carbon",
+            "--store",
+            str(stock_store.path),
+            "--draws",
+            draws,
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 1, res.output
+    assert zh in res.output
+    assert "Traceback" not in res.output and "MemoryError" not in res.output
+    assert not out.exists()
