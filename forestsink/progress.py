@@ -121,11 +121,35 @@ def add_stock_attrs(frame):
     the ``attrs`` JSON, so no store schema change is needed. The names are in
     ``data/stock_attr_aliases.csv``.
     """
-    from forestsink.carbon import STOCK_ATTRS, stock_attr_columns
+    from forestsink.carbon import STOCK_ATTRS, read_stock_attrs
+    from forestsink.errors import ForestsinkError
 
     if "attrs" not in frame.columns or frame.empty:
         return frame.assign(**dict.fromkeys(STOCK_ATTRS, np.nan))
-    found = stock_attr_columns(frame["attrs"], read_stock_attr_aliases())
+    found, names = read_stock_attrs(frame["attrs"], read_stock_attr_aliases())
+    values = found.to_numpy(dtype="float64")
+    bad = (np.isinf(values) | (values < 0)).any(axis=1)
+    if bad.any():
+        # validation refuses these (volume_impossible); a store written before
+        # that check may hold them: never a silent "not estimable" or inf t CO₂
+        rows = np.flatnonzero(bad)[:5]
+        ids = frame["project_id"].to_numpy(dtype=object)[rows]
+        what = [
+            f"{pid}: "
+            + ", ".join(
+                f"{names[c][r]} = {found[c].iloc[r]:g}"
+                for c in STOCK_ATTRS
+                if np.isinf(found[c].iloc[r]) or found[c].iloc[r] < 0
+            )
+            for pid, r in zip(ids, rows, strict=True)
+        ]
+        raise ForestsinkError(
+            f"存储中有不可能的蓄积值 / the store holds impossible volumes "
+            f"(negative or infinite) in {int(bad.sum())} polygon(s): "
+            f"{'; '.join(what)}. 撤回并重新交付 / withdraw these polygons and "
+            "deliver them again with corrected values (validation now refuses "
+            "them)."
+        )
     return frame.assign(**{c: found[c].to_numpy() for c in STOCK_ATTRS})
 
 

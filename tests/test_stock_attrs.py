@@ -121,3 +121,26 @@ def test_inf_attr_is_refused_at_ingest_and_the_store_untouched(tmp_path):
     store = GeoPackageStore(tmp_path / "s.gpkg")
     with pytest.raises(IngestError, match="nothing was written"):
         ingest_deliveries([write(gdf, tmp_path / "a.gpkg")], store)
+
+
+def test_an_impossible_volume_already_stored_is_named_not_hidden():
+    from forestsink.errors import ForestsinkError
+    from forestsink.progress import add_stock_attrs
+
+    # a store written before the check: 改造后蓄积 = inf (JSON "Infinity"); the
+    # code as found read it as "not estimable" without a word
+    current = pd.DataFrame(
+        {
+            "project_id": ["P1", "P2"],
+            "attrs": [
+                '{"改造前蓄积": 10.0, "改造后蓄积": Infinity}',
+                '{"改造前蓄积": 10.0, "改造后蓄积": 20.0}',
+            ],
+        }
+    )
+    with pytest.raises(ForestsinkError, match="不可能的蓄积值") as err:
+        add_stock_attrs(current)
+    assert "P1: 改造后蓄积 = inf" in str(err.value)
+    assert "P2" not in str(err.value)
+    ok = add_stock_attrs(current.iloc[[1]])
+    assert ok["stock_after_m3"].tolist() == [20.0]
