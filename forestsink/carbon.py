@@ -44,6 +44,7 @@ The IPCC approach-1 figure is given beside it at the same 90 % level.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError, GrowthTableError
-from forestsink.ingest.columns import normalise_column
+from forestsink.ingest.columns import could_be_truncated, normalise_column
 
 CO2_PER_C = 44.0 / 12.0
 """Molecular-weight ratio CO₂ : C."""
@@ -241,6 +242,8 @@ def validate_growth_table(
     source: str,
     project_types,
     forest_types,
+    rules: str | None = None,
+    species: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Check a growth (yield) table row by row; return it typed.
 
@@ -262,6 +265,13 @@ def validate_growth_table(
         File name used in messages.
     project_types, forest_types : iterable of str
         Known codes.
+    rules : str, optional (default: the shipped project-type rules)
+        Project-type rules: a ``project_type`` cell may be any word ``--type``
+        accepts (``人工造林``, ``低效林改造`` …), resolved to its code through
+        :func:`forestsink.ingest.values.map_project_types`.
+    species : dict, optional (default: none)
+        Species word → forest-type code (:func:`species_lookup`): a
+        ``forest_type`` cell may be a species word (``马尾松``), matched whole.
 
     Returns
     -------
@@ -276,12 +286,15 @@ def validate_growth_table(
     missing = [c for c in GROWTH_COLUMNS if c not in table.columns]
     if missing:
         raise GrowthTableError(
-            f"{source}: missing column(s) {missing}; a growth table needs "
-            f"{', '.join(GROWTH_COLUMNS)} (see data/growth_table.EXAMPLE.csv)."
+            f"{source}: 缺少列 {missing} / missing column(s) {missing}; a growth "
+            f"table needs {', '.join(GROWTH_COLUMNS)} (see "
+            "data/growth_table.EXAMPLE.csv)."
         )
     if table.empty:
-        raise GrowthTableError(f"{source}: no rows.")
+        raise GrowthTableError(f"{source}: 没有数据行 / no rows.")
     known_p, known_f = set(project_types), set(forest_types)
+    type_codes = _growth_project_types(table["project_type"], known_p, rules)
+    words = {k.casefold(): v for k, v in (species or {}).items()}
     out = table[list(GROWTH_COLUMNS)].copy()
     for name in ("age_from", "age_to"):
         out[name] = 0
@@ -289,32 +302,39 @@ def validate_growth_table(
         out[name] = 0.0
     lo, hi = GROWTH_RANGE
     for i, row in enumerate(table.itertuples(index=False)):
-        where = f"{source}: row {i + 2}"
+        where = f"{source}: 第{i + 2}行 row {i + 2}"
         cells = row._asdict()
-        pt = str(cells["project_type"]).strip()
-        ft = str(cells["forest_type"]).strip()
+        given_pt = str(cells["project_type"]).strip()
+        given_ft = str(cells["forest_type"]).strip()
+        pt = type_codes[i]
+        ft = given_ft if given_ft in known_f else words.get(given_ft.casefold())
         if pt not in known_p:
             raise GrowthTableError(
-                f"{where}, column project_type: {pt!r} is not a project type; "
-                f"use one of {sorted(known_p)}."
+                f"{where}, column project_type: 未知项目类型 {given_pt!r} / "
+                f"{given_pt!r} is not a project type; use a code or word of "
+                f"--type ({', '.join(sorted(known_p))}, or 人工造林, 低效林改造 …)."
             )
         if ft not in known_f:
             raise GrowthTableError(
-                f"{where}, column forest_type: {ft!r} is not a forest type; "
-                f"use one of {sorted(known_f)} (default = all species groups)."
+                f"{where}, column forest_type: 未知森林类型 {given_ft!r} / "
+                f"{given_ft!r} is not a forest type; use one of "
+                f"{sorted(known_f)} or a species word of data/forest_types.csv "
+                "(马尾松, 杉木 …; default = all species groups)."
             )
         ages = []
         for name in ("age_from", "age_to"):
             text = str(cells[name]).strip()
-            if not text.isdigit() or int(text) < 1:
+            if not (text.isascii() and text.isdigit()) or int(text) < 1:
                 raise GrowthTableError(
-                    f"{where}, column {name}: {text!r} is not a whole number of "
-                    "years ≥ 1 (years since the work; 1 = first growing season)."
+                    f"{where}, column {name}: {text!r} 不是 ≥ 1 的整年数 / is not "
+                    "a whole number of years ≥ 1 (years since the work; 1 = "
+                    "first growing season)."
                 )
             ages.append(int(text))
         if ages[0] > ages[1]:
             raise GrowthTableError(
-                f"{where}: age_from {ages[0]} is after age_to {ages[1]}."
+                f"{where}: 起始年龄晚于终止年龄 / age_from {ages[0]} is after "
+                f"age_to {ages[1]}."
             )
         values = []
         for name in ("growth_m3_ha_yr", "baseline_m3_ha_yr"):
@@ -325,10 +345,12 @@ def validate_growth_table(
                 value = float("nan")
             if not (np.isfinite(value) and lo <= value <= hi):
                 raise GrowthTableError(
-                    f"{where}, column {name}: {text!r} is not a growth between "
+                    f"{where}, column {name}: {text!r} 不是 {lo:g}–{hi:g} "
+                    f"m³/ha/yr 的生长量 / is not a growth between "
                     f"{lo:g} and {hi:g} m³/ha/yr"
                     + (
-                        "; write 0 where the land grew nothing without the project"
+                        "; 无项目时不生长则填 0 / write 0 where the land grew "
+                        "nothing without the project"
                         if name == "baseline_m3_ha_yr"
                         else ""
                     )
@@ -337,8 +359,8 @@ def validate_growth_table(
             values.append(value)
         if not str(cells["source"]).strip():
             raise GrowthTableError(
-                f"{where}, column source: empty; name the publication or survey "
-                "the growth comes from."
+                f"{where}, column source: 来源为空 / empty; name the publication "
+                "or survey the growth comes from."
             )
         out.iloc[i, 0:6] = [pt, ft, ages[0], ages[1], values[0], values[1]]
     out = out.astype({"age_from": int, "age_to": int})
@@ -348,13 +370,27 @@ def validate_growth_table(
         for row in group.sort_values("age_from").itertuples():
             if row.age_from != expect:
                 kind = "overlap" if row.age_from < expect else "gap"
+                zh = "重叠" if kind == "overlap" else "缺年"
                 raise GrowthTableError(
-                    f"{source}: {pt}/{ft}: ages {kind} at year {expect} (row "
-                    f"{int(row.Index) + 2} starts at {row.age_from}); give each "
-                    "year since the work once, from 1 without gaps."
+                    f"{source}: {pt}/{ft}: 第{expect}年{zh} / ages {kind} at year "
+                    f"{expect} (row {int(row.Index) + 2} starts at "
+                    f"{row.age_from}); give each year since the work once, from "
+                    "1 without gaps."
                 )
             expect = row.age_to + 1
     return out.reset_index(drop=True)
+
+
+def _growth_project_types(cells: pd.Series, known: set, rules) -> list:
+    """Project-type code of each cell: a code as is, else ``--type``'s words."""
+    from forestsink.ingest.values import map_project_types
+
+    text = cells.astype(str).str.strip()
+    mapped = map_project_types(text.tolist(), rules=rules)
+    return [
+        t if t in known else (None if pd.isna(m) else str(m))
+        for t, m in zip(text.tolist(), list(mapped), strict=True)
+    ]
 
 
 def net_increment_curves(growth: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
@@ -471,30 +507,47 @@ def project_increment(
 STOCK_ATTRS = ("stock_before_m3", "stock_after_m3", "stock_per_ha_m3")
 
 
-def stock_attr_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame:
-    """Before/after volumes and per-hectare stock from the extra attributes.
+def stock_attr_lookup(aliases: pd.DataFrame):
+    """Return ``name -> canonical`` (or None) for the delivered attribute names.
 
-    Parameters
-    ----------
-    attrs : Series
-        The store's ``attrs`` column: a JSON object of the delivered columns
-        no canonical column took, per polygon.
-    aliases : DataFrame
-        ``canonical`` (one of :data:`STOCK_ATTRS`) and ``alias`` (a delivered
-        column name), from ``data/stock_attr_aliases.csv``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``stock_before_m3`` and ``stock_after_m3`` (m³, the polygon's volume
-        before and after the work) and ``stock_per_ha_m3`` (standing stock,
-        m³/ha); NaN where not delivered or not a number; on *attrs*' index.
+    The one alias lookup of :data:`STOCK_ATTRS`, shared by
+    :func:`stock_attr_columns` (figures) and the validation of the same
+    values (:func:`forestsink.validate.validate_delivery`). A name matches
+    exactly after :func:`~forestsink.ingest.columns.normalise_column`, or as
+    a field name the .dbf format cut at 10 bytes: in UTF-8 ``改造前蓄积``
+    (15 bytes) arrives as ``改造前``. The cut rule is the column aliases' one
+    (:func:`~forestsink.ingest.columns.could_be_truncated`: ten ASCII
+    characters or at least 8 bytes of multi-byte text, and every alias the
+    name begins belongs to one canonical column). ``attrs`` does not record
+    the format, so the rule applies to every delivery; a whole name that
+    happens to be such a prefix is read the same way.
     """
-    lookup = {
-        normalise_column(a): c
+    pairs = [
+        (normalise_column(a), c)
         for c, a in zip(aliases["canonical"], aliases["alias"], strict=True)
-    }
+    ]
+    exact = dict(pairs)
+
+    @functools.lru_cache(maxsize=4096)
+    def find(name: str) -> str | None:
+        key = normalise_column(name)
+        if key in exact:
+            return exact[key]
+        if not could_be_truncated(key):
+            return None
+        claims = {c for k, c in pairs if k.startswith(key)}
+        return next(iter(claims)) if len(claims) == 1 else None
+
+    return find
+
+
+def read_stock_attrs(
+    attrs: pd.Series, aliases: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """:func:`stock_attr_columns` and, per canonical, the delivered name per row."""
+    find = stock_attr_lookup(aliases)
     values = {name: np.full(len(attrs), np.nan) for name in STOCK_ATTRS}
+    names = {name: np.full(len(attrs), None, dtype=object) for name in STOCK_ATTRS}
     for i, text in enumerate(attrs.tolist()):
         if not isinstance(text, str) or len(text) < 3:
             continue
@@ -505,15 +558,65 @@ def stock_attr_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(record, dict):
             continue
         for name, value in record.items():
-            which = lookup.get(normalise_column(name))
+            which = find(str(name))
             if which is None:
                 continue
             try:
                 number = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 continue
             values[which][i] = number
-    return pd.DataFrame(values, index=attrs.index)
+            names[which][i] = str(name)
+    return pd.DataFrame(values, index=attrs.index), names
+
+
+def stock_attr_columns(attrs: pd.Series, aliases: pd.DataFrame) -> pd.DataFrame:
+    """Before/after volumes and per-hectare stock from the extra attributes.
+
+    Parameters
+    ----------
+    attrs : Series
+        The store's ``attrs`` column: a JSON object of the delivered columns
+        no canonical column took, per polygon.
+    aliases : DataFrame
+        ``canonical`` (one of :data:`STOCK_ATTRS`) and ``alias`` (a delivered
+        column name), from ``data/stock_attr_aliases.csv``; names cut by the
+        .dbf format match too (:func:`stock_attr_lookup`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stock_before_m3`` and ``stock_after_m3`` (m³, the polygon's volume
+        before and after the work) and ``stock_per_ha_m3`` (standing stock,
+        m³/ha); NaN where not delivered or not a number (±inf is kept: it is
+        refused at validation, and :func:`project_increment` does not turn it
+        into "not estimable"); on *attrs*' index.
+    """
+    return read_stock_attrs(attrs, aliases)[0]
+
+
+#: Most Monte Carlo draws accepted. The draws are held in memory as arrays of
+#: groups × draws and forest types × draws float64 (8 bytes each): for the 41
+#: districts and city of Chongqing, 1,000,000 draws take 41 × 10⁶ × 8 B ≈
+#: 330 MB, which a desktop still holds; more ends in a MemoryError.
+MAX_DRAWS = 1_000_000
+
+
+def check_draws(draws: int) -> None:
+    """Refuse a Monte Carlo draw count below 1 or above :data:`MAX_DRAWS`."""
+    if draws < 1:
+        raise CarbonParameterError(
+            f"--draws {draws}: 蒙特卡洛次数至少为 1 / --draws must be at least 1 "
+            "(10,000 is the default)."
+        )
+    if draws > MAX_DRAWS:
+        raise CarbonParameterError(
+            f"--draws {draws:,}: 蒙特卡洛次数至多 {MAX_DRAWS:,} / at most "
+            f"{MAX_DRAWS:,} draws: memory grows as groups × draws × 8 bytes "
+            f"(about {41 * MAX_DRAWS * 8 / 1e6:,.0f} MB for the districts at "
+            f"{MAX_DRAWS:,}); 10,000 draws give the 5 % and 95 % quantiles to "
+            "well under 1 %."
+        )
 
 
 def carbon_by_group(
@@ -546,8 +649,7 @@ def carbon_by_group(
         ``co2_t`` (MC mean), ``co2_t_p05``, ``co2_t_p95``, ``co2_t_ipcc_low``,
         ``co2_t_ipcc_high``, ``area_not_estimated_mu``.
     """
-    if draws < 1:
-        raise CarbonParameterError("--draws must be at least 1.")
+    check_draws(draws)
     rng = np.random.default_rng(seed)
     known = dv["forest_type"].isin(list(parameters)) & dv["delta_v_m3"].notna()
     usable = dv[known]

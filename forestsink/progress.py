@@ -121,11 +121,35 @@ def add_stock_attrs(frame):
     the ``attrs`` JSON, so no store schema change is needed. The names are in
     ``data/stock_attr_aliases.csv``.
     """
-    from forestsink.carbon import STOCK_ATTRS, stock_attr_columns
+    from forestsink.carbon import STOCK_ATTRS, read_stock_attrs
+    from forestsink.errors import ForestsinkError
 
     if "attrs" not in frame.columns or frame.empty:
         return frame.assign(**dict.fromkeys(STOCK_ATTRS, np.nan))
-    found = stock_attr_columns(frame["attrs"], read_stock_attr_aliases())
+    found, names = read_stock_attrs(frame["attrs"], read_stock_attr_aliases())
+    values = found.to_numpy(dtype="float64")
+    bad = (np.isinf(values) | (values < 0)).any(axis=1)
+    if bad.any():
+        # validation refuses these (volume_impossible); a store written before
+        # that check may hold them: never a silent "not estimable" or inf t CO₂
+        rows = np.flatnonzero(bad)[:5]
+        ids = frame["project_id"].to_numpy(dtype=object)[rows]
+        what = [
+            f"{pid}: "
+            + ", ".join(
+                f"{names[c][r]} = {found[c].iloc[r]:g}"
+                for c in STOCK_ATTRS
+                if np.isinf(found[c].iloc[r]) or found[c].iloc[r] < 0
+            )
+            for pid, r in zip(ids, rows, strict=True)
+        ]
+        raise ForestsinkError(
+            f"存储中有不可能的蓄积值 / the store holds impossible volumes "
+            f"(negative or infinite) in {int(bad.sum())} polygon(s): "
+            f"{'; '.join(what)}. 撤回并重新交付 / withdraw these polygons and "
+            "deliver them again with corrected values (validation now refuses "
+            "them)."
+        )
     return frame.assign(**{c: found[c].to_numpy() for c in STOCK_ATTRS})
 
 
@@ -157,7 +181,7 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
     example is ``data/growth_table.EXAMPLE.csv``. Errors name the file, row
     and column.
     """
-    from forestsink.carbon import validate_growth_table
+    from forestsink.carbon import species_lookup, validate_growth_table
     from forestsink.errors import GrowthTableError
     from forestsink.io import read_bureau_table
     from forestsink.reference import read_project_types
@@ -170,6 +194,8 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
         source=path.name,
         project_types=read_project_types(rules).index,
         forest_types=read_forest_types()["forest_type"],
+        rules=rules,
+        species=species_lookup(read_forest_types()),
     )
 
 
@@ -819,12 +845,20 @@ def carbon_tables(
         ``carbon`` (per district, with a city row ``500000``; columns
         :data:`CARBON_COLUMNS`: ``co2_t`` … in t CO₂ accumulated by the end
         year, ``co2_t_per_yr`` … the same spread over the years of the plan
-        period to the end year, ``years``), ``by_type`` (city per forest
+        period to the end year, empty (NaN) where the method includes
+        ``project_increment_measured``: a before/after pair has no time span
+        in the delivery, ``years``), ``by_type`` (city per forest
         type), ``parameters`` (what was used), ``settings``.
     """
-    from forestsink.carbon import carbon_by_group, resolve_parameters
+    from forestsink.carbon import (
+        MEASURED,
+        carbon_by_group,
+        check_draws,
+        resolve_parameters,
+    )
     from forestsink.reference import read_carbon_parameters, read_project_types
 
+    check_draws(draws)
     types = read_project_types(rules)
     params_table = read_carbon_parameters(params)
     forest_types = read_forest_types()
@@ -898,6 +932,11 @@ def carbon_tables(
     out["years"] = years
     for name in ("", "_p05", "_p95"):
         out[f"co2_t_per_yr{name}"] = out[f"co2_t{name}"] / years
+    # a before/after measurement has no time span in the delivery (no column
+    # gives the two measurement years): its total is not spread over the plan
+    # years, so the per-year figures stay empty wherever a measured part counts
+    measured = out["method"].astype(str).str.startswith(MEASURED).to_numpy()
+    out.loc[measured, ["co2_t_per_yr", "co2_t_per_yr_p05", "co2_t_per_yr_p95"]] = np.nan
     out = out[CARBON_COLUMNS]
     by_type = _by_type(dv, parameters, draws=draws, seed=seed)
     used = pd.DataFrame(
@@ -924,7 +963,9 @@ def carbon_tables(
             "what": "项目增量（实测或模型，扣除基线）折算 CO₂，非森林碳汇 / CO₂ of the "
             "project increment (measured, or model with baseline), not the "
             "forest's carbon sink",
-            "co2_t_per_yr": f"co2_t / {years} years ({PLAN_YEARS[0]}–{end_year})",
+            "co2_t_per_yr": f"co2_t / {years} years ({PLAN_YEARS[0]}–{end_year}); "
+            "empty where a measured (before/after) increment counts: the "
+            "delivery gives no measurement years",
         }
     )
     return Tables(

@@ -208,6 +208,105 @@ def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> No
         )
 
 
+#: what each attrs volume is, for messages (Chinese first)
+_STOCK_ATTR_WORDS = {
+    "stock_before_m3": ("作业前蓄积", "volume before the work", "m³"),
+    "stock_after_m3": ("作业后蓄积", "volume after the work", "m³"),
+    "stock_per_ha_m3": ("公顷蓄积", "standing stock per hectare", "m³/ha"),
+}
+
+
+def _check_stock_attrs(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> None:
+    """Range-check the volumes kept in ``attrs`` (改造前/改造后蓄积, 公顷蓄积).
+
+    They are read with the one lookup the figures use
+    (:func:`forestsink.carbon.read_stock_attrs`) and held to the bounds of
+    ``stock_volume_per_ha`` in ``data/value_ranges.csv``: a total per
+    hectare of the polygon's ellipsoidal area, a per-hectare value as it is.
+    Negative, infinite or over the impossible bound: error
+    ``volume_impossible``; over the implausible bound: warning
+    ``volume_implausible``. A volume after the work below the one before is
+    a warning (``volume_decrease``), not an error: a renovation (低效林改造)
+    may fell part of the stand, so a loss can be true; it is counted as a
+    negative measured increment.
+    """
+    if "attrs" not in frame or not len(frame):
+        return
+    from forestsink.carbon import read_stock_attrs
+    from forestsink.progress import read_stock_attr_aliases
+    from forestsink.reference import read_value_ranges
+
+    limits = read_value_ranges().loc["stock_volume_per_ha"]
+    values, names = read_stock_attrs(
+        frame["attrs"].astype(object).where(frame["attrs"].notna(), None),
+        read_stock_attr_aliases(),
+    )
+    for canonical, (zh, en, unit) in _STOCK_ATTR_WORDS.items():
+        value = values[canonical].to_numpy(dtype="float64")
+        if canonical == "stock_per_ha_m3":
+            per_ha = value
+        else:
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                per_ha = value / (area_mu / MU_PER_HA)
+        impossible = np.isinf(value) | (value < limits["impossible_below"])
+        impossible |= (
+            usable & np.isfinite(per_ha) & (per_ha > limits["impossible_above"])
+        )
+        implausible = (
+            usable
+            & ~impossible
+            & np.isfinite(per_ha)
+            & (per_ha > limits["implausible_above"])
+        )
+        for i in np.flatnonzero(impossible):
+            field = names[canonical][i]
+            issues.add(
+                i,
+                "error",
+                "volume_impossible",
+                field,
+                f"{float(value[i]):g}",
+                f"{field}（{zh}）{value[i]:,.6g} {unit} 不可能 / {en} "
+                f"{value[i]:,.6g} {unit} ({per_ha[i]:,.6g} m³/ha on "
+                f"{area_mu[i]:,.1f} mu) is impossible: a volume is a size ≥ 0 "
+                f"and no stand holds over {limits['impossible_above']:,.0f} m³/ha",
+                f"检查 {field} 列、单位与小数点 / check the {field} column, its "
+                "unit (a total in m³ or m³/ha as named) and the decimal point, "
+                "or leave it empty",
+            )
+        for i in np.flatnonzero(implausible):
+            field = names[canonical][i]
+            issues.add(
+                i,
+                "warning",
+                "volume_implausible",
+                field,
+                f"{value[i]:.6g}",
+                f"{field}（{zh}）{per_ha[i]:,.0f} m³/ha 偏高 / {en} is "
+                f"{per_ha[i]:,.0f} m³/ha, more than "
+                f"{limits['implausible_above']:,.0f} m³/ha (China's arbor forest "
+                "averages about 90 m³/ha)",
+                f"检查 {field} 的数值与单位 / check the value and its unit",
+            )
+    before = values["stock_before_m3"].to_numpy(dtype="float64")
+    after = values["stock_after_m3"].to_numpy(dtype="float64")
+    ok = np.isfinite(before) & np.isfinite(after) & (before >= 0) & (after >= 0)
+    for i in np.flatnonzero(ok & (after < before)):
+        b, a = names["stock_before_m3"][i], names["stock_after_m3"][i]
+        issues.add(
+            i,
+            "warning",
+            "volume_decrease",
+            a,
+            f"{after[i]:.6g}",
+            f"{a} {after[i]:,.6g} m³ 低于 {b} {before[i]:,.6g} m³ / the volume "
+            f"after the work is below the volume before it: counted as a "
+            f"measured loss of {before[i] - after[i]:,.6g} m³",
+            f"核对 {b} 与 {a} 是否对调 / check that the two columns are not "
+            "swapped; a real loss (felling in a renovation) may stay",
+        )
+
+
 #: GEOS validity reasons --fix leaves as errors: make_valid would change the
 #: area (a hole outside its shell becomes an extra island, 71.6 mu stored
 #: against the shell's 63.7 in the hostile-input review)
@@ -659,6 +758,7 @@ def validate_delivery(
 
     _check_numbers(frame, issues, usable, area_mu)
     _unread_numbers(frame, issues)
+    _check_stock_attrs(frame, issues, usable, area_mu)
 
     # ---- overlap with the store ---------------------------------------------
     if existing is not None and len(existing):

@@ -272,7 +272,7 @@ def test_nurseries_add_no_increment():
     [
         ("afforestation,default,1,3,x,0,src", "row 2, column growth_m3_ha_yr"),
         ("afforestation,default,1,3,2,,src", "row 2, column baseline_m3_ha_yr"),
-        ("planting,default,1,3,2,0,src", "row 2, column project_type"),
+        ("非人工造林,default,1,3,2,0,src", "row 2, column project_type"),
         ("afforestation,pine,1,3,2,0,src", "row 2, column forest_type"),
         ("afforestation,default,0,3,2,0,src", "row 2, column age_from"),
         ("afforestation,default,1,3,2,0,", "row 2, column source"),
@@ -313,3 +313,39 @@ def test_flat_growth_row_feeds_nothing():
     from forestsink import progress
 
     assert not hasattr(progress, "growth_parameter")
+
+
+def test_growth_table_takes_the_words_of_type_and_species(tmp_path):
+    from forestsink.progress import read_growth_table
+
+    path = tmp_path / "g.csv"
+    path.write_text(
+        "project_type,forest_type,age_from,age_to,growth_m3_ha_yr,"
+        "baseline_m3_ha_yr,source\n"
+        "人工造林,马尾松,1,3,2,0,src\n"
+        "低效林改造,default,1,3,3,1,src\n",
+        encoding="utf-8",
+    )
+    table = read_growth_table(path)
+    # by hand: project_types.csv 人工造林 = afforestation, 低效林改造 =
+    # renovation; forest_types.csv 马尾松 = masson_pine
+    assert table["project_type"].tolist() == ["afforestation", "renovation"]
+    assert table["forest_type"].tolist() == ["masson_pine", "default"]
+
+
+@pytest.mark.parametrize(
+    ("row", "zh"),
+    [
+        ("afforestation,default,1,3,x,0,src", "不是 0–60 m³/ha/yr 的生长量"),
+        ("planting_x,default,1,3,2,0,src", "未知项目类型"),
+        ("afforestation,pine,1,3,2,0,src", "未知森林类型"),
+        ("afforestation,default,0,3,2,0,src", "不是 ≥ 1 的整年数"),
+        ("afforestation,default,1,3,2,0,", "来源为空"),
+    ],
+)
+def test_growth_table_messages_are_chinese_first(row, zh):
+    with pytest.raises(GrowthTableError) as err:
+        _growth([row])
+    text = str(err.value)
+    assert zh in text
+    assert text.index(zh) < text.index(" / ")

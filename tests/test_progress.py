@@ -255,7 +255,11 @@ def test_carbon_outputs(sample_store, tmp_path):
     districts = table[table["adcode"] != "500000"]
     assert city["co2_t_central"] == pytest.approx(districts["co2_t_central"].sum())
     assert city["co2_t_p05"] < city["co2_t"] < city["co2_t_p95"]
-    assert city["co2_t_per_yr"] == pytest.approx(city["co2_t"] / 5)
+    measured = table["method"].str.startswith("project_increment_measured")
+    model = table["method"] == "project_increment_model"
+    assert table.loc[measured, "co2_t_per_yr"].isna().all()
+    rows = table[model]
+    assert len(rows) and np.allclose(rows["co2_t_per_yr"], rows["co2_t"] / 5)
     assert city["method"].startswith("project_increment")
     assert "t CO₂" in result.output
     assert "碳汇 /" not in result.output and "city sink" not in result.output
@@ -377,7 +381,32 @@ def test_carbon_counts_only_the_measured_pair(stock_store):
     # 60 × 0.8136 × 0.47 × 44/12 = 84.12624 t CO₂ (the old code: 2,460 m³ of
     # standing stock plus flat growth)
     assert city["co2_t_central"] == pytest.approx(84.12624)
-    assert city["co2_t_per_yr"] == pytest.approx(84.12624 / 5)
+    # a before/after pair has no time span in the delivery: no per-year figure
+    # (the code as found divided by the 5 plan years: 16.825 t CO₂/yr)
+    for name in ("co2_t_per_yr", "co2_t_per_yr_p05", "co2_t_per_yr_p95"):
+        assert np.isnan(city[name])
+
+
+def test_cli_says_when_the_interval_has_no_spread(stock_store, tmp_path):
+    res = CliRunner().invoke(
+        cli,
+        [
+            "carbon",
+            "--store",
+            str(stock_store.path),
+            "--draws",
+            "50",
+            "--out",
+            str(tmp_path / "c.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    # 针阔混交林: BVF and CF have no stated spread, so the 90 % interval is one
+    # point: 84 t CO₂ (60 m³ × 0.8136 × 0.47 × 44/12)
+    assert "84 t CO₂" in res.output
+    assert "无给定不确定度 / no stated spread" in res.output
+    assert "90 %: 84 – 84" not in res.output
+    assert "no per-year figure" in res.output and "t CO₂/yr" not in res.output
 
 
 def test_growth_table_gives_the_modelled_increment_over_baseline(
@@ -452,7 +481,7 @@ def test_bad_growth_table_is_a_clear_cli_error(sample_store, tmp_path):
         ],
     )
     assert res.exit_code == 1
-    assert "g.csv: row 2, column growth_m3_ha_yr" in res.output
+    assert "g.csv: 第2行 row 2, column growth_m3_ha_yr" in res.output
     assert "Traceback" not in res.output
 
 
@@ -475,3 +504,27 @@ def test_per_hectare_stock_is_a_standing_stock_too(tmp_path):
     carbon = carbon_tables(store, draws=50).tables["carbon"].set_index("adcode")
     assert carbon.loc["500000", "method"] == "not_estimable"
     assert np.isnan(carbon.loc["500000", "co2_t"])
+
+
+@pytest.mark.parametrize(
+    ("draws", "zh"),
+    [("0", "蒙特卡洛次数至少为 1"), ("1000001", "蒙特卡洛次数至多 1,000,000")],
+)
+def test_draws_bounded_with_a_clear_message(stock_store, tmp_path, draws, zh):
+    out = tmp_path / "c.csv"
+    res = CliRunner().invoke(
+        cli,
+        [
+            "carbon",
+            "--store",
+            str(stock_store.path),
+            "--draws",
+            draws,
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 1, res.output
+    assert zh in res.output
+    assert "Traceback" not in res.output and "MemoryError" not in res.output
+    assert not out.exists()

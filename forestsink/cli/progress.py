@@ -188,6 +188,8 @@ def carbon_cmd(
     conversion parameters whose sources give a spread, and the IPCC approach-1
     figure. The city's forest carbon sink needs the forest-resource layers.
     """
+    import pandas as pd
+
     from forestsink.io import write_tables
     from forestsink.progress import carbon_tables
     from forestsink.store import open_store
@@ -211,12 +213,24 @@ def carbon_cmd(
             "delivered and no --growth table)"
         )
     else:
+        if city["co2_t_p95"] - city["co2_t_p05"] > 0:
+            spread = (
+                f"90 %: {city['co2_t_p05']:,.0f} – {city['co2_t_p95']:,.0f}; "
+                f"IPCC approach 1: {city['co2_t_ipcc_low']:,.0f} – "
+                f"{city['co2_t_ipcc_high']:,.0f}"
+            )
+        else:  # no parameter of the types used has a stated spread
+            spread = "无给定不确定度 / no stated spread"
+        if pd.isna(city["co2_t_per_yr"]):
+            per_yr = (
+                "年均不适用：实测前后蓄积无测量年份 / no per-year figure: the "
+                "before/after measurement has no stated years"
+            )
+        else:
+            per_yr = f"{city['co2_t_per_yr']:,.0f} t CO₂/yr over {city['years']} years"
         click.echo(
             f"  {label} ({city['method']}): {city['co2_t']:,.0f} t CO₂ by "
-            f"{result.settings['growth_end_year']} (90 %: {city['co2_t_p05']:,.0f} – "
-            f"{city['co2_t_p95']:,.0f}; IPCC approach 1: "
-            f"{city['co2_t_ipcc_low']:,.0f} – {city['co2_t_ipcc_high']:,.0f}); "
-            f"{city['co2_t_per_yr']:,.0f} t CO₂/yr over {city['years']} years"
+            f"{result.settings['growth_end_year']} ({spread}); {per_yr}"
         )
     if city["area_not_estimable_mu"] > 0:
         click.echo(
