@@ -1667,10 +1667,12 @@ def render_static_map(
                 "not an increment and are not mapped as one."
             )
         if c is not None and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
-            subtitle += (
-                f" · 全市 / city: {c['co2_t'] / 1e4:,.0f} 万吨 CO₂ (90 %: "
-                f"{c['co2_t_p05'] / 1e4:,.0f} – {c['co2_t_p95'] / 1e4:,.0f})"
+            spread = (
+                f"90 %: {c['co2_t_p05'] / 1e4:,.0f} – {c['co2_t_p95'] / 1e4:,.0f}"
+                if c["co2_t_p95"] - c["co2_t_p05"] > 0
+                else "无给定不确定度 / no stated spread"
             )
+            subtitle += f" · 全市 / city: {c['co2_t'] / 1e4:,.0f} 万吨 CO₂ ({spread})"
     elif what == "coverage":
         if coverage is None:
             raise ForestsinkError(
