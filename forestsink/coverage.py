@@ -1388,6 +1388,18 @@ def _refuse_work(cells: int, length: float, grid: Grid, max_cells: int) -> None:
     )
 
 
+def _zone_geometries(geoms, crs) -> tuple[np.ndarray, Any]:
+    """Return the zone geometries as an object array and their CRS.
+
+    *geoms* is a GeoDataFrame, GeoSeries or array of shapely geometries;
+    *crs* (when given) overrides the CRS they carry.
+    """
+    if hasattr(geoms, "geometry"):
+        geoms = geoms.geometry
+    src_crs = getattr(geoms, "crs", None) if crs is None else crs
+    return np.asarray(getattr(geoms, "values", geoms), dtype=object), src_crs
+
+
 def check_work(geoms, grid: Grid, *, crs=None, max_cells: int = MAX_BAND_CELLS):
     """Refuse zones whose boundary work on *grid* exceeds *max_cells*.
 
@@ -1412,10 +1424,7 @@ def check_work(geoms, grid: Grid, *, crs=None, max_cells: int = MAX_BAND_CELLS):
     WorkLimitError
         Above *max_cells*, before anything the size of the band is allocated.
     """
-    if hasattr(geoms, "geometry"):
-        geoms = geoms.geometry
-    src_crs = getattr(geoms, "crs", None) if crs is None else crs
-    values = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    values, src_crs = _zone_geometries(geoms, crs)
     pix = _to_pixels(_polygonal(_prepare_zones(values, src_crs, grid)), grid)
     _clip_to_grid(pix, grid.height, grid.width)
     cells, length = _work_cells(pix, grid)
@@ -1751,10 +1760,7 @@ def zone_weights(
     """
     import shapely
 
-    if hasattr(geoms, "geometry"):
-        geoms = geoms.geometry
-    src_crs = getattr(geoms, "crs", None) if crs is None else crs
-    values = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    values, src_crs = _zone_geometries(geoms, crs)
     local = _prepare_zones(values, src_crs, grid)
     frac = coverage_fractions(local, grid, max_cells=max_cells)
     n = len(local)

@@ -139,6 +139,27 @@ def _polygonal(geom):
     return shapely.Polygon()
 
 
+def _volume_flags(
+    value: np.ndarray, per_ha: np.ndarray, usable: np.ndarray, limits
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (impossible, implausible) masks of volumes against their bounds.
+
+    *value* in m³ (or m³/ha), *per_ha* the same per hectare (m³/ha);
+    *limits* the ``stock_volume_per_ha`` row of ``data/value_ranges.csv``.
+    Negative or infinite values are impossible whatever the area; the
+    per-hectare bounds apply to usable geometry only.
+    """
+    impossible = np.isinf(value) | (value < limits["impossible_below"])
+    impossible |= usable & np.isfinite(per_ha) & (per_ha > limits["impossible_above"])
+    implausible = (
+        usable
+        & ~impossible
+        & np.isfinite(per_ha)
+        & (per_ha > limits["implausible_above"])
+    )
+    return impossible, implausible
+
+
 def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> None:
     """Range-check the delivered numbers that feed figures (stock, area).
 
@@ -160,9 +181,10 @@ def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> No
             "area_impossible",
             "area",
             f"{float(reported[i]):g}",
-            f"reported area {float(reported[i]):g} mu is impossible (negative "
-            "or infinite)",
-            "correct the area column (a size in mu or ha), or leave it empty",
+            f"上报面积 {float(reported[i]):g} 亩不可能 / reported area "
+            f"{float(reported[i]):g} mu is impossible (negative or infinite)",
+            "更正面积列或留空 / correct the area column (a size in mu or ha), "
+            "or leave it empty",
         )
     if "stock_volume_m3" not in frame:
         return
@@ -172,14 +194,7 @@ def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> No
     limits = ranges.loc["stock_volume_per_ha"]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         per_ha = volume / (area_mu / MU_PER_HA)
-    impossible = np.isinf(volume) | (volume < limits["impossible_below"])
-    impossible |= usable & np.isfinite(per_ha) & (per_ha > limits["impossible_above"])
-    implausible = (
-        usable
-        & ~impossible
-        & np.isfinite(per_ha)
-        & (per_ha > limits["implausible_above"])
-    )
+    impossible, implausible = _volume_flags(volume, per_ha, usable, limits)
     for i in np.flatnonzero(impossible):
         issues.add(
             i,
@@ -187,12 +202,13 @@ def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> No
             "volume_impossible",
             "stock_volume_m3",
             f"{float(volume[i]):g}",
-            f"stock volume {volume[i]:,.6g} m³ ({per_ha[i]:,.6g} m³/ha on "
+            f"蓄积 {volume[i]:,.6g} m³ 不可能 / stock volume {volume[i]:,.6g} m³ "
+            f"({per_ha[i]:,.6g} m³/ha on "
             f"{area_mu[i]:,.1f} mu) is impossible: a stand's volume is a "
             f"size ≥ 0 and no stand holds over {limits['impossible_above']:,.0f} "
             "m³/ha",
-            "check the volume column, its unit (m³, not m³/ha or 万m³) and the "
-            "decimal point, or leave it empty",
+            "检查蓄积列、单位与小数点 / check the volume column, its unit (m³, "
+            "not m³/ha or 万m³) and the decimal point, or leave it empty",
         )
     for i in np.flatnonzero(implausible):
         issues.add(
@@ -201,10 +217,12 @@ def _check_numbers(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -> No
             "volume_implausible",
             "stock_volume_m3",
             f"{volume[i]:.6g}",
-            f"stock volume {volume[i]:,.6g} m³ is {per_ha[i]:,.0f} m³/ha, more "
+            f"蓄积偏高 {per_ha[i]:,.0f} m³/ha / stock volume {volume[i]:,.6g} m³ "
+            f"is {per_ha[i]:,.0f} m³/ha, more "
             f"than {limits['implausible_above']:,.0f} m³/ha (China's arbor "
             "forest averages about 90 m³/ha)",
-            "check the volume and its unit (a total in m³, not per hectare)",
+            "检查蓄积及其单位 / check the volume and its unit (a total in m³, "
+            "not per hectare)",
         )
 
 
@@ -248,16 +266,7 @@ def _check_stock_attrs(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -
         else:
             with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
                 per_ha = value / (area_mu / MU_PER_HA)
-        impossible = np.isinf(value) | (value < limits["impossible_below"])
-        impossible |= (
-            usable & np.isfinite(per_ha) & (per_ha > limits["impossible_above"])
-        )
-        implausible = (
-            usable
-            & ~impossible
-            & np.isfinite(per_ha)
-            & (per_ha > limits["implausible_above"])
-        )
+        impossible, implausible = _volume_flags(value, per_ha, usable, limits)
         for i in np.flatnonzero(impossible):
             field = names[canonical][i]
             issues.add(

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 from pyproj import Geod
+from real_files import real_file
 
 from forestsink.area import _fast_path, area_m2, geographic_area_m2
 from forestsink.reference import read_districts
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 GEOD = Geod(ellps="GRS80")
 
 
@@ -23,9 +21,7 @@ def geod_area(geom) -> float:
 
 
 def _wkt(name: str):
-    path = REAL / "exactextract" / f"{name}.wkt"
-    if not path.is_file():
-        pytest.skip(f"{path} absent (../shared/real is not checked out here)")
+    path = real_file("exactextract", f"{name}.wkt")
     return shapely.from_wkt(path.read_text().strip().strip('"'))
 
 

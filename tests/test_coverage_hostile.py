@@ -26,12 +26,12 @@ from affine import Affine
 from click.testing import CliRunner
 from pyproj import Geod
 from rasterio.control import GroundControlPoint
+from real_files import REAL, real_file
 
 from forestsink import coverage as cov
 from forestsink.cli.main import cli
 from forestsink.errors import RasterWarning, WorkLimitError
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 SLOPE_U8 = REAL / "derived" / "rasterstats_u8" / "slope_classes_u8.tif"
 
 #: 1e-4° pixels; the zone covers columns 50-149 of code 10 (tree cover) and
@@ -294,8 +294,7 @@ def test_hostile_raster(hostile, name, tmp_path):
 
 
 def test_real_truncated_geotiff_names_the_file(tmp_path):
-    if not SLOPE_U8.exists():
-        pytest.skip(f"{SLOPE_U8} absent (../shared/real is not checked out here)")
+    real_file("derived", "rasterstats_u8", "slope_classes_u8.tif")
     raw = SLOPE_U8.read_bytes()
     cut = tmp_path / "slope_2020.tif"
     cut.write_bytes(raw[: int(len(raw) * 0.6)])
@@ -406,7 +405,6 @@ def _run_limited(args: list[str], timeout: float):
     return run, time.monotonic() - start
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is Linux's")
 def test_huge_header_is_refused_before_allocating_under_3_gb(tmp_path):
     raster = _huge_raster(tmp_path / "huge_2020.tif")
     run, seconds = _run_limited(
@@ -424,7 +422,6 @@ def test_huge_header_is_refused_before_allocating_under_3_gb(tmp_path):
     assert not (tmp_path / "o.csv").exists()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is Linux's")
 def test_huge_header_with_a_small_zone_and_overlay_succeeds_under_3_gb(tmp_path):
     # 2000 x 2000 pixels of data at rows/cols 600,000: left 1500 columns are
     # tree cover (10), the rest bare (60); the zone is 1000 x 1000 pixels

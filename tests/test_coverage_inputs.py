@@ -7,7 +7,6 @@ exactextract called directly and hand counts.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -17,22 +16,18 @@ import shapely
 from affine import Affine
 from click.testing import CliRunner
 from pyproj import CRS
+from real_files import REAL, real_file
 
 from forestsink import coverage as cov
 from forestsink.area import CHONGQING_ALBERS
 from forestsink.cli.main import cli
 from forestsink.errors import UnknownClassError
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 ALBERS = CRS.from_user_input(CHONGQING_ALBERS)
 LC100 = REAL / "mapme_lc100"
 
 
-def real(*parts: str) -> Path:
-    path = REAL.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} absent (../shared/real is not checked out here)")
-    return path
+real = real_file
 
 
 def write_tif(path, array, *, transform=None, crs=ALBERS, dtype="uint8", nodata=0):

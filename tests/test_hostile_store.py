@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -255,7 +254,6 @@ def _ingest_with_file_size_limit(store: Path, delivery: Path, extra: int):
     )
 
 
-@pytest.mark.skipif(shutil.which("true") is None, reason="needs a POSIX system")
 def test_full_disk_while_landing(store, tmp_path):
     # 1,500 rows are staged in memory (no temporary file): the store's own
     # write is what hits the limit

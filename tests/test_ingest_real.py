@@ -1,8 +1,8 @@
 """Issue 15: real county exports (../shared/real) and the defects they showed.
 
 Real files are read from ``../shared/real`` relative to the repository root
-(never copied into the repository); tests that need them are skipped, with
-the reason, only when that folder is absent.
+(never copied into the repository); a test that needs them fails, naming
+the path, when that folder is absent (``real_files.real_file``).
 """
 
 import struct
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from delivery_factory import frame, write
+from real_files import REAL, real_file
 
 from forestsink.cli.main import cli
 from forestsink.errors import DeliveryError
@@ -19,10 +20,13 @@ from forestsink.ingest import read_delivery
 from forestsink.ingest.encoding import detect_dbf_encoding
 from forestsink.validate import validate_delivery
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
-needs_real = pytest.mark.skipif(
-    not REAL.is_dir(), reason=f"real files folder {REAL} is absent"
-)
+needs_real = pytest.mark.usefixtures("real_folder")
+
+
+@pytest.fixture
+def real_folder() -> Path:
+    """The real files' folder; the test fails (not skips) when it is absent."""
+    return real_file()
 
 
 def _set_ldid(dbf: Path, ldid: int) -> None:
