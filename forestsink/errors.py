@@ -96,3 +96,11 @@ class WorkLimitError(CoverageError):
 
 class RasterWarning(ForestsinkWarning):
     """A raster is used on an assumption (one band of several, no-data ignored)."""
+
+
+class InventoryError(ForestsinkError, ValueError):
+    """A forest-resource layer (一张图) cannot be loaded or compared.
+
+    The message names the file, the feature (row from 1), the field and the
+    value, then says what to fix; nothing has been written to the store.
+    """
