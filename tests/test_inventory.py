@@ -21,6 +21,7 @@ from forestsink.inventory import (
     resolve_land_classes,
     transfer_matrix,
 )
+from forestsink.inventory.classes import land_columns
 from forestsink.reference import read_land_classes
 from forestsink.units import M2_PER_MU
 
@@ -31,6 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def classes():
     return read_land_classes()
+
+
+def land_of(values: pd.Series, classes) -> dict:
+    """The stored land-class columns of raw DI_LEI values."""
+    resolved = land_columns(resolve_land_classes(values, classes), classes)
+    return {c: resolved[c].to_numpy() for c in resolved}
 
 
 def geod_mu(geom) -> float:
@@ -48,7 +55,7 @@ def test_coverage_is_forest_polygons_over_the_district_on_the_ellipsoid(classes)
     ]
     values = pd.Series([111, "竹林地", "0132", 141.0, "030301"], dtype=object)
     layer = gpd.GeoDataFrame(
-        {"adcode": "500101", "land_class": resolve_land_classes(values, classes)},
+        {"adcode": "500101", **land_of(values, classes)},
         geometry=parts,
         crs=4490,
     )
@@ -75,12 +82,11 @@ def test_coverage_is_forest_polygons_over_the_district_on_the_ellipsoid(classes)
 
 def test_published_city_coverage_is_reproduced(classes):
     # 2015: forest 5,562 of 12,360 万亩 = 45.0 %; 2010: 4,574 → 37.0 %
-    label = resolve_land_classes(pd.Series(["0111", "0210"]), classes)
     for forest_wan, expected in ((5_562, 45.0), (4_574, 37.0)):
         layer = pd.DataFrame(
             {
                 "adcode": ["500101", "500101", "500102"],
-                "land_class": [label[0], label[1], label[0]],
+                **land_of(pd.Series(["0111", "0210", "0111"]), classes),
                 "area_mu": [forest_wan * 1e4 / 2, 1e6, forest_wan * 1e4 / 2],
             }
         )
@@ -100,11 +106,10 @@ def test_published_city_coverage_is_reproduced(classes):
 
 
 def test_stock_is_volume_per_hectare_times_area(classes):
-    label = resolve_land_classes(pd.Series(["0111"]), classes)[0]
     layer = pd.DataFrame(
         {
             "adcode": "500101",
-            "land_class": [label, label, label, label],
+            **land_of(pd.Series(["0111"] * 4), classes),
             "area_mu": [15.0, 30.0, 45.0, 7.5],
             "volume_m3_ha": [80.0, 100.0, None, None],  # HUO_LMGQXJ
             "stock_m3": [None, None, 55.0, None],  # a total where no per-ha
@@ -125,9 +130,12 @@ def test_stock_is_volume_per_hectare_times_area(classes):
 
 
 def test_a_missing_district_is_said_not_filled(classes):
-    label = resolve_land_classes(pd.Series(["0111"]), classes)[0]
     layer = pd.DataFrame(
-        {"adcode": ["500101"], "land_class": [label], "area_mu": [10.0]}
+        {
+            "adcode": ["500101"],
+            **land_of(pd.Series(["0111"]), classes),
+            "area_mu": [10.0],
+        }
     )
     districts = pd.DataFrame(
         {
@@ -147,26 +155,31 @@ def test_a_missing_district_is_said_not_filled(classes):
 
 
 def test_transfer_matrix_by_hand(classes):
-    codes = resolve_land_classes(
-        pd.Series(["0111", "0141", "0111", "0240", "0132"]), classes
-    )
-    forest, planted, construction, shrub = codes[0], codes[1], codes[3], codes[4]
+    # the earlier layer in the older codes (1111 纯林, 1410 未成林), the later
+    # in 林地变更 codes: groups make them comparable
+    before = land_of(pd.Series(["1111", "1410", "0111", "0132"]), classes)
+    after = land_of(pd.Series(["0111", "0111", "0240", "0132"]), classes)
     later = pd.DataFrame(
         {
             "adcode": ["500101"] * 4,
-            "land_class_before": [forest, planted, forest, shrub],
-            "land_class": [forest, forest, construction, shrub],
+            "land_group_before": before["land_group"],
+            "land_group": after["land_group"],
+            "change_reason": [None, "11", "41", None],
             "area_mu": [10.0, 20.0, 5.0, 7.0],
         }
     )
     matrix = transfer_matrix(later, classes=classes)
-    cells = {(r.class_from, r.class_to): r.area_mu for r in matrix.itertuples()}
+    cells = {(r.group_from, r.group_to): r.area_mu for r in matrix.itertuples()}
     assert cells == {
-        ("0111", "0111"): 10.0,
-        ("0141", "0111"): 20.0,
-        ("0111", "02"): 5.0,
-        ("0132", "0132"): 7.0,
+        ("arbor", "arbor"): 10.0,
+        ("unestablished", "arbor"): 20.0,
+        ("arbor", "non_forest"): 5.0,
+        ("other_shrub", "other_shrub"): 7.0,
     }
+    reasons = dict(
+        zip(matrix.group_to + matrix.group_from, matrix.change_reason, strict=True)
+    )
+    assert reasons["non_forestarbor"] == "41"
     gain = matrix.loc[matrix.forest_to & ~matrix.forest_from, "area_mu"].sum()
     loss = matrix.loc[matrix.forest_from & ~matrix.forest_to, "area_mu"].sum()
     assert (gain, loss) == (20.0, 5.0)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from forestsink.cli.main import cli
 from forestsink.deliveries import ingest_deliveries
 from forestsink.ingest import read_delivery
-from forestsink.ingest.read import _numbers
+from forestsink.ingest.read import parse_numbers as _numbers
 from forestsink.store import GeoPackageStore
 from forestsink.validate import validate_delivery
 

@@ -66,6 +66,35 @@ CANONICAL = (
     "extra",
 )
 REQUIRED = ("project_id", "district", "year", "project_type")
+#: canonical columns of a forest-resource layer (一张图); a delivery reads
+#: the inventory-only ones (DI_LEI, HUO_LMGQXJ …) as extra attributes, and a
+#: layer reads the delivery-only ones (project type, year …) as extra
+INVENTORY_CANONICAL = (
+    "district",
+    "township",
+    "village",
+    "compartment",
+    "xiaoban",
+    "sub_xiaoban",
+    "area_mu",
+    "area_ha",
+    "area_m2",
+    "area_unknown",
+    "land_class",
+    "land_class_before",
+    "species",
+    "origin",
+    "age_group",
+    "canopy",
+    "volume_m3_ha",
+    "stock_volume_m3",
+    "change_reason",
+    "forest_category",
+    "extra",
+)
+INVENTORY_REQUIRED = ("district", "xiaoban", "land_class")
+#: every canonical column an alias may name
+ALL_CANONICAL = tuple(dict.fromkeys(CANONICAL + INVENTORY_CANONICAL))
 #: columns any of which gives a project id (in this order, row by row)
 ID_SOURCES = ("project_id", "xiaoban", "project_code")
 #: longest name a .dbf keeps (bytes); a cut one keeps at least this many
@@ -95,13 +124,13 @@ def _alias_table(path: Path) -> pd.DataFrame:
     from forestsink.reference import _read_csv
 
     df = _read_csv(path)
-    bad = ~df["canonical"].isin(CANONICAL)
+    bad = ~df["canonical"].isin(ALL_CANONICAL)
     if bad.any():
         row = int(bad.idxmax())
         raise ReferenceDataError(
             f"{path}: 第{row + 2}行 row {row + 2}, column 'canonical': unknown "
             f"canonical column {df['canonical'].iloc[row]!r}; use one of "
-            f"{list(CANONICAL)}."
+            f"{list(ALL_CANONICAL)}."
         )
     df["key"] = df["alias"].map(normalise_column)
     return df
@@ -189,6 +218,8 @@ def map_columns(
     aliases: pd.DataFrame | None = None,
     truncated_names: bool = True,
     aliases_hint: str = "",
+    canonical: tuple[str, ...] = CANONICAL,
+    required: tuple[str, ...] = REQUIRED,
 ) -> ColumnMapping:
     """Match *columns* to canonical names.
 
@@ -209,6 +240,12 @@ def map_columns(
         and GeoJSON, whose names are whole.
     aliases_hint : str, optional (default: "")
         Where the user's aliases file is, for the message.
+    canonical : tuple of str, optional (default: :data:`CANONICAL`)
+        The canonical columns this reader uses; a column whose alias names
+        another canonical column is kept as an extra attribute
+        (:data:`INVENTORY_CANONICAL` for forest-resource layers).
+    required : tuple of str, optional (default: :data:`REQUIRED`)
+        Canonical columns that must be found or given.
 
     Raises
     ------
@@ -221,6 +258,7 @@ def map_columns(
     rank = {key: k for k, (key, _) in reversed(list(enumerate(pairs)))}
     found: dict[str, list[tuple[int, str]]] = {}
     result = ColumnMapping()
+    wanted = frozenset(canonical)
     for column in columns:
         key = normalise_column(column)
         canonical = exact.get(key)
@@ -232,7 +270,7 @@ def map_columns(
                 canonical = next(iter(claims))[0]
                 order = min(rank[k] for _, k in claims)
                 how = "truncated"
-        if canonical is None or canonical == "extra":
+        if canonical is None or canonical == "extra" or canonical not in wanted:
             result.extra.append(column)
             continue
         found.setdefault(canonical, []).append((order, column))
@@ -262,9 +300,9 @@ def map_columns(
                 "disagree are warned"
             )
     present = set(result.mapping) | set(given)
-    if result.has_id:
+    if result.has_id and "project_id" in wanted:
         present.add("project_id")
-    missing = [c for c in REQUIRED if c not in present]
+    missing = [c for c in required if c not in present]
     if missing:
         accepted = {
             c: list(table.loc[table["canonical"].isin(_sources(c)), "alias"])[:14]

@@ -22,6 +22,8 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -701,18 +703,7 @@ def read_delivery(
     -------
     Delivery
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DeliveryError(f"{path}: 文件不存在 / no such file.")
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise DeliveryError(
-            f"{path.name}: 不支持的文件类型 / "
-            f"unsupported file type {suffix!r}; deliver a "
-            "Shapefile "
-            "(.shp with .shx/.dbf/.prj, or all of them zipped), a GeoPackage or "
-            "GeoJSON."
-        )
+    path = check_layer_path(path)
     sha = sha256 or file_sha256(path)
     options = {
         "layer": layer,
@@ -727,34 +718,89 @@ def read_delivery(
         "display": path.name,
         "rows": rows,
     }
-    if suffix == ".zip":
-        with tempfile.TemporaryDirectory(prefix="forestsink-zip-") as tmp:
-            limit = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
-            layer_file = _safe_extract(path, Path(tmp), max_unzipped=limit)
-            delivery = _read_file(layer_file, **options)
-        delivery.path = path
-    else:
-        delivery = _read_file(path, **options)
+    with layer_file(path, max_unzipped=max_unzipped) as inner:
+        delivery = _read_file(inner, **options)
+    delivery.path = path
     delivery.sha256 = sha
     return delivery
 
 
-def _read_file(
-    path: Path,
-    *,
-    layer,
-    crs,
-    encoding,
-    year,
-    district,
-    rules,
-    display,
-    rows=None,
-    project_type=None,
-    programme=None,
-    aliases=(),
-):
-    import geopandas as gpd
+def check_layer_path(path) -> Path:
+    """Return *path* as a Path if it is a readable layer file, else raise.
+
+    Raises
+    ------
+    DeliveryError
+        No such file, or a suffix other than :data:`SUFFIXES`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DeliveryError(f"{path}: 文件不存在 / no such file.")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DeliveryError(
+            f"{path.name}: 不支持的文件类型 / "
+            f"unsupported file type {suffix!r}; deliver a "
+            "Shapefile "
+            "(.shp with .shx/.dbf/.prj, or all of them zipped), a GeoPackage or "
+            "GeoJSON."
+        )
+    return path
+
+
+@contextmanager
+def layer_file(path: Path, *, max_unzipped: int | None = None) -> Iterator[Path]:
+    """Yield the layer file itself, unpacked into a temporary folder from a ``.zip``.
+
+    The zip is checked as ``_safe_extract`` says (member count, packing
+    ratio, links, nested zips, *max_unzipped* bytes; default
+    ``MAX_UNZIPPED_BYTES``); the temporary folder is removed on exit.
+    """
+    if path.suffix.lower() != ".zip":
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="forestsink-zip-") as tmp:
+        limit = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
+        yield _safe_extract(path, Path(tmp), max_unzipped=limit)
+
+
+@dataclass
+class LayerRead:
+    """A layer file read and checked, before its columns are interpreted.
+
+    Attributes
+    ----------
+    raw : RawTable
+        Attribute columns decoded with *encoding* (names as in the file).
+    geoms : geopandas.array.GeometryArray
+        2D geometries in EPSG:4490.
+    layer, encoding, crs : str or None
+        What was read and used, with *notes* saying why.
+    """
+
+    raw: RawTable
+    geoms: object
+    layer: str | None
+    encoding: str | None
+    crs: str
+    notes: list[str]
+
+
+def read_layer(
+    path: Path, *, layer, crs, encoding, display: str, rows=None
+) -> LayerRead:
+    """Read a layer file's table and geometry into EPSG:4490, checking the text.
+
+    Shared by project deliveries and forest-resource layers: the text
+    encoding (``.cpg``, DBF language driver, detection), names cut inside a
+    character, mojibake and destroyed text refused, the CRS (the file's,
+    ``--crs``, or inferred), Z/M dropped.
+
+    Raises
+    ------
+    DeliveryError, CRSError
+        Naming *display*, the row and column, and what to do.
+    """
     import shapely
     from geopandas.array import from_shapely
 
@@ -877,6 +923,34 @@ def _read_file(
             f"{display}: cannot transform from {crs_text} to "
             f"{STORE_CRS} ({err}); check --crs."
         ) from err
+    return LayerRead(
+        raw=raw, geoms=geoms, layer=layer, encoding=encoding, crs=crs_text, notes=notes
+    )
+
+
+def _read_file(
+    path: Path,
+    *,
+    layer,
+    crs,
+    encoding,
+    year,
+    district,
+    rules,
+    display,
+    rows=None,
+    project_type=None,
+    programme=None,
+    aliases=(),
+):
+    import geopandas as gpd
+
+    read = read_layer(
+        path, layer=layer, crs=crs, encoding=encoding, display=display, rows=rows
+    )
+    raw, geoms, notes = read.raw, read.geoms, read.notes
+    layer, encoding, crs_text = read.layer, read.encoding, read.crs
+    suffix = path.suffix.lower()
     # ---- columns
     vocab = read_vocabulary(aliases or ())
     given = tuple(
@@ -955,10 +1029,10 @@ def _read_file(
         text("programme", programme), vocab.programme_words
     )
     unread: dict[tuple[str, str], list] = {}
-    frame["area_reported_mu"] = _reported_area(values, m, notes, geoms, unread)
+    frame["area_reported_mu"] = reported_area(values, m, notes, geoms, unread)
     frame["species"] = text("species")
     frame["stock_volume_m3"] = (
-        _numbers(
+        parse_numbers(
             values["stock_volume_m3"],
             unread.setdefault(("stock_volume_m3", m["stock_volume_m3"]), []),
         )
@@ -966,12 +1040,12 @@ def _read_file(
         else np.full(n, np.nan)
     )  # (whole numbers stay integers: the content hash writes "5", not "5.0")
     if any(unread.values()):
-        frame["unread_numbers"] = _unread_numbers(unread, n)
+        frame["unread_numbers"] = unread_numbers(unread, n)
     if conflicts:
         frame["column_conflicts"] = pd.array(
             ["; ".join(c) if c else None for c in conflicts], dtype="string"
         )
-    frame["attrs"] = _extra_attrs(raw, cmap.extra)
+    frame["attrs"] = extra_attrs(raw, cmap.extra)
     # (geometry as a column named here: twice as fast as geometry=, crs=)
     # (and plain arrays, not Series: nothing to align)
     arrays = {k: v.array if isinstance(v, pd.Series) else v for k, v in frame.items()}
@@ -1388,12 +1462,12 @@ def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
     return RawTable(columns, raw.geoms, raw.crs, raw.fids)
 
 
-def _reported_area(
+def reported_area(
     values: dict, m: dict[str, str], notes: list[str], geoms, unread: dict
 ):
     """Return reported areas in mu (NaN where not given).
 
-    Cells that are not numbers go to *unread* (see :func:`_unread_numbers`).
+    Cells that are not numbers go to *unread* (see :func:`unread_numbers`).
     """
     for canonical, unit in (("area_mu", "mu"), ("area_ha", "ha"), ("area_m2", "m2")):
         if canonical in values:
@@ -1402,13 +1476,13 @@ def _reported_area(
                     f"area column {m[canonical]!r} is in {unit}; converted to mu"
                 )
             bad = unread.setdefault(("area", m[canonical]), [])
-            return _numbers(values[canonical], bad) * AREA_FACTORS_TO_MU[unit]
+            return parse_numbers(values[canonical], bad) * AREA_FACTORS_TO_MU[unit]
     if "area_unknown" in values:
         from forestsink.area import geographic_area_m2
         from forestsink.units import M2_PER_MU
 
         column = m["area_unknown"]
-        reported = _numbers(
+        reported = parse_numbers(
             values["area_unknown"], unread.setdefault(("area", column), [])
         )
         unit, ratio = infer_area_unit(reported, geographic_area_m2(geoms) / M2_PER_MU)
@@ -1421,7 +1495,7 @@ def _reported_area(
     return np.full(len(geoms), np.nan)
 
 
-def _unread_numbers(unread: dict[tuple[str, str], list], n: int):
+def unread_numbers(unread: dict[tuple[str, str], list], n: int):
     """Per row, the number cells that could not be read, as JSON (else <NA>).
 
     *unread* maps (field, column as delivered) to ``(position, value)``
@@ -1474,7 +1548,7 @@ def _plain_number_text(value: object) -> str | None:
     return text
 
 
-def _numbers(values: np.ndarray, bad: list | None = None) -> np.ndarray:
+def parse_numbers(values: np.ndarray, bad: list | None = None) -> np.ndarray:
     """Numbers of a column (text parsed); NaN where missing or not a number.
 
     The column's own number type is kept (integers, float32, booleans), as
@@ -1535,7 +1609,7 @@ def _json_values(values: np.ndarray) -> list:
     return [None if v is None or v is pd.NaT else v for v in values.tolist()]
 
 
-def _extra_attrs(raw: RawTable, names: list[str]) -> pd.Series:
+def extra_attrs(raw: RawTable, names: list[str]) -> pd.Series:
     """Unmapped columns of each feature as a JSON object (sorted keys)."""
     if not names:
         return pd.Series(pd.array(["{}"] * len(raw), dtype="string"))

@@ -33,7 +33,11 @@ import click
 import pandas as pd
 
 from forestsink.errors import ReferenceDataError, UnknownNameError
-from forestsink.ingest.columns import CANONICAL, normalise_column, read_column_aliases
+from forestsink.ingest.columns import (
+    ALL_CANONICAL,
+    normalise_column,
+    read_column_aliases,
+)
 from forestsink.ingest.values import _norm
 from forestsink.reference import (
     PROJECT_TYPES,
@@ -152,10 +156,10 @@ def _vocabulary(stamps: tuple) -> Vocabulary:
                     "delete the row."
                 )
             if kind == "column":
-                if means not in CANONICAL:
+                if means not in ALL_CANONICAL:
                     raise ReferenceDataError(
                         f"{where}, column 'means': value {means!r} 不是标准列名 / "
-                        f"is not a canonical column; use one of {list(CANONICAL)}."
+                        f"is not a canonical column; use one of {list(ALL_CANONICAL)}."
                     )
                 columns.append({"canonical": means, "alias": alias, "note": ""})
             elif kind == "district":

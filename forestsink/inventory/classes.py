@@ -29,6 +29,8 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
+from forestsink.errors import ReferenceDataError
+
 _SCHEME_ORDER = ("ldbg", "sandiao", "legacy")
 
 
@@ -122,3 +124,66 @@ def resolve_land_classes(values, table: pd.DataFrame) -> pd.Series:
     mapping = {u: one(u) for u in uniques}
     labels = values.astype(object).map(mapping)
     return labels.astype("Int64")
+
+
+def land_columns(labels: pd.Series, table: pd.DataFrame) -> pd.DataFrame:
+    """Return the stored land-class columns of resolved values.
+
+    Parameters
+    ----------
+    labels : pandas.Series
+        Row labels from :func:`resolve_land_classes` (``<NA>``: unknown).
+    table : pandas.DataFrame
+        :func:`forestsink.reference.read_land_classes`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``land_scheme``, ``land_code``, ``land_group`` (text,
+        ``<NA>`` where unknown), ``is_forest``, ``is_forest_land`` (0/1).
+    """
+    ok = labels.notna().to_numpy()
+    rows = table.reindex(labels.fillna(-1).astype(int).to_numpy())
+
+    def text(column: str):
+        return pd.array(np.where(ok, rows[column].to_numpy(), None), dtype="string")
+
+    def flag(column: str):
+        return np.where(ok, rows[column].fillna(False), False).astype("int64")
+
+    return pd.DataFrame(
+        {
+            "land_scheme": text("scheme"),
+            "land_code": text("code"),
+            "land_group": text("land_group"),
+            "is_forest": flag("counts_as_forest"),
+            "is_forest_land": flag("forest_land"),
+        },
+        index=labels.index,
+    )
+
+
+def forest_groups(table: pd.DataFrame) -> tuple[frozenset[str], frozenset[str]]:
+    """Land groups counted as forest, and those that are forest land.
+
+    Every code of a group agrees (checked): ``arbor``, ``bamboo`` and
+    ``special_shrub`` are forest in every scheme; every group but
+    ``non_forest`` is forest land.
+
+    Raises
+    ------
+    ReferenceDataError
+        If one group mixes codes that count as forest and codes that do not.
+    """
+    forest, land = set(), set()
+    for group, rows in table.groupby("land_group"):
+        for column, found in (("counts_as_forest", forest), ("forest_land", land)):
+            values = set(rows[column].astype(bool))
+            if len(values) > 1:
+                raise ReferenceDataError(
+                    f"land_classes.csv: land group {group!r} mixes codes with "
+                    f"{column} true and false; a group must be one or the other."
+                )
+            if values == {True}:
+                found.add(group)
+    return frozenset(forest), frozenset(land)

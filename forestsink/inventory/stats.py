@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forestsink.inventory.classes import forest_groups
+from forestsink.inventory.schema import LAND_GROUPS
 from forestsink.units import MU_PER_HA
 
 CITY_ADCODE = "500000"
@@ -47,9 +49,39 @@ STAT_COLUMNS = (
 )
 
 
-def _stock(xiaoban: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each 小班's standing stock (m³, NaN when absent) and how it was got."""
+#: columns of a per-(district, land group) sum table: what
+#: :func:`sums_by_class` computes in pandas and the store computes in SQL
+#: (``inventory_sums``)
+SUM_COLUMNS = (
+    "n_xiaoban",
+    "area_mu",
+    "stock_per_ha_m3",
+    "n_per_ha",
+    "stock_total_m3",
+    "n_total",
+)
+
+
+def sums_by_class(xiaoban: pd.DataFrame, by=("adcode", "land_group")) -> pd.DataFrame:
+    """Area and stock of 小班 summed per district and land group.
+
+    Parameters
+    ----------
+    xiaoban : pandas.DataFrame
+        Stored 小班 columns (:mod:`forestsink.inventory.schema`): *by*,
+        ``area_mu`` and optionally ``volume_m3_ha`` (HUO_LMGQXJ, m³/ha) and
+        ``stock_m3`` (the 小班's total, m³).
+    by : tuple of str, optional (default: district and land group)
+
+    Returns
+    -------
+    pandas.DataFrame
+        *by* and :data:`SUM_COLUMNS`: ``stock_per_ha_m3`` = Σ volume_m3_ha ×
+        area (ha) over 小班 with a per-hectare volume; ``stock_total_m3`` =
+        Σ stock_m3 over 小班 with only a total.
+    """
     n = len(xiaoban)
+    area = xiaoban["area_mu"].to_numpy(float)
     per_ha = (
         pd.to_numeric(xiaoban["volume_m3_ha"], errors="coerce").to_numpy(float)
         if "volume_m3_ha" in xiaoban
@@ -60,15 +92,16 @@ def _stock(xiaoban: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         if "stock_m3" in xiaoban
         else np.full(n, np.nan)
     )
-    area_ha = xiaoban["area_mu"].to_numpy(float) / MU_PER_HA
-    from_per_ha = per_ha * area_ha
-    stock = np.where(np.isfinite(from_per_ha), from_per_ha, total)
-    basis = np.where(
-        np.isfinite(from_per_ha),
-        "per_ha_x_area",
-        np.where(np.isfinite(total), "total", "none"),
-    )
-    return stock, basis
+    has_per_ha = np.isfinite(per_ha)
+    has_total = ~has_per_ha & np.isfinite(total)
+    parts = pd.DataFrame({c: xiaoban[c].astype(str).to_numpy() for c in by})
+    parts["n_xiaoban"] = 1
+    parts["area_mu"] = area
+    parts["stock_per_ha_m3"] = np.where(has_per_ha, per_ha * area / MU_PER_HA, 0.0)
+    parts["n_per_ha"] = has_per_ha.astype("int64")
+    parts["stock_total_m3"] = np.where(has_total, total, 0.0)
+    parts["n_total"] = has_total.astype("int64")
+    return parts.groupby(list(by), as_index=False)[list(SUM_COLUMNS)].sum()
 
 
 def forest_statistics(
@@ -78,18 +111,32 @@ def forest_statistics(
     districts: pd.DataFrame,
     year: int | None = None,
 ) -> pd.DataFrame:
+    """Coverage, forest area, forest-land area and stock of a year's 小班.
+
+    :func:`statistics_from_sums` of :func:`sums_by_class`; see there.
+    """
+    return statistics_from_sums(
+        sums_by_class(xiaoban), classes=classes, districts=districts, year=year
+    )
+
+
+def statistics_from_sums(
+    sums: pd.DataFrame,
+    *,
+    classes: pd.DataFrame,
+    districts: pd.DataFrame,
+    year: int | None = None,
+) -> pd.DataFrame:
     """Coverage, forest area, forest-land area and stock per district and city.
 
     Parameters
     ----------
-    xiaoban : pandas.DataFrame
-        One row per 小班 of one year: ``adcode``, ``area_mu`` (ellipsoidal,
-        mu), ``land_class`` (row label in *classes*, from
-        :func:`forestsink.inventory.resolve_land_classes`; unknown classes
-        must have been refused before), and optionally ``volume_m3_ha``
-        (per-hectare stock, HUO_LMGQXJ) and/or ``stock_m3`` (the 小班's total).
+    sums : pandas.DataFrame
+        Per ``adcode`` and ``land_group``: :data:`SUM_COLUMNS`
+        (:func:`sums_by_class`, or the store's ``inventory_sums``).
     classes : pandas.DataFrame
-        :func:`forestsink.reference.read_land_classes`.
+        :func:`forestsink.reference.read_land_classes` (which land groups
+        are forest, which forest land: :func:`forest_groups`).
     districts : pandas.DataFrame
         ``adcode``, ``name_zh``, ``name_en`` and ``total_area_mu``: each
         district's total administrative area (ellipsoidal, water included).
@@ -102,41 +149,57 @@ def forest_statistics(
         :data:`STAT_COLUMNS`, one row per district of *districts* and a city
         row (``adcode`` 500000). A district with no 小班 gets NaN figures and
         a note saying its layer is missing (never filled in); the city row
-        then says which districts are missing and its figures cover only the
-        others. ``stock_basis`` says how the stock was got
-        (``per_ha_x_area``, ``total``, ``mixed`` or ``none``).
+        then says which districts are missing and its figures (and its total
+        area) cover only the others. ``stock_basis`` says how the stock was
+        got (``per_ha_x_area``: Σ HUO_LMGQXJ × ha; ``total``: the 小班's own
+        volume; ``mixed``; ``none``). ``stock_m3`` is the standing stock of
+        every 小班 of the layer (活立木 in 小班), ``forest_stock_m3`` that of
+        the forest classes only (森林蓄积).
     """
-    rows = xiaoban.reset_index(drop=True)
-    label = rows["land_class"].to_numpy()
-    forest = classes["counts_as_forest"].reindex(label).fillna(False).to_numpy(bool)
-    land = classes["forest_land"].reindex(label).fillna(False).to_numpy(bool)
-    area = rows["area_mu"].to_numpy(float)
-    stock, basis = _stock(rows)
-    parts = pd.DataFrame(
+    forest, land = forest_groups(classes)
+    parts = sums.copy()
+    parts["adcode"] = parts["adcode"].astype(str)
+    is_forest = parts["land_group"].isin(list(forest)).to_numpy()
+    is_land = parts["land_group"].isin(list(land)).to_numpy()
+    stock = parts["stock_per_ha_m3"].to_numpy(float) + parts["stock_total_m3"].to_numpy(
+        float
+    )
+    has_stock = (parts["n_per_ha"] + parts["n_total"]).to_numpy() > 0
+    frame = pd.DataFrame(
         {
-            "adcode": rows["adcode"].astype(str).to_numpy(),
-            "forest_area_mu": np.where(forest, area, 0.0),
-            "forest_land_area_mu": np.where(land, area, 0.0),
-            "stock_m3": np.nan_to_num(stock),
-            "forest_stock_m3": np.where(forest, np.nan_to_num(stock), 0.0),
-            "has_stock": np.isfinite(stock),
-            "basis": basis,
+            "adcode": parts["adcode"].to_numpy(),
+            "n_xiaoban": parts["n_xiaoban"].to_numpy(),
+            "forest_area_mu": np.where(is_forest, parts["area_mu"], 0.0),
+            "forest_land_area_mu": np.where(is_land, parts["area_mu"], 0.0),
+            "stock_m3": stock,
+            "forest_stock_m3": np.where(is_forest, stock, 0.0),
+            "n_per_ha": parts["n_per_ha"].to_numpy(),
+            "n_total": parts["n_total"].to_numpy(),
+            "has_stock": has_stock,
         }
     )
-    grouped = parts.groupby("adcode")
-    sums = grouped[
-        ["forest_area_mu", "forest_land_area_mu", "stock_m3", "forest_stock_m3"]
+    grouped = frame.groupby("adcode")
+    per = grouped[
+        [
+            "n_xiaoban",
+            "forest_area_mu",
+            "forest_land_area_mu",
+            "stock_m3",
+            "forest_stock_m3",
+            "n_per_ha",
+            "n_total",
+        ]
     ].sum()
-    sums["n_xiaoban"] = grouped.size()
-    sums["stock_basis"] = grouped["basis"].agg(_basis)
-    sums["has_stock"] = grouped["has_stock"].any()
-
+    per["has_stock"] = grouped["has_stock"].any()
+    per["stock_basis"] = [
+        _basis_of(a, b) for a, b in zip(per["n_per_ha"], per["n_total"], strict=True)
+    ]
     out = districts[["adcode", "name_zh", "name_en", "total_area_mu"]].copy()
     out["adcode"] = out["adcode"].astype(str)
-    out = out.merge(sums, how="left", left_on="adcode", right_index=True)
+    out = out.merge(per, how="left", left_on="adcode", right_index=True)
     missing = out["n_xiaoban"].isna()
-    out.loc[~out["has_stock"].fillna(False).astype(bool), "stock_m3"] = np.nan
-    out.loc[~out["has_stock"].fillna(False).astype(bool), "forest_stock_m3"] = np.nan
+    no_stock = ~out["has_stock"].fillna(False).astype(bool)
+    out.loc[no_stock, ["stock_m3", "forest_stock_m3"]] = np.nan
     out["n_xiaoban"] = out["n_xiaoban"].fillna(0).astype("int64")
     out["stock_basis"] = out["stock_basis"].fillna("none")
     out["note"] = np.where(
@@ -167,6 +230,14 @@ def forest_statistics(
     return out[list(STAT_COLUMNS)]
 
 
+def _basis_of(n_per_ha: float, n_total: float) -> str:
+    if n_per_ha and n_total:
+        return "mixed"
+    if n_per_ha:
+        return "per_ha_x_area"
+    return "total" if n_total else "none"
+
+
 def _basis(values: pd.Series) -> str:
     kinds = set(values) - {"none"}
     if not kinds:
@@ -178,58 +249,75 @@ def transfer_matrix(
     xiaoban: pd.DataFrame,
     *,
     classes: pd.DataFrame,
-    before: str = "land_class_before",
-    after: str = "land_class",
+    before: str = "land_group_before",
+    after: str = "land_group",
     by: str = "adcode",
 ) -> pd.DataFrame:
-    """Land-class transfer matrix: area (mu) from each class to each class.
+    """Land-class transfer matrix: area (mu) from each land group to each.
 
     Parameters
     ----------
     xiaoban : pandas.DataFrame
-        The later year's 小班: *by*, ``area_mu`` and two land-class row labels
-        (from :func:`forestsink.inventory.resolve_land_classes`): *before*
-        (the previous class, Q_DI_LEI, or the earlier layer's class where
-        they were overlaid) and *after* (DI_LEI).
+        The later year's 小班 (or the pieces of an overlay of two years):
+        *by*, ``area_mu`` and two land groups: *before* (the previous class,
+        Q_DI_LEI, or the earlier layer's class where they were overlaid) and
+        *after* (DI_LEI); optionally ``change_reason`` (BHYY).
     classes : pandas.DataFrame
         :func:`forestsink.reference.read_land_classes`.
     before, after, by : str, optional
-        Column names (defaults: ``land_class_before``, ``land_class``,
+        Column names (defaults: ``land_group_before``, ``land_group``,
         ``adcode``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (*by*, class before, class after) with area: *by*,
-        ``class_from``, ``name_from_zh``, ``forest_from``, ``class_to``,
-        ``name_to_zh``, ``forest_to``, ``area_mu``; sorted. Forest gain is
-        the area with ``forest_to & ~forest_from``, loss the reverse.
+        One row per (*by*, group before, group after, change reason) with
+        area: *by*, ``group_from``, ``name_from``, ``forest_from``,
+        ``group_to``, ``name_to``, ``forest_to``, ``change_reason``,
+        ``area_mu``; sorted. Forest gain is the area with ``forest_to &
+        ~forest_from``, loss the reverse. Groups, not codes, so layers in
+        different code schemes compare.
     """
+    forest, _ = forest_groups(classes)
+    reason = (
+        xiaoban["change_reason"].astype("string").fillna("").to_numpy(dtype=object)
+        if "change_reason" in xiaoban
+        else np.full(len(xiaoban), "", dtype=object)
+    )
     frame = pd.DataFrame(
         {
             by: xiaoban[by].astype(str).to_numpy(),
-            "from": xiaoban[before].to_numpy(),
-            "to": xiaoban[after].to_numpy(),
+            "group_from": xiaoban[before].astype(str).to_numpy(),
+            "group_to": xiaoban[after].astype(str).to_numpy(),
+            "change_reason": reason,
             "area_mu": xiaoban["area_mu"].to_numpy(float),
         }
     )
-    sums = frame.groupby([by, "from", "to"], as_index=False)["area_mu"].sum()
-    sums = sums[sums["area_mu"] > 0]
+    return describe_transfers(frame, forest=forest, by=by)
 
-    def describe(labels: pd.Series, side: str) -> dict:
-        rows = classes.reindex(labels.to_numpy())
-        return {
-            f"class_{side}": rows["code"].to_numpy(),
-            f"name_{side}_zh": rows["name_zh"].to_numpy(),
-            f"forest_{side}": rows["counts_as_forest"].to_numpy(dtype=bool),
-        }
 
-    out = pd.DataFrame(
-        {
-            by: sums[by].to_numpy(),
-            **describe(sums["from"], "from"),
-            **describe(sums["to"], "to"),
-            "area_mu": sums["area_mu"].to_numpy(),
-        }
-    )
-    return out.sort_values([by, "class_from", "class_to"], ignore_index=True)
+def describe_transfers(
+    frame: pd.DataFrame, *, forest: frozenset[str], by: str = "adcode"
+) -> pd.DataFrame:
+    """Sum pieces ``by, group_from, group_to, change_reason, area_mu``; name them."""
+    keys = [by, "group_from", "group_to", "change_reason"]
+    sums = frame.groupby(keys, as_index=False)["area_mu"].sum()
+    sums = sums[sums["area_mu"] > 0].copy()
+    for side in ("from", "to"):
+        groups = sums[f"group_{side}"]
+        sums[f"name_{side}"] = groups.map(
+            lambda g: " / ".join(LAND_GROUPS.get(g, (g, g)))
+        )
+        sums[f"forest_{side}"] = groups.isin(list(forest)).to_numpy()
+    columns = [
+        by,
+        "group_from",
+        "name_from",
+        "forest_from",
+        "group_to",
+        "name_to",
+        "forest_to",
+        "change_reason",
+        "area_mu",
+    ]
+    return sums[columns].sort_values(keys, ignore_index=True)

@@ -1,0 +1,286 @@
+"""Check a read forest-resource layer and resolve its land classes.
+
+A forest-resource layer is the bureau's official map: it is loaded whole or
+not at all. :func:`prepare_layer` resolves DI_LEI / Q_DI_LEI through the code
+tables (:func:`forestsink.inventory.resolve_land_classes`) and refuses the
+layer, with one :class:`~forestsink.errors.InventoryError` listing every
+problem (file, feature row from 1, key, field, value, what to do), when any
+of these holds:
+
+``unknown_class``
+    A land-class (or previous-class) value no code table knows; the message
+    lists the known codes.
+``no_polygon`` / ``invalid_polygon``
+    A 小班 without a polygon (its area cannot be measured) or with an invalid
+    one (self-intersection …: repair it in the GIS, e.g. QGIS "Fix
+    geometries", and deliver again).
+``duplicate_key``
+    Two 小班 with one key (county + township + village + 林班 + 小班 + 细班).
+``empty_xiaoban``
+    A 小班 without its number.
+``volume_on_non_forest``
+    A per-hectare or total volume on a class that holds no stand by
+    definition (:data:`NO_STAND_GROUPS`: non-forest land, treeless forest
+    land, land suitable for forest).
+``volume_out_of_range``
+    A negative volume, or one above the ``impossible_above`` bound of
+    ``stock_volume_per_ha`` in ``data/value_ranges.csv``.
+``canopy_out_of_range``
+    YU_BI_DU outside 0–1.
+``not_a_number``
+    A number cell that could not be read.
+``overlap``
+    Two 小班 of one county that overlap by more than
+    :data:`OVERLAP_TOLERANCE_M2` (a county's 小班 tile its land once; an
+    overlap counts land twice in the forest area).
+
+Pure computation: frames in, frames out.
+"""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from forestsink.area import area_m2
+from forestsink.errors import InventoryError
+from forestsink.inventory.classes import land_columns, resolve_land_classes
+from forestsink.units import MU_PER_HA
+
+#: land groups that hold no stand by definition: a volume there is an error
+NO_STAND_GROUPS = frozenset({"non_forest", "treeless", "suitable"})
+#: overlaps smaller than this (m², ellipsoidal) are digitising noise
+OVERLAP_TOLERANCE_M2 = 1.0
+#: problems listed in one message (the count of the rest is given)
+MAX_LISTED = 12
+
+
+def _where(frame: pd.DataFrame, i: int) -> str:
+    row = int(frame["source_row"].iloc[i]) + 1
+    return f"第{row}行 row {row} ({frame['key'].iloc[i]})"
+
+
+def known_codes_text(classes: pd.DataFrame) -> str:
+    """Return the known land-class codes, one group per scheme, for messages."""
+    parts = []
+    for scheme, rows in classes.groupby("scheme", sort=False):
+        codes = " ".join(
+            f"{c} {n}" for c, n in zip(rows["code"], rows["name_zh"], strict=True)
+        )
+        parts.append(f"{scheme}: {codes}")
+    return "; ".join(parts)
+
+
+def _resolve(frame, column, classes, problems, field_name, display) -> pd.Series:
+    raw = frame[column]
+    labels = resolve_land_classes(raw, classes)
+    bad = np.flatnonzero((labels.isna() & raw.notna()).to_numpy())
+    for i in bad.tolist():
+        problems.append(
+            f"{_where(frame, i)}: {field_name} {raw.iloc[i]!r} 地类代码未知 / "
+            "unknown land-class code"
+        )
+    return labels
+
+
+def prepare_layer(
+    frame: pd.DataFrame,
+    *,
+    classes: pd.DataFrame,
+    ranges: pd.DataFrame,
+    display: str,
+    columns: dict[str, str] | None = None,
+) -> pd.DataFrame:
+    """Resolve land classes and check a layer; return the frame to store.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        From :func:`forestsink.ingest.inventory.read_inventory_layer`
+        (EPSG:4490).
+    classes : pandas.DataFrame
+        :func:`forestsink.reference.read_land_classes`.
+    ranges : pandas.DataFrame
+        :func:`forestsink.reference.read_value_ranges`.
+    display : str
+        File name for messages.
+    columns : dict, optional
+        Canonical column -> the file's column name, for messages.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        *frame* with ``land_scheme``, ``land_code``, ``land_group``,
+        ``is_forest``, ``is_forest_land`` and ``land_group_before`` added and
+        ``unread_numbers`` dropped.
+
+    Raises
+    ------
+    InventoryError
+        Listing every problem (up to :data:`MAX_LISTED`, then how many more).
+    """
+    names = columns or {}
+    field_of = {
+        c: repr(names.get(c, c))
+        for c in (
+            "land_class",
+            "land_class_before",
+            "volume_m3_ha",
+            "stock_volume_m3",
+            "canopy",
+            "xiaoban",
+        )
+    }
+    out = frame.reset_index(drop=True).copy()
+    problems: list[str] = []
+    labels = _resolve(
+        out, "land_class_raw", classes, problems, field_of["land_class"], display
+    )
+    empty_class = np.flatnonzero(out["land_class_raw"].isna().to_numpy())
+    for i in empty_class.tolist():
+        problems.append(
+            f"{_where(out, i)}: {field_of['land_class']} 地类为空 / no land class"
+        )
+    before = _resolve(
+        out,
+        "land_class_before_raw",
+        classes,
+        problems,
+        field_of["land_class_before"],
+        display,
+    )
+    resolved = land_columns(labels, classes)
+    for column in resolved:
+        out[column] = resolved[column].to_numpy()
+    out["land_group_before"] = land_columns(before, classes)["land_group"].to_numpy()
+    # ---- polygons
+    geoms = out.geometry.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for i in np.flatnonzero(missing).tolist():
+        problems.append(
+            f"{_where(out, i)}: 没有多边形，无法量算面积 / no polygon: its area "
+            "cannot be measured; deliver the 小班's boundary"
+        )
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    for i in np.flatnonzero(invalid).tolist():
+        reason = shapely.is_valid_reason(geoms[i])
+        problems.append(
+            f"{_where(out, i)}: 多边形无效 / invalid polygon ({reason}); repair it "
+            "in the GIS (QGIS: Fix geometries) and deliver again"
+        )
+    # ---- keys
+    blank = np.flatnonzero((out["xiaoban"].fillna("") == "").to_numpy())
+    for i in blank.tolist():
+        problems.append(
+            f"{_where(out, i)}: {field_of['xiaoban']} 小班号为空 / no 小班 number"
+        )
+    dup = (
+        out["key"].duplicated(keep=False).to_numpy()
+        & (out["xiaoban"].fillna("") != "").to_numpy()
+    )
+    for key, idx in out[dup].groupby("key").groups.items():
+        rows_text = ", ".join(str(int(out.loc[j, "source_row"]) + 1) for j in idx)
+        problems.append(
+            f"小班 {key}: 键重复 / duplicate key in rows {rows_text} (county + "
+            "township + village + 林班 + 小班 + 细班 must be unique); renumber or "
+            "merge them"
+        )
+    # ---- numbers
+    if "unread_numbers" in out:
+        for i in np.flatnonzero(out["unread_numbers"].notna().to_numpy()).tolist():
+            for _name, column, value in json.loads(out["unread_numbers"].iloc[i]):
+                problems.append(
+                    f"{_where(out, i)}: {column!r} 的值 {value!r} 不是数字 / is not a "
+                    "number; write a plain number"
+                )
+        out = out.drop(columns="unread_numbers")
+    limits = ranges.loc["stock_volume_per_ha"]
+    top = float(limits["impossible_above"])
+    per_ha = out["volume_m3_ha"].to_numpy(float)
+    total = out["stock_m3"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total_per_ha = total / (out["area_mu"].to_numpy(float) / MU_PER_HA)
+    for values, name in ((per_ha, "volume_m3_ha"), (total_per_ha, "stock_volume_m3")):
+        wrong = np.isfinite(values) & ((values < 0) | (values > top))
+        src = per_ha if name == "volume_m3_ha" else total
+        for i in np.flatnonzero(wrong).tolist():
+            problems.append(
+                f"{_where(out, i)}: {field_of[name]} {src[i]:g} 蓄积超出可能范围 / "
+                f"volume impossible (per hectare below 0 or above {top:g} m³/ha); "
+                "check the unit and the decimal point"
+            )
+    has_volume = (np.isfinite(per_ha) & (per_ha > 0)) | (
+        np.isfinite(total) & (total > 0)
+    )
+    no_stand = out["land_group"].isin(list(NO_STAND_GROUPS)).fillna(False).to_numpy()
+    for i in np.flatnonzero(has_volume & no_stand).tolist():
+        problems.append(
+            f"{_where(out, i)}: 非林地或无立木地类 {out['land_class_raw'].iloc[i]!r} "
+            f"有蓄积 / a volume on land class {out['land_code'].iloc[i]} "
+            f"({out['land_group'].iloc[i]}), which holds no stand; correct the "
+            "class or the volume"
+        )
+    canopy = out["canopy"].to_numpy(float)
+    for i in np.flatnonzero(
+        np.isfinite(canopy) & ((canopy < 0) | (canopy > 1))
+    ).tolist():
+        problems.append(
+            f"{_where(out, i)}: {field_of['canopy']} {canopy[i]:g} 郁闭度应在 0–1 / "
+            "canopy closure must be between 0 and 1 (write 0.65, not 65)"
+        )
+    # ---- overlaps within each county
+    usable = ~missing & ~invalid
+    problems.extend(_overlaps(out, usable))
+    if problems:
+        n = len(problems)
+        listed = "\n  ".join(problems[:MAX_LISTED])
+        more = f"\n  … and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
+        raise InventoryError(
+            f"{display}: {n} 个问题，图层未载入 / {n} problem(s); the layer was not "
+            f"loaded (the store is unchanged):\n  {listed}{more}"
+            + (
+                f"\nKnown land-class codes / 已知地类代码: {known_codes_text(classes)}"
+                if any("unknown land-class" in p for p in problems)
+                else ""
+            )
+        )
+    return out
+
+
+def _overlaps(frame, usable: np.ndarray) -> list[str]:
+    """Pairs of one county's 小班 that overlap by more than the tolerance."""
+    idx = np.flatnonzero(usable)
+    if len(idx) < 2:
+        return []
+    geoms = frame.geometry.to_numpy()[idx]
+    tree = shapely.STRtree(geoms)
+    pairs = []
+    for predicate in ("overlaps", "contains"):
+        left, right = tree.query(geoms, predicate=predicate)
+        keep = left != right
+        pairs.append(np.stack([left[keep], right[keep]], axis=1))
+    both = np.concatenate(pairs)
+    if not len(both):
+        return []
+    both = np.unique(np.sort(both, axis=1), axis=0)
+    a, b = idx[both[:, 0]], idx[both[:, 1]]
+    same_county = frame["adcode"].to_numpy()[a] == frame["adcode"].to_numpy()[b]
+    a, b = a[same_county], b[same_county]
+    if not len(a):
+        return []
+    all_geoms = frame.geometry.to_numpy()
+    inter = shapely.intersection(all_geoms[a], all_geoms[b])
+    m2 = area_m2(gpd.GeoSeries(inter, crs=frame.crs))
+    out = []
+    for i, j, area in zip(a.tolist(), b.tolist(), m2.tolist(), strict=True):
+        if area > OVERLAP_TOLERANCE_M2:
+            out.append(
+                f"{_where(frame, i)} 与 / and {_where(frame, j)}: 小班重叠 "
+                f"{area:,.1f} m² / the 小班 overlap by {area:,.1f} m² (land counted "
+                "twice); fix the boundaries in the GIS"
+            )
+    return out
