@@ -283,6 +283,7 @@ def _register() -> None:
         withdraw_cmd,
     )
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
+    from forestsink.cli.inventory import inventory_group
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
     from forestsink.cli.stage import stage_cmd
     from forestsink.cli.store_cmd import export_cmd, store_group
@@ -303,6 +304,7 @@ def _register() -> None:
         coverage_cmd,
         export_cmd,
         stage_cmd,
+        inventory_group,
     ):
         cli.add_command(command)
 

@@ -1,0 +1,321 @@
+"""Load forest-resource layers into the store, and compute from what it holds.
+
+The library verbs the ``forestsink inventory`` commands wrap:
+
+:func:`load_inventory`
+    Read every file, check every layer, then write all of them as one batch
+    (all or nothing: a problem in any file leaves the store as it was).
+:func:`inventory_statistics`
+    Official statistics of one year per district and city.
+:func:`inventory_change`
+    Net and gross change between two years, with the transfer matrix.
+
+Areas in mu (ellipsoidal), volumes in m³, geometries in EPSG:4490.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from forestsink.area import area_mu
+from forestsink.errors import InventoryError
+from forestsink.ingest.inventory import InventoryLayer, read_inventory_layer
+from forestsink.ingest.read import find_delivery_files
+from forestsink.inventory.change import (
+    change_table,
+    city_matrix,
+    describe_transfers,
+    overlay_pieces,
+    previous_class_agrees,
+)
+from forestsink.inventory.checks import prepare_layer
+from forestsink.inventory.classes import forest_groups
+from forestsink.inventory.stats import statistics_from_sums
+from forestsink.reference import read_districts, read_land_classes, read_value_ranges
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadResult:
+    """What :func:`load_inventory` did.
+
+    Attributes
+    ----------
+    batch_id : int or None
+        The store batch (None when every layer was already loaded).
+    loaded, replaced, unchanged : list of dict
+        Per county layer: ``adcode``, ``year``, ``snapshot_id``,
+        ``n_xiaoban``, ``source_name`` (as the store reports them).
+    files : list of InventoryLayer
+        The files read, with their notes (encoding, CRS, columns).
+    """
+
+    batch_id: int | None
+    loaded: list[dict] = field(default_factory=list)
+    replaced: list[dict] = field(default_factory=list)
+    unchanged: list[dict] = field(default_factory=list)
+    files: list[InventoryLayer] = field(default_factory=list)
+
+
+def load_inventory(
+    paths,
+    *,
+    store,
+    year: int,
+    district: str | None = None,
+    crs=None,
+    encoding: str | None = None,
+    layer: str | None = None,
+    aliases=(),
+    replace: bool = False,
+    user: str | None = None,
+    note: str | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> LoadResult:
+    """Read, check and store one year's forest-resource layers.
+
+    Parameters
+    ----------
+    paths : iterable of path
+        Files or folders (every .shp/.gpkg/.geojson/.zip inside is a layer).
+    store : Store
+        A GeoPackage store (:func:`forestsink.store.open_store`).
+    year : int
+        The year the layers describe (their state at 31 December).
+    district, crs, encoding, layer, aliases : optional
+        As for :func:`forestsink.ingest.inventory.read_inventory_layer`.
+    replace : bool, optional (default: False)
+        Replace a county's layer already loaded for *year* (the old one is
+        kept in the store's history); without it, such a layer is refused.
+    user, note : str, optional
+        Recorded with the batch.
+    on_file : callable, optional
+        Called with each file name before it is read (progress).
+
+    Returns
+    -------
+    LoadResult
+
+    Raises
+    ------
+    InventoryError, DeliveryError, CRSError, StoreError
+        Naming the file, feature and field; nothing was written.
+    """
+    _check_year(year)
+    files = find_delivery_files(paths)
+    classes = read_land_classes()
+    ranges = read_value_ranges()
+    read: list[InventoryLayer] = []
+    layers: dict[str, dict] = {}
+    for path in files:
+        if on_file is not None:
+            on_file(path.name)
+        item = read_inventory_layer(
+            path,
+            year=year,
+            district=district,
+            crs=crs,
+            encoding=encoding,
+            layer=layer,
+            aliases=aliases,
+        )
+        item.frame = prepare_layer(
+            item.frame,
+            classes=classes,
+            ranges=ranges,
+            display=item.name,
+            columns=item.columns,
+        )
+        read.append(item)
+        for adcode, part in item.frame.groupby("adcode", sort=True):
+            if adcode in layers:
+                raise InventoryError(
+                    f"{item.name}: 区县 {adcode} 的 {year} 年图层已在 "
+                    f"{layers[adcode]['source_name']} 中 / county {adcode} is "
+                    f"also in {layers[adcode]['source_name']} for {year}; a "
+                    "county's layer of one year is one file. Nothing was "
+                    "loaded: merge the files, or load them one at a time with "
+                    "--replace."
+                )
+            layers[adcode] = {
+                "adcode": adcode,
+                "year": int(year),
+                "frame": part.reset_index(drop=True),
+                "source_name": item.name,
+                "source_sha256": item.sha256,
+                "note": "; ".join(item.notes),
+            }
+            log.info("%s: county %s, %d 小班", item.name, adcode, len(part))
+    result = store.write_inventory(
+        list(layers.values()), replace=replace, user=user, note=note
+    )
+    return LoadResult(
+        batch_id=result.get("batch_id"),
+        loaded=list(result.get("loaded", [])),
+        replaced=list(result.get("replaced", [])),
+        unchanged=list(result.get("unchanged", [])),
+        files=read,
+    )
+
+
+def _check_year(year) -> None:
+    if not isinstance(year, int) or not 1949 <= year <= 2100:
+        raise InventoryError(
+            f"--year {year!r}: 年份不合理 / not a plausible layer year; give the "
+            "year whose 31 December state the layer describes (e.g. 2015)."
+        )
+
+
+@functools.cache
+def _district_areas() -> pd.DataFrame:
+    """Each district's total administrative area (ellipsoidal, mu)."""
+    districts = read_districts()
+    out = districts[["adcode", "name_zh", "name_en"]].copy()
+    out["total_area_mu"] = area_mu(districts)
+    return out
+
+
+def district_areas() -> pd.DataFrame:
+    """Return ``adcode, name_zh, name_en, total_area_mu`` of the 38 districts.
+
+    ``total_area_mu``: the district polygon of ``data/districts.gpkg`` on
+    the GRS80 ellipsoid, water included (the denominator of coverage).
+    """
+    return _district_areas().copy()
+
+
+def _require_year(store, year: int, *, as_of=None) -> None:
+    years = store.inventory_years(as_of=as_of)
+    if year not in years:
+        held = ", ".join(map(str, years)) or "none"
+        raise InventoryError(
+            f"{store.path}: 没有 {year} 年的森林资源图层 / the store holds no "
+            f"forest-resource layer for {year} (years held: {held}). Load it "
+            f"with: forestsink inventory load PATH --year {year} --store FILE"
+        )
+
+
+def inventory_statistics(store, *, year: int, as_of=None) -> pd.DataFrame:
+    """Official statistics of one year per district and city.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`forestsink.inventory.stats.STAT_COLUMNS`, computed from the
+        store's per-class sums (aggregated in the database).
+    """
+    _require_year(store, year, as_of=as_of)
+    sums = store.inventory_sums(year, as_of=as_of, by=("adcode", "land_group"))
+    return statistics_from_sums(
+        sums, classes=read_land_classes(), districts=district_areas(), year=year
+    )
+
+
+@dataclass
+class ChangeResult:
+    """:func:`inventory_change`: per-district table and transfer matrix."""
+
+    districts: pd.DataFrame
+    matrix: pd.DataFrame
+
+
+def inventory_change(
+    store, *, year_from: int, year_to: int, as_of=None
+) -> ChangeResult:
+    """Change of forest area and stock between two years per district and city.
+
+    The route per district (previous class or overlay) is chosen as
+    :mod:`forestsink.inventory.change` explains, and named in ``method``.
+    """
+    if year_to <= year_from:
+        raise InventoryError(
+            f"--from {year_from} --to {year_to}: 起止年份颠倒 / the later year "
+            "must come after the earlier one."
+        )
+    for y in (year_from, year_to):
+        _require_year(store, y, as_of=as_of)
+    classes = read_land_classes()
+    forest, _ = forest_groups(classes)
+    areas = district_areas()
+    sums_from = store.inventory_sums(
+        year_from, as_of=as_of, by=("adcode", "land_group")
+    )
+    sums_to = store.inventory_sums(year_to, as_of=as_of, by=("adcode", "land_group"))
+    stats_from = statistics_from_sums(
+        sums_from, classes=classes, districts=areas, year=year_from
+    )
+    stats_to = statistics_from_sums(
+        sums_to, classes=classes, districts=areas, year=year_to
+    )
+    transfer = store.inventory_transfer(year_to, as_of=as_of)
+    both = sorted(set(sums_from["adcode"]) & set(sums_to["adcode"]))
+    methods: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    pieces = []
+    for code in both:
+        t = transfer[transfer["adcode"] == code]
+        area_to = sums_to.loc[sums_to["adcode"] == code, "area_mu"].sum()
+        covered = t["area_mu"].sum() / area_to if area_to else 0.0
+        agrees, diff = (
+            previous_class_agrees(sums_from[sums_from["adcode"] == code], t)
+            if len(t)
+            else (False, 1.0)
+        )
+        if covered >= 0.999 and agrees:
+            methods[code] = "previous_class"
+            notes[code] = (
+                f"由 {year_to} 年图层的前期地类(Q_DI_LEI)与变化原因汇总 / from the "
+                f"{year_to} layer's previous class and change reason"
+            )
+            pieces.append(
+                t.rename(
+                    columns={
+                        "land_group_before": "group_from",
+                        "land_group": "group_to",
+                    }
+                )[["adcode", "group_from", "group_to", "change_reason", "area_mu"]]
+            )
+            continue
+        before = store.inventory_xiaoban(year_from, as_of=as_of, adcodes=[code])
+        after = store.inventory_xiaoban(year_to, as_of=as_of, adcodes=[code])
+        part = overlay_pieces(before, after)
+        part.insert(0, "adcode", code)
+        pieces.append(part)
+        methods[code] = "overlay"
+        why = (
+            "无前期地类字段 / the later layer has no previous class"
+            if not len(t) or covered < 0.999
+            else f"前期地类与 {year_from} 年图层不符 ({diff:.1%}) / its previous class "
+            f"does not match the {year_from} layer ({diff:.1%} of the area)"
+        )
+        notes[code] = f"两期图层叠加 / overlay of the two layers: {why}"
+    frame = (
+        pd.concat(pieces, ignore_index=True)
+        if pieces
+        else pd.DataFrame(
+            columns=["adcode", "group_from", "group_to", "change_reason", "area_mu"]
+        )
+    )
+    frame["change_reason"] = frame["change_reason"].astype("string").fillna("")
+    matrix = describe_transfers(frame, forest=forest)
+    table = change_table(
+        stats_from,
+        stats_to,
+        matrix,
+        methods=methods,
+        notes=notes,
+        year_from=year_from,
+        year_to=year_to,
+    )
+    matrix = city_matrix(matrix)
+    names = areas.set_index("adcode")["name_zh"].to_dict()
+    matrix.insert(1, "name_zh", matrix["adcode"].map(names).fillna("重庆市"))
+    matrix.insert(2, "year_from", year_from)
+    matrix.insert(3, "year_to", year_to)
+    return ChangeResult(districts=table, matrix=matrix)
