@@ -360,16 +360,92 @@ NEEDS_RESOURCE_NOTE = (
 )
 
 
+RESOURCE_STATISTICS = "resource_statistics"
+
+
+def _resource_city(inventory: dict | None) -> pd.DataFrame:
+    """Return the inventory statistics' city rows, one per year (maybe none)."""
+    rows = []
+    for year, stats in sorted((inventory or {}).items()):
+        city = stats[stats["adcode"] == "500000"]
+        if len(city):
+            rows.append(city.iloc[0].to_dict() | {"year": int(year)})
+    return pd.DataFrame(rows)
+
+
+def _resource_rows(inv: pd.DataFrame, target: pd.Series, column: str, what: dict):
+    """Rows of one resource target: change since the base year, per plan year.
+
+    ``cumulative`` is the change from the layer of the year before the plan
+    (the base, state at its 31 December) to the layer of each plan year;
+    years without a layer are empty (never interpolated).
+    """
+    base_year = PLAN_YEARS[0] - 1
+    by_year = inv.set_index("year")
+    base = by_year.loc[base_year, column]
+    previous = base
+    rows = []
+    for y in range(PLAN_YEARS[0], PLAN_YEARS[1] + 1):
+        if y in by_year.index:
+            value = by_year.loc[y, column]
+            cumulative = float(value - base)
+            done = float(value - previous)
+            previous = value
+            note = what["note"] + (
+                f"; {by_year.loc[y, 'note']}" if by_year.loc[y, "note"] else ""
+            )
+        else:
+            cumulative = done = np.nan
+            note = f"{y} 年无森林资源图层 / no forest-resource layer for {y}"
+        measured = not np.isnan(cumulative)
+        rows.append(
+            {
+                "target_id": what["target_id"],
+                "name_zh": what["name_zh"],
+                "name_en": what["name_en"],
+                "year": y,
+                "unit": what["unit"],
+                "target": target["value"],
+                "done": done,
+                "cumulative": cumulative,
+                "remaining": max(target["value"] - cumulative, 0.0)
+                if measured
+                else np.nan,
+                "pct_done": 100.0 * cumulative / target["value"]
+                if measured
+                else np.nan,
+                "status": RESOURCE_STATISTICS,
+                "note": note,
+            }
+        )
+    return rows
+
+
 def city_targets(
-    base: pd.DataFrame, *, coverage: pd.DataFrame | None = None
+    base: pd.DataFrame,
+    *,
+    coverage: pd.DataFrame | None = None,
+    inventory: dict[int, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Each plan target: what measures it, and done, remaining, % done.
 
     ``status``: ``project_work`` (programme targets of area treated, and
-    project work without a target: ``target`` empty), ``needs_resource_layers``
-    (new forest area and new stock volume: ``done`` empty), ``coverage``
-    (measured from land-cover rasters when a coverage table is given) or
-    ``not_tracked``.
+    project work without a target: ``target`` empty), ``resource_statistics``
+    (new forest area, new stock volume and coverage from the forest-resource
+    map, when *inventory* holds the year before the plan and a plan year),
+    ``needs_resource_layers`` (without those layers: ``done`` empty),
+    ``coverage`` (measured from land-cover rasters when a coverage table is
+    given and no layers are; with layers the raster figure is the row
+    ``forest_coverage_raster``, status ``cross_check``) or ``not_tracked``.
+
+    Parameters
+    ----------
+    inventory : dict, optional
+        Year -> :func:`forestsink.inventory.load.inventory_statistics`
+        (the city row, adcode 500000, is used). New forest area is the
+        change of forest area (mu), new stock volume the change of forest
+        stock (森林蓄积, m³, forest classes), coverage the latest plan
+        year's rate (%).
     """
     from forestsink.reference import read_plan_targets, read_project_types
 
@@ -404,26 +480,70 @@ def city_targets(
             )
 
     t = targets.set_index("target_id")
-    emit(
-        "new_forest_area",
-        "新增森林面积",
-        "New forest area",
-        "mu",
-        t.loc["new_forest_area", "value"],
-        None,
-        NEEDS_RESOURCE_NOTE,
-        NEEDS_RESOURCE_LAYERS,
+    inv = _resource_city(inventory)
+    base_year = PLAN_YEARS[0] - 1
+    resource = (
+        len(inv) > 0
+        and base_year in set(inv["year"])
+        and bool(set(inv["year"]) & set(years))
     )
-    emit(
-        "new_stock_volume",
-        "新增森林蓄积量",
-        "New stock volume",
-        "m3",
-        t.loc["new_stock_volume", "value"],
-        None,
-        NEEDS_RESOURCE_NOTE + "; delivered 蓄积 is a standing stock, not an increment",
-        NEEDS_RESOURCE_LAYERS,
-    )
+    if resource:
+        source = (
+            f"森林资源一张图 {base_year} 年起的变化 / change in the forest-resource "
+            f"map since {base_year}"
+        )
+        rows.extend(
+            _resource_rows(
+                inv,
+                t.loc["new_forest_area"],
+                "forest_area_mu",
+                {
+                    "target_id": "new_forest_area",
+                    "name_zh": "新增森林面积",
+                    "name_en": "New forest area",
+                    "unit": "mu",
+                    "note": source + " (乔木林+竹林+国家特别规定灌木林 / arbor, "
+                    "bamboo and state-specified shrub)",
+                },
+            )
+        )
+        rows.extend(
+            _resource_rows(
+                inv,
+                t.loc["new_stock_volume"],
+                "forest_stock_m3",
+                {
+                    "target_id": "new_stock_volume",
+                    "name_zh": "新增森林蓄积量",
+                    "name_en": "New stock volume",
+                    "unit": "m3",
+                    "note": source + " (森林蓄积 = Σ 公顷蓄积 × 面积 over forest "
+                    "classes / forest stock)",
+                },
+            )
+        )
+    else:
+        emit(
+            "new_forest_area",
+            "新增森林面积",
+            "New forest area",
+            "mu",
+            t.loc["new_forest_area", "value"],
+            None,
+            NEEDS_RESOURCE_NOTE,
+            NEEDS_RESOURCE_LAYERS,
+        )
+        emit(
+            "new_stock_volume",
+            "新增森林蓄积量",
+            "New stock volume",
+            "m3",
+            t.loc["new_stock_volume", "value"],
+            None,
+            NEEDS_RESOURCE_NOTE
+            + "; delivered 蓄积 is a standing stock, not an increment",
+            NEEDS_RESOURCE_LAYERS,
+        )
     emit(
         "project_planted_area",
         "项目作业面积：造林（净）",
@@ -453,35 +573,69 @@ def city_targets(
             "project_work",
         )
     cov = t.loc["forest_coverage"]
-    rows.append(
-        {
-            "target_id": "forest_coverage",
-            "name_zh": "森林覆盖率",
-            "name_en": "Forest coverage",
-            "year": PLAN_YEARS[1],
-            "unit": "%",
-            "target": cov["value"],
-            "done": np.nan,
-            "cumulative": np.nan,
-            "remaining": np.nan,
-            "pct_done": np.nan,
-            "status": "coverage",
-            "note": "measured from land-cover rasters (forestsink coverage, a "
-            "remote-sensing cross-check), not from project polygons; the "
-            "official rate needs the forest-resource layers",
-        }
-    )
+    raster = {
+        "target_id": "forest_coverage",
+        "name_zh": "森林覆盖率",
+        "name_en": "Forest coverage",
+        "year": PLAN_YEARS[1],
+        "unit": "%",
+        "target": cov["value"],
+        "done": np.nan,
+        "cumulative": np.nan,
+        "remaining": np.nan,
+        "pct_done": np.nan,
+        "status": "coverage",
+        "note": "measured from land-cover rasters (forestsink coverage, a "
+        "remote-sensing cross-check), not from project polygons; the "
+        "official rate needs the forest-resource layers",
+    }
     if coverage is not None and {"adcode", "coverage_pct", "year"} <= set(coverage):
         city = coverage[coverage["adcode"] == "500000"]
         if not city.empty:
             latest = city.sort_values("year").iloc[-1]
-            rows[-1].update(
+            raster.update(
                 done=float(latest["coverage_pct"]),
                 cumulative=float(latest["coverage_pct"]),
                 year=int(latest["year"]),
                 pct_done=100.0 * float(latest["coverage_pct"]) / cov["value"],
                 remaining=max(cov["value"] - latest["coverage_pct"], 0),
             )
+    if resource:
+        in_plan = inv[inv["year"].isin(years)].sort_values("year").iloc[-1]
+        rate = float(in_plan["coverage_pct"])
+        rows.append(
+            {
+                "target_id": "forest_coverage",
+                "name_zh": "森林覆盖率",
+                "name_en": "Forest coverage",
+                "year": int(in_plan["year"]),
+                "unit": "%",
+                "target": cov["value"],
+                "done": rate,
+                "cumulative": rate,
+                "remaining": max(cov["value"] - rate, 0.0),
+                "pct_done": 100.0 * rate / cov["value"],
+                "status": RESOURCE_STATISTICS,
+                "note": "森林资源一张图：森林面积 ÷ 行政区总面积 / forest-resource "
+                "map: forest area ÷ total administrative area (water included)"
+                + (f"; {in_plan['note']}" if in_plan["note"] else ""),
+            }
+        )
+        if not np.isnan(raster["done"]):
+            rows.append(
+                raster
+                | {
+                    "target_id": "forest_coverage_raster",
+                    "name_zh": "森林覆盖率（遥感校核）",
+                    "name_en": "Forest coverage (raster cross-check)",
+                    "status": "cross_check",
+                    "note": "land-cover raster: an independent remote-sensing "
+                    "estimate (its forest classes and denominator differ from "
+                    "the official definition), not the official rate",
+                }
+            )
+    else:
+        rows.append(raster)
     for r in targets[targets["scope"] == "protection"].itertuples():
         rows.append(
             {
@@ -545,15 +699,52 @@ def read_district_targets(path) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def district_targets(base: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
-    """Compare a bureau's per-district targets with the project work.
+def _district_resource(inventory: dict | None) -> dict[str, dict[str, float]]:
+    """Per district: change of forest area and forest stock, base to latest.
+
+    Base: the year before the plan; latest: the last plan year with a layer.
+    Only districts with a layer in both years (never filled in).
+    """
+    years = sorted(inventory or {})
+    base_year = PLAN_YEARS[0] - 1
+    in_plan = [y for y in years if PLAN_YEARS[0] <= y <= PLAN_YEARS[1]]
+    if base_year not in years or not in_plan:
+        return {}
+    a = inventory[base_year].set_index("adcode")
+    b = inventory[in_plan[-1]].set_index("adcode")
+    out = {}
+    for code in a.index.intersection(b.index):
+        if a.loc[code, "n_xiaoban"] > 0 and b.loc[code, "n_xiaoban"] > 0:
+            out[code] = {
+                "new_forest_area_mu": float(
+                    b.loc[code, "forest_area_mu"] - a.loc[code, "forest_area_mu"]
+                ),
+                "new_stock_volume_m3": float(
+                    b.loc[code, "forest_stock_m3"] - a.loc[code, "forest_stock_m3"]
+                ),
+                "years": f"{base_year}–{in_plan[-1]}",
+            }
+    return out
+
+
+def district_targets(
+    base: pd.DataFrame,
+    targets: pd.DataFrame,
+    *,
+    inventory: dict[int, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Compare a bureau's per-district targets with what was done.
 
     Both metrics (``new_forest_area_mu``, ``new_stock_volume_m3``) are
-    resource statistics: ``done``, ``remaining`` and ``pct_done`` stay empty
-    (``status`` ``needs_resource_layers``) and ``project_work`` shows what the
-    projects did apart: the net area planted (mu), or the project increment
-    measured or modelled (m³; empty where not estimable).
+    resource statistics: with *inventory* (year -> forest-resource
+    statistics) holding the year before the plan and a plan year, ``done``
+    is the district's change between them (``status``
+    ``resource_statistics``); otherwise ``done``, ``remaining`` and
+    ``pct_done`` stay empty (``needs_resource_layers``). ``project_work``
+    shows apart what the projects did: the net area planted (mu), or the
+    project increment measured or modelled (m³; empty where not estimable).
     """
+    resource = _district_resource(inventory)
     grouped = base.groupby("adcode")
     planted = grouped["new_forest_area_mu"].sum()
     increment = (
@@ -569,15 +760,17 @@ def district_targets(base: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
         else:
             work = float(increment.get(r.adcode, np.nan))
             what = "项目增量（实测或模型）/ project increment (measured or model), m³"
+        found = resource.get(r.adcode)
+        done = found[r.metric] if found else np.nan
         rows.append(
             {
                 "adcode": r.adcode,
                 "metric": r.metric,
                 "target": r.target,
-                "done": np.nan,
-                "remaining": np.nan,
-                "pct_done": np.nan,
-                "status": NEEDS_RESOURCE_LAYERS,
+                "done": done,
+                "remaining": max(r.target - done, 0.0) if found else np.nan,
+                "pct_done": 100.0 * done / r.target if found and r.target else np.nan,
+                "status": RESOURCE_STATISTICS if found else NEEDS_RESOURCE_LAYERS,
                 "project_work": work,
                 "project_work_what": what,
             }
@@ -616,8 +809,14 @@ def progress_tables(
     partitions: int | None = None,
     client=None,
     growth=None,
+    inventory: dict[int, pd.DataFrame] | None = None,
 ) -> Tables:
     """All progress tables for a store (the ``progress`` tool).
+
+    *inventory*: year -> the forest-resource statistics of that year
+    (:func:`forestsink.inventory.load.inventory_statistics`); with the year
+    before the plan and a plan year, the resource targets are measured from
+    them (see :func:`city_targets`), and district targets too.
 
     *growth*: a growth (yield) table file or a checked table
     (:func:`read_growth_table`) for the modelled project increment; without
@@ -666,10 +865,10 @@ def progress_tables(
     ).reset_index(drop=True)
     base["share_of_city"] = _share(base)
     tables = {v: view(base, v) for v in VIEWS}
-    tables["city_targets"] = city_targets(base, coverage=coverage)
+    tables["city_targets"] = city_targets(base, coverage=coverage, inventory=inventory)
     if targets is not None:
         tables["district_targets"] = district_targets(
-            base, read_district_targets(targets)
+            base, read_district_targets(targets), inventory=inventory
         )
     if year is not None:
         for name in VIEWS:

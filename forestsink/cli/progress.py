@@ -17,6 +17,7 @@ from forestsink.cli.options import (
     store_opt,
     targets_opt,
 )
+from forestsink.inventory.load import statistics_by_year
 
 growth_opt = _file_option(
     "--growth",
@@ -96,8 +97,9 @@ def progress_cmd(
     coverage = None
     if coverage_table:
         coverage = read_table(coverage_table, dtype={"adcode": str}, sheet="coverage")
+    target = open_store(store)
     result = progress_tables(
-        open_store(store),
+        target,
         as_of=as_of,
         by=by,
         year=year,
@@ -109,6 +111,7 @@ def progress_cmd(
         scheduler=scheduler,
         partitions=partitions,
         growth=growth,
+        inventory=statistics_by_year(target, as_of=as_of),
     )
     write_tables(result, out, main="progress")
     city = result.tables["city_targets"]

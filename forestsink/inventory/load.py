@@ -319,3 +319,19 @@ def inventory_change(
     matrix.insert(2, "year_from", year_from)
     matrix.insert(3, "year_to", year_to)
     return ChangeResult(districts=table, matrix=matrix)
+
+
+def statistics_by_year(store, *, as_of=None) -> dict[int, pd.DataFrame]:
+    """Statistics of every inventory year the store holds (none: empty dict).
+
+    For progress and the report: with the year before the plan and a plan
+    year, the plan's resource targets are measured from these. A store or
+    dataset that cannot hold forest-resource layers gives an empty dict.
+    """
+    years_of = getattr(store, "inventory_years", None)
+    if years_of is None:
+        return {}
+    return {
+        year: inventory_statistics(store, year=year, as_of=as_of)
+        for year in years_of(as_of=as_of)
+    }

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
+from forestsink.inventory.load import statistics_by_year
 
 TYPE_COLOURS = {
     "afforestation": "#1b9e77",
@@ -489,6 +490,7 @@ def build_report(
     from forestsink.progress import carbon_tables, progress_tables
     from forestsink.reference import read_districts
 
+    inventory = statistics_by_year(store, as_of=as_of)
     progress = progress_tables(
         store,
         as_of=as_of,
@@ -497,6 +499,7 @@ def build_report(
         params=params,
         coverage=coverage,
         growth=growth,
+        inventory=inventory,
     )
     carbon = carbon_tables(
         store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
