@@ -195,6 +195,11 @@ def read_inventory_layer(
     notes.extend(cmap.notes)
     m = cmap.mapping
     n = len(raw)
+    if n == 0:
+        raise InventoryError(
+            f"{display}: 图层没有小班 / the layer holds no 小班 (no features); "
+            "export the county's sub-compartments and load again."
+        )
     values = {c: raw.columns[col] for c, col in m.items()}
     for canonical, names in cmap.alternates.items():
         values[canonical] = _first_filled([raw.columns[c] for c in names])
@@ -271,7 +276,9 @@ def _districts(values, district, vocab, n: int, display: str, m: dict) -> pd.Ser
     if unknown.any():
         rows = np.flatnonzero(unknown)
         shown = ", ".join(
-            f"第{i + 1}行 row {i + 1}: {text.iloc[i]!r}" for i in rows[:5].tolist()
+            f"第{i + 1}行 row {i + 1}: "
+            + ("(空 empty)" if pd.isna(text.iloc[i]) else repr(text.iloc[i]))
+            for i in rows[:5].tolist()
         )
         more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
         raise InventoryError(
