@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
-from forestsink.inventory.load import statistics_by_year
+from forestsink.inventory.load import inventory_change, statistics_by_year
+from forestsink.inventory.schema import LAND_GROUPS
 
 TYPE_COLOURS = {
     "afforestation": "#1b9e77",
@@ -56,6 +57,9 @@ class ReportInputs:
     coverage: pd.DataFrame | None = None  # per district and year (+ city 500000)
     overlay: dict | None = None  # {"png": bytes, "bounds": [[s, w], [n, e]], ...}
     settings: dict = field(default_factory=dict)
+    #: forest-resource map: {"stats": {year: DataFrame}, "change": ChangeResult
+    #: or None, "reconcile": DataFrame or None, "crosscheck": DataFrame or None}
+    inventory: dict | None = None
 
 
 def _json_for_script(obj) -> str:
@@ -103,7 +107,9 @@ def _round_geometry(geoms, tolerance: float):
     return shapely.set_precision(simple, 10**-COORD_DECIMALS)
 
 
-def district_features(districts, progress_tables, carbon_table, coverage):
+def district_features(
+    districts, progress_tables, carbon_table, coverage, inventory=None
+):
     """GeoJSON of the districts with every figure the map shows, per year."""
     import shapely
 
@@ -135,6 +141,24 @@ def district_features(districts, progress_tables, carbon_table, coverage):
             "co2_t_p05": _clean(carbon["co2_t_p05"].get(row.adcode)),
             "co2_t_p95": _clean(carbon["co2_t_p95"].get(row.adcode)),
         }
+        if inventory:
+            props["inv_coverage"] = {
+                str(y): _clean(
+                    stats.set_index("adcode")["coverage_pct"].get(row.adcode)
+                )
+                for y, stats in sorted(inventory["stats"].items())
+            }
+            change = inventory.get("change")
+            if change is not None:
+                c = change.districts.set_index("adcode")
+                if row.adcode in c.index:
+                    props["inv_change_pp"] = _clean(
+                        c.loc[row.adcode, "coverage_to_pct"]
+                        - c.loc[row.adcode, "coverage_from_pct"]
+                    )
+                    props["inv_area_change_mu"] = _clean(
+                        c.loc[row.adcode, "forest_area_change_mu"]
+                    )
         if coverage is not None:
             cov = coverage[coverage["adcode"] == row.adcode].sort_values("year")
             props["coverage"] = {
@@ -190,7 +214,38 @@ def project_features(projects, types: pd.DataFrame) -> dict:
     }
 
 
-def headline(progress_tables, carbon_table, coverage) -> list[dict]:
+def _resource_detail(target_id: str, inventory: dict | None) -> str | None:
+    """'2010 → 2015' figures behind a resource headline (None without layers)."""
+    stats = (inventory or {}).get("stats") or {}
+    change = (inventory or {}).get("change")
+    if change is None:
+        return None
+    city = change.districts.set_index("adcode").loc["500000"]
+    y0, y1 = int(city["year_from"]), int(city["year_to"])
+    if target_id == "forest_coverage":
+        return (
+            f"{y0}: {city['coverage_from_pct']:.1f} % → {y1}: "
+            f"{city['coverage_to_pct']:.1f} %"
+        )
+    if target_id == "new_forest_area":
+        return (
+            f"森林面积 forest area {y0}: {city['forest_area_from_mu'] / 1e4:,.0f} → "
+            f"{y1}: {city['forest_area_to_mu'] / 1e4:,.0f} 万亩; 增 gain "
+            f"{city['forest_gain_mu'] / 1e4:,.1f}, 减 loss "
+            f"{city['forest_loss_mu'] / 1e4:,.1f} 万亩"
+        )
+    if target_id == "new_stock_volume" and y0 in stats and y1 in stats:
+        a = stats[y0].set_index("adcode").loc["500000"]
+        b = stats[y1].set_index("adcode").loc["500000"]
+        return (
+            f"森林蓄积 forest stock {y0}: {a['forest_stock_m3'] / 1e4:,.0f} → {y1}: "
+            f"{b['forest_stock_m3'] / 1e4:,.0f} 万 m³; 活立木蓄积 standing stock "
+            f"{a['stock_m3'] / 1e4:,.0f} → {b['stock_m3'] / 1e4:,.0f} 万 m³"
+        )
+    return None
+
+
+def headline(progress_tables, carbon_table, coverage, inventory=None) -> list[dict]:
     """Headline rows: each plan target with value, target and percent done."""
     city = progress_tables["city_targets"]
     last = (
@@ -208,7 +263,8 @@ def headline(progress_tables, carbon_table, coverage) -> list[dict]:
     rows = []
     for r in last.itertuples():
         done = _clean(r.cumulative)
-        if r.target_id == "forest_coverage" and coverage is not None:
+        resource = r.status == "resource_statistics"
+        if r.target_id == "forest_coverage" and coverage is not None and not resource:
             c = coverage[coverage["adcode"] == "500000"].sort_values("year")
             if len(c):
                 done = _clean(c["coverage_pct"].iloc[-1])
@@ -227,6 +283,9 @@ def headline(progress_tables, carbon_table, coverage) -> list[dict]:
                 else 100.0 * done / r.target,
                 "status": r.status,
                 "note": r.note,
+                "detail": _resource_detail(r.target_id, inventory)
+                if resource
+                else None,
             }
         )
     city_c = carbon_table.set_index("adcode").loc["500000"]
@@ -252,6 +311,51 @@ def headline(progress_tables, carbon_table, coverage) -> list[dict]:
         }
     )
     return rows
+
+
+def inventory_section(inventory: dict | None) -> dict | None:
+    """Return what the report's forest-resource section shows (or None).
+
+    District change rows, the city's transfer matrix as a cross-table (万亩),
+    the reconciliation of projects with the map and the raster cross-check,
+    each as plain records for the template.
+    """
+    if not inventory or inventory.get("change") is None:
+        years = sorted((inventory or {}).get("stats") or {})
+        return {"years": years, "change": None} if years else None
+    change = inventory["change"]
+    city = change.matrix[change.matrix["adcode"] == "500000"]
+    cross = city.pivot_table(
+        index="name_from", columns="name_to", values="area_mu", aggfunc="sum"
+    )
+    order = [" / ".join(v) for v in LAND_GROUPS.values()]
+    rows_order = [g for g in order if g in cross.index]
+    cols_order = [g for g in order if g in cross.columns]
+    cross = cross.reindex(index=rows_order, columns=cols_order)
+    matrix = {
+        "columns": cols_order,
+        "rows": [
+            {
+                "name": name,
+                "cells": [
+                    None if pd.isna(v) else float(v) / 1e4 for v in cross.loc[name]
+                ],
+            }
+            for name in rows_order
+        ],
+    }
+    out = {
+        "years": sorted(inventory["stats"]),
+        "change": _records(change.districts),
+        "matrix": matrix,
+        "reconcile": _records(inventory["reconcile"])
+        if inventory.get("reconcile") is not None
+        else None,
+        "crosscheck": _records(inventory["crosscheck"])
+        if inventory.get("crosscheck") is not None
+        else None,
+    }
+    return out
 
 
 def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
@@ -377,7 +481,11 @@ def render_report(inputs: ReportInputs) -> str:
     rows = table_rows(progress_tables, carbon_table, inputs.coverage)
     data = {
         "districts": district_features(
-            inputs.districts, progress_tables, carbon_table, inputs.coverage
+            inputs.districts,
+            progress_tables,
+            carbon_table,
+            inputs.coverage,
+            inputs.inventory,
         ),
         "projects": project_features(inputs.projects, types),
         "types": [
@@ -389,7 +497,10 @@ def render_report(inputs: ReportInputs) -> str:
             }
             for c, r in types.iterrows()
         ],
-        "headline": headline(progress_tables, carbon_table, inputs.coverage),
+        "headline": headline(
+            progress_tables, carbon_table, inputs.coverage, inputs.inventory
+        ),
+        "has_inventory": bool(inputs.inventory and inputs.inventory.get("change")),
         "table": rows,
         "units": unit_rows(progress_tables),
         "years": sorted(
@@ -452,6 +563,7 @@ def render_report(inputs: ReportInputs) -> str:
     return env.get_template("report.html.j2").render(
         data_json=_json_for_script(data),
         headline=data["headline"],
+        inventory=inventory_section(inputs.inventory),
         charts=charts,
         settings=settings,
         leaflet_js=leaflet_js,
@@ -504,6 +616,7 @@ def build_report(
     carbon = carbon_tables(
         store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
     )
+    inventory_inputs = _inventory_inputs(store, inventory, as_of=as_of)
     inputs = ReportInputs(
         progress=progress,
         carbon=carbon,
@@ -512,5 +625,28 @@ def build_report(
         coverage=coverage,
         overlay=overlay,
         settings=settings or {},
+        inventory=inventory_inputs,
     )
     return write_report(inputs, out)
+
+
+def _inventory_inputs(store, stats: dict, *, as_of=None) -> dict | None:
+    """Return the report's forest-resource figures: statistics and change.
+
+    The change is from the year before the plan to the last plan year the
+    store holds a layer for (else the first to the last year held).
+    """
+    if not stats:
+        return None
+    from forestsink.progress import PLAN_YEARS
+
+    years = sorted(stats)
+    base = PLAN_YEARS[0] - 1
+    in_plan = [y for y in years if PLAN_YEARS[0] <= y <= PLAN_YEARS[1]]
+    pair = (base, in_plan[-1]) if base in years and in_plan else (years[0], years[-1])
+    change = None
+    if pair[0] < pair[1]:
+        change = inventory_change(
+            store, year_from=pair[0], year_to=pair[1], as_of=as_of
+        )
+    return {"stats": stats, "change": change, "reconcile": None, "crosscheck": None}
