@@ -348,6 +348,13 @@ def _upgrade_batches(conn) -> bool:
     new_sql = re.sub(
         r"^CREATE TABLE\s+\"?batches\"?", "CREATE TABLE batches_new", new_sql
     )
+    # the new table refers to itself (undoes, undone_by) under its new
+    # name, which RENAME turns back into "batches": nothing refers to the
+    # old table, so dropping it breaks no foreign key (SQLite cannot turn
+    # foreign keys off inside the write transaction)
+    new_sql = re.sub(
+        r'REFERENCES\s+"?batches"?\s*\(', "REFERENCES batches_new(", new_sql
+    )
     conn.execute(new_sql)
     conn.execute("INSERT INTO batches_new SELECT * FROM batches")
     conn.execute("DROP TABLE batches")
