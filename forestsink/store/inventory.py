@@ -40,8 +40,13 @@ MultiPolygons; areas are in mu (1 mu = 10000/15 m²), stock in m³.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import adbc_driver_manager
+import adbc_driver_sqlite.dbapi
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -526,19 +531,33 @@ def _check_layers(layers) -> list[dict]:
     return checked
 
 
-def _xiaoban_rows(frame, snapshot_id: int):
-    """Yield rows of a layer for ``INSERT INTO inventory_xiaoban``, by chunks."""
+def _arrow_chunks(frame):
+    """Yield a layer's rows as Arrow tables (``geom`` blob, then the fields)."""
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
     for at in range(0, len(frame), _CHUNK):
         chunk = frame.iloc[at : at + _CHUNK]
-        columns = [_gpkg.to_gpkg_blobs(chunk.geometry.values).to_pylist()]
+        columns = {"geom": _gpkg.to_gpkg_blobs(chunk.geometry.values)}
         for name, kind in XIAOBAN_FIELDS.items():
             values = chunk[name]
             if values.dtype != _PANDAS_TYPES[kind]:
                 values = values.astype(_PANDAS_TYPES[kind])
-            columns.append(pa.array(values, types[kind], from_pandas=True).to_pylist())
-        columns.append([snapshot_id] * len(chunk))
-        yield from zip(*columns, strict=True)
+            columns[name] = pa.array(values, types[kind], from_pandas=True)
+        yield pa.table(columns)
+
+
+def _stage_layers(layers: list[dict], path: Path) -> None:
+    """Write each layer's rows to table ``layer_<i>`` of a private SQLite file.
+
+    Done before the store is locked, by the ADBC SQLite driver (Arrow to
+    SQLite in C, a chunk of rows at a time); the write transaction then copies
+    them with ``INSERT … SELECT`` (see :mod:`forestsink.store.gpkg`).
+    """
+    with adbc_driver_sqlite.dbapi.connect(str(path)) as conn:
+        with conn.cursor() as cursor:
+            for i, layer in enumerate(layers):
+                for table in _arrow_chunks(layer["frame"]):
+                    cursor.adbc_ingest(f"layer_{i}", table, mode="create_append")
+        conn.commit()
 
 
 # --------------------------------------------------------------------------
@@ -603,13 +622,35 @@ class InventoryMixin:
         one-part MultiPolygons; ``area_mu`` is the frame's (mu).
         """
         layers = _check_layers(layers)
-        result: dict = {"batch_id": None, "loaded": [], "replaced": [], "unchanged": []}
         if not layers:
-            return result
+            return {"batch_id": None, "loaded": [], "replaced": [], "unchanged": []}
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="forestsink-inventory-"))
+        except OSError as err:
+            raise _gpkg._staging_error(err) from err
+        try:  # the staging file goes whatever happens
+            staged = folder / "staged.sqlite"
+            try:
+                _stage_layers(layers, staged)
+            except (OSError, adbc_driver_manager.Error) as err:
+                raise _gpkg._staging_error(err) from err
+            self._writing.staged, self._writing.rows = staged, None
+            try:
+                return self._land_layers(
+                    layers, replace=replace, user=user, now=now, note=note
+                )
+            finally:
+                self._writing.staged = None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _land_layers(self, layers, *, replace, user, now, note) -> dict:
+        """Land staged layers (``staged.layer_<i>``) as one batch."""
+        result: dict = {"batch_id": None, "loaded": [], "replaced": [], "unchanged": []}
         with self.transaction() as conn:
             have = XIAOBAN in _tables(conn)
             todo = []
-            for layer in layers:
+            for i, layer in enumerate(layers):
                 live = None
                 if have:
                     live = conn.execute(
@@ -643,14 +684,14 @@ class InventoryMixin:
                         }
                     )
                     continue
-                todo.append((layer, live))
+                todo.append((i, layer, live))
             if not todo:
                 return result  # nothing changed: the transaction wrote nothing
             ensure_inventory_schema(conn)
             batch_id, now = self._new_batch(
                 conn,
                 kind="inventory",
-                source_name="; ".join(str(item.get("source_name")) for item, _ in todo),
+                source_name="; ".join(str(t[1].get("source_name")) for t in todo),
                 note=note,
                 user=user,
                 now=now,
@@ -664,11 +705,8 @@ class InventoryMixin:
             ).fetchone()
             next_id = max(next_id, seq[0] if seq else 0)
             bounds = []
-            cols = ", ".join(
-                ["geom", *(f'"{c}"' for c in XIAOBAN_COLUMNS), "snapshot_id"]
-            )
-            marks = ", ".join("?" * (len(XIAOBAN_COLUMNS) + 2))
-            for layer, live in todo:
+            cols = ", ".join(["geom", *(f'"{c}"' for c in XIAOBAN_COLUMNS)])
+            for i, layer, live in todo:
                 frame = layer["frame"]
                 if live is not None:
                     conn.execute(
@@ -708,11 +746,12 @@ class InventoryMixin:
                         now,
                     ),
                 )
-                conn.executemany(
-                    f"INSERT INTO {XIAOBAN} ({cols}) VALUES ({marks})",
-                    _xiaoban_rows(frame, next_id),
-                )
                 if len(frame):
+                    conn.execute(
+                        f"INSERT INTO {XIAOBAN} ({cols}, snapshot_id) "
+                        f"SELECT {cols}, ? FROM staged.layer_{i} ORDER BY rowid",
+                        (next_id,),
+                    )
                     bounds.append(np.asarray(frame.total_bounds, dtype=np.float64))
                 n_added += len(frame)
                 result["loaded"].append(
