@@ -7,12 +7,14 @@ in the test with pandas from the input frames, not by the store's code.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pg_fixture
 import pyogrio
 import pytest
 import shapely
@@ -24,6 +26,9 @@ from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS
 from forestsink.store import GeoPackageStore, StoreError
 from forestsink.store import gpkg as gpkg_module
 from forestsink.store.inventory import InventoryUnsupportedMixin
+from forestsink.store.migrate import migrate_store
+
+pg_server = pg_fixture.pg_server  # the session's own PostgreSQL + PostGIS server
 
 T1, T2, T3, T4 = (
     "2021-03-01T08:00:00.000000Z",
@@ -532,3 +537,13 @@ def test_postgis_refuses_inventory():
     for name, args in calls:
         with pytest.raises(StoreError, match="need a GeoPackage store"):
             getattr(stub, name)(*args)
+
+
+def test_migrate_to_postgis_refuses_inventory(tmp_path, pg_server):
+    source = GeoPackageStore(tmp_path / "s.gpkg")
+    ingest_deliveries([write(delivery_frame(), tmp_path / "a.gpkg")], source)
+    source.write_inventory([layer(xiaoban())])
+    url = f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}"
+    with pytest.raises(StoreError, match="forest-resource layer") as err:
+        migrate_store(source.path, url)
+    assert str(err.value).index("一张图") < str(err.value).index("/ ")
