@@ -1,4 +1,8 @@
-"""The versioned project store (GeoPackage by default, or PostgreSQL/PostGIS)."""
+"""The versioned project store (GeoPackage by default, or PostgreSQL/PostGIS).
+
+Yearly forest-resource layers (一张图) live beside the projects in a GeoPackage
+store (:mod:`forestsink.store.inventory`; PostGIS refuses them in this version).
+"""
 
 from forestsink.store.base import Store
 from forestsink.store.gpkg import GeoPackageStore, StoreBusyError, StoreError

@@ -59,6 +59,7 @@ import pandas as pd
 
 from forestsink.errors import ForestsinkError
 from forestsink.store.base import WithdrawMixin
+from forestsink.store.inventory import InventoryMixin
 
 SRS_ID = 4490
 LAYER = "project_versions"
@@ -489,7 +490,7 @@ def parse_as_of(value) -> tuple[str, object] | None:
 # --------------------------------------------------------------------------
 
 
-class GeoPackageStore(WithdrawMixin):
+class GeoPackageStore(InventoryMixin, WithdrawMixin):
     """A versioned project store in one GeoPackage file.
 
     Parameters
@@ -1162,6 +1163,7 @@ class GeoPackageStore(WithdrawMixin):
                     f"batch {batch_id} cannot be undone: polygon(s) {later[:5]} were "
                     "changed by later batches; undo those first (newest first)."
                 )
+            layers = self._inventory_undo_plan(conn, batch_id)  # may refuse
             new_id, now = self._new_batch(
                 conn,
                 kind="undo",
@@ -1194,13 +1196,16 @@ class GeoPackageStore(WithdrawMixin):
                     (versions + 1, new_id, now, fid),
                 )
                 restored += 1
+            xiaoban_restored, xiaoban_ended = self._inventory_undo_apply(
+                conn, layers, new_id=new_id, now=now, batch_id=batch_id
+            )
             conn.execute(
                 f"UPDATE {BATCHES} SET undone_by = ?, undone_at = ? WHERE batch_id = ?",
                 (new_id, now, batch_id),
             )
             conn.execute(
                 f"UPDATE {BATCHES} SET n_added = ?, n_withdrawn = ? WHERE batch_id = ?",
-                (restored, len(created), new_id),
+                (restored + xiaoban_restored, len(created) + xiaoban_ended, new_id),
             )
             _touch_contents(conn, now)
         return new_id
@@ -1522,7 +1527,7 @@ _PROTECT = " AND ".join(
 _SCHEMA_SQL = f"""
 CREATE TABLE {BATCHES} (
     batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo')),
+    kind TEXT NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo', 'inventory')),
     created_at TEXT NOT NULL,
     user TEXT,
     source_name TEXT,

@@ -108,6 +108,17 @@ def migrate_store(
     src = sqlite3.connect(uri, uri=True, timeout=source.timeout, isolation_level=None)
     try:
         src.execute("BEGIN")  # one snapshot for the whole copy
+        layers = src.execute(
+            f"SELECT COUNT(*) FROM {BATCHES} WHERE kind = 'inventory'"
+        ).fetchone()[0]
+        if layers:
+            raise StoreError(
+                f"{source.path}：含 {layers} 个森林资源图层（一张图）批次，本版本的 "
+                "PostGIS 存储不能保存这些图层，未迁移任何内容。/ the store holds "
+                f"{layers} forest-resource layer (inventory) batch(es), which a "
+                "PostGIS store cannot hold in this version; nothing was migrated. "
+                "Keep the GeoPackage store for the inventory layers."
+            )
         with target.transaction() as conn:
             held = conn.execute(f"SELECT count(*) FROM {target._b}").fetchone()[0]
             if held:

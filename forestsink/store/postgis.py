@@ -58,6 +58,7 @@ from forestsink.store.gpkg import (
     normalize_geometries,
     parse_as_of,
 )
+from forestsink.store.inventory import InventoryUnsupportedMixin
 
 __all__ = ["DEFAULT_SCHEMA", "PostGISStore", "is_postgres_url"]
 
@@ -187,7 +188,7 @@ def _hex_ewkb(geoms) -> list:
     return shapely.to_wkb(geoms, hex=True, output_dimension=2, include_srid=True)
 
 
-class PostGISStore(WithdrawMixin):
+class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
     """A versioned project store in a PostgreSQL/PostGIS database.
 
     Parameters
