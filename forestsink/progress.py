@@ -951,24 +951,66 @@ def _end_year(store, as_of) -> int:
     return PLAN_YEARS[1]
 
 
+def shown_path(path, *, base=None) -> str:
+    """Return a file name for provenance, never a machine's absolute path.
+
+    Shipped tables read ``forestsink/data/<name>``; other files are named
+    relative to *base* (the store's folder) or the working folder when they
+    lie inside it, else by their name alone. Database URLs (password masked
+    by the store) are kept.
+    """
+    from forestsink.reference import data_dir
+
+    text = str(path)
+    if "://" in text:
+        return text
+    p = Path(text).resolve()
+    shipped = data_dir().resolve()
+    if p.is_relative_to(shipped):
+        return f"forestsink/data/{p.relative_to(shipped).as_posix()}"
+    for root in (base, Path.cwd()):
+        if root is not None and p.is_relative_to(Path(root).resolve()):
+            return p.relative_to(Path(root).resolve()).as_posix()
+    return p.name
+
+
+def as_of_label(store, as_of) -> str:
+    """Return what the figures are as of: the batch and its time, never now.
+
+    *as_of* given: that batch or date; else the store's last batch number
+    and its time (UTC).
+    """
+    if as_of is not None:
+        return str(as_of)
+    batches = store.batches()
+    if not len(batches):
+        return "空库 / empty store"
+    last = batches.sort_values("batch_id").iloc[-1]
+    when = str(last["created_at"])[:16].replace("T", " ")
+    return f"批次 batch {int(last['batch_id'])} ({when} UTC)"
+
+
 def _settings(store, as_of, rules, params, by, year, targets, growth, end_year):
     from forestsink import __version__
     from forestsink.reference import data_dir
 
     batches = store.batches()
     last = int(batches["batch_id"].max()) if len(batches) else None
+    folder = Path(str(store.path)).parent if "://" not in str(store.path) else None
     return {
-        "store": str(store.path),
+        "store": shown_path(store.path, base=folder),
         "last_batch": str(last),
-        "as_of": str(as_of) if as_of is not None else "now / 当前",
+        "as_of": as_of_label(store, as_of),
         "view": by,
         "year": str(year) if year else "all / 全部",
-        "rules": str(rules or data_dir() / "project_types.csv"),
-        "parameters": str(params or data_dir() / "carbon_parameters.csv"),
-        "district_targets": str(targets)
+        "rules": shown_path(rules or data_dir() / "project_types.csv", base=folder),
+        "parameters": shown_path(
+            params or data_dir() / "carbon_parameters.csv", base=folder
+        ),
+        "district_targets": shown_path(targets, base=folder)
         if targets
         else "none (no invented targets) / 无",
-        "growth_table": growth
+        "growth_table": shown_path(growth, base=folder)
         if growth
         else "none: increment not estimable without before/after volumes / "
         "无生长表：无改造前后蓄积者不可估算",

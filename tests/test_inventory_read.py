@@ -82,7 +82,7 @@ def test_pinyin_gbk_layer_reads_keys_areas_and_classes(tmp_path):
         f"500101/500101001/500101001001/0001/000{i}" for i in (1, 2, 3)
     ]
     for got, geom in zip(frame["area_mu"], gdf.geometry, strict=True):
-        assert got == pytest.approx(geod_mu(geom), rel=1e-8)
+        assert got == pytest.approx(geod_mu(geom), rel=1e-7)
     assert frame["area_reported_mu"].tolist() == pytest.approx([1800.0] * 3)  # ha x 15
     assert frame["land_group"].tolist() == ["arbor", "unestablished", "non_forest"]
     assert frame["is_forest"].tolist() == [1, 0, 0]
@@ -104,8 +104,8 @@ def test_stock_is_huo_lmgqxj_times_hectares_by_hand(tmp_path):
     )
     row = forest_statistics(frame, classes=CLASSES, districts=districts).iloc[0]
     ha = [geod_mu(g) / 15 for g in gdf.geometry]
-    assert row["stock_m3"] == pytest.approx(85.5 * ha[0] + 12.0 * ha[1], rel=1e-8)
-    assert row["forest_stock_m3"] == pytest.approx(85.5 * ha[0], rel=1e-8)
+    assert row["stock_m3"] == pytest.approx(85.5 * ha[0] + 12.0 * ha[1], rel=1e-7)
+    assert row["forest_stock_m3"] == pytest.approx(85.5 * ha[0], rel=1e-7)
     assert row["stock_basis"] == "per_ha_x_area"
 
 
@@ -242,9 +242,9 @@ def test_overlay_transfer_by_hand():
     arbor_kept = geod_mu(box(108.00, 30.8, 108.02, 30.81))
     shrub_to_arbor = geod_mu(box(108.02, 30.8, 108.03, 30.81))
     shrub_to_built = geod_mu(box(108.03, 30.8, 108.04, 30.81))
-    assert got[("arbor", "arbor")] == pytest.approx(arbor_kept, rel=1e-8)
-    assert got[("other_shrub", "arbor")] == pytest.approx(shrub_to_arbor, rel=1e-8)
-    assert got[("other_shrub", "non_forest")] == pytest.approx(shrub_to_built, rel=1e-8)
+    assert got[("arbor", "arbor")] == pytest.approx(arbor_kept, rel=1e-7)
+    assert got[("other_shrub", "arbor")] == pytest.approx(shrub_to_arbor, rel=1e-7)
+    assert got[("other_shrub", "non_forest")] == pytest.approx(shrub_to_built, rel=1e-7)
 
 
 def test_previous_class_route_needs_agreement_with_the_earlier_layer():

@@ -1,6 +1,7 @@
 """Progress tables and outputs on the sample store: views, targets, formats."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -167,7 +168,10 @@ def test_csv_xlsx_json_carry_identical_numbers(sample_store, tmp_path):
         r[0]: r[1]
         for r in book["来源与设置 Sources"].iter_rows(min_row=2, values_only=True)
     }
-    assert sources["store"] == str(sample_store.path)
+    # provenance names files relative to the store, never an absolute path
+    assert sources["store"] == Path(sample_store.path).name
+    assert not any(str(v).startswith("/") for v in sources.values())
+    assert sources["as_of"].startswith("批次 batch ")
     assert "tool_version" in sources and "parameters" in sources
 
 

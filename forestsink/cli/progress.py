@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import click
 
@@ -18,6 +19,7 @@ from forestsink.cli.options import (
     targets_opt,
 )
 from forestsink.inventory.load import statistics_by_year
+from forestsink.progress import shown_path
 
 growth_opt = _file_option(
     "--growth",
@@ -285,7 +287,9 @@ def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, 
         from forestsink.render.coverage_layer import coverage_for_report
 
         table, overlay = coverage_for_report(list(coverage), product=product)
-        extra["land_cover"] = f"{product}: {', '.join(coverage)}"
+        folder = Path(store).parent if "://" not in str(store) else None
+        shown = ", ".join(shown_path(c, base=folder) for c in coverage)
+        extra["land_cover"] = f"{product}: {shown}"
     path = build_report(
         open_store(store),
         out,

@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mapclassify
 import numpy as np
 import pandas as pd
 
@@ -313,6 +314,35 @@ def headline(progress_tables, carbon_table, coverage, inventory=None) -> list[di
     return rows
 
 
+#: classes of the report's forest-resource choropleths (Fisher–Jenks)
+N_CLASSES = 5
+
+
+def class_breaks(features: dict, metrics) -> dict:
+    """Class upper bounds of district values per metric (mapclassify).
+
+    Fisher–Jenks natural breaks, :data:`N_CLASSES` classes (fewer when
+    fewer distinct values): the legend shows each class's range.
+    """
+    out: dict = {"method": "Fisher–Jenks 自然断点 natural breaks", "min": {}}
+    for metric in metrics:
+        values = []
+        for f in features["features"]:
+            p = f["properties"]
+            v = p.get("inv_change_pp") if metric == "inv_change" else None
+            if metric == "inv_coverage" and p.get("inv_coverage"):
+                v = p["inv_coverage"][max(p["inv_coverage"])]
+            if v is not None:
+                values.append(float(v))
+        if len(set(values)) < 2:
+            continue
+        k = min(N_CLASSES, len(set(values)))
+        bins = mapclassify.FisherJenks(np.asarray(values), k=k).bins
+        out[metric] = [float(b) for b in bins]
+        out["min"][metric] = float(min(values))
+    return out
+
+
 def inventory_section(inventory: dict | None) -> dict | None:
     """Return what the report's forest-resource section shows (or None).
 
@@ -501,6 +531,7 @@ def render_report(inputs: ReportInputs) -> str:
             progress_tables, carbon_table, inputs.coverage, inputs.inventory
         ),
         "has_inventory": bool(inputs.inventory and inputs.inventory.get("change")),
+        "breaks": None,
         "table": rows,
         "units": unit_rows(progress_tables),
         "years": sorted(
@@ -508,6 +539,8 @@ def render_report(inputs: ReportInputs) -> str:
         ),
         "has_coverage": inputs.coverage is not None,
     }
+    if data["has_inventory"]:
+        data["breaks"] = class_breaks(data["districts"], ("inv_coverage", "inv_change"))
     overlay = None
     if inputs.overlay:
         overlay = {
