@@ -676,3 +676,104 @@ def reconcile(
         before_year=before_year,
         messages=messages,
     )
+
+
+# --------------------------------------------------------------------------
+# from a store
+# --------------------------------------------------------------------------
+
+#: 小班 columns :func:`reconcile_store` reads (the geometry comes with them)
+STORE_COLUMNS = ("key", "adcode", "year", "land_group", "is_forest", "is_forest_land")
+
+
+def _years_text(years) -> str:
+    return ", ".join(str(y) for y in years) if years else "无 / none"
+
+
+def reconcile_store(
+    store,
+    *,
+    year: int,
+    before: int | None = None,
+    as_of=None,
+) -> ReconcileResult:
+    """Reconcile the store's project polygons with its forest-resource map.
+
+    Parameters
+    ----------
+    store : forestsink.store.Store
+        An open store holding project polygons and yearly 小班 layers
+        (``current``, ``inventory_years``, ``inventory_xiaoban``).
+    year : int
+        The inventory year to compare with (the layer's state at 31 December).
+    before : int, optional (default: None)
+        An earlier inventory year: adds ``forest_before_mu`` and the
+        ``planted_on_forest`` flag.
+    as_of : int or str, optional (default: None, now)
+        Batch number or date: the state of the store (projects and layers)
+        then.
+
+    Returns
+    -------
+    ReconcileResult
+        See :func:`reconcile`. Projects of a year later than *year* are left
+        out (work done after the layer's date cannot show in it) and the
+        messages say how many.
+
+    Raises
+    ------
+    InventoryError
+        *year* or *before* is not in the store (the message names the years
+        that are), *before* is not earlier than *year*, or the store holds no
+        forest-resource layers at all.
+
+    Notes
+    -----
+    CRS Notes: the store's frames are in EPSG:4490; areas in mu on the GRS80
+    ellipsoid.
+    """
+    if not hasattr(store, "inventory_years"):
+        raise InventoryError(
+            f"{getattr(store, 'path', store)}: 此库不含森林资源一张图 / this store "
+            "holds no forest-resource layers (a GeoParquet dataset or a store of "
+            "an older layout); reconcile against a .gpkg or PostGIS store that "
+            "has them loaded."
+        )
+    years = sorted(int(y) for y in store.inventory_years(as_of=as_of))
+    where = getattr(store, "path", "store")
+    for wanted, what in ((year, "--year"), (before, "--before")):
+        if wanted is not None and int(wanted) not in years:
+            raise InventoryError(
+                f"{where}: 库中没有 {wanted} 年的一张图（{what}）；库中年份："
+                f"{_years_text(years)} / the store holds no forest-resource layer "
+                f"for {wanted} ({what}); "
+                f"years in the store: {_years_text(years)}. Load that year's layer "
+                "first, or choose one of these."
+            )
+    if before is not None and int(before) >= int(year):
+        raise InventoryError(
+            f"前期年份 {before} 须早于 {year} / the earlier year {before} (--before) "
+            f"must be before {year} (--year)."
+        )
+    projects = store.current(as_of=as_of)
+    pyear = pd.to_numeric(projects["year"], errors="coerce")
+    later = (pyear > int(year)).to_numpy(bool)
+    projects = projects[~later].reset_index(drop=True)
+    xiaoban = store.inventory_xiaoban(int(year), as_of=as_of, columns=STORE_COLUMNS)
+    earlier = (
+        store.inventory_xiaoban(int(before), as_of=as_of, columns=STORE_COLUMNS)
+        if before is not None
+        else None
+    )
+    result = reconcile(projects, xiaoban, before=earlier)
+    result.year = int(year)
+    if before is not None:
+        result.before_year = int(before)
+    if later.any():
+        result.messages.insert(
+            0,
+            f"{int(later.sum())} 个图斑的年度晚于 {year}，未参与核对 / "
+            f"{int(later.sum())} polygon(s) of years after {year} left out (work "
+            "done after the layer's date cannot show in it)",
+        )
+    return result
