@@ -334,3 +334,15 @@ def test_overlay_blocks_give_the_same_areas():
     covered = shapely.intersection(proj, box(106.0, 29.0, 106.2, 29.2))
     inside = np.array([geod_mu(g) if not g.is_empty else 0.0 for g in covered])
     assert one.sum(axis=1) == pytest.approx(inside, rel=REL, abs=1e-9)
+
+
+def test_unknown_type_is_noted_and_not_judged(pair_of_layers):
+    frame, after, before = pair_of_layers
+    frame = frame.copy()
+    frame.loc[frame["project_id"] == "E", "project_type"] = "pruning"
+    res = reconcile(frame, after, before=before)
+    e = res.polygons.set_index("project_id").loc["E"]
+    assert pd.isna(e["planted_on_forest"])
+    assert e["note"] == "未知项目类型 / unknown project type"
+    row = res.districts.set_index(["adcode", "project_type"]).loc[("500101", "pruning")]
+    assert pd.isna(row["type_zh"]) and "unknown project type" in row["note"]

@@ -404,7 +404,7 @@ def _polygon_notes(
         )
         parts.append(
             empty.where(
-                ~flag.isna().to_numpy(bool),
+                ~(flag.isna().to_numpy(bool) & known_type),
                 f"项目年度不晚于{b}图层，无法判断是否造林于森林 / the project is "
                 f"not later than {b_en}: planting on forest not assessed",
             )
@@ -759,9 +759,11 @@ def reconcile_store(
     pyear = pd.to_numeric(projects["year"], errors="coerce")
     later = (pyear > int(year)).to_numpy(bool)
     projects = projects[~later].reset_index(drop=True)
-    xiaoban = store.inventory_xiaoban(int(year), as_of=as_of, columns=STORE_COLUMNS)
+    xiaoban = store.inventory_xiaoban(
+        int(year), as_of=as_of, columns=list(STORE_COLUMNS)
+    )
     earlier = (
-        store.inventory_xiaoban(int(before), as_of=as_of, columns=STORE_COLUMNS)
+        store.inventory_xiaoban(int(before), as_of=as_of, columns=list(STORE_COLUMNS))
         if before is not None
         else None
     )
