@@ -138,3 +138,13 @@ def test_without_water_and_no_data_columns_the_note_says_may(stats, coverage):
     cov = coverage.drop(columns=["water_area_mu", "excluded_area_mu"])
     note = coverage_crosscheck(stats, cov).set_index("adcode").loc["500101", "note"]
     assert "may leave out water and no-data pixels" in note
+
+
+def test_statistics_without_a_year_take_the_single_raster_year(stats, coverage):
+    no_year = stats.assign(year=pd.array([pd.NA] * 4, dtype="Int64"))
+    out = coverage_crosscheck(no_year, coverage)
+    assert set(out["year"]) == {2015}
+    assert out.set_index("adcode").loc["500101", "difference_pp"] == pytest.approx(6)
+    two = pd.concat([coverage, coverage.assign(year=2010)], ignore_index=True)
+    with pytest.raises(InventoryError, match="without a year"):
+        coverage_crosscheck(no_year, two)

@@ -119,7 +119,9 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
     stats : pandas.DataFrame
         The inventory statistics (:func:`forestsink.inventory.forest_statistics`):
         ``adcode``, ``name_zh``, ``name_en``, ``year``, ``total_area_mu``,
-        ``coverage_pct`` (and ``note``); one or more years.
+        ``coverage_pct`` (and ``note``); one or more years. A table without
+        years (``forest_statistics(..., year=None)``) is taken as the year of
+        *coverage* when that holds one year only.
     coverage : pandas.DataFrame
         The table ``forestsink coverage`` writes
         (:func:`forestsink.coverage.coverage_table`, or that table read back
@@ -189,9 +191,17 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
             "excluded": _numbers(cov, "excluded_area_mu").to_numpy(),
         }
     )
-    years = set(inv["year"].dropna())
-    if years:
-        ras = ras[ras["year"].isin(years)]
+    if inv["year"].isna().any():
+        raster_years = sorted(set(ras["year"].dropna()))
+        if len(raster_years) != 1 or inv["year"].notna().any():
+            raise InventoryError(
+                "一张图统计表 / inventory statistics: 有行没有年度，无法与栅格年份 "
+                f"{raster_years} 对应 / rows without a year cannot be matched with "
+                f"the raster years {raster_years}; compute the statistics with "
+                "forest_statistics(..., year=Y)."
+            )
+        inv["year"] = pd.array([raster_years[0]] * len(inv), dtype="Int64")
+    ras = ras[ras["year"].isin(set(inv["year"]))]
     dup = ras.duplicated(["adcode", "year"], keep=False)
     if dup.any():
         first = ras[dup].iloc[0]
