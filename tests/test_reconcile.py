@@ -346,3 +346,14 @@ def test_unknown_type_is_noted_and_not_judged(pair_of_layers):
     assert e["note"] == "未知项目类型 / unknown project type"
     row = res.districts.set_index(["adcode", "project_type"]).loc[("500101", "pruning")]
     assert pd.isna(row["type_zh"]) and "unknown project type" in row["note"]
+
+
+def test_touching_along_an_edge_is_no_overlap(layer_2015):
+    # shares the edge x = 106.51 with 小班 B, lies inside A
+    p = box(106.505, 29.50, 106.51, 29.51)
+    row = reconcile(
+        projects([("500101", "T", "tending", 2014, p)]), layer_2015
+    ).polygons.iloc[0]
+    assert row["n_xiaoban"] == 1
+    assert row["unestablished_mu"] == 0.0
+    assert row["forest_mu"] == pytest.approx(geod_mu(p), rel=REL)

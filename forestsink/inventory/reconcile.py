@@ -285,7 +285,8 @@ def overlay_areas(
         (n_projects, n_categories) areas in mu on the GRS80 ellipsoid of the
         intersections.
     touched : numpy.ndarray
-        Number of layer polygons each project polygon overlaps.
+        Number of layer polygons each project polygon overlaps with an area
+        (touching only along an edge does not count).
     repaired : int
         Invalid layer geometries repaired (``shapely.make_valid``) because a
         project overlapped them.
@@ -318,7 +319,7 @@ def overlay_areas(
         areas += np.bincount(
             rows * n_categories + category[xi], weights=mu, minlength=len(areas)
         )
-        touched += np.bincount(rows, minlength=n)
+        touched += np.bincount(rows[mu > 0], minlength=n)
     return areas.reshape(n, n_categories), touched, repaired
 
 
