@@ -389,7 +389,8 @@ def _polygon_notes(
     ]
     if has_before:
         b = f"{before_year}年" if before_year is not None else "前期"
-        b_en = str(before_year) if before_year is not None else "the earlier layer"
+        b_year = str(before_year) if before_year is not None else "the earlier layer"
+        b_en = f"the {before_year} layer" if before_year is not None else b_year
         flag = table["planted_on_forest"]
         share = table["forest_before_mu"].to_numpy() / np.where(area > 0, area, 1.0)
         parts.append(
@@ -399,15 +400,15 @@ def _polygon_notes(
                 + _pct(share)
                 + "% 为森林，不能新增森林面积 / "
                 + _pct(share)
-                + f"% was already forest in {b_en}: cannot add "
+                + f"% was already forest in {b_year}: cannot add "
                 "forest area",
             )
         )
         parts.append(
             empty.where(
                 ~(flag.isna().to_numpy(bool) & known_type),
-                f"项目年度不晚于{b}图层，无法判断是否造林于森林 / the project is "
-                f"not later than {b_en}: planting on forest not assessed",
+                f"项目年度不晚于{b}图层，无法判断是否造林于森林 / the project's "
+                f"year is not later than {b_en}: planting on forest not assessed",
             )
         )
         with np.errstate(invalid="ignore", divide="ignore"):
