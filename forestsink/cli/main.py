@@ -285,6 +285,7 @@ def _register() -> None:
     from forestsink.cli.ingest import ingest_cmd, validate_cmd
     from forestsink.cli.inventory import inventory_group
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
+    from forestsink.cli.reconcile import reconcile_cmd
     from forestsink.cli.stage import stage_cmd
     from forestsink.cli.store_cmd import export_cmd, store_group
 
@@ -302,6 +303,7 @@ def _register() -> None:
         report_cmd,
         store_group,
         coverage_cmd,
+        reconcile_cmd,
         export_cmd,
         stage_cmd,
         inventory_group,
