@@ -649,7 +649,9 @@ def build_report(
     carbon = carbon_tables(
         store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
     )
-    inventory_inputs = _inventory_inputs(store, inventory, as_of=as_of)
+    inventory_inputs = _inventory_inputs(
+        store, inventory, as_of=as_of, coverage=coverage
+    )
     inputs = ReportInputs(
         progress=progress,
         carbon=carbon,
@@ -663,7 +665,7 @@ def build_report(
     return write_report(inputs, out)
 
 
-def _inventory_inputs(store, stats: dict, *, as_of=None) -> dict | None:
+def _inventory_inputs(store, stats: dict, *, as_of=None, coverage=None) -> dict | None:
     """Return the report's forest-resource figures: statistics and change.
 
     The change is from the year before the plan to the last plan year the
