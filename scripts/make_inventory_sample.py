@@ -23,7 +23,7 @@ its own: ``make_inventory(out_dir, seed, deliveries_truth=...)``. Under
     a correct reader must report (listed in the manifest).
 
 Geometry. A district (EPSG:4545) is tiled by grouping the Voronoi cells of
-~3,000 random points into ~280 base 小班 (each the union of ~10 cells: tens
+~3,000 random points into ~300 base 小班 (each the union of ~10 cells: tens
 of vertices, shared edges exactly shared), clipped to the district: no gaps,
 no overlaps, Σ area = district area.
 
@@ -90,7 +90,7 @@ CHINESE_COUNTY = "500156"  # 武隆: Chinese field names, 三调 codes
 INT3_COUNTY = "500230"  # 丰都: 3-digit codes stored as integers
 XIBAN_COUNTIES = ("500101", "500152", "500241")  # project patches as 细班
 NOT_CHONGQING_CODE = "420527"  # 秭归县 (Hubei)
-N_BASE = 280  # base 小班 per district (before project patches)
+N_BASE = 300  # base 小班 per district (before project patches)
 FINE_PER_BASE = 10
 MIN_PIECE_M2 = 300.0
 ADDS_AREA = (
