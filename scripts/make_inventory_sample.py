@@ -40,7 +40,9 @@ the map's 小班); the base 小班 keeps the rest. Both years therefore use the
   already 0111 in 2010 (listed: ``afforestation_on_forest``); they stay 0111
   with no change reason (the project adds no forest area there);
 - some 2010 forest 小班 become construction land 0250 (BHYY 41, 永久使用林地;
-  listed: ``forest_to_construction``);
+  listed: ``forest_to_construction``); so does the land of the withdrawn
+  project (withdrawals.csv: 地块调整为建设用地; 0171 in 2010; listed:
+  ``withdrawn_project_land``);
 - the rest of the gain: 0141 → 0111 (plantations established), 0171/0120 →
   0111 and 0132 → 0131 (enclosure, shrub re-classified), calibrated per
   district so the city lands on 45 %.
@@ -515,7 +517,8 @@ def make_inventory(
 
     ``deliveries_truth``: one dict per delivered project polygon (``path``,
     ``row`` (from 0), ``project_id``, ``located`` (adcode the polygon lies in,
-    '' outside Chongqing), ``year``, ``ptype``, ``geometry`` (EPSG:4490)); None
+    '' outside Chongqing), ``year``, ``ptype``, ``geometry`` (EPSG:4490),
+    optionally ``withdrawn`` (True: its land became construction land)); None
     = no projects. ``districts``: EPSG:4490 with ``adcode``, ``name_zh``,
     ``region`` (default: ``make_sample.load_districts()``).
     """
@@ -580,7 +583,7 @@ def make_inventory(
         for c in counties
         if c["adcode"] not in (CHINESE_COUNTY, INT3_COUNTY)
         for j, o in enumerate(c["owners"])
-        if o["ptype"] == "afforestation"
+        if o["ptype"] == "afforestation" and not o.get("withdrawn")
     ]
     on_forest: set = set()
     for i in rng.permutation(len(cands)):
@@ -607,6 +610,8 @@ def make_inventory(
                 if (a, r["owner"]) in on_forest:
                     r["c10"] = "0111"
                     forest_pieces += ar[i]
+                elif o.get("withdrawn"):
+                    r["c10"] = "0171"
                 else:
                     opts, p = PRE_PROJECT[o["ptype"]]
                     r["c10"] = _pick(rng, opts, p)
@@ -636,7 +641,7 @@ def make_inventory(
         c["order"] = order
 
     # 4. 2015 classes: projects, construction losses, then calibrated transitions
-    losses, on_forest_list = [], []
+    losses, on_forest_list, withdrawn = [], [], []
     for c in counties:
         a = c["adcode"]
         rng = _rng(seed, "inventory-change", a)
@@ -646,6 +651,9 @@ def make_inventory(
                 continue
             o = c["owners"][r["owner"]]
             if (a, r["owner"]) in on_forest:
+                continue
+            if o.get("withdrawn"):  # withdrawn: the land became construction
+                r["c15"], r["bhyy"] = "0250", "41"
                 continue
             r["c15"] = "0111" if o["year"] <= 2013 else "0141"
             r["bhyy"] = "11"
@@ -733,6 +741,21 @@ def make_inventory(
                     }
                 )
         for j, o in enumerate(c["owners"]):
+            if o.get("withdrawn"):
+                withdrawn.append(
+                    {
+                        "adcode": a,
+                        "project_path": o["path"],
+                        "project_row": o["row"],
+                        "project_id": o["project_id"],
+                        "class_2010": "0171",
+                        "class_2015": "0250",
+                        "bhyy": "41",
+                        "xiaoban_keys": [
+                            r["key"] for r in c["recs"] if r["owner"] == j
+                        ],
+                    }
+                )
             if (a, j) in on_forest:
                 on_forest_list.append(
                     {
@@ -766,6 +789,7 @@ def make_inventory(
         "totals": totals,
         "afforestation_on_forest": on_forest_list,
         "forest_to_construction": losses,
+        "withdrawn_project_land": withdrawn,
         "project_patches": {
             "n_xiaoban": n_pieces,
             "n_projects": sum(len(c["owners"]) for c in counties),

@@ -1994,6 +1994,11 @@ def make_projects(
         f"projects: {totals['features']} features, {len(defects)} defects "
         f"({time.perf_counter() - t0:.1f} s)"
     )
+    withdrawn = {
+        (d["withdraws"]["path"], d["withdraws"]["row"])
+        for d in defects
+        if d.get("withdraws")
+    }
     truth = [
         {
             "path": spec.path,
@@ -2004,6 +2009,7 @@ def make_projects(
             "year": f.year,
             "ptype": f.ptype,
             "geometry": f.geom4490,
+            "withdrawn": (spec.path, i) in withdrawn,
         }
         for spec in specs.values()
         for i, f in enumerate(spec.rows)

@@ -300,7 +300,8 @@ def test_project_land_in_2015(sample_dir, sample_manifest, inv, layers):
     """Afforestation-type polygons lie on 0111 (2011-13) / 0141 (2014-15) 小班."""
     adcodes = ["500101", "500156", "500230", "500242", "500110"]
     on_forest = {
-        (x["project_path"], x["project_row"]) for x in inv["afforestation_on_forest"]
+        (x["project_path"], x["project_row"])
+        for x in inv["afforestation_on_forest"] + inv["withdrawn_project_land"]
     }
     want = {2011: "0111", 2012: "0111", 2013: "0111", 2014: "0141", 2015: "0141"}
     shares, n = [], 0
@@ -325,6 +326,24 @@ def test_project_land_in_2015(sample_dir, sample_manifest, inv, layers):
     # re-planting overlaps belong to the later polygon: a few shares < 1
     assert np.mean(shares) > 0.98
     assert np.median(shares) > 0.999
+
+
+def test_withdrawn_project_land_is_construction(sample_manifest, inv, layers):
+    (wd,) = [d for d in sample_manifest["defects"] if d["class"] == "withdrawal"]
+    (x,) = inv["withdrawn_project_land"]
+    assert (x["project_path"], x["project_row"]) == (
+        wd["withdraws"]["path"],
+        wd["withdraws"]["row"],
+    )
+    gdf = layers[(x["adcode"], 2015)]
+    parts = _key_parts(gdf)
+    k = parts.iloc[:, :5].agg("/".join, axis=1) + parts["XI_BAN"].map(
+        lambda s: f"/{s}" if s else ""
+    )
+    rows = gdf[k.isin(x["xiaoban_keys"])]
+    assert len(rows) == len(x["xiaoban_keys"]) >= 1
+    assert set(rows["code"]) == {"02"} and set(rows["BHYY"]) == {"41"}
+    assert set(rows["Q_DI_LEI"].map(norm)) == {"0171"}
 
 
 def test_afforestation_on_forest_listed(inv, layers):
