@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(DEMO_SAMPLE)/manifest.json: $(STAMP) scripts/make_sample.py
+$(DEMO_SAMPLE)/manifest.json: $(STAMP) scripts/make_sample.py scripts/make_inventory_sample.py
 	$(BIN)/python scripts/make_sample.py --out $(DEMO_SAMPLE) --seed $(SEED) --resolution $(DEMO_RES)
 
 sample: $(DEMO_SAMPLE)/manifest.json

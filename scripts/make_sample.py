@@ -24,6 +24,10 @@ give byte-identical files. Under ``DIR`` it writes:
     Xi'an 1980, WGS 84; and a list of deliberate defects.
 ``deliveries/corrections/...``, ``deliveries/withdrawals.csv``
     A re-delivery that replaces one earlier polygon, and one withdrawal.
+``inventory/...``
+    Forest-resource (小班) layers for 2010 and 2015, per district, with
+    defects apart (``scripts/make_inventory_sample.py``; manifest key
+    ``inventory``).
 ``truth.csv``
     One row per delivered feature: file, row, id, true type, true area.
 ``manifest.json``
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import math
 import shutil
@@ -1989,7 +1994,32 @@ def make_projects(
         f"projects: {totals['features']} features, {len(defects)} defects "
         f"({time.perf_counter() - t0:.1f} s)"
     )
-    return {"deliveries": deliveries, "defects": defects, "totals": totals}
+    withdrawn = {
+        (d["withdraws"]["path"], d["withdraws"]["row"])
+        for d in defects
+        if d.get("withdraws")
+    }
+    truth = [
+        {
+            "path": spec.path,
+            "row": i,
+            "project_id": f.project_id,
+            "home": f.home,
+            "located": f.located,
+            "year": f.year,
+            "ptype": f.ptype,
+            "geometry": f.geom4490,
+            "withdrawn": (spec.path, i) in withdrawn,
+        }
+        for spec in specs.values()
+        for i, f in enumerate(spec.rows)
+    ]
+    return {
+        "deliveries": deliveries,
+        "defects": defects,
+        "totals": totals,
+        "truth": truth,
+    }
 
 
 def _pick(spec: Delivery, cond, start: int = 2) -> Feature:
@@ -2160,6 +2190,19 @@ def write_manifest(out_dir: Path, manifest: dict) -> Path:
     return path
 
 
+def _inventory_module():
+    """``scripts/make_inventory_sample.py`` (the 2010/2015 小班 layers)."""
+    name = "make_inventory_sample"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("make_inventory_sample.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def generate(
     out_dir: Path,
     *,
@@ -2171,7 +2214,7 @@ def generate(
     """Generate the whole sample into ``out_dir``; return the manifest."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("landcover", "deliveries"):
+    for name in ("landcover", "deliveries", "inventory"):
         shutil.rmtree(out_dir / name, ignore_errors=True)
     for name in ("manifest.json", "truth.csv"):
         (out_dir / name).unlink(missing_ok=True)
@@ -2187,6 +2230,14 @@ def generate(
         out_dir, seed=seed, districts=districts, data_dir=data_dir, progress=progress
     )
     manifest = build_manifest(seed, resolution, landcover, projects)
+    manifest["inventory"] = _inventory_module().make_inventory(
+        out_dir,
+        seed,
+        deliveries_truth=projects["truth"],
+        districts=districts,
+        base_coverage=BASE_COVERAGE,
+        progress=progress,
+    )
     write_manifest(out_dir, manifest)
     return manifest
 
