@@ -47,6 +47,7 @@ sample: $(DEMO_SAMPLE)/manifest.json
 
 DEMO_STORE  := $(DEMO_SAMPLE)/store.gpkg
 DELIVERIES  := $(DEMO_SAMPLE)/deliveries
+INVENTORY   := $(DEMO_SAMPLE)/inventory
 
 demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink check-data
@@ -63,6 +64,17 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink ingest $(DELIVERIES)/corrections --store $(DEMO_STORE) --user demo > /dev/null
 	$(BIN)/forestsink withdraw --from-file $(DELIVERIES)/withdrawals.csv --store $(DEMO_STORE) --user demo
 	$(BIN)/forestsink current --store $(DEMO_STORE)
+	@# the forest-resource map (一张图): 2010 (one county delivered late) and 2015
+	$(BIN)/forestsink inventory load $(INVENTORY)/2010 $(INVENTORY)/2010-late --year 2010 \
+	    --store $(DEMO_STORE) --user demo > maps/inventory-log.txt
+	$(BIN)/forestsink inventory load $(INVENTORY)/2015 --year 2015 --store $(DEMO_STORE) \
+	    --user demo >> maps/inventory-log.txt
+	$(BIN)/forestsink inventory stats --store $(DEMO_STORE) --year 2015 \
+	    --out maps/inventory-2015.xlsx > /dev/null
+	$(BIN)/forestsink inventory change --store $(DEMO_STORE) --from 2010 --to 2015 \
+	    --out maps/inventory-change.xlsx > /dev/null
+	$(BIN)/forestsink reconcile --store $(DEMO_STORE) --year 2015 --before 2010 \
+	    --out maps/reconcile.xlsx > /dev/null
 	$(BIN)/forestsink progress --store $(DEMO_STORE) --out maps/progress.xlsx
 	$(BIN)/forestsink progress --store $(DEMO_STORE) --by unit --out maps/progress-units.csv
 	$(BIN)/forestsink carbon --store $(DEMO_STORE) --out maps/carbon.xlsx
@@ -76,7 +88,7 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink map --what progress --store $(DEMO_STORE) --out maps/progress.png
 	$(BIN)/forestsink map --what carbon --store $(DEMO_STORE) --out maps/carbon.pdf
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/: report.html (the officials' report, opens offline), progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
+	@echo "Demo written under maps/: report.html (the officials' report, opens offline), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -131,6 +131,7 @@ def load_inventory(
             ranges=ranges,
             display=item.name,
             columns=item.columns,
+            notes=item.notes,
         )
         read.append(item)
         for adcode, part in item.frame.groupby("adcode", sort=True):
