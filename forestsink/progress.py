@@ -625,6 +625,8 @@ def city_targets(
             rows.append(
                 raster
                 | {
+                    "pct_done": np.nan,  # a check of the rate, not progress
+                    "remaining": np.nan,
                     "target_id": "forest_coverage_raster",
                     "name_zh": "森林覆盖率（遥感校核）",
                     "name_en": "Forest coverage (raster cross-check)",

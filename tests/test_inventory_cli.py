@@ -227,3 +227,73 @@ def test_progress_measures_resource_targets_from_the_inventory(two_years, sample
     # project work stays, apart and labelled
     work = city[city.target_id == "project_planted_area"]
     assert set(work["status"]) == {"project_work"}
+
+
+def test_sample_defects_are_refused_as_the_manifest_says(
+    sample_dir, sample_manifest, tmp_path
+):
+    defects = sample_manifest["inventory"]["defects"]
+    assert {d["class"] for d in defects} >= {
+        "unknown_land_class",
+        "duplicate_key",
+        "volume_on_non_forest",
+        "overlap",
+        "missing_area",
+    }
+    for d in defects:
+        store = tmp_path / f"{d['id']}.gpkg"
+        path = sample_dir / d["file"]
+        result = run("inventory", "load", path, "--year", 2015, "--store", store)
+        assert result.exit_code == 1, (d, result.output)
+        assert "Traceback" not in result.output
+        assert f"row {d['row']}" in result.output, (d, result.output)
+        if d["class"] in ("unknown_land_class", "county_not_in_chongqing"):
+            assert str(d["value"]) in result.output
+        if d["class"] == "overlap":
+            assert f"{d['overlap_mu']:,.1f} 亩" in result.output
+        assert not store.exists()  # nothing written
+
+
+def test_sample_layers_reproduce_the_generators_geodesic_totals(
+    sample_dir, sample_manifest, tmp_path
+):
+    # the generator measured its layers with pyproj.Geod; the tool must find
+    # the same forest area, coverage and stock from the delivered files
+    inv = sample_dir / "inventory"
+    store = tmp_path / "inv.gpkg"
+    late = sample_manifest["inventory"]["missing_from_2010"]
+    assert (
+        run(
+            "inventory", "load", inv / "2010", "--year", 2010, "--store", store
+        ).exit_code
+        == 0
+    )
+    out = tmp_path / "s2010.csv"
+    run("inventory", "stats", "--store", store, "--year", 2010, "--out", out)
+    stats = pd.read_csv(out, dtype={"adcode": str}).set_index("adcode")
+    missing = stats.loc[late[0]["adcode"]]
+    assert pd.isna(missing["coverage_pct"]) and "no layer" in missing["note"]
+    assert missing["name_zh"] in stats.loc["500000", "note"]
+    assert (
+        run(
+            "inventory", "load", inv / "2010-late", "--year", 2010, "--store", store
+        ).exit_code
+        == 0
+    )
+    assert (
+        run(
+            "inventory", "load", inv / "2015", "--year", 2015, "--store", store
+        ).exit_code
+        == 0
+    )
+    truth = sample_manifest["inventory"]["totals"]
+    for year in (2010, 2015):
+        out = tmp_path / f"t{year}.csv"
+        run("inventory", "stats", "--store", store, "--year", year, "--out", out)
+        city = pd.read_csv(out, dtype={"adcode": str}).set_index("adcode").loc["500000"]
+        t = truth[str(year)]
+        assert city["forest_area_mu"] == pytest.approx(t["forest_area_mu"], rel=1e-6)
+        assert city["stock_m3"] == pytest.approx(t["stock_m3"], rel=1e-6)
+        assert city["coverage_pct"] == pytest.approx(t["coverage_pct"], abs=2e-3)
+    assert round(truth["2010"]["coverage_pct"]) == 37
+    assert round(truth["2015"]["coverage_pct"]) == 45

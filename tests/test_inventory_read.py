@@ -178,6 +178,22 @@ def test_overlapping_xiaoban_are_refused_with_the_overlap_area(tmp_path):
     assert f"{overlap_m2:,.1f} m²" in str(err.value)
 
 
+def test_a_sliver_overlap_within_tolerance_is_noted_not_refused(tmp_path):
+    # 1e-6 degrees of overlap along one edge: ~1 m² of digitising noise
+    a = box(108.00, 30.80, 108.010001, 30.81)
+    b = box(108.01, 30.80, 108.02, 30.81)
+    c = box(108.05, 30.80, 108.06, 30.81)
+    path = write(pinyin_layer(geometry=[a, b, c]), tmp_path)
+    layer = read_inventory_layer(path, year=2015)
+    frame = prepare_layer(
+        layer.frame, classes=CLASSES, ranges=RANGES, display="x", notes=layer.notes
+    )
+    assert len(frame) == 3
+    noted = [n for n in layer.notes if "digitising noise" in n]
+    sliver = abs(GEOD.geometry_area_perimeter(box(108.01, 30.80, 108.010001, 30.81))[0])
+    assert noted and f"{sliver:,.1f} m²" in noted[0]
+
+
 def test_a_required_column_missing_names_the_accepted_names(tmp_path):
     gdf = pinyin_layer().drop(columns="DI_LEI")
     with pytest.raises(DeliveryError, match=r"land_class.*DI_LEI"):

@@ -21,6 +21,13 @@ from forestsink.cli.options import (
 from forestsink.inventory.load import statistics_by_year
 from forestsink.progress import shown_path
 
+#: how a city target was measured, as printed after its figure
+_MEASURED_BY = {
+    "resource_statistics": " — 森林资源一张图 / forest-resource map",
+    "coverage": " — 遥感栅格 / land-cover raster",
+    "cross_check": " — 遥感校核，非官方 / raster cross-check, not official",
+}
+
 growth_opt = _file_option(
     "--growth",
     "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
@@ -125,9 +132,11 @@ def progress_cmd(
                 "forest-resource layers (not measurable from project polygons)"
             )
         elif r.pct_done == r.pct_done:  # not NaN
+            digits = 1 if r.unit == "%" else 0
+            what = _MEASURED_BY.get(r.status, "")
             click.echo(
-                f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} / "
-                f"{r.target:,.0f} {r.unit} ({r.pct_done:.1f} %)"
+                f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.{digits}f} / "
+                f"{r.target:,.{digits}f} {r.unit} ({r.pct_done:.1f} %){what}"
             )
         elif r.status == "project_work":
             click.echo(f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} {r.unit}")

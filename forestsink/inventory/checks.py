@@ -302,7 +302,8 @@ def _overlaps(frame, usable: np.ndarray) -> tuple[list[str], tuple[int, float]]:
         if area > lim:
             out.append(
                 f"{_where(frame, i)} 与 / and {_where(frame, j)}: 小班重叠 "
-                f"{area:,.1f} m² / the 小班 overlap by {area:,.1f} m² (land counted "
-                "twice); fix the boundaries in the GIS"
+                f"{area / M2_PER_MU:,.1f} 亩 / the 小班 overlap by {area:,.1f} m² "
+                f"({area / M2_PER_MU:,.1f} mu: land counted twice); fix the "
+                "boundaries in the GIS"
             )
     return out, (int(noise.sum()), float(m2[noise].sum()))
