@@ -531,6 +531,28 @@ def _check_layers(layers) -> list[dict]:
     return checked
 
 
+def _already_loaded(layer: dict, live) -> Exception:
+    """Refuse a county-year that has a live layer (naming its batch and file)."""
+    return _gpkg.StoreError(
+        f"{_layer_text(layer)}：该县该年度已由批次 {live[1]}（文件 {live[2]}）载入，"
+        "未写入任何内容。用 --replace 作为新版本载入，旧版本保留在历史中。/ "
+        f"{_layer_en(layer)}: this county and year is already loaded by batch "
+        f"{live[1]} (file {live[2]}); nothing was written. --replace loads the new "
+        "one as a new version, keeping the old one in history."
+    )
+
+
+def _summary(layer: dict, snapshot_id: int, n_xiaoban: int) -> dict:
+    """Return one item of the lists :meth:`InventoryMixin.write_inventory` returns."""
+    return {
+        "adcode": layer["adcode"],
+        "year": layer["year"],
+        "snapshot_id": int(snapshot_id),
+        "n_xiaoban": int(n_xiaoban),
+        "source_name": layer.get("source_name"),
+    }
+
+
 def _arrow_chunks(frame):
     """Yield a layer's rows as Arrow tables (``geom`` blob, then the fields)."""
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
@@ -660,28 +682,14 @@ class InventoryMixin:
                         (layer["adcode"], layer["year"]),
                     ).fetchone()
                 if live is not None and not replace:
-                    raise _gpkg.StoreError(
-                        f"{_layer_text(layer)}：该县该年度已由批次 {live[1]}（文件 "
-                        f"{live[2]}）载入，未写入任何内容。"
-                        "用 --replace 作为新版本载入，"
-                        f"旧版本保留在历史中。/ {_layer_en(layer)}: this county and "
-                        f"year is already loaded by batch {live[1]} (file {live[2]}); "
-                        "nothing was written. --replace loads the new one as a new "
-                        "version, keeping the old one in history."
-                    )
+                    raise _already_loaded(layer, live)
                 if (
                     live is not None
                     and live[3]
                     and live[3] == layer.get("source_sha256")
                 ):
                     result["unchanged"].append(
-                        {
-                            "adcode": layer["adcode"],
-                            "year": layer["year"],
-                            "snapshot_id": live[0],
-                            "n_xiaoban": live[4],
-                            "source_name": live[2],
-                        }
+                        {**_summary(layer, live[0], live[4]), "source_name": live[2]}
                     )
                     continue
                 todo.append((i, layer, live))
@@ -716,13 +724,7 @@ class InventoryMixin:
                     )
                     n_ended += live[4]
                     result["replaced"].append(
-                        {
-                            "adcode": layer["adcode"],
-                            "year": layer["year"],
-                            "snapshot_id": live[0],
-                            "n_xiaoban": live[4],
-                            "source_name": live[2],
-                        }
+                        {**_summary(layer, live[0], live[4]), "source_name": live[2]}
                     )
                 next_id += 1
                 area = (
@@ -754,15 +756,7 @@ class InventoryMixin:
                     )
                     bounds.append(np.asarray(frame.total_bounds, dtype=np.float64))
                 n_added += len(frame)
-                result["loaded"].append(
-                    {
-                        "adcode": layer["adcode"],
-                        "year": layer["year"],
-                        "snapshot_id": next_id,
-                        "n_xiaoban": len(frame),
-                        "source_name": layer.get("source_name"),
-                    }
-                )
+                result["loaded"].append(_summary(layer, next_id, len(frame)))
             conn.execute(
                 "UPDATE batches SET n_added = ?, n_withdrawn = ? WHERE batch_id = ?",
                 (n_added, n_ended, batch_id),
