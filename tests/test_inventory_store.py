@@ -25,8 +25,8 @@ from forestsink.deliveries import ingest_deliveries
 from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS
 from forestsink.store import GeoPackageStore, StoreError
 from forestsink.store import gpkg as gpkg_module
-from forestsink.store.inventory import InventoryUnsupportedMixin
 from forestsink.store.migrate import migrate_store
+from forestsink.store.postgis import PostGISStore
 
 pg_server = pg_fixture.pg_server  # the session's own PostgreSQL + PostGIS server
 
@@ -100,12 +100,46 @@ def layer(frame, *, name="一张图.shp", sha=None, adcode=None, year=None):
 
 
 @pytest.fixture
-def store(tmp_path):
+def gpkg_store(tmp_path):
     return GeoPackageStore(tmp_path / "store.gpkg", timeout=1)
 
 
+@pytest.fixture(params=["gpkg", "postgis"])
+def store(request, tmp_path):
+    """A fresh store of each back end (the same semantics and answers)."""
+    if request.param == "gpkg":
+        return GeoPackageStore(tmp_path / "store.gpkg", timeout=1)
+    url = request.getfixturevalue("pg_server")
+    return PostGISStore(f"{url}?schema=t_{uuid.uuid4().hex[:12]}", timeout=1)
+
+
+def _raw(store):
+    """A plain connection to the store, as another program would open."""
+    if isinstance(store, GeoPackageStore):
+        return sqlite3.connect(store.path)
+    psycopg = pytest.importorskip("psycopg")
+    conn = psycopg.connect(store._conninfo, autocommit=True)
+    conn.execute(f"SET search_path = {store.schema}, public")
+    return conn
+
+
 def _bytes(store):
-    return store.path.read_bytes()
+    """The whole stored state: the file's bytes, or every table's rows."""
+    if isinstance(store, GeoPackageStore):
+        return store.path.read_bytes()
+    if not store.exists:
+        return None
+    conn = _raw(store)
+    try:
+        state = [conn.execute("SELECT * FROM batches ORDER BY 1").fetchall()]
+        if store.inventory_years() or len(store.inventory_snapshots(history=True)):
+            for table in ("inventory_snapshots", "inventory_xiaoban"):
+                state.append(
+                    conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                )
+        return state
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------
@@ -378,11 +412,15 @@ def test_project_side_unchanged(tmp_path, store):
 
 
 def _count(store, table):
-    with sqlite3.connect(store.path) as conn:
+    conn = _raw(store)
+    try:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
 
 
-def test_triggers_refuse_other_programs(store):
+def test_triggers_refuse_other_programs(gpkg_store):
+    store = gpkg_store
     store.write_inventory([layer(xiaoban())], now=T1)
     store.write_inventory([layer(xiaoban(seed=2), name="v2")], replace=True, now=T2)
     conn = sqlite3.connect(store.path)
@@ -406,7 +444,8 @@ def test_triggers_refuse_other_programs(store):
         conn.close()
 
 
-def test_layers_open_in_gis(store):
+def test_layers_open_in_gis(gpkg_store):
+    store = gpkg_store
     store.write_inventory([layer(xiaoban())])
     layers = dict(pyogrio.list_layers(store.path))
     assert layers["inventory_xiaoban"] == "MultiPolygon"
@@ -421,7 +460,8 @@ def test_layers_open_in_gis(store):
     assert info["crs"] == "EPSG:4490"
 
 
-def test_layer_styles_name_every_category(store):
+def test_layer_styles_name_every_category(gpkg_store):
+    store = gpkg_store
     store.write_inventory([layer(xiaoban())])
     with sqlite3.connect(store.path) as conn:
         styles = dict(
@@ -521,22 +561,48 @@ def test_old_store_is_upgraded(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------
 
 
-def test_postgis_refuses_inventory():
-    from forestsink.store.postgis import PostGISStore
+def test_postgis_triggers_refuse_other_programs(pg_server):
+    store = PostGISStore(f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}")
+    store.write_inventory([layer(xiaoban())], now=T1)
+    store.write_inventory([layer(xiaoban(seed=2), name="v2")], replace=True, now=T2)
+    psycopg = pytest.importorskip("psycopg")
+    conn = _raw(store)
+    try:
+        for sql in (
+            "DELETE FROM inventory_xiaoban",
+            "TRUNCATE inventory_xiaoban",
+            "UPDATE inventory_xiaoban SET area_mu = 0",
+            "DELETE FROM inventory_snapshots",
+            "TRUNCATE inventory_snapshots CASCADE",
+            "UPDATE inventory_snapshots SET area_mu = 0 WHERE snapshot_id = 2",
+            "UPDATE inventory_snapshots SET end_reason = 'x' WHERE snapshot_id = 1",
+        ):
+            with pytest.raises(psycopg.Error, match="never"):
+                conn.execute(sql)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO batches (kind, created_at) VALUES ('other', now())"
+            )
+    finally:
+        conn.close()
 
-    assert issubclass(PostGISStore, InventoryUnsupportedMixin)
-    stub = InventoryUnsupportedMixin()
-    calls = (
-        ("write_inventory", ([],)),
-        ("inventory_snapshots", ()),
-        ("inventory_years", ()),
-        ("inventory_xiaoban", (2020,)),
-        ("inventory_sums", (2020,)),
-        ("inventory_transfer", (2020,)),
-    )
-    for name, args in calls:
-        with pytest.raises(StoreError, match="need a GeoPackage store"):
-            getattr(stub, name)(*args)
+
+def test_postgis_store_made_before_is_upgraded(pg_server):
+    """A PostGIS store whose batches CHECK does not allow 'inventory'."""
+    store = PostGISStore(f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}")
+    store._create()
+    conn = _raw(store)
+    try:
+        conn.execute("ALTER TABLE batches DROP CONSTRAINT batches_kind_check")
+        conn.execute(
+            "ALTER TABLE batches ADD CONSTRAINT batches_kind_check "
+            "CHECK (kind IN ('ingest', 'withdraw', 'undo'))"
+        )
+    finally:
+        conn.close()
+    assert store.write_inventory([layer(xiaoban())])["batch_id"] == 1
+    assert store.undo(1) == 2 and store.inventory_years() == []
+    assert store.integrity_check() == "ok"
 
 
 def test_migrate_to_postgis_refuses_inventory(tmp_path, pg_server):
@@ -544,6 +610,6 @@ def test_migrate_to_postgis_refuses_inventory(tmp_path, pg_server):
     ingest_deliveries([write(delivery_frame(), tmp_path / "a.gpkg")], source)
     source.write_inventory([layer(xiaoban())])
     url = f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}"
-    with pytest.raises(StoreError, match="forest-resource layer") as err:
+    with pytest.raises(StoreError, match="does not copy") as err:
         migrate_store(source.path, url)
     assert str(err.value).index("一张图") < str(err.value).index("/ ")

@@ -542,6 +542,17 @@ def _already_loaded(layer: dict, live) -> Exception:
     )
 
 
+def _undo_refused(batch_id: int, later: list) -> Exception:
+    """Refuse an undo whose layers later batches ended or replaced."""
+    shown = ", ".join(f"{a}/{y} (batch {b})" for a, y, b in later[:5])
+    return _gpkg.StoreError(
+        f"批次 {batch_id} 无法撤销：其图层已被之后的批次替换或撤销（{shown}）；"
+        f"请先撤销那些批次（从最新的开始）。/ batch {batch_id} cannot be "
+        f"undone: later batches ended or replaced its layers ({shown}); "
+        "undo those first (newest first)."
+    )
+
+
 def _summary(layer: dict, snapshot_id: int, n_xiaoban: int) -> dict:
     """Return one item of the lists :meth:`InventoryMixin.write_inventory` returns."""
     return {
@@ -793,13 +804,7 @@ class InventoryMixin:
             if row is not None:
                 later.append((adcode, year, row[0]))
         if later:
-            shown = ", ".join(f"{a}/{y} (batch {b})" for a, y, b in later[:5])
-            raise _gpkg.StoreError(
-                f"批次 {batch_id} 无法撤销：其图层已被之后的批次替换或撤销（{shown}）；"
-                f"请先撤销那些批次（从最新的开始）。/ batch {batch_id} cannot be "
-                f"undone: later batches ended or replaced its layers ({shown}); "
-                "undo those first (newest first)."
-            )
+            raise _undo_refused(batch_id, later)
         return created, ended
 
     def _inventory_undo_apply(
