@@ -1,7 +1,8 @@
 """Yearly forest-resource layers (森林资源"一张图") in the GeoPackage store.
 
 :class:`InventoryMixin` gives :class:`~forestsink.store.gpkg.GeoPackageStore`
-the inventory side of the store, with the semantics of the project side
+the inventory side of the store (its PostGIS twin is
+:mod:`forestsink.store.inventory_pg`), with the semantics of the project side
 (:mod:`forestsink.store.base`): nothing is ever deleted or overwritten, every
 write is one batch (all or nothing), reads take ``as_of`` (a batch number or
 a UTC date/time) and any batch can be undone as a new batch.
@@ -61,7 +62,6 @@ __all__ = [
     "SNAPSHOTS",
     "XIAOBAN",
     "InventoryMixin",
-    "InventoryUnsupportedMixin",
     "category_qml",
 ]
 
@@ -1057,38 +1057,3 @@ def _touch_inventory(conn, now: str, bounds: list) -> None:
         "WHERE table_name IN (?, ?)",
         (*(float(v) for v in extent), XIAOBAN, INVENTORY_VIEW),
     )
-
-
-class InventoryUnsupportedMixin:
-    """The inventory methods of a back end that does not hold layers yet."""
-
-    def _no_inventory(self):
-        return _gpkg.StoreError(
-            "本版本中森林资源图层（一张图）需要 GeoPackage 存储。/ inventory layers "
-            "need a GeoPackage store in this version; use --store FILE.gpkg for "
-            "forest-resource layers."
-        )
-
-    def write_inventory(self, layers, **kw) -> dict:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_snapshots(self, **kw) -> pd.DataFrame:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_years(self, **kw) -> list[int]:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_xiaoban(self, year, **kw):
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_sums(self, year, **kw) -> pd.DataFrame:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_transfer(self, year, **kw) -> pd.DataFrame:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
