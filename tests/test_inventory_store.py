@@ -180,7 +180,11 @@ def test_write_and_read_back(store):
     assert set(got.geom_type) == {"MultiPolygon"}
     expected = a.sort_values("key").reset_index(drop=True)
     assert shapely.equals(got.geometry.values, expected.geometry.values).all()
-    pd.testing.assert_series_equal(got["area_mu"], expected["area_mu"])
+    pd.testing.assert_series_equal(
+        got["area_mu"], expected["area_mu"], check_exact=True
+    )
+    assert (got["sub_xiaoban"] == "").all()  # empty text is not missing
+    assert got["species"].tolist() == ["马尾松"] * 8
     pd.testing.assert_series_equal(
         got["volume_m3_ha"], expected["volume_m3_ha"], check_dtype=False
     )

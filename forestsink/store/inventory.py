@@ -564,12 +564,14 @@ def _summary(layer: dict, snapshot_id: int, n_xiaoban: int) -> dict:
     }
 
 
-def _arrow_chunks(frame):
+def _arrow_chunks(frame, *, geometry: bool = True):
     """Yield a layer's rows as Arrow tables (``geom`` blob, then the fields)."""
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
     for at in range(0, len(frame), _CHUNK):
         chunk = frame.iloc[at : at + _CHUNK]
-        columns = {"geom": _gpkg.to_gpkg_blobs(chunk.geometry.values)}
+        columns = {}
+        if geometry:
+            columns["geom"] = _gpkg.to_gpkg_blobs(chunk.geometry.values)
         for name, kind in XIAOBAN_FIELDS.items():
             values = chunk[name]
             if values.dtype != _PANDAS_TYPES[kind]:

@@ -17,9 +17,13 @@ MultiPolygons; areas in mu, stock in m³.
 
 from __future__ import annotations
 
+import io
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import shapely
 
 from forestsink.inventory.schema import XIAOBAN_COLUMNS, XIAOBAN_FIELDS
@@ -118,20 +122,27 @@ def _kinds_sql(schema: str) -> str:
 
 
 def _copy_xiaoban(conn, frame) -> None:
-    """COPY a layer's rows into the temporary table ``incoming_xiaoban``."""
-    names = ["ord", *XIAOBAN_COLUMNS, "geom"]
-    ints = {c for c, t in XIAOBAN_FIELDS.items() if t == "INTEGER"}
+    """COPY a layer's rows into the temporary table ``incoming_xiaoban``.
+
+    Each chunk of rows becomes an Arrow table (the store's column types, the
+    geometry as hex EWKB, SRID 4490), written as CSV by Arrow (in C) and sent
+    with ``COPY … (FORMAT csv)``: every value quoted, so an empty text stays
+    empty and a missing one (unquoted) is NULL.
+    """
+    names = ", ".join(f'"{n}"' for n in ("ord", *XIAOBAN_COLUMNS, "geom"))
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
     for at in range(0, len(frame), _inv._CHUNK):
         chunk = frame.iloc[at : at + _inv._CHUNK]
-        columns = [list(range(at, at + len(chunk)))]
-        for c in XIAOBAN_COLUMNS:
-            values = _pg._column(chunk, c)
-            columns.append(_pg._ints(values) if c in ints else values)
-        columns.append(_pg._hex_ewkb(chunk.geometry.values))
-        quoted = ", ".join(f'"{n}"' for n in names)
-        with conn.cursor().copy(f"COPY incoming_xiaoban ({quoted}) FROM STDIN") as copy:
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
+        table = next(_inv._arrow_chunks(chunk, geometry=False))
+        table = table.add_column(
+            0, "ord", pa.array(np.arange(at, at + len(chunk), dtype=np.int64))
+        ).append_column("geom", pa.array(_pg._hex_ewkb(chunk.geometry.values)))
+        buffer = io.BytesIO()
+        pa_csv.write_csv(table, buffer, options)
+        with conn.cursor().copy(
+            f"COPY incoming_xiaoban ({names}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            copy.write(buffer.getbuffer())
 
 
 def _order(names) -> str:
