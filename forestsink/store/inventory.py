@@ -653,8 +653,23 @@ class InventoryMixin:
 
         Notes
         -----
+        The batch (kind ``'inventory'``) records the file names in
+        ``source_name``, the 小班 written in ``n_added`` and those of ended
+        layers in ``n_withdrawn``; each snapshot keeps its own file's SHA-256
+        (the batch none, so :meth:`find_batch_by_sha`, which is for project
+        deliveries, never finds it). The rows are staged in a private SQLite
+        file (ADBC, before the store is locked) and copied in SQL.
+
         CRS Notes: geometries are stored as given, in EPSG:4490, Polygons as
         one-part MultiPolygons; ``area_mu`` is the frame's (mu).
+
+        Examples
+        --------
+        >>> store.write_inventory(  # doctest: +SKIP
+        ...     [{"adcode": "500101", "year": 2020, "frame": xiaoban,
+        ...       "source_name": "500101_2020.shp", "source_sha256": sha,
+        ...       "note": None}], user="li")["loaded"][0]["n_xiaoban"]
+        1532
         """
         layers = _check_layers(layers)
         if not layers:
