@@ -7,6 +7,8 @@ in the test with pandas from the input frames, not by the store's code.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -617,3 +619,22 @@ def test_migrate_to_postgis_refuses_inventory(tmp_path, pg_server):
     with pytest.raises(StoreError, match="does not copy") as err:
         migrate_store(source.path, url)
     assert str(err.value).index("一张图") < str(err.value).index("/ ")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "forestsink.store.inventory",
+        "forestsink.store.inventory_pg",
+        "forestsink.store.pgcodec",
+    ],
+)
+def test_store_modules_import_first(module):
+    """Each module imports on its own (the mixins and stores import each other)."""
+    run = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr

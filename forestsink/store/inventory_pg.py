@@ -28,8 +28,8 @@ import shapely
 
 from forestsink.inventory.schema import XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.store import inventory as _inv
-from forestsink.store import postgis as _pg
 from forestsink.store.gpkg import SRS_ID, parse_as_of
+from forestsink.store.pgcodec import hex_ewkb, ts_text
 
 __all__ = ["PostGISInventoryMixin"]
 
@@ -136,7 +136,7 @@ def _copy_xiaoban(conn, frame) -> None:
         table = next(_inv._arrow_chunks(chunk, geometry=False))
         table = table.add_column(
             0, "ord", pa.array(np.arange(at, at + len(chunk), dtype=np.int64))
-        ).append_column("geom", pa.array(_pg._hex_ewkb(chunk.geometry.values)))
+        ).append_column("geom", pa.array(hex_ewkb(chunk.geometry.values)))
         buffer = io.BytesIO()
         pa_csv.write_csv(table, buffer, options)
         with conn.cursor().copy(
@@ -371,7 +371,7 @@ class PostGISInventoryMixin:
         if adcode is not None:
             where, params = f"{where} AND s.adcode = %s", (*params, str(adcode))
         cols = ", ".join(
-            _pg._ts(f"s.{c}", c) if c in ("valid_from", "valid_to") else f"s.{c}"
+            ts_text(f"s.{c}", c) if c in ("valid_from", "valid_to") else f"s.{c}"
             for c in _inv.SNAPSHOT_FIELDS
         )
         df = self._table(

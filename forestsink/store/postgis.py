@@ -59,6 +59,8 @@ from forestsink.store.gpkg import (
     parse_as_of,
 )
 from forestsink.store.inventory_pg import PostGISInventoryMixin
+from forestsink.store.pgcodec import hex_ewkb as _hex_ewkb
+from forestsink.store.pgcodec import ts_text as _ts
 
 __all__ = ["DEFAULT_SCHEMA", "PostGISStore", "is_postgres_url"]
 
@@ -69,7 +71,6 @@ BATCHES = "batches"
 
 _PG_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
 _TIME_FIELDS = ("valid_from", "valid_to")
-_TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # fields of a version copied from the delivered frame (the rest the store sets)
 _DELIVERED = [
@@ -110,11 +111,6 @@ def _psycopg():
             "pip install 'forestsink[postgis]'."
         ) from err
     return psycopg
-
-
-def _ts(expr: str, alias: str) -> str:
-    """Return SQL selecting a timestamptz column as an ISO UTC string."""
-    return f"to_char({expr} AT TIME ZONE 'UTC', '{_TS_FORMAT}') AS {alias}"
 
 
 def parse_url(url: str) -> tuple[str, str | None, str]:
@@ -164,28 +160,6 @@ def _ints(values: list) -> list:
         int(v) if isinstance(v, float) and np.isfinite(v) and v.is_integer() else v
         for v in values
     ]
-
-
-def _multi(geoms) -> np.ndarray:
-    """Polygons as one-part MultiPolygons (the column type), others unchanged."""
-    import shapely
-
-    geoms = np.asarray(geoms, dtype=object)
-    polys = np.flatnonzero(shapely.get_type_id(geoms) == 3)
-    if len(polys):
-        geoms = geoms.copy()
-        geoms[polys] = shapely.multipolygons(
-            geoms[polys], indices=np.arange(len(polys))
-        )
-    return geoms
-
-
-def _hex_ewkb(geoms) -> list:
-    """Hex EWKB with SRID 4490 (what a PostGIS geometry column reads in COPY)."""
-    import shapely
-
-    geoms = shapely.set_srid(_multi(geoms), SRS_ID)
-    return shapely.to_wkb(geoms, hex=True, output_dimension=2, include_srid=True)
 
 
 class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
