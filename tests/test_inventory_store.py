@@ -464,6 +464,20 @@ def test_layers_open_in_gis(gpkg_store):
     assert set(XIAOBAN_COLUMNS) < set(full.columns) and "snapshot_id" in full
     info = pyogrio.read_info(store.path, layer="inventory_xiaoban")
     assert info["crs"] == "EPSG:4490"
+    # the spatial index: GDAL finds one 小班 by its box, also after a second load
+    store.write_inventory([layer(xiaoban("500102", x0=107), name="b")])
+    hit = pyogrio.read_dataframe(
+        store.path, layer="inventory_xiaoban", bbox=(107.0, 29.0, 107.0005, 29.0005)
+    )
+    assert hit["key"].tolist() == ["500102/镇/村/1/000"]
+    with sqlite3.connect(store.path) as conn:
+        rtree = "rtree_inventory_xiaoban_geom"
+        assert conn.execute(f"SELECT rtreecheck('{rtree}')").fetchone() == ("ok",)
+        assert conn.execute(f"SELECT COUNT(*) FROM {rtree}").fetchone() == (16,)
+        assert conn.execute(
+            "SELECT min_x, max_x FROM gpkg_contents WHERE table_name = ?",
+            ("inventory_xiaoban",),
+        ).fetchone() == pytest.approx((106.0, 107.015))
 
 
 def test_layer_styles_name_every_category(gpkg_store):

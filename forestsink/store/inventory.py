@@ -52,6 +52,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import shapely
 
 from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.reference import read_project_types
@@ -145,6 +146,16 @@ PROJECT_COLOURS = [
 # schema
 # --------------------------------------------------------------------------
 
+RTREE = f"rtree_{XIAOBAN}_geom"
+_RTREE_TRIGGER = f"{RTREE}_insert"
+#: GDAL's trigger that indexes a row another program inserts (rows are never
+#: updated or deleted, so its update and delete triggers are not needed)
+_RTREE_INSERT_SQL = (
+    f'CREATE TRIGGER "{_RTREE_TRIGGER}" AFTER INSERT ON "{XIAOBAN}" '
+    'WHEN (new."geom" NOT NULL AND NOT ST_IsEmpty(NEW."geom")) BEGIN '
+    f'INSERT OR REPLACE INTO "{RTREE}" VALUES (NEW."fid", ST_MinX(NEW."geom"), '
+    'ST_MaxX(NEW."geom"), ST_MinY(NEW."geom"), ST_MaxY(NEW."geom")); END'
+)
 _XIAOBAN_COLS = ", ".join(f'"{c}" {t}' for c, t in XIAOBAN_FIELDS.items())
 _SNAPSHOT_PROTECT = " AND ".join(
     f'OLD."{c}" IS NEW."{c}"' for c in SNAPSHOT_FIELDS if c not in _SNAPSHOT_END
@@ -159,6 +170,12 @@ CREATE TABLE {XIAOBAN} (
     snapshot_id INTEGER NOT NULL
 );
 CREATE INDEX idx_{XIAOBAN}_snapshot ON {XIAOBAN}(snapshot_id);
+CREATE VIRTUAL TABLE {RTREE} USING rtree(id, minx, maxx, miny, maxy);
+INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition,
+                             scope)
+VALUES ('{XIAOBAN}', 'geom', 'gpkg_rtree_index',
+        'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
+{_RTREE_INSERT_SQL};
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
 VALUES ('{XIAOBAN}', 'features', '{XIAOBAN}',
         'forestsink: every 小班 of every loaded forest-resource layer', 4490);
@@ -740,7 +757,15 @@ class InventoryMixin:
                 "SELECT seq FROM sqlite_sequence WHERE name = ?", (SNAPSHOTS,)
             ).fetchone()
             next_id = max(next_id, seq[0] if seq else 0)
-            bounds = []
+            boxes: list[np.ndarray] = []  # each new row's bounds, per layer
+            first_fid = conn.execute(
+                f"SELECT MAX(COALESCE((SELECT MAX(fid) FROM {XIAOBAN}), 0), "
+                "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
+                (XIAOBAN,),
+            ).fetchone()[0]
+            # the R-tree trigger would call a Python function per row and
+            # envelope: the new rows are indexed in bulk instead (_index_xiaoban)
+            conn.execute(f'DROP TRIGGER IF EXISTS "{_RTREE_TRIGGER}"')
             cols = ", ".join(["geom", *(f'"{c}"' for c in XIAOBAN_COLUMNS)])
             for i, layer, live in todo:
                 frame = layer["frame"]
@@ -782,14 +807,15 @@ class InventoryMixin:
                         f"SELECT {cols}, ? FROM staged.layer_{i} ORDER BY rowid",
                         (next_id,),
                     )
-                    bounds.append(np.asarray(frame.total_bounds, dtype=np.float64))
+                    boxes.append(shapely.bounds(np.asarray(frame.geometry.values)))
                 n_added += len(frame)
                 result["loaded"].append(_summary(layer, next_id, len(frame)))
             conn.execute(
                 "UPDATE batches SET n_added = ?, n_withdrawn = ? WHERE batch_id = ?",
                 (n_added, n_ended, batch_id),
             )
-            _touch_inventory(conn, now, bounds)
+            _index_xiaoban(conn, first_fid, boxes)
+            _touch_inventory(conn, now, [b for b in boxes if len(b)])
             result["batch_id"] = batch_id
         return result
 
@@ -1053,6 +1079,26 @@ class InventoryMixin:
             return pd.read_sql_query(sql, conn, params=params)
 
 
+def _index_xiaoban(conn, first_fid: int, boxes: list[np.ndarray]) -> None:
+    """Add the rows after *first_fid* to the R-tree; restore its trigger.
+
+    *boxes* are the new rows' bounds (``minx, miny, maxx, maxy``, EPSG:4490)
+    in insertion order; rows without a shape are not indexed (as GDAL).
+    """
+    bounds = np.concatenate(boxes) if boxes else np.empty((0, 4))
+    last = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {XIAOBAN}").fetchone()[0]
+    if last != first_fid + len(bounds):  # pragma: no cover - fids are sequential
+        raise _gpkg.StoreError(
+            f"{XIAOBAN}: new rows numbered {first_fid + 1}..{last}, expected "
+            f"{len(bounds)}; nothing was written."
+        )
+    fids = first_fid + 1 + np.arange(len(bounds))
+    shaped = ~np.isnan(bounds).any(axis=1)
+    if shaped.any():
+        _gpkg._index_versions(conn, fids[shaped], bounds[shaped], rtree=RTREE)
+    conn.execute(_RTREE_INSERT_SQL)
+
+
 def _touch_inventory(conn, now: str, bounds: list) -> None:
     """Record the change time, and grow the inventory layers' extent."""
     conn.execute(
@@ -1068,7 +1114,7 @@ def _touch_inventory(conn, now: str, bounds: list) -> None:
     both = np.vstack(bounds)
     if row is not None and None not in row:
         both = np.vstack([both, np.asarray(row, dtype=np.float64)])
-    extent = (*both[:, :2].min(axis=0), *both[:, 2:].max(axis=0))
+    extent = (*np.nanmin(both[:, :2], axis=0), *np.nanmax(both[:, 2:], axis=0))
     conn.execute(
         "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
         "WHERE table_name IN (?, ?)",
