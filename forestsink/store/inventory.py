@@ -12,7 +12,9 @@ Layout (created on the first inventory write, also in older stores)
 ``inventory_xiaoban`` (features, EPSG:4490, MultiPolygon)
     Every 小班 of every loaded county-year layer: the columns of
     :data:`forestsink.inventory.schema.XIAOBAN_FIELDS` plus ``fid`` and
-    ``snapshot_id`` (the load that wrote it). Never deleted, never updated.
+    ``snapshot_id`` (the load that wrote it), indexed by ``snapshot_id`` and
+    spatially (the GeoPackage R-tree, filled in bulk by each batch). Never
+    deleted, never updated.
 ``inventory_snapshots`` (attributes)
     One row per county-year layer load (``snapshot_id``, ``adcode``,
     ``year``, ``batch_id``, ``rows_of``, ``n_xiaoban``, ``area_mu``,
