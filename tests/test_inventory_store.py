@@ -7,6 +7,8 @@ in the test with pandas from the input frames, not by the store's code.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -25,8 +27,8 @@ from forestsink.deliveries import ingest_deliveries
 from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS
 from forestsink.store import GeoPackageStore, StoreError
 from forestsink.store import gpkg as gpkg_module
-from forestsink.store.inventory import InventoryUnsupportedMixin
 from forestsink.store.migrate import migrate_store
+from forestsink.store.postgis import PostGISStore
 
 pg_server = pg_fixture.pg_server  # the session's own PostgreSQL + PostGIS server
 
@@ -100,12 +102,46 @@ def layer(frame, *, name="一张图.shp", sha=None, adcode=None, year=None):
 
 
 @pytest.fixture
-def store(tmp_path):
+def gpkg_store(tmp_path):
     return GeoPackageStore(tmp_path / "store.gpkg", timeout=1)
 
 
+@pytest.fixture(params=["gpkg", "postgis"])
+def store(request, tmp_path):
+    """A fresh store of each back end (the same semantics and answers)."""
+    if request.param == "gpkg":
+        return GeoPackageStore(tmp_path / "store.gpkg", timeout=1)
+    url = request.getfixturevalue("pg_server")
+    return PostGISStore(f"{url}?schema=t_{uuid.uuid4().hex[:12]}", timeout=1)
+
+
+def _raw(store):
+    """A plain connection to the store, as another program would open."""
+    if isinstance(store, GeoPackageStore):
+        return sqlite3.connect(store.path)
+    psycopg = pytest.importorskip("psycopg")
+    conn = psycopg.connect(store._conninfo, autocommit=True)
+    conn.execute(f"SET search_path = {store.schema}, public")
+    return conn
+
+
 def _bytes(store):
-    return store.path.read_bytes()
+    """The whole stored state: the file's bytes, or every table's rows."""
+    if isinstance(store, GeoPackageStore):
+        return store.path.read_bytes()
+    if not store.exists:
+        return None
+    conn = _raw(store)
+    try:
+        state = [conn.execute("SELECT * FROM batches ORDER BY 1").fetchall()]
+        if store.inventory_years() or len(store.inventory_snapshots(history=True)):
+            for table in ("inventory_snapshots", "inventory_xiaoban"):
+                state.append(
+                    conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                )
+        return state
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------
@@ -146,7 +182,11 @@ def test_write_and_read_back(store):
     assert set(got.geom_type) == {"MultiPolygon"}
     expected = a.sort_values("key").reset_index(drop=True)
     assert shapely.equals(got.geometry.values, expected.geometry.values).all()
-    pd.testing.assert_series_equal(got["area_mu"], expected["area_mu"])
+    pd.testing.assert_series_equal(
+        got["area_mu"], expected["area_mu"], check_exact=True
+    )
+    assert (got["sub_xiaoban"] == "").all()  # empty text is not missing
+    assert got["species"].tolist() == ["马尾松"] * 8
     pd.testing.assert_series_equal(
         got["volume_m3_ha"], expected["volume_m3_ha"], check_dtype=False
     )
@@ -378,11 +418,15 @@ def test_project_side_unchanged(tmp_path, store):
 
 
 def _count(store, table):
-    with sqlite3.connect(store.path) as conn:
+    conn = _raw(store)
+    try:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
 
 
-def test_triggers_refuse_other_programs(store):
+def test_triggers_refuse_other_programs(gpkg_store):
+    store = gpkg_store
     store.write_inventory([layer(xiaoban())], now=T1)
     store.write_inventory([layer(xiaoban(seed=2), name="v2")], replace=True, now=T2)
     conn = sqlite3.connect(store.path)
@@ -406,7 +450,8 @@ def test_triggers_refuse_other_programs(store):
         conn.close()
 
 
-def test_layers_open_in_gis(store):
+def test_layers_open_in_gis(gpkg_store):
+    store = gpkg_store
     store.write_inventory([layer(xiaoban())])
     layers = dict(pyogrio.list_layers(store.path))
     assert layers["inventory_xiaoban"] == "MultiPolygon"
@@ -419,9 +464,24 @@ def test_layers_open_in_gis(store):
     assert set(XIAOBAN_COLUMNS) < set(full.columns) and "snapshot_id" in full
     info = pyogrio.read_info(store.path, layer="inventory_xiaoban")
     assert info["crs"] == "EPSG:4490"
+    # the spatial index: GDAL finds one 小班 by its box, also after a second load
+    store.write_inventory([layer(xiaoban("500102", x0=107), name="b")])
+    hit = pyogrio.read_dataframe(
+        store.path, layer="inventory_xiaoban", bbox=(107.0, 29.0, 107.0005, 29.0005)
+    )
+    assert hit["key"].tolist() == ["500102/镇/村/1/000"]
+    with sqlite3.connect(store.path) as conn:
+        rtree = "rtree_inventory_xiaoban_geom"
+        assert conn.execute(f"SELECT rtreecheck('{rtree}')").fetchone() == ("ok",)
+        assert conn.execute(f"SELECT COUNT(*) FROM {rtree}").fetchone() == (16,)
+        assert conn.execute(
+            "SELECT min_x, max_x FROM gpkg_contents WHERE table_name = ?",
+            ("inventory_xiaoban",),
+        ).fetchone() == pytest.approx((106.0, 107.015))
 
 
-def test_layer_styles_name_every_category(store):
+def test_layer_styles_name_every_category(gpkg_store):
+    store = gpkg_store
     store.write_inventory([layer(xiaoban())])
     with sqlite3.connect(store.path) as conn:
         styles = dict(
@@ -521,22 +581,48 @@ def test_old_store_is_upgraded(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------
 
 
-def test_postgis_refuses_inventory():
-    from forestsink.store.postgis import PostGISStore
+def test_postgis_triggers_refuse_other_programs(pg_server):
+    store = PostGISStore(f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}")
+    store.write_inventory([layer(xiaoban())], now=T1)
+    store.write_inventory([layer(xiaoban(seed=2), name="v2")], replace=True, now=T2)
+    psycopg = pytest.importorskip("psycopg")
+    conn = _raw(store)
+    try:
+        for sql in (
+            "DELETE FROM inventory_xiaoban",
+            "TRUNCATE inventory_xiaoban",
+            "UPDATE inventory_xiaoban SET area_mu = 0",
+            "DELETE FROM inventory_snapshots",
+            "TRUNCATE inventory_snapshots CASCADE",
+            "UPDATE inventory_snapshots SET area_mu = 0 WHERE snapshot_id = 2",
+            "UPDATE inventory_snapshots SET end_reason = 'x' WHERE snapshot_id = 1",
+        ):
+            with pytest.raises(psycopg.Error, match="never"):
+                conn.execute(sql)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO batches (kind, created_at) VALUES ('other', now())"
+            )
+    finally:
+        conn.close()
 
-    assert issubclass(PostGISStore, InventoryUnsupportedMixin)
-    stub = InventoryUnsupportedMixin()
-    calls = (
-        ("write_inventory", ([],)),
-        ("inventory_snapshots", ()),
-        ("inventory_years", ()),
-        ("inventory_xiaoban", (2020,)),
-        ("inventory_sums", (2020,)),
-        ("inventory_transfer", (2020,)),
-    )
-    for name, args in calls:
-        with pytest.raises(StoreError, match="need a GeoPackage store"):
-            getattr(stub, name)(*args)
+
+def test_postgis_store_made_before_is_upgraded(pg_server):
+    """A PostGIS store whose batches CHECK does not allow 'inventory'."""
+    store = PostGISStore(f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}")
+    store._create()
+    conn = _raw(store)
+    try:
+        conn.execute("ALTER TABLE batches DROP CONSTRAINT batches_kind_check")
+        conn.execute(
+            "ALTER TABLE batches ADD CONSTRAINT batches_kind_check "
+            "CHECK (kind IN ('ingest', 'withdraw', 'undo'))"
+        )
+    finally:
+        conn.close()
+    assert store.write_inventory([layer(xiaoban())])["batch_id"] == 1
+    assert store.undo(1) == 2 and store.inventory_years() == []
+    assert store.integrity_check() == "ok"
 
 
 def test_migrate_to_postgis_refuses_inventory(tmp_path, pg_server):
@@ -544,6 +630,25 @@ def test_migrate_to_postgis_refuses_inventory(tmp_path, pg_server):
     ingest_deliveries([write(delivery_frame(), tmp_path / "a.gpkg")], source)
     source.write_inventory([layer(xiaoban())])
     url = f"{pg_server}?schema=t_{uuid.uuid4().hex[:12]}"
-    with pytest.raises(StoreError, match="forest-resource layer") as err:
+    with pytest.raises(StoreError, match="does not copy") as err:
         migrate_store(source.path, url)
     assert str(err.value).index("一张图") < str(err.value).index("/ ")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "forestsink.store.inventory",
+        "forestsink.store.inventory_pg",
+        "forestsink.store.pgcodec",
+    ],
+)
+def test_store_modules_import_first(module):
+    """Each module imports on its own (the mixins and stores import each other)."""
+    run = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr

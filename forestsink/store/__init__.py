@@ -1,7 +1,7 @@
 """The versioned project store (GeoPackage by default, or PostgreSQL/PostGIS).
 
-Yearly forest-resource layers (一张图) live beside the projects in a GeoPackage
-store (:mod:`forestsink.store.inventory`; PostGIS refuses them in this version).
+Yearly forest-resource layers (一张图) live beside the projects in either store
+(:mod:`forestsink.store.inventory`, :mod:`forestsink.store.inventory_pg`).
 """
 
 from forestsink.store.base import Store

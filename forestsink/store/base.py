@@ -110,7 +110,8 @@ class Store(Protocol):
         Returns
         -------
         pandas.DataFrame
-            ``batch_id``, ``kind`` (ingest / withdraw / undo), ``created_at``,
+            ``batch_id``, ``kind`` (ingest / withdraw / undo / inventory),
+            ``created_at``,
             ``user``, ``source_name``, ``source_sha256``, ``n_added``,
             ``n_changed``, ``n_unchanged``, ``n_withdrawn``, ``note``,
             ``undoes``, ``undone_by``, ``undone_at``.

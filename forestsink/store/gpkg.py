@@ -1441,8 +1441,10 @@ def _write_staged(table, path: Path, *, append: bool) -> None:
 RTREE_REBUILD_SHARE = 0.2
 
 
-def _index_versions(conn, fids: np.ndarray, bounds: np.ndarray) -> None:
-    """Add new versions to the spatial index (the GeoPackage R-tree).
+def _index_versions(
+    conn, fids: np.ndarray, bounds: np.ndarray, *, rtree: str = f"rtree_{LAYER}_geom"
+) -> None:
+    """Add new versions to the spatial index (the GeoPackage R-tree *rtree*).
 
     Few new rows next to many old ones go in one by one; otherwise the whole
     tree is packed again from the old entries and the new ones
@@ -1451,7 +1453,6 @@ def _index_versions(conn, fids: np.ndarray, bounds: np.ndarray) -> None:
     """
     from forestsink.store.rtree import write_rtree
 
-    rtree = f"rtree_{LAYER}_geom"
     old = conn.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
     block = 100_000  # rows turned into Python objects at a time
     if len(fids) < RTREE_REBUILD_SHARE * (old + len(fids)):

@@ -1,7 +1,8 @@
 """Yearly forest-resource layers (森林资源"一张图") in the GeoPackage store.
 
 :class:`InventoryMixin` gives :class:`~forestsink.store.gpkg.GeoPackageStore`
-the inventory side of the store, with the semantics of the project side
+the inventory side of the store (its PostGIS twin is
+:mod:`forestsink.store.inventory_pg`), with the semantics of the project side
 (:mod:`forestsink.store.base`): nothing is ever deleted or overwritten, every
 write is one batch (all or nothing), reads take ``as_of`` (a batch number or
 a UTC date/time) and any batch can be undone as a new batch.
@@ -11,7 +12,9 @@ Layout (created on the first inventory write, also in older stores)
 ``inventory_xiaoban`` (features, EPSG:4490, MultiPolygon)
     Every 小班 of every loaded county-year layer: the columns of
     :data:`forestsink.inventory.schema.XIAOBAN_FIELDS` plus ``fid`` and
-    ``snapshot_id`` (the load that wrote it). Never deleted, never updated.
+    ``snapshot_id`` (the load that wrote it), indexed by ``snapshot_id`` and
+    spatially (the GeoPackage R-tree, filled in bulk by each batch). Never
+    deleted, never updated.
 ``inventory_snapshots`` (attributes)
     One row per county-year layer load (``snapshot_id``, ``adcode``,
     ``year``, ``batch_id``, ``rows_of``, ``n_xiaoban``, ``area_mu``,
@@ -51,6 +54,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import shapely
 
 from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.reference import read_project_types
@@ -61,7 +65,6 @@ __all__ = [
     "SNAPSHOTS",
     "XIAOBAN",
     "InventoryMixin",
-    "InventoryUnsupportedMixin",
     "category_qml",
 ]
 
@@ -145,6 +148,16 @@ PROJECT_COLOURS = [
 # schema
 # --------------------------------------------------------------------------
 
+RTREE = f"rtree_{XIAOBAN}_geom"
+_RTREE_TRIGGER = f"{RTREE}_insert"
+#: GDAL's trigger that indexes a row another program inserts (rows are never
+#: updated or deleted, so its update and delete triggers are not needed)
+_RTREE_INSERT_SQL = (
+    f'CREATE TRIGGER "{_RTREE_TRIGGER}" AFTER INSERT ON "{XIAOBAN}" '
+    'WHEN (new."geom" NOT NULL AND NOT ST_IsEmpty(NEW."geom")) BEGIN '
+    f'INSERT OR REPLACE INTO "{RTREE}" VALUES (NEW."fid", ST_MinX(NEW."geom"), '
+    'ST_MaxX(NEW."geom"), ST_MinY(NEW."geom"), ST_MaxY(NEW."geom")); END'
+)
 _XIAOBAN_COLS = ", ".join(f'"{c}" {t}' for c, t in XIAOBAN_FIELDS.items())
 _SNAPSHOT_PROTECT = " AND ".join(
     f'OLD."{c}" IS NEW."{c}"' for c in SNAPSHOT_FIELDS if c not in _SNAPSHOT_END
@@ -159,6 +172,12 @@ CREATE TABLE {XIAOBAN} (
     snapshot_id INTEGER NOT NULL
 );
 CREATE INDEX idx_{XIAOBAN}_snapshot ON {XIAOBAN}(snapshot_id);
+CREATE VIRTUAL TABLE {RTREE} USING rtree(id, minx, maxx, miny, maxy);
+INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition,
+                             scope)
+VALUES ('{XIAOBAN}', 'geom', 'gpkg_rtree_index',
+        'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
+{_RTREE_INSERT_SQL};
 INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
 VALUES ('{XIAOBAN}', 'features', '{XIAOBAN}',
         'forestsink: every 小班 of every loaded forest-resource layer', 4490);
@@ -531,12 +550,47 @@ def _check_layers(layers) -> list[dict]:
     return checked
 
 
-def _arrow_chunks(frame):
+def _already_loaded(layer: dict, live) -> Exception:
+    """Refuse a county-year that has a live layer (naming its batch and file)."""
+    return _gpkg.StoreError(
+        f"{_layer_text(layer)}：该县该年度已由批次 {live[1]}（文件 {live[2]}）载入，"
+        "未写入任何内容。用 --replace 作为新版本载入，旧版本保留在历史中。/ "
+        f"{_layer_en(layer)}: this county and year is already loaded by batch "
+        f"{live[1]} (file {live[2]}); nothing was written. --replace loads the new "
+        "one as a new version, keeping the old one in history."
+    )
+
+
+def _undo_refused(batch_id: int, later: list) -> Exception:
+    """Refuse an undo whose layers later batches ended or replaced."""
+    shown = ", ".join(f"{a}/{y} (batch {b})" for a, y, b in later[:5])
+    return _gpkg.StoreError(
+        f"批次 {batch_id} 无法撤销：其图层已被之后的批次替换或撤销（{shown}）；"
+        f"请先撤销那些批次（从最新的开始）。/ batch {batch_id} cannot be "
+        f"undone: later batches ended or replaced its layers ({shown}); "
+        "undo those first (newest first)."
+    )
+
+
+def _summary(layer: dict, snapshot_id: int, n_xiaoban: int) -> dict:
+    """Return one item of the lists :meth:`InventoryMixin.write_inventory` returns."""
+    return {
+        "adcode": layer["adcode"],
+        "year": layer["year"],
+        "snapshot_id": int(snapshot_id),
+        "n_xiaoban": int(n_xiaoban),
+        "source_name": layer.get("source_name"),
+    }
+
+
+def _arrow_chunks(frame, *, geometry: bool = True):
     """Yield a layer's rows as Arrow tables (``geom`` blob, then the fields)."""
     types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
     for at in range(0, len(frame), _CHUNK):
         chunk = frame.iloc[at : at + _CHUNK]
-        columns = {"geom": _gpkg.to_gpkg_blobs(chunk.geometry.values)}
+        columns = {}
+        if geometry:
+            columns["geom"] = _gpkg.to_gpkg_blobs(chunk.geometry.values)
         for name, kind in XIAOBAN_FIELDS.items():
             values = chunk[name]
             if values.dtype != _PANDAS_TYPES[kind]:
@@ -618,8 +672,23 @@ class InventoryMixin:
 
         Notes
         -----
+        The batch (kind ``'inventory'``) records the file names in
+        ``source_name``, the 小班 written in ``n_added`` and those of ended
+        layers in ``n_withdrawn``; each snapshot keeps its own file's SHA-256
+        (the batch none, so :meth:`find_batch_by_sha`, which is for project
+        deliveries, never finds it). The rows are staged in a private SQLite
+        file (ADBC, before the store is locked) and copied in SQL.
+
         CRS Notes: geometries are stored as given, in EPSG:4490, Polygons as
         one-part MultiPolygons; ``area_mu`` is the frame's (mu).
+
+        Examples
+        --------
+        >>> store.write_inventory(  # doctest: +SKIP
+        ...     [{"adcode": "500101", "year": 2020, "frame": xiaoban,
+        ...       "source_name": "500101_2020.shp", "source_sha256": sha,
+        ...       "note": None}], user="li")["loaded"][0]["n_xiaoban"]
+        1532
         """
         layers = _check_layers(layers)
         if not layers:
@@ -660,28 +729,14 @@ class InventoryMixin:
                         (layer["adcode"], layer["year"]),
                     ).fetchone()
                 if live is not None and not replace:
-                    raise _gpkg.StoreError(
-                        f"{_layer_text(layer)}：该县该年度已由批次 {live[1]}（文件 "
-                        f"{live[2]}）载入，未写入任何内容。"
-                        "用 --replace 作为新版本载入，"
-                        f"旧版本保留在历史中。/ {_layer_en(layer)}: this county and "
-                        f"year is already loaded by batch {live[1]} (file {live[2]}); "
-                        "nothing was written. --replace loads the new one as a new "
-                        "version, keeping the old one in history."
-                    )
+                    raise _already_loaded(layer, live)
                 if (
                     live is not None
                     and live[3]
                     and live[3] == layer.get("source_sha256")
                 ):
                     result["unchanged"].append(
-                        {
-                            "adcode": layer["adcode"],
-                            "year": layer["year"],
-                            "snapshot_id": live[0],
-                            "n_xiaoban": live[4],
-                            "source_name": live[2],
-                        }
+                        {**_summary(layer, live[0], live[4]), "source_name": live[2]}
                     )
                     continue
                 todo.append((i, layer, live))
@@ -704,7 +759,15 @@ class InventoryMixin:
                 "SELECT seq FROM sqlite_sequence WHERE name = ?", (SNAPSHOTS,)
             ).fetchone()
             next_id = max(next_id, seq[0] if seq else 0)
-            bounds = []
+            boxes: list[np.ndarray] = []  # each new row's bounds, per layer
+            first_fid = conn.execute(
+                f"SELECT MAX(COALESCE((SELECT MAX(fid) FROM {XIAOBAN}), 0), "
+                "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = ?), 0))",
+                (XIAOBAN,),
+            ).fetchone()[0]
+            # the R-tree trigger would call a Python function per row and
+            # envelope: the new rows are indexed in bulk instead (_index_xiaoban)
+            conn.execute(f'DROP TRIGGER IF EXISTS "{_RTREE_TRIGGER}"')
             cols = ", ".join(["geom", *(f'"{c}"' for c in XIAOBAN_COLUMNS)])
             for i, layer, live in todo:
                 frame = layer["frame"]
@@ -716,13 +779,7 @@ class InventoryMixin:
                     )
                     n_ended += live[4]
                     result["replaced"].append(
-                        {
-                            "adcode": layer["adcode"],
-                            "year": layer["year"],
-                            "snapshot_id": live[0],
-                            "n_xiaoban": live[4],
-                            "source_name": live[2],
-                        }
+                        {**_summary(layer, live[0], live[4]), "source_name": live[2]}
                     )
                 next_id += 1
                 area = (
@@ -752,22 +809,15 @@ class InventoryMixin:
                         f"SELECT {cols}, ? FROM staged.layer_{i} ORDER BY rowid",
                         (next_id,),
                     )
-                    bounds.append(np.asarray(frame.total_bounds, dtype=np.float64))
+                    boxes.append(shapely.bounds(np.asarray(frame.geometry.values)))
                 n_added += len(frame)
-                result["loaded"].append(
-                    {
-                        "adcode": layer["adcode"],
-                        "year": layer["year"],
-                        "snapshot_id": next_id,
-                        "n_xiaoban": len(frame),
-                        "source_name": layer.get("source_name"),
-                    }
-                )
+                result["loaded"].append(_summary(layer, next_id, len(frame)))
             conn.execute(
                 "UPDATE batches SET n_added = ?, n_withdrawn = ? WHERE batch_id = ?",
                 (n_added, n_ended, batch_id),
             )
-            _touch_inventory(conn, now, bounds)
+            _index_xiaoban(conn, first_fid, boxes)
+            _touch_inventory(conn, now, [b for b in boxes if len(b)])
             result["batch_id"] = batch_id
         return result
 
@@ -799,13 +849,7 @@ class InventoryMixin:
             if row is not None:
                 later.append((adcode, year, row[0]))
         if later:
-            shown = ", ".join(f"{a}/{y} (batch {b})" for a, y, b in later[:5])
-            raise _gpkg.StoreError(
-                f"批次 {batch_id} 无法撤销：其图层已被之后的批次替换或撤销（{shown}）；"
-                f"请先撤销那些批次（从最新的开始）。/ batch {batch_id} cannot be "
-                f"undone: later batches ended or replaced its layers ({shown}); "
-                "undo those first (newest first)."
-            )
+            raise _undo_refused(batch_id, later)
         return created, ended
 
     def _inventory_undo_apply(
@@ -1037,6 +1081,26 @@ class InventoryMixin:
             return pd.read_sql_query(sql, conn, params=params)
 
 
+def _index_xiaoban(conn, first_fid: int, boxes: list[np.ndarray]) -> None:
+    """Add the rows after *first_fid* to the R-tree; restore its trigger.
+
+    *boxes* are the new rows' bounds (``minx, miny, maxx, maxy``, EPSG:4490)
+    in insertion order; rows without a shape are not indexed (as GDAL).
+    """
+    bounds = np.concatenate(boxes) if boxes else np.empty((0, 4))
+    last = conn.execute(f"SELECT COALESCE(MAX(fid), 0) FROM {XIAOBAN}").fetchone()[0]
+    if last != first_fid + len(bounds):  # pragma: no cover - fids are sequential
+        raise _gpkg.StoreError(
+            f"{XIAOBAN}: new rows numbered {first_fid + 1}..{last}, expected "
+            f"{len(bounds)}; nothing was written."
+        )
+    fids = first_fid + 1 + np.arange(len(bounds))
+    shaped = ~np.isnan(bounds).any(axis=1)
+    if shaped.any():
+        _gpkg._index_versions(conn, fids[shaped], bounds[shaped], rtree=RTREE)
+    conn.execute(_RTREE_INSERT_SQL)
+
+
 def _touch_inventory(conn, now: str, bounds: list) -> None:
     """Record the change time, and grow the inventory layers' extent."""
     conn.execute(
@@ -1052,44 +1116,9 @@ def _touch_inventory(conn, now: str, bounds: list) -> None:
     both = np.vstack(bounds)
     if row is not None and None not in row:
         both = np.vstack([both, np.asarray(row, dtype=np.float64)])
-    extent = (*both[:, :2].min(axis=0), *both[:, 2:].max(axis=0))
+    extent = (*np.nanmin(both[:, :2], axis=0), *np.nanmax(both[:, 2:], axis=0))
     conn.execute(
         "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
         "WHERE table_name IN (?, ?)",
         (*(float(v) for v in extent), XIAOBAN, INVENTORY_VIEW),
     )
-
-
-class InventoryUnsupportedMixin:
-    """The inventory methods of a back end that does not hold layers yet."""
-
-    def _no_inventory(self):
-        return _gpkg.StoreError(
-            "本版本中森林资源图层（一张图）需要 GeoPackage 存储。/ inventory layers "
-            "need a GeoPackage store in this version; use --store FILE.gpkg for "
-            "forest-resource layers."
-        )
-
-    def write_inventory(self, layers, **kw) -> dict:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_snapshots(self, **kw) -> pd.DataFrame:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_years(self, **kw) -> list[int]:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_xiaoban(self, year, **kw):
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_sums(self, year, **kw) -> pd.DataFrame:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()
-
-    def inventory_transfer(self, year, **kw) -> pd.DataFrame:
-        """Refuse: see :class:`InventoryMixin`."""
-        raise self._no_inventory()

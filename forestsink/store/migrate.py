@@ -114,10 +114,11 @@ def migrate_store(
         if layers:
             raise StoreError(
                 f"{source.path}：含 {layers} 个森林资源图层（一张图）批次，本版本的 "
-                "PostGIS 存储不能保存这些图层，未迁移任何内容。/ the store holds "
-                f"{layers} forest-resource layer (inventory) batch(es), which a "
-                "PostGIS store cannot hold in this version; nothing was migrated. "
-                "Keep the GeoPackage store for the inventory layers."
+                "迁移不复制这些图层，未迁移任何内容。/ the store holds "
+                f"{layers} forest-resource layer (inventory) batch(es), which "
+                "store migrate does not copy in this version; nothing was "
+                "migrated. Keep the GeoPackage store for the inventory layers, or "
+                "load the layers into the PostGIS store again."
             )
         with target.transaction() as conn:
             held = conn.execute(f"SELECT count(*) FROM {target._b}").fetchone()[0]

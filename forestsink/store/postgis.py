@@ -58,7 +58,9 @@ from forestsink.store.gpkg import (
     normalize_geometries,
     parse_as_of,
 )
-from forestsink.store.inventory import InventoryUnsupportedMixin
+from forestsink.store.inventory_pg import PostGISInventoryMixin
+from forestsink.store.pgcodec import hex_ewkb as _hex_ewkb
+from forestsink.store.pgcodec import ts_text as _ts
 
 __all__ = ["DEFAULT_SCHEMA", "PostGISStore", "is_postgres_url"]
 
@@ -69,7 +71,6 @@ BATCHES = "batches"
 
 _PG_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
 _TIME_FIELDS = ("valid_from", "valid_to")
-_TS_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # fields of a version copied from the delivered frame (the rest the store sets)
 _DELIVERED = [
@@ -110,11 +111,6 @@ def _psycopg():
             "pip install 'forestsink[postgis]'."
         ) from err
     return psycopg
-
-
-def _ts(expr: str, alias: str) -> str:
-    """Return SQL selecting a timestamptz column as an ISO UTC string."""
-    return f"to_char({expr} AT TIME ZONE 'UTC', '{_TS_FORMAT}') AS {alias}"
 
 
 def parse_url(url: str) -> tuple[str, str | None, str]:
@@ -166,29 +162,7 @@ def _ints(values: list) -> list:
     ]
 
 
-def _multi(geoms) -> np.ndarray:
-    """Polygons as one-part MultiPolygons (the column type), others unchanged."""
-    import shapely
-
-    geoms = np.asarray(geoms, dtype=object)
-    polys = np.flatnonzero(shapely.get_type_id(geoms) == 3)
-    if len(polys):
-        geoms = geoms.copy()
-        geoms[polys] = shapely.multipolygons(
-            geoms[polys], indices=np.arange(len(polys))
-        )
-    return geoms
-
-
-def _hex_ewkb(geoms) -> list:
-    """Hex EWKB with SRID 4490 (what a PostGIS geometry column reads in COPY)."""
-    import shapely
-
-    geoms = shapely.set_srid(_multi(geoms), SRS_ID)
-    return shapely.to_wkb(geoms, hex=True, output_dimension=2, include_srid=True)
-
-
-class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
+class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
     """A versioned project store in a PostgreSQL/PostGIS database.
 
     Parameters
@@ -470,7 +444,8 @@ class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
         if not self.exists:
             raise self._missing()
         with self._connect(autocommit=True) as conn:
-            problems = _problems(conn, self._v, self._b)
+            snapshots = self._inv_names()[1] if self._inventory_ready(conn) else None
+            problems = _problems(conn, self._v, self._b, snapshots=snapshots)
         return "; ".join(problems) if problems else "ok"
 
     def find_batch_by_sha(self, sha256: str) -> int | None:
@@ -752,6 +727,7 @@ class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
                     f"batch {batch_id} cannot be undone: polygon(s) {later[:5]} were "
                     "changed by later batches; undo those first (newest first)."
                 )
+            layers = self._inventory_undo_plan(conn, batch_id)  # may refuse
             new_id, now = self._new_batch(
                 conn,
                 kind="undo",
@@ -780,6 +756,9 @@ class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
                 f"FROM {self._v} o WHERE o.fid = ANY(%s::bigint[]) ORDER BY o.fid",
                 (new_id, now, [f for f, _ in ended]),
             )
+            xiaoban_restored, xiaoban_ended = self._inventory_undo_apply(
+                conn, layers, new_id=new_id, now=now, batch_id=batch_id
+            )
             conn.execute(
                 f"UPDATE {self._b} SET undone_by = %s, undone_at = %s "
                 "WHERE batch_id = %s",
@@ -788,7 +767,11 @@ class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
             conn.execute(
                 f"UPDATE {self._b} SET n_added = %s, n_withdrawn = %s "
                 "WHERE batch_id = %s",
-                (len(ended), len(created), new_id),
+                (
+                    len(ended) + xiaoban_restored,
+                    len(created) + xiaoban_ended,
+                    new_id,
+                ),
             )
         return new_id
 
@@ -798,8 +781,22 @@ class PostGISStore(InventoryUnsupportedMixin, WithdrawMixin):
 # --------------------------------------------------------------------------
 
 
-def _problems(conn, versions: str, batches: str) -> list[str]:
-    """List what is wrong with a store's history (empty when healthy)."""
+def _problems(
+    conn, versions: str, batches: str, *, snapshots: str | None = None
+) -> list[str]:
+    """List what is wrong with a store's history (empty when healthy).
+
+    With *snapshots* (the inventory snapshots table), a batch's counts also
+    take the 小班 of the layers it loaded or restored (added) and ended
+    (withdrawn).
+    """
+    made_layers = ended_layers = ""
+    if snapshots:
+        made_layers = f" UNION ALL SELECT batch_id, n_xiaoban FROM {snapshots}"
+        ended_layers = (
+            f" UNION ALL SELECT ended_batch, n_xiaoban FROM {snapshots} "
+            "WHERE ended_batch IS NOT NULL"
+        )
     checks = [
         (
             "keys with more than one live version",
@@ -828,10 +825,13 @@ def _problems(conn, versions: str, batches: str) -> list[str]:
         (
             "batches whose counts do not match their versions",
             f"""
-            WITH made AS (SELECT batch_id AS b, count(*) AS n FROM {versions}
-                          GROUP BY batch_id),
-                 ended AS (SELECT ended_batch AS b, count(*) AS n FROM {versions}
-                           WHERE ended_batch IS NOT NULL GROUP BY ended_batch)
+            WITH made AS (SELECT b, sum(n) AS n FROM (
+                            SELECT batch_id AS b, 1 AS n FROM {versions}
+                            {made_layers}) m GROUP BY b),
+                 ended AS (SELECT b, sum(n) AS n FROM (
+                            SELECT ended_batch AS b, 1 AS n FROM {versions}
+                            WHERE ended_batch IS NOT NULL {ended_layers}) e
+                           GROUP BY b)
             SELECT t.batch_id FROM {batches} t
             LEFT JOIN made m ON m.b = t.batch_id
             LEFT JOIN ended e ON e.b = t.batch_id
@@ -914,7 +914,7 @@ def _schema_sql(schema: str) -> str:
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE {b} (
     batch_id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    kind text NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo')),
+    kind text NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo', 'inventory')),
     created_at timestamptz NOT NULL,
     "user" text,
     source_name text,
