@@ -302,3 +302,37 @@ def test_sample_layers_reproduce_the_generators_geodesic_totals(
         assert city["coverage_pct"] == pytest.approx(t["coverage_pct"], abs=2e-3)
     assert round(truth["2010"]["coverage_pct"]) == 37
     assert round(truth["2015"]["coverage_pct"]) == 45
+
+
+def test_stats_by_stand_and_crosscheck_commands(two_years):
+    store, tmp = two_years
+    out = tmp / "s.xlsx"
+    result = run("inventory", "stats", "--store", store, "--year", 2015, "--out", out)
+    assert result.exit_code == 0, result.output
+    stand = pd.read_excel(out, sheet_name="by_stand", dtype={"adcode": str})
+    city = stand[stand.adcode == "500000"]
+    # 2015 arbor: boxes 0 and 1 (0111), no species given: unrecognised group
+    arbor = geod_mu(BOXES[0]) + geod_mu(BOXES[1])
+    assert city["area_mu"].sum() == pytest.approx(arbor, rel=1e-7)
+    assert set(city["species_group"]) == {"unrecognised"}
+    coverage = pd.DataFrame(
+        {
+            "adcode": [ADCODE, "500000"],
+            "name_zh": ["万州区", "重庆市"],
+            "year": [2015, 2015],
+            "coverage_pct": [50.0, 40.0],
+            "land_area_mu": [1e6, 1e8],
+            "forest_area_mu": [5e5, 4e7],
+        }
+    )
+    coverage.to_csv(tmp / "cov.csv", index=False)
+    cc = tmp / "cc.csv"
+    result = run(
+        "inventory", "crosscheck", "--store", store, "--year", 2015,
+        "--coverage", tmp / "cov.csv", "--out", cc,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    row = pd.read_csv(cc, dtype={"adcode": str}).set_index("adcode").loc[ADCODE]
+    official = 100 * arbor / district_mu()
+    assert row["inventory_coverage_pct"] == pytest.approx(official, rel=1e-7)
+    assert row["difference_pp"] == pytest.approx(50.0 - official, rel=1e-7)

@@ -14,12 +14,14 @@ import pandas as pd
 
 from forestsink.cli.options import as_of_opt, out_option, store_opt
 from forestsink.cli.table import print_table, visible
+from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import (
     inventory_change,
+    inventory_stand_table,
     inventory_statistics,
     load_inventory,
 )
-from forestsink.io import write_sheets, write_table
+from forestsink.io import read_table, write_sheets, write_table
 from forestsink.store import open_store
 
 #: columns printed on the terminal (the file has them all)
@@ -139,7 +141,14 @@ def load_cmd(
 @click.option("--year", type=int, required=True, help="年度 / Layer year.")
 @as_of_opt
 @out_option("输出表 (.csv/.xlsx/.json) / Output table (.csv/.xlsx/.json).")
-def stats_cmd(store, year, as_of, out) -> None:
+@click.option(
+    "--by-stand",
+    "stand_out",
+    type=click.Path(dir_okay=False),
+    help="乔木林按优势树种组×龄组×起源另存 / Also write arbor forest by species "
+    "group × age group × origin here (an .xlsx --out holds it as a second sheet).",
+)
+def stats_cmd(store, year, as_of, out, stand_out) -> None:
     """森林覆盖率、森林面积、蓄积 / Official coverage, forest area and stock.
 
     Per district and city: total area (district polygon on the ellipsoid,
@@ -148,8 +157,16 @@ def stats_cmd(store, year, as_of, out) -> None:
     or the 小班's own volume: stock_basis says which). A district without a
     layer for the year says so; it is never filled in.
     """
-    stats = inventory_statistics(open_store(store), year=year, as_of=as_of)
-    write_table(stats, out, sheet="statistics")
+    target = open_store(store)
+    stats = inventory_statistics(target, year=year, as_of=as_of)
+    if str(out).lower().endswith(".xlsx") or stand_out:
+        stand = inventory_stand_table(target, year=year, as_of=as_of)
+    if str(out).lower().endswith(".xlsx"):
+        write_sheets({"statistics": stats, "by_stand": stand}, out)
+    else:
+        write_table(stats, out, sheet="statistics")
+    if stand_out:
+        write_table(stand, stand_out, sheet="by_stand")
     print_table(
         stats[list(_SHOWN)], title=f"{year} 年森林资源统计 / forest statistics {year}"
     )
@@ -225,3 +242,42 @@ def list_cmd(store, as_of, history) -> None:
     print_table(
         snaps[cols].convert_dtypes(), title="森林资源图层 / forest-resource layers"
     )
+
+
+@inventory_group.command("crosscheck")
+@store_opt
+@click.option("--year", type=int, required=True, help="年度 / Layer year.")
+@click.option(
+    "--coverage",
+    "coverage_table",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="forestsink coverage 输出的表 / The table `forestsink coverage` wrote "
+    "(.csv/.xlsx).",
+)
+@as_of_opt
+@out_option("输出表 (.csv/.xlsx/.json) / Output table (.csv/.xlsx/.json).")
+def crosscheck_cmd(store, year, coverage_table, as_of, out) -> None:
+    """遥感覆盖率与一张图对照 / Raster coverage beside the official coverage.
+
+    Per district and city: the forest-resource map's coverage (official), the
+    land-cover raster's, their difference in percentage points, and why they
+    differ (the raster's forest classes and denominator).
+    """
+    stats = inventory_statistics(open_store(store), year=year, as_of=as_of)
+    coverage = read_table(coverage_table, dtype={"adcode": str}, sheet="coverage")
+    table = coverage_crosscheck(stats, coverage)
+    write_table(table, out, sheet="crosscheck")
+    print_table(
+        table[
+            [
+                "adcode",
+                "name_zh",
+                "inventory_coverage_pct",
+                "raster_coverage_pct",
+                "difference_pp",
+            ]
+        ],
+        title=f"{year} 覆盖率对照 / coverage cross-check",
+    )
+    click.echo(f"已写出 / Written: {out}")

@@ -35,7 +35,9 @@ from forestsink.inventory.change import (
 )
 from forestsink.inventory.checks import prepare_layer
 from forestsink.inventory.classes import forest_groups
+from forestsink.inventory.stand import stand_table
 from forestsink.inventory.stats import statistics_from_sums
+from forestsink.progress import read_forest_types
 from forestsink.reference import read_districts, read_land_classes, read_value_ranges
 
 log = logging.getLogger(__name__)
@@ -336,3 +338,14 @@ def statistics_by_year(store, *, as_of=None) -> dict[int, pd.DataFrame]:
         year: inventory_statistics(store, year=year, as_of=as_of)
         for year in years_of(as_of=as_of)
     }
+
+
+def inventory_stand_table(store, *, year: int, as_of=None) -> pd.DataFrame:
+    """Arbor forest by species group × age group × origin (see ``stand``)."""
+    _require_year(store, year, as_of=as_of)
+    sums = store.inventory_sums(
+        year,
+        as_of=as_of,
+        by=("adcode", "land_group", "species", "age_group", "origin"),
+    )
+    return stand_table(sums, forest_types=read_forest_types(), year=year)
