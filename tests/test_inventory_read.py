@@ -276,3 +276,53 @@ def test_previous_class_route_needs_agreement_with_the_earlier_layer():
     assert previous_class_agrees(earlier, same) == (True, 0.0)
     ok, diff = previous_class_agrees(earlier, other)
     assert not ok and diff == pytest.approx(30.0 / 150.0)
+
+
+@pytest.mark.parametrize(
+    ("parts", "words"),
+    [
+        (("forestmanager", "intersect.shp"), ["XIAN", "empty", "--district"]),
+        (("forestmanager", "xbintersect.shp"), ["no 小班"]),
+        (("derived", "fm_intersect_renamed", "intersect.shp"), ["XIAN", "empty"]),
+        (
+            ("derived", "meteva_boul_cq_lines", "boul_cq_lines.shp"),
+            ["land_class", "DI_LEI"],
+        ),
+        (("derived", "shamu_gbk_no_cpg", "sm.shp"), ["land_class", "DI_LEI"]),
+        (("derived", "zip_cp936", "delivery_cp936.zip"), ["land_class", "YOU_SHI_SZ"]),
+    ],
+)
+def test_every_real_file_with_xiaoban_fields_is_refused_clearly(parts, words, tmp_path):
+    # through the command: one message naming what is missing, no traceback,
+    # no store created
+    from click.testing import CliRunner
+
+    from forestsink.cli.main import cli
+
+    store = tmp_path / "s.gpkg"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "inventory",
+            "load",
+            str(real_file(*parts)),
+            "--year",
+            "2015",
+            "--store",
+            str(store),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in result.output, result.output
+    assert not store.exists()
+
+
+def test_real_forestmanager_export_with_its_county_given_names_the_empty_cells(
+    tmp_path,
+):
+    with pytest.raises(InventoryError) as err:
+        load(real_file("forestmanager", "intersect.shp"), district="万州区")
+    text = str(err.value)
+    assert "no land class" in text and "no 小班 number" in text
