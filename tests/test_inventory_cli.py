@@ -336,3 +336,44 @@ def test_stats_by_stand_and_crosscheck_commands(two_years):
     official = 100 * arbor / district_mu()
     assert row["inventory_coverage_pct"] == pytest.approx(official, rel=1e-7)
     assert row["difference_pp"] == pytest.approx(50.0 - official, rel=1e-7)
+
+
+def test_report_headline_is_the_inventory_with_project_work_beside_it(
+    sample_store, sample_dir, sample_manifest, tmp_path
+):
+    import json
+    import shutil
+
+    from forestsink.render.report import build_report
+
+    store_path = tmp_path / "store.gpkg"
+    shutil.copy(sample_store.path, store_path)
+    inv = sample_dir / "inventory"
+    for folders, year in (
+        ((inv / "2010", inv / "2010-late"), 2010),
+        ((inv / "2015",), 2015),
+    ):
+        result = run(
+            "inventory", "load", *folders, "--year", year, "--store", store_path
+        )
+        assert result.exit_code == 0, result.output
+    out = build_report(open_store(store_path), tmp_path / "report.html", draws=200)
+    html = out.read_text(encoding="utf-8")
+    truth = sample_manifest["inventory"]["totals"]
+    c10, c15 = truth["2010"]["coverage_pct"], truth["2015"]["coverage_pct"]
+    assert f"2010: {c10:.1f} % → 2015: {c15:.1f} %" in html  # the coverage card
+    assert "resource statistics (forest-resource map)" in html
+    assert "project work done" in html  # project work shown, apart
+    assert 'id="transfer-matrix"' in html and 'id="reconcile-table"' in html
+    data = json.loads(
+        html.split('id="forestsink-data">', 1)[1].split("</script>", 1)[0]
+    )
+    assert data["has_inventory"]
+    wanzhou = next(
+        f for f in data["districts"]["features"] if f["properties"]["adcode"] == ADCODE
+    )
+    expected = truth["2015"]["districts"][ADCODE]["coverage_pct"]
+    assert wanzhou["properties"]["inv_coverage"]["2015"] == pytest.approx(
+        expected, abs=1e-3
+    )
+    assert "/tmp/" not in html.split('id="provenance"', 1)[1].split("</dl>", 1)[0]

@@ -149,6 +149,10 @@ def district_features(
                 )
                 for y, stats in sorted(inventory["stats"].items())
             }
+            cross = inventory.get("crosscheck")
+            if cross is not None:
+                diff = cross.set_index("adcode")["difference_pp"]
+                props["cross_diff_pp"] = _clean(diff.get(row.adcode))
             change = inventory.get("change")
             if change is not None:
                 c = change.districts.set_index("adcode")
@@ -329,7 +333,10 @@ def class_breaks(features: dict, metrics) -> dict:
         values = []
         for f in features["features"]:
             p = f["properties"]
-            v = p.get("inv_change_pp") if metric == "inv_change" else None
+            v = {
+                "inv_change": p.get("inv_change_pp"),
+                "cross_diff": p.get("cross_diff_pp"),
+            }.get(metric)
             if metric == "inv_coverage" and p.get("inv_coverage"):
                 v = p["inv_coverage"][max(p["inv_coverage"])]
             if v is not None:
@@ -540,7 +547,9 @@ def render_report(inputs: ReportInputs) -> str:
         "has_coverage": inputs.coverage is not None,
     }
     if data["has_inventory"]:
-        data["breaks"] = class_breaks(data["districts"], ("inv_coverage", "inv_change"))
+        data["breaks"] = class_breaks(
+            data["districts"], ("inv_coverage", "inv_change", "cross_diff")
+        )
     overlay = None
     if inputs.overlay:
         overlay = {
