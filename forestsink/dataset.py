@@ -162,6 +162,15 @@ class Dataset:
             {"batch_id": pd.Series(dtype="int64"), "time": pd.Series(dtype="string")}
         )
 
+    def inventory_years(self, *, as_of=None) -> list[int]:
+        """Forest-resource years a project dataset holds: none (an empty list).
+
+        A dataset of project polygons carries no forest-resource layers;
+        progress and the report then show the resource targets as needing
+        them. (``forestsink inventory export`` writes a layer dataset.)
+        """
+        return []
+
     def __getattr__(self, name):
         raise ForestsinkError(
             f"{self.path} is a GeoParquet dataset (read-only, no history): "
