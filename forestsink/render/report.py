@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
+from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
+from forestsink.inventory.reconcile import reconcile_store
 from forestsink.inventory.schema import LAND_GROUPS
 
 TYPE_COLOURS = {
@@ -344,7 +347,10 @@ def class_breaks(features: dict, metrics) -> dict:
         if len(set(values)) < 2:
             continue
         k = min(N_CLASSES, len(set(values)))
-        bins = mapclassify.FisherJenks(np.asarray(values), k=k).bins
+        with warnings.catch_warnings():
+            # (its pure-Python path without numba: ample for 38 districts)
+            warnings.filterwarnings("ignore", "Numba not installed", UserWarning)
+            bins = mapclassify.FisherJenks(np.asarray(values), k=k).bins
         out[metric] = [float(b) for b in bins]
         out["min"][metric] = float(min(values))
     return out
@@ -693,4 +699,50 @@ def _inventory_inputs(store, stats: dict, *, as_of=None, coverage=None) -> dict 
         change = inventory_change(
             store, year_from=pair[0], year_to=pair[1], as_of=as_of
         )
-    return {"stats": stats, "change": change, "reconcile": None, "crosscheck": None}
+    reconciled = None
+    if len(store.current(as_of=as_of)):
+        result = reconcile_store(
+            store,
+            year=pair[1],
+            before=pair[0] if pair[0] < pair[1] else None,
+            as_of=as_of,
+        )
+        table = result.districts
+        table = table[table["project_type"] == "all"]
+        keep = [
+            c
+            for c in (
+                "name_zh",
+                "n_polygons",
+                "area_mu",
+                "forest_mu",
+                "unestablished_mu",
+                "other_forest_land_mu",
+                "non_forest_mu",
+                "not_in_layer_mu",
+                "n_planted_on_forest",
+                "planted_on_forest_mu",
+            )
+            if c in table
+        ]
+        reconciled = table[keep].reset_index(drop=True)
+    crosschecked = None
+    if coverage is not None and pair[1] in stats:
+        checked = coverage_crosscheck(stats[pair[1]], coverage)
+        crosschecked = checked[
+            [
+                "adcode",
+                "name_zh",
+                "year",
+                "inventory_coverage_pct",
+                "raster_coverage_pct",
+                "difference_pp",
+                "note",
+            ]
+        ]
+    return {
+        "stats": stats,
+        "change": change,
+        "reconcile": reconciled,
+        "crosscheck": crosschecked,
+    }
