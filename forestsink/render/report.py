@@ -356,6 +356,27 @@ def class_breaks(features: dict, metrics) -> dict:
     return out
 
 
+#: headers of the reconciliation and cross-check tables (Chinese, English, unit)
+_SECTION_LABELS = {
+    "adcode": "代码 Adcode",
+    "name_zh": "区县 District",
+    "year": "年度 Year",
+    "n_polygons": "图斑数 Polygons",
+    "area_mu": "项目面积 Project area (亩 mu)",
+    "forest_mu": "其中森林 On forest (亩 mu)",
+    "unestablished_mu": "未成林地 Not yet established (亩 mu)",
+    "other_forest_land_mu": "其他林地 Other forest land (亩 mu)",
+    "non_forest_mu": "非林地 Non-forest (亩 mu)",
+    "not_in_layer_mu": "图层外 Not in layer (亩 mu)",
+    "n_planted_on_forest": "原为森林的造林图斑 Planted on forest (n)",
+    "planted_on_forest_mu": "原为森林的造林面积 Planted on forest (亩 mu)",
+    "inventory_coverage_pct": "一张图覆盖率 Map coverage (%)",
+    "raster_coverage_pct": "遥感覆盖率 Raster coverage (%)",
+    "difference_pp": "差 Difference (pp)",
+    "note": "说明 Note",
+}
+
+
 def inventory_section(inventory: dict | None) -> dict | None:
     """Return what the report's forest-resource section shows (or None).
 
@@ -391,10 +412,10 @@ def inventory_section(inventory: dict | None) -> dict | None:
         "years": sorted(inventory["stats"]),
         "change": _records(change.districts),
         "matrix": matrix,
-        "reconcile": _records(inventory["reconcile"])
+        "reconcile": _records(inventory["reconcile"].rename(columns=_SECTION_LABELS))
         if inventory.get("reconcile") is not None
         else None,
-        "crosscheck": _records(inventory["crosscheck"])
+        "crosscheck": _records(inventory["crosscheck"].rename(columns=_SECTION_LABELS))
         if inventory.get("crosscheck") is not None
         else None,
     }
