@@ -39,7 +39,7 @@ _SHOWN_CHANGE = (
 
 @click.group("inventory")
 def inventory_group() -> None:
-    """森林资源一张图 / Forest-resource map (一张图): load, statistics, change.
+    """森林资源一张图 / Forest-resource map (一张图): load, stats, change, crosscheck.
 
     The official coverage, forest area and stock come from the bureau's
     sub-compartment (小班) layers, one per county and year (state at
