@@ -377,3 +377,21 @@ def test_report_headline_is_the_inventory_with_project_work_beside_it(
         expected, abs=6e-3
     )
     assert "/tmp/" not in html.split('id="provenance"', 1)[1].split("</dl>", 1)[0]
+
+
+def test_sums_read_the_covering_index_not_the_geometry_rows(two_years):
+    # the statistics' GROUP BY must not read the table (geometry inline):
+    # SQLite's plan names the covering index
+    import sqlite3
+
+    store, _ = two_years
+    s = open_store(store)
+    body, params = s._live_rows_sql(2015, None)
+    sql = (
+        "EXPLAIN QUERY PLAN SELECT x.adcode, x.land_group, TOTAL(x.area_mu), "
+        f"TOTAL(x.volume_m3_ha * x.area_mu), TOTAL(x.stock_m3) {body} "
+        "GROUP BY x.adcode, x.land_group"
+    )
+    with sqlite3.connect(store) as conn:
+        plan = " ".join(str(r) for r in conn.execute(sql, params))
+    assert "COVERING INDEX idx_inventory_xiaoban_sums" in plan

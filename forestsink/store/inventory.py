@@ -164,6 +164,16 @@ _SNAPSHOT_PROTECT = " AND ".join(
 )
 _VIEW_COLS = ", ".join(f'x."{c}"' for c in XIAOBAN_COLUMNS)
 
+#: A covering index of the columns the statistics and transfers sum: the
+#: SQL GROUP BY then reads this index (about 60 bytes a row) instead of the
+#: table, whose rows carry the geometry inline (about 700 bytes a row at 25
+#: vertices). Stores made before it get it with their next inventory write.
+_SUMS_INDEX_SQL = (
+    f"CREATE INDEX IF NOT EXISTS idx_{XIAOBAN}_sums ON {XIAOBAN}(snapshot_id, "
+    "adcode, land_group, land_group_before, change_reason, area_mu, "
+    "area_reported_mu, volume_m3_ha, stock_m3)"
+)
+
 _INVENTORY_SQL = f"""
 CREATE TABLE {XIAOBAN} (
     fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
@@ -172,6 +182,7 @@ CREATE TABLE {XIAOBAN} (
     snapshot_id INTEGER NOT NULL
 );
 CREATE INDEX idx_{XIAOBAN}_snapshot ON {XIAOBAN}(snapshot_id);
+{_SUMS_INDEX_SQL};
 CREATE VIRTUAL TABLE {RTREE} USING rtree(id, minx, maxx, miny, maxy);
 INSERT INTO gpkg_extensions (table_name, column_name, extension_name, definition,
                              scope)
@@ -405,6 +416,8 @@ def ensure_inventory_schema(conn) -> None:
     if XIAOBAN not in names:
         for statement in _split_sql(_INVENTORY_SQL):
             conn.execute(statement)
+    else:
+        conn.execute(_SUMS_INDEX_SQL)
     if STYLES not in names:
         conn.execute(_STYLES_SQL)
         conn.execute(
