@@ -233,31 +233,87 @@ def inventory_change(
     The route per district (previous class or overlay) is chosen as
     :mod:`forestsink.inventory.change` explains, and named in ``method``.
     """
+    check_years(year_from, year_to)
+    for y in (year_from, year_to):
+        _require_year(store, y, as_of=as_of)
+    sums_from = store.inventory_sums(
+        year_from, as_of=as_of, by=("adcode", "land_group")
+    )
+    sums_to = store.inventory_sums(year_to, as_of=as_of, by=("adcode", "land_group"))
+    transfer = store.inventory_transfer(year_to, as_of=as_of)
+
+    def overlay(codes: list[str]) -> dict[str, pd.DataFrame]:
+        out = {}
+        for code in codes:
+            before = store.inventory_xiaoban(year_from, as_of=as_of, adcodes=[code])
+            after = store.inventory_xiaoban(year_to, as_of=as_of, adcodes=[code])
+            out[code] = overlay_pieces(before, after)
+        return out
+
+    return change_from_sums(
+        sums_from,
+        sums_to,
+        transfer,
+        overlay=overlay,
+        year_from=year_from,
+        year_to=year_to,
+    )
+
+
+def check_years(year_from: int, year_to: int) -> None:
+    """Refuse a later year that does not come after the earlier one."""
     if year_to <= year_from:
         raise InventoryError(
             f"--from {year_from} --to {year_to}: 起止年份颠倒 / the later year "
             "must come after the earlier one."
         )
-    for y in (year_from, year_to):
-        _require_year(store, y, as_of=as_of)
+
+
+def change_from_sums(
+    sums_from: pd.DataFrame,
+    sums_to: pd.DataFrame,
+    transfer: pd.DataFrame,
+    *,
+    overlay: Callable[[list[str]], dict[str, pd.DataFrame]],
+    year_from: int,
+    year_to: int,
+) -> ChangeResult:
+    """Choose each district's route and assemble the change (both engines).
+
+    Parameters
+    ----------
+    sums_from, sums_to : pandas.DataFrame
+        Per ``adcode`` and ``land_group`` of each year: the columns of
+        :data:`~forestsink.inventory.stats.SUM_COLUMNS` (the store's
+        ``inventory_sums``, or :func:`~forestsink.inventory.stats.sums_by_class`).
+    transfer : pandas.DataFrame
+        The later year's ``adcode``, ``land_group_before``, ``land_group``,
+        ``change_reason``, ``area_mu`` over the 小班 with a previous class (the
+        store's ``inventory_transfer``).
+    overlay : callable
+        ``overlay(codes)`` returns, per district code, the
+        :func:`~forestsink.inventory.change.overlay_pieces` of its two years
+        (called once, with every district that needs the overlay route).
+    year_from, year_to : int
+
+    Returns
+    -------
+    ChangeResult
+        Areas in mu (ellipsoidal), volumes in m³.
+    """
     classes = read_land_classes()
     forest, _ = forest_groups(classes)
     areas = district_areas()
-    sums_from = store.inventory_sums(
-        year_from, as_of=as_of, by=("adcode", "land_group")
-    )
-    sums_to = store.inventory_sums(year_to, as_of=as_of, by=("adcode", "land_group"))
     stats_from = statistics_from_sums(
         sums_from, classes=classes, districts=areas, year=year_from
     )
     stats_to = statistics_from_sums(
         sums_to, classes=classes, districts=areas, year=year_to
     )
-    transfer = store.inventory_transfer(year_to, as_of=as_of)
     both = sorted(set(sums_from["adcode"]) & set(sums_to["adcode"]))
     methods: dict[str, str] = {}
     notes: dict[str, str] = {}
-    pieces = []
+    pieces: dict[str, pd.DataFrame] = {}
     for code in both:
         t = transfer[transfer["adcode"] == code]
         area_to = sums_to.loc[sums_to["adcode"] == code, "area_mu"].sum()
@@ -273,20 +329,13 @@ def inventory_change(
                 f"由 {year_to} 年图层的前期地类(Q_DI_LEI)与变化原因汇总 / from the "
                 f"{year_to} layer's previous class and change reason"
             )
-            pieces.append(
-                t.rename(
-                    columns={
-                        "land_group_before": "group_from",
-                        "land_group": "group_to",
-                    }
-                )[["adcode", "group_from", "group_to", "change_reason", "area_mu"]]
-            )
+            pieces[code] = t.rename(
+                columns={
+                    "land_group_before": "group_from",
+                    "land_group": "group_to",
+                }
+            )[["adcode", "group_from", "group_to", "change_reason", "area_mu"]]
             continue
-        before = store.inventory_xiaoban(year_from, as_of=as_of, adcodes=[code])
-        after = store.inventory_xiaoban(year_to, as_of=as_of, adcodes=[code])
-        part = overlay_pieces(before, after)
-        part.insert(0, "adcode", code)
-        pieces.append(part)
         methods[code] = "overlay"
         why = (
             "无前期地类字段 / the later layer has no previous class"
@@ -295,9 +344,15 @@ def inventory_change(
             f"does not match the {year_from} layer ({diff:.1%} of the area)"
         )
         notes[code] = f"两期图层叠加 / overlay of the two layers: {why}"
+    overlaid = [c for c in both if methods[c] == "overlay"]
+    if overlaid:
+        for code, part in overlay(overlaid).items():
+            pieces[code] = part.copy()
+            pieces[code].insert(0, "adcode", code)
+    parts = [pieces[c] for c in both if c in pieces]
     frame = (
-        pd.concat(pieces, ignore_index=True)
-        if pieces
+        pd.concat(parts, ignore_index=True)
+        if parts
         else pd.DataFrame(
             columns=["adcode", "group_from", "group_to", "change_reason", "area_mu"]
         )
