@@ -350,3 +350,42 @@ def test_cli_engine_dask(store, tmp_path):
     got = pd.read_csv(tmp_path / "c.csv", dtype={"adcode": str})
     want = inventory_change(store, year_from=2015, year_to=2020).districts
     np.testing.assert_allclose(got["forest_loss_mu"], want["forest_loss_mu"], rtol=1e-9)
+
+
+def test_overlap_check_skips_only_valid_coverages():
+    """The load's fast path: a county whose 小班 form a valid coverage skips
+    the pairwise test; any other county gets it, with the 1 m² tolerance."""
+    from forestsink.inventory.checks import _not_a_coverage, _overlaps
+
+    xs = 106 + 0.01 * np.arange(5)  # shared edges: the same numbers
+    tiles = [shapely.box(xs[k], 29, xs[k + 1], 29.01) for k in range(4)]
+
+    def county(geoms, code="500101"):
+        return gpd.GeoDataFrame(
+            {
+                "adcode": code,
+                "source_row": range(len(geoms)),
+                "key": [f"{code}/{k}" for k in range(len(geoms))],
+            },
+            geometry=geoms,
+            crs=4490,
+        )
+
+    ok = county(tiles)
+    every = np.ones(4, dtype=bool)
+    assert len(_not_a_coverage(ok, np.arange(4))) == 0
+    assert _overlaps(ok, every) == []
+    for bad in (
+        [*tiles[:3], tiles[0]],  # a duplicate
+        [*tiles[:3], shapely.box(106.002, 29.002, 106.004, 29.004)],  # inside one
+        [*tiles[:3], shapely.box(106.005, 29, 106.015, 29.01)],  # across two
+    ):
+        assert len(_not_a_coverage(county(bad), np.arange(4))) == 4
+        assert _overlaps(county(bad), every)
+    # an overlap under 1 m² is digitising noise: checked, and accepted
+    sliver = [*tiles[:2], shapely.box(xs[2] - 2e-9, 29, xs[3], 29.01)]
+    assert len(_not_a_coverage(county(sliver), np.arange(3))) == 3
+    assert _overlaps(county(sliver), np.ones(3, dtype=bool)) == []
+    # two counties: only the one that is not a coverage is tested pairwise
+    both = pd.concat([ok, county([*tiles[:3], tiles[0]], "500102")], ignore_index=True)
+    assert list(_not_a_coverage(both, np.arange(8))) == [4, 5, 6, 7]
