@@ -248,7 +248,7 @@ def _floor(root: Path) -> dict:
     df = pd.concat(frames, ignore_index=True)
     df["volume"] = df["HUO_LMGQXJ"] * df["MIAN_JI"]
     out = df.groupby(["XIAN", "DI_LEI"])[["MIAN_JI", "volume"]].sum()
-    return {"rows": int(len(df)), "groups": int(len(out))}
+    return {"rows": len(df), "groups": len(out)}
 
 
 def _load(root: Path, year: int) -> dict:
@@ -399,8 +399,15 @@ def run(step: str, root: Path) -> dict:
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             res = json.loads(line[7:])
+            extra = {
+                k: v
+                for k, v in res.items()
+                if k not in ("step", "s", "peak_mb", "child_peak_mb")
+            }
             print(
-                f"{step:>16}: {res['s']:8.2f} s  peak {res['peak_mb']:>6} MB  workers/children peak {res['child_peak_mb']:>6} MB  {json.dumps({k: v for k, v in res.items() if k not in ('step', 's', 'peak_mb', 'child_peak_mb')}, ensure_ascii=False)}",
+                f"{step:>16}: {res['s']:8.2f} s  peak {res['peak_mb']:>6} MB  "
+                f"workers/children peak {res['child_peak_mb']:>6} MB  "
+                f"{json.dumps(extra, ensure_ascii=False)}",
                 flush=True,
             )
             return res
@@ -433,7 +440,8 @@ def main() -> None:
     t0 = time.perf_counter()
     meta = generate(root, args.n, args.seed, args.overlay_districts)
     print(
-        f"layers: {json.dumps(meta, ensure_ascii=False)} (ready in {time.perf_counter() - t0:.0f} s)",
+        f"layers: {json.dumps(meta, ensure_ascii=False)} "
+        f"(ready in {time.perf_counter() - t0:.0f} s)",
         flush=True,
     )
     results = {"meta": meta, "cpus": os.cpu_count()}
@@ -465,13 +473,17 @@ def main() -> None:
         return f"{r['s'] / floor:.2f}× floor" if "s" in r else "failed"
 
     print(
-        f"\nfloor {floor:.2f} s; stats local {ratio('stats-local')} (target ≤ 2); change local {ratio('change-local')} (target ≤ 3)"
+        f"\nfloor {floor:.2f} s; stats local {ratio('stats-local')} (target ≤ 2); "
+        f"change local {ratio('change-local')} (target ≤ 3)"
     )
     for what in ("stats", "change", "overlay"):
         a, b = results.get(f"{what}-dask-1", {}), results.get(f"{what}-dask-2", {})
         if "compute_s" in a and "compute_s" in b:
+            one, two = a["compute_s"], b["compute_s"]
             print(
-                f"{what} dask: 1 worker {a['compute_s']:.2f} s, 2 workers {b['compute_s']:.2f} s (speed-up {a['compute_s'] / b['compute_s']:.2f}×); vs floor {a['compute_s'] / floor:.2f}× / {b['compute_s'] / floor:.2f}×"
+                f"{what} dask: 1 worker {one:.2f} s, 2 workers {two:.2f} s "
+                f"(speed-up {one / two:.2f}×); vs floor {one / floor:.2f}× / "
+                f"{two / floor:.2f}×"
             )
     out = root / f"results-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(json.dumps(results, ensure_ascii=False, indent=1))
