@@ -334,6 +334,19 @@ def _dask(root: Path, what: str, workers: int) -> dict:
     return out
 
 
+def _peak_mb() -> float:
+    """This process's own peak resident set (MB): ``VmHWM``.
+
+    Not ``getrusage(RUSAGE_SELF)``: Linux carries the parent's resident set
+    at fork into it across ``exec``, which would hide any peak below the
+    driver's.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(step: str, root: Path) -> None:
     """Run one step; print one JSON line: seconds, peak memory, results.
 
@@ -363,7 +376,7 @@ def child(step: str, root: Path) -> None:
         what, _, w = step.split("-")
         out = _dask(root, what, int(w))
     seconds = time.perf_counter() - t0
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    me = _peak_mb()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         "RESULT "

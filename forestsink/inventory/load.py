@@ -35,7 +35,7 @@ from forestsink.inventory.change import (
 )
 from forestsink.inventory.checks import prepare_layer
 from forestsink.inventory.classes import forest_groups
-from forestsink.inventory.stats import statistics_from_sums
+from forestsink.inventory.stats import SUM_COLUMNS, statistics_from_sums
 from forestsink.reference import read_districts, read_land_classes, read_value_ranges
 
 log = logging.getLogger(__name__)
@@ -239,8 +239,7 @@ def inventory_change(
     sums_from = store.inventory_sums(
         year_from, as_of=as_of, by=("adcode", "land_group")
     )
-    sums_to = store.inventory_sums(year_to, as_of=as_of, by=("adcode", "land_group"))
-    transfer = store.inventory_transfer(year_to, as_of=as_of)
+    sums_to, transfer = _sums_and_transfer(store, year_to, as_of=as_of)
 
     def overlay(codes: list[str]) -> dict[str, pd.DataFrame]:
         out = {}
@@ -258,6 +257,29 @@ def inventory_change(
         year_from=year_from,
         year_to=year_to,
     )
+
+
+#: the later year's sums are grouped by these in one pass over its 小班
+_FINE = ("adcode", "land_group_before", "land_group", "change_reason")
+
+
+def _sums_and_transfer(store, year: int, *, as_of=None):
+    """Return the later year's class sums and its transfers, in one SQL pass.
+
+    The same tables as ``store.inventory_sums(year, by=("adcode",
+    "land_group"))`` and ``store.inventory_transfer(year)`` (to summation
+    order), from one grouped scan of the year's 小班 instead of two: on a
+    province's millions of 小班 each scan costs seconds.
+    """
+    fine = store.inventory_sums(year, as_of=as_of, by=_FINE)
+    sums = fine.groupby(["adcode", "land_group"], as_index=False, dropna=False)[
+        list(SUM_COLUMNS)
+    ].sum()
+    rows = fine[fine["land_group_before"].notna()]
+    transfer = rows.groupby(list(_FINE), as_index=False, dropna=False)[
+        ["area_mu", "n_xiaoban"]
+    ].sum()
+    return sums, transfer
 
 
 def check_years(year_from: int, year_to: int) -> None:
