@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from forestsink.area import area_mu
-from forestsink.errors import InventoryError
+from forestsink.errors import ForestsinkError, InventoryError
 from forestsink.ingest.inventory import InventoryLayer, read_inventory_layer
 from forestsink.ingest.read import find_delivery_files
 from forestsink.inventory.change import (
@@ -405,7 +405,10 @@ def statistics_by_year(store, *, as_of=None) -> dict[int, pd.DataFrame]:
     year, the plan's resource targets are measured from these. A store or
     dataset that cannot hold forest-resource layers gives an empty dict.
     """
-    years_of = getattr(store, "inventory_years", None)
+    try:
+        years_of = getattr(store, "inventory_years", None)
+    except ForestsinkError:  # a GeoParquet dataset refuses what it cannot do
+        years_of = None
     if years_of is None:
         return {}
     return {
