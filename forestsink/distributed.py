@@ -307,16 +307,19 @@ def client_for(scheduler: str | None = None, *, workers: int = 2):
 
 
 @contextmanager
-def dask_client(client=None, scheduler: str | None = None) -> Iterator:
+def dask_client(
+    client=None, scheduler: str | None = None, *, workers: int | None = None
+) -> Iterator:
     """Yield *client*, or a new one for *scheduler* that is closed afterwards.
 
-    Without either a ``LocalCluster`` is started (:func:`client_for`) and
-    shut down on exit; a client passed in is left open for its owner.
+    Without either a ``LocalCluster`` of *workers* processes (default 2) is
+    started (:func:`client_for`) and shut down on exit; a client passed in
+    is left open for its owner.
     """
     if client is not None:
         yield client
         return
-    own = client_for(scheduler)
+    own = client_for(scheduler, workers=workers or 2)
     try:
         yield own
     finally:

@@ -2,7 +2,12 @@
 
 ``load`` reads, checks and stores a year's county layers; ``stats`` writes the
 official statistics of a year; ``change`` the change between two years with
-the land-class transfer matrix; ``list`` the layers the store holds.
+the land-class transfer matrix; ``list`` the layers the store holds;
+``export`` writes one year as a partitioned GeoParquet year dataset.
+
+``stats`` and ``change`` take ``--engine local|dask``: ``--store`` is a
+GeoPackage store, a year dataset (``inventory export``) or a folder whose
+sub-folders are year datasets (see :mod:`forestsink.inventory.partitioned`).
 """
 
 from __future__ import annotations
@@ -12,20 +17,37 @@ import sys
 import click
 import pandas as pd
 
-from forestsink.cli.options import as_of_opt, out_option, store_opt
+from forestsink.cli.options import (
+    as_of_opt,
+    engine_opt,
+    out_option,
+    scheduler_opt,
+    store_opt,
+)
 from forestsink.cli.table import print_table, visible
+from forestsink.dataset import is_dataset
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import (
-    inventory_change,
     inventory_stand_table,
     inventory_statistics,
     load_inventory,
 )
+from forestsink.inventory.partitioned import change_of, export_inventory, statistics_of
 from forestsink.io import read_table, write_sheets, write_table
 from forestsink.store import open_store
 
 #: columns printed on the terminal (the file has them all)
 _SHOWN = ("adcode", "name_zh", "forest_area_mu", "coverage_pct", "stock_m3", "note")
+#: --store of stats and change: a store, or exported year datasets
+inventory_store_opt = click.option(
+    "--store",
+    "store",
+    required=True,
+    help="项目库 (.gpkg)，或 `inventory export` 写出的年度数据集目录 (或存放各年"
+    "数据集子目录的目录) / Store (.gpkg), or a year dataset written by `inventory "
+    "export`, or a folder whose sub-folders are year datasets.",
+)
+
 _SHOWN_CHANGE = (
     "adcode",
     "name_zh",
@@ -137,7 +159,7 @@ def load_cmd(
 
 
 @inventory_group.command("stats")
-@store_opt
+@inventory_store_opt
 @click.option("--year", type=int, required=True, help="年度 / Layer year.")
 @as_of_opt
 @out_option("输出表 (.csv/.xlsx/.json) / Output table (.csv/.xlsx/.json).")
@@ -148,7 +170,9 @@ def load_cmd(
     help="乔木林按优势树种组×龄组×起源另存 / Also write arbor forest by species "
     "group × age group × origin here (an .xlsx --out holds it as a second sheet).",
 )
-def stats_cmd(store, year, as_of, out, stand_out) -> None:
+@engine_opt
+@scheduler_opt
+def stats_cmd(store, year, as_of, out, stand_out, engine, scheduler) -> None:
     """森林覆盖率、森林面积、蓄积 / Official coverage, forest area and stock.
 
     Per district and city: total area (district polygon on the ellipsoid,
@@ -156,12 +180,19 @@ def stats_cmd(store, year, as_of, out, stand_out) -> None:
     forest ÷ total area, forest-land area, standing stock (Σ HUO_LMGQXJ × ha,
     or the 小班's own volume: stock_basis says which). A district without a
     layer for the year says so; it is never filled in.
+
+    --engine dask sums the 小班 in Dask tasks, a group of districts each,
+    from a year dataset (a store is exported to a temporary one first).
     """
-    target = open_store(store)
-    stats = inventory_statistics(target, year=year, as_of=as_of)
-    if str(out).lower().endswith(".xlsx") or stand_out:
-        stand = inventory_stand_table(target, year=year, as_of=as_of)
-    if str(out).lower().endswith(".xlsx"):
+    stats = statistics_of(
+        store, year=year, as_of=as_of, engine=engine, scheduler=scheduler
+    )
+    xlsx = str(out).lower().endswith(".xlsx")
+    stand = None
+    if stand_out or (xlsx and not is_dataset(store)):
+        # (from the store's SQL sums; a year dataset has no stand table)
+        stand = inventory_stand_table(open_store(store), year=year, as_of=as_of)
+    if xlsx and stand is not None:
         write_sheets({"statistics": stats, "by_stand": stand}, out)
     else:
         write_table(stats, out, sheet="statistics")
@@ -174,7 +205,7 @@ def stats_cmd(store, year, as_of, out, stand_out) -> None:
 
 
 @inventory_group.command("change")
-@store_opt
+@inventory_store_opt
 @click.option(
     "--from", "year_from", type=int, required=True, help="起始年 / Earlier year."
 )
@@ -188,16 +219,28 @@ def stats_cmd(store, year, as_of, out, stand_out) -> None:
     help="地类转移矩阵另存 / Also write the transfer matrix here (.csv/.xlsx/.json; "
     "an .xlsx --out holds it as a second sheet).",
 )
-def change_cmd(store, year_from, year_to, as_of, out, matrix_out) -> None:
+@engine_opt
+@scheduler_opt
+def change_cmd(
+    store, year_from, year_to, as_of, out, matrix_out, engine, scheduler
+) -> None:
     """两期森林资源变化 / Change of forest area and stock between two years.
 
     Net change, gross gain and loss, and the land-class transfer matrix
     (from group → to group, mu, with the change reason). Per district, from
     the later layer's previous class (Q_DI_LEI) where it matches the earlier
     layer, else from an overlay of the two layers: `method` says which.
+
+    With year datasets, --store is the folder holding both years' datasets
+    (e.g. inv/ with inv/2015 and inv/2020 from `inventory export`).
     """
-    result = inventory_change(
-        open_store(store), year_from=year_from, year_to=year_to, as_of=as_of
+    result = change_of(
+        store,
+        year_from=year_from,
+        year_to=year_to,
+        as_of=as_of,
+        engine=engine,
+        scheduler=scheduler,
     )
     if str(out).lower().endswith(".xlsx"):
         write_sheets(
@@ -212,6 +255,28 @@ def change_cmd(store, year_from, year_to, as_of, out, matrix_out) -> None:
         title=f"{year_from}–{year_to} 森林资源变化 / forest change",
     )
     click.echo(f"已写出 / Written: {out}")
+
+
+@inventory_group.command("export")
+@store_opt
+@click.option("--year", type=int, required=True, help="年度 / Layer year.")
+@as_of_opt
+@out_option(
+    "输出目录 (须不存在) / Dataset folder to create (must not exist).", folder=True
+)
+def export_cmd(store, year, as_of, out) -> None:
+    """导出年度数据集 / Write a year's 小班 as partitioned GeoParquet.
+
+    OUT/adcode=<code>/part-store.parquet (every stored column, geometry WKB,
+    EPSG:4490) and OUT/_inventory.json (year, source store, batch): what
+    `inventory stats` and `inventory change` read with --engine dask. Put
+    the years side by side (inv/2015, inv/2020) and give --store inv.
+    """
+    meta = export_inventory(open_store(store), out, year=year, as_of=as_of)
+    click.echo(
+        f"已写出 / Written: {out} ({meta['n_xiaoban']:,} 小班, "
+        f"{len(meta['districts'])} 区县 districts, {year})"
+    )
 
 
 @inventory_group.command("list")
