@@ -350,6 +350,8 @@ def resolve_sink_parameters(
                 return table[(code, name)]
             nxt = fallback.get(code)
             code = "" if nxt is None or isinstance(nxt, float) else str(nxt)
+        if name in ("CF", "R"):  # the IPCC default is for all species
+            return table.get(("default", name))
         return None
 
     out: dict[str, dict[str, Input]] = {}
