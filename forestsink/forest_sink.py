@@ -475,11 +475,14 @@ class SinkModel:
     stock: dict[int, list[_Term]]  # year → carbon stock terms (t C)
     conversion: list[_Term]  # t CO₂/yr emitted by conversion
 
-    def evaluate(self, values: dict[str, np.ndarray], what: list[_Term]):
-        """(districts + city) × m array of Σ terms for input *values*."""
+    def evaluate(
+        self, values: dict[str, np.ndarray], what: list[_Term], *, city_only=False
+    ):
+        """(districts + city) × m array of Σ terms (city only: 1 × m)."""
         m = max((len(v) for v in values.values()), default=1)
-        out = np.zeros((len(self.adcodes) + 1, m))
+        out = np.zeros((1 if city_only else len(self.adcodes) + 1, m))
         for term in what:
+            coeff = term.coeff[-1:] if city_only else term.coeff
             prod = np.ones(m)
             for key, how in term.factors:
                 v = values[key]
@@ -488,7 +491,7 @@ class SinkModel:
                 elif how == "clip0":
                     v = np.clip(v, 0.0, None)
                 prod = prod * v
-            out += term.coeff[:, None] * prod[None, :]
+            out += coeff[:, None] * prod[None, :]
         return out
 
     def central_values(self) -> dict[str, np.ndarray]:
@@ -673,7 +676,11 @@ def simulate(
         sd = inp.param.std()
         one = dict(central_vals)
         one[k] = values[k]
-        var = float(np.var(model.evaluate(one, terms)[-1])) if sd > 0 else 0.0
+        var = (
+            float(np.var(model.evaluate(one, terms, city_only=True)[0]))
+            if sd > 0
+            else 0.0
+        )
         step = dict(central_vals)
         step[k] = np.array([inp.central() + sd])
         delta = model.evaluate(step, terms)[:, 0] - central if sd > 0 else 0 * central
