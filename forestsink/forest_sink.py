@@ -1232,6 +1232,13 @@ def forest_sink_tables(
         read_parameter_sources,
     )
 
+    if year_from is None or year_to is None:
+        held = ", ".join(map(str, store.inventory_years(as_of=as_of))) or "none"
+        raise CarbonParameterError(
+            f"--from {year_from} --to {year_to}: 全森林碳汇需要两期森林资源图层 / "
+            f"the whole-forest sink needs two inventory years (held: {held}); "
+            "load them with: forestsink inventory load PATH --year Y --store FILE"
+        )
     for year in (year_from, year_to):
         _require_year(store, year, as_of=as_of)
     shipped = pd.concat(

@@ -501,3 +501,16 @@ def test_demo_city_sink_interval_is_wide(sample_store):
     assert city["area_not_counted_to_mu"] > 0
     # every district of the sample has a row
     assert sink["adcode"].nunique() == 39
+
+
+def test_cli_one_year_named_without_the_other_is_refused(tmp_path):
+    y1, _ = _hand_layers()
+    _store_of(tmp_path, [y1])
+    res = CliRunner().invoke(
+        cli,
+        [
+            *("carbon", "--store", str(tmp_path / "s.gpkg"), "--to", "2015"),
+            *("--out", str(tmp_path / "x.csv")),
+        ],
+    )
+    assert res.exit_code != 0 and "years held: 2010" in res.output
