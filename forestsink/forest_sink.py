@@ -707,6 +707,9 @@ def simulate(
             total = sens[col].sum()
             sens[share] = sens[col] / total if total > 0 else 0.0
         sens = sens.sort_values("variance_share", ascending=False, ignore_index=True)
+        first = ["input", "parameter", "year", "forest_type"]
+        first += ["variance_share", "ipcc_share"]
+        sens = sens[[*first, *[c for c in sens if c not in first]]]
     return SinkResult(
         adcodes=model.adcodes,
         central=central,
