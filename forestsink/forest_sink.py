@@ -388,8 +388,12 @@ def group_sums(sums: pd.DataFrame, forest_types: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``adcode``, ``category`` (``arbor``, ``bamboo``, ``shrub``,
-        ``not_counted``), ``land_group``, ``group`` (species group; arbor
+        ``adcode``, ``category`` (``arbor``; ``bamboo`` and ``shrub``
+        (特灌), counted by area only with a per-area value; ``not_counted``:
+        sparse forest, other shrub, unestablished land and nurseries, which
+        hold biomass the method does not estimate, listed; ``no_biomass``:
+        non-forest, treeless, suitable and auxiliary land, taken as 0),
+        ``land_group``, ``group`` (species group; arbor
         with an unknown species → ``mixed``, bamboo species on arbor land →
         category ``bamboo``), ``area_ha``, ``area_mu``, ``volume_area_m3``
         (Σ area·V: per-hectare volumes × ha plus the totals of 小班 that
