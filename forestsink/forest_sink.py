@@ -113,6 +113,8 @@ SINK_COLUMNS = (
     "area_not_counted_from_mu",
     "area_not_counted_to_mu",
     "area_species_unrecognised_mu",
+    "n_arbor_no_volume_from",
+    "n_arbor_no_volume_to",
     "conversion_area_mu",
     "conversion_co2_t_per_yr",
     "note",
@@ -168,6 +170,16 @@ SINK_LABELS = {
         "树种未识别面积（按针阔混）",
         "Species unrecognised (as mixed)",
         "mu",
+    ),
+    "n_arbor_no_volume_from": (
+        "无蓄积乔木林小班数（起，仅按截距 b 计）",
+        "Arbor 小班 without volume, first year (counted with b only)",
+        "",
+    ),
+    "n_arbor_no_volume_to": (
+        "无蓄积乔木林小班数（止，仅按截距 b 计）",
+        "Arbor 小班 without volume, last year (counted with b only)",
+        "",
     ),
     "conversion_area_mu": (
         "乔木林转非林地面积",
@@ -813,6 +825,11 @@ def sink_table(
         areas[(year, "out")] = per(
             frame, ~frame["category"].isin([*counted, "no_biomass"])
         )
+    novol = {}
+    for year, frame in ((year_from, sums_from), (year_to, sums_to)):
+        arb = frame[frame["category"] == "arbor"].groupby("adcode")["n_no_volume"].sum()
+        arb = arb.reindex(model.adcodes, fill_value=0).to_numpy()
+        novol[year] = np.append(arb, arb.sum())
     unrec = sums_to.groupby("adcode")["area_unrecognised_mu"].sum()
     unrec = unrec.reindex(model.adcodes, fill_value=0.0).to_numpy()
     conv = conversion_mu.reindex(model.adcodes, fill_value=0.0).to_numpy()
@@ -839,6 +856,8 @@ def sink_table(
                 "area_not_counted_from_mu": areas[(year_from, "out")][i],
                 "area_not_counted_to_mu": areas[(year_to, "out")][i],
                 "area_species_unrecognised_mu": np.append(unrec, unrec.sum())[i],
+                "n_arbor_no_volume_from": int(novol[year_from][i]),
+                "n_arbor_no_volume_to": int(novol[year_to][i]),
                 "conversion_area_mu": np.append(conv, conv.sum())[i],
                 "conversion_co2_t_per_yr": -conv_co2[i] + 0.0,
             }

@@ -244,6 +244,7 @@ def test_ipcc_eq_2_8_arithmetic_by_hand():
     assert city["carbon_t_from"] == pytest.approx(100.0)
     assert city["carbon_t_to"] == pytest.approx(160.0)
     assert city["co2_t_per_yr"] == pytest.approx(44.0)
+    assert city["n_arbor_no_volume_from"] == 0
     # with every input fixed, the interval collapses onto the figure
     assert city["co2_t_per_yr_p05"] == pytest.approx(44.0)
     assert city["co2_t_per_yr_p95"] == pytest.approx(44.0)
@@ -365,6 +366,10 @@ def test_bamboo_flagged_when_no_per_area_value():
     assert city["area_not_counted_to_mu"] == pytest.approx(45.0)
     assert city["area_counted_to_mu"] == pytest.approx(150.0)
     assert "bamboo" in city["note"] and "not counted" in city["note"]
+    novol = _compute(
+        s1, _sums([("500101", "arbor", "马尾松", 150.0, 0.0)]), draws=50
+    )  # an arbor 小班 without volume is counted with b only, and counted here
+    assert _city(novol)["n_arbor_no_volume_to"] == 1
     nc = out["not_counted"]
     assert set(nc["land_group"]) == {"bamboo"}
     # with a per-area value the bamboo counts: +15 mu × 50 t/ha × CF 0.47
