@@ -18,6 +18,7 @@ from forestsink.cli.options import (
     store_opt,
     targets_opt,
 )
+from forestsink.errors import ForestsinkError
 from forestsink.forest_sink import AREA_ERROR_PCT, VOLUME_ERROR_PCT
 from forestsink.inventory.load import statistics_by_year
 from forestsink.progress import shown_path
@@ -270,8 +271,10 @@ def carbon_cmd(
     from forestsink.store import open_store
 
     opened = open_store(store)
-    years_of = getattr(opened, "inventory_years", None)
-    years = years_of(as_of=as_of) if years_of is not None else []
+    try:  # a GeoParquet dataset holds no inventory layers: project increment
+        years = opened.inventory_years(as_of=as_of)
+    except (AttributeError, ForestsinkError):
+        years = []
     chosen = choose_years(years, year_from, year_to)
     if chosen is not None:
         _sink(
