@@ -251,6 +251,12 @@ SHEET_NAMES = {
     "carbon": "项目增量CO2 Project increment CO2",
     "by_type": "按森林类型 By forest type",
     "parameters": "参数 Parameters",
+    "sink": "森林碳汇 Forest sink",
+    "sensitivity": "敏感性 Sensitivity",
+    "sources": "参数来源 Parameter sources",
+    "not_counted": "未计入 Not counted",
+    "by_group": "按树种组 By species group",
+    "drivers": "主要不确定性 Drivers",
 }
 
 
@@ -308,6 +314,15 @@ def write_tables(tables, path, *, main: str) -> Path:
     from forestsink.progress import read_labels
 
     labels = read_labels()
+    override = getattr(tables, "labels", None) or {}
+    if override:
+        extra = pd.DataFrame(
+            [
+                {"column": c, "zh": z, "en": e, "unit": u}
+                for c, (z, e, u) in override.items()
+            ]
+        ).set_index("column")
+        labels = pd.concat([labels.drop(index=list(override), errors="ignore"), extra])
     if main == "progress":  # the chosen view: write it under its own name
         main = tables.settings.get("view", "district")
     order = [main] + [n for n in tables.tables if n not in (main, "progress")]

@@ -89,6 +89,8 @@ class Tables:
 
     tables: dict[str, pd.DataFrame]
     settings: dict[str, str] = field(default_factory=dict)
+    #: column → (中文, English, unit) overriding ``labels.csv`` for these tables
+    labels: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
 def _data(name: str) -> pd.DataFrame:

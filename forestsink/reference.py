@@ -685,6 +685,25 @@ def read_carbon_parameters(path: str | Path | None = None) -> pd.DataFrame:
     return _carbon(Path(path) if path else _path("carbon_parameters.csv")).copy()
 
 
+def read_biomass_volume() -> pd.DataFrame:
+    """Return the biomass–volume functions B = a·V + b per forest-type group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`read_carbon_parameters`; ``parameter`` ``a``
+        (t/m³), ``b`` (t/ha), and the ``default`` ``CF`` and ``R`` rows with
+        the spread the whole-forest sink uses (``data/biomass_volume.csv``).
+    """
+    return _carbon(_path("biomass_volume.csv")).copy()
+
+
+def read_parameter_sources() -> set[str]:
+    """Source ids documented in ``carbon_parameters_sources.md`` (``## id:``)."""
+    text = _path("carbon_parameters_sources.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^## ([A-Za-z0-9_.]+):", text, flags=re.MULTILINE))
+
+
 _PARAM_RANGES = {
     "D": (0.1, 1.2),
     "BEF": (1.0, 4.0),
@@ -692,6 +711,13 @@ _PARAM_RANGES = {
     "CF": (0.3, 0.6),
     "BVF": (0.2, 2.0),
     "growth_m3_ha_yr": (0.0, 60.0),
+    # whole-forest sink (forestsink.forest_sink): B = a·V + b, gain–loss rates,
+    # per-area biomass of bamboo and shrub
+    "a": (0.2, 2.0),
+    "b": (0.0, 100.0),
+    "GR": (0.0, 0.5),
+    "CR": (0.0, 0.5),
+    "biomass_t_ha": (0.0, 500.0),
 }
 
 

@@ -18,6 +18,8 @@ from forestsink.cli.options import (
     store_opt,
     targets_opt,
 )
+from forestsink.errors import ForestsinkError
+from forestsink.forest_sink import AREA_ERROR_PCT, VOLUME_ERROR_PCT
 from forestsink.inventory.load import statistics_by_year
 from forestsink.progress import shown_path
 
@@ -186,30 +188,111 @@ def progress_cmd(
     is_flag=True,
     help="生物量-蓄积换算不含根 / Treat Fang's B as above-ground: apply (1+R).",
 )
+@click.option(
+    "--from",
+    "year_from",
+    type=int,
+    default=None,
+    help="森林资源一张图起始年 / First inventory year of the whole-forest sink "
+    "(default: 2010 if held, else the first year held).",
+)
+@click.option(
+    "--to",
+    "year_to",
+    type=int,
+    default=None,
+    help="森林资源一张图终止年 / Last inventory year (default: 2015 if held, else "
+    "the last year held).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["stock-difference", "gain-loss", "both"]),
+    default="both",
+    show_default=True,
+    help="全森林碳汇方法 / Whole-forest sink route: stock difference (IPCC Eq. "
+    "2.8), gain-loss (needs GR/CR rows in --params) or both.",
+)
+@click.option(
+    "--area-error",
+    type=float,
+    default=AREA_ERROR_PCT,
+    show_default=True,
+    help="面积测量误差 %（1σ，项目假设）/ Relative error of each species group's "
+    "yearly area total (%, 1σ; a stated assumption).",
+)
+@click.option(
+    "--volume-error",
+    type=float,
+    default=VOLUME_ERROR_PCT,
+    show_default=True,
+    help="蓄积测量误差 %（1σ，项目假设）/ Relative error of each species group's "
+    "yearly volume total (%, 1σ; a stated assumption).",
+)
 @rules_opt
 @growth_opt
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")
 def carbon_cmd(
-    store, as_of, params, draws, seed, bvf_excludes_roots, rules, growth, out
+    store,
+    as_of,
+    params,
+    draws,
+    seed,
+    bvf_excludes_roots,
+    year_from,
+    year_to,
+    method,
+    area_error,
+    volume_error,
+    rules,
+    growth,
+    out,
 ):
-    """项目增量折算 CO₂ / CO₂ of the project increment (not the forest sink).
+    """森林碳汇或项目增量 CO₂ / The whole forest's carbon sink, or project CO₂.
 
-    Only the project increment counts: before/after volumes delivered for the
-    same land, or your growth table (--growth) net of its baseline. Delivered
-    standing stocks (蓄积) never enter; without either, 不可估算 / not
-    estimable. CO2 = ΔV × D × BEF × (1+R) × CF × 44/12 per forest type (Fang's
-    biomass–volume slope replaces D × BEF where shipped); Monte Carlo over the
-    conversion parameters whose sources give a spread, and the IPCC approach-1
-    figure. The city's forest carbon sink needs the forest-resource layers.
+    With two forest-resource inventory years in the store (一张图; or --from
+    and --to), the whole forest's sink per district and city: stock
+    difference (IPCC 2006 Vol. 4 Eq. 2.8, biomass B = a·V + b per species
+    group × CF, × 44/12; positive = removal from the atmosphere) and, when
+    --params supplies GR/CR, gain-loss; Monte Carlo over every input, the
+    IPCC approach-1 interval, a sensitivity table and the parameters'
+    sources.
+
+    Otherwise the project increment only: before/after volumes delivered for
+    the same land, or your growth table (--growth) net of its baseline.
+    Delivered standing stocks (蓄积) never enter; without either, 不可估算 /
+    not estimable. CO2 = ΔV × D × BEF × (1+R) × CF × 44/12 per forest type
+    (Fang's biomass–volume slope replaces D × BEF where shipped).
     """
     import pandas as pd
 
+    from forestsink.forest_sink import choose_years
     from forestsink.io import write_tables
     from forestsink.progress import carbon_tables
     from forestsink.store import open_store
 
+    opened = open_store(store)
+    try:  # a GeoParquet dataset holds no inventory layers: project increment
+        years = opened.inventory_years(as_of=as_of)
+    except (AttributeError, ForestsinkError):
+        years = []
+    chosen = choose_years(years, year_from, year_to)
+    if chosen is not None:
+        _sink(
+            opened,
+            chosen,
+            as_of=as_of,
+            params=params,
+            draws=draws,
+            seed=seed,
+            roots_excluded=bvf_excludes_roots,
+            method=method,
+            area_error=area_error,
+            volume_error=volume_error,
+            out=out,
+        )
+        return
     result = carbon_tables(
-        open_store(store),
+        opened,
         as_of=as_of,
         params=params,
         rules=rules,
@@ -256,6 +339,61 @@ def carbon_cmd(
         "  非森林碳汇：全市碳汇需森林资源一张图 / not the forest carbon sink: "
         "that needs the forest-resource layers"
     )
+    click.echo(f"已写出 / Written: {out}")
+
+
+def _sink(store, years, *, out, **kw) -> None:
+    """Whole-forest sink: call the library verb, write, print the city line."""
+    from forestsink.forest_sink import forest_sink_tables
+    from forestsink.io import write_tables
+
+    year_from, year_to = years
+    result = forest_sink_tables(
+        store,
+        year_from=year_from,
+        year_to=year_to,
+        as_of=kw["as_of"],
+        params=kw["params"],
+        draws=kw["draws"],
+        seed=kw["seed"],
+        roots_excluded=kw["roots_excluded"],
+        method=kw["method"],
+        area_error_pct=kw["area_error"],
+        volume_error_pct=kw["volume_error"],
+    )
+    write_tables(result, out, main="sink")
+    sink = result.tables["sink"]
+    drivers = result.tables["drivers"]
+    click.echo(
+        f"全森林碳汇 {year_from}–{year_to}（正值=从大气移除）/ whole-forest carbon "
+        f"sink {year_from}–{year_to} (positive = removal from the atmosphere):"
+    )
+    for row in sink[sink["adcode"] == "500000"].itertuples():
+        label = {
+            "stock_difference": "存量差法 / stock difference",
+            "gain_loss": "增减法 / gain-loss",
+        }[row.method]
+        if math.isnan(row.co2_t_per_yr):
+            click.echo(f"  {label}: {row.note}")
+            continue
+        click.echo(
+            f"  {label}: {row.co2_t_per_yr:,.0f} t CO₂/yr "
+            f"(90 %: {row.co2_t_per_yr_p05:,.0f} – {row.co2_t_per_yr_p95:,.0f}, "
+            f"±{row.interval_pct:.0f} %; IPCC approach 1: "
+            f"{row.co2_t_per_yr_ipcc_low:,.0f} – {row.co2_t_per_yr_ipcc_high:,.0f})"
+        )
+        top = drivers[drivers["method"] == row.method]
+        if len(top):
+            words = "; ".join(
+                f"{d.zh} / {d.en} {d.variance_share:.0%}" for d in top.itertuples()
+            )
+            click.echo(
+                f"    不确定性主要来源 / main drivers of the uncertainty: {words}"
+            )
+        click.echo(
+            f"    另一种根系读法 / other reading of roots: "
+            f"{row.co2_t_per_yr_other_roots:,.0f} t CO₂/yr"
+        )
     click.echo(f"已写出 / Written: {out}")
 
 
