@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
+from forestsink.forest_sink import forest_sink_tables
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
@@ -294,6 +295,35 @@ def headline(progress_tables, carbon_table, coverage, inventory=None) -> list[di
                 "detail": _resource_detail(r.target_id, inventory)
                 if resource
                 else None,
+            }
+        )
+    sink = (inventory or {}).get("sink")
+    if sink:
+        y0, y1 = sink["years"]
+        rows.append(
+            {
+                "target_id": "forest_sink_co2",
+                "name_zh": f"全森林碳汇（存量差法，{y0}–{y1}）",
+                "name_en": f"Forest carbon sink, whole forest (stock difference, "
+                f"{y0}–{y1})",
+                "unit": "t CO₂/yr",
+                "target": None,
+                "done": sink["co2"],
+                "pct": None,
+                "low": sink["low"],
+                "high": sink["high"],
+                "status": "forest_sink",
+                "detail": "不确定性主要来源 / main sources of uncertainty: "
+                + "、".join(sink["drivers"])
+                + " ("
+                + ", ".join(sink["drivers_en"])
+                + ")",
+                "note": "两期森林资源一张图的碳储量之差（IPCC 2006 式 2.8），正值为从"
+                "大气移除；竹林与特灌林无来源参数未计入 / the change of the whole "
+                "forest's carbon stock between two inventories (IPCC 2006 Eq. 2.8), "
+                "positive = removal; bamboo and state-specified shrub not counted "
+                "(no sourced per-area value). 90 % interval: Monte Carlo over every "
+                "input. " + sink["note"],
             }
         )
     city_c = carbon_table.set_index("adcode").loc["500000"]
@@ -686,7 +716,7 @@ def build_report(
         store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
     )
     inventory_inputs = _inventory_inputs(
-        store, inventory, as_of=as_of, coverage=coverage
+        store, inventory, as_of=as_of, coverage=coverage, draws=draws
     )
     inputs = ReportInputs(
         progress=progress,
@@ -701,7 +731,9 @@ def build_report(
     return write_report(inputs, out)
 
 
-def _inventory_inputs(store, stats: dict, *, as_of=None, coverage=None) -> dict | None:
+def _inventory_inputs(
+    store, stats: dict, *, as_of=None, coverage=None, draws: int = 10_000
+) -> dict | None:
     """Return the report's forest-resource figures: statistics and change.
 
     The change is from the year before the plan to the last plan year the
@@ -761,9 +793,43 @@ def _inventory_inputs(store, stats: dict, *, as_of=None, coverage=None) -> dict 
                 "note",
             ]
         ]
+    sink = None
+    if change is not None:
+        sink = _sink_summary(store, pair, as_of=as_of, draws=draws)
     return {
         "stats": stats,
         "change": change,
         "reconcile": reconciled,
         "crosscheck": crosschecked,
+        "sink": sink,
+    }
+
+
+def _sink_summary(store, pair, *, as_of=None, draws: int = 10_000) -> dict:
+    """Return the city's whole-forest sink (stock difference) and its drivers."""
+    tables = forest_sink_tables(
+        store,
+        year_from=pair[0],
+        year_to=pair[1],
+        method="stock-difference",
+        as_of=as_of,
+        draws=draws,
+    ).tables
+    sink = tables["sink"]
+    city = sink[(sink["adcode"] == "500000")].iloc[0]
+    drivers = tables["drivers"]
+    if "method" in drivers:
+        drivers = drivers[drivers["method"] == city["method"]]
+    return {
+        "years": pair,
+        "co2": _clean(city["co2_t_per_yr"]),
+        "low": _clean(city["co2_t_per_yr_p05"]),
+        "high": _clean(city["co2_t_per_yr_p95"]),
+        "note": str(city["note"]),
+        "drivers": [
+            f"{r.zh} {r.variance_share:.0%}" for r in drivers.head(3).itertuples()
+        ],
+        "drivers_en": [
+            f"{r.en} {r.variance_share:.0%}" for r in drivers.head(3).itertuples()
+        ],
     }
