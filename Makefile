@@ -78,6 +78,8 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink progress --store $(DEMO_STORE) --out maps/progress.xlsx
 	$(BIN)/forestsink progress --store $(DEMO_STORE) --by unit --out maps/progress-units.csv
 	$(BIN)/forestsink carbon --store $(DEMO_STORE) --out maps/carbon.xlsx
+	$(BIN)/forestsink carbon --store $(DEMO_STORE) --method project-increment \
+	    --out maps/project-increment.xlsx
 	$(BIN)/forestsink coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
 	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --product clcd --out maps/coverage.xlsx
 	$(BIN)/forestsink coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
@@ -88,7 +90,7 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink map --what progress --store $(DEMO_STORE) --out maps/progress.png
 	$(BIN)/forestsink map --what carbon --store $(DEMO_STORE) --out maps/carbon.pdf
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/: report.html (the officials' report, opens offline), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
+	@echo "Demo written under maps/: report.html (the officials' report, opens offline), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, carbon.xlsx (the whole forest's sink), project-increment.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

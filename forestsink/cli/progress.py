@@ -206,11 +206,12 @@ def progress_cmd(
 )
 @click.option(
     "--method",
-    type=click.Choice(["stock-difference", "gain-loss", "both"]),
+    type=click.Choice(["stock-difference", "gain-loss", "both", "project-increment"]),
     default="both",
     show_default=True,
     help="全森林碳汇方法 / Whole-forest sink route: stock difference (IPCC Eq. "
-    "2.8), gain-loss (needs GR/CR rows in --params) or both.",
+    "2.8), gain-loss (needs GR/CR rows in --params) or both; project-increment "
+    "reports the projects' increment CO₂ even when inventory years are held.",
 )
 @click.option(
     "--area-error",
@@ -275,7 +276,11 @@ def carbon_cmd(
         years = opened.inventory_years(as_of=as_of)
     except (AttributeError, ForestsinkError):
         years = []
-    chosen = choose_years(years, year_from, year_to)
+    chosen = (
+        None
+        if method == "project-increment"
+        else choose_years(years, year_from, year_to)
+    )
     if chosen is not None:
         _sink(
             opened,
@@ -336,8 +341,10 @@ def carbon_cmd(
             "no growth-table row, or bamboo)"
         )
     click.echo(
-        "  非森林碳汇：全市碳汇需森林资源一张图 / not the forest carbon sink: "
-        "that needs the forest-resource layers"
+        "  非森林碳汇（全市碳汇由两期森林资源一张图计算：forestsink carbon 不加 "
+        "--method project-increment）/ not the forest carbon sink (computed from "
+        "two forest-resource inventories: forestsink carbon without --method "
+        "project-increment)"
     )
     click.echo(f"已写出 / Written: {out}")
 

@@ -342,9 +342,10 @@ def headline(progress_tables, carbon_table, coverage, inventory=None) -> list[di
             "status": "project_increment" if estimable else "not_estimable",
             "note": (
                 f"方法 method: {city_c['method']}; 不可估算面积 area not estimable "
-                f"{city_c['area_not_estimable_mu']:,.0f} 亩 mu. 非森林碳汇：全市碳汇需"
-                "森林资源一张图 / not the forest carbon sink, which needs the "
-                "forest-resource layers. 90 % interval: conversion parameters only"
+                f"{city_c['area_not_estimable_mu']:,.0f} 亩 mu. 非森林碳汇（全市碳汇"
+                "由两期森林资源一张图计算）/ not the forest carbon sink (computed "
+                "from two forest-resource inventories). 90 % interval: conversion "
+                "parameters only"
             ),
         }
     )
