@@ -1,0 +1,728 @@
+"""Stratified random sample design on land-cover rasters (two windowed passes).
+
+Strata
+------
+One map: ``forest`` / ``non_forest``; two maps (years 1 and 2 on one pixel
+grid): ``stable_forest`` / ``gain`` / ``loss`` / ``stable_non_forest``. What
+counts as forest is the class table's (``forest`` and ``shrub_forest``, as
+for coverage); every other listed class, water included, is non-forest; no
+data, ``excluded`` classes and codes the table does not list are never
+sampled. With zones (districts or a polygon file) each class is crossed with
+each zone, a pixel belonging to the zone that holds its centre; pixels in no
+zone are not sampled.
+
+How the points are drawn (memory bounded by the window, not the raster)
+----------------------------------------------------------------------
+1. **Count.** The rasters are read in full-width row bands (about 2²⁰
+   pixels, a multiple of :data:`CELL_ROWS` rows); each pixel's stratum is
+   found and the pixels of each stratum are counted per *cell* of
+   :data:`CELL_ROWS` × :data:`CELL_COLS` pixels (kept sparse: only
+   non-empty (cell, stratum) pairs). A stratum's mapped area is the sum over
+   its cells of count × the ellipsoidal area of the cell's centre pixel
+   (:class:`forestsink.coverage.PixelAreaModel`, the coverage module's pixel
+   areas; relative error below 1e-4 per cell, far less in sums).
+2. **Draw.** For stratum *h* with ``N_h`` pixels, ``n_h`` distinct ranks are
+   drawn uniformly from ``0 … N_h − 1`` (``numpy.random.default_rng(seed)``,
+   strata in order: the same seed gives the same sample). The pixels of a
+   stratum are ranked by cell, then row-major inside the cell, so a rank
+   names a cell and an offset in it.
+3. **Locate.** Only the cells that hold a drawn point are read again
+   (64 × 256 pixels each) and the offset-th pixel of the stratum in the cell
+   is the point: its centre in the raster CRS (``x, y``) and in CGCS2000
+   longitude/latitude (EPSG:4490, within centimetres of WGS84, as KML
+   needs).
+
+Every pixel of a stratum has the same chance, so the design is a stratified
+random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
+:func:`forestsink.sampling.estimators.estimate_areas`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forestsink.coverage import (
+    ClassScheme,
+    PixelAreaModel,
+    RasterInfo,
+    inspect_raster,
+    raster_read_error,
+    read_class_scheme,
+    read_zones,
+)
+from forestsink.errors import SamplingError
+from forestsink.sampling.estimators import sample_size_eq13
+from forestsink.units import MU_PER_HA
+
+__all__ = [
+    "ALLOCATIONS",
+    "CELL_COLS",
+    "CELL_ROWS",
+    "CHANGE_CLASSES",
+    "FOREST_CLASSES",
+    "Design",
+    "allocate",
+    "design_sample",
+    "read_expected_accuracy",
+]
+
+FOREST_CLASSES: tuple[str, ...] = ("forest", "non_forest")
+"""Stratum classes of one map."""
+
+CHANGE_CLASSES: tuple[str, ...] = ("stable_forest", "gain", "loss", "stable_non_forest")
+"""Stratum classes of two maps (year 1 → year 2)."""
+
+ALLOCATIONS: tuple[str, ...] = ("proportional", "equal", "neyman")
+
+#: Rows and columns of a counting cell (the unit read again in pass 2).
+CELL_ROWS = 64
+CELL_COLS = 256
+
+_FOREST_KINDS = ("forest", "shrub_forest")
+
+
+@dataclass(frozen=True)
+class Design:
+    """A drawn sample and its strata.
+
+    Attributes
+    ----------
+    points : pandas.DataFrame
+        ``point_id, stratum, map_class, lon, lat, x, y, adcode, row, col,
+        map_code[, map_code2]``: pixel centres; ``x, y`` in the raster CRS,
+        ``lon, lat`` in EPSG:4490 (degrees); ``adcode`` the zone id (the
+        district's adcode with ``--zones districts``; without zones, the
+        district holding the point, or empty).
+    strata : pandas.DataFrame
+        ``stratum, map_class, adcode, n_pixels, pixel_area_ha, area_ha,
+        area_mu, weight, n_points``: mapped area on the ellipsoid of the
+        raster's geodetic CRS, in ha and mu.
+    crs : pyproj.CRS
+        The raster CRS of ``x, y``.
+    meta : dict
+        Parameters and figures of the design (for ``design.json``).
+    """
+
+    points: pd.DataFrame
+    strata: pd.DataFrame
+    crs: object
+    meta: dict
+
+
+# --------------------------------------------------------------------------
+# allocation
+# --------------------------------------------------------------------------
+
+
+def _round_to(raw: np.ndarray, total: int) -> np.ndarray:
+    """Integers summing to *total*, by largest remainder."""
+    base = np.floor(raw).astype(np.int64)
+    short = int(total - base.sum())
+    if short > 0:
+        order = np.argsort(-(raw - base), kind="stable")
+        base[order[:short]] += 1
+    return base
+
+
+def allocate(
+    area_ha: Sequence[float],
+    n_pixels: Sequence[int],
+    *,
+    n: int,
+    allocation: str = "proportional",
+    users_accuracy: Sequence[float] | None = None,
+    min_per_stratum: int = 0,
+) -> np.ndarray:
+    """Share *n* points among strata.
+
+    Parameters
+    ----------
+    area_ha : sequence of float
+        Mapped area of each stratum (ha).
+    n_pixels : sequence of int
+        Pixels of each stratum (a stratum never gets more points than pixels).
+    n : int
+        Points in all.
+    allocation : str, optional (default: "proportional")
+        ``proportional`` (n_h ∝ area), ``equal`` (n / H each) or ``neyman``
+        (n_h ∝ area × √(U_h (1 − U_h)), U_h the expected user's accuracy;
+        Cochran 1977 eq. 5.26).
+    users_accuracy : sequence of float, optional (default: None)
+        Expected user's accuracy per stratum (``neyman`` only).
+    min_per_stratum : int, optional (default: 0)
+        Every stratum gets at least this many points (or all its pixels); the
+        others share what is left in the same way. When ``H × min`` exceeds
+        *n*, every stratum gets the minimum and the total exceeds *n*.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Examples
+    --------
+    >>> allocate([20.0, 30.0, 950.0], [10**6] * 3, n=100, min_per_stratum=10).tolist()
+    [10, 10, 80]
+    """
+    area = np.asarray(area_ha, dtype=float)
+    cap = np.asarray(n_pixels, dtype=np.int64)
+    if allocation == "neyman":
+        if users_accuracy is None:
+            raise SamplingError(
+                "Neyman 分配需要预期用户精度 / neyman needs --expected-ua."
+            )
+        u = np.asarray(users_accuracy, dtype=float)
+        score = area * np.sqrt(u * (1.0 - u))
+    elif allocation == "equal":
+        score = np.ones_like(area)
+    elif allocation == "proportional":
+        score = area.copy()
+    else:
+        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
+    floor = np.minimum(min_per_stratum, cap)
+    fixed = np.zeros(len(area), dtype=bool)
+    out = np.zeros(len(area), dtype=np.int64)
+    while True:
+        free = ~fixed
+        if not free.any():
+            break
+        left = n - int(out[fixed].sum())
+        weights = score[free]
+        total = float(weights.sum())
+        raw = left * weights / total if left > 0 and total > 0 else 0.0 * weights
+        out[free] = _round_to(raw, max(left, 0))
+        bad = free & ((out < floor) | (out > cap))
+        if not bad.any():
+            break
+        out[bad] = np.clip(out[bad], floor[bad], cap[bad])
+        fixed |= bad
+    return np.minimum(out, cap)
+
+
+def read_expected_accuracy(path: str | Path | None) -> dict[str, float]:
+    """Return expected user's accuracy per class (0–1).
+
+    *path* (CSV/XLSX/JSON with ``class, users_accuracy``) overrides the
+    shipped defaults (``data/sampling_expected_accuracy.csv``: the guesses of
+    Olofsson et al. 2014, section 5.1.1).
+    """
+    from forestsink.io import read_table
+    from forestsink.reference import data_dir
+
+    out: dict[str, float] = {}
+    sources = [data_dir() / "sampling_expected_accuracy.csv"]
+    if path is not None:
+        sources.append(Path(path))
+    for source in sources:
+        table = read_table(source, dtype=str)
+        table.columns = [str(c).strip().lower() for c in table.columns]
+        if not {"class", "users_accuracy"} <= set(table.columns):
+            raise SamplingError(
+                f"{source}：需要 class 与 users_accuracy 列。 / {source}: needs "
+                "columns class and users_accuracy (0–1)."
+            )
+        for i, (name, value) in enumerate(
+            zip(table["class"], table["users_accuracy"], strict=True)
+        ):
+            try:
+                u = float(value)
+            except ValueError:
+                u = math.nan
+            if not 0.0 < u < 1.0:
+                raise SamplingError(
+                    f"{source}：第 {i + 2} 行 users_accuracy {value!r} 不在 0 与 1 "
+                    f"之间。 / {source}: row {i + 2}: users_accuracy {value!r} is not "
+                    "between 0 and 1 (exclusive)."
+                )
+            out[str(name).strip()] = u
+    return out
+
+
+# --------------------------------------------------------------------------
+# strata of a window
+# --------------------------------------------------------------------------
+
+
+def _class_lut(info: RasterInfo, scheme: ClassScheme) -> np.ndarray:
+    """Raster value -> 0 forest, 1 non-forest, 2 not sampled (uint8)."""
+    index = scheme.lut(info.nodata, max_code=info.max_code)
+    kinds = scheme.kinds()
+    per_class = np.where(
+        np.isin(kinds, _FOREST_KINDS), 0, np.where(kinds == "excluded", 2, 1)
+    ).astype(np.uint8)
+    return per_class[index]
+
+
+class _Layout:
+    """Rasters, class tables and zones: the stratum of any window."""
+
+    def __init__(self, infos, scheme, zones) -> None:
+        from affine import Affine
+
+        self.infos = infos
+        self.grid = infos[0].grid
+        self.luts = [_class_lut(info, scheme) for info in infos]
+        self.offsets = [info.grid.offset_in(self.grid) for info in infos]
+        self.classes = FOREST_CLASSES if len(infos) == 1 else CHANGE_CLASSES
+        k = len(self.classes)
+        if len(infos) == 1:
+            self.combine = np.array([0, 1, -1], dtype=np.int32)
+        else:  # index c1 * 3 + c2 (0 forest, 1 non-forest, 2 not sampled)
+            self.combine = np.array([0, 2, -1, 1, 3, -1, -1, -1, -1], dtype=np.int32)
+        self.zone_ids: list[str] = []
+        self.zone_geoms = None
+        if zones is not None:
+            self.zone_ids, self.zone_geoms = zones
+            import shapely
+
+            self.zone_bounds = shapely.bounds(self.zone_geoms)
+        self.n_strata = k * max(1, len(self.zone_ids))
+        self._affine = Affine
+        self.srcs = None
+
+    def open(self) -> None:
+        import rasterio
+        from rasterio.errors import NotGeoreferencedWarning, RasterioError
+
+        srcs = []
+        for info in self.infos:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    srcs.append(rasterio.open(info.path))
+            except RasterioError as err:
+                raise raster_read_error(info.path, err) from err
+        self.srcs = srcs
+
+    def close(self) -> None:
+        for src in self.srcs or []:
+            src.close()
+        self.srcs = None
+
+    def read(self, i: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
+        """Raster *i*'s values on rows/cols of the first raster's grid."""
+        from rasterio.errors import RasterioError
+        from rasterio.windows import Window
+
+        src, info = self.srcs[i], self.infos[i]
+        dr, dc = self.offsets[i]
+        r, c = r0 - dr, c0 - dc
+        inside = r >= 0 and c >= 0 and r + h <= src.height and c + w <= src.width
+        fill = 0 if info.nodata is None else int(info.nodata)
+        try:
+            if inside:
+                return src.read(info.band, window=Window(c, r, w, h))
+            return src.read(
+                info.band, window=Window(c, r, w, h), boundless=True, fill_value=fill
+            )
+        except RasterioError as err:
+            raise raster_read_error(info.path, err) from err
+
+    def classes_of(self, r0: int, c0: int, h: int, w: int):
+        """Return (stratum index or −1, raw codes per raster) for a window."""
+        codes = [self.read(i, r0, c0, h, w) for i in range(len(self.infos))]
+        c = np.minimum(self.luts[0][codes[0]], 2).astype(np.int32)
+        if len(codes) == 2:
+            c = c * 3 + np.minimum(self.luts[1][codes[1]], 2)
+        cls = self.combine[c]
+        if self.zone_geoms is None:
+            return cls, codes
+        zone = self._zones(r0, c0, h, w)
+        k = len(self.classes)
+        stratum = np.where((zone > 0) & (cls >= 0), (zone - 1) * k + cls, -1)
+        return stratum.astype(np.int32), codes
+
+    def _zones(self, r0, c0, h, w) -> np.ndarray:
+        from rasterio.features import rasterize
+
+        t = self.grid.transform @ self._affine.translation(c0, r0)
+        xs = (t.c, t.c + t.a * w)
+        ys = (t.f, t.f + t.e * h)
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        b = self.zone_bounds
+        near = np.flatnonzero(
+            (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
+        )
+        if len(near) == 0:
+            return np.zeros((h, w), dtype=np.int32)
+        return rasterize(
+            [(self.zone_geoms[i], int(i) + 1) for i in near],
+            out_shape=(h, w),
+            transform=t,
+            fill=0,
+            dtype="int32",
+        )
+
+
+def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
+    """Zone ids and polygons (densified, in the grid's CRS)."""
+    import geopandas as gpd
+    import shapely
+
+    zs = read_zones(zones)
+    geoms = zs.geoms
+    if zs.kind == "districts":
+        ids = geoms["adcode"].astype(str).tolist()
+    else:
+        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"].astype(str).tolist()
+    series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
+    if series.crs is None:
+        raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
+    if series.crs != grid.crs:
+        step = 0.01 if series.crs.is_geographic else 1000.0
+        series = gpd.GeoSeries(
+            shapely.segmentize(series.values, step), crs=series.crs
+        ).to_crs(grid.crs)
+    return ids, np.asarray(series.values, dtype=object)
+
+
+# --------------------------------------------------------------------------
+# the two passes
+# --------------------------------------------------------------------------
+
+
+def _bands(grid, window_pixels: int):
+    rows = max(
+        CELL_ROWS, (window_pixels // max(grid.width, 1)) // CELL_ROWS * CELL_ROWS
+    )
+    for r0 in range(0, grid.height, rows):
+        yield r0, min(grid.height, r0 + rows)
+
+
+def _count(layout: _Layout, window_pixels: int, tick) -> tuple:
+    """Pass 1: sparse (cell, stratum, count) triplets and stratum areas (m²)."""
+    grid = layout.grid
+    width = grid.width
+    ncb = -(-width // CELL_COLS)
+    areas = PixelAreaModel.build(grid)
+    cell_col = (np.arange(width) // CELL_COLS).astype(np.int64)
+    area_m2 = np.zeros(layout.n_strata)
+    cells, strata, counts = [], [], []
+    bands = list(_bands(grid, window_pixels))
+    for done, (r0, r1) in enumerate(bands):
+        h = r1 - r0
+        stratum, _codes = layout.classes_of(r0, 0, h, width)
+        nrb = -(-h // CELL_ROWS)
+        local = (np.arange(h) // CELL_ROWS)[:, None] * ncb + cell_col[None, :]
+        ok = stratum >= 0
+        n_cells = nrb * ncb
+        key = stratum[ok].astype(np.int64) * n_cells + local[ok]
+        table = np.bincount(key, minlength=layout.n_strata * n_cells).reshape(
+            layout.n_strata, n_cells
+        )
+        # ellipsoidal area at each cell's centre pixel
+        rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
+        cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
+        cell_area = areas(rr[:, None], cc[None, :]).ravel()
+        area_m2 += table @ cell_area
+        s_idx, c_idx = np.nonzero(table)
+        cells.append(c_idx + (r0 // CELL_ROWS) * ncb)
+        strata.append(s_idx)
+        counts.append(table[s_idx, c_idx])
+        if tick:
+            tick(done + 1, len(bands))
+    cell = np.concatenate(cells).astype(np.int64)
+    stratum = np.concatenate(strata).astype(np.int64)
+    count = np.concatenate(counts).astype(np.int64)
+    order = np.lexsort((cell, stratum))
+    return cell[order], stratum[order], count[order], area_m2, len(bands)
+
+
+def _distinct(rng: np.random.Generator, population: int, k: int) -> np.ndarray:
+    """*k* distinct integers drawn uniformly from ``0 … population − 1``."""
+    if k >= population:
+        return np.arange(population, dtype=np.int64)
+    if k > population // 4:
+        return np.sort(rng.choice(population, size=k, replace=False))
+    picked = np.unique(rng.integers(0, population, size=k))
+    while len(picked) < k:
+        more = rng.integers(0, population, size=k - len(picked))
+        picked = np.unique(np.concatenate([picked, more]))
+    return picked
+
+
+def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
+    """Draw ranks per stratum and find their pixels (pass 2)."""
+    rng = np.random.default_rng(seed)
+    ncb = -(-layout.grid.width // CELL_COLS)
+    starts = np.searchsorted(stratum, np.arange(layout.n_strata))
+    ends = np.searchsorted(stratum, np.arange(layout.n_strata), side="right")
+    want_cell, want_stratum, want_offset = [], [], []
+    for s in range(layout.n_strata):
+        if n_h[s] == 0:
+            continue
+        c = count[starts[s] : ends[s]]
+        cum = np.cumsum(c)
+        ranks = _distinct(rng, int(cum[-1]), int(n_h[s]))
+        where = np.searchsorted(cum, ranks, side="right")
+        want_cell.append(cell[starts[s] : ends[s]][where])
+        want_stratum.append(np.full(len(ranks), s))
+        want_offset.append(ranks - (cum[where] - c[where]))
+    if not want_cell:
+        return pd.DataFrame(columns=["stratum_index", "row", "col"])
+    w_cell = np.concatenate(want_cell)
+    w_stratum = np.concatenate(want_stratum)
+    w_offset = np.concatenate(want_offset)
+    order = np.lexsort((w_offset, w_stratum, w_cell))
+    rows = np.empty(len(order), dtype=np.int64)
+    cols = np.empty(len(order), dtype=np.int64)
+    codes = np.zeros((len(order), len(layout.infos)), dtype=np.int64)
+    grid = layout.grid
+    i = 0
+    while i < len(order):
+        j = i
+        the_cell = w_cell[order[i]]
+        while j < len(order) and w_cell[order[j]] == the_cell:
+            j += 1
+        r0 = int(the_cell // ncb) * CELL_ROWS
+        c0 = int(the_cell % ncb) * CELL_COLS
+        h = min(CELL_ROWS, grid.height - r0)
+        w = min(CELL_COLS, grid.width - c0)
+        found, raw = layout.classes_of(r0, c0, h, w)
+        flat = found.ravel()
+        for k in order[i:j]:
+            members = np.flatnonzero(flat == w_stratum[k])
+            if w_offset[k] >= len(members):  # pass 1 and 2 must agree
+                raise SamplingError(
+                    f"internal: cell {the_cell} holds {len(members)} pixels of "
+                    f"stratum {w_stratum[k]} on the second read, fewer than the "
+                    "first; is the raster being rewritten?"
+                )
+            pos = members[w_offset[k]]
+            rows[k], cols[k] = r0 + pos // w, c0 + pos % w
+            codes[k] = [int(a.ravel()[pos]) for a in raw]
+        i = j
+    out = pd.DataFrame({"stratum_index": w_stratum, "row": rows, "col": cols})
+    for n_raster in range(len(layout.infos)):
+        out[f"code{n_raster}"] = codes[:, n_raster]
+    # strata in order, each in the order drawn (ranks ascending)
+    return out.sort_values(["stratum_index", "row", "col"], kind="stable")
+
+
+def design_sample(
+    maps: Sequence[str | Path],
+    *,
+    product: str = "clcd",
+    classes: str | Path | None = None,
+    zones: str | None = None,
+    n: int | None = None,
+    target_se: float | None = None,
+    min_per_stratum: int = 10,
+    allocation: str = "proportional",
+    expected_ua: str | Path | None = None,
+    seed: int = 2014,
+    crs=None,
+    window_pixels: int = 1 << 20,
+    progress: Callable[[int, int], None] | None = None,
+) -> Design:
+    """Stratify one or two land-cover maps and draw a stratified random sample.
+
+    Parameters
+    ----------
+    maps : sequence of str or Path
+        One raster (strata forest / non-forest) or two on one pixel grid,
+        year 1 then year 2 (stable forest / gain / loss / stable non-forest).
+    product : str, optional (default: "clcd")
+        Class preset: clcd, worldcover, globeland30, custom (with *classes*).
+    classes : str or Path, optional (default: None)
+        Class table overriding the preset (as for ``forestsink coverage``).
+    zones : str, optional (default: None)
+        ``districts``, ``units`` or a polygon file: cross the classes with the
+        zones; pixels outside every zone are not sampled.
+    n : int, optional (default: None)
+        Points in all. Give *n* or *target_se*.
+    target_se : float, optional (default: None)
+        Target standard error of overall accuracy (fraction); n from Olofsson
+        et al. 2014 eq. 13, ``n = (Σ W_h S_h / S(Ô))²``, ``S_h = √(U_h(1−U_h))``.
+    min_per_stratum : int, optional (default: 10)
+        Fewest points per stratum (or all its pixels).
+    allocation : str, optional (default: "proportional")
+        proportional, equal or neyman (see :func:`allocate`).
+    expected_ua : str or Path, optional (default: None)
+        Expected user's accuracy per class (eq. 13 and neyman).
+    seed : int, optional (default: 2014)
+        Seed of the draw.
+    crs : optional (default: None)
+        CRS of rasters that carry none.
+    window_pixels : int, optional (default: 2**20)
+        Pixels per band of the counting pass.
+    progress : callable, optional (default: None)
+        ``progress(done, total)`` after each band.
+
+    Returns
+    -------
+    Design
+        Areas in ha and mu on the ellipsoid of the raster's geodetic CRS.
+    """
+    if (n is None) == (target_se is None):
+        raise SamplingError(
+            "请给出 --n 或 --target-se 之一 / give either --n (points) or "
+            "--target-se (standard error of overall accuracy), not both."
+        )
+    if len(maps) not in (1, 2):
+        raise SamplingError("one or two maps / 一个或两个栅格")
+    if allocation not in ALLOCATIONS:
+        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
+    scheme = read_class_scheme(product, classes)
+    infos = [inspect_raster(m, crs=crs) for m in maps]
+    zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
+    layout = _Layout(infos, scheme, zone_polys)
+    users = read_expected_accuracy(expected_ua)
+    missing = [c for c in layout.classes if c not in users]
+    if missing and (target_se is not None or allocation == "neyman"):
+        raise SamplingError(
+            f"预期用户精度缺少类别 {missing} / expected user's accuracy missing for "
+            f"{missing}; add rows class, users_accuracy to --expected-ua."
+        )
+    layout.open()
+    try:
+        cell, stratum, count, area_m2, n_bands = _count(layout, window_pixels, progress)
+        n_pixels = np.bincount(stratum, weights=count, minlength=layout.n_strata)
+        n_pixels = n_pixels.astype(np.int64)
+        keep = n_pixels > 0
+        if not keep.any():
+            raise SamplingError(
+                "栅格在分区内没有可抽样的像元 / the map(s) hold no pixel that can be "
+                "sampled (all no data, excluded classes, or outside the zones)."
+            )
+        k = len(layout.classes)
+        class_of = np.array([layout.classes[i % k] for i in range(layout.n_strata)])
+        u = np.array([users.get(c, 0.9) for c in class_of])
+        area_ha = area_m2 / 1e4
+        eq13 = None
+        if target_se is not None:
+            eq13 = sample_size_eq13(area_ha[keep], u[keep], target_se)
+            n = eq13
+        n_h = np.zeros(layout.n_strata, dtype=np.int64)
+        n_h[keep] = allocate(
+            area_ha[keep],
+            n_pixels[keep],
+            n=int(n),
+            allocation=allocation,
+            users_accuracy=u[keep],
+            min_per_stratum=min_per_stratum,
+        )
+        found = _locate(layout, cell, stratum, count, n_h, seed)
+    finally:
+        layout.close()
+    return _assemble(
+        layout,
+        found,
+        n_pixels=n_pixels,
+        area_ha=area_ha,
+        n_h=n_h,
+        meta={
+            "maps": [str(m) for m in maps],
+            "product": scheme.product,
+            "classes_file": None if classes is None else str(classes),
+            "zones": zones,
+            "n_requested": n,
+            "target_se": target_se,
+            "n_eq13": eq13,
+            "allocation": allocation,
+            "min_per_stratum": min_per_stratum,
+            "seed": seed,
+            "crs": layout.grid.crs.to_string(),
+            "grid": layout.grid.describe(),
+            "bands_read": n_bands,
+        },
+    )
+
+
+def _assemble(layout, found, *, n_pixels, area_ha, n_h, meta) -> Design:
+    from pyproj import CRS, Transformer
+
+    k = len(layout.classes)
+    zone_of = [
+        layout.zone_ids[i // k] if layout.zone_ids else ""
+        for i in range(layout.n_strata)
+    ]
+    class_of = [layout.classes[i % k] for i in range(layout.n_strata)]
+    names = [f"{z}_{c}" if z else c for z, c in zip(zone_of, class_of, strict=True)]
+    keep = np.flatnonzero(n_pixels > 0)
+    strata = pd.DataFrame(
+        {
+            "stratum": [names[i] for i in keep],
+            "map_class": [class_of[i] for i in keep],
+            "adcode": [zone_of[i] for i in keep],
+            "n_pixels": n_pixels[keep],
+            "pixel_area_ha": area_ha[keep] / n_pixels[keep],
+            "area_ha": area_ha[keep],
+            "area_mu": area_ha[keep] * MU_PER_HA,
+            "weight": area_ha[keep] / area_ha[keep].sum(),
+            "n_points": n_h[keep],
+        }
+    )
+    if not layout.zone_ids:
+        strata = strata.drop(columns="adcode")
+    grid = layout.grid
+    t = grid.transform
+    x = (
+        t.c
+        + t.a * (found["col"].to_numpy() + 0.5)
+        + t.b * (found["row"].to_numpy() + 0.5)
+    )
+    y = (
+        t.f
+        + t.d * (found["col"].to_numpy() + 0.5)
+        + t.e * (found["row"].to_numpy() + 0.5)
+    )
+    to_ll = Transformer.from_crs(grid.crs, CRS.from_epsg(4490), always_xy=True)
+    lon, lat = to_ll.transform(x, y)
+    s = found["stratum_index"].to_numpy()
+    points = pd.DataFrame(
+        {
+            "point_id": [f"P{i + 1:05d}" for i in range(len(found))],
+            "stratum": [names[i] for i in s],
+            "map_class": [class_of[i] for i in s],
+            "lon": np.round(lon, 7),
+            "lat": np.round(lat, 7),
+            "x": x,
+            "y": y,
+            "adcode": [zone_of[i] for i in s],
+            "row": found["row"].to_numpy(),
+            "col": found["col"].to_numpy(),
+            "map_code": found["code0"].to_numpy(),
+        }
+    )
+    if len(layout.infos) == 2:
+        points["map_code2"] = found["code1"].to_numpy()
+    if not layout.zone_ids:
+        points["adcode"] = _district_of(lon, lat)
+    meta = {
+        **meta,
+        "cells_reread": len(
+            set(
+                zip(
+                    found["row"] // CELL_ROWS,
+                    found["col"] // CELL_COLS,
+                    strict=True,
+                )
+            )
+        ),
+        "n_points": len(points),
+        "total_area_ha": float(area_ha.sum()),
+        "strata_classes": list(layout.classes),
+    }
+    return Design(points=points, strata=strata, crs=grid.crs, meta=meta)
+
+
+def _district_of(lon, lat) -> list[str]:
+    """Return the adcode of the district holding each point (EPSG:4490), or ''."""
+    import geopandas as gpd
+
+    from forestsink.reference import read_districts
+
+    d = read_districts()
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4490"
+    ).to_crs(d.crs)
+    hit = gpd.sjoin(pts, d[["adcode", "geometry"]], how="left", predicate="within")
+    hit = hit[~hit.index.duplicated(keep="first")]
+    return hit["adcode"].fillna("").astype(str).tolist()
