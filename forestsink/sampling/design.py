@@ -40,6 +40,7 @@ random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -260,33 +261,48 @@ def _class_lut(info: RasterInfo, scheme: ClassScheme) -> np.ndarray:
 
 
 class _Layout:
-    """Rasters, class tables and zones: the stratum of any window."""
+    """Rasters, class tables and zones: the stratum of any window.
+
+    A window's strata come back as ``uint16``/``int32`` indices, with
+    :attr:`n_strata` for pixels that are not sampled (no data, excluded,
+    outside every zone).
+    """
 
     def __init__(self, infos, scheme, zones) -> None:
+        import shapely
         from affine import Affine
 
         self.infos = infos
         self.grid = infos[0].grid
-        self.luts = [_class_lut(info, scheme) for info in infos]
+        # raster value -> 0 forest, 1 non-forest, 2 not sampled
+        self.luts = [np.minimum(_class_lut(info, scheme), 2) for info in infos]
         self.offsets = [info.grid.offset_in(self.grid) for info in infos]
         self.classes = FOREST_CLASSES if len(infos) == 1 else CHANGE_CLASSES
         k = len(self.classes)
-        if len(infos) == 1:
-            self.combine = np.array([0, 1, -1], dtype=np.int32)
-        else:  # index c1 * 3 + c2 (0 forest, 1 non-forest, 2 not sampled)
-            self.combine = np.array([0, 2, -1, 1, 3, -1, -1, -1, -1], dtype=np.int32)
         self.zone_ids: list[str] = []
         self.zone_geoms = None
         if zones is not None:
             self.zone_ids, self.zone_geoms = zones
-            import shapely
-
             self.zone_bounds = shapely.bounds(self.zone_geoms)
         self.n_strata = k * max(1, len(self.zone_ids))
+        none = self.n_strata
+        if len(infos) == 1:
+            combine = np.array([0, 1, k], dtype=np.int32)
+        else:  # index c1 * 3 + c2: stable forest, gain, loss, stable non-forest
+            combine = np.array([0, 2, k, 1, 3, k, k, k, k], dtype=np.int32)
+        if zones is None:
+            self.combine = np.where(combine == k, none, combine).astype(np.uint16)
+            self.zone_lut = None
+        else:
+            self.combine = combine.astype(np.uint8)
+            n_zones = len(self.zone_ids)
+            lut = np.full((n_zones + 1, k + 1), none, dtype=np.int32)
+            lut[1:, :k] = np.arange(n_zones)[:, None] * k + np.arange(k)[None, :]
+            self.zone_lut = lut.ravel()
         self._affine = Affine
-        self.srcs = None
 
-    def open(self) -> None:
+    def open(self) -> list:
+        """Open every raster (one set per thread)."""
         import rasterio
         from rasterio.errors import NotGeoreferencedWarning, RasterioError
 
@@ -297,20 +313,17 @@ class _Layout:
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
                     srcs.append(rasterio.open(info.path))
             except RasterioError as err:
+                for src in srcs:
+                    src.close()
                 raise raster_read_error(info.path, err) from err
-        self.srcs = srcs
+        return srcs
 
-    def close(self) -> None:
-        for src in self.srcs or []:
-            src.close()
-        self.srcs = None
-
-    def read(self, i: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
+    def read(self, srcs, i: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
         """Raster *i*'s values on rows/cols of the first raster's grid."""
         from rasterio.errors import RasterioError
         from rasterio.windows import Window
 
-        src, info = self.srcs[i], self.infos[i]
+        src, info = srcs[i], self.infos[i]
         dr, dc = self.offsets[i]
         r, c = r0 - dr, c0 - dc
         inside = r >= 0 and c >= 0 and r + h <= src.height and c + w <= src.width
@@ -324,40 +337,47 @@ class _Layout:
         except RasterioError as err:
             raise raster_read_error(info.path, err) from err
 
-    def classes_of(self, r0: int, c0: int, h: int, w: int):
-        """Return (stratum index or −1, raw codes per raster) for a window."""
-        codes = [self.read(i, r0, c0, h, w) for i in range(len(self.infos))]
-        c = np.minimum(self.luts[0][codes[0]], 2).astype(np.int32)
+    def classes_of(self, srcs, r0: int, c0: int, h: int, w: int):
+        """Return (stratum index, :attr:`n_strata` if not sampled; raw codes)."""
+        codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
+        c = self.luts[0][codes[0]]
         if len(codes) == 2:
-            c = c * 3 + np.minimum(self.luts[1][codes[1]], 2)
+            c = c * np.uint8(3) + self.luts[1][codes[1]]
         cls = self.combine[c]
-        if self.zone_geoms is None:
+        if self.zone_lut is None:
             return cls, codes
         zone = self._zones(r0, c0, h, w)
-        k = len(self.classes)
-        stratum = np.where((zone > 0) & (cls >= 0), (zone - 1) * k + cls, -1)
-        return stratum.astype(np.int32), codes
+        zone *= len(self.classes) + 1
+        zone += cls
+        return self.zone_lut[zone], codes
 
     def _zones(self, r0, c0, h, w) -> np.ndarray:
+        """Zone number (1-based, 0 outside) of each pixel centre of a window."""
+        import shapely
         from rasterio.features import rasterize
 
         t = self.grid.transform @ self._affine.translation(c0, r0)
         xs = (t.c, t.c + t.a * w)
         ys = (t.f, t.f + t.e * h)
-        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        pad = 2.0 * max(abs(t.a), abs(t.e))
+        x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
         b = self.zone_bounds
         near = np.flatnonzero(
             (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
         )
         if len(near) == 0:
             return np.zeros((h, w), dtype=np.int32)
-        return rasterize(
-            [(self.zone_geoms[i], int(i) + 1) for i in near],
-            out_shape=(h, w),
-            transform=t,
-            fill=0,
-            dtype="int32",
-        )
+        # only the polygons' parts near the window reach GDAL (their edges
+        # outside it move no pixel centre inside it)
+        parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
+        shapes = [
+            (g, int(i) + 1)
+            for g, i in zip(parts, near, strict=True)
+            if not shapely.is_empty(g)
+        ]
+        if not shapes:
+            return np.zeros((h, w), dtype=np.int32)
+        return rasterize(shapes, out_shape=(h, w), transform=t, fill=0, dtype="int32")
 
 
 def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
@@ -395,41 +415,83 @@ def _bands(grid, window_pixels: int):
         yield r0, min(grid.height, r0 + rows)
 
 
-def _count(layout: _Layout, window_pixels: int, tick) -> tuple:
-    """Pass 1: sparse (cell, stratum, count) triplets and stratum areas (m²)."""
+def _count_bands(layout: _Layout, bands, tick) -> tuple:
+    """Count one share of the bands (its own open rasters)."""
     grid = layout.grid
     width = grid.width
     ncb = -(-width // CELL_COLS)
-    areas = PixelAreaModel.build(grid)
-    cell_col = (np.arange(width) // CELL_COLS).astype(np.int64)
+    areas = layout.areas
+    cell_col = (np.arange(width) // CELL_COLS).astype(np.int32)
     area_m2 = np.zeros(layout.n_strata)
     cells, strata, counts = [], [], []
-    bands = list(_bands(grid, window_pixels))
-    for done, (r0, r1) in enumerate(bands):
-        h = r1 - r0
-        stratum, _codes = layout.classes_of(r0, 0, h, width)
-        nrb = -(-h // CELL_ROWS)
-        local = (np.arange(h) // CELL_ROWS)[:, None] * ncb + cell_col[None, :]
-        ok = stratum >= 0
-        n_cells = nrb * ncb
-        key = stratum[ok].astype(np.int64) * n_cells + local[ok]
-        table = np.bincount(key, minlength=layout.n_strata * n_cells).reshape(
-            layout.n_strata, n_cells
-        )
-        # ellipsoidal area at each cell's centre pixel
-        rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
-        cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
-        cell_area = areas(rr[:, None], cc[None, :]).ravel()
-        area_m2 += table @ cell_area
-        s_idx, c_idx = np.nonzero(table)
-        cells.append(c_idx + (r0 // CELL_ROWS) * ncb)
-        strata.append(s_idx)
-        counts.append(table[s_idx, c_idx])
-        if tick:
-            tick(done + 1, len(bands))
-    cell = np.concatenate(cells).astype(np.int64)
-    stratum = np.concatenate(strata).astype(np.int64)
-    count = np.concatenate(counts).astype(np.int64)
+    srcs = layout.open()
+    try:
+        for r0, r1 in bands:
+            h = r1 - r0
+            stratum, _codes = layout.classes_of(srcs, r0, 0, h, width)
+            nrb = -(-h // CELL_ROWS)
+            n_cells = nrb * ncb
+            key = stratum.astype(np.int32)
+            key *= n_cells
+            key += (np.arange(h, dtype=np.int32) // CELL_ROWS)[:, None] * ncb
+            key += cell_col[None, :]
+            table = np.bincount(
+                key.ravel(), minlength=(layout.n_strata + 1) * n_cells
+            ).reshape(layout.n_strata + 1, n_cells)[: layout.n_strata]
+            # ellipsoidal area at each cell's centre pixel
+            rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
+            cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
+            cell_area = areas(rr[:, None], cc[None, :]).ravel()
+            area_m2 += table @ cell_area
+            s_idx, c_idx = np.nonzero(table)
+            cells.append(c_idx + (r0 // CELL_ROWS) * ncb)
+            strata.append(s_idx)
+            counts.append(table[s_idx, c_idx])
+            if tick:
+                tick()
+    finally:
+        for src in srcs:
+            src.close()
+    return cells, strata, counts, area_m2
+
+
+def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple:
+    """Pass 1: sparse (cell, stratum, count) triplets and stratum areas (m²).
+
+    Row bands are shared out among *threads* threads, each with its own open
+    rasters (GDAL's decoding and numpy release the GIL); the triplets are
+    sorted by stratum and cell afterwards, so the draw does not depend on
+    the number of threads or the band height.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    layout.areas = PixelAreaModel.build(layout.grid)
+    bands = list(_bands(layout.grid, window_pixels))
+    n_threads = max(1, min(threads, len(bands)))
+    lock = threading.Lock()
+    done = [0]
+
+    def tick() -> None:
+        if progress:
+            with lock:
+                done[0] += 1
+                progress(done[0], len(bands))
+
+    if n_threads == 1:
+        parts = [_count_bands(layout, bands, tick)]
+    else:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="sample") as pool:
+            parts = list(
+                pool.map(
+                    lambda i: _count_bands(layout, bands[i::n_threads], tick),
+                    range(n_threads),
+                )
+            )
+    cell = np.concatenate([c for p in parts for c in p[0]]).astype(np.int64)
+    stratum = np.concatenate([s for p in parts for s in p[1]]).astype(np.int64)
+    count = np.concatenate([c for p in parts for c in p[2]]).astype(np.int64)
+    area_m2 = sum(p[3] for p in parts)
     order = np.lexsort((cell, stratum))
     return cell[order], stratum[order], count[order], area_m2, len(bands)
 
@@ -474,6 +536,7 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
     cols = np.empty(len(order), dtype=np.int64)
     codes = np.zeros((len(order), len(layout.infos)), dtype=np.int64)
     grid = layout.grid
+    srcs = layout.open()
     i = 0
     while i < len(order):
         j = i
@@ -484,7 +547,7 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
         c0 = int(the_cell % ncb) * CELL_COLS
         h = min(CELL_ROWS, grid.height - r0)
         w = min(CELL_COLS, grid.width - c0)
-        found, raw = layout.classes_of(r0, c0, h, w)
+        found, raw = layout.classes_of(srcs, r0, c0, h, w)
         flat = found.ravel()
         for k in order[i:j]:
             members = np.flatnonzero(flat == w_stratum[k])
@@ -498,6 +561,8 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
             rows[k], cols[k] = r0 + pos // w, c0 + pos % w
             codes[k] = [int(a.ravel()[pos]) for a in raw]
         i = j
+    for src in srcs:
+        src.close()
     out = pd.DataFrame({"stratum_index": w_stratum, "row": rows, "col": cols})
     for n_raster in range(len(layout.infos)):
         out[f"code{n_raster}"] = codes[:, n_raster]
@@ -519,6 +584,7 @@ def design_sample(
     seed: int = 2014,
     crs=None,
     window_pixels: int = 1 << 20,
+    threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Design:
     """Stratify one or two land-cover maps and draw a stratified random sample.
@@ -552,6 +618,8 @@ def design_sample(
         CRS of rasters that carry none.
     window_pixels : int, optional (default: 2**20)
         Pixels per band of the counting pass.
+    threads : int, optional (default: the CPUs, at most 4)
+        Threads of the counting pass; the sample does not depend on it.
     progress : callable, optional (default: None)
         ``progress(done, total)`` after each band.
 
@@ -580,37 +648,35 @@ def design_sample(
             f"预期用户精度缺少类别 {missing} / expected user's accuracy missing for "
             f"{missing}; add rows class, users_accuracy to --expected-ua."
         )
-    layout.open()
-    try:
-        cell, stratum, count, area_m2, n_bands = _count(layout, window_pixels, progress)
-        n_pixels = np.bincount(stratum, weights=count, minlength=layout.n_strata)
-        n_pixels = n_pixels.astype(np.int64)
-        keep = n_pixels > 0
-        if not keep.any():
-            raise SamplingError(
-                "栅格在分区内没有可抽样的像元 / the map(s) hold no pixel that can be "
-                "sampled (all no data, excluded classes, or outside the zones)."
-            )
-        k = len(layout.classes)
-        class_of = np.array([layout.classes[i % k] for i in range(layout.n_strata)])
-        u = np.array([users.get(c, 0.9) for c in class_of])
-        area_ha = area_m2 / 1e4
-        eq13 = None
-        if target_se is not None:
-            eq13 = sample_size_eq13(area_ha[keep], u[keep], target_se)
-            n = eq13
-        n_h = np.zeros(layout.n_strata, dtype=np.int64)
-        n_h[keep] = allocate(
-            area_ha[keep],
-            n_pixels[keep],
-            n=int(n),
-            allocation=allocation,
-            users_accuracy=u[keep],
-            min_per_stratum=min_per_stratum,
+    cell, stratum, count, area_m2, n_bands = _count(
+        layout, window_pixels, progress, threads or min(os.cpu_count() or 1, 4)
+    )
+    n_pixels = np.bincount(stratum, weights=count, minlength=layout.n_strata)
+    n_pixels = n_pixels.astype(np.int64)
+    keep = n_pixels > 0
+    if not keep.any():
+        raise SamplingError(
+            "栅格在分区内没有可抽样的像元 / the map(s) hold no pixel that can be "
+            "sampled (all no data, excluded classes, or outside the zones)."
         )
-        found = _locate(layout, cell, stratum, count, n_h, seed)
-    finally:
-        layout.close()
+    k = len(layout.classes)
+    class_of = np.array([layout.classes[i % k] for i in range(layout.n_strata)])
+    u = np.array([users.get(c, 0.9) for c in class_of])
+    area_ha = area_m2 / 1e4
+    eq13 = None
+    if target_se is not None:
+        eq13 = sample_size_eq13(area_ha[keep], u[keep], target_se)
+        n = eq13
+    n_h = np.zeros(layout.n_strata, dtype=np.int64)
+    n_h[keep] = allocate(
+        area_ha[keep],
+        n_pixels[keep],
+        n=int(n),
+        allocation=allocation,
+        users_accuracy=u[keep],
+        min_per_stratum=min_per_stratum,
+    )
+    found = _locate(layout, cell, stratum, count, n_h, seed)
     return _assemble(
         layout,
         found,
