@@ -299,6 +299,12 @@ class _Layout:
             lut = np.full((n_zones + 1, k + 1), none, dtype=np.int32)
             lut[1:, :k] = np.arange(n_zones)[:, None] * k + np.arange(k)[None, :]
             self.zone_lut = lut.ravel()
+        small = (len(self.zone_ids) + 1) * (k + 1) < 1 << 16
+        self.zone_dtype = "uint16" if small else "int32"
+        self.pair = None
+        if len(infos) == 2 and all(i.max_code == 255 for i in infos):
+            both = self.luts[0][:, None] * 3 + self.luts[1][None, :]
+            self.pair = self.combine[both].ravel()
         self._affine = Affine
 
     def open(self) -> list:
@@ -340,16 +346,23 @@ class _Layout:
     def classes_of(self, srcs, r0: int, c0: int, h: int, w: int):
         """Return (stratum index, :attr:`n_strata` if not sampled; raw codes)."""
         codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
-        c = self.luts[0][codes[0]]
-        if len(codes) == 2:
-            c = c * np.uint8(3) + self.luts[1][codes[1]]
-        cls = self.combine[c]
+        if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
+            key = codes[0].astype(np.uint16)
+            key <<= 8
+            key |= codes[1]
+            cls = np.take(self.pair, key)
+        else:
+            c = np.take(self.luts[0], codes[0])
+            if len(codes) == 2:
+                c *= np.uint8(3)
+                c += np.take(self.luts[1], codes[1])
+            cls = np.take(self.combine, c)
         if self.zone_lut is None:
             return cls, codes
         zone = self._zones(r0, c0, h, w)
         zone *= len(self.classes) + 1
         zone += cls
-        return self.zone_lut[zone], codes
+        return np.take(self.zone_lut, zone), codes
 
     def _zones(self, r0, c0, h, w) -> np.ndarray:
         """Zone number (1-based, 0 outside) of each pixel centre of a window."""
@@ -366,7 +379,7 @@ class _Layout:
             (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
         )
         if len(near) == 0:
-            return np.zeros((h, w), dtype=np.int32)
+            return np.zeros((h, w), dtype=self.zone_dtype)
         # only the polygons' parts near the window reach GDAL (their edges
         # outside it move no pixel centre inside it)
         parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
@@ -376,8 +389,10 @@ class _Layout:
             if not shapely.is_empty(g)
         ]
         if not shapes:
-            return np.zeros((h, w), dtype=np.int32)
-        return rasterize(shapes, out_shape=(h, w), transform=t, fill=0, dtype="int32")
+            return np.zeros((h, w), dtype=self.zone_dtype)
+        return rasterize(
+            shapes, out_shape=(h, w), transform=t, fill=0, dtype=self.zone_dtype
+        )
 
 
 def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
@@ -458,8 +473,9 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
 def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple:
     """Pass 1: sparse (cell, stratum, count) triplets and stratum areas (m²).
 
-    Row bands are shared out among *threads* threads, each with its own open
-    rasters (GDAL's decoding and numpy release the GIL); the triplets are
+    Row bands are shared out among *threads* threads in contiguous runs,
+    each with its own open rasters (GDAL decodes and numpy works without the
+    GIL); the triplets are
     sorted by stratum and cell afterwards, so the draw does not depend on
     the number of threads or the band height.
     """
@@ -481,10 +497,12 @@ def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple
     if n_threads == 1:
         parts = [_count_bands(layout, bands, tick)]
     else:
+        # contiguous shares: a tile row is decoded by one thread only
+        cuts = [len(bands) * i // n_threads for i in range(n_threads + 1)]
         with ThreadPoolExecutor(n_threads, thread_name_prefix="sample") as pool:
             parts = list(
                 pool.map(
-                    lambda i: _count_bands(layout, bands[i::n_threads], tick),
+                    lambda i: _count_bands(layout, bands[cuts[i] : cuts[i + 1]], tick),
                     range(n_threads),
                 )
             )
