@@ -722,3 +722,34 @@ def test_per_district_estimates_and_refusals(maps, tmp_path):
         flat_labels, flat / "strata.csv", tmp_path / "x.json", "--zones", "districts"
     )
     assert result.exit_code == 1 and "nested" in result.output
+
+
+def test_sum_of_classes_uses_covariances(paper):
+    # forest at the end = stable forest + gain; its SE from the covariances
+    # equals the SE of the class made by merging the labels
+    mapped, area, se = paper.combined_area({"stable_forest": 1, "forest_gain": 1})
+    points = paper_points()
+    merge = {"stable_forest": "forest_end", "forest_gain": "forest_end"}
+    points["ref_class"] = points["ref_class"].replace(merge)
+    merged = estimate_areas(
+        points, paper_strata(), classes=[*PAPER_CLASSES, "forest_end"]
+    )
+    i = merged.classes.index("forest_end")
+    assert area == pytest.approx(merged.area_ha[i])
+    assert se == pytest.approx(merged.area_se_ha[i])
+    assert mapped == pytest.approx((150_000 + 3_200_000) * PIXEL_HA)
+    # and the net change gain - loss
+    _, net, net_se = paper.combined_area({"forest_gain": 1, "deforestation": -1})
+    assert net == pytest.approx(paper.area_ha[1] - paper.area_ha[0])
+    assert net_se > 0
+
+
+def test_share_statement(paper):
+    from forestsink.sampling.statement import share_statement
+
+    s = share_statement(paper, {"deforestation": 1})
+    assert s.map_pct == pytest.approx(2.0)
+    assert s.sample_pct == pytest.approx(21_157.76 / 9_000, rel=1e-4)
+    assert s.text_en.startswith("map: 2.0 %; sample-based: 2.4 % ± 0.7")
+    assert s.text_zh.startswith("地图：2.0%；样本估计：2.4% ± 0.7")
+    assert "inside" in s.text_en

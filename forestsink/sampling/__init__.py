@@ -13,6 +13,8 @@ What it holds
 ``design``
     Strata from one or two land-cover maps (optionally × districts), the
     allocation of points, and the two-pass windowed draw of points.
+``statement``
+    "map: x %; sample-based: y % ± z" with a sentence, for the report.
 ``tools``
     The commands minus parsing: read files, call the above, write files.
 
@@ -36,5 +38,13 @@ from forestsink.sampling.estimators import (
     estimate_areas,
     sample_size_eq13,
 )
+from forestsink.sampling.statement import ShareStatement, share_statement
 
-__all__ = ["Z95", "AreaEstimate", "estimate_areas", "sample_size_eq13"]
+__all__ = [
+    "Z95",
+    "AreaEstimate",
+    "ShareStatement",
+    "estimate_areas",
+    "sample_size_eq13",
+    "share_statement",
+]

@@ -78,6 +78,9 @@ class AreaEstimate:
         Sum of the strata areas (ha).
     n_points : int
         Points used.
+    area_cov_ha2 : numpy.ndarray
+        Covariance matrix of the class areas (ha²), for sums and differences
+        of classes (:meth:`combined_area`).
     z : float
         Normal quantile used for the intervals.
     """
@@ -97,7 +100,26 @@ class AreaEstimate:
     counts: np.ndarray
     total_area_ha: float
     n_points: int
+    area_cov_ha2: np.ndarray | None = None
     z: float = Z95
+
+    def combined_area(self, weights: dict[str, float]) -> tuple[float, float, float]:
+        """Return (map area, sample-based area, its SE) of a sum of classes (ha).
+
+        *weights* maps class names to coefficients: ``{"forest": 1}`` for
+        forest, ``{"stable_forest": 1, "gain": 1}`` for forest in year 2,
+        ``{"gain": 1, "loss": -1}`` for the net change. The standard error
+        uses the covariances of the class areas (a sum's SE is not the sum
+        of the SEs). Classes the sample does not have count 0.
+        """
+        c = np.array([float(weights.get(k, 0.0)) for k in self.classes])
+        mapped = float(c @ self.map_area_ha)
+        area = float(c @ self.area_ha)
+        cov = self.area_cov_ha2
+        if cov is None:
+            cov = np.diag(self.area_se_ha**2)
+        se = float(np.sqrt(max(c @ cov @ c, 0.0)))
+        return mapped, area, se
 
     def table(self) -> pd.DataFrame:
         """Return one row per class (the contract's ``classes`` list).
@@ -171,6 +193,19 @@ class _Strata:
         total = (a * mean).sum(axis=0)
         variance = (a * a * var / self.n[:, None]).sum(axis=0)
         return total, variance
+
+    def covariance(self, values: np.ndarray) -> np.ndarray:
+        """Covariance matrix (ha²) of the estimated totals of the columns."""
+        values = values.reshape(len(self.index), -1)
+        mean, _ = self.moments(values)
+        dev = values - mean[self.index]
+        out = np.zeros((values.shape[1], values.shape[1]))
+        for h in range(len(self.area)):
+            rows = dev[self.index == h]
+            if len(rows) > 1:
+                scale = self.area[h] ** 2 / self.n[h] / (len(rows) - 1)
+                out += scale * (rows.T @ rows)
+        return out
 
     def ratio(self, y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ratios Ŷ/X̂ column by column and their linearised standard errors."""
@@ -287,6 +322,7 @@ def estimate_areas(
         counts=counts,
         total_area_ha=total_area,
         n_points=n,
+        area_cov_ha2=design.covariance(ref_ind),
         z=z,
     )
 
