@@ -753,3 +753,39 @@ def test_share_statement(paper):
     assert s.text_en.startswith("map: 2.0 %; sample-based: 2.4 % ± 0.7")
     assert s.text_zh.startswith("地图：2.0%；样本估计：2.4% ± 0.7")
     assert "inside" in s.text_en
+
+
+def test_make_sample_labels_cover_the_truth(maps, tmp_path, make_sample):
+    # the demo's path: design on two years, labels from the generator's truth
+    # with deliberate map errors, estimate; the interval holds the truth
+    p1, p2, _, _ = maps
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "design",
+            str(p1),
+            str(p2),
+            "--n",
+            "900",
+            "--min-per-stratum",
+            "100",
+            "--seed",
+            "8",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    labels, truth = make_sample.label_sample(out, seed=3)
+    est = tmp_path / "est.json"
+    assert run_estimate(labels, out / "strata.csv", est).exit_code == 0
+    doc = json.loads(est.read_text(encoding="utf-8"))
+    hits = [
+        abs(c["area_ha"] - truth["true_area_ha"][c["class"]]) <= c["area_ha_ci95"]
+        for c in doc["classes"]
+    ]
+    assert sum(hits) >= 3  # 95 % intervals: one miss in four is possible
+    loss = next(c for c in doc["classes"] if c["class"] == "loss")
+    assert loss["users_accuracy"] == pytest.approx(0.60, abs=0.15)
