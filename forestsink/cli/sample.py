@@ -140,6 +140,15 @@ def design_cmd(
         crs=crs,
     )
     strata = design.strata
+    meta = design.meta
+    if meta.get("n_eq13") is not None:
+        click.echo(f"式 13 样本量 / n from eq. 13: {meta['n_eq13']}")
+    if len(design.points) > (meta.get("n_requested") or 0):
+        click.echo(
+            f"每层至少 {min_per_stratum} 个样点，总数增至 {len(design.points)} / at "
+            f"least {min_per_stratum} points per stratum raise n to "
+            f"{len(design.points)}"
+        )
     click.echo(
         f"{len(design.points)} 个样点，{len(strata)} 层 / {len(design.points)} points "
         f"in {len(strata)} strata; mapped area {strata['area_ha'].sum():,.1f} ha"

@@ -390,9 +390,13 @@ class _Layout:
         ]
         if not shapes:
             return np.zeros((h, w), dtype=self.zone_dtype)
-        return rasterize(
-            shapes, out_shape=(h, w), transform=t, fill=0, dtype=self.zone_dtype
-        )
+        from rasterio.errors import NotGeoreferencedWarning
+
+        with warnings.catch_warnings():  # GDAL's scratch dataset has no CRS
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterize(
+                shapes, out_shape=(h, w), transform=t, fill=0, dtype=self.zone_dtype
+            )
 
 
 def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:

@@ -330,11 +330,27 @@ def estimate_sample(
     """
     strata = check_strata(strata)
     points = check_labels(labels, strata, source=source, extra_classes=extra_classes)
-    city = estimate_areas(points, strata)
+    city = estimate_areas(points, strata, classes=_class_order(points, strata))
     zones: list[ZoneEstimate] = []
     if zone_column:
         zones = _by_zone(points, strata, zone_column, source, min_zone_points, city)
     return SampleEstimate(city, strata, zones, zone_column)
+
+
+def _class_order(points: pd.DataFrame, strata: pd.DataFrame) -> list[str]:
+    """Classes in the design's order (forest first), then any others, sorted."""
+    from forestsink.sampling.design import CHANGE_CLASSES, FOREST_CLASSES
+
+    seen = set(points["map_class"]) | set(points["ref_class"])
+    if "map_class" in strata.columns:
+        seen |= set(strata["map_class"])
+    for known in (FOREST_CLASSES, CHANGE_CLASSES):
+        if set(known) & seen:
+            first = [c for c in known if c in seen]
+            return first + sorted(seen - set(first))
+    first = list(dict.fromkeys(strata.get("map_class", strata["stratum"])))
+    first = [c for c in first if c in seen]
+    return first + sorted(seen - set(first))
 
 
 def _by_zone(points, strata, column, source, minimum, city) -> list[ZoneEstimate]:
