@@ -291,7 +291,7 @@ class _Layout:
         else:  # index c1 * 3 + c2: stable forest, gain, loss, stable non-forest
             combine = np.array([0, 2, k, 1, 3, k, k, k, k], dtype=np.int32)
         if zones is None:
-            self.combine = np.where(combine == k, none, combine).astype(np.uint16)
+            self.combine = np.where(combine == k, none, combine).astype(np.uint8)
             self.zone_lut = None
         else:
             self.combine = combine.astype(np.uint8)
@@ -343,8 +343,23 @@ class _Layout:
         except RasterioError as err:
             raise raster_read_error(info.path, err) from err
 
-    def classes_of(self, srcs, r0: int, c0: int, h: int, w: int):
-        """Return (stratum index, :attr:`n_strata` if not sampled; raw codes)."""
+    def _final(self, mult: int) -> np.ndarray:
+        """Lookup to the stratum index × *mult* (int32; cached per *mult*)."""
+        cache = self.__dict__.setdefault("_final_cache", {})
+        if mult not in cache:
+            base = (
+                self.zone_lut
+                if self.zone_lut is not None
+                else np.arange(len(self.classes) + 1)
+            )
+            cache[mult] = (base.astype(np.int64) * mult).astype(np.int32)
+        return cache[mult]
+
+    def classes_of(self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1):
+        """Return (stratum × *mult*, or :attr:`n_strata` × *mult*; raw codes).
+
+        Pixels that are not sampled get :attr:`n_strata` × *mult*.
+        """
         codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
         if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
             key = codes[0].astype(np.uint16)
@@ -358,11 +373,11 @@ class _Layout:
                 c += np.take(self.luts[1], codes[1])
             cls = np.take(self.combine, c)
         if self.zone_lut is None:
-            return cls, codes
+            return (cls if mult == 1 else np.take(self._final(mult), cls)), codes
         zone = self._zones(r0, c0, h, w)
         zone *= len(self.classes) + 1
         zone += cls
-        return np.take(self.zone_lut, zone), codes
+        return np.take(self._final(mult), zone), codes
 
     def _zones(self, r0, c0, h, w) -> np.ndarray:
         """Zone number (1-based, 0 outside) of each pixel centre of a window."""
@@ -440,20 +455,20 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
     width = grid.width
     ncb = -(-width // CELL_COLS)
     areas = layout.areas
-    cell_col = (np.arange(width) // CELL_COLS).astype(np.int32)
+    rows = max((r1 - r0 for r0, r1 in bands), default=0)
+    local = (np.arange(rows, dtype=np.int32) // CELL_ROWS)[:, None] * ncb + (
+        np.arange(width, dtype=np.int32) // CELL_COLS
+    )[None, :]
     area_m2 = np.zeros(layout.n_strata)
     cells, strata, counts = [], [], []
     srcs = layout.open()
     try:
         for r0, r1 in bands:
             h = r1 - r0
-            stratum, _codes = layout.classes_of(srcs, r0, 0, h, width)
             nrb = -(-h // CELL_ROWS)
             n_cells = nrb * ncb
-            key = stratum.astype(np.int32)
-            key *= n_cells
-            key += (np.arange(h, dtype=np.int32) // CELL_ROWS)[:, None] * ncb
-            key += cell_col[None, :]
+            key, _codes = layout.classes_of(srcs, r0, 0, h, width, mult=n_cells)
+            key += local[:h]
             table = np.bincount(
                 key.ravel(), minlength=(layout.n_strata + 1) * n_cells
             ).reshape(layout.n_strata + 1, n_cells)[: layout.n_strata]
