@@ -41,13 +41,23 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.features import rasterize
+from rasterio.windows import Window
 
 from forestsink.coverage import (
     ClassScheme,
@@ -59,6 +69,8 @@ from forestsink.coverage import (
     read_zones,
 )
 from forestsink.errors import SamplingError
+from forestsink.io import read_table
+from forestsink.reference import data_dir, read_districts
 from forestsink.sampling.estimators import sample_size_eq13
 from forestsink.units import MU_PER_HA
 
@@ -213,9 +225,6 @@ def read_expected_accuracy(path: str | Path | None) -> dict[str, float]:
     shipped defaults (``data/sampling_expected_accuracy.csv``: the guesses of
     Olofsson et al. 2014, section 5.1.1).
     """
-    from forestsink.io import read_table
-    from forestsink.reference import data_dir
-
     out: dict[str, float] = {}
     sources = [data_dir() / "sampling_expected_accuracy.csv"]
     if path is not None:
@@ -269,8 +278,6 @@ class _Layout:
     """
 
     def __init__(self, infos, scheme, zones) -> None:
-        import shapely
-        from affine import Affine
 
         self.infos = infos
         self.grid = infos[0].grid
@@ -305,13 +312,9 @@ class _Layout:
         if len(infos) == 2 and all(i.max_code == 255 for i in infos):
             both = self.luts[0][:, None] * 3 + self.luts[1][None, :]
             self.pair = self.combine[both].ravel()
-        self._affine = Affine
 
     def open(self) -> list:
         """Open every raster (one set per thread)."""
-        import rasterio
-        from rasterio.errors import NotGeoreferencedWarning, RasterioError
-
         srcs = []
         for info in self.infos:
             try:
@@ -326,9 +329,6 @@ class _Layout:
 
     def read(self, srcs, i: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
         """Raster *i*'s values on rows/cols of the first raster's grid."""
-        from rasterio.errors import RasterioError
-        from rasterio.windows import Window
-
         src, info = srcs[i], self.infos[i]
         dr, dc = self.offsets[i]
         r, c = r0 - dr, c0 - dc
@@ -381,10 +381,7 @@ class _Layout:
 
     def _zones(self, r0, c0, h, w) -> np.ndarray:
         """Zone number (1-based, 0 outside) of each pixel centre of a window."""
-        import shapely
-        from rasterio.features import rasterize
-
-        t = self.grid.transform @ self._affine.translation(c0, r0)
+        t = self.grid.transform @ Affine.translation(c0, r0)
         xs = (t.c, t.c + t.a * w)
         ys = (t.f, t.f + t.e * h)
         pad = 2.0 * max(abs(t.a), abs(t.e))
@@ -405,7 +402,6 @@ class _Layout:
         ]
         if not shapes:
             return np.zeros((h, w), dtype=self.zone_dtype)
-        from rasterio.errors import NotGeoreferencedWarning
 
         with warnings.catch_warnings():  # GDAL's scratch dataset has no CRS
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -416,9 +412,6 @@ class _Layout:
 
 def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
     """Zone ids and polygons (densified, in the grid's CRS)."""
-    import geopandas as gpd
-    import shapely
-
     zs = read_zones(zones)
     geoms = zs.geoms
     if zs.kind == "districts":
@@ -498,9 +491,6 @@ def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple
     sorted by stratum and cell afterwards, so the draw does not depend on
     the number of threads or the band height.
     """
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
     layout.areas = PixelAreaModel.build(layout.grid)
     bands = list(_bands(layout.grid, window_pixels))
     n_threads = max(1, min(threads, len(bands)))
@@ -739,7 +729,6 @@ def design_sample(
 
 
 def _assemble(layout, found, *, n_pixels, area_ha, n_h, meta) -> Design:
-    from pyproj import CRS, Transformer
 
     k = len(layout.classes)
     zone_of = [
@@ -818,10 +807,6 @@ def _assemble(layout, found, *, n_pixels, area_ha, n_h, meta) -> Design:
 
 def _district_of(lon, lat) -> list[str]:
     """Return the adcode of the district holding each point (EPSG:4490), or ''."""
-    import geopandas as gpd
-
-    from forestsink.reference import read_districts
-
     d = read_districts()
     pts = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4490"

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import SamplingError
+from forestsink.sampling.design import CHANGE_CLASSES, FOREST_CLASSES
 from forestsink.sampling.estimators import AreaEstimate, estimate_areas
 
 __all__ = [
@@ -339,8 +340,6 @@ def estimate_sample(
 
 def _class_order(points: pd.DataFrame, strata: pd.DataFrame) -> list[str]:
     """Classes in the design's order (forest first), then any others, sorted."""
-    from forestsink.sampling.design import CHANGE_CLASSES, FOREST_CLASSES
-
     seen = set(points["map_class"]) | set(points["ref_class"])
     if "map_class" in strata.columns:
         seen |= set(strata["map_class"])

@@ -12,12 +12,15 @@ import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from xml.sax.saxutils import escape
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from forestsink.errors import SamplingError
 from forestsink.io import _atomic, read_table, write_layer, write_sheets, write_table
+from forestsink.reference import read_district_table
 from forestsink.sampling.design import Design, design_sample
 from forestsink.sampling.estimators import AreaEstimate
 from forestsink.sampling.labels import SampleEstimate, estimate_sample
@@ -50,7 +53,6 @@ def _clean(value):
 def _zone_names(zone_column: str | None) -> dict[str, str]:
     if zone_column != "adcode":
         return {}
-    from forestsink.reference import read_district_table
 
     table = read_district_table()
     return dict(zip(table["adcode"].astype(str), table["name_zh"], strict=True))
@@ -209,8 +211,6 @@ def estimate_tool(
 
 def _kml(points: pd.DataFrame) -> str:
     """Return a KML document of the points (EPSG:4490 lon/lat, as WGS84 to cm)."""
-    from xml.sax.saxutils import escape
-
     fields = ["stratum", "map_class", "adcode"]
     marks = []
     for row in points.itertuples(index=False):
@@ -239,8 +239,6 @@ def write_design(design: Design, out_dir: str | Path) -> list[Path]:
     The CSV carries an empty ``ref_class`` column for the labeller; the
     GeoPackage holds the same points in EPSG:4490.
     """
-    import geopandas as gpd
-
     out = Path(out_dir)
     points = design.points.copy()
     points["ref_class"] = ""
