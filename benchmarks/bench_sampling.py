@@ -9,7 +9,9 @@ Measures, in one run and each in its own child process:
   districts: pass 1 reads and stratifies every band and counts per cell,
   pass 2 re-reads only the 64 × 256 cells that hold a drawn point.
 
-Reported: seconds (best of ``--repeat``), the ratio to the floor, peak
+Reported: wall seconds (best of ``--repeat``) and CPU seconds of the process
+(user + system, all threads; steadier than wall time on a shared machine),
+each with its ratio to the floor, peak
 resident memory of the process (VmHWM, Python and GDAL included) and, for the
 design, pixels sampled in districts and cells re-read.
 
@@ -31,6 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "data" / "sample" / "demo-30m" / "landcover"
 
 
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _vmhwm_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -42,7 +51,7 @@ def run_read(paths: list[str]) -> dict:
     import rasterio
     from rasterio.windows import Window
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     total = 0
     srcs = [rasterio.open(p) for p in paths]
     width, height = srcs[0].width, srcs[0].height
@@ -53,17 +62,22 @@ def run_read(paths: list[str]) -> dict:
             total += int(src.read(1, window=Window(0, r0, width, h))[0, 0])
     for src in srcs:
         src.close()
-    return {"seconds": time.perf_counter() - t0, "peak_mb": _vmhwm_mb()}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu": _cpu_seconds() - c0,
+        "peak_mb": _vmhwm_mb(),
+    }
 
 
 def run_design(paths: list[str], n: int) -> dict:
     from forestsink.sampling.design import design_sample
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     d = design_sample(paths, zones="districts", n=n, seed=1, min_per_stratum=5)
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
+        "cpu": _cpu_seconds() - c0,
         "peak_mb": _vmhwm_mb(),
         "points": len(d.points),
         "strata": len(d.strata),
@@ -110,7 +124,11 @@ def main() -> None:
         best = min(runs, key=lambda r: r["seconds"])
         rows.append((method if method == "read" else f"design n={n}", best))
     floor = rows[0][1]["seconds"]
-    print(f"{'method':<16}{'seconds':>9}{'x read':>8}{'peak MB':>9}  detail")
+    cpu_floor = rows[0][1]["cpu"]
+    print(
+        f"{'method':<16}{'seconds':>9}{'x read':>8}{'CPU s':>8}{'x read':>8}"
+        f"{'peak MB':>9}  detail"
+    )
     for name, r in rows:
         detail = (
             ""
@@ -120,6 +138,7 @@ def main() -> None:
         )
         print(
             f"{name:<16}{r['seconds']:>9.2f}{r['seconds'] / floor:>8.2f}"
+            f"{r['cpu']:>8.2f}{r['cpu'] / cpu_floor:>8.2f}"
             f"{r['peak_mb']:>9.0f}  {detail}"
         )
 

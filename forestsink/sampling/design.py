@@ -379,6 +379,37 @@ class _Layout:
         zone += cls
         return np.take(self._final(mult), zone), codes
 
+    def span(self, r0: int, h: int) -> tuple[int, int]:
+        """Columns (c0, c1) of a band that can hold zone pixels.
+
+        Without zones the whole width; with zones the columns of the zone
+        polygons' parts within the band, widened to whole cells (so the cell
+        grid, and with it the draw, does not change).
+        """
+        width = self.grid.width
+        if self.zone_geoms is None:
+            return 0, width
+        t = self.grid.transform @ Affine.translation(0, r0)
+        ys = (t.f, t.f + t.e * h)
+        xs = (t.c, t.c + t.a * width)
+        y0, y1, x0, x1 = min(ys), max(ys), min(xs), max(xs)
+        b = self.zone_bounds
+        near = np.flatnonzero(
+            (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
+        )
+        if len(near) == 0:
+            return 0, 0
+        parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
+        bounds = shapely.bounds(parts[~shapely.is_empty(parts)])
+        if len(bounds) == 0:
+            return 0, 0
+        cols = sorted(
+            ((bounds[:, 0].min() - t.c) / t.a, (bounds[:, 2].max() - t.c) / t.a)
+        )
+        c0 = max(0, int(np.floor(cols[0])) - 1) // CELL_COLS * CELL_COLS
+        c1 = min(width, -(-(int(np.ceil(cols[1])) + 1) // CELL_COLS) * CELL_COLS)
+        return c0, c1
+
     def _zones(self, r0, c0, h, w) -> np.ndarray:
         """Zone number (1-based, 0 outside) of each pixel centre of a window."""
         t = self.grid.transform @ Affine.translation(c0, r0)
@@ -460,8 +491,11 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
             h = r1 - r0
             nrb = -(-h // CELL_ROWS)
             n_cells = nrb * ncb
-            key, _codes = layout.classes_of(srcs, r0, 0, h, width, mult=n_cells)
-            key += local[:h]
+            c0, c1 = layout.span(r0, h)
+            if c1 <= c0:
+                continue
+            key, _codes = layout.classes_of(srcs, r0, c0, h, c1 - c0, mult=n_cells)
+            key += local[:h, c0:c1]
             table = np.bincount(
                 key.ravel(), minlength=(layout.n_strata + 1) * n_cells
             ).reshape(layout.n_strata + 1, n_cells)[: layout.n_strata]
