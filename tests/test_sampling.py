@@ -431,6 +431,11 @@ def test_design_with_zone_file(maps, tmp_path):
     ).to_crs(4490)
     zones.to_file(tmp_path / "zones.gpkg")
     d = design_sample([path], n=200, seed=2, zones=str(tmp_path / "zones.gpkg"))
+    small = design_sample(
+        [path], n=200, seed=2, zones=str(tmp_path / "zones.gpkg"), window_pixels=1
+    )
+    pd.testing.assert_frame_equal(d.points, small.points)
+    pd.testing.assert_frame_equal(d.strata, small.strata)
     pts = d.points
     assert set(d.strata["stratum"]) == {
         "w_forest",
