@@ -71,8 +71,8 @@ ellipsoid in ha and mu), design.json (the parameters).
 )
 @click.option(
     "--zones",
-    help="分区：districts、units 或面文件 / Cross strata with districts, units "
-    "or a polygon file.",
+    help="分区：districts 或面文件 / Cross strata with districts or a polygon "
+    "file (its zone_id, adcode, id or name column names the zones).",
 )
 @click.option("--n", "n", type=click.IntRange(1), help="样本总数 / Points in all.")
 @click.option(

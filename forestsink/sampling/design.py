@@ -443,6 +443,13 @@ class _Layout:
 
 def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
     """Zone ids and polygons (densified, in the grid's CRS)."""
+    if str(zones) == "units":
+        raise SamplingError(
+            "--zones units 不可用于抽样（考核单元由区县合成），"
+            "请用 districts 或面文件。"
+            " / --zones units cannot stratify a sample (the assessment units are "
+            "built from districts); use --zones districts or a polygon file."
+        )
     zs = read_zones(zones)
     geoms = zs.geoms
     if zs.kind == "districts":
@@ -660,8 +667,8 @@ def design_sample(
     classes : str or Path, optional (default: None)
         Class table overriding the preset (as for ``forestsink coverage``).
     zones : str, optional (default: None)
-        ``districts``, ``units`` or a polygon file: cross the classes with the
-        zones; pixels outside every zone are not sampled.
+        ``districts`` or a polygon file: cross the classes with the zones;
+        pixels outside every zone are not sampled.
     n : int, optional (default: None)
         Points in all. Give *n* or *target_se*.
     target_se : float, optional (default: None)
