@@ -794,3 +794,39 @@ def test_make_sample_labels_cover_the_truth(maps, tmp_path, make_sample):
     assert sum(hits) >= 3  # 95 % intervals: one miss in four is possible
     loss = next(c for c in doc["classes"] if c["class"] == "loss")
     assert loss["users_accuracy"] == pytest.approx(0.60, abs=0.15)
+
+
+def test_cli_design_target_se_neyman(maps, tmp_path):
+    p1, p2, _, _ = maps
+    out = tmp_path / "se"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "design",
+            str(p1),
+            str(p2),
+            "--target-se",
+            "0.02",
+            "--allocation",
+            "neyman",
+            "--min-per-stratum",
+            "0",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "design.json").read_text(encoding="utf-8"))
+    strata = pd.read_csv(out / "strata.csv")
+    w = strata["area_ha"] / strata["area_ha"].sum()
+    u = strata["map_class"].map(
+        {"stable_forest": 0.9, "gain": 0.7, "loss": 0.6, "stable_non_forest": 0.95}
+    )
+    expected = int(np.ceil(((w * np.sqrt(u * (1 - u))).sum() / 0.02) ** 2))
+    assert meta["n_eq13"] == expected
+    assert strata["n_points"].sum() == expected
+    assert f"n from eq. 13: {expected}" in result.output
+    # neither --n nor --target-se: a usage error
+    bad = CliRunner().invoke(cli, ["sample", "design", str(p1), "--out", str(out)])
+    assert bad.exit_code == 2
