@@ -104,3 +104,16 @@ class InventoryError(ForestsinkError, ValueError):
     The message names the file, the feature (row from 1), the field and the
     value, then says what to fix; nothing has been written to the store.
     """
+
+
+# --------------------------------------------------------------------------
+# reference samples (forestsink.sampling; issue 18)
+# --------------------------------------------------------------------------
+
+
+class SamplingError(ForestsinkError, ValueError):
+    """A sample design or a labelled sample cannot be used (nothing is written).
+
+    The message says, in Chinese and then in English, which file, point or
+    stratum is at fault and what to fix.
+    """

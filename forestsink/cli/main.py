@@ -286,6 +286,7 @@ def _register() -> None:
     from forestsink.cli.inventory import inventory_group
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
     from forestsink.cli.reconcile import reconcile_cmd
+    from forestsink.cli.sample import sample_group
     from forestsink.cli.stage import stage_cmd
     from forestsink.cli.store_cmd import export_cmd, store_group
 
@@ -307,6 +308,7 @@ def _register() -> None:
         export_cmd,
         stage_cmd,
         inventory_group,
+        sample_group,
     ):
         cli.add_command(command)
 

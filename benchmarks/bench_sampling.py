@@ -1,0 +1,147 @@
+"""Benchmark: ``sample design`` on the 30 m rasters against a windowed read.
+
+Measures, in one run and each in its own child process:
+
+* ``read`` — the floor: a windowed read + decode of both rasters (full-width
+  row bands of about 2²⁰ pixels, the design's own bands) and nothing else;
+* ``design n=…`` — :func:`forestsink.sampling.design.design_sample` on both
+  years (stable forest / gain / loss / stable non-forest) × the 38
+  districts: pass 1 reads and stratifies every band and counts per cell,
+  pass 2 re-reads only the 64 × 256 cells that hold a drawn point.
+
+Reported: wall seconds (best of ``--repeat``) and CPU seconds of the process
+(user + system, all threads; steadier than wall time on a shared machine),
+each with its ratio to the floor, peak
+resident memory of the process (VmHWM, Python and GDAL included) and, for the
+design, pixels sampled in districts and cells re-read.
+
+Run: ``.venv/bin/python benchmarks/bench_sampling.py [--landcover DIR]``
+(``DIR`` holds ``clcd_2010.tif`` and ``clcd_2015.tif``; default: the 30 m
+sample that ``make demo`` writes, ``data/sample/demo-30m/landcover``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "data" / "sample" / "demo-30m" / "landcover"
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _vmhwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_read(paths: list[str]) -> dict:
+    import rasterio
+    from rasterio.windows import Window
+
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    total = 0
+    srcs = [rasterio.open(p) for p in paths]
+    width, height = srcs[0].width, srcs[0].height
+    rows = max(64, ((1 << 20) // width) // 64 * 64)
+    for r0 in range(0, height, rows):
+        h = min(rows, height - r0)
+        for src in srcs:
+            total += int(src.read(1, window=Window(0, r0, width, h))[0, 0])
+    for src in srcs:
+        src.close()
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu": _cpu_seconds() - c0,
+        "peak_mb": _vmhwm_mb(),
+    }
+
+
+def run_design(paths: list[str], n: int) -> dict:
+    from forestsink.sampling.design import design_sample
+
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    d = design_sample(paths, zones="districts", n=n, seed=1, min_per_stratum=5)
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "cpu": _cpu_seconds() - c0,
+        "peak_mb": _vmhwm_mb(),
+        "points": len(d.points),
+        "strata": len(d.strata),
+        "pixels": int(d.strata["n_pixels"].sum()),
+        "cells_reread": d.meta["cells_reread"],
+    }
+
+
+def child(method: str, paths: list[str], n: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", method, "--n", str(n), *paths],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("paths", nargs="*")
+    parser.add_argument("--landcover", default=str(DEFAULT))
+    parser.add_argument("--child")
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if args.child:
+        paths = args.paths
+        result = run_read(paths) if args.child == "read" else run_design(paths, args.n)
+        print(json.dumps(result))
+        return
+    lc = Path(args.landcover)
+    paths = [str(lc / "clcd_2010.tif"), str(lc / "clcd_2015.tif")]
+    import rasterio
+
+    with rasterio.open(paths[0]) as src:
+        shape = (src.width, src.height, src.block_shapes[0], src.compression)
+    print(f"rasters: {shape[0]} x {shape[1]} pixels, blocks {shape[2]}, {shape[3]}")
+    child("read", paths, 0)  # warm the page cache
+    rows = []
+    for method, n in (("read", 0), ("design", 1000), ("design", 5000)):
+        runs = [child(method, paths, n) for _ in range(args.repeat)]
+        best = min(runs, key=lambda r: r["seconds"])
+        rows.append((method if method == "read" else f"design n={n}", best))
+    floor = rows[0][1]["seconds"]
+    cpu_floor = rows[0][1]["cpu"]
+    print(
+        f"{'method':<16}{'seconds':>9}{'x read':>8}{'CPU s':>8}{'x read':>8}"
+        f"{'peak MB':>9}  detail"
+    )
+    for name, r in rows:
+        detail = (
+            ""
+            if name == "read"
+            else f"{r['points']} points, {r['strata']} strata, "
+            f"{r['pixels']:,} pixels, {r['cells_reread']} cells re-read"
+        )
+        print(
+            f"{name:<16}{r['seconds']:>9.2f}{r['seconds'] / floor:>8.2f}"
+            f"{r['cpu']:>8.2f}{r['cpu'] / cpu_floor:>8.2f}"
+            f"{r['peak_mb']:>9.0f}  {detail}"
+        )
+
+
+if __name__ == "__main__":
+    main()

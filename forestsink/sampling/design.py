@@ -1,0 +1,857 @@
+"""Stratified random sample design on land-cover rasters (two windowed passes).
+
+Strata
+------
+One map: ``forest`` / ``non_forest``; two maps (years 1 and 2 on one pixel
+grid): ``stable_forest`` / ``gain`` / ``loss`` / ``stable_non_forest``. What
+counts as forest is the class table's (``forest`` and ``shrub_forest``, as
+for coverage); every other listed class, water included, is non-forest; no
+data, ``excluded`` classes and codes the table does not list are never
+sampled. With zones (districts or a polygon file) each class is crossed with
+each zone, a pixel belonging to the zone that holds its centre; pixels in no
+zone are not sampled.
+
+How the points are drawn (memory bounded by the window, not the raster)
+----------------------------------------------------------------------
+1. **Count.** The rasters are read in full-width row bands (about 2²⁰
+   pixels, a multiple of :data:`CELL_ROWS` rows); each pixel's stratum is
+   found and the pixels of each stratum are counted per *cell* of
+   :data:`CELL_ROWS` × :data:`CELL_COLS` pixels (kept sparse: only
+   non-empty (cell, stratum) pairs). A stratum's mapped area is the sum over
+   its cells of count × the ellipsoidal area of the cell's centre pixel
+   (:class:`forestsink.coverage.PixelAreaModel`, the coverage module's pixel
+   areas; relative error below 1e-4 per cell, far less in sums).
+2. **Draw.** For stratum *h* with ``N_h`` pixels, ``n_h`` distinct ranks are
+   drawn uniformly from ``0 … N_h − 1`` (``numpy.random.default_rng(seed)``,
+   strata in order: the same seed gives the same sample). The pixels of a
+   stratum are ranked by cell, then row-major inside the cell, so a rank
+   names a cell and an offset in it.
+3. **Locate.** Only the cells that hold a drawn point are read again
+   (64 × 256 pixels each) and the offset-th pixel of the stratum in the cell
+   is the point: its centre in the raster CRS (``x, y``) and in CGCS2000
+   longitude/latitude (EPSG:4490, within centimetres of WGS84, as KML
+   needs).
+
+Every pixel of a stratum has the same chance, so the design is a stratified
+random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
+:func:`forestsink.sampling.estimators.estimate_areas`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+from affine import Affine
+from pyproj import CRS, Transformer
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.features import rasterize
+from rasterio.windows import Window
+
+from forestsink.coverage import (
+    ClassScheme,
+    PixelAreaModel,
+    RasterInfo,
+    inspect_raster,
+    raster_read_error,
+    read_class_scheme,
+    read_zones,
+)
+from forestsink.errors import SamplingError
+from forestsink.io import read_table
+from forestsink.reference import data_dir, read_districts
+from forestsink.sampling.estimators import sample_size_eq13
+from forestsink.units import MU_PER_HA
+
+__all__ = [
+    "ALLOCATIONS",
+    "CELL_COLS",
+    "CELL_ROWS",
+    "CHANGE_CLASSES",
+    "FOREST_CLASSES",
+    "Design",
+    "allocate",
+    "design_sample",
+    "read_expected_accuracy",
+]
+
+FOREST_CLASSES: tuple[str, ...] = ("forest", "non_forest")
+"""Stratum classes of one map."""
+
+CHANGE_CLASSES: tuple[str, ...] = ("stable_forest", "gain", "loss", "stable_non_forest")
+"""Stratum classes of two maps (year 1 → year 2)."""
+
+ALLOCATIONS: tuple[str, ...] = ("proportional", "equal", "neyman")
+
+#: Rows and columns of a counting cell (the unit read again in pass 2).
+CELL_ROWS = 64
+CELL_COLS = 256
+
+_FOREST_KINDS = ("forest", "shrub_forest")
+
+
+@dataclass(frozen=True)
+class Design:
+    """A drawn sample and its strata.
+
+    Attributes
+    ----------
+    points : pandas.DataFrame
+        ``point_id, stratum, map_class, lon, lat, x, y, adcode, row, col,
+        map_code[, map_code2]``: pixel centres; ``x, y`` in the raster CRS,
+        ``lon, lat`` in EPSG:4490 (degrees); ``adcode`` the zone id (the
+        district's adcode with ``--zones districts``; without zones, the
+        district holding the point, or empty).
+    strata : pandas.DataFrame
+        ``stratum, map_class, adcode, n_pixels, pixel_area_ha, area_ha,
+        area_mu, weight, n_points``: mapped area on the ellipsoid of the
+        raster's geodetic CRS, in ha and mu.
+    crs : pyproj.CRS
+        The raster CRS of ``x, y``.
+    meta : dict
+        Parameters and figures of the design (for ``design.json``).
+    """
+
+    points: pd.DataFrame
+    strata: pd.DataFrame
+    crs: object
+    meta: dict
+
+
+# --------------------------------------------------------------------------
+# allocation
+# --------------------------------------------------------------------------
+
+
+def _round_to(raw: np.ndarray, total: int) -> np.ndarray:
+    """Integers summing to *total*, by largest remainder."""
+    base = np.floor(raw).astype(np.int64)
+    short = int(total - base.sum())
+    if short > 0:
+        order = np.argsort(-(raw - base), kind="stable")
+        base[order[:short]] += 1
+    return base
+
+
+def allocate(
+    area_ha: Sequence[float],
+    n_pixels: Sequence[int],
+    *,
+    n: int,
+    allocation: str = "proportional",
+    users_accuracy: Sequence[float] | None = None,
+    min_per_stratum: int = 0,
+) -> np.ndarray:
+    """Share *n* points among strata.
+
+    Parameters
+    ----------
+    area_ha : sequence of float
+        Mapped area of each stratum (ha).
+    n_pixels : sequence of int
+        Pixels of each stratum (a stratum never gets more points than pixels).
+    n : int
+        Points in all.
+    allocation : str, optional (default: "proportional")
+        ``proportional`` (n_h ∝ area), ``equal`` (n / H each) or ``neyman``
+        (n_h ∝ area × √(U_h (1 − U_h)), U_h the expected user's accuracy;
+        Cochran 1977 eq. 5.26).
+    users_accuracy : sequence of float, optional (default: None)
+        Expected user's accuracy per stratum (``neyman`` only).
+    min_per_stratum : int, optional (default: 0)
+        Every stratum gets at least this many points (or all its pixels); the
+        others share what is left in the same way. When ``H × min`` exceeds
+        *n*, every stratum gets the minimum and the total exceeds *n*.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+
+    Examples
+    --------
+    >>> allocate([20.0, 30.0, 950.0], [10**6] * 3, n=100, min_per_stratum=10).tolist()
+    [10, 10, 80]
+    """
+    area = np.asarray(area_ha, dtype=float)
+    cap = np.asarray(n_pixels, dtype=np.int64)
+    if allocation == "neyman":
+        if users_accuracy is None:
+            raise SamplingError(
+                "Neyman 分配需要预期用户精度 / neyman needs --expected-ua."
+            )
+        u = np.asarray(users_accuracy, dtype=float)
+        score = area * np.sqrt(u * (1.0 - u))
+    elif allocation == "equal":
+        score = np.ones_like(area)
+    elif allocation == "proportional":
+        score = area.copy()
+    else:
+        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
+    floor = np.minimum(min_per_stratum, cap)
+    fixed = np.zeros(len(area), dtype=bool)
+    out = np.zeros(len(area), dtype=np.int64)
+    while True:
+        free = ~fixed
+        if not free.any():
+            break
+        left = n - int(out[fixed].sum())
+        weights = score[free]
+        total = float(weights.sum())
+        raw = left * weights / total if left > 0 and total > 0 else 0.0 * weights
+        out[free] = _round_to(raw, max(left, 0))
+        bad = free & ((out < floor) | (out > cap))
+        if not bad.any():
+            break
+        out[bad] = np.clip(out[bad], floor[bad], cap[bad])
+        fixed |= bad
+    return np.minimum(out, cap)
+
+
+def read_expected_accuracy(path: str | Path | None) -> dict[str, float]:
+    """Return expected user's accuracy per class (0–1).
+
+    *path* (CSV/XLSX/JSON with ``class, users_accuracy``) overrides the
+    shipped defaults (``data/sampling_expected_accuracy.csv``: the guesses of
+    Olofsson et al. 2014, section 5.1.1).
+    """
+    out: dict[str, float] = {}
+    sources = [data_dir() / "sampling_expected_accuracy.csv"]
+    if path is not None:
+        sources.append(Path(path))
+    for source in sources:
+        table = read_table(source, dtype=str)
+        table.columns = [str(c).strip().lower() for c in table.columns]
+        if not {"class", "users_accuracy"} <= set(table.columns):
+            raise SamplingError(
+                f"{source}：需要 class 与 users_accuracy 列。 / {source}: needs "
+                "columns class and users_accuracy (0–1)."
+            )
+        for i, (name, value) in enumerate(
+            zip(table["class"], table["users_accuracy"], strict=True)
+        ):
+            try:
+                u = float(value)
+            except ValueError:
+                u = math.nan
+            if not 0.0 < u < 1.0:
+                raise SamplingError(
+                    f"{source}：第 {i + 2} 行 users_accuracy {value!r} 不在 0 与 1 "
+                    f"之间。 / {source}: row {i + 2}: users_accuracy {value!r} is not "
+                    "between 0 and 1 (exclusive)."
+                )
+            out[str(name).strip()] = u
+    return out
+
+
+# --------------------------------------------------------------------------
+# strata of a window
+# --------------------------------------------------------------------------
+
+
+def _class_lut(info: RasterInfo, scheme: ClassScheme) -> np.ndarray:
+    """Raster value -> 0 forest, 1 non-forest, 2 not sampled (uint8)."""
+    index = scheme.lut(info.nodata, max_code=info.max_code)
+    kinds = scheme.kinds()
+    per_class = np.where(
+        np.isin(kinds, _FOREST_KINDS), 0, np.where(kinds == "excluded", 2, 1)
+    ).astype(np.uint8)
+    return per_class[index]
+
+
+class _Layout:
+    """Rasters, class tables and zones: the stratum of any window.
+
+    A window's strata come back as ``uint16``/``int32`` indices, with
+    :attr:`n_strata` for pixels that are not sampled (no data, excluded,
+    outside every zone).
+    """
+
+    def __init__(self, infos, scheme, zones) -> None:
+
+        self.infos = infos
+        self.grid = infos[0].grid
+        # raster value -> 0 forest, 1 non-forest, 2 not sampled
+        self.luts = [np.minimum(_class_lut(info, scheme), 2) for info in infos]
+        self.offsets = [info.grid.offset_in(self.grid) for info in infos]
+        self.classes = FOREST_CLASSES if len(infos) == 1 else CHANGE_CLASSES
+        k = len(self.classes)
+        self.zone_ids: list[str] = []
+        self.zone_geoms = None
+        if zones is not None:
+            self.zone_ids, self.zone_geoms = zones
+            self.zone_bounds = shapely.bounds(self.zone_geoms)
+        self.n_strata = k * max(1, len(self.zone_ids))
+        none = self.n_strata
+        if len(infos) == 1:
+            combine = np.array([0, 1, k], dtype=np.int32)
+        else:  # index c1 * 3 + c2: stable forest, gain, loss, stable non-forest
+            combine = np.array([0, 2, k, 1, 3, k, k, k, k], dtype=np.int32)
+        if zones is None:
+            self.combine = np.where(combine == k, none, combine).astype(np.uint8)
+            self.zone_lut = None
+        else:
+            self.combine = combine.astype(np.uint8)
+            n_zones = len(self.zone_ids)
+            lut = np.full((n_zones + 1, k + 1), none, dtype=np.int32)
+            lut[1:, :k] = np.arange(n_zones)[:, None] * k + np.arange(k)[None, :]
+            self.zone_lut = lut.ravel()
+        small = (len(self.zone_ids) + 1) * (k + 1) < 1 << 16
+        self.zone_dtype = "uint16" if small else "int32"
+        self.pair = None
+        if len(infos) == 2 and all(i.max_code == 255 for i in infos):
+            both = self.luts[0][:, None] * 3 + self.luts[1][None, :]
+            self.pair = self.combine[both].ravel()
+
+    def open(self) -> list:
+        """Open every raster (one set per thread)."""
+        srcs = []
+        for info in self.infos:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    srcs.append(rasterio.open(info.path))
+            except RasterioError as err:
+                for src in srcs:
+                    src.close()
+                raise raster_read_error(info.path, err) from err
+        return srcs
+
+    def read(self, srcs, i: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
+        """Raster *i*'s values on rows/cols of the first raster's grid."""
+        src, info = srcs[i], self.infos[i]
+        dr, dc = self.offsets[i]
+        r, c = r0 - dr, c0 - dc
+        inside = r >= 0 and c >= 0 and r + h <= src.height and c + w <= src.width
+        fill = 0 if info.nodata is None else int(info.nodata)
+        try:
+            if inside:
+                return src.read(info.band, window=Window(c, r, w, h))
+            return src.read(
+                info.band, window=Window(c, r, w, h), boundless=True, fill_value=fill
+            )
+        except RasterioError as err:
+            raise raster_read_error(info.path, err) from err
+
+    def _final(self, mult: int) -> np.ndarray:
+        """Lookup to the stratum index × *mult* (int32; cached per *mult*)."""
+        cache = self.__dict__.setdefault("_final_cache", {})
+        if mult not in cache:
+            base = (
+                self.zone_lut
+                if self.zone_lut is not None
+                else np.arange(len(self.classes) + 1)
+            )
+            cache[mult] = (base.astype(np.int64) * mult).astype(np.int32)
+        return cache[mult]
+
+    def classes_of(self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1):
+        """Return (stratum × *mult*, or :attr:`n_strata` × *mult*; raw codes).
+
+        Pixels that are not sampled get :attr:`n_strata` × *mult*.
+        """
+        codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
+        if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
+            key = codes[0].astype(np.uint16)
+            key <<= 8
+            key |= codes[1]
+            cls = np.take(self.pair, key)
+        else:
+            c = np.take(self.luts[0], codes[0])
+            if len(codes) == 2:
+                c *= np.uint8(3)
+                c += np.take(self.luts[1], codes[1])
+            cls = np.take(self.combine, c)
+        if self.zone_lut is None:
+            return (cls if mult == 1 else np.take(self._final(mult), cls)), codes
+        zone = self._zones(r0, c0, h, w)
+        zone *= len(self.classes) + 1
+        zone += cls
+        return np.take(self._final(mult), zone), codes
+
+    def span(self, r0: int, h: int) -> tuple[int, int]:
+        """Columns (c0, c1) of a band that can hold zone pixels.
+
+        Without zones the whole width; with zones the columns of the zone
+        polygons' parts within the band, widened to whole cells (so the cell
+        grid, and with it the draw, does not change).
+        """
+        width = self.grid.width
+        if self.zone_geoms is None:
+            return 0, width
+        t = self.grid.transform @ Affine.translation(0, r0)
+        ys = (t.f, t.f + t.e * h)
+        xs = (t.c, t.c + t.a * width)
+        y0, y1, x0, x1 = min(ys), max(ys), min(xs), max(xs)
+        b = self.zone_bounds
+        near = np.flatnonzero(
+            (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
+        )
+        if len(near) == 0:
+            return 0, 0
+        parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
+        bounds = shapely.bounds(parts[~shapely.is_empty(parts)])
+        if len(bounds) == 0:
+            return 0, 0
+        cols = sorted(
+            ((bounds[:, 0].min() - t.c) / t.a, (bounds[:, 2].max() - t.c) / t.a)
+        )
+        c0 = max(0, int(np.floor(cols[0])) - 1) // CELL_COLS * CELL_COLS
+        c1 = min(width, -(-(int(np.ceil(cols[1])) + 1) // CELL_COLS) * CELL_COLS)
+        return c0, c1
+
+    def _zones(self, r0, c0, h, w) -> np.ndarray:
+        """Zone number (1-based, 0 outside) of each pixel centre of a window."""
+        t = self.grid.transform @ Affine.translation(c0, r0)
+        xs = (t.c, t.c + t.a * w)
+        ys = (t.f, t.f + t.e * h)
+        pad = 2.0 * max(abs(t.a), abs(t.e))
+        x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
+        b = self.zone_bounds
+        near = np.flatnonzero(
+            (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
+        )
+        if len(near) == 0:
+            return np.zeros((h, w), dtype=self.zone_dtype)
+        # only the polygons' parts near the window reach GDAL (their edges
+        # outside it move no pixel centre inside it)
+        parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
+        shapes = [
+            (g, int(i) + 1)
+            for g, i in zip(parts, near, strict=True)
+            if not shapely.is_empty(g)
+        ]
+        if not shapes:
+            return np.zeros((h, w), dtype=self.zone_dtype)
+
+        with warnings.catch_warnings():  # GDAL's scratch dataset has no CRS
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterize(
+                shapes, out_shape=(h, w), transform=t, fill=0, dtype=self.zone_dtype
+            )
+
+
+def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
+    """Zone ids and polygons (densified, in the grid's CRS)."""
+    if str(zones) == "units":
+        raise SamplingError(
+            "--zones units 不可用于抽样（考核单元由区县合成），"
+            "请用 districts 或面文件。"
+            " / --zones units cannot stratify a sample (the assessment units are "
+            "built from districts); use --zones districts or a polygon file."
+        )
+    zs = read_zones(zones)
+    geoms = zs.geoms
+    if zs.kind == "districts":
+        ids = geoms["adcode"].astype(str).tolist()
+    else:
+        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"].astype(str).tolist()
+    series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
+    if series.crs is None:
+        raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
+    if series.crs != grid.crs:
+        step = 0.01 if series.crs.is_geographic else 1000.0
+        series = gpd.GeoSeries(
+            shapely.segmentize(series.values, step), crs=series.crs
+        ).to_crs(grid.crs)
+    return ids, np.asarray(series.values, dtype=object)
+
+
+# --------------------------------------------------------------------------
+# the two passes
+# --------------------------------------------------------------------------
+
+
+def _bands(grid, window_pixels: int):
+    rows = max(
+        CELL_ROWS, (window_pixels // max(grid.width, 1)) // CELL_ROWS * CELL_ROWS
+    )
+    for r0 in range(0, grid.height, rows):
+        yield r0, min(grid.height, r0 + rows)
+
+
+def _count_bands(layout: _Layout, bands, tick) -> tuple:
+    """Count one share of the bands (its own open rasters)."""
+    grid = layout.grid
+    width = grid.width
+    ncb = -(-width // CELL_COLS)
+    areas = layout.areas
+    rows = max((r1 - r0 for r0, r1 in bands), default=0)
+    local = (np.arange(rows, dtype=np.int32) // CELL_ROWS)[:, None] * ncb + (
+        np.arange(width, dtype=np.int32) // CELL_COLS
+    )[None, :]
+    area_m2 = np.zeros(layout.n_strata)
+    cells, strata, counts = [], [], []
+    srcs = layout.open()
+    try:
+        for r0, r1 in bands:
+            h = r1 - r0
+            nrb = -(-h // CELL_ROWS)
+            n_cells = nrb * ncb
+            c0, c1 = layout.span(r0, h)
+            if c1 <= c0:
+                continue
+            key, _codes = layout.classes_of(srcs, r0, c0, h, c1 - c0, mult=n_cells)
+            key += local[:h, c0:c1]
+            table = np.bincount(
+                key.ravel(), minlength=(layout.n_strata + 1) * n_cells
+            ).reshape(layout.n_strata + 1, n_cells)[: layout.n_strata]
+            # ellipsoidal area at each cell's centre pixel
+            rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
+            cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
+            cell_area = areas(rr[:, None], cc[None, :]).ravel()
+            area_m2 += table @ cell_area
+            s_idx, c_idx = np.nonzero(table)
+            cells.append(c_idx + (r0 // CELL_ROWS) * ncb)
+            strata.append(s_idx)
+            counts.append(table[s_idx, c_idx])
+            if tick:
+                tick()
+    finally:
+        for src in srcs:
+            src.close()
+    return cells, strata, counts, area_m2
+
+
+def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple:
+    """Pass 1: sparse (cell, stratum, count) triplets and stratum areas (m²).
+
+    Row bands are shared out among *threads* threads in contiguous runs,
+    each with its own open rasters (GDAL decodes and numpy works without the
+    GIL); the triplets are
+    sorted by stratum and cell afterwards, so the draw does not depend on
+    the number of threads or the band height.
+    """
+    layout.areas = PixelAreaModel.build(layout.grid)
+    bands = list(_bands(layout.grid, window_pixels))
+    n_threads = max(1, min(threads, len(bands)))
+    lock = threading.Lock()
+    done = [0]
+
+    def tick() -> None:
+        if progress:
+            with lock:
+                done[0] += 1
+                progress(done[0], len(bands))
+
+    if n_threads == 1:
+        parts = [_count_bands(layout, bands, tick)]
+    else:
+        # contiguous shares: a tile row is decoded by one thread only
+        cuts = [len(bands) * i // n_threads for i in range(n_threads + 1)]
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="sample") as pool:
+            parts = list(
+                pool.map(
+                    lambda i: _count_bands(layout, bands[cuts[i] : cuts[i + 1]], tick),
+                    range(n_threads),
+                )
+            )
+    cell = np.concatenate([c for p in parts for c in p[0]]).astype(np.int64)
+    stratum = np.concatenate([s for p in parts for s in p[1]]).astype(np.int64)
+    count = np.concatenate([c for p in parts for c in p[2]]).astype(np.int64)
+    area_m2 = sum(p[3] for p in parts)
+    order = np.lexsort((cell, stratum))
+    return cell[order], stratum[order], count[order], area_m2, len(bands)
+
+
+def _distinct(rng: np.random.Generator, population: int, k: int) -> np.ndarray:
+    """*k* distinct integers drawn uniformly from ``0 … population − 1``."""
+    if k >= population:
+        return np.arange(population, dtype=np.int64)
+    if k > population // 4:
+        return np.sort(rng.choice(population, size=k, replace=False))
+    picked = np.unique(rng.integers(0, population, size=k))
+    while len(picked) < k:
+        more = rng.integers(0, population, size=k - len(picked))
+        picked = np.unique(np.concatenate([picked, more]))
+    return picked
+
+
+def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
+    """Draw ranks per stratum and find their pixels (pass 2)."""
+    rng = np.random.default_rng(seed)
+    ncb = -(-layout.grid.width // CELL_COLS)
+    starts = np.searchsorted(stratum, np.arange(layout.n_strata))
+    ends = np.searchsorted(stratum, np.arange(layout.n_strata), side="right")
+    want_cell, want_stratum, want_offset = [], [], []
+    for s in range(layout.n_strata):
+        if n_h[s] == 0:
+            continue
+        c = count[starts[s] : ends[s]]
+        cum = np.cumsum(c)
+        ranks = _distinct(rng, int(cum[-1]), int(n_h[s]))
+        where = np.searchsorted(cum, ranks, side="right")
+        want_cell.append(cell[starts[s] : ends[s]][where])
+        want_stratum.append(np.full(len(ranks), s))
+        want_offset.append(ranks - (cum[where] - c[where]))
+    if not want_cell:
+        return pd.DataFrame(columns=["stratum_index", "row", "col"])
+    w_cell = np.concatenate(want_cell)
+    w_stratum = np.concatenate(want_stratum)
+    w_offset = np.concatenate(want_offset)
+    order = np.lexsort((w_offset, w_stratum, w_cell))
+    rows = np.empty(len(order), dtype=np.int64)
+    cols = np.empty(len(order), dtype=np.int64)
+    codes = np.zeros((len(order), len(layout.infos)), dtype=np.int64)
+    grid = layout.grid
+    srcs = layout.open()
+    i = 0
+    while i < len(order):
+        j = i
+        the_cell = w_cell[order[i]]
+        while j < len(order) and w_cell[order[j]] == the_cell:
+            j += 1
+        r0 = int(the_cell // ncb) * CELL_ROWS
+        c0 = int(the_cell % ncb) * CELL_COLS
+        h = min(CELL_ROWS, grid.height - r0)
+        w = min(CELL_COLS, grid.width - c0)
+        found, raw = layout.classes_of(srcs, r0, c0, h, w)
+        flat = found.ravel()
+        for k in order[i:j]:
+            members = np.flatnonzero(flat == w_stratum[k])
+            if w_offset[k] >= len(members):  # pass 1 and 2 must agree
+                raise SamplingError(
+                    f"internal: cell {the_cell} holds {len(members)} pixels of "
+                    f"stratum {w_stratum[k]} on the second read, fewer than the "
+                    "first; is the raster being rewritten?"
+                )
+            pos = members[w_offset[k]]
+            rows[k], cols[k] = r0 + pos // w, c0 + pos % w
+            codes[k] = [int(a.ravel()[pos]) for a in raw]
+        i = j
+    for src in srcs:
+        src.close()
+    out = pd.DataFrame({"stratum_index": w_stratum, "row": rows, "col": cols})
+    for n_raster in range(len(layout.infos)):
+        out[f"code{n_raster}"] = codes[:, n_raster]
+    # strata in order, each in the order drawn (ranks ascending)
+    return out.sort_values(["stratum_index", "row", "col"], kind="stable")
+
+
+def design_sample(
+    maps: Sequence[str | Path],
+    *,
+    product: str = "clcd",
+    classes: str | Path | None = None,
+    zones: str | None = None,
+    n: int | None = None,
+    target_se: float | None = None,
+    min_per_stratum: int = 10,
+    allocation: str = "proportional",
+    expected_ua: str | Path | None = None,
+    seed: int = 2014,
+    crs=None,
+    window_pixels: int = 1 << 20,
+    threads: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Design:
+    """Stratify one or two land-cover maps and draw a stratified random sample.
+
+    Parameters
+    ----------
+    maps : sequence of str or Path
+        One raster (strata forest / non-forest) or two on one pixel grid,
+        year 1 then year 2 (stable forest / gain / loss / stable non-forest).
+    product : str, optional (default: "clcd")
+        Class preset: clcd, worldcover, globeland30, custom (with *classes*).
+    classes : str or Path, optional (default: None)
+        Class table overriding the preset (as for ``forestsink coverage``).
+    zones : str, optional (default: None)
+        ``districts`` or a polygon file: cross the classes with the zones;
+        pixels outside every zone are not sampled.
+    n : int, optional (default: None)
+        Points in all. Give *n* or *target_se*.
+    target_se : float, optional (default: None)
+        Target standard error of overall accuracy (fraction); n from Olofsson
+        et al. 2014 eq. 13, ``n = (Σ W_h S_h / S(Ô))²``, ``S_h = √(U_h(1−U_h))``.
+    min_per_stratum : int, optional (default: 10)
+        Fewest points per stratum (or all its pixels).
+    allocation : str, optional (default: "proportional")
+        proportional, equal or neyman (see :func:`allocate`).
+    expected_ua : str or Path, optional (default: None)
+        Expected user's accuracy per class (eq. 13 and neyman).
+    seed : int, optional (default: 2014)
+        Seed of the draw.
+    crs : optional (default: None)
+        CRS of rasters that carry none.
+    window_pixels : int, optional (default: 2**20)
+        Pixels per band of the counting pass.
+    threads : int, optional (default: the CPUs, at most 4)
+        Threads of the counting pass; the sample does not depend on it.
+    progress : callable, optional (default: None)
+        ``progress(done, total)`` after each band.
+
+    Returns
+    -------
+    Design
+        Areas in ha and mu on the ellipsoid of the raster's geodetic CRS.
+    """
+    if (n is None) == (target_se is None):
+        raise SamplingError(
+            "请给出 --n 或 --target-se 之一 / give either --n (points) or "
+            "--target-se (standard error of overall accuracy), not both."
+        )
+    if len(maps) not in (1, 2):
+        raise SamplingError("one or two maps / 一个或两个栅格")
+    if allocation not in ALLOCATIONS:
+        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
+    scheme = read_class_scheme(product, classes)
+    infos = [inspect_raster(m, crs=crs) for m in maps]
+    zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
+    layout = _Layout(infos, scheme, zone_polys)
+    users = read_expected_accuracy(expected_ua)
+    missing = [c for c in layout.classes if c not in users]
+    if missing and (target_se is not None or allocation == "neyman"):
+        raise SamplingError(
+            f"预期用户精度缺少类别 {missing} / expected user's accuracy missing for "
+            f"{missing}; add rows class, users_accuracy to --expected-ua."
+        )
+    cell, stratum, count, area_m2, n_bands = _count(
+        layout, window_pixels, progress, threads or min(os.cpu_count() or 1, 4)
+    )
+    n_pixels = np.bincount(stratum, weights=count, minlength=layout.n_strata)
+    n_pixels = n_pixels.astype(np.int64)
+    keep = n_pixels > 0
+    if not keep.any():
+        raise SamplingError(
+            "栅格在分区内没有可抽样的像元 / the map(s) hold no pixel that can be "
+            "sampled (all no data, excluded classes, or outside the zones)."
+        )
+    k = len(layout.classes)
+    class_of = np.array([layout.classes[i % k] for i in range(layout.n_strata)])
+    u = np.array([users.get(c, 0.9) for c in class_of])
+    area_ha = area_m2 / 1e4
+    eq13 = None
+    if target_se is not None:
+        eq13 = sample_size_eq13(area_ha[keep], u[keep], target_se)
+        n = eq13
+    n_h = np.zeros(layout.n_strata, dtype=np.int64)
+    n_h[keep] = allocate(
+        area_ha[keep],
+        n_pixels[keep],
+        n=int(n),
+        allocation=allocation,
+        users_accuracy=u[keep],
+        min_per_stratum=min_per_stratum,
+    )
+    found = _locate(layout, cell, stratum, count, n_h, seed)
+    return _assemble(
+        layout,
+        found,
+        n_pixels=n_pixels,
+        area_ha=area_ha,
+        n_h=n_h,
+        meta={
+            "maps": [str(m) for m in maps],
+            "product": scheme.product,
+            "classes_file": None if classes is None else str(classes),
+            "zones": zones,
+            "n_requested": n,
+            "target_se": target_se,
+            "n_eq13": eq13,
+            "allocation": allocation,
+            "min_per_stratum": min_per_stratum,
+            "seed": seed,
+            "crs": layout.grid.crs.to_string(),
+            "grid": layout.grid.describe(),
+            "bands_read": n_bands,
+        },
+    )
+
+
+def _assemble(layout, found, *, n_pixels, area_ha, n_h, meta) -> Design:
+
+    k = len(layout.classes)
+    zone_of = [
+        layout.zone_ids[i // k] if layout.zone_ids else ""
+        for i in range(layout.n_strata)
+    ]
+    class_of = [layout.classes[i % k] for i in range(layout.n_strata)]
+    names = [f"{z}_{c}" if z else c for z, c in zip(zone_of, class_of, strict=True)]
+    keep = np.flatnonzero(n_pixels > 0)
+    strata = pd.DataFrame(
+        {
+            "stratum": [names[i] for i in keep],
+            "map_class": [class_of[i] for i in keep],
+            "adcode": [zone_of[i] for i in keep],
+            "n_pixels": n_pixels[keep],
+            "pixel_area_ha": area_ha[keep] / n_pixels[keep],
+            "area_ha": area_ha[keep],
+            "area_mu": area_ha[keep] * MU_PER_HA,
+            "weight": area_ha[keep] / area_ha[keep].sum(),
+            "n_points": n_h[keep],
+        }
+    )
+    if not layout.zone_ids:
+        strata = strata.drop(columns="adcode")
+    grid = layout.grid
+    t = grid.transform
+    x = (
+        t.c
+        + t.a * (found["col"].to_numpy() + 0.5)
+        + t.b * (found["row"].to_numpy() + 0.5)
+    )
+    y = (
+        t.f
+        + t.d * (found["col"].to_numpy() + 0.5)
+        + t.e * (found["row"].to_numpy() + 0.5)
+    )
+    to_ll = Transformer.from_crs(grid.crs, CRS.from_epsg(4490), always_xy=True)
+    lon, lat = to_ll.transform(x, y)
+    s = found["stratum_index"].to_numpy()
+    points = pd.DataFrame(
+        {
+            "point_id": [f"P{i + 1:05d}" for i in range(len(found))],
+            "stratum": [names[i] for i in s],
+            "map_class": [class_of[i] for i in s],
+            "lon": np.round(lon, 7),
+            "lat": np.round(lat, 7),
+            "x": x,
+            "y": y,
+            "adcode": [zone_of[i] for i in s],
+            "row": found["row"].to_numpy(),
+            "col": found["col"].to_numpy(),
+            "map_code": found["code0"].to_numpy(),
+        }
+    )
+    if len(layout.infos) == 2:
+        points["map_code2"] = found["code1"].to_numpy()
+    if not layout.zone_ids:
+        points["adcode"] = _district_of(lon, lat)
+    meta = {
+        **meta,
+        "cells_reread": len(
+            set(
+                zip(
+                    found["row"] // CELL_ROWS,
+                    found["col"] // CELL_COLS,
+                    strict=True,
+                )
+            )
+        ),
+        "n_points": len(points),
+        "total_area_ha": float(area_ha.sum()),
+        "strata_classes": list(layout.classes),
+    }
+    return Design(points=points, strata=strata, crs=grid.crs, meta=meta)
+
+
+def _district_of(lon, lat) -> list[str]:
+    """Return the adcode of the district holding each point (EPSG:4490), or ''."""
+    d = read_districts()
+    pts = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4490"
+    ).to_crs(d.crs)
+    hit = gpd.sjoin(pts, d[["adcode", "geometry"]], how="left", predicate="within")
+    hit = hit[~hit.index.duplicated(keep="first")]
+    return hit["adcode"].fillna("").astype(str).tolist()

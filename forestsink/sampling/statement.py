@@ -1,0 +1,98 @@
+"""Sentences for the report: a map figure beside its sample-based estimate.
+
+Pure functions of an :class:`~forestsink.sampling.estimators.AreaEstimate`.
+Shares are of the total mapped area of the strata (every sampled pixel,
+water included, as the official coverage divides by the total
+administrative area, official-statistics §1), in percent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forestsink.sampling.estimators import AreaEstimate
+
+__all__ = ["ShareStatement", "share_statement"]
+
+#: Which classes make forest, per design (one map; two maps, year 1 / year 2).
+FOREST_WEIGHTS: dict[str, dict[str, float]] = {
+    "forest": {"forest": 1.0},
+    "forest_year1": {"stable_forest": 1.0, "loss": 1.0},
+    "forest_year2": {"stable_forest": 1.0, "gain": 1.0},
+    "net_change": {"gain": 1.0, "loss": -1.0},
+}
+
+
+@dataclass(frozen=True)
+class ShareStatement:
+    """A share of the area by the map and by the sample (percent).
+
+    Attributes
+    ----------
+    map_pct : float
+        The map's pixel count as a share of the total area (%).
+    sample_pct, half_width_pct : float
+        The sample-based share and the half-width of its 95 % interval
+        (percentage points).
+    text_zh, text_en : str
+        ``"map: x %; sample-based: y % ± z"`` and a sentence on what it means.
+    """
+
+    map_pct: float
+    sample_pct: float
+    half_width_pct: float
+    text_zh: str
+    text_en: str
+
+
+def share_statement(
+    estimate: AreaEstimate, weights: dict[str, float] | str = "forest"
+) -> ShareStatement:
+    """Return "map: x %; sample-based: y % ± z" for a share of the area.
+
+    Parameters
+    ----------
+    estimate : AreaEstimate
+        From :func:`~forestsink.sampling.estimators.estimate_areas`.
+    weights : dict or str, optional (default: "forest")
+        Class coefficients, or a key of :data:`FOREST_WEIGHTS` (``forest``
+        for a one-map design; ``forest_year1``, ``forest_year2``,
+        ``net_change`` for a two-map design).
+
+    Returns
+    -------
+    ShareStatement
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from forestsink.sampling.estimators import estimate_areas
+    >>> pts = pd.DataFrame({"stratum": ["f"] * 4 + ["n"] * 4,
+    ...                     "map_class": ["f"] * 4 + ["n"] * 4,
+    ...                     "ref_class": ["f", "f", "f", "n", "n", "n", "n", "f"]})
+    >>> est = estimate_areas(pts, pd.DataFrame({"stratum": ["f", "n"],
+    ...                                         "area_ha": [50.0, 50.0]}))
+    >>> share_statement(est, {"f": 1}).text_en.split(". ")[0]
+    'map: 50.0 %; sample-based: 50.0 % ± 34.6 (95 % interval)'
+    """
+    if isinstance(weights, str):
+        weights = FOREST_WEIGHTS[weights]
+    mapped, area, se = estimate.combined_area(weights)
+    total = estimate.total_area_ha
+    m, y, z = 100 * mapped / total, 100 * area / total, 100 * estimate.z * se / total
+    inside = abs(m - y) <= z
+    en = f"map: {m:.1f} %; sample-based: {y:.1f} % ± {z:.1f} (95 % interval). " + (
+        "The map's figure lies inside the sample's interval: the map's errors "
+        "do not bias it detectably at this sample size."
+        if inside
+        else "The map's figure lies outside the sample's interval: its "
+        "classification errors bias it; use the sample-based figure, with "
+        "its interval."
+    )
+    zh = f"地图：{m:.1f}%；样本估计：{y:.1f}% ± {z:.1f}（95% 置信区间）。" + (
+        "地图数值在样本区间之内：按此样本量未见地图误差造成的明显偏差。"
+        if inside
+        else "地图数值在样本区间之外：分类误差使其有偏，应采用样本估计值及其区间。"
+    )
+    return ShareStatement(m, y, z, zh, en)

@@ -1,0 +1,273 @@
+"""The ``sample`` commands minus parsing: read files, compute, write files.
+
+Every input is read and checked and every result computed before the first
+byte is written; each output file is written to a temporary name and renamed
+into place, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from forestsink.errors import SamplingError
+from forestsink.io import _atomic, read_table, write_layer, write_sheets, write_table
+from forestsink.reference import read_district_table
+from forestsink.sampling.design import Design, design_sample
+from forestsink.sampling.estimators import AreaEstimate
+from forestsink.sampling.labels import SampleEstimate, estimate_sample
+
+__all__ = [
+    "ESTIMATE_SUFFIXES",
+    "design_tool",
+    "estimate_frames",
+    "estimate_json",
+    "estimate_tool",
+    "write_design",
+]
+
+ESTIMATE_SUFFIXES = (".csv", ".xlsx", ".json")
+
+
+def _clean(value):
+    """JSON-safe value: NaN and infinities become null, numpy scalars Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _zone_names(zone_column: str | None) -> dict[str, str]:
+    if zone_column != "adcode":
+        return {}
+
+    table = read_district_table()
+    return dict(zip(table["adcode"].astype(str), table["name_zh"], strict=True))
+
+
+def _estimate_dict(est: AreaEstimate) -> dict:
+    return {
+        "classes": est.table().to_dict(orient="records"),
+        "overall_accuracy": est.overall,
+        "overall_accuracy_se": est.overall_se,
+        "overall_accuracy_ci95": est.z * est.overall_se,
+        "n_points": est.n_points,
+        "total_area_ha": est.total_area_ha,
+        "map_area_estimated": est.map_area_estimated,
+        "error_matrix": {
+            "classes": est.classes,
+            "rows": "map class",
+            "columns": "reference class",
+            "area_proportions": est.matrix.tolist(),
+            "counts": est.counts.astype(int).tolist(),
+        },
+    }
+
+
+def estimate_json(result: SampleEstimate) -> dict:
+    """Return the JSON document of an estimate (the contract's shape).
+
+    Top level: the city-wide ``classes`` list, ``overall_accuracy``,
+    ``overall_accuracy_ci95`` (half-width), the error matrix, the strata and,
+    with zones, a ``zones`` list of the same objects (or a ``refused`` reason).
+    """
+    doc = _estimate_dict(result.city)
+    doc["z"] = result.city.z
+    doc["strata"] = result.strata.to_dict(orient="records")
+    if result.zone_column:
+        names = _zone_names(result.zone_column)
+        zones = []
+        for z in result.zones:
+            item = {
+                result.zone_column: z.zone,
+                "name_zh": names.get(z.zone, ""),
+                "n_points": z.n_points,
+            }
+            if z.estimate is None:
+                item["refused"] = z.reason
+            else:
+                item.update(_estimate_dict(z.estimate))
+            zones.append(item)
+        doc["zone_column"] = result.zone_column
+        doc["zones"] = zones
+    return _clean(doc)
+
+
+def estimate_frames(result: SampleEstimate) -> dict[str, pd.DataFrame]:
+    """Return the estimate as tables: classes (city and zones), matrices, strata."""
+    names = _zone_names(result.zone_column)
+
+    def rows(est: AreaEstimate, level: str, zone: str) -> pd.DataFrame:
+        table = est.table()
+        table.insert(0, "level", level)
+        table.insert(1, "zone", zone)
+        table.insert(2, "name_zh", names.get(zone, "重庆市" if level == "city" else ""))
+        table["overall_accuracy"] = est.overall
+        table["overall_accuracy_ci95"] = est.z * est.overall_se
+        table["n_points"] = est.n_points
+        table["note"] = ""
+        return table
+
+    parts = [rows(result.city, "city", "")]
+    for z in result.zones:
+        if z.estimate is None:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "level": ["zone"],
+                        "zone": [z.zone],
+                        "name_zh": [names.get(z.zone, "")],
+                        "n_points": [z.n_points],
+                        "note": [f"refused: {z.reason}"],
+                    }
+                )
+            )
+        else:
+            parts.append(rows(z.estimate, "zone", z.zone))
+    classes = pd.concat(parts, ignore_index=True)
+    if result.zone_column:
+        classes = classes.rename(columns={"zone": result.zone_column})
+    else:
+        classes = classes.drop(columns="zone")
+    return {
+        "classes": classes,
+        "error_matrix": result.city.matrix_table(),
+        "sample_counts": result.city.counts_table(),
+        "strata": result.strata,
+    }
+
+
+def estimate_tool(
+    labels: str | Path,
+    strata: str | Path,
+    *,
+    out: str | Path,
+    zones: str | None = None,
+    extra_classes: Sequence[str] = (),
+) -> tuple[Path, SampleEstimate]:
+    """Read a labelled sample and its strata, estimate, write one file.
+
+    Parameters
+    ----------
+    labels : str or Path
+        CSV/XLSX/JSON with ``point_id, stratum, map_class, ref_class``.
+    strata : str or Path
+        CSV/XLSX/JSON with ``stratum, area_ha`` (or ``n_pixels,
+        pixel_area_ha``), in hectares.
+    out : str or Path
+        ``.json`` (the contract's document), ``.csv`` (the classes table,
+        city and zones) or ``.xlsx`` (classes, error matrix in area
+        proportions, sample counts, strata).
+    zones : str, optional (default: None)
+        ``districts`` (the labels' ``adcode``) or the name of another labels
+        column: also estimate per zone.
+    extra_classes : sequence of str, optional (default: ())
+        Reference classes no stratum maps.
+
+    Returns
+    -------
+    (Path, SampleEstimate)
+    """
+    out = Path(out)
+    if out.suffix.lower() not in ESTIMATE_SUFFIXES:
+        raise SamplingError(
+            f"{out}：不支持的输出格式 / unsupported output format "
+            f"{out.suffix!r}; use one of {', '.join(ESTIMATE_SUFFIXES)}."
+        )
+    label_frame = read_table(labels, dtype=str)
+    strata_frame = read_table(strata, dtype=str)
+    column = None if zones is None else ("adcode" if zones == "districts" else zones)
+    result = estimate_sample(
+        label_frame,
+        strata_frame,
+        zone_column=column,
+        source=str(labels),
+        extra_classes=extra_classes,
+    )
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        text = json.dumps(estimate_json(result), ensure_ascii=False, indent=1)
+        with _atomic(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    elif suffix == ".xlsx":
+        write_sheets(estimate_frames(result), out)
+    else:
+        write_table(estimate_frames(result)["classes"], out)
+    return out, result
+
+
+def _kml(points: pd.DataFrame) -> str:
+    """Return a KML document of the points (EPSG:4490 lon/lat, as WGS84 to cm)."""
+    fields = ["stratum", "map_class", "adcode"]
+    marks = []
+    for row in points.itertuples(index=False):
+        data = "".join(
+            f'<Data name="{f}"><value>{escape(str(getattr(row, f)))}</value></Data>'
+            for f in fields
+        )
+        marks.append(
+            f"<Placemark><name>{escape(str(row.point_id))}</name>"
+            f"<ExtendedData>{data}</ExtendedData>"
+            f"<Point><coordinates>{row.lon:.7f},{row.lat:.7f}</coordinates></Point>"
+            "</Placemark>"
+        )
+    body = "\n".join(marks)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<name>forestsink reference sample</name>\n"
+        f"{body}\n</Document></kml>\n"
+    )
+
+
+def write_design(design: Design, out_dir: str | Path) -> list[Path]:
+    """Write a design to a folder: sample.gpkg/.csv/.kml, strata.csv, design.json.
+
+    The CSV carries an empty ``ref_class`` column for the labeller; the
+    GeoPackage holds the same points in EPSG:4490.
+    """
+    out = Path(out_dir)
+    points = design.points.copy()
+    points["ref_class"] = ""
+    layer = gpd.GeoDataFrame(
+        points, geometry=gpd.points_from_xy(points["lon"], points["lat"]), crs=4490
+    )
+    written = [write_table(points, out / "sample.csv")]
+    with warnings.catch_warnings():  # GDAL dislikes the temporary name's suffix
+        warnings.filterwarnings("ignore", "The filename extension", RuntimeWarning)
+        written.append(write_layer(layer, out / "sample.gpkg", layer="sample"))
+    written.append(write_table(design.strata, out / "strata.csv"))
+    kml = out / "sample.kml"
+    with _atomic(kml) as tmp:
+        tmp.write_text(_kml(points), encoding="utf-8")
+    meta = out / "design.json"
+    with _atomic(meta) as tmp:
+        tmp.write_text(
+            json.dumps(_clean(design.meta), ensure_ascii=False, indent=1),
+            encoding="utf-8",
+        )
+    return [*written, kml, meta]
+
+
+def design_tool(maps: Sequence[str | Path], *, out: str | Path, **options) -> tuple:
+    """Design a sample (:func:`~forestsink.sampling.design.design_sample`), write it.
+
+    Returns
+    -------
+    (list of Path, Design)
+    """
+    design = design_sample(maps, **options)
+    return write_design(design, out), design
