@@ -84,13 +84,23 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --product clcd --out maps/coverage.xlsx
 	$(BIN)/forestsink coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
 	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --product clcd --out maps/coverage.csv > /dev/null
+	@# a reference sample of the two maps, labelled from the generator's truth
+	@# (with deliberate map errors), and the sample-based areas with intervals
+	@rm -rf $(DEMO_SAMPLE)/refsample
+	$(BIN)/forestsink sample design $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
+	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --product clcd --zones districts \
+	    --target-se 0.01 --allocation neyman --out $(DEMO_SAMPLE)/refsample > /dev/null
+	$(BIN)/python scripts/make_sample.py --label-sample $(DEMO_SAMPLE)/refsample > /dev/null
+	$(BIN)/forestsink sample estimate --labels $(DEMO_SAMPLE)/refsample/labels.csv \
+	    --strata $(DEMO_SAMPLE)/refsample/strata.csv --zones districts \
+	    --out maps/sample-estimate.xlsx
 	$(BIN)/forestsink report --store $(DEMO_STORE) --coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
 	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --out maps/report.html
 	$(BIN)/forestsink map --what coverage --coverage maps/coverage.csv --out maps/coverage.png
 	$(BIN)/forestsink map --what progress --store $(DEMO_STORE) --out maps/progress.png
 	$(BIN)/forestsink map --what carbon --store $(DEMO_STORE) --out maps/carbon.pdf
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/: report.html (the officials' report, opens offline), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, carbon.xlsx (the whole forest's sink), project-increment.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
+	@echo "Demo written under maps/: report.html (the officials' report, opens offline), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, carbon.xlsx (the whole forest's sink), project-increment.xlsx, sample-estimate.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
