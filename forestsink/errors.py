@@ -104,3 +104,16 @@ class InventoryError(ForestsinkError, ValueError):
     The message names the file, the feature (row from 1), the field and the
     value, then says what to fix; nothing has been written to the store.
     """
+
+
+# --------------------------------------------------------------------------
+# accounts and the web application (forestsink.store.users, forestsink.web)
+# --------------------------------------------------------------------------
+
+
+class AccountError(ForestsinkError, ValueError):
+    """An account cannot be added or changed (unknown, duplicate, bad role...)."""
+
+
+class UploadTooLargeError(ForestsinkError, ValueError):
+    """An upload is larger than the web application's limit."""

@@ -286,8 +286,10 @@ def _register() -> None:
     from forestsink.cli.inventory import inventory_group
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
     from forestsink.cli.reconcile import reconcile_cmd
+    from forestsink.cli.serve import serve_cmd
     from forestsink.cli.stage import stage_cmd
     from forestsink.cli.store_cmd import export_cmd, store_group
+    from forestsink.cli.users import users_group
 
     for command in (
         validate_cmd,
@@ -307,6 +309,8 @@ def _register() -> None:
         export_cmd,
         stage_cmd,
         inventory_group,
+        users_group,
+        serve_cmd,
     ):
         cli.add_command(command)
 
