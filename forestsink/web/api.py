@@ -21,6 +21,7 @@ import unicodedata
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
+import shapely.geometry
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -43,6 +44,8 @@ __all__ = ["routes"]
 
 #: what ``POST /api/deliveries`` takes (a zip holds one layer: ingest's rule)
 UPLOAD_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json")
+#: features without issues drawn on the upload page's map, at most
+MAP_FEATURES = 5000
 _SAFE_CHARS = re.compile(r"[^\w\-.() ]")
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -203,6 +206,47 @@ def _issues_json(report) -> list[dict]:
     return _frame_json(issues)
 
 
+def _features(report, *, limit: int = MAP_FEATURES) -> dict:
+    """GeoJSON (EPSG:4326) of the delivered features for the map.
+
+    Every feature with an issue (its messages in ``issues``, its worst
+    severity in ``severity``), and the others up to *limit* features.
+    """
+    features: list[dict] = []
+    rank = {"error": 0, "warning": 1, "fixed": 2}
+    for delivery, result in report.deliveries:
+        issues = report.issues[report.issues["file"] == delivery.name]
+        found: dict[int, list] = {}
+        for rec in issues.to_dict("records"):
+            if not pd.isna(rec["row"]):
+                found.setdefault(int(rec["row"]), []).append(rec)
+        frame = result.frame
+        geoms = frame.geometry
+        if geoms.crs is not None and not geoms.crs.equals(4326):
+            geoms = geoms.to_crs(4326)
+        for row, pid, geom in zip(
+            frame["source_row"], frame["project_id"], geoms, strict=True
+        ):
+            recs = found.get(int(row), [])
+            if geom is None or geom.is_empty or (not recs and len(features) >= limit):
+                continue
+            worst = min((r["severity"] for r in recs), key=rank.get, default="ok")
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": shapely.geometry.mapping(geom),
+                    "properties": {
+                        "file": delivery.name,
+                        "row": int(row) + 1,
+                        "project_id": None if pd.isna(pid) else str(pid),
+                        "severity": worst,
+                        "issues": [f"{r['code']}: {r['message']}" for r in recs],
+                    },
+                }
+            )
+    return {"type": "FeatureCollection", "features": features}
+
+
 def _report_json(report) -> dict:
     counts = report.issues["severity"].value_counts().to_dict()
     files = []
@@ -222,6 +266,7 @@ def _report_json(report) -> dict:
         "files": files,
         "notes": [{"file": f, "note": str(n)} for f, n in report.notes],
         "issues": _issues_json(report),
+        "features": _features(report),
     }
 
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from forestsink.store import open_store
 from forestsink.web.api import routes as api_routes
+from forestsink.web.pages import routes as page_routes
 from forestsink.web.security import (
     Denied,
     SecurityHeadersMiddleware,
@@ -69,7 +70,7 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
         ),
     ]
     app = Starlette(
-        routes=list(api_routes),
+        routes=[*api_routes, *page_routes],
         middleware=middleware,
         exception_handlers={Denied: _denied},
     )
