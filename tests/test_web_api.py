@@ -154,6 +154,45 @@ def test_zip_upload_and_zip_slip(store, tmp_path):
     assert not list(tmp_path.parent.rglob("evil.geojson"))
 
 
+def test_zip_of_several_deliveries(store, tmp_path):
+    c = client(store)
+    token = login(c, "wz")
+    one = write(frame(ids=["S1", "S2"], n=2), tmp_path / "one.gpkg")
+    (tmp_path / "sub").mkdir()
+    two = write(frame(ids=["T1"], n=1), tmp_path / "sub" / "two.shp")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(one, "one.gpkg")
+        for part in sorted(two.parent.glob("two.*")):
+            zf.write(part, f"sub/{part.name}")
+        zf.writestr("readme.txt", "not a layer")
+    r = _post(c, token, buf.getvalue(), name="both.zip", query="?land=1")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["batches"]) == 2
+    assert sorted(o["added"] for o in body["outcomes"]) == [1, 2]
+    names = set(GeoPackageStore(store).batches()["source_name"])
+    assert {"one.gpkg", "two.shp"} <= names
+    # zip-slip in a zip of several layers: refused before anything is written
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.write(one, "one.gpkg")
+        zf.writestr("../../two.geojson", "{}")
+    before = store.read_bytes()
+    r = _post(c, token, buf.getvalue(), name="slip2.zip", query="?land=1")
+    assert r.status_code == 400 and "outside" in r.json()["en"]
+    assert store.read_bytes() == before
+    assert not list(tmp_path.parent.rglob("two.geojson"))
+    # a zip bomb among several layers
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(one, "one.gpkg")
+        zf.writestr("bomb.geojson", b" " * (8 << 20))
+    r = _post(c, token, buf.getvalue(), name="bomb.zip", query="?land=1")
+    assert r.status_code == 400 and "zip炸弹" in r.json()["en"]
+    assert store.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("name", "status"),
     [

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from forestsink.deliveries import IngestError, check_deliveries, ingest_deliveries
 from forestsink.errors import ForestsinkError
+from forestsink.ingest.read import extract_zip_layers, zip_layer_count
 from forestsink.ingest.vocabulary import store_aliases_path
 from forestsink.store.users import (
     clear_login_failures,
@@ -296,6 +297,7 @@ def _options(request: Request, location) -> dict:
 
 
 def _check_upload(path: Path, options: dict):
+    """Check the uploaded file, or the folder of a zip's layers."""
     return check_deliveries([path], **options)
 
 
@@ -329,6 +331,12 @@ async def deliveries(request: Request) -> JSONResponse:
     try:
         path, sha256, size = await _save(upload, folder, name)
         options = _options(request, state.location)
+        if path.suffix.lower() == ".zip" and zip_layer_count(path) > 1:
+            try:  # a zip of several deliveries: each layer is one batch
+                await run_in_threadpool(extract_zip_layers, path, folder / "layers")
+            except ForestsinkError as err:
+                raise _library_error(err) from err
+            path = folder / "layers"
         try:
             report = await run_in_threadpool(_check_upload, path, options)
         except ForestsinkError as err:
