@@ -209,6 +209,20 @@ def test_login_form_and_logout(store):
     assert c.get("/api/me").status_code == 401
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}],
+)
+def test_login_from_another_site_refused(store, headers):
+    c = client(store)
+    form = {"username": "wz", "password": PASSWORD}
+    r = c.post("/api/login", data=form, headers=headers)
+    assert r.status_code == 403
+    assert "forestsink_session" not in c.cookies
+    same = c.post("/api/login", data=form, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200
+
+
 def test_login_bad_bodies(store):
     c = client(store)
     assert c.post("/api/login", json={"username": "x"}).status_code == 400

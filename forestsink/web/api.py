@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import unicodedata
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import pandas as pd
 import shapely.geometry
@@ -93,7 +94,15 @@ async def _credentials(request: Request) -> tuple[str, str]:
 
 
 async def login(request: Request) -> JSONResponse:
-    """``POST /api/login``: check the password, start a session."""
+    """``POST /api/login``: check the password, start a session.
+
+    A login posted from another site's page (``Origin`` of another host, or
+    ``Sec-Fetch-Site: cross-site``) is refused: no login CSRF.
+    """
+    origin = request.headers.get("origin")
+    cross = request.headers.get("sec-fetch-site") == "cross-site"
+    if cross or (origin and urlsplit(origin).netloc != request.url.netloc):
+        raise Denied(403, "不接受来自其他网站的登录", "login from another site refused")
     username, password = await _credentials(request)
     state = request.app.state
     settings = state.settings
