@@ -477,14 +477,31 @@ async def history(request: Request) -> JSONResponse:
     return JSONResponse({"key": key, "versions": _frame_json(frame)})
 
 
-def _progress(store, by: str) -> dict:
+def _progress(state, by: str) -> dict:
+    """Return the progress tables, computed once per store state and view.
+
+    The state is the batch list's length and last time: any new batch (in
+    any worker) changes it, so an answer is never stale.
+    """
     from forestsink.progress import progress_tables
 
-    tables = progress_tables(store, by=by)
-    return {
-        "tables": {name: _frame_json(t) for name, t in tables.tables.items()},
-        "settings": {k: str(v) for k, v in tables.settings.items()},
-    }
+    store = state.store
+    batches = store.batches()
+    mark = (
+        by,
+        len(batches),
+        str(batches["created_at"].iloc[-1]) if len(batches) else "",
+    )
+    cache = state.progress_cache
+    if mark not in cache:
+        tables = progress_tables(store, by=by)
+        if len(cache) > 16:
+            cache.clear()
+        cache[mark] = {
+            "tables": {name: _frame_json(t) for name, t in tables.tables.items()},
+            "settings": {k: str(v) for k, v in tables.settings.items()},
+        }
+    return cache[mark]
 
 
 async def progress(request: Request) -> JSONResponse:
@@ -497,7 +514,7 @@ async def progress(request: Request) -> JSONResponse:
     if not await run_in_threadpool(lambda: store.exists):
         raise Denied(404, "项目库为空", "the store holds no deliveries yet")
     try:
-        body = await run_in_threadpool(_progress, store, by)
+        body = await run_in_threadpool(_progress, request.app.state, by)
     except ForestsinkError as err:
         raise _library_error(err) from err
     return JSONResponse({"by": by, **body})

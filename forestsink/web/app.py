@@ -77,6 +77,7 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
     app.state.location = str(store_location)
     app.state.store = open_store(store_location)
     app.state.settings = settings
+    app.state.progress_cache = {}
     app.state.settings_upload_dir = settings.upload_dir or default_upload_dir(
         store_location
     )
