@@ -54,6 +54,10 @@ def test_serve_two_workers(tmp_path):
             str(port),
             "--workers",
             "2",
+            "--login-limit",
+            "3",
+            "--upload-dir",
+            str(tmp_path / "up"),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -83,6 +87,12 @@ def test_serve_two_workers(tmp_path):
             r = c.post("/api/logout", headers={"X-CSRF-Token": token})
             assert r.status_code == 200
             assert "server" not in {k.lower() for k in r.headers}
+            # --login-limit 3 holds across both workers
+            for _ in range(3):
+                bad = {"username": "ann", "password": "wrong-pass"}
+                assert c.post("/api/login", json=bad).status_code == 401
+            r = c.post("/api/login", json={"username": "ann", "password": PASSWORD})
+            assert r.status_code == 429
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)

@@ -86,7 +86,11 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
 
 def _settings_json(settings: dict) -> str:
     return json.dumps(
-        {k: str(v) if k.endswith("_dir") else v for k, v in settings.items()}
+        {
+            k: str(v) if k.endswith(("_dir", "_file")) else v
+            for k, v in settings.items()
+            if v is not None
+        }
     )
 
 
