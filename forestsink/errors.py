@@ -117,3 +117,16 @@ class SamplingError(ForestsinkError, ValueError):
     The message says, in Chinese and then in English, which file, point or
     stratum is at fault and what to fix.
     """
+
+
+# --------------------------------------------------------------------------
+# accounts and the web application (forestsink.store.users, forestsink.web)
+# --------------------------------------------------------------------------
+
+
+class AccountError(ForestsinkError, ValueError):
+    """An account cannot be added or changed (unknown, duplicate, bad role...)."""
+
+
+class UploadTooLargeError(ForestsinkError, ValueError):
+    """An upload is larger than the web application's limit."""

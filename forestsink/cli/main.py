@@ -287,8 +287,10 @@ def _register() -> None:
     from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
     from forestsink.cli.reconcile import reconcile_cmd
     from forestsink.cli.sample import sample_group
+    from forestsink.cli.serve import serve_cmd
     from forestsink.cli.stage import stage_cmd
     from forestsink.cli.store_cmd import export_cmd, store_group
+    from forestsink.cli.users import users_group
 
     for command in (
         validate_cmd,
@@ -309,6 +311,8 @@ def _register() -> None:
         stage_cmd,
         inventory_group,
         sample_group,
+        users_group,
+        serve_cmd,
     ):
         cli.add_command(command)
 

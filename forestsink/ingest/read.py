@@ -381,54 +381,122 @@ def _safe_extract(
     Path
         The extracted layer file.
     """
-    try:
-        archive = zipfile.ZipFile(zpath)
-    except (zipfile.BadZipFile, OSError, ValueError) as err:
-        raise _zip_refused(
-            zpath, f"不是有效的zip / not a valid zip file ({err})."
-        ) from err
+    archive = _open_zip(zpath)
     with archive:
         infos = archive.infolist()
         _check_members(zpath, infos)
         members = _needed_members(zpath, infos)
         _check_sizes(zpath, members, max_unzipped)
-        budget = max_unzipped
-        layer = None
-        for info in members:
-            out = target / PurePosixPath(info.filename.replace("\\", "/"))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            left = info.file_size
-            try:
-                with archive.open(info) as src, out.open("wb") as dst:
-                    while block := src.read(1 << 20):
-                        left -= len(block)
-                        budget -= len(block)
-                        if left < 0 or budget < 0:
-                            raise _zip_refused(
-                                zpath,
-                                f"zip已损坏 / member {info.filename!r} is damaged: "
-                                "it unpacks to more bytes than the zip's "
-                                "directory says; refusing this zip.",
-                            )
-                        dst.write(block)
-            except DeliveryError:
-                raise
-            except (
-                zipfile.BadZipFile,
-                EOFError,
-                NotImplementedError,
-                RuntimeError,
-                ValueError,
-                zlib.error,
-            ) as err:
-                raise _zip_refused(
-                    zpath,
-                    f"zip已损坏 / member {info.filename!r} is damaged or "
-                    f"cannot be unpacked ({err}); ask for the zip again.",
-                ) from err
-            if PurePosixPath(info.filename).suffix.lower() in _LAYER_SUFFIXES:
-                layer = out
-    return layer
+        return _extract_members(archive, zpath, members, target, max_unzipped)[0]
+
+
+def _open_zip(zpath: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(zpath)
+    except (zipfile.BadZipFile, OSError, ValueError) as err:
+        raise _zip_refused(
+            zpath, f"不是有效的zip / not a valid zip file ({err})."
+        ) from err
+
+
+def _extract_members(
+    archive: zipfile.ZipFile, zpath: Path, members: list, target: Path, budget: int
+) -> list[Path]:
+    """Stream *members* into *target* with a running byte count; return layers."""
+    layers = []
+    for info in members:
+        out = target / PurePosixPath(info.filename.replace("\\", "/"))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        left = info.file_size
+        try:
+            with archive.open(info) as src, out.open("wb") as dst:
+                while block := src.read(1 << 20):
+                    left -= len(block)
+                    budget -= len(block)
+                    if left < 0 or budget < 0:
+                        raise _zip_refused(
+                            zpath,
+                            f"zip已损坏 / member {info.filename!r} is damaged: "
+                            "it unpacks to more bytes than the zip's "
+                            "directory says; refusing this zip.",
+                        )
+                    dst.write(block)
+        except DeliveryError:
+            raise
+        except (
+            zipfile.BadZipFile,
+            EOFError,
+            NotImplementedError,
+            RuntimeError,
+            ValueError,
+            zlib.error,
+        ) as err:
+            raise _zip_refused(
+                zpath,
+                f"zip已损坏 / member {info.filename!r} is damaged or "
+                f"cannot be unpacked ({err}); ask for the zip again.",
+            ) from err
+        if PurePosixPath(info.filename).suffix.lower() in _LAYER_SUFFIXES:
+            layers.append(out)
+    return layers
+
+
+def zip_layer_count(zpath: Path, /) -> int:
+    """Return how many layers (.shp/.gpkg/.geojson) a zip holds (0 if unreadable)."""
+    try:
+        with zipfile.ZipFile(zpath) as archive:
+            return sum(
+                1
+                for i in archive.infolist()
+                if not i.is_dir()
+                and PurePosixPath(i.filename).suffix.lower() in _LAYER_SUFFIXES
+            )
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
+
+
+def extract_zip_layers(
+    zpath: Path, target: Path, /, *, max_unzipped: int = MAX_UNZIPPED_BYTES
+) -> list[Path]:
+    """Extract every layer of a zip of several deliveries into *target*.
+
+    The checks of :func:`_safe_extract` (member count, zip-slip, links,
+    duplicates, unpacked size over all layers, compression ratio, a running
+    byte count) on each layer's files (a Shapefile's sidecars beside it);
+    other members are not extracted. Zips inside the zip are not unpacked.
+
+    Returns
+    -------
+    list of Path
+        The extracted layer files, in the zip's order.
+    """
+    archive = _open_zip(zpath)
+    with archive:
+        infos = archive.infolist()
+        _check_members(zpath, infos)
+        files = [i for i in infos if not i.is_dir()]
+        wanted = []
+        for info in files:
+            layer = PurePosixPath(info.filename.replace("\\", "/"))
+            if layer.suffix.lower() not in _LAYER_SUFFIXES:
+                continue
+            if layer.suffix.lower() != ".shp":
+                wanted.append(info)
+                continue
+            wanted.extend(
+                i
+                for i in files
+                if (m := PurePosixPath(i.filename.replace("\\", "/"))).parent
+                == layer.parent
+                and m.stem == layer.stem
+                and m.suffix.lower() in LAYER_MEMBER_SUFFIXES
+            )
+        if not wanted:
+            raise _zip_refused(
+                zpath, "zip内没有图层 / no .shp/.gpkg/.geojson inside the zip."
+            )
+        _check_sizes(zpath, wanted, max_unzipped)
+        return _extract_members(archive, zpath, wanted, target, max_unzipped)
 
 
 def _choose_layer(path: Path, layer: str | None, display: str) -> str | None:

@@ -1,0 +1,253 @@
+"""A bounded load test of the web application on loopback (issue #20).
+
+N concurrent users (default 20) for S seconds (default 60) against
+``forestsink serve`` with W uvicorn workers on 127.0.0.1: a mix of page views,
+progress queries, batch lists and small uploads that land (40 features
+each, unique ids, so every upload is one new batch). Afterwards the store is
+checked: one batch per successful upload, no batch lost or duplicated
+(by SHA-256 and by account), every uploaded key live exactly once.
+
+    .venv/bin/python benchmarks/bench_web_load.py                # PostGIS
+    .venv/bin/python benchmarks/bench_web_load.py --store s.gpkg # GeoPackage
+
+Without ``--store`` it starts a throwaway PostgreSQL + PostGIS server with
+``scripts/pg_test_server.sh`` (under /tmp) and stops it afterwards. Prints
+p50/p95 latency per kind of request; exit status 1 on any failed request
+or a store check that fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import pyogrio
+from shapely.geometry import box
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from forestsink.deliveries import ingest_deliveries  # noqa: E402
+from forestsink.store import open_store  # noqa: E402
+from forestsink.store.users import add_user  # noqa: E402
+
+PASSWORD = "bench-password-1"
+SECRET = "bench-secret-" + "z" * 40
+MIX = [("page", 0.35), ("progress", 0.25), ("batches", 0.15), ("upload", 0.25)]
+
+
+def delivery(user: int, k: int, n: int = 40) -> bytes:
+    """A clean 40-feature GeoJSON delivery of 万州区 with unique ids."""
+    x0 = 108.25 + 0.02 * (user % 10)
+    y0 = 30.65 + 0.05 * (user // 10) + 0.0008 * k
+    geoms = [
+        box(x0 + 0.0004 * i, y0, x0 + 0.0004 * i + 0.0003, y0 + 0.0003)
+        for i in range(n)
+    ]
+    gdf = gpd.GeoDataFrame(
+        {
+            "小班号": [f"L{user:02d}-{k:03d}-{i:02d}" for i in range(n)],
+            "区县": ["万州区"] * n,
+            "年度": [2013] * n,
+            "工程类别": ["人工造林"] * n,
+        },
+        geometry=geoms,
+        crs=4490,
+    )
+    buf = io.BytesIO()
+    pyogrio.write_dataframe(gdf, buf, driver="GeoJSON")
+    return buf.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def user_loop(i, base, deadline, uploads, stats, landed):
+    async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+        r = await c.post(
+            "/api/login", json={"username": f"bench{i:02d}", "password": PASSWORD}
+        )
+        r.raise_for_status()
+        token = r.json()["csrf_token"]
+        rng = random.Random(i)
+        k = 0
+        while time.monotonic() < deadline:
+            kind = rng.choices([m for m, _ in MIX], [w for _, w in MIX])[0]
+            t = time.perf_counter()
+            if kind == "page":
+                r = await c.get(rng.choice(["/upload", "/batches", "/progress"]))
+            elif kind == "progress":
+                r = await c.get("/api/progress?by=district")
+            elif kind == "batches":
+                r = await c.get("/api/batches")
+            else:
+                if k >= len(uploads[i]):
+                    continue
+                r = await c.post(
+                    "/api/deliveries?land=1",
+                    files={"file": (f"u{i}-{k}.geojson", uploads[i][k])},
+                    headers={"X-CSRF-Token": token},
+                )
+                if r.status_code == 200:
+                    landed.append((i, k, r.json()["batches"], r.json()["sha256"]))
+                k += 1
+            stats[kind].append((time.perf_counter() - t, r.status_code))
+
+
+def check_store(location, landed, n_users) -> list[str]:
+    store = open_store(location)
+    batches = store.batches()
+    problems = []
+    ours = batches[batches["user"].str.startswith("bench", na=False)]
+    if len(ours) != len(landed):
+        problems.append(f"{len(landed)} uploads landed but {len(ours)} batches")
+    if ours["source_sha256"].duplicated().any():
+        problems.append("a delivery landed twice (duplicate SHA-256)")
+    ids = sorted(b for _, _, bs, _ in landed for b in bs)
+    if ids != sorted(ours["batch_id"].tolist()):
+        problems.append("batch ids answered differ from the store's")
+    current = store.current()
+    keys = current["key"]
+    if keys.duplicated().any():
+        problems.append("a key is live twice")
+    want = {
+        f"500101/L{i:02d}-{k:03d}-{j:02d}" for i, k, _, _ in landed for j in range(40)
+    }
+    missing = want - set(keys)
+    if missing:
+        problems.append(f"{len(missing)} uploaded keys missing")
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--store", help="a .gpkg or postgresql:// URL (default: PostGIS)")
+    ap.add_argument("--users", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=4)
+    args = ap.parse_args()
+    pg_dir = None
+    location = args.store
+    if location is None:
+        pg_dir = tempfile.mkdtemp(prefix="forestsink-bench-pg-")
+        run = subprocess.run(
+            ["bash", str(ROOT / "scripts/pg_test_server.sh"), "start", pg_dir],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        url = run.stdout.strip().splitlines()[-1]
+        location = f"{url}?schema=bench_{uuid.uuid4().hex[:8]}"
+    proc = None
+    try:
+        store = open_store(location)
+        for i in range(args.users):
+            add_user(
+                store,
+                f"bench{i:02d}",
+                role="editor",
+                districts=["万州区"],
+                password=PASSWORD,
+            )
+        seed = Path(tempfile.mkdtemp()) / "seed.geojson"
+        seed.write_bytes(delivery(0, 99, n=2))
+        ingest_deliveries([seed], store, user="seed")  # progress needs a batch
+        print("preparing deliveries …", flush=True)
+        per_user = int(args.seconds) // 2 + 5
+        uploads = {
+            i: [delivery(i, k) for k in range(per_user)] for i in range(args.users)
+        }
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "FORESTSINK_SECRET": SECRET}
+        upload_dir = tempfile.mkdtemp(prefix="forestsink-bench-uploads-")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "forestsink",
+                "serve",
+                "--store",
+                location,
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+            cwd=upload_dir,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/login", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        stats: dict[str, list] = defaultdict(list)
+        landed: list = []
+        deadline = time.monotonic() + args.seconds
+
+        async def run_all():
+            await asyncio.gather(
+                *(
+                    user_loop(i, base, deadline, uploads, stats, landed)
+                    for i in range(args.users)
+                )
+            )
+
+        asyncio.run(run_all())
+        failed = 0
+        print(
+            f"{args.users} users, {args.seconds:g} s, {args.workers} workers, "
+            f"store {open_store(location).path}"
+        )
+        print(f"{'kind':10} {'n':>6} {'failed':>6} {'p50 ms':>8} {'p95 ms':>8}")
+        for kind, rows in sorted(stats.items()):
+            times = np.array([t for t, _ in rows]) * 1000
+            bad = sum(1 for _, s in rows if s != 200)
+            failed += bad
+            print(
+                f"{kind:10} {len(rows):6d} {bad:6d} "
+                f"{np.percentile(times, 50):8.0f} {np.percentile(times, 95):8.0f}"
+            )
+        problems = check_store(location, landed, args.users)
+        print(
+            f"landed uploads: {len(landed)}; store check: "
+            + ("; ".join(problems) if problems else "ok (no lost or duplicated batch)")
+        )
+        return 1 if failed or problems else 0
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+        if pg_dir is not None:
+            subprocess.run(
+                ["bash", str(ROOT / "scripts/pg_test_server.sh"), "stop", pg_dir],
+                check=False,
+                capture_output=True,
+            )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The Starlette application of one store, and ``forestsink serve``.
+
+The server is uvicorn: the ASGI reference server, well kept (encode), with
+its own supervisor of N worker processes (``--workers``; a dead worker is
+replaced). Each worker builds the application from environment variables
+(:func:`app_from_env`), so all of them serve the same store with the same
+secret and settings. TLS is the office's reverse proxy's job (nginx, Caddy):
+uvicorn listens on loopback behind it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+
+from forestsink.store import open_store
+from forestsink.web.api import routes as api_routes
+from forestsink.web.pages import routes as page_routes
+from forestsink.web.security import (
+    Denied,
+    SecurityHeadersMiddleware,
+    UploadLimitMiddleware,
+)
+from forestsink.web.settings import Settings, default_upload_dir, load_secret
+
+__all__ = ["app_from_env", "create_app", "serve"]
+
+STORE_ENV = "FORESTSINK_WEB_STORE"
+SETTINGS_ENV = "FORESTSINK_WEB_SETTINGS"
+SESSION_COOKIE = "forestsink_session"
+
+
+async def _denied(request: Request, exc: Exception):
+    assert isinstance(exc, Denied)
+    return exc.response()
+
+
+def create_app(store_location, *, settings: Settings | dict | None = None) -> Starlette:
+    """Return the web application of the store at *store_location*.
+
+    Parameters
+    ----------
+    store_location : str or Path
+        A ``.gpkg`` file or a ``postgresql://…`` URL, as ``--store``.
+    settings : Settings or dict, optional (default: Settings())
+        Limits, secret, upload folder; see :class:`Settings`.
+
+    Returns
+    -------
+    starlette.applications.Starlette
+        The ASGI application.
+    """
+    settings = Settings.of(settings)
+    secret = load_secret(store_location, settings)
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes),
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret,
+            session_cookie=SESSION_COOKIE,
+            max_age=settings.session_max_age_s,
+            same_site="strict",
+            https_only=settings.https_only,
+        ),
+    ]
+    app = Starlette(
+        routes=[*api_routes, *page_routes],
+        middleware=middleware,
+        exception_handlers={Denied: _denied},
+    )
+    app.state.location = str(store_location)
+    app.state.store = open_store(store_location)
+    app.state.settings = settings
+    app.state.progress_cache = {}
+    app.state.settings_upload_dir = settings.upload_dir or default_upload_dir(
+        store_location
+    )
+    return app
+
+
+def _settings_json(settings: dict) -> str:
+    return json.dumps(
+        {
+            k: str(v) if k.endswith(("_dir", "_file")) else v
+            for k, v in settings.items()
+            if v is not None
+        }
+    )
+
+
+def app_from_env() -> Starlette:
+    """Build the application from ``FORESTSINK_WEB_STORE`` and ``…_SETTINGS``.
+
+    Used by each uvicorn worker process (``factory=True``).
+    """
+    settings = json.loads(os.environ.get(SETTINGS_ENV) or "{}")
+    return create_app(os.environ[STORE_ENV], settings=settings)
+
+
+def serve(
+    store_location,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    settings: dict | None = None,
+) -> None:
+    """Run the application under uvicorn with *workers* processes (blocks).
+
+    The store is opened and the session secret made once here, before the
+    workers start, so that a bad store fails at once and every worker reads
+    the same secret.
+    """
+    import uvicorn
+
+    settings = dict(settings or {})
+    checked = Settings.of(settings)
+    load_secret(store_location, checked)
+    open_store(store_location)
+    os.environ[STORE_ENV] = str(store_location)
+    os.environ[SETTINGS_ENV] = _settings_json(settings)
+    uvicorn.run(
+        "forestsink.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        server_header=False,
+        log_level="info",
+    )

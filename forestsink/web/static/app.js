@@ -1,0 +1,254 @@
+// forestsink web pages: data from the JSON API, drawn with textContent only
+// (never innerHTML), so nothing a delivery holds can run as script.
+"use strict";
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+async function api(url, options = {}) {
+  const opts = { credentials: "same-origin", ...options };
+  opts.headers = { ...(options.headers || {}) };
+  if (opts.method && opts.method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
+  const r = await fetch(url, opts);
+  let body = {};
+  try { body = await r.json(); } catch (e) { body = {}; }
+  if (r.status === 401 && !url.endsWith("/api/login")) { location.href = "/login"; }
+  return { status: r.status, ok: r.ok, body };
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function setStatus(text, bad) {
+  const s = document.getElementById("status");
+  if (s) { s.textContent = text; s.className = bad ? "error" : "ok"; }
+}
+
+function fillTable(table, rows, columns) {
+  const head = table.querySelector("thead"), body = table.querySelector("tbody");
+  head.replaceChildren(); body.replaceChildren();
+  if (!rows.length) { body.appendChild(el("tr")).appendChild(el("td", "（无）none")); return; }
+  columns = columns || Object.keys(rows[0]);
+  const tr = head.appendChild(el("tr"));
+  columns.forEach((c) => tr.appendChild(el("th", c)));
+  rows.forEach((row) => {
+    const r = body.appendChild(el("tr"));
+    columns.forEach((c) => r.appendChild(el("td", row[c] === null ? "" : row[c])));
+  });
+  return body;
+}
+
+// ---- log in / out -----------------------------------------------------------
+function initLogin() {
+  const form = document.getElementById("login-form");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    const r = await api("/api/login", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(data),
+    });
+    if (r.ok) { location.href = "/"; return; }
+    document.getElementById("login-error").textContent =
+      r.body.error || "登录失败 / login failed";
+  });
+}
+
+function initLogout() {
+  const b = document.getElementById("logout");
+  if (!b) return;
+  b.addEventListener("click", async () => {
+    await api("/api/logout", { method: "POST" });
+    location.href = "/login";
+  });
+}
+
+// ---- upload -----------------------------------------------------------------
+const COLOURS = { error: "#c0392b", warning: "#e6a700", fixed: "#2e7d32", ok: "#3b6fb6" };
+
+function initUpload() {
+  let file = null, map = null, layer = null;
+  const drop = document.getElementById("drop"), input = document.getElementById("file");
+  const bValidate = document.getElementById("btn-validate");
+  const bLand = document.getElementById("btn-land");
+  const choose = (f) => {
+    file = f; bValidate.disabled = bLand.disabled = !f;
+    setStatus(f ? `已选择 selected: ${f.name} (${(f.size / 1048576).toFixed(2)} MB)` : "");
+  };
+  input.addEventListener("change", () => choose(input.files[0]));
+  ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => {
+    e.preventDefault(); drop.classList.add("over");
+  }));
+  ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => {
+    e.preventDefault(); drop.classList.remove("over");
+  }));
+  drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) choose(e.dataTransfer.files[0]); });
+
+  function send(land) {
+    const q = new URLSearchParams();
+    if (land) q.set("land", "1");
+    if (document.getElementById("opt-fix").checked) q.set("fix", "1");
+    if (document.getElementById("opt-skip").checked) q.set("skip_errors", "1");
+    const fd = new FormData(); fd.append("file", file);
+    const xhr = new XMLHttpRequest();
+    const bar = document.getElementById("bar");
+    bar.hidden = false; bar.value = 0;
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total;
+    });
+    xhr.upload.addEventListener("load", () => setStatus("校验中… checking…"));
+    xhr.addEventListener("load", () => {
+      bar.value = 100;
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+      if (xhr.status === 401) { location.href = "/login"; return; }
+      show(xhr.status, body, land);
+    });
+    xhr.addEventListener("error", () => setStatus("网络错误 / network error", true));
+    xhr.open("POST", "/api/deliveries?" + q.toString());
+    xhr.setRequestHeader("X-CSRF-Token", csrf());
+    xhr.send(fd);
+    setStatus("上传中… uploading…");
+  }
+  bValidate.addEventListener("click", () => send(false));
+  bLand.addEventListener("click", () => send(true));
+
+  function show(status, body, land) {
+    const report = body.report;
+    const landed = document.getElementById("landed");
+    landed.replaceChildren();
+    if (!report) { setStatus(body.error || `错误 error ${status}`, true); return; }
+    document.getElementById("result").hidden = false;
+    document.getElementById("counts").textContent =
+      `错误 errors: ${report.n_errors}，警告 warnings: ${report.n_warnings}，` +
+      `已修复 fixed: ${report.n_fixed}`;
+    if (status >= 400) setStatus(body.error, true);
+    else if (land) setStatus("已入库 / landed: 批次 batch " + (body.batches || []).join(", "));
+    else setStatus(report.n_errors ? "有错误，请修正 / errors: fix them" : "校验通过 / no errors");
+    if (body.outcomes) fillTable(landed.appendChild(el("table", null, "data")).appendChild(el("thead")).parentNode.appendChild(el("tbody")).parentNode, body.outcomes);
+    drawIssues(report);
+  }
+
+  function drawIssues(report) {
+    const tbody = document.querySelector("#issues tbody");
+    tbody.replaceChildren();
+    const rowsByFeature = {};
+    report.issues.forEach((i) => {
+      const tr = tbody.appendChild(el("tr", null, i.severity));
+      tr.dataset.feature = `${i.file}#${i.row}`;
+      [i.severity, i.code, i.file, i.row, i.project_id, i.field, i.message, i.action]
+        .forEach((v) => tr.appendChild(el("td", v === null ? "" : v)));
+      (rowsByFeature[tr.dataset.feature] ||= []).push(tr);
+    });
+    if (!window.L) return;
+    if (!map) {
+      map = L.map("map", { preferCanvas: false });
+      fetch("/assets/districts.geojson").then((r) => r.json()).then((g) => {
+        L.geoJSON(g, { style: { color: "#777", weight: 1, fill: false } }).addTo(map);
+      });
+    }
+    if (layer) layer.remove();
+    layer = L.geoJSON(report.features, {
+      style: (f) => ({
+        color: COLOURS[f.properties.severity] || "#3b6fb6",
+        weight: f.properties.severity === "ok" ? 1 : 3,
+        fillOpacity: f.properties.severity === "ok" ? 0.1 : 0.4,
+      }),
+      onEachFeature: (f, lyr) => {
+        const p = f.properties, box = el("div");
+        box.appendChild(el("strong", `${p.file} 第${p.row}行/row ${p.row} [${p.project_id || ""}]`));
+        p.issues.forEach((m) => box.appendChild(el("div", m)));
+        lyr.bindPopup(box);
+        lyr.on("click", () => {
+          document.querySelectorAll("#issues tr.selected").forEach((t) => t.classList.remove("selected"));
+          (rowsByFeature[`${p.file}#${p.row}`] || []).forEach((t) => t.classList.add("selected"));
+        });
+      },
+    }).addTo(map);
+    const bounds = layer.getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 15 });
+    else map.setView([30.0, 107.5], 7);
+  }
+}
+
+// ---- batches ----------------------------------------------------------------
+async function initBatches() {
+  const r = await api("/api/batches");
+  if (!r.ok) { setStatus(r.body.error, true); return; }
+  const cols = ["batch_id", "kind", "created_at", "user", "source_name", "n_added",
+    "n_changed", "n_unchanged", "n_withdrawn", "note", "undoes", "undone_by", "upload"];
+  const rows = r.body.batches;
+  const body = fillTable(document.getElementById("batches"), rows, rows.length ? cols : undefined);
+  if (!rows.length) return;
+  document.querySelector("#batches thead tr").appendChild(el("th", "撤销 undo"));
+  [...body.children].forEach((tr, k) => {
+    const row = rows[k], td = tr.appendChild(el("td"));
+    if (row.undone_by !== null || row.kind === "undo") return;
+    const b = td.appendChild(el("button", "撤销 Undo"));
+    b.type = "button";
+    b.addEventListener("click", async () => {
+      if (!confirm(`撤销批次 ${row.batch_id}? / Undo batch ${row.batch_id}?`)) return;
+      const u = await api("/api/undo", {
+        method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ batch_id: row.batch_id }),
+      });
+      if (u.ok) location.reload(); else setStatus(u.body.error, true);
+    });
+  });
+}
+
+// ---- history ----------------------------------------------------------------
+function initHistory() {
+  const form = document.getElementById("history-form"), key = document.getElementById("key");
+  const params = new URLSearchParams(location.search);
+  const load = async () => {
+    const r = await api("/api/history/" + key.value.split("/").map(encodeURIComponent).join("/"));
+    if (!r.ok) { setStatus(r.body.error, true); fillTable(document.getElementById("versions"), []); return; }
+    setStatus(`${r.body.versions.length} 个版本 / versions`);
+    fillTable(document.getElementById("versions"), r.body.versions, ["version", "batch_id",
+      "batch_kind", "batch_user", "valid_from", "valid_to", "end_reason", "project_type",
+      "year", "area_mu", "source_file"]);
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  if (params.get("key")) { key.value = params.get("key"); load(); }
+  document.getElementById("withdraw-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await api("/api/withdraw", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ key: key.value, reason: document.getElementById("reason").value }),
+    });
+    if (r.ok) load(); else setStatus(r.body.error, true);
+  });
+}
+
+// ---- progress ---------------------------------------------------------------
+function initProgress() {
+  const by = document.getElementById("by");
+  const load = async () => {
+    setStatus("计算中… computing…");
+    const r = await api("/api/progress?by=" + encodeURIComponent(by.value));
+    const box = document.getElementById("tables");
+    box.replaceChildren();
+    if (!r.ok) { setStatus(r.body.error, true); return; }
+    setStatus("");
+    Object.entries(r.body.tables).forEach(([name, rows]) => {
+      box.appendChild(el("h2", name));
+      const t = box.appendChild(el("table", null, "data"));
+      t.appendChild(el("thead")); t.appendChild(el("tbody"));
+      t.id = "table-" + name;
+      fillTable(t, rows);
+    });
+  };
+  by.addEventListener("change", load);
+  load();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  initLogout();
+  const page = document.body.dataset.page;
+  ({ login: initLogin, upload: initUpload, batches: initBatches,
+     history: initHistory, progress: initProgress }[page] || (() => {}))();
+});
