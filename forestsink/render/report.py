@@ -288,7 +288,10 @@ def headline(progress_tables, carbon_table, coverage, inventory=None) -> list[di
                 "target": _clean(r.target),
                 "done": done,
                 "pct": None
-                if done is None or not r.target or r.target != r.target
+                if done is None
+                or not r.target
+                or r.target != r.target
+                or r.status == "cross_check"  # a check of the rate, not progress
                 else 100.0 * done / r.target,
                 "status": r.status,
                 "note": r.note,
@@ -323,7 +326,8 @@ def headline(progress_tables, carbon_table, coverage, inventory=None) -> list[di
                 "forest's carbon stock between two inventories (IPCC 2006 Eq. 2.8), "
                 "positive = removal; bamboo and state-specified shrub not counted "
                 "(no sourced per-area value). 90 % interval: Monte Carlo over every "
-                "input. " + sink["note"],
+                "input; the sink sheet of forestsink carbon says what is not "
+                "counted and why.",
             }
         )
     city_c = carbon_table.set_index("adcode").loc["500000"]
