@@ -585,6 +585,37 @@ def _undo_refused(batch_id: int, later: list) -> Exception:
     )
 
 
+def undo_plan(conn, snapshots: str, batch_id: int, *, mark: str) -> tuple[list, list]:
+    """Return the snapshots *batch_id* created and ended, or refuse the undo.
+
+    Shared by both back ends (*snapshots*: the table's qualified name;
+    *mark*: the driver's parameter mark, ``?`` or ``%s``). Refused when a
+    later batch ended or replaced one of them.
+    """
+    created = conn.execute(
+        "SELECT snapshot_id, adcode, year, ended_batch, n_xiaoban "
+        f"FROM {snapshots} WHERE batch_id = {mark} ORDER BY snapshot_id",
+        (batch_id,),
+    ).fetchall()
+    ended = conn.execute(
+        f"SELECT snapshot_id, adcode, year, n_xiaoban FROM {snapshots} "
+        f"WHERE ended_batch = {mark} ORDER BY snapshot_id",
+        (batch_id,),
+    ).fetchall()
+    later = [(a, y, e) for _, a, y, e, _ in created if e is not None]
+    for _, adcode, year, _ in ended:
+        row = conn.execute(
+            f"SELECT batch_id FROM {snapshots} WHERE adcode = {mark} AND year = "
+            f"{mark} AND ended_batch IS NULL AND batch_id <> {mark}",
+            (adcode, year, batch_id),
+        ).fetchone()
+        if row is not None:
+            later.append((adcode, year, row[0]))
+    if later:
+        raise _undo_refused(batch_id, later)
+    return created, ended
+
+
 def _summary(layer: dict, snapshot_id: int, n_xiaoban: int) -> dict:
     """Return one item of the lists :meth:`InventoryMixin.write_inventory` returns."""
     return {
@@ -842,28 +873,7 @@ class InventoryMixin:
         """
         if SNAPSHOTS not in _tables(conn):
             return [], []
-        created = conn.execute(
-            "SELECT snapshot_id, adcode, year, ended_batch, n_xiaoban "
-            f"FROM {SNAPSHOTS} WHERE batch_id = ?",
-            (batch_id,),
-        ).fetchall()
-        ended = conn.execute(
-            f"SELECT snapshot_id, adcode, year, n_xiaoban FROM {SNAPSHOTS} "
-            "WHERE ended_batch = ?",
-            (batch_id,),
-        ).fetchall()
-        later = [(a, y, e) for _, a, y, e, _ in created if e is not None]
-        for _, adcode, year, _ in ended:
-            row = conn.execute(
-                f"SELECT batch_id FROM {SNAPSHOTS} WHERE adcode = ? AND year = ? "
-                "AND ended_batch IS NULL AND batch_id != ?",
-                (adcode, year, batch_id),
-            ).fetchone()
-            if row is not None:
-                later.append((adcode, year, row[0]))
-        if later:
-            raise _undo_refused(batch_id, later)
-        return created, ended
+        return undo_plan(conn, SNAPSHOTS, batch_id, mark="?")
 
     def _inventory_undo_apply(
         self, conn, plan, *, new_id: int, now: str, batch_id: int

@@ -305,29 +305,7 @@ class PostGISInventoryMixin:
         """
         if not self._inventory_ready(conn):
             return [], []
-        st = self._inv_names()[1]
-        created = conn.execute(
-            "SELECT snapshot_id, adcode, year, ended_batch, n_xiaoban "
-            f"FROM {st} WHERE batch_id = %s ORDER BY snapshot_id",
-            (batch_id,),
-        ).fetchall()
-        ended = conn.execute(
-            f"SELECT snapshot_id, adcode, year, n_xiaoban FROM {st} "
-            "WHERE ended_batch = %s ORDER BY snapshot_id",
-            (batch_id,),
-        ).fetchall()
-        later = [(a, y, e) for _, a, y, e, _ in created if e is not None]
-        for _, adcode, year, _ in ended:
-            row = conn.execute(
-                f"SELECT batch_id FROM {st} WHERE adcode = %s AND year = %s "
-                "AND ended_batch IS NULL AND batch_id <> %s",
-                (adcode, year, batch_id),
-            ).fetchone()
-            if row is not None:
-                later.append((adcode, year, row[0]))
-        if later:
-            raise _inv._undo_refused(batch_id, later)
-        return created, ended
+        return _inv.undo_plan(conn, self._inv_names()[1], batch_id, mark="%s")
 
     def _inventory_undo_apply(
         self, conn, plan, *, new_id: int, now, batch_id: int
