@@ -130,3 +130,16 @@ class AccountError(ForestsinkError, ValueError):
 
 class UploadTooLargeError(ForestsinkError, ValueError):
     """An upload is larger than the web application's limit."""
+
+
+class Denied(ForestsinkError, PermissionError):
+    """A web request stopped with an HTTP status and a bilingual reason.
+
+    ``status`` (401, 403, 404, 413, 429 …), ``zh`` and ``en`` (the reason),
+    ``extra`` (more JSON fields); :func:`forestsink.web.security.denied_response`
+    turns it into the JSON answer.
+    """
+
+    def __init__(self, status: int, zh: str, en: str, **extra) -> None:
+        super().__init__(en)
+        self.status, self.zh, self.en, self.extra = status, zh, en, extra

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from forestsink.deliveries import IngestError, check_deliveries, ingest_deliveries
-from forestsink.errors import ForestsinkError
+from forestsink.errors import Denied, ForestsinkError
 from forestsink.ingest.read import extract_zip_layers, zip_layer_count
 from forestsink.ingest.vocabulary import store_aliases_path
 from forestsink.store.users import (
@@ -40,7 +40,12 @@ from forestsink.store.users import (
     record_login_failure,
     verify_login,
 )
-from forestsink.web.security import Caller, Denied, authorize, new_csrf_token
+from forestsink.web.security import (
+    Caller,
+    authorize,
+    denied_response,
+    new_csrf_token,
+)
 
 __all__ = ["routes"]
 
@@ -117,11 +122,13 @@ async def login(request: Request) -> JSONResponse:
         lockout=settings.login_lockout_s,
     )
     if wait > 0:
-        response = Denied(
-            429,
-            f"登录失败次数过多，请 {int(wait) + 1} 秒后再试",
-            f"too many failed logins; try again in {int(wait) + 1} s",
-        ).response()
+        response = denied_response(
+            Denied(
+                429,
+                f"登录失败次数过多，请 {int(wait) + 1} 秒后再试",
+                f"too many failed logins; try again in {int(wait) + 1} s",
+            )
+        )
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
     account = await run_in_threadpool(verify_login, state.store, username, password)
@@ -371,13 +378,16 @@ async def deliveries(request: Request) -> JSONResponse:
         skip = _flag(request, "skip_errors")
         if report.n_errors and not skip:
             body["landed"] = False
-            return Denied(
-                422,
-                f"有 {report.n_errors} 个错误，未写入；请修正，或用 fix / skip_errors",
-                f"{report.n_errors} error(s); nothing was written. Fix them, "
-                "or use fix=1 (geometry) or skip_errors=1",
-                **body,
-            ).response()
+            return denied_response(
+                Denied(
+                    422,
+                    f"有 {report.n_errors} 个错误，未写入；"
+                    "请修正，或用 fix / skip_errors",
+                    f"{report.n_errors} error(s); nothing was written. Fix them, "
+                    "or use fix=1 (geometry) or skip_errors=1",
+                    **body,
+                )
+            )
         try:
             _, outcomes = await run_in_threadpool(
                 _land_upload,

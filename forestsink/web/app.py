@@ -18,13 +18,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
+from forestsink.errors import Denied
 from forestsink.store import open_store
 from forestsink.web.api import routes as api_routes
 from forestsink.web.pages import routes as page_routes
 from forestsink.web.security import (
-    Denied,
     SecurityHeadersMiddleware,
     UploadLimitMiddleware,
+    denied_response,
 )
 from forestsink.web.settings import Settings, default_upload_dir, load_secret
 
@@ -37,7 +38,7 @@ SESSION_COOKIE = "forestsink_session"
 
 async def _denied(request: Request, exc: Exception):
     assert isinstance(exc, Denied)
-    return exc.response()
+    return denied_response(exc)
 
 
 def create_app(store_location, *, settings: Settings | dict | None = None) -> Starlette:

@@ -24,8 +24,8 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from forestsink.errors import ForestsinkError
-from forestsink.web.security import Caller, Denied, authorize
+from forestsink.errors import Denied, ForestsinkError
+from forestsink.web.security import Caller, authorize
 
 __all__ = ["routes"]
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from forestsink.errors import UploadTooLargeError
+from forestsink.errors import Denied, UploadTooLargeError
 from forestsink.store.users import Account, get_user_by_id
 
 __all__ = [
@@ -68,24 +68,17 @@ _HEADERS = [
 _STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-class Denied(Exception):
-    """Stop a request with a status and a bilingual reason (401/403/404/...)."""
-
-    def __init__(self, status: int, zh: str, en: str, **extra) -> None:
-        super().__init__(en)
-        self.status, self.zh, self.en, self.extra = status, zh, en, extra
-
-    def response(self) -> JSONResponse:
-        """Return the JSON answer: ``error`` (Chinese / English), ``zh``, ``en``."""
-        return JSONResponse(
-            {
-                "error": f"{self.zh} / {self.en}",
-                "zh": self.zh,
-                "en": self.en,
-                **self.extra,
-            },
-            status_code=self.status,
-        )
+def denied_response(err: Denied) -> JSONResponse:
+    """Return the JSON answer of a refusal: ``error`` (zh / en), ``zh``, ``en``."""
+    return JSONResponse(
+        {
+            "error": f"{err.zh} / {err.en}",
+            "zh": err.zh,
+            "en": err.en,
+            **err.extra,
+        },
+        status_code=err.status,
+    )
 
 
 def new_csrf_token() -> str:
@@ -210,11 +203,13 @@ class UploadLimitMiddleware:
 
     def _too_large(self) -> JSONResponse:
         mb = self.limit / 1024 / 1024
-        return Denied(
-            413,
-            f"上传文件过大（上限 {mb:g} MB）",
-            f"the upload is larger than the limit of {mb:g} MB",
-        ).response()
+        return denied_response(
+            Denied(
+                413,
+                f"上传文件过大（上限 {mb:g} MB）",
+                f"the upload is larger than the limit of {mb:g} MB",
+            )
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         """Handle one ASGI call."""
