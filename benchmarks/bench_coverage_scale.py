@@ -58,7 +58,7 @@ def run_method(method: str, raster: str) -> dict:
         seconds = time.perf_counter() - t0
         workers: list[float] = []
     else:
-        from forestsink.distributed import client_for
+        from forestsink.scale.distributed import client_for
 
         n = int(method.split("-")[1])
         client = client_for(workers=n)

@@ -81,7 +81,7 @@ def sample_run(folder: Path, repeat: int = 1) -> None:
     features over as Arrow, nothing else) is the floor of any reader built
     on pyogrio: with ~40 features a file, opening the file dominates.
     """
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.ingest import find_delivery_files
     from forestsink.store import GeoPackageStore
 
@@ -176,7 +176,7 @@ def main(argv=None) -> None:
     if args.sample is not None:
         sample_run(args.sample, args.repeat)
         return
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.ingest import read_delivery
     from forestsink.store import GeoPackageStore
 

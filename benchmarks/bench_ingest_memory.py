@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CHILD = """
 import sys
-from forestsink.deliveries import ingest_deliveries
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 _, (out,) = ingest_deliveries([sys.argv[1]], GeoPackageStore(sys.argv[2]),
                               skip_errors=True, chunk_size=int(sys.argv[3]))

@@ -303,7 +303,7 @@ def _export(root: Path) -> dict:
 
 
 def _dask(root: Path, what: str, workers: int) -> dict:
-    from forestsink.distributed import client_for
+    from forestsink.scale.distributed import client_for
     from forestsink.inventory.partitioned import (
         change_partitioned,
         statistics_partitioned,
@@ -354,7 +354,7 @@ def child(step: str, root: Path) -> None:
     """
     import pyogrio  # noqa: F401
 
-    import forestsink.distributed
+    import forestsink.scale.distributed
     import forestsink.inventory.load
     import forestsink.inventory.partitioned
     import forestsink.store  # noqa: F401

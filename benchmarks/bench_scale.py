@@ -5,11 +5,11 @@ a synthetic country of ~2,400 counties and N sub-compartment polygons with
 30–300 vertices each (``synthetic_country.py``), one GeoPackage delivery per
 county, then measures in one run:
 
-* **stage** — ``forestsink.staging.stage_deliveries``: read every delivery
+* **stage** — ``forestsink.landing.staging.stage_deliveries``: read every delivery
   (encodings, aliases, CRS, types), validate it against the counties,
   compute ellipsoidal areas, write the county-partitioned GeoParquet
   dataset; Dask ``LocalCluster`` with 2 workers.
-* **progress** — ``forestsink.distributed.progress_base_partitioned`` on that
+* **progress** — ``forestsink.scale.distributed.progress_base_partitioned`` on that
   dataset: district split, net area (overlaps once), the county × year ×
   type table; with the **local** engine (the same tasks one after another
   in one process) and with Dask ``LocalCluster``s of **1** and **2**
@@ -57,7 +57,7 @@ def _worker_rss_mb():
 
 
 def _client(workers: int):
-    from forestsink.distributed import client_for
+    from forestsink.scale.distributed import client_for
 
     return client_for(workers=workers)
 
@@ -81,7 +81,7 @@ def run_one(kind: str, workdir: Path, workers: int) -> dict:
     client = _client(workers) if workers else None
     t0 = time.perf_counter()
     if kind == "stage":
-        from forestsink.staging import stage_deliveries
+        from forestsink.landing.staging import stage_deliveries
 
         shutil.rmtree(dataset, ignore_errors=True)
         report = stage_deliveries(
@@ -92,7 +92,7 @@ def run_one(kind: str, workdir: Path, workers: int) -> dict:
         n = report.polygons
         extra = {"warnings": int((report.issues["severity"] == "warning").sum())}
     else:
-        from forestsink.distributed import progress_base_partitioned
+        from forestsink.scale.distributed import progress_base_partitioned
 
         table = progress_base_partitioned(
             dataset,

@@ -42,7 +42,7 @@ from shapely.geometry import box
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forestsink.deliveries import ingest_deliveries  # noqa: E402
+from forestsink.landing.deliveries import ingest_deliveries  # noqa: E402
 from forestsink.store import open_store  # noqa: E402
 from forestsink.store.users import add_user  # noqa: E402
 

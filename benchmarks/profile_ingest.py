@@ -45,7 +45,8 @@ def _timed(module, name: str, label: str) -> None:
 
 
 def _instrument() -> None:
-    from forestsink import deliveries, ingest, validate
+    from forestsink import ingest, validate
+    from forestsink.landing import deliveries
     from forestsink.ingest import read
     from forestsink.store import gpkg
 
@@ -106,7 +107,7 @@ def main(argv=None) -> None:
     )
     args = parser.parse_args(argv)
     _instrument()
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.reference import read_districts, read_project_types
     from forestsink.store import GeoPackageStore
 

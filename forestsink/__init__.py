@@ -34,8 +34,8 @@ def __getattr__(name: str):
     """Load the heavier tools on first use (keeps ``import forestsink`` light)."""
     lazy = {
         "open_store": "forestsink.store",
-        "ingest_deliveries": "forestsink.deliveries",
-        "check_deliveries": "forestsink.deliveries",
+        "ingest_deliveries": "forestsink.landing.deliveries",
+        "check_deliveries": "forestsink.landing.deliveries",
         "progress_tables": "forestsink.progress",
         "carbon_tables": "forestsink.progress",
         "read_growth_table": "forestsink.progress",

@@ -76,7 +76,7 @@ def sample_manifest(sample_dir) -> dict:
 @pytest.fixture(scope="session")
 def sample_store(sample_dir, sample_manifest, tmp_path_factory):
     """GeoPackage store with the sample's 2011–2015 deliveries loaded."""
-    from forestsink.deliveries import ingest_deliveries, read_withdrawals
+    from forestsink.landing.deliveries import ingest_deliveries, read_withdrawals
     from forestsink.store import GeoPackageStore
 
     store = GeoPackageStore(tmp_path_factory.mktemp("store") / "store.gpkg")
@@ -103,14 +103,14 @@ def sample_store(sample_dir, sample_manifest, tmp_path_factory):
 @pytest.fixture(scope="session")
 def dask_client():
     """One two-worker ``LocalCluster`` for every Dask test."""
-    from forestsink.distributed import dask_client
+    from forestsink.scale.distributed import dask_client
 
     with dask_client() as client:
         yield client
 
 
 # ---------------------------------------------------------------------------
-# Helper processes (forestsink.chunked)
+# Helper processes (forestsink.landing.chunked)
 # ---------------------------------------------------------------------------
 
 
@@ -124,7 +124,7 @@ def helpers_wait(monkeypatch):
     """
     from concurrent.futures import wait
 
-    from forestsink import chunked, deliveries
+    from forestsink.landing import chunked, deliveries
 
     def ready(pool) -> bool:
         wait(getattr(pool, "started", ()))

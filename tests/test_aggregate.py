@@ -7,7 +7,7 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import box
 
-from forestsink.aggregate import net_areas, project_pieces, split_by_district
+from forestsink.progress.netting import net_areas, project_pieces, split_by_district
 from forestsink.reference import read_project_types
 from forestsink.units import M2_PER_MU
 

@@ -28,7 +28,7 @@ from bad_input_helpers import (
 from click.testing import CliRunner
 
 from forestsink.cli.main import cli
-from forestsink.deliveries import IngestError, ingest_deliveries
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.errors import ForestsinkError
 from forestsink.ingest import read_delivery
 from forestsink.store import GeoPackageStore

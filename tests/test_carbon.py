@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forestsink.carbon import (
+from forestsink.progress.growth import (
     CO2_PER_C,
     Param,
     carbon_by_group,
@@ -302,7 +302,7 @@ def test_example_growth_table_is_valid_and_marked_illustrative():
 
 
 def test_module_docstring_no_longer_claims_the_guideline():
-    from forestsink import carbon
+    from forestsink.progress import growth as carbon
 
     doc = carbon.__doc__
     assert "as used in China's provincial GHG inventory guideline" not in doc

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from delivery_factory import frame, write
 
-from forestsink.chunked import checked_chunks, helper_count
+from forestsink.landing.chunked import checked_chunks, helper_count
 from forestsink.errors import DeliveryError
 from forestsink.reference import read_districts
 
@@ -90,8 +90,8 @@ def test_a_script_without_main_guard_runs_once(tmp_path):
     marks = tmp_path / "runs.txt"
     script = tmp_path / "unguarded.py"
     script.write_text(
-        "from forestsink import deliveries\n"
-        "from forestsink.deliveries import ingest_deliveries\n"
+        "from forestsink.landing import deliveries\n"
+        "from forestsink.landing.deliveries import ingest_deliveries\n"
         "from forestsink.store import GeoPackageStore\n"
         f"open({str(marks)!r}, 'a').write('run\\n')\n"
         "original, helped = deliveries.checked_chunks, []\n"
@@ -104,7 +104,7 @@ def test_a_script_without_main_guard_runs_once(tmp_path):
         "def ready(pool):\n"  # as the helpers_wait fixture
         "    wait(pool.started)\n"
         "    return True\n"
-        "from forestsink import chunked\n"
+        "from forestsink.landing import chunked\n"
         "chunked.helpers_ready = ready\n"
         f"_, (out,) = ingest_deliveries([{str(path)!r}], "
         f"GeoPackageStore({str(tmp_path / 's.gpkg')!r}), chunk_size=5, workers=1)\n"
@@ -147,8 +147,8 @@ def test_many_files_checked_with_a_helper_give_the_same_report(
     """Whole files shared with a helper process (workers=1): the same issues,
     deliveries and notes, in file order, as checking them all here; an
     unreadable file is reported the same way."""
-    from forestsink import deliveries
-    from forestsink.deliveries import check_deliveries
+    from forestsink.landing import deliveries
+    from forestsink.landing.deliveries import check_deliveries
 
     here = []
     original = deliveries.check_file
@@ -247,8 +247,8 @@ def test_ingest_result_table_shows_whole_numbers(tmp_path):
 def test_rows_prepared_while_checking_land_as_frames_do(tmp_path, monkeypatch):
     """Small files' rows made ready during the check (hashes, blobs) land
     exactly as the checked frames would: same rows, versions and hashes."""
-    from forestsink import deliveries
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing import deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
     from forestsink.store.gpkg import StagedRows
 
@@ -301,8 +301,8 @@ def test_with_skip_errors_files_land_while_later_ones_are_checked(
 ):
     """--skip-errors: each file's batch lands as soon as it is checked, in
     file order; the store ends as when every batch lands after the check."""
-    from forestsink import deliveries
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing import deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     folder = tmp_path / "deliveries"
@@ -347,7 +347,7 @@ def test_with_skip_errors_files_land_while_later_ones_are_checked(
 def test_batches_land_in_file_order(tmp_path, skip_errors):
     """A large file and a later small one re-delivering one of its polygons:
     the later file's version is live, with or without --skip-errors."""
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     big = frame(n=12, ids=[f"K{i}" for i in range(12)])
@@ -391,7 +391,7 @@ class _SlowDeadHelper:
 def test_the_first_error_in_order_is_raised():
     """An error met while checking ahead waits for its turn: the earlier
     task's error is the one reported, after the results before it."""
-    from forestsink.chunked import in_order
+    from forestsink.landing.chunked import in_order
 
     def here(k):
         if k in (1, 2):
@@ -411,7 +411,7 @@ def test_helpers_get_work_only_once_started():
     them; once they are ready they take the next ones, results in order."""
     from concurrent.futures import Future
 
-    from forestsink.chunked import in_order
+    from forestsink.landing.chunked import in_order
 
     done_here, submitted = [], []
 
@@ -476,7 +476,7 @@ def _read(path):
 def test_small_files_are_not_opened_to_count_features(tmp_path, monkeypatch):
     """A GeoPackage too small to hold a chunk's features is not opened just
     to count them; one big enough is counted (and chunked)."""
-    from forestsink import deliveries
+    from forestsink.landing import deliveries
     from forestsink.ingest import read as read_module
     from forestsink.ingest.read import MIN_FEATURE_BYTES, may_hold_more_than
 
@@ -501,8 +501,8 @@ def test_small_files_are_not_opened_to_count_features(tmp_path, monkeypatch):
 def test_stopped_skip_errors_ingest_lands_the_files_checked(tmp_path, monkeypatch):
     """Ctrl-C during a --skip-errors ingest: the files checked before it land
     (each its own batch), although they were waiting to land together."""
-    from forestsink import deliveries
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing import deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     folder = tmp_path / "deliveries"

@@ -704,7 +704,7 @@ def test_cli_rejects_bad_out_suffix(tmp_path):
 @pytest.mark.parametrize("n_years", [1, 2])
 def test_dask_engine_equals_local(sample_dir, dask_client, n_years):
     """Row bands on two workers give the local engine's areas (rel. 1e-6)."""
-    from forestsink.coverage_dask import count_classes_dask
+    from forestsink.coverage.dask_counter import count_classes_dask
     from forestsink.reference import read_districts
 
     lc = sample_dir / "landcover"

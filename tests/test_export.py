@@ -5,9 +5,9 @@ from click.testing import CliRunner
 from delivery_factory import FULING, frame, write
 
 from forestsink.cli.main import cli
-from forestsink.deliveries import ingest_deliveries
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.errors import ForestsinkError
-from forestsink.export import export_geoparquet, read_geoparquet
+from forestsink.scale.export import export_geoparquet, read_geoparquet
 from forestsink.store import GeoPackageStore
 
 

@@ -17,9 +17,9 @@ import shapely
 from click.testing import CliRunner
 from inventory_frames import layer as inv_layer
 
-from forestsink.carbon import CarbonParameterError
+from forestsink.progress.growth import CarbonParameterError
 from forestsink.cli.main import cli
-from forestsink.forest_sink import (
+from forestsink.carbon import (
     GAIN_LOSS,
     STOCK_DIFFERENCE,
     choose_years,

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from shapely.geometry import box
 
 from forestsink.cli.main import cli
-from forestsink.deliveries import ingest_deliveries
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 
 FORESTSINK = str(Path(sys.executable).with_name("forestsink"))

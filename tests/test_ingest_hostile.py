@@ -26,7 +26,7 @@ from click.testing import CliRunner
 
 from forestsink.cli.main import cli
 from forestsink.cli.options import byte_size
-from forestsink.deliveries import IngestError, ingest_deliveries
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.errors import DeliveryError
 from forestsink.ingest import read_delivery
 from forestsink.ingest.encoding import check_codec

@@ -13,7 +13,7 @@ from bad_input_helpers import load_generator
 from click.testing import CliRunner
 
 from forestsink.cli.main import cli
-from forestsink.deliveries import ingest_deliveries
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.ingest import read_delivery
 from forestsink.ingest.read import parse_numbers as _numbers
 from forestsink.store import GeoPackageStore
@@ -134,7 +134,7 @@ def test_text_in_the_area_column_does_not_switch_off_the_check(tmp_path, value):
 
 
 def test_rows_are_counted_in_the_file_when_read_in_chunks(tmp_path):
-    from forestsink.deliveries import IngestError
+    from forestsink.landing.deliveries import IngestError
 
     gdf = GEN.base_frame(n=12)
     gdf["小班蓄积"] = ["100"] * 12

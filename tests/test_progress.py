@@ -353,7 +353,7 @@ def stock_delivery(tmp_path):
 def stock_store(tmp_path, stock_delivery):
     from delivery_factory import write
 
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     store = GeoPackageStore(tmp_path / "s.gpkg")
@@ -492,7 +492,7 @@ def test_bad_growth_table_is_a_clear_cli_error(sample_store, tmp_path):
 def test_per_hectare_stock_is_a_standing_stock_too(tmp_path):
     from delivery_factory import frame, write
 
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.progress import carbon_tables
     from forestsink.store import GeoPackageStore
 

@@ -7,7 +7,7 @@ import pytest
 from browser import ARTIFACTS, driver, requested_urls, wait_ready
 from delivery_factory import frame, write
 
-from forestsink.deliveries import ingest_deliveries
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.progress import carbon_tables, progress_tables
 from forestsink.render.report import build_report
 from forestsink.store import GeoPackageStore

@@ -8,7 +8,7 @@ correction and the withdrawal, and look back in time.
 import pandas as pd
 import pytest
 
-from forestsink.deliveries import (
+from forestsink.landing.deliveries import (
     check_deliveries,
     ingest_deliveries,
     read_withdrawals,

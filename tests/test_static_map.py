@@ -427,7 +427,7 @@ def test_coverage_map_from_a_csv_picks_the_latest_year(districts, tmp_path):
 
 
 def test_render_from_a_small_store(tmp_path):
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     store = GeoPackageStore(tmp_path / "store.gpkg")

@@ -10,7 +10,7 @@ import pytest
 def _store(tmp_path, gdf, name, **kw):
     from delivery_factory import write
 
-    from forestsink.deliveries import ingest_deliveries
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     store = GeoPackageStore(tmp_path / f"{name}.gpkg")
@@ -41,7 +41,7 @@ def test_before_after_survive_a_shapefile(tmp_path, name, encoding):
 
 
 def test_cut_names_match_only_when_unambiguous():
-    from forestsink.carbon import stock_attr_columns
+    from forestsink.progress.growth import stock_attr_columns
     from forestsink.progress import read_stock_attr_aliases
 
     attrs = pd.Series(
@@ -112,7 +112,7 @@ def test_cut_names_are_checked_too(tmp_path):
 def test_inf_attr_is_refused_at_ingest_and_the_store_untouched(tmp_path):
     from delivery_factory import frame, write
 
-    from forestsink.deliveries import IngestError, ingest_deliveries
+    from forestsink.landing.deliveries import IngestError, ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     gdf = frame(n=1, year=2012, types=("低效林改造",))

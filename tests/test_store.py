@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from delivery_factory import frame, write
 
 from forestsink.cli.main import cli
-from forestsink.deliveries import IngestError, ingest_deliveries
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.store import GeoPackageStore
 
 
@@ -88,7 +88,7 @@ def test_large_file_staged_while_checked_equals_one_read(tmp_path, monkeypatch):
     lands; errors inside a chunk are left out with --skip-errors; a chunk's
     rows flagged later (a duplicate in a later chunk) fall back to reading
     the file again."""
-    from forestsink import deliveries
+    from forestsink.landing import deliveries
 
     gdf = frame(n=12, ids=[f"C{i}" for i in range(12)])
     gdf.loc[7, "工程类别"] = "森林康养"  # an error inside the second chunk
@@ -132,7 +132,7 @@ def test_helper_processes_land_what_one_process_lands(
     """Chunks checked in a helper process (workers=1) give the same report,
     the same rows in the same order, and need no second read: a repeat of
     an id whose first row had an error is left out of the helper's rows."""
-    from forestsink import deliveries
+    from forestsink.landing import deliveries
 
     gdf = frame(n=34, ids=[f"H{i}" for i in range(34)])  # in Wanzhou
     gdf.loc[3, "工程类别"] = "森林康养"  # an error in chunk 0 ...

@@ -30,7 +30,7 @@ from pg_fixture import MISSING, SCRIPT
 import forestsink.store
 from forestsink.cli.main import cli
 from forestsink.cli.store_cmd import store_group
-from forestsink.deliveries import IngestError, ingest_deliveries
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.store import GeoPackageStore, StoreBusyError, StoreError
 from forestsink.store.base import Store, diff_states
 from forestsink.store.migrate import migrate_store
@@ -372,7 +372,7 @@ KILLED_WRITER = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
 from delivery_factory import frame
-from forestsink.deliveries import check_deliveries
+from forestsink.landing.deliveries import check_deliveries
 from forestsink.store.gpkg import GeoPackageStore
 from forestsink.store.postgis import PostGISStore
 store = (GeoPackageStore if {name!r} == "gpkg" else PostGISStore)({location!r})
@@ -475,7 +475,7 @@ def test_concurrent_writers_are_serialised(tmp_path, backend):
 
 def _canonical(gdf, tmp_path, stem):
     """A validated canonical frame (as ingest passes to write_delivery)."""
-    from forestsink.deliveries import check_deliveries
+    from forestsink.landing.deliveries import check_deliveries
 
     path = write(gdf, tmp_path / f"canon-{stem}.gpkg")
     report = check_deliveries([path])

@@ -43,7 +43,7 @@ from bad_input_helpers import (
 from click.testing import CliRunner
 from shapely.geometry import box
 
-from forestsink.deliveries import check_deliveries, ingest_deliveries
+from forestsink.landing.deliveries import check_deliveries, ingest_deliveries
 from forestsink.store import GeoPackageStore, StoreBusyError
 
 GEN = load_generator()

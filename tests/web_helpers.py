@@ -8,7 +8,7 @@ from pathlib import Path
 
 from delivery_factory import FULING, frame, write
 
-from forestsink.deliveries import ingest_deliveries
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 from forestsink.store.users import add_user
 

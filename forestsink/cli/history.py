@@ -73,7 +73,7 @@ def withdraw_cmd(key, reason, from_file, store, user) -> None:
     Either KEY (<adcode>/<project id>) with --reason, or --from-file with a
     list; a list is one batch: all of it is withdrawn, or nothing.
     """
-    from forestsink.deliveries import read_withdrawals
+    from forestsink.landing.deliveries import read_withdrawals
     from forestsink.store import open_store
 
     target = open_store(store)

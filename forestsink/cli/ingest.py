@@ -137,7 +137,7 @@ def validate_cmd(paths, report_path, **kw) -> None:
     PATHS are files (.shp .gpkg .geojson .zip) or folders of them. Exit code 1
     when any error is found; warnings do not fail.
     """
-    from forestsink.deliveries import check_deliveries
+    from forestsink.landing.deliveries import check_deliveries
 
     report_not_an_input(report_path, paths)
     bar, tick = _progress(paths)
@@ -168,7 +168,7 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
     written while any error remains, unless --skip-errors.
     """
     from forestsink.cli.table import print_table
-    from forestsink.deliveries import IngestError, ingest_deliveries
+    from forestsink.landing.deliveries import IngestError, ingest_deliveries
     from forestsink.store import open_store
 
     report_not_an_input(report_path, paths, store)

@@ -25,7 +25,7 @@ from forestsink.cli.options import (
     store_opt,
 )
 from forestsink.cli.table import print_table, visible
-from forestsink.dataset import is_dataset
+from forestsink.scale.dataset import is_dataset
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import (
     inventory_stand_table,

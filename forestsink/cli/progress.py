@@ -19,7 +19,7 @@ from forestsink.cli.options import (
     targets_opt,
 )
 from forestsink.errors import ForestsinkError
-from forestsink.forest_sink import AREA_ERROR_PCT, VOLUME_ERROR_PCT
+from forestsink.carbon import AREA_ERROR_PCT, VOLUME_ERROR_PCT
 from forestsink.inventory.load import statistics_by_year
 from forestsink.progress import shown_path
 
@@ -266,7 +266,7 @@ def carbon_cmd(
     """
     import pandas as pd
 
-    from forestsink.forest_sink import choose_years
+    from forestsink.carbon import choose_years
     from forestsink.io import write_tables
     from forestsink.progress import carbon_tables
     from forestsink.store import open_store
@@ -351,7 +351,7 @@ def carbon_cmd(
 
 def _sink(store, years, *, out, **kw) -> None:
     """Whole-forest sink: call the library verb, write, print the city line."""
-    from forestsink.forest_sink import forest_sink_tables
+    from forestsink.carbon import forest_sink_tables
     from forestsink.io import write_tables
 
     year_from, year_to = years

@@ -56,7 +56,7 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
     from rich.progress import Progress
 
     from forestsink.cli.ingest import _print_report
-    from forestsink.staging import stage_deliveries
+    from forestsink.landing.staging import stage_deliveries
 
     zone_frame = None
     if zones:
@@ -72,7 +72,7 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
             )
     from contextlib import nullcontext
 
-    from forestsink.distributed import dask_client
+    from forestsink.scale.distributed import dask_client
 
     cluster = dask_client(scheduler=scheduler) if engine == "dask" else nullcontext()
     bar = Progress(transient=True, disable=not sys.stderr.isatty())

@@ -66,7 +66,7 @@ def migrate_cmd(source: str, target: str) -> None:
 @out_option("输出目录（须不存在）/ Output folder (must not exist).", folder=True)
 def export_cmd(fmt: str, store: str, as_of, out: str) -> None:
     """导出图斑供其他引擎使用 / Export polygons for other engines (Dask, DuckDB)."""
-    from forestsink.export import export_geoparquet
+    from forestsink.scale.export import export_geoparquet
     from forestsink.store import open_store
 
     path = export_geoparquet(open_store(store), out, as_of=as_of)

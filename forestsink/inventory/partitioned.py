@@ -10,7 +10,7 @@ overlay route one district at a time. This module runs both over a
     DIR/adcode=500101/part-store.parquet    the stored 小班 columns + geometry
     DIR/adcode=500102/...                   (WKB, EPSG:4490), ordered by key
 
-(:mod:`forestsink.dataset` layout: the district code is the folder name.)
+(:mod:`forestsink.scale.dataset` layout: the district code is the folder name.)
 
 Where a command takes ``--store``, it may name, besides a GeoPackage store:
 
@@ -52,7 +52,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forestsink.dataset import (
+from forestsink.scale.dataset import (
     PREFIX,
     district_groups,
     partition_codes,
@@ -60,7 +60,7 @@ from forestsink.dataset import (
     write_partitions,
     writing,
 )
-from forestsink.distributed import dask_client, run_tasks
+from forestsink.scale.distributed import dask_client, run_tasks
 from forestsink.errors import ForestsinkError, InventoryError
 from forestsink.inventory.change import overlay_pieces
 from forestsink.inventory.load import (

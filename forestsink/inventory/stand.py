@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forestsink.carbon import species_lookup
+from forestsink.progress.growth import species_lookup
 
 AGE_GROUPS = {
     "1": ("young", "幼龄林"),

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
-from forestsink.forest_sink import forest_sink_tables
+from forestsink.carbon import forest_sink_tables
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store

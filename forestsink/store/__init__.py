@@ -14,10 +14,10 @@ def open_store(location, /, *, timeout: float = 60.0) -> Store:
     """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``.
 
     A folder of ``adcode=…`` GeoParquet partitions opens read-only as a
-    :class:`forestsink.dataset.Dataset` (for progress, carbon and report).
+    :class:`forestsink.scale.dataset.Dataset` (for progress, carbon and report).
     """
     text = str(location)
-    from forestsink.dataset import Dataset, is_dataset
+    from forestsink.scale.dataset import Dataset, is_dataset
 
     if is_dataset(text):
         return Dataset(text)

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from forestsink.deliveries import IngestError, check_deliveries, ingest_deliveries
+from forestsink.landing.deliveries import IngestError, check_deliveries, ingest_deliveries
 from forestsink.errors import Denied, ForestsinkError
 from forestsink.ingest.read import extract_zip_layers, zip_layer_count
 from forestsink.ingest.vocabulary import store_aliases_path

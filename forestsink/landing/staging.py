@@ -7,7 +7,7 @@ loads a whole inventory at once and wants it where Dask can reach it.
 ``ingest``: encodings, column aliases, CRS, project types), checks it with
 the same :func:`~forestsink.validate.validate_delivery`, adds the ellipsoidal
 area and writes the polygons, EPSG:4490, into ``adcode=…`` partitions
-(:mod:`forestsink.dataset`). One task per file, here or on Dask workers;
+(:mod:`forestsink.scale.dataset`). One task per file, here or on Dask workers;
 no step holds more than one file.
 
 Rules:
@@ -88,7 +88,7 @@ def _stage_file(path, tmp_root, zones, period, rules):
     SHA-256>`` (unique, and the same for the same file), from the hash
     :func:`~forestsink.ingest.read_delivery` takes anyway.
     """
-    from forestsink.dataset import write_partitions
+    from forestsink.scale.dataset import write_partitions
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import read_delivery
     from forestsink.validate import validate_delivery
@@ -143,7 +143,7 @@ def _zones_near(zones, frame):
 
 def _duplicate_keys(root) -> pd.DataFrame:
     """Keys delivered twice across files of one district partition."""
-    from forestsink.dataset import PREFIX
+    from forestsink.scale.dataset import PREFIX
 
     rows = []
     for folder in sorted(Path(root).glob(f"{PREFIX}*")):
@@ -211,8 +211,8 @@ def stage_deliveries(
     -------
     StageReport
     """
-    from forestsink.dataset import writing
-    from forestsink.distributed import run_tasks
+    from forestsink.scale.dataset import writing
+    from forestsink.scale.distributed import run_tasks
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import find_delivery_files
 

@@ -23,7 +23,7 @@ stack, about 1.1 s) only for much work: :func:`helper_count` uses them from
 :data:`PARALLEL_MIN_FILES` files, one fewer than the machine's cores (at
 most :data:`MAX_HELPERS`), and only when the store's current polygons (each
 helper gets a copy, for the overlap warning) are few. ``workers=0`` (the
-``workers`` argument of :func:`forestsink.deliveries.check_deliveries` and
+``workers`` argument of :func:`forestsink.landing.deliveries.check_deliveries` and
 ``ingest_deliveries``) turns them off.
 """
 

@@ -17,7 +17,7 @@ The client adds the bands' arrays. Every pixel lies in exactly one band, so
 each is counted once; results equal the local engine's up to floating-point
 summation order and the pixel-area lattice, which is built per band (relative
 difference below 1e-6, tested). Without ``--scheduler`` a ``LocalCluster``
-starts on this machine (:func:`forestsink.distributed.client_for`); with
+starts on this machine (:func:`forestsink.scale.distributed.client_for`); with
 ``--scheduler tcp://host:8786`` an existing cluster is used, whose workers
 must see the raster paths (shared file system or object storage URL that
 GDAL opens).
@@ -116,7 +116,7 @@ def count_classes_dask(
     partitions : int, optional (default: 4 per worker)
         Number of row bands (tasks).
     client : dask.distributed.Client, optional (default: None)
-        Use this client; else :func:`forestsink.distributed.client_for`.
+        Use this client; else :func:`forestsink.scale.distributed.client_for`.
     scheduler : str, optional (default: None)
         Address of an existing scheduler (``tcp://host:8786``); default a
         ``LocalCluster`` on this machine.
@@ -135,7 +135,7 @@ def count_classes_dask(
     """
     from dask.distributed import as_completed
 
-    from forestsink.distributed import dask_client
+    from forestsink.scale.distributed import dask_client
 
     grid = rasters[0].grid
     if max_cells is not None:

@@ -85,7 +85,7 @@ def data_dir() -> Path:
     An installed wheel carries it as ``forestsink/_data``; a source checkout
     (editable install) reads the repository's ``data/`` folder.
     """
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the forestsink package
     for candidate in (here / "_data", here.parent / "data"):
         if (candidate / "districts.csv").is_file():
             return candidate
@@ -125,7 +125,7 @@ def loaded_tables() -> dict:
 def preload_tables(tables: dict) -> None:
     """Take tables another process validated (:func:`loaded_tables`).
 
-    A helper process (:mod:`forestsink.chunked`) starts with these instead
+    A helper process (:mod:`forestsink.landing.chunked`) starts with these instead
     of validating the same files again (importing pandera alone takes about
     half a second).
     """
@@ -711,7 +711,7 @@ _PARAM_RANGES = {
     "CF": (0.3, 0.6),
     "BVF": (0.2, 2.0),
     "growth_m3_ha_yr": (0.0, 60.0),
-    # whole-forest sink (forestsink.forest_sink): B = a·V + b, gain–loss rates,
+    # whole-forest sink (forestsink.carbon): B = a·V + b, gain–loss rates,
     # per-area biomass of bamboo and shrub
     "a": (0.2, 2.0),
     "b": (0.0, 100.0),

@@ -11,8 +11,8 @@ geopandas read it directly; a national dataset has one folder per county
 code, so a group of neighbouring counties (codes sorted) is a contiguous
 piece of land and one task's work.
 
-A dataset is written by :func:`forestsink.export.export_geoparquet` (from
-the store) or :func:`forestsink.staging.stage_deliveries` (straight from
+A dataset is written by :func:`forestsink.scale.export.export_geoparquet` (from
+the store) or :func:`forestsink.landing.staging.stage_deliveries` (straight from
 delivered files) into a hidden sibling folder and renamed into place at the
 end, so a reader never sees half a dataset.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forestsink.dataset import read_partitions, write_partitions, writing
+from forestsink.scale.dataset import read_partitions, write_partitions, writing
 from forestsink.errors import ForestsinkError
 
 

@@ -2873,7 +2873,7 @@ def compute_coverage(
         ``progress(done, total)`` per window read (per row band with dask).
     engine : {"local", "dask"}, optional (default: "local")
         ``dask``: weights and counts per row band on ``dask.distributed``
-        workers (:mod:`forestsink.coverage_dask`); same results to 1e-6.
+        workers (:mod:`forestsink.coverage.dask_counter`); same results to 1e-6.
     scheduler : str, optional (default: None)
         Dask scheduler address; default a ``LocalCluster`` on this machine.
     partitions : int, optional (default: 4 per worker)
@@ -2932,7 +2932,7 @@ def compute_coverage(
         if engine == "local":
             weights = zone_weights(zone_set.geoms, infos[0].grid, max_cells=max_cells)
         else:
-            from forestsink.coverage_dask import count_classes_dask
+            from forestsink.coverage.dask_counter import count_classes_dask
 
             weights = None
             areas, covered, _pixels = count_classes_dask(

@@ -4,7 +4,7 @@ What this module computes is a **project increment**, not the forest's carbon
 sink. The city's sink is a whole-forest balance (stock difference between two
 inventories, or the provincial guideline's gain–loss with losses and
 conversion emissions; ``official-statistics.md`` §4) over two inventory
-years of the forest-resource layers (一张图): :mod:`forestsink.forest_sink`.
+years of the forest-resource layers (一张图): :mod:`forestsink.carbon`.
 Nothing here follows the provincial inventory guideline (省级温室气体清单编制指南).
 
 A delivered 蓄积 (``stock_volume_m3``: 小班蓄积, HUO_LMXJ, ZXJ …) is the

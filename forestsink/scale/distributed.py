@@ -1,19 +1,19 @@
 """Progress over a partitioned dataset, in this process or on Dask.
 
 The district × year × type table is computed from a GeoParquet dataset
-partitioned by district (:mod:`forestsink.dataset`) in groups of
+partitioned by district (:mod:`forestsink.scale.dataset`) in groups of
 neighbouring districts — each group is one task, which **reads its own
 partitions**; nothing but small tables and the pieces that cross a group's
 edge passes through the client:
 
 1. **Crossings** — each task reads its districts' polygons, splits them by
-   the district boundaries (:func:`~forestsink.aggregate.
+   the district boundaries (:func:`~forestsink.progress.netting.
    split_with_attributes`) and returns only the pieces that lie in a
    district another task handles (a polygon declared in one county that
    reaches into the next group's county).
 2. **Tables** — each task reads its partitions again, splits them, keeps
    the pieces lying in its own districts, adds the pieces other tasks sent
-   it, nets them per district (:func:`~forestsink.aggregate.net_pieces`:
+   it, nets them per district (:func:`~forestsink.progress.netting.net_pieces`:
    overlaps counted once, for the earliest polygon) and returns its small
    table. Every piece of land is therefore netted once, in the task of the
    district it lies in, whichever district its polygon declared.
@@ -64,7 +64,7 @@ def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
 
 def _read_group(root, codes):
     """Read a group's polygons (EPSG:4490), with ``area_mu`` when stored."""
-    from forestsink.dataset import dataset_columns, read_partitions
+    from forestsink.scale.dataset import dataset_columns, read_partitions
     from forestsink.progress import add_stock_attrs
 
     columns = list(PROGRESS_COLUMNS)
@@ -116,7 +116,7 @@ def _crossings(root, index, codes, districts, group_of):
     :func:`_read_group` order) of the polygons that may cross a district
     boundary — the only ones the second pass splits.
     """
-    from forestsink.aggregate import split_with_attributes
+    from forestsink.progress.netting import split_with_attributes
 
     frame = _read_group(root, codes)
     if frame.empty:
@@ -139,9 +139,9 @@ def _group_table(
     Polygons that cannot cross their district's boundary (not in *maybe*,
     from :func:`_crossings`) are not split and keep their stored area; only
     those that may overlap another piece are mapped to Albers for netting
-    (:func:`~forestsink.aggregate.add_overlap_geometries`).
+    (:func:`~forestsink.progress.netting.add_overlap_geometries`).
     """
-    from forestsink.aggregate import (
+    from forestsink.progress.netting import (
         add_overlap_geometries,
         net_pieces,
         split_with_attributes,
@@ -218,7 +218,7 @@ def progress_base_partitioned(
     types : DataFrame
         Project-type rules.
     growth, end_year
-        As for :func:`forestsink.carbon.project_increment` (a checked growth
+        As for :func:`forestsink.progress.growth.project_increment` (a checked growth
         table or None; the last growing season counted).
     partitions : int, optional
         Number of district groups (tasks). Default: groups of about 40
@@ -228,7 +228,7 @@ def progress_base_partitioned(
     progress : callable, optional
         ``progress(done, total)`` after each task.
     """
-    from forestsink.dataset import district_groups, partition_codes
+    from forestsink.scale.dataset import district_groups, partition_codes
 
     codes = partition_codes(root)
     if districts.crs is not None and districts.crs.to_epsg() != 4490:

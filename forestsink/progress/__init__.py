@@ -30,7 +30,7 @@ increment; ``stock_m3_per_ha`` divides it by the area that delivered it. The
 project increment (``increment_measured_m3`` from before/after volumes,
 ``increment_model_m3`` from a user growth table net of its baseline; the area
 where neither is available in ``increment_not_estimable_mu``) comes from
-:func:`forestsink.carbon.project_increment`.
+:func:`forestsink.progress.growth.project_increment`.
 
 City targets: the plan's headline targets (new forest area, new stock volume,
 forest coverage) are whole-forest resource statistics from the
@@ -123,7 +123,7 @@ def add_stock_attrs(frame):
     the ``attrs`` JSON, so no store schema change is needed. The names are in
     ``data/stock_attr_aliases.csv``.
     """
-    from forestsink.carbon import STOCK_ATTRS, read_stock_attrs
+    from forestsink.progress.growth import STOCK_ATTRS, read_stock_attrs
     from forestsink.errors import ForestsinkError
 
     if "attrs" not in frame.columns or frame.empty:
@@ -157,7 +157,7 @@ def add_stock_attrs(frame):
 
 def pieces_from_store(store, *, as_of=None, rules=None) -> pd.DataFrame:
     """Split the current polygons of *store* by district, with gross/net areas."""
-    from forestsink.aggregate import project_pieces
+    from forestsink.progress.netting import project_pieces
     from forestsink.reference import read_districts, read_project_types
 
     frame = add_stock_attrs(_current_or_error(store, as_of))
@@ -179,11 +179,11 @@ def _current_or_error(store, as_of):
 def read_growth_table(path, *, rules=None) -> pd.DataFrame:
     """Read and check a user growth (yield) table (CSV in UTF-8/GBK, or Excel).
 
-    Format: :func:`forestsink.carbon.validate_growth_table`; an illustrative
+    Format: :func:`forestsink.progress.growth.validate_growth_table`; an illustrative
     example is ``data/growth_table.EXAMPLE.csv``. Errors name the file, row
     and column.
     """
-    from forestsink.carbon import species_lookup, validate_growth_table
+    from forestsink.progress.growth import species_lookup, validate_growth_table
     from forestsink.errors import GrowthTableError
     from forestsink.io import read_bureau_table
     from forestsink.reference import read_project_types
@@ -202,11 +202,11 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
 
 
 def increment_of_pieces(pieces, *, types, growth, end_year) -> pd.DataFrame:
-    """Project increment of each piece (:func:`forestsink.carbon.project_increment`).
+    """Project increment of each piece (:func:`forestsink.progress.growth.project_increment`).
 
     Returns ``increment_m3``, ``method`` and ``forest_type`` per piece.
     """
-    from forestsink.carbon import classify_species, project_increment
+    from forestsink.progress.growth import classify_species, project_increment
 
     forest_types = read_forest_types()
     ft = classify_species(pieces["species"], forest_types)
@@ -240,7 +240,7 @@ def progress_by_district(
 
     *increment*: :func:`increment_of_pieces` of the same pieces.
     """
-    from forestsink.carbon import MEASURED, MODEL, NOT_ESTIMABLE
+    from forestsink.progress.growth import MEASURED, MODEL, NOT_ESTIMABLE
 
     method = increment["method"].to_numpy()
     inc = increment["increment_m3"].to_numpy(dtype="float64")
@@ -827,7 +827,7 @@ def progress_tables(
     one, pieces without before/after volumes are not estimable.
 
     ``engine="dask"`` computes the pieces on ``dask.distributed`` workers
-    (see :mod:`forestsink.distributed`); ``scheduler`` is an existing
+    (see :mod:`forestsink.scale.distributed`); ``scheduler`` is an existing
     cluster's address (default: a local cluster), ``partitions`` the number
     of district groups, ``client`` a ``dask.distributed.Client`` to reuse.
 
@@ -846,7 +846,7 @@ def progress_tables(
     end_year = _end_year(store, as_of)
     if engine not in ("local", "dask"):
         raise ForestsinkError(f"--engine {engine!r}: use local or dask.")
-    from forestsink.dataset import Dataset
+    from forestsink.scale.dataset import Dataset
 
     if engine == "dask" or isinstance(store, Dataset):
         base = _partitioned_base(
@@ -893,7 +893,7 @@ def _partitioned_base(
 ) -> pd.DataFrame:
     """Compute the base table with the partitioned engine.
 
-    See :mod:`forestsink.distributed`. A dataset is read where it lies (by
+    See :mod:`forestsink.scale.distributed`. A dataset is read where it lies (by
     the workers, with dask); a store's current polygons are first written
     to a temporary dataset on this machine, which only a local cluster's
     workers can read — for a remote cluster, export the store to shared
@@ -902,8 +902,8 @@ def _partitioned_base(
     import contextlib
     import tempfile
 
-    from forestsink.dataset import Dataset, write_partitions
-    from forestsink.distributed import dask_client, progress_base_partitioned
+    from forestsink.scale.dataset import Dataset, write_partitions
+    from forestsink.scale.distributed import dask_client, progress_base_partitioned
     from forestsink.reference import read_districts
 
     if scheduler and not isinstance(store, Dataset):
@@ -1048,7 +1048,7 @@ CARBON_COLUMNS = [
 
 
 def _group_method(methods: set) -> str:
-    from forestsink.carbon import MEASURED, MODEL, NOT_ESTIMABLE
+    from forestsink.progress.growth import MEASURED, MODEL, NOT_ESTIMABLE
 
     if MEASURED in methods and MODEL in methods:
         return f"{MEASURED}+model"
@@ -1074,7 +1074,7 @@ def carbon_tables(
 
     This is **not** the forest's carbon sink (that needs the forest-resource
     layers): it converts only the project increment of
-    :func:`forestsink.carbon.project_increment` (before/after volumes, or a
+    :func:`forestsink.progress.growth.project_increment` (before/after volumes, or a
     user growth table net of its baseline). Delivered standing stocks never
     enter. Where no piece of a district has an estimable increment, its CO₂
     is empty and ``method`` is ``not_estimable``.
@@ -1095,7 +1095,7 @@ def carbon_tables(
         in the delivery, ``years``), ``by_type`` (city per forest
         type), ``parameters`` (what was used), ``settings``.
     """
-    from forestsink.carbon import (
+    from forestsink.progress.growth import (
         MEASURED,
         carbon_by_group,
         check_draws,
@@ -1220,7 +1220,7 @@ def carbon_tables(
 
 
 def _by_type(dv, parameters, *, draws, seed) -> pd.DataFrame:
-    from forestsink.carbon import carbon_by_group
+    from forestsink.progress.growth import carbon_by_group
 
     rows = []
     for code, part in dv.groupby("forest_type"):

@@ -23,7 +23,7 @@ Rules:
   a private file as it goes (other stores: the checked chunks wait in a
   temporary Arrow file), so memory stays bounded by a few chunks;
 * a large file's chunks, or many files, are checked in parallel by helper
-  processes (``workers``; :mod:`forestsink.chunked`), with exactly the
+  processes (``workers``; :mod:`forestsink.landing.chunked`), with exactly the
   results of checking them here.
 """
 
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forestsink.chunked import (
+from forestsink.landing.chunked import (
     check_file,
     checked_chunks,
     file_outcome,
@@ -149,7 +149,7 @@ def check_deliveries(
         instead of being kept in *spill_dir*.
     workers : int, optional (default: None)
         Helper processes that check a large file's chunks in parallel while
-        they are staged (:mod:`forestsink.chunked`); None: chosen from the
+        they are staged (:mod:`forestsink.landing.chunked`); None: chosen from the
         file size and the machine's cores; 0: none.
     prepare : bool, optional (default: False)
         Also make each small file's rows without errors ready for a
