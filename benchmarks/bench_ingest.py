@@ -81,8 +81,8 @@ def sample_run(folder: Path, repeat: int = 1) -> None:
     features over as Arrow, nothing else) is the floor of any reader built
     on pyogrio: with ~40 features a file, opening the file dominates.
     """
-    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.ingest import find_delivery_files
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     years = [folder / str(y) for y in range(2011, 2016)]
@@ -176,8 +176,8 @@ def main(argv=None) -> None:
     if args.sample is not None:
         sample_run(args.sample, args.repeat)
         return
-    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.ingest import read_delivery
+    from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     with tempfile.TemporaryDirectory() as tmpdir:

@@ -303,11 +303,11 @@ def _export(root: Path) -> dict:
 
 
 def _dask(root: Path, what: str, workers: int) -> dict:
-    from forestsink.scale.distributed import client_for
     from forestsink.inventory.partitioned import (
         change_partitioned,
         statistics_partitioned,
     )
+    from forestsink.scale.distributed import client_for
 
     t0 = time.perf_counter()
     client = client_for(None, workers=workers)
@@ -354,9 +354,9 @@ def child(step: str, root: Path) -> None:
     """
     import pyogrio  # noqa: F401
 
-    import forestsink.scale.distributed
     import forestsink.inventory.load
     import forestsink.inventory.partitioned
+    import forestsink.scale.distributed
     import forestsink.store  # noqa: F401
 
     t0 = time.perf_counter()

@@ -74,9 +74,9 @@ def main(argv=None) -> None:
         help="polygons for the progress comparison (default: --n)",
     )
     args = parser.parse_args(argv)
-    from forestsink.progress.netting import project_pieces
     from forestsink.area import CHONGQING_ALBERS, area_m2
     from forestsink.progress import increment_of_pieces, progress_by_district
+    from forestsink.progress.netting import project_pieces
     from forestsink.reference import read_districts, read_project_types
 
     gdf = make_polygons(args.n)

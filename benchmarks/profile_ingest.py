@@ -46,8 +46,8 @@ def _timed(module, name: str, label: str) -> None:
 
 def _instrument() -> None:
     from forestsink import ingest, validate
-    from forestsink.landing import deliveries
     from forestsink.ingest import read
+    from forestsink.landing import deliveries
     from forestsink.store import gpkg
 
     for module, name, label in [

@@ -28,9 +28,9 @@ from bad_input_helpers import (
 from click.testing import CliRunner
 
 from forestsink.cli.main import cli
-from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.errors import ForestsinkError
 from forestsink.ingest import read_delivery
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.store import GeoPackageStore
 
 pytestmark = [

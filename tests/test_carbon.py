@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forestsink.errors import GrowthTableError
+from forestsink.progress import read_forest_types
 from forestsink.progress.growth import (
     CO2_PER_C,
     Param,
@@ -16,8 +18,6 @@ from forestsink.progress.growth import (
     resolve_parameters,
     validate_growth_table,
 )
-from forestsink.errors import GrowthTableError
-from forestsink.progress import read_forest_types
 from forestsink.reference import read_carbon_parameters, read_project_types
 
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from delivery_factory import frame, write
 
-from forestsink.landing.chunked import checked_chunks, helper_count
 from forestsink.errors import DeliveryError
+from forestsink.landing.chunked import checked_chunks, helper_count
 from forestsink.reference import read_districts
 
 
@@ -476,9 +476,9 @@ def _read(path):
 def test_small_files_are_not_opened_to_count_features(tmp_path, monkeypatch):
     """A GeoPackage too small to hold a chunk's features is not opened just
     to count them; one big enough is counted (and chunked)."""
-    from forestsink.landing import deliveries
     from forestsink.ingest import read as read_module
     from forestsink.ingest.read import MIN_FEATURE_BYTES, may_hold_more_than
+    from forestsink.landing import deliveries
 
     path = write(frame(n=12, ids=[f"M{i}" for i in range(12)]), tmp_path / "d.gpkg")
     size = path.stat().st_size

@@ -71,10 +71,10 @@ def _crossing_frame():
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_boundary_crossing_polygons_are_netted_once(engine, dask_client, tmp_path):
     """Each polygon's partition is in another task; the land is netted once."""
+    from forestsink.progress import increment_of_pieces, progress_by_district
     from forestsink.progress.netting import project_pieces
     from forestsink.scale.dataset import write_partitions
     from forestsink.scale.distributed import progress_base_partitioned
-    from forestsink.progress import increment_of_pieces, progress_by_district
 
     frame = _crossing_frame()
     districts = read_districts()
@@ -114,8 +114,8 @@ def test_boundary_crossing_polygons_are_netted_once(engine, dask_client, tmp_pat
 
 def test_dataset_opens_as_a_read_only_store(sample_store, tmp_path):
     """An exported dataset gives the store's numbers, partition by partition."""
-    from forestsink.scale.dataset import Dataset
     from forestsink.errors import ForestsinkError
+    from forestsink.scale.dataset import Dataset
     from forestsink.scale.export import export_geoparquet
     from forestsink.store import open_store
 
@@ -163,15 +163,15 @@ def test_unsplit_polygons_are_netted_with_lazy_geometries(stored_area, tmp_path)
     overlap is the boxes' intersection (oracle)."""
     import shapely
 
+    from forestsink.area import area_mu
+    from forestsink.progress import increment_of_pieces, progress_by_district
     from forestsink.progress.netting import (
         add_overlap_geometries,
         project_pieces,
         whole_pieces,
     )
-    from forestsink.area import area_mu
     from forestsink.scale.dataset import write_partitions
     from forestsink.scale.distributed import progress_base_partitioned
-    from forestsink.progress import increment_of_pieces, progress_by_district
 
     frame = _inside_frame()
     if stored_area:
@@ -209,8 +209,8 @@ def test_albers_boxes_contain_the_albers_polygons():
     import numpy as np
     import shapely
 
-    from forestsink.progress.netting import albers_boxes
     from forestsink.area import albers_geometries
+    from forestsink.progress.netting import albers_boxes
 
     rng = np.random.default_rng(3)
     n = 2000

@@ -5,8 +5,8 @@ from click.testing import CliRunner
 from delivery_factory import FULING, frame, write
 
 from forestsink.cli.main import cli
-from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.errors import ForestsinkError
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.scale.export import export_geoparquet, read_geoparquet
 from forestsink.store import GeoPackageStore
 

@@ -17,8 +17,6 @@ import shapely
 from click.testing import CliRunner
 from inventory_frames import layer as inv_layer
 
-from forestsink.progress.growth import CarbonParameterError
-from forestsink.cli.main import cli
 from forestsink.carbon import (
     GAIN_LOSS,
     STOCK_DIFFERENCE,
@@ -27,8 +25,10 @@ from forestsink.carbon import (
     forest_sink_tables,
     resolve_sink_parameters,
 )
+from forestsink.cli.main import cli
 from forestsink.inventory.load import district_areas, load_inventory
 from forestsink.progress import read_forest_types
+from forestsink.progress.growth import CarbonParameterError
 from forestsink.reference import (
     read_biomass_volume,
     read_carbon_parameters,

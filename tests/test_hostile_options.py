@@ -9,10 +9,10 @@ import pytest
 from bad_input_helpers import load_generator
 from click.testing import CliRunner
 
-from forestsink.landing import chunked
 from forestsink.cli.main import cli
-from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.errors import OptionError
+from forestsink.landing import chunked
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.store import GeoPackageStore
 from forestsink.validate import validate_delivery
 
@@ -100,8 +100,8 @@ def test_stage_keeps_the_delivered_attributes(tmp_path):
     """A staged dataset keeps attrs (before/after volumes live there)."""
     import json
 
-    from forestsink.scale.dataset import read_partitions
     from forestsink.landing.staging import stage_deliveries
+    from forestsink.scale.dataset import read_partitions
 
     gdf = GEN.base_frame()
     gdf["改造前蓄积"] = [100.0, 200.0, 300.0]

@@ -26,11 +26,11 @@ from click.testing import CliRunner
 
 from forestsink.cli.main import cli
 from forestsink.cli.options import byte_size
-from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.errors import DeliveryError
 from forestsink.ingest import read_delivery
 from forestsink.ingest.encoding import check_codec
 from forestsink.ingest.values import map_project_types
+from forestsink.landing.deliveries import IngestError, ingest_deliveries
 from forestsink.store import GeoPackageStore
 
 GEN = load_generator()

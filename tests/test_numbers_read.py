@@ -13,9 +13,9 @@ from bad_input_helpers import load_generator
 from click.testing import CliRunner
 
 from forestsink.cli.main import cli
-from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.ingest import read_delivery
 from forestsink.ingest.read import parse_numbers as _numbers
+from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 from forestsink.validate import validate_delivery
 

@@ -10,10 +10,10 @@ from delivery_factory import FULING, frame, write
 from pyproj import Geod
 
 from forestsink.cli.main import cli
-from forestsink.scale.dataset import partition_codes, read_partitions
 from forestsink.landing.deliveries import ingest_deliveries
-from forestsink.progress import progress_tables
 from forestsink.landing.staging import stage_deliveries
+from forestsink.progress import progress_tables
+from forestsink.scale.dataset import partition_codes, read_partitions
 from forestsink.store import GeoPackageStore, open_store
 
 

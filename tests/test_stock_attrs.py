@@ -41,8 +41,8 @@ def test_before_after_survive_a_shapefile(tmp_path, name, encoding):
 
 
 def test_cut_names_match_only_when_unambiguous():
-    from forestsink.progress.growth import stock_attr_columns
     from forestsink.progress import read_stock_attr_aliases
+    from forestsink.progress.growth import stock_attr_columns
 
     attrs = pd.Series(
         [

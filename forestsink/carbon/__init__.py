@@ -67,8 +67,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forestsink.progress.growth import CO2_PER_C, Z90, CarbonParameterError, Param, check_draws
 from forestsink.inventory.stand import UNRECOGNISED, species_groups
+from forestsink.progress.growth import (
+    CO2_PER_C,
+    Z90,
+    CarbonParameterError,
+    Param,
+    check_draws,
+)
 from forestsink.units import MU_PER_HA
 
 STOCK_DIFFERENCE = "stock_difference"

@@ -25,7 +25,6 @@ from forestsink.cli.options import (
     store_opt,
 )
 from forestsink.cli.table import print_table, visible
-from forestsink.scale.dataset import is_dataset
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import (
     inventory_stand_table,
@@ -34,6 +33,7 @@ from forestsink.inventory.load import (
 )
 from forestsink.inventory.partitioned import change_of, export_inventory, statistics_of
 from forestsink.io import read_table, write_sheets, write_table
+from forestsink.scale.dataset import is_dataset
 from forestsink.store import open_store
 
 #: columns printed on the terminal (the file has them all)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from forestsink.carbon import AREA_ERROR_PCT, VOLUME_ERROR_PCT
 from forestsink.cli.options import (
     _file_option,
     as_of_opt,
@@ -19,7 +20,6 @@ from forestsink.cli.options import (
     targets_opt,
 )
 from forestsink.errors import ForestsinkError
-from forestsink.carbon import AREA_ERROR_PCT, VOLUME_ERROR_PCT
 from forestsink.inventory.load import statistics_by_year
 from forestsink.progress import shown_path
 

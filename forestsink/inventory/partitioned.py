@@ -52,15 +52,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from forestsink.scale.dataset import (
-    PREFIX,
-    district_groups,
-    partition_codes,
-    read_partitions,
-    write_partitions,
-    writing,
-)
-from forestsink.scale.distributed import dask_client, run_tasks
 from forestsink.errors import ForestsinkError, InventoryError
 from forestsink.inventory.change import overlay_pieces
 from forestsink.inventory.load import (
@@ -74,6 +65,15 @@ from forestsink.inventory.load import (
 )
 from forestsink.inventory.stats import statistics_from_sums, sums_by_class
 from forestsink.reference import read_land_classes
+from forestsink.scale.dataset import (
+    PREFIX,
+    district_groups,
+    partition_codes,
+    read_partitions,
+    write_partitions,
+    writing,
+)
+from forestsink.scale.distributed import dask_client, run_tasks
 
 #: the description file of a year dataset
 META = "_inventory.json"

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forestsink.errors import ForestsinkError
+from forestsink.ingest.vocabulary import read_vocabulary
 from forestsink.landing.chunked import (
     check_file,
     checked_chunks,
@@ -50,8 +52,6 @@ from forestsink.landing.chunked import (
     landing,
     landing_rows,
 )
-from forestsink.errors import ForestsinkError
-from forestsink.ingest.vocabulary import read_vocabulary
 from forestsink.store.gpkg import StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
 

@@ -88,9 +88,9 @@ def _stage_file(path, tmp_root, zones, period, rules):
     SHA-256>`` (unique, and the same for the same file), from the hash
     :func:`~forestsink.ingest.read_delivery` takes anyway.
     """
-    from forestsink.scale.dataset import write_partitions
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import read_delivery
+    from forestsink.scale.dataset import write_partitions
     from forestsink.validate import validate_delivery
 
     path = Path(path)
@@ -211,10 +211,10 @@ def stage_deliveries(
     -------
     StageReport
     """
-    from forestsink.scale.dataset import writing
-    from forestsink.scale.distributed import run_tasks
     from forestsink.errors import ForestsinkError
     from forestsink.ingest import find_delivery_files
+    from forestsink.scale.dataset import writing
+    from forestsink.scale.distributed import run_tasks
 
     files = find_delivery_files(paths)
     if not files:

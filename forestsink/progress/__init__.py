@@ -123,8 +123,8 @@ def add_stock_attrs(frame):
     the ``attrs`` JSON, so no store schema change is needed. The names are in
     ``data/stock_attr_aliases.csv``.
     """
-    from forestsink.progress.growth import STOCK_ATTRS, read_stock_attrs
     from forestsink.errors import ForestsinkError
+    from forestsink.progress.growth import STOCK_ATTRS, read_stock_attrs
 
     if "attrs" not in frame.columns or frame.empty:
         return frame.assign(**dict.fromkeys(STOCK_ATTRS, np.nan))
@@ -183,9 +183,9 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
     example is ``data/growth_table.EXAMPLE.csv``. Errors name the file, row
     and column.
     """
-    from forestsink.progress.growth import species_lookup, validate_growth_table
     from forestsink.errors import GrowthTableError
     from forestsink.io import read_bureau_table
+    from forestsink.progress.growth import species_lookup, validate_growth_table
     from forestsink.reference import read_project_types
 
     path = Path(path)
@@ -902,9 +902,9 @@ def _partitioned_base(
     import contextlib
     import tempfile
 
+    from forestsink.reference import read_districts
     from forestsink.scale.dataset import Dataset, write_partitions
     from forestsink.scale.distributed import dask_client, progress_base_partitioned
-    from forestsink.reference import read_districts
 
     if scheduler and not isinstance(store, Dataset):
         raise ForestsinkError(

@@ -28,8 +28,8 @@ import mapclassify
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
 from forestsink.carbon import forest_sink_tables
+from forestsink.errors import ForestsinkError
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store

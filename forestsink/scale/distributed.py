@@ -64,8 +64,8 @@ def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
 
 def _read_group(root, codes):
     """Read a group's polygons (EPSG:4490), with ``area_mu`` when stored."""
-    from forestsink.scale.dataset import dataset_columns, read_partitions
     from forestsink.progress import add_stock_attrs
+    from forestsink.scale.dataset import dataset_columns, read_partitions
 
     columns = list(PROGRESS_COLUMNS)
     stored = dataset_columns(root)
@@ -141,13 +141,13 @@ def _group_table(
     those that may overlap another piece are mapped to Albers for netting
     (:func:`~forestsink.progress.netting.add_overlap_geometries`).
     """
+    from forestsink.progress import increment_of_pieces, progress_by_district
     from forestsink.progress.netting import (
         add_overlap_geometries,
         net_pieces,
         split_with_attributes,
         whole_pieces,
     )
-    from forestsink.progress import increment_of_pieces, progress_by_district
 
     frame = _read_group(root, codes)
     parts = []

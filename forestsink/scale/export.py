@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forestsink.scale.dataset import read_partitions, write_partitions, writing
 from forestsink.errors import ForestsinkError
+from forestsink.scale.dataset import read_partitions, write_partitions, writing
 
 
 def export_geoparquet(store, out, /, *, as_of=None) -> Path:

@@ -250,8 +250,8 @@ def _check_stock_attrs(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -
     """
     if "attrs" not in frame or not len(frame):
         return
-    from forestsink.progress.growth import read_stock_attrs
     from forestsink.progress import read_stock_attr_aliases
+    from forestsink.progress.growth import read_stock_attrs
     from forestsink.reference import read_value_ranges
 
     limits = read_value_ranges().loc["stock_volume_per_ha"]

@@ -29,10 +29,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from forestsink.landing.deliveries import IngestError, check_deliveries, ingest_deliveries
 from forestsink.errors import Denied, ForestsinkError
 from forestsink.ingest.read import extract_zip_layers, zip_layer_count
 from forestsink.ingest.vocabulary import store_aliases_path
+from forestsink.landing.deliveries import (
+    IngestError,
+    check_deliveries,
+    ingest_deliveries,
+)
 from forestsink.store.users import (
     clear_login_failures,
     list_users,
