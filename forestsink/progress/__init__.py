@@ -202,7 +202,7 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
 
 
 def increment_of_pieces(pieces, *, types, growth, end_year) -> pd.DataFrame:
-    """Project increment of each piece (:func:`forestsink.progress.growth.project_increment`).
+    """Project increment of each piece (``growth.project_increment``).
 
     Returns ``increment_m3``, ``method`` and ``forest_type`` per piece.
     """
