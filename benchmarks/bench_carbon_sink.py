@@ -36,9 +36,9 @@ import shapely
 from click.testing import CliRunner
 
 from forestsink.cli.main import cli
-from forestsink.inventory.schema import XIAOBAN_COLUMNS
 from forestsink.reference import read_districts
 from forestsink.store import GeoPackageStore
+from forestsink.store.inventory_schema import XIAOBAN_COLUMNS
 
 SPECIES = [
     "马尾松",

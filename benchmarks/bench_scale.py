@@ -9,7 +9,7 @@ county, then measures in one run:
   (encodings, aliases, CRS, types), validate it against the counties,
   compute ellipsoidal areas, write the county-partitioned GeoParquet
   dataset; Dask ``LocalCluster`` with 2 workers.
-* **progress** — ``forestsink.scale.distributed.progress_base_partitioned`` on that
+* **progress** — ``forestsink.progress.partitioned.progress_base_partitioned`` on that
   dataset: district split, net area (overlaps once), the county × year ×
   type table; with the **local** engine (the same tasks one after another
   in one process) and with Dask ``LocalCluster``s of **1** and **2**
@@ -92,7 +92,7 @@ def run_one(kind: str, workdir: Path, workers: int) -> dict:
         n = report.polygons
         extra = {"warnings": int((report.issues["severity"] == "warning").sum())}
     else:
-        from forestsink.scale.distributed import progress_base_partitioned
+        from forestsink.progress.partitioned import progress_base_partitioned
 
         table = progress_base_partitioned(
             dataset,

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from forestsink.errors import (
     CRSError,
     DeliveryError,
@@ -28,6 +26,7 @@ from forestsink.reference import (
     validate_reference_data,
 )
 from forestsink.units import M2_PER_MU, MU_PER_HA, m2_to_mu, mu_to_m2
+from forestsink.version import __version__
 
 
 def __getattr__(name: str):
@@ -50,10 +49,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'forestsink' has no attribute {name!r}")
 
 
-try:
-    __version__ = version("forestsink")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "M2_PER_MU",

@@ -1,7 +1,7 @@
 """Hand-made 小班 layers and project frames for the inventory tests.
 
 Built in code: a 小班 frame with the stored columns
-(:data:`forestsink.inventory.schema.XIAOBAN_COLUMNS`) and project frames as
+(:data:`forestsink.store.inventory_schema.XIAOBAN_COLUMNS`) and project frames as
 ``store.current()`` returns them; areas from ``pyproj.Geod`` (the oracle).
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
-from forestsink.inventory.schema import XIAOBAN_COLUMNS
+from forestsink.store.inventory_schema import XIAOBAN_COLUMNS
 from forestsink.units import M2_PER_MU
 
 GEOD = Geod(ellps="GRS80")

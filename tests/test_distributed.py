@@ -73,8 +73,8 @@ def test_boundary_crossing_polygons_are_netted_once(engine, dask_client, tmp_pat
     """Each polygon's partition is in another task; the land is netted once."""
     from forestsink.progress import increment_of_pieces, progress_by_district
     from forestsink.progress.netting import project_pieces
+    from forestsink.progress.partitioned import progress_base_partitioned
     from forestsink.scale.dataset import write_partitions
-    from forestsink.scale.distributed import progress_base_partitioned
 
     frame = _crossing_frame()
     districts = read_districts()
@@ -170,8 +170,8 @@ def test_unsplit_polygons_are_netted_with_lazy_geometries(stored_area, tmp_path)
         project_pieces,
         whole_pieces,
     )
+    from forestsink.progress.partitioned import progress_base_partitioned
     from forestsink.scale.dataset import write_partitions
-    from forestsink.scale.distributed import progress_base_partitioned
 
     frame = _inside_frame()
     if stored_area:

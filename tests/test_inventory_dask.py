@@ -29,9 +29,9 @@ from forestsink.inventory.partitioned import (
     statistics_of,
     statistics_partitioned,
 )
-from forestsink.inventory.schema import XIAOBAN_COLUMNS
 from forestsink.reference import read_districts
 from forestsink.store import GeoPackageStore
+from forestsink.store.inventory_schema import XIAOBAN_COLUMNS
 
 GROUPS = {
     "arbor": ("0111", 1, 1),

@@ -23,10 +23,10 @@ import shapely
 from delivery_factory import frame as delivery_frame
 from delivery_factory import write
 
-from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS
 from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore, StoreError
 from forestsink.store import gpkg as gpkg_module
+from forestsink.store.inventory_schema import LAND_GROUPS, XIAOBAN_COLUMNS
 from forestsink.store.migrate import migrate_store
 from forestsink.store.postgis import PostGISStore
 

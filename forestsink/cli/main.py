@@ -130,7 +130,7 @@ def districts_cmd(out: str | None) -> None:
 
     table = read_district_table()
     if out:
-        from forestsink.io import write_districts
+        from forestsink.render.workbook import write_districts
 
         path = write_districts(out)
         click.echo(f"已写出 / Written: {path}")

@@ -101,8 +101,9 @@ def progress_cmd(
     carry the chosen view (--by); Excel every view, the city targets and the
     sources.
     """
-    from forestsink.io import read_table, write_tables
+    from forestsink.io import read_table
     from forestsink.progress import progress_tables
+    from forestsink.render.workbook import write_tables
     from forestsink.store import open_store
 
     coverage = None
@@ -267,8 +268,8 @@ def carbon_cmd(
     import pandas as pd
 
     from forestsink.carbon import choose_years
-    from forestsink.io import write_tables
     from forestsink.progress import carbon_tables
+    from forestsink.render.workbook import write_tables
     from forestsink.store import open_store
 
     opened = open_store(store)
@@ -352,7 +353,7 @@ def carbon_cmd(
 def _sink(store, years, *, out, **kw) -> None:
     """Whole-forest sink: call the library verb, write, print the city line."""
     from forestsink.carbon import forest_sink_tables
-    from forestsink.io import write_tables
+    from forestsink.render.workbook import write_tables
 
     year_from, year_to = years
     result = forest_sink_tables(

@@ -8,7 +8,7 @@ the forest-resource columns of ``data/column_aliases.csv``
 LIN_BAN, XIAO_BAN, XI_BAN, MIAN_JI, DI_LEI, Q_DI_LEI, YOU_SHI_SZ, QI_YUAN,
 LING_ZU, YU_BI_DU, HUO_LMGQXJ, BHYY, SEN_LIN_LB … and their Chinese names).
 
-The result is the stored frame of :mod:`forestsink.inventory.schema` except
+The result is the stored frame of :mod:`forestsink.store.inventory_schema` except
 the land-class columns that need the code tables (``land_scheme``,
 ``land_code``, ``land_group``, ``is_forest``, ``is_forest_land``,
 ``land_group_before``): :func:`forestsink.inventory.checks.prepare_layer`

@@ -125,7 +125,7 @@ def export_inventory(store, out, /, *, year: int, as_of=None) -> dict:
     -----
     One county is read from the store at a time (memory: the largest
     county). Files hold every stored column
-    (:data:`~forestsink.inventory.schema.XIAOBAN_COLUMNS`) but ``adcode``
+    (:data:`~forestsink.store.inventory_schema.XIAOBAN_COLUMNS`) but ``adcode``
     (the folder name) and the geometry as GeoParquet WKB, EPSG:4490, rows
     ordered by ``key`` as the store returns them.
     """

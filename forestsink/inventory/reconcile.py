@@ -535,7 +535,7 @@ def reconcile(
         ``key``, ``adcode``, ``project_id``, ``year``, ``project_type``,
         geometry (EPSG:4490; other CRSs are transformed to it).
     xiaoban : geopandas.GeoDataFrame
-        One year's 小班 (:data:`forestsink.inventory.schema.XIAOBAN_COLUMNS`;
+        One year's 小班 (:data:`forestsink.store.inventory_schema.XIAOBAN_COLUMNS`;
         ``adcode``, ``land_group``, ``is_forest``, ``is_forest_land`` and the
         geometry are used), EPSG:4490.
     before : geopandas.GeoDataFrame, optional (default: None)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.inventory.classes import forest_groups
-from forestsink.inventory.schema import LAND_GROUPS
+from forestsink.store.inventory_schema import LAND_GROUPS
 from forestsink.units import MU_PER_HA
 
 CITY_ADCODE = "500000"
@@ -68,7 +68,7 @@ def sums_by_class(xiaoban: pd.DataFrame, by=("adcode", "land_group")) -> pd.Data
     Parameters
     ----------
     xiaoban : pandas.DataFrame
-        Stored 小班 columns (:mod:`forestsink.inventory.schema`): *by*,
+        Stored 小班 columns (:mod:`forestsink.store.inventory_schema`): *by*,
         ``area_mu`` and optionally ``volume_m3_ha`` (HUO_LMGQXJ, m³/ha) and
         ``stock_m3`` (the 小班's total, m³).
     by : tuple of str, optional (default: district and land group)

@@ -54,6 +54,11 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import ForestsinkError
+from forestsink.reference import (  # noqa: F401  (re-exported)
+    read_forest_types,
+    read_labels,
+    read_stock_attr_aliases,
+)
 
 VIEWS = ("district", "region", "unit", "city")
 #: summed figures of a progress row (the same in every view)
@@ -93,27 +98,6 @@ class Tables:
     labels: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
 
-def _data(name: str) -> pd.DataFrame:
-    from forestsink.reference import _read_csv, data_dir
-
-    return _read_csv(data_dir() / name)
-
-
-def read_forest_types() -> pd.DataFrame:
-    """Forest-type groups with fallback chain and species words."""
-    return _data("forest_types.csv")
-
-
-def read_labels() -> pd.DataFrame:
-    """Bilingual column labels with units (for Excel and the report)."""
-    return _data("labels.csv").set_index("column")
-
-
-def read_stock_attr_aliases() -> pd.DataFrame:
-    """Delivered column names of before/after volumes and per-hectare stock."""
-    return _data("stock_attr_aliases.csv")
-
-
 def add_stock_attrs(frame):
     """Add ``stock_before_m3``, ``stock_after_m3`` (m³), ``stock_per_ha_m3``.
 
@@ -124,7 +108,7 @@ def add_stock_attrs(frame):
     ``data/stock_attr_aliases.csv``.
     """
     from forestsink.errors import ForestsinkError
-    from forestsink.progress.growth import STOCK_ATTRS, read_stock_attrs
+    from forestsink.ingest.stock import STOCK_ATTRS, read_stock_attrs
 
     if "attrs" not in frame.columns or frame.empty:
         return frame.assign(**dict.fromkeys(STOCK_ATTRS, np.nan))
@@ -827,7 +811,7 @@ def progress_tables(
     one, pieces without before/after volumes are not estimable.
 
     ``engine="dask"`` computes the pieces on ``dask.distributed`` workers
-    (see :mod:`forestsink.scale.distributed`); ``scheduler`` is an existing
+    (see :mod:`forestsink.progress.partitioned`); ``scheduler`` is an existing
     cluster's address (default: a local cluster), ``partitions`` the number
     of district groups, ``client`` a ``dask.distributed.Client`` to reuse.
 
@@ -893,7 +877,7 @@ def _partitioned_base(
 ) -> pd.DataFrame:
     """Compute the base table with the partitioned engine.
 
-    See :mod:`forestsink.scale.distributed`. A dataset is read where it lies (by
+    See :mod:`forestsink.progress.partitioned`. A dataset is read where it lies (by
     the workers, with dask); a store's current polygons are first written
     to a temporary dataset on this machine, which only a local cluster's
     workers can read — for a remote cluster, export the store to shared
@@ -902,9 +886,10 @@ def _partitioned_base(
     import contextlib
     import tempfile
 
+    from forestsink.progress.partitioned import progress_base_partitioned
     from forestsink.reference import read_districts
     from forestsink.scale.dataset import Dataset, write_partitions
-    from forestsink.scale.distributed import dask_client, progress_base_partitioned
+    from forestsink.scale.distributed import dask_client
 
     if scheduler and not isinstance(store, Dataset):
         raise ForestsinkError(
@@ -995,8 +980,8 @@ def as_of_label(store, as_of) -> str:
 
 
 def _settings(store, as_of, rules, params, by, year, targets, growth, end_year):
-    from forestsink import __version__
     from forestsink.reference import data_dir
+    from forestsink.version import __version__
 
     batches = store.batches()
     last = int(batches["batch_id"].max()) if len(batches) else None

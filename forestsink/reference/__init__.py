@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import re
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from forestsink.errors import ReferenceDataError, TableFileError, UnknownNameError
@@ -441,8 +443,6 @@ class DistrictResolver:
 
     def resolve_many(self, names: pd.Series) -> pd.Series:
         """Vectorised :meth:`resolve`; unknown names become ``<NA>``."""
-        from forestsink.ingest.values import map_uniques
-
         return map_uniques(names, lambda u: self._lookup.get(normalise_name(u)))
 
 
@@ -938,3 +938,56 @@ def _land_classes(path: Path) -> pd.DataFrame:
             "false; forest is always forest land."
         )
     return df
+
+
+def _data(name: str) -> pd.DataFrame:
+    return _read_csv(data_dir() / name)
+
+
+def read_forest_types() -> pd.DataFrame:
+    """Forest-type groups with fallback chain and species words."""
+    return _data("forest_types.csv")
+
+
+def read_labels() -> pd.DataFrame:
+    """Bilingual column labels with units (for Excel and the report)."""
+    return _data("labels.csv").set_index("column")
+
+
+def read_stock_attr_aliases() -> pd.DataFrame:
+    """Delivered column names of before/after volumes and per-hectare stock."""
+    return _data("stock_attr_aliases.csv")
+
+
+def map_uniques(values, fn, dtype: str = "string") -> pd.Series:
+    """Apply *fn* to each distinct non-missing value; missing stays ``<NA>``.
+
+    Work is per distinct value (a delivery repeats a few district and type
+    names thousands of times) and in plain Python, without a pandas step per
+    value kind: a county's file of forty features costs microseconds, not the
+    milliseconds of a dozen vectorised string operations. *fn* returns
+    ``None`` for "no value".
+
+    Parameters
+    ----------
+    values : array-like (Series, numpy array or list)
+    fn : callable
+    dtype : str, optional (default: "string")
+        pandas dtype of the result (``"string"``, ``"Int64"`` ...).
+    """
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:  # unhashable values (lists from GeoJSON): one by one
+        mapped = [None if _missing(v) else fn(v) for v in values]
+        return pd.Series(pd.array(mapped, dtype=dtype))
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    # (numpy scalars kept: str(float32 1.1) is "1.1", as pandas writes it)
+    mapped[:-1] = [fn(u) for u in list(uniques)]
+    mapped[-1] = None  # code -1: missing
+    return pd.Series(pd.array(mapped[np.asarray(codes)], dtype=dtype))
+
+
+def _missing(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    return value is None or value is pd.NA

@@ -33,7 +33,7 @@ from forestsink.errors import ForestsinkError
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
-from forestsink.inventory.schema import LAND_GROUPS
+from forestsink.store.inventory_schema import LAND_GROUPS
 
 TYPE_COLOURS = {
     "afforestation": "#1b9e77",
@@ -571,8 +571,8 @@ def render_report(inputs: ReportInputs) -> str:
 
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    from forestsink import __version__
     from forestsink.reference import read_project_types
+    from forestsink.version import __version__
 
     types = read_project_types()
     progress_tables = inputs.progress.tables

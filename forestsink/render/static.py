@@ -1374,7 +1374,7 @@ def write_static_map(
     """
     from matplotlib import rc_context
 
-    from forestsink import __version__
+    from forestsink.version import __version__
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -1417,7 +1417,7 @@ def _write_png(fig: Figure, path: str, *, dpi: int, palette: bool, title: str):
 
     from PIL import Image, PngImagePlugin
 
-    from forestsink import __version__
+    from forestsink.version import __version__
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")

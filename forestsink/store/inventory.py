@@ -11,7 +11,7 @@ Layout (created on the first inventory write, also in older stores)
 -------------------------------------------------------------------
 ``inventory_xiaoban`` (features, EPSG:4490, MultiPolygon)
     Every 小班 of every loaded county-year layer: the columns of
-    :data:`forestsink.inventory.schema.XIAOBAN_FIELDS` plus ``fid`` and
+    :data:`forestsink.store.inventory_schema.XIAOBAN_FIELDS` plus ``fid`` and
     ``snapshot_id`` (the load that wrote it), indexed by ``snapshot_id`` and
     spatially (the GeoPackage R-tree, filled in bulk by each batch). Never
     deleted, never updated.
@@ -56,9 +56,13 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
-from forestsink.inventory.schema import LAND_GROUPS, XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.reference import read_project_types
 from forestsink.store import gpkg as _gpkg
+from forestsink.store.inventory_schema import (
+    LAND_GROUPS,
+    XIAOBAN_COLUMNS,
+    XIAOBAN_FIELDS,
+)
 
 __all__ = [
     "INVENTORY_VIEW",
@@ -687,7 +691,7 @@ class InventoryMixin:
         layers : list of dict
             Each ``{adcode, year, frame, source_name, source_sha256, note}``:
             ``frame`` a GeoDataFrame (EPSG:4490) with
-            :data:`~forestsink.inventory.schema.XIAOBAN_COLUMNS` and
+            :data:`~forestsink.store.inventory_schema.XIAOBAN_COLUMNS` and
             (Multi)Polygon geometry; every row of the county and year given.
         replace : bool, optional (default: False)
             Load a county-year that already has a live layer as a new version
@@ -990,7 +994,7 @@ class InventoryMixin:
         adcodes : str or list of str, optional (default: every county)
             Only these counties.
         columns : list of str, optional (default: every stored column)
-            Names from :data:`~forestsink.inventory.schema.XIAOBAN_FIELDS`.
+            Names from :data:`~forestsink.store.inventory_schema.XIAOBAN_FIELDS`.
         geometry : bool, optional (default: True)
             Return a GeoDataFrame with the geometry, else a DataFrame.
 
@@ -1036,7 +1040,7 @@ class InventoryMixin:
             A batch number or a date/ISO time (UTC).
         by : sequence of str, optional (default: ("adcode", "land_group"))
             Group columns, names from
-            :data:`~forestsink.inventory.schema.XIAOBAN_FIELDS`; ``()`` for
+            :data:`~forestsink.store.inventory_schema.XIAOBAN_FIELDS`; ``()`` for
             one total row.
 
         Returns

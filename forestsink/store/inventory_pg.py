@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 
-from forestsink.inventory.schema import XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.store import inventory as _inv
 from forestsink.store.gpkg import SRS_ID, parse_as_of
+from forestsink.store.inventory_schema import XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.store.pgcodec import hex_ewkb, ts_text
 
 __all__ = ["PostGISInventoryMixin"]

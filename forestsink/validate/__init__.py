@@ -238,7 +238,7 @@ def _check_stock_attrs(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -
     """Range-check the volumes kept in ``attrs`` (改造前/改造后蓄积, 公顷蓄积).
 
     They are read with the one lookup the figures use
-    (:func:`forestsink.progress.growth.read_stock_attrs`) and held to the bounds of
+    (:func:`forestsink.ingest.stock.read_stock_attrs`) and held to the bounds of
     ``stock_volume_per_ha`` in ``data/value_ranges.csv``: a total per
     hectare of the polygon's ellipsoidal area, a per-hectare value as it is.
     Negative, infinite or over the impossible bound: error
@@ -250,9 +250,8 @@ def _check_stock_attrs(frame, issues, usable: np.ndarray, area_mu: np.ndarray) -
     """
     if "attrs" not in frame or not len(frame):
         return
-    from forestsink.progress import read_stock_attr_aliases
-    from forestsink.progress.growth import read_stock_attrs
-    from forestsink.reference import read_value_ranges
+    from forestsink.ingest.stock import read_stock_attrs
+    from forestsink.reference import read_stock_attr_aliases, read_value_ranges
 
     limits = read_value_ranges().loc["stock_volume_per_ha"]
     values, names = read_stock_attrs(
