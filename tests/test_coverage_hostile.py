@@ -346,7 +346,7 @@ def test_warnings_and_gdal_logs_stay_off_stderr_without_v(hostile, tmp_path):
     lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
     assert lines and all("警告 / Warning" in ln for ln in lines), run.stderr
     assert (tmp_path / "o.png").exists() and (tmp_path / "o.json").exists()
-    assert not list(tmp_path.glob(".*.part"))
+    assert not list(tmp_path.glob(".*.part*"))
 
 
 # --------------------------------------------------------------------------

@@ -89,7 +89,7 @@ from forestsink.ingest.encoding import detect_dbf_encoding
 from forestsink.io import (
     LAYER_SUFFIXES,
     TABLE_SUFFIXES,
-    _atomic,
+    atomic_write,
     read_table,
     write_layer,
     write_sheets,
@@ -3237,9 +3237,9 @@ def write_overlay(overlay: Overlay, path: str | Path) -> list[Path]:
     side = path.with_suffix(".json")
     png = overlay.png()
     meta = json.dumps(overlay.meta(path.name), ensure_ascii=False, indent=1)
-    with _atomic(path) as tmp:
+    with atomic_write(path) as tmp:
         tmp.write_bytes(png)
-    with _atomic(side) as side_tmp:
+    with atomic_write(side) as side_tmp:
         side_tmp.write_text(meta, encoding="utf-8")
     return [path, side]
 

@@ -24,6 +24,7 @@ cell and column name (numbers stay numbers: ``-5.0`` is written as a number):
 from __future__ import annotations
 
 import re
+import uuid
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -42,7 +43,13 @@ _XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def _tmp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.part")
+    """Return the temporary name ``.<stem>.<random>.part<suffix>`` beside *path*.
+
+    Hidden, unique per writer (two processes writing the same file do not
+    share it), and with the file's own suffix, so a driver that picks the
+    format by suffix (GDAL, matplotlib, openpyxl) writes the right one.
+    """
+    return path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.part{path.suffix}")
 
 
 def _cannot_write(path: Path, err: OSError) -> TableFileError:
@@ -53,13 +60,18 @@ def _cannot_write(path: Path, err: OSError) -> TableFileError:
 
 
 @contextmanager
-def _atomic(path: Path):
+def atomic_write(path: str | Path):
     """Yield a temporary path beside *path*; rename it into place at the end.
+
+    The one atomic write of forestsink: every file the tool writes goes
+    through it, so a reader never sees half a file and an interrupted write
+    leaves the old file as it was. The temporary name keeps *path*'s suffix.
 
     An unwritable place (a folder under a regular file, /proc, no permission,
     a full disk) raises :class:`TableFileError` naming the file; a failed
     write leaves no partial file behind.
     """
+    path = Path(path)
     tmp = _tmp(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +189,7 @@ def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     Path
     """
     path = Path(path)
-    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    with atomic_write(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             _write_sheet(writer, frame, name)
     return path
@@ -197,7 +209,7 @@ def write_table(df: pd.DataFrame, path: str | Path, *, sheet: str = "data") -> P
         )
     if suffix == ".xlsx":
         return write_sheets({sheet: df}, path)
-    with _atomic(path) as tmp:
+    with atomic_write(path) as tmp:
         if suffix == ".csv":
             # CRLF rows (RFC 4180): a CR inside a cell is then quoted, not a row end
             csv_safe(df).to_csv(
@@ -216,7 +228,7 @@ def write_layer(gdf, path: str | Path, *, layer: str) -> Path:
         raise ForestsinkError(
             f"{path}: unsupported layer format {suffix!r}; use one of {LAYER_SUFFIXES}."
         )
-    with _atomic(path) as tmp:
+    with atomic_write(path) as tmp:
         gdf.to_file(
             tmp,
             layer=layer,
@@ -366,3 +378,4 @@ def read_bureau_table(path) -> pd.DataFrame:
     :func:`read_table` with ``dtype=str``.
     """
     return read_table(path, dtype=str)
+

@@ -18,8 +18,8 @@ from openpyxl.utils import get_column_letter
 from forestsink.errors import ForestsinkError
 from forestsink.io import (
     LAYER_SUFFIXES,
-    _atomic,
     _write_sheet,
+    atomic_write,
     write_layer,
     write_table,
 )
@@ -118,7 +118,7 @@ def write_tables(tables, path, *, main: str) -> Path:
     if main == "progress":  # the chosen view: write it under its own name
         main = tables.settings.get("view", "district")
     order = [main] + [n for n in tables.tables if n not in (main, "progress")]
-    with _atomic(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+    with atomic_write(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name in order:
             df = tables.tables[name]
             sheet = SHEET_NAMES.get(name, name)[:31]

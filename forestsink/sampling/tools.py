@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from forestsink.errors import SamplingError
-from forestsink.io import _atomic, read_table, write_layer, write_sheets, write_table
+from forestsink.io import (
+    atomic_write,
+    read_table,
+    write_layer,
+    write_sheets,
+    write_table,
+)
 from forestsink.reference import read_district_table
 from forestsink.sampling.design import Design, design_sample
 from forestsink.sampling.estimators import AreaEstimate
@@ -200,7 +206,7 @@ def estimate_tool(
     suffix = out.suffix.lower()
     if suffix == ".json":
         text = json.dumps(estimate_json(result), ensure_ascii=False, indent=1)
-        with _atomic(out) as tmp:
+        with atomic_write(out) as tmp:
             tmp.write_text(text, encoding="utf-8")
     elif suffix == ".xlsx":
         write_sheets(estimate_frames(result), out)
@@ -251,10 +257,10 @@ def write_design(design: Design, out_dir: str | Path) -> list[Path]:
         written.append(write_layer(layer, out / "sample.gpkg", layer="sample"))
     written.append(write_table(design.strata, out / "strata.csv"))
     kml = out / "sample.kml"
-    with _atomic(kml) as tmp:
+    with atomic_write(kml) as tmp:
         tmp.write_text(_kml(points), encoding="utf-8")
     meta = out / "design.json"
-    with _atomic(meta) as tmp:
+    with atomic_write(meta) as tmp:
         tmp.write_text(
             json.dumps(_clean(design.meta), ensure_ascii=False, indent=1),
             encoding="utf-8",
