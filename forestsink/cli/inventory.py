@@ -32,7 +32,7 @@ from forestsink.inventory.load import (
     load_inventory,
 )
 from forestsink.inventory.partitioned import change_of, export_inventory, statistics_of
-from forestsink.io import read_table, write_sheets, write_table
+from forestsink.io import read_coverage_table, write_sheets, write_table
 from forestsink.scale.dataset import is_dataset
 from forestsink.store import open_store
 
@@ -330,7 +330,7 @@ def crosscheck_cmd(store, year, coverage_table, as_of, out) -> None:
     differ (the raster's forest classes and denominator).
     """
     stats = inventory_statistics(open_store(store), year=year, as_of=as_of)
-    coverage = read_table(coverage_table, dtype={"adcode": str}, sheet="coverage")
+    coverage = read_coverage_table(coverage_table)
     table = coverage_crosscheck(stats, coverage)
     write_table(table, out, sheet="crosscheck")
     print_table(

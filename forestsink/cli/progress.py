@@ -101,14 +101,14 @@ def progress_cmd(
     carry the chosen view (--by); Excel every view, the city targets and the
     sources.
     """
-    from forestsink.io import read_table
+    from forestsink.io import read_coverage_table
     from forestsink.progress import progress_tables
     from forestsink.render.workbook import write_tables
     from forestsink.store import open_store
 
     coverage = None
     if coverage_table:
-        coverage = read_table(coverage_table, dtype={"adcode": str}, sheet="coverage")
+        coverage = read_coverage_table(coverage_table)
     target = open_store(store)
     result = progress_tables(
         target,

@@ -23,6 +23,7 @@ cell and column name (numbers stay numbers: ``-5.0`` is written as a number):
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from contextlib import contextmanager, suppress
@@ -379,3 +380,55 @@ def read_bureau_table(path) -> pd.DataFrame:
     """
     return read_table(path, dtype=str)
 
+
+def read_coverage_table(path, /) -> pd.DataFrame:
+    """Read a coverage table (CSV, JSON or Excel) with ``adcode`` and ``coverage_pct``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.json`` or ``.xlsx`` file as ``forestsink coverage``
+        writes it: columns ``adcode``, ``coverage_pct`` (0–100) and,
+        optionally, ``year``. JSON may be a list of records or an object
+        holding one; from Excel the sheet ``coverage`` (else the first).
+
+    Returns
+    -------
+    pandas.DataFrame
+        With ``adcode`` as 6-digit strings.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TableFileError(
+            f"覆盖率表不存在 / coverage table {path} does not exist; write one "
+            "with forestsink coverage first and pass that file."
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            table = read_table(path, dtype={"adcode": str})
+        elif suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                lists = [v for v in data.values() if isinstance(v, list)]
+                data = lists[0] if lists else [data]
+            table = pd.DataFrame(data)
+        elif suffix == ".xlsx":
+            table = read_table(path, dtype={"adcode": str}, sheet="coverage")
+        else:
+            raise TableFileError(
+                f"coverage table {path}: use a .csv, .json or .xlsx file (as "
+                "written by `forestsink coverage`)."
+            )
+    except (ValueError, OSError) as err:
+        raise TableFileError(
+            f"coverage table {path}: cannot read it ({err})."
+        ) from err
+    missing = {"adcode", "coverage_pct"} - set(table.columns)
+    if missing:
+        raise TableFileError(
+            f"coverage table {path}: column(s) {sorted(missing)} missing; it needs "
+            "adcode and coverage_pct (and year when it holds several years)."
+        )
+    table["adcode"] = table["adcode"].astype(str).str.strip()
+    return table

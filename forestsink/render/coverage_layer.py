@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
-from forestsink.io import read_table
-
 
 def coverage_for_report(
     rasters, *, product: str = "clcd", classes=None, band: int | None = None
@@ -69,6 +65,3 @@ def coverage_for_report(
     return table.reset_index(drop=True), {"bounds": [[s, w], [n, e]], "layers": [layer]}
 
 
-def read_coverage_table(path) -> pd.DataFrame:
-    """Read a table written by ``forestsink coverage`` (CSV or JSON)."""
-    return read_table(path, dtype={"adcode": str}, sheet="coverage")

@@ -35,7 +35,7 @@ import pandas as pd
 
 from forestsink.area import CHONGQING_ALBERS
 from forestsink.errors import ForestsinkError, ForestsinkWarning
-from forestsink.io import read_table
+from forestsink.io import read_coverage_table
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -1436,61 +1436,6 @@ def _write_png(fig: Figure, path: str, *, dpi: int, palette: bool, title: str):
 # --------------------------------------------------------------------------
 # the tool
 # --------------------------------------------------------------------------
-
-
-def read_coverage_table(path, /) -> pd.DataFrame:
-    """Read a coverage table (CSV or JSON) with ``adcode`` and ``coverage_pct``.
-
-    Parameters
-    ----------
-    path : str or Path
-        A ``.csv``, ``.json`` or ``.xlsx`` file as ``forestsink coverage``
-        writes it: columns ``adcode``, ``coverage_pct`` (0–100) and,
-        optionally, ``year``. JSON may be a list of records or an object
-        holding one; from Excel the sheet ``coverage`` (else the first).
-
-    Returns
-    -------
-    pandas.DataFrame
-        With ``adcode`` as 6-digit strings.
-    """
-    import json
-
-    path = Path(path)
-    if not path.is_file():
-        raise ForestsinkError(
-            f"coverage table {path} does not exist; run `forestsink coverage ... "
-            "--out coverage.csv` first and pass that file."
-        )
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            table = read_table(path, dtype={"adcode": str})
-        elif suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                lists = [v for v in data.values() if isinstance(v, list)]
-                data = lists[0] if lists else [data]
-            table = pd.DataFrame(data)
-        elif suffix == ".xlsx":
-            table = read_table(path, dtype={"adcode": str}, sheet="coverage")
-        else:
-            raise ForestsinkError(
-                f"coverage table {path}: use a .csv, .json or .xlsx file (as "
-                "written by `forestsink coverage`)."
-            )
-    except (ValueError, OSError) as err:
-        raise ForestsinkError(
-            f"coverage table {path}: cannot read it ({err})."
-        ) from err
-    missing = {"adcode", "coverage_pct"} - set(table.columns)
-    if missing:
-        raise ForestsinkError(
-            f"coverage table {path}: column(s) {sorted(missing)} missing; it needs "
-            "adcode and coverage_pct (and year when it holds several years)."
-        )
-    table["adcode"] = table["adcode"].astype(str).str.strip()
-    return table
 
 
 def _as_frame(obj, name: str) -> pd.DataFrame:
