@@ -1186,7 +1186,7 @@ _NUMERIC = ("area_mu", "area_ha", "area_m2", "area_unknown", "stock_volume_m3")
 
 def _agreement_key(canonical: str, vocab):
     """Return how two cells of *canonical* are compared (per distinct value)."""
-    from forestsink.ingest.values import _year
+    from forestsink.ingest.values import parse_year
 
     def plain(v) -> str:
         return str(v).strip()
@@ -1194,7 +1194,7 @@ def _agreement_key(canonical: str, vocab):
     if canonical == "district":
         return lambda v: vocab.districts.lookup(v) or plain(v)
     if canonical == "year":
-        return lambda v: _year(v) or plain(v)
+        return lambda v: parse_year(v) or plain(v)
     if canonical == "project_type":
 
         def kind(v):
@@ -1489,10 +1489,10 @@ def _text_uniques(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 def _transcode(raw: RawTable, codec: str, display: str) -> RawTable:
     """Re-decode Latin-1-read text (names and values) with *codec*."""
-    from forestsink.ingest.encoding import _trim_partial
+    from forestsink.ingest.encoding import trim_partial
 
     def name(text: str) -> str:
-        data = _trim_partial(text.encode("latin-1"), (codec,))
+        data = trim_partial(text.encode("latin-1"), (codec,))
         return data.decode(codec, errors="replace")
 
     columns = {}
