@@ -15,12 +15,8 @@ import numpy as np
 import pandas as pd
 
 from forestsink.ingest.raw import RawTable
-from forestsink.ingest.values import (
-    clean_ids,
-    map_project_types,
-    map_uniques,
-    parse_year,
-)
+from forestsink.ingest.values import clean_ids, map_project_types, parse_year
+from forestsink.reference import map_uniques
 
 
 def programme_words(vocab) -> tuple[str, ...]:

@@ -50,8 +50,9 @@ from forestsink.ingest.crs import STORE_CRS
 from forestsink.ingest.files import check_layer_path, file_sha256
 from forestsink.ingest.layer import read_layer
 from forestsink.ingest.numbers import parse_numbers, reported_area, unread_numbers
-from forestsink.ingest.values import as_text, map_uniques
+from forestsink.ingest.values import as_text
 from forestsink.ingest.vocabulary import read_vocabulary
+from forestsink.reference import map_uniques
 
 #: the parts of a 小班's key, in order (schema columns)
 KEY_PARTS = ("township", "village", "compartment", "xiaoban", "sub_xiaoban")
