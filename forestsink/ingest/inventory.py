@@ -30,6 +30,7 @@ Decisions
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,8 @@ from forestsink.ingest.numbers import parse_numbers, reported_area, unread_numbe
 from forestsink.ingest.values import as_text
 from forestsink.ingest.vocabulary import read_vocabulary
 from forestsink.reference import map_uniques
+
+logger = logging.getLogger(__name__)
 
 #: the parts of a 小班's key, in order (schema columns)
 KEY_PARTS = ("township", "village", "compartment", "xiaoban", "sub_xiaoban")
@@ -221,6 +224,7 @@ def read_inventory_layer(
     frame["area_mu"] = _polygon_area_mu(geoms, n)
     arrays = {k: v.array if isinstance(v, pd.Series) else v for k, v in frame.items()}
     gdf = gpd.GeoDataFrame({**arrays, "geometry": geoms}, geometry="geometry")
+    logger.debug("%s: %d 小班 read; %s", display, n, "; ".join(notes))
     return InventoryLayer(
         path=path,
         sha256=sha,

@@ -22,6 +22,7 @@ re-exports the names it always offered.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,8 @@ from forestsink.ingest.values import (
 )
 from forestsink.ingest.vocabulary import read_vocabulary, user_aliases_path
 from forestsink.reference import read_project_types
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DBF_SAMPLE_BYTES",
@@ -240,6 +243,12 @@ def read_delivery(
         delivery = _read_file(inner, **options)
     delivery.path = path
     delivery.sha256 = sha
+    logger.debug(
+        "%s: %d feature(s) read; %s",
+        path.name,
+        len(delivery.frame),
+        "; ".join(delivery.notes),
+    )
     return delivery
 
 
