@@ -11,6 +11,7 @@ import pyogrio
 from forestsink.errors import DeliveryError
 from forestsink.ingest.shapefile import shapefile_parts
 
+#: the suffixes of a deliverable file
 SUFFIXES = (".shp", ".gpkg", ".geojson", ".json", ".zip")
 
 

@@ -218,7 +218,7 @@ def read_delivery(
         Limit of the bytes a ``.zip``'s layer files may unpack to; the zip is
         also refused for more than ``MAX_ZIP_MEMBERS`` members, a member
         packed more than ``MAX_ZIP_RATIO``:1, duplicate names, symbolic links
-        and zips inside it (see ``_safe_extract``).
+        and zips inside it (see :func:`forestsink.ingest.archive.layer_file`).
 
     Returns
     -------
