@@ -46,6 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from forestsink.errors import DeliveryError, ReferenceDataError
+from forestsink.reference import data_dir, read_reference_csv
 
 CANONICAL = (
     "project_id",
@@ -121,9 +122,7 @@ def normalise_column(name: str) -> str:
 
 @functools.cache
 def _alias_table(path: Path) -> pd.DataFrame:
-    from forestsink.reference import _read_csv
-
-    df = _read_csv(path)
+    df = read_reference_csv(path)
     bad = ~df["canonical"].isin(ALL_CANONICAL)
     if bad.any():
         row = int(bad.idxmax())
@@ -159,8 +158,6 @@ def could_be_truncated(name: str) -> bool:
 
 def read_column_aliases(path: str | Path | None = None) -> pd.DataFrame:
     """Return the column alias table (``canonical``, ``alias``, ``note``, ``key``)."""
-    from forestsink.reference import data_dir
-
     return _alias_table(Path(path) if path else data_dir() / "column_aliases.csv")
 
 

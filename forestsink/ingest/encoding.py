@@ -23,10 +23,12 @@ recorded with the batch.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import struct
 
 from forestsink.errors import DeliveryError
+from forestsink.reference import data_path, read_reference_csv
 
 _CPG_ALIASES = {
     "936": "GB18030",
@@ -65,8 +67,6 @@ def check_codec(name: str, *, source: str = "") -> str:
     ...
     forestsink.errors.DeliveryError: .cpg says 'zlib' 不是文本编码 / is not a text ...
     """
-    import codecs
-
     text = name.strip()
     key = text.lower()
     if key in _CPG_ALIASES:
@@ -135,9 +135,7 @@ def language_drivers() -> dict[int, tuple[str, str]]:
 
     Read from ``data/dbf_language_drivers.csv`` (a source on every row).
     """
-    from forestsink.reference import _path, _read_csv
-
-    table = _read_csv(_path("dbf_language_drivers.csv"))
+    table = read_reference_csv(data_path("dbf_language_drivers.csv"))
     return {
         int(ldid, 16): (codec, language)
         for ldid, codec, language in zip(
@@ -219,7 +217,7 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     sample = (
         records
         if not records.isascii()
-        else b" ".join(_trim_partial(n) for n in dbf_field_names(dbf))
+        else b" ".join(trim_partial(n) for n in dbf_field_names(dbf))
     )
     scores = _readings(sample)
     ldid = dbf[29] if len(dbf) > 29 else 0
@@ -256,7 +254,7 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
     )
 
 
-def _trim_partial(name: bytes, codecs=("utf-8", "gb18030")) -> bytes:
+def trim_partial(name: bytes, codecs=("utf-8", "gb18030")) -> bytes:
     """Drop a multi-byte character cut off at the end of a DBF field name."""
     for codec in codecs:
         for cut in range(4):

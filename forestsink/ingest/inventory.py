@@ -30,6 +30,7 @@ Decisions
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,24 +40,22 @@ import pandas as pd
 
 from forestsink.area import area_mu as ellipsoidal_area_mu
 from forestsink.errors import DeliveryError, InventoryError, UnknownNameError
+from forestsink.ingest.archive import layer_file
+from forestsink.ingest.attributes import extra_attrs
 from forestsink.ingest.columns import (
     INVENTORY_CANONICAL,
     INVENTORY_REQUIRED,
     map_columns,
 )
 from forestsink.ingest.crs import STORE_CRS
-from forestsink.ingest.read import (
-    check_layer_path,
-    extra_attrs,
-    file_sha256,
-    layer_file,
-    parse_numbers,
-    read_layer,
-    reported_area,
-    unread_numbers,
-)
-from forestsink.ingest.values import as_text, map_uniques
+from forestsink.ingest.files import check_layer_path, file_sha256
+from forestsink.ingest.layer import read_layer
+from forestsink.ingest.numbers import parse_numbers, reported_area, unread_numbers
+from forestsink.ingest.values import as_text
 from forestsink.ingest.vocabulary import read_vocabulary
+from forestsink.reference import map_uniques
+
+logger = logging.getLogger(__name__)
 
 #: the parts of a 小班's key, in order (schema columns)
 KEY_PARTS = ("township", "village", "compartment", "xiaoban", "sub_xiaoban")
@@ -219,32 +218,13 @@ def read_inventory_layer(
             frame[column] = text.mask(text == "", pd.NA)
         else:
             frame[column] = pd.Series(pd.array([None] * n, dtype="string"))
-    unread: dict[tuple[str, str], list] = {}
-    frame["area_reported_mu"] = reported_area(values, m, notes, geoms, unread)
-    for canonical, column in (
-        ("volume_m3_ha", "volume_m3_ha"),
-        ("stock_volume_m3", "stock_m3"),
-        ("canopy", "canopy"),
-    ):
-        if canonical in values:
-            bad = unread.setdefault((column, m[canonical]), [])
-            frame[column] = np.asarray(
-                parse_numbers(values[canonical], bad), dtype="float64"
-            )
-        else:
-            frame[column] = np.full(n, np.nan)
-    if any(unread.values()):
-        frame["unread_numbers"] = unread_numbers(unread, n)
+    frame.update(_number_columns(values, m, notes, geoms, n))
     frame["source_row"] = np.arange(n, dtype="int64")
     frame["attrs"] = extra_attrs(raw, cmap.extra)
-    series = gpd.GeoSeries(geoms, crs=STORE_CRS)
-    empty = series.isna() | series.is_empty
-    area = np.full(n, np.nan)
-    if (~empty).any():
-        area[~empty.to_numpy()] = ellipsoidal_area_mu(series[~empty])
-    frame["area_mu"] = area
+    frame["area_mu"] = _polygon_area_mu(geoms, n)
     arrays = {k: v.array if isinstance(v, pd.Series) else v for k, v in frame.items()}
     gdf = gpd.GeoDataFrame({**arrays, "geometry": geoms}, geometry="geometry")
+    logger.debug("%s: %d 小班 read; %s", display, n, "; ".join(notes))
     return InventoryLayer(
         path=path,
         sha256=sha,
@@ -256,6 +236,47 @@ def read_inventory_layer(
         columns=dict(m),
         notes=notes,
     )
+
+
+def _number_columns(values: dict, m: dict, notes: list[str], geoms, n: int) -> dict:
+    """Return reported area (mu), volumes and canopy; unreadable cells named.
+
+    The keys, in order: ``area_reported_mu``, ``volume_m3_ha``, ``stock_m3``,
+    ``canopy`` (float, NaN where not given) and, where a cell could not be
+    read, ``unread_numbers``.
+    """
+    unread: dict[tuple[str, str], list] = {}
+    out: dict[str, object] = {
+        "area_reported_mu": reported_area(values, m, notes, geoms, unread)
+    }
+    for canonical, column in (
+        ("volume_m3_ha", "volume_m3_ha"),
+        ("stock_volume_m3", "stock_m3"),
+        ("canopy", "canopy"),
+    ):
+        if canonical in values:
+            bad = unread.setdefault((column, m[canonical]), [])
+            out[column] = np.asarray(
+                parse_numbers(values[canonical], bad), dtype="float64"
+            )
+        else:
+            out[column] = np.full(n, np.nan)
+    if any(unread.values()):
+        out["unread_numbers"] = unread_numbers(unread, n)
+    return out
+
+
+def _polygon_area_mu(geoms, n: int) -> np.ndarray:
+    """Ellipsoidal (GRS80) area of each polygon in mu; NaN where empty or missing.
+
+    *geoms* are in EPSG:4490.
+    """
+    series = gpd.GeoSeries(geoms, crs=STORE_CRS)
+    empty = series.isna() | series.is_empty
+    area = np.full(n, np.nan)
+    if (~empty).any():
+        area[~empty.to_numpy()] = ellipsoidal_area_mu(series[~empty])
+    return area
 
 
 def _districts(values, district, vocab, n: int, display: str, m: dict) -> pd.Series:

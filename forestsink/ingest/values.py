@@ -11,11 +11,17 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from forestsink.reference import map_uniques
+from forestsink.reference import (
+    map_uniques,
+    read_code_table,
+    read_plan_targets,
+    read_project_types,
+)
 from forestsink.units import M2_PER_MU, MU_PER_HA
 
 
-def _norm(value: object) -> str:
+def normalise_word(value: object) -> str:
+    """Return *value* as a lookup key: NFKC, case-folded, without whitespace."""
     text = unicodedata.normalize("NFKC", str(value)).strip().casefold()
     return "".join(text.split())
 
@@ -25,8 +31,6 @@ def _type_lookup(
     rules_path: str | None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Exact words -> type, and the words a longer value may be made of -> type."""
-    from forestsink.reference import read_project_types
-
     types = read_project_types(rules_path)
     exact: dict[str, str] = {}
     words: dict[str, str] = {}
@@ -39,10 +43,10 @@ def _type_lookup(
             *row["aliases_en"],
             *row["zao_lin_lb_codes"],
         ]:
-            exact[_norm(word)] = code
+            exact[normalise_word(word)] = code
         for word in [row["name_zh"], *row["aliases_zh"]]:
             if len(word) >= 2:
-                words[_norm(word)] = code
+                words[normalise_word(word)] = code
     return exact, words
 
 
@@ -55,8 +59,6 @@ _SEPARATORS = frozenset("-_/\\·・、,，.。:：;；()（）[]【】<>《》+&
 @functools.cache
 def _shipped_programme_words() -> frozenset[str]:
     """Programme words from the shipped tables (plan targets, G_CHENG_LB)."""
-    from forestsink.reference import read_code_table, read_plan_targets
-
     codes = read_code_table()
     names = [
         *read_plan_targets()["programme_zh"].dropna().tolist(),
@@ -180,7 +182,7 @@ def map_project_types(
     tokens.update(own)
 
     def one(value: object) -> str | None:
-        key = _norm(value)
+        key = normalise_word(value)
         if key.endswith(".0") and key[:-2].isdigit():
             key = key[:-2]
         if key in own:
@@ -208,7 +210,7 @@ def map_programmes(values, words: dict) -> pd.Series:
 
     def one(value: object) -> str | None:
         text = str(value).strip()
-        key = _norm(text)
+        key = normalise_word(text)
         if key.endswith(".0") and key[:-2].isdigit():
             key = key[:-2]
         return words.get(key, text) or None
@@ -234,7 +236,12 @@ def _year_number(value: object) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _year(value: object) -> int | None:
+def parse_year(value: object) -> int | None:
+    """Return the year a delivered cell gives, or None.
+
+    A year (``2014``, ``2014年``) or a date as ``yyyymmdd`` (only a real
+    date); anything else, and a negative number, is None.
+    """
     number = _year_number(value)
     if number is None or number < 0:
         return None
@@ -260,7 +267,7 @@ def parse_years(values) -> pd.Series:
     ...                        20139999, "２０１３"])).tolist()
     [2013, 2013, 2013, <NA>, <NA>, <NA>, 2013]
     """
-    return map_uniques(values, _year, "Int64")
+    return map_uniques(values, parse_year, "Int64")
 
 
 def _project_id(value: object) -> str | None:

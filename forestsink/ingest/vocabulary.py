@@ -38,15 +38,15 @@ from forestsink.ingest.columns import (
     normalise_column,
     read_column_aliases,
 )
-from forestsink.ingest.values import _norm
+from forestsink.ingest.values import normalise_word
 from forestsink.reference import (
     PROJECT_TYPES,
     DistrictResolver,
-    _read_csv,
     district_resolver,
     normalise_name,
     read_code_table,
     read_project_types,
+    read_reference_csv,
 )
 
 #: what a row of a user's aliases file may name
@@ -135,7 +135,7 @@ def _vocabulary(stamps: tuple) -> Vocabulary:
     resolver = district_resolver()
     known_types = read_project_types()
     type_names = {
-        _norm(w): code
+        normalise_word(w): code
         for code, row in known_types.iterrows()
         for w in (code, row["name_zh"], row["name_en"], *row["aliases_zh"])
     }
@@ -171,15 +171,15 @@ def _vocabulary(stamps: tuple) -> Vocabulary:
                     ) from None
                 district_rows.append((normalise_name(alias), code, alias))
             elif kind == "project_type":
-                code = type_names.get(_norm(means))
+                code = type_names.get(normalise_word(means))
                 if code is None:
                     raise ReferenceDataError(
                         f"{where}, column 'means': value {means!r} 不是已知项目类型 "
                         f"/ is not a project type; use one of {list(PROJECT_TYPES)}."
                     )
-                types[_norm(alias)] = code
+                types[normalise_word(alias)] = code
             else:
-                programmes[_norm(alias)] = means
+                programmes[normalise_word(alias)] = means
     user_columns = pd.DataFrame(columns, columns=["canonical", "alias", "note"])
     user_columns["key"] = user_columns["alias"].map(normalise_column)
     if columns:  # (else the shipped table itself: its lookup is made once)
@@ -194,7 +194,7 @@ def _vocabulary(stamps: tuple) -> Vocabulary:
         resolver = DistrictResolver(extra=district_rows)
     codes = read_code_table()
     words = {
-        _norm(c): n
+        normalise_word(c): n
         for c, n in zip(
             codes.loc[codes["field"] == "G_CHENG_LB", "code"],
             codes.loc[codes["field"] == "G_CHENG_LB", "name_zh"],
@@ -220,7 +220,7 @@ def _user_table(path: Path) -> pd.DataFrame:
             table = pd.read_excel(path, dtype=str).fillna("")
         else:
             try:
-                table = _read_csv(path)
+                table = read_reference_csv(path)
             except ReferenceDataError:
                 table = pd.read_csv(
                     path, dtype=str, keep_default_na=False, encoding="gb18030"
