@@ -47,6 +47,7 @@ OPTIONAL_HEAVY = {
     "selenium",
     "fiona",
     "uvicorn",
+    "pandera",  # validates the shipped tables on first use; slow to import
 }
 LAZY_MARK = "# noqa: PLC0415 (optional heavy dependency)"
 
