@@ -173,6 +173,35 @@ class PostGISInventoryMixin:
         return bool(row[0])
 
     # ---- writes ---------------------------------------------------------------
+    def _layers_to_load(
+        self, conn, layers, *, have: bool, replace: bool
+    ) -> tuple[list, list]:
+        """Split *layers* into those to load and those unchanged.
+
+        Returns ``(layer, live snapshot row or None)`` pairs to load, and the
+        summaries of the unchanged layers (a live layer with the same
+        SHA-256). A county-year already loaded is refused unless *replace*.
+        """
+        st = self._inv_names()[1]
+        todo, unchanged = [], []
+        for layer in layers:
+            live = None
+            if have:
+                live = conn.execute(
+                    "SELECT snapshot_id, batch_id, source_name, source_sha256, "
+                    f"n_xiaoban FROM {st} WHERE adcode = %s AND year = %s "
+                    "AND ended_batch IS NULL",
+                    (layer["adcode"], layer["year"]),
+                ).fetchone()
+            if live is not None and not replace:
+                raise inv.already_loaded(layer, live)
+            if live is not None and live[3] and live[3] == layer.get("source_sha256"):
+                unchanged.append(inv.summary(layer, live[0], live[4]))
+                unchanged[-1]["source_name"] = live[2]
+                continue
+            todo.append((layer, live))
+        return todo, unchanged
+
     def write_inventory(
         self,
         layers: list[dict],
@@ -195,27 +224,9 @@ class PostGISInventoryMixin:
         xt, st = self._inv_names()
         with self.transaction() as conn:
             have = self._inventory_ready(conn)
-            todo = []
-            for layer in layers:
-                live = None
-                if have:
-                    live = conn.execute(
-                        "SELECT snapshot_id, batch_id, source_name, source_sha256, "
-                        f"n_xiaoban FROM {st} WHERE adcode = %s AND year = %s "
-                        "AND ended_batch IS NULL",
-                        (layer["adcode"], layer["year"]),
-                    ).fetchone()
-                if live is not None and not replace:
-                    raise inv.already_loaded(layer, live)
-                if (
-                    live is not None
-                    and live[3]
-                    and live[3] == layer.get("source_sha256")
-                ):
-                    result["unchanged"].append(inv.summary(layer, live[0], live[4]))
-                    result["unchanged"][-1]["source_name"] = live[2]
-                    continue
-                todo.append((layer, live))
+            todo, result["unchanged"] = self._layers_to_load(
+                conn, layers, have=have, replace=replace
+            )
             if not todo:
                 conn.rollback()
                 return result
