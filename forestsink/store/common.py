@@ -404,7 +404,9 @@ def check_withdrawals(items, *, where: str) -> list[str]:
         )
     for key, reason in items:
         if not reason or not str(reason).strip():
-            raise StoreError(f"withdrawal of {key!r} needs a reason (--reason TEXT).")
+            raise StoreError(
+                f"withdrawal of {key!r} needs a reason (why the polygon is withdrawn)."
+            )
     keys = [k for k, _ in items]
     twice = sorted({k for k in keys if keys.count(k) > 1})
     if twice:
