@@ -143,3 +143,14 @@ class Denied(ForestsinkError, PermissionError):
     def __init__(self, status: int, zh: str, en: str, **extra) -> None:
         super().__init__(en)
         self.status, self.zh, self.en, self.extra = status, zh, en, extra
+
+
+# --- store ---
+
+
+class StoreError(ForestsinkError, OSError):
+    """The store cannot do what was asked (locked, unknown key, ...)."""
+
+
+class StoreBusyError(StoreError, TimeoutError):
+    """Another process holds the store's write lock."""

@@ -522,9 +522,9 @@ def test_layer_styles_name_every_category(gpkg_store):
 
 def test_old_store_is_upgraded(tmp_path, monkeypatch):
     """A store made before the inventory: batches CHECK without 'inventory'."""
-    old_schema = gpkg_module._SCHEMA_SQL.replace("'undo', 'inventory')", "'undo')")
-    assert old_schema != gpkg_module._SCHEMA_SQL
-    monkeypatch.setattr(gpkg_module, "_SCHEMA_SQL", old_schema)
+    old_schema = gpkg_module.SCHEMA_SQL.replace("'undo', 'inventory')", "'undo')")
+    assert old_schema != gpkg_module.SCHEMA_SQL
+    monkeypatch.setattr(gpkg_module, "SCHEMA_SQL", old_schema)
     store = GeoPackageStore(tmp_path / "old.gpkg")
     ingest_deliveries([write(delivery_frame(), tmp_path / "a.gpkg")], store)
     store.withdraw("500101/P2", reason="x")

@@ -504,3 +504,75 @@ def test_write_deliveries_reports_the_real_error_when_sqlite_gives_up(
         store.write_deliveries(items)
     assert store.batches().empty
     assert store.integrity_check() == "ok"
+
+
+def _packed_tree(tmp_path, n=200):
+    import sqlite3
+
+    from forestsink.store.rtree import write_rtree
+
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(105, 110, n), rng.uniform(28, 32, n)
+    bounds = np.column_stack([x, y, x + 0.01, y + 0.01])
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE t USING rtree(id, minx, maxx, miny, maxy)")
+    conn.execute("BEGIN")
+    write_rtree(conn, "t", np.arange(1, n + 1), bounds)
+    conn.execute("COMMIT")
+    return conn
+
+
+@pytest.mark.parametrize("damage", ["rowid", "node"])
+def test_rtreecheck_catches_a_corrupted_rtree(tmp_path, damage):
+    """A damaged shadow table is reported by rtreecheck() and raised as StoreError."""
+    from forestsink.errors import StoreError
+    from forestsink.store.rtree import check_rtree
+
+    conn = _packed_tree(tmp_path)
+    check_rtree(conn, "t")  # a freshly packed tree passes
+    leaves = [r[0] for r in conn.execute("SELECT DISTINCT nodeno FROM t_rowid")]
+    assert len(leaves) > 1
+    if damage == "rowid":  # entry 1 said to be in a leaf that does not hold it
+        (home,) = conn.execute("SELECT nodeno FROM t_rowid WHERE rowid = 1").fetchone()
+        other = next(n for n in leaves if n != home)
+        conn.execute("UPDATE t_rowid SET nodeno = ? WHERE rowid = 1", (other,))
+    else:  # the first cell of a leaf moved far outside its parent's box
+        data = bytearray(
+            conn.execute(
+                "SELECT data FROM t_node WHERE nodeno = ?", (leaves[0],)
+            ).fetchone()[0]
+        )
+        data[12:16] = struct.pack(">f", 170.0)  # cell 0, minx (after its id)
+        data[16:20] = struct.pack(">f", 171.0)  # cell 0, maxx
+        conn.execute(
+            "UPDATE t_node SET data = ? WHERE nodeno = ?", (bytes(data), leaves[0])
+        )
+    report = conn.execute("SELECT rtreecheck('t')").fetchone()[0]
+    assert report != "ok"
+    with pytest.raises(StoreError, match="rtreecheck"):
+        check_rtree(conn, "t")
+
+
+def test_a_wrongly_packed_rtree_fails_the_batch(tmp_path, store, monkeypatch):
+    """write_rtree checks its result: a bad tree raises and nothing is written."""
+    from forestsink.errors import StoreError
+    from forestsink.store import rtree
+
+    _ingest(store, write(frame(), tmp_path / "a.gpkg"))
+    before = store.batches()
+    original = rtree.pack
+
+    def bad_pack(ids, bounds, capacity):
+        nodes, parents, leaves = original(ids, bounds, capacity)
+        leaves = leaves.copy()
+        leaves[:, 1] += 1  # every rowid points to a node that is not its leaf
+        return nodes, parents, leaves
+
+    monkeypatch.setattr(rtree, "pack", bad_pack)
+    big = _grid(60, "B")
+    with pytest.raises(StoreError, match="rtreecheck"):
+        _ingest(store, write(big, tmp_path / "b.gpkg"))
+    monkeypatch.setattr(rtree, "pack", original)
+    pd.testing.assert_frame_equal(store.batches(), before)
+    assert store.integrity_check() == "ok"
+    assert len(store.current()) == 3

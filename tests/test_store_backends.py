@@ -77,10 +77,10 @@ class Backend:
     def raw(self):
         """A plain DB-API connection, as QGIS or psql would open one."""
         if self.name == "gpkg":
-            from forestsink.store.gpkg import _register_functions
+            from forestsink.store.gpkg_codec import register_functions
 
             conn = sqlite3.connect(self.location, isolation_level=None)
-            _register_functions(conn)  # as GDAL does
+            register_functions(conn)  # as GDAL does
         else:
             conn = _psycopg().connect(parse_url(self.location)[0], autocommit=True)
         try:

@@ -2,27 +2,21 @@
 
 Yearly forest-resource layers (一张图) live beside the projects in either store
 (:mod:`forestsink.store.inventory`, :mod:`forestsink.store.inventory_pg`).
+
+Modules: the protocol and :func:`open_store` (``base``), what the back ends
+share (``common``), the GeoPackage back end (``gpkg``, with ``gpkg_schema``,
+``gpkg_codec``, ``gpkg_staging``, ``gpkg_file`` and the R-tree writer
+``rtree``), the PostGIS back end (``postgis``, ``postgis_schema``,
+``pgcodec``), the inventory sides (``inventory``, ``inventory_layout``,
+``inventory_common``, ``inventory_schema``, ``inventory_pg``), accounts
+(``users``, ``users_pg``) and ``migrate``.
+
+Layers: may import ``errors``, ``io``, ``scale``, ``area``, ``reference``,
+``ingest`` and ``validate`` (the layers below it), never the layers above.
 """
 
-from forestsink.store.base import Store
-from forestsink.store.gpkg import GeoPackageStore, StoreBusyError, StoreError
+from forestsink.errors import StoreBusyError, StoreError
+from forestsink.store.base import Store, open_store
+from forestsink.store.gpkg import GeoPackageStore
 
 __all__ = ["GeoPackageStore", "Store", "StoreBusyError", "StoreError", "open_store"]
-
-
-def open_store(location, /, *, timeout: float = 60.0) -> Store:
-    """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``.
-
-    A folder of ``adcode=…`` GeoParquet partitions opens read-only as a
-    :class:`forestsink.scale.dataset.Dataset` (for progress, carbon and report).
-    """
-    text = str(location)
-    from forestsink.scale.dataset import Dataset, is_dataset
-
-    if is_dataset(text):
-        return Dataset(text)
-    if text.startswith(("postgresql://", "postgres://")):
-        from forestsink.store.postgis import PostGISStore
-
-        return PostGISStore(text, timeout=timeout)
-    return GeoPackageStore(location, timeout=timeout)

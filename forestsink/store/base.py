@@ -26,8 +26,13 @@ Semantics shared by both back ends
   a bare date is the end of that day): versions with ``valid_from <= t``
   and no ``valid_to`` or ``valid_to > t``.
 - Writers are serialised: a second writer waits up to the store's timeout and
-  then fails with :class:`~forestsink.store.gpkg.StoreBusyError` ("another
+  then fails with :class:`~forestsink.errors.StoreBusyError` ("another
   process is writing to this store"), having written nothing.
+
+This module holds the protocol and :func:`open_store`, which picks the back
+end; the helpers both back ends share (:func:`diff_states`,
+:func:`check_withdrawals`, :class:`WithdrawMixin`) live in
+:mod:`forestsink.store.common` and are importable from here too.
 
 CRS Notes
 ---------
@@ -42,19 +47,26 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pandas as pd
 
+from forestsink.scale.dataset import Dataset, is_dataset
+from forestsink.store.common import (
+    DIFF_COLUMNS,
+    WithdrawMixin,
+    check_withdrawals,
+    diff_states,
+)
+from forestsink.store.gpkg import GeoPackageStore
+from forestsink.store.postgis import PostGISStore, is_postgres_url
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["DIFF_COLUMNS", "Store", "diff_states"]
-
-DIFF_COLUMNS = [
-    "key",
-    "change",
-    "project_type",
-    "version_from",
-    "version_to",
-    "area_mu_from",
-    "area_mu_to",
+__all__ = [
+    "DIFF_COLUMNS",
+    "Store",
+    "WithdrawMixin",
+    "check_withdrawals",
+    "diff_states",
+    "open_store",
 ]
 
 
@@ -255,118 +267,15 @@ class Store(Protocol):
         ...
 
 
-def diff_states(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Compare two states of a store (e.g. ``current(as_of=a)`` and ``(b)``).
+def open_store(location, /, *, timeout: float = 60.0) -> Store:
+    """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``.
 
-    A key is *added* if only *after* has it, *withdrawn* if only *before*
-    has it, and *changed* if both have it as different versions (``fid``).
-
-    Parameters
-    ----------
-    before, after : pandas.DataFrame
-        States with at least ``key``, ``fid``, ``version``, ``project_type``
-        and ``area_mu`` (geometry is not needed), one row per key.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``key``, ``change`` (added / changed / withdrawn), ``project_type``,
-        ``version_from``, ``version_to``, ``area_mu_from``, ``area_mu_to``;
-        ordered by key (code point order).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> a = pd.DataFrame({"key": ["k1", "k2"], "fid": [1, 2], "version": [1, 1],
-    ...                   "project_type": ["t", "t"], "area_mu": [1.0, 2.0]})
-    >>> b = pd.DataFrame({"key": ["k2", "k3"], "fid": [4, 3], "version": [2, 1],
-    ...                   "project_type": ["t", "t"], "area_mu": [2.5, 3.0]})
-    >>> diff_states(a, b)[["key", "change"]].values.tolist()
-    [['k1', 'withdrawn'], ['k2', 'changed'], ['k3', 'added']]
+    A folder of ``adcode=…`` GeoParquet partitions opens read-only as a
+    :class:`forestsink.scale.dataset.Dataset` (for progress, carbon and report).
     """
-    b = before.set_index("key")
-    a = after.set_index("key")
-    added = a.index.difference(b.index)
-    withdrawn = b.index.difference(a.index)
-    common = a.index.intersection(b.index)
-    moved = b.loc[common, "fid"].to_numpy() != a.loc[common, "fid"].to_numpy()
-    changed = common[moved]
-
-    def values(frame, keys, column):
-        return frame.loc[keys, column].tolist() if len(keys) else []
-
-    none = [None] * max(len(added), len(withdrawn))
-    rows = list(
-        zip(
-            added,
-            ["added"] * len(added),
-            values(a, added, "project_type"),
-            none[: len(added)],
-            values(a, added, "version"),
-            none[: len(added)],
-            values(a, added, "area_mu"),
-            strict=True,
-        )
-    )
-    rows += zip(
-        withdrawn,
-        ["withdrawn"] * len(withdrawn),
-        values(b, withdrawn, "project_type"),
-        values(b, withdrawn, "version"),
-        none[: len(withdrawn)],
-        values(b, withdrawn, "area_mu"),
-        none[: len(withdrawn)],
-        strict=True,
-    )
-    rows += zip(
-        changed,
-        ["changed"] * len(changed),
-        values(a, changed, "project_type"),
-        values(b, changed, "version"),
-        values(a, changed, "version"),
-        values(b, changed, "area_mu"),
-        values(a, changed, "area_mu"),
-        strict=True,
-    )
-    rows.sort(key=lambda row: row[0])
-    return pd.DataFrame(rows, columns=DIFF_COLUMNS)
-
-
-def check_withdrawals(items, *, where: str) -> list[str]:
-    """Check a withdrawal list before any store is touched; return its keys.
-
-    Every item needs a non-empty reason and each key may appear once.
-
-    Raises
-    ------
-    StoreError
-        Naming the key and what to fix; nothing has been withdrawn.
-    """
-    from forestsink.store.gpkg import StoreError
-
-    if not items:
-        raise StoreError(
-            f"{where}: the withdrawal list has no rows; nothing withdrawn. Give "
-            "one row per polygon (district, project id, reason)."
-        )
-    for key, reason in items:
-        if not reason or not str(reason).strip():
-            raise StoreError(f"withdrawal of {key!r} needs a reason (--reason TEXT).")
-    keys = [k for k, _ in items]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise StoreError(
-            f"{where}: polygon(s) {twice} listed more than once; nothing "
-            "withdrawn. Give each polygon once."
-        )
-    return keys
-
-
-class WithdrawMixin:
-    """``withdraw`` of one polygon, as a one-item ``withdraw_many``."""
-
-    def withdraw(
-        self, key: str, *, reason: str, user: str | None = None, now: str | None = None
-    ) -> int:
-        """End a polygon's validity with a reason; return the batch id."""
-        return self.withdraw_many([(key, reason)], source_name=key, user=user, now=now)
+    text = str(location)
+    if is_dataset(text):
+        return Dataset(text)
+    if is_postgres_url(text):
+        return PostGISStore(text, timeout=timeout)
+    return GeoPackageStore(location, timeout=timeout)

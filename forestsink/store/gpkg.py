@@ -34,173 +34,106 @@ versions, ends the superseded ones and
 copies the new ones with ``INSERT … SELECT``; the R-tree is packed in bulk
 when the batch is large (:mod:`forestsink.store.rtree`), else extended row by
 row. The staging file is never part of the store.
+
+The module holds the store class; its parts live beside it: the schema SQL
+(:mod:`.gpkg_schema`), the blob codec (:mod:`.gpkg_codec`), the staging of
+rows (:mod:`.gpkg_staging`), the checks of a file at the store's path
+(:mod:`.gpkg_file`), the R-tree writer (:mod:`.rtree`) and what both back
+ends share (:mod:`.common`). Their public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import errno
-import functools
-import getpass
-import hashlib
 import os
 import sqlite3
-import struct
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import adbc_driver_manager
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
-from forestsink.errors import ForestsinkError
-from forestsink.store.base import WithdrawMixin
-from forestsink.store.inventory import InventoryMixin
-
-SRS_ID = 4490
-LAYER = "project_versions"
-VIEW = "current_projects"
-BATCHES = "batches"
-
-VERSION_FIELDS = {
-    "key": "TEXT",
-    "adcode": "TEXT",
-    "project_id": "TEXT",
-    "version": "INTEGER",
-    "year": "INTEGER",
-    "project_type": "TEXT",
-    "programme": "TEXT",
-    "area_mu": "REAL",
-    "area_reported_mu": "REAL",
-    "species": "TEXT",
-    "stock_volume_m3": "REAL",
-    "attrs": "TEXT",
-    "content_hash": "TEXT",
-    "batch_id": "INTEGER",
-    "valid_from": "TEXT",
-    "ended_batch": "INTEGER",
-    "valid_to": "TEXT",
-    "end_reason": "TEXT",
-    "source_file": "TEXT",
-    "source_row": "INTEGER",
-}
-CONTENT_FIELDS = (
-    "year",
-    "project_type",
-    "programme",
-    "area_reported_mu",
-    "species",
-    "stock_volume_m3",
-    "attrs",
+from forestsink.errors import StoreBusyError, StoreError
+from forestsink.store.common import (
+    BATCHES,
+    CONTENT_FIELDS,
+    COORDINATE_DECIMALS,
+    LAYER,
+    MAX_BATCH,
+    MUTABLE_FIELDS,
+    SRS_ID,
+    VERSION_FIELDS,
+    VIEW,
+    WithdrawMixin,
+    check_batch_number,
+    check_withdrawals,
+    content_hashes,
+    current_user,
+    diff_states,
+    normalize_geometries,
+    parse_as_of,
+    shapely_bounds,
+    staging_error,
+    utc_now,
 )
-MUTABLE_FIELDS = ("ended_batch", "valid_to", "end_reason")
-#: deliveries up to this many rows are staged in memory, not in a file
-SMALL_BATCH = 2_000
+from forestsink.store.gpkg_codec import (
+    from_gpkg_blobs,
+    register_functions,
+    to_gpkg_blobs,
+)
+from forestsink.store.gpkg_file import store_file_problem
+from forestsink.store.gpkg_schema import SCHEMA_SQL, touch_contents
+from forestsink.store.gpkg_staging import (
+    SMALL_BATCH,
+    STAGED_FIELDS,
+    STAGED_TABLE,
+    StagedRows,
+    Stager,
+    fill_staged,
+    staging_table,
+)
+from forestsink.store.inventory import InventoryMixin
+from forestsink.store.rtree import RTREE_REBUILD_SHARE, index_rtree
+
+__all__ = [
+    "BATCHES",
+    "CONTENT_FIELDS",
+    "COORDINATE_DECIMALS",
+    "LAYER",
+    "MAX_BATCH",
+    "MUTABLE_FIELDS",
+    "RTREE_REBUILD_SHARE",
+    "SMALL_BATCH",
+    "SRS_ID",
+    "VERSION_FIELDS",
+    "VIEW",
+    "WRITE_CACHE_KIB",
+    "GeoPackageStore",
+    "StagedRows",
+    "Stager",
+    "StoreBusyError",
+    "StoreError",
+    "check_batch_number",
+    "content_hashes",
+    "from_gpkg_blobs",
+    "normalize_geometries",
+    "parse_as_of",
+    "shapely_bounds",
+    "staging_table",
+    "store_file_problem",
+    "to_gpkg_blobs",
+    "utc_now",
+]
+
 #: SQLite page cache of a write transaction (KiB)
 WRITE_CACHE_KIB = 131_072
-
-
-class StoreError(ForestsinkError):
-    """The store cannot do what was asked (locked, unknown key, ...)."""
-
-
-class StoreBusyError(StoreError, TimeoutError):
-    """Another process holds the store's write lock."""
-
-
-# --------------------------------------------------------------------------
-# GeoPackage geometry blobs
-# --------------------------------------------------------------------------
-
-
-def to_gpkg_blobs(geoms):
-    """Encode shapely geometries as GeoPackage blobs (MultiPolygon, envelope).
-
-    A Polygon is written as a MultiPolygon of one part: its WKB behind the
-    9-byte MultiPolygon header (the bytes GEOS writes for that MultiPolygon).
-    Returns a ``pyarrow.BinaryArray`` (the pieces are joined in Arrow, in C);
-    ``.to_pylist()`` gives ``bytes``.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import shapely
-
-    geoms = np.asarray(geoms, dtype=object)
-    wkb = shapely.to_wkb(geoms, byte_order=1, output_dimension=2, flavor="iso")
-    n = len(geoms)
-    header = np.zeros((n, 40), dtype=np.uint8)
-    header[:, :8] = np.frombuffer(b"GP\x00\x03" + struct.pack("<i", SRS_ID), np.uint8)
-    envelopes = shapely.bounds(geoms)[:, [0, 2, 1, 3]].astype("<f8")  # x x y y
-    header[:, 8:] = np.ascontiguousarray(envelopes).view(np.uint8).reshape(n, 32)
-    heads = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(40), n, [None, pa.py_buffer(header.tobytes())]
-    ).cast(pa.large_binary())  # large: a chunk's blobs may pass 2 GiB
-    single = (shapely.get_type_id(geoms) == 3).astype(np.int64)  # Polygon
-    prefix = pa.array([b"", _ONE_PART], pa.large_binary()).take(pa.array(single))
-    wkb = pa.array(wkb, pa.large_binary())
-    return pc.binary_join_element_wise(
-        heads, prefix, wkb, pa.scalar(b"", pa.large_binary())
-    )
-
-
-#: ISO WKB header of a little-endian 2-D MultiPolygon with one part
-_ONE_PART = b"\x01" + struct.pack("<II", 6, 1)
-
-
-_ENVELOPE_DOUBLES = {0: 0, 1: 4, 2: 6, 3: 6, 4: 8}
-
-
-def _header_length(blob: bytes) -> int:
-    flags = blob[3]
-    return 8 + 8 * _ENVELOPE_DOUBLES[(flags >> 1) & 0x07]
-
-
-def from_gpkg_blobs(blobs) -> np.ndarray:
-    """Decode GeoPackage blobs into shapely geometries."""
-    import shapely
-
-    wkb = [None if b is None else bytes(b)[_header_length(b) :] for b in blobs]
-    return shapely.from_wkb(np.asarray(wkb, dtype=object))
-
-
-def _envelope(blob, index: int):
-    if blob is None:
-        return None
-    blob = bytes(blob)
-    flags = blob[3]
-    if (flags >> 1) & 0x07:
-        byte_order = "<" if flags & 1 else ">"
-        return struct.unpack(byte_order + "4d", blob[8:40])[index]
-    import shapely
-
-    minx, miny, maxx, maxy = shapely.bounds(from_gpkg_blobs([blob])[0])
-    return (minx, maxx, miny, maxy)[index]
-
-
-def _is_empty(blob) -> int:
-    if blob is None:
-        return 1
-    return int(bool(bytes(blob)[3] & 0x10))
-
-
-def _register_functions(conn: sqlite3.Connection) -> None:
-    """Register the SQL functions that GDAL's R-tree triggers call."""
-    conn.create_function("ST_IsEmpty", 1, _is_empty, deterministic=True)
-    for name, index in (("ST_MinX", 0), ("ST_MaxX", 1), ("ST_MinY", 2), ("ST_MaxY", 3)):
-        conn.create_function(
-            name, 1, lambda b, i=index: _envelope(b, i), deterministic=True
-        )
-
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-
 #: what a batch records of its source (write_delivery's keywords)
 _BATCH_FIELDS = ("source_name", "source_sha256", "note", "user", "now")
 #: the counts of a write that changed nothing
@@ -216,278 +149,12 @@ def _batch_by_sha(conn, sha256: str) -> int | None:
     return None if row is None else int(row[0])
 
 
-def utc_now() -> str:
-    """Return the current UTC time as an ISO string with microseconds."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-#: decimal places of degrees kept in stored geometry (1e-9° is about 0.1 mm)
-COORDINATE_DECIMALS = 9
-
-
-def normalize_geometries(geoms) -> np.ndarray:
-    """Put polygons in one canonical form for the content hash.
-
-    Coordinates are rounded to ``COORDINATE_DECIMALS`` decimal places of a
-    degree (1e-9°, about 0.1 mm in EPSG:4490), then GEOS's normal form is
-    applied (:func:`shapely.normalize`): exterior rings clockwise and holes
-    counter-clockwise, each ring starting at its lowest-left vertex, parts
-    and holes in a fixed order. The same polygons written by a Shapefile
-    writer (clockwise rings), a GeoPackage writer (counter-clockwise) or with
-    rings starting at another vertex then hash the same, so a re-delivery in
-    another form is recognised as unchanged. The store keeps the geometry as
-    delivered (its area is the one measured at ingest).
-
-    Parameters
-    ----------
-    geoms : array of shapely geometries
-        EPSG:4490 (degrees).
-
-    Returns
-    -------
-    numpy.ndarray
-        The canonical geometries (same shapes; areas equal to 1e-9° rounding).
-    """
-    import shapely
-
-    rounded = shapely.transform(
-        np.asarray(geoms), lambda xy: np.round(xy, COORDINATE_DECIMALS)
-    )
-    return shapely.normalize(rounded)
-
-
-def content_hashes(frame, *, geometries=None) -> list[str]:
-    r"""Hash each polygon's content: geometry (rounded to 1e-9°) and attributes.
-
-    The same polygon re-exported through another format (coordinates that
-    differ below 0.1 mm) hashes the same. Stable across library versions:
-    plain text of the values and ISO WKB, through BLAKE2b. Per polygon the
-    hashed bytes are ``name=value\x1f`` for each of ``CONTENT_FIELDS`` (value
-    as ``str()``, floats rounded to 6 decimals, empty when missing), UTF-8,
-    then the WKB. (Missing values were once written as NUL, which pandas'
-    ``astype(str)`` turned into empty text; the hashes keep that.)
-
-    The store hashes geometries in canonical form (:func:`normalize_geometries`,
-    passed as *geometries*); without *geometries* the frame's own are rounded
-    here, as always.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import shapely
-
-    if geometries is None:
-        rounded = shapely.transform(
-            np.asarray(frame.geometry.values),
-            lambda xy: np.round(xy, COORDINATE_DECIMALS),
-        )
-    else:
-        rounded = np.asarray(geometries)
-    wkbs = shapely.to_wkb(rounded, byte_order=1, output_dimension=2, flavor="iso")
-    # each field's text per row, as the text of each distinct value taken by
-    # its code, and all of it joined with the WKB in Arrow (C, not a Python
-    # string concatenation per field and row)
-    parts = []  # large_binary: a chunk's bytes may pass 2 GiB
-    for name in CONTENT_FIELDS:
-        words, codes = _field_words(frame, name)
-        parts.append(pa.array(words, pa.large_binary()).take(pa.array(codes)))
-    parts.append(pa.array(wkbs, pa.large_binary()))
-    joined = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.large_binary()))
-    blake2b = hashlib.blake2b
-    return [blake2b(b, digest_size=20).hexdigest() for b in joined.to_pylist()]
-
-
-def _field_words(frame, name: str) -> tuple[list[bytes], np.ndarray]:
-    r"""``name=value\x1f`` (UTF-8) of each distinct value, and each row's code."""
-    n = len(frame)
-    if name not in frame:
-        return [f"{name}=\x1f".encode()], np.zeros(n, dtype=np.int64)
-    column = frame[name]
-    if pd.api.types.is_float_dtype(column):
-        values = column.round(6).to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = np.isnan(values)
-        codes, bits = pd.factorize(values.view(np.int64))  # -0.0 is not 0.0
-        uniques = bits.view(np.float64).tolist()
-    else:
-        missing = column.isna().to_numpy()
-        values = column.to_numpy(dtype=object, na_value="")
-        if pd.api.types.is_object_dtype(column) and pd.api.types.infer_dtype(
-            values, skipna=False
-        ) not in ("string", "empty"):  # 1 and 1.0 would be one value
-            codes, uniques = np.arange(n), values.tolist()
-        else:
-            codes, uniques = pd.factorize(values)
-    words = [f"{name}={v}\x1f".encode() for v in uniques]
-    words.append(f"{name}=\x1f".encode())  # missing: empty text
-    codes = np.asarray(codes, dtype=np.int64)
-    codes[missing] = len(words) - 1
-    return words, codes
-
-
-#: the first 16 bytes of every SQLite 3 database (and so of every GeoPackage)
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-#: largest batch number SQLite can hold (signed 64-bit INTEGER)
-MAX_BATCH = 2**63 - 1
-_CREATE_HINT = (
-    "Give the name of a new file instead (e.g. --store store.gpkg): forestsink "
-    "creates its store there on the first ingest."
-)
-
-
-def _staging_error(err: Exception) -> StoreError:
-    """Say that the temporary staging file could not be written, and what to do."""
-    return StoreError(
-        f"the temporary folder {tempfile.gettempdir()} could not take the "
-        f"delivery's staged rows ({err}); it is probably full. Nothing was "
-        "written to the store. Free space there, or point TMPDIR to a folder "
-        "on a disk with room, then run the command again."
-    )
-
-
-def store_file_problem(path: Path) -> str | None:
-    """Why the file at *path* cannot be a forestsink store, or ``None``.
-
-    ``None`` also when nothing exists at *path* yet (a store is created
-    there on the first write). Looks at the first bytes, then at the tables
-    (read-only): a folder, an empty or non-SQLite file, another program's
-    GeoPackage or SQLite database, and a store missing some of its tables
-    are each named, with what to do.
-
-    Parameters
-    ----------
-    path : Path
-        The ``--store`` path.
-
-    Returns
-    -------
-    str or None
-        The message (file name, what it is, what to do), or ``None``.
-    """
-    if path.is_dir():
-        return f"{path}: is a folder, not a store file. {_CREATE_HINT}"
-    if not path.exists():
-        return None
-    try:
-        with open(path, "rb") as f:
-            head = f.read(len(_SQLITE_MAGIC))
-    except OSError as err:
-        return f"{path}: cannot be read ({err.strerror}). Check its permissions."
-    if not head:
-        return (
-            f"{path}: is an empty file (0 bytes), not a store. Delete it and "
-            "run the command again: forestsink creates its store on the first "
-            "ingest."
-        )
-    if head != _SQLITE_MAGIC:
-        return (
-            f"{path}: is not a forestsink store (not a GeoPackage/SQLite "
-            f"database: it begins with {head[:8]!r}). {_CREATE_HINT}"
-        )
-    return _tables_problem(path)
-
-
-def _tables_problem(path: Path) -> str | None:
-    """Why the SQLite file at *path* is not a forestsink store, or ``None``."""
-    # read-write when possible, as _read: a killed writer's hot journal must
-    # be rolled back on open, which a read-only connection cannot do
-    mode = "rw" if os.access(path, os.W_OK) else "ro"
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
-        try:
-            names = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('table','view')"
-                )
-            }
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as err:
-        return (
-            f"{path}: is a damaged SQLite database ({err}); it cannot be "
-            "opened as a store. Restore it from a backup, or "
-            + _CREATE_HINT[0].lower()
-            + _CREATE_HINT[1:]
-        )
-    ours = {LAYER, VIEW, BATCHES}
-    if ours <= names:
-        return None
-    if names & ours:
-        return (
-            f"{path}: has only some of forestsink's tables (missing: "
-            f"{', '.join(sorted(ours - names))}): the store is damaged. Restore "
-            "it from a backup."
-        )
-    internal = ("gpkg_", "rtree_", "sqlite_")
-    shown = ", ".join(sorted(n for n in names if not n.startswith(internal)))
-    if "gpkg_contents" in names:
-        return (
-            f"{path}: is a GeoPackage made by another program (layers: "
-            f"{shown or 'none'}), not a forestsink store; forestsink does not "
-            f"add its tables to another program's file. {_CREATE_HINT}"
-        )
-    return (
-        f"{path}: is an SQLite database of another application (tables: "
-        f"{shown or 'none'}), not a forestsink store. {_CREATE_HINT}"
-    )
-
-
-def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> int:
-    """*value* as a batch number (*minimum* … 2⁶³−1), or a :class:`StoreError`.
-
-    Parameters
-    ----------
-    value : int or str
-        A batch number as given on the command line.
-    what : str, optional (default: "batch")
-        What the number is called in the message (``--as-of``, ``undo``).
-    """
-    text = str(value).strip()
-    if not (text.isascii() and text.isdigit()):
-        raise StoreError(
-            f"{what} {value!r}: a batch number is a whole number, e.g. 12."
-        )
-    number = int(text)
-    if not minimum <= number <= MAX_BATCH:
-        raise StoreError(
-            f"{what} {value!r}: no such batch (batch numbers start at 1); "
-            "forestsink batches --store FILE lists them."
-        )
-    return number
-
-
-def parse_as_of(value) -> tuple[str, object] | None:
-    """Interpret ``--as-of``: a batch number or a date/time (UTC).
-
-    A bare date means the end of that day (``2014-06-30`` → everything that
-    landed on or before 30 June 2014).
-    """
-    if value is None:
-        return None
-    if isinstance(value, int | np.integer) or (
-        isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
-    ):
-        return ("batch", check_batch_number(value, what="--as-of", minimum=0))
-    text = str(value).strip()
-    try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            return ("time", f"{day.isoformat()}T23:59:59.999999Z")
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise StoreError(
-            f"--as-of {value!r}: give a batch number (e.g. 12) or a date "
-            "(2014-06-30) or an ISO date-time."
-        ) from err
-    except OverflowError as err:  # a year past 9999 in an ISO text
-        raise StoreError(f"--as-of {value!r}: not a date this store can hold.") from err
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return ("time", moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-
-
-# --------------------------------------------------------------------------
-# the store
-# --------------------------------------------------------------------------
+#: GDAL's triggers that keep the R-tree and the feature count: while a batch
+#: lands they are dropped (the R-tree insert trigger would call a Python
+#: function five times per row to read each envelope) and restored before it
+#: commits, so other programs that write to the file keep them
+_RTREE_TRIGGER = f"rtree_{LAYER}_geom_insert"
+_COUNT_TRIGGER = f"trigger_insert_feature_count_{LAYER}"
 
 
 class GeoPackageStore(InventoryMixin, WithdrawMixin):
@@ -515,14 +182,14 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
     # ---- connection ---------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        _register_functions(conn)
+        register_functions(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         staged = getattr(self._writing, "staged", None)
         if staged is not None:  # SQLite attaches only outside a transaction
             conn.execute("ATTACH DATABASE ? AS staged", (str(staged),))
             rows = getattr(self._writing, "rows", None)
             if rows is not None:  # staged in memory (see write_delivery)
-                _fill_staged(conn, rows)
+                fill_staged(conn, rows)
         return conn
 
     @property
@@ -654,9 +321,6 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
 
     def _create(self) -> None:
         """Create an empty store (GDAL writes the GeoPackage scaffolding)."""
-        import geopandas as gpd
-        import pyogrio
-
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(
             f".creating-{os.getpid()}-{threading.get_ident()}-{self.path.name}"
@@ -681,7 +345,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         try:
             conn = sqlite3.connect(tmp, isolation_level=None)
             try:
-                conn.executescript(_SCHEMA_SQL)
+                conn.executescript(SCHEMA_SQL)
             finally:
                 conn.close()
             try:  # atomic, and refuses to replace a store another process made
@@ -698,8 +362,6 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
             return pd.read_sql_query(f"SELECT * FROM {BATCHES} ORDER BY batch_id", conn)
 
     def _frame(self, sql: str, params=()):
-        import geopandas as gpd
-
         with self._read() as conn:
             df = pd.read_sql_query(sql, conn, params=params)
         blobs = df.pop("geom")
@@ -750,8 +412,6 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
             ``key``, ``change`` (added / changed / withdrawn), ``project_type``,
             ``version_from``, ``version_to``, ``area_mu_from``, ``area_mu_to``.
         """
-        from forestsink.store.base import diff_states
-
         return diff_states(self.current(as_of=a), self.current(as_of=b))
 
     def integrity_check(self) -> str:
@@ -792,7 +452,15 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         cur = conn.execute(
             f"INSERT INTO {BATCHES} (kind, created_at, user, source_name, "
             "source_sha256, note, undoes) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kind, now, user or _user(), source_name, source_sha256, note, undoes),
+            (
+                kind,
+                now,
+                user or current_user(),
+                source_name,
+                source_sha256,
+                note,
+                undoes,
+            ),
         )
         return int(cur.lastrowid), now
 
@@ -843,7 +511,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         try:
             stager = frame if isinstance(frame, Stager) else Stager()
         except OSError as err:
-            raise _staging_error(err) from err
+            raise staging_error(err) from err
         try:  # the staging file goes whatever happens
             try:
                 if stager is not frame:
@@ -854,7 +522,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
                             stager.add(chunk, wait=True)
                 bounds = stager.finish()
             except (OSError, adbc_driver_manager.Error) as err:
-                raise _staging_error(err) from err
+                raise staging_error(err) from err
             staged = stager.path if len(bounds) else None
             return self._land_staged(staged, None, bounds, batch)
         finally:
@@ -956,12 +624,12 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
             return {"identical_to": previous, **_NO_CHANGE}
         if not len(rows):
             return {"identical_to": None, **_NO_CHANGE}
-        _fill_staged(conn, rows.table)
+        fill_staged(conn, rows.table)
         batch = {k: item.get(k) for k in _BATCH_FIELDS}
         try:
             counts = self._land_incoming(conn, rows.bounds, **batch)
         finally:
-            conn.execute(f"DROP TABLE IF EXISTS staged.{_STAGED}")
+            conn.execute(f"DROP TABLE IF EXISTS staged.{STAGED_TABLE}")
         return {"identical_to": None, **counts}
 
     def _land_incoming(
@@ -972,7 +640,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         if not len(bounds):
             return counts
         staged = conn.execute(
-            f"SELECT COUNT(*), MAX(fid) FROM staged.{_STAGED}"
+            f"SELECT COUNT(*), MAX(fid) FROM staged.{STAGED_TABLE}"
         ).fetchone()
         if staged != (len(bounds), len(bounds)):  # pragma: no cover - fids from 1
             raise StoreError(
@@ -983,7 +651,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
             "CREATE TEMP TABLE incoming AS SELECT s.fid AS sfid, s.key AS key, "
             "s.content_hash = v.content_hash AS same, v.fid IS NOT NULL AS live, "
             f"(SELECT MAX(version) FROM {LAYER} m WHERE m.key = s.key) AS last "
-            f"FROM staged.{_STAGED} s LEFT JOIN {LAYER} v "
+            f"FROM staged.{STAGED_TABLE} s LEFT JOIN {LAYER} v "
             "ON v.key = s.key AND v.ended_batch IS NULL"
         )
         try:
@@ -1034,13 +702,13 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         # new fids follow the last one without gaps; when every staged row is
         # new, that is simply its staged fid (no window function to sort by)
         fid = "? + s.fid" if not unchanged else "? + ROW_NUMBER() OVER (ORDER BY s.fid)"
-        cols = ", ".join(_STAGED_FIELDS)
-        picked = ", ".join(f"s.{c}" for c in _STAGED_FIELDS)
+        cols = ", ".join(STAGED_FIELDS)
+        picked = ", ".join(f"s.{c}" for c in STAGED_FIELDS)
         conn.execute(
             f"INSERT INTO {LAYER} (fid, geom, {cols}, version, batch_id, valid_from) "
             f"SELECT {fid}, s.geom, {picked}, "
             "COALESCE(i.last, 0) + 1, ?, ? "
-            f"FROM staged.{_STAGED} s JOIN incoming i ON i.sfid = s.fid "
+            f"FROM staged.{STAGED_TABLE} s JOIN incoming i ON i.sfid = s.fid "
             "WHERE NOT (i.live AND i.same) ORDER BY s.fid",
             (first, batch_id, now),
         )
@@ -1051,14 +719,14 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         )
         for _, sql in triggers:
             conn.execute(sql)
-        _index_versions(conn, first + 1 + np.arange(len(sfids)), bounds[sfids - 1])
+        index_rtree(conn, first + 1 + np.arange(len(sfids)), bounds[sfids - 1])
         conn.execute(
             f"UPDATE {BATCHES} SET n_added = ?, n_changed = ?, n_unchanged = ? "
             "WHERE batch_id = ?",
             (added, changed, unchanged, batch_id),
         )
         counts["batch_id"] = batch_id
-        _touch_contents(conn, now, bounds[sfids - 1])
+        touch_contents(conn, now, bounds[sfids - 1])
         return counts
 
     def withdraw_many(
@@ -1077,8 +745,6 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         source_name : str
             What the batch records as its source (a key or a file name).
         """
-        from forestsink.store.base import check_withdrawals
-
         check_withdrawals(items, where=str(self.path))
         with self.transaction() as conn:
             fids = []
@@ -1118,7 +784,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
                 f"UPDATE {BATCHES} SET n_withdrawn = ? WHERE batch_id = ?",
                 (len(items), batch_id),
             )
-            _touch_contents(conn, now)
+            touch_contents(conn, now)
         return batch_id
 
     def undo(
@@ -1207,359 +873,10 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
                 f"UPDATE {BATCHES} SET n_added = ?, n_withdrawn = ? WHERE batch_id = ?",
                 (restored + xiaoban_restored, len(created) + xiaoban_ended, new_id),
             )
-            _touch_contents(conn, now)
+            touch_contents(conn, now)
         return new_id
 
 
 def _is_busy(err: Exception) -> bool:
     text = str(err).lower()
     return "locked" in text or "busy" in text
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return "unknown"
-
-
-def _clean(value):
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def shapely_bounds(frame) -> np.ndarray:
-    """Bounds (minx, miny, maxx, maxy) of each geometry of *frame*."""
-    import shapely
-
-    return shapely.bounds(np.asarray(frame.geometry.values))
-
-
-def _column(frame, name) -> list:
-    if name not in frame:
-        return [None] * len(frame)
-    column = frame[name]
-    values = column.to_numpy(dtype=object, na_value=None).tolist()
-    if pd.api.types.is_object_dtype(column):  # may hold numpy scalars
-        return [v.item() if isinstance(v, np.generic) else v for v in values]
-    return values
-
-
-#: GDAL's triggers that keep the R-tree and the feature count: while a batch
-#: lands they are dropped (the R-tree insert trigger would call a Python
-#: function five times per row to read each envelope) and restored before it
-#: commits, so other programs that write to the file keep them
-_RTREE_TRIGGER = f"rtree_{LAYER}_geom_insert"
-_COUNT_TRIGGER = f"trigger_insert_feature_count_{LAYER}"
-
-#: fields a delivery brings (the rest is set when the batch lands)
-_STAGED_FIELDS = tuple(
-    c
-    for c in VERSION_FIELDS
-    if c not in ("version", "batch_id", "valid_from", *MUTABLE_FIELDS)
-)
-_STAGED = "versions"
-_DTYPES = {"TEXT": "string", "INTEGER": "Int64", "REAL": "float64"}
-
-
-class Stager:
-    """A delivery's rows staged in a private SQLite file, ready to land.
-
-    Each :meth:`add` hands a validated chunk to one background thread, which
-    writes it (:func:`_stage`) while the caller reads and checks the next
-    chunk (SQLite's writing and GEOS's encoding release the GIL); at most one
-    chunk waits, so memory stays bounded by two chunks. The store is not
-    touched: :meth:`GeoPackageStore.write_delivery` lands the staged rows in
-    one transaction. :meth:`close` removes the file (always call it).
-
-    Parameters
-    ----------
-    folder : str or Path, optional (default: None)
-        Where to keep the staging file (default: the system temp folder).
-    """
-
-    def __init__(self, folder=None) -> None:
-        import tempfile
-        from concurrent.futures import ThreadPoolExecutor
-
-        #: a private folder for files that belong with the staged rows
-        self.folder = Path(tempfile.mkdtemp(prefix="forestsink-staged-", dir=folder))
-        self.path = self.folder / "staged.sqlite"
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="stage")
-        self._jobs: list = []  # one per staged chunk; each returns its bounds
-        self.source_rows: list[np.ndarray] = []
-
-    def add(self, frame, *, wait: bool = False) -> None:
-        """Stage a validated chunk (in the background unless *wait*)."""
-        chunk = frame.reset_index(drop=True)
-        if not len(chunk):
-            return
-        self._submit(_stage, chunk, wait=wait)
-
-    def add_table(self, table, bounds: np.ndarray) -> None:
-        """Stage rows made ready elsewhere by :func:`staging_table`."""
-        if not len(table):
-            return
-        self._submit(functools.partial(_write_ready, bounds=bounds), table)
-
-    def _submit(self, fn, rows, *, wait: bool = False) -> None:
-        if self._jobs:
-            self._jobs[-1].result()  # one chunk at a time; re-raises its error
-        names = rows.column_names if hasattr(rows, "column_names") else rows.columns
-        if "source_row" in names:
-            self.source_rows.append(np.asarray(rows["source_row"], dtype=np.int64))
-        job = self._pool.submit(fn, rows, self.path, append=bool(self._jobs))
-        self._jobs.append(job)
-        if wait:
-            job.result()
-
-    def holds_any(self, rows) -> bool:
-        """Whether any of these source rows was staged."""
-        staged = np.concatenate(self.source_rows) if self.source_rows else []
-        return bool(np.isin(staged, np.fromiter(rows, dtype=np.int64)).any())
-
-    def finish(self) -> np.ndarray:
-        """Wait for the writer; return every staged row's bounds, in order."""
-        bounds = [job.result() for job in self._jobs]
-        return np.concatenate(bounds) if bounds else np.empty((0, 4))
-
-    def close(self) -> None:
-        """Stop the writer and remove the staging file."""
-        import shutil
-
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _stage(chunk, path: Path, *, append: bool) -> np.ndarray:
-    """Write validated rows to the staging file; return their bounds."""
-    table, bounds = staging_table(chunk)
-    _write_staged(table, path, append=append)
-    return bounds
-
-
-@dataclass
-class StagedRows:
-    """Validated rows made ready to stage (:func:`staging_table`) elsewhere.
-
-    :meth:`GeoPackageStore.write_delivery` takes them instead of a frame:
-    the hashes and blobs are then already computed (in a helper process,
-    while other files were checked).
-    """
-
-    table: object  # pyarrow.Table
-    bounds: np.ndarray
-
-    @classmethod
-    def of(cls, frame) -> StagedRows:
-        """Make *frame*'s rows ready."""
-        return cls(*staging_table(frame.reset_index(drop=True)))
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-
-def _staged_schema() -> str:
-    fields = ", ".join(f"{c} {VERSION_FIELDS[c]}" for c in _STAGED_FIELDS)
-    return f"(fid INTEGER PRIMARY KEY, geom BLOB, {fields})"
-
-
-def _fill_staged(conn, table) -> None:
-    """Stage rows (:func:`staging_table`) in the attached ``staged`` database."""
-    names = table.column_names
-    conn.execute(f"CREATE TABLE staged.{_STAGED} {_staged_schema()}")
-    conn.executemany(
-        f"INSERT INTO staged.{_STAGED} ({', '.join(names)}) "
-        f"VALUES ({', '.join('?' * len(names))})",
-        zip(*(table.column(c).to_pylist() for c in names), strict=True),
-    )
-
-
-def _write_ready(table, path: Path, *, append: bool, bounds) -> np.ndarray:
-    _write_staged(table, path, append=append)
-    return bounds
-
-
-def staging_table(chunk):
-    """Return validated rows' store columns, ready to stage, and their bounds.
-
-    Pure computation (no file): an Arrow table with the store's column types,
-    each row's content hash (:func:`content_hashes`) and its ready GeoPackage
-    geometry blob (:func:`to_gpkg_blobs`) in ``geom``; and the bounds of
-    every row (``minx, miny, maxx, maxy``, EPSG:4490), for the spatial index.
-    """
-    import pyarrow as pa
-
-    types = {"TEXT": pa.string(), "INTEGER": pa.int64(), "REAL": pa.float64()}
-    columns = {}
-    for name in _STAGED_FIELDS:
-        kind = VERSION_FIELDS[name]
-        if name == "content_hash":
-            hashed = normalize_geometries(chunk.geometry.values)
-            hashes = content_hashes(chunk, geometries=hashed)
-            columns[name] = pa.array(hashes, pa.string())
-        elif name in chunk:
-            values = chunk[name]
-            if values.dtype != _DTYPES[kind]:  # (a step worth skipping)
-                values = values.astype(_DTYPES[kind])
-            columns[name] = pa.array(values, types[kind], from_pandas=True)
-        else:
-            columns[name] = pa.nulls(len(chunk), types[kind])
-    columns["geom"] = to_gpkg_blobs(chunk.geometry.values)
-    return pa.table(columns), shapely_bounds(chunk)
-
-
-def _write_staged(table, path: Path, *, append: bool) -> None:
-    """Append rows (:func:`staging_table`) to the staging file.
-
-    A plain SQLite table (``fid INTEGER PRIMARY KEY``, then the store's
-    columns and types) filled from Arrow by the ADBC SQLite driver, in C and
-    without holding Python's GIL (GDAL's Arrow writer holds it, so checking
-    the next chunk had to wait); ``fid`` 1, 2, … across appended chunks.
-    """
-    import adbc_driver_sqlite.dbapi
-
-    if not append:
-        conn = sqlite3.connect(path)
-        try:
-            conn.execute(f"CREATE TABLE {_STAGED} {_staged_schema()}")
-            conn.commit()
-        finally:
-            conn.close()
-    with adbc_driver_sqlite.dbapi.connect(str(path)) as conn:
-        with conn.cursor() as cursor:
-            cursor.adbc_ingest(_STAGED, table, mode="append")
-        conn.commit()
-
-
-#: rebuild the whole R-tree when the new rows are at least this share of it
-RTREE_REBUILD_SHARE = 0.2
-
-
-def _index_versions(
-    conn, fids: np.ndarray, bounds: np.ndarray, *, rtree: str = f"rtree_{LAYER}_geom"
-) -> None:
-    """Add new versions to the spatial index (the GeoPackage R-tree *rtree*).
-
-    Few new rows next to many old ones go in one by one; otherwise the whole
-    tree is packed again from the old entries and the new ones
-    (:func:`forestsink.store.rtree.write_rtree`), several times faster.
-    Both happen inside the batch's transaction.
-    """
-    from forestsink.store.rtree import write_rtree
-
-    old = conn.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
-    block = 100_000  # rows turned into Python objects at a time
-    if len(fids) < RTREE_REBUILD_SHARE * (old + len(fids)):
-        for at in range(0, len(fids), block):
-            conn.executemany(
-                f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
-                zip(
-                    fids[at : at + block].tolist(),
-                    *bounds[at : at + block][:, [0, 2, 1, 3]].T.tolist(),
-                    strict=True,
-                ),
-            )
-        return
-    if old:
-        cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}")
-        kept = [np.empty((0, 5))]
-        while rows := cursor.fetchmany(block):
-            kept.append(np.array(rows, dtype=np.float64))
-        kept = np.concatenate(kept)
-        fids = np.concatenate([kept[:, 0].astype(np.int64), fids])
-        bounds = np.concatenate([kept[:, 1:], bounds])
-    write_rtree(conn, rtree, fids, bounds)
-
-
-def _touch_contents(conn, now: str, new_bounds: np.ndarray | None = None) -> None:
-    """Record the change time, and the layer's extent when rows were added.
-
-    Versions are never deleted and withdrawals and undos add no new shapes,
-    so the extent only grows, by the *new_bounds* of an ingest (``minx,
-    miny, maxx, maxy``): their union with the recorded extent; scanned from
-    the spatial index when none was recorded (stores from GDAL start so).
-    """
-    conn.execute(
-        "UPDATE gpkg_contents SET last_change = ? WHERE table_name IN (?, ?, ?)",
-        (now, LAYER, VIEW, BATCHES),
-    )
-    if new_bounds is None or not len(new_bounds):
-        return
-    row = conn.execute(
-        "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
-        (LAYER,),
-    ).fetchone()
-    recorded = row is not None and None not in row
-    old_rows = conn.execute(
-        f"SELECT COUNT(*) > {len(new_bounds)} FROM rtree_{LAYER}_geom_rowid"
-    ).fetchone()[0]
-    if old_rows and not recorded:
-        row = conn.execute(
-            f"SELECT MIN(minx), MIN(miny), MAX(maxx), MAX(maxy) FROM rtree_{LAYER}_geom"
-        ).fetchone()
-    elif old_rows:
-        both = np.vstack([new_bounds, np.asarray(row, dtype=np.float64)])
-        row = (*both[:, :2].min(axis=0), *both[:, 2:].max(axis=0))
-    else:
-        row = (*new_bounds[:, :2].min(axis=0), *new_bounds[:, 2:].max(axis=0))
-    conn.execute(
-        "UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? "
-        "WHERE table_name IN (?, ?)",
-        (*(float(v) for v in row), LAYER, VIEW),
-    )
-
-
-_PROTECT = " AND ".join(
-    f'OLD."{c}" IS NEW."{c}"'
-    for c in ("geom", *VERSION_FIELDS)
-    if c not in MUTABLE_FIELDS
-)
-
-# Indexes: (key, version) serves history and the live-version lookups (a
-# key has few versions); an index on (ended_batch, key) made no query faster
-# and doubled the cost of inserting a batch's keys, so stores no longer get
-# one (stores made before keep theirs, harmlessly).
-_SCHEMA_SQL = f"""
-CREATE TABLE {BATCHES} (
-    batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo', 'inventory')),
-    created_at TEXT NOT NULL,
-    user TEXT,
-    source_name TEXT,
-    source_sha256 TEXT,
-    n_added INTEGER DEFAULT 0,
-    n_changed INTEGER DEFAULT 0,
-    n_unchanged INTEGER DEFAULT 0,
-    n_withdrawn INTEGER DEFAULT 0,
-    note TEXT,
-    undoes INTEGER REFERENCES {BATCHES}(batch_id),
-    undone_by INTEGER REFERENCES {BATCHES}(batch_id),
-    undone_at TEXT
-);
-INSERT INTO gpkg_contents (table_name, data_type, identifier, description)
-VALUES ('{BATCHES}', 'attributes', '{BATCHES}',
-        'forestsink: one row per ingest, withdrawal or undo');
-CREATE INDEX idx_versions_key ON {LAYER}(key, version);
-CREATE INDEX idx_versions_batch ON {LAYER}(batch_id);
-CREATE INDEX idx_versions_valid ON {LAYER}(valid_from, valid_to);
-CREATE VIEW {VIEW} AS SELECT * FROM {LAYER} WHERE ended_batch IS NULL;
-INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id)
-VALUES ('{VIEW}', 'features', '{VIEW}',
-        'forestsink: latest version of every polygon that is not withdrawn', {SRS_ID});
-INSERT INTO gpkg_geometry_columns (table_name, column_name, geometry_type_name,
-                                   srs_id, z, m)
-VALUES ('{VIEW}', 'geom', 'MULTIPOLYGON', {SRS_ID}, 0, 0);
-CREATE TRIGGER forestsink_no_delete BEFORE DELETE ON {LAYER}
-BEGIN SELECT RAISE(ABORT, 'forestsink store: versions are never deleted'); END;
-CREATE TRIGGER forestsink_no_overwrite BEFORE UPDATE ON {LAYER}
-WHEN NOT ({_PROTECT}) OR (OLD.ended_batch IS NOT NULL)
-BEGIN SELECT RAISE(ABORT, 'forestsink store: versions are never overwritten'); END;
-CREATE TRIGGER forestsink_batches_no_delete BEFORE DELETE ON {BATCHES}
-BEGIN SELECT RAISE(ABORT, 'forestsink store: batches are never deleted'); END;
-"""

@@ -26,22 +26,22 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 
-from forestsink.store import inventory as _inv
-from forestsink.store.gpkg import SRS_ID, parse_as_of
+import forestsink.store.inventory_common as inv
+from forestsink.store.common import SRS_ID, parse_as_of
 from forestsink.store.inventory_schema import XIAOBAN_COLUMNS, XIAOBAN_FIELDS
 from forestsink.store.pgcodec import hex_ewkb, ts_text
 
 __all__ = ["PostGISInventoryMixin"]
 
 _PG_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
-_SNAPSHOT_FIXED = [c for c in _inv.SNAPSHOT_FIELDS if c not in _inv._SNAPSHOT_END]
+_SNAPSHOT_FIXED = [c for c in inv.SNAPSHOT_FIELDS if c not in inv.SNAPSHOT_END]
 
 
 def _inventory_sql(schema: str) -> str:
     """DDL of the inventory tables, view and triggers in *schema*."""
     s = f'"{schema}"'
     b = f"{s}.batches"
-    x, sn = f"{s}.{_inv.XIAOBAN}", f"{s}.{_inv.SNAPSHOTS}"
+    x, sn = f"{s}.{inv.XIAOBAN}", f"{s}.{inv.SNAPSHOTS}"
     fields = ", ".join(
         f'"{c}" {_PG_TYPES[t]}' + (' COLLATE "C"' if c == "key" else "")
         for c, t in XIAOBAN_FIELDS.items()
@@ -83,7 +83,7 @@ COMMENT ON TABLE {x} IS
     'forestsink: every 小班 of every loaded forest-resource layer';
 CREATE INDEX inventory_xiaoban_snapshot ON {x} (snapshot_id);
 CREATE INDEX inventory_xiaoban_geom ON {x} USING gist (geom);
-CREATE VIEW {s}.{_inv.INVENTORY_VIEW} AS
+CREATE VIEW {s}.{inv.INVENTORY_VIEW} AS
 SELECT x.fid, x.geom, {view_cols}, s.snapshot_id, s.batch_id, s.valid_from
 FROM {sn} s JOIN {x} x ON x.snapshot_id = s.rows_of WHERE s.ended_batch IS NULL;
 CREATE TRIGGER forestsink_xiaoban_no_delete BEFORE DELETE ON {x}
@@ -113,7 +113,7 @@ CREATE TRIGGER forestsink_snapshots_no_overwrite BEFORE UPDATE ON {sn}
 
 def _kinds_sql(schema: str) -> str:
     """Widen an older store's ``batches`` CHECK to the kind ``'inventory'``."""
-    kinds = ", ".join(f"'{k}'" for k in _inv.BATCH_KINDS)
+    kinds = ", ".join(f"'{k}'" for k in inv.BATCH_KINDS)
     b = f'"{schema}".batches'
     return (
         f"ALTER TABLE {b} DROP CONSTRAINT IF EXISTS batches_kind_check; "
@@ -131,9 +131,9 @@ def _copy_xiaoban(conn, frame) -> None:
     """
     names = ", ".join(f'"{n}"' for n in ("ord", *XIAOBAN_COLUMNS, "geom"))
     options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
-    for at in range(0, len(frame), _inv._CHUNK):
-        chunk = frame.iloc[at : at + _inv._CHUNK]
-        table = next(_inv._arrow_chunks(chunk, geometry=False))
+    for at in range(0, len(frame), inv.CHUNK):
+        chunk = frame.iloc[at : at + inv.CHUNK]
+        table = next(inv.arrow_chunks(chunk, geometry=False))
         table = table.add_column(
             0, "ord", pa.array(np.arange(at, at + len(chunk), dtype=np.int64))
         ).append_column("geom", pa.array(hex_ewkb(chunk.geometry.values)))
@@ -159,7 +159,7 @@ class PostGISInventoryMixin:
 
     def _inv_names(self) -> tuple[str, str]:
         q = f'"{self.schema}"'
-        return f"{q}.{_inv.XIAOBAN}", f"{q}.{_inv.SNAPSHOTS}"
+        return f"{q}.{inv.XIAOBAN}", f"{q}.{inv.SNAPSHOTS}"
 
     def _inventory_ready(self, conn=None) -> bool:
         if conn is None:
@@ -173,6 +173,35 @@ class PostGISInventoryMixin:
         return bool(row[0])
 
     # ---- writes ---------------------------------------------------------------
+    def _layers_to_load(
+        self, conn, layers, *, have: bool, replace: bool
+    ) -> tuple[list, list]:
+        """Split *layers* into those to load and those unchanged.
+
+        Returns ``(layer, live snapshot row or None)`` pairs to load, and the
+        summaries of the unchanged layers (a live layer with the same
+        SHA-256). A county-year already loaded is refused unless *replace*.
+        """
+        st = self._inv_names()[1]
+        todo, unchanged = [], []
+        for layer in layers:
+            live = None
+            if have:
+                live = conn.execute(
+                    "SELECT snapshot_id, batch_id, source_name, source_sha256, "
+                    f"n_xiaoban FROM {st} WHERE adcode = %s AND year = %s "
+                    "AND ended_batch IS NULL",
+                    (layer["adcode"], layer["year"]),
+                ).fetchone()
+            if live is not None and not replace:
+                raise inv.already_loaded(layer, live)
+            if live is not None and live[3] and live[3] == layer.get("source_sha256"):
+                unchanged.append(inv.summary(layer, live[0], live[4]))
+                unchanged[-1]["source_name"] = live[2]
+                continue
+            todo.append((layer, live))
+        return todo, unchanged
+
     def write_inventory(
         self,
         layers: list[dict],
@@ -188,34 +217,16 @@ class PostGISInventoryMixin:
         (same parameters, refusals and result). The 小班 are copied with
         ``COPY`` into a temporary table and inserted in SQL.
         """
-        layers = _inv._check_layers(layers)
+        layers = inv.check_layers(layers)
         result: dict = {"batch_id": None, "loaded": [], "replaced": [], "unchanged": []}
         if not layers:
             return result
         xt, st = self._inv_names()
         with self.transaction() as conn:
             have = self._inventory_ready(conn)
-            todo = []
-            for layer in layers:
-                live = None
-                if have:
-                    live = conn.execute(
-                        "SELECT snapshot_id, batch_id, source_name, source_sha256, "
-                        f"n_xiaoban FROM {st} WHERE adcode = %s AND year = %s "
-                        "AND ended_batch IS NULL",
-                        (layer["adcode"], layer["year"]),
-                    ).fetchone()
-                if live is not None and not replace:
-                    raise _inv._already_loaded(layer, live)
-                if (
-                    live is not None
-                    and live[3]
-                    and live[3] == layer.get("source_sha256")
-                ):
-                    result["unchanged"].append(_inv._summary(layer, live[0], live[4]))
-                    result["unchanged"][-1]["source_name"] = live[2]
-                    continue
-                todo.append((layer, live))
+            todo, result["unchanged"] = self._layers_to_load(
+                conn, layers, have=have, replace=replace
+            )
             if not todo:
                 conn.rollback()
                 return result
@@ -250,7 +261,7 @@ class PostGISInventoryMixin:
                     n_ended += live[4]
                     result["replaced"].append(
                         {
-                            **_inv._summary(layer, live[0], live[4]),
+                            **inv.summary(layer, live[0], live[4]),
                             "source_name": live[2],
                         }
                     )
@@ -288,7 +299,7 @@ class PostGISInventoryMixin:
                 )
                 conn.execute("TRUNCATE incoming_xiaoban")
                 n_added += len(frame)
-                result["loaded"].append(_inv._summary(layer, snapshot_id, len(frame)))
+                result["loaded"].append(inv.summary(layer, snapshot_id, len(frame)))
             conn.execute(
                 f"UPDATE {self._b} SET n_added = %s, n_withdrawn = %s "
                 "WHERE batch_id = %s",
@@ -305,7 +316,7 @@ class PostGISInventoryMixin:
         """
         if not self._inventory_ready(conn):
             return [], []
-        return _inv.undo_plan(conn, self._inv_names()[1], batch_id, mark="%s")
+        return inv.undo_plan(conn, self._inv_names()[1], batch_id, mark="%s")
 
     def _inventory_undo_apply(
         self, conn, plan, *, new_id: int, now, batch_id: int
@@ -342,7 +353,7 @@ class PostGISInventoryMixin:
         """
         spec = parse_as_of(as_of)
         if not self._inventory_ready():
-            return pd.DataFrame({c: [] for c in _inv.SNAPSHOT_COLUMNS})
+            return pd.DataFrame({c: [] for c in inv.SNAPSHOT_COLUMNS})
         where, params = ("TRUE", ()) if history else self._as_of_where(spec, "s")
         if year is not None:
             where, params = f"{where} AND s.year = %s", (*params, int(year))
@@ -350,7 +361,7 @@ class PostGISInventoryMixin:
             where, params = f"{where} AND s.adcode = %s", (*params, str(adcode))
         cols = ", ".join(
             ts_text(f"s.{c}", c) if c in ("valid_from", "valid_to") else f"s.{c}"
-            for c in _inv.SNAPSHOT_FIELDS
+            for c in inv.SNAPSHOT_FIELDS
         )
         df = self._table(
             f'SELECT {cols}, b.kind AS batch_kind, b."user" AS batch_user '
@@ -359,7 +370,7 @@ class PostGISInventoryMixin:
             'ORDER BY s.adcode COLLATE "C", s.year, s.snapshot_id',
             params,
         )
-        return df[_inv.SNAPSHOT_COLUMNS].astype({"ended_batch": "Int64"})
+        return df[inv.SNAPSHOT_COLUMNS].astype({"ended_batch": "Int64"})
 
     def inventory_years(self, *, as_of=None) -> list[int]:
         """Years with at least one live layer (as of), ascending."""
@@ -396,7 +407,7 @@ class PostGISInventoryMixin:
 
         See :meth:`forestsink.store.inventory.InventoryMixin.inventory_xiaoban`.
         """
-        names = _inv._check_columns(
+        names = inv.check_columns(
             XIAOBAN_COLUMNS if columns is None else columns, what="inventory_xiaoban"
         )
         if not self._inventory_ready():
@@ -421,9 +432,9 @@ class PostGISInventoryMixin:
 
         See :meth:`forestsink.store.inventory.InventoryMixin.inventory_sums`.
         """
-        names = _inv._check_columns(by, what="inventory_sums by")
+        names = inv.check_columns(by, what="inventory_sums by")
         if not self._inventory_ready():
-            return pd.DataFrame({c: [] for c in [*names, *_inv.SUM_COLUMNS]})
+            return pd.DataFrame({c: [] for c in [*names, *inv.SUM_COLUMNS]})
         body, params = self._live_rows_sql(year, as_of)
         group = ", ".join(f'x."{c}"' for c in names)
         only_total = "x.volume_m3_ha IS NULL AND x.stock_m3 IS NOT NULL"
@@ -450,7 +461,7 @@ class PostGISInventoryMixin:
         See :meth:`forestsink.store.inventory.InventoryMixin.inventory_transfer`.
         """
         if not self._inventory_ready():
-            return pd.DataFrame({c: [] for c in _inv.TRANSFER_COLUMNS})
+            return pd.DataFrame({c: [] for c in inv.TRANSFER_COLUMNS})
         body, params = self._live_rows_sql(year, as_of)
         names = ["adcode", "land_group_before", "land_group", "change_reason"]
         group = ", ".join(f"x.{c}" for c in names)

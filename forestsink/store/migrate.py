@@ -16,21 +16,13 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from forestsink.store.gpkg import (
-    BATCHES,
-    LAYER,
-    VERSION_FIELDS,
-    GeoPackageStore,
-    StoreError,
-    from_gpkg_blobs,
-)
-from forestsink.store.postgis import (
-    _BATCH_FIELDS,
-    PostGISStore,
-    _hex_ewkb,
-    _problems,
-    _ts,
-)
+from forestsink.errors import StoreError
+from forestsink.store.common import BATCHES, LAYER, VERSION_FIELDS
+from forestsink.store.gpkg import GeoPackageStore
+from forestsink.store.gpkg_codec import from_gpkg_blobs
+from forestsink.store.pgcodec import hex_ewkb, ts_text
+from forestsink.store.postgis import PostGISStore
+from forestsink.store.postgis_schema import BATCH_COLUMNS, history_problems
 
 __all__ = ["migrate_store"]
 
@@ -155,9 +147,9 @@ def migrate_store(
 
 
 def _copy_batches(src, conn, target) -> tuple[int, str]:
-    names = ", ".join(f'"{c}"' for c in _BATCH_FIELDS)
+    names = ", ".join(f'"{c}"' for c in BATCH_COLUMNS)
     rows = src.execute(f"SELECT {names} FROM {BATCHES} ORDER BY batch_id").fetchall()
-    times = [i for i, c in enumerate(_BATCH_FIELDS) if c in _TIMES]
+    times = [i for i, c in enumerate(BATCH_COLUMNS) if c in _TIMES]
     rows = [
         tuple(_iso(v) if i in times else v for i, v in enumerate(row)) for row in rows
     ]
@@ -185,7 +177,7 @@ def _copy_versions(src, conn, target, *, chunk_size, say) -> tuple[int, str]:
         present = [i for i, b in enumerate(blobs) if b is not None]
         geoms: list = [None] * len(rows)
         if present:
-            decoded = _hex_ewkb(from_gpkg_blobs([blobs[i] for i in present]))
+            decoded = hex_ewkb(from_gpkg_blobs([blobs[i] for i in present]))
             for i, g in zip(present, decoded, strict=True):
                 geoms[i] = g
         records = [
@@ -207,13 +199,13 @@ def _copy_versions(src, conn, target, *, chunk_size, say) -> tuple[int, str]:
 
 def _verify(conn, target, batch_print, version_print) -> None:
     """Read the copy back and compare it with what was read from the source."""
-    cols = ", ".join(_ts(c, c) if c in _TIMES else f'"{c}"' for c in _BATCH_FIELDS)
+    cols = ", ".join(ts_text(c, c) if c in _TIMES else f'"{c}"' for c in BATCH_COLUMNS)
     hasher = hashlib.sha256()
     _fingerprint(
         hasher, conn.execute(f"SELECT {cols} FROM {target._b} ORDER BY batch_id")
     )
     same_batches = hasher.hexdigest() == batch_print
-    fields = ", ".join(_ts(c, c) if c in _TIMES else c for c in VERSION_FIELDS)
+    fields = ", ".join(ts_text(c, c) if c in _TIMES else c for c in VERSION_FIELDS)
     hasher = hashlib.sha256()
     cur = conn.cursor(name="forestsink_verify")  # server-side: bounded memory
     cur.execute(
@@ -223,7 +215,7 @@ def _verify(conn, target, batch_print, version_print) -> None:
     _fingerprint(hasher, cur)
     cur.close()
     same_versions = hasher.hexdigest() == version_print
-    problems = _problems(conn, target._v, target._b)
+    problems = history_problems(conn, target._v, target._b)
     if not (same_batches and same_versions) or problems:
         raise StoreError(
             f"{target.path}: the copy does not match the source "

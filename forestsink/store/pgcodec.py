@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from forestsink.store.gpkg import SRS_ID
+from forestsink.store.common import SRS_ID
 
 __all__ = ["hex_ewkb", "multi", "ts_text"]
 

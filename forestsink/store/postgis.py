@@ -28,12 +28,16 @@ batch starts writing.
 Each batch is one transaction. Writers take ``LOCK TABLE … IN SHARE ROW
 EXCLUSIVE MODE`` on both tables (readers are not blocked; a second writer
 waits), with ``lock_timeout`` set to the store's timeout, after which the
-second writer fails with :class:`~forestsink.store.gpkg.StoreBusyError`
+second writer fails with :class:`~forestsink.errors.StoreBusyError`
 having written nothing.
 
 Needs the ``postgis`` extra (psycopg 3): ``pip install 'forestsink[postgis]'``.
+The DDL and the history checks are in :mod:`forestsink.store.postgis_schema`.
 """
 
+# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
+# project configuration ignores globally; RUF100 would strip it.
+# ruff: noqa: RUF100
 from __future__ import annotations
 
 import re
@@ -41,36 +45,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from forestsink.store.base import WithdrawMixin, check_withdrawals, diff_states
-from forestsink.store.gpkg import (
+from forestsink.errors import StoreBusyError, StoreError
+from forestsink.store.common import (
+    BATCHES,
+    LAYER,
     MUTABLE_FIELDS,
     SRS_ID,
     VERSION_FIELDS,
-    StoreBusyError,
-    StoreError,
-    _column,
-    _user,
+    VIEW,
+    WithdrawMixin,
     check_batch_number,
+    check_withdrawals,
+    column_values,
     content_hashes,
+    current_user,
+    diff_states,
     normalize_geometries,
     parse_as_of,
 )
 from forestsink.store.inventory_pg import PostGISInventoryMixin
 from forestsink.store.pgcodec import hex_ewkb as _hex_ewkb
 from forestsink.store.pgcodec import ts_text as _ts
+from forestsink.store.postgis_schema import (
+    BATCH_COLUMNS,
+    PG_TYPES,
+    TIME_FIELDS,
+    history_problems,
+    schema_sql,
+)
 
 __all__ = ["DEFAULT_SCHEMA", "PostGISStore", "is_postgres_url"]
 
 DEFAULT_SCHEMA = "forestsink"
-LAYER = "project_versions"
-VIEW = "current_projects"
-BATCHES = "batches"
 
-_PG_TYPES = {"TEXT": "text", "INTEGER": "bigint", "REAL": "double precision"}
-_TIME_FIELDS = ("valid_from", "valid_to")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # fields of a version copied from the delivered frame (the rest the store sets)
 _DELIVERED = [
@@ -79,22 +91,6 @@ _DELIVERED = [
     if c not in ("version", "content_hash", "batch_id", "valid_from", *MUTABLE_FIELDS)
 ]
 _INT_FIELDS = {c for c, t in VERSION_FIELDS.items() if t == "INTEGER"}
-_BATCH_FIELDS = [
-    "batch_id",
-    "kind",
-    "created_at",
-    "user",
-    "source_name",
-    "source_sha256",
-    "n_added",
-    "n_changed",
-    "n_unchanged",
-    "n_withdrawn",
-    "note",
-    "undoes",
-    "undone_by",
-    "undone_at",
-]
 
 
 def is_postgres_url(location) -> bool:
@@ -104,7 +100,7 @@ def is_postgres_url(location) -> bool:
 
 def _psycopg():
     try:
-        import psycopg
+        import psycopg  # noqa: PLC0415 (optional heavy dependency)
     except ImportError as err:  # pragma: no cover - depends on the install
         raise StoreError(
             "PostGIS stores need psycopg 3, which is not installed: "
@@ -329,22 +325,19 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
                         f"and this user cannot add it ({err.sqlstate}). Ask its "
                         "owner to run: CREATE EXTENSION postgis;"
                     ) from err
-            conn.execute(_schema_sql(self.schema))
+            conn.execute(schema_sql(self.schema))
 
     # ---- reads ----------------------------------------------------------------
     def _version_columns(self, alias: str = "v") -> str:
         cols = [f"{alias}.fid", f"ST_AsBinary({alias}.geom) AS geom"]
         for name in VERSION_FIELDS:
-            if name in _TIME_FIELDS:
+            if name in TIME_FIELDS:
                 cols.append(_ts(f"{alias}.{name}", name))
             else:
                 cols.append(f"{alias}.{name}")
         return ", ".join(cols)
 
     def _frame(self, sql: str, params=()):
-        import geopandas as gpd
-        import shapely
-
         df = self._table(sql, params)
         geoms = (
             shapely.from_wkb(np.asarray(df.pop("geom"), dtype=object))
@@ -359,7 +352,7 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
         """All batches, oldest first."""
         cols = [
             _ts(c, c) if c in ("created_at", "undone_at") else f'"{c}"'
-            for c in _BATCH_FIELDS
+            for c in BATCH_COLUMNS
         ]
         return self._table(f"SELECT {', '.join(cols)} FROM {self._b} ORDER BY batch_id")
 
@@ -445,7 +438,7 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             raise self._missing()
         with self._connect(autocommit=True) as conn:
             snapshots = self._inv_names()[1] if self._inventory_ready(conn) else None
-            problems = _problems(conn, self._v, self._b, snapshots=snapshots)
+            problems = history_problems(conn, self._v, self._b, snapshots=snapshots)
         return "; ".join(problems) if problems else "ok"
 
     def find_batch_by_sha(self, sha256: str) -> int | None:
@@ -481,7 +474,15 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             "COALESCE(MAX(created_at) + interval '1 microsecond', '-infinity')), "
             "%s::text, %s::text, %s::text, %s::text, %s::bigint "
             f"FROM {self._b} RETURNING batch_id, created_at",
-            (kind, now, user or _user(), source_name, source_sha256, note, undoes),
+            (
+                kind,
+                now,
+                user or current_user(),
+                source_name,
+                source_sha256,
+                note,
+                undoes,
+            ),
         ).fetchone()
         return int(row[0]), row[1]
 
@@ -529,7 +530,9 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
         columns = {
             "ord": list(range(len(frame))),
             **{
-                c: _ints(_column(frame, c)) if c in _INT_FIELDS else _column(frame, c)
+                c: _ints(column_values(frame, c))
+                if c in _INT_FIELDS
+                else column_values(frame, c)
                 for c in _DELIVERED
             },
             "content_hash": content_hashes(
@@ -541,7 +544,7 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
         counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
         with self.transaction() as conn:
             typed = ", ".join(
-                f"{c} {_PG_TYPES[VERSION_FIELDS[c]]}"
+                f"{c} {PG_TYPES[VERSION_FIELDS[c]]}"
                 + (' COLLATE "C"' if c == "key" else "")
                 for c in (*_DELIVERED, "content_hash")
             )
@@ -774,226 +777,3 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
                 ),
             )
         return new_id
-
-
-# --------------------------------------------------------------------------
-# integrity
-# --------------------------------------------------------------------------
-
-
-def _problems(
-    conn, versions: str, batches: str, *, snapshots: str | None = None
-) -> list[str]:
-    """List what is wrong with a store's history (empty when healthy).
-
-    With *snapshots* (the inventory snapshots table), a batch's counts also
-    take the 小班 of the layers it loaded or restored (added) and ended
-    (withdrawn).
-    """
-    made_layers = ended_layers = ""
-    if snapshots:
-        made_layers = f" UNION ALL SELECT batch_id, n_xiaoban FROM {snapshots}"
-        ended_layers = (
-            f" UNION ALL SELECT ended_batch, n_xiaoban FROM {snapshots} "
-            "WHERE ended_batch IS NOT NULL"
-        )
-    checks = [
-        (
-            "keys with more than one live version",
-            f"SELECT key FROM {versions} WHERE ended_batch IS NULL GROUP BY key "
-            "HAVING count(*) > 1 ORDER BY key LIMIT 5",
-        ),
-        (
-            "keys whose versions are not numbered 1..n",
-            f"SELECT key FROM {versions} GROUP BY key HAVING min(version) <> 1 "
-            "OR max(version) <> count(*) OR count(DISTINCT version) <> count(*) "
-            "ORDER BY key LIMIT 5",
-        ),
-        (
-            "versions whose valid_from is not their batch's time",
-            f"SELECT v.fid FROM {versions} v LEFT JOIN {batches} b "
-            "ON b.batch_id = v.batch_id WHERE b.created_at IS DISTINCT FROM "
-            "v.valid_from ORDER BY v.fid LIMIT 5",
-        ),
-        (
-            "versions whose end is not their ending batch's time",
-            f"SELECT v.fid FROM {versions} v LEFT JOIN {batches} b "
-            "ON b.batch_id = v.ended_batch WHERE v.ended_batch IS NOT NULL AND "
-            "(b.created_at IS DISTINCT FROM v.valid_to OR v.end_reason IS NULL "
-            "OR v.ended_batch <= v.batch_id) ORDER BY v.fid LIMIT 5",
-        ),
-        (
-            "batches whose counts do not match their versions",
-            f"""
-            WITH made AS (SELECT b, sum(n) AS n FROM (
-                            SELECT batch_id AS b, 1 AS n FROM {versions}
-                            {made_layers}) m GROUP BY b),
-                 ended AS (SELECT b, sum(n) AS n FROM (
-                            SELECT ended_batch AS b, 1 AS n FROM {versions}
-                            WHERE ended_batch IS NOT NULL {ended_layers}) e
-                           GROUP BY b)
-            SELECT t.batch_id FROM {batches} t
-            LEFT JOIN made m ON m.b = t.batch_id
-            LEFT JOIN ended e ON e.b = t.batch_id
-            WHERE NOT CASE t.kind
-              WHEN 'ingest' THEN
-                coalesce(m.n, 0) = t.n_added + t.n_changed
-                AND coalesce(e.n, 0) = t.n_changed
-              WHEN 'withdraw' THEN
-                coalesce(m.n, 0) = 0 AND coalesce(e.n, 0) = t.n_withdrawn
-              ELSE
-                coalesce(m.n, 0) = t.n_added AND coalesce(e.n, 0) = t.n_withdrawn
-            END
-            ORDER BY t.batch_id LIMIT 5
-            """,
-        ),
-        (
-            "batches whose undo links disagree",
-            f"SELECT t.batch_id FROM {batches} t LEFT JOIN {batches} u "
-            "ON u.batch_id = t.undone_by WHERE (t.undone_by IS NOT NULL AND "
-            "(u.undoes IS DISTINCT FROM t.batch_id OR u.created_at IS DISTINCT "
-            "FROM t.undone_at)) OR (t.undoes IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {batches} x WHERE x.batch_id = t.undoes "
-            "AND x.undone_by = t.batch_id)) ORDER BY t.batch_id LIMIT 5",
-        ),
-    ]
-    problems = []
-    for label, sql in checks:
-        found = [r[0] for r in conn.execute(sql).fetchall()]
-        if found:
-            problems.append(f"{label}: {found}")
-    return problems
-
-
-# --------------------------------------------------------------------------
-# schema
-# --------------------------------------------------------------------------
-
-
-def _schema_sql(schema: str) -> str:
-    """DDL of a store in *schema* (tables, indexes, view, triggers)."""
-    s = f'"{schema}"'
-    v, b = f"{s}.{LAYER}", f"{s}.{BATCHES}"
-    fields = []
-    for name, kind in VERSION_FIELDS.items():
-        pg = "timestamptz" if name in _TIME_FIELDS else _PG_TYPES[kind]
-        extra = ""
-        if name == "key":
-            extra = ' COLLATE "C" NOT NULL'  # code point order, as SQLite/Python
-        elif name in ("version", "content_hash", "valid_from"):
-            extra = " NOT NULL"
-        elif name in ("batch_id", "ended_batch"):
-            extra = f" REFERENCES {b} DEFERRABLE INITIALLY DEFERRED"
-            extra = (" NOT NULL" if name == "batch_id" else "") + extra
-        fields.append(f"{name} {pg}{extra}")
-    fixed = ["fid", "geom", *(c for c in VERSION_FIELDS if c not in MUTABLE_FIELDS)]
-
-    def row(prefix: str) -> str:
-        return ", ".join(
-            f"ST_AsEWKB({prefix}.geom)" if c == "geom" else f"{prefix}.{c}"
-            for c in fixed
-        )
-
-    fixed_batch = ", ".join(
-        f'{{p}}."{c}"'
-        for c in (
-            "batch_id",
-            "kind",
-            "created_at",
-            "user",
-            "source_name",
-            "source_sha256",
-            "note",
-            "undoes",
-        )
-    )
-    counts = ", ".join(
-        f"{{p}}.{c}" for c in ("n_added", "n_changed", "n_unchanged", "n_withdrawn")
-    )
-    return f"""
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE TABLE {b} (
-    batch_id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    kind text NOT NULL CHECK (kind IN ('ingest', 'withdraw', 'undo', 'inventory')),
-    created_at timestamptz NOT NULL,
-    "user" text,
-    source_name text,
-    source_sha256 text,
-    n_added bigint DEFAULT 0,
-    n_changed bigint DEFAULT 0,
-    n_unchanged bigint DEFAULT 0,
-    n_withdrawn bigint DEFAULT 0,
-    note text,
-    undoes bigint REFERENCES {b} DEFERRABLE INITIALLY DEFERRED,
-    undone_by bigint REFERENCES {b} DEFERRABLE INITIALLY DEFERRED,
-    undone_at timestamptz
-);
-COMMENT ON TABLE {b} IS 'forestsink: one row per ingest, withdrawal or undo';
-CREATE UNIQUE INDEX batches_created_at ON {b} (created_at);
-CREATE INDEX batches_sha256 ON {b} (source_sha256) WHERE kind = 'ingest';
-CREATE TABLE {v} (
-    fid bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-    geom geometry(MultiPolygon, {SRS_ID}),
-    {", ".join(fields)},
-    CHECK ((ended_batch IS NULL) = (valid_to IS NULL))
-);
-COMMENT ON TABLE {v} IS
-    'forestsink: every version of every project polygon (never deleted)';
-CREATE UNIQUE INDEX {LAYER}_key_version ON {v} (key, version);
-CREATE UNIQUE INDEX {LAYER}_live_key ON {v} (key) WHERE ended_batch IS NULL;
-CREATE INDEX {LAYER}_batch ON {v} (batch_id);
-CREATE INDEX {LAYER}_ended ON {v} (ended_batch);
-CREATE INDEX {LAYER}_valid ON {v} (valid_from, valid_to);
-CREATE INDEX {LAYER}_geom ON {v} USING gist (geom);
-CREATE VIEW {s}.{VIEW} AS SELECT * FROM {v} WHERE ended_batch IS NULL;
-COMMENT ON VIEW {s}.{VIEW} IS
-    'forestsink: latest version of every polygon that is not withdrawn';
-
-CREATE FUNCTION {s}.forestsink_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'forestsink store: % are never %', TG_ARGV[0], TG_ARGV[1]
-        USING ERRCODE = 'integrity_constraint_violation';
-END $$;
-CREATE TRIGGER forestsink_no_delete BEFORE DELETE ON {v}
-    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_refuse('versions', 'deleted');
-CREATE TRIGGER forestsink_no_truncate BEFORE TRUNCATE ON {v}
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.forestsink_refuse('versions', 'deleted');
-CREATE TRIGGER forestsink_batches_no_delete BEFORE DELETE ON {b}
-    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_refuse('batches', 'deleted');
-CREATE TRIGGER forestsink_batches_no_truncate BEFORE TRUNCATE ON {b}
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.forestsink_refuse('batches', 'deleted');
-
--- a version's content never changes; its end is set once
-CREATE FUNCTION {s}.forestsink_version_update() RETURNS trigger LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF OLD.ended_batch IS NOT NULL
-       OR ROW({row("OLD")}) IS DISTINCT FROM ROW({row("NEW")}) THEN
-        RAISE EXCEPTION 'forestsink store: versions are never overwritten'
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER forestsink_no_overwrite BEFORE UPDATE ON {v}
-    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_version_update();
-
--- what a batch was never changes; counts only in the transaction that wrote
--- it; undone_by / undone_at set once
-CREATE FUNCTION {s}.forestsink_batch_update() RETURNS trigger LANGUAGE plpgsql
-AS $$
-BEGIN
-    IF ROW({fixed_batch.format(p="OLD")}) IS DISTINCT FROM
-           ROW({fixed_batch.format(p="NEW")})
-       OR (OLD.undone_by IS NOT NULL AND (NEW.undone_by, NEW.undone_at)
-           IS DISTINCT FROM (OLD.undone_by, OLD.undone_at))
-       OR (ROW({counts.format(p="OLD")}) IS DISTINCT FROM ROW({counts.format(p="NEW")})
-           AND (SELECT t.xmin::text FROM {b} t WHERE t.batch_id = OLD.batch_id)
-               <> pg_current_xact_id()::xid::text) THEN
-        RAISE EXCEPTION 'forestsink store: batches are never overwritten'
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER forestsink_batches_no_overwrite BEFORE UPDATE ON {b}
-    FOR EACH ROW EXECUTE FUNCTION {s}.forestsink_batch_update();
-"""

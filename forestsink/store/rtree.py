@@ -17,14 +17,35 @@ written straight into the R*Tree's shadow tables ``<name>_node``,
 * coordinates are rounded outwards to float32 (a box never shrinks), as the
   module itself does.
 
-The result is checked by SQLite's own ``rtreecheck()`` in the tests.
+The result is checked by SQLite's own ``rtreecheck()`` after every write
+(:func:`check_rtree`): a tree it finds wrong fails the batch with a
+:class:`~forestsink.errors.StoreError`, and the transaction is rolled back.
+
+:func:`index_rtree` adds a batch's new rows to a store's index: one by one
+through the R*Tree module when they are few next to the old ones, else by
+packing the whole tree again with :func:`write_rtree`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+
+from forestsink.errors import StoreError
+from forestsink.store.common import LAYER
+
+__all__ = [
+    "RTREE_REBUILD_SHARE",
+    "check_rtree",
+    "index_rtree",
+    "pack",
+    "write_rtree",
+]
+
+#: rebuild the whole R-tree when the new rows are at least this share of it
+RTREE_REBUILD_SHARE = 0.2
 
 _CELL = np.dtype(
     [("id", ">i8"), ("minx", ">f4"), ("maxx", ">f4"), ("miny", ">f4"), ("maxy", ">f4")]
@@ -170,6 +191,36 @@ def write_rtree(conn, name: str, ids: np.ndarray, bounds: np.ndarray) -> None:
         ("rowid", "rowid, nodeno", leaves),
     ):
         _insert_pairs(conn, f'"{name}_{shadow}"', cols, pairs)
+    check_rtree(conn, name)
+
+
+def check_rtree(conn, name: str) -> None:
+    """Check R*Tree *name* with SQLite's ``rtreecheck()``; raise if it is wrong.
+
+    ``rtreecheck`` reads the shadow tables (``<name>_node``, ``_parent``,
+    ``_rowid``) and reports every inconsistency: a cell outside its parent's
+    box, a rowid mapped to the wrong leaf, a node of the wrong depth.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        Inside the caller's transaction (the check sees its writes).
+    name : str
+        The R*Tree virtual table (``rtree_<table>_geom``).
+
+    Raises
+    ------
+    StoreError
+        With SQLite's report; the caller's transaction is then rolled back,
+        so nothing of the batch is written.
+    """
+    report = conn.execute("SELECT rtreecheck(?)", (name,)).fetchone()[0]
+    if report != "ok":
+        raise StoreError(
+            f"spatial index {name}: SQLite's rtreecheck() found it inconsistent "
+            f"after writing it ({report.strip()[:500]}); nothing was written. "
+            "Please report this with the delivery that caused it."
+        )
 
 
 def _insert_pairs(conn, table: str, cols: str, pairs: np.ndarray) -> None:
@@ -182,8 +233,6 @@ def _insert_pairs(conn, table: str, cols: str, pairs: np.ndarray) -> None:
     and in id order, so the table's B-tree is only appended to. Short runs
     (scattered ids) go through ``executemany``.
     """
-    import json
-
     if not len(pairs):
         return
     pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]
@@ -214,3 +263,37 @@ def _insert_pairs(conn, table: str, cols: str, pairs: np.ndarray) -> None:
 _BLOCK = 100_000
 #: runs of consecutive ids shorter than this are inserted row by row
 _MIN_RUN = 32
+
+
+def index_rtree(
+    conn, fids: np.ndarray, bounds: np.ndarray, *, rtree: str = f"rtree_{LAYER}_geom"
+) -> None:
+    """Add new versions to the spatial index (the GeoPackage R-tree *rtree*).
+
+    Few new rows next to many old ones go in one by one; otherwise the whole
+    tree is packed again from the old entries and the new ones
+    (:func:`forestsink.store.rtree.write_rtree`), several times faster.
+    Both happen inside the batch's transaction.
+    """
+    old = conn.execute(f'SELECT COUNT(*) FROM "{rtree}_rowid"').fetchone()[0]
+    block = 100_000  # rows turned into Python objects at a time
+    if len(fids) < RTREE_REBUILD_SHARE * (old + len(fids)):
+        for at in range(0, len(fids), block):
+            conn.executemany(
+                f"INSERT INTO {rtree} VALUES (?, ?, ?, ?, ?)",
+                zip(
+                    fids[at : at + block].tolist(),
+                    *bounds[at : at + block][:, [0, 2, 1, 3]].T.tolist(),
+                    strict=True,
+                ),
+            )
+        return
+    if old:
+        cursor = conn.execute(f"SELECT id, minx, miny, maxx, maxy FROM {rtree}")
+        kept = [np.empty((0, 5))]
+        while rows := cursor.fetchmany(block):
+            kept.append(np.array(rows, dtype=np.float64))
+        kept = np.concatenate(kept)
+        fids = np.concatenate([kept[:, 0].astype(np.int64), fids])
+        bounds = np.concatenate([kept[:, 1:], bounds])
+    write_rtree(conn, rtree, fids, bounds)

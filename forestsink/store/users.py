@@ -39,6 +39,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from forestsink.errors import AccountError, UnknownNameError
 from forestsink.reference import district_resolver
+from forestsink.store.common import FAILURES, USERS
+from forestsink.store.gpkg import GeoPackageStore
+from forestsink.store.users_pg import PostGISAccounts
 
 __all__ = [
     "ROLES",
@@ -55,8 +58,6 @@ __all__ = [
     "verify_login",
 ]
 
-USERS = "users"
-FAILURES = "login_failures"
 ROLES = ("admin", "editor", "viewer")
 #: shortest password accepted
 MIN_PASSWORD = 8
@@ -175,13 +176,9 @@ class _GeoPackageAccounts:
 
 def _backend(store):
     """Return the account back end of *store* (a Store object)."""
-    from forestsink.store.gpkg import GeoPackageStore
-
     if isinstance(store, GeoPackageStore):
         return _GeoPackageAccounts(store)
     if type(store).__name__ == "PostGISStore":
-        from forestsink.store.users_pg import PostGISAccounts
-
         return PostGISAccounts(store)
     raise AccountError(
         f"{store.path}: this store cannot hold accounts (a GeoParquet dataset "

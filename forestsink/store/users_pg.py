@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from forestsink.store.users import FAILURES, USERS
+from forestsink.store.common import FAILURES, USERS
 
 __all__ = ["PostGISAccounts"]
 
