@@ -549,6 +549,58 @@ def bar_chart_svg(
     return "".join(parts)
 
 
+def _overlay_images(overlay: dict | None) -> dict | None:
+    """Return the overlay for the page: its layers' PNGs as ``data:`` URIs."""
+    if not overlay:
+        return None
+    return {
+        "bounds": overlay["bounds"],
+        "layers": [
+            {
+                "name": layer["name"],
+                "src": "data:image/png;base64,"
+                + base64.b64encode(layer["png"]).decode("ascii"),
+                "legend": layer.get("legend", []),
+            }
+            for layer in overlay["layers"]
+        ],
+    }
+
+
+def _charts(rows: list[dict], *, with_coverage: bool) -> list[str]:
+    """Return the report's bar charts (inline SVG) of the district rows."""
+    charts = [
+        bar_chart_svg(
+            rows,
+            "new_forest_area_mu",
+            title="项目作业面积：造林（净）Project work: area planted (net)",
+            unit="亩 mu",
+        ),
+        bar_chart_svg(
+            rows,
+            "co2_t",
+            title="项目增量 CO₂（实测或模型，扣除基线）Project increment CO₂ "
+            "(measured, or model with baseline)",
+            unit="t CO₂",
+        ),
+        bar_chart_svg(
+            rows,
+            "stock_volume_m3",
+            title="现存蓄积（上报，非增量）Standing stock (delivered, not an "
+            "increment)",
+            unit="m³",
+        ),
+    ]
+    if with_coverage:
+        charts.insert(
+            0,
+            bar_chart_svg(
+                rows, "coverage_pct", title="森林覆盖率 Forest coverage", unit="%"
+            ),
+        )
+    return charts
+
+
 def render_report(inputs: ReportInputs) -> str:
     """Render the report HTML (a string) from computed tables."""
     types = read_project_types()
@@ -589,50 +641,8 @@ def render_report(inputs: ReportInputs) -> str:
         data["breaks"] = class_breaks(
             data["districts"], ("inv_coverage", "inv_change", "cross_diff")
         )
-    overlay = None
-    if inputs.overlay:
-        overlay = {
-            "bounds": inputs.overlay["bounds"],
-            "layers": [
-                {
-                    "name": layer["name"],
-                    "src": "data:image/png;base64,"
-                    + base64.b64encode(layer["png"]).decode("ascii"),
-                    "legend": layer.get("legend", []),
-                }
-                for layer in inputs.overlay["layers"]
-            ],
-        }
-    data["overlay"] = overlay
-    charts = [
-        bar_chart_svg(
-            rows,
-            "new_forest_area_mu",
-            title="项目作业面积：造林（净）Project work: area planted (net)",
-            unit="亩 mu",
-        ),
-        bar_chart_svg(
-            rows,
-            "co2_t",
-            title="项目增量 CO₂（实测或模型，扣除基线）Project increment CO₂ "
-            "(measured, or model with baseline)",
-            unit="t CO₂",
-        ),
-        bar_chart_svg(
-            rows,
-            "stock_volume_m3",
-            title="现存蓄积（上报，非增量）Standing stock (delivered, not an "
-            "increment)",
-            unit="m³",
-        ),
-    ]
-    if inputs.coverage is not None:
-        charts.insert(
-            0,
-            bar_chart_svg(
-                rows, "coverage_pct", title="森林覆盖率 Forest coverage", unit="%"
-            ),
-        )
+    data["overlay"] = _overlay_images(inputs.overlay)
+    charts = _charts(rows, with_coverage=inputs.coverage is not None)
     leaflet_js, leaflet_css = leaflet_assets()
     env = Environment(
         loader=PackageLoader("forestsink", "render/templates"),
