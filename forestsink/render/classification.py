@@ -122,4 +122,3 @@ def classify(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def format_edge(value: float, decimals: int) -> str:
     """Return a class edge as the legend prints it (``1,234.5``)."""
     return f"{value:,.{decimals}f}"
-

@@ -66,5 +66,3 @@ def coverage_for_report(
         "legend": legend,
     }
     return table.reset_index(drop=True), {"bounds": [[s, w], [n, e]], "layers": [layer]}
-
-

@@ -14,6 +14,7 @@ the functions (an optional heavy dependency).
 # ruff: noqa: RUF100
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from matplotlib.font_manager import FontProperties
 
 __all__ = ["CJK_FAMILIES", "find_cjk_font", "font_rc"]
+
+logger = logging.getLogger(__name__)
 
 # Fonts with Chinese glyphs, best first: simplified-Chinese sans serifs, then
 # other CJK sans serifs (same glyphs for almost all hanzi), then serifs.
@@ -197,12 +200,15 @@ def find_cjk_font(font: str | os.PathLike | FontProperties | None = None):
         return font_manager.FontProperties(family=text)
     for family, path, index in _matplotlib_cjk_fonts():
         if _has_cjk_glyphs(path, index):
+            logger.debug("CJK font: %s (%s)", family, path)
             return font_manager.FontProperties(family=family)
     for path in _fc_list_cjk_fonts():
         try:
-            return font_manager.FontProperties(family=_register(path))
+            family = _register(path)
         except ForestsinkError:
             continue
+        logger.debug("CJK font from fc-list: %s (%s)", family, path)
+        return font_manager.FontProperties(family=family)
     raise ForestsinkError(
         "no font with Chinese glyphs found (searched matplotlib's fonts for "
         f"{', '.join(CJK_FAMILIES[:6])} ... and `fc-list :lang=zh`); without one "
@@ -225,4 +231,3 @@ def font_rc(family: str) -> dict:
         "svg.hashsalt": "forestsink",
         "path.simplify": True,
     }
-

@@ -46,9 +46,7 @@ def _figure_y(artist, fig: Figure, renderer, which: str) -> float:
     return getattr(box, which)
 
 
-def draw_titles(
-    fig: Figure, title: str, *, subtitle: str | None, credit: str
-) -> None:
+def draw_titles(fig: Figure, title: str, *, subtitle: str | None, credit: str) -> None:
     """Draw the title, the subtitle, the source line and the page frame.
 
     *title* is two lines, Chinese then English, separated by a newline (the
@@ -307,4 +305,3 @@ def north_arrow(
         zorder=8,
     )
     return math.degrees(angle)
-

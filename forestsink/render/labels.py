@@ -240,5 +240,3 @@ def leader_label(ax: Axes, renderer, row, *, placed: list, size: float) -> bool:
             for t in texts:
                 t.remove()
     return False
-
-

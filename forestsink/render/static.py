@@ -197,6 +197,7 @@ _EDGE = "#4d4d4d"
 # the map
 # --------------------------------------------------------------------------
 
+
 def _check_districts(districts) -> gpd.GeoDataFrame:
     """Return the districts in :data:`MAP_CRS`, simplified for display."""
     missing = {"adcode", "name_zh", "name_en"} - set(districts.columns)
@@ -309,7 +310,6 @@ def _draw_districts(ax: Axes, gdf, *, lw: float):
             zorder=3,
         )
         nodata.boundary.plot(ax=ax, color=_EDGE, linewidth=lw, zorder=3)
-
 
 
 def static_map(
@@ -514,8 +514,7 @@ def _fill_classes(
     shown = vals.to_numpy(dtype=float)
     if not np.isfinite(shown).any():
         raise ForestsinkError(
-            f"values table: no district has a number in {theme.column}; "
-            "nothing to map."
+            f"values table: no district has a number in {theme.column}; nothing to map."
         )
     edges, decimals = display_breaks(shown, theme.divisor, k=classes, method=method)
     cls = classify(shown / theme.divisor, edges)
@@ -666,10 +665,10 @@ def _draw_inset(fig, ax, renderer, gdf, small, *, box, projects=None):
     return inset
 
 
-
 # --------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------
+
 
 def write_static_map(
     fig: Figure, path, /, *, dpi: int = DEFAULT_DPI, palette: bool = True
@@ -756,6 +755,7 @@ def _write_png(fig: Figure, path: Path, *, dpi: int, palette: bool, title: str):
 # --------------------------------------------------------------------------
 # the tool
 # --------------------------------------------------------------------------
+
 
 def render_static_map(
     what: str,
