@@ -14,7 +14,7 @@ from pyproj import Geod, Transformer
 
 import forestsink as fs
 from forestsink.errors import ForestsinkError
-from forestsink.render import static
+from forestsink.render import classification, fonts, static
 from forestsink.render.static import (
     MAP_CRS,
     class_breaks,
@@ -125,8 +125,8 @@ def test_chinese_does_not_render_as_boxes(progress_fig):
 
 
 def test_missing_font_is_a_clear_error(monkeypatch, districts, progress_values):
-    monkeypatch.setattr(static, "_matplotlib_cjk_fonts", list)
-    monkeypatch.setattr(static, "_fc_list_cjk_fonts", list)
+    monkeypatch.setattr(fonts, "_matplotlib_cjk_fonts", list)
+    monkeypatch.setattr(fonts, "_fc_list_cjk_fonts", list)
     with pytest.raises(ForestsinkError, match=r"fonts-noto-cjk.*--font PATH"):
         find_cjk_font()
     with pytest.raises(ForestsinkError, match="fonts-noto-cjk"):
@@ -347,7 +347,7 @@ def test_class_breaks():
     rng = np.random.default_rng(1)
     for _ in range(20):
         x = rng.lognormal(3, 1.5, 38)
-        edges, _ = static._display_breaks(x, 1.0, k=5, method="natural_breaks")
+        edges, _ = classification.display_breaks(x, 1.0, k=5, method="natural_breaks")
         assert edges[0] <= x.min() and edges[-1] >= x.max()
         assert np.all(np.diff(edges) > 0)
 
@@ -458,5 +458,5 @@ def test_render_from_a_small_store(tmp_path):
 def test_a_value_on_a_class_edge_is_in_the_lower_class():
     # the legend reads "0 – 10", "10 – 20": 10 belongs to the first class
     edges = np.array([0.0, 10.0, 20.0])
-    got = static._classify(np.array([0, 10, 10.001, 20, np.nan]), edges)
+    got = classification.classify(np.array([0, 10, 10.001, 20, np.nan]), edges)
     assert got.tolist() == [0, 0, 1, 1, -1]

@@ -1,6 +1,11 @@
-"""Coverage for the report: the table and the map overlay, from rasters."""
+"""Coverage for the report: the table and the map overlay, from rasters.
+
+Layers: imports :mod:`forestsink.coverage` (below ``render``).
+"""
 
 from __future__ import annotations
+
+from forestsink.coverage import OVERLAY_LEGEND, compute_coverage, make_overlay
 
 
 def coverage_for_report(
@@ -28,8 +33,6 @@ def coverage_for_report(
         :class:`forestsink.render.report.ReportInputs`: ``bounds`` and one
         layer (forest / non-forest, and gain / loss with two years) as PNG.
     """
-    from forestsink.coverage import OVERLAY_LEGEND, compute_coverage, make_overlay
-
     result = compute_coverage(
         list(rasters),
         product=product,
@@ -63,5 +66,3 @@ def coverage_for_report(
         "legend": legend,
     }
     return table.reset_index(drop=True), {"bounds": [[s, w], [n, e]], "layers": [layer]}
-
-

@@ -2,14 +2,21 @@
 
 Maps are drawn in Web Mercator by Leaflet for display only; no number shown
 on a map is computed from display geometry.
+
+Layers: reference tables and :mod:`forestsink.io`; folium is imported inside
+the functions (an optional heavy dependency).
 """
 
+# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
+# project configuration ignores globally; RUF100 would strip it.
+# ruff: noqa: RUF100
 from __future__ import annotations
 
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from forestsink.io import atomic_write
 from forestsink.reference import REGION_EN, read_districts
 from forestsink.render.offline import inline_assets, offline_map_class
 
@@ -40,7 +47,7 @@ def district_map(districts: gpd.GeoDataFrame | None = None):
         With a bilingual label per district, a tooltip, a legend of the
         three regions and a scale bar; no basemap (works offline).
     """
-    import folium
+    import folium  # noqa: PLC0415 (optional heavy dependency)
 
     gdf = read_districts() if districts is None else districts
     gdf = gdf.to_crs(4326)
@@ -116,13 +123,14 @@ def district_map(districts: gpd.GeoDataFrame | None = None):
 
 
 def write_map_html(fmap, path: str | Path) -> Path:
-    """Render *fmap* to *path* as one self-contained HTML file (no CDN)."""
+    """Render *fmap* to *path* as one self-contained HTML file (no CDN).
+
+    The folder is created when missing; the file is written atomically.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = inline_assets(fmap.get_root().render())
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

