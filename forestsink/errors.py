@@ -143,3 +143,10 @@ class Denied(ForestsinkError, PermissionError):
     def __init__(self, status: int, zh: str, en: str, **extra) -> None:
         super().__init__(en)
         self.status, self.zh, self.en, self.extra = status, zh, en, extra
+
+
+# --- progress, carbon ---
+
+
+class CarbonParameterError(ForestsinkError, ValueError):
+    """A forest type lacks the parameters the method needs."""
