@@ -177,12 +177,12 @@ def _check_sink_options(year_from, year_to, area_error_pct, volume_error_pct):
     """Refuse reversed years and error percentages outside 0–100."""
     if year_to <= year_from:
         raise CarbonParameterError(
-            f"--from {year_from} --to {year_to}: 起止年份颠倒 / the later year "
+            f"years {year_from} → {year_to}: 起止年份颠倒 / the later year "
             "must come after the earlier one."
         )
     for value, name in (
-        (area_error_pct, "--area-error"),
-        (volume_error_pct, "--volume-error"),
+        (area_error_pct, "area error (%)"),
+        (volume_error_pct, "volume error (%)"),
     ):
         if not (np.isfinite(value) and 0 <= value <= 100):
             raise CarbonParameterError(

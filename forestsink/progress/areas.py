@@ -80,9 +80,9 @@ def current_or_error(store, as_of):
     if frame.empty:
         when = f"as of {as_of}" if as_of is not None else "now"
         raise ForestsinkError(
-            f"{store.path}: no project polygons {when}. --as-of dates are when "
-            "batches were entered in the store, not project years; see "
-            "`forestsink batches --store FILE`."
+            f"{store.path}: no project polygons {when}. As-of dates are when "
+            "batches were entered in the store, not project years; the store's "
+            "batches list them (`forestsink batches`)."
         )
     return frame
 

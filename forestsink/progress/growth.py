@@ -454,7 +454,7 @@ def read_growth_table(path, *, rules=None) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise GrowthTableError(f"--growth {path}: no such file.")
+        raise GrowthTableError(f"{path}: 生长表不存在 / no such file (growth table).")
     return validate_growth_table(
         read_bureau_table(path),
         source=path.name,
@@ -599,12 +599,12 @@ def check_draws(draws: int) -> None:
     """Refuse a Monte Carlo draw count below 1 or above :data:`MAX_DRAWS`."""
     if draws < 1:
         raise CarbonParameterError(
-            f"--draws {draws}: 蒙特卡洛次数至少为 1 / --draws must be at least 1 "
+            f"draws {draws}: 蒙特卡洛次数至少为 1 / the draws must be at least 1 "
             "(10,000 is the default)."
         )
     if draws > MAX_DRAWS:
         raise CarbonParameterError(
-            f"--draws {draws:,}: 蒙特卡洛次数至多 {MAX_DRAWS:,} / at most "
+            f"draws {draws:,}: 蒙特卡洛次数至多 {MAX_DRAWS:,} / at most "
             f"{MAX_DRAWS:,} draws: memory grows as groups × draws × 8 bytes "
             f"(about {41 * MAX_DRAWS * 8 / 1e6:,.0f} MB for the districts at "
             f"{MAX_DRAWS:,}); 10,000 draws give the 5 % and 95 % quantiles to "

@@ -89,7 +89,7 @@ def progress_tables(
     growth_path, growth = resolve_growth(growth, rules)
     end_year = growth_end_year(as_of)
     if engine not in ("local", "dask"):
-        raise ForestsinkError(f"--engine {engine!r}: use local or dask.")
+        raise ForestsinkError(f"engine {engine!r}: use local or dask.")
     if engine == "dask" or isinstance(store, Dataset):
         base = _partitioned_base(
             store,
@@ -143,9 +143,10 @@ def _partitioned_base(
     """
     if scheduler and not isinstance(store, Dataset):
         raise ForestsinkError(
-            f"--scheduler {scheduler}: remote workers cannot read {store.path}. "
-            "Export it to storage every worker can read (`forestsink export "
-            "--format geoparquet --out /shared/DIR`) and give --store /shared/DIR."
+            f"scheduler {scheduler}: remote workers cannot read {store.path}. "
+            "Export it as a GeoParquet dataset to storage every worker can read "
+            "(`forestsink export --format geoparquet`) and give that folder as "
+            "the store."
         )
     with contextlib.ExitStack() as stack:
         if engine == "dask":

@@ -385,7 +385,7 @@ def read_district_targets(path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise ForestsinkError(f"--targets {path}: no such file.")
+        raise ForestsinkError(f"{path}: no such file (district targets).")
     table = read_bureau_table(path)
     district = next(
         (c for c in ("adcode", "district", "name_zh", "区县") if c in table), None

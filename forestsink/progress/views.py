@@ -129,7 +129,7 @@ def _rollup(base: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def view(base: pd.DataFrame, by: str) -> pd.DataFrame:
     """Aggregate the district base table into the requested view."""
     if by not in VIEWS:
-        raise ForestsinkError(f"--by {by!r}: use one of {', '.join(VIEWS)}.")
+        raise ForestsinkError(f"view {by!r}: use one of {', '.join(VIEWS)}.")
     if by == "district":
         out = base.copy()
     elif by == "region":
