@@ -154,3 +154,10 @@ class StoreError(ForestsinkError, OSError):
 
 class StoreBusyError(StoreError, TimeoutError):
     """Another process holds the store's write lock."""
+
+
+# --- progress, carbon ---
+
+
+class CarbonParameterError(ForestsinkError, ValueError):
+    """A forest type lacks the parameters the method needs."""

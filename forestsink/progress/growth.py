@@ -45,27 +45,57 @@ The IPCC approach-1 figure is given beside it at the same 90 % level.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError, GrowthTableError
-from forestsink.ingest.stock import (  # noqa: F401  (re-exported)
+from forestsink.errors import CarbonParameterError, GrowthTableError
+from forestsink.ingest.stock import (
     STOCK_ATTRS,
     read_stock_attrs,
     stock_attr_columns,
     stock_attr_lookup,
 )
+from forestsink.ingest.values import map_project_types
+from forestsink.io import read_bureau_table
+from forestsink.reference import read_forest_types, read_project_types
+
+__all__ = [
+    "CO2_PER_C",
+    "GROWTH_COLUMNS",
+    "GROWTH_RANGE",
+    "MAX_DRAWS",
+    "MEASURED",
+    "MODEL",
+    "NOT_ESTIMABLE",
+    "STOCK_ATTRS",
+    "Z90",
+    "CarbonParameterError",
+    "Param",
+    "carbon_by_group",
+    "check_draws",
+    "classify_species",
+    "factor",
+    "factor_draws",
+    "factor_rel_sd",
+    "net_increment_curves",
+    "project_increment",
+    "read_growth_table",
+    "read_stock_attrs",
+    "resolve_growth",
+    "resolve_parameters",
+    "species_lookup",
+    "stock_attr_columns",
+    "stock_attr_lookup",
+    "validate_growth_table",
+]
 
 CO2_PER_C = 44.0 / 12.0
 """Molecular-weight ratio CO₂ : C."""
 
 Z90 = 1.6448536269514722
 """Two-sided 90 % normal quantile (5 % in each tail)."""
-
-
-class CarbonParameterError(ForestsinkError, ValueError):
-    """A forest type lacks the parameters the method needs."""
 
 
 @dataclass(frozen=True)
@@ -303,71 +333,94 @@ def validate_growth_table(
         out[name] = 0
     for name in ("growth_m3_ha_yr", "baseline_m3_ha_yr"):
         out[name] = 0.0
-    lo, hi = GROWTH_RANGE
     for i, row in enumerate(table.itertuples(index=False)):
         where = f"{source}: 第{i + 2}行 row {i + 2}"
         cells = row._asdict()
-        given_pt = str(cells["project_type"]).strip()
         given_ft = str(cells["forest_type"]).strip()
-        pt = type_codes[i]
         ft = given_ft if given_ft in known_f else words.get(given_ft.casefold())
-        if pt not in known_p:
-            raise GrowthTableError(
-                f"{where}, column project_type: 未知项目类型 {given_pt!r} / "
-                f"{given_pt!r} is not a project type; use a code or word of "
-                f"--type ({', '.join(sorted(known_p))}, or 人工造林, 低效林改造 …)."
-            )
-        if ft not in known_f:
-            raise GrowthTableError(
-                f"{where}, column forest_type: 未知森林类型 {given_ft!r} / "
-                f"{given_ft!r} is not a forest type; use one of "
-                f"{sorted(known_f)} or a species word of data/forest_types.csv "
-                "(马尾松, 杉木 …; default = all species groups)."
-            )
-        ages = []
-        for name in ("age_from", "age_to"):
-            text = str(cells[name]).strip()
-            if not (text.isascii() and text.isdigit()) or int(text) < 1:
-                raise GrowthTableError(
-                    f"{where}, column {name}: {text!r} 不是 ≥ 1 的整年数 / is not "
-                    "a whole number of years ≥ 1 (years since the work; 1 = "
-                    "first growing season)."
-                )
-            ages.append(int(text))
-        if ages[0] > ages[1]:
-            raise GrowthTableError(
-                f"{where}: 起始年龄晚于终止年龄 / age_from {ages[0]} is after "
-                f"age_to {ages[1]}."
-            )
-        values = []
-        for name in ("growth_m3_ha_yr", "baseline_m3_ha_yr"):
-            text = str(cells[name]).strip()
-            try:
-                value = float(text)
-            except ValueError:
-                value = float("nan")
-            if not (np.isfinite(value) and lo <= value <= hi):
-                raise GrowthTableError(
-                    f"{where}, column {name}: {text!r} 不是 {lo:g}–{hi:g} "
-                    f"m³/ha/yr 的生长量 / is not a growth between "
-                    f"{lo:g} and {hi:g} m³/ha/yr"
-                    + (
-                        "; 无项目时不生长则填 0 / write 0 where the land grew "
-                        "nothing without the project"
-                        if name == "baseline_m3_ha_yr"
-                        else ""
-                    )
-                    + "."
-                )
-            values.append(value)
-        if not str(cells["source"]).strip():
-            raise GrowthTableError(
-                f"{where}, column source: 来源为空 / empty; name the publication "
-                "or survey the growth comes from."
-            )
-        out.iloc[i, 0:6] = [pt, ft, ages[0], ages[1], values[0], values[1]]
+        _check_growth_codes(cells, type_codes[i], ft, known_p, known_f, where)
+        out.iloc[i, 0:6] = [type_codes[i], ft, *_growth_row_numbers(cells, where)]
     out = out.astype({"age_from": int, "age_to": int})
     out = out.astype({"growth_m3_ha_yr": float, "baseline_m3_ha_yr": float})
+    _check_growth_ages(out, source)
+    return out.reset_index(drop=True)
+
+
+def _check_growth_codes(cells, pt, ft, known_p, known_f, where) -> None:
+    """Refuse a row whose project type *pt* or forest type *ft* is unknown."""
+    given_pt = str(cells["project_type"]).strip()
+    given_ft = str(cells["forest_type"]).strip()
+    if pt not in known_p:
+        raise GrowthTableError(
+            f"{where}, column project_type: 未知项目类型 {given_pt!r} / "
+            f"{given_pt!r} is not a project type; use a code or word of "
+            f"--type ({', '.join(sorted(known_p))}, or 人工造林, 低效林改造 …)."
+        )
+    if ft not in known_f:
+        raise GrowthTableError(
+            f"{where}, column forest_type: 未知森林类型 {given_ft!r} / "
+            f"{given_ft!r} is not a forest type; use one of "
+            f"{sorted(known_f)} or a species word of data/forest_types.csv "
+            "(马尾松, 杉木 …; default = all species groups)."
+        )
+
+
+def _growth_row_numbers(cells, where) -> list:
+    """Return ``age_from``, ``age_to`` (years) and both growths (m³/ha/yr) of a row.
+
+    Raises
+    ------
+    GrowthTableError
+        An age that is not a whole number ≥ 1, ages in the wrong order, a
+        growth outside :data:`GROWTH_RANGE` or an empty source.
+    """
+    ages = []
+    for name in ("age_from", "age_to"):
+        text = str(cells[name]).strip()
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise GrowthTableError(
+                f"{where}, column {name}: {text!r} 不是 ≥ 1 的整年数 / is not "
+                "a whole number of years ≥ 1 (years since the work; 1 = "
+                "first growing season)."
+            )
+        ages.append(int(text))
+    if ages[0] > ages[1]:
+        raise GrowthTableError(
+            f"{where}: 起始年龄晚于终止年龄 / age_from {ages[0]} is after "
+            f"age_to {ages[1]}."
+        )
+    lo, hi = GROWTH_RANGE
+    values = []
+    for name in ("growth_m3_ha_yr", "baseline_m3_ha_yr"):
+        text = str(cells[name]).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (np.isfinite(value) and lo <= value <= hi):
+            raise GrowthTableError(
+                f"{where}, column {name}: {text!r} 不是 {lo:g}–{hi:g} "
+                f"m³/ha/yr 的生长量 / is not a growth between "
+                f"{lo:g} and {hi:g} m³/ha/yr"
+                + (
+                    "; 无项目时不生长则填 0 / write 0 where the land grew "
+                    "nothing without the project"
+                    if name == "baseline_m3_ha_yr"
+                    else ""
+                )
+                + "."
+            )
+        values.append(value)
+    if not str(cells["source"]).strip():
+        raise GrowthTableError(
+            f"{where}, column source: 来源为空 / empty; name the publication "
+            "or survey the growth comes from."
+        )
+    return [*ages, *values]
+
+
+def _check_growth_ages(out: pd.DataFrame, source: str) -> None:
+    """Refuse gaps and overlaps of ages per project type and forest type."""
     for (pt, ft), group in out.groupby(["project_type", "forest_type"], sort=False):
         expect = 1
         for row in group.sort_values("age_from").itertuples():
@@ -381,19 +434,48 @@ def validate_growth_table(
                     "1 without gaps."
                 )
             expect = row.age_to + 1
-    return out.reset_index(drop=True)
 
 
 def _growth_project_types(cells: pd.Series, known: set, rules) -> list:
     """Project-type code of each cell: a code as is, else ``--type``'s words."""
-    from forestsink.ingest.values import map_project_types
-
     text = cells.astype(str).str.strip()
     mapped = map_project_types(text.tolist(), rules=rules)
     return [
         t if t in known else (None if pd.isna(m) else str(m))
         for t, m in zip(text.tolist(), list(mapped), strict=True)
     ]
+
+
+def read_growth_table(path, *, rules=None) -> pd.DataFrame:
+    """Read and check a user growth (yield) table (CSV in UTF-8/GBK, or Excel).
+
+    Format: :func:`validate_growth_table`; an illustrative example is
+    ``data/growth_table.EXAMPLE.csv``. Errors name the file, row and column.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GrowthTableError(f"{path}: 生长表不存在 / no such file (growth table).")
+    return validate_growth_table(
+        read_bureau_table(path),
+        source=path.name,
+        project_types=read_project_types(rules).index,
+        forest_types=read_forest_types()["forest_type"],
+        rules=rules,
+        species=species_lookup(read_forest_types()),
+    )
+
+
+def resolve_growth(growth, rules) -> tuple[str | None, pd.DataFrame | None]:
+    """Return (what to show in the settings, checked table or None).
+
+    *growth*: None, a checked table (DataFrame) or a growth-table file
+    (:func:`read_growth_table`).
+    """
+    if growth is None:
+        return None, None
+    if isinstance(growth, pd.DataFrame):
+        return "(table given in code)", growth
+    return str(growth), read_growth_table(growth, rules=rules)
 
 
 def net_increment_curves(growth: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
@@ -517,12 +599,12 @@ def check_draws(draws: int) -> None:
     """Refuse a Monte Carlo draw count below 1 or above :data:`MAX_DRAWS`."""
     if draws < 1:
         raise CarbonParameterError(
-            f"--draws {draws}: 蒙特卡洛次数至少为 1 / --draws must be at least 1 "
+            f"draws {draws}: 蒙特卡洛次数至少为 1 / the draws must be at least 1 "
             "(10,000 is the default)."
         )
     if draws > MAX_DRAWS:
         raise CarbonParameterError(
-            f"--draws {draws:,}: 蒙特卡洛次数至多 {MAX_DRAWS:,} / at most "
+            f"draws {draws:,}: 蒙特卡洛次数至多 {MAX_DRAWS:,} / at most "
             f"{MAX_DRAWS:,} draws: memory grows as groups × draws × 8 bytes "
             f"(about {41 * MAX_DRAWS * 8 / 1e6:,.0f} MB for the districts at "
             f"{MAX_DRAWS:,}); 10,000 draws give the 5 % and 95 % quantiles to "

@@ -19,10 +19,13 @@ Rules (the README states them too):
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from pyproj import Transformer
 
-from forestsink.area import albers_geometries
+from forestsink.area import albers_geometries, albers_xy
 from forestsink.units import M2_PER_MU
 
 
@@ -43,15 +46,11 @@ def split_by_district(frame, districts) -> pd.DataFrame:
         ``share`` (piece area ÷ polygon area), ``area_mu``, ``geometry``
         (shapely, Chongqing Albers metres). Shares of one key sum to 1.
     """
-    import shapely
-
     if len(frame) and len(districts) > 1:
         # only the districts the polygons can reach (a task's share of a
         # country need not map and test every county)
         x0, y0, x1, y1 = frame.total_bounds
         if frame.crs is not None and districts.crs is not None:
-            from pyproj import Transformer
-
             x0, y0, x1, y1 = Transformer.from_crs(
                 frame.crs, districts.crs, always_xy=True
             ).transform_bounds(x0, y0, x1, y1, densify_pts=21)
@@ -155,8 +154,6 @@ def net_areas(
     numpy.ndarray
         Net area in mu per piece (equal to ``area_mu`` where nothing overlaps).
     """
-    import shapely
-
     net = pieces["area_mu"].to_numpy(dtype="float64").copy()
     geoms = pieces["geometry"].to_numpy()
     has_geom = ~pd.isna(geoms)
@@ -285,8 +282,6 @@ def albers_boxes(bounds: np.ndarray) -> np.ndarray:
     by :data:`ALBERS_BOX_MARGIN`. Cheap: 32 points per polygon, however many
     vertices it has.
     """
-    from forestsink.area import albers_xy
-
     bounds = np.asarray(bounds, dtype=np.float64).reshape(-1, 4)
     x0, y0, x1, y1 = (bounds[:, [i]] for i in range(4))
     t = np.linspace(0.0, 1.0, 9)[None, :]
@@ -310,8 +305,6 @@ def whole_pieces(frame, *, area_mu=None) -> pd.DataFrame:
     polygons' ellipsoidal areas when known (a dataset's ``area_mu``, computed
     by the same :func:`~forestsink.area.albers_geometries`); else computed.
     """
-    import shapely
-
     if area_mu is None:
         area_mu = shapely.area(albers_geometries(frame)) / M2_PER_MU
     pieces = pd.DataFrame(
@@ -337,9 +330,6 @@ def add_overlap_geometries(pieces: pd.DataFrame, rows, degrees) -> pd.DataFrame:
     netting needs no geometry for it (most pieces); the others are mapped to
     Albers. Returns *pieces* with ``geometry`` filled in for those.
     """
-    import geopandas as gpd
-    import shapely
-
     pieces = pieces.reset_index(drop=True)
     rows = np.asarray(rows, dtype=np.int64)
     geoms = pieces["geometry"].to_numpy(dtype=object).copy()

@@ -40,7 +40,22 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import shapely
 
+from forestsink.progress.areas import add_stock_attrs, increment_of_pieces
+from forestsink.progress.netting import (
+    add_overlap_geometries,
+    net_pieces,
+    split_with_attributes,
+    whole_pieces,
+)
+from forestsink.progress.views import progress_by_district
+from forestsink.scale.dataset import (
+    dataset_columns,
+    district_groups,
+    partition_codes,
+    read_partitions,
+)
 from forestsink.scale.distributed import run_tasks
 
 #: Columns a progress task reads from a dataset (besides geometry).
@@ -65,9 +80,6 @@ def _group_of(codes: Sequence[str], groups: list[list[str]]) -> dict[str, int]:
 
 def _read_group(root, codes):
     """Read a group's polygons (EPSG:4490), with ``area_mu`` when stored."""
-    from forestsink.progress import add_stock_attrs
-    from forestsink.scale.dataset import dataset_columns, read_partitions
-
     columns = list(PROGRESS_COLUMNS)
     stored = dataset_columns(root)
     columns += [c for c in ("area_mu", "attrs") if c in stored]
@@ -92,8 +104,6 @@ def _maybe_crossing(frame, districts) -> np.ndarray:
     polygon's bounding box (a box inside is a polygon inside; five vertices
     test faster than a hundred): cheap.
     """
-    import shapely
-
     inner = {}
     for code in frame["adcode"].unique():
         geom = districts.loc[districts["adcode"] == code, "geometry"]
@@ -117,8 +127,6 @@ def _crossings(root, index, codes, districts, group_of):
     :func:`_read_group` order) of the polygons that may cross a district
     boundary — the only ones the second pass splits.
     """
-    from forestsink.progress.netting import split_with_attributes
-
     frame = _read_group(root, codes)
     if frame.empty:
         return None, np.zeros(0, dtype=np.int64)
@@ -142,14 +150,6 @@ def _group_table(
     those that may overlap another piece are mapped to Albers for netting
     (:func:`~forestsink.progress.netting.add_overlap_geometries`).
     """
-    from forestsink.progress import increment_of_pieces, progress_by_district
-    from forestsink.progress.netting import (
-        add_overlap_geometries,
-        net_pieces,
-        split_with_attributes,
-        whole_pieces,
-    )
-
     frame = _read_group(root, codes)
     parts = []
     cut = np.zeros(len(frame), dtype=bool)
@@ -207,8 +207,6 @@ def progress_base_partitioned(
     progress : callable, optional
         ``progress(done, total)`` after each task.
     """
-    from forestsink.scale.dataset import district_groups, partition_codes
-
     codes = partition_codes(root)
     if districts.crs is not None and districts.crs.to_epsg() != 4490:
         districts = districts.to_crs(4490)
