@@ -93,9 +93,6 @@ from forestsink.reference import (
     read_stock_attr_aliases,
 )
 
-#: Old private name of :func:`district_keys`, kept for callers not yet moved.
-_district_keys = district_keys
-
 __all__ = [
     "CARBON_COLUMNS",
     "NEEDS_RESOURCE_LAYERS",

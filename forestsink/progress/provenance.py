@@ -13,7 +13,7 @@ import pandas as pd
 
 from forestsink.progress.views import PLAN_YEARS
 from forestsink.reference import data_dir
-from forestsink.store.gpkg import parse_as_of
+from forestsink.store.common import parse_as_of
 from forestsink.version import __version__
 
 
