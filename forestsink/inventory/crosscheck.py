@@ -149,6 +149,13 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
     InventoryError
         A table lacks a needed column, or *coverage* has two rows for one
         district and year.
+
+    Notes
+    -----
+    Units: coverages in percent, areas in mu as the two tables give them
+    (the inventory's on the GRS80 ellipsoid from EPSG:4490 polygons, the
+    raster's on the ellipsoid of its geodetic CRS). CRS Notes: tables only;
+    no geometry is read or transformed.
     """
     _require(stats, _STATS_NEEDS, "一张图统计表 / inventory statistics")
     _require(coverage, _COVERAGE_NEEDS, "栅格覆盖率表 / raster coverage table")
