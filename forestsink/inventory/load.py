@@ -44,7 +44,7 @@ from forestsink.reference import (
     read_value_ranges,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -158,7 +158,7 @@ def load_inventory(
                 "source_sha256": item.sha256,
                 "note": "; ".join(item.notes),
             }
-            log.info("%s: county %s, %d 小班", item.name, adcode, len(part))
+            logger.info("%s: county %s, %d 小班", item.name, adcode, len(part))
     result = store.write_inventory(
         list(layers.values()), replace=replace, user=user, note=note
     )
@@ -174,7 +174,7 @@ def load_inventory(
 def _check_year(year) -> None:
     if not isinstance(year, int) or not 1949 <= year <= 2100:
         raise InventoryError(
-            f"--year {year!r}: 年份不合理 / not a plausible layer year; give the "
+            f"year {year!r}: 年份不合理 / not a plausible layer year; give the "
             "year whose 31 December state the layer describes (e.g. 2015)."
         )
 
@@ -223,6 +223,11 @@ def require_year(store, year: int, *, as_of=None) -> None:
             f"forest-resource layer for {year} (years held: {held}). Load it "
             f"with: forestsink inventory load PATH --year {year} --store FILE"
         )
+
+
+#: Former private name, kept only until ``forestsink.carbon`` (which imports it
+#: today) imports :func:`require_year`; remove it then.
+_require_year = require_year
 
 
 def inventory_statistics(store, *, year: int, as_of=None) -> pd.DataFrame:
@@ -310,7 +315,7 @@ def check_years(year_from: int, year_to: int) -> None:
     """Refuse a later year that does not come after the earlier one."""
     if year_to <= year_from:
         raise InventoryError(
-            f"--from {year_from} --to {year_to}: 起止年份颠倒 / the later year "
+            f"{year_from} → {year_to}: 起止年份颠倒 / the later year "
             "must come after the earlier one."
         )
 

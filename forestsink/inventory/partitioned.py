@@ -313,7 +313,7 @@ def _cluster(engine: str, client, scheduler, workers) -> Iterator:
     """Yield None (tasks run here) or a Dask client (closed after, if ours)."""
     if engine not in ("local", "dask"):
         raise InventoryError(
-            f"--engine {engine!r}: 未知引擎 / unknown engine; use local or dask."
+            f"engine {engine!r}: 未知引擎 / unknown engine; use local or dask."
         )
     if engine == "local":
         yield None
