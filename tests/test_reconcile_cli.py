@@ -170,7 +170,7 @@ def test_year_not_in_the_store_names_the_years(store_location, tmp_path):
         "--store", store_location, "--year", "2015", "--before", "2012",
         "--out", str(tmp_path / "x.csv"),
     )  # fmt: skip
-    assert res.exit_code == 1 and "2012 (--before)" in res.output
+    assert res.exit_code == 1 and "2012 (before)" in res.output
 
 
 def test_before_must_be_earlier(fake_store):

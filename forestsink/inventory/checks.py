@@ -133,8 +133,34 @@ def prepare_layer(
     InventoryError
         Listing every problem (up to :data:`MAX_LISTED`, then how many more).
     """
-    names = columns or {}
-    field_of = {
+    field_of = _field_names(columns or {})
+    out = frame.reset_index(drop=True).copy()
+    problems = _resolve_land_columns(out, classes, field_of, display)
+    polygon_problems, missing, invalid = _polygon_problems(out)
+    problems += polygon_problems
+    problems += _key_problems(out, field_of)
+    if "unread_numbers" in out:
+        problems += _unread_number_problems(out)
+        out = out.drop(columns="unread_numbers")
+    problems += _volume_problems(out, ranges, field_of)
+    problems += _canopy_problems(out, field_of)
+    # ---- overlaps within each county
+    found, noise = _overlaps(out, ~missing & ~invalid)
+    problems.extend(found)
+    if noise and notes is not None:
+        notes.append(
+            f"{noise[0]} 处小班微小重叠（共 {noise[1]:,.1f} m²）视为数字化误差 / "
+            f"{noise[0]} overlap(s) between 小班 within tolerance (total "
+            f"{noise[1]:,.1f} m²) treated as digitising noise"
+        )
+    if problems:
+        raise _refusal(display, problems, classes)
+    return out
+
+
+def _field_names(names: dict[str, str]) -> dict[str, str]:
+    """Return canonical column -> the file's column name, quoted, for messages."""
+    return {
         c: repr(names.get(c, c))
         for c in (
             "land_class",
@@ -145,7 +171,16 @@ def prepare_layer(
             "xiaoban",
         )
     }
-    out = frame.reset_index(drop=True).copy()
+
+
+def _resolve_land_columns(
+    out: pd.DataFrame, classes: pd.DataFrame, field_of: dict[str, str], display: str
+) -> list[str]:
+    """Add the resolved land-class columns to *out* (in place); return problems.
+
+    Unknown codes (this year's and the previous class) and empty land
+    classes are the problems.
+    """
     problems: list[str] = []
     labels = _resolve(
         out, "land_class_raw", classes, problems, field_of["land_class"], display
@@ -167,7 +202,12 @@ def prepare_layer(
     for column in resolved:
         out[column] = resolved[column].to_numpy()
     out["land_group_before"] = land_columns(before, classes)["land_group"].to_numpy()
-    # ---- polygons
+    return problems
+
+
+def _polygon_problems(out: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Return the problems of missing or invalid polygons, and both masks."""
+    problems = []
     geoms = out.geometry.to_numpy()
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for i in np.flatnonzero(missing).tolist():
@@ -182,7 +222,12 @@ def prepare_layer(
             f"{_where(out, i)}: 多边形无效 / invalid polygon ({reason}); repair it "
             "in the GIS (QGIS: Fix geometries) and deliver again"
         )
-    # ---- keys
+    return problems, missing, invalid
+
+
+def _key_problems(out: pd.DataFrame, field_of: dict[str, str]) -> list[str]:
+    """Return the problems of empty 小班 numbers and duplicate keys."""
+    problems = []
     blank = np.flatnonzero((out["xiaoban"].fillna("") == "").to_numpy())
     for i in blank.tolist():
         problems.append(
@@ -199,15 +244,26 @@ def prepare_layer(
             "township + village + 林班 + 小班 + 细班 must be unique); renumber or "
             "merge them"
         )
-    # ---- numbers
-    if "unread_numbers" in out:
-        for i in np.flatnonzero(out["unread_numbers"].notna().to_numpy()).tolist():
-            for _name, column, value in json.loads(out["unread_numbers"].iloc[i]):
-                problems.append(
-                    f"{_where(out, i)}: {column!r} 的值 {value!r} 不是数字 / is not a "
-                    "number; write a plain number"
-                )
-        out = out.drop(columns="unread_numbers")
+    return problems
+
+
+def _unread_number_problems(out: pd.DataFrame) -> list[str]:
+    """Return the problems of number cells the reader could not read."""
+    problems = []
+    for i in np.flatnonzero(out["unread_numbers"].notna().to_numpy()).tolist():
+        for _name, column, value in json.loads(out["unread_numbers"].iloc[i]):
+            problems.append(
+                f"{_where(out, i)}: {column!r} 的值 {value!r} 不是数字 / is not a "
+                "number; write a plain number"
+            )
+    return problems
+
+
+def _volume_problems(
+    out: pd.DataFrame, ranges: pd.DataFrame, field_of: dict[str, str]
+) -> list[str]:
+    """Return impossible volumes (m³/ha), then volumes on land with no stand."""
+    problems = []
     limits = ranges.loc["stock_volume_per_ha"]
     top = float(limits["impossible_above"])
     per_ha = out["volume_m3_ha"].to_numpy(float)
@@ -234,38 +290,37 @@ def prepare_layer(
             f"({out['land_group'].iloc[i]}), which holds no stand; correct the "
             "class or the volume"
         )
+    return problems
+
+
+def _canopy_problems(out: pd.DataFrame, field_of: dict[str, str]) -> list[str]:
+    """Return canopy closures (YU_BI_DU) outside 0–1."""
     canopy = out["canopy"].to_numpy(float)
-    for i in np.flatnonzero(
-        np.isfinite(canopy) & ((canopy < 0) | (canopy > 1))
-    ).tolist():
-        problems.append(
-            f"{_where(out, i)}: {field_of['canopy']} {canopy[i]:g} 郁闭度应在 0–1 / "
-            "canopy closure must be between 0 and 1 (write 0.65, not 65)"
+    return [
+        f"{_where(out, i)}: {field_of['canopy']} {canopy[i]:g} 郁闭度应在 0–1 / "
+        "canopy closure must be between 0 and 1 (write 0.65, not 65)"
+        for i in np.flatnonzero(
+            np.isfinite(canopy) & ((canopy < 0) | (canopy > 1))
+        ).tolist()
+    ]
+
+
+def _refusal(
+    display: str, problems: list[str], classes: pd.DataFrame
+) -> InventoryError:
+    """Return the error refusing the layer, listing up to MAX_LISTED problems."""
+    n = len(problems)
+    listed = "\n  ".join(problems[:MAX_LISTED])
+    more = f"\n  … and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
+    return InventoryError(
+        f"{display}: {n} 个问题，图层未载入 / {n} problem(s); the layer was not "
+        f"loaded (the store is unchanged):\n  {listed}{more}"
+        + (
+            f"\nKnown land-class codes / 已知地类代码: {known_codes_text(classes)}"
+            if any("unknown land-class" in p for p in problems)
+            else ""
         )
-    # ---- overlaps within each county
-    usable = ~missing & ~invalid
-    found, noise = _overlaps(out, usable)
-    problems.extend(found)
-    if noise and notes is not None:
-        notes.append(
-            f"{noise[0]} 处小班微小重叠（共 {noise[1]:,.1f} m²）视为数字化误差 / "
-            f"{noise[0]} overlap(s) between 小班 within tolerance (total "
-            f"{noise[1]:,.1f} m²) treated as digitising noise"
-        )
-    if problems:
-        n = len(problems)
-        listed = "\n  ".join(problems[:MAX_LISTED])
-        more = f"\n  … and {n - MAX_LISTED} more" if n > MAX_LISTED else ""
-        raise InventoryError(
-            f"{display}: {n} 个问题，图层未载入 / {n} problem(s); the layer was not "
-            f"loaded (the store is unchanged):\n  {listed}{more}"
-            + (
-                f"\nKnown land-class codes / 已知地类代码: {known_codes_text(classes)}"
-                if any("unknown land-class" in p for p in problems)
-                else ""
-            )
-        )
-    return out
+    )
 
 
 def _overlaps(frame, usable: np.ndarray) -> tuple[list[str], tuple[int, float]]:

@@ -79,6 +79,10 @@ def resolve_land_classes(values, table: pd.DataFrame) -> pd.Series:
         Same index as *values*: the index label of the matching table row
         (``Int64``), ``<NA>`` for a value that matches nothing.
 
+    Notes
+    -----
+    Attribute values only: no units, no geometry, no CRS.
+
     Examples
     --------
     >>> from forestsink.reference import read_land_classes

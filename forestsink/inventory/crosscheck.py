@@ -149,41 +149,63 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
     InventoryError
         A table lacks a needed column, or *coverage* has two rows for one
         district and year.
+
+    Notes
+    -----
+    Units: coverages in percent, areas in mu as the two tables give them
+    (the inventory's on the GRS80 ellipsoid from EPSG:4490 polygons, the
+    raster's on the ellipsoid of its geodetic CRS). CRS Notes: tables only;
+    no geometry is read or transformed.
     """
     _require(stats, _STATS_NEEDS, "一张图统计表 / inventory statistics")
     _require(coverage, _COVERAGE_NEEDS, "栅格覆盖率表 / raster coverage table")
+    inv = _inventory_side(stats)
+    ras = _raster_side(coverage)
+    if inv["year"].isna().any():
+        inv["year"] = _raster_year(inv, ras)
+    ras = ras[ras["year"].isin(set(inv["year"]))]
+    _refuse_repeats(ras)
+    both = inv.merge(ras, on=["adcode", "year"], how="outer", indicator="source")
+    both["order"] = both["order"].fillna(len(inv) + both.index.to_series())
+    both = both.sort_values(["order", "adcode"]).reset_index(drop=True)
+    out = _side_by_side(both)
+    out["note"] = pd.Series(_row_notes(both), dtype=object).to_numpy(object)
+    return out[list(CROSSCHECK_COLUMNS)]
+
+
+def _text_column(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Column *column* of *frame* as objects, or empty text where it is absent."""
+    return frame.get(column, pd.Series("", index=frame.index)).astype(object)
+
+
+def _inventory_side(stats: pd.DataFrame) -> pd.DataFrame:
+    """Return the inventory statistics normalised for the merge, in their own order."""
     inv = pd.DataFrame(
         {
             "adcode": _adcode_text(stats["adcode"]).to_numpy(object),
             "year": pd.to_numeric(stats["year"], errors="coerce").astype("Int64"),
-            "inv_zh": stats.get("name_zh", pd.Series("", index=stats.index))
-            .astype(object)
-            .to_numpy(),
-            "inv_en": stats.get("name_en", pd.Series("", index=stats.index))
-            .astype(object)
-            .to_numpy(),
+            "inv_zh": _text_column(stats, "name_zh").to_numpy(),
+            "inv_en": _text_column(stats, "name_en").to_numpy(),
             "inventory_coverage_pct": _numbers(stats, "coverage_pct").to_numpy(),
             "inventory_denominator_mu": _numbers(stats, "total_area_mu").to_numpy(),
-            "inventory_note": stats.get("note", pd.Series("", index=stats.index))
-            .astype(object)
-            .fillna("")
-            .to_numpy(),
+            "inventory_note": _text_column(stats, "note").fillna("").to_numpy(),
         }
     )
     inv["order"] = np.arange(len(inv))
+    return inv
+
+
+def _raster_side(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Return the city and district rows of the raster coverage table, normalised."""
     cov = coverage
     if "level" in cov.columns:
         cov = cov[cov["level"].astype(object).isin(_LEVELS)]
-    ras = pd.DataFrame(
+    return pd.DataFrame(
         {
             "adcode": _adcode_text(cov["adcode"]).to_numpy(object),
             "year": pd.to_numeric(cov["year"], errors="coerce").astype("Int64"),
-            "ras_zh": cov.get("name_zh", pd.Series("", index=cov.index))
-            .astype(object)
-            .to_numpy(),
-            "ras_en": cov.get("name_en", pd.Series("", index=cov.index))
-            .astype(object)
-            .to_numpy(),
+            "ras_zh": _text_column(cov, "name_zh").to_numpy(),
+            "ras_en": _text_column(cov, "name_en").to_numpy(),
             "raster_coverage_pct": _numbers(cov, "coverage_pct").to_numpy(),
             "raster_denominator_mu": _numbers(cov, "land_area_mu").to_numpy(),
             "raster_shrub_forest_mu": _numbers(cov, "shrub_forest_area_mu").to_numpy(),
@@ -191,17 +213,23 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
             "excluded": _numbers(cov, "excluded_area_mu").to_numpy(),
         }
     )
-    if inv["year"].isna().any():
-        raster_years = sorted(set(ras["year"].dropna()))
-        if len(raster_years) != 1 or inv["year"].notna().any():
-            raise InventoryError(
-                "一张图统计表 / inventory statistics: 有行没有年度，无法与栅格年份 "
-                f"{raster_years} 对应 / rows without a year cannot be matched with "
-                f"the raster years {raster_years}; compute the statistics with "
-                "forest_statistics(..., year=Y)."
-            )
-        inv["year"] = pd.array([raster_years[0]] * len(inv), dtype="Int64")
-    ras = ras[ras["year"].isin(set(inv["year"]))]
+
+
+def _raster_year(inv: pd.DataFrame, ras: pd.DataFrame) -> pd.arrays.IntegerArray:
+    """Return the raster's one year for every row of an inventory without years."""
+    raster_years = sorted(set(ras["year"].dropna()))
+    if len(raster_years) != 1 or inv["year"].notna().any():
+        raise InventoryError(
+            "一张图统计表 / inventory statistics: 有行没有年度，无法与栅格年份 "
+            f"{raster_years} 对应 / rows without a year cannot be matched with "
+            f"the raster years {raster_years}; compute the statistics with "
+            "forest_statistics(..., year=Y)."
+        )
+    return pd.array([raster_years[0]] * len(inv), dtype="Int64")
+
+
+def _refuse_repeats(ras: pd.DataFrame) -> None:
+    """Refuse a raster table with two rows for one district and year."""
     dup = ras.duplicated(["adcode", "year"], keep=False)
     if dup.any():
         first = ras[dup].iloc[0]
@@ -211,9 +239,10 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
             f"district and year (e.g. {first['adcode']} {first['year']}); give "
             "the per-district table of one run."
         )
-    both = inv.merge(ras, on=["adcode", "year"], how="outer", indicator="source")
-    both["order"] = both["order"].fillna(len(inv) + both.index.to_series())
-    both = both.sort_values(["order", "adcode"]).reset_index(drop=True)
+
+
+def _side_by_side(both: pd.DataFrame) -> pd.DataFrame:
+    """Return the figures (every column but ``note``) of the merged rows."""
 
     def pick(a: str, b: str) -> pd.Series:
         first = both[a].where(both[a].notna() & (both[a].astype(object) != ""))
@@ -234,7 +263,11 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
     out["inventory_denominator_mu"] = both["inventory_denominator_mu"].to_numpy(float)
     out["raster_denominator_mu"] = both["raster_denominator_mu"].to_numpy(float)
     out["raster_shrub_forest_mu"] = both["raster_shrub_forest_mu"].to_numpy(float)
+    return out
 
+
+def _row_notes(both: pd.DataFrame) -> list[str]:
+    """Return the ``note`` of each merged row (Chinese, then English)."""
     notes = []
     for row in both.assign(
         shrub=both["raster_shrub_forest_mu"],
@@ -261,5 +294,4 @@ def coverage_crosscheck(stats: pd.DataFrame, coverage: pd.DataFrame) -> pd.DataF
                     "this district: the official coverage is missing; " + text
                 )
         notes.append(text)
-    out["note"] = pd.Series(notes, dtype=object).to_numpy(object)
-    return out[list(CROSSCHECK_COLUMNS)]
+    return notes

@@ -37,10 +37,14 @@ from forestsink.inventory.checks import prepare_layer
 from forestsink.inventory.classes import forest_groups
 from forestsink.inventory.stand import stand_table
 from forestsink.inventory.stats import SUM_COLUMNS, statistics_from_sums
-from forestsink.progress import read_forest_types
-from forestsink.reference import read_districts, read_land_classes, read_value_ranges
+from forestsink.reference import (
+    read_districts,
+    read_forest_types,
+    read_land_classes,
+    read_value_ranges,
+)
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -154,7 +158,7 @@ def load_inventory(
                 "source_sha256": item.sha256,
                 "note": "; ".join(item.notes),
             }
-            log.info("%s: county %s, %d 小班", item.name, adcode, len(part))
+            logger.info("%s: county %s, %d 小班", item.name, adcode, len(part))
     result = store.write_inventory(
         list(layers.values()), replace=replace, user=user, note=note
     )
@@ -170,7 +174,7 @@ def load_inventory(
 def _check_year(year) -> None:
     if not isinstance(year, int) or not 1949 <= year <= 2100:
         raise InventoryError(
-            f"--year {year!r}: 年份不合理 / not a plausible layer year; give the "
+            f"year {year!r}: 年份不合理 / not a plausible layer year; give the "
             "year whose 31 December state the layer describes (e.g. 2015)."
         )
 
@@ -193,7 +197,24 @@ def district_areas() -> pd.DataFrame:
     return _district_areas().copy()
 
 
-def _require_year(store, year: int, *, as_of=None) -> None:
+def require_year(store, year: int, *, as_of=None) -> None:
+    """Refuse a store that holds no forest-resource layer for *year*.
+
+    Parameters
+    ----------
+    store : forestsink.store.Store
+        An open store with forest-resource layers (``inventory_years``).
+    year : int
+        The inventory year (the layer's state at 31 December).
+    as_of : int or str, optional (default: None, now)
+        Batch number or date: the state of the store then.
+
+    Raises
+    ------
+    InventoryError
+        The store holds no layer for *year*; the message names the years it
+        holds.
+    """
     years = store.inventory_years(as_of=as_of)
     if year not in years:
         held = ", ".join(map(str, years)) or "none"
@@ -202,6 +223,11 @@ def _require_year(store, year: int, *, as_of=None) -> None:
             f"forest-resource layer for {year} (years held: {held}). Load it "
             f"with: forestsink inventory load PATH --year {year} --store FILE"
         )
+
+
+#: Former private name, kept only until ``forestsink.carbon`` (which imports it
+#: today) imports :func:`require_year`; remove it then.
+_require_year = require_year
 
 
 def inventory_statistics(store, *, year: int, as_of=None) -> pd.DataFrame:
@@ -213,7 +239,7 @@ def inventory_statistics(store, *, year: int, as_of=None) -> pd.DataFrame:
         :data:`forestsink.inventory.stats.STAT_COLUMNS`, computed from the
         store's per-class sums (aggregated in the database).
     """
-    _require_year(store, year, as_of=as_of)
+    require_year(store, year, as_of=as_of)
     sums = store.inventory_sums(year, as_of=as_of, by=("adcode", "land_group"))
     return statistics_from_sums(
         sums, classes=read_land_classes(), districts=district_areas(), year=year
@@ -238,7 +264,7 @@ def inventory_change(
     """
     check_years(year_from, year_to)
     for y in (year_from, year_to):
-        _require_year(store, y, as_of=as_of)
+        require_year(store, y, as_of=as_of)
     sums_from = store.inventory_sums(
         year_from, as_of=as_of, by=("adcode", "land_group")
     )
@@ -289,7 +315,7 @@ def check_years(year_from: int, year_to: int) -> None:
     """Refuse a later year that does not come after the earlier one."""
     if year_to <= year_from:
         raise InventoryError(
-            f"--from {year_from} --to {year_to}: 起止年份颠倒 / the later year "
+            f"{year_from} → {year_to}: 起止年份颠倒 / the later year "
             "must come after the earlier one."
         )
 
@@ -419,7 +445,7 @@ def statistics_by_year(store, *, as_of=None) -> dict[int, pd.DataFrame]:
 
 def inventory_stand_table(store, *, year: int, as_of=None) -> pd.DataFrame:
     """Arbor forest by species group × age group × origin (see ``stand``)."""
-    _require_year(store, year, as_of=as_of)
+    require_year(store, year, as_of=as_of)
     sums = store.inventory_sums(
         year,
         as_of=as_of,

@@ -51,17 +51,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from forestsink.errors import ForestsinkError, InventoryError
 from forestsink.inventory.change import overlay_pieces
 from forestsink.inventory.load import (
     ChangeResult,
-    _require_year,
     change_from_sums,
     check_years,
     district_areas,
     inventory_change,
     inventory_statistics,
+    require_year,
 )
 from forestsink.inventory.stats import statistics_from_sums, sums_by_class
 from forestsink.reference import read_land_classes
@@ -74,6 +75,7 @@ from forestsink.scale.dataset import (
     writing,
 )
 from forestsink.scale.distributed import dask_client, run_tasks
+from forestsink.store import open_store
 
 #: the description file of a year dataset
 META = "_inventory.json"
@@ -135,7 +137,7 @@ def export_inventory(store, out, /, *, year: int, as_of=None) -> dict:
             f"{out}: 已存在 / already exists; give a new folder (nothing is "
             "overwritten)."
         )
-    _require_year(store, year, as_of=as_of)
+    require_year(store, year, as_of=as_of)
     snaps = store.inventory_snapshots(as_of=as_of, year=year)
     codes = sorted(set(snaps["adcode"].astype(str)))
     batches = store.batches()
@@ -259,8 +261,6 @@ def _read_columns(root, codes: Sequence[str], columns: Sequence[str]) -> pd.Data
 
     Codes without a partition are skipped.
     """
-    import pyarrow.parquet as pq
-
     root = Path(root)
     parts = []
     for code in codes:
@@ -313,7 +313,7 @@ def _cluster(engine: str, client, scheduler, workers) -> Iterator:
     """Yield None (tasks run here) or a Dask client (closed after, if ours)."""
     if engine not in ("local", "dask"):
         raise InventoryError(
-            f"--engine {engine!r}: 未知引擎 / unknown engine; use local or dask."
+            f"engine {engine!r}: 未知引擎 / unknown engine; use local or dask."
         )
     if engine == "local":
         yield None
@@ -532,8 +532,6 @@ def statistics_of(
     pandas.DataFrame
         :data:`~forestsink.inventory.stats.STAT_COLUMNS`.
     """
-    from forestsink.store import open_store
-
     found = find_year_dataset(location, year)
     run = {"engine": engine, "client": client, "scheduler": scheduler}
     if found is not None:
@@ -544,7 +542,7 @@ def statistics_of(
     if engine == "local":
         return inventory_statistics(store, year=year, as_of=as_of)
     _no_remote(location, scheduler)
-    _require_year(store, year, as_of=as_of)
+    require_year(store, year, as_of=as_of)
     with tempfile.TemporaryDirectory(prefix="forestsink-inventory-") as tmp:
         out = Path(tmp) / str(year)
         export_inventory(store, out, year=year, as_of=as_of)
@@ -568,8 +566,6 @@ def change_of(
     (both years are found there by their ``_inventory.json``). Other
     parameters as for :func:`statistics_of`.
     """
-    from forestsink.store import open_store
-
     check_years(year_from, year_to)
     run = {"engine": engine, "client": client, "scheduler": scheduler}
     root = Path(str(location))
@@ -599,7 +595,7 @@ def change_of(
         )
     _no_remote(location, scheduler)
     for y in (year_from, year_to):
-        _require_year(store, y, as_of=as_of)
+        require_year(store, y, as_of=as_of)
     with tempfile.TemporaryDirectory(prefix="forestsink-inventory-") as tmp:
         outs = [Path(tmp) / str(y) for y in (year_from, year_to)]
         for y, out in zip((year_from, year_to), outs, strict=True):

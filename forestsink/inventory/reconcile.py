@@ -583,15 +583,7 @@ def reconcile(
     types = read_project_types() if types is None else types
     messages: list[str] = []
 
-    pgeoms = _in_4490(projects, "项目图斑 / project polygons").copy()
-    fixed = _repair(pgeoms, np.arange(len(pgeoms)))
-    if fixed:
-        messages.append(
-            f"修复了 {fixed} 个无效项目几何 / repaired {fixed} invalid project "
-            "geometries (make_valid)"
-        )
-    area = area_mu(gpd.GeoSeries(pgeoms, crs=4490))
-
+    pgeoms, area = _project_geometries(projects, messages)
     xgeoms = _in_4490(xiaoban, "小班图层 / 小班 layer")
     cats = _categories(xiaoban, "小班图层 / 小班 layer")
     parts, touched, repaired = overlay_areas(pgeoms, xgeoms, cats, len(CATEGORIES))
@@ -602,57 +594,25 @@ def reconcile(
         )
     in_layer = parts.sum(axis=1)
     overlap = in_layer > area * (1 + PIECE_TOLERANCE)
+    table = _polygon_table(projects, area, parts, touched)
 
-    table = pd.DataFrame(
-        {
-            "key": projects["key"].to_numpy(),
-            "adcode": projects["adcode"].astype(str).to_numpy(),
-            "project_id": projects["project_id"].to_numpy(),
-            "project_type": projects["project_type"].to_numpy(),
-            "year": projects["year"].to_numpy(),
-            "area_mu": area,
-        }
-    )
-    for j, name in enumerate(CATEGORIES):
-        table[name] = parts[:, j]
-    table["not_in_layer_mu"] = _outside(area, in_layer)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["forest_share"] = np.where(area > 0, parts[:, 0] / area, np.nan)
-    table["n_xiaoban"] = touched
-
-    ptype = projects["project_type"].astype(object)
-    known_type = ptype.isin(types.index).to_numpy(bool)
-    adds = (
-        ptype.map(types["adds_forest_area"]).astype(object).fillna(False).to_numpy(bool)
-    )
+    known_type, adds = _type_flags(projects, types)
     year = _layer_year(xiaoban)
     before_year = None
     overlap_before = None
     if before is not None:
         before_year = _layer_year(before)
-        bgeoms = _in_4490(before, "前期小班图层 / earlier 小班 layer")
-        forest = _flags(before, "is_forest", "前期小班图层 / earlier 小班 layer")
-        bparts, _, brepaired = overlay_areas(
-            pgeoms, bgeoms, np.where(forest, 0, 1).astype(np.int64), 2
+        overlap_before = _add_before_columns(
+            table,
+            projects,
+            pgeoms,
+            area,
+            before,
+            before_year=before_year,
+            known_type=known_type,
+            adds=adds,
+            messages=messages,
         )
-        if brepaired:
-            messages.append(
-                f"修复了 {brepaired} 个无效前期小班几何 / repaired {brepaired} invalid "
-                "小班 geometries of the earlier layer (make_valid)"
-            )
-        binside = bparts.sum(axis=1)
-        overlap_before = binside > area * (1 + PIECE_TOLERANCE)
-        table["forest_before_mu"] = bparts[:, 0]
-        table["not_in_before_mu"] = _outside(area, binside)
-        pyear = pd.to_numeric(projects["year"], errors="coerce").to_numpy(float)
-        assessable = known_type & (
-            np.ones(len(table), bool) if before_year is None else (pyear > before_year)
-        )
-        mostly_forest = bparts[:, 0] > PLANTED_ON_FOREST_SHARE * area
-        flag = pd.array(adds & mostly_forest, dtype="boolean")
-        flag[adds & ~assessable] = pd.NA
-        flag[~known_type] = pd.NA
-        table["planted_on_forest"] = flag
 
     table["note"] = _polygon_notes(
         table,
@@ -678,6 +638,129 @@ def reconcile(
         before_year=before_year,
         messages=messages,
     )
+
+
+def _project_geometries(
+    projects: gpd.GeoDataFrame, messages: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the project geometries (EPSG:4490, repaired) and their areas (mu).
+
+    A note on repaired geometries is appended to *messages*. Areas on the
+    GRS80 ellipsoid (:func:`forestsink.area.area_mu`).
+    """
+    pgeoms = _in_4490(projects, "项目图斑 / project polygons").copy()
+    fixed = _repair(pgeoms, np.arange(len(pgeoms)))
+    if fixed:
+        messages.append(
+            f"修复了 {fixed} 个无效项目几何 / repaired {fixed} invalid project "
+            "geometries (make_valid)"
+        )
+    return pgeoms, area_mu(gpd.GeoSeries(pgeoms, crs=4490))
+
+
+def _polygon_table(
+    projects: pd.DataFrame,
+    area: np.ndarray,
+    parts: np.ndarray,
+    touched: np.ndarray,
+) -> pd.DataFrame:
+    """Return the per-polygon table: identity, area and the parts per category.
+
+    *area* in mu per polygon, *parts* (n_polygons, len(CATEGORIES)) in mu,
+    *touched* the number of 小班 each polygon overlaps.
+    """
+    table = pd.DataFrame(
+        {
+            "key": projects["key"].to_numpy(),
+            "adcode": projects["adcode"].astype(str).to_numpy(),
+            "project_id": projects["project_id"].to_numpy(),
+            "project_type": projects["project_type"].to_numpy(),
+            "year": projects["year"].to_numpy(),
+            "area_mu": area,
+        }
+    )
+    for j, name in enumerate(CATEGORIES):
+        table[name] = parts[:, j]
+    table["not_in_layer_mu"] = _outside(area, parts.sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["forest_share"] = np.where(area > 0, parts[:, 0] / area, np.nan)
+    table["n_xiaoban"] = touched
+    return table
+
+
+def _type_flags(
+    projects: pd.DataFrame, types: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return per polygon: its type is known; its type adds forest area."""
+    ptype = projects["project_type"].astype(object)
+    known_type = ptype.isin(types.index).to_numpy(bool)
+    adds = (
+        ptype.map(types["adds_forest_area"]).astype(object).fillna(False).to_numpy(bool)
+    )
+    return known_type, adds
+
+
+def _add_before_columns(
+    table: pd.DataFrame,
+    projects: pd.DataFrame,
+    pgeoms: np.ndarray,
+    area: np.ndarray,
+    before: gpd.GeoDataFrame,
+    *,
+    before_year: int | None,
+    known_type: np.ndarray,
+    adds: np.ndarray,
+    messages: list[str],
+) -> np.ndarray:
+    """Add :data:`BEFORE_COLUMNS` to *table* (in place) from an earlier layer.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The per-polygon table of :func:`_polygon_table`.
+    projects : pandas.DataFrame
+        The project polygons (their ``year`` is used).
+    pgeoms : numpy.ndarray of shapely geometries
+        Project geometries, EPSG:4490.
+    area : numpy.ndarray
+        Project areas, mu on the GRS80 ellipsoid.
+    before : geopandas.GeoDataFrame
+        The earlier year's 小班.
+    before_year : int or None
+        The earlier layer's year, when it holds one.
+    known_type, adds : numpy.ndarray of bool
+        Per polygon: its type is known; its type adds forest area.
+    messages : list of str
+        A note on repaired 小班 geometries is appended here.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Per polygon: it lies on overlapping 小班 of the earlier layer.
+    """
+    bgeoms = _in_4490(before, "前期小班图层 / earlier 小班 layer")
+    forest = _flags(before, "is_forest", "前期小班图层 / earlier 小班 layer")
+    bparts, _, brepaired = overlay_areas(
+        pgeoms, bgeoms, np.where(forest, 0, 1).astype(np.int64), 2
+    )
+    if brepaired:
+        messages.append(
+            f"修复了 {brepaired} 个无效前期小班几何 / repaired {brepaired} invalid "
+            "小班 geometries of the earlier layer (make_valid)"
+        )
+    binside = bparts.sum(axis=1)
+    table["forest_before_mu"] = bparts[:, 0]
+    table["not_in_before_mu"] = _outside(area, binside)
+    pyear = pd.to_numeric(projects["year"], errors="coerce").to_numpy(float)
+    assessable = known_type & (
+        np.ones(len(table), bool) if before_year is None else (pyear > before_year)
+    )
+    mostly_forest = bparts[:, 0] > PLANTED_ON_FOREST_SHARE * area
+    flag = pd.array(adds & mostly_forest, dtype="boolean")
+    flag[adds & ~assessable] = pd.NA
+    flag[~known_type] = pd.NA
+    table["planted_on_forest"] = flag
+    return binside > area * (1 + PIECE_TOLERANCE)
 
 
 # --------------------------------------------------------------------------
@@ -743,7 +826,7 @@ def reconcile_store(
         )
     years = sorted(int(y) for y in store.inventory_years(as_of=as_of))
     where = getattr(store, "path", "store")
-    for wanted, what in ((year, "--year"), (before, "--before")):
+    for wanted, what in ((year, "year"), (before, "before")):
         if wanted is not None and int(wanted) not in years:
             raise InventoryError(
                 f"{where}: 库中没有 {wanted} 年的一张图（{what}）；库中年份："
@@ -754,8 +837,8 @@ def reconcile_store(
             )
     if before is not None and int(before) >= int(year):
         raise InventoryError(
-            f"前期年份 {before} 须早于 {year} / the earlier year {before} (--before) "
-            f"must be before {year} (--year)."
+            f"前期年份 {before} 须早于 {year} / the earlier year {before} "
+            f"must be before {year}."
         )
     projects = store.current(as_of=as_of)
     pyear = pd.to_numeric(projects["year"], errors="coerce")

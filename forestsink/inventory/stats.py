@@ -114,6 +114,34 @@ def forest_statistics(
     """Coverage, forest area, forest-land area and stock of a year's 小班.
 
     :func:`statistics_from_sums` of :func:`sums_by_class`; see there.
+
+    Parameters
+    ----------
+    xiaoban : pandas.DataFrame or geopandas.GeoDataFrame
+        One year's 小班 (:mod:`forestsink.store.inventory_schema` columns):
+        ``adcode``, ``land_group``, ``area_mu`` (mu, ellipsoidal, as the
+        store measured it) and optionally ``volume_m3_ha`` (m³/ha) and
+        ``stock_m3`` (m³). The geometry, if any, is not used.
+    classes : pandas.DataFrame
+        :func:`forestsink.reference.read_land_classes` (which land groups
+        are forest, which forest land).
+    districts : pandas.DataFrame
+        ``adcode``, ``name_zh``, ``name_en`` and ``total_area_mu``: each
+        district's total administrative area (mu on the GRS80 ellipsoid,
+        water included; :func:`forestsink.inventory.load.district_areas`).
+    year : int, optional (default: None)
+        Written into the ``year`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`STAT_COLUMNS` (areas in mu, stock in m³, coverage in
+        percent), one row per district and the city (``adcode`` 500000).
+
+    Notes
+    -----
+    CRS Notes: no geometry is read; the areas are the stored ``area_mu``
+    (EPSG:4490 polygons measured on the GRS80 ellipsoid).
     """
     return statistics_from_sums(
         sums_by_class(xiaoban), classes=classes, districts=districts, year=year
@@ -264,9 +292,12 @@ def transfer_matrix(
         *after* (DI_LEI); optionally ``change_reason`` (BHYY).
     classes : pandas.DataFrame
         :func:`forestsink.reference.read_land_classes`.
-    before, after, by : str, optional
-        Column names (defaults: ``land_group_before``, ``land_group``,
-        ``adcode``).
+    before : str, optional (default: "land_group_before")
+        Column of the land group before.
+    after : str, optional (default: "land_group")
+        Column of the land group after.
+    by : str, optional (default: "adcode")
+        Column to group by (the district).
 
     Returns
     -------
@@ -277,6 +308,12 @@ def transfer_matrix(
         ``area_mu``; sorted. Forest gain is the area with ``forest_to &
         ~forest_from``, loss the reverse. Groups, not codes, so layers in
         different code schemes compare.
+
+    Notes
+    -----
+    CRS Notes: no geometry is read; ``area_mu`` is taken as given (the
+    store's, or the overlay pieces', mu on the GRS80 ellipsoid from
+    EPSG:4490 polygons).
     """
     forest, _ = forest_groups(classes)
     reason = (

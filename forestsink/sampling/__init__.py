@@ -2,6 +2,9 @@
 
 What it holds
 -------------
+``allocation``
+    How many points each stratum gets (proportional, equal, Neyman, with a
+    minimum per stratum) and the expected user's accuracies.
 ``estimators``
     Pure computation: the stratified estimators of Olofsson et al. 2014 and
     Stehman's (2014) general stratified estimator (error matrix in area
@@ -20,11 +23,13 @@ What it holds
 
 Which layers it may import
 --------------------------
+Only the layers below it in the contract of ``[tool.importlinter]``; in use:
 ``forestsink.errors``, ``forestsink.units``, ``forestsink.reference``,
 ``forestsink.coverage`` (class tables, raster inspection, pixel areas, zones:
-public names only) and ``forestsink.io`` (table and layer writers), as
-``forestsink.coverage`` does. Nothing here imports the CLI, the store, the
-report or the progress modules.
+public names only) and ``forestsink.io`` (table and layer readers and
+writers). Never ``inventory`` (its sibling), ``carbon``, ``render``, ``web``
+or ``cli``. Inside the package a module imports the submodule that defines a
+name, never this ``__init__``.
 
 Units: areas in hectares (``_ha``) and mu (``_mu``, 15 mu = 1 ha), on the
 ellipsoid of the raster's geodetic CRS; accuracies as fractions 0–1.

@@ -39,7 +39,6 @@ random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import warnings
@@ -69,8 +68,12 @@ from forestsink.coverage import (
     read_zones,
 )
 from forestsink.errors import SamplingError
-from forestsink.io import read_table
-from forestsink.reference import data_dir, read_districts
+from forestsink.reference import read_districts
+from forestsink.sampling.allocation import (
+    ALLOCATIONS,
+    allocate,
+    read_expected_accuracy,
+)
 from forestsink.sampling.estimators import sample_size_eq13
 from forestsink.units import MU_PER_HA
 
@@ -91,8 +94,6 @@ FOREST_CLASSES: tuple[str, ...] = ("forest", "non_forest")
 
 CHANGE_CLASSES: tuple[str, ...] = ("stable_forest", "gain", "loss", "stable_non_forest")
 """Stratum classes of two maps (year 1 → year 2)."""
-
-ALLOCATIONS: tuple[str, ...] = ("proportional", "equal", "neyman")
 
 #: Rows and columns of a counting cell (the unit read again in pass 2).
 CELL_ROWS = 64
@@ -127,131 +128,6 @@ class Design:
     strata: pd.DataFrame
     crs: object
     meta: dict
-
-
-# --------------------------------------------------------------------------
-# allocation
-# --------------------------------------------------------------------------
-
-
-def _round_to(raw: np.ndarray, total: int) -> np.ndarray:
-    """Integers summing to *total*, by largest remainder."""
-    base = np.floor(raw).astype(np.int64)
-    short = int(total - base.sum())
-    if short > 0:
-        order = np.argsort(-(raw - base), kind="stable")
-        base[order[:short]] += 1
-    return base
-
-
-def allocate(
-    area_ha: Sequence[float],
-    n_pixels: Sequence[int],
-    *,
-    n: int,
-    allocation: str = "proportional",
-    users_accuracy: Sequence[float] | None = None,
-    min_per_stratum: int = 0,
-) -> np.ndarray:
-    """Share *n* points among strata.
-
-    Parameters
-    ----------
-    area_ha : sequence of float
-        Mapped area of each stratum (ha).
-    n_pixels : sequence of int
-        Pixels of each stratum (a stratum never gets more points than pixels).
-    n : int
-        Points in all.
-    allocation : str, optional (default: "proportional")
-        ``proportional`` (n_h ∝ area), ``equal`` (n / H each) or ``neyman``
-        (n_h ∝ area × √(U_h (1 − U_h)), U_h the expected user's accuracy;
-        Cochran 1977 eq. 5.26).
-    users_accuracy : sequence of float, optional (default: None)
-        Expected user's accuracy per stratum (``neyman`` only).
-    min_per_stratum : int, optional (default: 0)
-        Every stratum gets at least this many points (or all its pixels); the
-        others share what is left in the same way. When ``H × min`` exceeds
-        *n*, every stratum gets the minimum and the total exceeds *n*.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-
-    Examples
-    --------
-    >>> allocate([20.0, 30.0, 950.0], [10**6] * 3, n=100, min_per_stratum=10).tolist()
-    [10, 10, 80]
-    """
-    area = np.asarray(area_ha, dtype=float)
-    cap = np.asarray(n_pixels, dtype=np.int64)
-    if allocation == "neyman":
-        if users_accuracy is None:
-            raise SamplingError(
-                "Neyman 分配需要预期用户精度 / neyman needs --expected-ua."
-            )
-        u = np.asarray(users_accuracy, dtype=float)
-        score = area * np.sqrt(u * (1.0 - u))
-    elif allocation == "equal":
-        score = np.ones_like(area)
-    elif allocation == "proportional":
-        score = area.copy()
-    else:
-        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
-    floor = np.minimum(min_per_stratum, cap)
-    fixed = np.zeros(len(area), dtype=bool)
-    out = np.zeros(len(area), dtype=np.int64)
-    while True:
-        free = ~fixed
-        if not free.any():
-            break
-        left = n - int(out[fixed].sum())
-        weights = score[free]
-        total = float(weights.sum())
-        raw = left * weights / total if left > 0 and total > 0 else 0.0 * weights
-        out[free] = _round_to(raw, max(left, 0))
-        bad = free & ((out < floor) | (out > cap))
-        if not bad.any():
-            break
-        out[bad] = np.clip(out[bad], floor[bad], cap[bad])
-        fixed |= bad
-    return np.minimum(out, cap)
-
-
-def read_expected_accuracy(path: str | Path | None) -> dict[str, float]:
-    """Return expected user's accuracy per class (0–1).
-
-    *path* (CSV/XLSX/JSON with ``class, users_accuracy``) overrides the
-    shipped defaults (``data/sampling_expected_accuracy.csv``: the guesses of
-    Olofsson et al. 2014, section 5.1.1).
-    """
-    out: dict[str, float] = {}
-    sources = [data_dir() / "sampling_expected_accuracy.csv"]
-    if path is not None:
-        sources.append(Path(path))
-    for source in sources:
-        table = read_table(source, dtype=str)
-        table.columns = [str(c).strip().lower() for c in table.columns]
-        if not {"class", "users_accuracy"} <= set(table.columns):
-            raise SamplingError(
-                f"{source}：需要 class 与 users_accuracy 列。 / {source}: needs "
-                "columns class and users_accuracy (0–1)."
-            )
-        for i, (name, value) in enumerate(
-            zip(table["class"], table["users_accuracy"], strict=True)
-        ):
-            try:
-                u = float(value)
-            except ValueError:
-                u = math.nan
-            if not 0.0 < u < 1.0:
-                raise SamplingError(
-                    f"{source}：第 {i + 2} 行 users_accuracy {value!r} 不在 0 与 1 "
-                    f"之间。 / {source}: row {i + 2}: users_accuracy {value!r} is not "
-                    "between 0 and 1 (exclusive)."
-                )
-            out[str(name).strip()] = u
-    return out
 
 
 # --------------------------------------------------------------------------
@@ -696,15 +572,7 @@ def design_sample(
     Design
         Areas in ha and mu on the ellipsoid of the raster's geodetic CRS.
     """
-    if (n is None) == (target_se is None):
-        raise SamplingError(
-            "请给出 --n 或 --target-se 之一 / give either --n (points) or "
-            "--target-se (standard error of overall accuracy), not both."
-        )
-    if len(maps) not in (1, 2):
-        raise SamplingError("one or two maps / 一个或两个栅格")
-    if allocation not in ALLOCATIONS:
-        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
+    _check_request(maps, n=n, target_se=target_se, allocation=allocation)
     scheme = read_class_scheme(product, classes)
     infos = [inspect_raster(m, crs=crs) for m in maps]
     zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
@@ -714,36 +582,25 @@ def design_sample(
     if missing and (target_se is not None or allocation == "neyman"):
         raise SamplingError(
             f"预期用户精度缺少类别 {missing} / expected user's accuracy missing for "
-            f"{missing}; add rows class, users_accuracy to --expected-ua."
+            f"{missing}; add rows class, users_accuracy to the expected_ua table."
         )
     cell, stratum, count, area_m2, n_bands = _count(
         layout, window_pixels, progress, threads or min(os.cpu_count() or 1, 4)
     )
-    n_pixels = np.bincount(stratum, weights=count, minlength=layout.n_strata)
-    n_pixels = n_pixels.astype(np.int64)
-    keep = n_pixels > 0
-    if not keep.any():
-        raise SamplingError(
-            "栅格在分区内没有可抽样的像元 / the map(s) hold no pixel that can be "
-            "sampled (all no data, excluded classes, or outside the zones)."
-        )
-    k = len(layout.classes)
-    class_of = np.array([layout.classes[i % k] for i in range(layout.n_strata)])
-    u = np.array([users.get(c, 0.9) for c in class_of])
+    n_pixels = _pixels_per_stratum(stratum, count, layout.n_strata)
     area_ha = area_m2 / 1e4
-    eq13 = None
-    if target_se is not None:
-        eq13 = sample_size_eq13(area_ha[keep], u[keep], target_se)
-        n = eq13
-    n_h = np.zeros(layout.n_strata, dtype=np.int64)
-    n_h[keep] = allocate(
-        area_ha[keep],
-        n_pixels[keep],
-        n=int(n),
+    n_h, eq13 = _points_per_stratum(
+        layout,
+        users,
+        area_ha=area_ha,
+        n_pixels=n_pixels,
+        n=n,
+        target_se=target_se,
         allocation=allocation,
-        users_accuracy=u[keep],
         min_per_stratum=min_per_stratum,
     )
+    if eq13 is not None:
+        n = eq13
     found = _locate(layout, cell, stratum, count, n_h, seed)
     return _assemble(
         layout,
@@ -767,6 +624,77 @@ def design_sample(
             "bands_read": n_bands,
         },
     )
+
+
+def _check_request(
+    maps: Sequence[str | Path],
+    *,
+    n: int | None,
+    target_se: float | None,
+    allocation: str,
+) -> None:
+    """Refuse a request :func:`design_sample` cannot serve, before reading."""
+    if (n is None) == (target_se is None):
+        raise SamplingError(
+            "请给出 n 或 target_se 之一 / give either n (points) or "
+            "target_se (standard error of overall accuracy), not both."
+        )
+    if len(maps) not in (1, 2):
+        raise SamplingError("one or two maps / 一个或两个栅格")
+    if allocation not in ALLOCATIONS:
+        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
+
+
+def _pixels_per_stratum(
+    stratum: np.ndarray, count: np.ndarray, n_strata: int
+) -> np.ndarray:
+    """Return the pixels counted in each stratum; refuse a map with none."""
+    n_pixels = np.bincount(stratum, weights=count, minlength=n_strata)
+    n_pixels = n_pixels.astype(np.int64)
+    if not (n_pixels > 0).any():
+        raise SamplingError(
+            "栅格在分区内没有可抽样的像元 / the map(s) hold no pixel that can be "
+            "sampled (all no data, excluded classes, or outside the zones)."
+        )
+    return n_pixels
+
+
+def _points_per_stratum(
+    layout: _Layout,
+    users: dict[str, float],
+    *,
+    area_ha: np.ndarray,
+    n_pixels: np.ndarray,
+    n: int | None,
+    target_se: float | None,
+    allocation: str,
+    min_per_stratum: int,
+) -> tuple[np.ndarray, int | None]:
+    """Return the points per stratum and, with *target_se*, n of eq. 13.
+
+    Strata without pixels get none. The expected user's accuracy of a class
+    missing from *users* is taken as 0.9 (it is only used for *target_se*
+    and the neyman allocation, which require every class). *area_ha* in
+    hectares on the ellipsoid.
+    """
+    keep = n_pixels > 0
+    k = len(layout.classes)
+    class_of = np.array([layout.classes[i % k] for i in range(layout.n_strata)])
+    u = np.array([users.get(c, 0.9) for c in class_of])
+    eq13 = None
+    if target_se is not None:
+        eq13 = sample_size_eq13(area_ha[keep], u[keep], target_se)
+        n = eq13
+    n_h = np.zeros(layout.n_strata, dtype=np.int64)
+    n_h[keep] = allocate(
+        area_ha[keep],
+        n_pixels[keep],
+        n=int(n),
+        allocation=allocation,
+        users_accuracy=u[keep],
+        min_per_stratum=min_per_stratum,
+    )
+    return n_h, eq13
 
 
 def _assemble(layout, found, *, n_pixels, area_ha, n_h, meta) -> Design:

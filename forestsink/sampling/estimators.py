@@ -45,6 +45,7 @@ __all__ = ["Z95", "AreaEstimate", "estimate_areas", "sample_size_eq13"]
 
 #: Normal quantile of a two-sided 95 % interval, as Olofsson et al. use it.
 Z95: float = 1.96
+"""Normal quantile of a two-sided 95 % interval."""
 
 
 @dataclass(frozen=True)
@@ -249,21 +250,45 @@ def estimate_areas(
     -------
     AreaEstimate
         Areas in ha, accuracies as fractions.
+
+    Notes
+    -----
+    CRS Notes: areas in ha as the design measured them (on the ellipsoid of
+    the raster's geodetic CRS); the estimator itself reads no geometry.
+
+    Examples
+    --------
+    Two strata, forest ``f`` (60 ha mapped) and non-forest ``n`` (40 ha),
+    four points each, one of them wrong in each stratum. By hand
+    (Olofsson et al. 2014, eqs. 4, 9–10): W = (0.6, 0.4); the matrix in
+    area proportions is p_ff = 0.6 × 3/4 = 0.45, p_fn = 0.15, p_nf = 0.4 ×
+    1/4 = 0.10, p_nn = 0.30; the forest area is (0.45 + 0.10) × 100 = 55 ha;
+    overall accuracy 0.45 + 0.30 = 0.75 with variance
+    0.6² × 0.75 × 0.25 / 3 + 0.4² × 0.75 × 0.25 / 3 = 0.0325 (SE 0.1803),
+    and the forest area's SE is 100 × √0.0325 = 18.03 ha; the producer's
+    accuracy of forest is 0.45 / 0.55 = 0.8182.
+
+    >>> pts = pd.DataFrame({"stratum": ["f"] * 4 + ["n"] * 4,
+    ...                     "map_class": ["f"] * 4 + ["n"] * 4,
+    ...                     "ref_class": list("fffnnnnf")})
+    >>> strata = pd.DataFrame({"stratum": ["f", "n"], "map_class": ["f", "n"],
+    ...                        "area_ha": [60.0, 40.0]})
+    >>> est = estimate_areas(pts, strata)
+    >>> est.matrix.round(2).tolist()
+    [[0.45, 0.15], [0.1, 0.3]]
+    >>> est.area_ha.round(2).tolist(), est.area_se_ha.round(2).tolist()
+    ([55.0, 45.0], [18.03, 18.03])
+    >>> round(est.overall, 4), round(est.overall_se, 4)
+    (0.75, 0.1803)
+    >>> est.producers.round(4).tolist()
+    [0.8182, 0.6667]
     """
     names = list(strata["stratum"].astype(str))
     where = {name: i for i, name in enumerate(names)}
     h = points["stratum"].astype(str).map(where).to_numpy()
     m = points["map_class"].astype(str).to_numpy()
     r = points["ref_class"].astype(str).to_numpy()
-    if classes is None:
-        mapped = (
-            list(dict.fromkeys(strata["map_class"].astype(str)))
-            if "map_class" in strata.columns
-            else []
-        )
-        mapped += [c for c in dict.fromkeys(m) if c not in mapped]
-        classes = mapped + sorted(set(r) - set(mapped))
-    classes = list(classes)
+    classes = _class_order(strata, m, r) if classes is None else list(classes)
     k = len(classes)
     ci = {c: i for i, c in enumerate(classes)}
     mi = np.array([ci[c] for c in m])
@@ -286,24 +311,7 @@ def estimate_areas(
     users, users_se = design.ratio(diag, map_ind)
     producers, producers_se = design.ratio(diag, ref_ind)
 
-    if "map_class" in strata.columns:
-        own = strata["map_class"].astype(str).to_numpy()
-        map_area = np.array(
-            [design.area[own == c].sum() for c in classes], dtype=np.float64
-        )
-        estimated = False
-    else:
-        single = all(set(m[h == i]) <= {names[i]} for i in range(len(names))) and set(
-            m
-        ) <= set(names)
-        if single:
-            map_area = np.array(
-                [design.area[where[c]] if c in where else 0.0 for c in classes]
-            )
-            estimated = False
-        else:
-            map_area, _ = design.total(map_ind)
-            estimated = True
+    map_area, estimated = _map_areas(strata, design, classes, m, h, map_ind)
     counts = np.zeros((k, k))
     np.add.at(counts, (mi, ri), 1.0)
     return AreaEstimate(
@@ -327,6 +335,56 @@ def estimate_areas(
     )
 
 
+def _class_order(strata: pd.DataFrame, m: np.ndarray, r: np.ndarray) -> list[str]:
+    """Return the default class order of :func:`estimate_areas`.
+
+    The map classes in strata order, then the other map classes of the
+    points *m* in order of appearance, then the reference classes *r* no
+    stratum maps, sorted.
+    """
+    mapped = (
+        list(dict.fromkeys(strata["map_class"].astype(str)))
+        if "map_class" in strata.columns
+        else []
+    )
+    mapped += [c for c in dict.fromkeys(m) if c not in mapped]
+    return mapped + sorted(set(r) - set(mapped))
+
+
+def _map_areas(
+    strata: pd.DataFrame,
+    design: _Strata,
+    classes: list[str],
+    m: np.ndarray,
+    h: np.ndarray,
+    map_ind: np.ndarray,
+) -> tuple[np.ndarray, bool]:
+    """Return the mapped area of each class (ha) and whether it is estimated.
+
+    Exact when the strata name their map class (a ``map_class`` column, or
+    strata named after the one map class of all their points); otherwise
+    estimated from the sample's map classes *m* (points in strata *h*, as
+    indicators *map_ind*).
+    """
+    names = list(strata["stratum"].astype(str))
+    where = {name: i for i, name in enumerate(names)}
+    if "map_class" in strata.columns:
+        own = strata["map_class"].astype(str).to_numpy()
+        map_area = np.array(
+            [design.area[own == c].sum() for c in classes], dtype=np.float64
+        )
+        return map_area, False
+    single = all(set(m[h == i]) <= {names[i]} for i in range(len(names))) and set(
+        m
+    ) <= set(names)
+    if single:
+        return np.array(
+            [design.area[where[c]] if c in where else 0.0 for c in classes]
+        ), False
+    map_area, _ = design.total(map_ind)
+    return map_area, True
+
+
 def sample_size_eq13(
     weights: Sequence[float], users_accuracy: Sequence[float], target_se: float
 ) -> int:
@@ -337,6 +395,30 @@ def sample_size_eq13(
     ``W_i`` is the mapped area share of stratum *i*, ``U_i`` its expected
     user's accuracy and ``S(Ô)`` the target standard error of the overall
     accuracy (a fraction, e.g. 0.01).
+
+    Parameters
+    ----------
+    weights : sequence of float
+        Mapped area (ha, or any one unit) or area share of each stratum;
+        normalised to shares here.
+    users_accuracy : sequence of float
+        Expected user's accuracy of each stratum, fraction 0–1.
+    target_se : float
+        Target standard error of overall accuracy, fraction (> 0).
+
+    Returns
+    -------
+    int
+        Points in all, rounded up.
+
+    Raises
+    ------
+    ValueError
+        *target_se* is not a positive finite number.
+
+    Notes
+    -----
+    No geometry and no CRS: shares only.
 
     Examples
     --------

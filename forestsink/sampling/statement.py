@@ -62,6 +62,12 @@ def share_statement(
     Returns
     -------
     ShareStatement
+        Shares in percent of the total area of the strata; the interval is
+        ``estimate.z`` standard errors wide on each side.
+
+    Notes
+    -----
+    No geometry and no CRS: the areas (ha) are those of *estimate*.
 
     Examples
     --------
