@@ -21,7 +21,7 @@ from forestsink.carbon.parameters import (
 from forestsink.carbon.tables import SINK_LABELS, sink_table
 from forestsink.carbon.uncertainty import SinkResult, drivers, simulate
 from forestsink.errors import CarbonParameterError
-from forestsink.inventory.load import _require_year, district_areas
+from forestsink.inventory.load import district_areas, require_year
 from forestsink.progress import Tables, shown_path
 from forestsink.progress.growth import check_draws
 from forestsink.reference import (
@@ -462,7 +462,7 @@ def forest_sink_tables(
             "load them with: forestsink inventory load PATH --year Y --store FILE"
         )
     for year in (year_from, year_to):
-        _require_year(store, year, as_of=as_of)
+        require_year(store, year, as_of=as_of)
     shipped = _shipped_parameters()
     user = read_carbon_parameters(params) if params else None
     by = ("adcode", "land_group", "species")

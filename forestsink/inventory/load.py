@@ -225,11 +225,6 @@ def require_year(store, year: int, *, as_of=None) -> None:
         )
 
 
-#: Former private name, kept only until ``forestsink.carbon`` (which imports it
-#: today) imports :func:`require_year`; remove it then.
-_require_year = require_year
-
-
 def inventory_statistics(store, *, year: int, as_of=None) -> pd.DataFrame:
     """Official statistics of one year per district and city.
 
