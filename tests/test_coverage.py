@@ -315,6 +315,42 @@ def test_coverage_by_hand_with_partial_pixels(tmp_path):
     assert table["land_area_mu"].iloc[0] == pytest.approx((land + water) / M2_PER_MU)
 
 
+@pytest.mark.parametrize("as_type", [str, "path"])
+def test_compute_coverage_takes_a_single_path(tmp_path, as_type):
+    # 4 x 6 pixels of 10 m (100 m²) in an equal-area CRS, as above
+    classes = [
+        [2, 2, 1, 1, 5, 0],
+        [2, 3, 1, 8, 5, 0],
+        [2, 2, 2, 1, 5, 0],
+        [1, 1, 1, 1, 5, 0],
+    ]
+    path = _hand_raster(tmp_path, "lc_2010.tif", classes)
+    zone = shapely.box(5, 5, 55, 40)  # half of columns 0 and 5; rows 0..3.5
+    zfile = tmp_path / "z.gpkg"
+    frame = gpd.GeoDataFrame({"zone_id": ["z"], "z": [0]}, geometry=[zone], crs=ALBERS)
+    frame.to_file(zfile)
+    single = str(path) if as_type is str else path
+    result = cov.compute_coverage(single, zones=zfile)
+    assert list(result.years) == [2010]
+    row = result.table[result.table["level"] == "zone"].iloc[0]
+    # expected from exactextract called directly: area share of each pixel
+    direct = _exactextract_direct(path, frame)
+    flat = np.asarray(classes).ravel()
+    by_code: dict[int, float] = {}
+    for (_z, r, c), f in direct.items():
+        code = int(flat[r * 6 + c])
+        by_code[code] = by_code.get(code, 0.0) + 100.0 * f
+    forest = by_code[2] + by_code[3]
+    land = forest + by_code[1] + by_code[8]
+    # and by hand: column share [.5 1 1 1 1 .5] x row share [1 1 1 .5]
+    assert forest == pytest.approx(100 * (0.5 + 1 + 0.5 + 0.5 + 1 + 1 + 1.0))
+    assert land == pytest.approx(forest + 100 * (2 + 1 + 1 + 0.25 + 0.5 * 3 + 1))
+    assert row["coverage_pct"] == pytest.approx(100 * forest / land, rel=1e-6)
+    assert row["land_area_mu"] == pytest.approx(land / M2_PER_MU, rel=1e-6)
+    as_list = cov.compute_coverage([path], zones=zfile)
+    pd.testing.assert_frame_equal(result.table, as_list.table)
+
+
 def test_geographic_raster_at_two_latitudes(tmp_path):
     """Same pixels and polygon at the equator and at 60°N: areas differ by cos φ."""
     result = {}

@@ -30,6 +30,7 @@ from real_files import REAL, real_file
 
 from forestsink import coverage as cov
 from forestsink.cli.main import cli
+from forestsink.coverage import fractions, rasters
 from forestsink.errors import RasterWarning, WorkLimitError
 
 SLOPE_U8 = REAL / "derived" / "rasterstats_u8" / "slope_classes_u8.tif"
@@ -315,9 +316,9 @@ def test_real_truncated_geotiff_names_the_file(tmp_path):
 def test_nodata_the_dtype_cannot_hold_is_dropped_with_a_warning(tmp_path):
     for bad in (300.0, -1.0, 0.5, float("nan")):
         with pytest.warns(RasterWarning, match="cannot occur in its data type"):
-            got = cov._valid_nodata(tmp_path / "x.tif", bad, "uint8", 1)
+            got = rasters._valid_nodata(tmp_path / "x.tif", bad, "uint8", 1)
         assert got is None
-    assert cov._valid_nodata(tmp_path / "x.tif", 255.0, "uint8", 1) == 255.0
+    assert rasters._valid_nodata(tmp_path / "x.tif", 255.0, "uint8", 1) == 255.0
 
 
 def test_warnings_and_gdal_logs_stay_off_stderr_without_v(hostile, tmp_path):
@@ -477,7 +478,7 @@ def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
     def boom(*_a, **_k):  # the band must not be computed when refused
         raise AssertionError("band computed")
 
-    monkeypatch.setattr(cov, "_band_cells", boom)
+    monkeypatch.setattr(fractions, "_band_cells", boom)
     # boundary 4 x 20,000 px: about 80,000 x 7.66 band cells + 20,000 rows
     with pytest.raises(WorkLimitError, match="above the limit of 100,000 cells"):
         cov.zone_weights(zones, grid, max_cells=100_000)
