@@ -1,4 +1,12 @@
-"""DOC classes."""
+"""Land-cover class tables: which code counts as forest, land, water or excluded.
+
+Presets for CLCD, ESA WorldCover and GlobeLand30 live in
+``data/landcover_classes.csv`` (one row per product and code, with its
+``counts_as`` and a ``source``); a user's class file (CSV in UTF-8 or GBK,
+Excel, JSON; columns ``code, counts_as``) overrides the preset
+(``product="custom"`` needs one). :class:`ClassScheme` is the validated table
+the counting and the tables use. Nothing here reads rasters.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""DOC compute."""
+""":func:`compute_coverage`, the entry point: rasters and zones in, tables out.
+
+It reads the class table, inspects the rasters (one, or two on one grid),
+reads the zones, computes the zone weights and counts the classes (locally,
+or per row band on Dask, :mod:`forestsink.coverage.dask_counter`), checks
+that the rasters cover the zones and that their codes are known (refused
+above :data:`MAX_UNKNOWN_PCT` of the measured area, warned below), and
+builds the tables. Areas in mu on the ellipsoid; coverage in percent.
+"""
 
 from __future__ import annotations
 

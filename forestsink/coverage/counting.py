@@ -1,4 +1,13 @@
-"""DOC counting."""
+"""Windowed counting: area per zone and class (and class pair) from rasters.
+
+:func:`count_classes` reads the rasters in windows (one tile row high, about
+2²⁰ pixels; only windows that hold zone pixels), gathers only the pixels
+inside zones and accumulates ``area × fraction`` per zone and class, or per
+zone and class pair for two years (the transition matrix), with
+``numpy.bincount`` on up to :data:`MAX_THREADS` threads. Memory is bounded by
+the window and the weights, not by the raster. Areas are in m² on the
+ellipsoid (:class:`ClassAreas`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,18 @@
-"""DOC fractions."""
+"""The exact coverage fractions of pixels by zone polygons (exactextract).
+
+:func:`coverage_fractions` gives, for each zone, the share of every pixel the
+polygon covers (area of polygon ∩ pixel ÷ pixel area), kept compactly as
+:class:`Fractions`: runs of fully covered pixels plus the partial pixels on
+the boundary. exactextract (``ops=["cell_id", "coverage"]``) is asked only
+about a band along each boundary, cut into blocks and packed onto a small
+synthetic grid; every other pixel is decided by one point test per run.
+
+The work (boundary-band pixels plus zone rows) is estimated from the zones'
+boundary length in pixels before anything is allocated (:func:`check_work`)
+and refused above :data:`MAX_BAND_CELLS` (:class:`WorkLimitError`).
+:func:`prepare_zones` brings zone polygons into the grid's CRS (zones go to
+the raster, never the raster to the zones).
+"""
 
 from __future__ import annotations
 

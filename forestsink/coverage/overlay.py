@@ -1,4 +1,13 @@
-"""DOC overlay."""
+"""Overlay pictures: a small categorical PNG of the coverage for web maps.
+
+:func:`make_overlay` reads the rasters on a coarse grid (at most
+``max_size`` cells a side, GDAL mode resampling, only the zones' extent),
+maps their classes to the :data:`OVERLAY_LEGEND` categories (non-forest
+land, forest, water; forest gained and lost for two years), transparent
+outside the zones, and reprojects to EPSG:3857 for a Leaflet ImageOverlay;
+:func:`write_overlay` writes it as a paletted PNG and a JSON sidecar (bounds
+in degrees, WGS 84).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""DOC rasters."""
+"""Raster inspection, grids and windows.
+
+:func:`inspect_raster` opens a land-cover raster once and returns its
+:class:`RasterInfo` (a :class:`Grid`: CRS, affine transform in the CRS's
+units, width and height in pixels; the class band, its data type and
+no-data value, block size), refusing what cannot be measured (no CRS,
+rotated or GCP-only georeferencing, a non-integer band) with a message that
+names the file and the fix. GDAL's failures become :class:`RasterFileError`
+(:func:`raster_read_error`). :func:`raster_windows`, :func:`open_raster` and
+:func:`read_window` are the windowed reading the counting and the overlay
+share; :func:`year_from_name` reads the 4-digit year of a file name.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,12 @@
-"""DOC tables."""
+"""Coverage and transition tables (areas in mu), and their writer.
+
+:func:`coverage_table` turns :class:`~forestsink.coverage.counting.ClassAreas`
+(m²) into one row per reported zone and year: forest, shrub forest, land,
+water and excluded areas in mu (亩) and coverage in percent, with the change
+between two years; :func:`transition_table` gives the area from class *a* to
+class *b*. :class:`CoverageResult` holds everything one run computes and
+:func:`write_coverage` writes it as a table (CSV, JSON, Excel) or a layer.
+"""
 
 from __future__ import annotations
 

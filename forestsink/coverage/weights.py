@@ -1,4 +1,11 @@
-"""DOC weights."""
+"""Zone weights on one grid: m² of each pixel inside each zone.
+
+:func:`zone_weights` combines the exact fractions
+(:func:`~forestsink.coverage.fractions.coverage_fractions`) with the
+ellipsoidal pixel areas (:class:`~forestsink.coverage.pixel_area.PixelAreaModel`)
+into :class:`ZoneWeights`, computed once per grid and reused for every year
+on it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""DOC zones."""
+"""Zones to measure: Chongqing's districts, assessment units, or a polygon file.
+
+:func:`read_zones` returns a :class:`ZoneSet` (the polygons, the rows to
+report and which zones each row adds up). ``districts`` and ``units`` come
+from the shipped reference layers, with a city row (:data:`CITY_ADCODE`); a
+polygon file is read with the delivery reader's encoding rules
+(:func:`read_zone_layer`: ``.cpg``, then the bytes) and needs unique ids.
+"""
 
 from __future__ import annotations
 
