@@ -18,13 +18,16 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
+from exactextract import exact_extract
 from pyproj import CRS, Geod, Transformer
 
 from forestsink import coverage as cov
 from forestsink.area import CHONGQING_ALBERS
 from forestsink.cli.coverage import coverage_cmd
 from forestsink.cli.main import cli
+from forestsink.coverage.dask_counter import count_classes_dask
 from forestsink.errors import CRSError, ForestsinkError
+from forestsink.reference import read_districts
 from forestsink.units import M2_PER_MU
 
 if "coverage" not in cli.commands:  # until main.py registers it
@@ -118,8 +121,6 @@ def test_fractions_edges_on_pixel_lines_and_multipolygon():
 
 
 def _exactextract_direct(raster_path, gdf):
-    from exactextract import exact_extract
-
     with rasterio.open(raster_path) as src:
         width = src.width
         frames = exact_extract(
@@ -177,8 +178,6 @@ def test_fractions_agree_with_exactextract_on_random_polygons(tmp_path):
 
 
 def test_fractions_agree_with_exactextract_on_the_districts(sample_dir, tmp_path):
-    from forestsink.reference import read_districts
-
     grid = cov.inspect_raster(sample_dir / "landcover" / "clcd_2010.tif").grid
     # exactextract leaves out no-data cells: give it the same grid, all valid
     ones = np.ones((grid.height, grid.width))
@@ -411,8 +410,6 @@ def test_two_years_transitions_by_hand(tmp_path):
 
 
 def test_weights_are_reused_across_years(sample_dir):
-    from forestsink.reference import read_districts
-
     lc = sample_dir / "landcover"
     infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
     scheme = cov.read_class_scheme("clcd")
@@ -428,8 +425,6 @@ def test_weights_are_reused_across_years(sample_dir):
 
 def test_threads_share_out_bands_without_losing_or_repeating_any(sample_dir):
     """1, 2 and 3 threads: the same areas, unknown counts and transitions."""
-    from forestsink.reference import read_districts
-
     lc = sample_dir / "landcover"
     infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
     scheme = cov.read_class_scheme("clcd")
@@ -457,8 +452,6 @@ def test_threads_share_out_bands_without_losing_or_repeating_any(sample_dir):
 
 def test_window_chunks_and_piece_areas_match_per_pixel_sums(sample_dir):
     """Small windows give the same sums; run pieces ~ exact per-pixel areas."""
-    from forestsink.reference import read_districts
-
     info = cov.inspect_raster(sample_dir / "landcover" / "clcd_2010.tif")
     scheme = cov.read_class_scheme("clcd")
     districts = read_districts()
@@ -740,9 +733,6 @@ def test_cli_rejects_bad_out_suffix(tmp_path):
 @pytest.mark.parametrize("n_years", [1, 2])
 def test_dask_engine_equals_local(sample_dir, dask_client, n_years):
     """Row bands on two workers give the local engine's areas (rel. 1e-6)."""
-    from forestsink.coverage.dask_counter import count_classes_dask
-    from forestsink.reference import read_districts
-
     lc = sample_dir / "landcover"
     infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
     infos = infos[:n_years]

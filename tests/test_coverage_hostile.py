@@ -24,8 +24,9 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
-from pyproj import Geod
+from pyproj import CRS, Geod
 from rasterio.control import GroundControlPoint
+from rasterio.errors import RasterioIOError
 from real_files import REAL, real_file
 
 from forestsink import coverage as cov
@@ -465,8 +466,6 @@ def test_huge_header_with_a_small_zone_and_overlay_succeeds_under_3_gb(tmp_path)
 
 
 def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
-    from pyproj import CRS
-
     grid = cov.Grid(
         CRS.from_epsg(4490),
         Affine(HUGE_PX, 0, 105.2, 0, -HUGE_PX, 32.3),
@@ -486,8 +485,6 @@ def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
 
 
 def test_read_error_wording_follows_gdal():
-    from rasterio.errors import RasterioIOError
-
     def said(message, name="x_2020.tif"):
         return str(cov.raster_read_error(Path(name), RasterioIOError(message)))
 
