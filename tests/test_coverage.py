@@ -18,13 +18,16 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
+from exactextract import exact_extract
 from pyproj import CRS, Geod, Transformer
 
 from forestsink import coverage as cov
 from forestsink.area import CHONGQING_ALBERS
 from forestsink.cli.coverage import coverage_cmd
 from forestsink.cli.main import cli
+from forestsink.coverage.dask_counter import count_classes_dask
 from forestsink.errors import CRSError, ForestsinkError
+from forestsink.reference import read_districts
 from forestsink.units import M2_PER_MU
 
 if "coverage" not in cli.commands:  # until main.py registers it
@@ -118,8 +121,6 @@ def test_fractions_edges_on_pixel_lines_and_multipolygon():
 
 
 def _exactextract_direct(raster_path, gdf):
-    from exactextract import exact_extract
-
     with rasterio.open(raster_path) as src:
         width = src.width
         frames = exact_extract(
@@ -177,8 +178,6 @@ def test_fractions_agree_with_exactextract_on_random_polygons(tmp_path):
 
 
 def test_fractions_agree_with_exactextract_on_the_districts(sample_dir, tmp_path):
-    from forestsink.reference import read_districts
-
     grid = cov.inspect_raster(sample_dir / "landcover" / "clcd_2010.tif").grid
     # exactextract leaves out no-data cells: give it the same grid, all valid
     ones = np.ones((grid.height, grid.width))
@@ -315,6 +314,42 @@ def test_coverage_by_hand_with_partial_pixels(tmp_path):
     assert table["land_area_mu"].iloc[0] == pytest.approx((land + water) / M2_PER_MU)
 
 
+@pytest.mark.parametrize("as_type", [str, "path"])
+def test_compute_coverage_takes_a_single_path(tmp_path, as_type):
+    # 4 x 6 pixels of 10 m (100 m²) in an equal-area CRS, as above
+    classes = [
+        [2, 2, 1, 1, 5, 0],
+        [2, 3, 1, 8, 5, 0],
+        [2, 2, 2, 1, 5, 0],
+        [1, 1, 1, 1, 5, 0],
+    ]
+    path = _hand_raster(tmp_path, "lc_2010.tif", classes)
+    zone = shapely.box(5, 5, 55, 40)  # half of columns 0 and 5; rows 0..3.5
+    zfile = tmp_path / "z.gpkg"
+    frame = gpd.GeoDataFrame({"zone_id": ["z"], "z": [0]}, geometry=[zone], crs=ALBERS)
+    frame.to_file(zfile)
+    single = str(path) if as_type is str else path
+    result = cov.compute_coverage(single, zones=zfile)
+    assert list(result.years) == [2010]
+    row = result.table[result.table["level"] == "zone"].iloc[0]
+    # expected from exactextract called directly: area share of each pixel
+    direct = _exactextract_direct(path, frame)
+    flat = np.asarray(classes).ravel()
+    by_code: dict[int, float] = {}
+    for (_z, r, c), f in direct.items():
+        code = int(flat[r * 6 + c])
+        by_code[code] = by_code.get(code, 0.0) + 100.0 * f
+    forest = by_code[2] + by_code[3]
+    land = forest + by_code[1] + by_code[8]
+    # and by hand: column share [.5 1 1 1 1 .5] x row share [1 1 1 .5]
+    assert forest == pytest.approx(100 * (0.5 + 1 + 0.5 + 0.5 + 1 + 1 + 1.0))
+    assert land == pytest.approx(forest + 100 * (2 + 1 + 1 + 0.25 + 0.5 * 3 + 1))
+    assert row["coverage_pct"] == pytest.approx(100 * forest / land, rel=1e-6)
+    assert row["land_area_mu"] == pytest.approx(land / M2_PER_MU, rel=1e-6)
+    as_list = cov.compute_coverage([path], zones=zfile)
+    pd.testing.assert_frame_equal(result.table, as_list.table)
+
+
 def test_geographic_raster_at_two_latitudes(tmp_path):
     """Same pixels and polygon at the equator and at 60°N: areas differ by cos φ."""
     result = {}
@@ -375,8 +410,6 @@ def test_two_years_transitions_by_hand(tmp_path):
 
 
 def test_weights_are_reused_across_years(sample_dir):
-    from forestsink.reference import read_districts
-
     lc = sample_dir / "landcover"
     infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
     scheme = cov.read_class_scheme("clcd")
@@ -392,8 +425,6 @@ def test_weights_are_reused_across_years(sample_dir):
 
 def test_threads_share_out_bands_without_losing_or_repeating_any(sample_dir):
     """1, 2 and 3 threads: the same areas, unknown counts and transitions."""
-    from forestsink.reference import read_districts
-
     lc = sample_dir / "landcover"
     infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
     scheme = cov.read_class_scheme("clcd")
@@ -421,8 +452,6 @@ def test_threads_share_out_bands_without_losing_or_repeating_any(sample_dir):
 
 def test_window_chunks_and_piece_areas_match_per_pixel_sums(sample_dir):
     """Small windows give the same sums; run pieces ~ exact per-pixel areas."""
-    from forestsink.reference import read_districts
-
     info = cov.inspect_raster(sample_dir / "landcover" / "clcd_2010.tif")
     scheme = cov.read_class_scheme("clcd")
     districts = read_districts()
@@ -704,9 +733,6 @@ def test_cli_rejects_bad_out_suffix(tmp_path):
 @pytest.mark.parametrize("n_years", [1, 2])
 def test_dask_engine_equals_local(sample_dir, dask_client, n_years):
     """Row bands on two workers give the local engine's areas (rel. 1e-6)."""
-    from forestsink.coverage.dask_counter import count_classes_dask
-    from forestsink.reference import read_districts
-
     lc = sample_dir / "landcover"
     infos = [cov.inspect_raster(lc / f"clcd_{y}.tif") for y in (2010, 2015)]
     infos = infos[:n_years]

@@ -24,12 +24,14 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
-from pyproj import Geod
+from pyproj import CRS, Geod
 from rasterio.control import GroundControlPoint
+from rasterio.errors import RasterioIOError
 from real_files import REAL, real_file
 
 from forestsink import coverage as cov
 from forestsink.cli.main import cli
+from forestsink.coverage import fractions, rasters
 from forestsink.errors import RasterWarning, WorkLimitError
 
 SLOPE_U8 = REAL / "derived" / "rasterstats_u8" / "slope_classes_u8.tif"
@@ -315,9 +317,9 @@ def test_real_truncated_geotiff_names_the_file(tmp_path):
 def test_nodata_the_dtype_cannot_hold_is_dropped_with_a_warning(tmp_path):
     for bad in (300.0, -1.0, 0.5, float("nan")):
         with pytest.warns(RasterWarning, match="cannot occur in its data type"):
-            got = cov._valid_nodata(tmp_path / "x.tif", bad, "uint8", 1)
+            got = rasters._valid_nodata(tmp_path / "x.tif", bad, "uint8", 1)
         assert got is None
-    assert cov._valid_nodata(tmp_path / "x.tif", 255.0, "uint8", 1) == 255.0
+    assert rasters._valid_nodata(tmp_path / "x.tif", 255.0, "uint8", 1) == 255.0
 
 
 def test_warnings_and_gdal_logs_stay_off_stderr_without_v(hostile, tmp_path):
@@ -464,8 +466,6 @@ def test_huge_header_with_a_small_zone_and_overlay_succeeds_under_3_gb(tmp_path)
 
 
 def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
-    from pyproj import CRS
-
     grid = cov.Grid(
         CRS.from_epsg(4490),
         Affine(HUGE_PX, 0, 105.2, 0, -HUGE_PX, 32.3),
@@ -477,7 +477,7 @@ def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
     def boom(*_a, **_k):  # the band must not be computed when refused
         raise AssertionError("band computed")
 
-    monkeypatch.setattr(cov, "_band_cells", boom)
+    monkeypatch.setattr(fractions, "_band_cells", boom)
     # boundary 4 x 20,000 px: about 80,000 x 7.66 band cells + 20,000 rows
     with pytest.raises(WorkLimitError, match="above the limit of 100,000 cells"):
         cov.zone_weights(zones, grid, max_cells=100_000)
@@ -485,8 +485,6 @@ def test_work_limit_is_settable_and_checked_before_the_band(monkeypatch):
 
 
 def test_read_error_wording_follows_gdal():
-    from rasterio.errors import RasterioIOError
-
     def said(message, name="x_2020.tif"):
         return str(cov.raster_read_error(Path(name), RasterioIOError(message)))
 

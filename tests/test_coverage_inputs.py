@@ -15,6 +15,7 @@ import rasterio
 import shapely
 from affine import Affine
 from click.testing import CliRunner
+from exactextract import exact_extract
 from pyproj import CRS
 from real_files import REAL, real_file
 
@@ -62,8 +63,6 @@ def zone_file(path, geoms, crs=ALBERS, **columns):
 
 def _exactextract_coverage(raster, zone, forest_codes, land_codes):
     """Coverage (%) from exactextract's coverage-weighted pixel counts."""
-    from exactextract import exact_extract
-
     frames = exact_extract(raster, zone, ["unique", "frac"], output="pandas")
     share = dict(zip(frames["unique"][0], frames["frac"][0], strict=True))
     forest = sum(v for c, v in share.items() if int(c) in forest_codes)

@@ -23,23 +23,23 @@ must see the raster paths (shared file system or object storage URL that
 GDAL opens).
 """
 
+# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
+# project config ignores globally; RUF100 would strip it.
+# ruff: noqa: RUF100
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from affine import Affine
 
-from forestsink.coverage import (
-    MAX_BAND_CELLS,
-    ClassAreas,
-    ClassScheme,
-    Grid,
-    RasterInfo,
-    check_work,
-    count_classes,
-    zone_weights,
-)
+from forestsink.coverage.classes import ClassScheme
+from forestsink.coverage.counting import ClassAreas, count_classes
+from forestsink.coverage.fractions import MAX_BAND_CELLS, check_work
+from forestsink.coverage.rasters import Grid, RasterInfo
+from forestsink.coverage.weights import zone_weights
+from forestsink.scale.distributed import dask_client
 
 __all__ = ["count_classes_dask", "row_bands"]
 
@@ -70,8 +70,6 @@ def row_bands(grid: Grid, block_height: int, parts: int) -> list[tuple[int, int]
 
 
 def _band_grid(grid: Grid, r0: int, r1: int) -> Grid:
-    from affine import Affine
-
     return Grid(
         grid.crs, grid.transform * Affine.translation(0, r0), grid.width, r1 - r0
     )
@@ -133,9 +131,7 @@ def count_classes_dask(
         count_classes`), each zone's area inside the raster (m²), and the
         number of (zone, pixel) pairs counted.
     """
-    from dask.distributed import as_completed
-
-    from forestsink.scale.distributed import dask_client
+    from dask.distributed import as_completed  # noqa: PLC0415 (optional heavy dependency)
 
     grid = rasters[0].grid
     if max_cells is not None:
