@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from forestsink import progress
+from forestsink.cli import progress as progress_cli
 from forestsink.cli.main import cli
 from forestsink.errors import TableFileError
 from forestsink.io import read_bureau_table, read_table, write_table
@@ -99,13 +99,13 @@ def test_progress_reads_an_excel_or_gbk_coverage_table(
     # was: UnicodeDecodeError traceback (the coverage table was read as CSV)
 
     seen = {}
-    original = progress.progress_tables
+    original = progress_cli.progress_tables
 
     def spy(*args, **kwargs):
         seen["coverage"] = kwargs["coverage"]
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(progress, "progress_tables", spy)
+    monkeypatch.setattr(progress_cli, "progress_tables", spy)
     cov = _write(ROWS, tmp_path / f"cov{KINDS[kind]}", kind)
     result = CliRunner().invoke(
         cli,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,12 +21,43 @@ quiet_opt = click.option(
 )
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to the ``sys.stderr`` of the moment.
+
+    Click's test runner (and a notebook) swap ``sys.stderr``; a handler
+    holding the stream it was made with would write to a closed one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(verbose: int, quiet: bool) -> None:
-    """Set the log level from ``-v``/``-q``."""
+    """Set the level of the ``forestsink`` logger from ``-v``/``-q``.
+
+    Warnings and errors by default, ``-v`` adds progress and decisions
+    (INFO), ``-vv`` debugging detail; ``-q`` errors only. Records go to
+    stderr through one handler on the ``forestsink`` logger (set up once);
+    other libraries' loggers are left as they are.
+    """
     level = (
         logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * verbose)
     )
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logger = logging.getLogger("forestsink")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
 
 
 def out_option(help_text: str, *, required: bool = True, folder: bool = False):
@@ -277,17 +309,18 @@ def parse_period(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _file_option(name: str, help_text: str):
+def file_option(name: str, help_text: str):
+    """Return an option *name* taking an existing file (not a folder)."""
     return click.option(
         name, type=click.Path(exists=True, dir_okay=False), help=help_text
     )
 
 
-rules_opt = _file_option("--rules", "项目类型规则 / Project-type rules CSV.")
-params_opt = _file_option(
+rules_opt = file_option("--rules", "项目类型规则 / Project-type rules CSV.")
+params_opt = file_option(
     "--params", "碳参数 / Carbon conversion parameter CSV (D, BEF, BVF, R, CF)."
 )
-targets_opt = _file_option(
+targets_opt = file_option(
     "--targets",
     "区县目标表 (CSV/Excel，由林业局提供) / Per-district targets the bureau supplies.",
 )

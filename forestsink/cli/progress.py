@@ -1,17 +1,26 @@
 """``forestsink progress`` and ``forestsink carbon``."""
 
+# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
+# project configuration ignores globally; RUF100 would strip it.
+# ruff: noqa: RUF100
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
 import click
+import pandas as pd
 
-from forestsink.carbon import AREA_ERROR_PCT, VOLUME_ERROR_PCT
+from forestsink.carbon import (
+    AREA_ERROR_PCT,
+    VOLUME_ERROR_PCT,
+    choose_years,
+    forest_sink_tables,
+)
 from forestsink.cli.options import (
-    _file_option,
     as_of_opt,
     engine_opt,
+    file_option,
     out_option,
     params_opt,
     rules_opt,
@@ -21,7 +30,11 @@ from forestsink.cli.options import (
 )
 from forestsink.errors import ForestsinkError
 from forestsink.inventory.load import statistics_by_year
-from forestsink.progress import shown_path
+from forestsink.io import read_coverage_table
+from forestsink.progress import carbon_tables, progress_tables, shown_path
+from forestsink.render.coverage_layer import coverage_for_report
+from forestsink.render.workbook import write_tables
+from forestsink.store import open_store
 
 #: how a city target was measured, as printed after its figure
 _MEASURED_BY = {
@@ -30,7 +43,7 @@ _MEASURED_BY = {
     "cross_check": " — 遥感校核，非官方 / raster cross-check, not official",
 }
 
-growth_opt = _file_option(
+growth_opt = file_option(
     "--growth",
     "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
     "(yield) table by project type, species group and years since the work, with "
@@ -101,11 +114,6 @@ def progress_cmd(
     carry the chosen view (--by); Excel every view, the city targets and the
     sources.
     """
-    from forestsink.io import read_coverage_table
-    from forestsink.progress import progress_tables
-    from forestsink.render.workbook import write_tables
-    from forestsink.store import open_store
-
     coverage = None
     if coverage_table:
         coverage = read_coverage_table(coverage_table)
@@ -265,13 +273,6 @@ def carbon_cmd(
     not estimable. CO2 = ΔV × D × BEF × (1+R) × CF × 44/12 per forest type
     (Fang's biomass–volume slope replaces D × BEF where shipped).
     """
-    import pandas as pd
-
-    from forestsink.carbon import choose_years
-    from forestsink.progress import carbon_tables
-    from forestsink.render.workbook import write_tables
-    from forestsink.store import open_store
-
     opened = open_store(store)
     try:  # a GeoParquet dataset holds no inventory layers: project increment
         years = opened.inventory_years(as_of=as_of)
@@ -352,9 +353,6 @@ def carbon_cmd(
 
 def _sink(store, years, *, out, **kw) -> None:
     """Whole-forest sink: call the library verb, write, print the city line."""
-    from forestsink.carbon import forest_sink_tables
-    from forestsink.render.workbook import write_tables
-
     year_from, year_to = years
     result = forest_sink_tables(
         store,
@@ -434,13 +432,11 @@ def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, 
     network. Its numbers are the same tables progress, carbon and coverage
     write.
     """
-    from forestsink.render.report import build_report
-    from forestsink.store import open_store
+    # the report module loads matplotlib and mapclassify (seconds): only here
+    from forestsink.render.report import build_report  # noqa: PLC0415 (optional heavy dependency)
 
     table, overlay, extra = None, None, {}
     if coverage:
-        from forestsink.render.coverage_layer import coverage_for_report
-
         table, overlay = coverage_for_report(list(coverage), product=product)
         folder = Path(store).parent if "://" not in str(store) else None
         shown = ", ".join(shown_path(c, base=folder) for c in coverage)
