@@ -138,3 +138,23 @@ def test_unwritable_output_is_a_clear_error(tmp_path, suffix):
     )
     assert result.exit_code == 1 and "无法写出" in result.output
     assert "Traceback" not in result.output
+
+
+def test_excel_writers_share_one_sheet_path(tmp_path):
+    import openpyxl
+
+    from forestsink import io as fio
+
+    hostile = pd.DataFrame({"=id": ["=1+1", "a\x07b", "ok"], "v": [-5.0, 1.0, 2.0]})
+    one = write_table(hostile, tmp_path / "one.xlsx", sheet="data")
+    many = fio.write_sheets({"data": hostile}, tmp_path / "many.xlsx")
+
+    def cells(path):
+        ws = openpyxl.load_workbook(path)["data"]
+        return [(c.value, c.data_type) for row in ws.iter_rows() for c in row]
+
+    assert cells(one) == cells(many)
+    assert ("=1+1", "s") in cells(one) and ("=id", "s") in cells(one)
+    assert ("a\\x07b", "s") in cells(one)
+    assert fio._write_sheet is fio.write_sheet  # the former name still works
+    assert not list(tmp_path.glob(".*.part*"))

@@ -1,7 +1,12 @@
 r"""Read and write tables and layers (CSV, Excel, JSON, GeoPackage, GeoJSON).
 
 Outputs are written to a temporary file beside the target and renamed into
-place, so an interrupted write never leaves a half-written file.
+place (:func:`atomic_write`, the one atomic write of forestsink), so an
+interrupted write never leaves a half-written file. Every Excel sheet is
+written by :func:`write_sheet`.
+
+May import: errors, units, version (the layer below). Not scale or area:
+they are its siblings in the layer contract (pyproject ``[tool.importlinter]``).
 
 Spreadsheet formula injection (CWE-1236)
 ----------------------------------------
