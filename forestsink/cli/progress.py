@@ -31,7 +31,7 @@ from forestsink.cli.options import (
 from forestsink.errors import ForestsinkError
 from forestsink.inventory.load import statistics_by_year
 from forestsink.io import read_coverage_table
-from forestsink.progress import carbon_tables, progress_tables, shown_path
+from forestsink.progress import VIEWS, carbon_tables, progress_tables, shown_path
 from forestsink.render.coverage_layer import coverage_for_report
 from forestsink.render.workbook import write_tables
 from forestsink.store import open_store
@@ -66,7 +66,7 @@ def _fmt(value: float, unit: str = "") -> str:
 @targets_opt
 @click.option(
     "--by",
-    type=click.Choice(["district", "region", "unit", "city"]),
+    type=click.Choice(VIEWS),
     default="district",
     show_default=True,
     help="汇总口径 / View: district, region, assessment unit or city.",
@@ -134,43 +134,7 @@ def progress_cmd(
         inventory=statistics_by_year(target, as_of=as_of),
     )
     write_tables(result, out, main="progress")
-    city = result.tables["city_targets"]
-    final = city[city["year"] == city["year"].max()]
-    for r in final.itertuples():
-        if r.status == "needs_resource_layers":
-            click.echo(
-                f"  {r.name_zh} / {r.name_en}: 需森林资源一张图 / needs the "
-                "forest-resource layers (not measurable from project polygons)"
-            )
-        elif r.pct_done == r.pct_done:  # not NaN
-            digits = 1 if r.unit == "%" else 0
-            what = _MEASURED_BY.get(r.status, "")
-            click.echo(
-                f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.{digits}f} / "
-                f"{r.target:,.{digits}f} {r.unit} ({r.pct_done:.1f} %){what}"
-            )
-        elif r.status == "project_work":
-            click.echo(f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} {r.unit}")
-    base = result.tables["city"]
-    stock = base["stock_volume_m3"].sum(min_count=1)
-    measured = base["increment_measured_m3"].sum(min_count=1)
-    model = base["increment_model_m3"].sum(min_count=1)
-    click.echo(
-        f"  现存蓄积（上报，非增量）/ standing stock delivered (not an increment): "
-        f"{_fmt(stock, 'm³')}"
-    )
-    click.echo(
-        f"  项目增量（改造前后实测）/ project increment (measured before/after): "
-        f"{_fmt(measured, 'm³')}"
-    )
-    click.echo(
-        f"  项目增量（模型，扣除基线）/ project increment (model, with baseline): "
-        f"{_fmt(model, 'm³')}"
-    )
-    click.echo(
-        f"  增量不可估算面积 / area with increment not estimable: "
-        f"{base['increment_not_estimable_mu'].sum():,.0f} mu"
-    )
+    _print_progress_summary(result)
     click.echo(f"已写出 / Written: {out}")
 
 
@@ -309,6 +273,53 @@ def carbon_cmd(
         growth=growth,
     )
     write_tables(result, out, main="carbon")
+    _print_increment_summary(result)
+    click.echo(f"已写出 / Written: {out}")
+
+
+def _print_progress_summary(result) -> None:
+    """Print the city targets and the city's stock and increment figures."""
+    city = result.tables["city_targets"]
+    final = city[city["year"] == city["year"].max()]
+    for r in final.itertuples():
+        if r.status == "needs_resource_layers":
+            click.echo(
+                f"  {r.name_zh} / {r.name_en}: 需森林资源一张图 / needs the "
+                "forest-resource layers (not measurable from project polygons)"
+            )
+        elif r.pct_done == r.pct_done:  # not NaN
+            digits = 1 if r.unit == "%" else 0
+            what = _MEASURED_BY.get(r.status, "")
+            click.echo(
+                f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.{digits}f} / "
+                f"{r.target:,.{digits}f} {r.unit} ({r.pct_done:.1f} %){what}"
+            )
+        elif r.status == "project_work":
+            click.echo(f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} {r.unit}")
+    base = result.tables["city"]
+    stock = base["stock_volume_m3"].sum(min_count=1)
+    measured = base["increment_measured_m3"].sum(min_count=1)
+    model = base["increment_model_m3"].sum(min_count=1)
+    click.echo(
+        f"  现存蓄积（上报，非增量）/ standing stock delivered (not an increment): "
+        f"{_fmt(stock, 'm³')}"
+    )
+    click.echo(
+        f"  项目增量（改造前后实测）/ project increment (measured before/after): "
+        f"{_fmt(measured, 'm³')}"
+    )
+    click.echo(
+        f"  项目增量（模型，扣除基线）/ project increment (model, with baseline): "
+        f"{_fmt(model, 'm³')}"
+    )
+    click.echo(
+        f"  增量不可估算面积 / area with increment not estimable: "
+        f"{base['increment_not_estimable_mu'].sum():,.0f} mu"
+    )
+
+
+def _print_increment_summary(result) -> None:
+    """Print the city's project-increment CO₂, its spread and what is not estimable."""
     city = result.tables["carbon"].set_index("adcode").loc["500000"]
     label = "全市项目增量 CO₂ / city project increment CO₂"
     if city["method"] == "not_estimable":
@@ -348,7 +359,6 @@ def carbon_cmd(
         "two forest-resource inventories: forestsink carbon without --method "
         "project-increment)"
     )
-    click.echo(f"已写出 / Written: {out}")
 
 
 def _sink(store, years, *, out, **kw) -> None:
