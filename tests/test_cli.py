@@ -194,3 +194,15 @@ def test_missing_dask_is_a_clear_message(monkeypatch, tmp_path):
     assert "Traceback" not in result.output and "意外出错" not in result.output
     assert "pip install 'forestsink[dask]'" in result.output
     assert not (tmp_path / "ds").exists()
+
+
+def test_a_command_that_cannot_load_is_one_line(monkeypatch):
+    monkeypatch.setitem(
+        COMMANDS, "broken", ("forestsink.cli.no_such_module", "cmd", "Broken.")
+    )
+    result = CliRunner().invoke(cli, ["broken", "--flag"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "`forestsink broken`" in result.output
+    assert "ModuleNotFoundError" in result.output and "-v" in result.output
+    assert "broken" in CliRunner().invoke(cli, ["--help"]).output

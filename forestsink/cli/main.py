@@ -64,6 +64,10 @@ def _command_path(group: click.Group, ctx: click.Context, words: list[str]) -> s
             break
         if word.startswith("-"):
             continue
+        if isinstance(command, _Group) and word in COMMANDS:
+            path.append(word)  # (its module may be the one that failed to load)
+            command = command.commands.get(word)
+            continue
         sub = command.get_command(ctx, word)
         if sub is None:
             break
