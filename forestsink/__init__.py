@@ -1,6 +1,14 @@
 """forestsink: track forest carbon sinks against plan targets on a map.
 
 重庆市森林碳汇跟踪工具 — the library behind the ``forestsink`` command.
+
+The names of :data:`__all__` are the notebook API (``dir(forestsink)``
+lists them). The light ones are imported here; the heavier tools
+(:func:`open_store`, :func:`compute_coverage`, :func:`ingest_deliveries` …)
+load on first use, so ``import forestsink`` does not load rasterio, the
+store, folium, matplotlib, psycopg or dask. :func:`progress_tables`,
+:func:`carbon_tables` and :func:`build_report` take a store path (``.gpkg``,
+``postgresql://…``, a GeoParquet dataset folder) or an opened store.
 """
 
 from __future__ import annotations
