@@ -151,7 +151,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "森林碳汇或项目增量 CO₂ / The whole forest's carbon sink, or project CO₂.",
     ),
     "report": (
-        "forestsink.cli.progress",
+        "forestsink.cli.report",
         "report_cmd",
         "生成离线 HTML 报告 / Write the officials' offline HTML report.",
     ),

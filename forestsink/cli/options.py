@@ -324,3 +324,11 @@ targets_opt = file_option(
     "--targets",
     "区县目标表 (CSV/Excel，由林业局提供) / Per-district targets the bureau supplies.",
 )
+growth_opt = file_option(
+    "--growth",
+    "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
+    "(yield) table by project type, species group and years since the work, with "
+    "baseline and source; without it the increment is 不可估算 / not estimable "
+    "unless before/after volumes were delivered. Format: "
+    "data/growth_table.EXAMPLE.csv.",
+)

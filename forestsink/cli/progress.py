@@ -1,12 +1,8 @@
-"""``forestsink progress`` and ``forestsink carbon``."""
+"""``forestsink progress`` and ``forestsink carbon``: the plan's tables and CO₂."""
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project configuration ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import click
 import pandas as pd
@@ -20,7 +16,7 @@ from forestsink.carbon import (
 from forestsink.cli.options import (
     as_of_opt,
     engine_opt,
-    file_option,
+    growth_opt,
     out_option,
     params_opt,
     rules_opt,
@@ -31,8 +27,7 @@ from forestsink.cli.options import (
 from forestsink.errors import ForestsinkError
 from forestsink.inventory.load import statistics_by_year
 from forestsink.io import read_coverage_table
-from forestsink.progress import VIEWS, carbon_tables, progress_tables, shown_path
-from forestsink.render.coverage_layer import coverage_for_report
+from forestsink.progress import VIEWS, carbon_tables, progress_tables
 from forestsink.render.workbook import write_tables
 from forestsink.store import open_store
 
@@ -42,15 +37,6 @@ _MEASURED_BY = {
     "coverage": " — 遥感栅格 / land-cover raster",
     "cross_check": " — 遥感校核，非官方 / raster cross-check, not official",
 }
-
-growth_opt = file_option(
-    "--growth",
-    "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
-    "(yield) table by project type, species group and years since the work, with "
-    "baseline and source; without it the increment is 不可估算 / not estimable "
-    "unless before/after volumes were delivered. Format: "
-    "data/growth_table.EXAMPLE.csv.",
-)
 
 
 def _fmt(value: float, unit: str = "") -> str:
@@ -411,56 +397,3 @@ def _sink(store, years, *, out, **kw) -> None:
             f"{row.co2_t_per_yr_other_roots:,.0f} t CO₂/yr"
         )
     click.echo(f"已写出 / Written: {out}")
-
-
-@click.command("report")
-@store_opt
-@click.option(
-    "--coverage",
-    "coverage",
-    nargs=2,
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="两期土地覆盖栅格 T1 T2 / Two land-cover rasters (first and last year).",
-)
-@click.option(
-    "--product",
-    default="clcd",
-    show_default=True,
-    help="土地覆盖产品 / Land-cover product of the rasters.",
-)
-@as_of_opt
-@targets_opt
-@params_opt
-@rules_opt
-@growth_opt
-@out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
-def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, out):
-    """生成离线 HTML 报告 / Write the officials' offline HTML report.
-
-    One self-contained file: opens in any browser, from a USB stick, with no
-    network. Its numbers are the same tables progress, carbon and coverage
-    write.
-    """
-    # the report module loads matplotlib and mapclassify (seconds): only here
-    from forestsink.render.report import build_report  # noqa: PLC0415 (optional heavy dependency)
-
-    table, overlay, extra = None, None, {}
-    if coverage:
-        table, overlay = coverage_for_report(list(coverage), product=product)
-        folder = Path(store).parent if "://" not in str(store) else None
-        shown = ", ".join(shown_path(c, base=folder) for c in coverage)
-        extra["land_cover"] = f"{product}: {shown}"
-    path = build_report(
-        open_store(store),
-        out,
-        as_of=as_of,
-        targets=targets,
-        params=params,
-        rules=rules,
-        growth=growth,
-        coverage=table,
-        overlay=overlay,
-        settings=extra,
-    )
-    click.echo(f"已写出 / Written: {path} ({path.stat().st_size / 1e6:.1f} MB)")
