@@ -446,9 +446,7 @@ def read_coverage_table(path, /) -> pd.DataFrame:
                 "written by `forestsink coverage`)."
             )
     except (ValueError, OSError) as err:
-        raise TableFileError(
-            f"coverage table {path}: cannot read it ({err})."
-        ) from err
+        raise TableFileError(f"coverage table {path}: cannot read it ({err}).") from err
     missing = {"adcode", "coverage_pct"} - set(table.columns)
     if missing:
         raise TableFileError(
