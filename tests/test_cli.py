@@ -122,35 +122,46 @@ def test_listed_help_is_each_commands_own():
         (["-q"], logging.ERROR),
     ],
 )
-def test_v_and_q_set_the_forestsink_logger(flags, level):
+def test_v_and_q_set_the_forestsink_logger(monkeypatch, flags, level):
+    import forestsink.cli.reference as reference_cli
+
     logger = logging.getLogger("forestsink")
-    before = logger.level
-    try:
-        result = CliRunner().invoke(cli, [*flags, "resolve", "开县"])
-        assert result.exit_code == 0, result.output
-        assert logger.level == level
-        handlers = [
-            h for h in logger.handlers if h.__class__.__name__ == "_StderrHandler"
+    before, handlers = logger.level, list(logger.handlers)
+    seen = {}
+
+    def spy(names):
+        seen["level"] = logger.level
+        seen["ours"] = [
+            h for h in logger.handlers if type(h).__name__ == "_StderrHandler"
         ]
-        assert len(handlers) == 1  # set up once, however often the CLI runs
-    finally:
-        logger.setLevel(before)
+        logging.getLogger("forestsink.reference").info("resolving %s", names)
+
+    monkeypatch.setattr(reference_cli.resolve_cmd, "callback", spy)
+    result = CliRunner().invoke(cli, [*flags, "resolve", "开县"])
+    assert result.exit_code == 0, result.output
+    assert seen["level"] == level and len(seen["ours"]) == 1
+    shown = "INFO forestsink.reference: resolving ('开县',)" in result.output
+    assert shown == (level <= logging.INFO)
+    # put back as it was when the command ends
+    assert logger.level == before and logger.handlers == handlers
 
 
 def test_log_records_go_to_stderr_by_level(capsys):
     logger = logging.getLogger("forestsink.test")
-    before = logging.getLogger("forestsink").level
+    restore = configure_logging(1, False)
     try:
-        configure_logging(1, False)
         logger.info("decision made")
         logger.debug("detail")
         err = capsys.readouterr().err
         assert "INFO forestsink.test: decision made" in err and "detail" not in err
-        configure_logging(0, True)
+    finally:
+        restore()
+    restore = configure_logging(0, True)
+    try:
         logger.warning("a warning")
         assert "a warning" not in capsys.readouterr().err
     finally:
-        logging.getLogger("forestsink").setLevel(before)
+        restore()
 
 
 def test_coverage_passes_other_libraries_warnings_on(monkeypatch, tmp_path):

@@ -280,4 +280,4 @@ class _Group(click.Group):
 @quiet_opt
 def cli(verbose: int, quiet: bool) -> None:
     """Entry point of the ``forestsink`` command."""
-    configure_logging(verbose, quiet)
+    click.get_current_context().call_on_close(configure_logging(verbose, quiet))

@@ -7,6 +7,7 @@ import math
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -41,23 +42,39 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging(verbose: int, quiet: bool) -> None:
+def configure_logging(verbose: int, quiet: bool) -> Callable[[], None]:
     """Set the level of the ``forestsink`` logger from ``-v``/``-q``.
 
     Warnings and errors by default, ``-v`` adds progress and decisions
     (INFO), ``-vv`` debugging detail; ``-q`` errors only. Records go to
-    stderr through one handler on the ``forestsink`` logger (set up once);
+    stderr through one handler on the ``forestsink`` logger (never two);
     other libraries' loggers are left as they are.
+
+    Returns
+    -------
+    callable
+        Puts the logger back as it was (level, handler): the command group
+        calls it when the command ends, so a notebook or a test session that
+        runs the CLI keeps its own logging set-up.
     """
     level = (
         logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * verbose)
     )
     logger = logging.getLogger("forestsink")
+    before = logger.level
     logger.setLevel(level)
+    added = None
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
+        added = _StderrHandler()
+        added.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(added)
+
+    def restore() -> None:
+        logger.setLevel(before)
+        if added is not None:
+            logger.removeHandler(added)
+
+    return restore
 
 
 def out_option(help_text: str, *, required: bool = True, folder: bool = False):
