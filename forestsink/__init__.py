@@ -1,9 +1,20 @@
 """forestsink: track forest carbon sinks against plan targets on a map.
 
 重庆市森林碳汇跟踪工具 — the library behind the ``forestsink`` command.
+
+The names of :data:`__all__` are the notebook API (``dir(forestsink)``
+lists them). The light ones are imported here; the heavier tools
+(:func:`open_store`, :func:`compute_coverage`, :func:`ingest_deliveries` …)
+load on first use, so ``import forestsink`` does not load rasterio, the
+store, folium, matplotlib, psycopg or dask. :func:`progress_tables`,
+:func:`carbon_tables` and :func:`build_report` take a store path (``.gpkg``,
+``postgresql://…``, a GeoParquet dataset folder) or an opened store.
 """
 
 from __future__ import annotations
+
+import importlib
+import os
 
 from forestsink.errors import (
     CRSError,
@@ -11,6 +22,7 @@ from forestsink.errors import (
     ForestsinkError,
     ForestsinkWarning,
     GrowthTableError,
+    OptionError,
     ReferenceDataError,
     UnknownNameError,
 )
@@ -28,26 +40,116 @@ from forestsink.reference import (
 from forestsink.units import M2_PER_MU, MU_PER_HA, m2_to_mu, mu_to_m2
 from forestsink.version import __version__
 
+#: Heavier tools, loaded on first use (keeps ``import forestsink`` light).
+_LAZY = {
+    "open_store": "forestsink.store",
+    "ingest_deliveries": "forestsink.landing.deliveries",
+    "check_deliveries": "forestsink.landing.deliveries",
+    "read_growth_table": "forestsink.progress",
+    "compute_coverage": "forestsink.coverage",
+    "read_delivery": "forestsink.ingest",
+}
+
 
 def __getattr__(name: str):
     """Load the heavier tools on first use (keeps ``import forestsink`` light)."""
-    lazy = {
-        "open_store": "forestsink.store",
-        "ingest_deliveries": "forestsink.landing.deliveries",
-        "check_deliveries": "forestsink.landing.deliveries",
-        "progress_tables": "forestsink.progress",
-        "carbon_tables": "forestsink.progress",
-        "read_growth_table": "forestsink.progress",
-        "compute_coverage": "forestsink.coverage",
-        "build_report": "forestsink.render.report",
-        "read_delivery": "forestsink.ingest",
-    }
-    if name in lazy:
-        import importlib
-
-        return getattr(importlib.import_module(lazy[name]), name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'forestsink' has no attribute {name!r}")
 
+
+def __dir__() -> list[str]:
+    """Return the public names (:data:`__all__`), lazily loaded ones included."""
+    return sorted(__all__)
+
+
+def _opened(store):
+    """Return *store* opened: a path or URL is opened, a store passes through.
+
+    A ``.gpkg`` path, a ``postgresql://`` URL or a GeoParquet dataset folder
+    (str or :class:`os.PathLike`) is opened with
+    :func:`forestsink.store.open_store`; anything else is taken to be an
+    opened store.
+    """
+    if isinstance(store, str | os.PathLike):
+        return importlib.import_module("forestsink.store").open_store(store)
+    return store
+
+
+def progress_tables(store, /, **options):
+    """All progress tables for a store (the ``progress`` tool).
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        A ``.gpkg`` path, a ``postgresql://`` URL, a GeoParquet dataset
+        folder, or a store opened with :func:`open_store`.
+    **options
+        As for :func:`forestsink.progress.progress_tables` (``as_of``,
+        ``by``, ``year``, ``targets``, ``coverage``, ``growth`` …).
+
+    Returns
+    -------
+    forestsink.progress.Tables
+        Areas in mu (亩), CO₂ in t; the geometry is not returned.
+
+    Raises
+    ------
+    OptionError
+        ``by`` is not one of the views (``district``, ``region``, ``unit``,
+        ``city``): refused before anything is read or computed.
+    """
+    progress = importlib.import_module("forestsink.progress")
+    by = options.get("by", "district")
+    if by not in progress.VIEWS:
+        raise OptionError(
+            f"by={by!r}: 不支持的汇总方式 / not a view; use one of "
+            f"{', '.join(progress.VIEWS)}."
+        )
+    return progress.progress_tables(_opened(store), **options)
+
+
+def carbon_tables(store, /, **options):
+    """CO₂ of the project increment per district and city-wide (``carbon``).
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        A ``.gpkg`` path, a ``postgresql://`` URL, a GeoParquet dataset
+        folder, or a store opened with :func:`open_store`.
+    **options
+        As for :func:`forestsink.progress.carbon_tables` (``as_of``,
+        ``params``, ``growth``, ``draws``, ``seed`` …).
+
+    Returns
+    -------
+    forestsink.progress.Tables
+        CO₂ in t (the project increment, not the forest's sink).
+    """
+    progress = importlib.import_module("forestsink.progress")
+    return progress.carbon_tables(_opened(store), **options)
+
+
+def build_report(store, out, /, **options):
+    """Write the offline HTML report of a store (the ``report`` tool).
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        A ``.gpkg`` path, a ``postgresql://`` URL, a GeoParquet dataset
+        folder, or a store opened with :func:`open_store`.
+    out : str or Path
+        The ``.html`` file to write.
+    **options
+        As for :func:`forestsink.render.report.build_report`.
+
+    Returns
+    -------
+    Path
+        The report written.
+    """
+    report = importlib.import_module("forestsink.render.report")
+    return report.build_report(_opened(store), out, **options)
 
 
 __all__ = [
@@ -59,6 +161,7 @@ __all__ = [
     "ForestsinkError",
     "ForestsinkWarning",
     "GrowthTableError",
+    "OptionError",
     "ReferenceDataError",
     "UnknownNameError",
     "__version__",

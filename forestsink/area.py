@@ -50,6 +50,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import shapely
+from geopandas.array import from_shapely
 from pyproj import Geod
 
 from forestsink.errors import CRSError
@@ -143,16 +145,12 @@ def albers_geometries(gdf) -> np.ndarray:
 def albers_of(geoms, crs) -> np.ndarray:
     """Geometries given in *crs* (not None), in Chongqing Albers metres."""
     if not crs.is_geographic:
-        from geopandas.array import from_shapely
-
         geoms = from_shapely(np.asarray(geoms, dtype=object), crs=crs).to_crs(4490)
     return geographic_to_albers(geoms)
 
 
 def geographic_to_albers(geoms) -> np.ndarray:
     """Geometries given in longitude/latitude degrees, in Albers metres."""
-    import shapely
-
     geoms = np.asarray(geoms, dtype=object)
     coords = shapely.get_coordinates(geoms)
     x, y = albers_xy(coords[:, 0], coords[:, 1])
@@ -169,8 +167,6 @@ FAST_MAX_ABS_LAT = 85.0
 
 def _fast_path(geoms: np.ndarray) -> np.ndarray:
     """Tell which geometries the Albers fast path measures to 1e-6 (bool)."""
-    import shapely
-
     xmin, ymin, xmax, ymax = shapely.bounds(geoms).T
     with np.errstate(invalid="ignore"):
         small = (
@@ -195,8 +191,6 @@ def _fast_path(geoms: np.ndarray) -> np.ndarray:
 
 def _geodesic_area_m2(geom) -> float:
     """Area (m²) of one geometry on GRS80 with geodesic edges (pyproj.Geod)."""
-    import shapely
-
     if geom is None or shapely.is_empty(geom):
         return 0.0
     # exterior rings counter-clockwise, holes clockwise: Geod's signed sum is
@@ -235,8 +229,6 @@ def geographic_area_m2(geoms) -> np.ndarray:
     >>> round(float(a[0]) / 1e6, 3)  # km²
     1.075
     """
-    import shapely
-
     geoms = np.asarray(geoms, dtype=object)
     out = np.zeros(len(geoms), dtype="float64")
     fast = _fast_path(geoms)

@@ -11,7 +11,9 @@ from forestsink.errors import ForestsinkError
 
 
 def _leaves(group: click.Group, prefix=()):
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         if isinstance(command, click.Group):
             yield from _leaves(command, (*prefix, name))
         else:

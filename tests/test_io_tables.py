@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from forestsink import progress
+from forestsink.cli import progress as progress_cli
 from forestsink.cli.main import cli
 from forestsink.errors import TableFileError
 from forestsink.io import read_bureau_table, read_table, write_table
@@ -99,13 +99,13 @@ def test_progress_reads_an_excel_or_gbk_coverage_table(
     # was: UnicodeDecodeError traceback (the coverage table was read as CSV)
 
     seen = {}
-    original = progress.progress_tables
+    original = progress_cli.progress_tables
 
     def spy(*args, **kwargs):
         seen["coverage"] = kwargs["coverage"]
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(progress, "progress_tables", spy)
+    monkeypatch.setattr(progress_cli, "progress_tables", spy)
     cov = _write(ROWS, tmp_path / f"cov{KINDS[kind]}", kind)
     result = CliRunner().invoke(
         cli,
@@ -138,3 +138,23 @@ def test_unwritable_output_is_a_clear_error(tmp_path, suffix):
     )
     assert result.exit_code == 1 and "无法写出" in result.output
     assert "Traceback" not in result.output
+
+
+def test_excel_writers_share_one_sheet_path(tmp_path):
+    import openpyxl
+
+    from forestsink import io as fio
+
+    hostile = pd.DataFrame({"=id": ["=1+1", "a\x07b", "ok"], "v": [-5.0, 1.0, 2.0]})
+    one = write_table(hostile, tmp_path / "one.xlsx", sheet="data")
+    many = fio.write_sheets({"data": hostile}, tmp_path / "many.xlsx")
+
+    def cells(path):
+        ws = openpyxl.load_workbook(path)["data"]
+        return [(c.value, c.data_type) for row in ws.iter_rows() for c in row]
+
+    assert cells(one) == cells(many)
+    assert ("=1+1", "s") in cells(one) and ("=id", "s") in cells(one)
+    assert ("a\\x07b", "s") in cells(one)
+    assert fio._write_sheet is fio.write_sheet  # the former name still works
+    assert not list(tmp_path.glob(".*.part*"))

@@ -443,12 +443,12 @@ def test_busy_store_gives_clear_message_and_changes_nothing(setup, small, tmp_pa
 
 
 def test_cli_busy_store_exit_1_no_traceback(setup, small, tmp_path, monkeypatch):
-    import forestsink.store
+    import forestsink.cli.ingest
     from forestsink.cli.main import cli
 
     store = _copy_store(setup.base, tmp_path / "s.gpkg")
     monkeypatch.setattr(
-        forestsink.store,
+        forestsink.cli.ingest,
         "open_store",
         lambda location, **_: GeoPackageStore(location, timeout=0.3),
     )

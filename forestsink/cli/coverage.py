@@ -9,9 +9,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+import pandas as pd
+from rich.progress import Progress
 
 from forestsink.cli.options import finite_number, out_option
-from forestsink.cli.table import visible
+from forestsink.cli.table import print_table, visible
+from forestsink.coverage import (
+    compute_coverage,
+    make_overlay,
+    write_coverage,
+    write_overlay,
+)
+from forestsink.errors import ForestsinkWarning
 
 _log = logging.getLogger(__name__)
 
@@ -46,8 +55,6 @@ def _parse_years(year: int | None, years: str | None, n: int) -> list[int] | Non
 
 def _progress():
     """Return (progress bar, callback(done, total))."""
-    from rich.progress import Progress
-
     bar = Progress(transient=True, disable=not sys.stderr.isatty())
     task = bar.add_task("读取栅格 / reading rasters", total=None)
 
@@ -58,9 +65,6 @@ def _progress():
 
 
 def _print_summary(result) -> None:
-    import pandas as pd
-
-    from forestsink.cli.table import print_table
 
     table = result.table
     years = result.years
@@ -84,8 +88,6 @@ def _print_summary(result) -> None:
 
 
 def _print_matrix(result) -> None:
-    from forestsink.cli.table import print_table
-
     tr = result.transitions
     top = tr[tr["level"].isin(["city", "total"])]
     if top.empty:
@@ -245,14 +247,6 @@ def coverage_cmd(
     out,
 ) -> None:
     """由土地覆盖栅格计算森林覆盖率 / Forest coverage per district (see _HELP)."""
-    from forestsink.coverage import (
-        compute_coverage,
-        make_overlay,
-        write_coverage,
-        write_overlay,
-    )
-    from forestsink.errors import ForestsinkWarning
-
     if Path(out).suffix.lower() not in _TABLE_SUFFIXES:
         raise click.BadParameter(
             f"use one of {', '.join(_TABLE_SUFFIXES)} / 请使用表格或图层文件名",
@@ -265,9 +259,11 @@ def coverage_cmd(
     rasters = [raster] if raster2 is None else [raster, raster2]
     year_list = _parse_years(year, years, len(rasters))
     bar, tick = _progress()
-    # every warning of the run is caught: forestsink's are printed, the rest
-    # (numpy, GDAL, pyogrio) are logged for -v; GDAL's own log records are
-    # held back to -v as well (each failure is a message of its own)
+    # forestsink's warnings are printed as one line each, as they come; the
+    # others (numpy, GDAL, pyogrio) are issued again after the run, through
+    # Python's warning filters (not swallowed). GDAL's own log records are
+    # held back to -v (each failure is a message of its own already)
+    others: list = []
     with warnings.catch_warnings(record=True) as caught, _quiet_gdal():
         warnings.simplefilter("always", ForestsinkWarning)
         with bar:
@@ -295,26 +291,38 @@ def coverage_cmd(
             if overlay
             else None
         )
-        _print_warnings(caught, ForestsinkWarning)
+        others += _print_warnings(caught, ForestsinkWarning)
         caught.clear()
         _print_summary(result)
         written = write_coverage(result, out)
         if image is not None:
             written += write_overlay(image, overlay)
-        _print_warnings(caught, ForestsinkWarning)
+        others += _print_warnings(caught, ForestsinkWarning)
+    _reissue(others)
     for path in written:
         click.echo(f"已写出 / Written: {path}")
 
 
-def _print_warnings(caught, ours) -> None:
-    """Print forestsink's warnings; log the others (numpy, GDAL) for -v."""
+def _print_warnings(caught, ours) -> list:
+    """Print forestsink's warnings; return the others (numpy, GDAL, pyogrio)."""
+    others = []
     for item in caught:
         if issubclass(item.category, ours):
             click.secho(
                 f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
             )
         else:
-            _log.info("%s: %s", item.category.__name__, item.message)
+            others.append(item)
+    return others
+
+
+def _reissue(others) -> None:
+    """Issue other libraries' warnings again, through Python's filters."""
+    for item in others:
+        _log.debug("%s: %s", item.category.__name__, item.message)
+        warnings.warn_explicit(
+            item.message, item.category, item.filename, item.lineno, source=item.source
+        )
 
 
 @contextmanager
@@ -322,7 +330,7 @@ def _quiet_gdal():
     """Hold GDAL's log records (rasterio loggers) below -v."""
     logger = logging.getLogger("rasterio")
     before = logger.level
-    if not logging.getLogger().isEnabledFor(logging.INFO):
+    if not logging.getLogger("forestsink").isEnabledFor(logging.INFO):
         logger.setLevel(logging.CRITICAL)
     try:
         yield

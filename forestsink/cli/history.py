@@ -8,6 +8,10 @@ import click
 
 from forestsink.cli.options import as_of_opt, out_option, store_opt
 from forestsink.cli.table import print_table, visible
+from forestsink.io import LAYER_SUFFIXES, write_layer, write_table
+from forestsink.landing.deliveries import read_withdrawals
+from forestsink.reference import read_project_types
+from forestsink.store import open_store
 
 
 @click.command("history")
@@ -18,8 +22,6 @@ def history_cmd(key: str, store: str) -> None:
 
     KEY is <adcode>/<project id>, e.g. 500101/WZ-2013-001.
     """
-    from forestsink.store import open_store
-
     frame = open_store(store).history(key)
     print_table(
         frame[
@@ -48,8 +50,6 @@ def history_cmd(key: str, store: str) -> None:
 @click.option("--to", "b", required=True, help="终点：日期或批次 / To date or batch.")
 def diff_cmd(store: str, a: str, b: str) -> None:
     """比较两个时间点 / What was added, changed, withdrawn between two states."""
-    from forestsink.store import open_store
-
     table = open_store(store).diff(a, b)
     print_table(table, title=f"变化 / changes {a} → {b}")
     counts = table["change"].value_counts().to_dict()
@@ -73,9 +73,6 @@ def withdraw_cmd(key, reason, from_file, store, user) -> None:
     Either KEY (<adcode>/<project id>) with --reason, or --from-file with a
     list; a list is one batch: all of it is withdrawn, or nothing.
     """
-    from forestsink.landing.deliveries import read_withdrawals
-    from forestsink.store import open_store
-
     target = open_store(store)
     if from_file:
         if key:
@@ -98,8 +95,6 @@ def withdraw_cmd(key, reason, from_file, store, user) -> None:
 @click.option("--user", help="操作人 / Who (default: login name).")
 def undo_cmd(batch: int, store: str, user: str | None) -> None:
     """撤回整个批次（作为新批次）/ Undo a whole batch, as a new batch."""
-    from forestsink.store import open_store
-
     new = open_store(store).undo(batch, user=user)
     click.echo(f"已撤回批次 {batch} / Batch {batch} undone by batch {new}")
 
@@ -120,9 +115,6 @@ def current_cmd(store: str, as_of: str | None, out: str | None) -> None:
     ``validate``, ``ingest`` and their reports name (the store keeps the
     0-based position).
     """
-    from forestsink.io import LAYER_SUFFIXES, write_layer, write_table
-    from forestsink.store import open_store
-
     frame = open_store(store).current(as_of=as_of)
     if out:
         if "source_row" in frame:  # (as people and the issue report count)
@@ -133,8 +125,6 @@ def current_cmd(store: str, as_of: str | None, out: str | None) -> None:
             write_table(frame.drop(columns="geometry"), out)
         click.echo(f"已写出 / Written: {out} ({len(frame)} polygons)")
         return
-    from forestsink.reference import read_project_types
-
     names = read_project_types()["name_zh"]
     summary = frame.groupby("project_type")["area_mu"].agg(["count", "sum"])
     summary = summary.reset_index()
@@ -147,8 +137,6 @@ def current_cmd(store: str, as_of: str | None, out: str | None) -> None:
 @store_opt
 def batches_cmd(store: str) -> None:
     """列出全部批次 / List every batch (who, when, file, counts)."""
-    from forestsink.store import open_store
-
     table = open_store(store).batches()
     print_table(
         table[

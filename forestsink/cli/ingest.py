@@ -6,6 +6,7 @@ import sys
 
 import click
 import pandas as pd
+from rich.progress import Progress
 
 from forestsink.cli.options import (
     delivery_options,
@@ -13,17 +14,21 @@ from forestsink.cli.options import (
     report_not_an_input,
     store_opt,
 )
-from forestsink.cli.table import visible
+from forestsink.cli.table import print_table, visible
 from forestsink.errors import ForestsinkError
+from forestsink.ingest import find_delivery_files
+from forestsink.ingest.vocabulary import store_aliases_path, user_aliases_path
 from forestsink.io import write_table
+from forestsink.landing.deliveries import (
+    IngestError,
+    check_deliveries,
+    ingest_deliveries,
+)
+from forestsink.store import open_store
 
 
 def _progress(paths):
     """Return (context manager, callback) showing a progress bar over files."""
-    from rich.progress import Progress
-
-    from forestsink.ingest import find_delivery_files
-
     files = find_delivery_files(paths)
     bar = Progress(transient=True, disable=not sys.stderr.isatty())
     task = bar.add_task("读取与校验 / reading and checking", total=len(files))
@@ -46,7 +51,7 @@ _COLOUR = {"error": "red", "warning": "yellow", "fixed": "green"}
 MAX_SHOWN = 200
 
 
-def _print_report(report, report_path) -> None:
+def print_report(report, report_path) -> None:
     r"""Print notes and issues, one line each, and write the full report.
 
     Delivered text (file names, notes, ids, fields, messages that quote
@@ -100,8 +105,6 @@ def alias_files(given, store=None) -> list[str]:
     The per-user file (if it exists), the per-store file beside a
     GeoPackage store (if it exists), then every ``--aliases FILE``.
     """
-    from forestsink.ingest.vocabulary import store_aliases_path, user_aliases_path
-
     defaults = [user_aliases_path()]
     if store is not None:
         defaults.append(store_aliases_path(store))
@@ -137,13 +140,11 @@ def validate_cmd(paths, report_path, **kw) -> None:
     PATHS are files (.shp .gpkg .geojson .zip) or folders of them. Exit code 1
     when any error is found; warnings do not fail.
     """
-    from forestsink.landing.deliveries import check_deliveries
-
     report_not_an_input(report_path, paths)
     bar, tick = _progress(paths)
     with bar:
         report = check_deliveries(paths, progress=tick, **_check_kwargs(kw))
-    _print_report(report, report_path)
+    print_report(report, report_path)
     if report.n_errors:
         sys.exit(1)
 
@@ -167,10 +168,6 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
     Each file becomes one batch (all of its features land, or none). Nothing is
     written while any error remains, unless --skip-errors.
     """
-    from forestsink.cli.table import print_table
-    from forestsink.landing.deliveries import IngestError, ingest_deliveries
-    from forestsink.store import open_store
-
     report_not_an_input(report_path, paths, store)
     target = open_store(store)
     bar, tick = _progress(paths)
@@ -186,10 +183,10 @@ def ingest_cmd(paths, store, report_path, dry_run, skip_errors, user, **kw) -> N
                 **_check_kwargs(kw, store),
             )
     except IngestError as err:
-        _print_report(err.report, report_path)
+        print_report(err.report, report_path)
         click.secho(f"错误 / Error: {visible(err)}", fg="red", err=True)
         sys.exit(1)
-    _print_report(report, report_path)
+    print_report(report, report_path)
     # counts and batch numbers as integers (a skipped file has none: blank)
     print_table(
         pd.DataFrame(outcomes).convert_dtypes(), title="入库结果 / Ingest result"

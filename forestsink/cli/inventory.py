@@ -16,6 +16,7 @@ import sys
 
 import click
 import pandas as pd
+from rich.progress import Progress
 
 from forestsink.cli.options import (
     as_of_opt,
@@ -112,8 +113,6 @@ def load_cmd(
     anywhere (unknown land class, duplicate 小班 key, overlapping 小班, a
     volume on non-forest land …) leaves the store as it was.
     """
-    from rich.progress import Progress
-
     target = open_store(store)
     bar = Progress(transient=True, disable=not sys.stderr.isatty())
     task = bar.add_task("读取与校验 / reading and checking", total=None)

@@ -4,24 +4,25 @@ Each command parses its options, calls one library function and prints the
 result. Library errors (:class:`~forestsink.errors.ForestsinkError`) become a
 clean message and exit code 1; any other exception a one-line bilingual
 message naming the command, exit code 1, and a traceback only with ``-v``.
-Usage errors are click's (exit code 2).
+Usage errors are click's (exit code 2). ``-v``/``-q`` set the level of the
+``forestsink`` logger (:func:`forestsink.cli.options.configure_logging`).
+
+The commands live a module per command group (``forestsink.cli.coverage``,
+``forestsink.cli.history`` …), each importing what it uses at its top; this
+module names them in :data:`COMMANDS` and imports a command's module only
+when that command runs, so ``forestsink --help`` and ``forestsink resolve``
+do not load the whole library (rasters, the store, the web application).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
-from pathlib import Path
 
 import click
 
-from forestsink.cli.options import (
-    as_of_opt,
-    configure_logging,
-    out_option,
-    quiet_opt,
-    verbose_opt,
-)
+from forestsink.cli.options import configure_logging, quiet_opt, verbose_opt
 from forestsink.cli.table import visible
 from forestsink.errors import ForestsinkError
 
@@ -63,12 +64,144 @@ def _command_path(group: click.Group, ctx: click.Context, words: list[str]) -> s
             break
         if word.startswith("-"):
             continue
+        if isinstance(command, _Group) and word in COMMANDS:
+            path.append(word)  # (its module may be the one that failed to load)
+            command = command.commands.get(word)
+            continue
         sub = command.get_command(ctx, word)
         if sub is None:
             break
         path.append(word)
         command = sub
     return " ".join(path) or (group.name or "forestsink")
+
+
+#: Command name -> (module, attribute, the first paragraph of its help).
+#: ``forestsink --help`` lists the commands from the third field without
+#: importing them (tests/test_cli.py checks it against each command's help).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "districts": (
+        "forestsink.cli.reference",
+        "districts_cmd",
+        "列出重庆市38个区县 / List Chongqing's 38 county-level units.",
+    ),
+    "resolve": (
+        "forestsink.cli.reference",
+        "resolve_cmd",
+        "把区县名称解析为行政区划代码 / Resolve district names to adcodes.",
+    ),
+    "check-data": (
+        "forestsink.cli.reference",
+        "check_data_cmd",
+        "校验参考数据 / Validate the reference tables (and your overrides).",
+    ),
+    "map": (
+        "forestsink.cli.map",
+        "map_cmd",
+        "绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF).",
+    ),
+    "validate": (
+        "forestsink.cli.ingest",
+        "validate_cmd",
+        "校验上报文件，不写入项目库 / Check deliveries without touching the store.",
+    ),
+    "ingest": (
+        "forestsink.cli.ingest",
+        "ingest_cmd",
+        "载入上报的项目图斑到项目库 / Load delivered project polygons into the store.",
+    ),
+    "history": (
+        "forestsink.cli.history",
+        "history_cmd",
+        "显示一个图斑的全部版本 / Show every version of one polygon.",
+    ),
+    "diff": (
+        "forestsink.cli.history",
+        "diff_cmd",
+        "比较两个时间点 / What was added, changed, withdrawn between two states.",
+    ),
+    "withdraw": (
+        "forestsink.cli.history",
+        "withdraw_cmd",
+        "撤销图斑（保留历史）/ Withdraw polygons (history is kept).",
+    ),
+    "undo": (
+        "forestsink.cli.history",
+        "undo_cmd",
+        "撤回整个批次（作为新批次）/ Undo a whole batch, as a new batch.",
+    ),
+    "current": (
+        "forestsink.cli.history",
+        "current_cmd",
+        "当前（或某时点）有效图斑 / Polygons valid now or as of a date or batch.",
+    ),
+    "batches": (
+        "forestsink.cli.history",
+        "batches_cmd",
+        "列出全部批次 / List every batch (who, when, file, counts).",
+    ),
+    "progress": (
+        "forestsink.cli.progress",
+        "progress_cmd",
+        "项目作业与规划目标 / Project work, and what measures the plan's targets.",
+    ),
+    "carbon": (
+        "forestsink.cli.progress",
+        "carbon_cmd",
+        "森林碳汇或项目增量 CO₂ / The whole forest's carbon sink, or project CO₂.",
+    ),
+    "report": (
+        "forestsink.cli.report",
+        "report_cmd",
+        "生成离线 HTML 报告 / Write the officials' offline HTML report.",
+    ),
+    "store": (
+        "forestsink.cli.store_cmd",
+        "store_group",
+        "项目库管理 / Manage project stores (GeoPackage, PostgreSQL/PostGIS).",
+    ),
+    "coverage": (
+        "forestsink.cli.coverage",
+        "coverage_cmd",
+        "由土地覆盖栅格计算各区县森林覆盖率及其变化 / Forest coverage per district.",
+    ),
+    "reconcile": (
+        "forestsink.cli.reconcile",
+        "reconcile_cmd",
+        "项目图斑与森林资源一张图核对 / Reconcile project polygons with the 小班 map.",
+    ),
+    "export": (
+        "forestsink.cli.store_cmd",
+        "export_cmd",
+        "导出图斑供其他引擎使用 / Export polygons for other engines (Dask, DuckDB).",
+    ),
+    "stage": (
+        "forestsink.cli.stage",
+        "stage_cmd",
+        "交付文件直接写成分区 GeoParquet / Check deliveries and write a dataset.",
+    ),
+    "inventory": (
+        "forestsink.cli.inventory",
+        "inventory_group",
+        "森林资源一张图 / Forest-resource map (一张图): load, stats, change, "
+        "crosscheck.",
+    ),
+    "sample": (
+        "forestsink.cli.sample",
+        "sample_group",
+        "参考样本：分层随机抽样设计与基于样本的面积估计 / Reference samples.",
+    ),
+    "users": (
+        "forestsink.cli.users",
+        "users_group",
+        "网页账户 / Accounts of the web application (kept in the store).",
+    ),
+    "serve": (
+        "forestsink.cli.serve",
+        "serve_cmd",
+        "启动网页服务 / Run the web application (uvicorn, N worker processes).",
+    ),
+}
 
 
 class _Group(click.Group):
@@ -106,6 +239,38 @@ class _Group(click.Group):
             )
             sys.exit(1)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return every command name, registered or not yet imported."""
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        """Return the command *cmd_name*, importing its module on first use."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute, _ = COMMANDS[cmd_name]
+            self.add_command(
+                getattr(importlib.import_module(module), attribute), cmd_name
+            )
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter) -> None:
+        """List the commands with their one-line help, without importing them."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(limit)))
+            else:
+                listed = click.Command(name, help=COMMANDS[name][2])
+                rows.append((name, listed.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 @click.group(
     cls=_Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]}
@@ -115,206 +280,4 @@ class _Group(click.Group):
 @quiet_opt
 def cli(verbose: int, quiet: bool) -> None:
     """Entry point of the ``forestsink`` command."""
-    configure_logging(verbose, quiet)
-
-
-@cli.command("districts")
-@out_option(
-    "写出文件 (.csv/.xlsx/.gpkg/.geojson/.html) / Write to a file "
-    "(.csv, .xlsx, .gpkg, .geojson, or .html for an interactive map).",
-    required=False,
-)
-def districts_cmd(out: str | None) -> None:
-    """列出重庆市38个区县 / List Chongqing's 38 county-level units."""
-    from forestsink.reference import read_district_table
-
-    table = read_district_table()
-    if out:
-        from forestsink.render.workbook import write_districts
-
-        path = write_districts(out)
-        click.echo(f"已写出 / Written: {path}")
-        return
-    from forestsink.cli.table import print_table
-
-    print_table(
-        table[
-            [
-                "adcode",
-                "name_zh",
-                "name_en",
-                "kind",
-                "region",
-                "adcode_2011_2015",
-                "name_2012",
-            ]
-        ],
-        title="重庆市区县 / Chongqing county-level units",
-    )
-
-
-@cli.command("resolve")
-@click.argument("names", nargs=-1, required=True)
-def resolve_cmd(names: tuple[str, ...]) -> None:
-    """把区县名称解析为行政区划代码 / Resolve district names to adcodes.
-
-    Accepts today's and 2012 names (开县, 潼南县), short forms (石柱), pinyin
-    (Kaizhou) and the adcodes in force 2011–2015 (500234).
-    """
-    from forestsink.reference import DistrictResolver
-
-    resolver = DistrictResolver()
-    failed = False
-    for name in names:
-        try:
-            code = resolver.resolve(name)
-        except ForestsinkError as err:
-            click.secho(
-                f"{visible(name)}\t错误 / Error: {visible(err)}", fg="red", err=True
-            )
-            failed = True
-            continue
-        click.echo(
-            f"{name}\t{code}\t{resolver.name_zh[code]}\t{resolver.name_en[code]}"
-        )
-    if failed:
-        sys.exit(1)
-
-
-@cli.command("check-data")
-@click.option(
-    "--rules",
-    type=click.Path(exists=True, dir_okay=False),
-    help="项目类型规则文件 / Your own project-type rules CSV.",
-)
-@click.option(
-    "--params",
-    type=click.Path(exists=True, dir_okay=False),
-    help="碳参数文件 / Your own carbon parameter CSV.",
-)
-def check_data_cmd(rules: str | None, params: str | None) -> None:
-    """校验参考数据 / Validate the reference tables (and your overrides)."""
-    from forestsink.reference import data_dir, validate_reference_data
-
-    counts = validate_reference_data(rules=rules, params=params)
-    click.echo(f"参考数据目录 / Reference data: {data_dir()}")
-    for name, n in counts.items():
-        click.echo(f"  OK  {name}: {n} rows")
-
-
-@cli.command("map")
-@click.option(
-    "--what",
-    type=click.Choice(["districts", "progress", "carbon", "coverage", "projects"]),
-    default="districts",
-    show_default=True,
-    help="地图内容 / What to map: districts (.html only); progress, carbon, "
-    "coverage, projects (.png/.svg/.pdf).",
-)
-@click.option("--store", "store", help="项目库文件 (.gpkg) / Project store.")
-@as_of_opt
-@click.option(
-    "--coverage",
-    "coverage_table",
-    type=click.Path(exists=True, dir_okay=False),
-    help="覆盖率表 (forestsink coverage 输出) / Coverage table (.csv/.json/.xlsx).",
-)
-@click.option(
-    "--year",
-    type=int,
-    help="年度 / Year: progress in that year only; coverage of that year.",
-)
-@click.option("--font", help="中文字体文件或名称 / CJK font file or family name.")
-@click.option(
-    "--dpi",
-    type=click.IntRange(72, 600),
-    default=200,
-    show_default=True,
-    help="PNG 分辨率 / PNG resolution.",
-)
-@click.option(
-    "--growth",
-    type=click.Path(exists=True, dir_okay=False),
-    help="生长表（--what carbon）/ Growth table for the project increment "
-    "(--what carbon); see forestsink carbon --help.",
-)
-@out_option(
-    "输出文件 / Output: .html (interactive, districts) or .png/.svg/.pdf (static, A4)."
-)
-def map_cmd(what, store, as_of, coverage_table, year, font, dpi, growth, out) -> None:
-    """绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF)."""
-    if what == "districts":
-        from forestsink.render.map import write_district_map
-
-        if Path(out).suffix.lower() != ".html":
-            raise click.BadParameter(
-                "use an .html file name / 请使用 .html 文件名", param_hint="--out"
-            )
-        path = write_district_map(out)
-    else:
-        from forestsink.render.static import render_static_map
-
-        if store is None and what in ("progress", "carbon", "projects"):
-            raise click.BadParameter(
-                f"--what {what} needs --store / 需要 --store", param_hint="--store"
-            )
-        path = render_static_map(
-            what,
-            out,
-            store=store,
-            coverage=coverage_table,
-            as_of=as_of,
-            year=year,
-            font=font,
-            dpi=dpi,
-            growth=growth,
-        )
-    click.echo(f"已写出 / Written: {path}")
-
-
-def _register() -> None:
-    from forestsink.cli.coverage import coverage_cmd
-    from forestsink.cli.history import (
-        batches_cmd,
-        current_cmd,
-        diff_cmd,
-        history_cmd,
-        undo_cmd,
-        withdraw_cmd,
-    )
-    from forestsink.cli.ingest import ingest_cmd, validate_cmd
-    from forestsink.cli.inventory import inventory_group
-    from forestsink.cli.progress import carbon_cmd, progress_cmd, report_cmd
-    from forestsink.cli.reconcile import reconcile_cmd
-    from forestsink.cli.sample import sample_group
-    from forestsink.cli.serve import serve_cmd
-    from forestsink.cli.stage import stage_cmd
-    from forestsink.cli.store_cmd import export_cmd, store_group
-    from forestsink.cli.users import users_group
-
-    for command in (
-        validate_cmd,
-        ingest_cmd,
-        history_cmd,
-        diff_cmd,
-        withdraw_cmd,
-        undo_cmd,
-        current_cmd,
-        batches_cmd,
-        progress_cmd,
-        carbon_cmd,
-        report_cmd,
-        store_group,
-        coverage_cmd,
-        reconcile_cmd,
-        export_cmd,
-        stage_cmd,
-        inventory_group,
-        sample_group,
-        users_group,
-        serve_cmd,
-    ):
-        cli.add_command(command)
-
-
-_register()
+    click.get_current_context().call_on_close(configure_logging(verbose, quiet))

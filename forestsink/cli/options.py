@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,12 +22,59 @@ quiet_opt = click.option(
 )
 
 
-def configure_logging(verbose: int, quiet: bool) -> None:
-    """Set the log level from ``-v``/``-q``."""
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to the ``sys.stderr`` of the moment.
+
+    Click's test runner (and a notebook) swap ``sys.stderr``; a handler
+    holding the stream it was made with would write to a closed one.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def configure_logging(verbose: int, quiet: bool) -> Callable[[], None]:
+    """Set the level of the ``forestsink`` logger from ``-v``/``-q``.
+
+    Warnings and errors by default, ``-v`` adds progress and decisions
+    (INFO), ``-vv`` debugging detail; ``-q`` errors only. Records go to
+    stderr through one handler on the ``forestsink`` logger (never two);
+    other libraries' loggers are left as they are.
+
+    Returns
+    -------
+    callable
+        Puts the logger back as it was (level, handler): the command group
+        calls it when the command ends, so a notebook or a test session that
+        runs the CLI keeps its own logging set-up.
+    """
     level = (
         logging.ERROR if quiet else max(logging.DEBUG, logging.WARNING - 10 * verbose)
     )
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logger = logging.getLogger("forestsink")
+    before = logger.level
+    logger.setLevel(level)
+    added = None
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        added = _StderrHandler()
+        added.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(added)
+
+    def restore() -> None:
+        logger.setLevel(before)
+        if added is not None:
+            logger.removeHandler(added)
+
+    return restore
 
 
 def out_option(help_text: str, *, required: bool = True, folder: bool = False):
@@ -277,17 +326,26 @@ def parse_period(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def _file_option(name: str, help_text: str):
+def file_option(name: str, help_text: str):
+    """Return an option *name* taking an existing file (not a folder)."""
     return click.option(
         name, type=click.Path(exists=True, dir_okay=False), help=help_text
     )
 
 
-rules_opt = _file_option("--rules", "项目类型规则 / Project-type rules CSV.")
-params_opt = _file_option(
+rules_opt = file_option("--rules", "项目类型规则 / Project-type rules CSV.")
+params_opt = file_option(
     "--params", "碳参数 / Carbon conversion parameter CSV (D, BEF, BVF, R, CF)."
 )
-targets_opt = _file_option(
+targets_opt = file_option(
     "--targets",
     "区县目标表 (CSV/Excel，由林业局提供) / Per-district targets the bureau supplies.",
+)
+growth_opt = file_option(
+    "--growth",
+    "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
+    "(yield) table by project type, species group and years since the work, with "
+    "baseline and source; without it the increment is 不可估算 / not estimable "
+    "unless before/after volumes were delivered. Format: "
+    "data/growth_table.EXAMPLE.csv.",
 )

@@ -1,17 +1,22 @@
-"""``forestsink progress`` and ``forestsink carbon``."""
+"""``forestsink progress`` and ``forestsink carbon``: the plan's tables and CO₂."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import click
+import pandas as pd
 
-from forestsink.carbon import AREA_ERROR_PCT, VOLUME_ERROR_PCT
+from forestsink.carbon import (
+    AREA_ERROR_PCT,
+    VOLUME_ERROR_PCT,
+    choose_years,
+    forest_sink_tables,
+)
 from forestsink.cli.options import (
-    _file_option,
     as_of_opt,
     engine_opt,
+    growth_opt,
     out_option,
     params_opt,
     rules_opt,
@@ -21,7 +26,10 @@ from forestsink.cli.options import (
 )
 from forestsink.errors import ForestsinkError
 from forestsink.inventory.load import statistics_by_year
-from forestsink.progress import shown_path
+from forestsink.io import read_coverage_table
+from forestsink.progress import VIEWS, carbon_tables, progress_tables
+from forestsink.render.workbook import write_tables
+from forestsink.store import open_store
 
 #: how a city target was measured, as printed after its figure
 _MEASURED_BY = {
@@ -29,15 +37,6 @@ _MEASURED_BY = {
     "coverage": " — 遥感栅格 / land-cover raster",
     "cross_check": " — 遥感校核，非官方 / raster cross-check, not official",
 }
-
-growth_opt = _file_option(
-    "--growth",
-    "生长表 (CSV/Excel：项目类型、树种组、年龄、生长量、基线及来源) / Your growth "
-    "(yield) table by project type, species group and years since the work, with "
-    "baseline and source; without it the increment is 不可估算 / not estimable "
-    "unless before/after volumes were delivered. Format: "
-    "data/growth_table.EXAMPLE.csv.",
-)
 
 
 def _fmt(value: float, unit: str = "") -> str:
@@ -53,7 +52,7 @@ def _fmt(value: float, unit: str = "") -> str:
 @targets_opt
 @click.option(
     "--by",
-    type=click.Choice(["district", "region", "unit", "city"]),
+    type=click.Choice(VIEWS),
     default="district",
     show_default=True,
     help="汇总口径 / View: district, region, assessment unit or city.",
@@ -101,11 +100,6 @@ def progress_cmd(
     carry the chosen view (--by); Excel every view, the city targets and the
     sources.
     """
-    from forestsink.io import read_coverage_table
-    from forestsink.progress import progress_tables
-    from forestsink.render.workbook import write_tables
-    from forestsink.store import open_store
-
     coverage = None
     if coverage_table:
         coverage = read_coverage_table(coverage_table)
@@ -126,43 +120,7 @@ def progress_cmd(
         inventory=statistics_by_year(target, as_of=as_of),
     )
     write_tables(result, out, main="progress")
-    city = result.tables["city_targets"]
-    final = city[city["year"] == city["year"].max()]
-    for r in final.itertuples():
-        if r.status == "needs_resource_layers":
-            click.echo(
-                f"  {r.name_zh} / {r.name_en}: 需森林资源一张图 / needs the "
-                "forest-resource layers (not measurable from project polygons)"
-            )
-        elif r.pct_done == r.pct_done:  # not NaN
-            digits = 1 if r.unit == "%" else 0
-            what = _MEASURED_BY.get(r.status, "")
-            click.echo(
-                f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.{digits}f} / "
-                f"{r.target:,.{digits}f} {r.unit} ({r.pct_done:.1f} %){what}"
-            )
-        elif r.status == "project_work":
-            click.echo(f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} {r.unit}")
-    base = result.tables["city"]
-    stock = base["stock_volume_m3"].sum(min_count=1)
-    measured = base["increment_measured_m3"].sum(min_count=1)
-    model = base["increment_model_m3"].sum(min_count=1)
-    click.echo(
-        f"  现存蓄积（上报，非增量）/ standing stock delivered (not an increment): "
-        f"{_fmt(stock, 'm³')}"
-    )
-    click.echo(
-        f"  项目增量（改造前后实测）/ project increment (measured before/after): "
-        f"{_fmt(measured, 'm³')}"
-    )
-    click.echo(
-        f"  项目增量（模型，扣除基线）/ project increment (model, with baseline): "
-        f"{_fmt(model, 'm³')}"
-    )
-    click.echo(
-        f"  增量不可估算面积 / area with increment not estimable: "
-        f"{base['increment_not_estimable_mu'].sum():,.0f} mu"
-    )
+    _print_progress_summary(result)
     click.echo(f"已写出 / Written: {out}")
 
 
@@ -265,13 +223,6 @@ def carbon_cmd(
     not estimable. CO2 = ΔV × D × BEF × (1+R) × CF × 44/12 per forest type
     (Fang's biomass–volume slope replaces D × BEF where shipped).
     """
-    import pandas as pd
-
-    from forestsink.carbon import choose_years
-    from forestsink.progress import carbon_tables
-    from forestsink.render.workbook import write_tables
-    from forestsink.store import open_store
-
     opened = open_store(store)
     try:  # a GeoParquet dataset holds no inventory layers: project increment
         years = opened.inventory_years(as_of=as_of)
@@ -308,6 +259,53 @@ def carbon_cmd(
         growth=growth,
     )
     write_tables(result, out, main="carbon")
+    _print_increment_summary(result)
+    click.echo(f"已写出 / Written: {out}")
+
+
+def _print_progress_summary(result) -> None:
+    """Print the city targets and the city's stock and increment figures."""
+    city = result.tables["city_targets"]
+    final = city[city["year"] == city["year"].max()]
+    for r in final.itertuples():
+        if r.status == "needs_resource_layers":
+            click.echo(
+                f"  {r.name_zh} / {r.name_en}: 需森林资源一张图 / needs the "
+                "forest-resource layers (not measurable from project polygons)"
+            )
+        elif r.pct_done == r.pct_done:  # not NaN
+            digits = 1 if r.unit == "%" else 0
+            what = _MEASURED_BY.get(r.status, "")
+            click.echo(
+                f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.{digits}f} / "
+                f"{r.target:,.{digits}f} {r.unit} ({r.pct_done:.1f} %){what}"
+            )
+        elif r.status == "project_work":
+            click.echo(f"  {r.name_zh} / {r.name_en}: {r.cumulative:,.0f} {r.unit}")
+    base = result.tables["city"]
+    stock = base["stock_volume_m3"].sum(min_count=1)
+    measured = base["increment_measured_m3"].sum(min_count=1)
+    model = base["increment_model_m3"].sum(min_count=1)
+    click.echo(
+        f"  现存蓄积（上报，非增量）/ standing stock delivered (not an increment): "
+        f"{_fmt(stock, 'm³')}"
+    )
+    click.echo(
+        f"  项目增量（改造前后实测）/ project increment (measured before/after): "
+        f"{_fmt(measured, 'm³')}"
+    )
+    click.echo(
+        f"  项目增量（模型，扣除基线）/ project increment (model, with baseline): "
+        f"{_fmt(model, 'm³')}"
+    )
+    click.echo(
+        f"  增量不可估算面积 / area with increment not estimable: "
+        f"{base['increment_not_estimable_mu'].sum():,.0f} mu"
+    )
+
+
+def _print_increment_summary(result) -> None:
+    """Print the city's project-increment CO₂, its spread and what is not estimable."""
     city = result.tables["carbon"].set_index("adcode").loc["500000"]
     label = "全市项目增量 CO₂ / city project increment CO₂"
     if city["method"] == "not_estimable":
@@ -347,14 +345,10 @@ def carbon_cmd(
         "two forest-resource inventories: forestsink carbon without --method "
         "project-increment)"
     )
-    click.echo(f"已写出 / Written: {out}")
 
 
 def _sink(store, years, *, out, **kw) -> None:
     """Whole-forest sink: call the library verb, write, print the city line."""
-    from forestsink.carbon import forest_sink_tables
-    from forestsink.render.workbook import write_tables
-
     year_from, year_to = years
     result = forest_sink_tables(
         store,
@@ -403,58 +397,3 @@ def _sink(store, years, *, out, **kw) -> None:
             f"{row.co2_t_per_yr_other_roots:,.0f} t CO₂/yr"
         )
     click.echo(f"已写出 / Written: {out}")
-
-
-@click.command("report")
-@store_opt
-@click.option(
-    "--coverage",
-    "coverage",
-    nargs=2,
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="两期土地覆盖栅格 T1 T2 / Two land-cover rasters (first and last year).",
-)
-@click.option(
-    "--product",
-    default="clcd",
-    show_default=True,
-    help="土地覆盖产品 / Land-cover product of the rasters.",
-)
-@as_of_opt
-@targets_opt
-@params_opt
-@rules_opt
-@growth_opt
-@out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
-def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, out):
-    """生成离线 HTML 报告 / Write the officials' offline HTML report.
-
-    One self-contained file: opens in any browser, from a USB stick, with no
-    network. Its numbers are the same tables progress, carbon and coverage
-    write.
-    """
-    from forestsink.render.report import build_report
-    from forestsink.store import open_store
-
-    table, overlay, extra = None, None, {}
-    if coverage:
-        from forestsink.render.coverage_layer import coverage_for_report
-
-        table, overlay = coverage_for_report(list(coverage), product=product)
-        folder = Path(store).parent if "://" not in str(store) else None
-        shown = ", ".join(shown_path(c, base=folder) for c in coverage)
-        extra["land_cover"] = f"{product}: {shown}"
-    path = build_report(
-        open_store(store),
-        out,
-        as_of=as_of,
-        targets=targets,
-        params=params,
-        rules=rules,
-        growth=growth,
-        coverage=table,
-        overlay=overlay,
-        settings=extra,
-    )
-    click.echo(f"已写出 / Written: {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -6,6 +6,7 @@ import click
 
 from forestsink.cli.options import out_option
 from forestsink.cli.table import visible
+from forestsink.sampling.tools import design_tool, estimate_tool
 
 _GROUP_HELP = """参考样本：分层随机抽样设计与基于样本的面积估计 / Reference samples.
 
@@ -120,8 +121,6 @@ def design_cmd(
     out,
 ) -> None:
     """Draw a stratified random sample (see the help text)."""
-    from forestsink.sampling.tools import design_tool
-
     if (n is None) == (target_se is None):
         raise click.UsageError("give --n N or --target-se S (one of them)")
     maps = [map_path] + ([map2] if map2 else [])
@@ -199,8 +198,6 @@ holds at least 10 labelled points; other districts are listed as refused.
 @out_option("输出文件 (.json/.csv/.xlsx) / Output file.")
 def estimate_cmd(labels, strata, zones, extra_classes, out) -> None:
     """Estimate areas and accuracies (see the help text)."""
-    from forestsink.sampling.tools import estimate_tool
-
     path, result = estimate_tool(
         labels, strata, out=out, zones=zones, extra_classes=extra_classes
     )

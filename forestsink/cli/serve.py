@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from forestsink.cli.options import store_opt
+from forestsink.web.app import serve
 
 
 @click.command("serve")
@@ -80,8 +81,6 @@ def serve_cmd(
     a GeoPackage store (STORE.web-secret, mode 600), or for a PostGIS store
     ~/.config/forestsink/web-secret.
     """
-    from forestsink.web.app import serve
-
     serve(
         store,
         host=host,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 
 import click
+from rich.progress import Progress
 
+from forestsink.cli.ingest import print_report
 from forestsink.cli.options import (
     engine_opt,
     out_option,
@@ -13,6 +16,9 @@ from forestsink.cli.options import (
     rules_opt,
     scheduler_opt,
 )
+from forestsink.coverage import read_zone_layer
+from forestsink.landing.staging import stage_deliveries
+from forestsink.scale.distributed import dask_client
 
 
 @click.command("stage")
@@ -53,15 +59,8 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
     `ingest` for the versioned store. Progress then reads the dataset:
     `forestsink progress --store OUT --engine dask`.
     """
-    from rich.progress import Progress
-
-    from forestsink.cli.ingest import _print_report
-    from forestsink.landing.staging import stage_deliveries
-
     zone_frame = None
     if zones:
-        from forestsink.coverage import read_zone_layer
-
         zone_frame = read_zone_layer(zones)
         missing = {"adcode", "name_zh"} - set(zone_frame.columns)
         if missing:
@@ -70,9 +69,6 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
                 f"{list(zone_frame.columns)}).",
                 param_hint="--zones",
             )
-    from contextlib import nullcontext
-
-    from forestsink.scale.distributed import dask_client
 
     cluster = dask_client(scheduler=scheduler) if engine == "dask" else nullcontext()
     bar = Progress(transient=True, disable=not sys.stderr.isatty())
@@ -87,7 +83,7 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
             client=client,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    _print_report(report, report_path)
+    print_report(report, report_path)
     if not report.ok:
         click.secho(
             "有错误，未写出数据集 / Errors found: nothing was written.", fg="red"

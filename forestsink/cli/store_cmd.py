@@ -5,6 +5,10 @@ from __future__ import annotations
 import click
 
 from forestsink.cli.options import as_of_opt, out_option, store_opt
+from forestsink.scale.export import export_geoparquet
+from forestsink.store import open_store
+from forestsink.store.migrate import migrate_store
+from forestsink.store.postgis import is_postgres_url
 
 
 @click.group("store")
@@ -34,9 +38,6 @@ def migrate_cmd(source: str, target: str) -> None:
     history and diff answer the same on both stores. One transaction: the
     target gets all of it or nothing. The source file is not changed.
     """
-    from forestsink.store.migrate import migrate_store
-    from forestsink.store.postgis import is_postgres_url
-
     if not is_postgres_url(target):
         raise click.BadParameter(
             f"{target!r}: give a postgresql:// URL, e.g. "
@@ -66,9 +67,6 @@ def migrate_cmd(source: str, target: str) -> None:
 @out_option("输出目录（须不存在）/ Output folder (must not exist).", folder=True)
 def export_cmd(fmt: str, store: str, as_of, out: str) -> None:
     """导出图斑供其他引擎使用 / Export polygons for other engines (Dask, DuckDB)."""
-    from forestsink.scale.export import export_geoparquet
-    from forestsink.store import open_store
-
     path = export_geoparquet(open_store(store), out, as_of=as_of)
     n = len(list(path.glob("adcode=*")))
     click.echo(f"已写出 / Written: {path} ({n} district partitions)")

@@ -14,6 +14,15 @@ import click
 from forestsink.cli.options import store_opt
 from forestsink.cli.table import print_table, visible
 from forestsink.errors import AccountError
+from forestsink.store import open_store
+from forestsink.store.users import (
+    add_user,
+    disable_user,
+    get_user,
+    list_users,
+    resolve_districts,
+    set_password,
+)
 
 
 def _read_password() -> str:
@@ -33,8 +42,6 @@ def _read_password() -> str:
 
 
 def _open(store: str):
-    from forestsink.store import open_store
-
     return open_store(store)
 
 
@@ -60,8 +67,6 @@ def users_group() -> None:
 @store_opt
 def add_cmd(name: str, role: str, districts, store: str) -> None:
     """添加账户 / Add an account (password from a prompt or stdin)."""
-    from forestsink.store.users import add_user, resolve_districts
-
     resolve_districts(districts, role=role)  # refuse before asking a password
     account = add_user(
         _open(store), name, role=role, districts=districts, password=_read_password()
@@ -77,8 +82,6 @@ def add_cmd(name: str, role: str, districts, store: str) -> None:
 @store_opt
 def list_cmd(store: str) -> None:
     """列出账户 / List the accounts (never their passwords)."""
-    from forestsink.store.users import list_users
-
     print_table(list_users(_open(store)), title="账户 / accounts")
 
 
@@ -87,8 +90,6 @@ def list_cmd(store: str) -> None:
 @store_opt
 def disable_cmd(name: str, store: str) -> None:
     """停用账户 / Disable an account; its sessions stop working at once."""
-    from forestsink.store.users import disable_user
-
     account = disable_user(_open(store), name)
     click.echo(f"已停用 / disabled: {visible(account.name)}")
 
@@ -98,8 +99,6 @@ def disable_cmd(name: str, store: str) -> None:
 @store_opt
 def passwd_cmd(name: str, store: str) -> None:
     """设置密码 / Set an account's password (prompt or one line on stdin)."""
-    from forestsink.store.users import get_user, set_password
-
     target = _open(store)
     if get_user(target, name) is None:
         raise AccountError(

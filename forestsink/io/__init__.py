@@ -1,13 +1,18 @@
 r"""Read and write tables and layers (CSV, Excel, JSON, GeoPackage, GeoJSON).
 
 Outputs are written to a temporary file beside the target and renamed into
-place, so an interrupted write never leaves a half-written file.
+place (:func:`atomic_write`, the one atomic write of forestsink), so an
+interrupted write never leaves a half-written file. Every Excel sheet is
+written by :func:`write_sheet`.
+
+May import: errors, units, version (the layer below). Not scale or area:
+they are its siblings in the layer contract (pyproject ``[tool.importlinter]``).
 
 Spreadsheet formula injection (CWE-1236)
 ----------------------------------------
 Delivered text (project ids, species, file names, zone ids, withdrawal
 reasons) reaches CSV and Excel outputs. Every table written here is made
-inert in one place, :func:`_write_sheet` and :func:`csv_safe`, for every text
+inert in one place, :func:`write_sheet` and :func:`csv_safe`, for every text
 cell and column name (numbers stay numbers: ``-5.0`` is written as a number):
 
 * **Excel** (``.xlsx``): text is stored as an explicit string cell, never a
@@ -23,6 +28,7 @@ cell and column name (numbers stay numbers: ``-5.0`` is written as a number):
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
@@ -146,10 +152,29 @@ def _formula_like(value) -> bool:
     return isinstance(value, str) and value.startswith("=")
 
 
-def _write_sheet(writer, df: pd.DataFrame, sheet: str, *, freeze: bool = True):
+def write_sheet(writer, df: pd.DataFrame, sheet: str, *, freeze: bool = True):
     """Write *df* on *sheet* with every text cell an inert string cell.
 
-    Returns the openpyxl worksheet (for formats the caller adds).
+    The one sheet-writing path of forestsink: :func:`write_sheets`,
+    :func:`write_table` (``.xlsx``) and the bilingual workbook writer
+    (:func:`forestsink.render.workbook.write_tables`) all write their sheets
+    here, so formula injection and control characters are handled once.
+
+    Parameters
+    ----------
+    writer : pandas.ExcelWriter
+        An open writer with the openpyxl engine.
+    df : pandas.DataFrame
+        The table; the index is not written.
+    sheet : str
+        Sheet name (at most 31 characters).
+    freeze : bool, optional (default: True)
+        Freeze the header row.
+
+    Returns
+    -------
+    openpyxl.worksheet.worksheet.Worksheet
+        The sheet written (for formats the caller adds).
     """
     df = df.rename(columns=lambda c: _xlsx_cell(c) if isinstance(c, str) else c)
     df = df.copy()
@@ -175,6 +200,10 @@ def _write_sheet(writer, df: pd.DataFrame, sheet: str, *, freeze: bool = True):
     return ws
 
 
+#: Former private name of :func:`write_sheet` (kept for existing callers).
+_write_sheet = write_sheet
+
+
 def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write several tables as the sheets of one Excel workbook (atomically).
 
@@ -192,7 +221,7 @@ def write_sheets(sheets: dict[str, pd.DataFrame], path: str | Path) -> Path:
     path = Path(path)
     with atomic_write(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as writer:
         for name, frame in sheets.items():
-            _write_sheet(writer, frame, name)
+            write_sheet(writer, frame, name)
     return path
 
 
@@ -257,8 +286,6 @@ def _decode_csv(path: Path, raw: bytes) -> str:
 
 
 def _json_frame(path: Path) -> pd.DataFrame:
-    import json
-
     try:
         data = json.loads(_decode_csv(path, path.read_bytes()))
     except json.JSONDecodeError as err:
@@ -326,8 +353,6 @@ def read_table(
         Missing file, unsupported suffix, undecodable text, not a workbook,
         malformed CSV or JSON; the message names the file and the fix.
     """
-    import io
-
     path = Path(path)
     if not path.is_file():
         raise TableFileError(f"{path}: 文件不存在 / no such file.")
@@ -421,9 +446,7 @@ def read_coverage_table(path, /) -> pd.DataFrame:
                 "written by `forestsink coverage`)."
             )
     except (ValueError, OSError) as err:
-        raise TableFileError(
-            f"coverage table {path}: cannot read it ({err})."
-        ) from err
+        raise TableFileError(f"coverage table {path}: cannot read it ({err}).") from err
     missing = {"adcode", "coverage_pct"} - set(table.columns)
     if missing:
         raise TableFileError(

@@ -5,5 +5,6 @@
 optional dependency, imported only here and where marked), ``export`` copies
 a store or dataset to GeoParquet.
 
-May import: errors, units, io. Nothing above them.
+May import: errors, units, version (the layer below). Not io or area: they
+are its siblings in the layer contract (pyproject ``[tool.importlinter]``).
 """

@@ -24,6 +24,11 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
 from forestsink.errors import ForestsinkError
 
 PREFIX = "adcode="
@@ -43,8 +48,9 @@ def partition_codes(root) -> list[str]:
     codes = sorted(p.name[len(PREFIX) :] for p in root.glob(f"{PREFIX}*") if p.is_dir())
     if not codes:
         raise ForestsinkError(
-            f"{root}: no {PREFIX}… partitions found; write one with "
-            "`forestsink export --format geoparquet` or `forestsink stage`."
+            f"{root}: no {PREFIX}… partitions found; write a dataset from a "
+            "store (forestsink.scale.export.export_geoparquet, the export "
+            "command) or from deliveries (the stage command) first."
         )
     return codes
 
@@ -74,9 +80,6 @@ def read_partitions(
     ``adcode`` is added from the folder names; *columns* (besides geometry)
     limits what is read.
     """
-    import geopandas as gpd
-    import pandas as pd
-
     root = Path(root)
     codes = partition_codes(root) if adcodes is None else list(adcodes)
     parts = []
@@ -95,8 +98,6 @@ def read_partitions(
 
 def dataset_columns(root) -> list[str]:
     """Column names of a dataset (from its first partition file's schema)."""
-    import pyarrow.parquet as pq
-
     for file in sorted(Path(root).glob(f"{PREFIX}*/*.parquet")):
         return list(pq.read_schema(file).names)
     return []
@@ -104,8 +105,6 @@ def dataset_columns(root) -> list[str]:
 
 def district_groups(codes: Sequence[str], n: int) -> list[list[str]]:
     """Split sorted district codes into *n* contiguous groups (tasks)."""
-    import numpy as np
-
     codes = sorted(codes)
     n = max(1, min(n, len(codes)))
     return [list(g) for g in np.array_split(np.array(codes, dtype=object), n) if len(g)]
@@ -148,16 +147,14 @@ class Dataset:
         """Return all polygons (EPSG:4490); *as_of* must be None."""
         if as_of is not None:
             raise ForestsinkError(
-                f"{self.path}: a GeoParquet dataset holds one state; --as-of "
-                "needs the versioned store (export the state you want with "
-                "`forestsink export --as-of`)."
+                f"{self.path}: a GeoParquet dataset holds one state; a state "
+                f"as of {as_of!r} needs the versioned store (export that state "
+                "from the store to a dataset first)."
             )
         return read_partitions(self.path)
 
     def batches(self):
         """Return no batches: a dataset has no history (an empty table)."""
-        import pandas as pd
-
         return pd.DataFrame(
             {"batch_id": pd.Series(dtype="int64"), "time": pd.Series(dtype="string")}
         )

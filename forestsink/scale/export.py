@@ -32,12 +32,6 @@ def export_geoparquet(store, out, /, *, as_of=None) -> Path:
     Path
         The dataset folder.
     """
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError as err:  # pragma: no cover - declared dependency
-        raise ForestsinkError(
-            "GeoParquet export needs pyarrow: pip install pyarrow"
-        ) from err
     out = Path(out)
     frame = store.current(as_of=as_of)
     if frame.empty:
