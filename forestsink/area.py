@@ -31,16 +31,16 @@ per-geometry ``Geod`` loop (0.80 s against 8.74 s), largest relative
 difference 2.9e-6 on irregular star-shaped polygons of 0.01-0.1 km² (99.9 %
 of them within 7e-7), the same as before the geodesic path was added.
 
-:func:`albers_xy` against ``pyproj.Transformer`` (same definition,
-:data:`CHONGQING_ALBERS`): ``benchmarks/bench_albers.py`` on the demo's
-polygons (deliveries 2011-2015 and the 小班 layers, 25,914 polygons, 1.08 M
-vertices; best of 5-7, a shared 2-core machine under load) measured the
-coordinates 2.3x faster in numpy (0.11 s against 0.24 s), but end to end
-(projection plus ``shapely.area``, or :func:`area_m2` against
-``to_crs(CHONGQING_ALBERS).area``) the two are within the noise of that
-machine (pyproj/numpy 0.8x to 1.5x over three runs): the geometry handling,
-not the projection, dominates. Largest differences: 9e-6 mm in the
-coordinates, 3e-11 relative in the areas.
+:func:`albers_xy` is ``pyproj.Transformer`` with :data:`CHONGQING_ALBERS`.
+A closed-form numpy Albers stood here until issue #21; the benchmark that
+decided (``benchmarks/bench_albers.py``, removed with it; the demo's 25,914
+polygons, 1.08 M vertices, best of 5-7 on a shared 2-core machine) measured
+the coordinates alone 2.3x faster in numpy (0.11 s against 0.24 s) but end
+to end (projection plus ``shapely.area``, or :func:`area_m2` against
+``to_crs(CHONGQING_ALBERS).area``) no gain beyond the noise (pyproj/numpy
+0.8x to 1.5x over three runs): the geometry handling, not the projection,
+dominates. So the library does it. Largest differences between the two:
+9e-6 mm in the coordinates, 3e-11 relative in the areas.
 
 Never computed in degrees or Web Mercator.
 """
@@ -52,7 +52,7 @@ import logging
 import numpy as np
 import shapely
 from geopandas.array import from_shapely
-from pyproj import Geod
+from pyproj import CRS, Geod, Transformer
 
 from forestsink.errors import CRSError
 from forestsink.units import M2_PER_MU
@@ -67,71 +67,39 @@ CHONGQING_ALBERS = (
 _log = logging.getLogger(__name__)
 _GEOD = Geod(ellps="GRS80")
 
-GRS80_A = 6_378_137.0
-GRS80_F = 1.0 / 298.257222101
-_E2 = GRS80_F * (2.0 - GRS80_F)
-_E = np.sqrt(_E2)
-
-
-def authalic_q(lat_deg: np.ndarray) -> np.ndarray:
-    """Authalic function q(φ) of the GRS80 ellipsoid (dimensionless)."""
-    s = np.sin(np.radians(lat_deg))
-    es = _E * s
-    return (1.0 - _E2) * (
-        s / (1.0 - es * es) - np.log((1.0 - es) / (1.0 + es)) / (2.0 * _E)
-    )
-
-
-def _m(lat_deg: float) -> float:
-    s = np.sin(np.radians(lat_deg))
-    return float(np.cos(np.radians(lat_deg)) / np.sqrt(1.0 - _E2 * s * s))
-
-
-# Albers equal-area conic for Chongqing (the same as CHONGQING_ALBERS), in
-# closed form (Snyder 1987, eqs. 14-3 to 14-12, ellipsoidal case)
-_LAT0, _LON0, _LAT1, _LAT2 = 30.0, 107.75, 29.0, 31.5
-_Q0, _Q1, _Q2 = (float(authalic_q(np.array(v))) for v in (_LAT0, _LAT1, _LAT2))
-_N = (_m(_LAT1) ** 2 - _m(_LAT2) ** 2) / (_Q2 - _Q1)
-_C = _m(_LAT1) ** 2 + _N * _Q1
-_RHO0 = GRS80_A * np.sqrt(_C - _N * _Q0) / _N
+#: Longitude/latitude on the GRS80 ellipsoid (CGCS2000) → Chongqing Albers: a
+#: pure projection, no datum shift (both sides are GRS80).
+_TO_ALBERS = Transformer.from_crs(
+    CRS.from_proj4("+proj=longlat +ellps=GRS80 +no_defs"),
+    CRS.from_proj4(CHONGQING_ALBERS),
+    always_xy=True,
+)
 
 
 def albers_xy(lon_deg: np.ndarray, lat_deg: np.ndarray) -> tuple:
-    """Chongqing Albers (GRS80) coordinates in metres, vectorised numpy.
+    """Chongqing Albers (GRS80) coordinates in metres, from degrees.
 
-    Identical to ``pyproj.Transformer`` with :data:`CHONGQING_ALBERS` (tested
-    to 1 mm); written out so that areas of millions of polygons need no
-    per-call projection machinery.
+    ``pyproj.Transformer`` with :data:`CHONGQING_ALBERS`. A closed-form numpy
+    version used to stand here; ``benchmarks/bench_albers.py`` showed no
+    end-to-end gain (see the module docstring), so the library does it.
+
+    Parameters
+    ----------
+    lon_deg, lat_deg : array-like or float
+        Longitude and latitude in degrees (CGCS2000 / GRS80), broadcastable.
+
+    Returns
+    -------
+    tuple of numpy.ndarray (or floats for scalar input)
+        ``x``, ``y`` in metres.
     """
     lon = np.asarray(lon_deg, dtype=np.float64)
     lat = np.asarray(lat_deg, dtype=np.float64)
     lon, lat = np.broadcast_arrays(lon, lat)
-    shape = lon.shape
-    lon, lat = lon.ravel(), lat.ravel()
-    x, y = np.empty_like(lon), np.empty_like(lat)
-    # blocks that stay in cache, reused buffers; artanh(e sin φ) / e is the
-    # log term of q(φ) (authalic_q), one transcendental fewer
-    for i in range(0, len(lon), _BLOCK):
-        s = np.sin(np.radians(lat[i : i + _BLOCK]))
-        es = s * _E
-        rho = s / (1.0 - es * es)
-        rho += np.arctanh(es, out=es) / _E
-        rho *= -_N * (1.0 - _E2)
-        rho += _C
-        np.sqrt(rho, out=rho)
-        rho *= GRS80_A / _N
-        theta = np.radians(lon[i : i + _BLOCK] - _LON0)
-        theta *= _N
-        np.multiply(rho, np.sin(theta), out=x[i : i + _BLOCK])
-        np.multiply(rho, np.cos(theta), out=y[i : i + _BLOCK])
-        np.subtract(_RHO0, y[i : i + _BLOCK], out=y[i : i + _BLOCK])
-    if not shape:  # scalars in, scalars out
-        return x[0], y[0]
-    return x.reshape(shape), y.reshape(shape)
-
-
-#: coordinates per block in :func:`albers_xy`
-_BLOCK = 1 << 16
+    x, y = _TO_ALBERS.transform(lon, lat)
+    if not lon.shape:  # scalars in, scalars out
+        return float(x), float(y)
+    return np.asarray(x), np.asarray(y)
 
 
 def albers_geometries(gdf) -> np.ndarray:

@@ -18,9 +18,9 @@ from openpyxl.utils import get_column_letter
 from forestsink.errors import ForestsinkError
 from forestsink.io import (
     LAYER_SUFFIXES,
-    _write_sheet,
     atomic_write,
     write_layer,
+    write_sheet,
     write_table,
 )
 from forestsink.reference import read_district_table, read_districts, read_labels
@@ -123,7 +123,7 @@ def write_tables(tables, path, *, main: str) -> Path:
             df = tables.tables[name]
             sheet = SHEET_NAMES.get(name, name)[:31]
             shown = df.rename(columns={c: bilingual_header(c, labels) for c in df})
-            ws = _write_sheet(writer, shown, sheet)
+            ws = write_sheet(writer, shown, sheet)
             for j, column in enumerate(df.columns, start=1):
                 letter = get_column_letter(j)
                 ws.column_dimensions[letter].width = max(
@@ -139,7 +139,7 @@ def write_tables(tables, path, *, main: str) -> Path:
         settings = pd.DataFrame(
             [{"setting": k, "value": v} for k, v in tables.settings.items()]
         )
-        _write_sheet(
+        write_sheet(
             writer,
             settings.rename(columns={c: bilingual_header(c, labels) for c in settings}),
             "来源与设置 Sources",
