@@ -131,12 +131,13 @@ def count_classes_dask(
         count_classes`), each zone's area inside the raster (m²), and the
         number of (zone, pixel) pairs counted.
     """
-    from dask.distributed import as_completed  # noqa: PLC0415 (optional heavy dependency)
-
     grid = rasters[0].grid
     if max_cells is not None:
         check_work(geoms, grid, max_cells=max_cells)
+    # dask_client says what to install when Dask is missing; only then import
     with dask_client(client, scheduler) as active:
+        from dask.distributed import as_completed  # noqa: PLC0415 (optional heavy dependency)
+
         n_workers = max(len(active.scheduler_info().get("workers", {})), 1)
         bands = row_bands(
             grid,

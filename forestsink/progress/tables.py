@@ -13,7 +13,7 @@ import tempfile
 
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import ForestsinkError, OptionError
 from forestsink.progress.areas import (
     current_or_error,
     increment_of_pieces,
@@ -84,12 +84,16 @@ def progress_tables(
         ``unit``, ``city``, ``city_targets`` and, with *targets*,
         ``district_targets``; ``settings`` for the sources sheet.
     """
+    if by not in VIEWS:  # before anything is read or computed
+        raise OptionError(
+            f"by={by!r}: 未知的视图 / unknown view; use one of {', '.join(VIEWS)}."
+        )
+    if engine not in ("local", "dask"):
+        raise OptionError(f"engine {engine!r}: use 'local' or 'dask'.")
     types = read_project_types(rules)
-    read_carbon_parameters(params)  # refuse a bad --params file early
+    read_carbon_parameters(params)  # refuse a bad parameter file early
     growth_path, growth = resolve_growth(growth, rules)
     end_year = growth_end_year(as_of)
-    if engine not in ("local", "dask"):
-        raise ForestsinkError(f"engine {engine!r}: use local or dask.")
     if engine == "dask" or isinstance(store, Dataset):
         base = _partitioned_base(
             store,
