@@ -37,6 +37,8 @@ from forestsink.landing.deliveries import (
     check_deliveries,
     ingest_deliveries,
 )
+from forestsink.progress import progress_tables
+from forestsink.reference import district_resolver
 from forestsink.store.users import (
     clear_login_failures,
     list_users,
@@ -300,8 +302,6 @@ def _outside(report, caller: Caller) -> list[str]:
 
 
 def _district_names(codes: list[str]) -> list[str]:
-    from forestsink.reference import district_resolver
-
     names = district_resolver().name_zh
     return [f"{names.get(c, c)} ({c})" for c in codes]
 
@@ -497,8 +497,6 @@ def _progress(state, by: str) -> dict:
     The state is the batch list's length and last time: any new batch (in
     any worker) changes it, so an answer is never stale.
     """
-    from forestsink.progress import progress_tables
-
     store = state.store
     batches = store.batches()
     mark = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -118,8 +119,6 @@ def serve(
     workers start, so that a bad store fails at once and every worker reads
     the same secret.
     """
-    import uvicorn
-
     settings = dict(settings or {})
     checked = Settings.of(settings)
     load_secret(store_location, checked)

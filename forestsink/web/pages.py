@@ -25,6 +25,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from forestsink.errors import Denied, ForestsinkError
+from forestsink.reference import read_districts
+from forestsink.render.offline import leaflet_assets
+from forestsink.render.report import build_report
 from forestsink.web.security import Caller, authorize
 
 __all__ = ["routes"]
@@ -95,8 +98,6 @@ async def login_page(request: Request) -> Response:
 
 
 def _build_report(store, folder: Path) -> Path:
-    from forestsink.render.report import build_report
-
     return build_report(store, folder / "forestsink-report.html")
 
 
@@ -126,10 +127,8 @@ async def report(request: Request) -> Response:
 
 @functools.cache
 def _leaflet() -> tuple[bytes, bytes]:
-    from offlinefolium.elements import _res
-
-    base = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet"
-    return _res[base + ".js"].encode(), _res[base + ".css"].encode()
+    js, css = leaflet_assets()
+    return js.encode(), css.encode()
 
 
 async def leaflet_js(request: Request) -> Response:
@@ -144,8 +143,6 @@ async def leaflet_css(request: Request) -> Response:
 
 @functools.cache
 def _districts_geojson() -> bytes:
-    from forestsink.reference import read_districts
-
     districts = read_districts()[["adcode", "name_zh", "name_en", "geometry"]]
     districts = districts.to_crs(4326)
     districts["geometry"] = districts.geometry.simplify(0.003)
