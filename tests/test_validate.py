@@ -150,7 +150,7 @@ def test_district_pieces_are_not_shared_between_threads():
 
     from forestsink.area import albers_geometries
     from forestsink.reference import read_districts
-    from forestsink.validate import _district_pieces
+    from forestsink.validate.placement import _district_pieces
 
     d_albers = albers_geometries(read_districts())
     here = _district_pieces(d_albers)[0]
