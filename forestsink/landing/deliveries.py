@@ -29,16 +29,24 @@ Rules:
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import shapely
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import DeliveryError, ForestsinkError, IngestError
+from forestsink.ingest import find_delivery_files, read_delivery
+from forestsink.ingest.read import count_features, file_sha256, may_hold_more_than
 from forestsink.ingest.vocabulary import read_vocabulary
+from forestsink.io import read_bureau_table
 from forestsink.landing.chunked import (
     check_file,
     checked_chunks,
@@ -52,8 +60,20 @@ from forestsink.landing.chunked import (
     landing,
     landing_rows,
 )
-from forestsink.store.gpkg import StagedRows, Stager
+from forestsink.reference import read_districts, resolve_district_column
+from forestsink.store.gpkg import SMALL_BATCH, StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
+
+__all__ = [
+    "CHUNK_SIZE",
+    "LAND_GROUP",
+    "WITHDRAWAL_COLUMNS",
+    "CheckReport",
+    "IngestError",
+    "check_deliveries",
+    "ingest_deliveries",
+    "read_withdrawals",
+]
 
 CHUNK_SIZE = 100_000
 
@@ -76,14 +96,6 @@ class CheckReport:
     def n_errors(self) -> int:
         """Number of blocking problems."""
         return int((self.issues["severity"] == "error").sum())
-
-
-class IngestError(ForestsinkError):
-    """Deliveries have errors; nothing was written. ``report`` has them all."""
-
-    def __init__(self, message: str, report: CheckReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def _file_issue(path: Path, err: Exception) -> dict:
@@ -163,8 +175,6 @@ def check_deliveries(
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
-    from forestsink.reference import read_districts
-
     districts = read_districts()
     report = CheckReport(issues=pd.DataFrame(columns=list(ISSUE_COLUMNS)))
     tables = []
@@ -234,9 +244,6 @@ def _check_files(
     prepare,
     on_checked,
 ) -> None:
-    from forestsink.ingest import find_delivery_files
-    from forestsink.ingest.read import count_features, may_hold_more_than
-
     files = list(find_delivery_files(paths))
     sizes = []
     for path in files:
@@ -344,8 +351,6 @@ def _check_small(files, read_options, check_options, existing, workers, pool, pr
 
 
 def _new_folder(parent) -> Path | None:
-    import tempfile
-
     return None if parent is None else Path(tempfile.mkdtemp(dir=parent))
 
 
@@ -367,8 +372,6 @@ def _check_large(
     else, with *spill* (a folder path), each checked chunk is written there
     as an Arrow file. Either way ingest need not read and check it again.
     """
-    from forestsink.ingest.read import file_sha256
-
     sha256 = file_sha256(path)
     staged = stager(sha256) if stager is not None else None
     try:
@@ -478,9 +481,6 @@ def _check_chunks(
 
 def _spill(frame, path: Path) -> Path:
     """Write a checked frame to an Arrow IPC file (geometry as WKB)."""
-    import pyarrow as pa
-    import shapely
-
     name = frame.geometry.name
     table = pa.Table.from_pandas(
         pd.DataFrame(frame.drop(columns=name)), preserve_index=False
@@ -497,10 +497,6 @@ def _spill(frame, path: Path) -> Path:
 
 def _unspill(path: Path):
     """Read back a frame written by :func:`_spill` (memory-mapped)."""
-    import geopandas as gpd
-    import pyarrow as pa
-    import shapely
-
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
     crs = table.schema.metadata[b"forestsink_crs"].decode()
@@ -518,8 +514,6 @@ def _large_frames(large: dict, bad_rows: set):
     From the chunks kept when it was checked, else by reading and checking
     it again.
     """
-    from forestsink.ingest import read_delivery
-
     for k, start in enumerate(range(0, large["n"], large["chunk_size"])):
         if large.get("spilled") is not None:
             frame = _unspill(large["spilled"][k])
@@ -557,9 +551,6 @@ def ingest_deliveries(
     IngestError
         If errors remain and ``skip_errors`` is False; nothing is written.
     """
-    import shutil
-    import tempfile
-
     existing = store.current() if store.exists else None
     spill_dir = Path(tempfile.mkdtemp(prefix="forestsink-checked-"))
     stagers = []
@@ -696,8 +687,6 @@ LAND_GROUP = 32
 
 
 def _groupable(item) -> bool:
-    from forestsink.store.gpkg import SMALL_BATCH
-
     rows = item[2]
     return rows is not None and len(rows) <= SMALL_BATCH
 
@@ -827,10 +816,6 @@ def read_withdrawals(path) -> list[tuple[str, str]]:
     project id, reason, and optionally the date the county gave, which is
     added to the reason (the store records when the withdrawal was entered).
     """
-    from forestsink.errors import DeliveryError
-    from forestsink.io import read_bureau_table
-    from forestsink.reference import resolve_district_column
-
     path = Path(path)
     table = read_bureau_table(path)
     found = {}
