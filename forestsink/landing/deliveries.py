@@ -36,17 +36,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import shapely
 
-from forestsink.errors import DeliveryError, ForestsinkError, IngestError
+from forestsink.errors import ForestsinkError, IngestError
 from forestsink.ingest import find_delivery_files, read_delivery
 from forestsink.ingest.read import count_features, file_sha256, may_hold_more_than
 from forestsink.ingest.vocabulary import read_vocabulary
-from forestsink.io import read_bureau_table
 from forestsink.landing.chunked import (
     check_file,
     checked_chunks,
@@ -60,7 +56,9 @@ from forestsink.landing.chunked import (
     landing,
     landing_rows,
 )
-from forestsink.reference import read_districts, resolve_district_column
+from forestsink.landing.spill import read_spilled, spill_frame
+from forestsink.landing.withdrawals import WITHDRAWAL_COLUMNS, read_withdrawals
+from forestsink.reference import read_districts
 from forestsink.store.gpkg import SMALL_BATCH, StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
 
@@ -412,7 +410,7 @@ def _check_chunks(
         first_table = len(tables) - 1
         notes.extend(x for x in chunk.notes if x not in notes)
         if spill is not None and staged is None:
-            spilled.append(_spill(chunk.frame, spill / f"{len(spilled)}.arrow"))
+            spilled.append(spill_frame(chunk.frame, spill / f"{len(spilled)}.arrow"))
         # plain lists: iterating an Arrow-backed column costs ~1.5 µs a value
         keys = chunk.ids["key"].tolist()
         rows = chunk.ids["source_row"].tolist()
@@ -479,35 +477,6 @@ def _check_chunks(
     }
 
 
-def _spill(frame, path: Path) -> Path:
-    """Write a checked frame to an Arrow IPC file (geometry as WKB)."""
-    name = frame.geometry.name
-    table = pa.Table.from_pandas(
-        pd.DataFrame(frame.drop(columns=name)), preserve_index=False
-    )
-    wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
-    table = table.append_column(_WKB, pa.array(wkb, type=pa.binary()))
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), b"forestsink_crs": frame.crs.to_wkt()}
-    )
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
-    return path
-
-
-def _unspill(path: Path):
-    """Read back a frame written by :func:`_spill` (memory-mapped)."""
-    with pa.memory_map(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all()
-    crs = table.schema.metadata[b"forestsink_crs"].decode()
-    wkb = table.column(_WKB).to_numpy(zero_copy_only=False)
-    frame = table.drop_columns([_WKB]).to_pandas()
-    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=crs)
-
-
-_WKB = "__forestsink_wkb"
-
-
 def _large_frames(large: dict, bad_rows: set):
     """Yield a large file's features to store, chunk by chunk.
 
@@ -516,7 +485,7 @@ def _large_frames(large: dict, bad_rows: set):
     """
     for k, start in enumerate(range(0, large["n"], large["chunk_size"])):
         if large.get("spilled") is not None:
-            frame = _unspill(large["spilled"][k])
+            frame = read_spilled(large["spilled"][k])
         else:
             delivery = read_delivery(
                 large["path"],
@@ -799,43 +768,3 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     )
     _written(outcome, counts)
     return outcome
-
-
-WITHDRAWAL_COLUMNS = {
-    "district": ("district", "区县", "县", "区县名称", "adcode"),
-    "project_id": ("project_id", "项目编号", "小班号", "编号"),
-    "reason": ("reason", "原因", "撤销原因"),
-    "date": ("date", "日期", "撤销日期"),
-}
-
-
-def read_withdrawals(path) -> list[tuple[str, str]]:
-    """Read a withdrawal list (CSV, UTF-8 or GBK) into ``(key, reason)`` pairs.
-
-    Columns (Chinese or English): district (any known name or adcode),
-    project id, reason, and optionally the date the county gave, which is
-    added to the reason (the store records when the withdrawal was entered).
-    """
-    path = Path(path)
-    table = read_bureau_table(path)
-    found = {}
-    for canonical, names in WITHDRAWAL_COLUMNS.items():
-        match = [c for c in table.columns if c.strip() in names]
-        if match:
-            found[canonical] = match[0]
-        elif canonical != "date":
-            raise DeliveryError(
-                f"{path.name}: no {canonical} column; columns found: "
-                f"{list(table.columns)}; accepted: {list(names)}."
-            )
-    try:
-        adcodes = resolve_district_column(table[found["district"]], source=path.name)
-    except ForestsinkError as err:
-        raise DeliveryError(str(err)) from err
-    items = []
-    for adcode, (_, row) in zip(adcodes, table.iterrows(), strict=True):
-        reason = row[found["reason"]].strip()
-        if "date" in found and row[found["date"]].strip():
-            reason += f" ({row[found['date']].strip()})"
-        items.append((f"{adcode}/{row[found['project_id']].strip()}", reason))
-    return items
