@@ -29,6 +29,7 @@ helper gets a copy, for the overlap warning) are few. ``workers=0`` (the
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import pickle
@@ -58,6 +59,8 @@ from forestsink.reference import (
 )
 from forestsink.store.gpkg import StagedRows, staging_table
 from forestsink.validate import validate_delivery
+
+logger = logging.getLogger(__name__)
 
 #: files with fewer features are checked in this process only
 PARALLEL_MIN_FEATURES = 150_000
@@ -239,6 +242,7 @@ def helper_pool(
     reading and checking options with the district boundaries, the
     validated reference tables): a task sends a file name and rows only.
     """
+    logger.info("starting %d helper process(es) to check deliveries", n)
     # the tables reading and checking use, validated here once for all
     read_district_table(), read_district_aliases(), read_project_types()
     # handed over in a file: through the start-up pipe, this process would

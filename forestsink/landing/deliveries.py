@@ -29,6 +29,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -72,6 +73,8 @@ __all__ = [
     "ingest_deliveries",
     "read_withdrawals",
 ]
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100_000
 
@@ -261,6 +264,13 @@ def _check_files(
         path, n = files[k], sizes[k]
         if n:
             wanted = helper_count(n, existing, workers, chunk_size=chunk_size)
+            logger.info(
+                "%s: %d features, checked in chunks of %d with %d helper(s)",
+                path.name,
+                n,
+                chunk_size,
+                wanted,
+            )
             if pool[0] is None and wanted and prepare:
                 pool[:] = [
                     helper_pool(wanted, existing, read_options, check_options, prepare),
@@ -732,6 +742,7 @@ def _batch_note(notes, skipped) -> str:
 
 
 def _identical(outcome: dict, previous: int) -> None:
+    logger.info("%s: identical to batch %s; skipped", outcome["file"], previous)
     outcome["status"] = f"identical to batch {previous}; nothing changed"
 
 

@@ -28,6 +28,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from forestsink.ingest import find_delivery_files, read_delivery
 from forestsink.scale.dataset import PREFIX, write_partitions, writing
 from forestsink.scale.distributed import run_tasks
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
+
+logger = logging.getLogger(__name__)
 
 #: Columns a staged dataset holds (besides ``adcode``, the partition, and
 #: ``geometry``).
@@ -213,6 +216,7 @@ def stage_deliveries(
     if zones is not None and zones.crs is not None and zones.crs.to_epsg() != 4490:
         zones = zones.to_crs(4490)
     out = Path(out)
+    logger.info("staging %d file(s) into %s", len(files), out)
     result = None
     try:
         with writing(out) as tmp:
@@ -238,6 +242,7 @@ def stage_deliveries(
                 notes=notes,
             )
             if not result.ok:
+                logger.info("errors found: %s not written", out)
                 raise StagingRefused  # unwinds the dataset write
     except StagingRefused:
         result.written = None
