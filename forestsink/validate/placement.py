@@ -127,7 +127,7 @@ def inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
     Exact: 1.0 where a district contains the polygon properly (as
     ``contains_properly``), else the area of the intersection. Both are
     computed against the districts cut into pieces by a grid
-    (:func:`_district_pieces`), which are small, so that each test costs a few
+    (:func:`district_pieces`), which are small, so that each test costs a few
     dozen vertices instead of a whole district boundary.
 
     Parameters
@@ -150,7 +150,7 @@ def inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
     idx = np.flatnonzero(usable)
     if not len(idx):
         return out
-    pieces, owner = _district_pieces(d_albers)
+    pieces, owner = district_pieces(d_albers)
     # wholly inside a piece: inside its district (the piece's interior is);
     # ask each (prepared) piece for the polygons whose bounding box it
     # contains (a box inside is a polygon inside; five vertices test faster)
@@ -195,13 +195,26 @@ def _district_albers(districts) -> np.ndarray:
     return d_albers
 
 
-def _district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
+def district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     """Cut the districts by a square grid; return pieces and their districts.
 
     The pieces of a district cover it exactly (they are its intersections
     with the grid cells). Computed once per district (by its exact
     coordinates) and thread, and kept (see :data:`_PIECES`): a country's
     deliveries each check against a few neighbouring counties, which recur.
+
+    Parameters
+    ----------
+    d_albers : numpy.ndarray of shapely geometries
+        The districts in Albers metres.
+
+    Returns
+    -------
+    pieces : numpy.ndarray of shapely geometries
+        The pieces (prepared), Albers metres; not to be shared with another
+        thread.
+    owner : numpy.ndarray of int
+        Position in *d_albers* of each piece's district.
     """
     last = _PIECES.__dict__.get("pieces")
     if last is not None and last[0] is d_albers:  # the same districts again
