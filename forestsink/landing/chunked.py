@@ -25,6 +25,10 @@ most :data:`MAX_HELPERS`), and only when the store's current polygons (each
 helper gets a copy, for the overlap warning) are few. ``workers=0`` (the
 ``workers`` argument of :func:`forestsink.landing.deliveries.check_deliveries` and
 ``ingest_deliveries``) turns them off.
+
+Helpers are spawned (not forked): each imports this module, and with it the
+reading, checking and staging code it runs, when it starts; nothing here is
+imported lazily for them.
 """
 
 from __future__ import annotations
