@@ -245,20 +245,14 @@ def _check_files(
     prepare,
     on_checked,
 ) -> None:
+    """Check every file in file order into *report* and *tables*.
+
+    A large file (more features than *chunk_size*) is checked chunk by
+    chunk; the small files between two large ones are checked together
+    (shared out with helpers when many).
+    """
     files = list(find_delivery_files(paths))
-    sizes = []
-    for path in files:
-        n = 0
-        if (
-            path.suffix.lower() != ".zip"
-            and chunk_size
-            and may_hold_more_than(path, chunk_size)
-        ):
-            try:
-                n = count_features(path, layer=read_options["layer"])
-            except ForestsinkError:
-                n = 0  # the normal read reports the problem
-        sizes.append(n if chunk_size and n > chunk_size else 0)
+    sizes = _large_sizes(files, read_options["layer"], chunk_size)
     k = 0
     while k < len(files):
         path, n = files[k], sizes[k]
@@ -291,15 +285,7 @@ def _check_files(
             except ForestsinkError as err:
                 tables.append(pd.DataFrame([_file_issue(path, err)]))
             else:
-                issues = large.pop("issues")
-                errors = issues[issues["severity"] == "error"]
-                large["bad_rows"] = set(errors["row"].dropna().astype(int))
-                report.large.append(large)
-                report.order.append(("large", large))
-                report.notes.extend((path.name, n) for n in large["notes"])
-                tables.append(issues)
-                if on_checked is not None:
-                    on_checked("large", large)
+                _add_large(report, tables, large, on_checked)
             if progress is not None:
                 progress(path)
             k += 1
@@ -318,16 +304,57 @@ def _check_files(
             if error is not None:
                 tables.append(pd.DataFrame([_file_issue(path, error)]))
             else:
-                report.deliveries.append((delivery, result))
-                report.ready.append(ready)
-                item = (delivery, result, ready)
-                report.order.append(("small", item))
-                report.notes.extend((delivery.name, n) for n in delivery.notes)
-                tables.append(result.issues)
-                if on_checked is not None:
-                    on_checked("small", item)  # the same object: see _ingest
+                _add_small(report, tables, (delivery, result, ready), on_checked)
             if progress is not None:
                 progress(path)
+
+
+def _large_sizes(files, layer, chunk_size) -> list[int]:
+    """Return each file's feature count when above *chunk_size*, else 0.
+
+    Only files that may hold that many features (by their size) are opened
+    to count them; a file that cannot be counted is left to the normal read,
+    which reports the problem.
+    """
+    sizes = []
+    for path in files:
+        n = 0
+        if (
+            path.suffix.lower() != ".zip"
+            and chunk_size
+            and may_hold_more_than(path, chunk_size)
+        ):
+            try:
+                n = count_features(path, layer=layer)
+            except ForestsinkError:
+                n = 0  # the normal read reports the problem
+        sizes.append(n if chunk_size and n > chunk_size else 0)
+    return sizes
+
+
+def _add_large(report, tables, large: dict, on_checked) -> None:
+    """Record a large file checked in chunks (see :func:`_check_large`)."""
+    issues = large.pop("issues")
+    errors = issues[issues["severity"] == "error"]
+    large["bad_rows"] = set(errors["row"].dropna().astype(int))
+    report.large.append(large)
+    report.order.append(("large", large))
+    report.notes.extend((large["name"], n) for n in large["notes"])
+    tables.append(issues)
+    if on_checked is not None:
+        on_checked("large", large)
+
+
+def _add_small(report, tables, item, on_checked) -> None:
+    """Record a small file checked whole: *item* is (delivery, result, ready)."""
+    delivery, result, ready = item
+    report.deliveries.append((delivery, result))
+    report.ready.append(ready)
+    report.order.append(("small", item))
+    report.notes.extend((delivery.name, n) for n in delivery.notes)
+    tables.append(result.issues)
+    if on_checked is not None:
+        on_checked("small", item)  # the same object: see _ingest
 
 
 def _check_small(files, read_options, check_options, existing, workers, pool, prepare):
@@ -433,27 +460,7 @@ def _check_chunks(
                 pairs.append((first, rows[i]))
             for here, other in pairs:
                 flagged.add(here)
-                tables.append(
-                    pd.DataFrame(
-                        [
-                            {
-                                "severity": "error",
-                                "code": "duplicate_id",
-                                "file": path.name,
-                                "row": here,
-                                "project_id": pid,
-                                "field": "project_id",
-                                "value": pid,
-                                "message": "项目编号重复 / "
-                                f"project id {pid!r} appears more "
-                                f"than once in this delivery (also row {other + 1}, "
-                                "counted from 1)",
-                                "action": "give each polygon its own id, or "
-                                "merge the rows",
-                            }
-                        ]
-                    )
-                )
+                tables.append(pd.DataFrame([_duplicate_issue(path, here, other, pid)]))
         for k, r in zip(keys, rows, strict=True):
             if k is not None:
                 seen.setdefault(k, r)
@@ -484,6 +491,24 @@ def _check_chunks(
         "check_options": check_options,
         "spilled": spilled if spill is not None and staged is None else None,
         "staged": staged,
+    }
+
+
+def _duplicate_issue(path: Path, row: int, other: int, pid) -> dict:
+    """Return the issue of a project id met again in a later chunk (rows from 0)."""
+    return {
+        "severity": "error",
+        "code": "duplicate_id",
+        "file": path.name,
+        "row": row,
+        "project_id": pid,
+        "field": "project_id",
+        "value": pid,
+        "message": "项目编号重复 / "
+        f"project id {pid!r} appears more "
+        f"than once in this delivery (also row {other + 1}, "
+        "counted from 1)",
+        "action": "give each polygon its own id, or merge the rows",
     }
 
 
