@@ -161,3 +161,32 @@ class StoreBusyError(StoreError, TimeoutError):
 
 class CarbonParameterError(ForestsinkError, ValueError):
     """A forest type lacks the parameters the method needs."""
+
+
+# --- landing (forestsink.landing: deliveries, staging) ---
+
+
+class IngestError(ForestsinkError, ValueError):
+    """Deliveries have errors; nothing was written. ``report`` has them all.
+
+    Parameters
+    ----------
+    message : str
+        How many errors, and what to do.
+    report : forestsink.landing.deliveries.CheckReport
+        The report of every file checked (``report.issues``).
+    """
+
+    def __init__(self, message: str, report) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class StagingRefused(ForestsinkError, ValueError):
+    """Deliveries being staged have errors: the dataset is not written.
+
+    Raised inside :func:`forestsink.landing.staging.stage_deliveries` to
+    unwind the dataset write (the partly written folder is removed) and
+    caught there: the caller gets a ``StageReport`` with ``written=None``
+    and the errors in its ``issues``.
+    """

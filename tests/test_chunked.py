@@ -487,7 +487,7 @@ def test_small_files_are_not_opened_to_count_features(tmp_path, monkeypatch):
     counted = []
     original = read_module.count_features
     monkeypatch.setattr(
-        read_module,
+        deliveries,  # imported there at the top
         "count_features",
         lambda p, **kw: counted.append(p) or original(p, **kw),
     )

@@ -150,14 +150,14 @@ def test_district_pieces_are_not_shared_between_threads():
 
     from forestsink.area import albers_geometries
     from forestsink.reference import read_districts
-    from forestsink.validate import _district_pieces
+    from forestsink.validate.placement import district_pieces
 
     d_albers = albers_geometries(read_districts())
-    here = _district_pieces(d_albers)[0]
-    again = _district_pieces(d_albers)[0]
+    here = district_pieces(d_albers)[0]
+    again = district_pieces(d_albers)[0]
     assert all(a is b for a, b in zip(again, here, strict=True))  # kept
     seen = []
-    worker = threading.Thread(target=lambda: seen.append(_district_pieces(d_albers)[0]))
+    worker = threading.Thread(target=lambda: seen.append(district_pieces(d_albers)[0]))
     worker.start()
     worker.join()
     assert len(seen[0]) == len(here)

@@ -25,22 +25,46 @@ most :data:`MAX_HELPERS`), and only when the store's current polygons (each
 helper gets a copy, for the overlap warning) are few. ``workers=0`` (the
 ``workers`` argument of :func:`forestsink.landing.deliveries.check_deliveries` and
 ``ingest_deliveries``) turns them off.
+
+Helpers are spawned (not forked): each imports this module, and with it the
+reading, checking and staging code it runs, when it starts; nothing here is
+imported lazily for them.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import pickle
+import shutil
+import signal
 import sys
 import tempfile
 import weakref
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+
+from forestsink.errors import ForestsinkError
+from forestsink.ingest import read_delivery
+from forestsink.reference import (
+    loaded_tables,
+    preload_tables,
+    read_district_aliases,
+    read_district_table,
+    read_project_types,
+)
+from forestsink.store.gpkg import StagedRows, staging_table
+from forestsink.validate import validate_delivery
+
+logger = logging.getLogger(__name__)
 
 #: files with fewer features are checked in this process only
 PARALLEL_MIN_FEATURES = 150_000
@@ -103,9 +127,6 @@ def landing_rows(frame, issues):
 
 def check_chunk(path, start, chunk_size, read_options, check_options, existing):
     """Read and check rows ``start … start + chunk_size`` of *path*, here."""
-    from forestsink.ingest import read_delivery
-    from forestsink.validate import validate_delivery
-
     delivery = read_delivery(path, rows=(start, chunk_size), **read_options)
     result = validate_delivery(delivery.frame, existing=existing, **check_options)
     frame = result.frame
@@ -186,10 +207,6 @@ def check_file(path, read_options, check_options, existing, prepare=False):
     (:class:`~forestsink.store.gpkg.StagedRows`), so that writing the batch
     later is only the landing.
     """
-    from forestsink.errors import ForestsinkError
-    from forestsink.ingest import read_delivery
-    from forestsink.validate import validate_delivery
-
     try:
         delivery = read_delivery(path, **read_options)
     except ForestsinkError as err:
@@ -197,8 +214,6 @@ def check_file(path, read_options, check_options, existing, prepare=False):
     result = validate_delivery(delivery.frame, existing=existing, **check_options)
     ready = None
     if prepare:
-        from forestsink.store.gpkg import StagedRows
-
         ready = StagedRows.of(landing_rows(result.frame, result.issues))
     return delivery, result, None, ready
 
@@ -217,8 +232,6 @@ def helper_check_file(path):
 
 def file_outcome(returned):
     """Turn what :func:`helper_check_file` returned into a check outcome."""
-    from forestsink.errors import ForestsinkError
-
     delivery, result, error, ready = returned
     error = None if error is None else ForestsinkError(error)
     return delivery, result, error, ready
@@ -233,16 +246,7 @@ def helper_pool(
     reading and checking options with the district boundaries, the
     validated reference tables): a task sends a file name and rows only.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from forestsink.reference import (
-        loaded_tables,
-        read_district_aliases,
-        read_district_table,
-        read_project_types,
-    )
-
+    logger.info("starting %d helper process(es) to check deliveries", n)
     # the tables reading and checking use, validated here once for all
     read_district_table(), read_district_aliases(), read_project_types()
     # handed over in a file: through the start-up pipe, this process would
@@ -329,10 +333,6 @@ def _helper_init(shared: str) -> None:
     process of the terminal; a helper leaves it to the main process, which
     stops the helpers (no traceback from each).
     """
-    import signal
-
-    from forestsink.reference import preload_tables
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with open(shared, "rb") as f:
         existing, read_options, check_options, prepare, tables = pickle.load(f)
@@ -348,10 +348,6 @@ def _helper_init(shared: str) -> None:
 
 def _helper_check(path, start, chunk_size, sha256, out):
     """In a helper: check a chunk; write its rows ready to stage to *out*."""
-    import pyarrow as pa
-
-    from forestsink.store.gpkg import staging_table
-
     chunk = check_chunk(
         path,
         start,
@@ -369,8 +365,6 @@ def _helper_check(path, start, chunk_size, sha256, out):
 
 
 def _from_helper(result) -> CheckedChunk:
-    import pyarrow as pa
-
     notes, issues, ids, out = result
     with pa.OSFile(str(out), "rb") as source:  # read whole: the file goes now
         table = pa.ipc.open_file(source).read_all()
@@ -402,9 +396,6 @@ def checked_chunks(
     folder : Path, optional
         Where helpers leave their results (Arrow files, removed once read).
     """
-    import shutil
-    import tempfile
-
     starts = list(range(0, n, chunk_size))
 
     def here(k):

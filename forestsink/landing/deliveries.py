@@ -29,6 +29,9 @@ Rules:
 
 from __future__ import annotations
 
+import logging
+import shutil
+import tempfile
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -37,7 +40,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import ForestsinkError, IngestError
+from forestsink.ingest import find_delivery_files, read_delivery
+from forestsink.ingest.read import count_features, file_sha256, may_hold_more_than
 from forestsink.ingest.vocabulary import read_vocabulary
 from forestsink.landing.chunked import (
     check_file,
@@ -52,8 +57,24 @@ from forestsink.landing.chunked import (
     landing,
     landing_rows,
 )
-from forestsink.store.gpkg import StagedRows, Stager
+from forestsink.landing.spill import read_spilled, spill_frame
+from forestsink.landing.withdrawals import WITHDRAWAL_COLUMNS, read_withdrawals
+from forestsink.reference import read_districts
+from forestsink.store.gpkg import SMALL_BATCH, StagedRows, Stager
 from forestsink.validate import ISSUE_COLUMNS, validate_delivery
+
+__all__ = [
+    "CHUNK_SIZE",
+    "LAND_GROUP",
+    "WITHDRAWAL_COLUMNS",
+    "CheckReport",
+    "IngestError",
+    "check_deliveries",
+    "ingest_deliveries",
+    "read_withdrawals",
+]
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100_000
 
@@ -76,14 +97,6 @@ class CheckReport:
     def n_errors(self) -> int:
         """Number of blocking problems."""
         return int((self.issues["severity"] == "error").sum())
-
-
-class IngestError(ForestsinkError):
-    """Deliveries have errors; nothing was written. ``report`` has them all."""
-
-    def __init__(self, message: str, report: CheckReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def _file_issue(path: Path, err: Exception) -> dict:
@@ -163,8 +176,6 @@ def check_deliveries(
 
     Other parameters are passed to ``read_delivery`` and ``validate_delivery``.
     """
-    from forestsink.reference import read_districts
-
     districts = read_districts()
     report = CheckReport(issues=pd.DataFrame(columns=list(ISSUE_COLUMNS)))
     tables = []
@@ -234,28 +245,26 @@ def _check_files(
     prepare,
     on_checked,
 ) -> None:
-    from forestsink.ingest import find_delivery_files
-    from forestsink.ingest.read import count_features, may_hold_more_than
+    """Check every file in file order into *report* and *tables*.
 
+    A large file (more features than *chunk_size*) is checked chunk by
+    chunk; the small files between two large ones are checked together
+    (shared out with helpers when many).
+    """
     files = list(find_delivery_files(paths))
-    sizes = []
-    for path in files:
-        n = 0
-        if (
-            path.suffix.lower() != ".zip"
-            and chunk_size
-            and may_hold_more_than(path, chunk_size)
-        ):
-            try:
-                n = count_features(path, layer=read_options["layer"])
-            except ForestsinkError:
-                n = 0  # the normal read reports the problem
-        sizes.append(n if chunk_size and n > chunk_size else 0)
+    sizes = _large_sizes(files, read_options["layer"], chunk_size)
     k = 0
     while k < len(files):
         path, n = files[k], sizes[k]
         if n:
             wanted = helper_count(n, existing, workers, chunk_size=chunk_size)
+            logger.info(
+                "%s: %d features, checked in chunks of %d with %d helper(s)",
+                path.name,
+                n,
+                chunk_size,
+                wanted,
+            )
             if pool[0] is None and wanted and prepare:
                 pool[:] = [
                     helper_pool(wanted, existing, read_options, check_options, prepare),
@@ -276,15 +285,7 @@ def _check_files(
             except ForestsinkError as err:
                 tables.append(pd.DataFrame([_file_issue(path, err)]))
             else:
-                issues = large.pop("issues")
-                errors = issues[issues["severity"] == "error"]
-                large["bad_rows"] = set(errors["row"].dropna().astype(int))
-                report.large.append(large)
-                report.order.append(("large", large))
-                report.notes.extend((path.name, n) for n in large["notes"])
-                tables.append(issues)
-                if on_checked is not None:
-                    on_checked("large", large)
+                _add_large(report, tables, large, on_checked)
             if progress is not None:
                 progress(path)
             k += 1
@@ -303,16 +304,57 @@ def _check_files(
             if error is not None:
                 tables.append(pd.DataFrame([_file_issue(path, error)]))
             else:
-                report.deliveries.append((delivery, result))
-                report.ready.append(ready)
-                item = (delivery, result, ready)
-                report.order.append(("small", item))
-                report.notes.extend((delivery.name, n) for n in delivery.notes)
-                tables.append(result.issues)
-                if on_checked is not None:
-                    on_checked("small", item)  # the same object: see _ingest
+                _add_small(report, tables, (delivery, result, ready), on_checked)
             if progress is not None:
                 progress(path)
+
+
+def _large_sizes(files, layer, chunk_size) -> list[int]:
+    """Return each file's feature count when above *chunk_size*, else 0.
+
+    Only files that may hold that many features (by their size) are opened
+    to count them; a file that cannot be counted is left to the normal read,
+    which reports the problem.
+    """
+    sizes = []
+    for path in files:
+        n = 0
+        if (
+            path.suffix.lower() != ".zip"
+            and chunk_size
+            and may_hold_more_than(path, chunk_size)
+        ):
+            try:
+                n = count_features(path, layer=layer)
+            except ForestsinkError:
+                n = 0  # the normal read reports the problem
+        sizes.append(n if chunk_size and n > chunk_size else 0)
+    return sizes
+
+
+def _add_large(report, tables, large: dict, on_checked) -> None:
+    """Record a large file checked in chunks (see :func:`_check_large`)."""
+    issues = large.pop("issues")
+    errors = issues[issues["severity"] == "error"]
+    large["bad_rows"] = set(errors["row"].dropna().astype(int))
+    report.large.append(large)
+    report.order.append(("large", large))
+    report.notes.extend((large["name"], n) for n in large["notes"])
+    tables.append(issues)
+    if on_checked is not None:
+        on_checked("large", large)
+
+
+def _add_small(report, tables, item, on_checked) -> None:
+    """Record a small file checked whole: *item* is (delivery, result, ready)."""
+    delivery, result, ready = item
+    report.deliveries.append((delivery, result))
+    report.ready.append(ready)
+    report.order.append(("small", item))
+    report.notes.extend((delivery.name, n) for n in delivery.notes)
+    tables.append(result.issues)
+    if on_checked is not None:
+        on_checked("small", item)  # the same object: see _ingest
 
 
 def _check_small(files, read_options, check_options, existing, workers, pool, prepare):
@@ -344,8 +386,6 @@ def _check_small(files, read_options, check_options, existing, workers, pool, pr
 
 
 def _new_folder(parent) -> Path | None:
-    import tempfile
-
     return None if parent is None else Path(tempfile.mkdtemp(dir=parent))
 
 
@@ -367,8 +407,6 @@ def _check_large(
     else, with *spill* (a folder path), each checked chunk is written there
     as an Arrow file. Either way ingest need not read and check it again.
     """
-    from forestsink.ingest.read import file_sha256
-
     sha256 = file_sha256(path)
     staged = stager(sha256) if stager is not None else None
     try:
@@ -409,7 +447,7 @@ def _check_chunks(
         first_table = len(tables) - 1
         notes.extend(x for x in chunk.notes if x not in notes)
         if spill is not None and staged is None:
-            spilled.append(_spill(chunk.frame, spill / f"{len(spilled)}.arrow"))
+            spilled.append(spill_frame(chunk.frame, spill / f"{len(spilled)}.arrow"))
         # plain lists: iterating an Arrow-backed column costs ~1.5 µs a value
         keys = chunk.ids["key"].tolist()
         rows = chunk.ids["source_row"].tolist()
@@ -422,27 +460,7 @@ def _check_chunks(
                 pairs.append((first, rows[i]))
             for here, other in pairs:
                 flagged.add(here)
-                tables.append(
-                    pd.DataFrame(
-                        [
-                            {
-                                "severity": "error",
-                                "code": "duplicate_id",
-                                "file": path.name,
-                                "row": here,
-                                "project_id": pid,
-                                "field": "project_id",
-                                "value": pid,
-                                "message": "项目编号重复 / "
-                                f"project id {pid!r} appears more "
-                                f"than once in this delivery (also row {other + 1}, "
-                                "counted from 1)",
-                                "action": "give each polygon its own id, or "
-                                "merge the rows",
-                            }
-                        ]
-                    )
-                )
+                tables.append(pd.DataFrame([_duplicate_issue(path, here, other, pid)]))
         for k, r in zip(keys, rows, strict=True):
             if k is not None:
                 seen.setdefault(k, r)
@@ -476,40 +494,22 @@ def _check_chunks(
     }
 
 
-def _spill(frame, path: Path) -> Path:
-    """Write a checked frame to an Arrow IPC file (geometry as WKB)."""
-    import pyarrow as pa
-    import shapely
-
-    name = frame.geometry.name
-    table = pa.Table.from_pandas(
-        pd.DataFrame(frame.drop(columns=name)), preserve_index=False
-    )
-    wkb = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
-    table = table.append_column(_WKB, pa.array(wkb, type=pa.binary()))
-    table = table.replace_schema_metadata(
-        {**(table.schema.metadata or {}), b"forestsink_crs": frame.crs.to_wkt()}
-    )
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-        w.write_table(table)
-    return path
-
-
-def _unspill(path: Path):
-    """Read back a frame written by :func:`_spill` (memory-mapped)."""
-    import geopandas as gpd
-    import pyarrow as pa
-    import shapely
-
-    with pa.memory_map(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all()
-    crs = table.schema.metadata[b"forestsink_crs"].decode()
-    wkb = table.column(_WKB).to_numpy(zero_copy_only=False)
-    frame = table.drop_columns([_WKB]).to_pandas()
-    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(wkb), crs=crs)
-
-
-_WKB = "__forestsink_wkb"
+def _duplicate_issue(path: Path, row: int, other: int, pid) -> dict:
+    """Return the issue of a project id met again in a later chunk (rows from 0)."""
+    return {
+        "severity": "error",
+        "code": "duplicate_id",
+        "file": path.name,
+        "row": row,
+        "project_id": pid,
+        "field": "project_id",
+        "value": pid,
+        "message": "项目编号重复 / "
+        f"project id {pid!r} appears more "
+        f"than once in this delivery (also row {other + 1}, "
+        "counted from 1)",
+        "action": "give each polygon its own id, or merge the rows",
+    }
 
 
 def _large_frames(large: dict, bad_rows: set):
@@ -518,11 +518,9 @@ def _large_frames(large: dict, bad_rows: set):
     From the chunks kept when it was checked, else by reading and checking
     it again.
     """
-    from forestsink.ingest import read_delivery
-
     for k, start in enumerate(range(0, large["n"], large["chunk_size"])):
         if large.get("spilled") is not None:
-            frame = _unspill(large["spilled"][k])
+            frame = read_spilled(large["spilled"][k])
         else:
             delivery = read_delivery(
                 large["path"],
@@ -557,9 +555,6 @@ def ingest_deliveries(
     IngestError
         If errors remain and ``skip_errors`` is False; nothing is written.
     """
-    import shutil
-    import tempfile
-
     existing = store.current() if store.exists else None
     spill_dir = Path(tempfile.mkdtemp(prefix="forestsink-checked-"))
     stagers = []
@@ -696,8 +691,6 @@ LAND_GROUP = 32
 
 
 def _groupable(item) -> bool:
-    from forestsink.store.gpkg import SMALL_BATCH
-
     rows = item[2]
     return rows is not None and len(rows) <= SMALL_BATCH
 
@@ -774,6 +767,7 @@ def _batch_note(notes, skipped) -> str:
 
 
 def _identical(outcome: dict, previous: int) -> None:
+    logger.info("%s: identical to batch %s; skipped", outcome["file"], previous)
     outcome["status"] = f"identical to batch {previous}; nothing changed"
 
 
@@ -810,47 +804,3 @@ def _write_batch(store, frames, *, name, sha256, notes, skipped, dry_run, user):
     )
     _written(outcome, counts)
     return outcome
-
-
-WITHDRAWAL_COLUMNS = {
-    "district": ("district", "区县", "县", "区县名称", "adcode"),
-    "project_id": ("project_id", "项目编号", "小班号", "编号"),
-    "reason": ("reason", "原因", "撤销原因"),
-    "date": ("date", "日期", "撤销日期"),
-}
-
-
-def read_withdrawals(path) -> list[tuple[str, str]]:
-    """Read a withdrawal list (CSV, UTF-8 or GBK) into ``(key, reason)`` pairs.
-
-    Columns (Chinese or English): district (any known name or adcode),
-    project id, reason, and optionally the date the county gave, which is
-    added to the reason (the store records when the withdrawal was entered).
-    """
-    from forestsink.errors import DeliveryError
-    from forestsink.io import read_bureau_table
-    from forestsink.reference import resolve_district_column
-
-    path = Path(path)
-    table = read_bureau_table(path)
-    found = {}
-    for canonical, names in WITHDRAWAL_COLUMNS.items():
-        match = [c for c in table.columns if c.strip() in names]
-        if match:
-            found[canonical] = match[0]
-        elif canonical != "date":
-            raise DeliveryError(
-                f"{path.name}: no {canonical} column; columns found: "
-                f"{list(table.columns)}; accepted: {list(names)}."
-            )
-    try:
-        adcodes = resolve_district_column(table[found["district"]], source=path.name)
-    except ForestsinkError as err:
-        raise DeliveryError(str(err)) from err
-    items = []
-    for adcode, (_, row) in zip(adcodes, table.iterrows(), strict=True):
-        reason = row[found["reason"]].strip()
-        if "date" in found and row[found["date"]].strip():
-            reason += f" ({row[found['date']].strip()})"
-        items.append((f"{adcode}/{row[found['project_id']].strip()}", reason))
-    return items

@@ -28,13 +28,21 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
-from forestsink.validate import ISSUE_COLUMNS
+from forestsink.errors import ForestsinkError, StagingRefused
+from forestsink.ingest import find_delivery_files, read_delivery
+from forestsink.scale.dataset import PREFIX, write_partitions, writing
+from forestsink.scale.distributed import run_tasks
+from forestsink.validate import ISSUE_COLUMNS, validate_delivery
+
+logger = logging.getLogger(__name__)
 
 #: Columns a staged dataset holds (besides ``adcode``, the partition, and
 #: ``geometry``).
@@ -88,11 +96,6 @@ def _stage_file(path, tmp_root, zones, period, rules):
     SHA-256>`` (unique, and the same for the same file), from the hash
     :func:`~forestsink.ingest.read_delivery` takes anyway.
     """
-    from forestsink.errors import ForestsinkError
-    from forestsink.ingest import read_delivery
-    from forestsink.scale.dataset import write_partitions
-    from forestsink.validate import validate_delivery
-
     path = Path(path)
     try:
         delivery = read_delivery(path, rules=rules)
@@ -126,8 +129,6 @@ def _zones_near(zones, frame):
     district). Checks against 2,400 counties then cost what they cost
     against a few.
     """
-    import shapely
-
     geoms = frame.geometry.to_numpy()
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not ok.any():
@@ -143,8 +144,6 @@ def _zones_near(zones, frame):
 
 def _duplicate_keys(root) -> pd.DataFrame:
     """Keys delivered twice across files of one district partition."""
-    from forestsink.scale.dataset import PREFIX
-
     rows = []
     for folder in sorted(Path(root).glob(f"{PREFIX}*")):
         files = sorted(folder.glob("*.parquet"))
@@ -211,17 +210,13 @@ def stage_deliveries(
     -------
     StageReport
     """
-    from forestsink.errors import ForestsinkError
-    from forestsink.ingest import find_delivery_files
-    from forestsink.scale.dataset import writing
-    from forestsink.scale.distributed import run_tasks
-
     files = find_delivery_files(paths)
     if not files:
         raise ForestsinkError("no delivery files found in the paths given.")
     if zones is not None and zones.crs is not None and zones.crs.to_epsg() != 4490:
         zones = zones.to_crs(4490)
     out = Path(out)
+    logger.info("staging %d file(s) into %s", len(files), out)
     result = None
     try:
         with writing(out) as tmp:
@@ -247,11 +242,8 @@ def stage_deliveries(
                 notes=notes,
             )
             if not result.ok:
-                raise _Refused
-    except _Refused:
+                logger.info("errors found: %s not written", out)
+                raise StagingRefused  # unwinds the dataset write
+    except StagingRefused:
         result.written = None
     return result
-
-
-class _Refused(Exception):
-    """Internal: errors were found; unwind the dataset write."""

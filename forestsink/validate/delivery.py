@@ -1,0 +1,147 @@
+"""Validate a delivery: the check groups in turn, one issue list.
+
+:func:`validate_delivery` runs geometry (:mod:`~forestsink.validate.geometry`),
+placement (:mod:`~forestsink.validate.placement`), attributes
+(:mod:`~forestsink.validate.attributes`), values
+(:mod:`~forestsink.validate.values`) and the overlap with the store
+(:mod:`~forestsink.validate.overlap`), each adding to one
+:class:`~forestsink.validate.issues.Issues`. Tolerances: see
+:mod:`forestsink.validate`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from geopandas.array import from_shapely
+
+from forestsink.errors import OptionError
+from forestsink.reference import read_districts
+from forestsink.validate.attributes import check_attributes, delivery_keys
+from forestsink.validate.geometry import check_geometry
+from forestsink.validate.issues import Issues
+from forestsink.validate.overlap import check_overlaps
+from forestsink.validate.placement import check_placement
+from forestsink.validate.values import check_values
+
+
+@dataclass
+class ValidationResult:
+    """Outcome of :func:`validate_delivery`.
+
+    Attributes
+    ----------
+    frame : geopandas.GeoDataFrame
+        The delivery (repaired where ``fix=True``), with ``area_mu`` (the
+        ellipsoidal area) added; rows with errors are still present.
+    issues : pandas.DataFrame
+        Columns ``ISSUE_COLUMNS``; ``row`` is the 0-based feature index in
+        the file (messages and the CLI count from 1: ``row + 1``); ``fid``
+        is the feature id a GIS shows (GeoPackage), else empty.
+    """
+
+    frame: object
+    issues: pd.DataFrame
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """Issues that block ingest."""
+        return self.issues[self.issues["severity"] == "error"]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks ingest."""
+        return self.errors.empty
+
+
+def _check_tolerances(**tolerances: float) -> None:
+    """Refuse a tolerance that is not a finite number ≥ 0 (OptionError)."""
+    for name, value in tolerances.items():
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise OptionError(
+                f"{name}={value!r}: give a finite number ≥ 0 (a NaN or infinite "
+                "tolerance would switch the check off without a word)."
+            )
+
+
+def validate_delivery(
+    frame,
+    *,
+    districts=None,
+    period: tuple[int, int] = (2011, 2015),
+    area_tolerance: float = 0.10,
+    min_inside: float = 0.5,
+    district_warn: float = 0.9,
+    existing=None,
+    min_overlap_mu: float = 0.1,
+    fix: bool = False,
+) -> ValidationResult:
+    """Check a delivery and return every problem found.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+        Canonical delivery frame in EPSG:4490 (from ``read_delivery``).
+    districts : geopandas.GeoDataFrame, optional (default: shipped layer)
+        District polygons with ``adcode`` and ``name_zh``.
+    period : tuple of int, optional (default: (2011, 2015))
+        Allowed years, inclusive.
+    area_tolerance : float, optional (default: 0.10)
+        Relative difference between reported and computed area that triggers
+        a warning.
+    min_inside, district_warn : float, optional (default: 0.5, 0.9)
+        Area fractions for the outside/wrong-district checks (see module doc).
+    existing : geopandas.GeoDataFrame, optional (default: None)
+        Current polygons in the store (``key``, ``project_type``, geometry in
+        EPSG:4490) for the overlap check.
+    min_overlap_mu : float, optional (default: 0.1)
+    fix : bool, optional (default: False)
+        Repair what is safe to repair: invalid geometry with ``make_valid``
+        (keeping polygonal parts), zero-area slivers dropped. Every change is
+        reported with severity ``fixed``.
+
+    Returns
+    -------
+    ValidationResult
+
+    Notes
+    -----
+    CRS: the frame's (EPSG:4490 as read); areas are ellipsoidal, computed in
+    an equal-area Albers projection; ``area_mu`` is in mu.
+    """
+    _check_tolerances(
+        area_tolerance=area_tolerance,
+        min_inside=min_inside,
+        district_warn=district_warn,
+        min_overlap_mu=min_overlap_mu,
+    )
+    districts = read_districts() if districts is None else districts
+    issues = Issues(frame)
+    checked = check_geometry(frame, issues, fix=fix)
+    check_placement(
+        frame,
+        issues,
+        checked,
+        districts,
+        min_inside=min_inside,
+        district_warn=district_warn,
+    )
+    key = delivery_keys(frame)
+    check_attributes(frame, issues, key=key, period=period)
+    area_mu = checked.area_mu
+    check_values(frame, issues, checked.usable, area_mu, area_tolerance=area_tolerance)
+    if existing is not None and len(existing):
+        check_overlaps(
+            issues, frame, checked.albers, checked.usable, key, existing, min_overlap_mu
+        )
+    added = {
+        "area_mu": area_mu,
+        "dropped": checked.sliver if fix else np.zeros(len(frame), dtype=bool),
+        "key": key.array,
+    }
+    if checked.repaired:
+        added[frame.geometry.name] = from_shapely(checked.geoms, crs=frame.crs)
+    return ValidationResult(frame=frame.assign(**added), issues=issues.table())
