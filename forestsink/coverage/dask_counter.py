@@ -23,9 +23,6 @@ must see the raster paths (shared file system or object storage URL that
 GDAL opens).
 """
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project config ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 import itertools

@@ -12,8 +12,6 @@ importing it takes about half a second, and ``import forestsink`` must stay
 light.
 """
 
-# ruff: noqa: RUF100  (the optional-dependency marker names PLC0415, which the
-# project configuration does not enable yet)
 
 from __future__ import annotations
 

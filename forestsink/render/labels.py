@@ -11,9 +11,6 @@ optional heavy dependency). Coordinates are data units of the axes (metres
 of the map CRS).
 """
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project configuration ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 import math

@@ -12,9 +12,6 @@ Layers: imports only :mod:`forestsink.errors`; folium is imported inside
 :func:`offline_map_class` (an optional heavy dependency).
 """
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project configuration ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 import re

@@ -26,9 +26,6 @@ Layers: the computations below ``render`` (progress, store, reference, io);
 matplotlib is imported inside the functions (an optional heavy dependency).
 """
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project configuration ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 import io

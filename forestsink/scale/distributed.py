@@ -9,9 +9,6 @@ The capabilities that use it (progress over a partitioned dataset,
 the inventory statistics, coverage counting) keep their own tasks.
 """
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project configuration ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

@@ -35,9 +35,6 @@ Needs the ``postgis`` extra (psycopg 3): ``pip install 'forestsink[postgis]'``.
 The DDL and the history checks are in :mod:`forestsink.store.postgis_schema`.
 """
 
-# The house marker "# noqa: PLC0415 (optional heavy dependency)" names a rule the
-# project configuration ignores globally; RUF100 would strip it.
-# ruff: noqa: RUF100
 from __future__ import annotations
 
 import re
