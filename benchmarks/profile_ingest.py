@@ -45,24 +45,28 @@ def _timed(module, name: str, label: str) -> None:
 
 
 def _instrument() -> None:
-    from forestsink import ingest, validate
-    from forestsink.ingest import read
-    from forestsink.landing import deliveries
-    from forestsink.store import gpkg
+    from forestsink import ingest
+    from forestsink.ingest import layer, read
+    from forestsink.landing import chunked, deliveries
+    from forestsink.store import gpkg, gpkg_staging
+    from forestsink.validate import geometry, placement
 
+    # each function is wrapped where its caller looks it up
     for module, name, label in [
-        (read, "file_sha256", "  file SHA-256"),
-        (read, "_read_raw", "  pyogrio read (Arrow)"),
-        (read, "_transcode", "  transcode GBK"),
+        (deliveries, "file_sha256", "  file SHA-256"),
+        (layer, "read_raw", "  pyogrio read (Arrow)"),
+        (layer, "transcode", "  transcode GBK"),
         (deliveries, "validate_delivery", "validate_delivery"),
-        (validate, "albers_geometries", "  Albers coordinates"),
-        (validate, "_inside_fractions", "  city/district shares"),
-        (deliveries, "_spill", "spill checked chunks (Arrow)"),
-        (deliveries, "_unspill", "read checked chunks back"),
-        (gpkg, "_stage", "stage (ADBC, background)"),
-        (gpkg, "content_hashes", "  content hashes"),
-        (gpkg, "to_gpkg_blobs", "  GeoPackage blobs"),
-        (gpkg, "_index_versions", "  R-tree"),
+        (chunked, "validate_delivery", "validate_delivery"),
+        (geometry, "albers_of", "  Albers coordinates"),
+        (geometry, "albers_geometries", "  Albers coordinates"),
+        (placement, "inside_fractions", "  city/district shares"),
+        (deliveries, "spill_frame", "spill checked chunks (Arrow)"),
+        (deliveries, "read_spilled", "read checked chunks back"),
+        (gpkg_staging, "_stage", "stage (ADBC, background)"),
+        (gpkg_staging, "content_hashes", "  content hashes"),
+        (gpkg_staging, "to_gpkg_blobs", "  GeoPackage blobs"),
+        (gpkg, "index_rtree", "  R-tree"),
     ]:
         _timed(module, name, label)
     original_read = read.read_delivery
@@ -75,6 +79,7 @@ def _instrument() -> None:
             TIMES["read_delivery"] += time.perf_counter() - t0
 
     ingest.read_delivery = read.read_delivery = read_delivery
+    deliveries.read_delivery = chunked.read_delivery = read_delivery
     original_tx = gpkg.GeoPackageStore.transaction
 
     @contextmanager
