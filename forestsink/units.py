@@ -27,7 +27,18 @@ M2_PER_KM2: float = 1_000_000.0
 
 
 def m2_to_mu(area_m2):
-    """Convert square metres to mu (亩); works on scalars and arrays."""
+    """Convert square metres to mu (亩); works on scalars and arrays.
+
+    Parameters
+    ----------
+    area_m2 : float or array-like
+        Area in m² (1 mu = 10,000/15 m²).
+
+    Examples
+    --------
+    >>> float(m2_to_mu(10_000))
+    15.0
+    """
     return (
         np.asarray(area_m2, dtype="float64") * (15.0 / 10_000.0)
         if np.ndim(area_m2)
@@ -36,7 +47,18 @@ def m2_to_mu(area_m2):
 
 
 def mu_to_m2(area_mu):
-    """Convert mu (亩) to square metres; works on scalars and arrays."""
+    """Convert mu (亩) to square metres; works on scalars and arrays.
+
+    Parameters
+    ----------
+    area_mu : float or array-like
+        Area in mu (亩).
+
+    Examples
+    --------
+    >>> float(mu_to_m2(15))
+    10000.0
+    """
     return (
         np.asarray(area_mu, dtype="float64") * M2_PER_MU
         if np.ndim(area_mu)

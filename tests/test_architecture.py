@@ -317,3 +317,20 @@ def test_lazy_import_of_an_optional_dependency_needs_the_mark(tmp_path, marked):
         / "p"
     )
     assert (lazy_imports(pkg) == []) is marked
+
+
+def test_every_exported_function_documents_its_parameters():
+    import inspect
+
+    import forestsink
+
+    missing = []
+    for name in forestsink.__all__:
+        obj = getattr(forestsink, name)
+        if not inspect.isfunction(obj):
+            continue
+        params = list(inspect.signature(obj).parameters)
+        doc = inspect.getdoc(obj) or ""
+        if params and "Parameters\n----------" not in doc:
+            missing.append(name)
+    assert missing == []

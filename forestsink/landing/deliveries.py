@@ -543,6 +543,27 @@ def ingest_deliveries(
 ) -> tuple[CheckReport, list[dict]]:
     """Check deliveries and write them to *store*, one batch per file.
 
+    Parameters
+    ----------
+    paths : iterable of str or Path
+        Delivery files (.shp, .gpkg, .geojson, .zip) or folders holding
+        them; any CRS with a .prj, geometries land in EPSG:4490.
+    store : Store
+        An opened store (:func:`forestsink.store.open_store`).
+    skip_errors : bool, default False
+        Leave out features with errors and land the rest; else a file with
+        errors lands nothing.
+    dry_run : bool, default False
+        Check only; write nothing.
+    user : str, optional
+        Account recorded on each batch (default: the login name).
+    progress : callable, optional
+        Called with progress messages on long work.
+    **check_options
+        Passed to :func:`~forestsink.ingest.read_delivery` and
+        :func:`~forestsink.validate.validate_delivery` (``fix``, ``crs``,
+        ``encoding``, tolerances in m and m²).
+
     Returns
     -------
     (CheckReport, list of dict)

@@ -449,6 +449,13 @@ def _growth_project_types(cells: pd.Series, known: set, rules) -> list:
 def read_growth_table(path, *, rules=None) -> pd.DataFrame:
     """Read and check a user growth (yield) table (CSV in UTF-8/GBK, or Excel).
 
+    Parameters
+    ----------
+    path : str or Path
+        The table: forest type, age (years) and stock volume (m³/ha).
+    rules : str or Path, optional
+        A project-type table replacing ``data/project_types.csv``.
+
     Format: :func:`validate_growth_table`; an illustrative example is
     ``data/growth_table.EXAMPLE.csv``. Errors name the file, row and column.
     """

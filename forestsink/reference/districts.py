@@ -301,6 +301,12 @@ def resolve_district_column(values, *, source: str) -> list[str]:
 def resolve_district(name: object) -> str:
     """Return the adcode for a district name in any known form.
 
+    Parameters
+    ----------
+    name : str
+        A name in Chinese or English, current or old (县 before it became a
+        区), or a 6-digit adcode.
+
     Examples
     --------
     >>> resolve_district("潼南县")

@@ -341,6 +341,13 @@ def validate_reference_data(
 ) -> dict[str, int]:
     """Load and check every reference table; return row counts per table.
 
+    Parameters
+    ----------
+    rules : str or Path, optional
+        A project-type table replacing ``data/project_types.csv``.
+    params : str or Path, optional
+        A carbon-parameter table replacing ``data/carbon_parameters.csv``.
+
     Raises
     ------
     ReferenceDataError

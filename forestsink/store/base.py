@@ -270,6 +270,15 @@ class Store(Protocol):
 def open_store(location, /, *, timeout: float = 60.0) -> Store:
     """Open a store: a ``.gpkg`` path, or ``postgresql://…[?schema=NAME]``.
 
+    Parameters
+    ----------
+    location : str or Path
+        A GeoPackage path (created on first write), a PostgreSQL URL, or a
+        folder of GeoParquet partitions. Geometries are stored in EPSG:4490.
+    timeout : float, default 60.0
+        Seconds a writer waits for another writer's lock before
+        :class:`~forestsink.errors.StoreBusyError`.
+
     A folder of ``adcode=…`` GeoParquet partitions opens read-only as a
     :class:`forestsink.scale.dataset.Dataset` (for progress, carbon and report).
     """
