@@ -109,6 +109,77 @@ def progress_tables(store, /, **options):
     return progress.progress_tables(_opened(store), **options)
 
 
+def progress_frame(store, /, *, year: int | None = None, **options):
+    """Project work per district as a GeoDataFrame, ready to map.
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        As for :func:`progress_tables`.
+    year : int, optional
+        Only that year's work; default every year of the plan.
+    **options
+        As for :func:`progress_tables` (``as_of``, ``growth`` …; ``by`` is
+        always ``district`` here).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per district with project work: ``adcode``, ``name_zh``,
+        ``name_en``, ``region``, the summed figures of the district view
+        (areas in mu (亩), volumes in m³) and the district boundary in
+        EPSG:4490 (CGCS2000 longitude/latitude).
+
+    Examples
+    --------
+    >>> frame = progress_frame("store.gpkg")  # doctest: +SKIP
+    >>> frame.explore(column="net_area_mu")  # doctest: +SKIP
+    """
+    views = importlib.import_module("forestsink.progress.views")
+    options = {**options, "by": "district", "year": year}
+    table = progress_tables(store, **options).tables["district"]
+    sums = [c for c in views.SUM_COLUMNS if c in table.columns]
+    per_district = table.groupby(
+        ["adcode", "name_zh", "name_en", "region"], as_index=False
+    )[sums].sum(min_count=1)
+    boundaries = read_districts()[["adcode", "geometry"]]
+    return boundaries.merge(per_district, on="adcode", how="inner")
+
+
+def progress_map(store, /, column: str = "net_area_mu", **options):
+    """One-call choropleth of project work per district (an interactive map).
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        As for :func:`progress_tables`.
+    column : str, default ``"net_area_mu"``
+        A column of :func:`progress_frame` (areas in mu, volumes in m³).
+    **options
+        ``year`` and the options of :func:`progress_tables`; ``explore_*``
+        keys (prefix removed) go to :meth:`geopandas.GeoDataFrame.explore`.
+        Classes are Fisher–Jenks breaks (mapclassify); no base-map tiles
+        unless ``explore_tiles`` names some (the office may be offline).
+
+    Returns
+    -------
+    folium.Map
+    """
+    explore = {k[8:]: v for k, v in options.items() if k.startswith("explore_")}
+    options = {k: v for k, v in options.items() if not k.startswith("explore_")}
+    frame = progress_frame(store, **options)
+    if column not in frame.columns:
+        raise OptionError(
+            f"column {column!r}: 不是进度表的列 / not a column of the progress "
+            f"frame; use one of {', '.join(frame.columns.drop('geometry'))}."
+        )
+    k = max(1, min(5, frame[column].nunique()))
+    explore = {"scheme": "FisherJenks", "k": k, "tiles": None, **explore}
+    return frame.explore(
+        column=column, tooltip=["name_zh", "name_en", column], **explore
+    )
+
+
 def carbon_tables(store, /, **options):
     """CO₂ of the project increment per district and city-wide (``carbon``).
 
@@ -173,6 +244,8 @@ __all__ = [
     "m2_to_mu",
     "mu_to_m2",
     "open_store",
+    "progress_frame",
+    "progress_map",
     "progress_tables",
     "read_assessment_units",
     "read_carbon_parameters",

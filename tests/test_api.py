@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,31 @@ def test_a_bad_view_fails_before_anything_is_read(tmp_path, monkeypatch):
         assert view in message
     assert isinstance(err.value, ForestsinkError) and isinstance(err.value, ValueError)
     assert "--" not in message  # a library message names no CLI flag
+
+
+def test_progress_frame_is_a_geodataframe_of_the_district_sums(sample_store):
+    frame = forestsink.progress_frame(sample_store)
+    table = forestsink.progress_tables(sample_store).tables["district"]
+    assert frame.crs.to_epsg() == 4490
+    assert frame["adcode"].is_unique
+    assert set(frame["adcode"]) == set(table["adcode"])
+    # oracle: the district table summed by pandas directly
+    expected = table.groupby("adcode")["net_area_mu"].sum()
+    got = frame.set_index("adcode")["net_area_mu"]
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.sort_index(), check_names=False
+    )
+    districts = forestsink.read_districts().set_index("adcode")
+    assert frame.geometry.iloc[0].equals(districts.geometry[frame["adcode"].iloc[0]])
+
+
+def test_progress_map_is_one_call(sample_store, tmp_path):
+    fmap = forestsink.progress_map(sample_store, column="net_area_mu")
+    out = tmp_path / "m.html"
+    fmap.save(out)
+    html = out.read_text(encoding="utf-8")
+    first = forestsink.progress_frame(sample_store)["name_zh"].iloc[0]
+    # folium writes the GeoJSON with ASCII escapes
+    assert first in html or json.dumps(first)[1:-1] in html
+    with pytest.raises(OptionError, match="net_area_mu"):
+        forestsink.progress_map(sample_store, column="nope")

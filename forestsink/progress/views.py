@@ -44,6 +44,8 @@ PROGRESS_COLUMNS = [
     "share_of_city",
 ]
 PLAN_YEARS = (2011, 2015)
+#: the summed figures of a progress row, public (areas in mu, volumes in m³)
+SUM_COLUMNS = tuple(_SUMS)
 
 
 @dataclass
