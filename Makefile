@@ -11,7 +11,7 @@ DEMO_RES    ?= 30
 SAMPLE_DIR  := data/sample
 DEMO_SAMPLE := $(SAMPLE_DIR)/demo-$(DEMO_RES)m
 
-.PHONY: demo test lint install sample bench clean sysdeps
+.PHONY: demo test test-fast lint install sample bench clean sysdeps
 
 # Debian packages the tests and the demo need: headless Chromium and its
 # driver (browser tests of the report), a CJK font (static maps).
@@ -105,9 +105,16 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# The whole suite on every core (pytest-xdist; one test file per worker at a
+# time, so module fixtures are built once); `make test-fast` leaves out the
+# end-to-end tests marked slow.
 test: $(STAMP) sysdeps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
+
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow"
 
 clean:
 	rm -rf $(SAMPLE_DIR) maps/*.html .pytest_cache .ruff_cache

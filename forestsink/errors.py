@@ -190,3 +190,26 @@ class StagingRefused(ForestsinkError, ValueError):
     caught there: the caller gets a ``StageReport`` with ``written=None``
     and the errors in its ``issues``.
     """
+
+
+# --- render, scale, progress: the former bare ForestsinkError raises ---
+
+
+class MapError(ForestsinkError, ValueError):
+    """A map or the report cannot be drawn from the inputs given."""
+
+
+class FontError(ForestsinkError, LookupError):
+    """No font with Chinese glyphs is found, or the one named cannot be used."""
+
+
+class DatasetError(ForestsinkError, OSError):
+    """A partitioned GeoParquet dataset is missing, exists already, or is read-only."""
+
+
+class DependencyError(ForestsinkError, ImportError):
+    """An optional dependency (Dask, psycopg) is needed and not installed."""
+
+
+class NoDataError(ForestsinkError, LookupError):
+    """The store or the inputs hold nothing for what was asked (no polygons …)."""

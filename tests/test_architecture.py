@@ -334,3 +334,16 @@ def test_every_exported_function_documents_its_parameters():
         if params and "Parameters\n----------" not in doc:
             missing.append(name)
     assert missing == []
+
+
+def test_no_bare_root_class_raises():
+    """Raise a specific error (``MapError``, ``StoreError`` …), never the root."""
+    roots = {"ForestsinkError", "Exception", "BaseException"}
+    found = []
+    for name, path in sorted(_modules(PACKAGE).items()):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                func = node.exc.func
+                if isinstance(func, ast.Name) and func.id in roots:
+                    found.append(f"{name}:{node.lineno} raise {func.id}")
+    assert found == []

@@ -491,6 +491,7 @@ def sample_store(sample_dir, tmp_path_factory):
     return store
 
 
+@pytest.mark.slow
 def test_demo_city_sink_interval_is_wide(sample_store):
     result = forest_sink_tables(sample_store, year_from=2010, year_to=2015)
     sink = result.tables["sink"]

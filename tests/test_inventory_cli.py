@@ -259,6 +259,7 @@ def test_sample_defects_are_refused_as_the_manifest_says(
         assert not store.exists()  # nothing written
 
 
+@pytest.mark.slow
 def test_sample_layers_reproduce_the_generators_geodesic_totals(
     sample_dir, sample_manifest, tmp_path
 ):
@@ -338,6 +339,7 @@ def test_stats_by_stand_and_crosscheck_commands(two_years):
     assert row["difference_pp"] == pytest.approx(50.0 - official, rel=1e-7)
 
 
+@pytest.mark.slow
 def test_report_headline_is_the_inventory_with_project_work_beside_it(
     sample_store, sample_dir, sample_manifest, tmp_path
 ):

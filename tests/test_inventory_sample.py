@@ -452,6 +452,7 @@ def _hashes(folder: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(tmp_path, make_sample):
     mod = _module()
     districts = make_sample.load_districts()

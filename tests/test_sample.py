@@ -117,6 +117,7 @@ def _geodesic_mu(geom) -> float:
 # --- determinism ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_files(sample_dir, make_sample, tmp_path):
     again = tmp_path / "again"
     make_sample.generate(

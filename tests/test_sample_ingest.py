@@ -100,6 +100,7 @@ def test_inferred_crs_and_encoding_are_told(checked, sample_manifest):
         assert not raw.str.contains("[ÀÁÂÃÄÅÍÒÖÝÇ]").any(), delivery.name
 
 
+@pytest.mark.slow
 def test_year_of_work_end_to_end(sample_dir, sample_manifest, tmp_path):
     store = GeoPackageStore(tmp_path / "store.gpkg")
     refused = _name(_defects(sample_manifest, "missing_crs_refused")[0])

@@ -724,6 +724,7 @@ def _same_answers(a, b) -> None:
             pd.testing.assert_frame_equal(a.diff(x, y), b.diff(x, y))
 
 
+@pytest.mark.slow
 def test_migrate_copies_full_history(tmp_path, pg_server):
     source = GeoPackageStore(tmp_path / "s.gpkg")
     _history_store(source, tmp_path)

@@ -46,6 +46,9 @@ from shapely.geometry import box
 from forestsink.landing.deliveries import check_deliveries, ingest_deliveries
 from forestsink.store import GeoPackageStore, StoreBusyError
 
+pytestmark = pytest.mark.slow  # processes killed mid-write
+
+
 GEN = load_generator()
 N_BIG = 20_000
 CELL = 0.0006  # degrees; polygons are 0.0005 wide, 0.0001 apart

@@ -21,7 +21,10 @@ from web_helpers import PASSWORD, SECRET, build_store
 
 from forestsink.store import GeoPackageStore
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.slow,  # a real server (and browser)
+]
 
 
 @pytest.fixture

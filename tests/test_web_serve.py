@@ -22,7 +22,10 @@ from forestsink.store.users import add_user
 
 pg_server = pg_fixture.pg_server
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.slow,  # a real server (and browser)
+]
 
 
 def _free_port() -> int:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError, TableFileError
+from forestsink.errors import TableFileError
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".json")
 LAYER_SUFFIXES = (".gpkg", ".geojson")
@@ -234,7 +234,7 @@ def write_table(df: pd.DataFrame, path: str | Path, *, sheet: str = "data") -> P
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise ForestsinkError(
+        raise TableFileError(
             f"{path}: unsupported table format {suffix!r}; use one of {TABLE_SUFFIXES}."
         )
     if suffix == ".xlsx":
@@ -255,7 +255,7 @@ def write_layer(gdf, path: str | Path, *, layer: str) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in LAYER_SUFFIXES:
-        raise ForestsinkError(
+        raise TableFileError(
             f"{path}: unsupported layer format {suffix!r}; use one of {LAYER_SUFFIXES}."
         )
     with atomic_write(path) as tmp:

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from forestsink.errors import ForestsinkError, StagingRefused
+from forestsink.errors import DeliveryError, ForestsinkError, StagingRefused
 from forestsink.ingest import find_delivery_files, read_delivery
 from forestsink.scale.dataset import PREFIX, write_partitions, writing
 from forestsink.scale.distributed import run_tasks
@@ -212,7 +212,7 @@ def stage_deliveries(
     """
     files = find_delivery_files(paths)
     if not files:
-        raise ForestsinkError("no delivery files found in the paths given.")
+        raise DeliveryError("no delivery files found in the paths given.")
     if zones is not None and zones.crs is not None and zones.crs.to_epsg() != 4490:
         zones = zones.to_crs(4490)
     out = Path(out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import DeliveryError, NoDataError
 from forestsink.ingest.stock import STOCK_ATTRS, read_stock_attrs
 from forestsink.progress.growth import classify_species, project_increment
 from forestsink.progress.netting import project_pieces
@@ -52,7 +52,7 @@ def add_stock_attrs(frame):
             )
             for pid, r in zip(ids, rows, strict=True)
         ]
-        raise ForestsinkError(
+        raise DeliveryError(
             f"存储中有不可能的蓄积值 / the store holds impossible volumes "
             f"(negative or infinite) in {int(bad.sum())} polygon(s): "
             f"{'; '.join(what)}. 撤回并重新交付 / withdraw these polygons and "
@@ -79,7 +79,7 @@ def current_or_error(store, as_of):
     frame = store.current(as_of=as_of)
     if frame.empty:
         when = f"as of {as_of}" if as_of is not None else "now"
-        raise ForestsinkError(
+        raise NoDataError(
             f"{store.path}: no project polygons {when}. As-of dates are when "
             "batches were entered in the store, not project years; the store's "
             "batches list them (`forestsink batches`)."

@@ -13,7 +13,7 @@ import tempfile
 
 import pandas as pd
 
-from forestsink.errors import ForestsinkError, OptionError
+from forestsink.errors import OptionError
 from forestsink.progress.areas import (
     current_or_error,
     increment_of_pieces,
@@ -146,7 +146,7 @@ def _partitioned_base(
     storage first and give that folder as the store.
     """
     if scheduler and not isinstance(store, Dataset):
-        raise ForestsinkError(
+        raise OptionError(
             f"scheduler {scheduler}: remote workers cannot read {store.path}. "
             "Export it as a GeoParquet dataset to storage every worker can read "
             "(`forestsink export --format geoparquet`) and give that folder as "

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import TableFileError
 from forestsink.io import read_bureau_table
 from forestsink.progress.views import PLAN_YEARS, district_keys
 from forestsink.reference import (
@@ -385,14 +385,14 @@ def read_district_targets(path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise ForestsinkError(f"{path}: no such file (district targets).")
+        raise TableFileError(f"{path}: no such file (district targets).")
     table = read_bureau_table(path)
     district = next(
         (c for c in ("adcode", "district", "name_zh", "区县") if c in table), None
     )
     missing = [c for c in ("metric", "value") if c not in table]
     if district is None or missing:
-        raise ForestsinkError(
+        raise TableFileError(
             f"{path.name}: needs a district column (adcode, district, name_zh or "
             f"区县) and 'metric', 'value'; found {list(table.columns)}."
         )
@@ -401,14 +401,14 @@ def read_district_targets(path) -> pd.DataFrame:
     for i, (adcode, (_, row)) in enumerate(zip(adcodes, table.iterrows(), strict=True)):
         where = f"{path.name}: row {i + 2}"
         if row["metric"] not in ("new_forest_area_mu", "new_stock_volume_m3"):
-            raise ForestsinkError(
+            raise TableFileError(
                 f"{where}: metric {row['metric']!r}; use new_forest_area_mu or "
                 "new_stock_volume_m3."
             )
         try:
             value = float(row["value"])
         except ValueError as err:
-            raise ForestsinkError(
+            raise TableFileError(
                 f"{where}: value {row['value']!r} is not a number."
             ) from err
         out.append({"adcode": adcode, "metric": row["metric"], "target": value})

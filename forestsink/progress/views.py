@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import OptionError
 from forestsink.progress.growth import MEASURED, MODEL, NOT_ESTIMABLE
 from forestsink.reference import REGION_EN, read_assessment_units, read_district_table
 
@@ -131,7 +131,7 @@ def _rollup(base: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def view(base: pd.DataFrame, by: str) -> pd.DataFrame:
     """Aggregate the district base table into the requested view."""
     if by not in VIEWS:
-        raise ForestsinkError(f"view {by!r}: use one of {', '.join(VIEWS)}.")
+        raise OptionError(f"view {by!r}: use one of {', '.join(VIEWS)}.")
     if by == "district":
         out = base.copy()
     elif by == "region":

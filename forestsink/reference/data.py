@@ -12,7 +12,6 @@ importing it takes about half a second, and ``import forestsink`` must stay
 light.
 """
 
-
 from __future__ import annotations
 
 import functools

@@ -15,7 +15,7 @@ import warnings
 import mapclassify
 import numpy as np
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import MapError, OptionError
 
 __all__ = ["class_breaks", "classify", "display_breaks", "format_edge"]
 
@@ -59,7 +59,7 @@ def class_breaks(values, *, k: int = 5, method: str = "natural_breaks") -> np.nd
     x = np.asarray(values, dtype=float)
     x = np.sort(x[np.isfinite(x)])
     if x.size == 0:
-        raise ForestsinkError("class_breaks: no finite values to class.")
+        raise MapError("class_breaks: no finite values to class.")
     distinct = np.unique(x)
     k = max(1, min(int(k), distinct.size))
     if k == 1:
@@ -70,7 +70,7 @@ def class_breaks(values, *, k: int = 5, method: str = "natural_breaks") -> np.nd
         sample = x if x.size <= 1000 else np.quantile(x, np.linspace(0, 1, 1000))
         edges = _fisher_jenks(sample, k)
     else:
-        raise ForestsinkError(
+        raise OptionError(
             f"class_breaks: unknown method {method!r}; use 'natural_breaks' or "
             "'quantiles'."
         )

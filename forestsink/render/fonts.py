@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import FontError, ForestsinkError
 
 if TYPE_CHECKING:
     from matplotlib.font_manager import FontProperties
@@ -129,17 +129,17 @@ def _register(path: str) -> str:
     try:
         font_manager.fontManager.addfont(path)
     except (OSError, RuntimeError, ValueError) as err:
-        raise ForestsinkError(
+        raise FontError(
             f"font file {path}: matplotlib cannot read it ({err}); {_FONT_HINT}."
         ) from err
     faces = [f for f in font_manager.fontManager.ttflist if f.fname == path]
     if not faces:  # pragma: no cover - addfont always adds at least one face
-        raise ForestsinkError(f"font file {path}: no font face found; {_FONT_HINT}.")
+        raise FontError(f"font file {path}: no font face found; {_FONT_HINT}.")
     rank = {name: i for i, name in enumerate(CJK_FAMILIES)}
     faces.sort(key=lambda f: (rank.get(f.name, len(rank)), getattr(f, "index", 0)))
     best = faces[0]
     if not _has_cjk_glyphs(path, getattr(best, "index", 0)):
-        raise ForestsinkError(
+        raise FontError(
             f"font file {path} ({best.name}) has no Chinese glyphs "
             f"(checked {_PROBE}); {_FONT_HINT}."
         )
@@ -182,16 +182,16 @@ def find_cjk_font(font: str | os.PathLike | FontProperties | None = None):
         text = os.fspath(font)
         if Path(text).suffix.lower() in _FONT_SUFFIXES:
             if not Path(text).is_file():
-                raise ForestsinkError(f"font file {text} does not exist; {_FONT_HINT}.")
+                raise FontError(f"font file {text} does not exist; {_FONT_HINT}.")
             return font_manager.FontProperties(family=_register(text))
         faces = [f for f in font_manager.fontManager.ttflist if f.name == text]
         if not faces:
-            raise ForestsinkError(
+            raise FontError(
                 f"font {text!r} is not installed (matplotlib knows no family of "
                 f"that name); {_FONT_HINT}."
             )
         if not _has_cjk_glyphs(faces[0].fname, getattr(faces[0], "index", 0)):
-            raise ForestsinkError(
+            raise FontError(
                 f"font {text!r} has no Chinese glyphs (checked {_PROBE}); {_FONT_HINT}."
             )
         return font_manager.FontProperties(family=text)
@@ -206,7 +206,7 @@ def find_cjk_font(font: str | os.PathLike | FontProperties | None = None):
             continue
         logger.debug("CJK font from fc-list: %s (%s)", family, path)
         return font_manager.FontProperties(family=family)
-    raise ForestsinkError(
+    raise FontError(
         "no font with Chinese glyphs found (searched matplotlib's fonts for "
         f"{', '.join(CJK_FAMILIES[:6])} ... and `fc-list :lang=zh`); without one "
         f"Chinese would print as boxes. Fix: {_FONT_HINT}."

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import MapError, NoDataError
 from forestsink.io import read_coverage_table
 from forestsink.progress import Tables, carbon_tables, progress_tables
 from forestsink.reference import read_plan_targets
@@ -40,12 +40,12 @@ def _as_frame(obj, name: str) -> pd.DataFrame:
 def _store(store):
     """Return an open store from a store or its location."""
     if store is None:
-        raise ForestsinkError(
+        raise MapError(
             "map: a project store is needed for this map (or pass its tables)."
         )
     if isinstance(store, str | os.PathLike):
         if not Path(store).exists():
-            raise ForestsinkError(f"store {store} does not exist.")
+            raise NoDataError(f"store {store} does not exist.")
         return open_store(store)
     return store
 
@@ -55,7 +55,7 @@ def _nonempty_store(store, as_of):
     opened = _store(store)
     if opened.current(as_of=as_of).empty:
         when = f"as of {as_of}" if as_of is not None else "now"
-        raise ForestsinkError(
+        raise NoDataError(
             f"store {opened.path}: no project polygons {when}, nothing to map; "
             "check the as-of date or batch (dates are when batches were entered, "
             "not project years) or ingest deliveries first."
@@ -133,7 +133,7 @@ def carbon_values(carbon, *, store, as_of, growth) -> tuple[pd.DataFrame, str]:
     subtitle = f"2011–2015 年项目 / projects 2011–2015 · {_state_text(as_of, carbon)}"
     c = city.iloc[0] if len(city) else None
     if c is not None and c.get("method") == "not_estimable":
-        raise ForestsinkError(
+        raise MapError(
             "map --what carbon: 项目增量不可估算 / the project increment is not "
             "estimable in any district (no before/after volumes delivered); "
             "give a growth table (format data/growth_table.EXAMPLE.csv). "
@@ -157,7 +157,7 @@ def coverage_values(coverage, *, year) -> tuple[pd.DataFrame, str]:
     the year shown is *year*, else the latest in the table.
     """
     if coverage is None:
-        raise ForestsinkError(
+        raise MapError(
             "map --what coverage: pass the coverage table (the CSV, JSON or "
             "Excel file written by `forestsink coverage`)."
         )
@@ -174,7 +174,7 @@ def coverage_values(coverage, *, year) -> tuple[pd.DataFrame, str]:
         if shown_year is not None:
             table = table[years == shown_year]
             if table.empty:
-                raise ForestsinkError(
+                raise MapError(
                     f"coverage table: no rows for year {shown_year}; it has "
                     f"{sorted({int(y) for y in years.dropna()})}."
                 )

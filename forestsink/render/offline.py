@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from offlinefolium.elements import _res as _OFFLINE_COPIES
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import MapError
 
 __all__ = ["inline_assets", "leaflet_assets", "offline_map_class", "script_safe"]
 
@@ -59,13 +59,13 @@ def inline_assets(html: str) -> str:
     def script(match: re.Match) -> str:
         url = match.group(1)
         if url not in res:
-            raise ForestsinkError(f"no offline copy of {url}; remove that plugin.")
+            raise MapError(f"no offline copy of {url}; remove that plugin.")
         return f"<script>{script_safe(res[url])}</script>"
 
     def link(match: re.Match) -> str:
         url = match.group(1)
         if url not in res:
-            raise ForestsinkError(f"no offline copy of {url}; remove that plugin.")
+            raise MapError(f"no offline copy of {url}; remove that plugin.")
         return f"<style>{res[url]}</style>"
 
     html = _SCRIPT_RE.sub(script, html)

@@ -36,7 +36,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import escape
 
 from forestsink.carbon import forest_sink_tables
-from forestsink.errors import ForestsinkError
+from forestsink.errors import MapError
 from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
@@ -672,7 +672,7 @@ def write_report(inputs: ReportInputs, path) -> Path:
     """Render and write the report atomically."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
-        raise ForestsinkError(f"{path}: the report is an .html file.")
+        raise MapError(f"{path}: the report is an .html file.")
     html = render_report(inputs)
     with atomic_write(path) as tmp:
         tmp.write_text(html, encoding="utf-8")

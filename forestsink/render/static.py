@@ -41,7 +41,12 @@ from PIL import Image, PngImagePlugin
 from shapely.geometry import box as shapely_box
 
 from forestsink.area import CHONGQING_ALBERS
-from forestsink.errors import CRSError, ForestsinkError, ForestsinkWarning
+from forestsink.errors import (
+    CRSError,
+    ForestsinkWarning,
+    MapError,
+    OptionError,
+)
 from forestsink.io import atomic_write, read_coverage_table
 from forestsink.reference import read_districts, read_project_types
 from forestsink.render.classification import (
@@ -199,7 +204,7 @@ def _check_districts(districts) -> gpd.GeoDataFrame:
     """Return the districts in :data:`MAP_CRS`, simplified for display."""
     missing = {"adcode", "name_zh", "name_en"} - set(districts.columns)
     if missing:
-        raise ForestsinkError(
+        raise MapError(
             f"districts: column(s) {sorted(missing)} missing; pass the layer from "
             "forestsink.read_districts() (adcode, name_zh, name_en, geometry)."
         )
@@ -228,12 +233,12 @@ def _simplify_coverage(geoms):
 def _prepare_projects(projects):
     """Project polygons in the map CRS, simplified for display, non-empty."""
     if projects is None or "project_type" not in getattr(projects, "columns", ()):
-        raise ForestsinkError(
+        raise MapError(
             "projects: a GeoDataFrame of project polygons with a project_type "
             "column is needed for the projects map."
         )
     if projects.crs is None:
-        raise ForestsinkError("projects: the layer has no CRS; expected EPSG:4490.")
+        raise MapError("projects: the layer has no CRS; expected EPSG:4490.")
     shown = projects[["project_type", "geometry"]].to_crs(MAP_CRS)
     shown = shown[shown.geometry.notna() & ~shown.geometry.is_empty].copy()
     shown["geometry"] = shown.geometry.simplify(_PROJECT_TOLERANCE_M)
@@ -243,12 +248,12 @@ def _prepare_projects(projects):
 def _values_by_district(values, column: str, adcodes) -> pd.Series:
     """One value per district adcode, NaN where the table has none."""
     if values is None:
-        raise ForestsinkError(
+        raise MapError(
             f"values: a table with columns adcode and {column} is needed for this map."
         )
     missing = {"adcode", column} - set(values.columns)
     if missing:
-        raise ForestsinkError(
+        raise MapError(
             f"values table: column(s) {sorted(missing)} missing; it needs adcode "
             f"and {column} (one row per district)."
         )
@@ -257,7 +262,7 @@ def _values_by_district(values, column: str, adcodes) -> pd.Series:
     table = table[table["adcode"] != "500000"]  # the city row, where present
     dup = table["adcode"][table["adcode"].duplicated()]
     if not dup.empty:
-        raise ForestsinkError(
+        raise MapError(
             f"values table: adcode {dup.iloc[0]} appears more than once; pass one "
             f"row per district (sum over years and types, or pick a year, first)."
         )
@@ -382,7 +387,7 @@ def static_map(
     from matplotlib.figure import Figure  # noqa: PLC0415 (optional heavy dependency)
 
     if what not in THEMES:
-        raise ForestsinkError(
+        raise OptionError(
             f"map: unknown --what {what!r}; use one of {', '.join(WHAT)}."
         )
     theme = THEMES[what]
@@ -510,7 +515,7 @@ def _fill_classes(
     vals = _values_by_district(values, theme.column, gdf["adcode"])
     shown = vals.to_numpy(dtype=float)
     if not np.isfinite(shown).any():
-        raise ForestsinkError(
+        raise MapError(
             f"values table: no district has a number in {theme.column}; nothing to map."
         )
     edges, decimals = display_breaks(shown, theme.divisor, k=classes, method=method)
@@ -708,14 +713,12 @@ def write_static_map(
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise ForestsinkError(
+        raise MapError(
             f"{path}: cannot write a static map as {suffix or 'a file without suffix'}"
             f"; use {', '.join(SUFFIXES)} (or .html for the interactive map)."
         )
     if not path.parent.is_dir():
-        raise ForestsinkError(
-            f"{path}: folder {path.parent} does not exist; create it first."
-        )
+        raise MapError(f"{path}: folder {path.parent} does not exist; create it first.")
     title = " ".join(t.get_text() for t in fig.texts if t.get_gid() == "title")
     software = f"forestsink {__version__}"
     family = fig.texts[0].get_fontfamily()[0] if fig.texts else "DejaVu Sans"
@@ -811,11 +814,11 @@ def render_static_map(
         The file written.
     """
     if what not in THEMES:
-        raise ForestsinkError(
+        raise OptionError(
             f"map: unknown --what {what!r}; use one of {', '.join(WHAT)}."
         )
     if Path(out).suffix.lower() not in SUFFIXES:  # fail before the slow part
-        raise ForestsinkError(
+        raise MapError(
             f"{out}: use a {', '.join(SUFFIXES)} file name for a static map."
         )
     font = find_cjk_font(font)

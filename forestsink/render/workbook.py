@@ -15,7 +15,7 @@ import pandas as pd
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import TableFileError
 from forestsink.io import (
     LAYER_SUFFIXES,
     atomic_write,
@@ -102,7 +102,7 @@ def write_tables(tables, path, *, main: str) -> Path:
     if suffix in (".csv", ".json"):
         return write_table(tables.tables[main], path)
     if suffix != ".xlsx":
-        raise ForestsinkError(
+        raise TableFileError(
             f"{path}: unsupported format {suffix!r}; use .csv, .json or .xlsx."
         )
     labels = read_labels()

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import DatasetError
 
 PREFIX = "adcode="
 
@@ -44,10 +44,10 @@ def partition_codes(root) -> list[str]:
     """District codes present in the dataset, sorted."""
     root = Path(root)
     if not root.is_dir():
-        raise ForestsinkError(f"{root}: no such dataset folder.")
+        raise DatasetError(f"{root}: no such dataset folder.")
     codes = sorted(p.name[len(PREFIX) :] for p in root.glob(f"{PREFIX}*") if p.is_dir())
     if not codes:
-        raise ForestsinkError(
+        raise DatasetError(
             f"{root}: no {PREFIX}… partitions found; write a dataset from a "
             "store (forestsink.scale.export.export_geoparquet, the export "
             "command) or from deliveries (the stage command) first."
@@ -118,7 +118,7 @@ def writing(out):
     """
     out = Path(out)
     if out.exists():
-        raise ForestsinkError(f"{out}: already exists; give a new folder.")
+        raise DatasetError(f"{out}: already exists; give a new folder.")
     tmp = out.with_name(f".{out.name}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -146,7 +146,7 @@ class Dataset:
     def current(self, as_of=None):
         """Return all polygons (EPSG:4490); *as_of* must be None."""
         if as_of is not None:
-            raise ForestsinkError(
+            raise DatasetError(
                 f"{self.path}: a GeoParquet dataset holds one state; a state "
                 f"as of {as_of!r} needs the versioned store (export that state "
                 "from the store to a dataset first)."
@@ -169,7 +169,7 @@ class Dataset:
         return []
 
     def __getattr__(self, name):
-        raise ForestsinkError(
+        raise DatasetError(
             f"{self.path} is a GeoParquet dataset (read-only, no history): "
             f"it cannot {name.replace('_', ' ')}; use a .gpkg or PostgreSQL store."
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import DependencyError
 
 
 def run_tasks(fn: Callable, calls: list[tuple], *, client=None, progress=None) -> list:
@@ -47,7 +47,7 @@ def client_for(scheduler: str | None = None, *, workers: int = 2):
             LocalCluster,
         )
     except ImportError as err:
-        raise ForestsinkError(
+        raise DependencyError(
             "Dask 未安装 / the dask engine needs dask.distributed, which is not "
             f"installed ({err}): pip install 'forestsink[dask]' (or "
             "'dask[distributed]'), or use the local engine."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forestsink.errors import ForestsinkError
+from forestsink.errors import NoDataError
 from forestsink.scale.dataset import read_partitions, write_partitions, writing
 
 
@@ -35,7 +35,7 @@ def export_geoparquet(store, out, /, *, as_of=None) -> Path:
     out = Path(out)
     frame = store.current(as_of=as_of)
     if frame.empty:
-        raise ForestsinkError(f"{store.path}: no polygons to export.")
+        raise NoDataError(f"{store.path}: no polygons to export.")
     with writing(out) as tmp:
         write_partitions(frame, tmp, "0")
     return out
