@@ -17,7 +17,10 @@ the time of the run, durations, random element ids of the interactive map):
 * ``.txt`` — the lines, volatile parts masked.
 
 Prints one line per file (``same`` or the first differences) and exits 1
-when any file differs or is missing on one side.
+when any file differs or is missing on one side. ``--rel``/``--abs`` let
+numbers differ by floating-point noise (a change of projection library moves
+areas in the 12th digit and the areas of overlay slivers by micro-mu); the
+largest difference accepted is printed.
 """
 
 from __future__ import annotations
@@ -53,6 +56,52 @@ VOLATILE = [
 ]
 
 
+#: Relative difference below which two numbers count as the same (0 = exact);
+#: set by ``--rel``. The largest difference seen is reported.
+TOLERANCE = {"rel": 0.0, "abs": 0.0, "max_seen": 0.0, "max_abs_seen": 0.0}
+
+
+def _num(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def same_value(a, b) -> bool:
+    """Equal, or both numbers within the relative tolerance (the gap recorded)."""
+    if a == b:
+        return True
+    x, y = _num(a), _num(b)
+    if x is None or y is None or not (np.isfinite(x) and np.isfinite(y)):
+        return False
+    gap = abs(x - y) / max(abs(x), abs(y), 1e-300)
+    if gap <= TOLERANCE["rel"]:
+        TOLERANCE["max_seen"] = max(TOLERANCE["max_seen"], gap)
+        return True
+    if abs(x - y) <= TOLERANCE["abs"]:
+        TOLERANCE["max_abs_seen"] = max(TOLERANCE["max_abs_seen"], abs(x - y))
+        return True
+    return False
+
+
+def same_json(a, b) -> bool:
+    """Deep equality of parsed JSON with numbers compared by :func:`same_value`."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(
+            same_json(x, y) for x, y in zip(a, b, strict=True)
+        )
+    return same_value(a, b)
+
+
 def mask(text: str) -> str:
     """Replace the parts of *text* that change from run to run."""
     for pattern, token in VOLATILE:
@@ -76,8 +125,9 @@ def compare_csv(a: Path, b: Path) -> list[str]:
         return [f"columns differ: {list(fa.columns)} vs {list(fb.columns)}"]
     if fa.shape != fb.shape:
         return [f"shape {fa.shape} vs {fb.shape}"]
-    diff = fa.ne(fb)
-    rows, cols = np.nonzero(diff.to_numpy())
+    va, vb = fa.to_numpy(), fb.to_numpy()
+    differs = np.vectorize(lambda x, y: not same_value(x, y), otypes=[bool])
+    rows, cols = np.nonzero(differs(va, vb)) if va.size else ([], [])
     return [
         f"row {r + 2}, {fa.columns[c]}: {fa.iat[r, c]!r} vs {fb.iat[r, c]!r}"
         for r, c in zip(rows[:5], cols[:5], strict=True)
@@ -98,7 +148,7 @@ def compare_xlsx(a: Path, b: Path) -> list[str]:
             out.append(f"{name}: {len(ra)} rows vs {len(rb)}")
             continue
         for i, (x, y) in enumerate(zip(ra, rb, strict=True)):
-            if x != y:
+            if len(x) != len(y) or not all(map(same_value, x, y)):
                 out.append(f"{name} row {i + 1}: {x[:6]} vs {y[:6]}")
                 if len(out) >= 5:
                     return out
@@ -175,7 +225,7 @@ def compare_html(a: Path, b: Path) -> list[str]:
         diff = [(x, y) for x, y in zip(pa.text, pb.text, strict=False) if x != y]
         out.append(f"visible text differs ({len(pa.text)} vs {len(pb.text)} pieces)")
         out += [f"  {x[:80]!r} vs {y[:80]!r}" for x, y in diff[:3]]
-    if _masked_json(pa.json) != _masked_json(pb.json):
+    if not same_json(_masked_json(pa.json), _masked_json(pb.json)):
         out.append(f"JSON data differs ({len(pa.json)} vs {len(pb.json)} blocks)")
     if pa.images != pb.images:
         out.append(f"images differ ({len(pa.images)} vs {len(pb.images)})")
@@ -221,7 +271,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
+    parser.add_argument(
+        "--rel",
+        type=float,
+        default=0.0,
+        help="numbers within this relative difference count as the same "
+        "(default 0: exact); the largest difference accepted is printed",
+    )
+    parser.add_argument(
+        "--abs",
+        type=float,
+        default=0.0,
+        help="or within this absolute difference (in the file's unit, e.g. "
+        "mu; default 0)",
+    )
     args = parser.parse_args(argv)
+    TOLERANCE["rel"], TOLERANCE["abs"] = args.rel, args.abs
     names = sorted(
         {p.name for p in args.before.iterdir()} | {p.name for p in args.after.iterdir()}
     )
@@ -243,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {line}")
         bad += bool(diffs)
     print(f"{len(names) - bad} of {len(names)} files the same")
+    if args.rel or args.abs:
+        print(
+            f"numbers compared to a relative {args.rel:g} or an absolute "
+            f"{args.abs:g}; largest accepted: relative {TOLERANCE['max_seen']:.3g}, "
+            f"absolute (beyond the relative) {TOLERANCE['max_abs_seen']:.3g}"
+        )
     return 1 if bad else 0
 
 
