@@ -12,6 +12,13 @@ boundary length in pixels before anything is allocated (:func:`check_work`)
 and refused above :data:`MAX_BAND_CELLS` (:class:`WorkLimitError`).
 :func:`prepare_zones` brings zone polygons into the grid's CRS (zones go to
 the raster, never the raster to the zones).
+
+Why not ``exact_extract`` on every pixel: ``benchmarks/bench_coverage.py``
+(38 districts on the 30 m sample, 92 M pixels, one run with all methods)
+measured ``exact_extract(ops=["unique", "frac"])`` called directly at 5.53 s
+against 2.82 s for this band engine (1.96x), with the same fractions
+(tested cell by cell against exactextract's); figures in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,15 @@ The SQL functions GDAL's R-tree triggers call (``ST_MinX`` …) are
 registered on every connection that may fire them
 (:func:`register_functions`).
 
+Why our own: a batch is written in one SQLite transaction under the store's
+write lock, and GDAL (pyogrio) writes through a connection of its own, so
+the store must make the blobs itself. ``benchmarks/bench_gpkg_codec.py``
+(100,000 polygons of 40–120 vertices, best of 3, a loaded 2-core machine)
+measured the encoding at 1.38x ``shapely.to_wkb`` alone (2.19 s against
+1.59 s: the header's cost), and codec + a plain ``executemany`` insert at
+0.58x GDAL's own write of the same rows (6.12 s against 3.57 s; the store
+inserts through ADBC, not ``executemany``). Same geometries read back.
+
 CRS Notes
 ---------
 Blobs carry SRS id 4490 (EPSG:4490, CGCS2000 geographic, degrees).
