@@ -117,7 +117,19 @@ def _journal(store: Path) -> Path:
     return Path(f"{store}-journal")
 
 
+def _scratch(store: Path) -> Path:
+    """The temporary folder of the ingest writing *store* (its ``TMPDIR``)."""
+    return store.parent / f"{store.stem}-tmp"
+
+
 def _start_ingest(store: Path, delivery: Path, log: Path) -> subprocess.Popen:
+    """Run ``forestsink ingest`` with its temporary files under :func:`_scratch`.
+
+    A process killed mid-write cannot remove its temporary files; kept in a
+    folder of the test's own, they are removed with it (:func:`_kill_and_clean`).
+    """
+    scratch = _scratch(store)
+    scratch.mkdir(exist_ok=True)
     with log.open("wb") as err:
         return subprocess.Popen(
             [
@@ -131,6 +143,7 @@ def _start_ingest(store: Path, delivery: Path, log: Path) -> subprocess.Popen:
             ],
             stdout=subprocess.DEVNULL,
             stderr=err,
+            env={**os.environ, "TMPDIR": str(scratch)},
         )
 
 
@@ -267,6 +280,8 @@ def test_sigkill_leaves_old_or_complete_state(
             time.sleep(max(0.0, share * full_run.seconds - (time.monotonic() - t0)))
     finally:
         _kill(proc)
+        # what the killed process left in its TMPDIR goes with it
+        shutil.rmtree(_scratch(store), ignore_errors=True)
     unfinished = journal.exists()  # rollback journal mode: commit deletes it
     _recover(store)
     state = _state(store, setup)
