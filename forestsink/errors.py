@@ -10,7 +10,37 @@ from __future__ import annotations
 
 
 class ForestsinkError(Exception):
-    """Root of all forestsink errors."""
+    """Root of all forestsink errors.
+
+    Parameters
+    ----------
+    *args
+        The message (and anything else the builtin it refines takes).
+    option : str or sequence of str, optional (default: None)
+        The library parameter(s) the caller can change to get past the error
+        (``"crs"``, ``"max_boundary_cells"``), named in the message in the
+        library's words. The message never names a command-line flag: the
+        command line maps ``option`` to its flag and prints that as a hint
+        (:data:`forestsink.cli.options.FLAGS`); the web app shows the message
+        alone.
+
+    Attributes
+    ----------
+    options : tuple of str
+        The parameters given in ``option`` (empty when none).
+    option : str or None
+        The first of ``options``, or None.
+    """
+
+    def __init__(self, *args, option: str | tuple[str, ...] | list[str] | None = None):
+        super().__init__(*args)
+        if option is None:
+            self.options: tuple[str, ...] = ()
+        elif isinstance(option, str):
+            self.options = (option,)
+        else:
+            self.options = tuple(option)
+        self.option = self.options[0] if self.options else None
 
 
 class ReferenceDataError(ForestsinkError, ValueError):

@@ -308,6 +308,69 @@ def report_not_an_input(report_path, paths, store=None) -> None:
             )
 
 
+#: Library parameter -> (command-line flag, what it takes). A library error
+#: names the parameter in the library's words and carries it as
+#: ``err.options`` (:class:`forestsink.errors.ForestsinkError`); the error
+#: printer of :mod:`forestsink.cli.main` adds the flag as a hint line
+#: (:func:`flag_hint`). Library messages never name a flag
+#: (tests/test_flag_hints.py).
+FLAGS: dict[str, tuple[str, str]] = {
+    "aliases": ("--aliases", "FILE"),
+    "as_of": ("--as-of", "DATE|BATCH"),
+    "band": ("--band", "N"),
+    "classes": ("--classes", "FILE"),
+    "crs": ("--crs", "EPSG:…"),
+    "district": ("--district", "NAME"),
+    "encoding": ("--encoding", "GBK|UTF-8"),
+    "engine": ("--engine", "local|dask"),
+    "extra_class": ("--extra-class", "CODE"),
+    "from_year": ("--from", "YEAR"),
+    "layer": ("--layer", "NAME"),
+    "max_cells": ("--max-boundary-cells", "N"),
+    "max_unknown_pct": ("--max-unknown", "PCT"),
+    "max_unzipped": ("--max-unzipped", "SIZE"),
+    "out": ("--out", "PATH"),
+    "params": ("--params", "FILE"),
+    "product": ("--product", "NAME"),
+    "programme": ("--programme", "NAME"),
+    "project_type": ("--type", "TYPE"),
+    "replace": ("--replace", ""),
+    "scheduler": ("--scheduler", "tcp://HOST:8786"),
+    "store": ("--store", "PATH|postgresql://…"),
+    "to_year": ("--to", "YEAR"),
+    "what": ("--what", "KIND"),
+    "year": ("--year", "YEAR"),
+    "years": ("--years", "Y1,Y2"),
+    "zone_id": ("--zone-id", "COLUMN"),
+    "zones": ("--zones", "districts|units|FILE"),
+}
+
+
+def flag_hint(err: BaseException) -> str | None:
+    """Return the line naming the flags for a library error's parameters.
+
+    ``None`` when the error carries no parameter, or none that is a flag.
+
+    Examples
+    --------
+    >>> from forestsink.errors import CRSError
+    >>> flag_hint(CRSError("a.shp: no .prj; pass the CRS as crs.", option="crs"))
+    '命令行 / on the command line: --crs EPSG:…'
+    >>> flag_hint(CRSError("no parameter to name")) is None
+    True
+    """
+    shown = []
+    for name in getattr(err, "options", ()) or ():
+        if name in FLAGS:
+            flag, metavar = FLAGS[name]
+            usage = f"{flag} {metavar}".strip()
+            if usage not in shown:
+                shown.append(usage)
+    if not shown:
+        return None
+    return "命令行 / on the command line: " + "; ".join(shown)
+
+
 def finite_number(ctx, param, value):
     """Click callback: refuse NaN and infinity (``float('nan')`` passes ranges)."""
     if value is not None and not math.isfinite(value):

@@ -356,7 +356,7 @@ def _district_columns(text, vocab, district, n: int, *, given: bool) -> dict:
         try:
             code = vocab.districts.resolve(district)
         except UnknownNameError as err:
-            raise DeliveryError(f"--district: {err}") from err
+            raise DeliveryError(f"district: {err}", option="district") from err
     if given:
         raw = text("district", district)
         return {"district_raw": raw, "adcode": vocab.districts.resolve_many(raw)}
@@ -408,10 +408,7 @@ def _aliases_hint(vocab) -> str:
     """Where a user adds a name: their aliases file, never the shipped table."""
     if vocab.files:
         return f"your aliases file {vocab.files[-1]}"
-    return (
-        f"your aliases file (--aliases FILE, or {user_aliases_path()} for every "
-        "run; see `forestsink validate --help`)"
-    )
+    return f"your aliases file (aliases=[FILE], or {user_aliases_path()} for every run)"
 
 
 def _unknown_type_message(value, rules) -> str:
@@ -420,7 +417,7 @@ def _unknown_type_message(value, rules) -> str:
         f"{c} ({r['name_zh']})" for c, r in read_project_types(rules).iterrows()
     )
     return (
-        f"--type: 未知项目类型 / unknown project type {value!r}; known types: "
+        f"project_type: 未知项目类型 / unknown project type {value!r}; known types: "
         f"{known}. Give one of them, or add the word to your aliases file as "
         "'project_type,<word>,<type>'."
     )
