@@ -215,8 +215,8 @@ class _Group(click.Group):
     Library errors (:class:`~forestsink.errors.ForestsinkError`) print their
     message, then the command-line flags of the parameters the error names
     (:func:`forestsink.cli.options.flag_hint`). Any other exception is a bug
-    or an unforeseen condition: it prints one bilingual line naming the command and the exception, and
-    advises ``-v``; with ``-v`` the Python traceback is printed as well.
+    or an unforeseen condition: it prints one bilingual line naming the
+    command and the exception, and advises ``-v``; with ``-v`` the Python traceback is printed as well.
     Click's own usage errors keep click's message and exit code 2.
     """
 
