@@ -216,7 +216,8 @@ class _Group(click.Group):
     message, then the command-line flags of the parameters the error names
     (:func:`forestsink.cli.options.flag_hint`). Any other exception is a bug
     or an unforeseen condition: it prints one bilingual line naming the
-    command and the exception, and advises ``-v``; with ``-v`` the Python traceback is printed as well.
+    command and the exception, and advises ``-v``; with ``-v`` the Python
+    traceback is printed as well.
     Click's own usage errors keep click's message and exit code 2.
     """
 
