@@ -104,7 +104,7 @@ def resolve_sink_parameters(
     forest_types: pd.DataFrame,
     known_sources,
     user: pd.DataFrame | None = None,
-    user_name: str = "--params",
+    user_name: str = "params",
     roots_excluded: bool = False,
 ) -> SinkParameters:
     """Parameters of the whole-forest sink per species group, with provenance.
@@ -124,7 +124,7 @@ def resolve_sink_parameters(
         The user's ``--params`` rows (same columns); they override shipped
         rows and may add ``GR``, ``CR`` (1/yr) and ``biomass_t_ha`` (t/ha).
         A user row is accepted with the source it names (required).
-    user_name : str, optional (default: "--params")
+    user_name : str, optional (default: "params")
         Name of the user's file, shown as the origin of its rows.
     roots_excluded : bool, optional (default: False)
         Read B = a·V + b as above-ground only: apply (1 + R).
@@ -155,7 +155,9 @@ def resolve_sink_parameters(
                     f"{row['parameter']} = {row['value']}：来源 {source!r} 无法核查 "
                     f"/ source {source!r} is not documented in "
                     "data/carbon_parameters_sources.md; an unsourced parameter is "
-                    "refused: supply it with --params FILE, naming your source."
+                    "refused: supply it in your parameter file (params=FILE), "
+                    "naming your source.",
+                    option="params",
                 )
             p = _param(row)
             key = "|".join(
