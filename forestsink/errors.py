@@ -18,7 +18,7 @@ class ForestsinkError(Exception):
         The message (and anything else the builtin it refines takes).
     option : str or sequence of str, optional (default: None)
         The library parameter(s) the caller can change to get past the error
-        (``"crs"``, ``"max_boundary_cells"``), named in the message in the
+        (``"crs"``, ``"max_cells"``), named in the message in the
         library's words. The message never names a command-line flag: the
         command line maps ``option`` to its flag and prints that as a hint
         (:data:`forestsink.cli.options.FLAGS`); the web app shows the message
@@ -34,13 +34,17 @@ class ForestsinkError(Exception):
 
     def __init__(self, *args, option: str | tuple[str, ...] | list[str] | None = None):
         super().__init__(*args)
-        if option is None:
-            self.options: tuple[str, ...] = ()
-        elif isinstance(option, str):
-            self.options = (option,)
-        else:
-            self.options = tuple(option)
+        self.options = _as_options(option)
         self.option = self.options[0] if self.options else None
+
+
+def _as_options(option) -> tuple[str, ...]:
+    """Return the parameter name(s) given as ``option=`` as a tuple."""
+    if option is None:
+        return ()
+    if isinstance(option, str):
+        return (option,)
+    return tuple(option)
 
 
 class ReferenceDataError(ForestsinkError, ValueError):
@@ -67,7 +71,17 @@ class OptionError(ForestsinkError, ValueError):
 
 
 class ForestsinkWarning(UserWarning):
-    """Root of forestsink warnings (recoverable data problems)."""
+    """Root of forestsink warnings (recoverable data problems).
+
+    Like :class:`ForestsinkError`, a warning may carry the library
+    parameter(s) it advises changing as ``option=`` (``options``, ``option``);
+    the command line prints their flags after the warning.
+    """
+
+    def __init__(self, *args, option: str | tuple[str, ...] | list[str] | None = None):
+        super().__init__(*args)
+        self.options = _as_options(option)
+        self.option = self.options[0] if self.options else None
 
 
 class GrowthTableError(ForestsinkError, ValueError):

@@ -175,7 +175,9 @@ def _check_unknown(
             f"(not land, not forest): {listed}. Wrong product? Otherwise add "
             "them to a class table file (classes)."
         )
-        warnings.warn(text, UnknownClassWarning, stacklevel=3)
+        warnings.warn(
+            UnknownClassWarning(text, option=("product", "classes")), stacklevel=3
+        )
         messages.append(text)
     return messages
 

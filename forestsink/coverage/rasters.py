@@ -396,7 +396,7 @@ def inspect_raster(
             f"其他波段请用 band=N。 / {path.name}: the raster has {count} bands; "
             "band 1 is used as the class codes. Pass band=N to use another."
         )
-        warnings.warn(text, RasterWarning, stacklevel=2)
+        warnings.warn(RasterWarning(text, option="band"), stacklevel=2)
     if crs is not None:
         grid_crs = _user_crs(crs, f"{path.name} crs")
     elif src_crs is None:
