@@ -193,7 +193,7 @@ CASES = {
         "bands_2020.tif",
         ["--band", "5"],
         1,
-        ("没有第 5 波段", "there is no band 5", "--band 1 to 3"),
+        ("没有第 5 波段", "there is no band 5", "band=1 to 3", "line: --band N"),
         None,
     ),
     "no CRS, zones in EPSG:3857": (

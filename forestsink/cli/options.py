@@ -341,7 +341,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "year_to": ("--to", "YEAR"),
     "what": ("--what", "KIND"),
     "year": ("--year", "YEAR"),
-    "years": ("--years", "Y1,Y2"),
+    "years": ("--year", "YEAR (two rasters: --years Y1,Y2)"),
     "zone_id": ("--zone-id", "COLUMN"),
     "zones": ("--zones", "districts|units|FILE"),
 }

@@ -393,7 +393,9 @@ def _type_columns(text, vocab, project_type, programme, rules) -> dict:
     if project_type is not None:
         known = map_project_types([project_type], **type_options)
         if pd.isna(known.iloc[0]):
-            raise DeliveryError(_unknown_type_message(project_type, rules))
+            raise DeliveryError(
+                _unknown_type_message(project_type, rules), option="project_type"
+            )
     raw = text("project_type", project_type)
     return {
         "project_type_raw": raw,
