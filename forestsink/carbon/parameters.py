@@ -1,7 +1,7 @@
 """Parameters of the whole-forest sink: resolved per species group, with sources.
 
 :func:`resolve_sink_parameters` reads the shipped rows (``carbon_parameters.csv``
-then ``biomass_volume.csv``) and the user's ``--params`` rows into one
+then ``biomass_volume.csv``) and the user's ``params`` rows into one
 :class:`Input` per group and parameter (a, b in B = a·V + b, t/ha and m³/ha;
 CF; R; GR, CR in 1/yr; per-area biomass in t/ha), following the fallback
 chain of ``data/forest_types.csv``; an unsourced shipped value is refused.
@@ -121,7 +121,7 @@ def resolve_sink_parameters(
     known_sources : set of str
         Source ids documented in ``carbon_parameters_sources.md``.
     user : DataFrame, optional (default: None)
-        The user's ``--params`` rows (same columns); they override shipped
+        The user's ``params`` rows (same columns); they override shipped
         rows and may add ``GR``, ``CR`` (1/yr) and ``biomass_t_ha`` (t/ha).
         A user row is accepted with the source it names (required).
     user_name : str, optional (default: "params")

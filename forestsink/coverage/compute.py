@@ -234,7 +234,7 @@ def compute_coverage(
     max_unknown_pct : float, optional (default: :data:`MAX_UNKNOWN_PCT`, 5)
         Largest share (percent of the zones' measured area) of pixels whose
         codes the class table does not list; above it the raster is refused
-        (a wrong ``--product``), below it they are excluded with a warning.
+        (a wrong ``product``), below it they are excluded with a warning.
     band : int, optional (default: None, band 1)
         Band of the rasters holding the class codes (1-based); see
         :func:`inspect_raster` (several bands and no *band*: band 1, with a
@@ -373,7 +373,9 @@ def _measure(
                 max_cells=max_cells,
             )
     except WorkLimitError as err:
-        raise WorkLimitError(f"{infos[0].path.name}: {err}") from err
+        raise WorkLimitError(
+            f"{infos[0].path.name}: {err}", option=err.options
+        ) from err
     except MemoryError as err:  # the limit was raised past this machine's memory
         raise _out_of_memory(infos[0].path.name, err) from err
     if weights is not None:

@@ -137,13 +137,14 @@ def crs_name(crs) -> str:
     return f"EPSG:{code}" if code else (crs.name or "custom CRS")
 
 
-def _user_crs(text, where: str):
+def _user_crs(text, where: str, option: str | None = None):
     try:
         return CRS.from_user_input(text)
     except PyprojCRSError as err:
         raise CRSError(
             f"{where}: {text!r} is not a CRS pyproj understands ({err}); give e.g. "
-            "EPSG:4545 or EPSG:4490."
+            "EPSG:4545 or EPSG:4490.",
+            option=option,
         ) from err
 
 
@@ -398,7 +399,7 @@ def inspect_raster(
         )
         warnings.warn(RasterWarning(text, option="band"), stacklevel=2)
     if crs is not None:
-        grid_crs = _user_crs(crs, f"{path.name} crs")
+        grid_crs = _user_crs(crs, f"{path.name}: crs", option="crs")
     elif src_crs is None:
         raise CRSError(
             f"{path.name}: 栅格没有坐标参考系，无法与区县叠加；如已知请用 crs "

@@ -69,7 +69,8 @@ def normalise_crs(value, *, source: str = "") -> CRS:
         where = f"{source}: " if source else ""
         raise CRSError(
             f"{where}unknown coordinate reference system {value!r} ({err}). "
-            "Give an EPSG code such as EPSG:4490 or EPSG:4545."
+            "Give an EPSG code such as EPSG:4490 or EPSG:4545.",
+            option="crs",
         ) from err
 
 

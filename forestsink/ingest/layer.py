@@ -107,7 +107,9 @@ def _shapefile_encoding(
             encoding, reason = detect_dbf_encoding(dbf_sample(parts[".dbf"]), cpg)
         except DeliveryError as err:
             where = parts[".cpg"].name if ".cpg" in parts else ".dbf"
-            raise DeliveryError(f"{display} ({where}): {err}") from err
+            raise DeliveryError(
+                f"{display} ({where}): {err}", option=err.options
+            ) from err
         notes.append(f"text encoding {encoding}: {reason}")
     else:
         encoding = check_codec(encoding, source=f"{display}: encoding")

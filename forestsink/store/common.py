@@ -236,7 +236,7 @@ def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> in
     value : int or str
         A batch number as given on the command line.
     what : str, optional (default: "batch")
-        What the number is called in the message (``--as-of``, ``undo``).
+        What the number is called in the message (``as_of``, ``undo``).
     """
     text = str(value).strip()
     if not (text.isascii() and text.isdigit()):
@@ -254,7 +254,7 @@ def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> in
 
 
 def parse_as_of(value) -> tuple[str, object] | None:
-    """Interpret ``--as-of``: a batch number or a date/time (UTC).
+    """Interpret ``as_of``: a batch number or a date/time (UTC).
 
     A bare date means the end of that day (``2014-06-30`` → everything that
     landed on or before 30 June 2014).
