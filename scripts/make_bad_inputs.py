@@ -1357,8 +1357,8 @@ def _zip_bomb(folder):
     "zip_too_large",
     "archive",
     "unreadable_file",
-    "--max-unzipped",
-    "a zip whose layer files add up to more than --max-unzipped (set to 256 "
+    "(max_unzipped)",  # the parameter; the CLI's flag is --max-unzipped
+    "a zip whose layer files add up to more than max_unzipped (set to 256 "
     "KiB here; the default is 2 GiB): refused before extracting.",
     options={"max_unzipped": 1 << 18},
 )
