@@ -3,7 +3,10 @@
 Every error is a :class:`ForestsinkError`; subclasses also inherit the builtin
 they refine (``ValueError``, ``FileNotFoundError`` ...) so callers can catch
 either. Messages name the file, the row or feature, the field and the value,
-then say what to do.
+then say what to do. What to do is said in the library's words: a message
+names the parameter to change (``crs``, ``max_cells``), never a command-line
+flag, and carries it as ``option=`` so that the command line can add the flag
+(``forestsink.cli.options.FLAGS``; tests/test_flag_hints.py).
 """
 
 from __future__ import annotations
