@@ -3,14 +3,51 @@
 Every error is a :class:`ForestsinkError`; subclasses also inherit the builtin
 they refine (``ValueError``, ``FileNotFoundError`` ...) so callers can catch
 either. Messages name the file, the row or feature, the field and the value,
-then say what to do.
+then say what to do. What to do is said in the library's words: a message
+names the parameter to change (``crs``, ``max_cells``), never a command-line
+flag, and carries it as ``option=`` so that the command line can add the flag
+(``forestsink.cli.options.FLAGS``; tests/test_flag_hints.py).
 """
 
 from __future__ import annotations
 
 
 class ForestsinkError(Exception):
-    """Root of all forestsink errors."""
+    """Root of all forestsink errors.
+
+    Parameters
+    ----------
+    *args
+        The message (and anything else the builtin it refines takes).
+    option : str or sequence of str, optional (default: None)
+        The library parameter(s) the caller can change to get past the error
+        (``"crs"``, ``"max_cells"``), named in the message in the
+        library's words. The message never names a command-line flag: the
+        command line maps ``option`` to its flag and prints that as a hint
+        (:data:`forestsink.cli.options.FLAGS`); the web app shows the message
+        alone.
+
+    Attributes
+    ----------
+    options : tuple of str
+        The parameters given in ``option`` (empty when none).
+    option : str or None
+        The first of ``options``, or None.
+    """
+
+    def __init__(self, *args, option: str | tuple[str, ...] | list[str] | None = None):
+        super().__init__(*args)
+        self.options = _as_options(option)
+        self.option = self.options[0] if self.options else None
+
+
+def _as_options(option) -> tuple[str, ...]:
+    """Return the parameter name(s) given as ``option=`` as a tuple."""
+    if option is None:
+        return ()
+    if isinstance(option, str):
+        return (option,)
+    return tuple(option)
 
 
 class ReferenceDataError(ForestsinkError, ValueError):
@@ -37,7 +74,17 @@ class OptionError(ForestsinkError, ValueError):
 
 
 class ForestsinkWarning(UserWarning):
-    """Root of forestsink warnings (recoverable data problems)."""
+    """Root of forestsink warnings (recoverable data problems).
+
+    Like :class:`ForestsinkError`, a warning may carry the library
+    parameter(s) it advises changing as ``option=`` (``options``, ``option``);
+    the command line prints their flags after the warning.
+    """
+
+    def __init__(self, *args, option: str | tuple[str, ...] | list[str] | None = None):
+        super().__init__(*args)
+        self.options = _as_options(option)
+        self.option = self.options[0] if self.options else None
 
 
 class GrowthTableError(ForestsinkError, ValueError):

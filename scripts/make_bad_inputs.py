@@ -369,8 +369,8 @@ def _shp_dbf_not_dbf_cpg(folder):
     "gpkg_two_layers",
     "format",
     "unreadable_file",
-    "--layer",
-    "a GeoPackage with two polygon layers and no --layer: must ask which one.",
+    "choose one as layer",  # the parameter; the CLI's flag is --layer
+    "a GeoPackage with two polygon layers and no layer given: must ask which one.",
 )
 def _gpkg_two_layers(folder):
     path = folder / "万州_两图层.gpkg"
@@ -656,7 +656,7 @@ def _gk_unprefixed(folder):
     "lonlat_outside_no_prj",
     "crs",
     "unreadable_file",
-    "--crs",
+    "Pass the CRS with crs",  # the parameter; the CLI's flag is --crs
     "degrees of Chengdu (outside Chongqing's box) and no .prj: cannot infer.",
 )
 def _lonlat_outside_noprj(folder):
@@ -1357,8 +1357,8 @@ def _zip_bomb(folder):
     "zip_too_large",
     "archive",
     "unreadable_file",
-    "--max-unzipped",
-    "a zip whose layer files add up to more than --max-unzipped (set to 256 "
+    "(max_unzipped)",  # the parameter; the CLI's flag is --max-unzipped
+    "a zip whose layer files add up to more than max_unzipped (set to 256 "
     "KiB here; the default is 2 GiB): refused before extracting.",
     options={"max_unzipped": 1 << 18},
 )

@@ -630,8 +630,9 @@ def test_mismatched_grids_refused_aligned_grids_handled(tmp_path):
 
 def test_year_needed_and_bad_class_table(tmp_path):
     path = _hand_raster(tmp_path, "landcover.tif", [[1]])
-    with pytest.raises(ForestsinkError, match="--year"):
+    with pytest.raises(ForestsinkError, match=r"years=\[Y\]") as err:
         cov.compute_coverage([path])
+    assert err.value.option == "years" and "--year" not in str(err.value)
     bad = tmp_path / "classes.csv"
     bad.write_text("code,counts_as\n2,forest\n3,bush\n", encoding="utf-8")
     with pytest.raises(cov.CoverageError, match=r"row 3, column 'counts_as'"):

@@ -79,13 +79,16 @@ def test_real_lc100_with_worldcover_is_refused(tmp_path):
     for code in ("112", "115", "126"):
         assert code in text
     assert "88.2%" in text  # share of the zone: unknown codes / measured area
-    assert "--product" in text and "--max-unknown" in text
+    assert "product" in text and "max_unknown_pct" in text and "--" not in text
+    assert err.value.options == ("product", "classes", "max_unknown_pct")
     assert "none of clcd, worldcover, globeland30" in text
     out = tmp_path / "cov.csv"
     args = ["coverage", str(tif), "--product", "worldcover", "--zones", str(zones)]
     result = CliRunner().invoke(cli, [*args, "--out", str(out)])
     assert result.exit_code == 1, result.output
     assert "上限 5%" in result.output and not out.exists()
+    hint = "命令行 / on the command line: --product NAME; --classes FILE; --max-unknown"
+    assert hint in result.output
     # settable: with --max-unknown 90 it lands, warning
     result = CliRunner().invoke(cli, [*args, "--max-unknown", "90", "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -133,12 +136,13 @@ def test_real_duplicate_zone_ids_refused_naming_ids_and_features(tmp_path):
         cov.read_zones(zones)
     text = str(err.value)
     assert "column 'id'" in text and "'3' (features 1, 2, 3, 4, 5, 6, 7, 8, 9)" in text
-    assert "区域编号重复" in text and "--zone-id" in text
+    assert "区域编号重复" in text and "zone_id" in text and "--zone-id" not in text
     out = tmp_path / "o.csv"
     result = CliRunner().invoke(
         cli, ["coverage", str(tif), "--zones", str(zones), "--out", str(out)]
     )
     assert result.exit_code == 1 and "duplicate zone ids" in result.output
+    assert "命令行 / on the command line: --zone-id COLUMN" in result.output
     assert not out.exists()
 
 

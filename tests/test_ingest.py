@@ -93,7 +93,8 @@ def test_unprefixed_gauss_kruger_without_prj_is_refused(tmp_path):
     with pytest.raises(CRSError) as err:
         read_delivery(path)
     message = str(err.value)
-    assert "u.shp" in message and "--crs" in message
+    assert "u.shp" in message and "as crs" in message and "--crs" not in message
+    assert err.value.option == "crs"
     for code in ("EPSG:4544", "EPSG:4545", "EPSG:4546"):
         assert code in message
     d = read_delivery(path, crs="EPSG:4545")  # the override works

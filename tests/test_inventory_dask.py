@@ -259,7 +259,7 @@ def test_clear_errors(store, datasets, tmp_path):
         change_partitioned(datasets / "2020", datasets / "2015", engine="local")
     with pytest.raises(InventoryError, match="one year's dataset"):
         change_of(datasets / "2015", year_from=2015, year_to=2020)
-    with pytest.raises(InventoryError, match="--as-of"):
+    with pytest.raises(InventoryError, match="as_of needs the store"):
         statistics_of(datasets, year=2020, as_of=1)
     with pytest.raises(InventoryError, match="remote workers"):
         statistics_of(store.path, year=2020, engine="dask", scheduler="tcp://x:1")

@@ -279,10 +279,11 @@ def test_refusals_leave_the_store_untouched(store):
         pd.testing.assert_frame_equal(store.batches(), batches)
         return str(err.value)
 
-    # the same county-year already live: names batch and file, says --replace
+    # the same county-year already live: names batch and file, says replace=True
     text = refused([layer(xiaoban("500101", seed=2), name="second.shp")], "batch 1")
     assert text.index("500101") < text.index("/ ")  # Chinese first
-    assert "first.shp" in text and "--replace" in text and "2020" in text
+    assert "first.shp" in text and "replace=True" in text and "2020" in text
+    assert "--replace" not in text  # the CLI adds the flag (test_inventory_cli)
     assert "second.shp" in text
     # two layers of one county-year in one call
     b = xiaoban("500102", x0=107)

@@ -79,7 +79,7 @@ def test_unprefixed_crs_refused_with_codes(checked, sample_manifest):
     issues = checked.issues
     hit = issues[(issues["file"] == _name(d)) & (issues["code"] == "unreadable_file")]
     assert len(hit) == 1
-    assert "EPSG:4545" in hit["message"].iloc[0] and "--crs" in hit["message"].iloc[0]
+    assert "EPSG:4545" in hit["message"].iloc[0] and "as crs" in hit["message"].iloc[0]
 
 
 def test_inferred_crs_and_encoding_are_told(checked, sample_manifest):

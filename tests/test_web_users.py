@@ -100,7 +100,7 @@ def test_disable_and_passwd_raise_session_version(store):
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
-        ({"role": "editor"}, "at least one --district"),
+        ({"role": "editor"}, "at least one district"),
         ({"role": "viewer", "districts": ["万州区"]}, "only editors"),
         ({"role": "editor", "districts": ["火星区"]}, "火星区"),
         ({"role": "boss"}, "not one of"),

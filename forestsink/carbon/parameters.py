@@ -1,7 +1,7 @@
 """Parameters of the whole-forest sink: resolved per species group, with sources.
 
 :func:`resolve_sink_parameters` reads the shipped rows (``carbon_parameters.csv``
-then ``biomass_volume.csv``) and the user's ``--params`` rows into one
+then ``biomass_volume.csv``) and the user's ``params`` rows into one
 :class:`Input` per group and parameter (a, b in B = a·V + b, t/ha and m³/ha;
 CF; R; GR, CR in 1/yr; per-area biomass in t/ha), following the fallback
 chain of ``data/forest_types.csv``; an unsourced shipped value is refused.
@@ -104,7 +104,7 @@ def resolve_sink_parameters(
     forest_types: pd.DataFrame,
     known_sources,
     user: pd.DataFrame | None = None,
-    user_name: str = "--params",
+    user_name: str = "params",
     roots_excluded: bool = False,
 ) -> SinkParameters:
     """Parameters of the whole-forest sink per species group, with provenance.
@@ -121,10 +121,10 @@ def resolve_sink_parameters(
     known_sources : set of str
         Source ids documented in ``carbon_parameters_sources.md``.
     user : DataFrame, optional (default: None)
-        The user's ``--params`` rows (same columns); they override shipped
+        The user's ``params`` rows (same columns); they override shipped
         rows and may add ``GR``, ``CR`` (1/yr) and ``biomass_t_ha`` (t/ha).
         A user row is accepted with the source it names (required).
-    user_name : str, optional (default: "--params")
+    user_name : str, optional (default: "params")
         Name of the user's file, shown as the origin of its rows.
     roots_excluded : bool, optional (default: False)
         Read B = a·V + b as above-ground only: apply (1 + R).
@@ -155,7 +155,9 @@ def resolve_sink_parameters(
                     f"{row['parameter']} = {row['value']}：来源 {source!r} 无法核查 "
                     f"/ source {source!r} is not documented in "
                     "data/carbon_parameters_sources.md; an unsourced parameter is "
-                    "refused: supply it with --params FILE, naming your source."
+                    "refused: supply it in your parameter file (params=FILE), "
+                    "naming your source.",
+                    option="params",
                 )
             p = _param(row)
             key = "|".join(

@@ -63,7 +63,7 @@ def compute_sink(
     names: pd.DataFrame,
     transfer: pd.DataFrame | None = None,
     user: pd.DataFrame | None = None,
-    user_name: str = "--params",
+    user_name: str = "params",
     method: str = "both",
     roots_excluded: bool = False,
     area_error_pct: float = AREA_ERROR_PCT,
@@ -226,7 +226,7 @@ def _stock_difference_note(year_from, year_to, *, roots_excluded, per_area) -> s
             "竹林、特灌无有来源的单位面积生物量，与疏林、其他灌木林、"
             "未成林地一并未计入（见 "
             "not_counted）/ bamboo and state-specified shrub not counted (no "
-            "sourced per-area biomass; supply biomass_t_ha with --params), nor "
+            "sourced per-area biomass; supply biomass_t_ha in params), nor "
             "sparse forest, other shrub and unestablished land"
         )
     return (
@@ -255,7 +255,7 @@ def _simulate_methods(model, wanted, lacking, *, draws, seed):
             listed = "; ".join(f"{g}: {', '.join(v)}" for g, v in sorted(lacks.items()))
             missing_words[m] = (
                 f"不可估算：缺少参数 / not estimable: missing parameters ({listed}); "
-                "supply them, with their source, in --params FILE"
+                "supply them, with their source, in your parameter file (params)"
                 + (
                     " (format: data/gain_loss.EXAMPLE.csv; the provincial "
                     "guideline's GR/CR tables were not found)"
@@ -457,9 +457,10 @@ def forest_sink_tables(
     if year_from is None or year_to is None:
         held = ", ".join(map(str, store.inventory_years(as_of=as_of))) or "none"
         raise CarbonParameterError(
-            f"--from {year_from} --to {year_to}: 全森林碳汇需要两期森林资源图层 / "
-            f"the whole-forest sink needs two inventory years (held: {held}); "
-            "load them with: forestsink inventory load PATH --year Y --store FILE"
+            f"year_from={year_from}, year_to={year_to}: 全森林碳汇需要两期森林资源"
+            f"图层 / the whole-forest sink needs two inventory years (held: "
+            f"{held}); load them into the store first (load_inventory, year=Y).",
+            option=("year_from", "year_to"),
         )
     for year in (year_from, year_to):
         require_year(store, year, as_of=as_of)
@@ -477,7 +478,7 @@ def forest_sink_tables(
         names=district_areas(),
         transfer=store.inventory_transfer(year_to, as_of=as_of),
         user=user,
-        user_name=f"--params {shown_path(params)}" if params else "--params",
+        user_name=f"params {shown_path(params)}" if params else "params",
         method=method,
         roots_excluded=roots_excluded,
         area_error_pct=area_error_pct,

@@ -12,7 +12,7 @@ import click
 import pandas as pd
 from rich.progress import Progress
 
-from forestsink.cli.options import finite_number, out_option
+from forestsink.cli.options import finite_number, flag_hint, out_option
 from forestsink.cli.table import print_table, visible
 from forestsink.coverage import (
     compute_coverage,
@@ -311,6 +311,9 @@ def _print_warnings(caught, ours) -> list:
             click.secho(
                 f"警告 / Warning: {visible(item.message)}", fg="yellow", err=True
             )
+            hint = flag_hint(item.message)
+            if hint is not None:
+                click.secho(hint, fg="yellow", err=True)
         else:
             others.append(item)
     return others

@@ -22,7 +22,12 @@ import traceback
 
 import click
 
-from forestsink.cli.options import configure_logging, quiet_opt, verbose_opt
+from forestsink.cli.options import (
+    configure_logging,
+    flag_hint,
+    quiet_opt,
+    verbose_opt,
+)
 from forestsink.cli.table import visible
 from forestsink.errors import ForestsinkError
 
@@ -208,9 +213,11 @@ class _Group(click.Group):
     """Turn every error into a one-line message and exit code 1.
 
     Library errors (:class:`~forestsink.errors.ForestsinkError`) print their
-    message. Any other exception is a bug or an unforeseen condition: it
-    prints one bilingual line naming the command and the exception, and
-    advises ``-v``; with ``-v`` the Python traceback is printed as well.
+    message, then the command-line flags of the parameters the error names
+    (:func:`forestsink.cli.options.flag_hint`). Any other exception is a bug
+    or an unforeseen condition: it prints one bilingual line naming the
+    command and the exception, and advises ``-v``; with ``-v`` the Python
+    traceback is printed as well.
     Click's own usage errors keep click's message and exit code 2.
     """
 
@@ -220,6 +227,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ForestsinkError as err:
             click.secho(f"错误 / Error: {visible(err)}", fg="red", err=True)
+            hint = flag_hint(err)
+            if hint is not None:
+                click.secho(hint, fg="red", err=True)
             sys.exit(1)
         except _CLICK_OWN:
             raise

@@ -308,6 +308,74 @@ def report_not_an_input(report_path, paths, store=None) -> None:
             )
 
 
+#: Library parameter -> (command-line flag, what it takes). A library error
+#: names the parameter in the library's words and carries it as
+#: ``err.options`` (:class:`forestsink.errors.ForestsinkError`); the error
+#: printer of :mod:`forestsink.cli.main` adds the flag as a hint line
+#: (:func:`flag_hint`). Library messages never name a flag
+#: (tests/test_flag_hints.py).
+FLAGS: dict[str, tuple[str, str]] = {
+    "aliases": ("--aliases", "FILE"),
+    "as_of": ("--as-of", "DATE|BATCH"),
+    "band": ("--band", "N"),
+    "classes": ("--classes", "FILE"),
+    "crs": ("--crs", "EPSG:…"),
+    "district": ("--district", "NAME"),
+    "districts": ("--district", "NAME"),
+    "encoding": ("--encoding", "GBK|UTF-8"),
+    "engine": ("--engine", "local|dask"),
+    "extra_classes": ("--extra-class", "NAME"),
+    "fix": ("--fix", ""),
+    "font": ("--font", "FILE|FAMILY"),
+    "layer": ("--layer", "NAME"),
+    "max_cells": ("--max-boundary-cells", "N"),
+    "max_unknown_pct": ("--max-unknown", "PCT"),
+    "max_unzipped": ("--max-unzipped", "SIZE"),
+    "out": ("--out", "PATH"),
+    "params": ("--params", "FILE"),
+    "period": ("--period", "YEAR-YEAR"),
+    "product": ("--product", "NAME"),
+    "programme": ("--programme", "NAME"),
+    "project_type": ("--type", "TYPE"),
+    "replace": ("--replace", ""),
+    "scheduler": ("--scheduler", "tcp://HOST:8786"),
+    "skip_errors": ("--skip-errors", ""),
+    "store": ("--store", "PATH|postgresql://…"),
+    "what": ("--what", "KIND"),
+    "year": ("--year", "YEAR"),
+    "year_from": ("--from", "YEAR"),
+    "year_to": ("--to", "YEAR"),
+    "years": ("--year", "YEAR (two rasters: --years Y1,Y2)"),
+    "zone_id": ("--zone-id", "COLUMN"),
+    "zones": ("--zones", "districts|units|FILE"),
+}
+
+
+def flag_hint(err: BaseException) -> str | None:
+    """Return the line naming the flags for a library error's parameters.
+
+    ``None`` when the error carries no parameter, or none that is a flag.
+
+    Examples
+    --------
+    >>> from forestsink.errors import CRSError
+    >>> flag_hint(CRSError("a.shp: no .prj; pass the CRS as crs.", option="crs"))
+    '命令行 / on the command line: --crs EPSG:…'
+    >>> flag_hint(CRSError("no parameter to name")) is None
+    True
+    """
+    shown = []
+    for name in getattr(err, "options", ()) or ():
+        if name in FLAGS:
+            flag, metavar = FLAGS[name]
+            usage = f"{flag} {metavar}".strip()
+            if usage not in shown:
+                shown.append(usage)
+    if not shown:
+        return None
+    return "命令行 / on the command line: " + "; ".join(shown)
+
+
 def finite_number(ctx, param, value):
     """Click callback: refuse NaN and infinity (``float('nan')`` passes ranges)."""
     if value is not None and not math.isfinite(value):

@@ -254,7 +254,8 @@ def read_class_scheme(
     if product not in PRODUCTS:
         raise CoverageError(
             f"unknown land-cover product {product!r}; use one of {', '.join(PRODUCTS)}"
-            " (custom with --classes FILE)."
+            " (custom: pass your class table as classes=FILE).",
+            option=("product", "classes"),
         )
     frames = []
     if product != "custom":
@@ -262,8 +263,9 @@ def read_class_scheme(
         frames.append(preset[preset["product"].str.strip().str.lower() == product])
     elif classes is None:
         raise CoverageError(
-            "product 'custom' needs a class table: pass --classes FILE with columns "
-            "code, counts_as (forest, shrub_forest, land, water, excluded)."
+            "product 'custom' needs a class table: pass classes=FILE with columns "
+            "code, counts_as (forest, shrub_forest, land, water, excluded).",
+            option="classes",
         )
     source = str(_classes_csv()) if classes is None else str(classes)
     if classes is not None:

@@ -55,7 +55,8 @@ def _resolve_years(paths: Sequence[Path], years: Sequence[int] | None) -> tuple:
         if len(years) != len(paths):
             raise CoverageError(
                 f"{len(paths)} raster(s) but {len(years)} year(s) given; give one "
-                "year per raster (--years 2010,2015)."
+                "year per raster (years=[2010, 2015]).",
+                option="years",
             )
     else:
         years = tuple(year_from_name(p) for p in paths)
@@ -80,7 +81,9 @@ def _check_overlap(
         raise NoOverlapError(
             f"{info.path}: the raster ({crs_name(info.grid.crs)}, lon {w:.3f}–{e:.3f},"
             f" lat {s:.3f}–{n:.3f}) does not overlap {what}. Check that the raster "
-            "is the right file and that its CRS is right (--crs overrides it)."
+            "is the right file and that its CRS is right (the crs parameter "
+            "overrides it).",
+            option="crs",
         )
     short = inside_share < 0.999
     if short.any():
@@ -153,25 +156,28 @@ def _check_unknown(
             raise UnknownClassError(
                 f"{info.path}: 区域内 {share:.1f}% 的像元是 {scheme.product} 地类表中"
                 f"没有的代码（上限 {max_unknown_pct:g}%）：{listed}。可能选错了 "
-                f"--product；能对上所有代码的预设：{fit_zh}。请改用正确的 --product，"
-                "或用 --classes FILE 给出本产品的地类表（code, counts_as）；"
-                "若这些像元确实应排除，可提高 --max-unknown。 / "
+                f"产品 product；能对上所有代码的预设：{fit_zh}。请改用正确的 product，"
+                "或用 classes 给出本产品的地类表文件（code, counts_as）；"
+                "若这些像元确实应排除，可提高 max_unknown_pct。 / "
                 f"{info.path}: {share:.1f}% of the zone pixels hold codes the "
                 f"{scheme.product} class table does not list (limit "
-                f"{max_unknown_pct:g}%): {listed}. Wrong --product? Presets whose "
+                f"{max_unknown_pct:g}%): {listed}. Wrong product? Presets whose "
                 f"class table lists every code found: {fit_en}. Pass the right "
-                "--product, or your product's class table with --classes FILE "
+                "product, or your product's class table as classes=FILE "
                 "(code, counts_as); if these pixels really are to be left out, "
-                "raise --max-unknown."
+                "raise max_unknown_pct.",
+                option=("product", "classes", "max_unknown_pct"),
             )
         text = (
             f"{info.path.name}: {share:.1f}% 的像元是地类表中没有的代码，按排除计"
             f"（非土地、非森林）/ {share:.1f}% of the zone pixels hold class "
             f"code(s) not in the {scheme.product} class table, counted as excluded "
-            f"(not land, not forest): {listed}. Wrong --product? Otherwise add "
-            "them to a --classes file."
+            f"(not land, not forest): {listed}. Wrong product? Otherwise add "
+            "them to a class table file (classes)."
         )
-        warnings.warn(text, UnknownClassWarning, stacklevel=3)
+        warnings.warn(
+            UnknownClassWarning(text, option=("product", "classes")), stacklevel=3
+        )
         messages.append(text)
     return messages
 
@@ -228,7 +234,7 @@ def compute_coverage(
     max_unknown_pct : float, optional (default: :data:`MAX_UNKNOWN_PCT`, 5)
         Largest share (percent of the zones' measured area) of pixels whose
         codes the class table does not list; above it the raster is refused
-        (a wrong ``--product``), below it they are excluded with a warning.
+        (a wrong ``product``), below it they are excluded with a warning.
     band : int, optional (default: None, band 1)
         Band of the rasters holding the class codes (1-based); see
         :func:`inspect_raster` (several bands and no *band*: band 1, with a
@@ -367,7 +373,9 @@ def _measure(
                 max_cells=max_cells,
             )
     except WorkLimitError as err:
-        raise WorkLimitError(f"{infos[0].path.name}: {err}") from err
+        raise WorkLimitError(
+            f"{infos[0].path.name}: {err}", option=err.options
+        ) from err
     except MemoryError as err:  # the limit was raised past this machine's memory
         raise _out_of_memory(infos[0].path.name, err) from err
     if weights is not None:
@@ -389,9 +397,10 @@ def _out_of_memory(name: str, err: MemoryError) -> WorkLimitError:
     """Build the refusal when the weights ran out of memory (limit raised)."""
     return WorkLimitError(
         f"{name}: 计算区县边界像元时内存不足（{err or 'MemoryError'}）；请用更粗"
-        "的栅格或更少的区域，或把 --max-boundary-cells 调回默认值，让超限的"
+        "的栅格或更少的区域，或把 max_cells 调回默认值，让超限的"
         f"栅格在分配前被拒绝。 / {name}: out of memory while computing the exact "
         f"boundary pixels ({err or 'MemoryError'}); use a coarser raster or fewer "
-        "zones, or leave --max-boundary-cells at its default so that such a "
-        "raster is refused before memory is allocated."
+        "zones, or leave max_cells at its default so that such a "
+        "raster is refused before memory is allocated.",
+        option="max_cells",
     )

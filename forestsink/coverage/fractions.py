@@ -397,13 +397,14 @@ def _refuse_work(cells: int, length: float, grid: Grid, max_cells: int) -> None:
         f"{length:,.0f} 像元，精确计算边界像元需约 {cells:,} 个单元、约 {gb:.1f} GB "
         f"内存，超过上限 {max_cells:,} 个单元；未开始计算。请用更粗的栅格（如 "
         f"`gdalwarp -tr {coarser} -r mode IN.tif OUT.tif`），或更少、更小的区域；"
-        "内存足够时可提高 --max-boundary-cells。 / "
+        "内存足够时可提高 max_cells。 / "
         f"the raster is {grid.width:,} x {grid.height:,} pixels of {size}: the zone "
         f"boundaries are about {length:,.0f} pixels long, so their exact boundary "
         f"pixels need about {cells:,} work cells and {gb:.1f} GB of memory, above "
         f"the limit of {max_cells:,} cells; nothing was computed. Use a coarser "
         f"raster (e.g. `gdalwarp -tr {coarser} -r mode IN.tif OUT.tif`) or fewer, "
-        "smaller zones; with enough memory, raise --max-boundary-cells."
+        "smaller zones; with enough memory, raise max_cells.",
+        option="max_cells",
     )
 
 

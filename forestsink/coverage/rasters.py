@@ -137,13 +137,14 @@ def crs_name(crs) -> str:
     return f"EPSG:{code}" if code else (crs.name or "custom CRS")
 
 
-def _user_crs(text, where: str):
+def _user_crs(text, where: str, option: str | None = None):
     try:
         return CRS.from_user_input(text)
     except PyprojCRSError as err:
         raise CRSError(
             f"{where}: {text!r} is not a CRS pyproj understands ({err}); give e.g. "
-            "EPSG:4545 or EPSG:4490."
+            "EPSG:4545 or EPSG:4490.",
+            option=option,
         ) from err
 
 
@@ -371,9 +372,10 @@ def inspect_raster(
                 if not 1 <= chosen <= count:
                     raise CoverageError(
                         f"{path.name}: 栅格有 {count} 个波段，没有第 {chosen} 波段；"
-                        f"请用 --band 1 到 {count}。 / {path.name}: the raster has "
-                        f"{count} band(s); there is no band {chosen}. Pass --band "
-                        f"1 to {count}."
+                        f"请用 band=1 到 {count}。 / {path.name}: the raster has "
+                        f"{count} band(s); there is no band {chosen}. Pass band="
+                        f"1 to {count}.",
+                        option="band",
                     )
                 src_crs, transform = src.crs, src.transform
                 width, height = src.width, src.height
@@ -392,27 +394,29 @@ def inspect_raster(
     if band is None and count > 1:
         text = (
             f"{path.name}: 栅格有 {count} 个波段，使用第 1 波段作为地类代码；如需"
-            f"其他波段请用 --band N。 / {path.name}: the raster has {count} bands; "
-            "band 1 is used as the class codes. Pass --band N to use another."
+            f"其他波段请用 band=N。 / {path.name}: the raster has {count} bands; "
+            "band 1 is used as the class codes. Pass band=N to use another."
         )
-        warnings.warn(text, RasterWarning, stacklevel=2)
+        warnings.warn(RasterWarning(text, option="band"), stacklevel=2)
     if crs is not None:
-        grid_crs = _user_crs(crs, f"{path.name} --crs")
+        grid_crs = _user_crs(crs, f"{path.name}: crs", option="crs")
     elif src_crs is None:
         raise CRSError(
-            f"{path.name}: 栅格没有坐标参考系，无法与区县叠加；如已知请用 --crs "
-            "指定（如 --crs EPSG:4545），或用 `gdal_edit.py -a_srs EPSG:4545 "
+            f"{path.name}: 栅格没有坐标参考系，无法与区县叠加；如已知请用 crs "
+            '参数指定（如 crs="EPSG:4545"），或用 `gdal_edit.py -a_srs EPSG:4545 '
             f"{path.name}` 写入。 / {path}: the raster has no coordinate reference "
-            "system, so it cannot be placed on the map. If you know it, pass --crs "
-            "(e.g. --crs EPSG:4545), or set it with `gdal_edit.py -a_srs EPSG:4545 "
-            "FILE`."
+            "system, so it cannot be placed on the map. If you know it, pass it as "
+            'crs (e.g. crs="EPSG:4545"), or set it with `gdal_edit.py -a_srs '
+            "EPSG:4545 FILE`.",
+            option="crs",
         )
     else:
         grid_crs = _user_crs(src_crs.to_wkt(), str(path))
     if not (grid_crs.is_geographic or grid_crs.is_projected):
         raise CRSError(
             f"{path}: CRS {grid_crs.name!r} is neither geographic nor projected "
-            "(a local or engineering CRS); pass --crs with the real one."
+            "(a local or engineering CRS); pass the real one as crs.",
+            option="crs",
         )
     if dtype not in ("uint8", "uint16"):
         raise CoverageError(_dtype_advice(path, dtype, nodata))
@@ -444,8 +448,9 @@ def year_from_name(path: str | Path) -> int:
     if len(found) != 1:
         what = "no year" if not found else f"several years ({', '.join(sorted(found))})"
         raise CoverageError(
-            f"{Path(path).name}: {what} in the file name; pass the year with "
-            "--year (one raster) or --years Y1,Y2 (two rasters)."
+            f"{Path(path).name}: {what} in the file name; pass the years "
+            "with years=[Y] (one raster) or years=[Y1, Y2] (two rasters).",
+            option="years",
         )
     return int(found.pop())
 

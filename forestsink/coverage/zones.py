@@ -213,11 +213,12 @@ def _refuse_duplicate_ids(path: Path, column: str, ids: pd.Series) -> None:
     )
     raise ZoneFileError(
         f"{path}，列 '{column}'：区域编号重复：{'；'.join(zh)}{tail_zh}。每个区域需要"
-        "唯一编号：改正编号，用 --zone-id 另选一列，或把同一区域的要素合并"
+        "唯一编号：改正编号，用 zone_id 另选一列，或把同一区域的要素合并"
         f"（如 {sql}）。 / {path}, column '{column}': duplicate zone ids: "
         f"{'; '.join(en)}{tail_en}. Each zone needs its own id: correct the ids, "
-        "choose another column with --zone-id, or merge the features of one zone "
-        f"(e.g. {sql})."
+        "choose another column with zone_id, or merge the features of one zone "
+        f"(e.g. {sql}).",
+        option="zone_id",
     )
 
 
@@ -280,7 +281,8 @@ def _file_zones(path: Path, id_column: str | None) -> ZoneSet:
         raise ZoneFileError(
             f"{path}: 没有列 {id_column!r} / no column {id_column!r}; columns are "
             f"{', '.join(map(str, gdf.columns.drop('geometry')))}: pass one of "
-            "them with --zone-id."
+            "them as zone_id.",
+            option="zone_id",
         )
     gdf = gdf.reset_index(drop=True)
     ids = (
@@ -354,6 +356,7 @@ def read_zones(zones: str | Path = "districts", *, id_column: str | None = None)
     path = Path(text)
     if not path.exists():
         raise CoverageError(
-            f"--zones {text!r}: not 'districts', 'units' or an existing polygon file."
+            f"zones={text!r}: not 'districts', 'units' or an existing polygon file.",
+            option="zones",
         )
     return _file_zones(path, id_column)

@@ -40,8 +40,8 @@ _LAYER_SUFFIXES = (".shp", ".gpkg", ".geojson")
 _S_IFMT, _S_IFLNK = 0o170000, 0o120000
 
 
-def _zip_refused(zpath: Path, what: str) -> DeliveryError:
-    return DeliveryError(f"{zpath.name}: {what}")
+def _zip_refused(zpath: Path, what: str, option: str | None = None) -> DeliveryError:
+    return DeliveryError(f"{zpath.name}: {what}", option=option)
 
 
 def _check_members(zpath: Path, infos: list) -> None:
@@ -122,8 +122,9 @@ def _check_sizes(zpath: Path, members: list, max_unzipped: int) -> None:
         raise _zip_refused(
             zpath,
             f"解压后过大 / the layer's files unpack to {total} bytes, more than "
-            f"the limit of {max_unzipped} (--max-unzipped); raise the limit if "
+            f"the limit of {max_unzipped} (max_unzipped); raise the limit if "
             "the delivery is really this large.",
+            "max_unzipped",
         )
     for info in members:
         packed = max(info.compress_size, 1)

@@ -306,24 +306,22 @@ def map_columns(
             for c in missing
         }
         lines = "; ".join(f"{c}: {', '.join(a)}" for c, a in accepted.items())
-        hint = [
-            option
-            for canonical, option in (
-                ("year", "--year Y"),
-                ("district", "--district NAME"),
-                ("project_type", "--type TYPE"),
-            )
-            if canonical in missing
-        ]
-        extra_hint = f" (or give {' / '.join(hint)} for the whole file)" if hint else ""
-        where = aliases_hint or "your aliases file (--aliases FILE)"
+        whole = [c for c in ("year", "district", "project_type") if c in missing]
+        hint = " / ".join(f"{c}={_WHOLE_FILE[c]}" for c in whole)
+        extra_hint = f" (or give {hint} for the whole file)" if hint else ""
+        where = aliases_hint or "your aliases file (aliases=[FILE])"
         raise DeliveryError(
             f"{source}: 缺少必需的列 / required column(s) {missing} not found. "
             f"Columns in the file: {list(columns)}. Accepted names — {lines}. "
             f"Rename the column{extra_hint}, or add a row "
-            f"'column,<name in the file>,<canonical>' to {where}."
+            f"'column,<name in the file>,<canonical>' to {where}.",
+            option=(*whole, "aliases"),
         )
     return result
+
+
+#: parameters giving a required column for the whole file, and their value
+_WHOLE_FILE = {"year": "Y", "district": "NAME", "project_type": "TYPE"}
 
 
 def _sources(canonical: str) -> tuple[str, ...]:

@@ -69,7 +69,8 @@ def normalise_crs(value, *, source: str = "") -> CRS:
         where = f"{source}: " if source else ""
         raise CRSError(
             f"{where}unknown coordinate reference system {value!r} ({err}). "
-            "Give an EPSG code such as EPSG:4490 or EPSG:4545."
+            "Give an EPSG code such as EPSG:4490 or EPSG:4545.",
+            option="crs",
         ) from err
 
 
@@ -103,7 +104,8 @@ def infer_crs(bounds: tuple[float, float, float, float], *, source: str = ""):
         raise CRSError(
             f"{where}no .prj, and the coordinates look like latitude/longitude "
             "in swapped order (x≈28–33, y≈105–111). Swap the axes in your GIS "
-            "and re-export, or give the CRS with --crs."
+            "and re-export, or give the CRS as crs.",
+            option="crs",
         )
     zone_lo, zone_hi = int(minx // 1_000_000), int(maxx // 1_000_000)
     if (
@@ -117,19 +119,21 @@ def infer_crs(bounds: tuple[float, float, float, float], *, source: str = ""):
             CRS.from_epsg(epsg),
             f"no .prj; eastings carry the Gauss-Krüger zone prefix {zone_lo}: "
             f"assumed EPSG:{epsg} (CGCS2000 3° zone {zone_lo}); if the file "
-            "is Xi'an 1980, pass --crs",
+            "is Xi'an 1980, pass its CRS as crs",
         )
     if 100_000 <= minx and maxx <= 900_000 and 3_000_000 <= miny and maxy <= 3_700_000:
         raise CRSError(
             f"{where}no .prj, and the coordinates are Gauss-Krüger metres "
             "without a zone prefix, which fit several central meridians and "
-            "datums. Pass the right one with --crs, e.g. "
+            "datums. Pass the right one as crs, e.g. "
             + "; ".join(UNPREFIXED_CANDIDATES)
-            + "."
+            + ".",
+            option="crs",
         )
     raise CRSError(
         f"{where}no .prj, and coordinates ({', '.join(f'{v:.6f}' for v in bounds)})"
         " are neither degrees inside "
         "Chongqing nor zone-prefixed Gauss-Krüger metres. Pass the CRS with "
-        "--crs (for example EPSG:4490, EPSG:4545, EPSG:4524)."
+        "crs (for example EPSG:4490, EPSG:4545, EPSG:4524).",
+        option="crs",
     )

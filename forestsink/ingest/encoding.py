@@ -77,7 +77,8 @@ def check_codec(name: str, *, source: str = "") -> str:
     except (LookupError, ValueError) as err:  # (ValueError: a NUL in the name)
         raise DeliveryError(
             f"{source} {shown!r} 不是已知的代码页 / is not a known code page; "
-            "pass --encoding GBK or --encoding UTF-8."
+            'pass encoding="GBK" or encoding="UTF-8".',
+            option="encoding",
         ) from err
     usable = getattr(info, "_is_text_encoding", True) and info.name not in (
         _NOT_CODE_PAGES
@@ -91,7 +92,8 @@ def check_codec(name: str, *, source: str = "") -> str:
         raise DeliveryError(
             f"{source} {shown!r} 不是文本编码 / is not a text encoding (a "
             "bytes-to-bytes or special codec); write the code page in the .cpg "
-            "(936, GBK or UTF-8) or pass --encoding GBK or --encoding UTF-8."
+            '(936, GBK or UTF-8) or pass encoding="GBK" or encoding="UTF-8".',
+            option="encoding",
         )
     return text
 
@@ -208,7 +210,8 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
                 raise DeliveryError(
                     f".cpg 写的是 {cpg.strip()} (GBK)，但文本是 UTF-8 / the .cpg "
                     f"says {cpg.strip()} (GBK) but the text is UTF-8; fix "
-                    "the .cpg (write UTF-8 in it) or pass --encoding UTF-8."
+                    'the .cpg (write UTF-8 in it) or pass encoding="UTF-8".',
+                    option="encoding",
                 )
         return codec, f".cpg says {cpg.strip()}"
     records = dbf_record_bytes(dbf)
@@ -242,7 +245,8 @@ def detect_dbf_encoding(dbf: bytes, cpg: str | None = None) -> tuple[str, str]:
         raise DeliveryError(
             ".dbf 既不是 UTF-8 也不是 GBK，且没有 .cpg / the .dbf is neither UTF-8 "
             "nor GBK/GB18030 and has no .cpg; add a .cpg naming its code page "
-            "or pass --encoding."
+            'or pass the encoding (encoding="GBK" or "UTF-8").',
+            option="encoding",
         )
     best = max(scores, key=lambda c: (scores[c], c == "UTF-8"))
     if len(scores) == 1:

@@ -189,7 +189,7 @@ def read_inventory_layer(
         truncated_names=truncated,
         canonical=INVENTORY_CANONICAL,
         required=INVENTORY_REQUIRED,
-        aliases_hint="your aliases file (--aliases FILE)",
+        aliases_hint="your aliases file (aliases=[FILE])",
     )
     notes.extend(cmap.notes)
     m = cmap.mapping
@@ -286,7 +286,7 @@ def _districts(values, district, vocab, n: int, display: str, m: dict) -> pd.Ser
         try:
             code = vocab.districts.resolve(district)
         except UnknownNameError as err:
-            raise DeliveryError(f"--district: {err}") from err
+            raise DeliveryError(f"district: {err}", option="district") from err
     if values is None:
         return pd.Series(pd.array([code] * n, dtype="string"))
     text = as_text(values).str.strip()
@@ -307,6 +307,7 @@ def _districts(values, district, vocab, n: int, display: str, m: dict) -> pd.Ser
             f"{m['district']!r}: {len(rows)} feature(s) name no Chongqing "
             f"district — {shown}{more}. A forest-resource layer is loaded per "
             "Chongqing county: check the county code (6 digits, 5001xx/5002xx) "
-            "or name, or give the county for the whole file with --district NAME."
+            "or name, or give the county for the whole file as district=NAME.",
+            option="district",
         )
     return codes.astype("string")

@@ -107,11 +107,13 @@ def _shapefile_encoding(
             encoding, reason = detect_dbf_encoding(dbf_sample(parts[".dbf"]), cpg)
         except DeliveryError as err:
             where = parts[".cpg"].name if ".cpg" in parts else ".dbf"
-            raise DeliveryError(f"{display} ({where}): {err}") from err
+            raise DeliveryError(
+                f"{display} ({where}): {err}", option=err.options
+            ) from err
         notes.append(f"text encoding {encoding}: {reason}")
     else:
-        encoding = check_codec(encoding, source=f"{display}: --encoding")
-        notes.append(f"text encoding {encoding}: given with --encoding")
+        encoding = check_codec(encoding, source=f"{display}: encoding")
+        notes.append(f"text encoding {encoding}: given as encoding")
     return encoding
 
 
@@ -147,7 +149,7 @@ def _check_text(raw: RawTable, encoding: str | None, display: str, first: int) -
             wrong = (
                 f"{display}: 列名 {column!r} 解码错误 / column name {column!r} looks "
                 f"wrongly decoded (with {encoding}); add a .cpg with the right "
-                "code page or pass --encoding GBK / UTF-8."
+                'code page or pass encoding="GBK" / "UTF-8".'
             )
         codes, uniques = text_uniques(values)
         gone = [k for k, v in enumerate(uniques) if any(m in v for m in DESTROYED)]
@@ -162,12 +164,12 @@ def _check_text(raw: RawTable, encoding: str | None, display: str, first: int) -
                     f"{display}: 第{i}行 row {i}, column {column!r}: value "
                     f"{value!r} 解码错误 / looks wrongly decoded (with "
                     f"{encoding}); add a .cpg with the right code page or pass "
-                    "--encoding GBK / UTF-8."
+                    'encoding="GBK" / "UTF-8".'
                 )
     if destroyed:
         raise DeliveryError(_destroyed_message(display, destroyed))
     if wrong is not None:
-        raise DeliveryError(wrong)
+        raise DeliveryError(wrong, option="encoding")
 
 
 def _set_crs(raw: RawTable, crs, path: Path, display: str, notes: list[str]) -> None:
@@ -176,11 +178,11 @@ def _set_crs(raw: RawTable, crs, path: Path, display: str, notes: list[str]) -> 
         target = normalise_crs(crs, source=display)
         if raw.crs is not None and not raw.crs.equals(target):
             notes.append(
-                f"CRS {target.to_string()} given with --crs overrides the "
+                f"CRS {target.to_string()} given as crs overrides the "
                 f"file's {raw.crs.to_string()}"
             )
         else:
-            notes.append(f"CRS {target.to_string()} given with --crs")
+            notes.append(f"CRS {target.to_string()} given as crs")
         raw.crs = target
     elif raw.crs is None:
         geoms = raw.geoms
@@ -188,7 +190,8 @@ def _set_crs(raw: RawTable, crs, path: Path, display: str, notes: list[str]) -> 
             raise CRSError(
                 f"{display}: 没有 .prj，也无几何可推断坐标系 / "
                 "no .prj and no geometry to "
-                "infer a CRS from; give it with --crs."
+                "infer a CRS from; give it as crs.",
+                option="crs",
             )
         inferred, reason = infer_crs(tuple(shapely.total_bounds(geoms)), source=display)
         if path.suffix.lower() == ".shp" and path.with_suffix(".prj").exists():
@@ -211,7 +214,8 @@ def _to_store_crs(raw: RawTable, crs_text: str, display: str, notes: list[str]):
     except Exception as err:  # pyproj errors surface as several types
         raise CRSError(
             f"{display}: cannot transform from {crs_text} to "
-            f"{STORE_CRS} ({err}); check --crs."
+            f"{STORE_CRS} ({err}); check crs.",
+            option="crs",
         ) from err
 
 
@@ -236,7 +240,7 @@ def _destroyed_message(display: str, found: dict[str, list[int]]) -> str:
         f"{display}: 文本在交付前已被破坏，无法恢复 / text was destroyed before "
         f"delivery: {'; '.join(parts)} hold U+FFFD replacement characters "
         "('锟斤拷' when read as GBK) stored in the file itself. The original "
-        "characters are gone: a .cpg or --encoding cannot bring them back. Ask "
+        "characters are gone: a .cpg or the encoding cannot bring them back. Ask "
         "the sender to export these rows again from the original data (the "
         "program that wrote this file read GBK as UTF-8)."
     )

@@ -59,7 +59,8 @@ def choose_layer(path: Path, layer: str | None, display: str) -> str | None:
         raise DeliveryError(
             f"{display}: 多个图层 / "
             f"{len(layers)} layers with geometry ({layers}); choose "
-            "one with --layer."
+            "one as layer.",
+            option="layer",
         )
     return layers[0]
 
@@ -160,7 +161,8 @@ def read_raw(path: Path, *, layer, encoding, display: str, rows=None) -> RawTabl
                 f"{display}: 坐标系无法识别 / "
                 f"its CRS {meta['crs']!r} is not understood "
                 f"({err}); "
-                "give the right one with --crs."
+                "give the right one as crs.",
+                option="crs",
             ) from err
     return RawTable(columns, geoms, crs, fids)
 
@@ -295,7 +297,8 @@ def transcode(raw: RawTable, codec: str, display: str) -> RawTable:
                         f"{display}: 第{i}行 row {i} (counted from 1 in this "
                         f"read), column {name(column)!r}: text cannot "
                         f"be decoded as {codec} ({err}); add a .cpg with the "
-                        "right code page or pass --encoding."
+                        "right code page or pass the encoding (encoding=...).",
+                        option="encoding",
                     ) from err
             values = values.copy()  # noqa: PLW2901 (the decoded copy)
             hit = codes >= 0

@@ -356,7 +356,7 @@ def _district_columns(text, vocab, district, n: int, *, given: bool) -> dict:
         try:
             code = vocab.districts.resolve(district)
         except UnknownNameError as err:
-            raise DeliveryError(f"--district: {err}") from err
+            raise DeliveryError(f"district: {err}", option="district") from err
     if given:
         raw = text("district", district)
         return {"district_raw": raw, "adcode": vocab.districts.resolve_many(raw)}
@@ -393,7 +393,9 @@ def _type_columns(text, vocab, project_type, programme, rules) -> dict:
     if project_type is not None:
         known = map_project_types([project_type], **type_options)
         if pd.isna(known.iloc[0]):
-            raise DeliveryError(_unknown_type_message(project_type, rules))
+            raise DeliveryError(
+                _unknown_type_message(project_type, rules), option="project_type"
+            )
     raw = text("project_type", project_type)
     return {
         "project_type_raw": raw,
@@ -408,10 +410,7 @@ def _aliases_hint(vocab) -> str:
     """Where a user adds a name: their aliases file, never the shipped table."""
     if vocab.files:
         return f"your aliases file {vocab.files[-1]}"
-    return (
-        f"your aliases file (--aliases FILE, or {user_aliases_path()} for every "
-        "run; see `forestsink validate --help`)"
-    )
+    return f"your aliases file (aliases=[FILE], or {user_aliases_path()} for every run)"
 
 
 def _unknown_type_message(value, rules) -> str:
@@ -420,7 +419,7 @@ def _unknown_type_message(value, rules) -> str:
         f"{c} ({r['name_zh']})" for c, r in read_project_types(rules).iterrows()
     )
     return (
-        f"--type: 未知项目类型 / unknown project type {value!r}; known types: "
+        f"project_type: 未知项目类型 / unknown project type {value!r}; known types: "
         f"{known}. Give one of them, or add the word to your aliases file as "
         "'project_type,<word>,<type>'."
     )

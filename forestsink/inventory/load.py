@@ -148,7 +148,8 @@ def load_inventory(
                     f"also in {layers[adcode]['source_name']} for {year}; a "
                     "county's layer of one year is one file. Nothing was "
                     "loaded: merge the files, or load them one at a time with "
-                    "--replace."
+                    "replace=True.",
+                    option="replace",
                 )
             layers[adcode] = {
                 "adcode": adcode,
@@ -221,7 +222,8 @@ def require_year(store, year: int, *, as_of=None) -> None:
         raise InventoryError(
             f"{store.path}: 没有 {year} 年的森林资源图层 / the store holds no "
             f"forest-resource layer for {year} (years held: {held}). Load it "
-            f"with: forestsink inventory load PATH --year {year} --store FILE"
+            f"first (load_inventory, year={year}, into this store).",
+            option=("year", "store"),
         )
 
 

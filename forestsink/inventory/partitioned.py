@@ -178,15 +178,17 @@ def read_meta(dataset) -> dict:
     root = Path(dataset)
     if not root.is_dir():
         raise InventoryError(
-            f"{root}: 没有此数据集目录 / no such dataset folder. Write one with: "
-            "forestsink inventory export --store FILE --year YEAR --out DIR"
+            f"{root}: 没有此数据集目录 / no such dataset folder. Write one from "
+            "the store with export_inventory (year=YEAR, out=DIR).",
+            option=("store", "year", "out"),
         )
     path = root / META
     if not path.is_file():
         raise InventoryError(
             f"{root}: 不是森林资源年度数据集 (无 {META}) / not a forest-resource "
-            f"year dataset (no {META}). Write one with: forestsink inventory "
-            "export --store FILE --year YEAR --out DIR"
+            f"year dataset (no {META}). Write one from the store with "
+            "export_inventory (year=YEAR, out=DIR).",
+            option=("store", "year", "out"),
         )
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -206,7 +208,8 @@ def _dataset_year(dataset, year: int | None) -> int:
         raise InventoryError(
             f"{dataset}: 这是 {held} 年的数据集，不是 {year} 年 / this dataset "
             f"holds the {held} layer, not {year}. Give the {year} dataset, or "
-            f"export it: forestsink inventory export --year {year} --out DIR"
+            f"export it (export_inventory, year={year}, out=DIR).",
+            option=("year", "out"),
         )
     try:
         partition_codes(dataset)
@@ -246,8 +249,9 @@ def find_year_dataset(location, year: int) -> Path | None:
     held = ", ".join(map(str, sorted(found))) or "none"
     raise InventoryError(
         f"{root}: 目录中没有 {year} 年的数据集 / no year dataset for {year} in "
-        f"this folder (years found: {held}). Export it: forestsink inventory "
-        f"export --store FILE --year {year} --out {root / str(year)}"
+        f"this folder (years found: {held}). Export it from the store "
+        f"(export_inventory, year={year}, out={str(root / str(year))!r}).",
+        option=("store", "year", "out"),
     )
 
 
@@ -481,19 +485,21 @@ def change_partitioned(
 def _no_as_of(location, as_of) -> None:
     if as_of is not None:
         raise InventoryError(
-            f"{location}: 数据集只有一个状态，不能用 --as-of / a year dataset holds "
-            "one state; --as-of needs the store (export the state you want with "
-            "`forestsink inventory export --as-of`)."
+            f"{location}: 数据集只有一个状态，不能用 as_of / a year dataset holds "
+            "one state; as_of needs the store (export the state you want with "
+            "export_inventory(..., as_of=...)).",
+            option="as_of",
         )
 
 
 def _no_remote(location, scheduler) -> None:
     if scheduler:
         raise InventoryError(
-            f"--scheduler {scheduler}: 远程节点读不到 {location} / remote workers "
+            f"scheduler={scheduler!r}: 远程节点读不到 {location} / remote workers "
             f"cannot read {location}. Export the years to storage every worker "
-            "can read (`forestsink inventory export --store FILE --year YEAR "
-            "--out /shared/inv/YEAR`) and give --store /shared/inv."
+            "can read (export_inventory, year=YEAR, out=/shared/inv/YEAR) and "
+            "give that folder (/shared/inv) as the store.",
+            option=("scheduler", "store"),
         )
 
 

@@ -321,10 +321,11 @@ def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
     """Zone ids and polygons (densified, in the grid's CRS)."""
     if str(zones) == "units":
         raise SamplingError(
-            "--zones units 不可用于抽样（考核单元由区县合成），"
+            "zones='units' 不可用于抽样（考核单元由区县合成），"
             "请用 districts 或面文件。"
-            " / --zones units cannot stratify a sample (the assessment units are "
-            "built from districts); use --zones districts or a polygon file."
+            " / zones='units' cannot stratify a sample (the assessment units are "
+            "built from districts); use zones='districts' or a polygon file.",
+            option="zones",
         )
     zs = read_zones(zones)
     geoms = zs.geoms

@@ -257,7 +257,8 @@ def check_labels(
             f"（{', '.join(sorted(vocabulary))}）。 / {source}: rows "
             f"{_rows(unknown)}: ref_class {names} is not a known class (known: "
             f"{', '.join(sorted(vocabulary))}). Fix the spelling, or, for a real "
-            "class the map does not have, declare it with --extra-class NAME."
+            "class the map does not have, declare it in extra_classes.",
+            option="extra_classes",
         )
     counts = t["stratum"].value_counts()
     few = [
@@ -361,11 +362,12 @@ def _by_zone(points, strata, column, source, minimum, city) -> list[ZoneEstimate
         )
     if column not in strata.columns:
         raise SamplingError(
-            f"层表没有 {column} 列：分区县估计需要按区县分层的设计（sample design "
-            f"--zones districts）。 / the strata table has no '{column}' column: "
+            f"层表没有 {column} 列：分区县估计需要按区县分层的设计（抽样设计 "
+            f"zones='districts'）。 / the strata table has no '{column}' column: "
             "per-district estimates need strata nested in the districts (a design "
-            "drawn with --zones districts); with city-wide strata a district is a "
-            "domain whose stratum areas are unknown, so no interval is given."
+            "drawn with zones='districts'); with city-wide strata a district is a "
+            "domain whose stratum areas are unknown, so no interval is given.",
+            option="zones",
         )
     zone_of = dict(zip(strata["stratum"], strata[column], strict=True))
     own = points["stratum"].map(zone_of)

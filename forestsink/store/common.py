@@ -236,7 +236,7 @@ def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> in
     value : int or str
         A batch number as given on the command line.
     what : str, optional (default: "batch")
-        What the number is called in the message (``--as-of``, ``undo``).
+        What the number is called in the message (``as_of``, ``undo``).
     """
     text = str(value).strip()
     if not (text.isascii() and text.isdigit()):
@@ -247,13 +247,14 @@ def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> in
     if not minimum <= number <= MAX_BATCH:
         raise StoreError(
             f"{what} {value!r}: no such batch (batch numbers start at 1); "
-            "forestsink batches --store FILE lists them."
+            "store.batches() lists them.",
+            option="as_of" if what == "as_of" else None,
         )
     return number
 
 
 def parse_as_of(value) -> tuple[str, object] | None:
-    """Interpret ``--as-of``: a batch number or a date/time (UTC).
+    """Interpret ``as_of``: a batch number or a date/time (UTC).
 
     A bare date means the end of that day (``2014-06-30`` → everything that
     landed on or before 30 June 2014).
@@ -263,7 +264,7 @@ def parse_as_of(value) -> tuple[str, object] | None:
     if isinstance(value, int | np.integer) or (
         isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
     ):
-        return ("batch", check_batch_number(value, what="--as-of", minimum=0))
+        return ("batch", check_batch_number(value, what="as_of", minimum=0))
     text = str(value).strip()
     try:
         if len(text) == 10:
@@ -272,11 +273,14 @@ def parse_as_of(value) -> tuple[str, object] | None:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
         raise StoreError(
-            f"--as-of {value!r}: give a batch number (e.g. 12) or a date "
-            "(2014-06-30) or an ISO date-time."
+            f"as_of={value!r}: give a batch number (e.g. 12) or a date "
+            "(2014-06-30) or an ISO date-time.",
+            option="as_of",
         ) from err
     except OverflowError as err:  # a year past 9999 in an ISO text
-        raise StoreError(f"--as-of {value!r}: not a date this store can hold.") from err
+        raise StoreError(
+            f"as_of={value!r}: not a date this store can hold.", option="as_of"
+        ) from err
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return ("time", moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))

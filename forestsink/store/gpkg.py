@@ -221,8 +221,9 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         self._check_file()
         if not self.path.is_file():
             raise StoreError(
-                f"{self.path}: no such store. Ingest a delivery first "
-                "(forestsink ingest PATH --store FILE)."
+                f"{self.path}: no such store. Ingest a delivery into it first "
+                "(`forestsink ingest`, or ingest_deliveries).",
+                option="store",
             )
         # read-write when possible: a reader must be able to roll back the
         # journal a killed writer left behind (a read-only one cannot)

@@ -20,7 +20,7 @@ __all__ = ["store_file_problem"]
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: how to make a store instead (the end of several messages)
 _CREATE_HINT = (
-    "Give the name of a new file instead (e.g. --store store.gpkg): forestsink "
+    "Give the name of a new file instead (e.g. store.gpkg): forestsink "
     "creates its store there on the first ingest."
 )
 

@@ -190,10 +190,11 @@ def already_loaded(layer: dict, live) -> Exception:
     """Refuse a county-year that has a live layer (naming its batch and file)."""
     return StoreError(
         f"{_layer_text(layer)}：该县该年度已由批次 {live[1]}（文件 {live[2]}）载入，"
-        "未写入任何内容。用 --replace 作为新版本载入，旧版本保留在历史中。/ "
+        "未写入任何内容。用 replace=True 作为新版本载入，旧版本保留在历史中。/ "
         f"{_layer_en(layer)}: this county and year is already loaded by batch "
-        f"{live[1]} (file {live[2]}); nothing was written. --replace loads the new "
-        "one as a new version, keeping the old one in history."
+        f"{live[1]} (file {live[2]}); nothing was written. replace=True loads the "
+        "new one as a new version, keeping the old one in history.",
+        option="replace",
     )
 
 

@@ -225,7 +225,8 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
     def _missing(self) -> StoreError:
         return StoreError(
             f"{self.path} (schema {self.schema}): no such store. Ingest a delivery "
-            "first (forestsink ingest PATH --store URL)."
+            "into it first (`forestsink ingest`, or ingest_deliveries).",
+            option="store",
         )
 
     def _has_layout(self, conn) -> bool:

@@ -235,21 +235,23 @@ def resolve_districts(names: Iterable[str], *, role: str) -> tuple[str, ...]:
     names = [str(n) for n in names if str(n).strip()]
     if role == "editor" and not names:
         raise AccountError(
-            "编辑需要区县 / an editor needs at least one --district (the "
-            "districts whose deliveries they may upload)."
+            "编辑需要区县 / an editor needs at least one district in districts "
+            "(the districts whose deliveries they may upload).",
+            option="districts",
         )
     if role != "editor" and names:
         raise AccountError(
             f"only editors have districts; a {role} sees every district. "
-            "Leave out --district."
+            "Leave out districts.",
+            option="districts",
         )
     resolver = district_resolver()
     codes = []
     for name in names:
         try:
-            code = resolver.resolve(name, where="--district")
+            code = resolver.resolve(name, where="districts")
         except UnknownNameError as err:
-            raise AccountError(str(err)) from err
+            raise AccountError(str(err), option="districts") from err
         if code not in codes:
             codes.append(code)
     return tuple(codes)
