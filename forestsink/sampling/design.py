@@ -166,7 +166,9 @@ class _Layout:
         self.zone_geoms = None
         if zones is not None:
             self.zone_ids, self.zone_geoms = zones
+            shapely.prepare(self.zone_geoms)
             self.zone_bounds = shapely.bounds(self.zone_geoms)
+            self.zone_tree = shapely.STRtree(self.zone_geoms)
         self.n_strata = k * max(1, len(self.zone_ids))
         none = self.n_strata
         if len(infos) == 1:
@@ -231,10 +233,14 @@ class _Layout:
             cache[mult] = (base.astype(np.int64) * mult).astype(np.int32)
         return cache[mult]
 
-    def classes_of(self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1):
+    def classes_of(
+        self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1, zone=None
+    ):
         """Return (stratum × *mult*, or :attr:`n_strata` × *mult*; raw codes).
 
-        Pixels that are not sampled get :attr:`n_strata` × *mult*.
+        Pixels that are not sampled get :attr:`n_strata` × *mult*. *zone*
+        (1-based) is the zone of every pixel of a window that lies inside one
+        zone (:meth:`inside_one_zone`): nothing is rasterised.
         """
         codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
         if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
@@ -250,7 +256,10 @@ class _Layout:
             cls = np.take(self.combine, c)
         if self.zone_lut is None:
             return (cls if mult == 1 else np.take(self._final(mult), cls)), codes
-        zone = self._zones(r0, c0, h, w)
+        if zone is None:
+            zone = self._zones(r0, c0, h, w)
+        else:
+            zone = np.full((h, w), zone, dtype=self.zone_dtype)
         zone *= len(self.classes) + 1
         zone += cls
         return np.take(self._final(mult), zone), codes
@@ -285,6 +294,40 @@ class _Layout:
         c0 = max(0, int(np.floor(cols[0])) - 1) // CELL_COLS * CELL_COLS
         c1 = min(width, -(-(int(np.ceil(cols[1])) + 1) // CELL_COLS) * CELL_COLS)
         return c0, c1
+
+    def inside_one_zone(self, r0, c0, h, w) -> np.ndarray:
+        """Zone (1-based) holding every pixel centre of each window, else 0.
+
+        *r0, c0, h, w* are arrays of windows. A window counts when the box
+        of its pixel centres lies in the interior of one zone polygon and
+        touches no other (so rasterising would give every pixel that zone);
+        on a rotated grid, never.
+        """
+        out = np.zeros(len(r0), dtype=np.int64)
+        t = self.grid.transform
+        if self.zone_geoms is None or len(r0) == 0 or t.b != 0 or t.d != 0:
+            return out
+        xa = t.c + t.a * (c0 + 0.5)
+        xb = t.c + t.a * (c0 + w - 0.5)
+        ya = t.f + t.e * (r0 + 0.5)
+        yb = t.f + t.e * (r0 + h - 0.5)
+        boxes = shapely.box(
+            np.minimum(xa, xb),
+            np.minimum(ya, yb),
+            np.maximum(xa, xb),
+            np.maximum(ya, yb),
+        )
+        box_i, zone_i = self.zone_tree.query(boxes, predicate="intersects")
+        hits = np.bincount(box_i, minlength=len(boxes))
+        one = np.flatnonzero(hits == 1)
+        zone_of = np.full(len(boxes), -1)
+        zone_of[box_i] = zone_i
+        if len(one):
+            inside = shapely.contains_properly(
+                self.zone_geoms[zone_of[one]], boxes[one]
+            )
+            out[one[inside]] = zone_of[one[inside]] + 1
+        return out
 
     def _zones(self, r0, c0, h, w) -> np.ndarray:
         """Zone number (1-based, 0 outside) of each pixel centre of a window."""
@@ -480,6 +523,15 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
     cols = np.empty(len(order), dtype=np.int64)
     codes = np.zeros((len(order), len(layout.infos)), dtype=np.int64)
     grid = layout.grid
+    u_cells = np.unique(w_cell)
+    u_r0 = (u_cells // ncb) * CELL_ROWS
+    u_c0 = (u_cells % ncb) * CELL_COLS
+    one_zone = layout.inside_one_zone(
+        u_r0,
+        u_c0,
+        np.minimum(CELL_ROWS, grid.height - u_r0),
+        np.minimum(CELL_COLS, grid.width - u_c0),
+    )
     srcs = layout.open()
     i = 0
     while i < len(order):
@@ -491,7 +543,8 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
         c0 = int(the_cell % ncb) * CELL_COLS
         h = min(CELL_ROWS, grid.height - r0)
         w = min(CELL_COLS, grid.width - c0)
-        found, raw = layout.classes_of(srcs, r0, c0, h, w)
+        zone = int(one_zone[np.searchsorted(u_cells, the_cell)])
+        found, raw = layout.classes_of(srcs, r0, c0, h, w, zone=zone or None)
         flat = found.ravel()
         for k in order[i:j]:
             members = np.flatnonzero(flat == w_stratum[k])
