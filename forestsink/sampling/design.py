@@ -184,8 +184,11 @@ class _Layout:
             lut = np.full((n_zones + 1, k + 1), none, dtype=np.int32)
             lut[1:, :k] = np.arange(n_zones)[:, None] * k + np.arange(k)[None, :]
             self.zone_lut = lut.ravel()
-        small = (len(self.zone_ids) + 1) * (k + 1) < 1 << 16
-        self.zone_dtype = "uint16" if small else "int32"
+        # zone numbers are burnt already times (k + 1), the class is added
+        size = (len(self.zone_ids) + 1) * (k + 1)
+        self.zone_dtype = (
+            "uint8" if size <= 1 << 8 else "uint16" if size <= 1 << 16 else "int32"
+        )
         self.pair = None
         if len(infos) == 2 and all(i.max_code == 255 for i in infos):
             both = self.luts[0][:, None] * 3 + self.luts[1][None, :]
@@ -222,7 +225,7 @@ class _Layout:
             raise raster_read_error(info.path, err) from err
 
     def _final(self, mult: int) -> np.ndarray:
-        """Lookup to the stratum index × *mult* (int32; cached per *mult*)."""
+        """Lookup to the stratum index × *mult* (intp, as bincount takes it)."""
         cache = self.__dict__.setdefault("_final_cache", {})
         if mult not in cache:
             base = (
@@ -230,7 +233,7 @@ class _Layout:
                 if self.zone_lut is not None
                 else np.arange(len(self.classes) + 1)
             )
-            cache[mult] = (base.astype(np.int64) * mult).astype(np.int32)
+            cache[mult] = base.astype(np.intp) * mult
         return cache[mult]
 
     def classes_of(
@@ -259,8 +262,7 @@ class _Layout:
         if zone is None:
             zone = self._zones(r0, c0, h, w)
         else:
-            zone = np.full((h, w), zone, dtype=self.zone_dtype)
-        zone *= len(self.classes) + 1
+            zone = np.full((h, w), zone * (len(self.classes) + 1), self.zone_dtype)
         zone += cls
         return np.take(self._final(mult), zone), codes
 
@@ -330,7 +332,10 @@ class _Layout:
         return out
 
     def _zones(self, r0, c0, h, w) -> np.ndarray:
-        """Zone number (1-based, 0 outside) of each pixel centre of a window."""
+        """Zone number (1-based, 0 outside) × (k + 1) of each pixel centre.
+
+        *k* is the number of classes: the class is then added in place.
+        """
         t = self.grid.transform @ Affine.translation(c0, r0)
         xs = (t.c, t.c + t.a * w)
         ys = (t.f, t.f + t.e * h)
@@ -345,8 +350,9 @@ class _Layout:
         # only the polygons' parts near the window reach GDAL (their edges
         # outside it move no pixel centre inside it)
         parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
+        step = len(self.classes) + 1
         shapes = [
-            (g, int(i) + 1)
+            (g, (int(i) + 1) * step)
             for g, i in zip(parts, near, strict=True)
             if not shapely.is_empty(g)
         ]
@@ -406,8 +412,8 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
     ncb = -(-width // CELL_COLS)
     areas = layout.areas
     rows = max((r1 - r0 for r0, r1 in bands), default=0)
-    local = (np.arange(rows, dtype=np.int32) // CELL_ROWS)[:, None] * ncb + (
-        np.arange(width, dtype=np.int32) // CELL_COLS
+    local = (np.arange(rows, dtype=np.intp) // CELL_ROWS)[:, None] * ncb + (
+        np.arange(width, dtype=np.intp) // CELL_COLS
     )[None, :]
     area_m2 = np.zeros(layout.n_strata)
     cells, strata, counts = [], [], []
