@@ -375,12 +375,14 @@ def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
             " / --zones units cannot stratify a sample (the assessment units are "
             "built from districts); use --zones districts or a polygon file."
         )
-    zs = read_zones(zones)
-    geoms = zs.geoms
-    if zs.kind == "districts":
+    if str(zones) == "districts":  # the boundaries only (no city union)
+        geoms = read_districts()[["adcode", "geometry"]]
         ids = geoms["adcode"].astype(str).tolist()
     else:
-        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"].astype(str).tolist()
+        zs = read_zones(zones)
+        geoms = zs.geoms
+        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"]
+        ids = ids.astype(str).tolist()
     series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
     if series.crs is None:
         raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
