@@ -82,6 +82,7 @@ def run_design(paths: list[str], n: int, reference: str | None = None) -> dict:
 
         spec = importlib.util.spec_from_file_location("design_before", reference)
         module = importlib.util.module_from_spec(spec)
+        sys.modules["design_before"] = module  # its dataclasses look it up
         spec.loader.exec_module(module)
         design_sample = module.design_sample
     else:

@@ -28,7 +28,9 @@ How the points are drawn (memory bounded by the window, not the raster)
    names a cell and an offset in it.
 3. **Locate.** Only the cells that hold a drawn point are read again
    (64 × 256 pixels each) and the offset-th pixel of the stratum in the cell
-   is the point: its centre in the raster CRS (``x, y``) and in CGCS2000
+   is the point (a cell whose pixel centres lie in the interior of one zone
+   and touch no other takes that zone without rasterising: the same zones
+   as pass 1, found faster): its centre in the raster CRS (``x, y``) and in CGCS2000
    longitude/latitude (EPSG:4490, within centimetres of WGS84, as KML
    needs).
 
@@ -236,6 +238,11 @@ class _Layout:
             cache[mult] = base.astype(np.intp) * mult
         return cache[mult]
 
+    @property
+    def n_keys(self) -> int:
+        """Values of :meth:`keys_of` (``_final(1)`` maps them to strata)."""
+        return len(self._final(1))
+
     def classes_of(
         self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1, zone=None
     ):
@@ -244,6 +251,15 @@ class _Layout:
         Pixels that are not sampled get :attr:`n_strata` × *mult*. *zone*
         (1-based) is the zone of every pixel of a window that lies inside one
         zone (:meth:`inside_one_zone`): nothing is rasterised.
+        """
+        key, codes = self.keys_of(srcs, r0, c0, h, w, zone=zone)
+        return np.take(self._final(mult), key), codes
+
+    def keys_of(self, srcs, r0: int, c0: int, h: int, w: int, zone=None):
+        """Return (zone × (k + 1) + class, or the class without zones; raw codes).
+
+        Small integers below :attr:`n_keys`; ``_final(1)`` maps them to the
+        stratum (or :attr:`n_strata`, not sampled).
         """
         codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
         if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
@@ -258,13 +274,13 @@ class _Layout:
                 c += np.take(self.luts[1], codes[1])
             cls = np.take(self.combine, c)
         if self.zone_lut is None:
-            return (cls if mult == 1 else np.take(self._final(mult), cls)), codes
+            return cls, codes
         if zone is None:
             zone = self._zones(r0, c0, h, w)
         else:
             zone = np.full((h, w), zone * (len(self.classes) + 1), self.zone_dtype)
         zone += cls
-        return np.take(self._final(mult), zone), codes
+        return zone, codes
 
     def span(self, r0: int, h: int) -> tuple[int, int]:
         """Columns (c0, c1) of a band that can hold zone pixels.
@@ -414,9 +430,19 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
     ncb = -(-width // CELL_COLS)
     areas = layout.areas
     rows = max((r1 - r0 for r0, r1 in bands), default=0)
-    local = (np.arange(rows, dtype=np.intp) // CELL_ROWS)[:, None] * ncb + (
-        np.arange(width, dtype=np.intp) // CELL_COLS
-    )[None, :]
+    # key of a pixel: its cell in the band × n_keys + its zone-and-class key;
+    # counted by bincount, then the keys of each stratum summed (tiny)
+    n_keys = layout.n_keys
+    most = -(-rows // CELL_ROWS) * ncb * n_keys
+    dtype = np.uint16 if most <= 1 << 16 else np.uint32 if most < 1 << 32 else np.intp
+    local = (
+        (np.arange(rows, dtype=np.intp) // CELL_ROWS)[:, None] * ncb
+        + (np.arange(width, dtype=np.intp) // CELL_COLS)[None, :]
+    ) * n_keys
+    local = local.astype(dtype)
+    final = layout._final(1)
+    order = np.argsort(final, kind="stable")
+    present, starts = np.unique(final[order], return_index=True)
     area_m2 = np.zeros(layout.n_strata)
     cells, strata, counts = [], [], []
     srcs = layout.open()
@@ -428,11 +454,15 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
             c0, c1 = layout.span(r0, h)
             if c1 <= c0:
                 continue
-            key, _codes = layout.classes_of(srcs, r0, c0, h, c1 - c0, mult=n_cells)
-            key += local[:h, c0:c1]
-            table = np.bincount(
-                key.ravel(), minlength=(layout.n_strata + 1) * n_cells
-            ).reshape(layout.n_strata + 1, n_cells)[: layout.n_strata]
+            small, _codes = layout.keys_of(srcs, r0, c0, h, c1 - c0)
+            key = np.add(local[:h, c0:c1], small, dtype=dtype)
+            per_key = np.bincount(key.ravel(), minlength=n_keys * n_cells)
+            summed = np.add.reduceat(
+                per_key.reshape(n_cells, n_keys)[:, order], starts, axis=1
+            )
+            table = np.zeros((layout.n_strata + 1, n_cells), dtype=np.int64)
+            table[present] = summed.T
+            table = table[: layout.n_strata]
             # ellipsoidal area at each cell's centre pixel
             rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
             cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
