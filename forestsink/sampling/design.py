@@ -74,6 +74,7 @@ from forestsink.reference import read_districts
 from forestsink.sampling.allocation import (
     ALLOCATIONS,
     allocate,
+    check_request,
     read_expected_accuracy,
 )
 from forestsink.sampling.estimators import sample_size_eq13
@@ -277,6 +278,8 @@ class _Layout:
             return cls, codes
         if zone is None:
             zone = self._zones(r0, c0, h, w)
+        elif isinstance(zone, np.ndarray):  # rasterised already (a wider window)
+            zone = zone.astype(self.zone_dtype, copy=True)
         else:
             zone = np.full((h, w), zone * (len(self.classes) + 1), self.zone_dtype)
         zone += cls
@@ -534,6 +537,38 @@ def _distinct(rng: np.random.Generator, population: int, k: int) -> np.ndarray:
     return picked
 
 
+class _BoundaryZones:
+    """Zones of pass 2's cells on a zone boundary, rasterised per run of cells.
+
+    The boundary cells of one cell row that lie at most :data:`_GAP` cells
+    apart are rasterised in one window (one GDAL call instead of one per
+    cell); only the last window is kept.
+    """
+
+    _GAP = 4
+
+    def __init__(self, layout, cells: np.ndarray, ncb: int) -> None:
+        self.layout = layout
+        self.window: dict[int, tuple[int, int]] = {}
+        rows, cols = cells // ncb, cells % ncb
+        for row in np.unique(rows):
+            mine = np.sort(cols[rows == row])
+            cuts = np.flatnonzero(np.diff(mine) > self._GAP) + 1
+            for run in np.split(mine, cuts):
+                a = int(run[0]) * CELL_COLS
+                b = min(layout.grid.width, (int(run[-1]) + 1) * CELL_COLS)
+                for c in run:
+                    self.window[int(row * ncb + c)] = (a, b)
+        self.last: tuple = (None, None)
+
+    def __call__(self, cell: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
+        """Zone × (k + 1) of the pixels of *cell* (as ``_Layout._zones``)."""
+        a, b = self.window[cell]
+        if self.last[0] != (r0, a):
+            self.last = ((r0, a), self.layout._zones(r0, a, h, b - a))
+        return self.last[1][:, c0 - a : c0 - a + w]
+
+
 def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
     """Draw ranks per stratum and find their pixels (pass 2)."""
     rng = np.random.default_rng(seed)
@@ -570,6 +605,7 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
         np.minimum(CELL_ROWS, grid.height - u_r0),
         np.minimum(CELL_COLS, grid.width - u_c0),
     )
+    boundary = _BoundaryZones(layout, u_cells[one_zone == 0], ncb)
     srcs = layout.open()
     i = 0
     while i < len(order):
@@ -581,8 +617,10 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
         c0 = int(the_cell % ncb) * CELL_COLS
         h = min(CELL_ROWS, grid.height - r0)
         w = min(CELL_COLS, grid.width - c0)
-        zone = int(one_zone[np.searchsorted(u_cells, the_cell)])
-        found, raw = layout.classes_of(srcs, r0, c0, h, w, zone=zone or None)
+        zone = int(one_zone[np.searchsorted(u_cells, the_cell)]) or None
+        if zone is None and layout.zone_geoms is not None:
+            zone = boundary(int(the_cell), r0, c0, h, w)
+        found, raw = layout.classes_of(srcs, r0, c0, h, w, zone=zone)
         flat = found.ravel()
         for k in order[i:j]:
             members = np.flatnonzero(flat == w_stratum[k])
@@ -663,7 +701,7 @@ def design_sample(
     Design
         Areas in ha and mu on the ellipsoid of the raster's geodetic CRS.
     """
-    _check_request(maps, n=n, target_se=target_se, allocation=allocation)
+    check_request(maps, n=n, target_se=target_se, allocation=allocation)
     scheme = read_class_scheme(product, classes)
     infos = [inspect_raster(m, crs=crs) for m in maps]
     zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
@@ -715,25 +753,6 @@ def design_sample(
             "bands_read": n_bands,
         },
     )
-
-
-def _check_request(
-    maps: Sequence[str | Path],
-    *,
-    n: int | None,
-    target_se: float | None,
-    allocation: str,
-) -> None:
-    """Refuse a request :func:`design_sample` cannot serve, before reading."""
-    if (n is None) == (target_se is None):
-        raise SamplingError(
-            "请给出 n 或 target_se 之一 / give either n (points) or "
-            "target_se (standard error of overall accuracy), not both."
-        )
-    if len(maps) not in (1, 2):
-        raise SamplingError("one or two maps / 一个或两个栅格")
-    if allocation not in ALLOCATIONS:
-        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
 
 
 def _pixels_per_stratum(
