@@ -932,7 +932,8 @@ def test_read_estimate_refuses_other_files(tmp_path):
 
 def test_cells_inside_one_zone_need_no_rasterising(maps, tmp_path, monkeypatch):
     # pass 2 takes the zone of a cell lying inside one zone without
-    # rasterising; the sample must be the one rasterising every cell gives
+    # rasterising, and rasterises boundary cells in runs; the sample must be
+    # the one rasterising every cell gives
     from forestsink.sampling import design as design_module
 
     path, path2, _, _ = maps
@@ -963,3 +964,7 @@ def test_cells_inside_one_zone_need_no_rasterising(maps, tmp_path, monkeypatch):
     slow = design_sample([path, path2], n=400, seed=9, zones=zones)
     pd.testing.assert_frame_equal(fast.points, slow.points)
     pd.testing.assert_frame_equal(fast.strata, slow.strata)
+    # and boundary cells rasterised one by one, not in runs, give it too
+    monkeypatch.setattr(design_module._BoundaryZones, "_GAP", -1)
+    single = design_sample([path, path2], n=400, seed=9, zones=zones)
+    pd.testing.assert_frame_equal(fast.points, single.points)
