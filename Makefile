@@ -95,7 +95,8 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	    --strata $(DEMO_SAMPLE)/refsample/strata.csv --zones districts \
 	    --out maps/sample-estimate.xlsx
 	$(BIN)/forestsink report --store $(DEMO_STORE) --coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
-	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --out maps/report.html
+	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --sample-estimate maps/sample-estimate.xlsx \
+	    --out maps/report.html
 	$(BIN)/forestsink map --what coverage --coverage maps/coverage.csv --out maps/coverage.png
 	$(BIN)/forestsink map --what progress --store $(DEMO_STORE) --out maps/progress.png
 	$(BIN)/forestsink map --what carbon --store $(DEMO_STORE) --out maps/carbon.pdf

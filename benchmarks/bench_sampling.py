@@ -9,6 +9,13 @@ Measures, in one run and each in its own child process:
   districts: pass 1 reads and stratifies every band and counts per cell,
   pass 2 re-reads only the 64 × 256 cells that hold a drawn point.
 
+With ``--reference FILE`` (a copy of an earlier ``design.py``, e.g. ``git
+show 73f237f:forestsink/sampling/design.py > /tmp/design_before.py``) the
+earlier design runs in the same run too (``before n=…``), so a change is
+measured against the same floor on a shared machine. The repeats are
+interleaved (read, design, before, read, …): a burst of load from other work
+hits every method alike.
+
 Reported: wall seconds (best of ``--repeat``) and CPU seconds of the process
 (user + system, all threads; steadier than wall time on a shared machine),
 each with its ratio to the floor, peak
@@ -69,8 +76,17 @@ def run_read(paths: list[str]) -> dict:
     }
 
 
-def run_design(paths: list[str], n: int) -> dict:
-    from forestsink.sampling.design import design_sample
+def run_design(paths: list[str], n: int, reference: str | None = None) -> dict:
+    if reference:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("design_before", reference)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["design_before"] = module  # its dataclasses look it up
+        spec.loader.exec_module(module)
+        design_sample = module.design_sample
+    else:
+        from forestsink.sampling.design import design_sample
 
     t0, c0 = time.perf_counter(), _cpu_seconds()
     d = design_sample(paths, zones="districts", n=n, seed=1, min_per_stratum=5)
@@ -86,9 +102,10 @@ def run_design(paths: list[str], n: int) -> dict:
     }
 
 
-def child(method: str, paths: list[str], n: int) -> dict:
+def child(method: str, paths: list[str], n: int, reference: str | None = None) -> dict:
+    extra = ["--reference", reference] if reference and method == "before" else []
     out = subprocess.run(
-        [sys.executable, __file__, "--child", method, "--n", str(n), *paths],
+        [sys.executable, __file__, "--child", method, "--n", str(n), *extra, *paths],
         capture_output=True,
         text=True,
         check=True,
@@ -104,10 +121,16 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--reference", help="an earlier design.py to time as well")
+    parser.add_argument("--sizes", default="1000,5000", help="sample sizes n")
     args = parser.parse_args()
     if args.child:
         paths = args.paths
-        result = run_read(paths) if args.child == "read" else run_design(paths, args.n)
+        if args.child == "read":
+            result = run_read(paths)
+        else:
+            ref = args.reference if args.child == "before" else None
+            result = run_design(paths, args.n, ref)
         print(json.dumps(result))
         return
     lc = Path(args.landcover)
@@ -118,11 +141,20 @@ def main() -> None:
         shape = (src.width, src.height, src.block_shapes[0], src.compression)
     print(f"rasters: {shape[0]} x {shape[1]} pixels, blocks {shape[2]}, {shape[3]}")
     child("read", paths, 0)  # warm the page cache
+    plan = [("read", 0)]
+    for n in (int(v) for v in args.sizes.split(",")):
+        plan.append(("design", n))
+        if args.reference:
+            plan.append(("before", n))
+    runs: dict = {key: [] for key in plan}
+    for _ in range(args.repeat):  # interleaved
+        for method, n in plan:
+            runs[(method, n)].append(child(method, paths, n, args.reference))
     rows = []
-    for method, n in (("read", 0), ("design", 1000), ("design", 5000)):
-        runs = [child(method, paths, n) for _ in range(args.repeat)]
-        best = min(runs, key=lambda r: r["seconds"])
-        rows.append((method if method == "read" else f"design n={n}", best))
+    for method, n in plan:
+        best = min(runs[(method, n)], key=lambda r: r["seconds"])
+        best["cpu"] = min(r["cpu"] for r in runs[(method, n)])
+        rows.append((method if method == "read" else f"{method} n={n}", best))
     floor = rows[0][1]["seconds"]
     cpu_floor = rows[0][1]["cpu"]
     print(

@@ -228,3 +228,129 @@ def test_report_with_coverage_layers(sample_store, sample_dir, tmp_path):
         assert [e for e in d.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         d.quit()
+
+
+def _tiny_estimate(tmp_path):
+    """A labelled two-map sample estimated by `forestsink sample estimate`."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from forestsink.cli.main import cli
+
+    refs = ["stable_forest"] * 3 + ["gain", "stable_non_forest", "gain"]
+    refs += ["loss", "loss", "stable_forest"] + ["stable_non_forest"] * 3
+    strata = ["stable_forest"] * 3 + ["gain"] * 3 + ["loss"] * 3
+    strata += ["stable_non_forest"] * 3
+    labels = pd.DataFrame(
+        {
+            "point_id": [f"P{i}" for i in range(12)],
+            "stratum": strata,
+            "map_class": strata,
+            "ref_class": refs,
+        }
+    )
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    pd.DataFrame(
+        {
+            "stratum": ["stable_forest", "gain", "loss", "stable_non_forest"],
+            "area_ha": [400.0, 80.0, 20.0, 500.0],
+        }
+    ).to_csv(tmp_path / "strata.csv", index=False)
+    out = tmp_path / "estimate.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "sample",
+            "estimate",
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            "--strata",
+            str(tmp_path / "strata.csv"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_report_shows_the_sample_estimate(sample_store, tmp_path):
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    from forestsink.sampling.tools import read_estimate
+
+    path_json = _tiny_estimate(tmp_path)
+    doc = json.loads(path_json.read_text(encoding="utf-8"))
+    path = build_report(
+        sample_store,
+        tmp_path / "r.html",
+        draws=200,
+        sample_estimate=read_estimate(path_json),
+        settings={"sample_estimate": path_json.name},
+    )
+    d = driver()
+    try:
+        d.get(path.resolve().as_uri())
+        wait_ready(d)
+        rows = d.find_elements(By.CSS_SELECTOR, "#sample-shares tbody tr")
+        assert [r.get_attribute("data-share") for r in rows] == [
+            s["share"] for s in doc["shares"]
+        ]
+        text = d.find_element(By.ID, "sample-estimate").text
+        for row, share in zip(rows, doc["shares"], strict=True):
+            # the figures are the JSON's, not recomputed
+            assert float(row.get_attribute("data-sample-pct")) == share["sample_pct"]
+            assert float(row.get_attribute("data-map-pct")) == share["map_pct"]
+            assert (
+                float(row.get_attribute("data-half-width-pct"))
+                == share["half_width_pct"]
+            )
+            cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+            assert cells[1] == f"{share['map_pct']:.1f}"
+            assert cells[2] == f"{share['sample_pct']:.1f}"
+            assert cells[3] == f"± {share['half_width_pct']:.1f}"
+            # the sentence, Chinese first, English alongside
+            assert share["text_zh"] in text and share["text_en"] in text
+            assert cells[4].index(share["text_zh"]) < cells[4].index(share["text_en"])
+        year2 = next(s for s in doc["shares"] if s["share"] == "forest_year2")
+        assert f"sample-based: {year2['sample_pct']:.1f} % ± " in text
+        # the error matrix in area proportions, the JSON's
+        matrix = d.find_elements(By.CSS_SELECTOR, "#sample-error-matrix tbody tr")
+        proportions = doc["error_matrix"]["area_proportions"]
+        for row, expected in zip(matrix, proportions, strict=True):
+            shown = [c.text for c in row.find_elements(By.TAG_NAME, "td")][1:]
+            assert shown == [f"{v:.4f}" for v in expected]
+        assert [e for e in d.get_log("browser") if e["level"] == "SEVERE"] == []
+    finally:
+        d.quit()
+
+
+def test_report_without_an_estimate_has_no_sample_section(report):
+    assert 'id="sample-estimate"' not in report.read_text(encoding="utf-8")
+
+
+def test_cli_report_refuses_a_csv_estimate(sample_store, tmp_path):
+    from click.testing import CliRunner
+
+    from forestsink.cli.main import cli
+
+    bad = tmp_path / "estimate.csv"
+    bad.write_text("class,area_ha\nforest,1\n", encoding="utf-8")
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "--store",
+            str(sample_store.path),
+            "--sample-estimate",
+            str(bad),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "--sample-estimate" in result.output and ".json or .xlsx" in result.output
+    assert not out.exists()

@@ -830,3 +830,141 @@ def test_cli_design_target_se_neyman(maps, tmp_path):
     # neither --n nor --target-se: a usage error
     bad = CliRunner().invoke(cli, ["sample", "design", str(p1), "--out", str(out)])
     assert bad.exit_code == 2
+
+
+# --- the report's shares (issue 18: "map: x %; sample-based: y % ± z") ---
+
+# Two maps, strata = map classes, 2 points each; areas 40/10/10/40 ha (100 ha).
+# Hand computation: stable_forest 40 ha (both points SF); gain stratum 10 ha,
+# points (gain, stable_non_forest) -> gain 5 ha; loss 10 ha (both loss).
+# Forest in year 2 = SF + gain: 45 ha (map 50); its SE comes from the gain
+# stratum only: y = (1, 0), s^2 = 0.5, V = 10^2 * 0.5 / 2 = 25 ha^2 -> SE 5 ha,
+# half-width 1.96 * 5 = 9.8 ha = 9.8 % of 100 ha. Year 1 = SF + loss: 50 ha,
+# no variance (map 50). Net change gain - loss: 5 - 10 = -5 % (map 0),
+# y = (1, 0) in gain and (-1, -1) in loss -> SE 5, half-width 9.8.
+TINY_LABELS = pd.DataFrame(
+    {
+        "point_id": [f"P{i}" for i in range(8)],
+        "stratum": ["stable_forest"] * 2
+        + ["gain"] * 2
+        + ["loss"] * 2
+        + ["stable_non_forest"] * 2,
+        "map_class": ["stable_forest"] * 2
+        + ["gain"] * 2
+        + ["loss"] * 2
+        + ["stable_non_forest"] * 2,
+        "ref_class": [
+            "stable_forest",
+            "stable_forest",
+            "gain",
+            "stable_non_forest",
+            "loss",
+            "loss",
+            "stable_non_forest",
+            "stable_non_forest",
+        ],
+    }
+)
+TINY_STRATA = pd.DataFrame(
+    {
+        "stratum": ["stable_forest", "gain", "loss", "stable_non_forest"],
+        "area_ha": [40.0, 10.0, 10.0, 40.0],
+    }
+)
+
+
+def test_share_statements_two_maps_by_hand():
+    from forestsink.sampling.statement import share_statements
+
+    est = estimate_areas(TINY_LABELS, TINY_STRATA)
+    shares = {s["share"]: s for s in share_statements(est)}
+    assert list(shares) == ["forest_year1", "forest_year2", "net_change"]
+    y2 = shares["forest_year2"]
+    assert (y2["map_pct"], y2["sample_pct"]) == pytest.approx((50.0, 45.0))
+    assert y2["half_width_pct"] == pytest.approx(9.8, abs=0.01)
+    assert y2["text_en"].startswith("map: 50.0 %; sample-based: 45.0 % ± 9.8")
+    assert y2["text_zh"].startswith("地图：50.0%；样本估计：45.0% ± 9.8")
+    y1 = shares["forest_year1"]
+    assert (y1["map_pct"], y1["sample_pct"], y1["half_width_pct"]) == pytest.approx(
+        (50.0, 50.0, 0.0)
+    )
+    net = shares["net_change"]
+    assert (net["map_pct"], net["sample_pct"]) == pytest.approx((0.0, -5.0))
+    assert net["half_width_pct"] == pytest.approx(9.8, abs=0.01)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".xlsx"])
+def test_read_estimate_gives_the_written_figures(tmp_path, suffix):
+    from forestsink.sampling.tools import estimate_tool, read_estimate
+
+    labels, strata = tmp_path / "labels.csv", tmp_path / "strata.csv"
+    TINY_LABELS.to_csv(labels, index=False)
+    TINY_STRATA.to_csv(strata, index=False)
+    out, _ = estimate_tool(labels, strata, out=tmp_path / f"est{suffix}")
+    doc = read_estimate(out)
+    shares = {s["share"]: s for s in doc["shares"]}
+    assert shares["forest_year2"]["sample_pct"] == pytest.approx(45.0)
+    assert shares["forest_year2"]["half_width_pct"] == pytest.approx(9.8, abs=0.01)
+    assert doc["error_matrix"]["classes"] == [
+        "stable_forest",
+        "gain",
+        "loss",
+        "stable_non_forest",
+    ]
+    # area proportions: row gain = (0, 0.05, 0, 0.05), by hand (10 ha of 100)
+    gain_row = doc["error_matrix"]["area_proportions"][1]
+    assert gain_row == pytest.approx([0.0, 0.05, 0.0, 0.05])
+
+
+def test_read_estimate_refuses_other_files(tmp_path):
+    from forestsink.errors import SamplingError
+    from forestsink.sampling.tools import read_estimate
+
+    bad = tmp_path / "est.csv"
+    bad.write_text("class,area_ha\nforest,1\n", encoding="utf-8")
+    with pytest.raises(SamplingError, match=r"\.json or \.xlsx"):
+        read_estimate(bad)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"classes": []}), encoding="utf-8")
+    with pytest.raises(SamplingError, match="shares"):
+        read_estimate(old)
+
+
+def test_cells_inside_one_zone_need_no_rasterising(maps, tmp_path, monkeypatch):
+    # pass 2 takes the zone of a cell lying inside one zone without
+    # rasterising, and rasterises boundary cells in runs; the sample must be
+    # the one rasterising every cell gives
+    from forestsink.sampling import design as design_module
+
+    path, path2, _, _ = maps
+    # rows 0-149 north, 150-299 south, wider than the 400 columns: cells of
+    # rows 0-127 and 192-255 lie inside one zone, rows 128-191 straddle
+    north = shapely.box(X0 - 900, Y0 - 150 * 30, X0 + 401 * 30, Y0 + 900)
+    south = shapely.box(X0 - 900, Y0 - 320 * 30, X0 + 401 * 30, Y0 - 150 * 30)
+    gpd.GeoDataFrame(
+        {"zone_id": ["n", "s"]}, geometry=[north, south], crs=4545
+    ).to_file(tmp_path / "zones.gpkg")
+    zones = str(tmp_path / "zones.gpkg")
+    calls = []
+    inside = design_module._Layout.inside_one_zone
+
+    def spy(self, *args):
+        found = inside(self, *args)
+        calls.append(found)
+        return found
+
+    monkeypatch.setattr(design_module._Layout, "inside_one_zone", spy)
+    fast = design_sample([path, path2], n=400, seed=9, zones=zones)
+    assert any((c > 0).any() for c in calls)  # the shortcut was taken
+    monkeypatch.setattr(
+        design_module._Layout,
+        "inside_one_zone",
+        lambda self, r0, *rest: np.zeros(len(r0), dtype=np.int64),
+    )
+    slow = design_sample([path, path2], n=400, seed=9, zones=zones)
+    pd.testing.assert_frame_equal(fast.points, slow.points)
+    pd.testing.assert_frame_equal(fast.strata, slow.strata)
+    # and boundary cells rasterised one by one, not in runs, give it too
+    monkeypatch.setattr(design_module._BoundaryZones, "_GAP", -1)
+    single = design_sample([path, path2], n=400, seed=9, zones=zones)
+    pd.testing.assert_frame_equal(fast.points, single.points)

@@ -22,6 +22,7 @@ from forestsink.cli.options import (
 from forestsink.progress import shown_path
 from forestsink.render.coverage_layer import coverage_for_report
 from forestsink.render.report import build_report
+from forestsink.sampling.tools import read_estimate
 from forestsink.store import open_store
 
 
@@ -41,13 +42,33 @@ from forestsink.store import open_store
     show_default=True,
     help="土地覆盖产品 / Land-cover product of the rasters.",
 )
+@click.option(
+    "--sample-estimate",
+    "sample_estimate",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="参考样本估计（forestsink sample estimate 写出的 .json 或 .xlsx）/ The "
+    "reference-sample estimate (.json or .xlsx written by forestsink sample "
+    "estimate): coverage and change shown as map vs sample-based ± 95 % interval.",
+)
 @as_of_opt
 @targets_opt
 @params_opt
 @rules_opt
 @growth_opt
 @out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
-def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, out):
+def report_cmd(
+    store,
+    coverage,
+    product,
+    sample_estimate,
+    as_of,
+    targets,
+    params,
+    rules,
+    growth,
+    out,
+):
     """生成离线 HTML 报告 / Write the officials' offline HTML report.
 
     One self-contained file: opens in any browser, from a USB stick, with no
@@ -60,6 +81,14 @@ def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, 
         folder = Path(store).parent if "://" not in str(store) else None
         shown = ", ".join(shown_path(c, base=folder) for c in coverage)
         extra["land_cover"] = f"{product}: {shown}"
+    estimate = None
+    if sample_estimate:
+        try:
+            estimate = read_estimate(sample_estimate)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--sample-estimate") from err
+        folder = Path(store).parent if "://" not in str(store) else None
+        extra["sample_estimate"] = shown_path(sample_estimate, base=folder)
     path = build_report(
         open_store(store),
         out,
@@ -71,5 +100,6 @@ def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, 
         coverage=table,
         overlay=overlay,
         settings=extra,
+        sample_estimate=estimate,
     )
     click.echo(f"已写出 / Written: {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -9,8 +9,9 @@ draws the choropleth and is the ``forestsink map`` tool, with its parts in
 arrow) and :mod:`~forestsink.render.map_inputs` (the tables and subtitles
 a map shows). Interactive maps (folium, offline): :mod:`~forestsink.render.map`
 and :mod:`~forestsink.render.offline`. The officials' HTML report:
-:mod:`~forestsink.render.report` (templates in ``templates/``) and
-:mod:`~forestsink.render.coverage_layer`. Result workbooks:
+:mod:`~forestsink.render.report` (templates in ``templates/``),
+:mod:`~forestsink.render.coverage_layer` and
+:mod:`~forestsink.render.sample_section` (the sample-based areas). Result workbooks:
 :mod:`~forestsink.render.workbook`.
 
 Layers: ``render`` may import every layer below it (carbon, inventory,

@@ -44,6 +44,7 @@ from forestsink.io import atomic_write
 from forestsink.progress import PLAN_YEARS, carbon_tables, progress_tables
 from forestsink.reference import read_district_table, read_districts, read_project_types
 from forestsink.render.offline import leaflet_assets
+from forestsink.render.sample_section import sample_section
 from forestsink.store.inventory_schema import LAND_GROUPS
 from forestsink.version import __version__
 
@@ -77,6 +78,8 @@ class ReportInputs:
     #: forest-resource map: {"stats": {year: DataFrame}, "change": ChangeResult
     #: or None, "reconcile": DataFrame or None, "crosscheck": DataFrame or None}
     inventory: dict | None = None
+    #: the reference-sample estimate (``forestsink.sampling.tools.read_estimate``)
+    sample_estimate: dict | None = None
 
 
 def _default(value):
@@ -661,6 +664,9 @@ def render_report(inputs: ReportInputs) -> str:
         data=data,
         headline=data["headline"],
         inventory=inventory_section(inputs.inventory),
+        sample=sample_section(
+            inputs.sample_estimate, source=str(settings.get("sample_estimate", ""))
+        ),
         charts=charts,
         settings=settings,
         leaflet_js=leaflet_js,
@@ -692,6 +698,7 @@ def build_report(
     overlay: dict | None = None,
     settings: dict | None = None,
     draws: int = 10_000,
+    sample_estimate: dict | None = None,
 ) -> Path:
     """Compute the tables from *store* and write the report (the report tool)."""
     inventory = statistics_by_year(store, as_of=as_of)
@@ -720,6 +727,7 @@ def build_report(
         overlay=overlay,
         settings=settings or {},
         inventory=inventory_inputs,
+        sample_estimate=sample_estimate,
     )
     return write_report(inputs, out)
 

@@ -18,7 +18,7 @@ from forestsink.errors import SamplingError
 from forestsink.io import read_table
 from forestsink.reference import data_dir
 
-__all__ = ["ALLOCATIONS", "allocate", "read_expected_accuracy"]
+__all__ = ["ALLOCATIONS", "allocate", "check_request", "read_expected_accuracy"]
 
 ALLOCATIONS: tuple[str, ...] = ("proportional", "equal", "neyman")
 """Allocations :func:`allocate` knows."""
@@ -142,3 +142,34 @@ def read_expected_accuracy(path: str | Path | None) -> dict[str, float]:
                 )
             out[str(name).strip()] = u
     return out
+
+
+def check_request(
+    maps: Sequence,
+    *,
+    n: int | None,
+    target_se: float | None,
+    allocation: str,
+) -> None:
+    """Refuse a request ``design_sample`` cannot serve, before reading.
+
+    Parameters
+    ----------
+    maps : sequence
+        The rasters (one or two).
+    n : int or None
+        Points in all.
+    target_se : float or None
+        Target standard error of overall accuracy.
+    allocation : str
+        One of :data:`ALLOCATIONS`.
+    """
+    if (n is None) == (target_se is None):
+        raise SamplingError(
+            "请给出 n 或 target_se 之一 / give either n (points) or "
+            "target_se (standard error of overall accuracy), not both."
+        )
+    if len(maps) not in (1, 2):
+        raise SamplingError("one or two maps / 一个或两个栅格")
+    if allocation not in ALLOCATIONS:
+        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")

@@ -28,7 +28,9 @@ How the points are drawn (memory bounded by the window, not the raster)
    names a cell and an offset in it.
 3. **Locate.** Only the cells that hold a drawn point are read again
    (64 × 256 pixels each) and the offset-th pixel of the stratum in the cell
-   is the point: its centre in the raster CRS (``x, y``) and in CGCS2000
+   is the point (a cell whose pixel centres lie in the interior of one zone
+   and touch no other takes that zone without rasterising: the same zones
+   as pass 1, found faster): its centre in the raster CRS (``x, y``) and in CGCS2000
    longitude/latitude (EPSG:4490, within centimetres of WGS84, as KML
    needs).
 
@@ -72,6 +74,7 @@ from forestsink.reference import read_districts
 from forestsink.sampling.allocation import (
     ALLOCATIONS,
     allocate,
+    check_request,
     read_expected_accuracy,
 )
 from forestsink.sampling.estimators import sample_size_eq13
@@ -166,7 +169,9 @@ class _Layout:
         self.zone_geoms = None
         if zones is not None:
             self.zone_ids, self.zone_geoms = zones
+            shapely.prepare(self.zone_geoms)
             self.zone_bounds = shapely.bounds(self.zone_geoms)
+            self.zone_tree = shapely.STRtree(self.zone_geoms)
         self.n_strata = k * max(1, len(self.zone_ids))
         none = self.n_strata
         if len(infos) == 1:
@@ -182,8 +187,11 @@ class _Layout:
             lut = np.full((n_zones + 1, k + 1), none, dtype=np.int32)
             lut[1:, :k] = np.arange(n_zones)[:, None] * k + np.arange(k)[None, :]
             self.zone_lut = lut.ravel()
-        small = (len(self.zone_ids) + 1) * (k + 1) < 1 << 16
-        self.zone_dtype = "uint16" if small else "int32"
+        # zone numbers are burnt already times (k + 1), the class is added
+        size = (len(self.zone_ids) + 1) * (k + 1)
+        self.zone_dtype = (
+            "uint8" if size <= 1 << 8 else "uint16" if size <= 1 << 16 else "int32"
+        )
         self.pair = None
         if len(infos) == 2 and all(i.max_code == 255 for i in infos):
             both = self.luts[0][:, None] * 3 + self.luts[1][None, :]
@@ -220,7 +228,7 @@ class _Layout:
             raise raster_read_error(info.path, err) from err
 
     def _final(self, mult: int) -> np.ndarray:
-        """Lookup to the stratum index × *mult* (int32; cached per *mult*)."""
+        """Lookup to the stratum index × *mult* (intp, as bincount takes it)."""
         cache = self.__dict__.setdefault("_final_cache", {})
         if mult not in cache:
             base = (
@@ -228,13 +236,31 @@ class _Layout:
                 if self.zone_lut is not None
                 else np.arange(len(self.classes) + 1)
             )
-            cache[mult] = (base.astype(np.int64) * mult).astype(np.int32)
+            cache[mult] = base.astype(np.intp) * mult
         return cache[mult]
 
-    def classes_of(self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1):
+    @property
+    def n_keys(self) -> int:
+        """Values of :meth:`keys_of` (``_final(1)`` maps them to strata)."""
+        return len(self._final(1))
+
+    def classes_of(
+        self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1, zone=None
+    ):
         """Return (stratum × *mult*, or :attr:`n_strata` × *mult*; raw codes).
 
-        Pixels that are not sampled get :attr:`n_strata` × *mult*.
+        Pixels that are not sampled get :attr:`n_strata` × *mult*. *zone*
+        (1-based) is the zone of every pixel of a window that lies inside one
+        zone (:meth:`inside_one_zone`): nothing is rasterised.
+        """
+        key, codes = self.keys_of(srcs, r0, c0, h, w, zone=zone)
+        return np.take(self._final(mult), key), codes
+
+    def keys_of(self, srcs, r0: int, c0: int, h: int, w: int, zone=None):
+        """Return (zone × (k + 1) + class, or the class without zones; raw codes).
+
+        Small integers below :attr:`n_keys`; ``_final(1)`` maps them to the
+        stratum (or :attr:`n_strata`, not sampled).
         """
         codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
         if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
@@ -249,11 +275,15 @@ class _Layout:
                 c += np.take(self.luts[1], codes[1])
             cls = np.take(self.combine, c)
         if self.zone_lut is None:
-            return (cls if mult == 1 else np.take(self._final(mult), cls)), codes
-        zone = self._zones(r0, c0, h, w)
-        zone *= len(self.classes) + 1
+            return cls, codes
+        if zone is None:
+            zone = self._zones(r0, c0, h, w)
+        elif isinstance(zone, np.ndarray):  # rasterised already (a wider window)
+            zone = zone.astype(self.zone_dtype, copy=True)
+        else:
+            zone = np.full((h, w), zone * (len(self.classes) + 1), self.zone_dtype)
         zone += cls
-        return np.take(self._final(mult), zone), codes
+        return zone, codes
 
     def span(self, r0: int, h: int) -> tuple[int, int]:
         """Columns (c0, c1) of a band that can hold zone pixels.
@@ -286,8 +316,45 @@ class _Layout:
         c1 = min(width, -(-(int(np.ceil(cols[1])) + 1) // CELL_COLS) * CELL_COLS)
         return c0, c1
 
+    def inside_one_zone(self, r0, c0, h, w) -> np.ndarray:
+        """Zone (1-based) holding every pixel centre of each window, else 0.
+
+        *r0, c0, h, w* are arrays of windows. A window counts when the box
+        of its pixel centres lies in the interior of one zone polygon and
+        touches no other (so rasterising would give every pixel that zone);
+        on a rotated grid, never.
+        """
+        out = np.zeros(len(r0), dtype=np.int64)
+        t = self.grid.transform
+        if self.zone_geoms is None or len(r0) == 0 or t.b != 0 or t.d != 0:
+            return out
+        xa = t.c + t.a * (c0 + 0.5)
+        xb = t.c + t.a * (c0 + w - 0.5)
+        ya = t.f + t.e * (r0 + 0.5)
+        yb = t.f + t.e * (r0 + h - 0.5)
+        boxes = shapely.box(
+            np.minimum(xa, xb),
+            np.minimum(ya, yb),
+            np.maximum(xa, xb),
+            np.maximum(ya, yb),
+        )
+        box_i, zone_i = self.zone_tree.query(boxes, predicate="intersects")
+        hits = np.bincount(box_i, minlength=len(boxes))
+        one = np.flatnonzero(hits == 1)
+        zone_of = np.full(len(boxes), -1)
+        zone_of[box_i] = zone_i
+        if len(one):
+            inside = shapely.contains_properly(
+                self.zone_geoms[zone_of[one]], boxes[one]
+            )
+            out[one[inside]] = zone_of[one[inside]] + 1
+        return out
+
     def _zones(self, r0, c0, h, w) -> np.ndarray:
-        """Zone number (1-based, 0 outside) of each pixel centre of a window."""
+        """Zone number (1-based, 0 outside) × (k + 1) of each pixel centre.
+
+        *k* is the number of classes: the class is then added in place.
+        """
         t = self.grid.transform @ Affine.translation(c0, r0)
         xs = (t.c, t.c + t.a * w)
         ys = (t.f, t.f + t.e * h)
@@ -302,8 +369,9 @@ class _Layout:
         # only the polygons' parts near the window reach GDAL (their edges
         # outside it move no pixel centre inside it)
         parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
+        step = len(self.classes) + 1
         shapes = [
-            (g, int(i) + 1)
+            (g, (int(i) + 1) * step)
             for g, i in zip(parts, near, strict=True)
             if not shapely.is_empty(g)
         ]
@@ -327,12 +395,14 @@ def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
             "built from districts); use zones='districts' or a polygon file.",
             option="zones",
         )
-    zs = read_zones(zones)
-    geoms = zs.geoms
-    if zs.kind == "districts":
+    if str(zones) == "districts":  # the boundaries only (no city union)
+        geoms = read_districts()[["adcode", "geometry"]]
         ids = geoms["adcode"].astype(str).tolist()
     else:
-        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"].astype(str).tolist()
+        zs = read_zones(zones)
+        geoms = zs.geoms
+        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"]
+        ids = ids.astype(str).tolist()
     series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
     if series.crs is None:
         raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
@@ -364,9 +434,19 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
     ncb = -(-width // CELL_COLS)
     areas = layout.areas
     rows = max((r1 - r0 for r0, r1 in bands), default=0)
-    local = (np.arange(rows, dtype=np.int32) // CELL_ROWS)[:, None] * ncb + (
-        np.arange(width, dtype=np.int32) // CELL_COLS
-    )[None, :]
+    # key of a pixel: its cell in the band × n_keys + its zone-and-class key;
+    # counted by bincount, then the keys of each stratum summed (tiny)
+    n_keys = layout.n_keys
+    most = -(-rows // CELL_ROWS) * ncb * n_keys
+    dtype = np.uint16 if most <= 1 << 16 else np.uint32 if most < 1 << 32 else np.intp
+    local = (
+        (np.arange(rows, dtype=np.intp) // CELL_ROWS)[:, None] * ncb
+        + (np.arange(width, dtype=np.intp) // CELL_COLS)[None, :]
+    ) * n_keys
+    local = local.astype(dtype)
+    final = layout._final(1)
+    order = np.argsort(final, kind="stable")
+    present, starts = np.unique(final[order], return_index=True)
     area_m2 = np.zeros(layout.n_strata)
     cells, strata, counts = [], [], []
     srcs = layout.open()
@@ -378,11 +458,15 @@ def _count_bands(layout: _Layout, bands, tick) -> tuple:
             c0, c1 = layout.span(r0, h)
             if c1 <= c0:
                 continue
-            key, _codes = layout.classes_of(srcs, r0, c0, h, c1 - c0, mult=n_cells)
-            key += local[:h, c0:c1]
-            table = np.bincount(
-                key.ravel(), minlength=(layout.n_strata + 1) * n_cells
-            ).reshape(layout.n_strata + 1, n_cells)[: layout.n_strata]
+            small, _codes = layout.keys_of(srcs, r0, c0, h, c1 - c0)
+            key = np.add(local[:h, c0:c1], small, dtype=dtype)
+            per_key = np.bincount(key.ravel(), minlength=n_keys * n_cells)
+            summed = np.add.reduceat(
+                per_key.reshape(n_cells, n_keys)[:, order], starts, axis=1
+            )
+            table = np.zeros((layout.n_strata + 1, n_cells), dtype=np.int64)
+            table[present] = summed.T
+            table = table[: layout.n_strata]
             # ellipsoidal area at each cell's centre pixel
             rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
             cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
@@ -454,6 +538,38 @@ def _distinct(rng: np.random.Generator, population: int, k: int) -> np.ndarray:
     return picked
 
 
+class _BoundaryZones:
+    """Zones of pass 2's cells on a zone boundary, rasterised per run of cells.
+
+    The boundary cells of one cell row that lie at most :data:`_GAP` cells
+    apart are rasterised in one window (one GDAL call instead of one per
+    cell); only the last window is kept.
+    """
+
+    _GAP = 4
+
+    def __init__(self, layout, cells: np.ndarray, ncb: int) -> None:
+        self.layout = layout
+        self.window: dict[int, tuple[int, int]] = {}
+        rows, cols = cells // ncb, cells % ncb
+        for row in np.unique(rows):
+            mine = np.sort(cols[rows == row])
+            cuts = np.flatnonzero(np.diff(mine) > self._GAP) + 1
+            for run in np.split(mine, cuts):
+                a = int(run[0]) * CELL_COLS
+                b = min(layout.grid.width, (int(run[-1]) + 1) * CELL_COLS)
+                for c in run:
+                    self.window[int(row * ncb + c)] = (a, b)
+        self.last: tuple = (None, None)
+
+    def __call__(self, cell: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
+        """Zone × (k + 1) of the pixels of *cell* (as ``_Layout._zones``)."""
+        a, b = self.window[cell]
+        if self.last[0] != (r0, a):
+            self.last = ((r0, a), self.layout._zones(r0, a, h, b - a))
+        return self.last[1][:, c0 - a : c0 - a + w]
+
+
 def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
     """Draw ranks per stratum and find their pixels (pass 2)."""
     rng = np.random.default_rng(seed)
@@ -481,6 +597,16 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
     cols = np.empty(len(order), dtype=np.int64)
     codes = np.zeros((len(order), len(layout.infos)), dtype=np.int64)
     grid = layout.grid
+    u_cells = np.unique(w_cell)
+    u_r0 = (u_cells // ncb) * CELL_ROWS
+    u_c0 = (u_cells % ncb) * CELL_COLS
+    one_zone = layout.inside_one_zone(
+        u_r0,
+        u_c0,
+        np.minimum(CELL_ROWS, grid.height - u_r0),
+        np.minimum(CELL_COLS, grid.width - u_c0),
+    )
+    boundary = _BoundaryZones(layout, u_cells[one_zone == 0], ncb)
     srcs = layout.open()
     i = 0
     while i < len(order):
@@ -492,7 +618,10 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
         c0 = int(the_cell % ncb) * CELL_COLS
         h = min(CELL_ROWS, grid.height - r0)
         w = min(CELL_COLS, grid.width - c0)
-        found, raw = layout.classes_of(srcs, r0, c0, h, w)
+        zone = int(one_zone[np.searchsorted(u_cells, the_cell)]) or None
+        if zone is None and layout.zone_geoms is not None:
+            zone = boundary(int(the_cell), r0, c0, h, w)
+        found, raw = layout.classes_of(srcs, r0, c0, h, w, zone=zone)
         flat = found.ravel()
         for k in order[i:j]:
             members = np.flatnonzero(flat == w_stratum[k])
@@ -573,7 +702,7 @@ def design_sample(
     Design
         Areas in ha and mu on the ellipsoid of the raster's geodetic CRS.
     """
-    _check_request(maps, n=n, target_se=target_se, allocation=allocation)
+    check_request(maps, n=n, target_se=target_se, allocation=allocation)
     scheme = read_class_scheme(product, classes)
     infos = [inspect_raster(m, crs=crs) for m in maps]
     zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
@@ -625,25 +754,6 @@ def design_sample(
             "bands_read": n_bands,
         },
     )
-
-
-def _check_request(
-    maps: Sequence[str | Path],
-    *,
-    n: int | None,
-    target_se: float | None,
-    allocation: str,
-) -> None:
-    """Refuse a request :func:`design_sample` cannot serve, before reading."""
-    if (n is None) == (target_se is None):
-        raise SamplingError(
-            "请给出 n 或 target_se 之一 / give either n (points) or "
-            "target_se (standard error of overall accuracy), not both."
-        )
-    if len(maps) not in (1, 2):
-        raise SamplingError("one or two maps / 一个或两个栅格")
-    if allocation not in ALLOCATIONS:
-        raise SamplingError(f"unknown allocation {allocation!r}; use {ALLOCATIONS}.")
 
 
 def _pixels_per_stratum(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from forestsink.sampling.estimators import AreaEstimate
 
-__all__ = ["ShareStatement", "share_statement"]
+__all__ = ["SHARES", "ShareStatement", "share_statement", "share_statements"]
 
 #: Which classes make forest, per design (one map; two maps, year 1 / year 2).
 FOREST_WEIGHTS: dict[str, dict[str, float]] = {
@@ -102,3 +102,61 @@ def share_statement(
         else "地图数值在样本区间之外：分类误差使其有偏，应采用样本估计值及其区间。"
     )
     return ShareStatement(m, y, z, zh, en)
+
+
+#: The shares the report shows, per design: key, Chinese and English name.
+SHARES: tuple[tuple[str, str, str], ...] = (
+    ("forest", "森林覆盖率", "forest coverage"),
+    ("forest_year1", "前期森林覆盖率", "forest coverage, first map"),
+    ("forest_year2", "后期森林覆盖率", "forest coverage, second map"),
+    ("net_change", "覆盖率变化（百分点）", "coverage change (percentage points)"),
+)
+
+
+def share_statements(estimate: AreaEstimate) -> list[dict]:
+    """Return the statements of the shares the design supports, as records.
+
+    A one-map design (a ``forest`` class) gives ``forest``; a two-map design
+    (``stable_forest``, ``gain``, ``loss``) gives ``forest_year1``,
+    ``forest_year2`` and ``net_change``.
+
+    Parameters
+    ----------
+    estimate : AreaEstimate
+        From :func:`~forestsink.sampling.estimators.estimate_areas`.
+
+    Returns
+    -------
+    list of dict
+        ``share, name_zh, name_en, map_pct, sample_pct, half_width_pct,
+        text_zh, text_en`` (percent of the total area of the strata; the
+        half-width of the 95 % interval in percentage points).
+
+    Notes
+    -----
+    No geometry and no CRS: the areas (ha) are those of *estimate*.
+    """
+    present = set(estimate.classes)
+    if {"stable_forest", "gain", "loss"} <= present:
+        keys = ("forest_year1", "forest_year2", "net_change")
+    elif "forest" in present:
+        keys = ("forest",)
+    else:
+        return []
+    names = {k: (zh, en) for k, zh, en in SHARES}
+    out = []
+    for key in keys:
+        s = share_statement(estimate, key)
+        out.append(
+            {
+                "share": key,
+                "name_zh": names[key][0],
+                "name_en": names[key][1],
+                "map_pct": s.map_pct,
+                "sample_pct": s.sample_pct,
+                "half_width_pct": s.half_width_pct,
+                "text_zh": s.text_zh,
+                "text_en": s.text_en,
+            }
+        )
+    return out

@@ -30,6 +30,7 @@ from forestsink.reference import read_district_table
 from forestsink.sampling.design import Design, design_sample
 from forestsink.sampling.estimators import AreaEstimate
 from forestsink.sampling.labels import SampleEstimate, estimate_sample
+from forestsink.sampling.statement import share_statements
 
 __all__ = [
     "ESTIMATE_SUFFIXES",
@@ -37,6 +38,7 @@ __all__ = [
     "estimate_frames",
     "estimate_json",
     "estimate_tool",
+    "read_estimate",
     "write_design",
 ]
 
@@ -80,6 +82,7 @@ def _estimate_dict(est: AreaEstimate) -> dict:
             "area_proportions": est.matrix.tolist(),
             "counts": est.counts.astype(int).tolist(),
         },
+        "shares": share_statements(est),
     }
 
 
@@ -89,6 +92,8 @@ def estimate_json(result: SampleEstimate) -> dict:
     Top level: the city-wide ``classes`` list, ``overall_accuracy``,
     ``overall_accuracy_ci95`` (half-width), the error matrix, the strata and,
     with zones, a ``zones`` list of the same objects (or a ``refused`` reason).
+    ``shares`` holds the forest shares the report shows ("map: x %;
+    sample-based: y % ± z", :func:`~forestsink.sampling.statement.share_statements`).
     """
     doc = _estimate_dict(result.city)
     doc["z"] = result.city.z
@@ -113,7 +118,11 @@ def estimate_json(result: SampleEstimate) -> dict:
 
 
 def estimate_frames(result: SampleEstimate) -> dict[str, pd.DataFrame]:
-    """Return the estimate as tables: classes (city and zones), matrices, strata."""
+    """Return the estimate as tables.
+
+    Classes and shares (city and zones), the city's error matrix (area
+    proportions) and sample counts, strata.
+    """
     names = _zone_names(result.zone_column)
 
     def rows(est: AreaEstimate, level: str, zone: str) -> pd.DataFrame:
@@ -127,7 +136,14 @@ def estimate_frames(result: SampleEstimate) -> dict[str, pd.DataFrame]:
         table["note"] = ""
         return table
 
+    def shares(est: AreaEstimate, level: str, zone: str) -> pd.DataFrame:
+        table = pd.DataFrame(share_statements(est))
+        table.insert(0, "level", level)
+        table.insert(1, "zone", zone)
+        return table
+
     parts = [rows(result.city, "city", "")]
+    share_parts = [shares(result.city, "city", "")]
     for z in result.zones:
         if z.estimate is None:
             parts.append(
@@ -143,13 +159,18 @@ def estimate_frames(result: SampleEstimate) -> dict[str, pd.DataFrame]:
             )
         else:
             parts.append(rows(z.estimate, "zone", z.zone))
+            share_parts.append(shares(z.estimate, "zone", z.zone))
     classes = pd.concat(parts, ignore_index=True)
+    share_table = pd.concat(share_parts, ignore_index=True)
     if result.zone_column:
         classes = classes.rename(columns={"zone": result.zone_column})
+        share_table = share_table.rename(columns={"zone": result.zone_column})
     else:
         classes = classes.drop(columns="zone")
+        share_table = share_table.drop(columns="zone")
     return {
         "classes": classes,
+        "shares": share_table,
         "error_matrix": result.city.matrix_table(),
         "sample_counts": result.city.counts_table(),
         "strata": result.strata,
@@ -277,3 +298,112 @@ def design_tool(maps: Sequence[str | Path], *, out: str | Path, **options) -> tu
     """
     design = design_sample(maps, **options)
     return write_design(design, out), design
+
+
+def _records_of(frame: pd.DataFrame) -> list[dict]:
+    return _clean(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+
+
+def _estimate_from_workbook(path: Path) -> dict:
+    """Rebuild the report's part of the estimate document from the workbook."""
+    classes = read_table(path, dtype={"adcode": str}, sheet="classes")
+    shares = read_table(path, dtype={"adcode": str}, sheet="shares")
+    matrix = read_table(path, dtype=None, sheet="error_matrix")
+    if "share" not in shares or "map_class" not in matrix or "level" not in classes:
+        raise SamplingError(
+            f"{path}：不是 forestsink sample estimate 写出的工作簿（缺 shares 或 "
+            "error_matrix 表）/ not a workbook written by forestsink sample "
+            "estimate (no shares or error_matrix sheet); run sample estimate "
+            "again with --out FILE.xlsx or .json."
+        )
+    city = classes[classes["level"] == "city"]
+    names = matrix["map_class"].astype(str).tolist()
+    doc = {
+        "classes": _records_of(city.drop(columns=["level"], errors="ignore")),
+        "overall_accuracy": float(city["overall_accuracy"].iloc[0]),
+        "overall_accuracy_ci95": float(city["overall_accuracy_ci95"].iloc[0]),
+        "n_points": int(city["n_points"].iloc[0]),
+        "error_matrix": {
+            "classes": names,
+            "rows": "map class",
+            "columns": "reference class",
+            "area_proportions": matrix[names].to_numpy(float).tolist(),
+        },
+        "shares": _records_of(
+            shares[shares["level"] == "city"].drop(
+                columns=["level", "adcode", "zone"], errors="ignore"
+            )
+        ),
+    }
+    zone_column = next((c for c in ("adcode", "zone") if c in classes), None)
+    if zone_column:
+        zones = []
+        zone_rows = classes[classes["level"] == "zone"]
+        for zone, rows in zone_rows.groupby(zone_column, sort=False):
+            note = str(rows["note"].iloc[0] or "")
+            item = {
+                zone_column: str(zone),
+                "name_zh": rows["name_zh"].iloc[0],
+                "n_points": int(rows["n_points"].iloc[0]),
+            }
+            if note.startswith("refused"):
+                item["refused"] = note.removeprefix("refused: ")
+            else:
+                mine = shares[
+                    (shares["level"] == "zone") & (shares[zone_column] == zone)
+                ]
+                item["shares"] = _records_of(mine.drop(columns=["level", zone_column]))
+            zones.append(item)
+        doc["zone_column"] = zone_column
+        doc["zones"] = zones
+    return _clean(doc)
+
+
+def read_estimate(path: str | Path) -> dict:
+    """Read what ``forestsink sample estimate`` wrote (.json or .xlsx).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.json`` document (returned as it is) or the ``.xlsx`` workbook
+        (its ``classes``, ``shares`` and ``error_matrix`` sheets, in the
+        document's shape: city-wide ``classes``, ``shares``,
+        ``overall_accuracy(_ci95)``, ``n_points``, ``error_matrix`` and, with
+        zones, ``zones``).
+
+    Returns
+    -------
+    dict
+        Areas in ha, accuracies 0–1, shares in percent (of the strata's
+        total area on the ellipsoid).
+
+    Raises
+    ------
+    SamplingError
+        Another format, or a file that is not an estimate (no ``shares``);
+        the message says how to write one.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return _estimate_from_workbook(path)
+    if suffix != ".json":
+        raise SamplingError(
+            f"{path}：报告需要 sample estimate 写出的 .json 或 .xlsx / the report "
+            "needs the .json or .xlsx that forestsink sample estimate writes "
+            "(the .csv holds no error matrix)."
+        )
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SamplingError(
+            f"{path}：无法读取 / cannot be read as JSON ({err}); write it again "
+            "with forestsink sample estimate --out FILE.json."
+        ) from err
+    if not isinstance(doc, dict) or "shares" not in doc or "error_matrix" not in doc:
+        raise SamplingError(
+            f"{path}：不是含 shares 的抽样估计 / not a sample estimate with "
+            "shares (written by an older forestsink?); run forestsink sample "
+            "estimate again with --out FILE.json."
+        )
+    return doc
