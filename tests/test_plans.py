@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from delivery_factory import frame, write
 
 from forestsink.errors import PlanError
+from forestsink.ingest import read_delivery
+from forestsink.progress import city_targets, status_table
 from forestsink.reference import check_plan, read_plan
+from forestsink.validate import validate_delivery
 
 HEADER = (
     "target_id,metric,value,unit,qualifier,period_start,period_end,scope,"
@@ -131,3 +136,139 @@ def test_unit_value_and_duplicate(tmp_path):
         "row 3: a programme target needs its project_type" in p for p in problems
     )
     assert any("row 3, column 'target_id'" in p and "repeats" in p for p in problems)
+
+
+# ---------------------------------------------------------------------------
+# a 2013–2014 plan changes the year range and the percent done (hand-computed)
+# ---------------------------------------------------------------------------
+
+SHORT_PLAN = (
+    "area,new_forest_area_mu,1000,mu,eq,2013,2014,city,,,,,,,2013,2014\n"
+    "stock,new_stock_volume_m3,100,m3,eq,2013,2014,city,,,,,,,,\n"
+    "aff,project_area_mu,1000,mu,eq,2013,2014,programme,造林,,afforestation,,,,,\n"
+    "tend,project_area_mu,4000,mu,eq,2013,2014,programme,抚育,,tending,,,,,\n"
+    "wz,new_forest_area_mu,500,mu,eq,2013,2014,district,,,,,,万州区,,\n"
+)
+
+
+@pytest.fixture
+def short_plan(tmp_path):
+    return read_plan(plan_file(tmp_path, SHORT_PLAN))
+
+
+def hand_base() -> pd.DataFrame:
+    """District × year × type rows, as the district view gives them (mu, m³)."""
+    rows = [  # adcode, year, type, gross, new forest, measured increment
+        ("500101", 2012, "afforestation", 100.0, 100.0, np.nan),
+        ("500101", 2013, "afforestation", 300.0, 250.0, 30.0),
+        ("500102", 2014, "afforestation", 200.0, 200.0, np.nan),
+        ("500101", 2014, "tending", 1000.0, 0.0, 10.0),
+        ("500101", 2015, "afforestation", 400.0, 400.0, 99.0),
+    ]
+    base = pd.DataFrame(
+        rows,
+        columns=[
+            "adcode",
+            "year",
+            "project_type",
+            "gross_area_mu",
+            "new_forest_area_mu",
+            "increment_measured_m3",
+        ],
+    )
+    base["increment_model_m3"] = np.nan
+    return base
+
+
+def test_short_plan_changes_percent_done(short_plan):
+    city = city_targets(hand_base(), plan=short_plan).set_index(["target_id", "year"])
+    assert sorted(set(city.index.get_level_values("year"))) == [2013, 2014]
+    # afforestation treated in 2013–2014: 300 + 200 = 500 of 1,000 mu
+    assert city.loc[("type_afforestation", 2013), "cumulative"] == 300
+    assert city.loc[("type_afforestation", 2014), "cumulative"] == 500
+    assert city.loc[("type_afforestation", 2014), "pct_done"] == pytest.approx(50.0)
+    # tending: 1,000 of 4,000 mu
+    assert city.loc[("type_tending", 2014), "pct_done"] == pytest.approx(25.0)
+    # planted (net) in the period: 250 + 200
+    assert city.loc[("project_planted_area", 2014), "cumulative"] == 450
+    # no coverage or protection target in this plan: no such rows
+    assert "forest_coverage" not in city.index.get_level_values(0)
+
+
+def test_seed_plan_percent_done_on_the_same_work():
+    city = city_targets(hand_base()).set_index(["target_id", "year"])
+    assert sorted(set(city.index.get_level_values("year"))) == list(range(2011, 2016))
+    # afforestation in 2011–2015: 100 + 300 + 200 + 400 = 1,000 mu of the
+    # seed's 2,400,000 (Three Gorges) + 3,000,000 (forest programme) mu
+    row = city.loc[("type_afforestation", 2015)]
+    assert row["target"] == 5_400_000
+    assert row["cumulative"] == 1000
+    assert row["pct_done"] == pytest.approx(100 * 1000 / 5_400_000)
+
+
+def test_status_without_inventory_uses_project_work(short_plan):
+    status = status_table(hand_base(), short_plan).set_index("target_id")
+    assert status.loc["aff", "done"] == 500
+    assert status.loc["aff", "pct_done"] == pytest.approx(50.0)
+    assert status.loc["aff", "measured_by"] == "project_polygons"
+    # area target without inventory years: project work, net area planted 450
+    assert status.loc["area", "done"] == 450
+    assert status.loc["area", "pct_done"] == pytest.approx(45.0)
+    assert status.loc["area", "measured_by"] == "project_polygons"
+    assert "no inventory years" in status.loc["area", "note"]
+    # stock: measured increments of 2013–2014 only, 30 + 10 = 40 of 100 m³
+    assert status.loc["stock", "done"] == 40
+    assert status.loc["stock", "pct_done"] == pytest.approx(40.0)
+    # the 万州区 duty: its own planted area in 2013–2014, 250 of 500 mu
+    assert status.loc["wz", "adcode"] == "500101"
+    assert status.loc["wz", "done"] == 250
+    assert status.loc["wz", "pct_done"] == pytest.approx(50.0)
+    assert list(status.reset_index().columns[:11]) == [
+        "target_id",
+        "metric",
+        "scope",
+        "adcode",
+        "value",
+        "unit",
+        "period_start",
+        "period_end",
+        "done",
+        "pct_done",
+        "measured_by",
+    ]
+
+
+def test_status_with_inventory_uses_the_map(short_plan):
+    def stats(area, stock, cov):
+        return pd.DataFrame(
+            {
+                "adcode": ["500000", "500101"],
+                "forest_area_mu": [area, area / 10],
+                "forest_stock_m3": [stock, stock / 10],
+                "coverage_pct": [cov, cov],
+            }
+        )
+
+    inventory = {2012: stats(10_000, 5_000, 40.0), 2014: stats(10_600, 5_080, 41.0)}
+    status = status_table(hand_base(), short_plan, inventory=inventory)
+    status = status.set_index("target_id")
+    assert status.loc["area", "done"] == 600  # 10,600 − 10,000 mu
+    assert status.loc["area", "pct_done"] == pytest.approx(60.0)
+    assert status.loc["area", "measured_by"] == "forest_resource_map"
+    assert status.loc["stock", "done"] == 80  # 5,080 − 5,000 m³
+    assert status.loc["wz", "done"] == pytest.approx(60.0)  # 1,060 − 1,000
+    # programme work stays project work
+    assert status.loc["aff", "measured_by"] == "project_polygons"
+
+
+def test_short_plan_changes_validation_year_range(tmp_path, short_plan):
+    gdf = frame(n=3, year=2013)
+    gdf.loc[1, "年度"] = 2012
+    gdf.loc[2, "年度"] = 2015
+    read = read_delivery(write(gdf, tmp_path / "d.gpkg")).frame
+    seed = validate_delivery(read)
+    assert list(seed.issues["code"]) == []  # 2012, 2013, 2015 in 2011–2015
+    short = validate_delivery(read, plan=short_plan)
+    out = short.issues[short.issues["code"] == "year_out_of_range"]
+    assert sorted(out["row"]) == [1, 2]
+    assert out["message"].str.contains("2013–2014").all()

@@ -15,6 +15,7 @@ from forestsink.cli.options import (
     growth_opt,
     out_option,
     params_opt,
+    plan_opt,
     rules_opt,
     store_opt,
     targets_opt,
@@ -46,8 +47,11 @@ from forestsink.store import open_store
 @params_opt
 @rules_opt
 @growth_opt
+@plan_opt
 @out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
-def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, out):
+def report_cmd(
+    store, coverage, product, as_of, targets, params, rules, growth, plan, out
+):
     """生成离线 HTML 报告 / Write the officials' offline HTML report.
 
     One self-contained file: opens in any browser, from a USB stick, with no
@@ -71,5 +75,6 @@ def report_cmd(store, coverage, product, as_of, targets, params, rules, growth, 
         coverage=table,
         overlay=overlay,
         settings=extra,
+        plan=plan,
     )
     click.echo(f"已写出 / Written: {path} ({path.stat().st_size / 1e6:.1f} MB)")

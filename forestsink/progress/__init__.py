@@ -68,7 +68,8 @@ from forestsink.progress.areas import (
 )
 from forestsink.progress.carbon_tables import CARBON_COLUMNS, carbon_tables
 from forestsink.progress.growth import read_growth_table
-from forestsink.progress.provenance import as_of_label, shown_path
+from forestsink.progress.provenance import as_of_label, plan_label, shown_path
+from forestsink.progress.status import STATUS_COLUMNS, plan_status, status_table
 from forestsink.progress.tables import progress_tables
 from forestsink.progress.targets import (
     NEEDS_RESOURCE_LAYERS,
@@ -79,7 +80,6 @@ from forestsink.progress.targets import (
     read_district_targets,
 )
 from forestsink.progress.views import (
-    PLAN_YEARS,
     PROGRESS_COLUMNS,
     VIEWS,
     Tables,
@@ -97,9 +97,9 @@ __all__ = [
     "CARBON_COLUMNS",
     "NEEDS_RESOURCE_LAYERS",
     "NEEDS_RESOURCE_NOTE",
-    "PLAN_YEARS",
     "PROGRESS_COLUMNS",
     "RESOURCE_STATISTICS",
+    "STATUS_COLUMNS",
     "VIEWS",
     "Tables",
     "add_stock_attrs",
@@ -110,6 +110,8 @@ __all__ = [
     "district_targets",
     "increment_of_pieces",
     "pieces_from_store",
+    "plan_label",
+    "plan_status",
     "progress_by_district",
     "progress_tables",
     "read_district_targets",
@@ -118,5 +120,6 @@ __all__ = [
     "read_labels",
     "read_stock_attr_aliases",
     "shown_path",
+    "status_table",
     "view",
 ]

@@ -41,8 +41,13 @@ from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
 from forestsink.io import atomic_write
-from forestsink.progress import PLAN_YEARS, carbon_tables, progress_tables
-from forestsink.reference import read_district_table, read_districts, read_project_types
+from forestsink.progress import carbon_tables, progress_tables
+from forestsink.reference import (
+    read_district_table,
+    read_districts,
+    read_plan,
+    read_project_types,
+)
 from forestsink.render.offline import leaflet_assets
 from forestsink.store.inventory_schema import LAND_GROUPS
 from forestsink.version import __version__
@@ -77,6 +82,8 @@ class ReportInputs:
     #: forest-resource map: {"stats": {year: DataFrame}, "change": ChangeResult
     #: or None, "reconcile": DataFrame or None, "crosscheck": DataFrame or None}
     inventory: dict | None = None
+    #: the plan (:class:`forestsink.reference.Plan`); None: the seed plan
+    plan: object | None = None
 
 
 def _default(value):
@@ -663,6 +670,7 @@ def render_report(inputs: ReportInputs) -> str:
         inventory=inventory_section(inputs.inventory),
         charts=charts,
         settings=settings,
+        plan=read_plan(inputs.plan),
         leaflet_js=leaflet_js,
         leaflet_css=leaflet_css,
     )
@@ -692,8 +700,14 @@ def build_report(
     overlay: dict | None = None,
     settings: dict | None = None,
     draws: int = 10_000,
+    plan=None,
 ) -> Path:
-    """Compute the tables from *store* and write the report (the report tool)."""
+    """Compute the tables from *store* and write the report (the report tool).
+
+    *plan*: a :class:`forestsink.reference.Plan` or a plan file (default:
+    the seed plan): its targets, period and base year.
+    """
+    plan = read_plan(plan)
     inventory = statistics_by_year(store, as_of=as_of)
     progress = progress_tables(
         store,
@@ -704,12 +718,19 @@ def build_report(
         coverage=coverage,
         growth=growth,
         inventory=inventory,
+        plan=plan,
     )
     carbon = carbon_tables(
-        store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
+        store,
+        as_of=as_of,
+        params=params,
+        rules=rules,
+        draws=draws,
+        growth=growth,
+        plan=plan,
     )
     inventory_inputs = _inventory_inputs(
-        store, inventory, as_of=as_of, coverage=coverage, draws=draws
+        store, inventory, as_of=as_of, coverage=coverage, draws=draws, plan=plan
     )
     inputs = ReportInputs(
         progress=progress,
@@ -720,12 +741,19 @@ def build_report(
         overlay=overlay,
         settings=settings or {},
         inventory=inventory_inputs,
+        plan=plan,
     )
     return write_report(inputs, out)
 
 
 def _inventory_inputs(
-    store, stats: dict, *, as_of=None, coverage=None, draws: int = 10_000
+    store,
+    stats: dict,
+    *,
+    as_of=None,
+    coverage=None,
+    draws: int = 10_000,
+    plan=None,
 ) -> dict | None:
     """Return the report's forest-resource figures: statistics and change.
 
@@ -735,8 +763,9 @@ def _inventory_inputs(
     if not stats:
         return None
     years = sorted(stats)
-    base = PLAN_YEARS[0] - 1
-    in_plan = [y for y in years if PLAN_YEARS[0] <= y <= PLAN_YEARS[1]]
+    plan = read_plan(plan)
+    base = plan.base_year
+    in_plan = [y for y in years if plan.period_start <= y <= plan.period_end]
     pair = (base, in_plan[-1]) if base in years and in_plan else (years[0], years[-1])
     change = None
     if pair[0] < pair[1]:
