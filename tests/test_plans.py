@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from delivery_factory import frame, write
 
+from forestsink.cli.main import cli
 from forestsink.errors import PlanError
 from forestsink.ingest import read_delivery
 from forestsink.progress import city_targets, status_table
-from forestsink.reference import check_plan, read_plan
+from forestsink.reference import check_plan, data_path, read_plan
 from forestsink.validate import validate_delivery
 
 HEADER = (
@@ -41,8 +43,6 @@ def test_seed_plan_is_the_2012_plan_unchanged():
 
 
 def test_example_plan_reads_with_its_period_and_duties():
-    from forestsink.reference import data_path
-
     plan = read_plan(data_path("plan.EXAMPLE.csv"))
     assert plan.period == (2013, 2014)
     assert plan.base_year == 2012
@@ -272,3 +272,78 @@ def test_short_plan_changes_validation_year_range(tmp_path, short_plan):
     out = short.issues[short.issues["code"] == "year_out_of_range"]
     assert sorted(out["row"]) == [1, 2]
     assert out["message"].str.contains("2013–2014").all()
+
+
+# ---------------------------------------------------------------------------
+# CLI: plan check / show / status, --plan on validate
+# ---------------------------------------------------------------------------
+
+
+def test_cli_plan_check(tmp_path):
+    bad = plan_file(
+        tmp_path,
+        "ok,new_forest_area_mu,100,mu,eq,2013,2014,city,,,,,,,2013,2014\n"
+        "x,new_forest_m2,100,mu,eq,2013,2014,city,,,,,,,,\n"
+        "y,new_forest_area_mu,100,mu,eq,2013,2014,district,,,,,,火星区,,\n",
+    )
+    result = CliRunner().invoke(cli, ["plan", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "2 problem(s)" in result.output
+    assert "row 3, column 'metric'" in result.output
+    assert "row 4, column 'district'" in result.output
+    good = CliRunner().invoke(
+        cli, ["plan", "check", str(data_path("plan.EXAMPLE.csv"))]
+    )
+    assert good.exit_code == 0, good.output
+    assert "2013–2014" in good.output and "2 district duties" in good.output
+
+
+def test_cli_plan_show_default_is_the_seed():
+    result = CliRunner().invoke(cli, ["plan", "show"])
+    assert result.exit_code == 0, result.output
+    assert "渝府发〔2012〕102号" in result.output
+    assert "2011–2015" in result.output and "2010" in result.output
+
+
+def test_cli_bad_plan_is_a_usage_error(tmp_path):
+    bad = plan_file(
+        tmp_path, "a,new_forest_area_mu,100,mu,eq,2014,2013,city,,,,,,,2013,2014\n"
+    )
+    d = write(frame(n=1), tmp_path / "d.gpkg")
+    result = CliRunner().invoke(cli, ["validate", str(d), "--plan", str(bad)])
+    assert result.exit_code == 2
+    assert "--plan" in result.output and "row 2" in result.output
+
+
+def test_cli_validate_with_plan(tmp_path, short_plan):
+    plan = plan_file(tmp_path, SHORT_PLAN)
+    d = write(frame(n=2, year=2015), tmp_path / "d.gpkg")
+    assert CliRunner().invoke(cli, ["validate", str(d)]).exit_code == 0
+    result = CliRunner().invoke(cli, ["validate", str(d), "--plan", str(plan)])
+    assert result.exit_code == 1
+    assert "2013–2014" in result.output
+
+
+def test_cli_plan_status(tmp_path):
+    from forestsink.area import area_mu
+    from forestsink.landing.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    gdf = frame(n=3, year=2013, types=("人工造林",))
+    treated = float(area_mu(gdf).sum())  # ellipsoidal area of the 3 squares, mu
+    store_path = tmp_path / "s.gpkg"
+    ingest_deliveries(
+        [write(gdf, tmp_path / "d.gpkg")], GeoPackageStore(store_path), user="t"
+    )
+    plan = plan_file(tmp_path, SHORT_PLAN)
+    out = tmp_path / "status.csv"
+    args = ["plan", "status", "--store", str(store_path), "--plan", str(plan)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    status = pd.read_csv(out, dtype={"adcode": str}).set_index("target_id")
+    assert status.loc["aff", "done"] == pytest.approx(treated, rel=1e-6)
+    assert status.loc["aff", "pct_done"] == pytest.approx(treated / 1000 * 100, 1e-6)
+    assert status.loc["area", "measured_by"] == "project_polygons"
+    assert status.loc["tend", "done"] == 0
+    assert status.loc["wz", "done"] == pytest.approx(treated, rel=1e-6)
+    assert (status["period_start"] == 2013).all()

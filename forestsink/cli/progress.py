@@ -157,15 +157,15 @@ def progress_cmd(
     type=int,
     default=None,
     help="森林资源一张图起始年 / First inventory year of the whole-forest sink "
-    "(default: 2010 if held, else the first year held).",
+    "(default: the plan's base year if held, else the first year held).",
 )
 @click.option(
     "--to",
     "year_to",
     type=int,
     default=None,
-    help="森林资源一张图终止年 / Last inventory year (default: 2015 if held, else "
-    "the last year held).",
+    help="森林资源一张图终止年 / Last inventory year (default: the plan's last "
+    "year if held, else the last year held).",
 )
 @click.option(
     "--method",

@@ -106,7 +106,7 @@ class Plan:
 
     @property
     def label(self) -> str:
-        """Return the period as text, ``2011–2015``."""
+        """Return the period as text: first year, en dash, last year."""
         return f"{self.period_start}–{self.period_end}"
 
     def target_of(self, metric: str) -> pd.Series | None:

@@ -226,7 +226,7 @@ def project_features(projects, types: pd.DataFrame) -> dict:
 
 
 def _resource_detail(target_id: str, inventory: dict | None) -> str | None:
-    """'2010 → 2015' figures behind a resource headline (None without layers)."""
+    """Return the base → last year figures behind a resource headline (or None)."""
     stats = (inventory or {}).get("stats") or {}
     change = (inventory or {}).get("change")
     if change is None:
