@@ -12,7 +12,7 @@ from forestsink.cli.main import cli
 from forestsink.errors import PlanError
 from forestsink.ingest import read_delivery
 from forestsink.progress import city_targets, status_table
-from forestsink.reference import check_plan, data_path, read_plan
+from forestsink.reference import check_plan, data_path, read_plan, read_transfers
 from forestsink.validate import validate_delivery
 
 HEADER = (
@@ -347,3 +347,61 @@ def test_cli_plan_status(tmp_path):
     assert status.loc["tend", "done"] == 0
     assert status.loc["wz", "done"] == pytest.approx(treated, rel=1e-6)
     assert (status["period_start"] == 2013).all()
+
+
+# ---------------------------------------------------------------------------
+# district duties and forest-area indicator transfers (hand-computed)
+# ---------------------------------------------------------------------------
+
+
+def test_duty_balance_with_a_transfer(tmp_path):
+    plan = read_plan(
+        plan_file(
+            tmp_path,
+            SHORT_PLAN
+            + "fl,new_forest_area_mu,100,mu,eq,2013,2014,district,,,,,,涪陵区,,\n",
+        )
+    )
+    moves = tmp_path / "transfers.csv"
+    moves.write_text(
+        "seller,buyer,area_wan_mu,year,price,document\n"
+        "涪陵区,万州,0.008,2014,1000,示例\n"  # 80 mu, counted
+        "涪陵区,万州区,0.1,2016,,\n",  # after the plan's period: not counted
+        encoding="utf-8",
+    )
+    transfers = read_transfers(moves)
+    assert transfers["area_mu"].tolist() == [80.0, 1000.0]
+    status = status_table(hand_base(), plan, transfers=transfers)
+    status = status.set_index("target_id")
+    # physical figures unchanged: 万州 planted 250 mu, 涪陵 200 mu in 2013–2014
+    assert status.loc["wz", "done"] == 250 and status.loc["fl", "done"] == 200
+    # 涪陵 sold 80: credited 200 − 80 = 120 ≥ 100, met (surplus 100 → 20)
+    assert status.loc["fl", "sold_mu"] == 80
+    assert status.loc["fl", "credited_mu"] == 120
+    assert bool(status.loc["fl", "duty_met"]) and status.loc["fl", "short_by_mu"] == 0
+    # 万州 bought 80: credited 250 + 80 = 330 of 500, short by 170
+    assert status.loc["wz", "bought_mu"] == 80
+    assert status.loc["wz", "credited_mu"] == 330
+    assert not bool(status.loc["wz", "duty_met"])
+    assert status.loc["wz", "short_by_mu"] == 170
+    # city figures carry no duty accounting
+    assert np.isnan(status.loc["area", "credited_mu"])
+
+
+def test_transfer_rows_are_checked(tmp_path):
+    moves = tmp_path / "t.csv"
+    moves.write_text(
+        "seller,buyer,area_wan_mu,year\n涪陵区,火星区,1,2014\n万州区,万州区,-2,20x4\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PlanError) as err:
+        read_transfers(moves)
+    text = str(err.value)
+    assert "t.csv: row 2, column 'buyer'" in text and "火星区" in text
+    assert "t.csv: row 3: seller and buyer are the same district" in text
+    assert "t.csv: row 3, column 'area_wan_mu'" in text
+    assert "t.csv: row 3, column 'year'" in text
+    missing = tmp_path / "m.csv"
+    missing.write_text("seller,buyer\n涪陵区,万州区\n", encoding="utf-8")
+    with pytest.raises(PlanError, match="missing column"):
+        read_transfers(missing)

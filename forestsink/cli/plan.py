@@ -15,10 +15,11 @@ from forestsink.cli.options import (
     store_opt,
 )
 from forestsink.cli.table import print_table
+from forestsink.errors import PlanError
 from forestsink.inventory.load import statistics_by_year
 from forestsink.io import read_coverage_table
 from forestsink.progress import Tables, plan_label, plan_status
-from forestsink.reference import check_plan, read_plan
+from forestsink.reference import check_plan, read_plan, read_transfers
 from forestsink.render.workbook import write_tables
 from forestsink.store import open_store
 
@@ -94,10 +95,19 @@ def show_cmd(path) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="覆盖率表 (forestsink coverage 输出) / Coverage table for coverage targets.",
 )
+@click.option(
+    "--transfers",
+    type=click.Path(exists=True, dir_okay=False),
+    help="森林面积指标交易表 (seller, buyer, area_wan_mu, year, price, document) / "
+    "Forest-area indicator transfers between districts: counted in the duty "
+    "accounting only, never in the physical figures.",
+)
 @rules_opt
 @growth_opt
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")
-def status_cmd(store, plan, as_of, coverage_table, rules, growth, out) -> None:
+def status_cmd(
+    store, plan, as_of, coverage_table, transfers, rules, growth, out
+) -> None:
     """规划目标完成情况 / Every target of a plan: done, % done, measured by.
 
     measured_by: forest_resource_map (the store holds the plan's base year
@@ -109,6 +119,10 @@ def status_cmd(store, plan, as_of, coverage_table, rules, growth, out) -> None:
     plan = read_plan(plan)
     target = open_store(store)
     coverage = read_coverage_table(coverage_table) if coverage_table else None
+    try:
+        moved = read_transfers(transfers) if transfers else None
+    except PlanError as err:
+        raise click.BadParameter(str(err), param_hint="--transfers") from err
     table = plan_status(
         target,
         plan=plan,
@@ -117,6 +131,7 @@ def status_cmd(store, plan, as_of, coverage_table, rules, growth, out) -> None:
         coverage=coverage,
         rules=rules,
         growth=growth,
+        transfers=moved,
     )
     write_tables(
         Tables(tables={"plan_status": table}, settings={"plan": plan_label(plan)}),

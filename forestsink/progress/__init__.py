@@ -69,7 +69,12 @@ from forestsink.progress.areas import (
 from forestsink.progress.carbon_tables import CARBON_COLUMNS, carbon_tables
 from forestsink.progress.growth import read_growth_table
 from forestsink.progress.provenance import as_of_label, plan_label, shown_path
-from forestsink.progress.status import STATUS_COLUMNS, plan_status, status_table
+from forestsink.progress.status import (
+    STATUS_COLUMNS,
+    duty_balance,
+    plan_status,
+    status_table,
+)
 from forestsink.progress.tables import progress_tables
 from forestsink.progress.targets import (
     NEEDS_RESOURCE_LAYERS,
@@ -108,6 +113,7 @@ __all__ = [
     "city_targets",
     "district_keys",
     "district_targets",
+    "duty_balance",
     "increment_of_pieces",
     "pieces_from_store",
     "plan_label",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from forestsink.progress.tables import progress_tables
-from forestsink.reference import Plan, read_plan
+from forestsink.reference import Plan, read_plan, read_transfers
 
 #: the columns of :func:`plan_status`, in order
 STATUS_COLUMNS = [
@@ -166,6 +166,7 @@ def status_table(
     *,
     inventory: dict[int, pd.DataFrame] | None = None,
     coverage: pd.DataFrame | None = None,
+    transfers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per target of *plan*: done over its period and what measured it.
 
@@ -186,6 +187,11 @@ def status_table(
     coverage : pandas.DataFrame, optional (default: None)
         Land-cover coverage (``adcode``, ``year``, ``coverage_pct``) for
         coverage targets when the map is not there.
+    transfers : pandas.DataFrame, optional (default: None)
+        Indicator transfers (:func:`forestsink.reference.read_transfers`):
+        district area-duty rows gain ``sold_mu``, ``bought_mu``,
+        ``credited_mu``, ``duty_met`` and ``short_by_mu`` (see
+        :func:`duty_balance`); ``done`` stays the physical figure.
 
     Returns
     -------
@@ -224,7 +230,86 @@ def status_table(
                 "note": note,
             }
         )
-    return pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    out = pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    return out if transfers is None else _with_transfers(out, transfers, plan)
+
+
+DUTY_COLUMNS = [
+    "adcode",
+    "target",
+    "done",
+    "sold_mu",
+    "bought_mu",
+    "credited_mu",
+    "balance_mu",
+    "duty_met",
+    "short_by_mu",
+]
+
+
+def duty_balance(
+    duties: pd.DataFrame, transfers: pd.DataFrame, *, plan: Plan
+) -> pd.DataFrame:
+    """Apply forest-area indicator transfers to the districts' area duties.
+
+    The transfers count in the duty accounting only: the physical ``done``
+    is unchanged; ``credited_mu`` = done − sold + bought; ``balance_mu`` =
+    credited − target (≥ 0: met; the seller's surplus is reduced, the
+    buyer's shortfall covered). Transfers of a year outside the plan's
+    period are not counted.
+
+    Parameters
+    ----------
+    duties : pandas.DataFrame
+        One row per district area duty: ``adcode``, ``target`` and ``done``
+        (new forest area, mu).
+    transfers : pandas.DataFrame
+        :func:`forestsink.reference.read_transfers`: ``seller``, ``buyer``,
+        ``area_mu``, ``year``.
+    plan : Plan
+        The plan whose period the transfers must fall in.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DUTY_COLUMNS`, one row per district with a duty or a transfer
+        (``target`` empty for a trading district without a duty).
+    """
+    counted = transfers[transfers["year"].between(plan.period_start, plan.period_end)]
+    sold = counted.groupby("seller")["area_mu"].sum()
+    bought = counted.groupby("buyer")["area_mu"].sum()
+    out = duties[["adcode", "target", "done"]].copy()
+    extra = sorted((set(sold.index) | set(bought.index)) - set(out["adcode"]))
+    if extra:
+        out = pd.concat(
+            [out, pd.DataFrame({"adcode": extra, "target": np.nan, "done": np.nan})],
+            ignore_index=True,
+        )
+    out["sold_mu"] = out["adcode"].map(sold).fillna(0.0)
+    out["bought_mu"] = out["adcode"].map(bought).fillna(0.0)
+    out["credited_mu"] = out["done"] - out["sold_mu"] + out["bought_mu"]
+    out["balance_mu"] = out["credited_mu"] - out["target"]
+    known = out["balance_mu"].notna()
+    out["duty_met"] = (out["balance_mu"] >= 0).where(known)
+    out["short_by_mu"] = (-out["balance_mu"]).clip(lower=0.0).where(known)
+    return out[DUTY_COLUMNS].reset_index(drop=True)
+
+
+def _with_transfers(
+    status: pd.DataFrame, transfers: pd.DataFrame, plan: Plan
+) -> pd.DataFrame:
+    """Add the duty accounting of indicator transfers to district area rows."""
+    area = status[
+        (status["scope"] == "district") & (status["metric"] == "new_forest_area_mu")
+    ]
+    balance = duty_balance(
+        area.rename(columns={"value": "target"}), transfers, plan=plan
+    ).set_index("adcode")
+    out = status.copy()
+    for col in ("sold_mu", "bought_mu", "credited_mu", "duty_met", "short_by_mu"):
+        out[col] = None if col == "duty_met" else np.nan
+        out.loc[area.index, col] = area["adcode"].map(balance[col]).to_numpy()
+    return out
 
 
 def plan_status(
@@ -236,6 +321,7 @@ def plan_status(
     coverage: pd.DataFrame | None = None,
     rules=None,
     growth=None,
+    transfers=None,
 ) -> pd.DataFrame:
     """Return the status of every target of a plan for a store (``plan status``).
 
@@ -254,6 +340,9 @@ def plan_status(
         Land-cover coverage table (``adcode``, ``year``, ``coverage_pct``).
     rules, growth : path, optional (default: None)
         Project-type rules and growth table, as for ``progress_tables``.
+    transfers : path or DataFrame, optional (default: None)
+        Indicator transfers between districts, applied to the duty
+        accounting only (:func:`status_table`).
 
     Returns
     -------
@@ -264,6 +353,12 @@ def plan_status(
     tables = progress_tables(
         store, as_of=as_of, rules=rules, growth=growth, plan=plan
     ).tables
+    if transfers is not None and not isinstance(transfers, pd.DataFrame):
+        transfers = read_transfers(transfers)
     return status_table(
-        tables["district"], plan, inventory=inventory, coverage=coverage
+        tables["district"],
+        plan,
+        inventory=inventory,
+        coverage=coverage,
+        transfers=transfers,
     )

@@ -65,6 +65,7 @@ from forestsink.reference.plans import (
     Plan,
     check_plan,
     read_plan,
+    read_transfers,
 )
 from forestsink.reference.tables import (
     CARBON_PARAMETERS,
@@ -124,6 +125,7 @@ __all__ = [
     "read_reference_csv",
     "read_shipped_csv",
     "read_stock_attr_aliases",
+    "read_transfers",
     "read_value_ranges",
     "resolve_district",
     "resolve_district_column",

@@ -30,6 +30,7 @@ from forestsink.io import read_table
 from forestsink.reference.data import data_path, read_reference_csv
 from forestsink.reference.districts import district_resolver
 from forestsink.reference.tables import PROJECT_TYPES, read_plan_targets
+from forestsink.units import MU_PER_WAN_MU
 
 #: metric -> the unit its value is given in
 METRICS: dict[str, str] = {
@@ -412,3 +413,96 @@ def read_plan(path: str | Path | None = None, /) -> Plan:
     if path is None:
         return _seed_plan()
     return _user_plan(Path(path))
+
+
+#: columns of an indicator-transfer table (``price`` and ``document`` may be empty)
+TRANSFER_COLUMNS = ("seller", "buyer", "area_wan_mu", "year", "price", "document")
+
+
+def _transfer_problems(row, where: str, resolver) -> tuple[list[str], list]:
+    out, codes = [], []
+    for col in ("seller", "buyer"):
+        try:
+            codes.append(resolver.resolve(row[col], where=f"{where}, column '{col}'"))
+        except UnknownNameError as err:
+            out.append(str(err))
+            codes.append(None)
+    if codes[0] and codes[0] == codes[1]:
+        out.append(
+            f"{where}: seller and buyer are the same district / 买卖双方相同; a "
+            "transfer is between two districts."
+        )
+    area = _float(row["area_wan_mu"])
+    if area is None or area <= 0:
+        out.append(
+            f"{where}, column 'area_wan_mu': {row['area_wan_mu']!r} is not a "
+            "positive number / 交易面积须为正数（万亩）; write 万亩 as a number "
+            "(1.5 for 1.5 万亩)."
+        )
+    year = _int(row["year"])
+    if year is None or not 1949 <= year <= 2100:
+        out.append(f"{where}, column 'year': {row['year']!r} is not a year / 不是年份.")
+    return out, codes
+
+
+def read_transfers(path: str | Path, /) -> pd.DataFrame:
+    """Read a table of forest-area indicator transfers between districts.
+
+    横向生态补偿提高森林覆盖率: a district short of its duty buys forest-area
+    indicators from another. The transfers count in the districts' duty
+    accounting only, never in the physical figures.
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV (UTF-8 or GBK) or Excel with the columns ``seller``, ``buyer``
+        (district names or adcodes), ``area_wan_mu`` (万亩), ``year``,
+        ``price`` and ``document`` (both may be empty).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``seller``, ``buyer`` (adcodes), ``area_mu`` (mu), ``year``,
+        ``price``, ``document``, ``row`` (the file's row number).
+
+    Raises
+    ------
+    PlanError
+        A missing column or malformed rows, each named by file, row, column.
+    """
+    path = Path(path)
+    table = _read(path)
+    table.columns = [str(c).strip() for c in table.columns]
+    missing = [c for c in TRANSFER_COLUMNS[:4] if c not in table]
+    if missing:
+        raise PlanError(
+            f"{path.name}: missing column(s) {', '.join(missing)} / 缺少列; an "
+            f"indicator-transfer table needs {', '.join(TRANSFER_COLUMNS)}; found "
+            f"{', '.join(table.columns)}."
+        )
+    resolver = district_resolver()
+    problems, rows = [], []
+    for i, row in table.iterrows():
+        where = f"{path.name}: row {int(i) + 2}"
+        found, (seller, buyer) = _transfer_problems(row, where, resolver)
+        problems += found
+        if not found:
+            rows.append(
+                {
+                    "seller": seller,
+                    "buyer": buyer,
+                    "area_mu": _float(row["area_wan_mu"]) * MU_PER_WAN_MU,
+                    "year": _int(row["year"]),
+                    "price": str(row.get("price", "")).strip(),
+                    "document": str(row.get("document", "")).strip(),
+                    "row": int(i) + 2,
+                }
+            )
+    if problems:
+        raise PlanError(
+            f"{path.name}: {len(problems)} problem(s) in the transfer table / "
+            "指标交易表有误:\n  " + "\n  ".join(problems[:20])
+        )
+    return pd.DataFrame(
+        rows, columns=["seller", "buyer", "area_mu", "year", "price", "document", "row"]
+    )
