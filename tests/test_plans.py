@@ -378,14 +378,16 @@ def test_duty_balance_with_a_transfer(tmp_path):
     # 涪陵 sold 80: credited 200 − 80 = 120 ≥ 100, met (surplus 100 → 20)
     assert status.loc["fl", "sold_mu"] == 80
     assert status.loc["fl", "credited_mu"] == 120
-    assert bool(status.loc["fl", "duty_met"]) and status.loc["fl", "short_by_mu"] == 0
+    assert status.loc["fl", "duty_status"] == "met"
+    assert status.loc["fl", "short_by_mu"] == 0
     # 万州 bought 80: credited 250 + 80 = 330 of 500, short by 170
     assert status.loc["wz", "bought_mu"] == 80
     assert status.loc["wz", "credited_mu"] == 330
-    assert not bool(status.loc["wz", "duty_met"])
+    assert status.loc["wz", "duty_status"] == "short"
     assert status.loc["wz", "short_by_mu"] == 170
     # city figures carry no duty accounting
     assert np.isnan(status.loc["area", "credited_mu"])
+    assert status.loc["area", "duty_status"] == ""
 
 
 def test_transfer_rows_are_checked(tmp_path):

@@ -190,7 +190,7 @@ def status_table(
     transfers : pandas.DataFrame, optional (default: None)
         Indicator transfers (:func:`forestsink.reference.read_transfers`):
         district area-duty rows gain ``sold_mu``, ``bought_mu``,
-        ``credited_mu``, ``duty_met`` and ``short_by_mu`` (see
+        ``credited_mu``, ``duty_status`` and ``short_by_mu`` (see
         :func:`duty_balance`); ``done`` stays the physical figure.
 
     Returns
@@ -242,7 +242,7 @@ DUTY_COLUMNS = [
     "bought_mu",
     "credited_mu",
     "balance_mu",
-    "duty_met",
+    "duty_status",
     "short_by_mu",
 ]
 
@@ -254,7 +254,8 @@ def duty_balance(
 
     The transfers count in the duty accounting only: the physical ``done``
     is unchanged; ``credited_mu`` = done − sold + bought; ``balance_mu`` =
-    credited − target (≥ 0: met; the seller's surplus is reduced, the
+    credited − target (≥ 0: ``duty_status`` ``met``, else ``short`` by
+    ``short_by_mu``; the seller's surplus is reduced, the
     buyer's shortfall covered). Transfers of a year outside the plan's
     period are not counted.
 
@@ -290,7 +291,9 @@ def duty_balance(
     out["credited_mu"] = out["done"] - out["sold_mu"] + out["bought_mu"]
     out["balance_mu"] = out["credited_mu"] - out["target"]
     known = out["balance_mu"].notna()
-    out["duty_met"] = (out["balance_mu"] >= 0).where(known)
+    out["duty_status"] = np.where(
+        known, np.where(out["balance_mu"] >= 0, "met", "short"), ""
+    )
     out["short_by_mu"] = (-out["balance_mu"]).clip(lower=0.0).where(known)
     return out[DUTY_COLUMNS].reset_index(drop=True)
 
@@ -306,8 +309,8 @@ def _with_transfers(
         area.rename(columns={"value": "target"}), transfers, plan=plan
     ).set_index("adcode")
     out = status.copy()
-    for col in ("sold_mu", "bought_mu", "credited_mu", "duty_met", "short_by_mu"):
-        out[col] = None if col == "duty_met" else np.nan
+    for col in ("sold_mu", "bought_mu", "credited_mu", "duty_status", "short_by_mu"):
+        out[col] = "" if col == "duty_status" else np.nan
         out.loc[area.index, col] = area["adcode"].map(balance[col]).to_numpy()
     return out
 
