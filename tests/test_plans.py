@@ -324,17 +324,24 @@ def test_cli_validate_with_plan(tmp_path, short_plan):
     assert "2013–2014" in result.output
 
 
-def test_cli_plan_status(tmp_path):
+@pytest.fixture
+def small_store(tmp_path):
+    """Three 人工造林 squares in 万州区, year 2013; their ellipsoidal area (mu)."""
     from forestsink.area import area_mu
     from forestsink.landing.deliveries import ingest_deliveries
     from forestsink.store import GeoPackageStore
 
     gdf = frame(n=3, year=2013, types=("人工造林",))
-    treated = float(area_mu(gdf).sum())  # ellipsoidal area of the 3 squares, mu
+    treated = float(area_mu(gdf).sum())
     store_path = tmp_path / "s.gpkg"
     ingest_deliveries(
         [write(gdf, tmp_path / "d.gpkg")], GeoPackageStore(store_path), user="t"
     )
+    return store_path, treated
+
+
+def test_cli_plan_status(tmp_path, small_store):
+    store_path, treated = small_store
     plan = plan_file(tmp_path, SHORT_PLAN)
     out = tmp_path / "status.csv"
     args = ["plan", "status", "--store", str(store_path), "--plan", str(plan)]
@@ -347,6 +354,27 @@ def test_cli_plan_status(tmp_path):
     assert status.loc["tend", "done"] == 0
     assert status.loc["wz", "done"] == pytest.approx(treated, rel=1e-6)
     assert (status["period_start"] == 2013).all()
+
+
+def test_cli_progress_and_report_with_plan(tmp_path, small_store):
+    store_path, treated = small_store
+    plan = plan_file(tmp_path, SHORT_PLAN)
+    out = tmp_path / "p.xlsx"
+    args = ["progress", "--store", str(store_path), "--plan", str(plan)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    city = pd.read_excel(out, sheet_name="全市目标 City targets")
+    assert set(city["年度 Year"]) == {2013, 2014}
+    city = city.set_index(["目标代码 Target", "年度 Year"])
+    pct = city.loc[("type_afforestation", 2014), "完成率 Percent done (%)"]
+    assert pct == pytest.approx(treated / 1000 * 100, rel=1e-3)
+    html = tmp_path / "r.html"
+    args = ["report", "--store", str(store_path), "--plan", str(plan)]
+    result = CliRunner().invoke(cli, [*args, "--out", str(html)])
+    assert result.exit_code == 0, result.output
+    text = html.read_text(encoding="utf-8")
+    assert 'id="year" min="2013" max="2014"' in text
+    assert "2013–2014 目标" in text
 
 
 # ---------------------------------------------------------------------------
