@@ -13,6 +13,7 @@ from forestsink.errors import PlanError
 from forestsink.ingest import read_delivery
 from forestsink.progress import city_targets, status_table
 from forestsink.reference import check_plan, data_path, read_plan, read_transfers
+from forestsink.render.report import duty_rows
 from forestsink.validate import validate_delivery
 
 HEADER = (
@@ -375,6 +376,28 @@ def test_cli_progress_and_report_with_plan(tmp_path, small_store):
     text = html.read_text(encoding="utf-8")
     assert 'id="year" min="2013" max="2014"' in text
     assert "2013–2014 目标" in text
+    duties = text[text.index('id="duty-table"') :]
+    duties = duties[: duties.index("</table>")]
+    assert "万州区" in duties and "needs the forest-resource layers" in duties
+    assert f"{treated:,.0f}" in duties  # project work, shown apart
+
+
+def test_report_duty_rows_met_or_short():
+    table = pd.DataFrame(
+        {
+            "name_zh": ["万州区", "涪陵区"],
+            "name_en": ["Wanzhou", "Fuling"],
+            "metric": ["new_forest_area_mu", "new_stock_volume_m3"],
+            "target": [500.0, 100.0],
+            "done": [620.0, 70.0],
+            "pct_done": [124.0, 70.0],
+            "project_work": [300.0, np.nan],
+        }
+    )
+    met, short = duty_rows({"district_targets": table})
+    assert met["state"] == "met" and met["short_by"] == 0
+    assert short["state"] == "short" and short["short_by"] == 30  # 100 − 70 m³
+    assert short["unit"] == "m³" and short["project_work"] is None
 
 
 # ---------------------------------------------------------------------------

@@ -493,11 +493,13 @@ def district_targets(
     is the district's change between them (``status``
     ``resource_statistics``); otherwise ``done``, ``remaining`` and
     ``pct_done`` stay empty (``needs_resource_layers``). ``project_work``
-    shows apart what the projects did: the net area planted (mu), or the
-    project increment measured or modelled (m³; empty where not estimable).
+    shows apart what the projects did in the plan's years: the net area
+    planted (mu), or the project increment measured or modelled (m³; empty
+    where not estimable).
     """
-    resource = _district_resource(inventory, read_plan(plan))
-    grouped = base.groupby("adcode")
+    plan = read_plan(plan)
+    resource = _district_resource(inventory, plan)
+    grouped = base[base["year"].isin(plan.years)].groupby("adcode")
     planted = grouped["new_forest_area_mu"].sum()
     increment = (
         grouped["increment_measured_m3"]

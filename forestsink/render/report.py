@@ -509,6 +509,41 @@ def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
     return rows
 
 
+def duty_rows(progress_tables) -> list[dict]:
+    """Return the district duties (the plan's, or ``--targets``) for the report.
+
+    Each row: district, metric, target, done (resource statistics; None
+    without the forest-resource layers), % done, ``state`` (``met``,
+    ``short`` with ``short_by``, or ``needs_resource_layers``) and the
+    project work shown apart. Areas in mu, stock in m³.
+    """
+    table = progress_tables.get("district_targets")
+    if table is None or table.empty:
+        return []
+    rows = []
+    for r in table.itertuples():
+        measured = bool(pd.notna(r.done))
+        rows.append(
+            {
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "metric": r.metric,
+                "unit": "m³" if r.metric.endswith("_m3") else "亩 mu",
+                "target": float(r.target),
+                "done": float(r.done) if measured else None,
+                "pct": float(r.pct_done) if pd.notna(r.pct_done) else None,
+                "state": ("met" if r.done >= r.target else "short")
+                if measured
+                else "needs_resource_layers",
+                "short_by": max(float(r.target - r.done), 0.0) if measured else None,
+                "project_work": float(r.project_work)
+                if pd.notna(r.project_work)
+                else None,
+            }
+        )
+    return rows
+
+
 def unit_rows(progress_tables) -> list[dict]:
     """Totals per assessment unit (annex 1) from the unit view."""
     units = progress_tables["unit"]
@@ -639,6 +674,7 @@ def render_report(inputs: ReportInputs) -> str:
         "breaks": None,
         "table": rows,
         "units": unit_rows(progress_tables),
+        "duties": duty_rows(progress_tables),
         "years": sorted(
             int(y) for y in progress_tables["district"]["year"].dropna().unique()
         ),
