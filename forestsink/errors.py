@@ -260,3 +260,10 @@ class DependencyError(ForestsinkError, ImportError):
 
 class NoDataError(ForestsinkError, LookupError):
     """The store or the inputs hold nothing for what was asked (no polygons …)."""
+
+
+# --- plans ---
+
+
+class PlanError(ForestsinkError, ValueError):
+    """A plan file is malformed: the message names the file, row, column and fix."""

@@ -29,16 +29,22 @@ from forestsink.reference import (
     read_carbon_parameters,
     read_forest_types,
     read_parameter_sources,
+    read_plan,
 )
 
 
-def choose_years(years, year_from=None, year_to=None, *, plan=(2010, 2015)):
+def choose_years(years, year_from=None, year_to=None, *, plan=None):
     """Return the two inventory years to compare, or None (project increment).
 
     With *year_from*/*year_to* given, those; else, with two or more years
-    held, the year before the plan and the last plan year if both are held,
-    else the first and the last year; else None.
+    held, the plan's base year (the year before the plan) and its last year
+    if both are held, else the first and the last year; else None. *plan*:
+    a :class:`forestsink.reference.Plan`, a plan file or a ``(base, last)``
+    pair (default: the seed plan).
     """
+    if not isinstance(plan, tuple):
+        plan = read_plan(plan)
+        plan = (plan.base_year, plan.period_end)
     years = sorted(int(y) for y in years)
     if year_from is not None or year_to is not None:
         first = year_from if year_from is not None else (years[0] if years else None)

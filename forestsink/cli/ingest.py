@@ -124,7 +124,7 @@ def _check_kwargs(kw: dict, store=None) -> dict:
         "aliases": alias_files(kw["aliases"], store),
         "rules": kw["rules"],
         "fix": kw["fix"],
-        "period": parse_period(kw["period"]),
+        "period": parse_period(kw["period"], kw["plan"]),
         "area_tolerance": kw["area_tolerance"],
         "workers": kw["workers"],
         "max_unzipped": kw["max_unzipped"],

@@ -34,12 +34,13 @@ from forestsink.errors import ForestsinkError
 HELP = """forestsink — 森林碳汇跟踪 / forest carbon sink tracker.
 
 \b
-跟踪重庆市"十二五"造林与碳汇目标（渝府发〔2012〕102号）：
+跟踪重庆市造林与碳汇规划目标（默认为渝府发〔2012〕102号，--plan 选其他规划）：
 载入区县上报的项目图斑、校验、保存全部历史版本、按区县汇总、
 由土地覆盖栅格计算森林覆盖率、估算项目增量（改造前后实测或生长表扣除基线）的
 CO₂、生成地图与报告。上报蓄积为现存蓄积，不计为增量或碳汇；全市森林碳汇需森林资源一张图。
 \b
-Tracks Chongqing's 2011–2015 forest and carbon targets: loads the project
+Tracks Chongqing's forest and carbon plan targets (by default those of
+渝府发〔2012〕102号; --plan FILE for another plan): loads the project
 polygons counties deliver, checks them, keeps every version, aggregates the
 project work per district, measures forest coverage from land-cover rasters,
 estimates the CO₂ of the project increment (before/after volumes, or a growth
@@ -195,6 +196,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "forestsink.cli.sample",
         "sample_group",
         "参考样本：分层随机抽样设计与基于样本的面积估计 / Reference samples.",
+    ),
+    "plan": (
+        "forestsink.cli.plan",
+        "plan_group",
+        "规划：检查、显示、进度 / A plan: check a plan file, show it, track it.",
     ),
     "users": (
         "forestsink.cli.users",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from forestsink.cli.options import as_of_opt, out_option
+from forestsink.cli.options import as_of_opt, out_option, plan_opt
 from forestsink.render.map import write_district_map
 from forestsink.render.static import render_static_map
 
@@ -47,10 +47,13 @@ from forestsink.render.static import render_static_map
     help="生长表（--what carbon）/ Growth table for the project increment "
     "(--what carbon); see forestsink carbon --help.",
 )
+@plan_opt
 @out_option(
     "输出文件 / Output: .html (interactive, districts) or .png/.svg/.pdf (static, A4)."
 )
-def map_cmd(what, store, as_of, coverage_table, year, font, dpi, growth, out) -> None:
+def map_cmd(
+    what, store, as_of, coverage_table, year, font, dpi, growth, plan, out
+) -> None:
     """绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF)."""
     if what == "districts":
         if Path(out).suffix.lower() != ".html":
@@ -73,5 +76,6 @@ def map_cmd(what, store, as_of, coverage_table, year, font, dpi, growth, out) ->
             font=font,
             dpi=dpi,
             growth=growth,
+            plan=plan,
         )
     click.echo(f"已写出 / Written: {path}")

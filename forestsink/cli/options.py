@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
+from forestsink.errors import PlanError
 from forestsink.io import TABLE_SUFFIXES
+from forestsink.reference import read_plan
 
 verbose_opt = click.option(
     "-v", "--verbose", count=True, help="更多日志 / More log output (repeatable)."
@@ -177,10 +179,10 @@ def delivery_options(func):
         ),
         click.option(
             "--period",
-            default="2011-2015",
-            show_default=True,
-            help="规划期 / Plan period, YEAR-YEAR.",
+            default=None,
+            help="规划期 / Plan period, YEAR-YEAR (default: the plan's period).",
         ),
+        plan_opt,
         click.option(
             "--workers",
             type=click.IntRange(min=0),
@@ -383,8 +385,13 @@ def finite_number(ctx, param, value):
     return value
 
 
-def parse_period(text: str) -> tuple[int, int]:
-    """Parse ``2011-2015`` into a tuple."""
+def parse_period(text: str | None, plan=None) -> tuple[int, int]:
+    """Parse ``YEAR-YEAR`` into a tuple; None: the period of *plan*.
+
+    *plan*: a :class:`forestsink.reference.Plan` (default: the seed plan).
+    """
+    if text is None:
+        return read_plan(plan).period
     try:
         lo, hi = (int(p) for p in text.split("-"))
     except ValueError as err:
@@ -392,6 +399,31 @@ def parse_period(text: str) -> tuple[int, int]:
             "use YEAR-YEAR, e.g. 2011-2015", param_hint="--period"
         ) from err
     return lo, hi
+
+
+def load_plan(ctx, param, value):
+    """Click callback: read and check ``--plan FILE`` (None: the seed plan later).
+
+    A malformed plan file becomes a ``BadParameter`` listing its rows.
+    """
+    if value is None:
+        return None
+    try:
+        return read_plan(value)
+    except PlanError as err:
+        raise click.BadParameter(str(err), param_hint="--plan") from err
+
+
+plan_opt = click.option(
+    "--plan",
+    "plan",
+    type=click.Path(exists=True, dir_okay=False),
+    callback=load_plan,
+    help="规划文件 (CSV/Excel，格式见 data/plan.EXAMPLE.csv) / Plan file: targets, "
+    "period, base year and district duties (default: the shipped plan, "
+    "data/plan.csv and data/plan_targets.csv). Check it with "
+    "`forestsink plan check FILE`.",
+)
 
 
 def file_option(name: str, help_text: str):

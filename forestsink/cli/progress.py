@@ -19,6 +19,7 @@ from forestsink.cli.options import (
     growth_opt,
     out_option,
     params_opt,
+    plan_opt,
     rules_opt,
     scheduler_opt,
     store_opt,
@@ -58,6 +59,7 @@ def _fmt(value: float, unit: str = "") -> str:
     help="汇总口径 / View: district, region, assessment unit or city.",
 )
 @click.option("--year", type=int, help="只看某一年度 / Only this year.")
+@plan_opt
 @rules_opt
 @params_opt
 @growth_opt
@@ -81,6 +83,7 @@ def progress_cmd(
     targets,
     by,
     year,
+    plan,
     rules,
     params,
     growth,
@@ -118,6 +121,7 @@ def progress_cmd(
         partitions=partitions,
         growth=growth,
         inventory=statistics_by_year(target, as_of=as_of),
+        plan=plan,
     )
     write_tables(result, out, main="progress")
     _print_progress_summary(result)
@@ -153,15 +157,15 @@ def progress_cmd(
     type=int,
     default=None,
     help="森林资源一张图起始年 / First inventory year of the whole-forest sink "
-    "(default: 2010 if held, else the first year held).",
+    "(default: the plan's base year if held, else the first year held).",
 )
 @click.option(
     "--to",
     "year_to",
     type=int,
     default=None,
-    help="森林资源一张图终止年 / Last inventory year (default: 2015 if held, else "
-    "the last year held).",
+    help="森林资源一张图终止年 / Last inventory year (default: the plan's last "
+    "year if held, else the last year held).",
 )
 @click.option(
     "--method",
@@ -190,6 +194,7 @@ def progress_cmd(
 )
 @rules_opt
 @growth_opt
+@plan_opt
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")
 def carbon_cmd(
     store,
@@ -205,6 +210,7 @@ def carbon_cmd(
     volume_error,
     rules,
     growth,
+    plan,
     out,
 ):
     """森林碳汇或项目增量 CO₂ / The whole forest's carbon sink, or project CO₂.
@@ -231,7 +237,7 @@ def carbon_cmd(
     chosen = (
         None
         if method == "project-increment"
-        else choose_years(years, year_from, year_to)
+        else choose_years(years, year_from, year_to, plan=plan)
     )
     if chosen is not None:
         _sink(
@@ -257,6 +263,7 @@ def carbon_cmd(
         seed=seed,
         bvf_includes_roots=not bvf_excludes_roots,
         growth=growth,
+        plan=plan,
     )
     write_tables(result, out, main="carbon")
     _print_increment_summary(result)

@@ -15,6 +15,7 @@ from forestsink.cli.options import (
     growth_opt,
     out_option,
     params_opt,
+    plan_opt,
     rules_opt,
     store_opt,
     targets_opt,
@@ -56,6 +57,7 @@ from forestsink.store import open_store
 @params_opt
 @rules_opt
 @growth_opt
+@plan_opt
 @out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
 def report_cmd(
     store,
@@ -67,6 +69,7 @@ def report_cmd(
     params,
     rules,
     growth,
+    plan,
     out,
 ):
     """生成离线 HTML 报告 / Write the officials' offline HTML report.
@@ -101,5 +104,6 @@ def report_cmd(
         overlay=overlay,
         settings=extra,
         sample_estimate=estimate,
+        plan=plan,
     )
     click.echo(f"已写出 / Written: {path} ({path.stat().st_size / 1e6:.1f} MB)")

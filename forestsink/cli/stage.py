@@ -13,6 +13,7 @@ from forestsink.cli.options import (
     engine_opt,
     out_option,
     parse_period,
+    plan_opt,
     rules_opt,
     scheduler_opt,
 )
@@ -35,10 +36,10 @@ from forestsink.scale.distributed import dask_client
 )
 @click.option(
     "--period",
-    default="2011-2015",
-    show_default=True,
-    help="允许的年度 / Allowed years.",
+    default=None,
+    help="允许的年度 / Allowed years (default: the plan's period).",
 )
+@plan_opt
 @rules_opt
 @engine_opt
 @scheduler_opt
@@ -48,7 +49,7 @@ from forestsink.scale.distributed import dask_client
     type=click.Path(dir_okay=False),
     help="问题清单 (.csv/.xlsx) / Write every issue to this file.",
 )
-def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
+def stage_cmd(paths, out, zones, period, plan, rules, engine, scheduler, report_path):
     """交付文件直接写成分区 GeoParquet / Check deliveries and write a dataset.
 
     For country-scale inventories (tens of millions of 小班): every file is
@@ -78,7 +79,7 @@ def stage_cmd(paths, out, zones, period, rules, engine, scheduler, report_path):
             paths,
             out,
             zones=zone_frame,
-            period=parse_period(period),
+            period=parse_period(period, plan),
             rules=rules,
             client=client,
             progress=lambda done, total: bar.update(task, completed=done, total=total),

@@ -127,7 +127,7 @@ def check_deliveries(
     rules=None,
     max_unzipped: int | None = None,
     fix: bool = False,
-    period: tuple[int, int] = (2011, 2015),
+    period: tuple[int, int] | None = None,
     area_tolerance: float = 0.10,
     existing=None,
     progress: Callable | None = None,

@@ -180,7 +180,7 @@ def stage_deliveries(
     /,
     *,
     zones=None,
-    period: tuple[int, int] = (2011, 2015),
+    period: tuple[int, int] | None = None,
     rules=None,
     client=None,
     progress=None,
@@ -196,8 +196,9 @@ def stage_deliveries(
     zones : geopandas.GeoDataFrame, optional (default: Chongqing's districts)
         District polygons with ``adcode`` and ``name_zh`` (EPSG:4490 or any
         CRS) for the district checks; a country's counties at scale.
-    period : (int, int)
-        Allowed years, inclusive.
+    period : (int, int), optional (default: None, the seed plan's period)
+        Allowed years, inclusive (give ``read_plan(FILE).period`` for
+        another plan).
     rules : path, optional
         Project-type rules file.
     client : dask.distributed.Client, optional

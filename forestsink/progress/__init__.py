@@ -68,7 +68,13 @@ from forestsink.progress.areas import (
 )
 from forestsink.progress.carbon_tables import CARBON_COLUMNS, carbon_tables
 from forestsink.progress.growth import read_growth_table
-from forestsink.progress.provenance import as_of_label, shown_path
+from forestsink.progress.provenance import as_of_label, plan_label, shown_path
+from forestsink.progress.status import (
+    STATUS_COLUMNS,
+    duty_balance,
+    plan_status,
+    status_table,
+)
 from forestsink.progress.tables import progress_tables
 from forestsink.progress.targets import (
     NEEDS_RESOURCE_LAYERS,
@@ -79,7 +85,6 @@ from forestsink.progress.targets import (
     read_district_targets,
 )
 from forestsink.progress.views import (
-    PLAN_YEARS,
     PROGRESS_COLUMNS,
     VIEWS,
     Tables,
@@ -97,9 +102,9 @@ __all__ = [
     "CARBON_COLUMNS",
     "NEEDS_RESOURCE_LAYERS",
     "NEEDS_RESOURCE_NOTE",
-    "PLAN_YEARS",
     "PROGRESS_COLUMNS",
     "RESOURCE_STATISTICS",
+    "STATUS_COLUMNS",
     "VIEWS",
     "Tables",
     "add_stock_attrs",
@@ -108,8 +113,11 @@ __all__ = [
     "city_targets",
     "district_keys",
     "district_targets",
+    "duty_balance",
     "increment_of_pieces",
     "pieces_from_store",
+    "plan_label",
+    "plan_status",
     "progress_by_district",
     "progress_tables",
     "read_district_targets",
@@ -118,5 +126,6 @@ __all__ = [
     "read_labels",
     "read_stock_attr_aliases",
     "shown_path",
+    "status_table",
     "view",
 ]

@@ -21,11 +21,16 @@ from forestsink.progress.growth import (
     resolve_growth,
     resolve_parameters,
 )
-from forestsink.progress.provenance import growth_end_year, table_settings
-from forestsink.progress.views import PLAN_YEARS, Tables, district_keys
+from forestsink.progress.provenance import (
+    growth_end_year,
+    plan_label,
+    table_settings,
+)
+from forestsink.progress.views import Tables, district_keys
 from forestsink.reference import (
     read_carbon_parameters,
     read_forest_types,
+    read_plan,
     read_project_types,
 )
 
@@ -72,6 +77,7 @@ def carbon_tables(
     seed: int = 2012,
     bvf_includes_roots: bool = True,
     growth=None,
+    plan=None,
 ) -> Tables:
     """CO₂ of the project increment per district and city-wide (``carbon``).
 
@@ -87,6 +93,9 @@ def carbon_tables(
     growth : path or DataFrame, optional (default: None)
         Growth (yield) table, see
         :func:`forestsink.progress.growth.read_growth_table`.
+    plan : Plan or path, optional (default: None, the seed plan)
+        The plan whose period the per-year figures are spread over
+        (:func:`forestsink.reference.read_plan`).
 
     Returns
     -------
@@ -108,13 +117,17 @@ def carbon_tables(
     )
     growth_path, growth_table = resolve_growth(growth, rules)
     pieces = pieces_from_store(store, as_of=as_of, rules=rules)
-    end_year = growth_end_year(as_of)
+    plan = read_plan(plan)
+    end_year = growth_end_year(as_of, plan=plan)
     inc = increment_of_pieces(
         pieces, types=types, growth=growth_table, end_year=end_year
     )
     dv = _increments(pieces, inc)
-    out = _carbon_by_district(dv, parameters, draws=draws, seed=seed, end_year=end_year)
-    years = end_year - PLAN_YEARS[0] + 1
+    start = plan.period_start
+    out = _carbon_by_district(
+        dv, parameters, draws=draws, seed=seed, span=(start, end_year)
+    )
+    years = end_year - start + 1
     by_type = _by_type(dv, parameters, draws=draws, seed=seed)
     used = _used_parameters(parameters)
     settings = table_settings(
@@ -128,7 +141,8 @@ def carbon_tables(
             "what": "项目增量（实测或模型，扣除基线）折算 CO₂，非森林碳汇 / CO₂ of the "
             "project increment (measured, or model with baseline), not the "
             "forest's carbon sink",
-            "co2_t_per_yr": f"co2_t / {years} years ({PLAN_YEARS[0]}–{end_year}); "
+            "plan": plan_label(plan),
+            "co2_t_per_yr": f"co2_t / {years} years ({start}–{end_year}); "
             "empty where a measured (before/after) increment counts: the "
             "delivery gives no measurement years",
         }
@@ -171,11 +185,12 @@ def _increments(pieces: pd.DataFrame, inc: pd.DataFrame) -> pd.DataFrame:
 
 
 def _carbon_by_district(
-    dv: pd.DataFrame, parameters, *, draws: int, seed: int, end_year: int
+    dv: pd.DataFrame, parameters, *, draws: int, seed: int, span: tuple[int, int]
 ) -> pd.DataFrame:
     """Return the ``carbon`` table: CO₂ (t) per district and the city (500000).
 
     Columns :data:`CARBON_COLUMNS`; not estimable rows are empty, never 0.
+    *span*: (plan start, end year) the per-year figures are spread over.
     """
     per_district = carbon_by_group(
         dv, parameters, group="adcode", draws=draws, seed=seed
@@ -229,7 +244,7 @@ def _carbon_by_district(
     ]
     none = out["method"] == "not_estimable"
     out.loc[none, co2] = np.nan  # not estimable is not zero
-    years = end_year - PLAN_YEARS[0] + 1
+    years = span[1] - span[0] + 1
     out["years"] = years
     for name in ("", "_p05", "_p95"):
         out[f"co2_t_per_yr{name}"] = out[f"co2_t{name}"] / years

@@ -11,18 +11,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from forestsink.progress.views import PLAN_YEARS
-from forestsink.reference import data_dir
+from forestsink.reference import data_dir, read_plan
 from forestsink.store.common import parse_as_of
 from forestsink.version import __version__
 
 
-def growth_end_year(as_of) -> int:
-    """Last year of growth: the as-of date's year, or the plan's end."""
+def growth_end_year(as_of, *, plan=None) -> int:
+    """Last year of growth: the as-of date's year, or the plan's end.
+
+    *plan*: a :class:`forestsink.reference.Plan` or a plan file (default:
+    the seed plan).
+    """
+    end = read_plan(plan).period_end
     spec = parse_as_of(as_of)
     if spec is not None and spec[0] == "time":
-        return min(int(spec[1][:4]), PLAN_YEARS[1])
-    return PLAN_YEARS[1]
+        return min(int(spec[1][:4]), end)
+    return end
+
+
+def plan_label(plan) -> str:
+    """Return a plan's provenance text: document (or name), period, file.
+
+    *plan*: a :class:`forestsink.reference.Plan` or a plan file (default:
+    the seed plan).
+    """
+    plan = read_plan(plan)
+    return f"{plan.document or plan.name} {plan.label} ({plan.source})"
 
 
 def shown_path(path, *, base=None) -> str:

@@ -21,8 +21,13 @@ from forestsink.progress.areas import (
 )
 from forestsink.progress.growth import resolve_growth
 from forestsink.progress.partitioned import progress_base_partitioned
-from forestsink.progress.provenance import growth_end_year, table_settings
+from forestsink.progress.provenance import (
+    growth_end_year,
+    plan_label,
+    table_settings,
+)
 from forestsink.progress.targets import (
+    DISTRICT_METRICS,
     city_targets,
     district_targets,
     read_district_targets,
@@ -37,6 +42,7 @@ from forestsink.progress.views import (
 from forestsink.reference import (
     read_carbon_parameters,
     read_districts,
+    read_plan,
     read_project_types,
 )
 from forestsink.scale.dataset import Dataset, write_partitions
@@ -59,8 +65,14 @@ def progress_tables(
     client=None,
     growth=None,
     inventory: dict[int, pd.DataFrame] | None = None,
+    plan=None,
 ) -> Tables:
     """All progress tables for a store (the ``progress`` tool).
+
+    *plan*: a :class:`forestsink.reference.Plan` or a plan file (default:
+    the seed plan, :func:`forestsink.reference.read_plan`): its targets,
+    years, base year and, when it has district duties and *targets* is not
+    given, those duties.
 
     *inventory*: year -> the forest-resource statistics of that year
     (:func:`forestsink.inventory.load.inventory_statistics`); with the year
@@ -93,7 +105,8 @@ def progress_tables(
     types = read_project_types(rules)
     read_carbon_parameters(params)  # refuse a bad parameter file early
     growth_path, growth = resolve_growth(growth, rules)
-    end_year = growth_end_year(as_of)
+    plan = read_plan(plan)
+    end_year = growth_end_year(as_of, plan=plan)
     if engine == "dask" or isinstance(store, Dataset):
         base = _partitioned_base(
             store,
@@ -115,10 +128,17 @@ def progress_tables(
     ).reset_index(drop=True)
     base["share_of_city"] = share_of_city(base)
     tables = {v: view(base, v) for v in VIEWS}
-    tables["city_targets"] = city_targets(base, coverage=coverage, inventory=inventory)
-    if targets is not None:
+    tables["city_targets"] = city_targets(
+        base, coverage=coverage, inventory=inventory, plan=plan
+    )
+    duties = (
+        read_district_targets(targets)
+        if targets is not None
+        else plan.duties[plan.duties["metric"].isin(DISTRICT_METRICS)]
+    )
+    if targets is not None or len(duties):
         tables["district_targets"] = district_targets(
-            base, read_district_targets(targets), inventory=inventory
+            base, duties, inventory=inventory, plan=plan
         )
     if year is not None:
         for name in VIEWS:
@@ -126,12 +146,11 @@ def progress_tables(
                 drop=True
             )
     tables["progress"] = tables[by]
-    return Tables(
-        tables=tables,
-        settings=table_settings(
-            store, as_of, rules, params, by, year, targets, growth_path, end_year
-        ),
+    settings = table_settings(
+        store, as_of, rules, params, by, year, targets, growth_path, end_year
     )
+    settings["plan"] = plan_label(plan)
+    return Tables(tables=tables, settings=settings)
 
 
 def _partitioned_base(

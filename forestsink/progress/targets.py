@@ -17,9 +17,10 @@ import pandas as pd
 
 from forestsink.errors import TableFileError
 from forestsink.io import read_bureau_table
-from forestsink.progress.views import PLAN_YEARS, district_keys
+from forestsink.progress.views import district_keys
 from forestsink.reference import (
-    read_plan_targets,
+    Plan,
+    read_plan,
     read_project_types,
     resolve_district_column,
 )
@@ -34,6 +35,8 @@ NEEDS_RESOURCE_NOTE = (
 
 
 RESOURCE_STATISTICS = "resource_statistics"
+#: metrics of a district target :func:`district_targets` compares
+DISTRICT_METRICS = ("new_forest_area_mu", "new_stock_volume_m3")
 
 
 def _resource_city(inventory: dict | None) -> pd.DataFrame:
@@ -46,19 +49,20 @@ def _resource_city(inventory: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _resource_rows(inv: pd.DataFrame, target: pd.Series, column: str, what: dict):
+def _resource_rows(
+    inv: pd.DataFrame, target: pd.Series, column: str, what: dict, plan: Plan
+):
     """Rows of one resource target: change since the base year, per plan year.
 
     ``cumulative`` is the change from the layer of the year before the plan
     (the base, state at its 31 December) to the layer of each plan year;
     years without a layer are empty (never interpolated).
     """
-    base_year = PLAN_YEARS[0] - 1
     by_year = inv.set_index("year")
-    base = by_year.loc[base_year, column]
+    base = by_year.loc[plan.base_year, column]
     previous = base
     rows = []
-    for y in range(PLAN_YEARS[0], PLAN_YEARS[1] + 1):
+    for y in plan.years:
         if y in by_year.index:
             value = by_year.loc[y, column]
             cumulative = float(value - base)
@@ -94,21 +98,17 @@ def _resource_rows(inv: pd.DataFrame, target: pd.Series, column: str, what: dict
     return rows
 
 
-def _plan_years() -> list[int]:
-    return list(range(PLAN_YEARS[0], PLAN_YEARS[1] + 1))
-
-
-def _yearly_rows(target_id, name_zh, name_en, unit, value, series, note, status):
+def _yearly_rows(target_id, name_zh, name_en, unit, value, series, note, status, years):
     """One row per plan year: done, cumulative, remaining, % done of a target.
 
     *series*: year -> done (missing years count 0); None when nothing
     measures the target (``done`` empty). *value*: the target, NaN for
-    project work without one.
+    project work without one. *years*: the plan's years.
     """
     rows = []
     cumulative = 0.0
     has_target = not np.isnan(value)
-    for y in _plan_years():
+    for y in years:
         done = float(series.get(y, 0.0)) if series is not None else np.nan
         cumulative += done
         measured = series is not None and has_target
@@ -131,77 +131,93 @@ def _yearly_rows(target_id, name_zh, name_en, unit, value, series, note, status)
     return rows
 
 
-def _resource_target_rows(inv: pd.DataFrame, t: pd.DataFrame) -> list[dict]:
+def _resource_target_rows(inv: pd.DataFrame, plan: Plan) -> list[dict]:
     """Return the rows of new forest area (mu) and stock (m³) from the map."""
-    base_year = PLAN_YEARS[0] - 1
+    base_year = plan.base_year
+    area, stock = _area_stock(plan)
     source = (
         f"森林资源一张图 {base_year} 年起的变化 / change in the forest-resource "
         f"map since {base_year}"
     )
-    return [
-        *_resource_rows(
+    rows = []
+    if area is not None:
+        rows += _resource_rows(
             inv,
-            t.loc["new_forest_area"],
+            area,
             "forest_area_mu",
             {
-                "target_id": "new_forest_area",
+                "target_id": area["target_id"],
                 "name_zh": "新增森林面积",
                 "name_en": "New forest area",
                 "unit": "mu",
                 "note": source + " (乔木林+竹林+国家特别规定灌木林 / arbor, "
                 "bamboo and state-specified shrub)",
             },
-        ),
-        *_resource_rows(
+            plan,
+        )
+    if stock is not None:
+        rows += _resource_rows(
             inv,
-            t.loc["new_stock_volume"],
+            stock,
             "forest_stock_m3",
             {
-                "target_id": "new_stock_volume",
+                "target_id": stock["target_id"],
                 "name_zh": "新增森林蓄积量",
                 "name_en": "New stock volume",
                 "unit": "m3",
                 "note": source + " (森林蓄积 = Σ 公顷蓄积 × 面积 over forest "
                 "classes / forest stock)",
             },
-        ),
-    ]
+            plan,
+        )
+    return rows
 
 
-def _needs_layers_rows(t: pd.DataFrame) -> list[dict]:
+def _area_stock(plan: Plan) -> tuple[pd.Series | None, pd.Series | None]:
+    """Return the plan's city-wide new forest area and new stock targets."""
+    return plan.target_of("new_forest_area_mu"), plan.target_of("new_stock_volume_m3")
+
+
+def _needs_layers_rows(plan: Plan) -> list[dict]:
     """Return new forest area and stock rows without resource layers (no done)."""
-    return [
-        *_yearly_rows(
-            "new_forest_area",
+    area, stock = _area_stock(plan)
+    rows = []
+    if area is not None:
+        rows += _yearly_rows(
+            area["target_id"],
             "新增森林面积",
             "New forest area",
             "mu",
-            t.loc["new_forest_area", "value"],
+            area["value"],
             None,
             NEEDS_RESOURCE_NOTE,
             NEEDS_RESOURCE_LAYERS,
-        ),
-        *_yearly_rows(
-            "new_stock_volume",
+            plan.years,
+        )
+    if stock is not None:
+        rows += _yearly_rows(
+            stock["target_id"],
             "新增森林蓄积量",
             "New stock volume",
             "m3",
-            t.loc["new_stock_volume", "value"],
+            stock["value"],
             None,
             NEEDS_RESOURCE_NOTE
             + "; delivered 蓄积 is a standing stock, not an increment",
             NEEDS_RESOURCE_LAYERS,
-        ),
-    ]
+            plan.years,
+        )
+    return rows
 
 
-def _project_work_rows(base: pd.DataFrame, targets: pd.DataFrame) -> list[dict]:
+def _project_work_rows(base: pd.DataFrame, plan: Plan) -> list[dict]:
     """Project work: area planted (net, no target), then area per programme type.
 
     Programme targets of the same project type are added (deliveries rarely
     say which programme a polygon belongs to); areas in mu.
     """
     names = read_project_types()
+    targets = plan.targets
     rows = _yearly_rows(
         "project_planted_area",
         "项目作业面积：造林（净）",
@@ -213,6 +229,7 @@ def _project_work_rows(base: pd.DataFrame, targets: pd.DataFrame) -> list[dict]:
         "once; project work, not the resource's new forest area (young "
         "plantations are 未成林造林地 for years)",
         "project_work",
+        plan.years,
     )
     programme = targets[targets["scope"] == "programme"]
     for ptype, group in programme.groupby("project_type", sort=False):
@@ -229,17 +246,20 @@ def _project_work_rows(base: pd.DataFrame, targets: pd.DataFrame) -> list[dict]:
             "sum of the programme targets for this project type: "
             + "; ".join(f"{r.programme_zh} {r.value:,.0f}" for r in group.itertuples()),
             "project_work",
+            plan.years,
         )
     return rows
 
 
-def _raster_coverage_row(cov: pd.Series, coverage: pd.DataFrame | None) -> dict:
+def _raster_coverage_row(
+    cov: pd.Series, coverage: pd.DataFrame | None, plan: Plan
+) -> dict:
     """Forest coverage (%) measured from land-cover rasters (empty without)."""
     raster = {
-        "target_id": "forest_coverage",
+        "target_id": cov["target_id"],
         "name_zh": "森林覆盖率",
         "name_en": "Forest coverage",
-        "year": PLAN_YEARS[1],
+        "year": plan.period_end,
         "unit": "%",
         "target": cov["value"],
         "done": np.nan,
@@ -266,20 +286,26 @@ def _raster_coverage_row(cov: pd.Series, coverage: pd.DataFrame | None) -> dict:
 
 
 def _coverage_rows(
-    cov: pd.Series, coverage: pd.DataFrame | None, inv: pd.DataFrame, resource: bool
+    cov: pd.Series | None,
+    coverage: pd.DataFrame | None,
+    inv: pd.DataFrame,
+    resource: bool,
+    plan: Plan,
 ) -> list[dict]:
     """Forest coverage (%): the resource map's rate with the raster as a check.
 
     Without resource layers only the raster row (status ``coverage``).
     """
-    raster = _raster_coverage_row(cov, coverage)
+    if cov is None:
+        return []
+    raster = _raster_coverage_row(cov, coverage, plan)
     if not resource:
         return [raster]
-    in_plan = inv[inv["year"].isin(_plan_years())].sort_values("year").iloc[-1]
+    in_plan = inv[inv["year"].isin(plan.years)].sort_values("year").iloc[-1]
     rate = float(in_plan["coverage_pct"])
     rows = [
         {
-            "target_id": "forest_coverage",
+            "target_id": cov["target_id"],
             "name_zh": "森林覆盖率",
             "name_en": "Forest coverage",
             "year": int(in_plan["year"]),
@@ -313,14 +339,14 @@ def _coverage_rows(
     return rows
 
 
-def _protection_rows(targets: pd.DataFrame) -> list[dict]:
+def _protection_rows(targets: pd.DataFrame, plan: Plan) -> list[dict]:
     """Protection of existing forest: not delivered as polygons, not tracked."""
     return [
         {
             "target_id": r.target_id,
             "name_zh": r.programme_zh,
             "name_en": r.programme_en,
-            "year": PLAN_YEARS[1],
+            "year": plan.period_end,
             "unit": r.unit,
             "target": r.value,
             "done": np.nan,
@@ -340,6 +366,7 @@ def city_targets(
     *,
     coverage: pd.DataFrame | None = None,
     inventory: dict[int, pd.DataFrame] | None = None,
+    plan: Plan | str | Path | None = None,
 ) -> pd.DataFrame:
     """Each plan target: what measures it, and done, remaining, % done.
 
@@ -360,19 +387,25 @@ def city_targets(
         change of forest area (mu), new stock volume the change of forest
         stock (森林蓄积, m³, forest classes), coverage the latest plan
         year's rate (%).
+    plan : Plan or path, optional (default: None, the seed plan)
+        The plan (:func:`forestsink.reference.read_plan`): its targets, its
+        years (one row per plan year; project work counts only the work of
+        those years) and its base year (the resource layer changes are
+        measured from).
     """
-    targets = read_plan_targets()
-    t = targets.set_index("target_id")
+    plan = read_plan(plan)
     inv = _resource_city(inventory)
     resource = (
         len(inv) > 0
-        and PLAN_YEARS[0] - 1 in set(inv["year"])
-        and bool(set(inv["year"]) & set(_plan_years()))
+        and plan.base_year in set(inv["year"])
+        and bool(set(inv["year"]) & set(plan.years))
     )
-    rows = _resource_target_rows(inv, t) if resource else _needs_layers_rows(t)
-    rows += _project_work_rows(base, targets)
-    rows += _coverage_rows(t.loc["forest_coverage"], coverage, inv, resource)
-    rows += _protection_rows(targets)
+    rows = _resource_target_rows(inv, plan) if resource else _needs_layers_rows(plan)
+    rows += _project_work_rows(base, plan)
+    rows += _coverage_rows(
+        plan.target_of("forest_coverage_pct"), coverage, inv, resource, plan
+    )
+    rows += _protection_rows(plan.targets, plan)
     return pd.DataFrame(rows)
 
 
@@ -400,7 +433,7 @@ def read_district_targets(path) -> pd.DataFrame:
     out = []
     for i, (adcode, (_, row)) in enumerate(zip(adcodes, table.iterrows(), strict=True)):
         where = f"{path.name}: row {i + 2}"
-        if row["metric"] not in ("new_forest_area_mu", "new_stock_volume_m3"):
+        if row["metric"] not in DISTRICT_METRICS:
             raise TableFileError(
                 f"{where}: metric {row['metric']!r}; use new_forest_area_mu or "
                 "new_stock_volume_m3."
@@ -415,15 +448,17 @@ def read_district_targets(path) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _district_resource(inventory: dict | None) -> dict[str, dict[str, float]]:
+def _district_resource(
+    inventory: dict | None, plan: Plan
+) -> dict[str, dict[str, float]]:
     """Per district: change of forest area and forest stock, base to latest.
 
     Base: the year before the plan; latest: the last plan year with a layer.
     Only districts with a layer in both years (never filled in).
     """
     years = sorted(inventory or {})
-    base_year = PLAN_YEARS[0] - 1
-    in_plan = [y for y in years if PLAN_YEARS[0] <= y <= PLAN_YEARS[1]]
+    base_year = plan.base_year
+    in_plan = [y for y in years if plan.period_start <= y <= plan.period_end]
     if base_year not in years or not in_plan:
         return {}
     a = inventory[base_year].set_index("adcode")
@@ -448,6 +483,7 @@ def district_targets(
     targets: pd.DataFrame,
     *,
     inventory: dict[int, pd.DataFrame] | None = None,
+    plan: Plan | str | Path | None = None,
 ) -> pd.DataFrame:
     """Compare a bureau's per-district targets with what was done.
 
@@ -457,11 +493,13 @@ def district_targets(
     is the district's change between them (``status``
     ``resource_statistics``); otherwise ``done``, ``remaining`` and
     ``pct_done`` stay empty (``needs_resource_layers``). ``project_work``
-    shows apart what the projects did: the net area planted (mu), or the
-    project increment measured or modelled (m³; empty where not estimable).
+    shows apart what the projects did in the plan's years: the net area
+    planted (mu), or the project increment measured or modelled (m³; empty
+    where not estimable).
     """
-    resource = _district_resource(inventory)
-    grouped = base.groupby("adcode")
+    plan = read_plan(plan)
+    resource = _district_resource(inventory, plan)
+    grouped = base[base["year"].isin(plan.years)].groupby("adcode")
     planted = grouped["new_forest_area_mu"].sum()
     increment = (
         grouped["increment_measured_m3"]

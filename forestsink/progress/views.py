@@ -43,7 +43,6 @@ PROGRESS_COLUMNS = [
     "stock_m3_per_ha",
     "share_of_city",
 ]
-PLAN_YEARS = (2011, 2015)
 #: the summed figures of a progress row, public (areas in mu, volumes in m³)
 SUM_COLUMNS = tuple(_SUMS)
 

@@ -13,6 +13,7 @@ Files (see ``data/README.md`` for sources, licences and dates):
 ``districts.gpkg``          their boundaries, EPSG:4490 (CGCS2000)
 ``district_aliases.csv``    every known way of naming a district -> adcode
 ``assessment_units.csv``    annex 1 of 渝府发〔2012〕102号: 39 units + city row
+``plan.csv``                the seed plan's header: name, document, period, base year
 ``plan_targets.csv``        numeric forest targets of sections 二 and 三(四)
 ``project_types.csv``       the seven project types and the area/volume rules
 ``carbon_parameters.csv``   D, BEF, R, CF per forest type group, with sources
@@ -25,9 +26,11 @@ A user's own aliases file is merged over these tables by
 Modules: :mod:`~forestsink.reference.data` (where the data lies, reading a
 CSV, checking it against a schema, the per-process cache),
 :mod:`~forestsink.reference.districts` (districts, boundaries, names,
-aliases, the resolver), :mod:`~forestsink.reference.tables` (plan, project
-types, carbon parameters, code tables, value ranges, land classes, labels
-…) and :mod:`~forestsink.reference.uniques` (:func:`map_uniques`).
+aliases, the resolver), :mod:`~forestsink.reference.plans` (a plan as
+data: :func:`read_plan`, :func:`check_plan`),
+:mod:`~forestsink.reference.tables` (plan targets, project types, carbon
+parameters, code tables, value ranges, land classes, labels …) and
+:mod:`~forestsink.reference.uniques` (:func:`map_uniques`).
 
 Layer: reference may import ``errors``, ``units``, ``version``, ``io``,
 ``scale`` and ``area``, nothing above (checked by import-linter).
@@ -57,6 +60,13 @@ from forestsink.reference.districts import (
     resolve_district,
     resolve_district_column,
 )
+from forestsink.reference.plans import (
+    METRICS,
+    Plan,
+    check_plan,
+    read_plan,
+    read_transfers,
+)
 from forestsink.reference.tables import (
     CARBON_PARAMETERS,
     LAND_SCHEMES,
@@ -82,11 +92,14 @@ from forestsink.reference.uniques import (
 __all__ = [
     "CARBON_PARAMETERS",
     "LAND_SCHEMES",
+    "METRICS",
     "PROJECT_TYPES",
     "REGIONS",
     "REGION_EN",
     "DistrictResolver",
+    "Plan",
     "bool_column",
+    "check_plan",
     "data_dir",
     "data_path",
     "district_resolver",
@@ -106,11 +119,13 @@ __all__ = [
     "read_labels",
     "read_land_classes",
     "read_parameter_sources",
+    "read_plan",
     "read_plan_targets",
     "read_project_types",
     "read_reference_csv",
     "read_shipped_csv",
     "read_stock_attr_aliases",
+    "read_transfers",
     "read_value_ranges",
     "resolve_district",
     "resolve_district_column",

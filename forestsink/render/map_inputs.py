@@ -21,7 +21,7 @@ import pandas as pd
 from forestsink.errors import MapError, NoDataError
 from forestsink.io import read_coverage_table
 from forestsink.progress import Tables, carbon_tables, progress_tables
-from forestsink.reference import read_plan_targets
+from forestsink.reference import read_plan
 from forestsink.store import open_store
 
 if TYPE_CHECKING:
@@ -81,33 +81,42 @@ def _state_text(as_of, tables=None, store=None) -> str:
     return "最新 / latest"
 
 
-def _plan_target(target_id: str) -> float:
-    """Return the city's plan target *target_id* (shipped plan targets table)."""
-    targets = read_plan_targets().set_index("target_id")
-    return float(targets.loc[target_id, "value"])
+def _plan_target(plan, metric: str) -> float | None:
+    """Return the plan's city-wide target of *metric* (None: the plan has none)."""
+    row = read_plan(plan).target_of(metric)
+    return None if row is None else float(row["value"])
 
 
-def progress_values(progress, *, store, as_of, year) -> tuple[pd.DataFrame, str]:
+def progress_values(
+    progress, *, store, as_of, year, plan=None
+) -> tuple[pd.DataFrame, str]:
     """Return new forest area per district (mu) and the subtitle (``progress``).
 
     *progress* is a :class:`~forestsink.progress.Tables` or its ``district``
     table; computed from *store* (as of *as_of*) when None. With *year*, only
-    that year's area, else the 2011–2015 total.
+    that year's area, else the total over the years of *plan* (default: the
+    seed plan).
     """
+    plan = read_plan(plan)
     if progress is None:
-        progress = progress_tables(_nonempty_store(store, as_of), as_of=as_of)
+        progress = progress_tables(
+            _nonempty_store(store, as_of), as_of=as_of, plan=plan
+        )
     table = _as_frame(progress, "district")
     if year is not None:
         table = table[table["year"] == year]
+    else:
+        table = table[table["year"].isin(plan.years)]
     values = table.groupby("adcode", as_index=False)["new_forest_area_mu"].sum()
     total = values["new_forest_area_mu"].sum()
     if year is None:
-        target = _plan_target("new_forest_area")
+        target = _plan_target(plan, "new_forest_area_mu")
+        of = f" of {target / 1e4:,.0f} 万亩" if target is not None else ""
         subtitle = (
-            f"2011–2015 年累计 / cumulative 2011–2015 · "
+            f"{plan.label} 年累计 / cumulative {plan.label} · "
             f"{_state_text(as_of, progress)} · 全市 / city: "
             f"{total / 1e4:,.1f} 万亩（项目作业，非新增森林面积 / project "
-            f"work, not the plan's new forest area of {target / 1e4:,.0f} 万亩）"
+            f"work, not the plan's new forest area{of}）"
         )
     else:
         subtitle = (
@@ -117,20 +126,26 @@ def progress_values(progress, *, store, as_of, year) -> tuple[pd.DataFrame, str]
     return values, subtitle
 
 
-def carbon_values(carbon, *, store, as_of, growth) -> tuple[pd.DataFrame, str]:
+def carbon_values(
+    carbon, *, store, as_of, growth, plan=None
+) -> tuple[pd.DataFrame, str]:
     """Return the project increment CO₂ per district (t) and the subtitle.
 
     *carbon* is a :class:`~forestsink.progress.Tables` or its ``carbon``
     table; computed from *store* (as of *as_of*, with the *growth* table)
-    when None. Refuses a city that is not estimable at all.
+    when None. Refuses a city that is not estimable at all. *plan*: its
+    period names the projects (default: the seed plan).
     """
+    plan = read_plan(plan)
     if carbon is None:
         carbon = carbon_tables(
-            _nonempty_store(store, as_of), as_of=as_of, growth=growth
+            _nonempty_store(store, as_of), as_of=as_of, growth=growth, plan=plan
         )
     values = _as_frame(carbon, "carbon")
     city = values[values["adcode"].astype(str) == "500000"]
-    subtitle = f"2011–2015 年项目 / projects 2011–2015 · {_state_text(as_of, carbon)}"
+    subtitle = (
+        f"{plan.label} 年项目 / projects {plan.label} · {_state_text(as_of, carbon)}"
+    )
     c = city.iloc[0] if len(city) else None
     if c is not None and c.get("method") == "not_estimable":
         raise MapError(
@@ -150,8 +165,11 @@ def carbon_values(carbon, *, store, as_of, growth) -> tuple[pd.DataFrame, str]:
     return values, subtitle
 
 
-def coverage_values(coverage, *, year) -> tuple[pd.DataFrame, str]:
+def coverage_values(coverage, *, year, plan=None) -> tuple[pd.DataFrame, str]:
     """Return forest coverage per district (%) of one year and the subtitle.
+
+    *plan*: the plan whose coverage target the subtitle gives (default: the
+    seed plan).
 
     *coverage* is a coverage table or the file ``forestsink coverage`` wrote;
     the year shown is *year*, else the latest in the table.
@@ -182,7 +200,10 @@ def coverage_values(coverage, *, year) -> tuple[pd.DataFrame, str]:
     city = table[table["adcode"] == "500000"]
     if len(city):
         parts.append(f"全市 / city: {float(city['coverage_pct'].iloc[0]):.1f} %")
-    parts.append(f"规划目标 / plan target 2015: {_plan_target('forest_coverage'):g} %")
+    plan = read_plan(plan)
+    target = _plan_target(plan, "forest_coverage_pct")
+    if target is not None:
+        parts.append(f"规划目标 / plan target {plan.period_end}: {target:g} %")
     return table, " · ".join(parts)
 
 

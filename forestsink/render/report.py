@@ -41,8 +41,13 @@ from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
 from forestsink.io import atomic_write
-from forestsink.progress import PLAN_YEARS, carbon_tables, progress_tables
-from forestsink.reference import read_district_table, read_districts, read_project_types
+from forestsink.progress import carbon_tables, progress_tables
+from forestsink.reference import (
+    read_district_table,
+    read_districts,
+    read_plan,
+    read_project_types,
+)
 from forestsink.render.offline import leaflet_assets
 from forestsink.render.sample_section import sample_section
 from forestsink.store.inventory_schema import LAND_GROUPS
@@ -80,6 +85,8 @@ class ReportInputs:
     inventory: dict | None = None
     #: the reference-sample estimate (``forestsink.sampling.tools.read_estimate``)
     sample_estimate: dict | None = None
+    #: the plan (:class:`forestsink.reference.Plan`); None: the seed plan
+    plan: object | None = None
 
 
 def _default(value):
@@ -222,7 +229,7 @@ def project_features(projects, types: pd.DataFrame) -> dict:
 
 
 def _resource_detail(target_id: str, inventory: dict | None) -> str | None:
-    """'2010 → 2015' figures behind a resource headline (None without layers)."""
+    """Return the base → last year figures behind a resource headline (or None)."""
     stats = (inventory or {}).get("stats") or {}
     change = (inventory or {}).get("change")
     if change is None:
@@ -505,6 +512,41 @@ def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
     return rows
 
 
+def duty_rows(progress_tables) -> list[dict]:
+    """Return the district duties (the plan's, or ``--targets``) for the report.
+
+    Each row: district, metric, target, done (resource statistics; None
+    without the forest-resource layers), % done, ``state`` (``met``,
+    ``short`` with ``short_by``, or ``needs_resource_layers``) and the
+    project work shown apart. Areas in mu, stock in m³.
+    """
+    table = progress_tables.get("district_targets")
+    if table is None or table.empty:
+        return []
+    rows = []
+    for r in table.itertuples():
+        measured = bool(pd.notna(r.done))
+        rows.append(
+            {
+                "name_zh": r.name_zh,
+                "name_en": r.name_en,
+                "metric": r.metric,
+                "unit": "m³" if r.metric.endswith("_m3") else "亩 mu",
+                "target": float(r.target),
+                "done": float(r.done) if measured else None,
+                "pct": float(r.pct_done) if pd.notna(r.pct_done) else None,
+                "state": ("met" if r.done >= r.target else "short")
+                if measured
+                else "needs_resource_layers",
+                "short_by": max(float(r.target - r.done), 0.0) if measured else None,
+                "project_work": float(r.project_work)
+                if pd.notna(r.project_work)
+                else None,
+            }
+        )
+    return rows
+
+
 def unit_rows(progress_tables) -> list[dict]:
     """Totals per assessment unit (annex 1) from the unit view."""
     units = progress_tables["unit"]
@@ -635,6 +677,7 @@ def render_report(inputs: ReportInputs) -> str:
         "breaks": None,
         "table": rows,
         "units": unit_rows(progress_tables),
+        "duties": duty_rows(progress_tables),
         "years": sorted(
             int(y) for y in progress_tables["district"]["year"].dropna().unique()
         ),
@@ -669,6 +712,7 @@ def render_report(inputs: ReportInputs) -> str:
         ),
         charts=charts,
         settings=settings,
+        plan=read_plan(inputs.plan),
         leaflet_js=leaflet_js,
         leaflet_css=leaflet_css,
     )
@@ -699,8 +743,14 @@ def build_report(
     settings: dict | None = None,
     draws: int = 10_000,
     sample_estimate: dict | None = None,
+    plan=None,
 ) -> Path:
-    """Compute the tables from *store* and write the report (the report tool)."""
+    """Compute the tables from *store* and write the report (the report tool).
+
+    *plan*: a :class:`forestsink.reference.Plan` or a plan file (default:
+    the seed plan): its targets, period and base year.
+    """
+    plan = read_plan(plan)
     inventory = statistics_by_year(store, as_of=as_of)
     progress = progress_tables(
         store,
@@ -711,12 +761,19 @@ def build_report(
         coverage=coverage,
         growth=growth,
         inventory=inventory,
+        plan=plan,
     )
     carbon = carbon_tables(
-        store, as_of=as_of, params=params, rules=rules, draws=draws, growth=growth
+        store,
+        as_of=as_of,
+        params=params,
+        rules=rules,
+        draws=draws,
+        growth=growth,
+        plan=plan,
     )
     inventory_inputs = _inventory_inputs(
-        store, inventory, as_of=as_of, coverage=coverage, draws=draws
+        store, inventory, as_of=as_of, coverage=coverage, draws=draws, plan=plan
     )
     inputs = ReportInputs(
         progress=progress,
@@ -728,12 +785,19 @@ def build_report(
         settings=settings or {},
         inventory=inventory_inputs,
         sample_estimate=sample_estimate,
+        plan=plan,
     )
     return write_report(inputs, out)
 
 
 def _inventory_inputs(
-    store, stats: dict, *, as_of=None, coverage=None, draws: int = 10_000
+    store,
+    stats: dict,
+    *,
+    as_of=None,
+    coverage=None,
+    draws: int = 10_000,
+    plan=None,
 ) -> dict | None:
     """Return the report's forest-resource figures: statistics and change.
 
@@ -743,8 +807,9 @@ def _inventory_inputs(
     if not stats:
         return None
     years = sorted(stats)
-    base = PLAN_YEARS[0] - 1
-    in_plan = [y for y in years if PLAN_YEARS[0] <= y <= PLAN_YEARS[1]]
+    plan = read_plan(plan)
+    base = plan.base_year
+    in_plan = [y for y in years if plan.period_start <= y <= plan.period_end]
     pair = (base, in_plan[-1]) if base in years and in_plan else (years[0], years[-1])
     change = None
     if pair[0] < pair[1]:

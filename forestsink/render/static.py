@@ -772,6 +772,7 @@ def render_static_map(
     districts: gpd.GeoDataFrame | None = None,
     dpi: int = DEFAULT_DPI,
     growth=None,
+    plan=None,
 ) -> Path:
     """Compute the tables a map needs and write it (``forestsink map``).
 
@@ -795,8 +796,8 @@ def render_static_map(
     as_of : str or int, optional (default: None, the latest state)
         Date or batch number for the store's state.
     year : int, optional (default: None)
-        ``progress``: only that year's new area (default: 2011–2015
-        cumulative). ``coverage``: the year to show (default: the latest).
+        ``progress``: only that year's new area (default: cumulative over
+        the plan's years). ``coverage``: the year to show (default: the latest).
     font : str, path or FontProperties, optional (default: search)
         CJK font, as for :func:`find_cjk_font`.
     districts : geopandas.GeoDataFrame, optional (default: shipped boundaries)
@@ -807,6 +808,9 @@ def render_static_map(
         ``carbon``: growth (yield) table for the modelled project increment
         (:func:`forestsink.progress.read_growth_table`); without it only
         before/after volumes give a figure, other districts are no data.
+    plan : Plan or path, optional (default: None, the seed plan)
+        The plan (:func:`forestsink.reference.read_plan`) whose period and
+        targets the titles give.
 
     Returns
     -------
@@ -826,14 +830,14 @@ def render_static_map(
     values = projects = None
     if what == "progress":
         values, subtitle = progress_values(
-            progress, store=store, as_of=as_of, year=year
+            progress, store=store, as_of=as_of, year=year, plan=plan
         )
     elif what == "carbon":
         values, subtitle = carbon_values(
-            carbon, store=store, as_of=as_of, growth=growth
+            carbon, store=store, as_of=as_of, growth=growth, plan=plan
         )
     elif what == "coverage":
-        values, subtitle = coverage_values(coverage, year=year)
+        values, subtitle = coverage_values(coverage, year=year, plan=plan)
     else:
         projects, subtitle = project_polygons(store, as_of=as_of)
     fig = static_map(

@@ -19,7 +19,7 @@ import pandas as pd
 from geopandas.array import from_shapely
 
 from forestsink.errors import OptionError
-from forestsink.reference import read_districts
+from forestsink.reference import read_districts, read_plan
 from forestsink.validate.attributes import check_attributes, delivery_keys
 from forestsink.validate.geometry import check_geometry
 from forestsink.validate.issues import Issues
@@ -71,7 +71,8 @@ def validate_delivery(
     frame,
     *,
     districts=None,
-    period: tuple[int, int] = (2011, 2015),
+    period: tuple[int, int] | None = None,
+    plan=None,
     area_tolerance: float = 0.10,
     min_inside: float = 0.5,
     district_warn: float = 0.9,
@@ -87,8 +88,11 @@ def validate_delivery(
         Canonical delivery frame in EPSG:4490 (from ``read_delivery``).
     districts : geopandas.GeoDataFrame, optional (default: shipped layer)
         District polygons with ``adcode`` and ``name_zh``.
-    period : tuple of int, optional (default: (2011, 2015))
+    period : tuple of int, optional (default: None, the plan's period)
         Allowed years, inclusive.
+    plan : Plan or path, optional (default: None, the seed plan)
+        The plan (:func:`forestsink.reference.read_plan`) whose period
+        gives the allowed years when *period* is not given.
     area_tolerance : float, optional (default: 0.10)
         Relative difference between reported and computed area that triggers
         a warning.
@@ -130,6 +134,8 @@ def validate_delivery(
         district_warn=district_warn,
     )
     key = delivery_keys(frame)
+    if period is None:
+        period = read_plan(plan).period
     check_attributes(frame, issues, key=key, period=period)
     area_mu = checked.area_mu
     check_values(frame, issues, checked.usable, area_mu, area_tolerance=area_tolerance)
