@@ -314,7 +314,7 @@ def _estimate_from_workbook(path: Path) -> dict:
             f"{path}：不是 forestsink sample estimate 写出的工作簿（缺 shares 或 "
             "error_matrix 表）/ not a workbook written by forestsink sample "
             "estimate (no shares or error_matrix sheet); run sample estimate "
-            "again with --out FILE.xlsx or .json."
+            "again, writing .xlsx or .json."
         )
     city = classes[classes["level"] == "city"]
     names = matrix["map_class"].astype(str).tolist()
@@ -398,12 +398,12 @@ def read_estimate(path: str | Path) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SamplingError(
             f"{path}：无法读取 / cannot be read as JSON ({err}); write it again "
-            "with forestsink sample estimate --out FILE.json."
+            "with forestsink sample estimate (as .json)."
         ) from err
     if not isinstance(doc, dict) or "shares" not in doc or "error_matrix" not in doc:
         raise SamplingError(
             f"{path}：不是含 shares 的抽样估计 / not a sample estimate with "
             "shares (written by an older forestsink?); run forestsink sample "
-            "estimate again with --out FILE.json."
+            "estimate again (as .json)."
         )
     return doc
