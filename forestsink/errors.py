@@ -247,7 +247,13 @@ class MapError(ForestsinkError, ValueError):
 
 
 class FontError(ForestsinkError, LookupError):
-    """No font with Chinese glyphs is found, or the one named cannot be used."""
+    """No font with Chinese glyphs is found, or the one named cannot be used.
+
+    Its parameter is always the font (``option="font"`` unless given).
+    """
+
+    def __init__(self, *args, option: str | tuple[str, ...] | None = "font"):
+        super().__init__(*args, option=option)
 
 
 class DatasetError(ForestsinkError, OSError):

@@ -127,7 +127,7 @@ def test_chinese_does_not_render_as_boxes(progress_fig):
 def test_missing_font_is_a_clear_error(monkeypatch, districts, progress_values):
     monkeypatch.setattr(fonts, "_matplotlib_cjk_fonts", list)
     monkeypatch.setattr(fonts, "_fc_list_cjk_fonts", list)
-    with pytest.raises(ForestsinkError, match=r"fonts-noto-cjk.*--font PATH"):
+    with pytest.raises(ForestsinkError, match=r"fonts-noto-cjk.*font file"):
         find_cjk_font()
     with pytest.raises(ForestsinkError, match="fonts-noto-cjk"):
         static_map("progress", districts=districts, values=progress_values)
@@ -383,7 +383,7 @@ def test_values_table_is_checked(districts, progress_values):
         static_map("progress", districts=districts, values=twice)
     with pytest.raises(ForestsinkError, match="new_forest_area_mu"):
         static_map("progress", districts=districts, values=pd.DataFrame({"a": [1]}))
-    with pytest.raises(ForestsinkError, match="unknown --what"):
+    with pytest.raises(ForestsinkError, match="unknown kind"):
         static_map("rivers", districts=districts, values=progress_values)
 
 

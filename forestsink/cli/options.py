@@ -321,6 +321,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "as_of": ("--as-of", "DATE|BATCH"),
     "band": ("--band", "N"),
     "classes": ("--classes", "FILE"),
+    "coverage": ("--coverage", "FILE"),
     "crs": ("--crs", "EPSG:…"),
     "district": ("--district", "NAME"),
     "districts": ("--district", "NAME"),

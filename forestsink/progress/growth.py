@@ -353,8 +353,9 @@ def _check_growth_codes(cells, pt, ft, known_p, known_f, where) -> None:
     if pt not in known_p:
         raise GrowthTableError(
             f"{where}, column project_type: 未知项目类型 {given_pt!r} / "
-            f"{given_pt!r} is not a project type; use a code or word of "
-            f"--type ({', '.join(sorted(known_p))}, or 人工造林, 低效林改造 …)."
+            f"{given_pt!r} is not a project type; use a code or word of the "
+            f"project types ({', '.join(sorted(known_p))}, or 人工造林, 低效林改造 …).",
+            option="project_type",
         )
     if ft not in known_f:
         raise GrowthTableError(

@@ -154,7 +154,7 @@ def _measure(row, base, inventory, pair, coverage) -> tuple[float, str, str]:
             np.nan,
             NOT_MEASURED,
             "需森林资源一张图或土地覆盖栅格 / needs the forest-resource layers or "
-            "a land-cover coverage table (--coverage)",
+            "a land-cover coverage table",
         )
     found = _from_projects(row, base, None if adcode == "500000" else adcode)
     return found[0], PROJECT_POLYGONS, found[1]

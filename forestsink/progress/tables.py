@@ -168,8 +168,9 @@ def _partitioned_base(
         raise OptionError(
             f"scheduler {scheduler}: remote workers cannot read {store.path}. "
             "Export it as a GeoParquet dataset to storage every worker can read "
-            "(`forestsink export --format geoparquet`) and give that folder as "
-            "the store."
+            "(forestsink.scale.export.export_geoparquet, or the export "
+            "command) and give that folder as the store.",
+            option="scheduler",
         )
     with contextlib.ExitStack() as stack:
         if engine == "dask":

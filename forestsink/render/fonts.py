@@ -53,8 +53,8 @@ CJK_FAMILIES: tuple[str, ...] = (
 
 _FONT_HINT = (
     "install fonts-noto-cjk (Debian/Ubuntu: sudo apt-get install fonts-noto-cjk; "
-    "Fedora: google-noto-sans-cjk-fonts) or pass --font PATH to a .ttf/.otf/.ttc "
-    "font with Chinese glyphs"
+    "Fedora: google-noto-sans-cjk-fonts) or name a .ttf/.otf/.ttc font file "
+    "with Chinese glyphs (font)"
 )
 
 # glyphs a usable font must have (森林 forest, 碳 carbon, 覆 coverage, 渝 Chongqing)

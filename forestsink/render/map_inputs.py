@@ -149,7 +149,7 @@ def carbon_values(
     c = city.iloc[0] if len(city) else None
     if c is not None and c.get("method") == "not_estimable":
         raise MapError(
-            "map --what carbon: 项目增量不可估算 / the project increment is not "
+            "碳汇图 / carbon map: 项目增量不可估算 / the project increment is not "
             "estimable in any district (no before/after volumes delivered); "
             "give a growth table (format data/growth_table.EXAMPLE.csv). "
             "Delivered standing stocks are not an increment and are not mapped "
@@ -176,8 +176,9 @@ def coverage_values(coverage, *, year, plan=None) -> tuple[pd.DataFrame, str]:
     """
     if coverage is None:
         raise MapError(
-            "map --what coverage: pass the coverage table (the CSV, JSON or "
-            "Excel file written by `forestsink coverage`)."
+            "覆盖率图 / coverage map: pass the coverage table (the CSV, JSON or "
+            "Excel file written by forestsink coverage).",
+            option="coverage",
         )
     if isinstance(coverage, pd.DataFrame):
         table = coverage

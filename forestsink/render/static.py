@@ -388,7 +388,8 @@ def static_map(
 
     if what not in THEMES:
         raise OptionError(
-            f"map: unknown --what {what!r}; use one of {', '.join(WHAT)}."
+            f"map: unknown kind {what!r} (what); use one of {', '.join(WHAT)}.",
+            option="what",
         )
     theme = THEMES[what]
     family = find_cjk_font(font).get_family()[0]
@@ -819,7 +820,8 @@ def render_static_map(
     """
     if what not in THEMES:
         raise OptionError(
-            f"map: unknown --what {what!r}; use one of {', '.join(WHAT)}."
+            f"map: unknown kind {what!r} (what); use one of {', '.join(WHAT)}.",
+            option="what",
         )
     if Path(out).suffix.lower() not in SUFFIXES:  # fail before the slow part
         raise MapError(
