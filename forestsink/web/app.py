@@ -21,8 +21,10 @@ from starlette.requests import Request
 
 from forestsink.errors import Denied
 from forestsink.store import open_store
+from forestsink.web.api import UploadIndex, progress_result
 from forestsink.web.api import routes as api_routes
 from forestsink.web.pages import routes as page_routes
+from forestsink.web.progress_cache import ProgressCache
 from forestsink.web.security import (
     SecurityHeadersMiddleware,
     UploadLimitMiddleware,
@@ -79,9 +81,15 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
     app.state.location = str(store_location)
     app.state.store = open_store(store_location)
     app.state.settings = settings
-    app.state.progress_cache = {}
-    app.state.settings_upload_dir = settings.upload_dir or default_upload_dir(
-        store_location
+    upload_dir = settings.upload_dir or default_upload_dir(store_location)
+    app.state.settings_upload_dir = upload_dir
+    app.state.upload_index = UploadIndex(upload_dir)
+    app.state.progress = ProgressCache(
+        app.state.store,
+        upload_dir / ".progress",
+        progress_result,
+        wait_s=settings.progress_wait_s,
+        interval_s=settings.progress_interval_s,
     )
     return app
 
