@@ -36,6 +36,7 @@ from pathlib import Path
 import geopandas as gpd
 import httpx
 import numpy as np
+import psutil
 import pyogrio
 from shapely.geometry import box
 
@@ -72,6 +73,34 @@ def delivery(user: int, k: int, n: int = 40) -> bytes:
     buf = io.BytesIO()
     pyogrio.write_dataframe(gdf, buf, driver="GeoJSON")
     return buf.getvalue()
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of process *pid*, its live children and its reaped ones."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        t = root.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = t.children_user + t.children_system  # e.g. ended postgres backends
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def postmaster(pg_dir: str | None) -> int | None:
+    """The pid of the bench's own PostgreSQL server (its data folder)."""
+    if pg_dir is None:
+        return None
+    for p in psutil.process_iter(["cmdline"]):
+        if pg_dir in " ".join(p.info["cmdline"] or []):
+            return p.pid
+    return None
 
 
 def free_port() -> int:
@@ -206,6 +235,10 @@ def main() -> int:
                 time.sleep(0.3)
         stats: dict[str, list] = defaultdict(list)
         landed: list = []
+        load0 = os.getloadavg()[0]
+        pg_pid = postmaster(pg_dir)
+        cpu0 = tree_cpu(proc.pid)
+        pg0 = tree_cpu(pg_pid) if pg_pid else 0.0
         deadline = time.monotonic() + args.seconds
 
         async def run_all():
@@ -217,10 +250,20 @@ def main() -> int:
             )
 
         asyncio.run(run_all())
+        server_cpu = tree_cpu(proc.pid) - cpu0
+        pg_cpu = tree_cpu(pg_pid) - pg0 if pg_pid else 0.0
+        load1 = os.getloadavg()[0]
         failed = 0
         print(
             f"{args.users} users, {args.seconds:g} s, {args.workers} workers, "
             f"store {open_store(location).path}"
+        )
+        n_requests = sum(len(rows) for rows in stats.values())
+        print(
+            f"machine: {os.cpu_count()} cores, load average {load0:.1f} before, "
+            f"{load1:.1f} after; server CPU {server_cpu:.1f} s "
+            f"({1000 * server_cpu / max(n_requests, 1):.0f} ms a request)"
+            + (f", postgres CPU {pg_cpu:.1f} s" if pg_pid else "")
         )
         print(f"{'kind':10} {'n':>6} {'failed':>6} {'p50 ms':>8} {'p95 ms':>8}")
         for kind, rows in sorted(stats.items()):

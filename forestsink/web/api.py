@@ -538,13 +538,12 @@ async def progress(request: Request) -> JSONResponse:
     by = request.query_params.get("by", "district")
     if by not in ("district", "region", "unit", "city"):
         raise Denied(400, "by 参数无效", "by must be district, region, unit or city")
-    store = request.app.state.store
-    if not await run_in_threadpool(lambda: store.exists):
-        raise Denied(404, "项目库为空", "the store holds no deliveries yet")
     try:
         body = await run_in_threadpool(request.app.state.progress.get, by)
     except ForestsinkError as err:
         raise _library_error(err) from err
+    if body is None:
+        raise Denied(404, "项目库为空", "the store holds no deliveries yet")
     return JSONResponse({"by": by, **body})
 
 

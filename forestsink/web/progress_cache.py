@@ -43,10 +43,15 @@ __all__ = ["ProgressCache"]
 log = logging.getLogger(__name__)
 
 
-def store_state(store) -> dict:
-    """Return the store's state: batch count, last batch id and time."""
-    batches = store.batches() if store.exists else None
-    if batches is None or not len(batches):
+def store_state(store) -> dict | None:
+    """Return the store's state: batch count, last batch id and time.
+
+    None when the store does not exist yet (nothing landed).
+    """
+    if not store.exists:
+        return None
+    batches = store.batches()
+    if not len(batches):
         return {"batches": 0, "last_batch_id": None, "last_batch_at": None}
     return {
         "batches": len(batches),
@@ -71,7 +76,7 @@ class ProgressCache:
     compute : callable
         ``compute(store, by)`` returns the JSON-ready result (``tables``,
         ``settings``) of one view.
-    wait_s : float, optional (default: 0.25)
+    wait_s : float, optional (default: 0.1)
         How long a request waits for a refresh before it answers the older
         result (marked not current).
     interval_s : float, optional (default: 2.0)
@@ -84,7 +89,7 @@ class ProgressCache:
         folder: Path,
         compute: Callable,
         *,
-        wait_s: float = 0.25,
+        wait_s: float = 0.1,
         interval_s: float = 2.0,
     ) -> None:
         self.store = store
@@ -132,6 +137,8 @@ class ProgressCache:
                     if pause > 0:
                         time.sleep(pause)
                 state = store_state(self.store)
+                if state is None:  # (a store is never removed while served)
+                    state = {"batches": 0, "last_batch_id": None}
                 if last is not None and _same(last["as_of"], state):
                     return last  # another worker did it
                 started = time.time()
@@ -184,13 +191,15 @@ class ProgressCache:
 
     # -- answers -----------------------------------------------------------
 
-    def get(self, by: str) -> dict:
+    def get(self, by: str) -> dict | None:
         """Return the answer for view *by*: tables, settings, as-of, current.
 
-        Blocks (in a worker thread) only when there is no result yet, or up
-        to ``wait_s`` for a refresh.
+        None when the store does not exist yet. Blocks (in a worker thread)
+        only when there is no result yet, or up to ``wait_s`` for a refresh.
         """
         state = store_state(self.store)
+        if state is None:
+            return None
         result = self._read(by)
         if result is None:
             result = self._compute_locked(by, throttle=False)

@@ -227,8 +227,10 @@ function initHistory() {
 // ---- progress ---------------------------------------------------------------
 function initProgress() {
   const by = document.getElementById("by");
-  const load = async () => {
-    setStatus("计算中… computing…");
+  let again = null;
+  const load = async (quiet) => {
+    clearTimeout(again);
+    if (quiet !== true) setStatus("计算中… computing…");
     const r = await api("/api/progress?by=" + encodeURIComponent(by.value));
     const box = document.getElementById("tables");
     box.replaceChildren();
@@ -240,8 +242,9 @@ function initProgress() {
       setStatus(stamp);
     } else {
       const now = (r.body.store_state || {}).last_batch_id;
-      setStatus(stamp + "；正在按最新批次 " + now + " 更新，请稍后刷新 — " +
-        "updating to batch " + now + ", reload shortly", true);
+      setStatus(stamp + "；正在按最新批次 " + now + " 更新 — updating to batch " +
+        now, true);
+      again = setTimeout(() => load(true), 3000);  // until it is current
     }
     Object.entries(r.body.tables).forEach(([name, rows]) => {
       box.appendChild(el("h2", name));
