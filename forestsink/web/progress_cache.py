@@ -8,7 +8,7 @@ load test measured a p95 of 6 s). Here it is computed at most once per store
 state, by one worker at a time, in a background thread, and every worker
 serves the last complete result with its as-of stamp:
 
-- the store's state is its batch count and last batch id (every landing,
+- the store's state is its batch count, last batch id and time (every landing,
   withdrawal and undo adds a batch); a result is *current* when it was
   computed at the state the store has now;
 - a request that finds a current result answers it at once; one that finds
@@ -61,7 +61,8 @@ def store_state(store) -> dict | None:
 
 
 def _same(a: dict, b: dict) -> bool:
-    return (a["batches"], a["last_batch_id"]) == (b["batches"], b["last_batch_id"])
+    keys = ("batches", "last_batch_id", "last_batch_at")
+    return all(a.get(k) == b.get(k) for k in keys)
 
 
 class ProgressCache:
@@ -138,7 +139,7 @@ class ProgressCache:
                         time.sleep(pause)
                 state = store_state(self.store)
                 if state is None:  # (a store is never removed while served)
-                    state = {"batches": 0, "last_batch_id": None}
+                    state = {"batches": 0, "last_batch_id": None, "last_batch_at": None}
                 if last is not None and _same(last["as_of"], state):
                     return last  # another worker did it
                 started = time.time()
