@@ -52,10 +52,14 @@ SECRET = "bench-secret-" + "z" * 40
 MIX = [("page", 0.35), ("progress", 0.25), ("batches", 0.15), ("upload", 0.25)]
 
 
-def delivery(user: int, k: int, n: int = 40) -> bytes:
-    """A clean 40-feature GeoJSON delivery of 万州区 with unique ids."""
-    x0 = 108.25 + 0.02 * (user % 10)
-    y0 = 30.65 + 0.05 * (user // 10) + 0.0008 * k
+def delivery(user: int, k: int, n: int = 40, *, place: int | None = None) -> bytes:
+    """A clean 40-feature GeoJSON delivery of 万州区 with unique ids.
+
+    Placed by *place* (default: *user*): users 0-29 never overlap.
+    """
+    place = user if place is None else place
+    x0 = 108.25 + 0.02 * (place % 10)
+    y0 = 30.65 + 0.05 * (place // 10) + 0.0008 * k
     geoms = [
         box(x0 + 0.0004 * i, y0, x0 + 0.0004 * i + 0.0003, y0 + 0.0003)
         for i in range(n)
@@ -141,11 +145,38 @@ async def user_loop(i, base, deadline, uploads, stats, landed):
             stats[kind].append((time.perf_counter() - t, r.status_code))
 
 
+def solo_uploads(base: str, n: int, landed: list) -> dict[str, list[float]]:
+    """Time *n* uploads by one user alone: validate only, then validate + land.
+
+    The landed ones are user 99's (uploads distinct from the load's) and
+    go into *landed* for the store check.
+    """
+    times: dict[str, list[float]] = {"validate": [], "validate+land": []}
+    with httpx.Client(base_url=base, timeout=60) as c:
+        r = c.post("/api/login", json={"username": "solo", "password": PASSWORD})
+        r.raise_for_status()
+        token = r.json()["csrf_token"]
+        for k in range(n):
+            for kind, query in (("validate", ""), ("validate+land", "?land=1")):
+                data = delivery(99, k, place=25)
+                t = time.perf_counter()
+                r = c.post(
+                    "/api/deliveries" + query,
+                    files={"file": (f"solo-{k}.geojson", data)},
+                    headers={"X-CSRF-Token": token},
+                )
+                times[kind].append(time.perf_counter() - t)
+                r.raise_for_status()
+                if query:
+                    landed.append((99, k, r.json()["batches"], r.json()["sha256"]))
+    return times
+
+
 def check_store(location, landed, n_users) -> list[str]:
     store = open_store(location)
     batches = store.batches()
     problems = []
-    ours = batches[batches["user"].str.startswith("bench", na=False)]
+    ours = batches[batches["user"].str.match(r"bench|solo", na=False)]
     if len(ours) != len(landed):
         problems.append(f"{len(landed)} uploads landed but {len(ours)} batches")
     if ours["source_sha256"].duplicated().any():
@@ -172,6 +203,12 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument(
+        "--solo",
+        type=int,
+        default=5,
+        help="uploads timed by one user alone before the load (default: 5)",
+    )
     args = ap.parse_args()
     pg_dir = None
     location = args.store
@@ -188,6 +225,7 @@ def main() -> int:
     proc = None
     try:
         store = open_store(location)
+        add_user(store, "solo", role="editor", districts=["万州区"], password=PASSWORD)
         for i in range(args.users):
             add_user(
                 store,
@@ -235,6 +273,7 @@ def main() -> int:
                 time.sleep(0.3)
         stats: dict[str, list] = defaultdict(list)
         landed: list = []
+        solo = solo_uploads(base, args.solo, landed) if args.solo else {}
         load0 = os.getloadavg()[0]
         pg_pid = postmaster(pg_dir)
         cpu0 = tree_cpu(proc.pid)
@@ -273,6 +312,12 @@ def main() -> int:
             print(
                 f"{kind:10} {len(rows):6d} {bad:6d} "
                 f"{np.percentile(times, 50):8.0f} {np.percentile(times, 95):8.0f}"
+            )
+        for kind, times in solo.items():
+            ms = np.array(times) * 1000
+            print(
+                f"one user alone, 40-feature upload, {kind}: n {len(ms)}, "
+                f"p50 {np.percentile(ms, 50):.0f} ms, max {ms.max():.0f} ms"
             )
         problems = check_store(location, landed, args.users)
         print(
