@@ -76,6 +76,9 @@ def pooled(key: str, connect: Callable) -> Iterator:
         conn = _take(key)
     if conn is None:
         conn = connect()
+        # no server-side prepared statements: a kept connection must not hold
+        # a plan that a migration (a new column) would make invalid
+        conn.prepare_threshold = None
     ok = False
     try:
         yield conn
