@@ -77,7 +77,7 @@ class ProgressCache:
     compute : callable
         ``compute(store, by)`` returns the JSON-ready result (``tables``,
         ``settings``) of one view.
-    wait_s : float, optional (default: 0.1)
+    wait_s : float, optional (default: 0.0)
         How long a request waits for a refresh before it answers the older
         result (marked not current).
     interval_s : float, optional (default: 2.0)
@@ -90,7 +90,7 @@ class ProgressCache:
         folder: Path,
         compute: Callable,
         *,
-        wait_s: float = 0.1,
+        wait_s: float = 0.0,
         interval_s: float = 2.0,
     ) -> None:
         self.store = store

@@ -52,7 +52,7 @@ class Settings:
     progress_wait_s : float
         How long a progress request waits for the tables of a newer store
         state before it answers the last complete ones, marked not current
-        with their as-of state (default: 0.1 s).
+        with their as-of state (default: 0 s: at once; the page asks again).
     progress_interval_s : float
         Least time between two computations of the progress tables
         (default: 2 s): a stream of uploads costs one computation per
@@ -68,7 +68,7 @@ class Settings:
     login_lockout_s: float = 300.0
     session_max_age_s: int = 8 * 3600
     https_only: bool = False
-    progress_wait_s: float = 0.1
+    progress_wait_s: float = 0.0
     progress_interval_s: float = 2.0
 
     @classmethod

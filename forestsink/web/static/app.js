@@ -244,7 +244,7 @@ function initProgress() {
       const now = (r.body.store_state || {}).last_batch_id;
       setStatus(stamp + "；正在按最新批次 " + now + " 更新 — updating to batch " +
         now, true);
-      again = setTimeout(() => load(true), 3000);  // until it is current
+      again = setTimeout(() => load(true), 2000);  // until it is current
     }
     Object.entries(r.body.tables).forEach(([name, rows]) => {
       box.appendChild(el("h2", name));
