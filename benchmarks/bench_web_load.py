@@ -36,6 +36,7 @@ from pathlib import Path
 import geopandas as gpd
 import httpx
 import numpy as np
+import psutil
 import pyogrio
 from shapely.geometry import box
 
@@ -51,10 +52,14 @@ SECRET = "bench-secret-" + "z" * 40
 MIX = [("page", 0.35), ("progress", 0.25), ("batches", 0.15), ("upload", 0.25)]
 
 
-def delivery(user: int, k: int, n: int = 40) -> bytes:
-    """A clean 40-feature GeoJSON delivery of 万州区 with unique ids."""
-    x0 = 108.25 + 0.02 * (user % 10)
-    y0 = 30.65 + 0.05 * (user // 10) + 0.0008 * k
+def delivery(user: int, k: int, n: int = 40, *, place: int | None = None) -> bytes:
+    """A clean 40-feature GeoJSON delivery of 万州区 with unique ids.
+
+    Placed by *place* (default: *user*): users 0-29 never overlap.
+    """
+    place = user if place is None else place
+    x0 = 108.25 + 0.02 * (place % 10)
+    y0 = 30.65 + 0.05 * (place // 10) + 0.0008 * k
     geoms = [
         box(x0 + 0.0004 * i, y0, x0 + 0.0004 * i + 0.0003, y0 + 0.0003)
         for i in range(n)
@@ -72,6 +77,34 @@ def delivery(user: int, k: int, n: int = 40) -> bytes:
     buf = io.BytesIO()
     pyogrio.write_dataframe(gdf, buf, driver="GeoJSON")
     return buf.getvalue()
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of process *pid*, its live children and its reaped ones."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+        t = root.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = t.children_user + t.children_system  # e.g. ended postgres backends
+    for p in procs:
+        try:
+            t = p.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def postmaster(pg_dir: str | None) -> int | None:
+    """The pid of the bench's own PostgreSQL server (its data folder)."""
+    if pg_dir is None:
+        return None
+    for p in psutil.process_iter(["cmdline"]):
+        if pg_dir in " ".join(p.info["cmdline"] or []):
+            return p.pid
+    return None
 
 
 def free_port() -> int:
@@ -112,11 +145,38 @@ async def user_loop(i, base, deadline, uploads, stats, landed):
             stats[kind].append((time.perf_counter() - t, r.status_code))
 
 
+def solo_uploads(base: str, n: int, landed: list) -> dict[str, list[float]]:
+    """Time *n* uploads by one user alone: validate only, then validate + land.
+
+    The landed ones are user 99's (uploads distinct from the load's) and
+    go into *landed* for the store check.
+    """
+    times: dict[str, list[float]] = {"validate": [], "validate+land": []}
+    with httpx.Client(base_url=base, timeout=60) as c:
+        r = c.post("/api/login", json={"username": "solo", "password": PASSWORD})
+        r.raise_for_status()
+        token = r.json()["csrf_token"]
+        for k in range(n):
+            for kind, query in (("validate", ""), ("validate+land", "?land=1")):
+                data = delivery(99, k, place=25)
+                t = time.perf_counter()
+                r = c.post(
+                    "/api/deliveries" + query,
+                    files={"file": (f"solo-{k}.geojson", data)},
+                    headers={"X-CSRF-Token": token},
+                )
+                times[kind].append(time.perf_counter() - t)
+                r.raise_for_status()
+                if query:
+                    landed.append((99, k, r.json()["batches"], r.json()["sha256"]))
+    return times
+
+
 def check_store(location, landed, n_users) -> list[str]:
     store = open_store(location)
     batches = store.batches()
     problems = []
-    ours = batches[batches["user"].str.startswith("bench", na=False)]
+    ours = batches[batches["user"].str.match(r"bench|solo", na=False)]
     if len(ours) != len(landed):
         problems.append(f"{len(landed)} uploads landed but {len(ours)} batches")
     if ours["source_sha256"].duplicated().any():
@@ -143,6 +203,12 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument(
+        "--solo",
+        type=int,
+        default=5,
+        help="uploads timed by one user alone before the load (default: 5)",
+    )
     args = ap.parse_args()
     pg_dir = None
     location = args.store
@@ -159,6 +225,7 @@ def main() -> int:
     proc = None
     try:
         store = open_store(location)
+        add_user(store, "solo", role="editor", districts=["万州区"], password=PASSWORD)
         for i in range(args.users):
             add_user(
                 store,
@@ -206,6 +273,11 @@ def main() -> int:
                 time.sleep(0.3)
         stats: dict[str, list] = defaultdict(list)
         landed: list = []
+        solo = solo_uploads(base, args.solo, landed) if args.solo else {}
+        load0 = os.getloadavg()[0]
+        pg_pid = postmaster(pg_dir)
+        cpu0 = tree_cpu(proc.pid)
+        pg0 = tree_cpu(pg_pid) if pg_pid else 0.0
         deadline = time.monotonic() + args.seconds
 
         async def run_all():
@@ -217,10 +289,20 @@ def main() -> int:
             )
 
         asyncio.run(run_all())
+        server_cpu = tree_cpu(proc.pid) - cpu0
+        pg_cpu = tree_cpu(pg_pid) - pg0 if pg_pid else 0.0
+        load1 = os.getloadavg()[0]
         failed = 0
         print(
             f"{args.users} users, {args.seconds:g} s, {args.workers} workers, "
             f"store {open_store(location).path}"
+        )
+        n_requests = sum(len(rows) for rows in stats.values())
+        print(
+            f"machine: {os.cpu_count()} cores, load average {load0:.1f} before, "
+            f"{load1:.1f} after; server CPU {server_cpu:.1f} s "
+            f"({1000 * server_cpu / max(n_requests, 1):.0f} ms a request)"
+            + (f", postgres CPU {pg_cpu:.1f} s" if pg_pid else "")
         )
         print(f"{'kind':10} {'n':>6} {'failed':>6} {'p50 ms':>8} {'p95 ms':>8}")
         for kind, rows in sorted(stats.items()):
@@ -230,6 +312,12 @@ def main() -> int:
             print(
                 f"{kind:10} {len(rows):6d} {bad:6d} "
                 f"{np.percentile(times, 50):8.0f} {np.percentile(times, 95):8.0f}"
+            )
+        for kind, times in solo.items():
+            ms = np.array(times) * 1000
+            print(
+                f"one user alone, 40-feature upload, {kind}: n {len(ms)}, "
+                f"p50 {np.percentile(ms, 50):.0f} ms, max {ms.max():.0f} ms"
             )
         problems = check_store(location, landed, args.users)
         print(

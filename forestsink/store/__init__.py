@@ -7,8 +7,9 @@ Modules: the protocol and :func:`open_store` (``base``), what the back ends
 share (``common``), the GeoPackage back end (``gpkg``, with ``gpkg_schema``,
 ``gpkg_codec``, ``gpkg_staging``, ``gpkg_file`` and the R-tree writer
 ``rtree``), the PostGIS back end (``postgis``, ``postgis_schema``,
-``pgcodec``), the inventory sides (``inventory``, ``inventory_layout``,
-``inventory_common``, ``inventory_schema``, ``inventory_pg``), accounts
+``pgcodec``, ``pgpool``: kept read connections), the inventory sides
+(``inventory``, ``inventory_layout``, ``inventory_common``,
+``inventory_schema``, ``inventory_pg``), accounts
 (``users``, ``users_pg``) and ``migrate``.
 
 Layers: may import ``errors``, ``io``, ``scale``, ``area``, ``reference``,

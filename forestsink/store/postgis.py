@@ -68,6 +68,7 @@ from forestsink.store.common import (
 from forestsink.store.inventory_pg import PostGISInventoryMixin
 from forestsink.store.pgcodec import hex_ewkb as _hex_ewkb
 from forestsink.store.pgcodec import ts_text as _ts
+from forestsink.store.pgpool import pooled
 from forestsink.store.postgis_schema import (
     BATCH_COLUMNS,
     PG_TYPES,
@@ -206,6 +207,12 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
 
     # ---- connection ---------------------------------------------------------
     def _connect(self, *, autocommit: bool = False):
+        """Return a connection; autocommit ones are kept for the next read (pgpool)."""
+        if autocommit:
+            return pooled(self._conninfo, lambda: self._open(autocommit=True))
+        return self._open(autocommit=False)
+
+    def _open(self, *, autocommit: bool):
         psycopg = _psycopg()
         try:
             return psycopg.connect(

@@ -14,6 +14,9 @@ Modules
 ``api``
     The ``/api/`` endpoints; each calls the same library function as the
     CLI command of the same name.
+``progress_cache``
+    The progress tables computed once per store state in the background,
+    shared by the worker processes, served with their as-of state.
 
 Layers: ``web`` sits beside ``cli`` at the top. It may import every other
 part of forestsink (errors, reference, ingest, validate, store, progress,

@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import secrets
 import shutil
 import tempfile
+import threading
 import unicodedata
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -53,7 +55,7 @@ from forestsink.web.security import (
     new_csrf_token,
 )
 
-__all__ = ["routes"]
+__all__ = ["UploadIndex", "progress_result", "routes"]
 
 #: what ``POST /api/deliveries`` takes (a zip holds one layer: ingest's rule)
 UPLOAD_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json")
@@ -420,6 +422,8 @@ async def deliveries(request: Request) -> JSONResponse:
             (folder / "manifest.json").write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
             )
+        if keep:
+            state.progress.refresh_known()
         body.update(
             landed=True,
             outcomes=outcomes,
@@ -437,18 +441,41 @@ async def deliveries(request: Request) -> JSONResponse:
 # --------------------------------------------------------------------------
 
 
-def _uploads_by_batch(folder: Path) -> dict[int, str]:
-    found: dict[int, str] = {}
-    if not folder.is_dir():
-        return found
-    for manifest in folder.glob("*/manifest.json"):
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        for batch in data.get("batches", []):
-            found[int(batch)] = manifest.parent.name
-    return found
+class UploadIndex:
+    """Which upload folder holds each batch's files, read once per folder.
+
+    A folder's ``manifest.json`` is written once, when its upload lands, and
+    never changed; so each process reads each manifest once, and a request
+    only lists the folder names (not every manifest again).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._seen: set[str] = set()
+        self._by_batch: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def by_batch(self) -> dict[int, str]:
+        """Return ``{batch_id: upload folder name}`` of every landed upload."""
+        with self._lock:
+            if not self.folder.is_dir():
+                return {}
+            with os.scandir(self.folder) as entries:
+                new = [
+                    e.name
+                    for e in entries
+                    if e.name not in self._seen and not e.name.startswith(".")
+                ]
+            for name in new:
+                try:
+                    text = (self.folder / name / "manifest.json").read_text("utf-8")
+                    data = json.loads(text)
+                except (OSError, ValueError):
+                    continue  # not landed (yet): looked at again next time
+                self._seen.add(name)
+                for batch in data.get("batches", []):
+                    self._by_batch[int(batch)] = name
+            return dict(self._by_batch)
 
 
 def _batches(state) -> pd.DataFrame:
@@ -456,7 +483,7 @@ def _batches(state) -> pd.DataFrame:
     if not store.exists:
         return pd.DataFrame()
     frame = store.batches()
-    uploads = _uploads_by_batch(state.settings_upload_dir)
+    uploads = state.upload_index.by_batch()
     frame["upload"] = [uploads.get(int(b)) for b in frame["batch_id"]]
     return frame
 
@@ -491,44 +518,32 @@ async def history(request: Request) -> JSONResponse:
     return JSONResponse({"key": key, "versions": _frame_json(frame)})
 
 
-def _progress(state, by: str) -> dict:
-    """Return the progress tables, computed once per store state and view.
-
-    The state is the batch list's length and last time: any new batch (in
-    any worker) changes it, so an answer is never stale.
-    """
-    store = state.store
-    batches = store.batches()
-    mark = (
-        by,
-        len(batches),
-        str(batches["created_at"].iloc[-1]) if len(batches) else "",
-    )
-    cache = state.progress_cache
-    if mark not in cache:
-        tables = progress_tables(store, by=by)
-        if len(cache) > 16:
-            cache.clear()
-        cache[mark] = {
-            "tables": {name: _frame_json(t) for name, t in tables.tables.items()},
-            "settings": {k: str(v) for k, v in tables.settings.items()},
-        }
-    return cache[mark]
+def progress_result(store, by: str) -> dict:
+    """Return the JSON-ready tables of ``forestsink progress --by BY``."""
+    tables = progress_tables(store, by=by)
+    return {
+        "tables": {name: _frame_json(t) for name, t in tables.tables.items()},
+        "settings": {k: str(v) for k, v in tables.settings.items()},
+    }
 
 
 async def progress(request: Request) -> JSONResponse:
-    """``GET /api/progress?by=district``: the tables of ``forestsink progress``."""
+    """``GET /api/progress?by=district``: the tables of ``forestsink progress``.
+
+    The last complete result (see :mod:`forestsink.web.progress_cache`):
+    ``as_of`` is the store state it was computed at, ``current`` says
+    whether that is the store's present state (``store_state``).
+    """
     await authorize(request, "progress")
     by = request.query_params.get("by", "district")
     if by not in ("district", "region", "unit", "city"):
         raise Denied(400, "by 参数无效", "by must be district, region, unit or city")
-    store = request.app.state.store
-    if not await run_in_threadpool(lambda: store.exists):
-        raise Denied(404, "项目库为空", "the store holds no deliveries yet")
     try:
-        body = await run_in_threadpool(_progress, request.app.state, by)
+        body = await run_in_threadpool(request.app.state.progress.get, by)
     except ForestsinkError as err:
         raise _library_error(err) from err
+    if body is None:
+        raise Denied(404, "项目库为空", "the store holds no deliveries yet")
     return JSONResponse({"by": by, **body})
 
 
@@ -565,6 +580,7 @@ async def withdraw(request: Request) -> JSONResponse:
         )
     except ForestsinkError as err:
         raise _library_error(err, 409) from err
+    request.app.state.progress.refresh_known()
     return JSONResponse({"batch_id": int(batch), "key": key})
 
 
@@ -591,6 +607,7 @@ async def undo(request: Request) -> JSONResponse:
         new = await run_in_threadpool(lambda: store.undo(batch_id, user=caller.name))
     except ForestsinkError as err:
         raise _library_error(err, 409) from err
+    request.app.state.progress.refresh_known()
     return JSONResponse({"batch_id": int(new), "undoes": batch_id})
 
 

@@ -11,7 +11,9 @@ uvicorn listens on loopback behind it.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,10 +21,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
-from forestsink.errors import Denied
+from forestsink.errors import Denied, ForestsinkError
 from forestsink.store import open_store
+from forestsink.web.api import UploadIndex, progress_result
 from forestsink.web.api import routes as api_routes
 from forestsink.web.pages import routes as page_routes
+from forestsink.web.progress_cache import ProgressCache
 from forestsink.web.security import (
     SecurityHeadersMiddleware,
     UploadLimitMiddleware,
@@ -35,6 +39,8 @@ __all__ = ["app_from_env", "create_app", "serve"]
 STORE_ENV = "FORESTSINK_WEB_STORE"
 SETTINGS_ENV = "FORESTSINK_WEB_SETTINGS"
 SESSION_COOKIE = "forestsink_session"
+
+log = logging.getLogger(__name__)
 
 
 async def _denied(request: Request, exc: Exception):
@@ -79,9 +85,15 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
     app.state.location = str(store_location)
     app.state.store = open_store(store_location)
     app.state.settings = settings
-    app.state.progress_cache = {}
-    app.state.settings_upload_dir = settings.upload_dir or default_upload_dir(
-        store_location
+    upload_dir = settings.upload_dir or default_upload_dir(store_location)
+    app.state.settings_upload_dir = upload_dir
+    app.state.upload_index = UploadIndex(upload_dir)
+    app.state.progress = ProgressCache(
+        app.state.store,
+        upload_dir / ".progress",
+        progress_result,
+        wait_s=settings.progress_wait_s,
+        interval_s=settings.progress_interval_s,
     )
     return app
 
@@ -105,6 +117,23 @@ def app_from_env() -> Starlette:
     return create_app(os.environ[STORE_ENV], settings=settings)
 
 
+def _warm_progress(store_location, settings: Settings) -> None:
+    """Compute the district progress tables once before the workers start.
+
+    Then the first progress requests of all workers find a result (the
+    file the workers share) instead of all computing it at once.
+    """
+    app = create_app(store_location, settings=settings)
+    started = time.perf_counter()
+    try:
+        answer = app.state.progress.get("district")
+    except ForestsinkError as err:  # the page shows it; serving goes on
+        log.warning("progress tables not computed at start: %s", err)
+        return
+    if answer is not None:
+        log.info("progress tables ready in %.2f s", time.perf_counter() - started)
+
+
 def serve(
     store_location,
     *,
@@ -123,6 +152,7 @@ def serve(
     checked = Settings.of(settings)
     load_secret(store_location, checked)
     open_store(store_location)
+    _warm_progress(store_location, checked)
     os.environ[STORE_ENV] = str(store_location)
     os.environ[SETTINGS_ENV] = _settings_json(settings)
     uvicorn.run(

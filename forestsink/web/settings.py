@@ -49,6 +49,14 @@ class Settings:
     https_only : bool
         Mark the session cookie ``Secure`` (default: False; set it behind a
         TLS reverse proxy).
+    progress_wait_s : float
+        How long a progress request waits for the tables of a newer store
+        state before it answers the last complete ones, marked not current
+        with their as-of state (default: 0 s: at once; the page asks again).
+    progress_interval_s : float
+        Least time between two computations of the progress tables
+        (default: 2 s): a stream of uploads costs one computation per
+        interval, not one per upload.
     """
 
     secret: str | None = None
@@ -60,6 +68,8 @@ class Settings:
     login_lockout_s: float = 300.0
     session_max_age_s: int = 8 * 3600
     https_only: bool = False
+    progress_wait_s: float = 0.0
+    progress_interval_s: float = 2.0
 
     @classmethod
     def of(cls, value: Settings | dict | None) -> Settings:
@@ -78,6 +88,13 @@ class Settings:
         for name in ("upload_dir", "secret_file"):
             if getattr(settings, name) is not None:
                 settings = replace(settings, **{name: Path(getattr(settings, name))})
+        if settings.progress_wait_s < 0 or settings.progress_interval_s < 0:
+            raise OptionError(
+                "web 设置：progress_wait_s 和 progress_interval_s 不能为负数 / web "
+                "settings: progress_wait_s and progress_interval_s must not be "
+                f"negative (got {settings.progress_wait_s}, "
+                f"{settings.progress_interval_s}); give 0 or more seconds."
+            )
         if settings.max_upload_bytes < 1 or settings.login_limit < 1:
             raise OptionError(
                 "web settings: max_upload_bytes and login_limit must be at least 1."

@@ -227,13 +227,25 @@ function initHistory() {
 // ---- progress ---------------------------------------------------------------
 function initProgress() {
   const by = document.getElementById("by");
-  const load = async () => {
-    setStatus("计算中… computing…");
+  let again = null;
+  const load = async (quiet) => {
+    clearTimeout(again);
+    if (quiet !== true) setStatus("计算中… computing…");
     const r = await api("/api/progress?by=" + encodeURIComponent(by.value));
     const box = document.getElementById("tables");
     box.replaceChildren();
     if (!r.ok) { setStatus(r.body.error, true); return; }
-    setStatus("");
+    const asOf = r.body.as_of || {};
+    const stamp = "截至批次 " + (asOf.last_batch_id ?? "—") + "（" + (asOf.last_batch_at || "") +
+      "） as of batch " + (asOf.last_batch_id ?? "—");
+    if (r.body.current) {
+      setStatus(stamp);
+    } else {
+      const now = (r.body.store_state || {}).last_batch_id;
+      setStatus(stamp + "；正在按最新批次 " + now + " 更新 — updating to batch " +
+        now, true);
+      again = setTimeout(() => load(true), 2000);  // until it is current
+    }
     Object.entries(r.body.tables).forEach(([name, rows]) => {
       box.appendChild(el("h2", name));
       const t = box.appendChild(el("table", null, "data"));
