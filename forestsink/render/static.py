@@ -314,6 +314,16 @@ def _draw_districts(ax: Axes, gdf, *, lw: float):
         nodata.boundary.plot(ax=ax, color=_EDGE, linewidth=lw, zorder=3)
 
 
+def _theme(what: str):
+    """Return the theme of map kind *what*; refuse an unknown kind."""
+    if what not in THEMES:
+        raise OptionError(
+            f"map: unknown kind {what!r} (what); use one of {', '.join(WHAT)}.",
+            option="what",
+        )
+    return THEMES[what]
+
+
 def static_map(
     what: str,
     *,
@@ -386,12 +396,7 @@ def static_map(
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 (optional heavy dependency)
     from matplotlib.figure import Figure  # noqa: PLC0415 (optional heavy dependency)
 
-    if what not in THEMES:
-        raise OptionError(
-            f"map: unknown kind {what!r} (what); use one of {', '.join(WHAT)}.",
-            option="what",
-        )
-    theme = THEMES[what]
+    theme = _theme(what)
     family = find_cjk_font(font).get_family()[0]
     gdf = _check_districts(districts)
 
@@ -818,11 +823,7 @@ def render_static_map(
     pathlib.Path
         The file written.
     """
-    if what not in THEMES:
-        raise OptionError(
-            f"map: unknown kind {what!r} (what); use one of {', '.join(WHAT)}.",
-            option="what",
-        )
+    _theme(what)
     if Path(out).suffix.lower() not in SUFFIXES:  # fail before the slow part
         raise MapError(
             f"{out}: use a {', '.join(SUFFIXES)} file name for a static map."
