@@ -397,7 +397,7 @@ def parse_period(text: str | None, plan=None) -> tuple[int, int]:
         lo, hi = (int(p) for p in text.split("-"))
     except ValueError as err:
         raise click.BadParameter(
-            "use YEAR-YEAR, e.g. 2011-2015", param_hint="--period"
+            "use START-END years, e.g. 2021-2025", param_hint="--period"
         ) from err
     return lo, hi
 
