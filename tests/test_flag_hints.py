@@ -282,11 +282,6 @@ def test_a_warning_through_the_cli_shows_the_flag(tmp_path):
     assert f"{HINT} --band N" in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="landing's file issue rows keep str(err) only, not err.options: the "
-    "report of `validate`/`ingest` cannot add the flag until landing carries them",
-)
 def test_a_file_level_issue_in_the_report_shows_the_flag(tmp_path):
     path = write(frame(n=2).drop(columns=["工程类别"]), tmp_path / "t.gpkg")
     result = CliRunner().invoke(cli, ["validate", str(path), "--type", "森林康养"])

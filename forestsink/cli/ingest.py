@@ -10,6 +10,7 @@ from rich.progress import Progress
 
 from forestsink.cli.options import (
     delivery_options,
+    flag_hint,
     parse_period,
     report_not_an_input,
     store_opt,
@@ -51,6 +52,13 @@ _COLOUR = {"error": "red", "warning": "yellow", "fixed": "green"}
 MAX_SHOWN = 200
 
 
+def _option_hint(option) -> str | None:
+    """Return the flag line for an issue's ``option`` (``"crs"``, ``"layer,crs"``)."""
+    if not isinstance(option, str) or not option:
+        return None
+    return flag_hint(ForestsinkError(option=tuple(option.split(","))))
+
+
 def print_report(report, report_path) -> None:
     r"""Print notes and issues, one line each, and write the full report.
 
@@ -78,6 +86,9 @@ def print_report(report, report_path) -> None:
             f"{visible(rec['message'])} → {visible(rec['action'])}",
             fg=_COLOUR[rec["severity"]],
         )
+        hint = _option_hint(rec.get("option"))
+        if hint:
+            click.echo(f"    {hint}")
     if len(issues) > MAX_SHOWN:
         click.echo(f"... {len(issues) - MAX_SHOWN} more; write all with --report FILE")
     counts = issues["severity"].value_counts().to_dict()

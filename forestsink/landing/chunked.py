@@ -219,7 +219,7 @@ def check_file(path, read_options, check_options, existing, prepare=False):
 
 
 def helper_check_file(path):
-    """In a helper: :func:`check_file`; an error goes back as its message."""
+    """In a helper: :func:`check_file`; an error goes back as (message, options)."""
     delivery, result, error, ready = check_file(
         path,
         _HELPER["read_options"],
@@ -227,7 +227,8 @@ def helper_check_file(path):
         _HELPER["existing"],
         _HELPER["prepare"],
     )
-    return delivery, result, None if error is None else str(error), ready
+    sent = None if error is None else (str(error), tuple(error.options))
+    return delivery, result, sent, ready
 
 
 def file_outcome(returned):

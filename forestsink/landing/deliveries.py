@@ -99,7 +99,16 @@ class CheckReport:
         return int((self.issues["severity"] == "error").sum())
 
 
-def _file_issue(path: Path, err: Exception) -> dict:
+def _file_issue(path: Path, err: Exception | tuple[str, tuple]) -> dict:
+    """Return the issue row of a file that cannot be read.
+
+    *err* is the error, or ``(message, options)`` as a helper process sends
+    it; ``option`` names the parameter(s) that would resolve it (``crs`` …),
+    which the command line shows as flags.
+    """
+    message, options = (
+        err if isinstance(err, tuple) else (str(err), getattr(err, "options", ()))
+    )
     return {
         "severity": "error",
         "code": "unreadable_file",
@@ -108,8 +117,9 @@ def _file_issue(path: Path, err: Exception) -> dict:
         "project_id": None,
         "field": None,
         "value": None,
-        "message": str(err),
+        "message": message,
         "action": "fix the file and deliver it again",
+        "option": ",".join(options) or None,
     }
 
 

@@ -23,6 +23,7 @@ ISSUE_COLUMNS = (
     "value",
     "message",
     "action",
+    "option",  # the parameter(s) that would resolve it (crs, layer …), if any
 )
 
 SEVERITIES = ("error", "warning", "fixed")
