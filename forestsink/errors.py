@@ -222,10 +222,12 @@ class IngestError(ForestsinkError, ValueError):
         How many errors, and what to do.
     report : forestsink.landing.deliveries.CheckReport
         The report of every file checked (``report.issues``).
+    option : str or tuple of str, optional
+        The parameters that would let it land (``fix``, ``skip_errors``).
     """
 
-    def __init__(self, message: str, report) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, report, *, option=None) -> None:
+        super().__init__(message, option=option)
         self.report = report
 
 

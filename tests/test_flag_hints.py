@@ -35,10 +35,9 @@ from forestsink.store.common import parse_as_of
 from forestsink.store.users import resolve_districts
 
 PACKAGE = Path(forestsink.__file__).parent
-#: the packages whose messages were reworded for #21; still to do: the
-#: issue rows of validate and landing's IngestError (their advice names
-#: --fix, --district …: the validation report needs a parameter column the
-#: CLI turns into flags and the web app into its own controls)
+#: the packages whose messages were reworded for #21 (validate's advice and
+#: landing's IngestError carry the parameter in the report's ``option``
+#: column and on the error; the command line prints the flags)
 CHECKED = (
     "coverage",
     "ingest",
@@ -50,6 +49,8 @@ CHECKED = (
     "reference",
     "progress",
     "render",
+    "validate",
+    "landing",
 )
 #: a long option as it is typed: --word or --word-word, not inside a word
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")

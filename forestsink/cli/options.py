@@ -337,6 +337,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "out": ("--out", "PATH"),
     "params": ("--params", "FILE"),
     "period": ("--period", "YEAR-YEAR"),
+    "plan": ("--plan", "FILE"),
     "product": ("--product", "NAME"),
     "programme": ("--programme", "NAME"),
     "project_type": ("--type", "TYPE"),

@@ -675,9 +675,10 @@ def _ingest(
     if report.n_errors and not skip_errors:
         raise IngestError(
             f"{report.n_errors} error(s) in the deliveries; nothing was written "
-            "to the store. Fix them (see the report), use --fix for geometry, "
-            "or --skip-errors to leave the bad features out.",
+            "to the store. Fix them (see the report), repair geometry "
+            "automatically (fix), or leave the bad features out (skip_errors).",
             report,
+            option=("fix", "skip_errors"),
         )
     outcomes = [
         {**_outcome(rec["file"], None), "status": "unreadable; skipped"}

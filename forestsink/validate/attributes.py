@@ -87,7 +87,8 @@ def _check_districts(frame, issues: Issues) -> None:
                 "district",
                 None,
                 "区县为空 / the district is empty",
-                "fill it in, or give --district NAME for the empty cells",
+                "fill it in, or give the district for the empty cells",
+                option="district",
             )
             continue
         try:
@@ -144,9 +145,10 @@ def _check_years(frame, issues: Issues, period: tuple[int, int]) -> None:
                 "年度为空 / the year is empty"
                 if empty
                 else f"年度无法识别 / year {raw!r} is not a year",
-                "fill it in, or give --year Y for the empty cells"
+                "fill it in, or give the year for the empty cells"
                 if empty
                 else "write the year as four digits, e.g. 2013",
+                option="year" if empty else None,
             )
         elif not lo <= int(y) <= hi:
             issues.add(
@@ -156,8 +158,9 @@ def _check_years(frame, issues: Issues, period: tuple[int, int]) -> None:
                 "year",
                 int(y),
                 f"年度超出规划期 / year {int(y)} is outside the plan period {lo}–{hi}",
-                "改正年度，或用 --period 设定 / correct the year, or set the period "
-                "with --period",
+                "改正年度，或设定规划期 / correct the year, or set the plan "
+                "period",
+                option=("period", "plan"),
             )
 
 
@@ -182,7 +185,8 @@ def _check_project_types(frame, issues: Issues) -> None:
                 "project_type",
                 None,
                 f"项目类型为空 / the project type is empty; known types: {known}",
-                "fill it in, or give --type TYPE for the empty cells",
+                "fill it in, or give the project type for the empty cells",
+                option="project_type",
             )
             continue
         code = codes.get(str(raw).strip().removesuffix(".0"))
@@ -196,7 +200,8 @@ def _check_project_types(frame, issues: Issues) -> None:
             f"未知项目类型 / unknown project type {raw!r}{named}, not one of "
             f"the plan's types: {known}",
             "use one of the known types, or add the word to your aliases "
-            "file as 'project_type,<word>,<type>' (--aliases)",
+            "file as 'project_type,<word>,<type>'",
+            option="aliases",
         )
 
 

@@ -241,8 +241,9 @@ def _check_validity(geoms, issues: Issues, usable: np.ndarray, *, fix: bool) -> 
             "geometry",
             reason,
             f"几何无效 / invalid geometry: {reason}",
-            "在GIS中修复，或加 --fix / repair it in your GIS (or ingest with --fix "
-            "to apply make_valid)",
+            "在GIS中修复，或自动修复 / repair it in your GIS (or land it with "
+            "the fix option, which applies make_valid)",
+            option="fix",
         )
         usable[i] = False
     return repaired_any
@@ -263,7 +264,7 @@ def _refuse_ring_order(i: int, reason: str, issues: Issues) -> None:
         reason,
         f"invalid geometry: {reason}: a hole (inner ring) outside its "
         "polygon, holes inside holes, or a polygon inside another part; "
-        "--fix does not repair this because the result would add or "
+        "the fix option does not repair this because the result would add or "
         "remove area",
         "redraw the rings in your GIS (holes inside their polygon), then deliver again",
     )
@@ -335,7 +336,9 @@ def _check_slivers(area_m2, issues: Issues, usable: np.ndarray, *, fix: bool):
                 "geometry",
                 f"{area_m2[i]:.3g} m²",
                 "面积近零 / polygon has (almost) zero area",
-                "删除，或加 --fix 剔除 / delete it, or ingest with --fix to drop it",
+                "删除，或自动剔除 / delete it, or land it with the fix option to "
+                "drop it",
+                option="fix",
             )
         usable[i] = False
     return sliver

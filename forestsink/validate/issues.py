@@ -45,7 +45,7 @@ class Issues:
         self.at: list[int] = []  # feature position of each row
         self.frame = frame
 
-    def add(self, i, severity, code, field, value, message, action):
+    def add(self, i, severity, code, field, value, message, action, option=None):
         """Record one problem of feature *i* (its 0-based position in the frame).
 
         Parameters
@@ -62,6 +62,9 @@ class Issues:
             The value at fault, kept as text.
         message, action : str
             What is wrong, and what to do (Chinese first, then English).
+        option : str, optional
+            The parameter that would resolve it (``fix``, ``district`` …);
+            the command line shows its flag.
         """
         self.at.append(int(i))
         self.rows.append(
@@ -72,6 +75,7 @@ class Issues:
                 "value": None if value is None else str(value),
                 "message": message,
                 "action": action,
+                "option": option,
             }
         )
 
