@@ -968,3 +968,19 @@ def test_cells_inside_one_zone_need_no_rasterising(maps, tmp_path, monkeypatch):
     monkeypatch.setattr(design_module._BoundaryZones, "_GAP", -1)
     single = design_sample([path, path2], n=400, seed=9, zones=zones)
     pd.testing.assert_frame_equal(fast.points, single.points)
+
+
+def test_a_coverage_change_is_stated_in_percentage_points():
+    from forestsink.sampling.estimators import estimate_areas
+    from forestsink.sampling.statement import share_statement
+
+    # every point labelled as mapped: gain 10 ha, loss 5 ha of 100 ha
+    classes = ["gain"] * 2 + ["loss"] * 2 + ["stable_forest"] * 2
+    pts = pd.DataFrame({"stratum": classes, "map_class": classes, "ref_class": classes})
+    strata = pd.DataFrame(
+        {"stratum": ["gain", "loss", "stable_forest"], "area_ha": [10.0, 5.0, 85.0]}
+    )
+    s = share_statement(estimate_areas(pts, strata), "net_change")
+    # hand: (10 - 5) / 100 = 5.0 points, no error: ± 0.0
+    assert s.text_en.startswith("map: 5.0 pp; sample-based: 5.0 pp ± 0.0")
+    assert s.text_zh.startswith("地图：5.0个百分点；样本估计：5.0个百分点")

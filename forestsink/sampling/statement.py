@@ -82,13 +82,19 @@ def share_statement(
     >>> share_statement(est, {"f": 1}).text_en.split(". ")[0]
     'map: 50.0 %; sample-based: 50.0 % ± 34.6 (95 % interval)'
     """
+    # a change of coverage is in percentage points, not percent
+    change = weights == "net_change"
+    u_en, u_zh = (" pp", "个百分点") if change else (" %", "%")
     if isinstance(weights, str):
         weights = FOREST_WEIGHTS[weights]
     mapped, area, se = estimate.combined_area(weights)
     total = estimate.total_area_ha
     m, y, z = 100 * mapped / total, 100 * area / total, 100 * estimate.z * se / total
     inside = abs(m - y) <= z
-    en = f"map: {m:.1f} %; sample-based: {y:.1f} % ± {z:.1f} (95 % interval). " + (
+    en = (
+        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {z:.1f} "
+        "(95 % interval). "
+    ) + (
         "The map's figure lies inside the sample's interval: the map's errors "
         "do not bias it detectably at this sample size."
         if inside
@@ -96,7 +102,7 @@ def share_statement(
         "classification errors bias it; use the sample-based figure, with "
         "its interval."
     )
-    zh = f"地图：{m:.1f}%；样本估计：{y:.1f}% ± {z:.1f}（95% 置信区间）。" + (
+    zh = f"地图：{m:.1f}{u_zh}；样本估计：{y:.1f}{u_zh} ± {z:.1f}（95% 置信区间）。" + (
         "地图数值在样本区间之内：按此样本量未见地图误差造成的明显偏差。"
         if inside
         else "地图数值在样本区间之外：分类误差使其有偏，应采用样本估计值及其区间。"
