@@ -14,13 +14,8 @@ from forestsink.carbon.model import SinkModel
 from forestsink.carbon.uncertainty import SinkResult
 from forestsink.progress.growth import Z90
 
-SINK_COLUMNS = (
-    "adcode",
-    "name_zh",
-    "name_en",
-    "method",
-    "year_from",
-    "year_to",
+#: the sink estimate and its interval (t CO₂/yr; interval_pct in %)
+ESTIMATE_COLUMNS = (
     "co2_t_per_yr",
     "co2_t_per_yr_p05",
     "co2_t_per_yr_p95",
@@ -29,6 +24,16 @@ SINK_COLUMNS = (
     "co2_t_per_yr_ipcc_high",
     "interval_pct",
     "co2_t_per_yr_other_roots",
+)
+
+SINK_COLUMNS = (
+    "adcode",
+    "name_zh",
+    "name_en",
+    "method",
+    "year_from",
+    "year_to",
+    *ESTIMATE_COLUMNS,
     "carbon_t_from",
     "carbon_t_to",
     "area_counted_from_mu",
@@ -197,16 +202,7 @@ def sink_table(
             if res is None:
                 row.update(
                     dict.fromkeys(
-                        [
-                            "co2_t_per_yr",
-                            "co2_t_per_yr_p05",
-                            "co2_t_per_yr_p95",
-                            "co2_t_per_yr_mc_mean",
-                            "co2_t_per_yr_ipcc_low",
-                            "co2_t_per_yr_ipcc_high",
-                            "interval_pct",
-                            "co2_t_per_yr_other_roots",
-                        ],
+                        ESTIMATE_COLUMNS,
                         np.nan,
                     )
                 )
