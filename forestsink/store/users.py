@@ -9,7 +9,8 @@ touched:
     editor or viewer), ``districts`` (the editor's adcodes, comma separated),
     ``password_hash`` (argon2id, PHC string; never the password),
     ``disabled`` (0/1), ``session_version`` (raised when the account is
-    disabled or its password changes: older session cookies stop working),
+    disabled, its password changes or it logs out: older session cookies
+    stop working),
     ``created_at``, ``updated_at`` (ISO UTC).
 ``login_failures`` (attributes)
     One row per failed login (``at`` in Unix seconds, ``account``,
@@ -49,6 +50,7 @@ __all__ = [
     "add_user",
     "clear_login_failures",
     "disable_user",
+    "end_sessions",
     "get_user",
     "get_user_by_id",
     "list_users",
@@ -374,6 +376,34 @@ def _update(store, name: str, assignments: str, params: tuple) -> Account:
 def disable_user(store, name: str, /) -> Account:
     """Disable an account: it cannot log in; its sessions stop working at once."""
     return _update(store, str(name), "disabled = ?", (1,))
+
+
+def end_sessions(store, name: str, /) -> Account:
+    """End every session of an account (the web logout).
+
+    Raises the account's ``session_version``: every session cookie made
+    before, in any browser and any server worker, is refused from the next
+    request on. The account itself is unchanged (it can log in again).
+
+    Parameters
+    ----------
+    store : Store
+        A GeoPackage or PostGIS store holding the accounts.
+    name : str
+        The account's login name.
+
+    Returns
+    -------
+    Account
+        The account with its new ``session_version``.
+
+    Raises
+    ------
+    AccountError
+        If there is no account *name*.
+    """
+    # a no-op assignment: _update raises session_version (and updated_at)
+    return _update(store, str(name), "disabled = disabled", ())
 
 
 def set_password(store, name: str, /, password: str) -> Account:
