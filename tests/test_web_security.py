@@ -73,6 +73,9 @@ REQUESTS = {
         "/api/undo", json={"batch_id": 1}, headers=_headers(t)
     ),
     "users": lambda c, t, f: c.get("/api/users"),
+    "asof": lambda c, t, f: c.get("/api/asof?as_of=1&district=500101"),
+    "diff": lambda c, t, f: c.get("/api/diff?a=0&b=1&district=500101"),
+    "download": lambda c, t, f: c.get("/api/progress.xlsx?by=district&district=500101"),
 }
 STATE_CHANGING = ["logout", "validate", "land", "withdraw", "undo"]
 

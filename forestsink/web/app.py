@@ -33,6 +33,8 @@ from forestsink.web.security import (
     denied_response,
 )
 from forestsink.web.settings import Settings, default_upload_dir, load_secret
+from forestsink.web.views import BatchDistricts
+from forestsink.web.views import routes as view_routes
 
 __all__ = ["app_from_env", "create_app", "serve"]
 
@@ -78,7 +80,8 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
         ),
     ]
     app = Starlette(
-        routes=[*api_routes, *page_routes],
+        # the views first: their /api/logout and /api/batches are the ones served
+        routes=[*view_routes, *api_routes, *page_routes],
         middleware=middleware,
         exception_handlers={Denied: _denied},
     )
@@ -88,6 +91,7 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
     upload_dir = settings.upload_dir or default_upload_dir(store_location)
     app.state.settings_upload_dir = upload_dir
     app.state.upload_index = UploadIndex(upload_dir)
+    app.state.batch_districts = BatchDistricts()
     app.state.progress = ProgressCache(
         app.state.store,
         upload_dir / ".progress",

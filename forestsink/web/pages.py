@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from forestsink.errors import Denied, ForestsinkError
-from forestsink.reference import read_districts
+from forestsink.reference import district_resolver, read_districts
 from forestsink.render.offline import leaflet_assets
 from forestsink.render.report import build_report
 from forestsink.web.security import Caller, authorize
@@ -42,6 +42,7 @@ NAV = [
     ("/upload", "上传校验", "Upload", "validate"),
     ("/batches", "批次", "Batches", "batches"),
     ("/history", "图斑历史", "History", "history"),
+    ("/asof", "时点与变化", "As of / diff", "asof"),
     ("/progress", "进度", "Progress", "progress"),
     ("/report", "下载报告", "Report", "progress"),
 ]
@@ -73,12 +74,22 @@ async def _page_caller(request: Request, action: str) -> Caller | Response:
         return HTMLResponse(html, status_code=denied.status)
 
 
+def _district_choices(caller: Caller) -> list[tuple[str, str, str]]:
+    """(adcode, 中文, English) of the districts *caller* may look at."""
+    resolver = district_resolver()
+    codes = sorted(resolver.name_zh)
+    if caller.account.role == "editor":
+        codes = [c for c in codes if caller.may_district(c)]
+    return [(c, resolver.name_zh[c], resolver.name_en.get(c, c)) for c in codes]
+
+
 def _page(name: str, action: str):
     async def endpoint(request: Request) -> Response:
         caller = await _page_caller(request, action)
         if isinstance(caller, Response):
             return caller
-        return HTMLResponse(_render(name, request, caller))
+        choices = _district_choices(caller)
+        return HTMLResponse(_render(name, request, caller, districts=choices))
 
     return endpoint
 
@@ -161,6 +172,7 @@ routes = [
     Route("/upload", _page("upload.html", "validate")),
     Route("/batches", _page("batches.html", "batches")),
     Route("/history", _page("history.html", "history")),
+    Route("/asof", _page("asof.html", "asof")),
     Route("/progress", _page("progress.html", "progress")),
     Route("/report", report),
     Route("/assets/leaflet.js", leaflet_js),

@@ -3,9 +3,9 @@
 A session (a signed, HttpOnly, SameSite=Strict cookie; Starlette's
 ``SessionMiddleware``) holds the account id ``uid``, its ``session_version``
 ``sv`` and a CSRF token ``csrf``. Each request reads the account from the
-store: a disabled account, or one whose password changed (its
-``session_version`` raised), has its cookie refused (401) at once, also in
-the other worker processes.
+store: a disabled account, one whose password changed or one that logged
+out (its ``session_version`` raised), has its cookie refused (401) at once,
+also in the other worker processes.
 
 Every state-changing request (POST) but the login carries the session's
 CSRF token in the ``X-CSRF-Token`` header or the ``csrf_token`` form field.
@@ -35,8 +35,9 @@ __all__ = [
 ]
 
 #: Who may call which endpoint: the rights table (README). ``own`` means
-#: only for the editor's own districts (deliveries, history, withdraw) or
-#: own batches (undo, the batch list).
+#: only for the editor's own districts (deliveries, history, withdraw, the
+#: as-of and diff views, the Excel rows, the batch list: batches touching
+#: them) or own batches (undo).
 RIGHTS: dict[str, dict[str, str]] = {
     "logout": {"admin": "yes", "editor": "yes", "viewer": "yes"},
     "me": {"admin": "yes", "editor": "yes", "viewer": "yes"},
@@ -48,6 +49,9 @@ RIGHTS: dict[str, dict[str, str]] = {
     "withdraw": {"admin": "yes", "editor": "own", "viewer": "no"},
     "undo": {"admin": "yes", "editor": "own", "viewer": "no"},
     "users": {"admin": "yes", "editor": "no", "viewer": "no"},
+    "asof": {"admin": "yes", "editor": "own", "viewer": "yes"},
+    "diff": {"admin": "yes", "editor": "own", "viewer": "yes"},
+    "download": {"admin": "yes", "editor": "own", "viewer": "yes"},
 }
 
 CSP = (
@@ -124,8 +128,9 @@ async def authorize(request: Request, action: str) -> Caller:
     """Return the caller of *request* if it may do *action*, else raise Denied.
 
     401 without a valid session (none, tampered, expired, a disabled account,
-    an older session version); 403 without the CSRF token on a
-    state-changing request, or when the role may not do *action* at all.
+    an older session version: password changed or logged out); 403 without
+    the CSRF token on a state-changing request, or when the role may not do
+    *action* at all.
     """
     session = request.session
     uid, version = session.get("uid"), session.get("sv")
@@ -137,9 +142,9 @@ async def authorize(request: Request, action: str) -> Caller:
         session.clear()
         raise Denied(
             401,
-            "会话已失效（账户已停用或密码已更改），请重新登录",
-            "the session is no longer valid (account disabled or password "
-            "changed); log in again",
+            "会话已失效（已退出、账户已停用或密码已更改），请重新登录",
+            "the session is no longer valid (logged out, account disabled or "
+            "password changed); log in again",
         )
     if request.method in _STATE_CHANGING:
         expected = session.get("csrf", "")

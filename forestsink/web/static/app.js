@@ -178,15 +178,16 @@ function initUpload() {
 async function initBatches() {
   const r = await api("/api/batches");
   if (!r.ok) { setStatus(r.body.error, true); return; }
-  const cols = ["batch_id", "kind", "created_at", "user", "source_name", "n_added",
-    "n_changed", "n_unchanged", "n_withdrawn", "note", "undoes", "undone_by", "upload"];
+  const cols = ["batch_id", "kind", "created_at", "user", "source_name", "districts",
+    "n_added", "n_changed", "n_unchanged", "n_withdrawn", "note", "undoes", "undone_by",
+    "upload"];
   const rows = r.body.batches;
   const body = fillTable(document.getElementById("batches"), rows, rows.length ? cols : undefined);
   if (!rows.length) return;
   document.querySelector("#batches thead tr").appendChild(el("th", "撤销 undo"));
   [...body.children].forEach((tr, k) => {
     const row = rows[k], td = tr.appendChild(el("td"));
-    if (row.undone_by !== null || row.kind === "undo") return;
+    if (!row.may_undo || row.undone_by !== null || row.kind === "undo") return;
     const b = td.appendChild(el("button", "撤销 Undo"));
     b.type = "button";
     b.addEventListener("click", async () => {
@@ -224,9 +225,91 @@ function initHistory() {
   });
 }
 
+// ---- as of, diff -------------------------------------------------------------
+function initAsOf() {
+  let map = null, layer = null;
+  const form = document.getElementById("asof-form");
+  const show = async () => {
+    const q = new URLSearchParams();
+    const asOf = document.getElementById("as_of").value.trim();
+    const district = document.getElementById("district").value;
+    if (asOf) q.set("as_of", asOf);
+    if (district) q.set("district", district);
+    setStatus("读取中… reading…");
+    const r = await api("/api/asof?" + q.toString());
+    const table = document.getElementById("asof-table");
+    if (!r.ok) { setStatus(r.body.error, true); fillTable(table, []); return; }
+    const b = r.body;
+    setStatus(`${asOf ? "截至 as of " + asOf : "现在 now"}：${b.n_polygons} 个图斑 polygons，` +
+      `${b.area_mu.toFixed(1)} 亩 mu` + (b.truncated ? "（地图只画前 5000 个 / map shows the first 5000）" : ""));
+    fillTable(table, b.districts, ["adcode", "name_zh", "name_en", "n_polygons", "area_mu"]);
+    if (!window.L) return;
+    if (!map) {
+      map = L.map("map");
+      fetch("/assets/districts.geojson").then((x) => x.json()).then((g) => {
+        L.geoJSON(g, { style: { color: "#777", weight: 1, fill: false } }).addTo(map);
+      });
+    }
+    if (layer) layer.remove();
+    layer = L.geoJSON(b.features, {
+      style: { color: "#2f5d34", weight: 2, fillOpacity: 0.3 },
+      onEachFeature: (f, lyr) => {
+        const p = f.properties, box = el("div");
+        box.appendChild(el("strong", p.key));
+        box.appendChild(el("div", `${p.project_type} ${p.year ?? ""} · ${(p.area_mu ?? 0).toFixed(1)} 亩 mu`));
+        lyr.bindPopup(box);
+      },
+    }).addTo(map);
+    const bounds = layer.getBounds();
+    if (bounds.isValid()) map.fitBounds(bounds, { maxZoom: 14 });
+    else map.setView([30.0, 107.5], 7);
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); show(); });
+  document.getElementById("diff-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = new URLSearchParams({
+      a: document.getElementById("diff-a").value.trim(),
+      b: document.getElementById("diff-b").value.trim(),
+    });
+    const district = document.getElementById("district").value;
+    if (district) q.set("district", district);
+    const status = document.getElementById("diff-status");
+    const r = await api("/api/diff?" + q.toString());
+    const ids = ["diff-summary", "diff-districts", "diff-changes"];
+    if (!r.ok) {
+      status.textContent = r.body.error; status.className = "error";
+      ids.forEach((i) => fillTable(document.getElementById(i), []));
+      return;
+    }
+    const b = r.body;
+    status.textContent = `${b.a} → ${b.b}：${b.n_changes} 个图斑有变化 polygons changed` +
+      (b.truncated ? "（只列前 5000 个 / the first 5000 listed）" : "");
+    status.className = "ok";
+    fillTable(document.getElementById("diff-summary"), b.summary,
+      ["change", "n_polygons", "area_mu_from", "area_mu_to"]);
+    fillTable(document.getElementById("diff-districts"), b.districts);
+    const body = fillTable(document.getElementById("diff-changes"), b.changes,
+      ["key", "change", "project_type", "version_from", "version_to", "area_mu_from",
+        "area_mu_to"]);
+    if (!b.changes.length) return;
+    [...body.children].forEach((tr, k) => {  // each key links to its history
+      const cell = tr.firstChild, a = el("a", b.changes[k].key);
+      a.href = "/history?key=" + encodeURIComponent(b.changes[k].key);
+      cell.replaceChildren(a);
+    });
+  });
+  const params = new URLSearchParams(location.search);
+  if (params.get("as_of")) document.getElementById("as_of").value = params.get("as_of");
+  show();
+}
+
 // ---- progress ---------------------------------------------------------------
 function initProgress() {
   const by = document.getElementById("by");
+  const xlsx = document.getElementById("xlsx");
+  const link = () => { xlsx.href = "/api/progress.xlsx?by=" + encodeURIComponent(by.value); };
+  by.addEventListener("change", link);
+  link();
   let again = null;
   const load = async (quiet) => {
     clearTimeout(again);
@@ -262,5 +345,5 @@ document.addEventListener("DOMContentLoaded", () => {
   initLogout();
   const page = document.body.dataset.page;
   ({ login: initLogin, upload: initUpload, batches: initBatches,
-     history: initHistory, progress: initProgress }[page] || (() => {}))();
+     history: initHistory, progress: initProgress, asof: initAsOf }[page] || (() => {}))();
 });
