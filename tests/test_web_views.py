@@ -283,3 +283,31 @@ def test_withdraw_reason_in_history_and_batches(store):
     assert "林地被占用 land taken" in batches[r.json()["batch_id"]]["note"]
     page = c.get("/history").text
     assert 'id="reason" required' in page and 'name="csrf-token"' in page
+
+
+class _NoReads:
+    """A store stand-in whose states must not be read."""
+
+    def current(self, *, as_of=None):
+        raise AssertionError(f"state read (as_of={as_of})")
+
+
+def test_batch_districts_shared_by_workers_through_their_file(store, tmp_path):
+    from forestsink.web.views import BatchDistricts
+
+    real = GeoPackageStore(store)
+    batches = real.batches()
+    file = tmp_path / "shared" / "touched.json"
+    first = BatchDistricts(file).of(real, batches)
+    assert first == {
+        1: {"500101"},
+        2: {"500102"},
+        3: {"500101"},
+        4: {"500101"},
+    }
+    # another worker (or a restart) takes the answers from the file
+    assert BatchDistricts(file).of(_NoReads(), batches) == first
+    # a rebuilt store (same numbers, other times) is not taken for this one
+    other = batches.assign(created_at="2030-01-01T00:00:00Z")
+    with pytest.raises(AssertionError, match="state read"):
+        BatchDistricts(file).of(_NoReads(), other)

@@ -33,7 +33,7 @@ from forestsink.web.security import (
     denied_response,
 )
 from forestsink.web.settings import Settings, default_upload_dir, load_secret
-from forestsink.web.views import BatchDistricts
+from forestsink.web.views import BatchDistricts, batch_districts_file
 from forestsink.web.views import routes as view_routes
 
 __all__ = ["app_from_env", "create_app", "serve"]
@@ -91,7 +91,9 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
     upload_dir = settings.upload_dir or default_upload_dir(store_location)
     app.state.settings_upload_dir = upload_dir
     app.state.upload_index = UploadIndex(upload_dir)
-    app.state.batch_districts = BatchDistricts()
+    app.state.batch_districts = BatchDistricts(
+        batch_districts_file(app.state.store, upload_dir)
+    )
     app.state.progress = ProgressCache(
         app.state.store,
         upload_dir / ".progress",
@@ -125,7 +127,8 @@ def _warm_progress(store_location, settings: Settings) -> None:
     """Compute the district progress tables once before the workers start.
 
     Then the first progress requests of all workers find a result (the
-    file the workers share) instead of all computing it at once.
+    file the workers share) instead of all computing it at once; the same
+    for the districts each batch touched (the editors' batch lists).
     """
     app = create_app(store_location, settings=settings)
     started = time.perf_counter()
@@ -136,6 +139,15 @@ def _warm_progress(store_location, settings: Settings) -> None:
         return
     if answer is not None:
         log.info("progress tables ready in %.2f s", time.perf_counter() - started)
+    store = app.state.store
+    if store.exists:  # which districts each batch touched (editors' batch lists)
+        started = time.perf_counter()
+        try:
+            app.state.batch_districts.of(store, store.batches())
+        except ForestsinkError as err:  # the first batch list computes it
+            log.warning("batch districts not found at start: %s", err)
+            return
+        log.info("batch districts ready in %.2f s", time.perf_counter() - started)
 
 
 def serve(

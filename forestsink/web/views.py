@@ -29,7 +29,9 @@ another district is refused with 403); viewers and admins get all.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import logging
 import shutil
 import tempfile
 import threading
@@ -45,10 +47,11 @@ from starlette.routing import Route
 
 from forestsink.errors import Denied, ForestsinkError, UnknownNameError
 from forestsink.inventory.load import statistics_by_year
+from forestsink.io import atomic_write
 from forestsink.progress import progress_tables
 from forestsink.reference import district_resolver
 from forestsink.render.workbook import write_tables
-from forestsink.store.common import diff_states, parse_as_of
+from forestsink.store.common import parse_as_of
 from forestsink.store.users import end_sessions
 from forestsink.web.security import Caller, authorize
 
@@ -66,6 +69,8 @@ MAP_FEATURES = 5000
 DIFF_ROWS = 5000
 _VIEWS = ("district", "region", "unit", "city")
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+log = logging.getLogger(__name__)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -401,17 +406,46 @@ async def logout(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+def _stamps(batches: pd.DataFrame) -> list[str]:
+    """``number@time`` of each batch: a rebuilt store's batch 1 is another."""
+    return [
+        f"{int(b)}@{t}"
+        for b, t in zip(batches["batch_id"], batches["created_at"], strict=True)
+    ]
+
+
+def batch_districts_file(store, folder: Path) -> Path:
+    """Return the file where :class:`BatchDistricts` keeps a store's answers.
+
+    Parameters
+    ----------
+    store : Store
+        The project store (its location names the file).
+    folder : Path
+        The upload folder (``.batch-districts/`` inside it).
+    """
+    tag = hashlib.sha256(str(store.path).encode()).hexdigest()[:12]
+    return folder / ".batch-districts" / f"{tag}.json"
+
+
 class BatchDistricts:
     """The districts each batch touched, found once per batch and process.
 
-    A batch touches the keys whose live version it changed: the difference
-    between the store as of the batch before it and as of it
-    (:func:`~forestsink.store.common.diff_states`, as ``forestsink diff``).
-    What a batch touched never changes once it is written, so each process
-    computes it once; inventory batches touch no project polygon.
+    A batch touches the districts of the versions it made (``batch_id``) and
+    of the versions it ended (``ended_batch``). Every version is live in
+    the state as of the last batch or, if a batch ended it, in the state as
+    of the batch just before that one; so the states read are the last one
+    and one before each batch that ended versions (a change, a withdrawal,
+    an undo), not one per batch. What a batch touched never changes once
+    it is written, so the answers are kept in *file* (JSON, written
+    atomically, each batch under its number and time), shared by the
+    server's worker processes and read again at a restart: the states are
+    read once per store, then only for new batches. Inventory batches touch
+    no project polygon.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, file: Path | None = None) -> None:
+        self.file = file
         self._touched: dict[int, frozenset[str]] = {}
         self._lock = threading.Lock()
 
@@ -423,33 +457,69 @@ class BatchDistricts:
         store : Store
             The project store.
         batches : pandas.DataFrame
-            :meth:`Store.batches`.
+            :meth:`Store.batches`, read before this call.
         """
+        ids = [int(b) for b in batches["batch_id"]]
         with self._lock:
-            previous, before = 0, None
-            for batch_id, kind in zip(
-                batches["batch_id"], batches["kind"], strict=True
-            ):
-                batch = int(batch_id)
-                if batch not in self._touched:
-                    if kind == "inventory":
-                        self._touched[batch] = frozenset()
-                    else:
-                        if before is None:
-                            before = _keys(store, previous)
-                        after = _keys(store, batch)
-                        changed = diff_states(before, after)["key"].astype(str)
-                        self._touched[batch] = frozenset(changed.str.split("/").str[0])
-                        before = after
-                        previous = batch
-                        continue
-                previous, before = batch, None
-            return {int(b): self._touched[int(b)] for b in batches["batch_id"]}
+            if any(b not in self._touched for b in ids):
+                self._load(set(_stamps(batches)))
+            if any(b not in self._touched for b in ids):
+                self._scan(store, batches)
+                self._save(batches)
+            return {b: self._touched[b] for b in ids}
 
+    def _load(self, stamps: set[str]) -> None:
+        """Take the file's answers for batches of this store (number@time)."""
+        if self.file is None:
+            return
+        try:
+            saved = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or being replaced
+            return
+        for stamp, codes in saved.items():
+            if stamp in stamps:
+                self._touched[int(stamp.split("@")[0])] = frozenset(codes)
 
-def _keys(store, as_of) -> pd.DataFrame:
-    frame = store.current(as_of=as_of)
-    return pd.DataFrame(frame[["key", "fid", "version", "project_type", "area_mu"]])
+    def _save(self, batches: pd.DataFrame) -> None:
+        if self.file is None:
+            return
+        saved = {
+            stamp: sorted(self._touched[int(b)])
+            for stamp, b in zip(_stamps(batches), batches["batch_id"], strict=True)
+        }
+        try:
+            with atomic_write(self.file) as tmp:
+                tmp.write_text(json.dumps(saved), encoding="utf-8")
+        except ForestsinkError as err:  # answers stay in this process
+            log.warning("batch districts not kept: %s", err)
+
+    def _scan(self, store, batches: pd.DataFrame) -> None:
+        rows = batches.to_dict("records")
+        ids = [int(r["batch_id"]) for r in rows]
+        previous = dict(zip(ids, [0, *ids[:-1]], strict=True))
+        probes = {ids[-1]}  # the last batch read, not "now": later ones unseen
+        for batch, row in zip(ids, rows, strict=True):
+            if batch in self._touched or row["kind"] == "inventory":
+                continue
+            adds_only = row["kind"] == "ingest" and not (
+                row["n_changed"] or row["n_withdrawn"]
+            )
+            if not adds_only:
+                probes.add(previous[batch])
+        touched: dict[int, set[str]] = {}
+        for as_of in sorted(probes):
+            frame = store.current(as_of=as_of)
+            codes = frame["key"].astype(str).str.split("/").str[0]
+            pairs = pd.concat(
+                pd.DataFrame({"batch": pd.to_numeric(frame[column]), "code": codes})
+                for column in ("batch_id", "ended_batch")
+            )
+            pairs = pairs.dropna().drop_duplicates()
+            for batch, code in zip(pairs["batch"], pairs["code"], strict=True):
+                touched.setdefault(int(batch), set()).add(code)
+        for batch in ids:
+            if batch not in self._touched:
+                self._touched[batch] = frozenset(touched.get(batch, ()))
 
 
 def batch_list(state, caller: Caller) -> pd.DataFrame:

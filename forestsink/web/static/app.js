@@ -27,16 +27,35 @@ function setStatus(text, bad) {
   if (s) { s.textContent = text; s.className = bad ? "error" : "ok"; }
 }
 
+// column headers: Chinese first, English alongside (unknown columns as named)
+const LABELS = {
+  adcode: "区县代码 adcode", name_zh: "区县 district", name_en: "English",
+  n_polygons: "图斑数 polygons", area_mu: "面积（亩）area (mu)", key: "图斑键 key",
+  change: "变化 change", project_type: "工程类别 project type",
+  version_from: "原版本 version from", version_to: "新版本 version to",
+  area_mu_from: "原面积（亩）area from (mu)", area_mu_to: "新面积（亩）area to (mu)",
+  n_added: "新增 added", n_changed: "变更 changed", n_withdrawn: "撤销 withdrawn",
+  districts: "涉及区县 districts",
+};
+const CHANGES = { added: "新增 added", changed: "变更 changed", withdrawn: "撤销 withdrawn" };
+
+function cell(column, value) {
+  if (value === null || value === undefined) return "";
+  if (column.includes("area_mu") && typeof value === "number") return value.toFixed(2);
+  if (column === "change") return CHANGES[value] || value;
+  return value;
+}
+
 function fillTable(table, rows, columns) {
   const head = table.querySelector("thead"), body = table.querySelector("tbody");
   head.replaceChildren(); body.replaceChildren();
   if (!rows.length) { body.appendChild(el("tr")).appendChild(el("td", "（无）none")); return; }
   columns = columns || Object.keys(rows[0]);
   const tr = head.appendChild(el("tr"));
-  columns.forEach((c) => tr.appendChild(el("th", c)));
+  columns.forEach((c) => tr.appendChild(el("th", LABELS[c] || c)));
   rows.forEach((row) => {
     const r = body.appendChild(el("tr"));
-    columns.forEach((c) => r.appendChild(el("td", row[c] === null ? "" : row[c])));
+    columns.forEach((c) => r.appendChild(el("td", cell(c, row[c]))));
   });
   return body;
 }

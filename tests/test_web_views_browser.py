@@ -1,0 +1,82 @@
+"""The as-of and diff page in headless Chromium against uvicorn on loopback.
+
+Reuses the server (a free port chosen by the OS) and browser fixtures of
+``test_web_browser.py``. The store: batch 1 = 万州区 P1-P3 by wz, batch 2 =
+涪陵区 F1-F2 by admin, batch 3 = P1 withdrawn by wz.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser import ARTIFACTS
+from delivery_factory import FULING, frame, write
+from test_web_browser import _login, _only_own_urls, _wait, chrome, server
+
+from forestsink.landing.deliveries import ingest_deliveries
+from forestsink.store import GeoPackageStore
+
+__all__ = ["chrome", "server"]  # fixtures used here
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.slow,  # a real server and browser
+]
+
+
+def _more_batches(store, folder):
+    target = GeoPackageStore(store)
+    fl = write(
+        frame(FULING, district="涪陵区", n=2, ids=["F1", "F2"]), folder / "f.gpkg"
+    )
+    ingest_deliveries([fl], target, user="admin")
+    target.withdraw("500101/P1", reason="重复 duplicate", user="wz")
+
+
+def test_viewer_sees_asof_map_table_and_diff(server, chrome, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base, store = server
+    _more_batches(store, tmp_path)
+    d = chrome
+    _login(d, base, "viewer")
+    d.get(base + "/asof?as_of=1")
+    _wait(d, lambda x: "万州区" in x.find_element(By.ID, "asof-table").text)
+    rows = d.find_elements(By.CSS_SELECTOR, "#asof-table tbody tr")
+    assert len(rows) == 1 and "3" in rows[0].text.split()  # 3 polygons at batch 1
+    # the three polygons are drawn (plus the district outlines)
+    _wait(
+        d,
+        lambda x: (
+            len(
+                x.find_elements(
+                    By.CSS_SELECTOR, ".leaflet-overlay-pane path[stroke='#2f5d34']"
+                )
+            )
+            == 3
+        ),
+    )
+    d.find_element(By.ID, "diff-a").send_keys("1")
+    d.find_element(By.ID, "diff-b").send_keys("3")
+    d.find_element(By.CSS_SELECTOR, "#diff-form button").click()
+    _wait(d, lambda x: x.find_elements(By.CSS_SELECTOR, "#diff-changes tbody tr a"))
+    text = d.find_element(By.ID, "diff-changes").text
+    assert "500102/F1" in text and "withdrawn" in text and "500101/P1" in text
+    link = d.find_element(By.LINK_TEXT, "500101/P1").get_attribute("href")
+    assert link.endswith("/history?key=500101%2FP1")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    d.save_screenshot(str(ARTIFACTS / "web-asof.png"))
+    _only_own_urls(d, base)
+
+
+def test_editor_page_offers_only_their_district(server, chrome, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base, store = server
+    _more_batches(store, tmp_path)
+    d = chrome
+    _login(d, base, "wz")
+    d.get(base + "/asof")
+    _wait(d, lambda x: "万州区" in x.find_element(By.ID, "asof-table").text)
+    options = d.find_elements(By.CSS_SELECTOR, "#district option")
+    assert [o.get_attribute("value") for o in options] == ["500101"]
+    assert "涪陵区" not in d.find_element(By.ID, "asof-table").text
