@@ -80,3 +80,50 @@ def test_editor_page_offers_only_their_district(server, chrome, tmp_path):
     options = d.find_elements(By.CSS_SELECTOR, "#district option")
     assert [o.get_attribute("value") for o in options] == ["500101"]
     assert "涪陵区" not in d.find_element(By.ID, "asof-table").text
+
+
+def test_editor_checks_and_lands_several_files_in_turn(server, chrome, tmp_path):
+    """Several files chosen at once: each sent in turn with its own bar."""
+    from selenium.webdriver.common.by import By
+    from test_web_browser import _defective
+
+    base, store = server
+    d = chrome
+    _login(d, base, "wz")
+    good = write(frame(ids=["M1", "M2"], n=2), tmp_path / "good.gpkg")
+    bad = _defective(tmp_path)
+    d.find_element(By.ID, "file").send_keys(f"{good}\n{bad}")
+    rows = d.find_elements(By.CSS_SELECTOR, "#queue li")
+    assert (
+        len(rows) == 2 and len(d.find_elements(By.CSS_SELECTOR, "#queue progress")) == 2
+    )
+    d.find_element(By.ID, "btn-validate").click()
+    _wait(
+        d,
+        lambda x: (
+            len(
+                x.find_elements(
+                    By.CSS_SELECTOR, "#queue li span.ok, #queue li span.error"
+                )
+            )
+            == 2
+        ),
+    )
+    notes = [li.text for li in d.find_elements(By.CSS_SELECTOR, "#queue li")]
+    assert "errors 0" in notes[0] and "errors 0" not in notes[1]
+    # the report shown is the one with errors (B1's bow tie)
+    _wait(d, lambda x: x.find_elements(By.CSS_SELECTOR, "#issues tbody tr.error"))
+    values = [
+        p.get_attribute("value")
+        for p in d.find_elements(By.CSS_SELECTOR, "#queue progress")
+    ]
+    assert values == ["100", "100"]
+    # landing both: the good one lands, the defective one is refused
+    d.find_element(By.ID, "file").send_keys(f"{good}\n{bad}")
+    d.find_element(By.ID, "btn-land").click()
+    _wait(d, lambda x: "已入库" in x.find_element(By.ID, "queue").text)
+    _wait(
+        d, lambda x: len(x.find_elements(By.CSS_SELECTOR, "#queue li span.error")) == 1
+    )
+    batches = GeoPackageStore(store).batches()
+    assert batches["source_name"].tolist()[-1] == "good.gpkg" and len(batches) == 2

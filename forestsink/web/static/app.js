@@ -88,49 +88,128 @@ function initLogout() {
 // ---- upload -----------------------------------------------------------------
 const COLOURS = { error: "#c0392b", warning: "#e6a700", fixed: "#2e7d32", ok: "#3b6fb6" };
 
+const UPLOADABLE = /\.(zip|gpkg|geojson|json)$/i;
+
+// every file of a dropped folder (and its sub-folders)
+async function entryFiles(entry) {
+  if (entry.isFile) return [await new Promise((ok, bad) => entry.file(ok, bad))];
+  if (!entry.isDirectory) return [];
+  const reader = entry.createReader(), found = [];
+  for (;;) {
+    const batch = await new Promise((ok, bad) => reader.readEntries(ok, bad));
+    if (!batch.length) break;
+    for (const e of batch) found.push(...(await entryFiles(e)));
+  }
+  return found;
+}
+
 function initUpload() {
-  let file = null, map = null, layer = null;
+  let queue = [], map = null, layer = null;
   const drop = document.getElementById("drop"), input = document.getElementById("file");
   const bValidate = document.getElementById("btn-validate");
   const bLand = document.getElementById("btn-land");
-  const choose = (f) => {
-    file = f; bValidate.disabled = bLand.disabled = !f;
-    setStatus(f ? `已选择 selected: ${f.name} (${(f.size / 1048576).toFixed(2)} MB)` : "");
+  const list = document.getElementById("queue");
+  const choose = (files) => {
+    list.replaceChildren();
+    queue = [];
+    files.forEach((f) => {
+      const li = list.appendChild(el("li"));
+      li.appendChild(el("span", `${f.name} (${(f.size / 1048576).toFixed(2)} MB) `));
+      if (!UPLOADABLE.test(f.name)) {
+        li.appendChild(el("span", /\.(shp|shx|dbf|prj|cpg)$/i.test(f.name)
+          ? "跳过：shapefile 请把各部分打成 zip / skipped: zip a shapefile's parts"
+          : "跳过：不是 zip/GeoPackage/GeoJSON / skipped: not zip, gpkg, geojson", "error"));
+        return;
+      }
+      const bar = li.appendChild(el("progress"));
+      bar.max = 100; bar.value = 0;
+      const note = li.appendChild(el("span", ""));
+      queue.push({ file: f, bar, note, li });
+    });
+    bValidate.disabled = bLand.disabled = !queue.length;
+    if (queue.length === 1) {
+      const f = queue[0].file;
+      setStatus(`已选择 selected: ${f.name} (${(f.size / 1048576).toFixed(2)} MB)`);
+    } else {
+      setStatus(queue.length ? `已选择 ${queue.length} 个文件 / ${queue.length} files selected` : "");
+    }
   };
-  input.addEventListener("change", () => choose(input.files[0]));
+  input.addEventListener("change", () => {
+    choose([...input.files]);
+    input.value = "";  // the next choice replaces this one
+  });
   ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => {
     e.preventDefault(); drop.classList.add("over");
   }));
   ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => {
     e.preventDefault(); drop.classList.remove("over");
   }));
-  drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) choose(e.dataTransfer.files[0]); });
+  drop.addEventListener("drop", async (e) => {
+    const entries = [...(e.dataTransfer.items || [])]
+      .map((i) => (i.webkitGetAsEntry ? i.webkitGetAsEntry() : null)).filter(Boolean);
+    if (entries.length) {
+      const files = [];
+      for (const entry of entries) files.push(...(await entryFiles(entry)));
+      choose(files);
+    } else if (e.dataTransfer.files.length) {
+      choose([...e.dataTransfer.files]);
+    }
+  });
 
-  function send(land) {
+  // one file: POST /api/deliveries with its own progress bar; resolves when answered
+  function sendOne(item, land) {
     const q = new URLSearchParams();
     if (land) q.set("land", "1");
     if (document.getElementById("opt-fix").checked) q.set("fix", "1");
     if (document.getElementById("opt-skip").checked) q.set("skip_errors", "1");
-    const fd = new FormData(); fd.append("file", file);
+    const fd = new FormData(); fd.append("file", item.file);
     const xhr = new XMLHttpRequest();
-    const bar = document.getElementById("bar");
-    bar.hidden = false; bar.value = 0;
-    xhr.upload.addEventListener("progress", (e) => {
-      if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total;
+    item.bar.value = 0;
+    item.note.textContent = " 上传中 uploading…"; item.note.className = "";
+    return new Promise((done) => {
+      xhr.upload.addEventListener("progress", (e) => {
+        if (e.lengthComputable) item.bar.value = (100 * e.loaded) / e.total;
+      });
+      xhr.upload.addEventListener("load", () => { item.note.textContent = " 校验中 checking…"; });
+      xhr.addEventListener("load", () => {
+        item.bar.value = 100;
+        let body = {};
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
+        if (xhr.status === 401) { location.href = "/login"; return; }
+        done({ status: xhr.status, body });
+      });
+      xhr.addEventListener("error", () => done({ status: 0, body: { error: "网络错误 / network error" } }));
+      xhr.open("POST", "/api/deliveries?" + q.toString());
+      xhr.setRequestHeader("X-CSRF-Token", csrf());
+      xhr.send(fd);
     });
-    xhr.upload.addEventListener("load", () => setStatus("校验中… checking…"));
-    xhr.addEventListener("load", () => {
-      bar.value = 100;
-      let body = {};
-      try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
-      if (xhr.status === 401) { location.href = "/login"; return; }
-      show(xhr.status, body, land);
-    });
-    xhr.addEventListener("error", () => setStatus("网络错误 / network error", true));
-    xhr.open("POST", "/api/deliveries?" + q.toString());
-    xhr.setRequestHeader("X-CSRF-Token", csrf());
-    xhr.send(fd);
+  }
+
+  // every queued file, one after another; the report of the first with a
+  // problem (or the last) is shown, each row's button shows its own
+  async function send(land) {
+    bValidate.disabled = bLand.disabled = true;
     setStatus("上传中… uploading…");
+    let shown = null;
+    for (const item of queue) {
+      const answer = await sendOne(item, land);
+      const r = answer.body.report;
+      const bad = answer.status >= 400 || (r && r.n_errors > 0);
+      item.note.textContent = " " + (r
+        ? `错误 errors ${r.n_errors}，警告 warnings ${r.n_warnings}` +
+          (answer.body.landed ? "，已入库 landed" : "")
+        : (answer.body.error || `错误 error ${answer.status}`));
+      item.note.className = bad ? "error" : "ok";
+      if (queue.length > 1) {
+        item.li.querySelectorAll("button").forEach((b) => b.remove());
+        const b = item.li.appendChild(el("button", "显示 show"));
+        b.type = "button";
+        b.addEventListener("click", () => show(answer.status, answer.body, land));
+      }
+      if (!shown || (bad && !shown.bad)) shown = { ...answer, bad };
+    }
+    if (shown) show(shown.status, shown.body, land);
+    bValidate.disabled = bLand.disabled = !queue.length;
   }
   bValidate.addEventListener("click", () => send(false));
   bLand.addEventListener("click", () => send(true));
