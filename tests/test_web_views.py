@@ -10,16 +10,21 @@ delivery factory draws (CGCS2000's ellipsoid is GRS80 to 1e-10), in mu
 from __future__ import annotations
 
 import io
+import uuid
 
+import pg_fixture
 import pytest
 from delivery_factory import FULING, WANZHOU, frame, squares, write
 from pyproj import Geod
-from web_helpers import PASSWORD, build_store, client, copy_store, login
+from web_helpers import ACCOUNTS, PASSWORD, build_store, client, copy_store, login
 
 from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
+from forestsink.store.postgis import PostGISStore
+from forestsink.store.users import add_user
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pg_server = pg_fixture.pg_server
 
 GEOD = Geod(ellps="GRS80")
 MU_M2 = 10000 / 15
@@ -311,3 +316,31 @@ def test_batch_districts_shared_by_workers_through_their_file(store, tmp_path):
     other = batches.assign(created_at="2030-01-01T00:00:00Z")
     with pytest.raises(AssertionError, match="state read"):
         BatchDistricts(file).of(_NoReads(), other)
+
+
+def test_views_logout_and_batch_list_on_postgis(pg_server, tmp_path):
+    """The same answers from a PostGIS store (accounts and versions in it)."""
+    url = f"{pg_server}?schema=v_{uuid.uuid4().hex[:12]}"
+    store = PostGISStore(url)
+    for name, (role, districts) in ACCOUNTS.items():
+        add_user(store, name, role=role, districts=districts, password=PASSWORD)
+    wz = write(frame(), tmp_path / "wz.gpkg")
+    ingest_deliveries([wz], store, user="wz")
+    fl = write(
+        frame(FULING, district="涪陵区", n=2, ids=["F1", "F2"]), tmp_path / "f.gpkg"
+    )
+    ingest_deliveries([fl], store, user="admin")
+    store.withdraw("500101/P1", reason="重复图斑 duplicate", user="wz")
+    c = client(url, upload_dir=tmp_path / "uploads")
+    token = login(c, "wz")
+    now = c.get("/api/asof").json()
+    assert _districts(now) == {"500101": (2, pytest.approx(WZ[1] + WZ[2], rel=1e-6))}
+    changes = c.get("/api/diff?a=1&b=3").json()["changes"]
+    assert [(r["key"], r["change"]) for r in changes] == [("500101/P1", "withdrawn")]
+    batches = {b["batch_id"]: b for b in c.get("/api/batches").json()["batches"]}
+    assert set(batches) == {1, 3}
+    cookie = c.cookies.get("forestsink_session")
+    assert c.post("/api/logout", headers={"X-CSRF-Token": token}).status_code == 200
+    copy = client(url, upload_dir=tmp_path / "uploads")
+    copy.cookies.set("forestsink_session", cookie)
+    assert copy.get("/api/me").status_code == 401
