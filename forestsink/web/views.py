@@ -139,7 +139,7 @@ def _state(request: Request, name: str, *, required: bool) -> str | None:
         raise Denied(
             400,
             f"参数 {name} 无效：请给批次号（如 12）或日期（如 2014-06-30）",
-            f"{name}: {err}",
+            str(err) if name == "as_of" else f"{name}: {err}",
             option=name,
         ) from err
     return value
