@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from forestsink.cli.options import as_of_opt, out_option, plan_opt
+from forestsink.cli.options import as_of_opt, out_option, plan_opt, targets_opt
 from forestsink.cli.plan import transfers_opt
 from forestsink.render.map import write_district_map
 from forestsink.render.static import render_static_map
@@ -54,11 +54,23 @@ from forestsink.render.static import render_static_map
 )
 @plan_opt
 @transfers_opt
+@targets_opt
 @out_option(
     "输出文件 / Output: .html (interactive, districts) or .png/.svg/.pdf (static, A4)."
 )
 def map_cmd(
-    what, store, as_of, coverage_table, year, font, dpi, growth, plan, transfers, out
+    what,
+    store,
+    as_of,
+    coverage_table,
+    year,
+    font,
+    dpi,
+    growth,
+    plan,
+    transfers,
+    targets,
+    out,
 ) -> None:
     """绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF)."""
     if what == "districts":
@@ -84,5 +96,6 @@ def map_cmd(
             growth=growth,
             plan=plan,
             transfers=transfers,
+            targets=targets,
         )
     click.echo(f"已写出 / Written: {path}")

@@ -217,14 +217,15 @@ def coverage_values(coverage, *, year, plan=None) -> tuple[pd.DataFrame, str]:
 
 
 def duty_values(
-    progress, *, store, as_of, plan=None, transfers=None, coverage=None
+    progress, *, store, as_of, plan=None, transfers=None, coverage=None, targets=None
 ) -> tuple[pd.DataFrame, str]:
     """Return each district's duty class (``duties``) and the subtitle.
 
     *progress* is a :class:`~forestsink.progress.Tables` with a
     ``district_targets`` table; computed from *store* (as of *as_of*, with
     its forest-resource statistics, the *coverage* table and the indicator
-    *transfers*) when None. The metric mapped is the first the duties have
+    *transfers*; the bureau's *targets* table instead of the plan's duties)
+    when None. The metric mapped is the first the duties have
     of new forest area, coverage, new stock volume; ``attrs["metric"]``
     names it. Districts without a duty of that metric are ``no_duty``.
     """
@@ -239,6 +240,7 @@ def duty_values(
             plan=plan,
             transfers=transfers,
             coverage=coverage,
+            targets=targets,
             inventory=statistics_by_year(opened, as_of=as_of),
         )
     if isinstance(progress, Tables):

@@ -799,6 +799,7 @@ def render_static_map(
     growth=None,
     plan=None,
     transfers=None,
+    targets=None,
 ) -> Path:
     """Compute the tables a map needs and write it (``forestsink map``).
 
@@ -840,6 +841,8 @@ def render_static_map(
     transfers : path or DataFrame, optional (default: None)
         ``duties``: forest-area indicator transfers, counted in the duty
         balance only (:func:`forestsink.progress.duties.duty_accounting`).
+    targets : path, optional (default: None, the plan's duties)
+        ``duties``: the bureau's district targets table instead.
 
     Returns
     -------
@@ -872,6 +875,7 @@ def render_static_map(
             plan=plan,
             transfers=transfers,
             coverage=coverage,
+            targets=targets,
         )
     else:
         projects, subtitle = project_polygons(store, as_of=as_of)
