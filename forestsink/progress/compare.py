@@ -1,7 +1,7 @@
 """Plans side by side: each plan's targets and done over its own period.
 
-An official follows a trajectory across plans (the seed plan's 2011–2015,
-the next plan's years …) from the same store. :func:`plans_side_by_side`
+An official follows a trajectory across plans (the seed plan's period, the
+next plan's years …) from the same store. :func:`plans_side_by_side`
 lines up the :func:`forestsink.progress.status.status_table` of several plans,
 one row per kind of target (city metric, programme project type, protection
 target, district duty), one column group per plan: target, done, % done and
