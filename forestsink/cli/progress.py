@@ -74,7 +74,9 @@ def _fmt(value: float, unit: str = "") -> str:
     "--coverage",
     "coverage_table",
     type=click.Path(exists=True, dir_okay=False),
-    help="覆盖率表 (forestsink coverage 输出) / Coverage table for the 45 % target.",
+    help="覆盖率表 (forestsink coverage 输出) / Coverage table for the plan's "
+    "coverage target and the districts' coverage duties (without the "
+    "forest-resource map).",
 )
 @transfers_opt
 @compare_plan_opt
