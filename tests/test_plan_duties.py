@@ -265,3 +265,26 @@ def test_duty_map_without_duties_says_so(tmp_path):
 
     with pytest.raises(MapError, match="no district duties"):
         duty_values(Tables(tables={}), store=None, as_of=None)
+
+
+def test_bureau_targets_table_takes_coverage_duties(tmp_path, plan):
+    from forestsink.progress import read_district_targets
+
+    path = tmp_path / "targets.csv"
+    path.write_text(
+        "区县,metric,value\n万州,forest_coverage_pct,45\n涪陵区,new_forest_area_mu,100\n",
+        encoding="utf-8",
+    )
+    targets = read_district_targets(path)
+    assert targets["metric"].tolist() == ["forest_coverage_pct", "new_forest_area_mu"]
+    table = district_targets(
+        base(), targets, inventory=inventory(), plan=plan
+    ).set_index(["adcode", "metric"])
+    # 万州 coverage 44.2 % on the 2014 map against 45 %: short by 0.8 points
+    assert table.loc[(WZ, "forest_coverage_pct"), "short_by"] == pytest.approx(0.8)
+    # no transfers: credited = done = 150 mu, over by 50 mu
+    assert table.loc[(FL, "new_forest_area_mu"), "balance"] == 50
+    bad = tmp_path / "bad.csv"
+    bad.write_text("区县,metric,value\n万州,coverage,45\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"row 2.*forest_coverage_pct"):
+        read_district_targets(bad)
