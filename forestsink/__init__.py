@@ -206,6 +206,35 @@ def carbon_tables(store, /, **options):
     return progress.carbon_tables(_opened(store), **options)
 
 
+def compare_plans(store, plans, /, **options):
+    """Several plans side by side from one store, each over its own period.
+
+    Parameters
+    ----------
+    store : str, Path or Store
+        A ``.gpkg`` path, a ``postgresql://`` URL, a GeoParquet dataset
+        folder, or a store opened with :func:`open_store`.
+    plans : list of Plan, path or None
+        The plans, one column group each (None: the shipped plan).
+    **options
+        As for :func:`forestsink.progress.compare.compare_plans` (``as_of``,
+        ``inventory``, ``coverage``, ``rules``, ``growth``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per kind of target; per plan its target, done, % done and
+        what measured it (areas in mu, stock in m³, coverage in %);
+        ``无数据 / no data`` where the store holds nothing for its years.
+
+    Examples
+    --------
+    >>> compare_plans("store.gpkg", [None, "plan_2021.csv"])  # doctest: +SKIP
+    """
+    progress = importlib.import_module("forestsink.progress")
+    return progress.compare_plans(_opened(store), list(plans), **options)
+
+
 def build_report(store, out, /, **options):
     """Write the offline HTML report of a store (the ``report`` tool).
 
@@ -247,6 +276,7 @@ __all__ = [
     "carbon_tables",
     "check_deliveries",
     "check_plan",
+    "compare_plans",
     "compute_coverage",
     "ingest_deliveries",
     "m2_to_mu",

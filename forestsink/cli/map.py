@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from forestsink.cli.options import as_of_opt, out_option, plan_opt
+from forestsink.cli.options import as_of_opt, out_option, plan_opt, targets_opt
+from forestsink.cli.plan import transfers_opt
 from forestsink.render.map import write_district_map
 from forestsink.render.static import render_static_map
 
@@ -14,11 +15,15 @@ from forestsink.render.static import render_static_map
 @click.command("map")
 @click.option(
     "--what",
-    type=click.Choice(["districts", "progress", "carbon", "coverage", "projects"]),
+    type=click.Choice(
+        ["districts", "progress", "carbon", "coverage", "projects", "duties"]
+    ),
     default="districts",
     show_default=True,
     help="地图内容 / What to map: districts (.html only); progress, carbon, "
-    "coverage, projects (.png/.svg/.pdf).",
+    "coverage, projects, duties (.png/.svg/.pdf). duties: the plan's district "
+    "duties after --transfers, in fixed classes (met / short by how much; no "
+    "duty grey hatched).",
 )
 @click.option("--store", "store", help="项目库文件 (.gpkg) / Project store.")
 @as_of_opt
@@ -48,11 +53,24 @@ from forestsink.render.static import render_static_map
     "(--what carbon); see forestsink carbon --help.",
 )
 @plan_opt
+@transfers_opt
+@targets_opt
 @out_option(
     "输出文件 / Output: .html (interactive, districts) or .png/.svg/.pdf (static, A4)."
 )
 def map_cmd(
-    what, store, as_of, coverage_table, year, font, dpi, growth, plan, out
+    what,
+    store,
+    as_of,
+    coverage_table,
+    year,
+    font,
+    dpi,
+    growth,
+    plan,
+    transfers,
+    targets,
+    out,
 ) -> None:
     """绘制地图 / Draw a map (interactive HTML, or print-quality PNG/SVG/PDF)."""
     if what == "districts":
@@ -62,7 +80,7 @@ def map_cmd(
             )
         path = write_district_map(out)
     else:
-        if store is None and what in ("progress", "carbon", "projects"):
+        if store is None and what in ("progress", "carbon", "projects", "duties"):
             raise click.BadParameter(
                 f"--what {what} needs --store / 需要 --store", param_hint="--store"
             )
@@ -77,5 +95,7 @@ def map_cmd(
             dpi=dpi,
             growth=growth,
             plan=plan,
+            transfers=transfers,
+            targets=targets,
         )
     click.echo(f"已写出 / Written: {path}")

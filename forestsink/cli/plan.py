@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -22,6 +23,62 @@ from forestsink.progress import Tables, plan_label, plan_status
 from forestsink.reference import check_plan, read_plan, read_transfers
 from forestsink.render.workbook import write_tables
 from forestsink.store import open_store
+
+
+def _check_transfers(ctx, param, value):
+    """Click callback: check ``--transfers FILE`` at once (rows named)."""
+    if value is None:
+        return None
+    try:
+        read_transfers(value)
+    except PlanError as err:
+        raise click.BadParameter(str(err), param_hint="--transfers") from err
+    return value
+
+
+#: the word ``--compare-plan`` takes for the shipped plan
+SEED = "seed"
+
+
+def _load_plans(ctx, param, value):
+    """Click callback: read and check every ``--compare-plan FILE`` (or seed)."""
+    plans = []
+    for v in value:
+        if v == SEED:
+            plans.append(read_plan())
+            continue
+        if not Path(v).is_file():
+            raise click.BadParameter(
+                f"{v}: no such file / 文件不存在; give a plan file, or "
+                f"'{SEED}' for the shipped plan.",
+                param_hint="--compare-plan",
+            )
+        try:
+            plans.append(read_plan(v))
+        except PlanError as err:
+            raise click.BadParameter(str(err), param_hint="--compare-plan") from err
+    return tuple(plans)
+
+
+transfers_opt = click.option(
+    "--transfers",
+    type=click.Path(exists=True, dir_okay=False),
+    callback=_check_transfers,
+    help="森林面积指标交易表 (seller, buyer, area_wan_mu, year, price, document; "
+    "格式见 data/transfers.EXAMPLE.csv) / Forest-area indicator transfers between "
+    "districts: counted in the district duties' accounting only, never in the "
+    "physical figures.",
+)
+compare_plan_opt = click.option(
+    "--compare-plan",
+    "compare",
+    multiple=True,
+    metavar="FILE|seed",
+    callback=_load_plans,
+    help="并列对比的规划文件，可多次使用 / Another plan shown side by side with "
+    "--plan (default: the shipped plan), each over its own period from the same "
+    "store; 'seed' is the shipped plan; repeat for more plans.",
+)
 
 
 @click.group("plan")
@@ -95,13 +152,7 @@ def show_cmd(path) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="覆盖率表 (forestsink coverage 输出) / Coverage table for coverage targets.",
 )
-@click.option(
-    "--transfers",
-    type=click.Path(exists=True, dir_okay=False),
-    help="森林面积指标交易表 (seller, buyer, area_wan_mu, year, price, document) / "
-    "Forest-area indicator transfers between districts: counted in the duty "
-    "accounting only, never in the physical figures.",
-)
+@transfers_opt
 @rules_opt
 @growth_opt
 @out_option("输出 (.csv/.xlsx/.json) / Output file (.csv, .xlsx or .json).")

@@ -25,10 +25,17 @@ from forestsink.cli.options import (
     store_opt,
     targets_opt,
 )
+from forestsink.cli.plan import compare_plan_opt, transfers_opt
+from forestsink.cli.table import print_table
 from forestsink.errors import ForestsinkError
 from forestsink.inventory.load import statistics_by_year
 from forestsink.io import read_coverage_table
-from forestsink.progress import VIEWS, carbon_tables, progress_tables
+from forestsink.progress import (
+    NO_DATA,
+    VIEWS,
+    carbon_tables,
+    progress_tables_compared,
+)
 from forestsink.render.workbook import write_tables
 from forestsink.store import open_store
 
@@ -67,8 +74,12 @@ def _fmt(value: float, unit: str = "") -> str:
     "--coverage",
     "coverage_table",
     type=click.Path(exists=True, dir_okay=False),
-    help="覆盖率表 (forestsink coverage 输出) / Coverage table for the 45 % target.",
+    help="覆盖率表 (forestsink coverage 输出) / Coverage table for the plan's "
+    "coverage target and the districts' coverage duties (without the "
+    "forest-resource map).",
 )
+@transfers_opt
+@compare_plan_opt
 @engine_opt
 @scheduler_opt
 @click.option(
@@ -88,6 +99,8 @@ def progress_cmd(
     params,
     growth,
     coverage_table,
+    transfers,
+    compare,
     engine,
     scheduler,
     partitions,
@@ -101,14 +114,20 @@ def progress_cmd(
     plan's new forest area and new stock volume are whole-forest statistics:
     需森林资源一张图 / they need the forest-resource layers. CSV and JSON
     carry the chosen view (--by); Excel every view, the city targets and the
-    sources.
+    sources. --transfers: indicator transfers, counted in the district
+    duties' accounting only (district targets sheet). --compare-plan: the
+    plans side by side (sheet "plans" of an .xlsx, and printed), each plan
+    measured over its own period; 无数据 / no data where the store holds
+    nothing for a plan's years.
     """
     coverage = None
     if coverage_table:
         coverage = read_coverage_table(coverage_table)
     target = open_store(store)
-    result = progress_tables(
+    result = progress_tables_compared(
         target,
+        compare=compare,
+        transfers=transfers,
         as_of=as_of,
         by=by,
         year=year,
@@ -125,6 +144,8 @@ def progress_cmd(
     )
     write_tables(result, out, main="progress")
     _print_progress_summary(result)
+    if "plans" in result.tables:
+        _print_plans(result.tables["plans"])
     click.echo(f"已写出 / Written: {out}")
 
 
@@ -308,6 +329,51 @@ def _print_progress_summary(result) -> None:
     click.echo(
         f"  增量不可估算面积 / area with increment not estimable: "
         f"{base['increment_not_estimable_mu'].sum():,.0f} mu"
+    )
+
+
+#: what measured a figure of the plans compared, as printed after it
+_BY = {
+    "forest_resource_map": " 一张图 map",
+    "project_polygons": " 项目 projects",
+    "rasters": " 栅格 raster",
+}
+
+
+def _print_plans(table: pd.DataFrame) -> None:
+    """Print the plans side by side: per plan, done / target (% done)."""
+    shown = table[["item_zh", "unit"]].copy()
+    for plan in table.attrs.get("plans", []):
+        label = plan["label"]
+        cells = []
+        for done, target, pct, by in zip(
+            table[f"{label} done"],
+            table[f"{label} target"],
+            table[f"{label} pct_done"],
+            table[f"{label} measured_by"],
+            strict=True,
+        ):
+            if pd.isna(target):
+                cells.append("")
+            elif isinstance(done, str) or pd.isna(done):
+                cells.append(
+                    f"{done if isinstance(done, str) else '—'} / {target:,.0f}"
+                )
+            else:
+                digits = 1 if abs(target) < 100 else 0
+                pct_text = f" ({pct:.1f} %)" if pd.notna(pct) else ""
+                cells.append(
+                    f"{done:,.{digits}f} / {target:,.{digits}f}{pct_text}"
+                    f"{_BY.get(by, '')}"
+                )
+        shown[f"{label} 完成/目标 done/target"] = cells
+    print_table(
+        shown,
+        title="规划对比 / Plans side by side: "
+        + "; ".join(f"{p['label']} {p['name']}" for p in table.attrs.get("plans", [])),
+    )
+    click.echo(
+        f"  {NO_DATA}: 库中无该规划期的数据 / the store holds nothing for those years"
     )
 
 

@@ -20,6 +20,7 @@ from forestsink.cli.options import (
     store_opt,
     targets_opt,
 )
+from forestsink.cli.plan import compare_plan_opt, transfers_opt
 from forestsink.progress import shown_path
 from forestsink.render.coverage_layer import coverage_for_report
 from forestsink.render.report import build_report
@@ -58,6 +59,8 @@ from forestsink.store import open_store
 @rules_opt
 @growth_opt
 @plan_opt
+@transfers_opt
+@compare_plan_opt
 @out_option("输出 HTML / Output HTML file, e.g. maps/report.html.")
 def report_cmd(
     store,
@@ -70,13 +73,17 @@ def report_cmd(
     rules,
     growth,
     plan,
+    transfers,
+    compare,
     out,
 ):
     """生成离线 HTML 报告 / Write the officials' offline HTML report.
 
     One self-contained file: opens in any browser, from a USB stick, with no
     network. Its numbers are the same tables progress, carbon and coverage
-    write.
+    write. --transfers: the district duties' accounting after indicator
+    transfers, apart from the physical figures; --compare-plan: plans side by
+    side, each over its own period.
     """
     table, overlay, extra = None, None, {}
     if coverage:
@@ -105,5 +112,7 @@ def report_cmd(
         settings=extra,
         sample_estimate=estimate,
         plan=plan,
+        transfers=transfers,
+        compare=compare,
     )
     click.echo(f"已写出 / Written: {path} ({path.stat().st_size / 1e6:.1f} MB)")

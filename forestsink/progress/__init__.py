@@ -49,7 +49,10 @@ Modules: :mod:`~forestsink.progress.areas` (the store's pieces by district),
 :mod:`~forestsink.progress.growth` (growth tables, project increment, its
 CO₂), :mod:`~forestsink.progress.views` (the base table, its views and the
 :class:`Tables` bundle), :mod:`~forestsink.progress.targets` (plan and
-district targets), :mod:`~forestsink.progress.provenance` (settings sheet),
+district targets), :mod:`~forestsink.progress.duties` (indicator transfers
+and the duty balance), :mod:`~forestsink.progress.status` (``plan status``),
+:mod:`~forestsink.progress.compare` (plans side by side),
+:mod:`~forestsink.progress.provenance` (settings sheet),
 :mod:`~forestsink.progress.partitioned` (by district groups, on Dask),
 :mod:`~forestsink.progress.tables` (``progress_tables``) and
 :mod:`~forestsink.progress.carbon_tables` (``carbon_tables``). This package
@@ -67,6 +70,13 @@ from forestsink.progress.areas import (
     pieces_from_store,
 )
 from forestsink.progress.carbon_tables import CARBON_COLUMNS, carbon_tables
+from forestsink.progress.compare import (
+    NO_DATA,
+    compare_plans,
+    plans_side_by_side,
+    progress_tables_compared,
+)
+from forestsink.progress.duties import duty_accounting
 from forestsink.progress.growth import read_growth_table
 from forestsink.progress.provenance import as_of_label, plan_label, shown_path
 from forestsink.progress.status import (
@@ -102,6 +112,7 @@ __all__ = [
     "CARBON_COLUMNS",
     "NEEDS_RESOURCE_LAYERS",
     "NEEDS_RESOURCE_NOTE",
+    "NO_DATA",
     "PROGRESS_COLUMNS",
     "RESOURCE_STATISTICS",
     "STATUS_COLUMNS",
@@ -111,15 +122,19 @@ __all__ = [
     "as_of_label",
     "carbon_tables",
     "city_targets",
+    "compare_plans",
     "district_keys",
     "district_targets",
+    "duty_accounting",
     "duty_balance",
     "increment_of_pieces",
     "pieces_from_store",
     "plan_label",
     "plan_status",
+    "plans_side_by_side",
     "progress_by_district",
     "progress_tables",
+    "progress_tables_compared",
     "read_district_targets",
     "read_forest_types",
     "read_growth_table",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forestsink.progress.duties import duty_balance
 from forestsink.progress.tables import progress_tables
 from forestsink.reference import Plan, read_plan, read_transfers
 
@@ -232,70 +233,6 @@ def status_table(
         )
     out = pd.DataFrame(rows, columns=STATUS_COLUMNS)
     return out if transfers is None else _with_transfers(out, transfers, plan)
-
-
-DUTY_COLUMNS = [
-    "adcode",
-    "target",
-    "done",
-    "sold_mu",
-    "bought_mu",
-    "credited_mu",
-    "balance_mu",
-    "duty_status",
-    "short_by_mu",
-]
-
-
-def duty_balance(
-    duties: pd.DataFrame, transfers: pd.DataFrame, *, plan: Plan
-) -> pd.DataFrame:
-    """Apply forest-area indicator transfers to the districts' area duties.
-
-    The transfers count in the duty accounting only: the physical ``done``
-    is unchanged; ``credited_mu`` = done − sold + bought; ``balance_mu`` =
-    credited − target (≥ 0: ``duty_status`` ``met``, else ``short`` by
-    ``short_by_mu``; the seller's surplus is reduced, the
-    buyer's shortfall covered). Transfers of a year outside the plan's
-    period are not counted.
-
-    Parameters
-    ----------
-    duties : pandas.DataFrame
-        One row per district area duty: ``adcode``, ``target`` and ``done``
-        (new forest area, mu).
-    transfers : pandas.DataFrame
-        :func:`forestsink.reference.read_transfers`: ``seller``, ``buyer``,
-        ``area_mu``, ``year``.
-    plan : Plan
-        The plan whose period the transfers must fall in.
-
-    Returns
-    -------
-    pandas.DataFrame
-        :data:`DUTY_COLUMNS`, one row per district with a duty or a transfer
-        (``target`` empty for a trading district without a duty).
-    """
-    counted = transfers[transfers["year"].between(plan.period_start, plan.period_end)]
-    sold = counted.groupby("seller")["area_mu"].sum()
-    bought = counted.groupby("buyer")["area_mu"].sum()
-    out = duties[["adcode", "target", "done"]].copy()
-    extra = sorted((set(sold.index) | set(bought.index)) - set(out["adcode"]))
-    if extra:
-        out = pd.concat(
-            [out, pd.DataFrame({"adcode": extra, "target": np.nan, "done": np.nan})],
-            ignore_index=True,
-        )
-    out["sold_mu"] = out["adcode"].map(sold).fillna(0.0)
-    out["bought_mu"] = out["adcode"].map(bought).fillna(0.0)
-    out["credited_mu"] = out["done"] - out["sold_mu"] + out["bought_mu"]
-    out["balance_mu"] = out["credited_mu"] - out["target"]
-    known = out["balance_mu"].notna()
-    out["duty_status"] = np.where(
-        known, np.where(out["balance_mu"] >= 0, "met", "short"), ""
-    )
-    out["short_by_mu"] = (-out["balance_mu"]).clip(lower=0.0).where(known)
-    return out[DUTY_COLUMNS].reset_index(drop=True)
 
 
 def _with_transfers(

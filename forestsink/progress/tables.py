@@ -19,11 +19,13 @@ from forestsink.progress.areas import (
     increment_of_pieces,
     pieces_from_store,
 )
+from forestsink.progress.duties import DUTY_LABELS
 from forestsink.progress.growth import resolve_growth
 from forestsink.progress.partitioned import progress_base_partitioned
 from forestsink.progress.provenance import (
     growth_end_year,
     plan_label,
+    shown_path,
     table_settings,
 )
 from forestsink.progress.targets import (
@@ -44,6 +46,7 @@ from forestsink.reference import (
     read_districts,
     read_plan,
     read_project_types,
+    read_transfers,
 )
 from forestsink.scale.dataset import Dataset, write_partitions
 from forestsink.scale.distributed import dask_client
@@ -66,6 +69,7 @@ def progress_tables(
     growth=None,
     inventory: dict[int, pd.DataFrame] | None = None,
     plan=None,
+    transfers=None,
 ) -> Tables:
     """All progress tables for a store (the ``progress`` tool).
 
@@ -73,6 +77,11 @@ def progress_tables(
     the seed plan, :func:`forestsink.reference.read_plan`): its targets,
     years, base year and, when it has district duties and *targets* is not
     given, those duties.
+
+    *transfers*: forest-area indicator transfers between districts (a
+    :func:`forestsink.reference.read_transfers` table or its file), counted
+    in the district duties' accounting only (``district_targets``: credited
+    figure and balance), never in the physical figures.
 
     *inventory*: year -> the forest-resource statistics of that year
     (:func:`forestsink.inventory.load.inventory_statistics`); with the year
@@ -106,6 +115,10 @@ def progress_tables(
     read_carbon_parameters(params)  # refuse a bad parameter file early
     growth_path, growth = resolve_growth(growth, rules)
     plan = read_plan(plan)
+    moved = "—"
+    if transfers is not None and not isinstance(transfers, pd.DataFrame):
+        moved = shown_path(transfers)
+        transfers = read_transfers(transfers)
     end_year = growth_end_year(as_of, plan=plan)
     if engine == "dask" or isinstance(store, Dataset):
         base = _partitioned_base(
@@ -138,7 +151,12 @@ def progress_tables(
     )
     if targets is not None or len(duties):
         tables["district_targets"] = district_targets(
-            base, duties, inventory=inventory, plan=plan
+            base,
+            duties,
+            inventory=inventory,
+            plan=plan,
+            coverage=coverage,
+            transfers=transfers,
         )
     if year is not None:
         for name in VIEWS:
@@ -150,7 +168,10 @@ def progress_tables(
         store, as_of, rules, params, by, year, targets, growth_path, end_year
     )
     settings["plan"] = plan_label(plan)
-    return Tables(tables=tables, settings=settings)
+    if transfers is not None:
+        settings["transfers"] = f"{moved} ({len(transfers)} 笔 / rows)"
+    labels = DUTY_LABELS if "district_targets" in tables else {}
+    return Tables(tables=tables, settings=settings, labels=dict(labels))
 
 
 def _partitioned_base(

@@ -17,6 +17,7 @@ import pandas as pd
 
 from forestsink.errors import TableFileError
 from forestsink.io import read_bureau_table
+from forestsink.progress.duties import ACCOUNTING_COLUMNS, duty_accounting
 from forestsink.progress.views import district_keys
 from forestsink.reference import (
     Plan,
@@ -36,7 +37,9 @@ NEEDS_RESOURCE_NOTE = (
 
 RESOURCE_STATISTICS = "resource_statistics"
 #: metrics of a district target :func:`district_targets` compares
-DISTRICT_METRICS = ("new_forest_area_mu", "new_stock_volume_m3")
+DISTRICT_METRICS = ("new_forest_area_mu", "new_stock_volume_m3", "forest_coverage_pct")
+#: status of a coverage duty measured by the land-cover rasters
+RASTER_COVERAGE = "coverage"
 
 
 def _resource_city(inventory: dict | None) -> pd.DataFrame:
@@ -413,8 +416,9 @@ def read_district_targets(path) -> pd.DataFrame:
     """Read a bureau's own per-district targets (CSV in UTF-8 or GBK, or Excel).
 
     Columns: a district (``adcode`` or ``district``/``name_zh``/区县, any known
-    name), ``metric`` (``new_forest_area_mu`` or ``new_stock_volume_m3``) and
-    ``value``. Extra columns (``status``, notes) are ignored.
+    name), ``metric`` (``new_forest_area_mu``, ``new_stock_volume_m3`` or
+    ``forest_coverage_pct``) and ``value`` (mu, m³ or %). Extra columns
+    (``status``, notes) are ignored.
     """
     path = Path(path)
     if not path.is_file():
@@ -435,8 +439,8 @@ def read_district_targets(path) -> pd.DataFrame:
         where = f"{path.name}: row {i + 2}"
         if row["metric"] not in DISTRICT_METRICS:
             raise TableFileError(
-                f"{where}: metric {row['metric']!r}; use new_forest_area_mu or "
-                "new_stock_volume_m3."
+                f"{where}: metric {row['metric']!r} / 未知指标; use "
+                f"{', '.join(DISTRICT_METRICS)}."
             )
         try:
             value = float(row["value"])
@@ -473,9 +477,49 @@ def _district_resource(
                 "new_stock_volume_m3": float(
                     b.loc[code, "forest_stock_m3"] - a.loc[code, "forest_stock_m3"]
                 ),
+                "forest_coverage_pct": float(b.loc[code, "coverage_pct"])
+                if "coverage_pct" in b
+                else np.nan,
                 "years": f"{base_year}–{in_plan[-1]}",
             }
     return out
+
+
+def _raster_coverage(coverage: pd.DataFrame | None) -> dict[str, tuple]:
+    """Per district: the latest raster coverage (%) and its year (may be empty)."""
+    if coverage is None or not {"adcode", "coverage_pct", "year"} <= set(coverage):
+        return {}
+    latest = coverage.assign(adcode=coverage["adcode"].astype(str)).sort_values(
+        "year", kind="stable"
+    )
+    latest = latest.groupby("adcode").tail(1)
+    return {
+        r.adcode: (float(r.coverage_pct), int(r.year))
+        for r in latest.itertuples()
+        if pd.notna(r.coverage_pct)
+    }
+
+
+def _done(metric: str, found: dict | None, raster: tuple | None) -> tuple:
+    """Return done, status and note of one duty (the plan status's sources)."""
+    if found is not None and not np.isnan(found[metric]):
+        return (
+            found[metric],
+            RESOURCE_STATISTICS,
+            f"森林资源一张图 {found['years']} / forest-resource map, {found['years']}",
+        )
+    if metric == "forest_coverage_pct" and raster is not None:
+        return (
+            raster[0],
+            RASTER_COVERAGE,
+            f"土地覆盖栅格 {raster[1]} 年（遥感，非官方）/ land-cover raster, "
+            f"{raster[1]} (remote sensing, not the official rate)",
+        )
+    return (
+        np.nan,
+        NEEDS_RESOURCE_LAYERS,
+        "需森林资源一张图 / needs the forest-resource layers",
+    )
 
 
 def district_targets(
@@ -484,21 +528,55 @@ def district_targets(
     *,
     inventory: dict[int, pd.DataFrame] | None = None,
     plan: Plan | str | Path | None = None,
+    coverage: pd.DataFrame | None = None,
+    transfers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Compare a bureau's per-district targets with what was done.
+    """Compare the districts' duties with what was done, transfers applied.
 
-    Both metrics (``new_forest_area_mu``, ``new_stock_volume_m3``) are
-    resource statistics: with *inventory* (year -> forest-resource
-    statistics) holding the year before the plan and a plan year, ``done``
+    New forest area and new stock volume are resource statistics: with
+    *inventory* holding the year before the plan and a plan year, ``done``
     is the district's change between them (``status``
     ``resource_statistics``); otherwise ``done``, ``remaining`` and
-    ``pct_done`` stay empty (``needs_resource_layers``). ``project_work``
+    ``pct_done`` stay empty (``needs_resource_layers``). A coverage duty
+    (%) is measured as ``plan status`` measures it: the forest-resource
+    map's rate in the last plan year held, else the latest year of the
+    land-cover coverage table (``status`` ``coverage``; a remote-sensing
+    figure, not the official rate); ``note`` says which. ``project_work``
     shows apart what the projects did in the plan's years: the net area
     planted (mu), or the project increment measured or modelled (m³; empty
     where not estimable).
+
+    Parameters
+    ----------
+    base : pandas.DataFrame
+        The district view of :func:`forestsink.progress.progress_tables`.
+    targets : pandas.DataFrame
+        One row per duty: ``adcode``, ``metric`` (:data:`DISTRICT_METRICS`),
+        ``target`` (mu, m³ or %).
+    inventory : dict, optional (default: None)
+        Year -> forest-resource statistics (``adcode``, ``n_xiaoban``,
+        ``forest_area_mu``, ``forest_stock_m3``, ``coverage_pct``).
+    plan : Plan or path, optional (default: None, the seed plan)
+        Its base year and years.
+    coverage : pandas.DataFrame, optional (default: None)
+        Land-cover coverage table (``adcode``, ``year``, ``coverage_pct``).
+    transfers : pandas.DataFrame, optional (default: None)
+        Forest-area indicator transfers
+        (:func:`forestsink.reference.read_transfers`), applied to the area
+        duties' accounting only (:func:`forestsink.progress.duties.duty_accounting`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        District, metric, target, done (physical, never changed by
+        transfers), remaining, pct_done, status, project work, ``note``
+        and the accounting columns ``sold_mu``, ``bought_mu``, ``credited``,
+        ``balance`` (credited − target: mu, m³ or percentage points),
+        ``balance_wan_mu``, ``duty_status`` (met / short) and ``short_by``.
     """
     plan = read_plan(plan)
     resource = _district_resource(inventory, plan)
+    raster = _raster_coverage(coverage)
     grouped = base[base["year"].isin(plan.years)].groupby("adcode")
     planted = grouped["new_forest_area_mu"].sum()
     increment = (
@@ -511,25 +589,33 @@ def district_targets(
         if r.metric == "new_forest_area_mu":
             work = float(planted.get(r.adcode, 0.0))
             what = "项目造林面积（净）/ project work: area planted (net), mu"
-        else:
+        elif r.metric == "new_stock_volume_m3":
             work = float(increment.get(r.adcode, np.nan))
             what = "项目增量（实测或模型）/ project increment (measured or model), m³"
-        found = resource.get(r.adcode)
-        done = found[r.metric] if found else np.nan
+        else:
+            work, what = np.nan, "覆盖率无对应项目作业 / no project work counterpart"
+        done, status, note = _done(
+            r.metric, resource.get(r.adcode), raster.get(r.adcode)
+        )
+        measured = not np.isnan(done)
         rows.append(
             {
                 "adcode": r.adcode,
                 "metric": r.metric,
                 "target": r.target,
                 "done": done,
-                "remaining": max(r.target - done, 0.0) if found else np.nan,
-                "pct_done": 100.0 * done / r.target if found and r.target else np.nan,
-                "status": RESOURCE_STATISTICS if found else NEEDS_RESOURCE_LAYERS,
+                "remaining": max(r.target - done, 0.0) if measured else np.nan,
+                "pct_done": 100.0 * done / r.target
+                if measured and r.target
+                else np.nan,
+                "status": status,
                 "project_work": work,
                 "project_work_what": what,
+                "note": note,
             }
         )
     out = pd.DataFrame(rows).merge(district_keys(), on="adcode", how="left")
+    out = duty_accounting(out, transfers, plan=plan)
     return out[
         [
             "adcode",
@@ -544,5 +630,7 @@ def district_targets(
             "status",
             "project_work",
             "project_work_what",
+            "note",
+            *ACCOUNTING_COLUMNS,
         ]
     ]

@@ -19,15 +19,23 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from forestsink.errors import MapError, NoDataError
+from forestsink.inventory.load import statistics_by_year
 from forestsink.io import read_coverage_table
 from forestsink.progress import Tables, carbon_tables, progress_tables
 from forestsink.reference import read_plan
+from forestsink.render.duty_section import DUTY_METRIC_NAMES, duty_classes
 from forestsink.store import open_store
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["carbon_values", "coverage_values", "progress_values", "project_polygons"]
+__all__ = [
+    "carbon_values",
+    "coverage_values",
+    "duty_values",
+    "progress_values",
+    "project_polygons",
+]
 
 
 def _as_frame(obj, name: str) -> pd.DataFrame:
@@ -206,6 +214,56 @@ def coverage_values(coverage, *, year, plan=None) -> tuple[pd.DataFrame, str]:
     if target is not None:
         parts.append(f"规划目标 / plan target {plan.period_end}: {target:g} %")
     return table, " · ".join(parts)
+
+
+def duty_values(
+    progress, *, store, as_of, plan=None, transfers=None, coverage=None, targets=None
+) -> tuple[pd.DataFrame, str]:
+    """Return each district's duty class (``duties``) and the subtitle.
+
+    *progress* is a :class:`~forestsink.progress.Tables` with a
+    ``district_targets`` table; computed from *store* (as of *as_of*, with
+    its forest-resource statistics, the *coverage* table and the indicator
+    *transfers*; the bureau's *targets* table instead of the plan's duties)
+    when None. The metric mapped is the first the duties have
+    of new forest area, coverage, new stock volume; ``attrs["metric"]``
+    names it. Districts without a duty of that metric are ``no_duty``.
+    """
+    plan = read_plan(plan)
+    if coverage is not None and not isinstance(coverage, pd.DataFrame):
+        coverage = read_coverage_table(coverage)
+    if progress is None:
+        opened = _store(store)
+        progress = progress_tables(
+            opened,
+            as_of=as_of,
+            plan=plan,
+            transfers=transfers,
+            coverage=coverage,
+            targets=targets,
+            inventory=statistics_by_year(opened, as_of=as_of),
+        )
+    if isinstance(progress, Tables):
+        table = progress.tables.get("district_targets")
+    else:
+        table = progress
+    if table is None or table.empty:
+        raise MapError(
+            f"duty map: the plan {plan.label} has no district duties; give a plan "
+            "with district rows or the bureau's district targets table.",
+            option="plan",
+        )
+    metric = next(m for m in DUTY_METRIC_NAMES if (table["metric"] == m).any())
+    values = duty_classes(table, metric)
+    values.attrs["metric"] = metric
+    zh, en, _, _ = DUTY_METRIC_NAMES[metric]
+    short = int(values["duty_class"].str.startswith("short").sum())
+    met = int(values["duty_class"].isin(["met", "over"]).sum())
+    subtitle = (
+        f"{zh}任务（计入指标交易）/ {en} duty after transfers · {plan.label} · "
+        f"{_state_text(as_of, progress)} · 完成 met: {met}, 差 short: {short}"
+    )
+    return values, subtitle
 
 
 def project_polygons(store, *, as_of) -> tuple[gpd.GeoDataFrame, str]:

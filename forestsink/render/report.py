@@ -41,14 +41,16 @@ from forestsink.inventory.crosscheck import coverage_crosscheck
 from forestsink.inventory.load import inventory_change, statistics_by_year
 from forestsink.inventory.reconcile import reconcile_store
 from forestsink.io import atomic_write
-from forestsink.progress import carbon_tables, progress_tables
+from forestsink.progress import carbon_tables, progress_tables_compared
 from forestsink.reference import (
     read_district_table,
     read_districts,
     read_plan,
     read_project_types,
 )
+from forestsink.render.duty_section import duty_layers, duty_rows
 from forestsink.render.offline import leaflet_assets
+from forestsink.render.plans_section import plans_section
 from forestsink.render.sample_section import sample_section
 from forestsink.store.inventory_schema import LAND_GROUPS
 from forestsink.version import __version__
@@ -512,41 +514,6 @@ def table_rows(progress_tables, carbon_table, coverage) -> list[dict]:
     return rows
 
 
-def duty_rows(progress_tables) -> list[dict]:
-    """Return the district duties (the plan's, or ``--targets``) for the report.
-
-    Each row: district, metric, target, done (resource statistics; None
-    without the forest-resource layers), % done, ``state`` (``met``,
-    ``short`` with ``short_by``, or ``needs_resource_layers``) and the
-    project work shown apart. Areas in mu, stock in m³.
-    """
-    table = progress_tables.get("district_targets")
-    if table is None or table.empty:
-        return []
-    rows = []
-    for r in table.itertuples():
-        measured = bool(pd.notna(r.done))
-        rows.append(
-            {
-                "name_zh": r.name_zh,
-                "name_en": r.name_en,
-                "metric": r.metric,
-                "unit": "m³" if r.metric.endswith("_m3") else "亩 mu",
-                "target": float(r.target),
-                "done": float(r.done) if measured else None,
-                "pct": float(r.pct_done) if pd.notna(r.pct_done) else None,
-                "state": ("met" if r.done >= r.target else "short")
-                if measured
-                else "needs_resource_layers",
-                "short_by": max(float(r.target - r.done), 0.0) if measured else None,
-                "project_work": float(r.project_work)
-                if pd.notna(r.project_work)
-                else None,
-            }
-        )
-    return rows
-
-
 def unit_rows(progress_tables) -> list[dict]:
     """Totals per assessment unit (annex 1) from the unit view."""
     units = progress_tables["unit"]
@@ -678,6 +645,7 @@ def render_report(inputs: ReportInputs) -> str:
         "table": rows,
         "units": unit_rows(progress_tables),
         "duties": duty_rows(progress_tables),
+        "duty_layers": duty_layers(progress_tables.get("district_targets")),
         "years": sorted(
             int(y) for y in progress_tables["district"]["year"].dropna().unique()
         ),
@@ -707,6 +675,7 @@ def render_report(inputs: ReportInputs) -> str:
         data=data,
         headline=data["headline"],
         inventory=inventory_section(inputs.inventory),
+        plans=plans_section(progress_tables.get("plans")),
         sample=sample_section(
             inputs.sample_estimate, source=str(settings.get("sample_estimate", ""))
         ),
@@ -744,16 +713,22 @@ def build_report(
     draws: int = 10_000,
     sample_estimate: dict | None = None,
     plan=None,
+    transfers=None,
+    compare=(),
 ) -> Path:
     """Compute the tables from *store* and write the report (the report tool).
 
     *plan*: a :class:`forestsink.reference.Plan` or a plan file (default:
-    the seed plan): its targets, period and base year.
+    the seed plan): its targets, period and base year. *transfers*:
+    indicator transfers (duty accounting only); *compare*: plans shown side
+    by side with it (:func:`forestsink.progress.progress_tables_compared`).
     """
     plan = read_plan(plan)
     inventory = statistics_by_year(store, as_of=as_of)
-    progress = progress_tables(
+    progress = progress_tables_compared(
         store,
+        compare=compare,
+        transfers=transfers,
         as_of=as_of,
         targets=targets,
         rules=rules,

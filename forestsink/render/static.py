@@ -55,6 +55,7 @@ from forestsink.render.classification import (
     display_breaks,
     format_edge,
 )
+from forestsink.render.duty_map import fill_duty_classes
 from forestsink.render.fonts import find_cjk_font, font_rc
 from forestsink.render.furniture import (
     CREDIT,
@@ -68,6 +69,7 @@ from forestsink.render.labels import label_districts, label_point, leader_label
 from forestsink.render.map_inputs import (
     carbon_values,
     coverage_values,
+    duty_values,
     progress_values,
     project_polygons,
 )
@@ -91,7 +93,7 @@ __all__ = [
 ]
 
 #: What a static map can show.
-WHAT: tuple[str, ...] = ("coverage", "progress", "carbon", "projects")
+WHAT: tuple[str, ...] = ("coverage", "progress", "carbon", "projects", "duties")
 
 #: Projected CRS the maps are drawn in: Albers equal-area on GRS80 (the
 #: CGCS2000 ellipsoid), standard parallels 29° and 31.5° N, central meridian
@@ -166,6 +168,20 @@ THEMES: dict[str, _Theme] = {
         "括号内为区县数。\n"
         "Forest coverage: forest share of the district's area in the\n"
         "land-cover raster. (n): number of districts in the class.",
+    ),
+    "duties": _Theme(
+        "duty_class",
+        "重庆市各区县任务完成情况（计入森林面积指标交易）",
+        "District duties after forest-area indicator transfers, Chongqing",
+        "任务余缺（固定分级）",
+        "Duty balance (fixed classes)",
+        1.0,
+        "",
+        "余缺 = 核算完成 − 任务；核算完成 = 实物量 − 售出 + 购入指标（仅面积任务）。\n"
+        "覆盖率任务按百分点分级。灰色斜线 = 无任务。括号内为区县数。\n"
+        "Balance = credited − duty; credited = physical − sold + bought\n"
+        "indicators (area duties only); coverage in points. Grey hatched = no\n"
+        "duty. (n): districts in the class.",
     ),
     "projects": _Theme(
         "project_type",
@@ -344,7 +360,7 @@ def static_map(
 
     Parameters
     ----------
-    what : {"coverage", "progress", "carbon", "projects"}
+    what : {"coverage", "progress", "carbon", "projects", "duties"}
         ``progress`` colours districts by ``new_forest_area_mu`` (shown in
         万亩), ``carbon`` by ``co2_t`` (shown in 万吨 CO₂), ``coverage`` by
         ``coverage_pct`` (%); ``projects`` draws the project polygons coloured
@@ -456,7 +472,10 @@ def _draw_content(
         gdf["fill_colour"], gdf["no_data"] = "#f4f4f0", False
         _draw_districts(ax, gdf, lw=0.5)
         return _draw_projects(ax, shown_projects), shown_projects
-    handles = _fill_classes(gdf, values, theme, classes=k, method=method)
+    if theme.column == "duty_class":
+        handles = fill_duty_classes(gdf, values)
+    else:
+        handles = _fill_classes(gdf, values, theme, classes=k, method=method)
     _draw_districts(ax, gdf, lw=0.5)
     return handles, None
 
@@ -779,12 +798,14 @@ def render_static_map(
     dpi: int = DEFAULT_DPI,
     growth=None,
     plan=None,
+    transfers=None,
+    targets=None,
 ) -> Path:
     """Compute the tables a map needs and write it (``forestsink map``).
 
     Parameters
     ----------
-    what : {"coverage", "progress", "carbon", "projects"}
+    what : {"coverage", "progress", "carbon", "projects", "duties"}
         What to map.
     out : str or Path
         ``.png``, ``.svg`` or ``.pdf``.
@@ -816,7 +837,12 @@ def render_static_map(
         before/after volumes give a figure, other districts are no data.
     plan : Plan or path, optional (default: None, the seed plan)
         The plan (:func:`forestsink.reference.read_plan`) whose period and
-        targets the titles give.
+        targets the titles give; ``duties`` maps its district duties.
+    transfers : path or DataFrame, optional (default: None)
+        ``duties``: forest-area indicator transfers, counted in the duty
+        balance only (:func:`forestsink.progress.duties.duty_accounting`).
+    targets : path, optional (default: None, the plan's duties)
+        ``duties``: the bureau's district targets table instead.
 
     Returns
     -------
@@ -841,6 +867,16 @@ def render_static_map(
         )
     elif what == "coverage":
         values, subtitle = coverage_values(coverage, year=year, plan=plan)
+    elif what == "duties":
+        values, subtitle = duty_values(
+            progress,
+            store=store,
+            as_of=as_of,
+            plan=plan,
+            transfers=transfers,
+            coverage=coverage,
+            targets=targets,
+        )
     else:
         projects, subtitle = project_polygons(store, as_of=as_of)
     fig = static_map(
