@@ -182,17 +182,24 @@ def inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
 def _district_albers(districts) -> np.ndarray:
     """Return the districts in Albers metres, once while *districts* recur.
 
-    ``check_deliveries`` passes the same districts frame for every file; it
-    is recognised by its geometry array (kept, so its identity is not
-    reused), per thread (see :data:`_PIECES`).
+    The same boundaries are recognised by their geometry objects (shapely
+    geometries never change): ``read_districts`` hands out copies of one
+    frame read once per process, which share them. Kept per thread (see
+    :data:`_PIECES`), with the geometries, so that their identities are not
+    reused.
     """
-    values = districts.geometry.values
+    values, crs = districts.geometry.to_numpy(), districts.crs
     last = _PIECES.__dict__.get("albers")
-    if last is not None and last[0] is values:
+    if last is not None and _same_objects(last[0], values) and last[2] == crs:
         return last[1]
     d_albers = albers_geometries(districts)
-    _PIECES.albers = (values, d_albers)
+    _PIECES.albers = (values, d_albers, crs)
     return d_albers
+
+
+def _same_objects(a: np.ndarray, b: np.ndarray) -> bool:
+    """Tell whether *a* and *b* hold the very same objects, in the same order."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
