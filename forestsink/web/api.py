@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from forestsink.errors import Denied, ForestsinkError
+from forestsink.errors import Denied, ForestsinkError, StoreError
 from forestsink.ingest.read import extract_zip_layers, zip_layer_count
 from forestsink.ingest.vocabulary import store_aliases_path
 from forestsink.landing.deliveries import (
@@ -323,9 +323,52 @@ def _check_upload(path: Path, options: dict):
     return check_deliveries([path], **options)
 
 
-def _land_upload(store, path: Path, options: dict, *, skip_errors: bool, user: str):
+def _refuse_outside(report, caller: Caller) -> None:
+    """Refuse (403) a delivery with features of another district than the caller's."""
+    outside = _outside(report, caller)
+    if outside:
+        shown = ", ".join(_district_names(outside))
+        raise Denied(
+            403,
+            f"上报含有非本账户区县的图斑：{shown}；未写入",
+            f"the delivery has features in district(s) {shown}, not this "
+            "account's; nothing was written",
+            districts=outside,
+        )
+
+
+def _land_upload(
+    store, path: Path, options: dict, *, skip_errors: bool, caller: Caller, seen: list
+):
+    """Check and land the upload: one check, refused by :func:`_refuse_outside`.
+
+    The report reaches *seen* as soon as it is made (a refusal still
+    answers with it).
+    """
+
+    def check(report) -> None:
+        seen.append(report)
+        _refuse_outside(report, caller)
+
     return ingest_deliveries(
-        [path], store, skip_errors=skip_errors, user=user, **options
+        [path],
+        store,
+        skip_errors=skip_errors,
+        user=caller.name,
+        check=check,
+        **options,
+    )
+
+
+def _errors_denied(report, body: dict) -> Denied:
+    """Return the refusal (422) of a landing whose delivery has errors."""
+    body["landed"] = False
+    return Denied(
+        422,
+        f"有 {report.n_errors} 个错误，未写入；请修正，或用 fix / skip_errors",
+        f"{report.n_errors} error(s); nothing was written. Fix them, "
+        "or use fix=1 (geometry) or skip_errors=1",
+        **body,
     )
 
 
@@ -359,54 +402,34 @@ async def deliveries(request: Request) -> JSONResponse:
             except ForestsinkError as err:
                 raise _library_error(err) from err
             path = folder / "layers"
-        try:
-            report = await run_in_threadpool(_check_upload, path, options)
-        except ForestsinkError as err:
-            raise _library_error(err) from err
-        outside = _outside(report, caller)
-        if outside:
-            shown = ", ".join(_district_names(outside))
-            raise Denied(
-                403,
-                f"上报含有非本账户区县的图斑：{shown}；未写入",
-                f"the delivery has features in district(s) {shown}, not this "
-                "account's; nothing was written",
-                districts=outside,
-            )
-        body = {
-            "file": name,
-            "sha256": sha256,
-            "size": size,
-            "report": _report_json(report),
-        }
+        body = {"file": name, "sha256": sha256, "size": size}
         if not land:
-            return JSONResponse(body)
-        skip = _flag(request, "skip_errors")
-        if report.n_errors and not skip:
-            body["landed"] = False
-            return denied_response(
-                Denied(
-                    422,
-                    f"有 {report.n_errors} 个错误，未写入；"
-                    "请修正，或用 fix / skip_errors",
-                    f"{report.n_errors} error(s); nothing was written. Fix them, "
-                    "or use fix=1 (geometry) or skip_errors=1",
-                    **body,
-                )
-            )
+            try:
+                report = await run_in_threadpool(_check_upload, path, options)
+            except ForestsinkError as err:
+                raise _library_error(err) from err
+            _refuse_outside(report, caller)
+            return JSONResponse({**body, "report": _report_json(report)})
+        seen: list = []  # the report, once made (one check: ingest's)
         try:
-            _, outcomes = await run_in_threadpool(
+            report, outcomes = await run_in_threadpool(
                 _land_upload,
                 state.store,
                 path,
                 options,
-                skip_errors=skip,
-                user=caller.name,
+                skip_errors=_flag(request, "skip_errors"),
+                caller=caller,
+                seen=seen,
             )
+        except Denied:
+            raise
         except IngestError as err:
-            raise Denied(422, "有错误，未写入", str(err), **body) from err
-        except ForestsinkError as err:
-            raise _library_error(err, 409) from err
+            body["report"] = _report_json(err.report)
+            return denied_response(_errors_denied(err.report, body))
+        except ForestsinkError as err:  # after the check: the store refused
+            conflict = seen or isinstance(err, StoreError)
+            raise _library_error(err, 409 if conflict else 400) from err
+        body["report"] = _report_json(report)
         outcomes = _frame_json(pd.DataFrame(outcomes).convert_dtypes())
         batches = [o["batch_id"] for o in outcomes if o.get("batch_id") is not None]
         keep = bool(batches)
