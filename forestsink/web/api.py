@@ -60,6 +60,8 @@ from forestsink.web.security import (
 )
 
 __all__ = [
+    "UPLOAD_CHECKS",
+    "UPLOAD_CHECKS_ENV",
     "UPLOAD_THREADS",
     "UPLOAD_THREADS_ENV",
     "UploadIndex",
@@ -75,13 +77,18 @@ UPLOAD_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json")
 MAP_FEATURES = 5000
 _SAFE_CHARS = re.compile(r"[^\w\-.() ]")
 _TRUE = {"1", "true", "yes", "on"}
-#: threads per server process that check (and land) uploads, one upload
-#: each at a time; the others wait their turn, first come first served
-UPLOAD_THREADS = 2
+#: long-lived threads per server process that check and land uploads (an
+#: upload waiting for the store's write lock holds one, idle)
+UPLOAD_THREADS = 16
 #: environment variable that sets :data:`UPLOAD_THREADS` for every worker
-#: process (0: no bound, the server's shared thread pool, as before #20)
+#: process (0: the server's shared thread pool, as before #20)
 UPLOAD_THREADS_ENV = "FORESTSINK_UPLOAD_THREADS"
-_upload_pool: dict = {"pid": None, "executor": None}
+#: uploads checked (read and validated) at once per server process; the
+#: others wait their turn, first come, first served
+UPLOAD_CHECKS = 1
+#: environment variable that sets :data:`UPLOAD_CHECKS` (0: no bound)
+UPLOAD_CHECKS_ENV = "FORESTSINK_UPLOAD_CHECKS"
+_upload_pool: dict = {"pid": None, "executor": None, "checks": None}
 _upload_pool_lock = threading.Lock()
 
 
@@ -338,56 +345,85 @@ def _options(request: Request, location) -> dict:
     }
 
 
-def _upload_threads() -> int:
-    text = os.environ.get(UPLOAD_THREADS_ENV, "").strip()
+def _env_count(name: str, default: int) -> int:
+    """Return the whole number ≥ 0 in environment variable *name*, else *default*."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return UPLOAD_THREADS
+        return default
     try:
         return max(int(text), 0)
     except ValueError:
-        logger.warning(
-            "%s=%r is not a whole number; %d upload threads",
-            UPLOAD_THREADS_ENV,
-            text,
-            UPLOAD_THREADS,
-        )
-        return UPLOAD_THREADS
+        logger.warning("%s=%r is not a whole number; %d used", name, text, default)
+        return default
 
 
-def _upload_executor() -> ThreadPoolExecutor | None:
-    """Return this process's upload threads (made once), or None (no bound)."""
-    n = _upload_threads()
-    if not n:
-        return None
+def _upload_pool_now() -> dict:
+    """Return this process's upload threads and check slots (made once)."""
     with _upload_pool_lock:
-        if _upload_pool["pid"] != os.getpid() or _upload_pool["executor"] is None:
-            _upload_pool["executor"] = ThreadPoolExecutor(
-                n, thread_name_prefix="forestsink-upload"
+        if _upload_pool["pid"] != os.getpid():
+            threads = _env_count(UPLOAD_THREADS_ENV, UPLOAD_THREADS)
+            checks = _env_count(UPLOAD_CHECKS_ENV, UPLOAD_CHECKS)
+            _upload_pool.update(
+                pid=os.getpid(),
+                executor=ThreadPoolExecutor(
+                    threads, thread_name_prefix="forestsink-upload"
+                )
+                if threads
+                else None,
+                checks=threading.Semaphore(checks) if checks else None,
             )
-            _upload_pool["pid"] = os.getpid()
-        return _upload_pool["executor"]
+        return _upload_pool
 
 
 async def _in_upload_thread(fn, *args, **kwargs):
-    """Run ``fn(*args, **kwargs)`` in one of the upload threads, in turn.
+    """Run ``fn(*args, **kwargs)`` in one of this process's upload threads.
 
-    A few long-lived threads per process (:data:`UPLOAD_THREADS`), not the
-    server's pool of up to 40: concurrent checks in one process only share
-    its interpreter lock, so more at once makes each slower (and the light
-    requests beside them); and a new thread pays again for what each thread
-    keeps (GDAL/PROJ contexts, the prepared district pieces: about 0.1 s,
-    measured). Waiting uploads are served first come, first served.
+    Long-lived threads (:data:`UPLOAD_THREADS`), not the server's shared
+    pool, whose threads come and go: a new thread pays again for what each
+    thread keeps (GDAL/PROJ contexts, the prepared district pieces: 0.1 to
+    0.25 s, measured).
     """
-    executor = _upload_executor()
+    executor = _upload_pool_now()["executor"]
     if executor is None:
         return await run_in_threadpool(fn, *args, **kwargs)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
 
 
+class _CheckTurn:
+    """One of the process's :data:`UPLOAD_CHECKS` check slots, held until let go.
+
+    Checks in one process share its interpreter lock: more at once makes
+    each slower, and the light requests and the landing beside them; so
+    they take turns, first come, first served (a semaphore wakes its
+    waiters in order). A landing lets its slot go once checked, before it
+    waits for the store's write lock.
+    """
+
+    def __init__(self) -> None:
+        self._slots = _upload_pool_now()["checks"]
+        self._held = False
+
+    def __enter__(self) -> _CheckTurn:
+        if self._slots is not None:
+            self._slots.acquire()
+            self._held = True
+        return self
+
+    def release(self) -> None:
+        """Let the slot go (once; later calls do nothing)."""
+        if self._held:
+            self._held = False
+            self._slots.release()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 def _check_upload(path: Path, options: dict):
-    """Check the uploaded file, or the folder of a zip's layers."""
-    return check_deliveries([path], **options)
+    """Check the uploaded file, or the folder of a zip's layers (in turn)."""
+    with _CheckTurn():
+        return check_deliveries([path], **options)
 
 
 def _refuse_outside(report, caller: Caller) -> None:
@@ -409,22 +445,25 @@ def _land_upload(
 ):
     """Check and land the upload: one check, refused by :func:`_refuse_outside`.
 
-    The report reaches *seen* as soon as it is made (a refusal still
-    answers with it).
+    The check takes its turn (:class:`_CheckTurn`); the landing does not
+    wait for one. The report reaches *seen* as soon as it is made (a
+    refusal still answers with it).
     """
 
     def check(report) -> None:
+        turn.release()  # checked: the next upload's check may start
         seen.append(report)
         _refuse_outside(report, caller)
 
-    return ingest_deliveries(
-        [path],
-        store,
-        skip_errors=skip_errors,
-        user=caller.name,
-        check=check,
-        **options,
-    )
+    with _CheckTurn() as turn:
+        return ingest_deliveries(
+            [path],
+            store,
+            skip_errors=skip_errors,
+            user=caller.name,
+            check=check,
+            **options,
+        )
 
 
 def _errors_denied(report, body: dict) -> Denied:
