@@ -155,8 +155,10 @@ def check_deliveries(
     ----------
     paths : iterable of str or Path
         Files and folders (folders are searched for .shp/.gpkg/.geojson/.zip).
-    existing : geopandas.GeoDataFrame, optional (default: None)
-        Current store polygons, for the overlap warning.
+    existing : geopandas.GeoDataFrame or callable, optional (default: None)
+        Current store polygons, for the overlap warning; or what gives them
+        near each delivery (:class:`~forestsink.landing.nearby.
+        NearbyPolygons`, see ``validate_delivery``).
     progress : callable, optional (default: None)
         Called as ``progress(path)`` after each file.
     chunk_size : int, optional (default: 100,000)
