@@ -52,14 +52,18 @@ SECRET = "bench-secret-" + "z" * 40
 MIX = [("page", 0.35), ("progress", 0.25), ("batches", 0.15), ("upload", 0.25)]
 
 
-def delivery(user: int, k: int, n: int = 40, *, place: int | None = None) -> bytes:
+def delivery(
+    user: int, k: int, n: int = 40, *, place: int | None = None, step: float = 0.0008
+) -> bytes:
     """A clean 40-feature GeoJSON delivery of 万州区 with unique ids.
 
-    Placed by *place* (default: *user*): users 0-29 never overlap.
+    Placed by *place* (default: *user*): users 0-29 never overlap, as long
+    as *k* × *step* stays below 0.0497 (a place's row is 0.05° high, a
+    delivery 0.0003°).
     """
     place = user if place is None else place
     x0 = 108.25 + 0.02 * (place % 10)
-    y0 = 30.65 + 0.05 * (place // 10) + 0.0008 * k
+    y0 = 30.65 + 0.05 * (place // 10) + step * k
     geoms = [
         box(x0 + 0.0004 * i, y0, x0 + 0.0004 * i + 0.0003, y0 + 0.0003)
         for i in range(n)
@@ -235,12 +239,17 @@ def main() -> int:
                 password=PASSWORD,
             )
         seed = Path(tempfile.mkdtemp()) / "seed.geojson"
-        seed.write_bytes(delivery(0, 99, n=2))
+        seed.write_bytes(delivery(98, 0, n=2, place=29))
         ingest_deliveries([seed], store, user="seed")  # progress needs a batch
         print("preparing deliveries …", flush=True)
-        per_user = int(args.seconds) // 2 + 5
+        # enough for a user who uploads every time it draws an upload, at
+        # 0.1 s a request: none runs out (one that did would ask only for
+        # pages and queries from then on, a lighter mix than MIX)
+        per_user = int(args.seconds * 2.5) + 10
+        step = min(0.0008, 0.0497 / per_user)
         uploads = {
-            i: [delivery(i, k) for k in range(per_user)] for i in range(args.users)
+            i: [delivery(i, k, step=step) for k in range(per_user)]
+            for i in range(args.users)
         }
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "FORESTSINK_SECRET": SECRET}
@@ -319,6 +328,14 @@ def main() -> int:
                 f"one user alone, 40-feature upload, {kind}: n {len(ms)}, "
                 f"p50 {np.percentile(ms, 50):.0f} ms, max {ms.max():.0f} ms"
             )
+        used = sorted(
+            sum(1 for u, _, _, _ in landed if u == i) for i in range(args.users)
+        )
+        ran_out = sum(1 for count in used if count >= per_user)
+        print(
+            f"landing uploads per user: min {used[0]}, max {used[-1]} (of "
+            f"{per_user} prepared; users that ran out: {ran_out})"
+        )
         problems = check_store(location, landed, args.users)
         print(
             f"landed uploads: {len(landed)}; store check: "

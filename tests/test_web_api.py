@@ -14,6 +14,7 @@ from delivery_factory import FULING, frame, write
 from shapely.geometry import Polygon
 from web_helpers import build_store, client, copy_store, delivery, login
 
+from forestsink.landing import chunked
 from forestsink.store import GeoPackageStore
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -280,3 +281,31 @@ def test_me_and_users(store):
     assert {u["name"] for u in users} == {"admin", "wz", "fl", "viewer"}
     assert all("password_hash" not in u for u in users)
     assert c.get("/api/me").json()["role"] == "admin"
+
+
+def test_landing_upload_is_checked_once(store, tmp_path, monkeypatch):
+    # one validation per landing upload (ingest's), which also refuses
+    # another district's features before writing (#20); the report answered
+    # is that check's, overlap with the store included
+    calls = []
+    real = chunked.validate_delivery
+    monkeypatch.setattr(
+        chunked,
+        "validate_delivery",
+        lambda *a, **k: calls.append(1) or real(*a, **k),
+    )
+    c = client(store)
+    token = login(c, "wz")
+    r = _post(c, token, delivery(tmp_path, ids=["O1", "O2"]), query="?land=1")
+    assert r.status_code == 200, r.text
+    assert len(calls) == 1
+    assert r.json()["outcomes"][0]["added"] == 2
+    # P1-P3 (batch 1) lie where O1-O3 would: the same squares, other keys
+    codes = {i["code"] for i in r.json()["report"]["issues"]}
+    assert "overlap_existing" in codes
+    calls.clear()
+    before = store.read_bytes()
+    fuling = delivery(tmp_path, "涪陵区", ids=["F9"], name="f.gpkg")
+    r = _post(c, token, fuling, query="?land=1&skip_errors=1")
+    assert r.status_code == 403 and r.json()["districts"] == ["500102"]
+    assert len(calls) == 1 and store.read_bytes() == before

@@ -54,6 +54,7 @@ import pyarrow as pa
 
 from forestsink.errors import ForestsinkError
 from forestsink.ingest import read_delivery
+from forestsink.landing.nearby import existing_frame
 from forestsink.reference import (
     loaded_tables,
     preload_tables,
@@ -257,7 +258,13 @@ def helper_pool(
     try:
         with os.fdopen(fd, "wb") as f:
             pickle.dump(
-                (existing, read_options, check_options, prepare, loaded_tables()),
+                (
+                    existing_frame(existing),
+                    read_options,
+                    check_options,
+                    prepare,
+                    loaded_tables(),
+                ),
                 f,
                 protocol=pickle.HIGHEST_PROTOCOL,
             )

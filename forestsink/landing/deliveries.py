@@ -57,6 +57,7 @@ from forestsink.landing.chunked import (
     landing,
     landing_rows,
 )
+from forestsink.landing.nearby import store_polygons
 from forestsink.landing.spill import read_spilled, spill_frame
 from forestsink.landing.withdrawals import WITHDRAWAL_COLUMNS, read_withdrawals
 from forestsink.reference import read_districts
@@ -154,8 +155,10 @@ def check_deliveries(
     ----------
     paths : iterable of str or Path
         Files and folders (folders are searched for .shp/.gpkg/.geojson/.zip).
-    existing : geopandas.GeoDataFrame, optional (default: None)
-        Current store polygons, for the overlap warning.
+    existing : geopandas.GeoDataFrame or callable, optional (default: None)
+        Current store polygons, for the overlap warning; or what gives them
+        near each delivery (:class:`~forestsink.landing.nearby.
+        NearbyPolygons`, see ``validate_delivery``).
     progress : callable, optional (default: None)
         Called as ``progress(path)`` after each file.
     chunk_size : int, optional (default: 100,000)
@@ -549,6 +552,7 @@ def ingest_deliveries(
     dry_run: bool = False,
     user: str | None = None,
     progress: Callable | None = None,
+    check: Callable | None = None,
     **check_options,
 ) -> tuple[CheckReport, list[dict]]:
     """Check deliveries and write them to *store*, one batch per file.
@@ -569,6 +573,14 @@ def ingest_deliveries(
         Account recorded on each batch (default: the login name).
     progress : callable, optional
         Called with progress messages on long work.
+    check : callable, optional (default: None)
+        Called as ``check(report)`` with the report of every file once all
+        are checked, before anything is written (also on a dry run, and
+        before errors refuse the ingest): an exception it raises refuses the
+        ingest, with nothing written, and reaches the caller. The web
+        application refuses another district's features here, so that a
+        delivery is checked once. With *check*, ``skip_errors`` no longer
+        lands each file as soon as it is checked (the hook must see all).
     **check_options
         Passed to :func:`~forestsink.ingest.read_delivery` and
         :func:`~forestsink.validate.validate_delivery` (``fix``, ``crs``,
@@ -586,7 +598,9 @@ def ingest_deliveries(
     IngestError
         If errors remain and ``skip_errors`` is False; nothing is written.
     """
-    existing = store.current() if store.exists else None
+    # the store's polygons near each delivery, as it stood before this ingest
+    early_landing = skip_errors and not dry_run and check is None
+    existing = store_polygons(store, pinned=early_landing)
     spill_dir = Path(tempfile.mkdtemp(prefix="forestsink-checked-"))
     stagers = []
 
@@ -608,6 +622,8 @@ def ingest_deliveries(
             dry_run=dry_run,
             user=user,
             progress=progress,
+            check=check,
+            early_landing=early_landing,
             **check_options,
         )
     finally:
@@ -627,6 +643,8 @@ def _ingest(
     dry_run,
     user,
     progress,
+    check,
+    early_landing,
     **opts,
 ):
     early = {}  # files landed while later files were checked
@@ -662,7 +680,7 @@ def _ingest(
             spill_dir=spill_dir,
             stager=stager,
             prepare=not dry_run and hasattr(store, "stager"),
-            on_checked=land_now if skip_errors and not dry_run else None,
+            on_checked=land_now if early_landing else None,
             **opts,
         )
     except BaseException:
@@ -671,6 +689,8 @@ def _ingest(
         with suppress(Exception):
             land_pending()
         raise
+    if check is not None:
+        check(report)  # nothing landed yet: it may refuse them all
     land_pending()
     if report.n_errors and not skip_errors:
         raise IngestError(

@@ -78,6 +78,8 @@ def read_districts() -> gpd.GeoDataFrame:
 
     CRS is EPSG:4490 (CGCS2000 geographic, degrees). Converted from GCJ-02
     at extraction time (see ``data/README.md`` for the residual error).
+    Read once per process and file version (path, modification time and
+    size): each call returns a copy.
 
     Returns
     -------
@@ -90,6 +92,15 @@ def read_districts() -> gpd.GeoDataFrame:
         raise ReferenceDataError(
             f"{path}: district boundaries missing; run scripts/extract_districts.py"
         )
+    stat = path.stat()
+    # a copy: the caller may change it; the geometries (immutable) are shared,
+    # so the checks recognise the same boundaries (validate.placement)
+    return _district_layer(path, stat.st_mtime_ns, stat.st_size).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _district_layer(path: Path, mtime_ns: int, size: int) -> gpd.GeoDataFrame:
+    """Read and check the boundaries once per file and version (mtime, size)."""
     gdf = gpd.read_file(path, layer="districts", engine="pyogrio")
     table = read_district_table()
     if sorted(gdf["adcode"]) != sorted(table["adcode"]):

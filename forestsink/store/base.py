@@ -91,7 +91,7 @@ class Store(Protocol):
         """True if the store has been created (has the forestsink layout)."""
         ...
 
-    def current(self, *, as_of=None) -> gpd.GeoDataFrame:
+    def current(self, *, as_of=None, bounds=None) -> gpd.GeoDataFrame:
         """Polygons valid now, or as of a batch number or date (UTC).
 
         Parameters
@@ -99,6 +99,11 @@ class Store(Protocol):
         as_of : int or str, optional (default: None, now)
             A batch number (``12``) or a date or ISO date-time (UTC; a bare
             date means the end of that day).
+        bounds : sequence of float, optional (default: None, everywhere)
+            ``minx, miny, maxx, maxy`` (EPSG:4490 degrees): only the polygons
+            whose bounding box meets this box, found by the spatial index
+            (GeoPackage R-tree, PostGIS GiST); every polygon that meets the
+            box is among them (the overlap check of a delivery reads these).
 
         Returns
         -------

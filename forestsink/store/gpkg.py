@@ -100,7 +100,12 @@ from forestsink.store.gpkg_staging import (
     staging_table,
 )
 from forestsink.store.inventory import InventoryMixin
-from forestsink.store.rtree import RTREE_REBUILD_SHARE, index_rtree
+from forestsink.store.rtree import (
+    RTREE_MEETS,
+    RTREE_REBUILD_SHARE,
+    index_rtree,
+    rtree_meets_params,
+)
 
 __all__ = [
     "BATCHES",
@@ -170,6 +175,8 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
 
     #: write_delivery takes an iterable of chunks (bounded memory)
     accepts_chunks = True
+    #: current() takes bounds (read by the R-tree)
+    reads_near = True
 
     def __init__(self, path, /, *, timeout: float = 60.0) -> None:
         self.path = Path(path)
@@ -369,8 +376,11 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         geoms = from_gpkg_blobs(blobs) if len(df) else []
         return gpd.GeoDataFrame(df, geometry=list(geoms), crs=SRS_ID)
 
-    def current(self, *, as_of=None):
+    def current(self, *, as_of=None, bounds=None):
         """Polygons valid now, or as of a batch number or date (UTC).
+
+        *bounds* (``minx, miny, maxx, maxy``, EPSG:4490): only those whose
+        bounding box meets it, found by the R-tree (see ``Store.current``).
 
         Returns
         -------
@@ -386,6 +396,9 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
         else:
             where = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
             params = (spec[1], spec[1])
+        if bounds is not None:
+            where += f" AND fid IN ({RTREE_MEETS})"
+            params += rtree_meets_params(bounds)
         return self._frame(f"SELECT * FROM {LAYER} WHERE {where} ORDER BY key", params)
 
     def history(self, key: str):

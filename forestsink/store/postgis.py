@@ -182,6 +182,9 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
     database owner must.
     """
 
+    #: current() takes bounds (read by the GiST index)
+    reads_near = True
+
     def __init__(
         self, url, /, *, schema: str | None = None, timeout: float = 60.0
     ) -> None:
@@ -377,13 +380,16 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             (spec[1], spec[1]),
         )
 
-    def current(self, *, as_of=None):
+    def current(self, *, as_of=None, bounds=None):
         """Polygons valid now, or as of a batch number or date (UTC).
 
         Parameters
         ----------
         as_of : int or str, optional (default: None, now)
             A batch number or a date / ISO date-time (UTC).
+        bounds : sequence of float, optional (default: None, everywhere)
+            ``minx, miny, maxx, maxy`` (EPSG:4490): only the polygons whose
+            bounding box meets this box (``&&``, the GiST index).
 
         Returns
         -------
@@ -391,6 +397,9 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             One row per live key, ordered by key, EPSG:4490.
         """
         where, params = self._as_of_where(parse_as_of(as_of))
+        if bounds is not None:
+            where += f" AND v.geom && ST_MakeEnvelope(%s, %s, %s, %s, {SRS_ID})"
+            params += tuple(float(b) for b in bounds)
         return self._frame(
             f"SELECT {self._version_columns()} FROM {self._v} v WHERE {where} "
             "ORDER BY v.key",

@@ -37,15 +37,39 @@ from forestsink.errors import StoreError
 from forestsink.store.common import LAYER
 
 __all__ = [
+    "RTREE_MEETS",
     "RTREE_REBUILD_SHARE",
     "check_rtree",
     "index_rtree",
     "pack",
+    "rtree_meets_params",
     "write_rtree",
 ]
 
 #: rebuild the whole R-tree when the new rows are at least this share of it
 RTREE_REBUILD_SHARE = 0.2
+
+#: the project layer's rows whose box meets a box (:func:`rtree_meets_params`)
+RTREE_MEETS = (
+    f"SELECT id FROM rtree_{LAYER}_geom "
+    "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+)
+
+
+def rtree_meets_params(bounds) -> tuple[float, float, float, float]:
+    """Return the parameters of :data:`RTREE_MEETS` for a box.
+
+    Parameters
+    ----------
+    bounds : sequence of float
+        ``minx, miny, maxx, maxy`` (EPSG:4490 degrees).
+
+    The index holds boxes rounded outwards to float32, so it may find a few
+    more rows than meet the box, never fewer.
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    return (maxx, minx, maxy, miny)
+
 
 _CELL = np.dtype(
     [("id", ">i8"), ("minx", ">f4"), ("maxx", ">f4"), ("miny", ">f4"), ("maxy", ">f4")]

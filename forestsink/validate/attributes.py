@@ -158,8 +158,7 @@ def _check_years(frame, issues: Issues, period: tuple[int, int]) -> None:
                 "year",
                 int(y),
                 f"年度超出规划期 / year {int(y)} is outside the plan period {lo}–{hi}",
-                "改正年度，或设定规划期 / correct the year, or set the plan "
-                "period",
+                "改正年度，或设定规划期 / correct the year, or set the plan period",
                 option=("period", "plan"),
             )
 

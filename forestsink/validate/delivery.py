@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 from geopandas.array import from_shapely
 
 from forestsink.errors import OptionError
+from forestsink.ingest.crs import STORE_CRS
 from forestsink.reference import read_districts, read_plan
 from forestsink.validate.attributes import check_attributes, delivery_keys
 from forestsink.validate.geometry import check_geometry
@@ -67,6 +69,20 @@ def _check_tolerances(**tolerances: float) -> None:
             )
 
 
+def _near(existing, checked, crs):
+    """Return the polygons *existing* (a callable) gives near the usable ones.
+
+    Their bounds are taken in EPSG:4490 (the frame's CRS, as read).
+    """
+    geoms = checked.geoms[checked.usable]
+    if crs is not None and not crs.equals(STORE_CRS):
+        geoms = from_shapely(geoms, crs=crs).to_crs(STORE_CRS)
+    bounds = shapely.total_bounds(geoms)
+    if not len(geoms) or not np.isfinite(bounds).all():
+        return None
+    return existing(tuple(float(b) for b in bounds))
+
+
 def validate_delivery(
     frame,
     *,
@@ -98,9 +114,14 @@ def validate_delivery(
         a warning.
     min_inside, district_warn : float, optional (default: 0.5, 0.9)
         Area fractions for the outside/wrong-district checks (see module doc).
-    existing : geopandas.GeoDataFrame, optional (default: None)
+    existing : geopandas.GeoDataFrame or callable, optional (default: None)
         Current polygons in the store (``key``, ``project_type``, geometry in
-        EPSG:4490) for the overlap check.
+        EPSG:4490) for the overlap check; or a callable that returns them
+        given the bounds of the delivery's usable polygons (``minx, miny,
+        maxx, maxy``, EPSG:4490), which must hold at least every polygon
+        whose bounding box meets those bounds (a store's
+        ``current(bounds=…)``: only the polygons near the delivery are
+        read).
     min_overlap_mu : float, optional (default: 0.1)
     fix : bool, optional (default: False)
         Repair what is safe to repair: invalid geometry with ``make_valid``
@@ -139,6 +160,8 @@ def validate_delivery(
     check_attributes(frame, issues, key=key, period=period)
     area_mu = checked.area_mu
     check_values(frame, issues, checked.usable, area_mu, area_tolerance=area_tolerance)
+    if callable(existing):
+        existing = _near(existing, checked, frame.crs)
     if existing is not None and len(existing):
         check_overlaps(
             issues, frame, checked.albers, checked.usable, key, existing, min_overlap_mu

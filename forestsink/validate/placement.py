@@ -2,7 +2,8 @@
 
 Each polygon's share of area in every district is computed in the
 equal-area Albers projection (metres), exactly, against the districts cut
-into small pieces by a grid (cached per thread). Tolerances: see
+into small pieces by a grid (cut once per process, kept as WKB; each thread
+makes and prepares its own geometries from it). Tolerances: see
 :func:`forestsink.validate.delivery.validate_delivery` (``min_inside``,
 ``district_warn``).
 """
@@ -27,6 +28,13 @@ PIECE_SIZE_M = 10_000.0
 _PIECES = threading.local()
 #: districts whose pieces a thread keeps (then it starts again)
 _PIECES_KEPT = 5_000
+#: per process, what threads may share, as WKB (bytes, not GEOS objects):
+#: ``albers`` (the last districts projected) and ``cuts`` (pieces of each
+#: district by its key). Cutting the 38 districts takes about 0.3 s, making
+#: a thread's prepared pieces from their WKB about 10 ms (measured): a web
+#: server's pool threads each cut them before (#20)
+_SHARED: dict = {"albers": None, "cuts": {}}
+_SHARED_LOCK = threading.Lock()
 
 
 def check_placement(
@@ -182,26 +190,42 @@ def inside_fractions(albers, usable, d_albers, area_m2) -> np.ndarray:
 def _district_albers(districts) -> np.ndarray:
     """Return the districts in Albers metres, once while *districts* recur.
 
-    ``check_deliveries`` passes the same districts frame for every file; it
-    is recognised by its geometry array (kept, so its identity is not
-    reused), per thread (see :data:`_PIECES`).
+    The same boundaries are recognised by their geometry objects (shapely
+    geometries never change): ``read_districts`` hands out copies of one
+    frame read once per process, which share them. Kept per thread (see
+    :data:`_PIECES`), with the geometries, so that their identities are not
+    reused.
     """
-    values = districts.geometry.values
+    values, crs = districts.geometry.to_numpy(), districts.crs
     last = _PIECES.__dict__.get("albers")
-    if last is not None and last[0] is values:
+    if last is not None and _same_objects(last[0], values) and last[2] == crs:
         return last[1]
-    d_albers = albers_geometries(districts)
-    _PIECES.albers = (values, d_albers)
+    with _SHARED_LOCK:
+        shared = _SHARED["albers"]
+    if shared is not None and _same_objects(shared[0], values) and shared[2] == crs:
+        d_albers = shapely.from_wkb(shared[1])  # this thread's own objects
+    else:
+        d_albers = albers_geometries(districts)
+        with _SHARED_LOCK:
+            _SHARED["albers"] = (values, shapely.to_wkb(d_albers), crs)
+    _PIECES.albers = (values, d_albers, crs)
     return d_albers
+
+
+def _same_objects(a: np.ndarray, b: np.ndarray) -> bool:
+    """Tell whether *a* and *b* hold the very same objects, in the same order."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     """Cut the districts by a square grid; return pieces and their districts.
 
     The pieces of a district cover it exactly (they are its intersections
-    with the grid cells). Computed once per district (by its exact
-    coordinates) and thread, and kept (see :data:`_PIECES`): a country's
-    deliveries each check against a few neighbouring counties, which recur.
+    with the grid cells). Cut once per district (by its exact coordinates)
+    and process, kept as WKB (:data:`_SHARED`); each thread makes and
+    prepares its own pieces from that once, and keeps them (see
+    :data:`_PIECES`): a country's deliveries each check against a few
+    neighbouring counties, which recur.
 
     Parameters
     ----------
@@ -226,7 +250,7 @@ def district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     for j, wkb in enumerate(shapely.to_wkb(d_albers).tolist()):
         key = hashlib.sha256(wkb).digest()
         if key not in cache:
-            cache[key] = _cut(d_albers[j])
+            cache[key] = _thread_pieces(key, d_albers[j])
         pieces.append(cache[key])
         owner.append(np.full(len(cache[key]), j))
     if not pieces:
@@ -234,6 +258,22 @@ def district_pieces(d_albers) -> tuple[np.ndarray, np.ndarray]:
     result = np.concatenate(pieces), np.concatenate(owner)
     _PIECES.pieces = (d_albers, result)
     return result
+
+
+def _thread_pieces(key: bytes, district) -> np.ndarray:
+    """Return the calling thread's prepared pieces of *district* (cut once)."""
+    with _SHARED_LOCK:
+        wkb = _SHARED["cuts"].get(key)
+    if wkb is not None:
+        part = shapely.from_wkb(wkb)
+        shapely.prepare(part)
+        return part
+    part = _cut(district)
+    with _SHARED_LOCK:
+        if len(_SHARED["cuts"]) > _PIECES_KEPT:
+            _SHARED["cuts"].clear()
+        _SHARED["cuts"][key] = shapely.to_wkb(part)
+    return part
 
 
 def _cut(district) -> np.ndarray:
