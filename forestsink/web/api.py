@@ -108,7 +108,7 @@ def _library_error(err: Exception, status: int = 400) -> Denied:
 
 
 # --------------------------------------------------------------------------
-# login, logout, me
+# login, me (logout and the batch list: views.py)
 # --------------------------------------------------------------------------
 
 
@@ -187,13 +187,6 @@ def _account_json(account) -> dict:
         "role": account.role,
         "districts": list(account.districts),
     }
-
-
-async def logout(request: Request) -> JSONResponse:
-    """``POST /api/logout``: end the session."""
-    await authorize(request, "logout")
-    request.session.clear()
-    return JSONResponse({"ok": True})
 
 
 async def me(request: Request) -> JSONResponse:
@@ -566,7 +559,7 @@ async def deliveries(request: Request) -> JSONResponse:
 
 
 # --------------------------------------------------------------------------
-# batches, history, progress
+# history, progress
 # --------------------------------------------------------------------------
 
 
@@ -605,25 +598,6 @@ class UploadIndex:
                 for batch in data.get("batches", []):
                     self._by_batch[int(batch)] = name
             return dict(self._by_batch)
-
-
-def _batches(state) -> pd.DataFrame:
-    store = state.store
-    if not store.exists:
-        return pd.DataFrame()
-    frame = store.batches()
-    uploads = state.upload_index.by_batch()
-    frame["upload"] = [uploads.get(int(b)) for b in frame["batch_id"]]
-    return frame
-
-
-async def batches(request: Request) -> JSONResponse:
-    """``GET /api/batches``: every batch (an editor: the ones they made)."""
-    caller = await authorize(request, "batches")
-    frame = await run_in_threadpool(_batches, request.app.state)
-    if caller.right("batches") == "own" and len(frame):
-        frame = frame[frame["user"] == caller.name]
-    return JSONResponse({"batches": _frame_json(frame)})
 
 
 def _adcode_of(key: str) -> str:
@@ -749,10 +723,8 @@ async def users(request: Request) -> JSONResponse:
 
 routes = [
     Route("/api/login", login, methods=["POST"]),
-    Route("/api/logout", logout, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
     Route("/api/deliveries", deliveries, methods=["POST"]),
-    Route("/api/batches", batches, methods=["GET"]),
     Route("/api/history/{key:path}", history, methods=["GET"]),
     Route("/api/progress", progress, methods=["GET"]),
     Route("/api/withdraw", withdraw, methods=["POST"]),

@@ -80,7 +80,6 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
         ),
     ]
     app = Starlette(
-        # the views first: their /api/logout and /api/batches are the ones served
         routes=[*view_routes, *api_routes, *page_routes],
         middleware=middleware,
         exception_handlers={Denied: _denied},
