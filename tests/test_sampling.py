@@ -930,46 +930,6 @@ def test_read_estimate_refuses_other_files(tmp_path):
         read_estimate(old)
 
 
-def test_cells_inside_one_zone_need_no_rasterising(maps, tmp_path, monkeypatch):
-    # pass 2 takes the zone of a cell lying inside one zone without
-    # rasterising, and rasterises boundary cells in runs; the sample must be
-    # the one rasterising every cell gives
-    from forestsink.sampling import design as design_module
-
-    path, path2, _, _ = maps
-    # rows 0-149 north, 150-299 south, wider than the 400 columns: cells of
-    # rows 0-127 and 192-255 lie inside one zone, rows 128-191 straddle
-    north = shapely.box(X0 - 900, Y0 - 150 * 30, X0 + 401 * 30, Y0 + 900)
-    south = shapely.box(X0 - 900, Y0 - 320 * 30, X0 + 401 * 30, Y0 - 150 * 30)
-    gpd.GeoDataFrame(
-        {"zone_id": ["n", "s"]}, geometry=[north, south], crs=4545
-    ).to_file(tmp_path / "zones.gpkg")
-    zones = str(tmp_path / "zones.gpkg")
-    calls = []
-    inside = design_module._Layout.inside_one_zone
-
-    def spy(self, *args):
-        found = inside(self, *args)
-        calls.append(found)
-        return found
-
-    monkeypatch.setattr(design_module._Layout, "inside_one_zone", spy)
-    fast = design_sample([path, path2], n=400, seed=9, zones=zones)
-    assert any((c > 0).any() for c in calls)  # the shortcut was taken
-    monkeypatch.setattr(
-        design_module._Layout,
-        "inside_one_zone",
-        lambda self, r0, *rest: np.zeros(len(r0), dtype=np.int64),
-    )
-    slow = design_sample([path, path2], n=400, seed=9, zones=zones)
-    pd.testing.assert_frame_equal(fast.points, slow.points)
-    pd.testing.assert_frame_equal(fast.strata, slow.strata)
-    # and boundary cells rasterised one by one, not in runs, give it too
-    monkeypatch.setattr(design_module._BoundaryZones, "_GAP", -1)
-    single = design_sample([path, path2], n=400, seed=9, zones=zones)
-    pd.testing.assert_frame_equal(fast.points, single.points)
-
-
 def test_a_coverage_change_is_stated_in_percentage_points():
     from forestsink.sampling.estimators import estimate_areas
     from forestsink.sampling.statement import share_statement

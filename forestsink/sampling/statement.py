@@ -92,8 +92,7 @@ def share_statement(
     m, y, z = 100 * mapped / total, 100 * area / total, 100 * estimate.z * se / total
     inside = abs(m - y) <= z
     en = (
-        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {z:.1f} "
-        "(95 % interval). "
+        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {z:.1f} (95 % interval). "
     ) + (
         "The map's figure lies inside the sample's interval: the map's errors "
         "do not bias it detectably at this sample size."
