@@ -74,8 +74,8 @@ class ZoneRuns:
         """
         a, b = int(self.ptr[r0]), int(self.ptr[r0 + h])
         row = np.repeat(np.arange(h), np.diff(self.ptr[r0 : r0 + h + 1]))
-        s = np.clip(self.start[a:b] - c0, 0, w)
-        e = np.clip(self.end[a:b] - c0, 0, w)
+        s = np.minimum(np.maximum(self.start[a:b] - c0, 0), w)
+        e = np.minimum(np.maximum(self.end[a:b] - c0, 0), w)
         keep = e > s
         base = row[keep] * w
         # a partition of the window: gap, run, gap, run, ..., gap
@@ -266,8 +266,8 @@ def pieces(runs: ZoneRuns | None, r0: int, h: int, c0: int, w: int, step: int):
     else:
         a, b = int(runs.ptr[r0]), int(runs.ptr[r0 + h])
         row = np.repeat(np.arange(h), np.diff(runs.ptr[r0 : r0 + h + 1]))
-        s = np.clip(runs.start[a:b], c0, c0 + w)
-        e = np.clip(runs.end[a:b], c0, c0 + w)
+        s = np.minimum(np.maximum(runs.start[a:b], c0), c0 + w)
+        e = np.minimum(np.maximum(runs.end[a:b], c0), c0 + w)
         keep = e > s
         row, s, e, v = row[keep], s[keep], e[keep], runs.value[a:b][keep]
     # each run cut at multiples of step, then one slot for the gap after it:
