@@ -941,6 +941,14 @@ def test_a_coverage_change_is_stated_in_percentage_points():
         {"stratum": ["gain", "loss", "stable_forest"], "area_ha": [10.0, 5.0, 85.0]}
     )
     s = share_statement(estimate_areas(pts, strata), "net_change")
-    # hand: (10 - 5) / 100 = 5.0 points, no error: ± 0.0
-    assert s.text_en.startswith("map: 5.0 pp; sample-based: 5.0 pp ± 0.0")
+    # hand: (10 - 5) / 100 = 5.0 points; every point agrees, so the variance
+    # is 0 and no interval is printed, but a conservative bound: b = 1 -
+    # 0.025^(1/2) = 0.841886 per stratum of 2 points, y from -1 to 1; low =
+    # 5 - (10 b (1 + 1) + 85 b) = -83.40 ha, high = 5 + (5 b (1 + 1) + 85 b)
+    # = 84.98 ha, of 100 ha
+    assert s.text_en.startswith(
+        "map: 5.0 pp; sample-based: 5.0 pp (95 % interval not estimable"
+    )
+    assert "conservative bound -83.4 to 85.0 pp" in s.text_en
     assert s.text_zh.startswith("地图：5.0个百分点；样本估计：5.0个百分点")
+    assert "保守界 -83.4 至 85.0个百分点" in s.text_zh

@@ -65,7 +65,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import rasterio
-import shapely
 from pyproj import CRS, Transformer
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
@@ -77,7 +76,6 @@ from forestsink.coverage import (
     inspect_raster,
     raster_read_error,
     read_class_scheme,
-    read_zones,
 )
 from forestsink.errors import SamplingError
 from forestsink.reference import read_districts
@@ -88,7 +86,7 @@ from forestsink.sampling.allocation import (
     read_expected_accuracy,
 )
 from forestsink.sampling.estimators import sample_size_eq13
-from forestsink.sampling.zone_runs import pieces, zone_runs
+from forestsink.sampling.zone_runs import pieces, zone_polygons, zone_runs
 from forestsink.units import MU_PER_HA
 
 __all__ = [
@@ -362,35 +360,6 @@ class _Layout:
             (int(run[0]) * CELL_COLS, min(width, (int(run[-1]) + 1) * CELL_COLS))
             for run in np.split(cells, cuts)
         ]
-
-
-def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
-    """Zone ids and polygons (densified, in the grid's CRS)."""
-    if str(zones) == "units":
-        raise SamplingError(
-            "zones='units' 不可用于抽样（考核单元由区县合成），"
-            "请用 districts 或面文件。"
-            " / zones='units' cannot stratify a sample (the assessment units are "
-            "built from districts); use zones='districts' or a polygon file.",
-            option="zones",
-        )
-    if str(zones) == "districts":  # the boundaries only (no city union)
-        geoms = read_districts()[["adcode", "geometry"]]
-        ids = geoms["adcode"].astype(str).tolist()
-    else:
-        zs = read_zones(zones)
-        geoms = zs.geoms
-        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"]
-        ids = ids.astype(str).tolist()
-    series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
-    if series.crs is None:
-        raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
-    if series.crs != grid.crs:
-        step = 0.01 if series.crs.is_geographic else 1000.0
-        series = gpd.GeoSeries(
-            shapely.segmentize(series.values, step), crs=series.crs
-        ).to_crs(grid.crs)
-    return ids, np.asarray(series.values, dtype=object)
 
 
 # --------------------------------------------------------------------------
@@ -703,7 +672,7 @@ def design_sample(
     check_request(maps, n=n, target_se=target_se, allocation=allocation)
     scheme = read_class_scheme(product, classes)
     infos = [inspect_raster(m, crs=crs) for m in maps]
-    zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
+    zone_polys = None if zones is None else zone_polygons(zones, infos[0].grid)
     layout = _Layout(infos, scheme, zone_polys)
     users = read_expected_accuracy(expected_ua)
     missing = [c for c in layout.classes if c not in users]

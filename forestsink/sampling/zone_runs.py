@@ -14,17 +14,23 @@ against :func:`rasterio.features.rasterize` pixel for pixel.
 
 The runs take memory in proportion to the zone boundaries (rows × crossings),
 not to the raster; a window's zone numbers come from them by
-:func:`numpy.repeat`. May import ``forestsink.errors`` only.
+:func:`numpy.repeat`. May import ``forestsink.errors``,
+``forestsink.reference`` and ``forestsink.coverage``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["ZoneRuns", "zone_runs"]
+from forestsink.coverage import read_zones
+from forestsink.errors import SamplingError
+from forestsink.reference import read_districts
+
+__all__ = ["ZoneRuns", "pieces", "zone_polygons", "zone_runs"]
 
 _POLYGON = 3  # shapely type id
 
@@ -289,3 +295,47 @@ def pieces(runs: ZoneRuns | None, r0: int, h: int, c0: int, w: int, step: int):
     if len(start) == 0 or start[0] != 0:  # the gap before the first run
         start, zone, col = np.r_[0, start], np.r_[-1, zone], np.r_[c0, col]
     return start, zone, col
+
+
+def zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
+    """Return zone ids and polygons (densified, in the grid's CRS).
+
+    Parameters
+    ----------
+    zones : str
+        ``districts`` (the shipped district boundaries) or a polygon file
+        (:func:`forestsink.coverage.read_zones`).
+    grid : forestsink.coverage.Grid
+        The raster grid whose CRS the polygons are moved to.
+
+    Returns
+    -------
+    tuple
+        ``(ids, polygons)``: zone ids (str) and an object array of shapely
+        geometries in the grid's CRS, densified (0.01° or 1 km) first.
+    """
+    if str(zones) == "units":
+        raise SamplingError(
+            "zones='units' 不可用于抽样（考核单元由区县合成），"
+            "请用 districts 或面文件。"
+            " / zones='units' cannot stratify a sample (the assessment units are "
+            "built from districts); use zones='districts' or a polygon file.",
+            option="zones",
+        )
+    if str(zones) == "districts":  # the boundaries only (no city union)
+        geoms = read_districts()[["adcode", "geometry"]]
+        ids = geoms["adcode"].astype(str).tolist()
+    else:
+        zs = read_zones(zones)
+        geoms = zs.geoms
+        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"]
+        ids = ids.astype(str).tolist()
+    series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
+    if series.crs is None:
+        raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
+    if series.crs != grid.crs:
+        step = 0.01 if series.crs.is_geographic else 1000.0
+        series = gpd.GeoSeries(
+            shapely.segmentize(series.values, step), crs=series.crs
+        ).to_crs(grid.crs)
+    return ids, np.asarray(series.values, dtype=object)
