@@ -128,14 +128,15 @@ def _not_estimable(m, y, low, high, u_en, u_zh) -> ShareStatement:
     """Return the statement of a share whose interval has zero width."""
     en = (
         f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} (95 % interval not "
-        "estimable: every labelled point of each stratum agrees, so the "
-        f"variance is 0; conservative bound {low:.1f} to {high:.1f}{u_en}). "
+        "estimable: within each stratum every labelled point gives the same "
+        f"value, so the variance is 0; conservative bound {low:.1f} to "
+        f"{high:.1f}{u_en}). "
         "The sample is too small to show the map's errors here: label more "
         "points before using this figure."
     )
     zh = (
-        f"地图：{m:.1f}{u_zh}；样本估计：{y:.1f}{u_zh}（95% 区间不可估计：各层样点"
-        f"判读全部一致，方差为 0；保守界 {low:.1f} 至 {high:.1f}{u_zh}）。"
+        f"地图：{m:.1f}{u_zh}；样本估计：{y:.1f}{u_zh}（95% 区间不可估计：各层内"
+        f"样点判读的取值全部相同，方差为 0；保守界 {low:.1f} 至 {high:.1f}{u_zh}）。"
         "样本太少，看不出此处地图的误差：请判读更多样点后再用此数。"
     )
     return ShareStatement(m, y, 0.0, zh, en, NOT_ESTIMABLE, low, high)
