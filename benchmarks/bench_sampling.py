@@ -10,7 +10,7 @@ Measures, in one run and each in its own child process:
   pass 2 re-reads only the 64 × 256 cells that hold a drawn point.
 
 With ``--reference FILE`` (a copy of an earlier ``design.py``, e.g. ``git
-show 73f237f:forestsink/sampling/design.py > /tmp/design_before.py``) the
+show 3d75e3d:forestsink/sampling/design.py > /tmp/design_before.py``) the
 earlier design runs in the same run too (``before n=…``), so a change is
 measured against the same floor on a shared machine. The repeats are
 interleaved (read, design, before, read, …): a burst of load from other work
