@@ -242,3 +242,41 @@ def test_design_in_threads_touches_no_warning_filter(irregular, monkeypatch, rec
     design_sample([p1, p2], n=100, seed=1, zones=zones, threads=2)
     assert [c for c in callers if c.startswith("forestsink.sampling")] == []
     assert not [w for w in recwarn if w.category is NotGeoreferencedWarning]
+
+
+def test_design_on_16_bit_maps(tmp_path):
+    # 16-bit rasters take the per-map lookups (not the 8-bit pair table);
+    # strata and points checked against the arrays
+    rng = np.random.default_rng(5)
+    shape = (130, 170)
+    a = rng.choice([2, 1, 5, 0], size=shape, p=[0.5, 0.4, 0.05, 0.05])
+    b = np.where(rng.random(shape) < 0.1, 3 - np.clip(a, 1, 2), a)
+    b[a == 0] = 0
+    paths = []
+    for name, arr in (("y1", a), ("y2", b)):
+        profile = {
+            "driver": "GTiff",
+            "dtype": "uint16",
+            "count": 1,
+            "width": shape[1],
+            "height": shape[0],
+            "transform": TRANSFORM,
+            "nodata": 0,
+            "crs": "EPSG:4545",
+        }
+        with rasterio.open(tmp_path / f"{name}.tif", "w", **profile) as dst:
+            dst.write(arr.astype(np.uint16), 1)
+        paths.append(str(tmp_path / f"{name}.tif"))
+    d = design_sample(paths, n=200, seed=3, min_per_stratum=10)
+    f1, f2, valid = a == 2, b == 2, (a != 0) & (b != 0)
+    cls = {
+        "stable_forest": f1 & f2,
+        "gain": ~f1 & f2,
+        "loss": f1 & ~f2,
+        "stable_non_forest": ~f1 & ~f2,
+    }
+    s = d.strata.set_index("stratum")
+    for c, mask in cls.items():
+        assert s.loc[c, "n_pixels"] == int((mask & valid).sum())
+        pts = d.points[d.points["map_class"] == c]
+        assert (mask & valid)[pts["row"], pts["col"]].all()
