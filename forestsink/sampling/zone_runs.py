@@ -105,29 +105,32 @@ class ZoneRuns:
         return np.cumsum(mark[:-1]) > 0
 
 
-def _edges(geom, inverse) -> tuple[np.ndarray, ...]:
-    """Edges (x1, y1, x2, y2) of a polygonal geometry's rings, in pixels."""
-    parts = shapely.get_parts(np.asarray([geom], dtype=object))
-    parts = parts[shapely.get_type_id(parts) == _POLYGON]
-    rings = shapely.get_rings(parts)
+def _edges(geoms, inverse) -> tuple[np.ndarray, ...]:
+    """Edges (x1, y1, x2, y2, zone) of the zones' rings, in pixels."""
+    geoms = np.asarray(list(geoms), dtype=object)
+    parts, of_geom = shapely.get_parts(geoms, return_index=True)
+    polygon = shapely.get_type_id(parts) == _POLYGON
+    parts, of_geom = parts[polygon], of_geom[polygon]
+    rings, of_part = shapely.get_rings(parts, return_index=True)
+    if len(rings) == 0:
+        empty = np.empty(0)
+        return empty, empty, empty, empty, np.empty(0, dtype=np.int64)
     # GDAL burns every ring as if clockwise (found by trial against
     # rasterize: it matters only for a bottom edge on a centre line)
     ccw = shapely.is_ccw(rings)
     rings[ccw] = shapely.reverse(rings[ccw])
-    if len(rings) == 0:
-        empty = np.empty(0)
-        return empty, empty, empty, empty
     xy, ring = shapely.get_coordinates(rings, return_index=True)
     a, b, c, d, e, f = inverse[:6]
     px = a * xy[:, 0] + b * xy[:, 1] + c
     py = d * xy[:, 0] + e * xy[:, 1] + f
     same = ring[1:] == ring[:-1]  # consecutive vertices of one (closed) ring
-    return px[:-1][same], py[:-1][same], px[1:][same], py[1:][same]
+    zone = of_geom[of_part[ring[:-1][same]]].astype(np.int64)
+    return px[:-1][same], py[:-1][same], px[1:][same], py[1:][same], zone
 
 
-def _polygon_runs(geom, inverse, height: int, width: int) -> tuple:
-    """Rows, starts, ends of the pixel runs whose centres *geom* holds."""
-    x1, y1, x2, y2 = _edges(geom, inverse)
+def _polygon_runs(geoms, inverse, height: int, width: int) -> tuple:
+    """Line (zone × height + row), starts, ends of the runs of all zones."""
+    x1, y1, x2, y2, zone = _edges(geoms, inverse)
     # GDAL's orientation: (dx1, dy1) is the end with the smaller y
     up = y1 < y2
     lo_y, hi_y = np.where(up, y1, y2), np.where(up, y2, y1)
@@ -141,29 +144,34 @@ def _polygon_runs(geom, inverse, height: int, width: int) -> tuple:
     rows = (first[which] + step).astype(np.int64)
     dy = rows + 0.5
     dy1, dy2, dx1, dx2 = lo_y[which], hi_y[which], lo_x[which], hi_x[which]
-    x = np.floor((dy - dy1) * (dx2 - dx1) / (dy2 - dy1) + dx1 + 0.5).astype(np.int64)
-    order = np.lexsort((x, rows))
-    rows, x = rows[order], x[order]
-    # pair the crossings of each row: 1st with 2nd, 3rd with 4th, ...
-    new_row = np.r_[True, rows[1:] != rows[:-1]]
-    group_start = np.maximum.accumulate(np.where(new_row, np.arange(len(rows)), 0))
-    rank = np.arange(len(rows)) - group_start
-    opens = np.flatnonzero((rank % 2 == 0)[:-1] & (rows[1:] == rows[:-1]))
-    out_rows, out_s, out_e = [rows[opens]], [x[opens]], [x[opens + 1]]
+    x = np.floor((dy - dy1) * (dx2 - dx1) / (dy2 - dy1) + dx1 + 0.5)
+    # clipping to the grid keeps the order, and the runs are clipped anyway
+    x = np.clip(x, 0, width).astype(np.int64)
+    line = zone[which] * height + rows  # one scan line of one zone
+    order = np.argsort(line * (width + 1) + x, kind="stable")
+    line, x = line[order], x[order]
+    # pair the crossings of each line: 1st with 2nd, 3rd with 4th, ...
+    new_line = np.r_[True, line[1:] != line[:-1]]
+    group_start = np.maximum.accumulate(np.where(new_line, np.arange(len(line)), 0))
+    rank = np.arange(len(line)) - group_start
+    opens = np.flatnonzero((rank % 2 == 0)[:-1] & (line[1:] == line[:-1]))
+    out_line, out_s, out_e = [line[opens]], [x[opens]], [x[opens + 1]]
     # a horizontal edge on a centre line, drawn right to left, is filled too
     flat = ~slant & (np.floor(y1 - 0.5) + 0.5 == y1) & (x1 > x2)
     flat &= (y1 - 0.5 >= 0) & (y1 - 0.5 < height)
-    out_rows.append((y1[flat] - 0.5).astype(np.int64))
+    out_line.append(zone[flat] * height + (y1[flat] - 0.5).astype(np.int64))
     out_s.append(np.floor(x2[flat] + 0.5).astype(np.int64))
     out_e.append(np.floor(x1[flat] + 0.5).astype(np.int64))
-    r, s, e = (np.concatenate(v) for v in (out_rows, out_s, out_e))
+    r, s, e = (np.concatenate(v) for v in (out_line, out_s, out_e))
     s, e = np.clip(s, 0, width), np.clip(e, 0, width)
     keep = e > s
-    return r[keep], s[keep], e[keep]
+    # pairs of sorted crossings are sorted and never overlap; only the
+    # horizontal edges' runs need merging
+    return r[keep], s[keep], e[keep], bool(flat.any())
 
 
 def _merge(rows, s, e, width: int) -> tuple:
-    """Union of runs of one value (sorted by row, start)."""
+    """Union of the runs of each line (*rows*: zone × height + row)."""
     order = np.lexsort((s, rows))
     rows, s, e = rows[order], s[order], e[order]
     ks, ke = rows * (width + 1) + s, rows * (width + 1) + e
@@ -212,18 +220,12 @@ def zone_runs(geoms, transform, height: int, width: int) -> ZoneRuns:
         The zone of every pixel whose centre a polygon holds, as GDAL's
         ``rasterize`` (without ``all_touched``) would burn it.
     """
-    inverse = tuple(~transform)
-    pieces = []
-    for i, geom in enumerate(geoms):
-        r, s, e = _polygon_runs(geom, inverse, height, width)
-        if len(r):
-            r, s, e = _merge(r, s, e, width)
-            pieces.append((r, s, e, np.full(len(r), i + 1, dtype=np.int64)))
-    if pieces:
-        rows, s, e, v = (np.concatenate(p) for p in zip(*pieces, strict=True))
-    else:
-        rows = s = e = v = np.empty(0, dtype=np.int64)
-    order = np.lexsort((s, rows))  # stable: zone order kept on ties
+    line, s, e, flat = _polygon_runs(geoms, tuple(~transform), height, width)
+    if flat:
+        line, s, e = _merge(line, s, e, width)  # sorted by zone, then row
+    rows, v = line % max(height, 1), line // max(height, 1) + 1
+    # by row and start; stable: zone order kept on ties
+    order = np.argsort(rows * (width + 1) + s, kind="stable")
     rows, s, e, v = rows[order], s[order], e[order], v[order]
     reach = np.maximum.accumulate(rows * (width + 1) + e)
     clash = rows[1:] * (width + 1) + s[1:] < reach[:-1]
