@@ -44,9 +44,9 @@ How the points are drawn (memory bounded by the window, not the raster)
 
 Speed (``benchmarks/bench_sampling.py``; README "Speed"): on the 30 m
 sample, two years × 38 districts (91.6 M pixels), against a windowed read of
-both rasters, n = 1,000 takes 1.31–1.62× the read's CPU time and 1.21–1.81×
-its wall time, n = 5,000 1.56–2.13× and 1.53–2.19× (the low ends at load
-average 2.5, the high ends at 6–7 on a shared 2-core machine).
+both rasters, n = 1,000 takes 1.31–1.62× the read's CPU time and 1.16–1.81×
+its wall time, n = 5,000 1.56–2.13× and 1.43–2.19× (the low ends at load
+average 2.5–3, the high ends at 6–7 on a shared 2-core machine).
 
 Every pixel of a stratum has the same chance, so the design is a stratified
 random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
