@@ -930,46 +930,6 @@ def test_read_estimate_refuses_other_files(tmp_path):
         read_estimate(old)
 
 
-def test_cells_inside_one_zone_need_no_rasterising(maps, tmp_path, monkeypatch):
-    # pass 2 takes the zone of a cell lying inside one zone without
-    # rasterising, and rasterises boundary cells in runs; the sample must be
-    # the one rasterising every cell gives
-    from forestsink.sampling import design as design_module
-
-    path, path2, _, _ = maps
-    # rows 0-149 north, 150-299 south, wider than the 400 columns: cells of
-    # rows 0-127 and 192-255 lie inside one zone, rows 128-191 straddle
-    north = shapely.box(X0 - 900, Y0 - 150 * 30, X0 + 401 * 30, Y0 + 900)
-    south = shapely.box(X0 - 900, Y0 - 320 * 30, X0 + 401 * 30, Y0 - 150 * 30)
-    gpd.GeoDataFrame(
-        {"zone_id": ["n", "s"]}, geometry=[north, south], crs=4545
-    ).to_file(tmp_path / "zones.gpkg")
-    zones = str(tmp_path / "zones.gpkg")
-    calls = []
-    inside = design_module._Layout.inside_one_zone
-
-    def spy(self, *args):
-        found = inside(self, *args)
-        calls.append(found)
-        return found
-
-    monkeypatch.setattr(design_module._Layout, "inside_one_zone", spy)
-    fast = design_sample([path, path2], n=400, seed=9, zones=zones)
-    assert any((c > 0).any() for c in calls)  # the shortcut was taken
-    monkeypatch.setattr(
-        design_module._Layout,
-        "inside_one_zone",
-        lambda self, r0, *rest: np.zeros(len(r0), dtype=np.int64),
-    )
-    slow = design_sample([path, path2], n=400, seed=9, zones=zones)
-    pd.testing.assert_frame_equal(fast.points, slow.points)
-    pd.testing.assert_frame_equal(fast.strata, slow.strata)
-    # and boundary cells rasterised one by one, not in runs, give it too
-    monkeypatch.setattr(design_module._BoundaryZones, "_GAP", -1)
-    single = design_sample([path, path2], n=400, seed=9, zones=zones)
-    pd.testing.assert_frame_equal(fast.points, single.points)
-
-
 def test_a_coverage_change_is_stated_in_percentage_points():
     from forestsink.sampling.estimators import estimate_areas
     from forestsink.sampling.statement import share_statement
@@ -981,6 +941,14 @@ def test_a_coverage_change_is_stated_in_percentage_points():
         {"stratum": ["gain", "loss", "stable_forest"], "area_ha": [10.0, 5.0, 85.0]}
     )
     s = share_statement(estimate_areas(pts, strata), "net_change")
-    # hand: (10 - 5) / 100 = 5.0 points, no error: ± 0.0
-    assert s.text_en.startswith("map: 5.0 pp; sample-based: 5.0 pp ± 0.0")
+    # hand: (10 - 5) / 100 = 5.0 points; every point agrees, so the variance
+    # is 0 and no interval is printed, but a conservative bound: b = 1 -
+    # 0.025^(1/2) = 0.841886 per stratum of 2 points, y from -1 to 1; low =
+    # 5 - (10 b (1 + 1) + 85 b) = -83.40 ha, high = 5 + (5 b (1 + 1) + 85 b)
+    # = 84.98 ha, of 100 ha
+    assert s.text_en.startswith(
+        "map: 5.0 pp; sample-based: 5.0 pp (95 % interval not estimable"
+    )
+    assert "conservative bound -83.4 to 85.0 pp" in s.text_en
     assert s.text_zh.startswith("地图：5.0个百分点；样本估计：5.0个百分点")
+    assert "保守界 -83.4 至 85.0个百分点" in s.text_zh

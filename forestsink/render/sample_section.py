@@ -30,6 +30,14 @@ CLASS_NAMES: dict[str, str] = {
 }
 
 
+#: Why a district whose every interval has zero width shows no figure.
+_NO_INTERVAL = (
+    "各层样点判读全部一致，区间宽度为 0，不是真实的区间（见保守界）"
+    " / every labelled point of each stratum agrees: an interval of zero "
+    "width is no interval (see the conservative bound)"
+)
+
+
 def _share_rows(shares: list[dict] | None) -> list[dict]:
     return [
         {
@@ -41,6 +49,9 @@ def _share_rows(shares: list[dict] | None) -> list[dict]:
             "half_width_pct": s["half_width_pct"],
             "text_zh": s.get("text_zh", ""),
             "text_en": s.get("text_en", ""),
+            "ci95_note": s.get("ci95_note") or "",
+            "bound_low_pct": s.get("bound_low_pct"),
+            "bound_high_pct": s.get("bound_high_pct"),
         }
         for s in shares or []
         if s.get("sample_pct") is not None and s.get("half_width_pct") is not None
@@ -63,10 +74,16 @@ def sample_section(estimate: dict | None, *, source: str = "") -> dict | None:
     -------
     dict or None
         ``city`` (share records: ``share, name_zh, name_en, map_pct,
-        sample_pct, half_width_pct, text_zh, text_en``; percent of the
-        strata's total area, half-width of the 95 % interval in percentage
-        points), ``districts`` (the same per district with an estimate),
-        ``refused`` (districts without one, and why), ``matrix`` (the city's
+        sample_pct, half_width_pct, text_zh, text_en, ci95_note,
+        bound_low_pct, bound_high_pct``; percent of the strata's total area,
+        half-width of the 95 % interval in percentage points; where that
+        interval has zero width the note says it is not estimable, the text
+        gives the conservative bound and the half-width means nothing),
+        ``districts`` (the same per district with an estimate; a share whose
+        interval has zero width is not among its ``shares`` but in its
+        ``not_estimable``), ``refused`` (districts without one, and why: too
+        few points, or every interval of zero width, with ``bounds``),
+        ``matrix`` (the city's
         error matrix in area proportions), ``overall_accuracy(_ci95)``,
         ``n_points``, ``source``.
 
@@ -98,6 +115,23 @@ def sample_section(estimate: dict | None, *, source: str = "") -> dict | None:
             )
             continue
         rows = _share_rows(zone.get("shares"))
+        # an interval of zero width is no interval: such a share is left out
+        # of the district's row (the table shows "—"), and a district with no
+        # other share is listed with the refused ones, with its bound
+        blank = [r for r in rows if r["ci95_note"]]
+        rows = [r for r in rows if not r["ci95_note"]]
+        if blank and not rows:
+            refused.append(
+                {
+                    "zone": code,
+                    "name_zh": name_zh,
+                    "name_en": name_en,
+                    "n_points": zone.get("n_points"),
+                    "reason": _NO_INTERVAL,
+                    "bounds": blank,
+                }
+            )
+            continue
         if rows:
             districts.append(
                 {
@@ -106,6 +140,7 @@ def sample_section(estimate: dict | None, *, source: str = "") -> dict | None:
                     "name_en": name_en,
                     "n_points": zone.get("n_points"),
                     "shares": {r["share"]: r for r in rows},
+                    "not_estimable": blank,
                 }
             )
     matrix = estimate.get("error_matrix") or {}

@@ -13,11 +13,15 @@ What it holds
 ``labels``
     Checking a labelled sample and its strata table (frames in, frames out),
     and the estimate city-wide and per district.
+``zone_runs``
+    Zone polygons as runs of pixel centres on a raster grid, found once by a
+    vectorised scan line with GDAL's rasterising rule.
 ``design``
     Strata from one or two land-cover maps (optionally × districts), the
     allocation of points, and the two-pass windowed draw of points.
 ``statement``
-    "map: x %; sample-based: y % ± z" with a sentence, for the report.
+    "map: x %; sample-based: y % ± z" with a sentence, for the report (or,
+    where the interval has zero width, the note and a conservative bound).
 ``tools``
     The commands minus parsing: read files, call the above, write files.
 

@@ -13,26 +13,40 @@ zone are not sampled.
 
 How the points are drawn (memory bounded by the window, not the raster)
 ----------------------------------------------------------------------
-1. **Count.** The rasters are read in full-width row bands (about 2²⁰
-   pixels, a multiple of :data:`CELL_ROWS` rows); each pixel's stratum is
-   found and the pixels of each stratum are counted per *cell* of
-   :data:`CELL_ROWS` × :data:`CELL_COLS` pixels (kept sparse: only
-   non-empty (cell, stratum) pairs). A stratum's mapped area is the sum over
-   its cells of count × the ellipsoidal area of the cell's centre pixel
-   (:class:`forestsink.coverage.PixelAreaModel`, the coverage module's pixel
-   areas; relative error below 1e-4 per cell, far less in sums).
+0. **Zones.** The zone polygons become runs of pixel centres, row by row,
+   once (:func:`forestsink.sampling.zone_runs.zone_runs`: GDAL's
+   rasterising rule in one vectorised scan-line pass, identical to
+   ``rasterize`` pixel for pixel); a window's zones are cut from the runs.
+1. **Count.** The rasters are read in row bands (about 2²⁰ pixels, a
+   multiple of :data:`CELL_ROWS` rows), only the runs of cells of
+   :data:`CELL_COLS` columns that hold a zone pixel; the pixels of each
+   stratum are counted per *cell* of :data:`CELL_ROWS` × :data:`CELL_COLS`
+   pixels (kept sparse: only non-empty (cell, stratum) pairs). Each pixel's
+   class becomes a one in byte *class* of a ``uint32`` (one lookup of both
+   maps' codes), and the bytes are summed over pieces of one zone, one row
+   and at most 128 columns of one cell (``numpy.add.reduceat``), so no
+   per-pixel zone or key array is built. A stratum's mapped area is the sum
+   over its cells of count × the ellipsoidal area of the cell's centre
+   pixel (:class:`forestsink.coverage.PixelAreaModel`, the coverage
+   module's pixel areas; relative error below 1e-4 per cell, far less in
+   sums).
 2. **Draw.** For stratum *h* with ``N_h`` pixels, ``n_h`` distinct ranks are
    drawn uniformly from ``0 … N_h − 1`` (``numpy.random.default_rng(seed)``,
    strata in order: the same seed gives the same sample). The pixels of a
    stratum are ranked by cell, then row-major inside the cell, so a rank
    names a cell and an offset in it.
 3. **Locate.** Only the cells that hold a drawn point are read again
-   (64 × 256 pixels each) and the offset-th pixel of the stratum in the cell
-   is the point (a cell whose pixel centres lie in the interior of one zone
-   and touch no other takes that zone without rasterising: the same zones
-   as pass 1, found faster): its centre in the raster CRS (``x, y``) and in CGCS2000
-   longitude/latitude (EPSG:4490, within centimetres of WGS84, as KML
-   needs).
+   (64 × 256 pixels each), with the open rasters that read them in pass 1,
+   so tiles still in GDAL's block cache are not decoded again; the
+   offset-th pixel of the stratum in the cell is the point: its centre in
+   the raster CRS (``x, y``) and in CGCS2000 longitude/latitude (EPSG:4490,
+   within centimetres of WGS84, as KML needs).
+
+Speed (``benchmarks/bench_sampling.py``; README "Speed"): on the 30 m
+sample, two years × 38 districts (91.6 M pixels), against a windowed read of
+both rasters, n = 1,000 takes 1.31–1.62× the read's CPU time and 1.16–1.81×
+its wall time, n = 5,000 1.56–2.13× and 1.43–2.19× (the low ends at load
+average 2.5–3, the high ends at 6–7 on a shared 2-core machine).
 
 Every pixel of a stratum has the same chance, so the design is a stratified
 random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
@@ -41,9 +55,9 @@ random sample of pixels (Olofsson et al. 2014, section 4.1); the estimator is
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,12 +66,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import rasterio
-import shapely
-from affine import Affine
 from pyproj import CRS, Transformer
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
-from rasterio.features import rasterize
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from forestsink.coverage import (
@@ -67,7 +80,6 @@ from forestsink.coverage import (
     inspect_raster,
     raster_read_error,
     read_class_scheme,
-    read_zones,
 )
 from forestsink.errors import SamplingError
 from forestsink.reference import read_districts
@@ -78,6 +90,7 @@ from forestsink.sampling.allocation import (
     read_expected_accuracy,
 )
 from forestsink.sampling.estimators import sample_size_eq13
+from forestsink.sampling.zone_runs import pieces, zone_polygons, zone_runs
 from forestsink.units import MU_PER_HA
 
 __all__ = [
@@ -101,6 +114,12 @@ CHANGE_CLASSES: tuple[str, ...] = ("stable_forest", "gain", "loss", "stable_non_
 #: Rows and columns of a counting cell (the unit read again in pass 2).
 CELL_ROWS = 64
 CELL_COLS = 256
+
+#: Cells between two runs of cells that are read as one window.
+_GAP = 1
+
+#: Columns of a piece of pass 1 (its class counts, below 256, fit a byte).
+_PIECE = 128
 
 _FOREST_KINDS = ("forest", "shrub_forest")
 
@@ -138,6 +157,12 @@ class Design:
 # --------------------------------------------------------------------------
 
 
+def _lookup(table: pa.Array, index: np.ndarray) -> np.ndarray:
+    """Return ``table[index]`` (Arrow's take: a third of numpy's time here)."""
+    found = pc.take(table, pa.array(index.ravel()))
+    return found.to_numpy(zero_copy_only=True).reshape(index.shape)
+
+
 def _class_lut(info: RasterInfo, scheme: ClassScheme) -> np.ndarray:
     """Raster value -> 0 forest, 1 non-forest, 2 not sampled (uint8)."""
     index = scheme.lut(info.nodata, max_code=info.max_code)
@@ -151,13 +176,12 @@ def _class_lut(info: RasterInfo, scheme: ClassScheme) -> np.ndarray:
 class _Layout:
     """Rasters, class tables and zones: the stratum of any window.
 
-    A window's strata come back as ``uint16``/``int32`` indices, with
-    :attr:`n_strata` for pixels that are not sampled (no data, excluded,
-    outside every zone).
+    A window's strata come back as small integer keys (:meth:`keys_of`);
+    ``_final(1)`` maps a key to its stratum, or to :attr:`n_strata` for
+    pixels that are not sampled (no data, excluded, outside every zone).
     """
 
     def __init__(self, infos, scheme, zones) -> None:
-
         self.infos = infos
         self.grid = infos[0].grid
         # raster value -> 0 forest, 1 non-forest, 2 not sampled
@@ -166,12 +190,11 @@ class _Layout:
         self.classes = FOREST_CLASSES if len(infos) == 1 else CHANGE_CLASSES
         k = len(self.classes)
         self.zone_ids: list[str] = []
-        self.zone_geoms = None
+        self.runs = None
         if zones is not None:
-            self.zone_ids, self.zone_geoms = zones
-            shapely.prepare(self.zone_geoms)
-            self.zone_bounds = shapely.bounds(self.zone_geoms)
-            self.zone_tree = shapely.STRtree(self.zone_geoms)
+            self.zone_ids, geoms = zones
+            grid = self.grid
+            self.runs = zone_runs(geoms, grid.transform, grid.height, grid.width)
         self.n_strata = k * max(1, len(self.zone_ids))
         none = self.n_strata
         if len(infos) == 1:
@@ -187,7 +210,7 @@ class _Layout:
             lut = np.full((n_zones + 1, k + 1), none, dtype=np.int32)
             lut[1:, :k] = np.arange(n_zones)[:, None] * k + np.arange(k)[None, :]
             self.zone_lut = lut.ravel()
-        # zone numbers are burnt already times (k + 1), the class is added
+        # zone numbers come times (k + 1), the class is added
         size = (len(self.zone_ids) + 1) * (k + 1)
         self.zone_dtype = (
             "uint8" if size <= 1 << 8 else "uint16" if size <= 1 << 16 else "int32"
@@ -196,15 +219,32 @@ class _Layout:
         if len(infos) == 2 and all(i.max_code == 255 for i in infos):
             both = self.luts[0][:, None] * 3 + self.luts[1][None, :]
             self.pair = self.combine[both].ravel()
+        # class -> one count in byte `class` of a uint32 (nothing when not
+        # sampled): a sum over at most 255 pixels counts the classes at once
+        onehot = np.zeros(max(int(self.combine.max()), k) + 1, dtype=np.uint32)
+        onehot[:k] = 1 << (8 * np.arange(k, dtype=np.uint32))
+        if self.pair is not None:
+            classes_at = self.pair
+        elif len(infos) == 1:
+            classes_at = self.combine[self.luts[0]]
+        else:
+            classes_at = self.combine
+        # the class (or, one-hot, its count) of each row of :meth:`_index`
+        self.classes_at = pa.array(classes_at)
+        self.onehot = pa.array(onehot[classes_at])
 
     def open(self) -> list:
-        """Open every raster (one set per thread)."""
+        """Open every raster (one set per thread).
+
+        The rasters passed :func:`forestsink.coverage.inspect_raster`, which
+        refuses a file without a geotransform, so GDAL has no
+        ``NotGeoreferencedWarning`` to give here: no warning filter is
+        touched (``warnings.catch_warnings`` is not thread-safe).
+        """
         srcs = []
         for info in self.infos:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                    srcs.append(rasterio.open(info.path))
+                srcs.append(rasterio.open(info.path))
             except RasterioError as err:
                 for src in srcs:
                     src.close()
@@ -244,174 +284,86 @@ class _Layout:
         """Values of :meth:`keys_of` (``_final(1)`` maps them to strata)."""
         return len(self._final(1))
 
-    def classes_of(
-        self, srcs, r0: int, c0: int, h: int, w: int, mult: int = 1, zone=None
-    ):
-        """Return (stratum × *mult*, or :attr:`n_strata` × *mult*; raw codes).
+    @property
+    def none_key(self) -> int:
+        """A key of :meth:`keys_of` that is no stratum's."""
+        return 0 if self.zone_lut is not None else len(self.classes)
 
-        Pixels that are not sampled get :attr:`n_strata` × *mult*. *zone*
-        (1-based) is the zone of every pixel of a window that lies inside one
-        zone (:meth:`inside_one_zone`): nothing is rasterised.
-        """
-        key, codes = self.keys_of(srcs, r0, c0, h, w, zone=zone)
-        return np.take(self._final(mult), key), codes
+    def key_of_stratum(self, s: int) -> int:
+        """Return the key of :meth:`keys_of` that stratum *s* has."""
+        if self.zone_lut is None:
+            return s
+        k = len(self.classes)
+        return (s // k + 1) * (k + 1) + s % k
 
-    def keys_of(self, srcs, r0: int, c0: int, h: int, w: int, zone=None):
+    def keys_of(self, srcs, r0: int, c0: int, h: int, w: int):
         """Return (zone × (k + 1) + class, or the class without zones; raw codes).
 
         Small integers below :attr:`n_keys`; ``_final(1)`` maps them to the
-        stratum (or :attr:`n_strata`, not sampled).
+        stratum (or :attr:`n_strata`, not sampled). The zone of a pixel is
+        the same in any window (:class:`ZoneRuns`), so both passes agree.
         """
         codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
-        if self.pair is not None:  # two 8-bit rasters: one lookup of both codes
+        return self.keys_from(codes, r0, c0), codes
+
+    def _index(self, codes) -> np.ndarray:
+        """Each pixel's row in the class tables (:attr:`classes_at`, one-hot)."""
+        if self.pair is not None:  # two 8-bit rasters: both codes in a uint16
             key = codes[0].astype(np.uint16)
             key <<= 8
             key |= codes[1]
-            cls = np.take(self.pair, key)
-        else:
-            c = np.take(self.luts[0], codes[0])
-            if len(codes) == 2:
-                c *= np.uint8(3)
-                c += np.take(self.luts[1], codes[1])
-            cls = np.take(self.combine, c)
-        if self.zone_lut is None:
-            return cls, codes
-        if zone is None:
-            zone = self._zones(r0, c0, h, w)
-        elif isinstance(zone, np.ndarray):  # rasterised already (a wider window)
-            zone = zone.astype(self.zone_dtype, copy=True)
-        else:
-            zone = np.full((h, w), zone * (len(self.classes) + 1), self.zone_dtype)
+            return key
+        if len(codes) == 1:
+            return codes[0]
+        c = np.take(self.luts[0], codes[0])
+        c *= np.uint8(3)
+        c += np.take(self.luts[1], codes[1])
+        return c
+
+    def keys_from(self, codes, r0: int, c0: int, zone=None) -> np.ndarray:
+        """Return the keys of :meth:`keys_of` for raw *codes* read at (*r0*, *c0*).
+
+        *zone*: the window's :meth:`zones`, when cut already from a wider one.
+        """
+        h, w = codes[0].shape
+        cls = _lookup(self.classes_at, self._index(codes))
+        if self.runs is None:
+            return cls
+        zone = self.zones(r0, h, c0, w) if zone is None else zone.copy()
         zone += cls
-        return zone, codes
+        return zone
 
-    def span(self, r0: int, h: int) -> tuple[int, int]:
-        """Columns (c0, c1) of a band that can hold zone pixels.
+    def zones(self, r0: int, h: int, c0: int, w: int) -> np.ndarray:
+        """Zone number × (k + 1) of each pixel of a window (0: in no zone)."""
+        step = len(self.classes) + 1
+        return self.runs.window(r0, h, c0, w, scale=step, dtype=self.zone_dtype)
 
-        Without zones the whole width; with zones the columns of the zone
-        polygons' parts within the band, widened to whole cells (so the cell
-        grid, and with it the draw, does not change).
+    def onehot_of(self, srcs, r0: int, c0: int, h: int, w: int) -> np.ndarray:
+        """Return each pixel's class as a count in byte *class* of a uint32."""
+        codes = [self.read(srcs, i, r0, c0, h, w) for i in range(len(self.infos))]
+        return _lookup(self.onehot, self._index(codes))
+
+    def windows(self, r0: int, h: int, cells=None) -> list[tuple[int, int]]:
+        """Column windows ``(c0, c1)`` of rows ``r0 … r0+h−1`` worth reading.
+
+        Without zones the whole width; with zones the runs of cells of
+        :data:`CELL_COLS` columns that hold a zone pixel (or, given, the
+        cells *cells*), two runs at most :data:`_GAP` cells apart read as
+        one. The cell grid, and with it the draw, does not depend on them.
         """
         width = self.grid.width
-        if self.zone_geoms is None:
-            return 0, width
-        t = self.grid.transform @ Affine.translation(0, r0)
-        ys = (t.f, t.f + t.e * h)
-        xs = (t.c, t.c + t.a * width)
-        y0, y1, x0, x1 = min(ys), max(ys), min(xs), max(xs)
-        b = self.zone_bounds
-        near = np.flatnonzero(
-            (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
-        )
-        if len(near) == 0:
-            return 0, 0
-        parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
-        bounds = shapely.bounds(parts[~shapely.is_empty(parts)])
-        if len(bounds) == 0:
-            return 0, 0
-        cols = sorted(
-            ((bounds[:, 0].min() - t.c) / t.a, (bounds[:, 2].max() - t.c) / t.a)
-        )
-        c0 = max(0, int(np.floor(cols[0])) - 1) // CELL_COLS * CELL_COLS
-        c1 = min(width, -(-(int(np.ceil(cols[1])) + 1) // CELL_COLS) * CELL_COLS)
-        return c0, c1
-
-    def inside_one_zone(self, r0, c0, h, w) -> np.ndarray:
-        """Zone (1-based) holding every pixel centre of each window, else 0.
-
-        *r0, c0, h, w* are arrays of windows. A window counts when the box
-        of its pixel centres lies in the interior of one zone polygon and
-        touches no other (so rasterising would give every pixel that zone);
-        on a rotated grid, never.
-        """
-        out = np.zeros(len(r0), dtype=np.int64)
-        t = self.grid.transform
-        if self.zone_geoms is None or len(r0) == 0 or t.b != 0 or t.d != 0:
-            return out
-        xa = t.c + t.a * (c0 + 0.5)
-        xb = t.c + t.a * (c0 + w - 0.5)
-        ya = t.f + t.e * (r0 + 0.5)
-        yb = t.f + t.e * (r0 + h - 0.5)
-        boxes = shapely.box(
-            np.minimum(xa, xb),
-            np.minimum(ya, yb),
-            np.maximum(xa, xb),
-            np.maximum(ya, yb),
-        )
-        box_i, zone_i = self.zone_tree.query(boxes, predicate="intersects")
-        hits = np.bincount(box_i, minlength=len(boxes))
-        one = np.flatnonzero(hits == 1)
-        zone_of = np.full(len(boxes), -1)
-        zone_of[box_i] = zone_i
-        if len(one):
-            inside = shapely.contains_properly(
-                self.zone_geoms[zone_of[one]], boxes[one]
-            )
-            out[one[inside]] = zone_of[one[inside]] + 1
-        return out
-
-    def _zones(self, r0, c0, h, w) -> np.ndarray:
-        """Zone number (1-based, 0 outside) × (k + 1) of each pixel centre.
-
-        *k* is the number of classes: the class is then added in place.
-        """
-        t = self.grid.transform @ Affine.translation(c0, r0)
-        xs = (t.c, t.c + t.a * w)
-        ys = (t.f, t.f + t.e * h)
-        pad = 2.0 * max(abs(t.a), abs(t.e))
-        x0, x1, y0, y1 = min(xs) - pad, max(xs) + pad, min(ys) - pad, max(ys) + pad
-        b = self.zone_bounds
-        near = np.flatnonzero(
-            (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
-        )
-        if len(near) == 0:
-            return np.zeros((h, w), dtype=self.zone_dtype)
-        # only the polygons' parts near the window reach GDAL (their edges
-        # outside it move no pixel centre inside it)
-        parts = shapely.clip_by_rect(self.zone_geoms[near], x0, y0, x1, y1)
-        step = len(self.classes) + 1
-        shapes = [
-            (g, (int(i) + 1) * step)
-            for g, i in zip(parts, near, strict=True)
-            if not shapely.is_empty(g)
+        ncb = -(-width // CELL_COLS)
+        if cells is None:
+            if self.runs is None:
+                return [(0, width)]
+            cells = np.flatnonzero(self.runs.cells(r0, h, CELL_COLS, ncb))
+        if len(cells) == 0:
+            return []
+        cuts = np.flatnonzero(np.diff(cells) > _GAP + 1) + 1
+        return [
+            (int(run[0]) * CELL_COLS, min(width, (int(run[-1]) + 1) * CELL_COLS))
+            for run in np.split(cells, cuts)
         ]
-        if not shapes:
-            return np.zeros((h, w), dtype=self.zone_dtype)
-
-        with warnings.catch_warnings():  # GDAL's scratch dataset has no CRS
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterize(
-                shapes, out_shape=(h, w), transform=t, fill=0, dtype=self.zone_dtype
-            )
-
-
-def _zone_polygons(zones: str, grid) -> tuple[list[str], np.ndarray]:
-    """Zone ids and polygons (densified, in the grid's CRS)."""
-    if str(zones) == "units":
-        raise SamplingError(
-            "zones='units' 不可用于抽样（考核单元由区县合成），"
-            "请用 districts 或面文件。"
-            " / zones='units' cannot stratify a sample (the assessment units are "
-            "built from districts); use zones='districts' or a polygon file.",
-            option="zones",
-        )
-    if str(zones) == "districts":  # the boundaries only (no city union)
-        geoms = read_districts()[["adcode", "geometry"]]
-        ids = geoms["adcode"].astype(str).tolist()
-    else:
-        zs = read_zones(zones)
-        geoms = zs.geoms
-        ids = zs.rows.loc[zs.rows["level"] == "zone", "zone_id"]
-        ids = ids.astype(str).tolist()
-    series = gpd.GeoSeries(geoms.geometry.values, crs=geoms.crs)
-    if series.crs is None:
-        raise SamplingError(f"{zones}：分区没有坐标系 / the zones have no CRS.")
-    if series.crs != grid.crs:
-        step = 0.01 if series.crs.is_geographic else 1000.0
-        series = gpd.GeoSeries(
-            shapely.segmentize(series.values, step), crs=series.crs
-        ).to_crs(grid.crs)
-    return ids, np.asarray(series.values, dtype=object)
 
 
 # --------------------------------------------------------------------------
@@ -427,64 +379,100 @@ def _bands(grid, window_pixels: int):
         yield r0, min(grid.height, r0 + rows)
 
 
-def _count_bands(layout: _Layout, bands, tick) -> tuple:
-    """Count one share of the bands (its own open rasters)."""
+class _Readers:
+    """Open rasters, one set per share of the row bands, kept for pass 2.
+
+    Pass 2 reads the cells of a band with the set that read the band in
+    pass 1, so tiles still in GDAL's block cache (bounded by
+    ``GDAL_CACHEMAX``, 5 % of the RAM by default) are not decoded again;
+    tiles it has dropped are decoded again, with the same result.
+    """
+
+    def __init__(self, layout: _Layout) -> None:
+        self.layout = layout
+        self.first_rows: list[int] = []
+        self.sets: list[list] = []
+
+    def open(self, first_rows: Sequence[int]) -> list[list]:
+        """Open one set of rasters for each share starting at *first_rows*."""
+        for r0 in first_rows:
+            self.sets.append(self.layout.open())
+            self.first_rows.append(r0)
+        return self.sets
+
+    def for_row(self, r0: int) -> list:
+        """Return the set of rasters that read row *r0* in pass 1."""
+        if not self.sets:
+            self.open([0])
+        return self.sets[max(0, bisect.bisect_right(self.first_rows, r0) - 1)]
+
+    def close(self) -> None:
+        """Close every open raster."""
+        for srcs in self.sets:
+            for src in srcs:
+                src.close()
+        self.sets, self.first_rows = [], []
+
+
+def _count_bands(layout: _Layout, bands, tick, srcs) -> tuple:
+    """Count one share of the bands with its own open rasters *srcs*."""
     grid = layout.grid
     width = grid.width
     ncb = -(-width // CELL_COLS)
     areas = layout.areas
-    rows = max((r1 - r0 for r0, r1 in bands), default=0)
-    # key of a pixel: its cell in the band × n_keys + its zone-and-class key;
-    # counted by bincount, then the keys of each stratum summed (tiny)
+    # per window: pieces of one zone in one cell row of at most 128 pixels
+    # (a uint32 holds four class counts below 256), their one-hot class
+    # bytes summed by reduceat, then added to (cell, zone and class) keys
     n_keys = layout.n_keys
-    most = -(-rows // CELL_ROWS) * ncb * n_keys
-    dtype = np.uint16 if most <= 1 << 16 else np.uint32 if most < 1 << 32 else np.intp
-    local = (
-        (np.arange(rows, dtype=np.intp) // CELL_ROWS)[:, None] * ncb
-        + (np.arange(width, dtype=np.intp) // CELL_COLS)[None, :]
-    ) * n_keys
-    local = local.astype(dtype)
+    k = len(layout.classes)
+    step = k + 1
+    shifts = (8 * np.arange(k, dtype=np.uint32))[:, None]
     final = layout._final(1)
     order = np.argsort(final, kind="stable")
     present, starts = np.unique(final[order], return_index=True)
     area_m2 = np.zeros(layout.n_strata)
     cells, strata, counts = [], [], []
-    srcs = layout.open()
-    try:
-        for r0, r1 in bands:
-            h = r1 - r0
-            nrb = -(-h // CELL_ROWS)
-            n_cells = nrb * ncb
-            c0, c1 = layout.span(r0, h)
-            if c1 <= c0:
-                continue
-            small, _codes = layout.keys_of(srcs, r0, c0, h, c1 - c0)
-            key = np.add(local[:h, c0:c1], small, dtype=dtype)
-            per_key = np.bincount(key.ravel(), minlength=n_keys * n_cells)
-            summed = np.add.reduceat(
-                per_key.reshape(n_cells, n_keys)[:, order], starts, axis=1
+    for r0, r1 in bands:
+        h = r1 - r0
+        nrb = -(-h // CELL_ROWS)
+        n_cells = nrb * ncb
+        per_key = np.zeros(n_keys * n_cells)
+        for c0, c1 in layout.windows(r0, h):
+            w = c1 - c0
+            onehot = layout.onehot_of(srcs, r0, c0, h, w)
+            first, zone, col = pieces(layout.runs, r0, h, c0, w, _PIECE)
+            sums = np.add.reduceat(onehot.ravel(), first, dtype=np.uint32)
+            inside = zone >= 0
+            cell = (first[inside] // w) // CELL_ROWS * ncb + col[inside] // CELL_COLS
+            base = cell * n_keys + zone[inside] * step
+            per_class = (sums[inside][None, :] >> shifts) & np.uint32(0xFF)
+            per_key += np.bincount(
+                (base[None, :] + np.arange(k)[:, None]).ravel(),
+                weights=per_class.ravel(),
+                minlength=n_keys * n_cells,
             )
-            table = np.zeros((layout.n_strata + 1, n_cells), dtype=np.int64)
-            table[present] = summed.T
-            table = table[: layout.n_strata]
-            # ellipsoidal area at each cell's centre pixel
-            rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
-            cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
-            cell_area = areas(rr[:, None], cc[None, :]).ravel()
-            area_m2 += table @ cell_area
-            s_idx, c_idx = np.nonzero(table)
-            cells.append(c_idx + (r0 // CELL_ROWS) * ncb)
-            strata.append(s_idx)
-            counts.append(table[s_idx, c_idx])
-            if tick:
-                tick()
-    finally:
-        for src in srcs:
-            src.close()
+        per_key = per_key.astype(np.int64)
+        summed = np.add.reduceat(
+            per_key.reshape(n_cells, n_keys)[:, order], starts, axis=1
+        )
+        table = np.zeros((layout.n_strata + 1, n_cells), dtype=np.int64)
+        table[present] = summed.T
+        table = table[: layout.n_strata]
+        # ellipsoidal area at each cell's centre pixel
+        rr = np.minimum(r0 + np.arange(nrb) * CELL_ROWS + CELL_ROWS // 2, r1 - 1)
+        cc = np.minimum(np.arange(ncb) * CELL_COLS + CELL_COLS // 2, width - 1)
+        cell_area = areas(rr[:, None], cc[None, :]).ravel()
+        area_m2 += table @ cell_area
+        s_idx, c_idx = np.nonzero(table)
+        cells.append(c_idx + (r0 // CELL_ROWS) * ncb)
+        strata.append(s_idx)
+        counts.append(table[s_idx, c_idx])
+        if tick:
+            tick()
     return cells, strata, counts, area_m2
 
 
-def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple:
+def _count(layout: _Layout, window_pixels: int, progress, threads: int, readers):
     """Pass 1: sparse (cell, stratum, count) triplets and stratum areas (m²).
 
     Row bands are shared out among *threads* threads in contiguous runs,
@@ -505,18 +493,18 @@ def _count(layout: _Layout, window_pixels: int, progress, threads: int) -> tuple
                 done[0] += 1
                 progress(done[0], len(bands))
 
+    # contiguous shares: a tile row is decoded by one thread only
+    cuts = [len(bands) * i // n_threads for i in range(n_threads + 1)]
+    sets = readers.open([bands[cuts[i]][0] for i in range(n_threads)])
+
+    def share(i: int) -> tuple:
+        return _count_bands(layout, bands[cuts[i] : cuts[i + 1]], tick, sets[i])
+
     if n_threads == 1:
-        parts = [_count_bands(layout, bands, tick)]
+        parts = [share(0)]
     else:
-        # contiguous shares: a tile row is decoded by one thread only
-        cuts = [len(bands) * i // n_threads for i in range(n_threads + 1)]
         with ThreadPoolExecutor(n_threads, thread_name_prefix="sample") as pool:
-            parts = list(
-                pool.map(
-                    lambda i: _count_bands(layout, bands[cuts[i] : cuts[i + 1]], tick),
-                    range(n_threads),
-                )
-            )
+            parts = list(pool.map(share, range(n_threads)))
     cell = np.concatenate([c for p in parts for c in p[0]]).astype(np.int64)
     stratum = np.concatenate([s for p in parts for s in p[1]]).astype(np.int64)
     count = np.concatenate([c for p in parts for c in p[2]]).astype(np.int64)
@@ -538,42 +526,9 @@ def _distinct(rng: np.random.Generator, population: int, k: int) -> np.ndarray:
     return picked
 
 
-class _BoundaryZones:
-    """Zones of pass 2's cells on a zone boundary, rasterised per run of cells.
-
-    The boundary cells of one cell row that lie at most :data:`_GAP` cells
-    apart are rasterised in one window (one GDAL call instead of one per
-    cell); only the last window is kept.
-    """
-
-    _GAP = 4
-
-    def __init__(self, layout, cells: np.ndarray, ncb: int) -> None:
-        self.layout = layout
-        self.window: dict[int, tuple[int, int]] = {}
-        rows, cols = cells // ncb, cells % ncb
-        for row in np.unique(rows):
-            mine = np.sort(cols[rows == row])
-            cuts = np.flatnonzero(np.diff(mine) > self._GAP) + 1
-            for run in np.split(mine, cuts):
-                a = int(run[0]) * CELL_COLS
-                b = min(layout.grid.width, (int(run[-1]) + 1) * CELL_COLS)
-                for c in run:
-                    self.window[int(row * ncb + c)] = (a, b)
-        self.last: tuple = (None, None)
-
-    def __call__(self, cell: int, r0: int, c0: int, h: int, w: int) -> np.ndarray:
-        """Zone × (k + 1) of the pixels of *cell* (as ``_Layout._zones``)."""
-        a, b = self.window[cell]
-        if self.last[0] != (r0, a):
-            self.last = ((r0, a), self.layout._zones(r0, a, h, b - a))
-        return self.last[1][:, c0 - a : c0 - a + w]
-
-
-def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
-    """Draw ranks per stratum and find their pixels (pass 2)."""
+def _draw(layout, cell, stratum, count, n_h, seed) -> tuple:
+    """Ranks per stratum (seeded) as (cell, stratum, offset in the cell)."""
     rng = np.random.default_rng(seed)
-    ncb = -(-layout.grid.width // CELL_COLS)
     starts = np.searchsorted(stratum, np.arange(layout.n_strata))
     ends = np.searchsorted(stratum, np.arange(layout.n_strata), side="right")
     want_cell, want_stratum, want_offset = [], [], []
@@ -588,55 +543,71 @@ def _locate(layout, cell, stratum, count, n_h, seed) -> pd.DataFrame:
         want_stratum.append(np.full(len(ranks), s))
         want_offset.append(ranks - (cum[where] - c[where]))
     if not want_cell:
+        return None
+    return (
+        np.concatenate(want_cell),
+        np.concatenate(want_stratum),
+        np.concatenate(want_offset),
+    )
+
+
+def _locate(layout, cell, stratum, count, n_h, seed, readers) -> pd.DataFrame:
+    """Draw ranks per stratum and find their pixels (pass 2).
+
+    The cells holding a drawn point are read again one cell row at a time,
+    runs of nearby cells in one window; only those cells' keys are compared.
+    """
+    drawn = _draw(layout, cell, stratum, count, n_h, seed)
+    if drawn is None:
         return pd.DataFrame(columns=["stratum_index", "row", "col"])
-    w_cell = np.concatenate(want_cell)
-    w_stratum = np.concatenate(want_stratum)
-    w_offset = np.concatenate(want_offset)
+    w_cell, w_stratum, w_offset = drawn
     order = np.lexsort((w_offset, w_stratum, w_cell))
     rows = np.empty(len(order), dtype=np.int64)
     cols = np.empty(len(order), dtype=np.int64)
     codes = np.zeros((len(order), len(layout.infos)), dtype=np.int64)
     grid = layout.grid
-    u_cells = np.unique(w_cell)
-    u_r0 = (u_cells // ncb) * CELL_ROWS
-    u_c0 = (u_cells % ncb) * CELL_COLS
-    one_zone = layout.inside_one_zone(
-        u_r0,
-        u_c0,
-        np.minimum(CELL_ROWS, grid.height - u_r0),
-        np.minimum(CELL_COLS, grid.width - u_c0),
-    )
-    boundary = _BoundaryZones(layout, u_cells[one_zone == 0], ncb)
-    srcs = layout.open()
-    i = 0
-    while i < len(order):
-        j = i
-        the_cell = w_cell[order[i]]
-        while j < len(order) and w_cell[order[j]] == the_cell:
-            j += 1
-        r0 = int(the_cell // ncb) * CELL_ROWS
-        c0 = int(the_cell % ncb) * CELL_COLS
+    ncb = -(-grid.width // CELL_COLS)
+    # points of each cell: order[first[i]:first[i + 1]] for u_cells[i]
+    u_cells, first = np.unique(w_cell[order], return_index=True)
+    first = np.r_[first, len(order)]
+    for band in np.unique(u_cells // ncb):
+        at = np.flatnonzero(u_cells // ncb == band)
+        r0 = int(band) * CELL_ROWS
         h = min(CELL_ROWS, grid.height - r0)
-        w = min(CELL_COLS, grid.width - c0)
-        zone = int(one_zone[np.searchsorted(u_cells, the_cell)]) or None
-        if zone is None and layout.zone_geoms is not None:
-            zone = boundary(int(the_cell), r0, c0, h, w)
-        found, raw = layout.classes_of(srcs, r0, c0, h, w, zone=zone)
-        flat = found.ravel()
-        for k in order[i:j]:
-            members = np.flatnonzero(flat == w_stratum[k])
-            if w_offset[k] >= len(members):  # pass 1 and 2 must agree
-                raise SamplingError(
-                    f"internal: cell {the_cell} holds {len(members)} pixels of "
-                    f"stratum {w_stratum[k]} on the second read, fewer than the "
-                    "first; is the raster being rewritten?"
-                )
-            pos = members[w_offset[k]]
-            rows[k], cols[k] = r0 + pos // w, c0 + pos % w
-            codes[k] = [int(a.ravel()[pos]) for a in raw]
-        i = j
-    for src in srcs:
-        src.close()
+        srcs = readers.for_row(r0)
+        for c0, c1 in layout.windows(r0, h, cells=u_cells[at] % ncb):
+            # keys of the window (padded to whole cells with a key of no
+            # stratum), the cells holding points gathered row-major
+            keys, raw = layout.keys_of(srcs, r0, c0, h, c1 - c0)
+            n_blocks = -(-(c1 - c0) // CELL_COLS)
+            pad = n_blocks * CELL_COLS - (c1 - c0)
+            if pad:
+                keys = np.pad(keys, ((0, 0), (0, pad)), constant_values=layout.none_key)
+            col0 = (u_cells[at] % ncb) * CELL_COLS
+            mine = at[(col0 >= c0) & (col0 < c1)]
+            block = ((u_cells[mine] % ncb) * CELL_COLS - c0) // CELL_COLS
+            gathered = keys.reshape(h, n_blocks, CELL_COLS)[:, block, :]
+            gathered = gathered.transpose(1, 0, 2).reshape(len(block), -1)
+            for flat, i, b in zip(gathered, mine, block, strict=True):
+                for k in order[first[i] : first[i + 1]]:
+                    # the offset-th pixel of the stratum: its row by counts
+                    # per row, then its column in that row
+                    hit = (flat == layout.key_of_stratum(int(w_stratum[k]))).reshape(
+                        h, CELL_COLS
+                    )
+                    cum = np.cumsum(np.add.reduce(hit, axis=1, dtype=np.int32))
+                    if w_offset[k] >= cum[-1]:  # pass 1 and 2 agree
+                        raise SamplingError(
+                            f"internal: cell {u_cells[i]} holds {cum[-1]} pixels "
+                            f"of stratum {w_stratum[k]} on the second read, fewer "
+                            "than the first; is the raster being rewritten?"
+                        )
+                    dr = int(np.searchsorted(cum, w_offset[k], side="right"))
+                    before = int(cum[dr - 1]) if dr else 0
+                    in_row = np.flatnonzero(hit[dr])[w_offset[k] - before]
+                    dc = int(b) * CELL_COLS + int(in_row)
+                    rows[k], cols[k] = r0 + dr, c0 + dc
+                    codes[k] = [int(v[dr, dc]) for v in raw]
     out = pd.DataFrame({"stratum_index": w_stratum, "row": rows, "col": cols})
     for n_raster in range(len(layout.infos)):
         out[f"code{n_raster}"] = codes[:, n_raster]
@@ -705,7 +676,7 @@ def design_sample(
     check_request(maps, n=n, target_se=target_se, allocation=allocation)
     scheme = read_class_scheme(product, classes)
     infos = [inspect_raster(m, crs=crs) for m in maps]
-    zone_polys = None if zones is None else _zone_polygons(zones, infos[0].grid)
+    zone_polys = None if zones is None else zone_polygons(zones, infos[0].grid)
     layout = _Layout(infos, scheme, zone_polys)
     users = read_expected_accuracy(expected_ua)
     missing = [c for c in layout.classes if c not in users]
@@ -714,24 +685,32 @@ def design_sample(
             f"预期用户精度缺少类别 {missing} / expected user's accuracy missing for "
             f"{missing}; add rows class, users_accuracy to the expected_ua table."
         )
-    cell, stratum, count, area_m2, n_bands = _count(
-        layout, window_pixels, progress, threads or min(os.cpu_count() or 1, 4)
-    )
-    n_pixels = _pixels_per_stratum(stratum, count, layout.n_strata)
-    area_ha = area_m2 / 1e4
-    n_h, eq13 = _points_per_stratum(
-        layout,
-        users,
-        area_ha=area_ha,
-        n_pixels=n_pixels,
-        n=n,
-        target_se=target_se,
-        allocation=allocation,
-        min_per_stratum=min_per_stratum,
-    )
-    if eq13 is not None:
-        n = eq13
-    found = _locate(layout, cell, stratum, count, n_h, seed)
+    readers = _Readers(layout)
+    try:
+        cell, stratum, count, area_m2, n_bands = _count(
+            layout,
+            window_pixels,
+            progress,
+            threads or min(os.cpu_count() or 1, 4),
+            readers,
+        )
+        n_pixels = _pixels_per_stratum(stratum, count, layout.n_strata)
+        area_ha = area_m2 / 1e4
+        n_h, eq13 = _points_per_stratum(
+            layout,
+            users,
+            area_ha=area_ha,
+            n_pixels=n_pixels,
+            n=n,
+            target_se=target_se,
+            allocation=allocation,
+            min_per_stratum=min_per_stratum,
+        )
+        if eq13 is not None:
+            n = eq13
+        found = _locate(layout, cell, stratum, count, n_h, seed, readers)
+    finally:
+        readers.close()
     return _assemble(
         layout,
         found,

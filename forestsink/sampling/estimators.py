@@ -26,6 +26,23 @@ the producer's accuracy to their eq. 7 (tested on the paper's section 5
 example). When the strata are not the map classes (districts, or a map other
 than the one assessed) this is Stehman's (2014) general stratified estimator.
 
+Intervals of zero width
+-----------------------
+When every labelled point of each stratum has the same value of the
+variable (all points of a district agree with the map, say), every ``s²``
+is 0 and so is the variance: "± 0.0" would claim certainty that a few
+points cannot give. Such an interval is flagged as not estimable
+(:data:`NOT_ESTIMABLE`, the ``ci95_note`` column) and a conservative bound
+is given instead (:meth:`AreaEstimate.zero_variance_bound`): in each stratum
+the share of pixels whose value differs from the one all its ``n_h``
+points show is at most the exact (Clopper & Pearson 1934, Biometrika
+26:404) upper 97.5 % limit for 0 events in ``n_h`` trials,
+``1 − 0.025^(1/n_h)`` (about ``3.7/n_h``; the "rule of three" ``3/n_h`` is
+the one-sided 95 % version, Hanley & Lippman-Hand 1983, JAMA 249:1743),
+and every stratum is put at that limit at once, towards the low end and
+towards the high end of the variable. The bound is wider than a 95 %
+interval would be; it says how little the sample rules out.
+
 Units: areas in hectares (ha) as given in the strata table; proportions and
 accuracies as fractions 0–1. The CRS does not enter: the strata areas are
 ellipsoidal areas measured by the design (see :mod:`forestsink.sampling.design`).
@@ -41,11 +58,51 @@ import pandas as pd
 
 from forestsink.units import MU_PER_HA
 
-__all__ = ["Z95", "AreaEstimate", "estimate_areas", "sample_size_eq13"]
+__all__ = [
+    "NOT_ESTIMABLE",
+    "Z95",
+    "AreaEstimate",
+    "estimate_areas",
+    "sample_size_eq13",
+    "zero_event_upper",
+]
 
 #: Normal quantile of a two-sided 95 % interval, as Olofsson et al. use it.
 Z95: float = 1.96
 """Normal quantile of a two-sided 95 % interval."""
+
+#: The ``ci95_note`` of an interval of zero width (Chinese, then English).
+NOT_ESTIMABLE: str = (
+    "95% 区间不可估计：各层样点的判读全部相同（方差为 0），给出保守界"
+    " / 95 % interval not estimable: every labelled point of each stratum "
+    "has the same value (variance 0); a conservative bound is given"
+)
+
+
+def zero_event_upper(n, level: float = 0.95):
+    """Upper limit of a proportion with no event in *n* trials (Clopper–Pearson).
+
+    Parameters
+    ----------
+    n : int or array of int
+        Trials (points of a stratum), ≥ 1.
+    level : float, optional (default: 0.95)
+        Two-sided confidence level; the upper limit is the one-sided
+        ``1 − (1 − level)/2`` limit, ``1 − ((1 − level)/2)^(1/n)``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Fraction 0–1.
+
+    Examples
+    --------
+    Ten points, none misclassified: by hand 1 − 0.025^0.1 = 1 − 0.6915.
+
+    >>> round(float(zero_event_upper(10)), 4)
+    0.3085
+    """
+    return 1.0 - ((1.0 - level) / 2.0) ** (1.0 / np.asarray(n, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -103,6 +160,53 @@ class AreaEstimate:
     n_points: int
     area_cov_ha2: np.ndarray | None = None
     z: float = Z95
+    strata_area_ha: np.ndarray | None = None
+    strata_n: np.ndarray | None = None
+    strata_ref_counts: np.ndarray | None = None
+
+    def zero_variance_bound(
+        self, weights: dict[str, float], *, level: float = 0.95
+    ) -> tuple[float, float] | None:
+        """Return a conservative (low, high) bound (ha) of an area of zero SE.
+
+        None unless every stratum's points all have the same value of
+        ``y = Σ_k weights[k] · 1[ref = k]`` (so the standard error of
+        :meth:`combined_area` is 0). Then each stratum's pixels of another
+        value are at most the share :func:`zero_event_upper` of its ``n_h``
+        points, and all strata at that share at once give
+        ``[Â − Σ_h b_h A_h (y_h − y_min), Â + Σ_h b_h A_h (y_max − y_h)]``,
+        ``y_min``, ``y_max`` the lowest and highest value any class (or a
+        class outside *weights*, 0) can give.
+
+        Parameters
+        ----------
+        weights : dict
+            Class coefficients, as for :meth:`combined_area`.
+        level : float, optional (default: 0.95)
+            Level of each stratum's Clopper–Pearson limit (two-sided).
+
+        Returns
+        -------
+        tuple of float or None
+            Areas in ha.
+        """
+        counts = self.strata_ref_counts
+        if counts is None:
+            return None
+        c = np.array([float(weights.get(k, 0.0)) for k in self.classes])
+        seen = counts > 0
+        lowest = np.where(seen, c[None, :], np.inf).min(axis=1)
+        highest = np.where(seen, c[None, :], -np.inf).max(axis=1)
+        if not np.array_equal(lowest, highest):
+            return None
+        y = lowest
+        b = zero_event_upper(self.strata_n, level)
+        a = self.strata_area_ha
+        low_all, high_all = min(0.0, c.min()), max(0.0, c.max())
+        estimate = float((a * y).sum())
+        low = estimate - float((b * a * (y - low_all)).sum())
+        high = estimate + float((b * a * (high_all - y)).sum())
+        return low, high
 
     def combined_area(self, weights: dict[str, float]) -> tuple[float, float, float]:
         """Return (map area, sample-based area, its SE) of a sum of classes (ha).
@@ -129,9 +233,23 @@ class AreaEstimate:
         users_accuracy(_se, _ci95), producers_accuracy(_se, _ci95)`` and the
         same areas in mu (``map_area_mu, area_mu, area_mu_ci95``); ``_ci95``
         is the half-width of the 95 % interval, in the unit of its column.
+        ``ci95_note`` is :data:`NOT_ESTIMABLE` where one of the row's
+        intervals has zero width, and ``area_ha_bound_low``,
+        ``area_ha_bound_high`` then give the conservative bound of the area
+        (:meth:`zero_variance_bound`; empty otherwise).
         """
         z = self.z
-        return pd.DataFrame(
+        tiny = 1e-12 * max(self.total_area_ha, 1.0)
+        bounds = [
+            self.zero_variance_bound({k: 1.0}) if se <= tiny else None
+            for k, se in zip(self.classes, self.area_se_ha, strict=True)
+        ]
+        zero = (
+            (self.area_se_ha <= tiny)
+            | (np.nan_to_num(self.users_se, nan=1.0) <= 1e-12)
+            | (np.nan_to_num(self.producers_se, nan=1.0) <= 1e-12)
+        )
+        table = pd.DataFrame(
             {
                 "class": self.classes,
                 "map_area_ha": self.map_area_ha,
@@ -151,6 +269,10 @@ class AreaEstimate:
                 "n_reference": self.counts.sum(axis=0).astype(int),
             }
         )
+        table["ci95_note"] = np.where(zero, NOT_ESTIMABLE, "")
+        table["area_ha_bound_low"] = [np.nan if b is None else b[0] for b in bounds]
+        table["area_ha_bound_high"] = [np.nan if b is None else b[1] for b in bounds]
+        return table
 
     def matrix_table(self) -> pd.DataFrame:
         """Return the error matrix in area proportions (map rows, reference columns)."""
@@ -332,6 +454,9 @@ def estimate_areas(
         n_points=n,
         area_cov_ha2=design.covariance(ref_ind),
         z=z,
+        strata_area_ha=design.area,
+        strata_n=design.n,
+        strata_ref_counts=design.onehot.T @ ref_ind,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forestsink.sampling.estimators import AreaEstimate
+from forestsink.sampling.estimators import NOT_ESTIMABLE, AreaEstimate
 
 __all__ = ["SHARES", "ShareStatement", "share_statement", "share_statements"]
 
@@ -36,6 +36,13 @@ class ShareStatement:
         (percentage points).
     text_zh, text_en : str
         ``"map: x %; sample-based: y % ± z"`` and a sentence on what it means.
+    ci95_note : str
+        Empty, or :data:`~forestsink.sampling.estimators.NOT_ESTIMABLE` when
+        the interval has zero width (every labelled point of each stratum
+        agrees): then *half_width_pct* is 0 and means nothing, and the text
+        gives the conservative bound instead.
+    bound_low_pct, bound_high_pct : float or None
+        That conservative bound (%), or None.
     """
 
     map_pct: float
@@ -43,6 +50,9 @@ class ShareStatement:
     half_width_pct: float
     text_zh: str
     text_en: str
+    ci95_note: str = ""
+    bound_low_pct: float | None = None
+    bound_high_pct: float | None = None
 
 
 def share_statement(
@@ -90,10 +100,14 @@ def share_statement(
     mapped, area, se = estimate.combined_area(weights)
     total = estimate.total_area_ha
     m, y, z = 100 * mapped / total, 100 * area / total, 100 * estimate.z * se / total
+    bound = estimate.zero_variance_bound(weights) if se <= 1e-12 * total else None
+    if bound is not None:
+        return _not_estimable(
+            m, y, 100 * bound[0] / total, 100 * bound[1] / total, u_en, u_zh
+        )
     inside = abs(m - y) <= z
     en = (
-        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {z:.1f} "
-        "(95 % interval). "
+        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {z:.1f} (95 % interval). "
     ) + (
         "The map's figure lies inside the sample's interval: the map's errors "
         "do not bias it detectably at this sample size."
@@ -108,6 +122,24 @@ def share_statement(
         else "地图数值在样本区间之外：分类误差使其有偏，应采用样本估计值及其区间。"
     )
     return ShareStatement(m, y, z, zh, en)
+
+
+def _not_estimable(m, y, low, high, u_en, u_zh) -> ShareStatement:
+    """Return the statement of a share whose interval has zero width."""
+    en = (
+        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} (95 % interval not "
+        "estimable: within each stratum every labelled point gives the same "
+        f"value, so the variance is 0; conservative bound {low:.1f} to "
+        f"{high:.1f}{u_en}). "
+        "The sample is too small to show the map's errors here: label more "
+        "points before using this figure."
+    )
+    zh = (
+        f"地图：{m:.1f}{u_zh}；样本估计：{y:.1f}{u_zh}（95% 区间不可估计：各层内"
+        f"样点判读的取值全部相同，方差为 0；保守界 {low:.1f} 至 {high:.1f}{u_zh}）。"
+        "样本太少，看不出此处地图的误差：请判读更多样点后再用此数。"
+    )
+    return ShareStatement(m, y, 0.0, zh, en, NOT_ESTIMABLE, low, high)
 
 
 #: The shares the report shows, per design: key, Chinese and English name.
@@ -135,8 +167,10 @@ def share_statements(estimate: AreaEstimate) -> list[dict]:
     -------
     list of dict
         ``share, name_zh, name_en, map_pct, sample_pct, half_width_pct,
-        text_zh, text_en`` (percent of the total area of the strata; the
-        half-width of the 95 % interval in percentage points).
+        text_zh, text_en, ci95_note, bound_low_pct, bound_high_pct``
+        (percent of the total area of the strata; the half-width of the 95 %
+        interval in percentage points; the note and the conservative bound
+        where that interval has zero width, see :class:`ShareStatement`).
 
     Notes
     -----
@@ -163,6 +197,9 @@ def share_statements(estimate: AreaEstimate) -> list[dict]:
                 "half_width_pct": s.half_width_pct,
                 "text_zh": s.text_zh,
                 "text_en": s.text_en,
+                "ci95_note": s.ci95_note,
+                "bound_low_pct": s.bound_low_pct,
+                "bound_high_pct": s.bound_high_pct,
             }
         )
     return out
