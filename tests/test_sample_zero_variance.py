@@ -129,3 +129,27 @@ def test_report_leaves_a_zero_width_interval_out():
     (refused,) = section["refused"]
     assert refused["zone"] == "500106" and "zero" in refused["reason"]
     assert refused["bounds"][0]["bound_high_pct"] == pytest.approx(72.34, abs=1e-2)
+
+
+def test_cli_prints_the_bound_not_a_zero_interval(tmp_path):
+    from click.testing import CliRunner
+
+    from forestsink.cli.main import cli
+
+    points, strata = agreeing()
+    points.to_csv(tmp_path / "labels.csv", index=False)
+    strata.to_csv(tmp_path / "strata.csv", index=False)
+    args = ["sample", "estimate", "--labels", str(tmp_path / "labels.csv")]
+    args += [
+        "--strata",
+        str(tmp_path / "strata.csv"),
+        "--out",
+        str(tmp_path / "e.json"),
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "± 0.0" not in result.output
+    # the hand-computed bound of the module docstring: 60 - 60 b, 60 + 40 b
+    assert "41.5–72.3 ha" in result.output
+    # overall accuracy 1: at least 1 - (0.6 b + 0.4 b) = 1 - b = 0.692
+    assert "≥ 0.692" in result.output

@@ -202,13 +202,26 @@ def estimate_cmd(labels, strata, zones, extra_classes, out) -> None:
         labels, strata, out=out, zones=zones, extra_classes=extra_classes
     )
     city = result.city
+    bound = city.overall_bound()
+    spread = (
+        f"± {city.z * city.overall_se:.3f}"
+        if bound is None
+        else f"(区间不可估计，保守下界 / no interval; conservative bound ≥ {bound:.3f})"
+    )
     click.echo(
-        f"总体精度 / overall accuracy {city.overall:.3f} ± "
-        f"{city.z * city.overall_se:.3f} ({city.n_points} points)"
+        f"总体精度 / overall accuracy {city.overall:.3f} {spread} "
+        f"({city.n_points} points)"
     )
     for row in city.table().itertuples(index=False):
+        if row.ci95_note:  # zero width: no interval, the conservative bound instead
+            spread = (
+                f"(区间不可估计，保守界 / no interval; conservative bound "
+                f"{row.area_ha_bound_low:,.1f}–{row.area_ha_bound_high:,.1f} ha)"
+            )
+        else:
+            spread = f"± {row.area_ha_ci95:,.1f} ha"
         click.echo(
             f"  {row[0]}: map {row.map_area_ha:,.1f} ha; sample-based "
-            f"{row.area_ha:,.1f} ± {row.area_ha_ci95:,.1f} ha"
+            f"{row.area_ha:,.1f} {spread}"
         )
     click.echo(f"已写出 / Written: {visible(path)}")

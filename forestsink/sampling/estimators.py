@@ -208,6 +208,30 @@ class AreaEstimate:
         high = estimate + float((b * a * (high_all - y)).sum())
         return low, high
 
+    def overall_bound(self, *, level: float = 0.95) -> float | None:
+        """Return a conservative lower bound of an overall accuracy of 1 with SE 0.
+
+        None unless every labelled point agrees with its map class. Then each
+        stratum's disagreeing pixels are at most :func:`zero_event_upper` of
+        its ``n_h`` points, and all at once give ``1 − Σ_h W_h b_h`` (``W_h``
+        the stratum's share of the area).
+
+        Parameters
+        ----------
+        level : float, optional (default: 0.95)
+            Level of each stratum's Clopper–Pearson limit (two-sided).
+
+        Returns
+        -------
+        float or None
+            Overall accuracy, a fraction.
+        """
+        if self.strata_n is None or self.overall_se > 0 or self.overall < 1.0:
+            return None
+        b = zero_event_upper(self.strata_n, level)
+        weight = self.strata_area_ha / self.strata_area_ha.sum()
+        return 1.0 - float((weight * b).sum())
+
     def combined_area(self, weights: dict[str, float]) -> tuple[float, float, float]:
         """Return (map area, sample-based area, its SE) of a sum of classes (ha).
 
