@@ -762,6 +762,33 @@ def test_migrate_copies_full_history(tmp_path, pg_server):
     _same_answers(source, target)
 
 
+def test_migrate_copies_the_accounts(tmp_path, pg_server):
+    from forestsink.store.users import add_user, get_user, verify_login
+
+    source = GeoPackageStore(tmp_path / "s.gpkg")
+    _history_store(source, tmp_path)
+    add_user(source, "city", role="admin", password="correct horse 1")
+    add_user(
+        source, "wz", role="editor", password="battery staple 2", districts=["万州区"]
+    )
+    url = _new_schema_url(pg_server)
+    assert migrate_store(source, url)["accounts"] == 2
+    target = PostGISStore(url)
+    wz = get_user(target, "wz")
+    assert (wz.role, wz.districts) == ("editor", ("500101",))  # 万州区's code
+    assert wz.user_id == get_user(source, "wz").user_id
+    assert verify_login(target, "wz", "battery staple 2") is not None
+    assert verify_login(target, "wz", "wrong") is None
+    # ids go on after the copied ones
+    assert add_user(target, "fl", role="viewer", password="x" * 12).user_id == 3
+    # a target with accounts is refused, nothing copied
+    other = _new_schema_url(pg_server)
+    add_user(PostGISStore(other), "someone", role="viewer", password="y" * 12)
+    with pytest.raises(StoreError, match="already has 1 account"):
+        migrate_store(source, other)
+    assert len(PostGISStore(other).batches()) == 0
+
+
 def test_migrate_refuses_a_non_empty_target_and_is_all_or_nothing(
     tmp_path, pg_server, monkeypatch
 ):

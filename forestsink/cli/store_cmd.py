@@ -49,7 +49,8 @@ def migrate_cmd(source: str, target: str) -> None:
     )
     click.echo(
         f"已复制 / Copied {out['batches']} batches, {out['versions']} versions "
-        f"({out['live']} current polygons) from {out['source']} to {out['target']}."
+        f"({out['live']} current polygons), {out['accounts']} accounts "
+        f"from {out['source']} to {out['target']}."
     )
 
 

@@ -3,7 +3,9 @@
 ``forestsink store migrate --from FILE.gpkg --to postgresql://…`` calls
 :func:`migrate_store`. Every batch and every version is copied with the same
 ids (``batch_id``, ``fid``), times, content hashes and validity, so as-of,
-history and diff give the same answers on both stores. The copy is one
+history and diff give the same answers on both stores. The web accounts
+(names, roles, districts, password hashes, disabled flags) are copied with
+their ids, so the office's users log in to the new store as before. The copy is one
 transaction: the target gets all of it or nothing.
 """
 
@@ -17,12 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from forestsink.errors import StoreError
-from forestsink.store.common import BATCHES, LAYER, VERSION_FIELDS
+from forestsink.store.common import BATCHES, LAYER, USERS, VERSION_FIELDS
 from forestsink.store.gpkg import GeoPackageStore
 from forestsink.store.gpkg_codec import from_gpkg_blobs
 from forestsink.store.pgcodec import hex_ewkb, ts_text
 from forestsink.store.postgis import PostGISStore
 from forestsink.store.postgis_schema import BATCH_COLUMNS, history_problems
+from forestsink.store.users_pg import account_ddl
 
 __all__ = ["migrate_store"]
 
@@ -70,7 +73,7 @@ def migrate_store(
     Returns
     -------
     dict
-        ``batches`` and ``versions`` copied, ``live`` (current polygons),
+        ``batches``, ``versions`` and ``accounts`` copied, ``live`` (current polygons),
         ``source`` and ``target`` (the target's URL, password masked).
 
     Raises
@@ -120,6 +123,8 @@ def migrate_store(
                     "batch(es); migrate into an empty one (a new database or "
                     "another ?schema=NAME)."
                 )
+            n_accounts = _copy_accounts(src, conn, target)
+            say(f"accounts: {n_accounts}")
             n_batches, batch_print = _copy_batches(src, conn, target)
             say(f"batches: {n_batches}")
             n_versions, version_print = _copy_versions(
@@ -143,7 +148,64 @@ def migrate_store(
         "batches": n_batches,
         "versions": n_versions,
         "live": int(live),
+        "accounts": n_accounts,
     }
+
+
+_ACCOUNT_COLUMNS = (
+    "user_id",
+    "name",
+    "role",
+    "districts",
+    "password_hash",
+    "disabled",
+    "session_version",
+    "created_at",
+    "updated_at",
+)
+
+
+def _copy_accounts(src, conn, target) -> int:
+    """Copy the web accounts (same ids, hashes, roles; not the failed logins).
+
+    The failed-login records are not copied: they only rate-limit the next
+    few minutes. A target that already has accounts is refused (their ids
+    and names would clash; add accounts after the copy instead).
+    """
+    have = src.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (USERS,),
+    ).fetchone()[0]
+    if not have:
+        return 0
+    names = ", ".join(_ACCOUNT_COLUMNS)
+    rows = src.execute(f"SELECT {names} FROM {USERS} ORDER BY user_id").fetchall()
+    if not rows:
+        return 0
+    for statement in account_ddl(target.schema):
+        conn.execute(statement)
+    table = f'"{target.schema}".{USERS}'
+    held = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if held:
+        raise StoreError(
+            f"{target.path}：目标库已有 {held} 个账户，未迁移任何内容；"
+            "请迁移到无账户的库，迁移后再添加账户。/ the target store already "
+            f"has {held} "
+            "account(s); nothing was migrated. Migrate into a store without "
+            "accounts and add accounts after the copy."
+        )
+    cells = ", ".join(["%s"] * len(_ACCOUNT_COLUMNS))
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) OVERRIDING SYSTEM VALUE VALUES ({cells})",
+            rows,
+        )
+    conn.execute(
+        "SELECT setval(pg_get_serial_sequence(%s, 'user_id'), "
+        f"(SELECT max(user_id) FROM {table}))",
+        (table,),
+    )
+    return len(rows)
 
 
 def _copy_batches(src, conn, target) -> tuple[int, str]:

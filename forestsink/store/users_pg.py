@@ -16,10 +16,22 @@ from contextlib import contextmanager
 
 from forestsink.store.common import FAILURES, USERS
 
-__all__ = ["PostGISAccounts"]
+__all__ = ["PostGISAccounts", "account_ddl"]
 
 
-def _ddl(schema: str) -> list[str]:
+def account_ddl(schema: str) -> list[str]:
+    """Return the statements creating the account tables in *schema* (if absent).
+
+    Parameters
+    ----------
+    schema : str
+        The store's PostgreSQL schema.
+
+    Returns
+    -------
+    list of str
+        SQL statements, each safe to run again.
+    """
     s = f'"{schema}"'
     return [
         f"CREATE SCHEMA IF NOT EXISTS {s}",
@@ -92,7 +104,7 @@ class PostGISAccounts:
                     "SELECT pg_advisory_xact_lock(hashtext(%s))",
                     (f"forestsink users {self.store.schema}",),
                 )
-                for statement in _ddl(self.store.schema):
+                for statement in account_ddl(self.store.schema):
                     conn.execute(statement)
                 conn.commit()
             yield _Connection(conn)
