@@ -99,13 +99,13 @@ def test_progress_reads_an_excel_or_gbk_coverage_table(
     # was: UnicodeDecodeError traceback (the coverage table was read as CSV)
 
     seen = {}
-    original = progress_cli.progress_tables
+    original = progress_cli.progress_tables_compared
 
     def spy(*args, **kwargs):
         seen["coverage"] = kwargs["coverage"]
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(progress_cli, "progress_tables", spy)
+    monkeypatch.setattr(progress_cli, "progress_tables_compared", spy)
     cov = _write(ROWS, tmp_path / f"cov{KINDS[kind]}", kind)
     result = CliRunner().invoke(
         cli,

@@ -75,10 +75,12 @@ def _near(existing, checked, crs):
     Their bounds are taken in EPSG:4490 (the frame's CRS, as read).
     """
     geoms = checked.geoms[checked.usable]
+    if not len(geoms):  # nothing usable (e.g. a layer of points): nothing near
+        return None
     if crs is not None and not crs.equals(STORE_CRS):
         geoms = from_shapely(geoms, crs=crs).to_crs(STORE_CRS)
     bounds = shapely.total_bounds(geoms)
-    if not len(geoms) or not np.isfinite(bounds).all():
+    if not np.isfinite(bounds).all():
         return None
     return existing(tuple(float(b) for b in bounds))
 
