@@ -97,11 +97,19 @@ demo: $(STAMP) sysdeps $(DEMO_SAMPLE)/manifest.json
 	$(BIN)/forestsink report --store $(DEMO_STORE) --coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
 	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --sample-estimate maps/sample-estimate.xlsx \
 	    --out maps/report.html
+	@# the same report with the bureau's district duties, an indicator transfer
+	@# and a second plan side by side (all three files are made-up examples)
+	$(BIN)/forestsink report --store $(DEMO_STORE) --coverage $(DEMO_SAMPLE)/landcover/clcd_2010.tif \
+	    $(DEMO_SAMPLE)/landcover/clcd_2015.tif --targets data/district_targets.EXAMPLE.csv \
+	    --transfers data/transfers.EXAMPLE.csv --compare-plan data/plan.EXAMPLE.csv \
+	    --out maps/report-duties.html
+	$(BIN)/forestsink map --what duties --store $(DEMO_STORE) --targets data/district_targets.EXAMPLE.csv \
+	    --transfers data/transfers.EXAMPLE.csv --out maps/duties.png
 	$(BIN)/forestsink map --what coverage --coverage maps/coverage.csv --out maps/coverage.png
 	$(BIN)/forestsink map --what progress --store $(DEMO_STORE) --out maps/progress.png
 	$(BIN)/forestsink map --what carbon --store $(DEMO_STORE) --out maps/carbon.pdf
 	$(BIN)/forestsink map --what districts --out maps/districts.html
-	@echo "Demo written under maps/: report.html (the officials' report, opens offline), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, carbon.xlsx (the whole forest's sink), project-increment.xlsx, sample-estimate.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
+	@echo "Demo written under maps/: report.html (the officials' report, opens offline), report-duties.html and duties.png (with the example district duties, transfer and second plan), inventory-2015.xlsx, inventory-change.xlsx, reconcile.xlsx, carbon.xlsx (the whole forest's sink), project-increment.xlsx, sample-estimate.xlsx, progress.png, carbon.pdf, coverage.png, coverage.xlsx, districts.html, progress.xlsx, carbon.xlsx, ingest-report.xlsx; store: $(DEMO_STORE)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
