@@ -158,3 +158,22 @@ def test_excel_writers_share_one_sheet_path(tmp_path):
     assert ("a\\x07b", "s") in cells(one)
     assert fio._write_sheet is fio.write_sheet  # the former name still works
     assert not list(tmp_path.glob(".*.part*"))
+
+
+def test_excel_writes_object_columns_without_text(tmp_path):
+    # was: AttributeError (.str on an object column of floats and None), e.g.
+    # the conservative bounds of a sample estimate, empty where not needed
+    import openpyxl
+
+    frame = pd.DataFrame(
+        {
+            "bound": pd.Series([None, 41.49], dtype=object),
+            "none": pd.Series([None, None], dtype=object),
+            "note": pd.Series([None, "=x"], dtype=object),
+        }
+    )
+    write_table(frame, tmp_path / "b.xlsx", sheet="data")
+    ws = openpyxl.load_workbook(tmp_path / "b.xlsx")["data"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows == [["bound", "none", "note"], [None, None, None], [41.49, None, "=x"]]
+    assert ws.cell(row=3, column=3).data_type == "s"  # text, never a formula

@@ -97,7 +97,16 @@ def atomic_write(path: str | Path):
 
 
 def _is_text(series: pd.Series) -> bool:
-    return series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+    """Whether *series* may hold text (not: an object column of numbers or None)."""
+    if series.dtype == object:
+        return pd.api.types.infer_dtype(series, skipna=True) not in _NOT_TEXT
+    return pd.api.types.is_string_dtype(series.dtype)
+
+
+#: What pandas infers for an object column without any text.
+_NOT_TEXT = frozenset(
+    {"empty", "floating", "integer", "mixed-integer-float", "boolean", "decimal"}
+)
 
 
 def _csv_cell(value):
