@@ -64,6 +64,7 @@ from forestsink.store.common import (
     diff_states,
     normalize_geometries,
     parse_as_of,
+    undo_note,
 )
 from forestsink.store.inventory_pg import PostGISInventoryMixin
 from forestsink.store.pgcodec import hex_ewkb as _hex_ewkb
@@ -735,13 +736,19 @@ SELECT batch_id, added, changed, unchanged FROM landing"""
         return batch_id
 
     def undo(
-        self, batch_id: int, *, user: str | None = None, now: str | None = None
+        self,
+        batch_id: int,
+        *,
+        user: str | None = None,
+        reason: str | None = None,
+        now: str | None = None,
     ) -> int:
         """Undo a whole batch as a new batch; history is kept.
 
         Versions the batch created are ended; versions it ended are restored
         as new versions. Refused if a later batch changed the same polygons
         (also when a later batch re-delivered a polygon the batch withdrew).
+        *reason* is appended to the batch's note (see ``Store.undo``).
 
         Returns
         -------
@@ -787,7 +794,7 @@ SELECT batch_id, added, changed, unchanged FROM landing"""
                 conn,
                 kind="undo",
                 source_name=f"batch {batch_id}",
-                note=f"undo of batch {batch_id}",
+                note=undo_note(batch_id, reason),
                 user=user,
                 now=now,
                 undoes=batch_id,
