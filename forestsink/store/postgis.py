@@ -29,7 +29,10 @@ Each batch is one transaction. Writers take ``LOCK TABLE … IN SHARE ROW
 EXCLUSIVE MODE`` on both tables (readers are not blocked; a second writer
 waits), with ``lock_timeout`` set to the store's timeout, after which the
 second writer fails with :class:`~forestsink.errors.StoreBusyError`
-having written nothing.
+having written nothing. A landing stages its delivery (temporary table,
+``COPY``) before it asks for the lock and sends the locked statements in one
+message (:meth:`PostGISStore.write_delivery`); write connections are kept
+open between transactions (:mod:`forestsink.store.pgpool`).
 
 Needs the ``postgis`` extra (psycopg 3): ``pip install 'forestsink[postgis]'``.
 The DDL and the history checks are in :mod:`forestsink.store.postgis_schema`.
