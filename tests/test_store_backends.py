@@ -351,8 +351,8 @@ def test_crash_inside_a_batch_rolls_back(tmp_path, backend, store, monkeypatch):
     original = store.transaction
 
     @contextlib.contextmanager
-    def crash_before_commit():
-        with original() as conn:
+    def crash_before_commit(**kwargs):  # lock=False: staged first (PostGIS)
+        with original(**kwargs) as conn:
             yield conn  # every row of the batch is written...
             raise RuntimeError("disk full")  # ...then the process dies
 
@@ -379,8 +379,8 @@ store = (GeoPackageStore if {name!r} == "gpkg" else PostGISStore)({location!r})
 original = store.transaction
 from contextlib import contextmanager
 @contextmanager
-def killed():
-    with original() as conn:
+def killed(**kwargs):
+    with original(**kwargs) as conn:
         yield conn
         os.kill(os.getpid(), signal.SIGKILL)  # all rows written, not committed
 store.transaction = killed

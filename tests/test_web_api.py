@@ -232,25 +232,47 @@ def test_withdraw_and_undo_record_account(store):
     r = c.post("/api/withdraw", json={"key": "500101/P2", "reason": "取消"}, headers=h)
     assert r.status_code == 200, r.text
     withdrawn = r.json()["batch_id"]
-    r = c.post("/api/undo", json={"batch_id": withdrawn}, headers=h)
+    # the reason is required: refused in Chinese and English, nothing written
+    before = GeoPackageStore(store).batches()
+    for body in ({"batch_id": withdrawn}, {"batch_id": withdrawn, "reason": "  "}):
+        r = c.post("/api/undo", json=body, headers=h)
+        assert r.status_code == 400, r.text
+        assert "原因" in r.json()["zh"] and "reason" in r.json()["en"]
+    assert GeoPackageStore(store).batches().equals(before)
+    r = c.post(
+        "/api/undo",
+        json={"batch_id": withdrawn, "reason": "误撤 by mistake"},
+        headers=h,
+    )
     assert r.status_code == 200, r.text
     batches = GeoPackageStore(store).batches().set_index("batch_id")
     assert batches.loc[withdrawn, "user"] == "wz"
     assert batches.loc[r.json()["batch_id"], "user"] == "wz"
+    assert batches.loc[r.json()["batch_id"], "note"] == (
+        f"undo of batch {withdrawn}: 误撤 by mistake"
+    )
     # bad bodies and unknown keys
     assert (
         c.post("/api/withdraw", json={"key": "500101/P2"}, headers=h).status_code == 400
     )
     r = c.post("/api/withdraw", json={"key": "500101/NOPE", "reason": "x"}, headers=h)
     assert r.status_code == 409
-    assert c.post("/api/undo", json={"batch_id": "1"}, headers=h).status_code == 400
-    assert c.post("/api/undo", json={"batch_id": 999}, headers=h).status_code == 403
+    assert (
+        c.post("/api/undo", json={"batch_id": "1", "reason": "x"}, headers=h)
+    ).status_code == 400
+    assert (
+        c.post("/api/undo", json={"batch_id": 999, "reason": "x"}, headers=h)
+    ).status_code == 403
 
 
 def test_admin_undoes_any_batch(store):
     c = client(store)
     token = login(c, "admin")
-    r = c.post("/api/undo", json={"batch_id": 1}, headers={"X-CSRF-Token": token})
+    r = c.post(
+        "/api/undo",
+        json={"batch_id": 1, "reason": "重复 duplicate"},
+        headers={"X-CSRF-Token": token},
+    )
     assert r.status_code == 200
     batches = GeoPackageStore(store).batches().set_index("batch_id")
     assert batches.loc[r.json()["batch_id"], "user"] == "admin"

@@ -70,7 +70,7 @@ REQUESTS = {
         headers=_headers(t),
     ),
     "undo": lambda c, t, f: c.post(
-        "/api/undo", json={"batch_id": 1}, headers=_headers(t)
+        "/api/undo", json={"batch_id": 1, "reason": "测试 test"}, headers=_headers(t)
     ),
     "users": lambda c, t, f: c.get("/api/users"),
     "asof": lambda c, t, f: c.get("/api/asof?as_of=1&district=500101"),

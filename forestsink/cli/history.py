@@ -93,9 +93,13 @@ def withdraw_cmd(key, reason, from_file, store, user) -> None:
 @click.argument("batch", type=int)
 @store_opt
 @click.option("--user", help="操作人 / Who (default: login name).")
-def undo_cmd(batch: int, store: str, user: str | None) -> None:
+@click.option(
+    "--reason",
+    help="撤回原因，记入批次说明 / Why; appended to the undo batch's note.",
+)
+def undo_cmd(batch: int, store: str, user: str | None, reason: str | None) -> None:
     """撤回整个批次（作为新批次）/ Undo a whole batch, as a new batch."""
-    new = open_store(store).undo(batch, user=user)
+    new = open_store(store).undo(batch, user=user, reason=reason)
     click.echo(f"已撤回批次 {batch} / Batch {batch} undone by batch {new}")
 
 

@@ -257,12 +257,29 @@ class Store(Protocol):
         ...
 
     def undo(
-        self, batch_id: int, *, user: str | None = None, now: str | None = None
+        self,
+        batch_id: int,
+        *,
+        user: str | None = None,
+        reason: str | None = None,
+        now: str | None = None,
     ) -> int:
         """Undo a whole batch as a new batch; history is kept.
 
         Versions the batch created are ended; versions it ended are restored
         as new versions. Refused if a later batch changed the same polygons.
+
+        Parameters
+        ----------
+        batch_id : int
+            The batch to undo.
+        user : str, optional (default: the login name)
+            Who undid it.
+        reason : str, optional (default: None)
+            Why; the undo batch's note is "undo of batch N", followed by
+            ": reason" when one is given (``batches()`` shows it).
+        now : str, optional (default: the clock)
+            ISO time of the batch (UTC).
 
         Returns
         -------

@@ -58,6 +58,7 @@ __all__ = [
     "parse_as_of",
     "shapely_bounds",
     "staging_error",
+    "undo_note",
     "utc_now",
 ]
 
@@ -251,6 +252,27 @@ def check_batch_number(value, /, *, what: str = "batch", minimum: int = 1) -> in
             option="as_of" if what == "as_of" else None,
         )
     return number
+
+
+def undo_note(batch_id: int, reason: str | None = None) -> str:
+    """Return an undo batch's note: "undo of batch N", then the reason if any.
+
+    Parameters
+    ----------
+    batch_id : int
+        The batch undone.
+    reason : str, optional (default: None)
+        Why; blank or None keeps the note as it was.
+
+    Examples
+    --------
+    >>> undo_note(7)
+    'undo of batch 7'
+    >>> undo_note(7, "  wrong year  ")
+    'undo of batch 7: wrong year'
+    """
+    text = str(reason).strip() if reason is not None else ""
+    return f"undo of batch {batch_id}: {text}" if text else f"undo of batch {batch_id}"
 
 
 def parse_as_of(value) -> tuple[str, object] | None:

@@ -81,6 +81,7 @@ from forestsink.store.common import (
     parse_as_of,
     shapely_bounds,
     staging_error,
+    undo_note,
     utc_now,
 )
 from forestsink.store.gpkg_codec import (
@@ -801,13 +802,11 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
             touch_contents(conn, now)
         return batch_id
 
-    def undo(
-        self, batch_id: int, *, user: str | None = None, now: str | None = None
-    ) -> int:
-        """Undo a whole batch as a new batch; history is kept.
+    def undo(self, batch_id: int, *, user=None, reason=None, now=None) -> int:
+        """Undo a whole batch as a new batch (see ``Store.undo``); history is kept.
 
-        Versions the batch created are ended; versions it ended are restored
-        as new versions. Refused if a later batch changed the same polygons.
+        *reason* is appended to the note. Refused if a later batch changed
+        the same polygons.
         """
         batch_id = check_batch_number(batch_id, what="undo")
         with self.transaction() as conn:
@@ -848,7 +847,7 @@ class GeoPackageStore(InventoryMixin, WithdrawMixin):
                 conn,
                 kind="undo",
                 source_name=f"batch {batch_id}",
-                note=f"undo of batch {batch_id}",
+                note=undo_note(batch_id, reason),
                 user=user,
                 now=now,
                 undoes=batch_id,

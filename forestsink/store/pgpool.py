@@ -1,13 +1,17 @@
-"""Open autocommit connections kept for the next read of a PostGIS store.
+"""Open connections kept for the next read or write of a PostGIS store.
 
 A PostgreSQL connection costs a server process and a SCRAM exchange: about
 30 ms on the load test's machine, against 1.5 ms for a query on an open
 connection, and a web request made three or four of them (the account,
 the store's existence, the batch list). Reads (autocommit, no session
 state) therefore reuse up to :data:`IDLE` open connections per server and
-process; writes keep a fresh connection each (their transaction, their
-locks). A kept connection is checked with a round trip before reuse (the
-server may have restarted); one that fails is closed and a new one opened.
+process. Writes have a pool of their own (``kind="write"``: transaction
+connections, never handed to a read): one is kept only when its transaction
+has ended (committed or rolled back, so it holds no lock, and its temporary
+tables, made ``ON COMMIT DROP``, are gone); one that raised is closed. A
+landing thus saves the ~30 ms connection it used to open. A kept
+connection is checked with a round trip before reuse (the server may have
+restarted); one that fails is closed and a new one opened.
 Connections are never shared across a fork: a child process starts with
 none (the parent's are left alone, not closed under it).
 """
@@ -54,22 +58,30 @@ def _alive(conn) -> bool:
         return False
     try:
         conn.execute("SELECT 1").fetchone()
+        if not conn.autocommit:
+            conn.rollback()  # the check's transaction is not the caller's
     except Exception:  # any failure: not reusable
         return False
     return True
 
 
 @contextmanager
-def pooled(key: str, connect: Callable) -> Iterator:
-    """Yield an open autocommit connection to server *key*, kept afterwards.
+def pooled(key: str, connect: Callable, *, kind: str = "read") -> Iterator:
+    """Yield an open connection to server *key*, kept afterwards.
 
     Parameters
     ----------
     key : str
         The connection string (one pool per server and credentials).
     connect : callable
-        Opens a new autocommit connection when none is kept.
+        Opens a new connection when none is kept (autocommit for reads).
+    kind : str, optional (default: "read")
+        Which pool: ``"read"`` (autocommit) or ``"write"`` (transactions).
+        Kept only when the block ends without an error and no transaction
+        is open.
     """
+    if kind != "read":  # the read pool keeps the plain key
+        key = f"{kind}\x00{key}"
     conn = _take(key)
     while conn is not None and not _alive(conn):
         conn.close()

@@ -29,7 +29,10 @@ Each batch is one transaction. Writers take ``LOCK TABLE … IN SHARE ROW
 EXCLUSIVE MODE`` on both tables (readers are not blocked; a second writer
 waits), with ``lock_timeout`` set to the store's timeout, after which the
 second writer fails with :class:`~forestsink.errors.StoreBusyError`
-having written nothing.
+having written nothing. A landing stages its delivery (temporary table,
+``COPY``) before it asks for the lock and sends the locked statements in one
+message (:meth:`PostGISStore.write_delivery`); write connections are kept
+open between transactions (:mod:`forestsink.store.pgpool`).
 
 Needs the ``postgis`` extra (psycopg 3): ``pip install 'forestsink[postgis]'``.
 The DDL and the history checks are in :mod:`forestsink.store.postgis_schema`.
@@ -64,6 +67,7 @@ from forestsink.store.common import (
     diff_states,
     normalize_geometries,
     parse_as_of,
+    undo_note,
 )
 from forestsink.store.inventory_pg import PostGISInventoryMixin
 from forestsink.store.pgcodec import hex_ewkb as _hex_ewkb
@@ -215,6 +219,12 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             return pooled(self._conninfo, lambda: self._open(autocommit=True))
         return self._open(autocommit=False)
 
+    def _write_connection(self):
+        """Return a transaction connection kept for the next write (own pool)."""
+        return pooled(
+            self._conninfo, lambda: self._open(autocommit=False), kind="write"
+        )
+
     def _open(self, *, autocommit: bool):
         psycopg = _psycopg()
         try:
@@ -273,35 +283,44 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
         return pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
 
     @contextmanager
-    def transaction(self) -> Iterator:
+    def transaction(self, *, lock: bool = True) -> Iterator:
         """One write transaction holding the store's write lock.
 
         Waits up to ``timeout`` seconds for another writer, then raises
         :class:`StoreBusyError`. Commits at the end, rolls back on error.
+        The connection is one of the process's kept write connections
+        (:mod:`~forestsink.store.pgpool`), idle between transactions.
+
+        Parameters
+        ----------
+        lock : bool, optional (default: True)
+            Take the write lock first. ``False``: the caller stages what does
+            not depend on the store's state, then sends :meth:`_lock_sql`
+            itself (``lock_timeout`` is set either way).
         """
         psycopg = _psycopg()
         if not self.exists:
             self._create()
-        conn = self._connect()
-        try:
+        with self._write_connection() as conn:
             try:
-                ms = max(1, round(self.timeout * 1000))
-                conn.execute(f"SET LOCAL lock_timeout = {ms}")
-                conn.execute(
-                    f"LOCK TABLE {self._b}, {self._v} IN SHARE ROW EXCLUSIVE MODE"
-                )
-            except psycopg.errors.LockNotAvailable as err:
-                raise self._busy() from err
-            yield conn
-            conn.commit()
-        except BaseException as err:
-            if not conn.closed:
-                conn.rollback()
-            if isinstance(err, psycopg.errors.LockNotAvailable):
-                raise self._busy() from err
-            raise
-        finally:
-            conn.close()
+                try:
+                    ms = max(1, round(self.timeout * 1000))
+                    conn.execute(f"SET LOCAL lock_timeout = {ms}")
+                    if lock:
+                        conn.execute(self._lock_sql())
+                except psycopg.errors.LockNotAvailable as err:
+                    raise self._busy() from err
+                yield conn
+                conn.commit()
+            except BaseException as err:
+                if not conn.closed:
+                    conn.rollback()
+                if isinstance(err, psycopg.errors.LockNotAvailable):
+                    raise self._busy() from err
+                raise
+
+    def _lock_sql(self) -> str:
+        return f"LOCK TABLE {self._b}, {self._v} IN SHARE ROW EXCLUSIVE MODE"
 
     def _busy(self) -> StoreBusyError:
         return StoreBusyError(
@@ -536,9 +555,14 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
 
         Notes
         -----
-        The delivery is copied (``COPY``) into a temporary table and compared
-        with the live versions inside the database, so a delivery of any size
-        is one round of bulk SQL, not a query per polygon.
+        The delivery is staged before the write lock is taken: copied
+        (``COPY``) into a temporary table and analysed, which does not depend
+        on the store's state. Then one message of statements
+        (:meth:`_landing_sql`, client-side bound, one round trip) takes the
+        lock, compares the delivery with the live versions, writes the batch
+        row, ends the superseded versions and inserts the new ones; the
+        commit releases the lock. Nothing changed: no batch row, no batch
+        number used.
         """
         frame = frame.reset_index(drop=True)
         columns = {
@@ -555,8 +579,8 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             ),
             "geom": _hex_ewkb(frame.geometry.values) if len(frame) else [],
         }
-        counts = {"added": 0, "changed": 0, "unchanged": 0, "batch_id": None}
-        with self.transaction() as conn:
+        psycopg = _psycopg()
+        with self.transaction(lock=False) as conn:
             typed = ", ".join(
                 f"{c} {PG_TYPES[VERSION_FIELDS[c]]}"
                 + (' COLLATE "C"' if c == "key" else "")
@@ -564,60 +588,78 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
             )
             conn.execute(
                 f"CREATE TEMP TABLE incoming (ord bigint, {typed}, geom geometry) "
-                "ON COMMIT DROP"
+                "ON COMMIT DROP; CREATE TEMP TABLE landing (batch_id bigint, "
+                "created_at timestamptz, added bigint, changed bigint, "
+                "unchanged bigint) ON COMMIT DROP"
             )
             with conn.cursor().copy(
                 f"COPY incoming ({', '.join(columns)}) FROM STDIN"
             ) as copy:
                 for row in zip(*columns.values(), strict=True):
                     copy.write_row(row)
-            conn.execute("ANALYZE incoming")
-            added, changed, unchanged = conn.execute(
-                "SELECT count(*) FILTER (WHERE v.fid IS NULL), "
-                "count(*) FILTER (WHERE v.content_hash <> i.content_hash), "
-                "count(*) FILTER (WHERE v.content_hash = i.content_hash) "
-                f"FROM incoming i LEFT JOIN {self._v} v "
-                "ON v.key = i.key AND v.ended_batch IS NULL"
-            ).fetchone()
-            counts.update(added=added, changed=changed, unchanged=unchanged)
-            if not added and not changed:
-                conn.rollback()  # nothing written, not even the lock is kept
-                return counts
-            batch_id, now = self._new_batch(
-                conn,
-                kind="ingest",
-                source_name=source_name,
-                source_sha256=source_sha256,
-                note=note,
-                user=user,
-                now=now,
+            cur = psycopg.ClientCursor(conn)
+            cur.execute(
+                self._landing_sql(),
+                (
+                    now,
+                    user or current_user(),
+                    source_name,
+                    source_sha256,
+                    note,
+                ),
             )
-            conn.execute(
-                f"UPDATE {self._v} v SET ended_batch = %s, valid_to = %s, "
-                "end_reason = 'superseded' FROM incoming i WHERE v.key = i.key "
-                "AND v.ended_batch IS NULL AND v.content_hash <> i.content_hash",
-                (batch_id, now),
-            )
-            # keys still live now are the unchanged ones; the rest get n+1
-            delivered = ", ".join(f"i.{c}" for c in _DELIVERED)
-            conn.execute(
-                f"INSERT INTO {self._v} (geom, {', '.join(_DELIVERED)}, version, "
-                "content_hash, batch_id, valid_from) "
-                f"SELECT ST_SetSRID(ST_Multi(i.geom), {SRS_ID}), {delivered}, "
-                "COALESCE(m.version, 0) + 1, i.content_hash, %s, %s "
-                "FROM incoming i LEFT JOIN (SELECT p.key, MAX(p.version) AS version "
-                f"FROM {self._v} p JOIN incoming USING (key) GROUP BY p.key) m "
-                f"USING (key) WHERE NOT EXISTS (SELECT 1 FROM {self._v} l "
-                "WHERE l.key = i.key AND l.ended_batch IS NULL) ORDER BY i.ord",
-                (batch_id, now),
-            )
-            conn.execute(
-                f"UPDATE {self._b} SET n_added = %s, n_changed = %s, "
-                "n_unchanged = %s WHERE batch_id = %s",
-                (added, changed, unchanged, batch_id),
-            )
-            counts["batch_id"] = batch_id
-        return counts
+            while cur.nextset():  # the last result: the landing's row
+                pass
+            batch_id, added, changed, unchanged = cur.fetchone()
+        return {
+            "added": added,
+            "changed": changed,
+            "unchanged": unchanged,
+            "batch_id": None if batch_id is None else int(batch_id),
+        }
+
+    def _landing_sql(self) -> str:
+        """Return the statements of a landing staged in ``incoming``, sent at once.
+
+        ``ANALYZE`` runs before the lock; the rest holds it. Parameters: the
+        batch's time (or None), user, source name, SHA-256, note. The last
+        statement returns ``batch_id`` (NULL when nothing changed) and the
+        counts.
+        """
+        delivered = ", ".join(f"i.{c}" for c in _DELIVERED)
+        live = "v.key = i.key AND v.ended_batch IS NULL"
+        return f"""ANALYZE incoming;
+{self._lock_sql()};
+INSERT INTO landing (added, changed, unchanged)
+SELECT count(*) FILTER (WHERE v.fid IS NULL),
+    count(*) FILTER (WHERE v.content_hash <> i.content_hash),
+    count(*) FILTER (WHERE v.content_hash = i.content_hash)
+FROM incoming i LEFT JOIN {self._v} v ON {live};
+WITH b AS (
+    INSERT INTO {self._b} (kind, created_at, "user", source_name, source_sha256,
+        note, n_added, n_changed, n_unchanged)
+    SELECT 'ingest', GREATEST(COALESCE(%s::timestamptz, clock_timestamp()),
+        COALESCE((SELECT MAX(created_at) FROM {self._b})
+            + interval '1 microsecond', '-infinity')),
+        %s::text, %s::text, %s::text, %s::text, l.added, l.changed, l.unchanged
+    FROM landing l WHERE l.added + l.changed > 0
+    RETURNING batch_id, created_at)
+UPDATE landing SET batch_id = b.batch_id, created_at = b.created_at FROM b;
+UPDATE {self._v} v SET ended_batch = l.batch_id, valid_to = l.created_at,
+    end_reason = 'superseded'
+FROM incoming i, landing l
+WHERE l.batch_id IS NOT NULL AND {live} AND v.content_hash <> i.content_hash;
+INSERT INTO {self._v} (geom, {", ".join(_DELIVERED)}, version, content_hash,
+    batch_id, valid_from)
+SELECT ST_SetSRID(ST_Multi(i.geom), {SRS_ID}), {delivered},
+    COALESCE(m.version, 0) + 1, i.content_hash, l.batch_id, l.created_at
+FROM incoming i CROSS JOIN landing l
+LEFT JOIN (SELECT p.key, MAX(p.version) AS version FROM {self._v} p
+    JOIN incoming USING (key) GROUP BY p.key) m USING (key)
+WHERE l.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {self._v} x
+    WHERE x.key = i.key AND x.ended_batch IS NULL)
+ORDER BY i.ord;
+SELECT batch_id, added, changed, unchanged FROM landing"""
 
     def withdraw_many(
         self,
@@ -697,13 +739,19 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
         return batch_id
 
     def undo(
-        self, batch_id: int, *, user: str | None = None, now: str | None = None
+        self,
+        batch_id: int,
+        *,
+        user: str | None = None,
+        reason: str | None = None,
+        now: str | None = None,
     ) -> int:
         """Undo a whole batch as a new batch; history is kept.
 
         Versions the batch created are ended; versions it ended are restored
         as new versions. Refused if a later batch changed the same polygons
         (also when a later batch re-delivered a polygon the batch withdrew).
+        *reason* is appended to the batch's note (see ``Store.undo``).
 
         Returns
         -------
@@ -749,7 +797,7 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
                 conn,
                 kind="undo",
                 source_name=f"batch {batch_id}",
-                note=f"undo of batch {batch_id}",
+                note=undo_note(batch_id, reason),
                 user=user,
                 now=now,
                 undoes=batch_id,

@@ -688,12 +688,18 @@ async def withdraw(request: Request) -> JSONResponse:
 
 
 async def undo(request: Request) -> JSONResponse:
-    """``POST /api/undo`` ``{"batch_id": N}``: undo a batch (an editor: their own)."""
+    """``POST /api/undo`` ``{"batch_id": N, "reason": …}``: undo a batch.
+
+    An editor undoes only their own batches; the reason is required and is
+    appended to the undo batch's note.
+    """
     caller = await authorize(request, "undo")
     data = await _json_body(request)
-    batch_id = data.get("batch_id")
+    batch_id, reason = data.get("batch_id"), data.get("reason")
     if not isinstance(batch_id, int) or isinstance(batch_id, bool):
         raise Denied(400, "需要 batch_id（整数）", "give batch_id as an integer")
+    if not isinstance(reason, str) or not reason.strip():
+        raise Denied(400, "需要撤回原因 reason", "give a non-empty reason")
     store = request.app.state.store
     if caller.right("undo") == "own":
         frame = await run_in_threadpool(
@@ -707,7 +713,9 @@ async def undo(request: Request) -> JSONResponse:
                 f"batch {batch_id} was not made by this account",
             )
     try:
-        new = await run_in_threadpool(lambda: store.undo(batch_id, user=caller.name))
+        new = await run_in_threadpool(
+            lambda: store.undo(batch_id, user=caller.name, reason=reason)
+        )
     except ForestsinkError as err:
         raise _library_error(err, 409) from err
     request.app.state.progress.refresh_known()

@@ -289,10 +289,12 @@ async function initBatches() {
     const b = td.appendChild(el("button", "撤销 Undo"));
     b.type = "button";
     b.addEventListener("click", async () => {
-      if (!confirm(`撤销批次 ${row.batch_id}? / Undo batch ${row.batch_id}?`)) return;
+      const reason = document.getElementById("undo-reason");
+      if (!reason.value.trim()) { reason.reportValidity(); reason.focus(); return; }
+      if (!confirm(`撤销批次 ${row.batch_id}（${reason.value}）? / Undo batch ${row.batch_id}?`)) return;
       const u = await api("/api/undo", {
         method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ batch_id: row.batch_id }),
+        body: JSON.stringify({ batch_id: row.batch_id, reason: reason.value }),
       });
       if (u.ok) location.reload(); else setStatus(u.body.error, true);
     });
