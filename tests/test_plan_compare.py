@@ -78,6 +78,8 @@ def test_three_plans_side_by_side(tmp_path):
     assert area["2011–2015 done"] == 950
     assert area["2011–2015 pct_done"] == pytest.approx(100 * 950 / 9_000_000)
     assert area["2011–2015 measured_by"] == "project_polygons"
+    # and the row says what that figure is: area planted, not new forest
+    assert "not the resource's new forest area" in area["2011–2015 note"]
     # 2021–2025: the store holds no work of those years: no data, not 0
     assert area["2021–2025 target"] == 2_000_000
     assert area["2021–2025 done"] == NO_DATA
@@ -97,6 +99,7 @@ def test_three_plans_side_by_side(tmp_path):
     # stock: only the seed has a target; measured increments 30 + 10 + 99
     stock = rows.loc[("city", "new_stock_volume_m3", "New stock volume")]
     assert stock["2011–2015 done"] == 139
+    assert "not the resource's new stock" in stock["2011–2015 note"]
     assert np.isnan(stock["2021–2025 target"]) and np.isnan(stock["2013–2014 target"])
     # coverage: nothing measures it in either plan (no map, no rasters)
     cov = rows.loc[("city", "forest_coverage_pct", "Forest coverage")]
@@ -155,6 +158,8 @@ def test_cli_progress_compare_plan(tmp_path, small_store):
     )
     assert result.exit_code == 0, result.output
     assert "规划对比 / Plans side by side" in result.output
+    # new forest area measured by project work is labelled as such
+    assert "project work, not resource change" in result.output
     assert NO_DATA in result.output
     plans = pd.read_excel(out, sheet_name="plans")
     assert [c for c in plans.columns if c.endswith(" done")] == [

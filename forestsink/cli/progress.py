@@ -340,13 +340,18 @@ _BY = {
 }
 
 
+#: the resource statistics (measured by project work only without the map)
+_RESOURCE_METRICS = ("new_forest_area_mu", "new_stock_volume_m3")
+
+
 def _print_plans(table: pd.DataFrame) -> None:
     """Print the plans side by side: per plan, done / target (% done)."""
     shown = table[["item_zh", "unit"]].copy()
     for plan in table.attrs.get("plans", []):
         label = plan["label"]
         cells = []
-        for done, target, pct, by in zip(
+        for metric, done, target, pct, by in zip(
+            table["metric"],
             table[f"{label} done"],
             table[f"{label} target"],
             table[f"{label} pct_done"],
@@ -362,9 +367,11 @@ def _print_plans(table: pd.DataFrame) -> None:
             else:
                 digits = 1 if abs(target) < 100 else 0
                 pct_text = f" ({pct:.1f} %)" if pd.notna(pct) else ""
+                what = _BY.get(by, "")
+                if by == "project_polygons" and metric in _RESOURCE_METRICS:
+                    what = " 项目作业，非资源变化 / project work, not resource change"
                 cells.append(
-                    f"{done:,.{digits}f} / {target:,.{digits}f}{pct_text}"
-                    f"{_BY.get(by, '')}"
+                    f"{done:,.{digits}f} / {target:,.{digits}f}{pct_text}{what}"
                 )
         shown[f"{label} 完成/目标 done/target"] = cells
     print_table(

@@ -114,10 +114,17 @@ def _cell(rows: list, base: pd.DataFrame) -> dict:
         by == PROJECT_POLYGONS
         and not _has_work(base, int(first.period_start), int(first.period_end))
     ) or by == NOT_MEASURED
+    note = str(getattr(first, "note", "") or "")
     if no_data:
-        return {"target": target, "done": NO_DATA, "pct_done": np.nan, "by": by}
+        return {
+            "target": target,
+            "done": NO_DATA,
+            "pct_done": np.nan,
+            "by": by,
+            "note": note,
+        }
     pct = 100.0 * done / target if pd.notna(done) and target else np.nan
-    return {"target": target, "done": done, "pct_done": pct, "by": by}
+    return {"target": target, "done": done, "pct_done": pct, "by": by, "note": note}
 
 
 def plans_side_by_side(
@@ -136,7 +143,10 @@ def plans_side_by_side(
     pandas.DataFrame
         ``item_zh``, ``item_en``, ``scope``, ``metric``, ``unit``, then per
         plan (label: :func:`plan_columns`) ``<label> target``, ``<label>
-        done``, ``<label> pct_done`` and ``<label> measured_by``. Targets of
+        done``, ``<label> pct_done``, ``<label> measured_by`` and ``<label>
+        note`` (what the figure is, from the plan status: e.g. a new forest
+        area measured by project work says it is area planted, not the
+        resource's new forest area). Targets of
         the same kind add up (the seed's programmes of one project type);
         done is their shared figure. A plan without that kind of target has
         empty cells; a target its store holds nothing for (no project work in
@@ -177,6 +187,7 @@ def plans_side_by_side(
             record[f"{label} done"] = cell.get("done", np.nan)
             record[f"{label} pct_done"] = cell.get("pct_done", np.nan)
             record[f"{label} measured_by"] = cell.get("by", "")
+            record[f"{label} note"] = cell.get("note", "")
         records.append(record)
     return pd.DataFrame(records)
 

@@ -16,6 +16,15 @@ import pandas as pd
 __all__ = ["plans_section"]
 
 
+#: what measured a figure (the plan status's ``measured_by``), for readers
+_BY = {
+    "forest_resource_map": "一张图 forest-resource map",
+    "project_polygons": "项目图斑 project polygons",
+    "rasters": "土地覆盖栅格（遥感）land-cover rasters",
+    "not_measured": "未测量 not measured",
+}
+
+
 def _num(value) -> float | None:
     if isinstance(value, str) or value is None or pd.isna(value):
         return None
@@ -36,7 +45,8 @@ def plans_section(table: pd.DataFrame | None) -> dict | None:
     dict or None
         ``plans`` (label, name, name_en, document, period, base_year) and
         ``rows``: ``item_zh``, ``item_en``, ``unit``, ``digits`` and
-        ``cells`` (one per plan: ``target``, ``done``, ``pct``, ``by``;
+        ``cells`` (one per plan: ``target``, ``done``, ``pct``, ``by`` (in
+        words), ``note`` (what the figure is);
         ``no_data`` holds the text where the store has nothing, ``absent``
         is true where the plan has no such target).
     """
@@ -57,7 +67,8 @@ def plans_section(table: pd.DataFrame | None) -> dict | None:
                     "done": _num(done),
                     "no_data": done if isinstance(done, str) else None,
                     "pct": _num(r[f"{label} pct_done"]),
-                    "by": r[f"{label} measured_by"],
+                    "by": _BY.get(r[f"{label} measured_by"], r[f"{label} measured_by"]),
+                    "note": r.get(f"{label} note", ""),
                 }
             )
         rows.append(
