@@ -291,10 +291,16 @@ def test_withdraw_reason_in_history_and_batches(store):
 
 
 class _NoReads:
-    """A store stand-in whose states must not be read."""
+    """A store stand-in (a PostGIS store to the code) that must not be read."""
+
+    exists = True
+    _v = "versions"
 
     def current(self, *, as_of=None):
         raise AssertionError(f"state read (as_of={as_of})")
+
+    def _query(self, sql, params=()):
+        raise AssertionError(f"state read ({sql[:30]}…)")
 
 
 def test_batch_districts_shared_by_workers_through_their_file(store, tmp_path):

@@ -10,7 +10,8 @@ share (``common``), the GeoPackage back end (``gpkg``, with ``gpkg_schema``,
 ``pgcodec``, ``pgpool``: kept read connections), the inventory sides
 (``inventory``, ``inventory_layout``, ``inventory_common``,
 ``inventory_schema``, ``inventory_pg``), accounts
-(``users``, ``users_pg``) and ``migrate``.
+(``users``, ``users_pg``), ``touched`` (the districts each batch touched)
+and ``migrate``.
 
 Layers: may import ``errors``, ``io``, ``scale``, ``area``, ``reference``,
 ``ingest`` and ``validate`` (the layers below it), never the layers above.

@@ -52,6 +52,7 @@ from forestsink.progress import progress_tables
 from forestsink.reference import district_resolver
 from forestsink.render.workbook import write_tables
 from forestsink.store.common import parse_as_of
+from forestsink.store.touched import batch_districts
 from forestsink.store.users import end_sessions
 from forestsink.web.security import Caller, authorize
 
@@ -432,16 +433,12 @@ class BatchDistricts:
     """The districts each batch touched, found once per batch and process.
 
     A batch touches the districts of the versions it made (``batch_id``) and
-    of the versions it ended (``ended_batch``). Every version is live in
-    the state as of the last batch or, if a batch ended it, in the state as
-    of the batch just before that one; so the states read are the last one
-    and one before each batch that ended versions (a change, a withdrawal,
-    an undo), not one per batch. What a batch touched never changes once
-    it is written, so the answers are kept in *file* (JSON, written
-    atomically, each batch under its number and time), shared by the
-    server's worker processes and read again at a restart: the states are
-    read once per store, then only for new batches. Inventory batches touch
-    no project polygon.
+    of the versions it ended (``ended_batch``): one query for the batches
+    not known yet (:func:`forestsink.store.touched.batch_districts`). What
+    a batch touched never changes once it is written, so the answers are
+    kept in *file* (JSON, written atomically, each batch under its number
+    and time), shared by the server's worker processes and read again at a
+    restart. Inventory batches touch no project polygon.
     """
 
     def __init__(self, file: Path | None = None) -> None:
@@ -494,32 +491,11 @@ class BatchDistricts:
             log.warning("batch districts not kept: %s", err)
 
     def _scan(self, store, batches: pd.DataFrame) -> None:
-        rows = batches.to_dict("records")
-        ids = [int(r["batch_id"]) for r in rows]
-        previous = dict(zip(ids, [0, *ids[:-1]], strict=True))
-        probes = {ids[-1]}  # the last batch read, not "now": later ones unseen
-        for batch, row in zip(ids, rows, strict=True):
-            if batch in self._touched or row["kind"] == "inventory":
-                continue
-            adds_only = row["kind"] == "ingest" and not (
-                row["n_changed"] or row["n_withdrawn"]
-            )
-            if not adds_only:
-                probes.add(previous[batch])
-        touched: dict[int, set[str]] = {}
-        for as_of in sorted(probes):
-            frame = store.current(as_of=as_of)
-            codes = frame["key"].astype(str).str.split("/").str[0]
-            pairs = pd.concat(
-                pd.DataFrame({"batch": pd.to_numeric(frame[column]), "code": codes})
-                for column in ("batch_id", "ended_batch")
-            )
-            pairs = pairs.dropna().drop_duplicates()
-            for batch, code in zip(pairs["batch"], pairs["code"], strict=True):
-                touched.setdefault(int(batch), set()).add(code)
-        for batch in ids:
-            if batch not in self._touched:
-                self._touched[batch] = frozenset(touched.get(batch, ()))
+        ids = [int(b) for b in batches["batch_id"]]
+        missing = [b for b in ids if b not in self._touched]
+        found = batch_districts(store, after=min(missing) - 1)
+        for batch in missing:
+            self._touched[batch] = found.get(batch, frozenset())
 
 
 def batch_list(state, caller: Caller) -> pd.DataFrame:
