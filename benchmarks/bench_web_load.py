@@ -206,7 +206,12 @@ def main() -> int:
     ap.add_argument("--store", help="a .gpkg or postgresql:// URL (default: PostGIS)")
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="server worker processes (default: one per core, as the README advises)",
+    )
     ap.add_argument(
         "--solo",
         type=int,
