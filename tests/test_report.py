@@ -313,8 +313,9 @@ def test_report_shows_the_sample_estimate(sample_store, tmp_path):
             if share.get("ci95_note"):  # zero width: the bound, not "± 0.0"
                 low, high = share["bound_low_pct"], share["bound_high_pct"]
                 assert cells[3] == f"— （界 bound {low:.1f}–{high:.1f}）"
-            else:
-                assert cells[3] == f"± {share['half_width_pct']:.1f}"
+            else:  # one decimal, two significant digits if that would read 0.0
+                z = share["half_width_pct"]
+                assert cells[3] == (f"± {z:.2g}" if 0 < z < 0.05 else f"± {z:.1f}")
             # the sentence, Chinese first, English alongside
             assert share["text_zh"] in text and share["text_en"] in text
             assert cells[4].index(share["text_zh"]) < cells[4].index(share["text_en"])

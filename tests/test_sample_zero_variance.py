@@ -153,3 +153,34 @@ def test_cli_prints_the_bound_not_a_zero_interval(tmp_path):
     assert "41.5–72.3 ha" in result.output
     # overall accuracy 1: at least 1 - (0.6 b + 0.4 b) = 1 - b = 0.692
     assert "≥ 0.692" in result.output
+
+
+def test_a_narrow_interval_is_not_printed_as_zero():
+    from forestsink.sampling.statement import half_width_text
+
+    # one decimal unless it would round a non-zero half-width to 0.0
+    assert half_width_text(1.26) == "1.3"
+    assert half_width_text(0.0064) == "0.0064"
+    assert half_width_text(0.049) == "0.049"
+    # forest 60 ha / non-forest 40 ha, 10 points each; one non-forest point
+    # is forest: p = 0.1 in that stratum, so by hand the forest share's
+    # half-width is 1.96 * 40 * sqrt(0.1 * 0.9 / 9) / 100 ha = 7.84 points
+    points, strata = agreeing()
+    points.loc[10, "ref_class"] = "forest"
+    share = share_statement(estimate_areas(points, strata), "forest")
+    assert share.half_width_pct == pytest.approx(7.84, abs=1e-2)
+    assert "± 7.8 (95 % interval)" in share.text_en
+    assert "very narrow" not in share.text_en
+
+
+def test_a_very_narrow_interval_says_so():
+    # forest 99.9 ha (10 points, all forest), non-forest 0.1 ha (10 points,
+    # one forest): half-width by hand 1.96 * 0.1 * sqrt(0.1 * 0.9 / 9) = 0.0196
+    # points of the 100 ha: printed "0.02" with the caveat, never "± 0.0"
+    points, strata = agreeing()
+    points.loc[10, "ref_class"] = "forest"
+    strata["area_ha"] = [99.9, 0.1]
+    share = share_statement(estimate_areas(points, strata), "forest")
+    assert share.half_width_pct == pytest.approx(0.0196, abs=1e-4)
+    assert "± 0.02 (95 % interval)" in share.text_en
+    assert "very narrow" in share.text_en and "区间极窄" in share.text_zh

@@ -16,6 +16,7 @@ dependency.
 from __future__ import annotations
 
 from forestsink.reference import read_district_table
+from forestsink.sampling.statement import half_width_text
 
 __all__ = ["CLASS_NAMES", "sample_section"]
 
@@ -47,6 +48,7 @@ def _share_rows(shares: list[dict] | None) -> list[dict]:
             "map_pct": s["map_pct"],
             "sample_pct": s["sample_pct"],
             "half_width_pct": s["half_width_pct"],
+            "half_width_text": half_width_text(s["half_width_pct"]),
             "text_zh": s.get("text_zh", ""),
             "text_en": s.get("text_en", ""),
             "ci95_note": s.get("ci95_note") or "",

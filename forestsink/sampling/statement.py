@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from forestsink.sampling.estimators import NOT_ESTIMABLE, AreaEstimate
 
-__all__ = ["SHARES", "ShareStatement", "share_statement", "share_statements"]
+__all__ = [
+    "NARROW_PP",
+    "SHARES",
+    "ShareStatement",
+    "half_width_text",
+    "share_statement",
+    "share_statements",
+]
 
 #: Which classes make forest, per design (one map; two maps, year 1 / year 2).
 FOREST_WEIGHTS: dict[str, dict[str, float]] = {
@@ -53,6 +60,41 @@ class ShareStatement:
     ci95_note: str = ""
     bound_low_pct: float | None = None
     bound_high_pct: float | None = None
+
+
+#: A half-width below this (percentage points) reads "± 0.0" at one decimal.
+NARROW_PP = 0.05
+_NARROW = (
+    "The interval is very narrow (under 0.05 points): when almost every "
+    "labelled point agrees with the map, the estimated variance is near 0 and "
+    "may understate the uncertainty; label more points before relying on it. ",
+    "区间极窄（不足 0.05 个百分点）：判读样点几乎全部与地图一致时，方差估计接近 0，"
+    "可能低估不确定性；请判读更多样点后再依赖此区间。",
+)
+
+
+def half_width_text(z: float) -> str:
+    """Return a half-width (points) as printed: one decimal, or two significant digits.
+
+    A half-width that rounds to 0.0 at one decimal but is not 0 keeps two
+    significant digits, so a narrow interval is never shown as "± 0.0".
+
+    Parameters
+    ----------
+    z : float
+        The 95 % half-width, in percent or percentage points.
+
+    Returns
+    -------
+    str
+        E.g. ``"1.3"``, ``"0.0064"``.
+
+    >>> half_width_text(1.26), half_width_text(0.006400), half_width_text(0.0)
+    ('1.3', '0.0064', '0.0')
+    """
+    if 0 < z < NARROW_PP:
+        return f"{z:.2g}"
+    return f"{z:.1f}"
 
 
 def share_statement(
@@ -106,20 +148,28 @@ def share_statement(
             m, y, 100 * bound[0] / total, 100 * bound[1] / total, u_en, u_zh
         )
     inside = abs(m - y) <= z
+    zt = half_width_text(z)
+    narrow_en, narrow_zh = ("", "") if z >= NARROW_PP else _NARROW
     en = (
-        f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {z:.1f} (95 % interval). "
-    ) + (
-        "The map's figure lies inside the sample's interval: the map's errors "
-        "do not bias it detectably at this sample size."
-        if inside
-        else "The map's figure lies outside the sample's interval: its "
-        "classification errors bias it; use the sample-based figure, with "
-        "its interval."
+        (f"map: {m:.1f}{u_en}; sample-based: {y:.1f}{u_en} ± {zt} (95 % interval). ")
+        + narrow_en
+        + (
+            "The map's figure lies inside the sample's interval: the map's errors "
+            "do not bias it detectably at this sample size."
+            if inside
+            else "The map's figure lies outside the sample's interval: its "
+            "classification errors bias it; use the sample-based figure, with "
+            "its interval."
+        )
     )
-    zh = f"地图：{m:.1f}{u_zh}；样本估计：{y:.1f}{u_zh} ± {z:.1f}（95% 置信区间）。" + (
-        "地图数值在样本区间之内：按此样本量未见地图误差造成的明显偏差。"
-        if inside
-        else "地图数值在样本区间之外：分类误差使其有偏，应采用样本估计值及其区间。"
+    zh = (
+        f"地图：{m:.1f}{u_zh}；样本估计：{y:.1f}{u_zh} ± {zt}（95% 置信区间）。"
+        + narrow_zh
+        + (
+            "地图数值在样本区间之内：按此样本量未见地图误差造成的明显偏差。"
+            if inside
+            else "地图数值在样本区间之外：分类误差使其有偏，应采用样本估计值及其区间。"
+        )
     )
     return ShareStatement(m, y, z, zh, en)
 
