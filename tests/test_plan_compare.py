@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from delivery_factory import frame, write
+from test_plans import hand_base  # the same hand-built district rows
 
 from forestsink.cli.main import cli
 from forestsink.progress import NO_DATA, plans_side_by_side, status_table
@@ -37,30 +38,6 @@ def plan_file(tmp_path, name: str, body: str):
     path = tmp_path / name
     path.write_text(HEADER + body, encoding="utf-8")
     return path
-
-
-def hand_base() -> pd.DataFrame:
-    """District × year × type rows (mu, m³), as the district view gives them."""
-    rows = [  # adcode, year, type, gross, new forest, measured increment
-        ("500101", 2012, "afforestation", 100.0, 100.0, np.nan),
-        ("500101", 2013, "afforestation", 300.0, 250.0, 30.0),
-        ("500102", 2014, "afforestation", 200.0, 200.0, np.nan),
-        ("500101", 2014, "tending", 1000.0, 0.0, 10.0),
-        ("500101", 2015, "afforestation", 400.0, 400.0, 99.0),
-    ]
-    base = pd.DataFrame(
-        rows,
-        columns=[
-            "adcode",
-            "year",
-            "project_type",
-            "gross_area_mu",
-            "new_forest_area_mu",
-            "increment_measured_m3",
-        ],
-    )
-    base["increment_model_m3"] = np.nan
-    return base
 
 
 def test_three_plans_side_by_side(tmp_path):
