@@ -293,6 +293,7 @@ def main() -> int:
         cpu0 = tree_cpu(proc.pid)
         pg0 = tree_cpu(pg_pid) if pg_pid else 0.0
         deadline = time.monotonic() + args.seconds
+        client0 = time.process_time()
 
         async def run_all():
             await asyncio.gather(
@@ -304,6 +305,8 @@ def main() -> int:
 
         asyncio.run(run_all())
         server_cpu = tree_cpu(proc.pid) - cpu0
+        # the load generator shares the cores: its own CPU is part of the picture
+        client_cpu = time.process_time() - client0
         pg_cpu = tree_cpu(pg_pid) - pg0 if pg_pid else 0.0
         load1 = os.getloadavg()[0]
         failed = 0
@@ -317,6 +320,7 @@ def main() -> int:
             f"{load1:.1f} after; server CPU {server_cpu:.1f} s "
             f"({1000 * server_cpu / max(n_requests, 1):.0f} ms a request)"
             + (f", postgres CPU {pg_cpu:.1f} s" if pg_pid else "")
+            + f", load generator (this process) CPU {client_cpu:.1f} s"
         )
         print(f"{'kind':10} {'n':>6} {'failed':>6} {'p50 ms':>8} {'p95 ms':>8}")
         for kind, rows in sorted(stats.items()):
