@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from delivery_factory import frame, write
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,3 +133,19 @@ def helpers_wait(monkeypatch):
 
     monkeypatch.setattr(chunked, "helpers_ready", ready)
     monkeypatch.setattr(deliveries, "helpers_ready", ready)
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    """Three 人工造林 squares in 万州区, year 2013; their ellipsoidal area (mu)."""
+    from forestsink.area import area_mu
+    from forestsink.landing.deliveries import ingest_deliveries
+    from forestsink.store import GeoPackageStore
+
+    gdf = frame(n=3, year=2013, types=("人工造林",))
+    treated = float(area_mu(gdf).sum())
+    store_path = tmp_path / "s.gpkg"
+    ingest_deliveries(
+        [write(gdf, tmp_path / "d.gpkg")], GeoPackageStore(store_path), user="t"
+    )
+    return store_path, treated

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from delivery_factory import frame, write
 from test_plans import hand_base  # the same hand-built district rows
 
 from forestsink.cli.main import cli
@@ -100,21 +99,6 @@ def test_same_period_twice_gets_numbered_columns():
 # ---------------------------------------------------------------------------
 # the command line, on a small store (three 人工造林 squares in 万州区, 2013)
 # ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_store(tmp_path):
-    from forestsink.area import area_mu
-    from forestsink.landing.deliveries import ingest_deliveries
-    from forestsink.store import GeoPackageStore
-
-    gdf = frame(n=3, year=2013, types=("人工造林",))
-    treated = float(area_mu(gdf).sum())
-    store_path = tmp_path / "s.gpkg"
-    ingest_deliveries(
-        [write(gdf, tmp_path / "d.gpkg")], GeoPackageStore(store_path), user="t"
-    )
-    return store_path, treated
 
 
 def test_cli_progress_compare_plan(tmp_path, small_store):

@@ -325,22 +325,6 @@ def test_cli_validate_with_plan(tmp_path, short_plan):
     assert "2013–2014" in result.output
 
 
-@pytest.fixture
-def small_store(tmp_path):
-    """Three 人工造林 squares in 万州区, year 2013; their ellipsoidal area (mu)."""
-    from forestsink.area import area_mu
-    from forestsink.landing.deliveries import ingest_deliveries
-    from forestsink.store import GeoPackageStore
-
-    gdf = frame(n=3, year=2013, types=("人工造林",))
-    treated = float(area_mu(gdf).sum())
-    store_path = tmp_path / "s.gpkg"
-    ingest_deliveries(
-        [write(gdf, tmp_path / "d.gpkg")], GeoPackageStore(store_path), user="t"
-    )
-    return store_path, treated
-
-
 def test_cli_plan_status(tmp_path, small_store):
     store_path, treated = small_store
     plan = plan_file(tmp_path, SHORT_PLAN)

@@ -114,16 +114,11 @@ def _cell(rows: list, base: pd.DataFrame) -> dict:
         by == PROJECT_POLYGONS
         and not _has_work(base, int(first.period_start), int(first.period_end))
     ) or by == NOT_MEASURED
-    note = str(getattr(first, "note", "") or "")
     if no_data:
-        return {
-            "target": target,
-            "done": NO_DATA,
-            "pct_done": np.nan,
-            "by": by,
-            "note": note,
-        }
-    pct = 100.0 * done / target if pd.notna(done) and target else np.nan
+        done, pct = NO_DATA, np.nan
+    else:
+        pct = 100.0 * done / target if pd.notna(done) and target else np.nan
+    note = str(getattr(first, "note", "") or "")
     return {"target": target, "done": done, "pct_done": pct, "by": by, "note": note}
 
 
