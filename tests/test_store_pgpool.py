@@ -39,9 +39,23 @@ def test_reads_reuse_one_connection(pg_store):
 def test_killed_connection_is_replaced(pg_store, pg_server):
     first = _backend_pid(pg_store)
     with psycopg.connect(pg_server, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        # waits (up to 5 s) until the server process has ended
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first,))
     second = _backend_pid(pg_store)  # no error: a new connection
     assert second != first
+
+
+@pytest.mark.parametrize("check_after", [0.0, 3600.0])
+def test_killed_connection_is_replaced_with_or_without_round_trip(
+    pg_store, pg_server, monkeypatch, check_after
+):
+    monkeypatch.setattr(pgpool, "CHECK_AFTER_S", check_after)
+    first = _backend_pid(pg_store)
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first,))
+    assert _backend_pid(pg_store) != first
+    third = _backend_pid(pg_store)  # the new one is kept in turn
+    assert third == _backend_pid(pg_store)
 
 
 def test_at_most_idle_connections_kept(pg_store):

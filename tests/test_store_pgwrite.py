@@ -40,7 +40,7 @@ def _land(store, canonical, name: str) -> dict:
 
 def _kept_writers(store) -> list[int]:
     kept = pgpool._idle.get(f"write\x00{store._conninfo}", [])
-    return [c.info.backend_pid for c in kept]
+    return [c.info.backend_pid for c, _ in kept]
 
 
 def _activity(store, pid: int):

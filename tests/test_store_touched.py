@@ -1,4 +1,4 @@
-"""Which districts each batch touched: one query, both back ends (issue #20).
+"""What changed in a store: one query each, both back ends (issue #20).
 
 Expected sets are written by hand from what each batch of the hand-built
 history did (which polygons of which district it added, changed, withdrew
@@ -16,7 +16,7 @@ from delivery_factory import FULING, frame, write
 from forestsink.landing.deliveries import ingest_deliveries
 from forestsink.store import GeoPackageStore
 from forestsink.store.postgis import PostGISStore
-from forestsink.store.touched import batch_districts
+from forestsink.store.touched import batch_districts, batch_state
 
 pg_server = pg_fixture.pg_server
 
@@ -56,3 +56,18 @@ def test_batch_districts_one_query(store, tmp_path):
     assert len(store.batches()) == 5
     assert batch_districts(store) == EXPECTED
     assert batch_districts(store, after=3) == {4: {"500101"}, 5: {"500102"}}
+
+
+def test_batch_state_one_query(store, tmp_path):
+    assert batch_state(store) is None  # no store yet
+    _history(store, tmp_path)
+    # oracle: the whole batch table, as the store lists it
+    batches = store.batches()
+    assert batch_state(store) == {
+        "batches": 5,
+        "last_batch_id": 5,
+        "last_batch_at": str(batches["created_at"].iloc[-1]),
+    }
+    store.undo(5)  # an undo is a batch: the state moves
+    assert batch_state(store)["batches"] == 6
+    assert batch_state(store)["last_batch_id"] == 6

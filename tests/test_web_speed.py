@@ -8,11 +8,12 @@ landing's answer: never from the cache under test.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from web_helpers import build_store, client, copy_store, delivery, login
 
-from forestsink.errors import OptionError
+from forestsink.errors import Denied, ForestsinkError, OptionError
 from forestsink.store import GeoPackageStore
 from forestsink.web.api import UploadIndex, progress_result
 from forestsink.web.progress_cache import ProgressCache
@@ -96,6 +97,48 @@ def test_two_workers_compute_once(store, tmp_path):
     assert calls == ["district"]
     assert a["tables"] == b["tables"] == _direct(store)
     assert b["current"] is True
+
+
+def test_progress_in_helper_process(store, tmp_path):
+    c = client(store, progress_wait_s=60, progress_process=True)
+    try:
+        token = login(c, "wz")
+        first = c.get("/api/progress?by=district").json()
+        assert first["current"] is True
+        assert first["tables"] == _direct(store)
+        batch = _land(c, token, tmp_path, ["H1", "H2"])
+        after = c.get("/api/progress?by=district").json()
+        assert after["current"] is True
+        assert after["as_of"]["last_batch_id"] == batch
+        assert after["tables"] == _direct(store)
+        pool = c.app.state.progress._pool
+        pids = {p.pid for p in pool._processes.values()}
+        assert pids and os.getpid() not in pids  # computed elsewhere
+        parent = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, pids.pop()) == min(parent + 10, 19)
+    finally:
+        c.app.state.progress.close()
+
+
+def refusing(store, by):
+    """A computation failing with an error that cannot be pickled (Denied)."""
+    raise Denied(409, "测试", f"test refusal of {by}")
+
+
+def test_helper_process_error_reaches_the_caller(store, tmp_path):
+    cache = ProgressCache(
+        GeoPackageStore(store),
+        tmp_path / "cache",
+        refusing,
+        location=str(store),
+        process=True,
+    )
+    try:
+        with pytest.raises(ForestsinkError, match="test refusal of district"):
+            cache.get("district")
+        assert not list((tmp_path / "cache").glob("progress-*.json"))  # no result
+    finally:
+        cache.close()
 
 
 def test_upload_index_reads_each_manifest_once(tmp_path):

@@ -513,6 +513,16 @@ def read_labels() -> pd.DataFrame:
     return read_shipped_csv("labels.csv").set_index("column")
 
 
+@table_cache
+def _stock_attr_aliases(path: Path) -> pd.DataFrame:
+    return read_reference_csv(path)
+
+
 def read_stock_attr_aliases() -> pd.DataFrame:
-    """Delivered column names of before/after volumes and per-hectare stock."""
-    return read_shipped_csv("stock_attr_aliases.csv")
+    """Delivered column names of before/after volumes and per-hectare stock.
+
+    Read once per process (every delivery's check asks for it: 4 % of a
+    web worker's samples under the load test when read each time). The
+    frame is shared: do not change it.
+    """
+    return _stock_attr_aliases(data_path("stock_attr_aliases.csv"))

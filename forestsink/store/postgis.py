@@ -208,6 +208,8 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
         self.timeout = timeout
         q = f'"{self.schema}"'
         self._v, self._b = f"{q}.{LAYER}", f"{q}.{BATCHES}"
+        self._seen_layout = False  # see exists
+        self._seen_accounts = False  # see users_pg.PostGISAccounts._have_tables
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.path!r}, schema={self.schema!r})"
@@ -260,9 +262,19 @@ class PostGISStore(PostGISInventoryMixin, WithdrawMixin):
 
     @property
     def exists(self) -> bool:
-        """True if the schema holds the forestsink tables and view."""
+        """True if the schema holds the forestsink tables and view.
+
+        Once true it is remembered by this object (forestsink never drops a
+        store's tables; a store removed under a running server makes its
+        reads fail with the store-missing error instead): the question was
+        asked on most requests of the web application (7 % of a worker's
+        samples under the load test, py-spy).
+        """
+        if self._seen_layout:
+            return True
         with self._connect(autocommit=True) as conn:
-            return self._has_layout(conn)
+            self._seen_layout = self._has_layout(conn)
+        return self._seen_layout
 
     def _query(self, sql: str, params=()) -> tuple[list[str], list[tuple]]:
         psycopg = _psycopg()

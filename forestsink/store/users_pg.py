@@ -83,11 +83,20 @@ class PostGISAccounts:
         return f'"{self.store.schema}".{name}'
 
     def _have_tables(self, conn) -> bool:
+        """Say whether the account tables exist (once true, kept by the store).
+
+        Asked on every request of the web application (its session's
+        account): a query each time was 2 % of a worker's samples under the
+        load test (py-spy). Account tables are never dropped.
+        """
+        if self.store._seen_accounts:
+            return True
         row = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
             (self.table(USERS), self.table(FAILURES)),
         ).fetchone()
-        return bool(row[0])
+        self.store._seen_accounts = bool(row[0])
+        return self.store._seen_accounts
 
     @contextmanager
     def reading(self) -> Iterator:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 
 import uvicorn
 from starlette.applications import Starlette
@@ -99,6 +100,8 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
         progress_result,
         wait_s=settings.progress_wait_s,
         interval_s=settings.progress_interval_s,
+        location=str(store_location),
+        process=settings.progress_process,
     )
     return app
 
@@ -129,7 +132,8 @@ def _warm_progress(store_location, settings: Settings) -> None:
     file the workers share) instead of all computing it at once; the same
     for the districts each batch touched (the editors' batch lists).
     """
-    app = create_app(store_location, settings=settings)
+    # in this process (no helper process left behind in the server's parent)
+    app = create_app(store_location, settings=replace(settings, progress_process=False))
     started = time.perf_counter()
     try:
         answer = app.state.progress.get("district")
@@ -163,7 +167,7 @@ def serve(
     workers start, so that a bad store fails at once and every worker reads
     the same secret.
     """
-    settings = dict(settings or {})
+    settings = {"progress_process": True, **(settings or {})}
     checked = Settings.of(settings)
     load_secret(store_location, checked)
     open_store(store_location)

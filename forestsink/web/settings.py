@@ -57,6 +57,11 @@ class Settings:
         Least time between two computations of the progress tables
         (default: 2 s): a stream of uploads costs one computation per
         interval, not one per upload.
+    progress_process : bool
+        Compute the progress tables in a helper process of each worker, at
+        a lower priority, instead of a thread beside the requests (default:
+        False for an application made in a script or test; ``serve`` sets
+        it True unless given; see :mod:`forestsink.web.progress_cache`).
     """
 
     secret: str | None = None
@@ -70,6 +75,7 @@ class Settings:
     https_only: bool = False
     progress_wait_s: float = 0.0
     progress_interval_s: float = 2.0
+    progress_process: bool = False
 
     @classmethod
     def of(cls, value: Settings | dict | None) -> Settings:
