@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from web_helpers import build_store, client, copy_store, delivery, login
@@ -139,6 +140,25 @@ def test_helper_process_error_reaches_the_caller(store, tmp_path):
         assert not list((tmp_path / "cache").glob("progress-*.json"))  # no result
     finally:
         cache.close()
+
+
+def test_refresh_waits_for_a_multiple_of_the_last_duration(store, tmp_path):
+    starts = []
+
+    def slow(s, by):
+        starts.append(time.monotonic())
+        time.sleep(0.3)
+        return progress_result(s, by)
+
+    cache = ProgressCache(
+        GeoPackageStore(store), tmp_path / "cache", slow, interval_s=0
+    )
+    cache.get("district")
+    GeoPackageStore(store).withdraw("500101/P1", reason="test")  # a new state
+    cache.refresh("district").join(60)
+    assert len(starts) == 2
+    # interval 0, but the last computation took >= 0.3 s: 4 times that
+    assert starts[1] - starts[0] >= 4 * 0.3
 
 
 def test_upload_index_reads_each_manifest_once(tmp_path):

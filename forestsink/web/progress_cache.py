@@ -20,8 +20,12 @@ serves the last complete result with its as-of stamp:
 - results are files in ``folder`` (JSON, written atomically), shared by the
   worker processes; an exclusive lock on a file beside them lets one
   worker compute at a time, and a computation waits until ``interval_s``
-  seconds have passed since the previous one started, so that a stream of
-  uploads costs one computation per ``interval_s``, not one per upload;
+  seconds, or :data:`COST_FACTOR` times the previous computation's
+  duration if that is longer, have passed since the previous one started,
+  so that a stream of uploads costs one computation per interval, not one
+  per upload, and the tables take at most about a quarter of a core
+  however large the store (under the load test a computation took about
+  1 s: every 2 s was half a core);
 - with ``process=True`` (what ``serve`` uses) the computation runs in a
   helper process of the worker, started once (spawn) at a lower priority
   (:data:`CHILD_NICE`): the tables are pure Python and pandas work that
@@ -53,10 +57,12 @@ from forestsink.io import atomic_write
 from forestsink.store import open_store
 from forestsink.store.touched import batch_state
 
-__all__ = ["CHILD_NICE", "ProgressCache"]
+__all__ = ["CHILD_NICE", "COST_FACTOR", "ProgressCache"]
 
 log = logging.getLogger(__name__)
 
+#: the least time between two computations, in durations of the last one
+COST_FACTOR = 4.0
 #: how much lower the helper process's priority is than the worker's (nice)
 CHILD_NICE = 10
 
@@ -121,7 +127,8 @@ class ProgressCache:
         How long a request waits for a refresh before it answers the older
         result (marked not current).
     interval_s : float, optional (default: 2.0)
-        Least time between the starts of two computations.
+        Least time between the starts of two computations (longer when the
+        last one took more than ``interval_s / COST_FACTOR``).
     location : str or None, optional
         The store's location (path or URL), needed with *process*.
     process : bool, optional (default: False)
@@ -216,7 +223,8 @@ class ProgressCache:
             try:
                 last = self._read(by)
                 if throttle and last is not None:
-                    pause = last["started"] + self.interval_s - time.time()
+                    every = max(self.interval_s, COST_FACTOR * last["seconds"])
+                    pause = last["started"] + every - time.time()
                     if pause > 0:
                         time.sleep(pause)
                 state = store_state(self.store)
