@@ -2,7 +2,8 @@
 
 N concurrent users (default 20) for S seconds (default 60) against
 ``forestsink serve`` with W uvicorn workers on 127.0.0.1: a mix of page views,
-progress queries, batch lists and small uploads that land (40 features
+progress queries, batch lists (the newest 100, as the batches page asks)
+and small uploads that land (40 features
 each, unique ids, so every upload is one new batch). Afterwards the store is
 checked: one batch per successful upload, no batch lost or duplicated
 (by SHA-256 and by account), every uploaded key live exactly once.
@@ -133,8 +134,8 @@ async def user_loop(i, base, deadline, uploads, stats, landed):
                 r = await c.get(rng.choice(["/upload", "/batches", "/progress"]))
             elif kind == "progress":
                 r = await c.get("/api/progress?by=district")
-            elif kind == "batches":
-                r = await c.get("/api/batches")
+            elif kind == "batches":  # as the batches page asks (a page of 100)
+                r = await c.get("/api/batches?limit=100")
             else:
                 if k >= len(uploads[i]):
                     continue

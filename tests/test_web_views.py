@@ -263,6 +263,30 @@ def test_editor_sees_batches_touching_their_districts(store):
     assert all(b["may_undo"] for b in _batches(store, "admin").values())
 
 
+def _page(c, query: str) -> tuple[list[int], bool]:
+    r = c.get("/api/batches" + query)
+    assert r.status_code == 200, r.text
+    return [b["batch_id"] for b in r.json()["batches"]], r.json()["more"]
+
+
+def test_batches_in_pages_newest_first(store):
+    # the store: batches 1-4; wz sees 1, 3, 4 (see the test above)
+    c = client(store)
+    login(c, "viewer")
+    assert _page(c, "") == ([1, 2, 3, 4], False)  # default: all
+    assert _page(c, "?limit=3") == ([2, 3, 4], True)
+    assert _page(c, "?limit=3&before=2") == ([1], False)
+    assert _page(c, "?limit=2&before=4") == ([2, 3], True)
+    assert _page(c, "?limit=4") == ([1, 2, 3, 4], False)
+    login(c, "wz")
+    assert _page(c, "?limit=2") == ([3, 4], True)
+    assert _page(c, "?limit=2&before=3") == ([1], False)
+    for bad in ("?limit=0", "?limit=x", "?before=-1", "?limit=1.5"):
+        r = c.get("/api/batches" + bad)
+        assert r.status_code == 400, bad
+        assert "whole number of at least 1" in r.text and "整数" in r.text
+
+
 def test_own_batch_outside_their_districts_still_listed(store, tmp_path):
     """A batch the account made stays in its list (e.g. districts reassigned)."""
     fl = frame(FULING, district="涪陵区", n=1, ids=["F9"])

@@ -274,30 +274,44 @@ function initUpload() {
 
 // ---- batches ----------------------------------------------------------------
 async function initBatches() {
-  const r = await api("/api/batches");
-  if (!r.ok) { setStatus(r.body.error, true); return; }
+  // newest first, PAGE at a time; "older" asks for the next page
+  const PAGE = 100, table = document.getElementById("batches");
   const cols = ["batch_id", "kind", "created_at", "user", "source_name", "districts",
     "n_added", "n_changed", "n_unchanged", "n_withdrawn", "note", "undoes", "undone_by",
     "upload"];
-  const rows = r.body.batches;
-  const body = fillTable(document.getElementById("batches"), rows, rows.length ? cols : undefined);
-  if (!rows.length) return;
-  document.querySelector("#batches thead tr").appendChild(el("th", "撤销 undo"));
-  [...body.children].forEach((tr, k) => {
-    const row = rows[k], td = tr.appendChild(el("td"));
-    if (!row.may_undo || row.undone_by !== null || row.kind === "undo") return;
-    const b = td.appendChild(el("button", "撤销 Undo"));
-    b.type = "button";
-    b.addEventListener("click", async () => {
-      const reason = document.getElementById("undo-reason");
-      if (!reason.value.trim()) { reason.reportValidity(); reason.focus(); return; }
-      if (!confirm(`撤销批次 ${row.batch_id}（${reason.value}）? / Undo batch ${row.batch_id}?`)) return;
-      const u = await api("/api/undo", {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ batch_id: row.batch_id, reason: reason.value }),
-      });
-      if (u.ok) location.reload(); else setStatus(u.body.error, true);
+  const shown = [], older = document.getElementById("batches-older");
+  const load = async (before) => {
+    const q = new URLSearchParams({ limit: PAGE });
+    if (before) q.set("before", before);
+    const r = await api("/api/batches?" + q.toString());
+    if (!r.ok) { setStatus(r.body.error, true); return; }
+    shown.push(...r.body.batches.reverse());
+    const body = fillTable(table, shown, shown.length ? cols : undefined);
+    older.hidden = !r.body.more;
+    if (!shown.length) return;
+    setStatus(`${shown.length} 个批次${r.body.more ? "（还有更早的）" : ""} / ${shown.length} batches` +
+      (r.body.more ? " (older ones remain)" : ""));
+    table.querySelector("thead tr").appendChild(el("th", "撤销 undo"));
+    [...body.children].forEach((tr, k) => undoCell(tr, shown[k]));
+  };
+  older.addEventListener("click", () => load(shown[shown.length - 1].batch_id));
+  await load(null);
+}
+
+function undoCell(tr, row) {
+  const td = tr.appendChild(el("td"));
+  if (!row.may_undo || row.undone_by !== null || row.kind === "undo") return;
+  const b = td.appendChild(el("button", "撤销 Undo"));
+  b.type = "button";
+  b.addEventListener("click", async () => {
+    const reason = document.getElementById("undo-reason");
+    if (!reason.value.trim()) { reason.reportValidity(); reason.focus(); return; }
+    if (!confirm(`撤销批次 ${row.batch_id}（${reason.value}）? / Undo batch ${row.batch_id}?`)) return;
+    const u = await api("/api/undo", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ batch_id: row.batch_id, reason: reason.value }),
     });
+    if (u.ok) location.reload(); else setStatus(u.body.error, true);
   });
 }
 
