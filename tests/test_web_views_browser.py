@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from browser import ARTIFACTS
-from delivery_factory import FULING, frame, write
+from delivery_factory import FULING, WANZHOU, frame, squares, write
 from test_web_browser import _login, _only_own_urls, _wait, chrome, server
 
 from forestsink.landing.deliveries import ingest_deliveries
@@ -127,3 +127,37 @@ def test_editor_checks_and_lands_several_files_in_turn(server, chrome, tmp_path)
     )
     batches = GeoPackageStore(store).batches()
     assert batches["source_name"].tolist()[-1] == "good.gpkg" and len(batches) == 2
+
+
+def test_batches_page_newest_first_then_older(server, chrome, tmp_path):
+    """More batches than a page (100): newest first, the rest on 'older'."""
+    from selenium.webdriver.common.by import By
+
+    base, store = server
+    target = GeoPackageStore(store)
+    ids = [f"Q{i:03d}" for i in range(101)]
+    many = frame(ids=ids, n=101)
+    many["geometry"] = squares(WANZHOU, 101, size=0.0004, step=0.001)
+    ingest_deliveries([write(many, tmp_path / "q.gpkg")], target, user="wz")
+    for key in ids[:100]:  # batches 3-102: one withdrawal each
+        target.withdraw(f"500101/{key}", reason="test", user="wz")
+    d = chrome
+    _login(d, base, "viewer")
+    d.get(base + "/batches")
+    _wait(d, lambda x: len(x.find_elements(By.CSS_SELECTOR, "#batches tbody tr")) > 1)
+
+    def first_cells():  # read in one go (the table is redrawn on "older")
+        return d.execute_script(
+            "return [...document.querySelectorAll('#batches tbody tr')]"
+            ".map((r) => r.cells[0].textContent)"
+        )
+
+    shown = first_cells()
+    assert len(shown) == 100 and shown[0] == "102" and shown[-1] == "3"
+    older = d.find_element(By.ID, "batches-older")
+    assert older.is_displayed()
+    older.click()
+    _wait(d, lambda x: len(first_cells()) == 102)
+    assert first_cells()[-2:] == ["2", "1"]
+    assert not older.is_displayed()
+    d.save_screenshot(str(ARTIFACTS / "web-batches.png"))
