@@ -68,6 +68,9 @@ def test_editor_flow_validate_land_history(store, tmp_path):
     good = delivery(tmp_path, ids=["B1", "B2", "B3"])
     r = _post(c, token, good, query="?land=1")
     assert r.status_code == 200, r.text
+    # an upload's connection is closed after it (the workers share the users)
+    assert r.headers["connection"] == "close"
+    assert c.get("/api/me").headers.get("connection") != "close"
     body = r.json()
     (batch,) = body["batches"]
     assert body["outcomes"][0]["added"] == 3

@@ -483,6 +483,24 @@ def _errors_denied(report, body: dict) -> Denied:
     )
 
 
+def _upload_answer(response):
+    """Return *response* to an upload, closing its connection afterwards.
+
+    The worker processes share one listening socket, and a kept-alive
+    connection stays with the worker that accepted it: under the load test
+    (20 clients connecting at once) one worker took most of them, and their
+    uploads queued behind each other's checks while the other worker idled
+    (one run: a user landed 23 uploads, another 160). An upload is the
+    heavy request; after it the browser opens a new connection (under 1 ms
+    on the intranet, against tens of ms of checking), which goes to
+    whichever worker accepts first, so the users spread over the workers
+    again. (Behind nginx without upstream keep-alive, as the README's
+    example, every request already comes on a new connection.)
+    """
+    response.headers["Connection"] = "close"
+    return response
+
+
 async def deliveries(request: Request) -> JSONResponse:
     """``POST /api/deliveries``: validate an uploaded delivery; ``?land=1`` lands it.
 
@@ -520,7 +538,7 @@ async def deliveries(request: Request) -> JSONResponse:
             except ForestsinkError as err:
                 raise _library_error(err) from err
             _refuse_outside(report, caller)
-            return JSONResponse({**body, "report": answer})
+            return _upload_answer(JSONResponse({**body, "report": answer}))
         seen: list = []  # the report, once made (one check: ingest's)
         try:
             answer, outcomes = await _in_upload_thread(
@@ -536,7 +554,7 @@ async def deliveries(request: Request) -> JSONResponse:
             raise
         except IngestError as err:
             body["report"] = await run_in_threadpool(_report_json, err.report)
-            return denied_response(_errors_denied(err.report, body))
+            return _upload_answer(denied_response(_errors_denied(err.report, body)))
         except ForestsinkError as err:  # the store refused (409), or the input
             conflict = seen or isinstance(err, StoreError)
             raise _library_error(err, 409 if conflict else 400) from err
@@ -563,7 +581,7 @@ async def deliveries(request: Request) -> JSONResponse:
             batches=batches,
             upload=folder.name if keep else None,
         )
-        return JSONResponse(body)
+        return _upload_answer(JSONResponse(body))
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
