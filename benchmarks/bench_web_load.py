@@ -219,6 +219,7 @@ def main() -> int:
         default=5,
         help="uploads timed by one user alone before the load (default: 5)",
     )
+    ap.add_argument("--log", help="write the server's output to this file")
     args = ap.parse_args()
     pg_dir = None
     location = args.store
@@ -260,6 +261,7 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "FORESTSINK_SECRET": SECRET}
         upload_dir = tempfile.mkdtemp(prefix="forestsink-bench-uploads-")
+        log = open(args.log, "w") if args.log else subprocess.DEVNULL
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -276,8 +278,8 @@ def main() -> int:
             env=env,
             cwd=upload_dir,
             start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):
