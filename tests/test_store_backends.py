@@ -358,8 +358,18 @@ def test_crash_inside_a_batch_rolls_back(tmp_path, backend, store, monkeypatch):
 
     monkeypatch.setattr(store, "transaction", crash_before_commit)
     changed = frame(n=5, ids=[f"N{i}" for i in range(5)])
-    with pytest.raises(RuntimeError, match="disk full"):
-        _ingest(store, write(changed, tmp_path / "n.gpkg"))
+    if backend.name == "postgis":
+        # a landing commits in its own message: the crash is a statement
+        # failing after every row of the batch is written, before the COMMIT
+        sql = store._landing_sql()
+        failing = sql.replace("\nCOMMIT", "\nSELECT 1 / 0;\nCOMMIT")
+        assert failing != sql
+        monkeypatch.setattr(store, "_landing_sql", lambda: failing)
+        with pytest.raises(backend.error, match="division by zero"):
+            _ingest(store, write(changed, tmp_path / "n.gpkg"))
+    else:
+        with pytest.raises(RuntimeError, match="disk full"):
+            _ingest(store, write(changed, tmp_path / "n.gpkg"))
     with pytest.raises(RuntimeError, match="disk full"):
         store.withdraw("500101/P1", reason="x")
     with pytest.raises(RuntimeError, match="disk full"):
@@ -384,10 +394,37 @@ def killed(**kwargs):
         yield conn
         os.kill(os.getpid(), signal.SIGKILL)  # all rows written, not committed
 store.transaction = killed
+if {name!r} == "postgis":  # the landing commits in its message: die inside it
+    import threading, time
+    sql = store._landing_sql().replace("\\nCOMMIT", "\\nSELECT pg_sleep(4);\\nCOMMIT")
+    assert "pg_sleep" in sql
+    def die():
+        time.sleep(1.0)  # every row written, the server sleeps before COMMIT
+        os.kill(os.getpid(), signal.SIGKILL)
+    def sql_then_die():  # asked for right before the message is sent
+        threading.Thread(target=die, daemon=True).start()
+        return sql
+    store._landing_sql = sql_then_die
 report = check_deliveries([{path!r}])
 store.write_delivery(report.deliveries[0][1].frame, source_name="n.gpkg",
                      source_sha256="0" * 64)
 """
+
+
+def _wait_until_no_query_like(backend, pattern: str, seconds: float = 10.0) -> None:
+    """Wait until no server process runs a query like *pattern* (PostGIS)."""
+    deadline = time.monotonic() + seconds
+    with backend.raw() as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s "
+                "AND state = 'active' AND pid <> pg_backend_pid()",
+                (pattern,),
+            ).fetchone()
+            if row[0] == 0:
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"a server process still runs {pattern}")
 
 
 def test_killed_writer_leaves_the_store_as_it_was(tmp_path, backend, store):
@@ -404,6 +441,8 @@ def test_killed_writer_leaves_the_store_as_it_was(tmp_path, backend, store):
         [sys.executable, "-c", code], capture_output=True, timeout=60, check=False
     )
     assert run.returncode == -9, run.stderr.decode()
+    if backend.name == "postgis":  # the dead writer's server process ends first
+        _wait_until_no_query_like(backend, "%pg_sleep(4)%")
     assert backend.dump() == before
     assert store.integrity_check() == "ok"
     # and the next writer is not kept waiting by the dead one
