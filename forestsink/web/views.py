@@ -37,9 +37,11 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -446,12 +448,23 @@ class BatchDistricts:
     kept in *file* (JSON, written atomically, each batch under its number
     and time), shared by the server's worker processes and read again at a
     restart. Inventory batches touch no project polygon.
+
+    The file is read when the process knows no batch yet, and written at
+    most once per :data:`SAVE_EVERY_S` seconds: under the load test (new
+    batches every few tens of milliseconds) reading and writing it on
+    every batch list, each time with every batch, grew with the store; the
+    query for the new batches alone is one statement (on PostGIS by the
+    indexes of batch_id and ended_batch).
     """
+
+    #: least time between two writes of the file (s)
+    SAVE_EVERY_S = 30.0
 
     def __init__(self, file: Path | None = None) -> None:
         self.file = file
         self._touched: dict[int, frozenset[str]] = {}
         self._lock = threading.Lock()
+        self._saved_at = -math.inf
 
     def of(self, store, batches: pd.DataFrame) -> dict[int, frozenset[str]]:
         """Return ``{batch_id: adcodes}`` for the rows of *batches* (oldest first).
@@ -465,11 +478,13 @@ class BatchDistricts:
         """
         ids = [int(b) for b in batches["batch_id"]]
         with self._lock:
-            if any(b not in self._touched for b in ids):
+            if not self._touched and ids:  # a new process: the file's answers
                 self._load(set(_stamps(batches)))
             if any(b not in self._touched for b in ids):
                 self._scan(store, batches)
-                self._save(batches)
+                if time.monotonic() - self._saved_at >= self.SAVE_EVERY_S:
+                    self._save(batches)
+                    self._saved_at = time.monotonic()
             return {b: self._touched[b] for b in ids}
 
     def _load(self, stamps: set[str]) -> None:
