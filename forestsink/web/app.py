@@ -103,6 +103,7 @@ def create_app(store_location, *, settings: Settings | dict | None = None) -> St
         location=str(store_location),
         process=settings.progress_process,
     )
+    app.state.progress.start()  # the helper process, if any, starts now
     return app
 
 

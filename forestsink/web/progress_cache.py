@@ -45,6 +45,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -70,11 +71,33 @@ _child_stores: dict[str, object] = {}  # in the helper process: opened stores
 
 
 def _child_start(nice: int) -> None:
-    """Start of the helper process: lower its priority (best effort)."""
+    """Start the helper process: lower its priority, leave stopping to its worker.
+
+    The helper ignores SIGINT and SIGTERM: a service manager (systemd, or a
+    ``kill`` of the process group) sends them to every process, and a helper
+    that died first made its worker log a broken computation while it was
+    shutting down. It ends when its worker does (the worker's executor
+    tells it, or its pipe closes).
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     try:
         os.nice(nice)
     except OSError:  # not allowed here: same priority
         pass
+
+
+def _child_store(location: str):
+    """In the helper process: the store at *location*, opened once."""
+    store = _child_stores.get(location)
+    if store is None:
+        store = _child_stores[location] = open_store(location)
+    return store
+
+
+def _child_warm(location: str, compute: Callable) -> None:
+    """In the helper process: open the store (*compute* is imported on arrival)."""
+    _child_store(location)
 
 
 def _child_compute(location: str, compute: Callable, by: str) -> dict:
@@ -84,9 +107,7 @@ def _child_compute(location: str, compute: Callable, by: str) -> dict:
     message; none that the progress tables raise today) comes back as a
     :class:`StoreError` with its message.
     """
-    store = _child_stores.get(location)
-    if store is None:
-        store = _child_stores[location] = open_store(location)
+    store = _child_store(location)
     try:
         return compute(store, by)
     except ForestsinkError as err:
@@ -163,8 +184,7 @@ class ProgressCache:
 
     # -- helper process ----------------------------------------------------
 
-    def _in_child(self, by: str) -> dict:
-        """Run ``compute(store, by)`` in the helper process (started once)."""
+    def _pool_now(self) -> ProcessPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
@@ -173,7 +193,21 @@ class ProgressCache:
                     initializer=_child_start,
                     initargs=(CHILD_NICE,),
                 )
-            pool = self._pool
+            return self._pool
+
+    def start(self) -> None:
+        """Start the helper process now, in the background (with *process*).
+
+        It imports the library and opens the store (1–2 s of CPU) while the
+        server starts, not beside the first uploads. Does nothing without
+        *process*.
+        """
+        if self.process:
+            self._pool_now().submit(_child_warm, self.location, self.compute)
+
+    def _in_child(self, by: str) -> dict:
+        """Run ``compute(store, by)`` in the helper process (started once)."""
+        pool = self._pool_now()
         try:
             return pool.submit(_child_compute, self.location, self.compute, by).result()
         except BrokenProcessPool as err:  # it died (killed, out of memory)
