@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import psutil
 import pytest
 from web_helpers import build_store, client, copy_store, delivery, login
 
@@ -130,6 +134,42 @@ def test_progress_in_helper_process(store, tmp_path):
         assert os.getpriority(os.PRIO_PROCESS, pid) == min(parent + 10, 19)
     finally:
         c.app.state.progress.close()
+
+
+ORPHAN = """
+import os, sys, time
+from forestsink.store import GeoPackageStore
+from forestsink.web.api import progress_result
+from forestsink.web.progress_cache import ProgressCache
+cache = ProgressCache(GeoPackageStore({store!r}), {folder!r}, progress_result,
+                      location={store!r}, process=True)
+cache.start()
+time.sleep(1)
+print(*[p.pid for p in cache._pool._processes.values()], flush=True)
+os._exit(0)  # a worker killed outright: no orderly shutdown of its helper
+"""
+
+
+def test_helper_process_ends_when_its_worker_dies(store, tmp_path):
+    code = ORPHAN.format(store=str(store), folder=str(tmp_path / "cache"))
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    (pid,) = [int(p) for p in run.stdout.split()]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and psutil.pid_exists(pid):
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            break
+        time.sleep(0.1)
+    gone = not psutil.pid_exists(pid) or (
+        psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    )
+    assert gone, "the helper outlived its worker"
 
 
 def refusing(store, by):

@@ -77,10 +77,20 @@ def _child_start(nice: int) -> None:
     ``kill`` of the process group) sends them to every process, and a helper
     that died first made its worker log a broken computation while it was
     shutting down. It ends when its worker does (the worker's executor
-    tells it, or its pipe closes).
+    tells it), or within a second of its worker's death (a watch of the
+    parent process: a worker killed outright, e.g. for memory, leaves no
+    helper behind).
     """
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)  # the worker is gone: nobody will ask for tables
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
     try:
         os.nice(nice)
     except OSError:  # not allowed here: same priority
