@@ -14,11 +14,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 import shapely
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.features import rasterize
+from test_sampling import write_tif as sampling_tif
 
 from forestsink.sampling.design import design_sample
 from forestsink.sampling.zone_runs import pieces, zone_runs
@@ -145,20 +145,21 @@ def test_pieces_partition_a_window_by_zone_and_block():
 # ---------------------------------------------------------------------------
 
 
-def write_tif(path, array):
-    profile = {
-        "driver": "GTiff",
-        "dtype": "uint8",
-        "count": 1,
-        "width": array.shape[1],
-        "height": array.shape[0],
-        "transform": TRANSFORM,
-        "nodata": 0,
-        "crs": "EPSG:4545",
+def write_tif(path, array, dtype="uint8"):
+    """A map on this module's grid (test_sampling's writer)."""
+    return str(sampling_tif(path, array, transform=TRANSFORM, dtype=dtype))
+
+
+def map_classes(a, b) -> tuple[dict, np.ndarray]:
+    """The oracle: each pixel's change class from the two maps (2 = forest)."""
+    f1, f2 = a == 2, b == 2
+    cls = {
+        "stable_forest": f1 & f2,
+        "gain": ~f1 & f2,
+        "loss": f1 & ~f2,
+        "stable_non_forest": ~f1 & ~f2,
     }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(array.astype(np.uint8), 1)
-    return str(path)
+    return cls, (a != 0) & (b != 0)
 
 
 @pytest.fixture
@@ -190,14 +191,7 @@ def irregular(tmp_path):
 def test_design_strata_are_gdals_zones_by_the_maps(irregular):
     p1, p2, a, b, zone, zones = irregular
     d = design_sample([p1, p2], n=300, seed=4, zones=zones, min_per_stratum=10)
-    f1, f2 = a == 2, b == 2
-    valid = (a != 0) & (b != 0)
-    cls = {
-        "stable_forest": f1 & f2,
-        "gain": ~f1 & f2,
-        "loss": f1 & ~f2,
-        "stable_non_forest": ~f1 & ~f2,
-    }
+    cls, valid = map_classes(a, b)
     s = d.strata.set_index("stratum")
     for z, name in ((1, "a"), (2, "b")):
         for c, mask in cls.items():
@@ -252,29 +246,12 @@ def test_design_on_16_bit_maps(tmp_path):
     a = rng.choice([2, 1, 5, 0], size=shape, p=[0.5, 0.4, 0.05, 0.05])
     b = np.where(rng.random(shape) < 0.1, 3 - np.clip(a, 1, 2), a)
     b[a == 0] = 0
-    paths = []
-    for name, arr in (("y1", a), ("y2", b)):
-        profile = {
-            "driver": "GTiff",
-            "dtype": "uint16",
-            "count": 1,
-            "width": shape[1],
-            "height": shape[0],
-            "transform": TRANSFORM,
-            "nodata": 0,
-            "crs": "EPSG:4545",
-        }
-        with rasterio.open(tmp_path / f"{name}.tif", "w", **profile) as dst:
-            dst.write(arr.astype(np.uint16), 1)
-        paths.append(str(tmp_path / f"{name}.tif"))
+    paths = [
+        write_tif(tmp_path / f"{name}.tif", arr, dtype="uint16")
+        for name, arr in (("y1", a), ("y2", b))
+    ]
     d = design_sample(paths, n=200, seed=3, min_per_stratum=10)
-    f1, f2, valid = a == 2, b == 2, (a != 0) & (b != 0)
-    cls = {
-        "stable_forest": f1 & f2,
-        "gain": ~f1 & f2,
-        "loss": f1 & ~f2,
-        "stable_non_forest": ~f1 & ~f2,
-    }
+    cls, valid = map_classes(a, b)
     s = d.strata.set_index("stratum")
     for c, mask in cls.items():
         assert s.loc[c, "n_pixels"] == int((mask & valid).sum())

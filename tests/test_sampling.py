@@ -289,11 +289,13 @@ X0, Y0 = round(X0, -2), round(Y0, -2)
 TRANSFORM = Affine(30.0, 0.0, X0, 0.0, -30.0, Y0)
 
 
-def write_tif(path, array, transform=TRANSFORM, crs="EPSG:4545", nodata=0):
-    array = np.asarray(array, dtype=np.uint8)
+def write_tif(
+    path, array, transform=TRANSFORM, crs="EPSG:4545", nodata=0, dtype="uint8"
+):
+    array = np.asarray(array, dtype=dtype)
     profile = {
         "driver": "GTiff",
-        "dtype": "uint8",
+        "dtype": dtype,
         "count": 1,
         "width": array.shape[1],
         "height": array.shape[0],
