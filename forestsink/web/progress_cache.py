@@ -8,7 +8,8 @@ load test measured a p95 of 6 s). Here it is computed at most once per store
 state, by one worker at a time, in a background thread, and every worker
 serves the last complete result with its as-of stamp:
 
-- the store's state is its batch count, last batch id and time (every landing,
+- the store's state is its batch count, last batch id and time (one query,
+  :func:`forestsink.store.touched.batch_state`; every landing,
   withdrawal and undo adds a batch); a result is *current* when it was
   computed at the state the store has now;
 - a request that finds a current result answers it at once; one that finds
@@ -126,15 +127,6 @@ def _child_compute(location: str, compute: Callable, by: str) -> dict:
         except Exception:  # any unpicklable error: its message
             raise StoreError(str(err)) from None
         raise
-
-
-def store_state(store) -> dict | None:
-    """Return the store's state: batch count, last batch id and time.
-
-    None when the store does not exist yet (nothing landed). One query
-    (:func:`forestsink.store.touched.batch_state`).
-    """
-    return batch_state(store)
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -271,7 +263,7 @@ class ProgressCache:
                     pause = last["started"] + every - time.time()
                     if pause > 0:
                         time.sleep(pause)
-                state = store_state(self.store)
+                state = batch_state(self.store)
                 if state is None:  # (a store is never removed while served)
                     state = {"batches": 0, "last_batch_id": None, "last_batch_at": None}
                 if last is not None and _same(last["as_of"], state):
@@ -335,7 +327,7 @@ class ProgressCache:
         None when the store does not exist yet. Blocks (in a worker thread)
         only when there is no result yet, or up to ``wait_s`` for a refresh.
         """
-        state = store_state(self.store)
+        state = batch_state(self.store)
         if state is None:
             return None
         result = self._read(by)

@@ -586,6 +586,7 @@ def _whole_number(request: Request, name: str, *, least: int) -> int | None:
             400,
             f"{name} 须为不小于 {least} 的整数",
             f"{name} must be a whole number of at least {least} (got {text!r})",
+            option=name,
         )
     return value
 
